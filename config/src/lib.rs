@@ -1,1 +1,181 @@
-//! placeholder
+//! causeway configuration: the TOML schema, the defaults (named after the rows of the reference
+//! port tables), and validation whose errors name the file, line, column and field.
+//!
+//! This crate is the bottom of the dependency graph: it knows nothing of SIP, H.323 or sockets,
+//! it only describes what the operator asked for.
+
+pub mod defaults;
+mod load;
+mod schema;
+pub mod types;
+mod validate;
+
+pub use load::{ConfigError, FieldError, PathPart};
+pub use schema::*;
+pub use types::{ListenAddrs, PortRange, Role};
+
+/// The configuration `causeway run` uses when no `--config` is given.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        // The embedded text is tested below to parse; a failure here is a build defect.
+        Config::parse("<embedded default>", DEFAULT_TOML)
+            .unwrap_or_else(|e| panic!("embedded default configuration is invalid: {e}"))
+    }
+
+    /// The registrar domains, `[system.domain]` when none are listed.
+    pub fn registrar_domains(&self) -> Vec<String> {
+        if self.registrar.domains.is_empty() {
+            vec![self.system.domain.clone()]
+        } else {
+            self.registrar.domains.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        Config::parse("t.toml", text).expect_err("should be rejected")
+    }
+
+    const MINIMAL: &str = "[system]\nrole = \"control\"\ndomain = \"example.com\"\n";
+
+    #[test]
+    fn embedded_default_is_valid_and_as_documented() {
+        let c = Config::embedded_default();
+        assert_eq!(c.system.role, Role::Control);
+        assert_eq!(c.system.domain, "example.com");
+        let udp = c.sip.listener(SipTransport::Udp, c.system.role);
+        assert!(udp.enabled);
+        assert_eq!(udp.listen[0].port(), defaults::SIP_UDP_PORT);
+        assert!(c.sip.listener(SipTransport::Tls, c.system.role).enabled);
+        assert!(!c.sip.listener(SipTransport::Mtls, c.system.role).enabled);
+        assert_eq!(c.sip.outbound_ports, defaults::SIP_OUTBOUND_PORTS);
+        assert_eq!(c.registrar_domains(), vec!["example.com".to_string()]);
+    }
+
+    #[test]
+    fn issue_example_keys_all_parse() {
+        let text = r#"
+[system]
+name = "edge-1"
+role = "control"
+domain = "example.com"
+
+[sip]
+udp  = { enabled = true,  listen = "127.0.0.1:5060" }
+tcp  = { enabled = true,  listen = "127.0.0.1:5060" }
+tls  = { enabled = true,  listen = "127.0.0.1:5061" }
+mtls = { enabled = false, listen = "127.0.0.1:5062" }
+outbound_ports = "25000-29999"
+
+[registrar]
+domains = ["example.com"]
+min_expires = 60
+max_expires = 3600
+default_expires = 3600
+"#;
+        let c = Config::parse("t.toml", text).expect("valid");
+        assert_eq!(c.system.name, "edge-1");
+        assert_eq!(
+            c.sip.listener(SipTransport::Tls, Role::Control).listen,
+            vec!["127.0.0.1:5061".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn edge_role_has_udp_and_tcp_off_by_default() {
+        let c = Config::parse("t.toml", &MINIMAL.replace("control", "edge")).unwrap();
+        assert!(!c.sip.listener(SipTransport::Udp, Role::Edge).enabled);
+        assert!(!c.sip.listener(SipTransport::Tcp, Role::Edge).enabled);
+        assert!(c.sip.listener(SipTransport::Tls, Role::Edge).enabled);
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_field() {
+        let e = err(&format!("{MINIMAL}[registrar]\nmin_expire = 5\n"));
+        assert_eq!(e.file, "t.toml");
+        assert_eq!(e.position, Some((5, 1)));
+        assert_eq!(e.field.as_deref(), Some("registrar.min_expire"));
+        assert!(e.message.contains("unknown field `min_expire`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = err(&format!("{MINIMAL}[registrar]\nmin_expires = \"soon\"\n"));
+        assert_eq!(e.position, Some((5, 15)));
+        assert_eq!(e.field.as_deref(), Some("registrar.min_expires"));
+    }
+
+    #[test]
+    fn bad_listen_address_in_inline_table() {
+        let e = err(&format!(
+            "{MINIMAL}[sip]\nudp = {{ enabled = true, listen = \"127.0.0.1\" }}\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("sip.udp.listen"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(5));
+        assert!(e.message.contains("not an address:port"), "{e}");
+    }
+
+    #[test]
+    fn bad_port_range() {
+        let e = err(&format!(
+            "{MINIMAL}[sip]\noutbound_ports = \"29999-25000\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("sip.outbound_ports"));
+        assert!(e.message.contains("starts after it ends"));
+    }
+
+    #[test]
+    fn bad_role() {
+        let e = err("[system]\nrole = \"middle\"\ndomain = \"example.com\"\n");
+        assert_eq!(e.field.as_deref(), Some("system.role"));
+        assert_eq!(e.position, Some((2, 8)));
+    }
+
+    #[test]
+    fn missing_system_table() {
+        let e = err("[sip]\n");
+        assert!(e.message.contains("system"), "{e}");
+    }
+
+    #[test]
+    fn validation_errors_point_at_the_field() {
+        let e = err(&format!(
+            "{MINIMAL}[registrar]\nmax_expires = 30\nmin_expires = 60\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("registrar.min_expires"));
+        assert_eq!(e.position, Some((6, 1)));
+        let e = err(&format!("{MINIMAL}[registrar]\nauthenticate = true\n"));
+        assert_eq!(e.field.as_deref(), Some("registrar.authenticate"));
+        let e = err(&format!(
+            "{MINIMAL}[[credential]]\nusername = \"a\"\npassword = \"x\"\n[[credential]]\nusername = \"a\"\npassword = \"y\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("credential[1].username"));
+        assert_eq!(e.position, Some((8, 1)));
+    }
+
+    #[test]
+    fn missing_certificate_file() {
+        let e = err(&format!(
+            "{MINIMAL}[sip]\ncertificate = \"/nonexistent.pem\"\nprivate_key = \"/nonexistent.key\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("sip.certificate"));
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:5:1: field `sip.certificate`: file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_has_position() {
+        let e = err("[system\nrole = 1\n");
+        assert_eq!(e.position.map(|p| p.0), Some(1));
+    }
+}

@@ -1,0 +1,86 @@
+//! Every default port and range, in one place, named after the row of the reference port tables
+//! (`shared/reference/001_…` SIP/H.323 calls, `004_…` per-call-type tables, `000/002/003_…`
+//! clustering) it comes from. Nothing else in causeway writes a port number literal.
+//!
+//! This module holds values only: no parsing, no validation.
+
+use crate::types::PortRange;
+
+/// "SIP signaling … Expressway 5060 UDP" (disabled by default on an edge node).
+pub const SIP_UDP_PORT: u16 = 5060;
+/// "SIP signaling … Expressway 5060 TCP" (disabled by default on an edge node since X8.9.2).
+pub const SIP_TCP_PORT: u16 = 5060;
+/// "SIP signaling … Expressway 5061 TLS".
+pub const SIP_TLS_PORT: u16 = 5061;
+/// "SIP signaling … Expressway 5062 MTLS".
+pub const SIP_MTLS_PORT: u16 = 5062;
+/// "SIP signaling, Expressway-C/E 25000-29999 TCP or TLS" source ports of outbound connections.
+pub const SIP_OUTBOUND_PORTS: PortRange = PortRange {
+    start: 25000,
+    end: 29999,
+};
+/// "SIP signaling … Expressway-E 7001 (for first traversal zone; 7002 for second etc.)".
+pub const TRAVERSAL_SIP_FIRST_PORT: u16 = 7001;
+/// H.323 traversal zone RAS port on E: 6001 for the first zone, 6002, ….
+pub const TRAVERSAL_RAS_FIRST_PORT: u16 = 6001;
+/// "H.323 RAS UDP 1719".
+pub const H323_RAS_PORT: u16 = 1719;
+/// "H.323 Q.931 TCP 1720".
+pub const H323_Q931_PORT: u16 = 1720;
+/// "H.323 call signaling 15000-19999" source ports.
+pub const H323_SIGNALING_PORTS: PortRange = PortRange {
+    start: 15000,
+    end: 19999,
+};
+/// "Assent signaling TCP 2776" / "H.460.18 H.245 TCP 2777".
+pub const ASSENT_SIGNALING_PORT: u16 = 2776;
+/// H.460.18 H.245.
+pub const H46018_H245_PORT: u16 = 2777;
+/// "Assent RTP/RTCP (traversed media) 36000-59999".
+pub const MEDIA_PORTS: PortRange = PortRange {
+    start: 36000,
+    end: 59999,
+};
+/// "TURN control 3478 (Small/Medium)".
+pub const TURN_LISTEN_PORT: u16 = 3478;
+/// "TURN media 24000-29999".
+pub const TURN_RELAY_PORTS: PortRange = PortRange {
+    start: 24000,
+    end: 29999,
+};
+/// Ephemeral ports for LDAP, DNS, … 30000-35999.
+pub const EPHEMERAL_PORTS: PortRange = PortRange {
+    start: 30000,
+    end: 35999,
+};
+/// Clustering: 4371 recovery, 4372 TLS communication.
+pub const CLUSTER_RECOVERY_PORT: u16 = 4371;
+pub const CLUSTER_TLS_PORT: u16 = 4372;
+
+/// RFC 3261 section 18.1.1 says 1300 bytes for UDP before switching transport; the limit here is
+/// what we accept at all, on any transport.
+pub const MAX_MESSAGE_SIZE: usize = 65_535;
+/// Header fields accepted per message before it is rejected as abusive.
+pub const MAX_HEADERS: usize = 256;
+/// Idle stream connections are closed after this many seconds (RFC 5626 keep-alives keep
+/// a live one open).
+pub const IDLE_TIMEOUT_SECS: u64 = 600;
+pub const MAX_CONNECTIONS: usize = 10_000;
+pub const MAX_CONNECTIONS_PER_IP: usize = 256;
+/// Transactions alive at once; past this new requests get 503.
+pub const MAX_TRANSACTIONS: usize = 200_000;
+
+/// Registrar expiry bounds (seconds).
+pub const REGISTRAR_MIN_EXPIRES: u32 = 60;
+pub const REGISTRAR_MAX_EXPIRES: u32 = 3600;
+pub const REGISTRAR_DEFAULT_EXPIRES: u32 = 3600;
+pub const REGISTRAR_MAX_BINDINGS_PER_AOR: usize = 16;
+pub const REGISTRAR_MAX_AORS: usize = 100_000;
+/// Digest nonces older than this are answered with `stale=true`.
+pub const DIGEST_NONCE_LIFETIME_SECS: u64 = 300;
+
+/// RFC 3261 section 17.1.1.1 timer values (milliseconds) and the proxy's timer C (16.6 item 11).
+pub const SIP_T1_MS: u64 = 500;
+pub const SIP_T2_MS: u64 = 4000;
+pub const SIP_T4_MS: u64 = 5000;
+pub const SIP_TIMER_C_SECS: u64 = 180;

@@ -1,0 +1,223 @@
+//! The TOML schema: one struct per table, every key documented in the README, every default
+//! taken from `defaults`. Unknown keys are errors (a typo must not silently fall back to a
+//! default).
+//!
+//! This module only describes shapes and defaults; cross-field rules are in `validate`, and
+//! file reading and error positions in `load`.
+
+use crate::defaults as d;
+use crate::types::{ListenAddrs, PortRange, Role};
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// A whole node configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub system: System,
+    #[serde(default)]
+    pub sip: Sip,
+    #[serde(default)]
+    pub registrar: Registrar,
+    #[serde(default, rename = "credential")]
+    pub credentials: Vec<Credential>,
+    #[serde(default)]
+    pub log: Log,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    /// System name: appears in logs, Server/User-Agent headers and the self-signed certificate.
+    #[serde(default = "default_name")]
+    pub name: String,
+    pub role: Role,
+    /// The SIP domain this node serves; also the default registrar domain.
+    pub domain: String,
+}
+
+fn default_name() -> String {
+    "causeway".to_string()
+}
+
+/// One SIP listener as written in the file; `enabled` and `listen` default by transport and role.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerToml {
+    pub enabled: Option<bool>,
+    pub listen: Option<ListenAddrs>,
+}
+
+/// One SIP listener with its defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub enabled: bool,
+    pub listen: Vec<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sip {
+    pub udp: ListenerToml,
+    pub tcp: ListenerToml,
+    pub tls: ListenerToml,
+    pub mtls: ListenerToml,
+    pub outbound_ports: PortRange,
+    pub certificate: Option<PathBuf>,
+    pub private_key: Option<PathBuf>,
+    pub trusted_ca: Option<PathBuf>,
+    /// Seconds an idle TCP/TLS connection is kept.
+    pub idle_timeout: u64,
+    pub max_message_size: usize,
+    pub max_headers: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_transactions: usize,
+    /// RFC 3261 T1/T2/T4 in milliseconds and timer C in seconds.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    pub timer_c: u64,
+    /// Verify the certificates of TLS servers we connect to against `trusted_ca` and the
+    /// public roots ("enforce"), or accept any ("permissive").
+    pub tls_verify: TlsVerify,
+}
+
+impl Default for Sip {
+    fn default() -> Self {
+        Sip {
+            udp: ListenerToml::default(),
+            tcp: ListenerToml::default(),
+            tls: ListenerToml::default(),
+            mtls: ListenerToml::default(),
+            outbound_ports: d::SIP_OUTBOUND_PORTS,
+            certificate: None,
+            private_key: None,
+            trusted_ca: None,
+            idle_timeout: d::IDLE_TIMEOUT_SECS,
+            max_message_size: d::MAX_MESSAGE_SIZE,
+            max_headers: d::MAX_HEADERS,
+            max_connections: d::MAX_CONNECTIONS,
+            max_connections_per_ip: d::MAX_CONNECTIONS_PER_IP,
+            max_transactions: d::MAX_TRANSACTIONS,
+            t1_ms: d::SIP_T1_MS,
+            t2_ms: d::SIP_T2_MS,
+            t4_ms: d::SIP_T4_MS,
+            timer_c: d::SIP_TIMER_C_SECS,
+            tls_verify: TlsVerify::Permissive,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsVerify {
+    Permissive,
+    Enforce,
+}
+
+/// The SIP transports, in the order listeners are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SipTransport {
+    Udp,
+    Tcp,
+    Tls,
+    Mtls,
+}
+
+impl Sip {
+    /// The listener of `t` with defaults applied: all interfaces (IPv4 and IPv6) on the
+    /// port-table port; UDP and TCP are off by default on an edge node (reference table 001:
+    /// "SIP UDP disabled by default", "SIP TCP disabled by default (X8.9.2 and later)"), MTLS is
+    /// off by default everywhere.
+    pub fn listener(&self, t: SipTransport, role: Role) -> Listener {
+        let (toml, port, enabled) = match t {
+            SipTransport::Udp => (&self.udp, d::SIP_UDP_PORT, role == Role::Control),
+            SipTransport::Tcp => (&self.tcp, d::SIP_TCP_PORT, role == Role::Control),
+            SipTransport::Tls => (&self.tls, d::SIP_TLS_PORT, true),
+            SipTransport::Mtls => (&self.mtls, d::SIP_MTLS_PORT, false),
+        };
+        Listener {
+            enabled: toml.enabled.unwrap_or(enabled),
+            listen: toml
+                .listen
+                .as_ref()
+                .map(|l| l.0.clone())
+                .unwrap_or_else(|| all_interfaces(port)),
+        }
+    }
+}
+
+fn all_interfaces(port: u16) -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+    ]
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Registrar {
+    /// Domains this node is registrar for; empty means `[system.domain]`.
+    pub domains: Vec<String>,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_bindings_per_aor: usize,
+    pub max_registrations: usize,
+    /// Challenge REGISTER with digest authentication (RFC 7616/8760) against `[[credential]]`.
+    pub authenticate: bool,
+    /// Digest realm; `[system.domain]` when absent.
+    pub realm: Option<String>,
+    /// Digest algorithms offered, in order of preference.
+    pub algorithms: Vec<DigestAlgorithm>,
+    pub nonce_lifetime: u64,
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Registrar {
+            domains: Vec::new(),
+            min_expires: d::REGISTRAR_MIN_EXPIRES,
+            max_expires: d::REGISTRAR_MAX_EXPIRES,
+            default_expires: d::REGISTRAR_DEFAULT_EXPIRES,
+            max_bindings_per_aor: d::REGISTRAR_MAX_BINDINGS_PER_AOR,
+            max_registrations: d::REGISTRAR_MAX_AORS,
+            authenticate: false,
+            realm: None,
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            nonce_lifetime: d::DIGEST_NONCE_LIFETIME_SECS,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// tracing filter, e.g. "info" or "causeway_sip=debug,info"; RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".to_string(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Small value types of the configuration that carry their own syntax: port ranges written as
+//! `"25000-29999"`, listen addresses written as one string or a list, the node role.
+//!
+//! Parsing of these strings lives here; cross-field rules live in `validate`.
+
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// An inclusive range of ports, written `"start-end"` (or a single `"port"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    pub fn contains(&self, port: u16) -> bool {
+        (self.start..=self.end).contains(&port)
+    }
+    pub fn len(&self) -> usize {
+        usize::from(self.end - self.start) + 1
+    }
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+    pub fn as_range(&self) -> std::ops::RangeInclusive<u16> {
+        self.start..=self.end
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.start, self.end)
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("`{}` is not a port number (1-65535)", p.trim()))
+                .and_then(|n| {
+                    if n == 0 {
+                        Err("port 0 is not allowed in a range".to_string())
+                    } else {
+                        Ok(n)
+                    }
+                })
+        };
+        let (start, end) = match s.split_once('-') {
+            Some((a, b)) => (port(a)?, port(b)?),
+            None => {
+                let p = port(s)?;
+                (p, p)
+            }
+        };
+        if start > end {
+            return Err(format!("range `{s}` starts after it ends"));
+        }
+        Ok(PortRange { start, end })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One or more socket addresses a listener binds (`"0.0.0.0:5060"` or
+/// `["0.0.0.0:5060", "[::]:5060"]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenAddrs(pub Vec<SocketAddr>);
+
+impl<'de> Deserialize<'de> for ListenAddrs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        let list = match OneOrMany::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected an address like \"0.0.0.0:5060\" or a list of them")
+        })? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+        if list.is_empty() {
+            return Err(serde::de::Error::custom(
+                "the list of listen addresses is empty",
+            ));
+        }
+        list.iter()
+            .map(|s| {
+                s.parse::<SocketAddr>().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{s}` is not an address:port (IPv6 goes in brackets: \"[::]:5060\")"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(ListenAddrs)
+    }
+}
+
+/// Which side of the firewall this node is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Expressway-C style: inside the firewall, registrar and router, opens traversal links.
+    Control,
+    /// Expressway-E style: in the DMZ, faces the internet, accepts traversal links.
+    Edge,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Control => "control",
+            Role::Edge => "edge",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn port_range_forms() {
+        assert_eq!(
+            "25000-29999".parse::<PortRange>(),
+            Ok(PortRange {
+                start: 25000,
+                end: 29999
+            })
+        );
+        assert_eq!(
+            "5060".parse::<PortRange>(),
+            Ok(PortRange {
+                start: 5060,
+                end: 5060
+            })
+        );
+        assert!("29999-25000".parse::<PortRange>().is_err());
+        assert!("0-10".parse::<PortRange>().is_err());
+        assert!("a-b".parse::<PortRange>().is_err());
+        assert!("70000".parse::<PortRange>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn port_range_display_parse_identity(a in 1u16.., b in 1u16..) {
+            let r = PortRange { start: a.min(b), end: a.max(b) };
+            prop_assert_eq!(r.to_string().parse::<PortRange>(), Ok(r));
+        }
+
+        #[test]
+        fn port_range_parse_never_panics(s in ".{0,20}") {
+            let _ = s.parse::<PortRange>();
+        }
+    }
+}
