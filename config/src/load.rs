@@ -150,7 +150,7 @@ fn descend(table: &dyn TableLike, offset: usize, path: &mut String) {
             Item::ArrayOfTables(a) => a
                 .iter()
                 .enumerate()
-                .find(|(_, t)| covers(t.span(), offset) || table_contains(*t, offset)),
+                .find(|(_, t)| covers(t.span(), offset) || table_contains(t, offset)),
             _ => None,
         };
         if let Some((i, t)) = nested {
