@@ -1,1 +1,104 @@
-fn main() {}
+//! The `causeway` binary: command line and wiring only. Protocol logic lives in the crates
+//! (`causeway-config`, `causeway-sip`, `causeway-zones`); this file parses arguments, sets up
+//! logging and hands the configuration to `node`.
+
+mod node;
+
+use anyhow::Context;
+use causeway_config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// SIP firewall-traversal signaling proxy: registrar, proxy and traversal node.
+#[derive(Parser)]
+#[command(name = "causeway", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node (in the foreground, until SIGINT or SIGTERM).
+    Run {
+        /// Configuration file (TOML). Without it the embedded default runs: a control node,
+        /// registrar and proxy for example.com on UDP/TCP 5060 and TLS 5061.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file and exit: 0 when it is valid, 1 with the reason otherwise.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Print the embedded default configuration.
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: ok (system `{}`, role {}, domain {})",
+                    file.display(),
+                    c.system.name,
+                    c.system.role,
+                    c.system.domain
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::DefaultConfig => {
+            print!("{}", causeway_config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        Command::Run { config } => {
+            let config = match &config {
+                Some(path) => match Config::load(path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => Config::embedded_default(),
+            };
+            init_logging(&config.log.level);
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(node::run(config))
+}

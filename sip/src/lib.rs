@@ -7,7 +7,9 @@
 //! driver do I/O; everything else takes `now` and returns what to do.
 
 pub mod auth;
+pub mod driver;
 pub mod message;
+pub mod proxy;
 pub mod registrar;
 pub mod transaction;
 pub mod transport;

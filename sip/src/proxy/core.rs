@@ -1,0 +1,1423 @@
+//! `Core`: request and response processing of the stateful proxy (RFC 3261 16.3-16.11), the
+//! tables it keeps, and its timers.
+//!
+//! Requests for this node (REGISTER, OPTIONS) are answered here through `register`; everything
+//! else is proxied serially over an ordered target list. Transaction state machines are driven
+//! through `txn`; this file decides what to send, never how to retransmit.
+
+use super::hop::{check_unicast, hop_for_uri, NextHop};
+use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PREFIX};
+use super::register::{self, RegisterOutcome};
+use super::select::better;
+use super::txn::{Client, ClientTimeout, Server};
+use crate::auth::{Algorithm, DigestServer};
+use crate::message::{
+    build_ack, build_cancel, check_request, check_response, Bytes, Host, Limits, Message, Method,
+    NameAddr, Uri,
+};
+use crate::registrar::{Registrar, RegistrarPolicy};
+use crate::transaction::TimerConfig;
+use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
+use causeway_zones::{Alias, Router, Target as ZoneTarget};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+use tracing::debug;
+
+/// URI schemes the proxy routes (RFC 4475 3.3.2: anything else is 416).
+const SCHEMES: &[&str] = &["sip", "sips", "tel"];
+/// Option tags the proxy implements (none that a Proxy-Require may ask for yet).
+const PROXY_EXTENSIONS: &[&str] = &[];
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+/// RFC 3261 16.6 item 3: Max-Forwards for requests that arrive without one.
+const DEFAULT_MAX_FORWARDS: u32 = 70;
+
+/// Digest authentication of REGISTER.
+pub struct AuthSettings {
+    pub realm: String,
+    pub algorithms: Vec<Algorithm>,
+    pub credentials: HashMap<String, String>,
+    pub nonce_lifetime: Duration,
+    pub secret: [u8; 32],
+}
+
+pub struct ProxySettings {
+    pub system_name: String,
+    /// Registrar domains (the local zone).
+    pub domains: Vec<String>,
+    pub timers: TimerConfig,
+    pub max_transactions: usize,
+    pub max_message_size: usize,
+    pub max_headers: usize,
+    pub registrar: RegistrarPolicy,
+    pub auth: Option<AuthSettings>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProxyStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub dropped_unparsable: u64,
+    pub rejected: u64,
+    pub dropped_responses: u64,
+    pub forwarded_requests: u64,
+    pub forwarded_responses: u64,
+}
+
+type TxId = u64;
+
+/// Where responses to a request go (RFC 3261 18.2.2, RFC 3581).
+#[derive(Clone, Debug)]
+struct Reply {
+    kind: TransportKind,
+    remote: SocketAddr,
+    conn: Option<ConnId>,
+    /// our address the request arrived on (for the inbound Record-Route)
+    local: SocketAddr,
+}
+
+struct ServerTx {
+    key: String,
+    machine: Server,
+    request: Message,
+    reply: Reply,
+    ctx: Option<TxId>,
+    to_tag: String,
+}
+
+struct ClientTx {
+    branch: String,
+    is_cancel: bool,
+    machine: Client,
+    /// the request as sent (INVITE only: CANCEL and ACK are built from it)
+    sent: Option<Message>,
+    hop: NextHop,
+    ctx: Option<TxId>,
+    provisional: bool,
+    cancel_wanted: bool,
+    cancel_sent: bool,
+    timer_c_fired: bool,
+}
+
+/// One target of a proxied request: the Request-URI to use, the hop, and Route values to add.
+#[derive(Clone, Debug)]
+struct Target {
+    ruri: Option<String>,
+    hop: NextHop,
+    path: Vec<String>,
+}
+
+/// RFC 3261 16: the state of one proxied request across its branches (tried serially).
+struct Ctx {
+    server: TxId,
+    invite: bool,
+    targets: VecDeque<Target>,
+    /// Route values to put back after removing ours and fixing strict routing
+    routes: RouteEdit,
+    record_route: bool,
+    local_zone: bool,
+    active: Option<TxId>,
+    best: Option<(u16, Bytes)>,
+    cancelled: bool,
+    finished: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RouteEdit {
+    /// our own Route values to pop from the top
+    pop: usize,
+    /// when set, all Route fields are replaced by these values (strict-routing repair)
+    replace: Option<Vec<String>>,
+    /// the Request-URI to use instead of the received one (strict-routing repair)
+    ruri: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Server(TxId),
+    Client(TxId),
+    TimerC(TxId),
+    Purge,
+}
+
+pub struct Core {
+    settings: ProxySettings,
+    limits: Limits,
+    identity: Identity,
+    router: Router,
+    registrar: Registrar,
+    digest: Option<DigestServer>,
+    servers: HashMap<TxId, ServerTx>,
+    server_index: HashMap<String, TxId>,
+    clients: HashMap<TxId, ClientTx>,
+    client_index: HashMap<(String, bool), TxId>,
+    ctxs: HashMap<TxId, Ctx>,
+    tokens: HashMap<u64, TxId>,
+    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    next_id: u64,
+    purge_at: Option<Instant>,
+    stats: ProxyStats,
+}
+
+impl Core {
+    pub fn new(
+        settings: ProxySettings,
+        listeners: Vec<(TransportKind, SocketAddr)>,
+        env: Box<dyn NetEnv>,
+    ) -> Core {
+        let digest = settings
+            .auth
+            .as_ref()
+            .map(|a| DigestServer::new(&a.realm, &a.algorithms, a.secret, a.nonce_lifetime));
+        Core {
+            limits: Limits {
+                max_message_size: settings.max_message_size,
+                max_headers: settings.max_headers,
+            },
+            identity: Identity::new(listeners, settings.domains.clone(), env),
+            router: Router::new(&settings.domains),
+            registrar: Registrar::new(settings.registrar.clone()),
+            digest,
+            servers: HashMap::new(),
+            server_index: HashMap::new(),
+            clients: HashMap::new(),
+            client_index: HashMap::new(),
+            ctxs: HashMap::new(),
+            tokens: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_id: 1,
+            purge_at: None,
+            stats: ProxyStats::default(),
+            settings,
+        }
+    }
+
+    pub fn stats(&self) -> &ProxyStats {
+        &self.stats
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// Live transactions (server + client), for tests and status.
+    pub fn transaction_count(&self) -> usize {
+        self.servers.len() + self.clients.len()
+    }
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn arm(&mut self, at: Option<Instant>, timer: Timer) {
+        if let Some(at) = at {
+            let seq = self.id();
+            self.timers.push(Reverse((at, seq, timer)));
+        }
+    }
+
+    // ---------------------------------------------------------------- input
+
+    pub fn on_message(
+        &mut self,
+        inbound: Inbound,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+    ) {
+        let msg = match Message::parse_with(inbound.data.clone(), &self.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.dropped_unparsable += 1;
+                debug!(remote = %inbound.remote, error = %e, "dropped unparsable message");
+                return;
+            }
+        };
+        let mut reply = Reply {
+            kind: inbound.kind,
+            remote: inbound.remote,
+            conn: inbound.conn,
+            local: inbound.local,
+        };
+        if reply.local.ip().is_unspecified() {
+            if let Some(l) = self
+                .identity
+                .local_addr_towards(inbound.kind, inbound.remote.ip())
+            {
+                reply.local = SocketAddr::new(l.ip(), inbound.local.port());
+            }
+        }
+        if msg.is_request() {
+            self.stats.requests += 1;
+            self.on_request(msg, reply, now, wall, out);
+        } else {
+            self.stats.responses += 1;
+            self.on_response(msg, now, out);
+        }
+    }
+
+    /// The transport could not deliver the message sent with `token`.
+    pub fn on_send_failed(&mut self, token: u64, error: &str, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(id) = self.tokens.remove(&token) else {
+            return;
+        };
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        debug!(dest = %c.hop.addr, error, "transport failure");
+        c.machine.on_transport_error(now);
+        let ctx = c.ctx;
+        let is_cancel = c.is_cancel;
+        let dest = c.hop.addr;
+        self.remove_client(id);
+        if let (Some(ctx), false) = (ctx, is_cancel) {
+            let reason = format!("Service Unavailable (cannot reach {dest}: {error})");
+            self.branch_failed(ctx, 503, &reason, now, out);
+        }
+    }
+
+    pub fn on_connection_closed(&mut self, _conn: ConnId) {
+        // Bindings keep their Contact; a later request opens a new connection to it.
+    }
+
+    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Outbound>) {
+        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Server(id) => self.server_timer(id, now, out),
+                Timer::Client(id) => self.client_timer(id, now, out),
+                Timer::TimerC(id) => self.timer_c(id, now, out),
+                Timer::Purge => {
+                    self.purge_at = None;
+                    let n = self.registrar.purge_expired(now);
+                    if n > 0 {
+                        debug!(removed = n, "expired registrations purged");
+                    }
+                    self.arm_purge();
+                }
+            }
+        }
+    }
+
+    fn arm_purge(&mut self) {
+        if self.purge_at.is_none() {
+            if let Some(at) = self.registrar.next_expiry() {
+                self.purge_at = Some(at);
+                self.arm(Some(at), Timer::Purge);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    fn on_request(
+        &mut self,
+        msg: Message,
+        reply: Reply,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+    ) {
+        let is_ack = msg.method() == Some(&Method::Ack);
+        if let Err(rej) = check_request(&msg, SCHEMES, PROXY_EXTENSIONS) {
+            self.stats.rejected += 1;
+            debug!(status = rej.status, reason = %rej.reason, "request rejected");
+            if !is_ack && !msg.vias().is_empty() {
+                let mut b = msg.response(rej.status, &rej.reason);
+                if !rej.unsupported.is_empty() {
+                    b.header("Unsupported", &rej.unsupported.join(", "));
+                }
+                b.to_tag(&self.tag());
+                let bytes = b.finish();
+                self.send_reply(&reply, bytes, out);
+            }
+            return;
+        }
+        let key = server_key(&msg);
+        if let Some(&id) = self.server_index.get(&key) {
+            // a retransmission, or the ACK of a non-2xx final response (RFC 3261 17.2.1)
+            if let Some(s) = self.servers.get_mut(&id) {
+                if let Some(bytes) = s.machine.on_request(is_ack, now) {
+                    let r = s.reply.clone();
+                    self.send_reply(&r, bytes, out);
+                }
+                let at = s.machine.poll_timeout();
+                self.arm(at, Timer::Server(id));
+            }
+            return;
+        }
+        match msg.method() {
+            Some(Method::Ack) => return self.forward_ack(msg, &reply, out),
+            Some(Method::Cancel) => return self.on_cancel(msg, reply, now, out),
+            _ => {}
+        }
+        if self.servers.len() + self.clients.len() >= self.settings.max_transactions {
+            let mut b = msg.response(503, "Service Unavailable (transaction table full)");
+            b.header("Retry-After", "5");
+            let bytes = b.finish();
+            return self.send_reply(&reply, bytes, out);
+        }
+        let id = self.new_server(msg, key, reply, now);
+        self.route_request(id, now, wall, out);
+    }
+
+    fn tag(&mut self) -> String {
+        format!("cw{:x}", rand::random::<u64>())
+    }
+
+    fn new_server(&mut self, msg: Message, key: String, reply: Reply, now: Instant) -> TxId {
+        let invite = msg.method() == Some(&Method::Invite);
+        let id = self.id();
+        let machine = Server::new(invite, reply.kind.is_reliable(), now, &self.settings.timers);
+        let to_tag = self.tag();
+        self.server_index.insert(key.clone(), id);
+        self.servers.insert(
+            id,
+            ServerTx {
+                key,
+                machine,
+                request: msg,
+                reply,
+                ctx: None,
+                to_tag,
+            },
+        );
+        id
+    }
+
+    /// Answer the request of server transaction `id` ourselves.
+    fn respond(
+        &mut self,
+        id: TxId,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        let Some(s) = self.servers.get(&id) else {
+            return;
+        };
+        let mut b = s.request.response(status, reason);
+        if status > 100 {
+            b.to_tag(&s.to_tag);
+        }
+        b.header("Server", concat!("causeway/", env!("CARGO_PKG_VERSION")));
+        for (n, v) in headers {
+            b.header(n, v);
+        }
+        let bytes = b.finish();
+        self.server_send(id, status, bytes, now, out);
+    }
+
+    fn server_send(
+        &mut self,
+        id: TxId,
+        status: u16,
+        bytes: Bytes,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        let Some(s) = self.servers.get_mut(&id) else {
+            return;
+        };
+        if let Some(b) = s.machine.respond(status, bytes, now) {
+            let r = s.reply.clone();
+            self.send_reply(&r, b, out);
+        }
+        let at = s.machine.poll_timeout();
+        self.arm(at, Timer::Server(id));
+        self.reap_server(id);
+    }
+
+    fn send_reply(&mut self, reply: &Reply, data: Bytes, out: &mut Vec<Outbound>) {
+        out.push(Outbound {
+            kind: reply.kind,
+            dest: reply.remote,
+            data,
+            conn: reply.conn,
+            server_name: None,
+            token: 0,
+        });
+    }
+
+    /// RFC 3261 16.3 (checks), 16.4 (route information), 16.5 (targets).
+    fn route_request(&mut self, id: TxId, now: Instant, wall: SystemTime, out: &mut Vec<Outbound>) {
+        let Some(s) = self.servers.get(&id) else {
+            return;
+        };
+        let msg = &s.request;
+        let method = msg.method().cloned().unwrap_or(Method::Other(String::new()));
+        let max_forwards = msg.max_forwards();
+
+        // 16.4: a strict-routing previous hop put our URI in the Request-URI
+        let mut edit = RouteEdit::default();
+        let routes: Vec<NameAddr> = msg.routes().to_vec();
+        let ruri = msg.request_uri().cloned();
+        let mut effective_ruri = ruri.clone();
+        let mut remaining: Vec<&NameAddr> = routes.iter().collect();
+        if let (Some(Uri::Sip(u)), Some(last)) = (&ruri, routes.last()) {
+            if self.identity.is_our_address(&u.host, u.port, u.secure) && u.user.is_none() {
+                edit.ruri = Some(last.uri.to_string());
+                effective_ruri = Some(last.uri.clone());
+                remaining.pop();
+                edit.replace = Some(remaining.iter().map(|r| name_addr_string(r)).collect());
+            }
+        }
+        // pop our own Route entries (one, or two after double record-routing)
+        while let Some(first) = remaining.first() {
+            let ours = match &first.uri {
+                Uri::Sip(u) => self.identity.is_our_address(&u.host, u.port, u.secure),
+                _ => false,
+            };
+            if !ours {
+                break;
+            }
+            remaining.remove(0);
+            match &mut edit.replace {
+                Some(list) => {
+                    if !list.is_empty() {
+                        list.remove(0);
+                    }
+                }
+                None => edit.pop += 1,
+            }
+        }
+
+        let in_dialog = msg.to().and_then(|t| t.tag()).is_some();
+        let dialog_creating = matches!(
+            method,
+            Method::Invite | Method::Subscribe | Method::Refer
+        );
+
+        // a request addressed to this node itself
+        let for_us = remaining.is_empty()
+            && match &effective_ruri {
+                Some(Uri::Sip(u)) => {
+                    (self.identity.is_our_address(&u.host, u.port, u.secure)
+                        || self.identity.is_our_domain(&u.host))
+                        && (u.user.is_none() || method == Method::Register)
+                }
+                _ => false,
+            };
+        if for_us || (method == Method::Register && remaining.is_empty() && self.is_local_ruri(&effective_ruri)) {
+            return self.local_request(id, method, now, wall, out);
+        }
+        if max_forwards == Some(0) {
+            return self.respond(id, 483, "Too Many Hops", &[], now, out);
+        }
+        if self.identity.is_loop(&self.servers[&id].request) {
+            return self.respond(id, 482, "Loop Detected", &[], now, out);
+        }
+
+        let mut targets = VecDeque::new();
+        let mut local_zone = false;
+        if let Some(next) = remaining.first() {
+            // loose routing: next hop from the Route, Request-URI unchanged (16.6 item 6 for a
+            // strict next hop: the Request-URI becomes the Route and the old one goes last)
+            let Uri::Sip(u) = &next.uri else {
+                return self.respond(id, 416, "Unsupported URI Scheme (in Route)", &[], now, out);
+            };
+            match hop_for_uri(u) {
+                Ok(hop) => {
+                    let mut t = Target {
+                        ruri: edit.ruri.clone(),
+                        hop,
+                        path: Vec::new(),
+                    };
+                    if !u.lr() {
+                        let mut rest: Vec<String> =
+                            remaining.iter().skip(1).map(|r| name_addr_string(r)).collect();
+                        if let Some(r) = &effective_ruri {
+                            rest.push(format!("<{r}>"));
+                        }
+                        edit.replace = Some(rest);
+                        t.ruri = Some(u.to_string());
+                    }
+                    targets.push_back(t);
+                }
+                Err(e) => {
+                    return self.respond(id, 503, &format!("Service Unavailable ({e})"), &[], now, out)
+                }
+            }
+        } else {
+            let Some(ruri) = &effective_ruri else {
+                return self.respond(id, 400, "Bad Request (no Request-URI)", &[], now, out);
+            };
+            let alias = match ruri {
+                Uri::Sip(u) => {
+                    let domain = if self.identity.is_our_address(&u.host, u.port, u.secure) {
+                        self.identity.domains().first().cloned()
+                    } else {
+                        Some(host_string(&u.host))
+                    };
+                    Alias::new(u.user.as_deref(), domain.as_deref())
+                }
+                Uri::Absolute { rest, .. } => Alias::new(Some(rest.split(';').next().unwrap_or("")), None),
+            };
+            let route = self.router.route(&alias);
+            for t in &route.targets {
+                match t {
+                    ZoneTarget::LocalZone { alias } => {
+                        local_zone = true;
+                        let aor = format!(
+                            "sip:{}@{}",
+                            alias.user.as_deref().unwrap_or(""),
+                            alias.domain.as_deref().unwrap_or("")
+                        );
+                        for b in self.registrar.lookup(&aor, now) {
+                            let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
+                                continue;
+                            };
+                            match hop_for_uri(&cu) {
+                                Ok(mut hop) => {
+                                    if b.source.kind == hop.kind && b.source.remote == hop.addr {
+                                        hop.conn = b.source.conn.map(ConnId);
+                                    }
+                                    targets.push_back(Target {
+                                        ruri: Some(b.contact.clone()),
+                                        hop,
+                                        path: b.path.clone(),
+                                    });
+                                }
+                                Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
+                            }
+                        }
+                    }
+                }
+            }
+            if targets.is_empty() {
+                let reason = if local_zone {
+                    format!("Not Found ({alias} is not registered)")
+                } else {
+                    format!("Not Found (no route to {alias})")
+                };
+                debug!(trace = ?route.trace, "{reason}");
+                return self.respond(id, 404, &reason, &[], now, out);
+            }
+        }
+
+        let invite = method == Method::Invite;
+        if invite {
+            self.respond(id, 100, "Trying", &[], now, out);
+        }
+        let ctx_id = self.id();
+        self.ctxs.insert(
+            ctx_id,
+            Ctx {
+                server: id,
+                invite,
+                targets,
+                routes: edit,
+                record_route: dialog_creating && !in_dialog,
+                local_zone,
+                active: None,
+                best: None,
+                cancelled: false,
+                finished: false,
+            },
+        );
+        if let Some(s) = self.servers.get_mut(&id) {
+            s.ctx = Some(ctx_id);
+        }
+        self.next_target(ctx_id, now, out);
+    }
+
+    fn is_local_ruri(&mut self, ruri: &Option<Uri>) -> bool {
+        match ruri {
+            Some(Uri::Sip(u)) => {
+                self.identity.is_our_domain(&u.host)
+                    || self.identity.is_our_address(&u.host, u.port, u.secure)
+            }
+            _ => false,
+        }
+    }
+
+    /// Requests addressed to this node: REGISTER (registrar), OPTIONS (health probe).
+    fn local_request(
+        &mut self,
+        id: TxId,
+        method: Method,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+    ) {
+        match method {
+            Method::Register => {
+                let Some(s) = self.servers.get(&id) else {
+                    return;
+                };
+                let source = register::Source {
+                    kind: s.reply.kind,
+                    remote: s.reply.remote,
+                    conn: s.reply.conn,
+                };
+                let outcome = register::handle(
+                    &s.request,
+                    source,
+                    self.identity.domains(),
+                    &mut self.registrar,
+                    self.digest.as_ref(),
+                    self.settings.auth.as_ref(),
+                    now,
+                    wall,
+                );
+                let RegisterOutcome {
+                    status,
+                    reason,
+                    headers,
+                } = outcome;
+                if status == 200 {
+                    self.arm_purge();
+                }
+                let h: Vec<(&str, String)> = headers.iter().map(|(n, v)| (*n, v.clone())).collect();
+                self.respond(id, status, &reason, &h, now, out);
+            }
+            Method::Options => {
+                let h = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Accept", "application/sdp".to_string()),
+                    ("Supported", "path".to_string()),
+                ];
+                self.respond(id, 200, "OK", &h, now, out);
+            }
+            Method::Invite | Method::Message | Method::Subscribe => {
+                self.respond(id, 404, "Not Found (no user part)", &[], now, out)
+            }
+            _ => self.respond(
+                id,
+                405,
+                "Method Not Allowed",
+                &[("Allow", "OPTIONS, REGISTER".to_string())],
+                now,
+                out,
+            ),
+        }
+    }
+
+    /// Try the next target of `ctx_id`, or send the best response when none is left.
+    fn next_target(&mut self, ctx_id: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        loop {
+            let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+                return;
+            };
+            if ctx.cancelled || ctx.finished {
+                return self.finish(ctx_id, now, out);
+            }
+            let Some(target) = ctx.targets.pop_front() else {
+                return self.finish(ctx_id, now, out);
+            };
+            match self.forward(ctx_id, target, now, out) {
+                Ok(()) => return,
+                Err((status, reason)) => self.record_best_local(ctx_id, status, &reason),
+            }
+        }
+    }
+
+    /// RFC 3261 16.6: copy, rewrite and send the request to one target.
+    fn forward(
+        &mut self,
+        ctx_id: TxId,
+        target: Target,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) -> Result<(), (u16, String)> {
+        let hop = target.hop.clone();
+        if !self.identity.has_listener(hop.kind) && hop.kind == TransportKind::Udp {
+            return Err((503, "Service Unavailable (UDP is disabled)".into()));
+        }
+        let local = self
+            .identity
+            .local_addr_towards(hop.kind, hop.addr.ip())
+            .ok_or_else(|| {
+                (
+                    503,
+                    format!(
+                        "Service Unavailable (no {} listener to send from)",
+                        hop.kind.via_token()
+                    ),
+                )
+            })?;
+        let ctx = self.ctxs.get(&ctx_id).ok_or((500, "Server Internal Error".to_string()))?;
+        let s = self
+            .servers
+            .get(&ctx.server)
+            .ok_or((500, "Server Internal Error".to_string()))?;
+        let msg = &s.request;
+        let branch = self.identity.branch(msg);
+        let mut rw = msg.rewrite();
+        if let Some(u) = &target.ruri {
+            rw.set_request_uri(u);
+        }
+        match &ctx.routes.replace {
+            Some(list) => {
+                rw.remove("Route");
+                for r in list.iter().rev() {
+                    rw.push_route(r);
+                }
+            }
+            None => {
+                for _ in 0..ctx.routes.pop {
+                    rw.pop_route();
+                }
+            }
+        }
+        for p in target.path.iter().rev() {
+            rw.push_route(p);
+        }
+        rw.set_max_forwards(
+            msg.max_forwards()
+                .map(|m| m.saturating_sub(1))
+                .unwrap_or(DEFAULT_MAX_FORWARDS),
+        );
+        // RFC 3261 18.2.1 / RFC 3581 on the sender's Via
+        if let Some(v) = msg.vias().first() {
+            let src_ip = s.reply.remote.ip();
+            let received = match &v.host {
+                Host::V4(a) if std::net::IpAddr::V4(*a) == src_ip => None,
+                Host::V6(a) if std::net::IpAddr::V6(*a) == src_ip => None,
+                _ => Some(src_ip.to_string()),
+            };
+            let rport = v.rport().map(|_| s.reply.remote.port());
+            if received.is_some() || rport.is_some() {
+                rw.set_top_via_params(received.as_deref(), rport);
+            }
+        }
+        if ctx.record_route {
+            let inbound = record_route_value(s.reply.kind, s.reply.local);
+            let outbound = record_route_value(hop.kind, local);
+            if inbound != outbound {
+                rw.push_record_route(&inbound);
+            }
+            rw.push_record_route(&outbound);
+        }
+        rw.push_via(&via_value(hop.kind, local, &branch));
+        let bytes = rw.finish();
+        let invite = ctx.invite;
+        let sent = if invite {
+            Message::parse(bytes.clone()).ok()
+        } else {
+            None
+        };
+        let id = self.id();
+        let token = self.id();
+        let machine = Client::new(
+            invite,
+            bytes.clone(),
+            hop.kind.is_reliable(),
+            now,
+            &self.settings.timers,
+        );
+        out.push(Outbound {
+            kind: hop.kind,
+            dest: hop.addr,
+            data: bytes,
+            conn: hop.conn,
+            server_name: hop.server_name.clone(),
+            token,
+        });
+        self.stats.forwarded_requests += 1;
+        self.tokens.insert(token, id);
+        let at = machine.poll_timeout();
+        self.client_index.insert((branch.clone(), false), id);
+        self.clients.insert(
+            id,
+            ClientTx {
+                branch,
+                is_cancel: false,
+                machine,
+                sent,
+                hop,
+                ctx: Some(ctx_id),
+                provisional: false,
+                cancel_wanted: false,
+                cancel_sent: false,
+                timer_c_fired: false,
+            },
+        );
+        self.arm(at, Timer::Client(id));
+        if invite {
+            self.arm(Some(now + self.settings.timers.timer_c), Timer::TimerC(id));
+        }
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            ctx.active = Some(id);
+        }
+        Ok(())
+    }
+
+    /// RFC 3261 16.11: an ACK for a 2xx passes through statelessly along its Route.
+    fn forward_ack(&mut self, msg: Message, reply: &Reply, out: &mut Vec<Outbound>) {
+        let mut pop = 0;
+        let mut next: Option<&NameAddr> = None;
+        for r in msg.routes() {
+            let ours = match &r.uri {
+                Uri::Sip(u) => self.identity.is_our_address(&u.host, u.port, u.secure),
+                _ => false,
+            };
+            if ours && next.is_none() {
+                pop += 1;
+            } else {
+                next = Some(r);
+                break;
+            }
+        }
+        let uri = match (next, msg.request_uri()) {
+            (Some(r), _) => r.uri.clone(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => return,
+        };
+        let Uri::Sip(u) = &uri else { return };
+        if next.is_none() && self.identity.is_our_address(&u.host, u.port, u.secure) {
+            return; // an ACK for a response we generated: nothing to forward
+        }
+        let Ok(hop) = hop_for_uri(u) else {
+            return;
+        };
+        let Some(local) = self.identity.local_addr_towards(hop.kind, hop.addr.ip()) else {
+            return;
+        };
+        let branch = self.identity.stateless_branch(&msg);
+        let mut rw = msg.rewrite();
+        for _ in 0..pop {
+            rw.pop_route();
+        }
+        rw.set_max_forwards(
+            msg.max_forwards()
+                .map(|m| m.saturating_sub(1))
+                .unwrap_or(DEFAULT_MAX_FORWARDS),
+        );
+        if let Some(v) = msg.vias().first() {
+            if v.rport().is_some() {
+                rw.set_top_via_params(Some(&reply.remote.ip().to_string()), Some(reply.remote.port()));
+            }
+        }
+        rw.push_via(&via_value(hop.kind, local, &branch));
+        self.stats.forwarded_requests += 1;
+        out.push(Outbound {
+            kind: hop.kind,
+            dest: hop.addr,
+            data: rw.finish(),
+            conn: hop.conn,
+            server_name: hop.server_name,
+            token: 0,
+        });
+    }
+
+    /// RFC 3261 16.10 and 9.2: CANCEL of a pending INVITE.
+    fn on_cancel(&mut self, msg: Message, reply: Reply, now: Instant, out: &mut Vec<Outbound>) {
+        let invite_key = server_key_for(&msg, "INVITE");
+        let cancel_key = server_key(&msg);
+        let Some(&invite_id) = self.server_index.get(&invite_key) else {
+            let mut b = msg.response(481, "Call/Transaction Does Not Exist");
+            b.to_tag(&self.tag());
+            let bytes = b.finish();
+            return self.send_reply(&reply, bytes, out);
+        };
+        let cid = self.new_server(msg, cancel_key, reply, now);
+        self.respond(cid, 200, "OK", &[], now, out);
+        let Some(ctx_id) = self.servers.get(&invite_id).and_then(|s| s.ctx) else {
+            return;
+        };
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        if ctx.finished {
+            return;
+        }
+        ctx.cancelled = true;
+        ctx.targets.clear();
+        match ctx.active {
+            Some(client) => self.cancel_branch(client, now, out),
+            None => self.finish(ctx_id, now, out),
+        }
+    }
+
+    /// Send CANCEL on a client INVITE branch, or remember to once it has a provisional (9.1).
+    fn cancel_branch(&mut self, client: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        c.cancel_wanted = true;
+        if !c.provisional || c.cancel_sent {
+            return;
+        }
+        c.cancel_sent = true;
+        let Some(sent) = &c.sent else { return };
+        let bytes = build_cancel(sent);
+        let hop = c.hop.clone();
+        let branch = c.branch.clone();
+        let id = self.id();
+        let machine = Client::new(false, bytes.clone(), hop.kind.is_reliable(), now, &self.settings.timers);
+        out.push(Outbound {
+            kind: hop.kind,
+            dest: hop.addr,
+            data: bytes,
+            conn: hop.conn,
+            server_name: hop.server_name.clone(),
+            token: 0,
+        });
+        let at = machine.poll_timeout();
+        self.client_index.insert((branch.clone(), true), id);
+        self.clients.insert(
+            id,
+            ClientTx {
+                branch,
+                is_cancel: true,
+                machine,
+                sent: None,
+                hop,
+                ctx: None,
+                provisional: false,
+                cancel_wanted: false,
+                cancel_sent: false,
+                timer_c_fired: false,
+            },
+        );
+        self.arm(at, Timer::Client(id));
+    }
+
+    // ---------------------------------------------------------------- responses
+
+    fn on_response(&mut self, msg: Message, now: Instant, out: &mut Vec<Outbound>) {
+        if let Err(d) = check_response(&msg) {
+            self.stats.dropped_responses += 1;
+            debug!(reason = %d.reason, "response dropped");
+            return;
+        }
+        let Some(branch) = msg.vias().first().and_then(|v| v.branch()).map(str::to_string) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        if !branch.starts_with(BRANCH_PREFIX) {
+            // RFC 3261 16.7 item 3: the top Via is not ours
+            self.stats.dropped_responses += 1;
+            return;
+        }
+        let is_cancel = msg.cseq().map(|(_, m)| *m == Method::Cancel).unwrap_or(false);
+        let status = msg.status().unwrap_or(500);
+        let Some(&id) = self.client_index.get(&(branch, is_cancel)) else {
+            return self.forward_stateless_response(msg, out);
+        };
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let sent = c.sent.clone();
+        let (deliver, transmit) = c.machine.on_response(status, now, &|| match &sent {
+            Some(req) => build_ack(req, &msg),
+            None => Bytes::new(),
+        });
+        if let Some(b) = transmit {
+            let hop = c.hop.clone();
+            out.push(Outbound {
+                kind: hop.kind,
+                dest: hop.addr,
+                data: b,
+                conn: hop.conn,
+                server_name: hop.server_name,
+                token: 0,
+            });
+        }
+        let at = c.machine.poll_timeout();
+        let ctx = c.ctx;
+        if (101..200).contains(&status) {
+            c.provisional = true;
+        }
+        let cancel_now = c.provisional && c.cancel_wanted && !c.cancel_sent;
+        self.arm(at, Timer::Client(id));
+        if cancel_now {
+            self.cancel_branch(id, now, out);
+        }
+        if deliver {
+            if let Some(ctx) = ctx {
+                self.branch_response(ctx, id, msg, status, now, out);
+            }
+        }
+        self.reap_client(id);
+    }
+
+    /// RFC 3261 16.7: a response of the active branch.
+    fn branch_response(
+        &mut self,
+        ctx_id: TxId,
+        client: TxId,
+        msg: Message,
+        status: u16,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        let server = ctx.server;
+        if status < 200 {
+            if status == 100 {
+                return; // 16.7 step 5: 100 is hop-by-hop
+            }
+            if ctx.finished {
+                return;
+            }
+            let bytes = msg.rewrite().pop_via().finish();
+            self.stats.forwarded_responses += 1;
+            return self.server_send(server, status, bytes, now, out);
+        }
+        if status < 300 {
+            // forward every 2xx at once (RFC 6026: also retransmissions from the Accepted state)
+            ctx.finished = true;
+            ctx.targets.clear();
+            let bytes = msg.rewrite().pop_via().finish();
+            self.stats.forwarded_responses += 1;
+            self.server_send(server, status, bytes, now, out);
+            return self.reap_ctx(ctx_id);
+        }
+        let timer_c = self
+            .clients
+            .get(&client)
+            .map(|c| c.timer_c_fired)
+            .unwrap_or(false);
+        if ctx.active == Some(client) {
+            ctx.active = None;
+        }
+        if timer_c {
+            self.record_best_local(ctx_id, 408, "Request Timeout (no final answer in time)");
+        } else {
+            self.record_best(ctx_id, status, msg.rewrite().pop_via().finish());
+        }
+        if status >= 600 {
+            if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+                ctx.targets.clear();
+            }
+        }
+        self.next_target(ctx_id, now, out);
+    }
+
+    fn record_best(&mut self, ctx_id: TxId, status: u16, bytes: Bytes) {
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            if better(status, ctx.best.as_ref().map(|(s, _)| *s)) {
+                ctx.best = Some((status, bytes));
+            }
+        }
+    }
+
+    fn record_best_local(&mut self, ctx_id: TxId, status: u16, reason: &str) {
+        let Some(ctx) = self.ctxs.get(&ctx_id) else {
+            return;
+        };
+        if !better(status, ctx.best.as_ref().map(|(s, _)| *s)) {
+            return;
+        }
+        let Some(s) = self.servers.get(&ctx.server) else {
+            return;
+        };
+        let mut b = s.request.response(status, reason);
+        b.to_tag(&s.to_tag);
+        let bytes = b.finish();
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            ctx.best = Some((status, bytes));
+        }
+    }
+
+    /// A branch died without a final response (timeout, transport failure).
+    fn branch_failed(
+        &mut self,
+        ctx_id: TxId,
+        status: u16,
+        reason: &str,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            ctx.active = None;
+        }
+        self.record_best_local(ctx_id, status, reason);
+        self.next_target(ctx_id, now, out);
+    }
+
+    /// No target left (or cancelled): send the best response upstream (16.7 step 6).
+    fn finish(&mut self, ctx_id: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        if ctx.finished {
+            return self.reap_ctx(ctx_id);
+        }
+        if ctx.active.is_some() {
+            return; // a cancelled branch still owes its final response
+        }
+        ctx.finished = true;
+        let server = ctx.server;
+        let best = ctx.best.take();
+        let cancelled = ctx.cancelled;
+        let local_zone = ctx.local_zone;
+        match best {
+            Some((487, bytes)) => self.server_send(server, 487, bytes, now, out),
+            _ if cancelled => self.respond(server, 487, "Request Terminated", &[], now, out),
+            Some((503, _)) | Some((408, _)) if local_zone => self.respond(
+                server,
+                480,
+                "Temporarily Unavailable (no registered contact answered)",
+                &[],
+                now,
+                out,
+            ),
+            Some((503, bytes)) if !is_local_response(&bytes) => {
+                // 16.7 step 6: a 503 from downstream must not make upstream think we are down
+                self.respond(server, 500, "Server Internal Error (next hop unavailable)", &[], now, out)
+            }
+            Some((status, bytes)) => {
+                self.stats.forwarded_responses += 1;
+                self.server_send(server, status, bytes, now, out)
+            }
+            None => self.respond(server, 408, "Request Timeout", &[], now, out),
+        }
+        self.reap_ctx(ctx_id);
+    }
+
+    /// RFC 3261 16.7 item 1 ("no matching client transaction"): forward statelessly along Via.
+    fn forward_stateless_response(&mut self, msg: Message, out: &mut Vec<Outbound>) {
+        let Some(next) = msg.vias().get(1) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        let kind = match next.transport.as_str() {
+            "UDP" => TransportKind::Udp,
+            "TCP" => TransportKind::Tcp,
+            "TLS" => TransportKind::Tls,
+            _ => {
+                self.stats.dropped_responses += 1;
+                return;
+            }
+        };
+        let ip = next
+            .received()
+            .and_then(|r| r.trim_matches(|c| c == '[' || c == ']').parse().ok())
+            .or(match &next.host {
+                Host::V4(a) => Some(std::net::IpAddr::V4(*a)),
+                Host::V6(a) => Some(std::net::IpAddr::V6(*a)),
+                Host::Domain(_) => None,
+            });
+        let Some(ip) = ip else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        if check_unicast(ip).is_err() {
+            self.stats.dropped_responses += 1;
+            return;
+        }
+        let port = next
+            .rport()
+            .flatten()
+            .or(next.port)
+            .unwrap_or(super::hop::default_port(kind));
+        self.stats.forwarded_responses += 1;
+        out.push(Outbound {
+            kind,
+            dest: SocketAddr::new(ip, port),
+            data: msg.rewrite().pop_via().finish(),
+            conn: None,
+            server_name: None,
+            token: 0,
+        });
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn server_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(s) = self.servers.get_mut(&id) else {
+            return;
+        };
+        if s.machine.poll_timeout().is_some_and(|t| t > now) {
+            return; // a stale entry: the machine re-armed later
+        }
+        if let Some(bytes) = s.machine.on_timeout(now) {
+            let r = s.reply.clone();
+            self.send_reply(&r, bytes, out);
+        }
+        let at = s.machine.poll_timeout();
+        self.arm(at, Timer::Server(id));
+        self.reap_server(id);
+    }
+
+    fn client_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.machine.poll_timeout().is_some_and(|t| t > now) {
+            return;
+        }
+        match c.machine.on_timeout(now) {
+            ClientTimeout::Retransmit(bytes) => {
+                let hop = c.hop.clone();
+                out.push(Outbound {
+                    kind: hop.kind,
+                    dest: hop.addr,
+                    data: bytes,
+                    conn: hop.conn,
+                    server_name: hop.server_name,
+                    token: 0,
+                });
+            }
+            ClientTimeout::TimedOut => {
+                let ctx = c.ctx;
+                let dest = c.hop.addr;
+                let is_cancel = c.is_cancel;
+                self.remove_client(id);
+                if let (Some(ctx), false) = (ctx, is_cancel) {
+                    let reason = format!("Request Timeout (no answer from {dest})");
+                    self.branch_failed(ctx, 408, &reason, now, out);
+                }
+                return;
+            }
+            ClientTimeout::Nothing => {}
+        }
+        let at = self.clients.get(&id).and_then(|c| c.machine.poll_timeout());
+        self.arm(at, Timer::Client(id));
+        self.reap_client(id);
+    }
+
+    /// RFC 3261 16.8: timer C fired on an INVITE branch.
+    fn timer_c(&mut self, id: TxId, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.machine.is_terminated() || c.timer_c_fired {
+            return;
+        }
+        c.timer_c_fired = true;
+        if c.provisional {
+            self.cancel_branch(id, now, out);
+        } else {
+            let ctx = c.ctx;
+            self.remove_client(id);
+            if let Some(ctx) = ctx {
+                self.branch_failed(ctx, 408, "Request Timeout (timer C)", now, out);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- cleanup
+
+    fn remove_client(&mut self, id: TxId) {
+        if let Some(c) = self.clients.remove(&id) {
+            self.client_index.remove(&(c.branch, c.is_cancel));
+            if let Some(ctx_id) = c.ctx {
+                if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+                    if ctx.active == Some(id) {
+                        ctx.active = None;
+                    }
+                }
+                self.reap_ctx(ctx_id);
+            }
+        }
+    }
+
+    fn reap_client(&mut self, id: TxId) {
+        if self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.machine.is_terminated())
+        {
+            self.remove_client(id);
+        }
+    }
+
+    fn reap_server(&mut self, id: TxId) {
+        if self
+            .servers
+            .get(&id)
+            .is_some_and(|s| s.machine.is_terminated())
+        {
+            if let Some(s) = self.servers.remove(&id) {
+                self.server_index.remove(&s.key);
+                if let Some(ctx) = s.ctx {
+                    self.reap_ctx(ctx);
+                }
+            }
+        }
+    }
+
+    /// A context goes once it has answered upstream and its branch is gone, or its server
+    /// transaction is gone.
+    fn reap_ctx(&mut self, ctx_id: TxId) {
+        let Some(ctx) = self.ctxs.get(&ctx_id) else {
+            return;
+        };
+        let server_gone = !self.servers.contains_key(&ctx.server);
+        let branch_gone = ctx.active.is_none_or(|c| !self.clients.contains_key(&c));
+        if (ctx.finished && branch_gone) || server_gone {
+            if let Some(ctx) = self.ctxs.remove(&ctx_id) {
+                if let Some(c) = ctx.active.and_then(|c| self.clients.get_mut(&c)) {
+                    c.ctx = None;
+                }
+            }
+        }
+    }
+}
+
+/// Whether `bytes` is a response we generated ourselves (it carries our Server header).
+fn is_local_response(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\r\nServer: causeway/").is_some()
+}
+
+/// RFC 3261 17.2.3 server transaction key (branch, sent-by, method; ACK matches INVITE), or the
+/// RFC 2543 fallback when the branch lacks the magic cookie.
+fn server_key(msg: &Message) -> String {
+    let method = match msg.method() {
+        Some(Method::Ack) => "INVITE",
+        Some(m) => m.as_str(),
+        None => "",
+    };
+    server_key_for(msg, method)
+}
+
+fn server_key_for(msg: &Message, method: &str) -> String {
+    let Some(via) = msg.vias().first() else {
+        return String::new();
+    };
+    let sent_by = match via.port {
+        Some(p) => format!("{}:{p}", via.host),
+        None => via.host.to_string(),
+    };
+    match via.branch() {
+        Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => {
+            format!("{b}\u{0}{sent_by}\u{0}{method}")
+        }
+        _ => format!(
+            "2543\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{sent_by}\u{0}{method}",
+            msg.request_uri_str().unwrap_or(""),
+            msg.from().and_then(|f| f.tag()).unwrap_or(""),
+            if method == "INVITE" { "" } else { msg.to().and_then(|t| t.tag()).unwrap_or("") },
+            msg.call_id().unwrap_or(""),
+            msg.cseq().map(|(n, _)| n).unwrap_or(0),
+        ),
+    }
+}
+
+fn host_string(h: &Host) -> String {
+    match h {
+        Host::Domain(d) => d.to_ascii_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+/// A Route/Path value re-serialised from its parts.
+fn name_addr_string(n: &NameAddr) -> String {
+    let mut s = format!("<{}>", n.uri);
+    for (k, v) in n.params.iter() {
+        s.push(';');
+        s.push_str(k);
+        if let Some(v) = v {
+            s.push('=');
+            s.push_str(v);
+        }
+    }
+    s
+}

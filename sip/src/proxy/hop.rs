@@ -1,0 +1,100 @@
+//! Next hops: which transport, address and connection a request goes to, derived from a URI
+//! (RFC 3261 16.5/16.6 item 7 and RFC 3263 4.1/4.2 for the cases that need no DNS) or from a
+//! registration's flow.
+//!
+//! Owns only the URI -> address mapping; it sends nothing and looks nothing up in DNS (DNS
+//! zones belong to `zones`, with the traversal work).
+
+use crate::message::{Host, SipUri};
+use crate::transport::{ConnId, TransportKind};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Where to send a request next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    pub kind: TransportKind,
+    pub addr: SocketAddr,
+    /// A connection to prefer (the flow a registration came in on).
+    pub conn: Option<ConnId>,
+    /// TLS server name to present and verify.
+    pub server_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HopError {
+    #[error("transport `{0}` is not supported")]
+    UnsupportedTransport(String),
+    #[error("host `{0}` needs a DNS lookup, and no DNS zone is configured")]
+    NeedsDns(String),
+    #[error("address {0} is not a unicast destination")]
+    NotUnicast(IpAddr),
+}
+
+/// The hop for `uri`: `maddr` overrides the host (RFC 3261 19.1.1), `transport=` or `sips:`
+/// choose the transport, and a missing port is the transport's default (RFC 3263 4.2).
+pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
+    let kind = match uri.transport().map(str::to_ascii_lowercase).as_deref() {
+        None if uri.secure => TransportKind::Tls,
+        None | Some("udp") => {
+            if uri.secure {
+                TransportKind::Tls
+            } else {
+                TransportKind::Udp
+            }
+        }
+        Some("tcp") => {
+            if uri.secure {
+                TransportKind::Tls
+            } else {
+                TransportKind::Tcp
+            }
+        }
+        Some("tls") => TransportKind::Tls,
+        Some(other) => return Err(HopError::UnsupportedTransport(other.to_string())),
+    };
+    let (ip, name) = match uri.maddr() {
+        Some(m) => match m.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
+            Ok(ip) => (ip, None),
+            Err(_) => return Err(HopError::NeedsDns(m.to_string())),
+        },
+        None => match &uri.host {
+            Host::V4(a) => (IpAddr::V4(*a), None),
+            Host::V6(a) => (IpAddr::V6(*a), None),
+            Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), Some(d.clone()))
+            }
+            Host::Domain(d) => return Err(HopError::NeedsDns(d.clone())),
+        },
+    };
+    check_unicast(ip)?;
+    let port = uri.port.unwrap_or(default_port(kind));
+    Ok(NextHop {
+        kind,
+        addr: SocketAddr::new(ip, port),
+        conn: None,
+        server_name: name,
+    })
+}
+
+/// RFC 3263 4.2: 5061 for TLS, 5060 otherwise.
+pub fn default_port(kind: TransportKind) -> u16 {
+    match kind {
+        TransportKind::Tls => causeway_config::defaults::SIP_TLS_PORT,
+        TransportKind::Udp => causeway_config::defaults::SIP_UDP_PORT,
+        TransportKind::Tcp => causeway_config::defaults::SIP_TCP_PORT,
+    }
+}
+
+/// Never send to broadcast, multicast or unspecified addresses (RFC 4475 3.3.10: a response whose
+/// Via names 255.255.255.255 must be dropped).
+pub fn check_unicast(ip: IpAddr) -> Result<(), HopError> {
+    let bad = match ip {
+        IpAddr::V4(a) => a.is_broadcast() || a.is_multicast() || a.is_unspecified(),
+        IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
+    };
+    if bad {
+        Err(HopError::NotUnicast(ip))
+    } else {
+        Ok(())
+    }
+}

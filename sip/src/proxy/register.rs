@@ -1,0 +1,265 @@
+//! REGISTER addressed to this node (RFC 3261 10.3, RFC 3327 Path, RFC 7616/8760 digest): turns
+//! a parsed request into a registrar-store update and the response to send.
+//!
+//! Owns the mapping between the message and the sans-IO `registrar` and `auth` modules; it sends
+//! nothing itself (the core wraps the outcome in a server transaction).
+
+use super::core::AuthSettings;
+use crate::auth::{AuthError, DigestServer};
+use crate::message::{Contacts, Message, Uri};
+use crate::registrar::{
+    BindingSource, ContactInput, ContactsInput, RegisterError, RegisterInput, Registrar,
+};
+use crate::transport::{ConnId, TransportKind};
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+use tracing::{info, warn};
+
+pub(super) struct RegisterOutcome {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl RegisterOutcome {
+    fn new(status: u16, reason: impl Into<String>) -> Self {
+        RegisterOutcome {
+            status,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Where the REGISTER came from (its flow).
+pub(super) struct Source {
+    pub kind: TransportKind,
+    pub remote: SocketAddr,
+    pub conn: Option<ConnId>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn handle(
+    msg: &Message,
+    source: Source,
+    domains: &[String],
+    registrar: &mut Registrar,
+    digest: Option<&DigestServer>,
+    auth: Option<&AuthSettings>,
+    now: Instant,
+    wall: SystemTime,
+) -> RegisterOutcome {
+    // RFC 4475 3.3.4: the To of a REGISTER names the AOR and must be a SIP or SIPS URI
+    let Some(to) = msg.to() else {
+        return RegisterOutcome::new(400, "Bad Request (missing To)");
+    };
+    let Uri::Sip(to_uri) = &to.uri else {
+        return RegisterOutcome::new(
+            400,
+            format!("Bad Request (To is a {} URI, not SIP)", to.uri.scheme()),
+        );
+    };
+    let domain = match &to_uri.host {
+        crate::message::Host::Domain(d) => d.to_ascii_lowercase(),
+        other => other.to_string(),
+    };
+    if !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+        return RegisterOutcome::new(
+            403,
+            format!("Forbidden ({domain} is not a registrar domain here)"),
+        );
+    }
+    let user = to_uri.user.clone().unwrap_or_default();
+    let aor = format!("sip:{user}@{domain}");
+
+    if let (Some(digest), Some(auth)) = (digest, auth) {
+        let mut last_err: Option<AuthError> = None;
+        let mut who = None;
+        for value in msg.header_values("Authorization") {
+            match digest.verify(
+                value,
+                "REGISTER",
+                |u: &str| auth.credentials.get(u).cloned(),
+                wall,
+            ) {
+                Ok(ok) => {
+                    who = Some(ok.username);
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match (who, last_err) {
+            (Some(u), _) if u == user || unescape_eq(&user, &u) => {}
+            (Some(u), _) => {
+                warn!(aor = %aor, username = %u, "REGISTER: credentials belong to another user");
+                return RegisterOutcome::new(
+                    403,
+                    format!("Forbidden (credentials of `{u}` cannot register {aor})"),
+                );
+            }
+            (None, Some(AuthError::StaleNonce)) => return challenge(digest, wall, true),
+            (None, Some(e @ (AuthError::WrongResponse { .. } | AuthError::UnknownUser(_)))) => {
+                warn!(aor = %aor, source = %source.remote, error = %e, "REGISTER: authentication failed");
+                return RegisterOutcome::new(403, format!("Forbidden ({e})"));
+            }
+            (None, Some(AuthError::Malformed(m))) => {
+                return RegisterOutcome::new(400, format!("Bad Request (Authorization: {m})"))
+            }
+            // no credentials, an unknown scheme (RFC 4475 3.3.7), or a nonce we did not issue
+            (None, _) => return challenge(digest, wall, false),
+        }
+    }
+
+    let contacts = match msg.contacts() {
+        None => None,
+        Some(Contacts::Star) => Some(ContactsInput::Star),
+        Some(Contacts::List(list)) => Some(ContactsInput::List(
+            list.iter()
+                .map(|c| ContactInput {
+                    uri: c.uri.to_string(),
+                    expires_param: c
+                        .params
+                        .get("expires")
+                        .flatten()
+                        .and_then(|v| v.trim().parse().ok()),
+                    q: c
+                        .params
+                        .get("q")
+                        .flatten()
+                        .and_then(|v| v.trim().parse().ok()),
+                    raw: c.uri.to_string(),
+                })
+                .collect(),
+        )),
+    };
+    let path: Vec<String> = msg
+        .header_values("Path")
+        .flat_map(split_commas)
+        .map(str::to_string)
+        .collect();
+    let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
+        return RegisterOutcome::new(400, "Bad Request (missing Call-ID or CSeq)");
+    };
+    let input = RegisterInput {
+        aor: aor.clone(),
+        call_id: call_id.to_string(),
+        cseq,
+        contacts,
+        expires_header: msg.expires(),
+        path: path.clone(),
+        source: BindingSource {
+            kind: source.kind,
+            remote: source.remote,
+            conn: source.conn.map(|c| c.0),
+        },
+    };
+    match registrar.register(input, now) {
+        Ok(bindings) => {
+            let mut out = RegisterOutcome::new(200, "OK");
+            for b in &bindings {
+                out.headers
+                    .push(("Contact", format!("<{}>;expires={}", b.contact, b.expires)));
+            }
+            if !path.is_empty() {
+                out.headers.push(("Path", path.join(", ")));
+                out.headers.push(("Supported", "path".to_string()));
+            }
+            info!(aor = %aor, bindings = bindings.len(), source = %source.remote, "registered");
+            out
+        }
+        Err(RegisterError::IntervalTooBrief { min_expires }) => {
+            let mut out = RegisterOutcome::new(423, "Interval Too Brief");
+            out.headers.push(("Min-Expires", min_expires.to_string()));
+            out
+        }
+        Err(e) => {
+            let status = match e {
+                RegisterError::OutOfOrder { .. } => 500,
+                RegisterError::TooManyBindings { .. } => 403,
+                RegisterError::TooManyAors { .. } => 503,
+                _ => 400,
+            };
+            let reason = match status {
+                500 => "Server Internal Error",
+                403 => "Forbidden",
+                503 => "Service Unavailable",
+                _ => "Bad Request",
+            };
+            RegisterOutcome::new(status, format!("{reason} ({e})"))
+        }
+    }
+}
+
+fn challenge(digest: &DigestServer, wall: SystemTime, stale: bool) -> RegisterOutcome {
+    let mut out = RegisterOutcome::new(401, "Unauthorized");
+    for c in digest.challenge(wall, stale) {
+        out.headers.push(("WWW-Authenticate", c));
+    }
+    out
+}
+
+/// User parts compare after %HH unescaping (RFC 3261 19.1.4).
+fn unescape_eq(a: &str, b: &str) -> bool {
+    fn unescape(s: &str) -> Vec<u8> {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        out
+    }
+    unescape(a) == unescape(b)
+}
+
+/// Splits a header value at commas that are outside quotes and angle brackets.
+fn split_commas(v: &str) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
+    let bytes = v.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth -= 1,
+            b',' if !quoted && depth <= 0 => {
+                parts.push(v[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(v.get(start..).unwrap_or("").trim());
+    parts.into_iter().filter(|p| !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_commas_respects_brackets_and_quotes() {
+        let v: Vec<&str> =
+            split_commas("<sip:a@x;lr>, \"b, c\" <sip:b@y>,<sip:c@z?h=1,2>").collect();
+        assert_eq!(v, vec!["<sip:a@x;lr>", "\"b, c\" <sip:b@y>", "<sip:c@z?h=1,2>"]);
+    }
+
+    #[test]
+    fn unescape_compare() {
+        assert!(unescape_eq("alice", "%61lice"));
+        assert!(!unescape_eq("alice", "bob"));
+        assert!(unescape_eq("a%", "a%"));
+    }
+}
