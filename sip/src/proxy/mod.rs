@@ -14,6 +14,9 @@ mod register;
 mod select;
 mod txn;
 
+#[cfg(test)]
+mod tests;
+
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};

@@ -1,0 +1,491 @@
+//! Sans-IO tests of the proxy core: messages in, messages out, a fake clock. Each test reads like
+//! the RFC 3261 section it checks.
+
+use super::core::{Core, ProxySettings};
+use super::identity::NetEnv;
+use crate::registrar::RegistrarPolicy;
+use crate::transaction::TimerConfig;
+use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
+use bytes::Bytes;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+struct FakeEnv;
+
+impl NetEnv for FakeEnv {
+    fn source_ip_for(&self, dest: IpAddr) -> Option<IpAddr> {
+        Some(if dest.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            "::1".parse().ok()?
+        })
+    }
+    fn is_local_ip(&self, ip: IpAddr) -> bool {
+        ip.is_loopback()
+    }
+}
+
+const PROXY: &str = "127.0.0.1:5060";
+const UAC: &str = "127.0.0.1:6001";
+const UAS: &str = "127.0.0.1:6002";
+const UAS2: &str = "127.0.0.1:6003";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn settings() -> ProxySettings {
+    ProxySettings {
+        system_name: "test".into(),
+        domains: vec!["example.com".into()],
+        timers: TimerConfig::default(),
+        max_transactions: 1000,
+        max_message_size: 65535,
+        max_headers: 256,
+        registrar: RegistrarPolicy {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_bindings_per_aor: 8,
+            max_aors: 100,
+        },
+        auth: None,
+    }
+}
+
+struct Harness {
+    core: Core,
+    now: Instant,
+    wall: SystemTime,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            core: Core::new(
+                settings(),
+                vec![
+                    (TransportKind::Udp, addr(PROXY)),
+                    (TransportKind::Tcp, addr(PROXY)),
+                ],
+                Box::new(FakeEnv),
+            ),
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn send_from(&mut self, from: &str, kind: TransportKind, text: &str) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        let conn = kind.is_reliable().then_some(ConnId(7));
+        self.core.on_message(
+            Inbound {
+                data: Bytes::from(text.replace('\n', "\r\n")),
+                kind,
+                local: addr(PROXY),
+                remote: addr(from),
+                conn,
+                mtls_peer: None,
+            },
+            self.now,
+            self.wall,
+            &mut out,
+        );
+        out
+    }
+
+    fn send(&mut self, from: &str, text: &str) -> Vec<Outbound> {
+        self.send_from(from, TransportKind::Udp, text)
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        let end = self.now + d;
+        // step through every deadline, like the driver does
+        while let Some(t) = self.core.next_timeout() {
+            if t > end {
+                break;
+            }
+            self.now = t;
+            self.core.on_timeout(t, &mut out);
+        }
+        self.now = end;
+        self.core.on_timeout(end, &mut out);
+        out
+    }
+
+    fn register(&mut self, user: &str, contact: &str, q: &str) {
+        let out = self.send(
+            UAS,
+            &format!(
+                "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {UAS};branch=z9hG4bKreg{user}{q}
+Max-Forwards: 70
+From: <sip:{user}@example.com>;tag=r1
+To: <sip:{user}@example.com>
+Call-ID: reg-{user}-{q}
+CSeq: 1 REGISTER
+Contact: <sip:{user}@{contact}>;q={q}
+Expires: 600
+Content-Length: 0
+
+"
+            ),
+        );
+        assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
+    }
+}
+
+fn text(o: &Outbound) -> String {
+    String::from_utf8_lossy(&o.data).into_owned()
+}
+
+fn status_of(o: &Outbound) -> u16 {
+    let t = text(o);
+    assert!(t.starts_with("SIP/2.0 "), "not a response: {t}");
+    t[8..11].parse().unwrap()
+}
+
+fn header<'a>(t: &'a str, name: &str) -> Vec<&'a str> {
+    t.lines()
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .collect()
+}
+
+fn invite(branch: &str, to_user: &str) -> String {
+    format!(
+        "INVITE sip:{to_user}@example.com SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch={branch};rport
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:{to_user}@example.com>
+Call-ID: call-{branch}
+CSeq: 1 INVITE
+Contact: <sip:alice@{UAC}>
+Content-Length: 0
+
+"
+    )
+}
+
+/// The response a UAS sends to the forwarded request `req` (all Vias copied).
+fn answer(req: &Outbound, status: u16, reason: &str, to_tag: Option<&str>) -> String {
+    let t = text(req);
+    let mut s = format!("SIP/2.0 {status} {reason}\n");
+    for v in header(&t, "Via") {
+        s.push_str(&format!("Via: {v}\n"));
+    }
+    for rr in header(&t, "Record-Route") {
+        s.push_str(&format!("Record-Route: {rr}\n"));
+    }
+    let to = header(&t, "To")[0];
+    let to = match to_tag {
+        Some(tag) => format!("{to};tag={tag}"),
+        None => to.to_string(),
+    };
+    s.push_str(&format!(
+        "From: {}\nTo: {to}\nCall-ID: {}\nCSeq: {}\nContent-Length: 0\n\n",
+        header(&t, "From")[0],
+        header(&t, "Call-ID")[0],
+        header(&t, "CSeq")[0]
+    ));
+    s
+}
+
+#[test]
+fn rfc3261_11_options_to_the_proxy_itself_is_answered_200() {
+    let mut h = Harness::new();
+    let out = h.send(
+        UAC,
+        &format!(
+            "OPTIONS sip:{PROXY} SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bKopt1
+Max-Forwards: 70
+From: <sip:probe@example.com>;tag=p
+To: <sip:{PROXY}>
+Call-ID: opt1
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+        ),
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(status_of(&out[0]), 200);
+    assert_eq!(out[0].dest, addr(UAC));
+    assert!(header(&text(&out[0]), "Allow")[0].contains("INVITE"));
+}
+
+#[test]
+fn rfc3261_16_5_unknown_user_in_local_domain_is_404() {
+    let mut h = Harness::new();
+    let out = h.send(UAC, &invite("z9hG4bKi404", "nobody"));
+    let last = out.last().unwrap();
+    assert_eq!(status_of(last), 404);
+    assert!(text(last).contains("nobody@example.com is not registered"));
+}
+
+#[test]
+fn foreign_domain_without_route_is_404() {
+    let mut h = Harness::new();
+    let out = h.send(UAC, &invite("z9hG4bKfor", "bob").replace("bob@example.com", "bob@example.org"));
+    assert_eq!(status_of(out.last().unwrap()), 404);
+}
+
+#[test]
+fn rfc3261_16_full_call_through_the_proxy() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKcall1", "bob"));
+    assert_eq!(out.len(), 2, "100 Trying and the forwarded INVITE");
+    assert_eq!(status_of(&out[0]), 100);
+    let fwd = &out[1];
+    assert_eq!(fwd.dest, addr(UAS));
+    let t = text(fwd);
+    assert!(t.starts_with(&format!("INVITE sip:bob@{UAS} SIP/2.0")), "{t}");
+    let vias = header(&t, "Via");
+    assert_eq!(vias.len(), 2);
+    assert!(vias[0].starts_with(&format!("SIP/2.0/UDP {PROXY};branch=z9hG4bKcw")));
+    assert!(vias[1].contains("rport=6001"), "RFC 3581 rport filled in: {}", vias[1]);
+    assert_eq!(header(&t, "Max-Forwards"), vec!["69"]);
+    assert_eq!(
+        header(&t, "Record-Route"),
+        vec![format!("<sip:{PROXY};transport=udp;lr>").as_str()]
+    );
+
+    // 180 and 200 go back to the caller with our Via removed
+    let out = h.send(UAS, &answer(fwd, 180, "Ringing", Some("b1")));
+    assert_eq!(out.len(), 1);
+    assert_eq!(status_of(&out[0]), 180);
+    assert_eq!(out[0].dest, addr(UAC));
+    assert_eq!(header(&text(&out[0]), "Via").len(), 1);
+    let out = h.send(UAS, &answer(fwd, 200, "OK", Some("b1")));
+    assert_eq!(status_of(&out[0]), 200);
+
+    // ACK and BYE follow the Route
+    let ack = format!(
+        "ACK sip:bob@{UAS} SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bKack1
+Route: <sip:{PROXY};transport=udp;lr>
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@example.com>;tag=b1
+Call-ID: call-z9hG4bKcall1
+CSeq: 1 ACK
+Content-Length: 0
+
+"
+    );
+    let out = h.send(UAC, &ack);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].dest, addr(UAS));
+    assert!(header(&text(&out[0]), "Route").is_empty(), "our Route is consumed");
+    let bye = ack
+        .replace("ACK sip", "BYE sip")
+        .replace("CSeq: 1 ACK", "CSeq: 2 BYE")
+        .replace("z9hG4bKack1", "z9hG4bKbye1");
+    let out = h.send(UAC, &bye);
+    assert_eq!(out.len(), 1);
+    let fwd_bye = out[0].clone();
+    assert!(text(&fwd_bye).starts_with("BYE "));
+    let out = h.send(UAS, &answer(&fwd_bye, 200, "OK", None));
+    assert_eq!(status_of(&out[0]), 200);
+    assert_eq!(out[0].dest, addr(UAC));
+}
+
+#[test]
+fn rfc3261_16_3_max_forwards_zero_is_483() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKmf0", "bob").replace("Max-Forwards: 70", "Max-Forwards: 0"));
+    assert_eq!(status_of(out.last().unwrap()), 483);
+}
+
+#[test]
+fn rfc3261_17_2_1_retransmitted_invite_is_absorbed() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let first = h.send(UAC, &invite("z9hG4bKrtx", "bob"));
+    assert_eq!(first.len(), 2);
+    let again = h.send(UAC, &invite("z9hG4bKrtx", "bob"));
+    assert!(again.iter().all(|o| o.dest == addr(UAC)), "not forwarded twice");
+    assert_eq!(again.len(), 1);
+    assert_eq!(status_of(&again[0]), 100);
+}
+
+#[test]
+fn rfc3261_16_7_serial_failover_to_the_next_contact() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    h.register("bob", UAS2, "0.5");
+    let out = h.send(UAC, &invite("z9hG4bKfail", "bob"));
+    assert_eq!(out[1].dest, addr(UAS), "highest q first");
+    let out = h.send(UAS, &answer(&out[1], 503, "Service Unavailable", Some("x")));
+    // ACK for the 503 to the first contact, then the INVITE to the second
+    let ack = out.iter().find(|o| text(o).starts_with("ACK ")).expect("ACK");
+    assert_eq!(ack.dest, addr(UAS));
+    let second = out.iter().find(|o| text(o).starts_with("INVITE ")).expect("next INVITE");
+    assert_eq!(second.dest, addr(UAS2));
+    let out = h.send(UAS2, &answer(second, 486, "Busy Here", Some("y")));
+    let resp = out.iter().find(|o| o.dest == addr(UAC)).expect("final upstream");
+    assert_eq!(status_of(resp), 486, "the real answer wins over a 503");
+}
+
+#[test]
+fn rfc3261_17_1_1_2_timer_b_gives_480_for_a_silent_registered_contact() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKsilent", "bob"));
+    assert_eq!(out.len(), 2);
+    let out = h.advance(Duration::from_secs(33));
+    let retrans = out.iter().filter(|o| o.dest == addr(UAS)).count();
+    assert!(retrans >= 5, "timer A retransmissions: {retrans}");
+    let resp = out.iter().find(|o| o.dest == addr(UAC)).expect("final");
+    assert_eq!(status_of(resp), 480);
+    // and everything is cleaned up once the server transaction's timers have run
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.core.transaction_count(), 0);
+}
+
+#[test]
+fn transport_failure_is_503_or_480() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKtf", "bob"));
+    let token = out[1].token;
+    let mut out = Vec::new();
+    h.core.on_send_failed(token, "connection refused", h.now, &mut out);
+    assert_eq!(status_of(&out[0]), 480);
+}
+
+#[test]
+fn rfc3261_16_10_cancel_before_answer() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let inv = invite("z9hG4bKcan", "bob");
+    let out = h.send(UAC, &inv);
+    let fwd = out[1].clone();
+    h.send(UAS, &answer(&fwd, 180, "Ringing", Some("b2")));
+    let cancel = inv
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Contact: <sip:alice@127.0.0.1:6001>\n", "");
+    let out = h.send(UAC, &cancel);
+    let ok = out.iter().find(|o| o.dest == addr(UAC)).expect("200 to CANCEL");
+    assert_eq!(status_of(ok), 200);
+    assert!(header(&text(ok), "CSeq")[0].ends_with("CANCEL"));
+    let down = out.iter().find(|o| o.dest == addr(UAS)).expect("CANCEL downstream");
+    let dt = text(down);
+    assert!(dt.starts_with(&format!("CANCEL sip:bob@{UAS}")), "{dt}");
+    assert_eq!(header(&dt, "Via")[0], header(&text(&fwd), "Via")[0], "same branch as the INVITE");
+    // the UAS answers the CANCEL and then the INVITE with 487
+    h.send(UAS, &answer(down, 200, "OK", Some("b2")));
+    let out = h.send(UAS, &answer(&fwd, 487, "Request Terminated", Some("b2")));
+    assert!(out.iter().any(|o| o.dest == addr(UAS) && text(o).starts_with("ACK ")));
+    let up = out.iter().find(|o| o.dest == addr(UAC)).expect("487 upstream");
+    assert_eq!(status_of(up), 487);
+}
+
+#[test]
+fn rfc3261_9_2_cancel_without_invite_is_481() {
+    let mut h = Harness::new();
+    let cancel = invite("z9hG4bKnone", "bob")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    let out = h.send(UAC, &cancel);
+    assert_eq!(status_of(&out[0]), 481);
+}
+
+#[test]
+fn rfc3261_16_3_loop_is_detected() {
+    let mut h = Harness::new();
+    // bob's contact is the proxy itself: the request spirals once (the Request-URI changes),
+    // then comes back unchanged, which is a loop
+    h.register("bob", PROXY, "1.0");
+    let mut msg = invite("z9hG4bKloop", "bob");
+    let mut from = UAC.to_string();
+    for _ in 0..4 {
+        let out = h.send(&from, &msg);
+        if let Some(r) = out.iter().find(|o| text(o).starts_with("SIP/2.0 482")) {
+            assert_eq!(status_of(r), 482);
+            return;
+        }
+        let fwd = out.iter().find(|o| text(o).starts_with("INVITE ")).expect("forwarded");
+        msg = text(fwd).replace("\r\n", "\n");
+        from = PROXY.to_string();
+    }
+    panic!("loop not detected");
+}
+
+#[test]
+fn rfc3261_16_6_record_route_twice_when_the_transport_changes() {
+    let mut h = Harness::new();
+    h.register("bob", &format!("{UAS};transport=tcp"), "1.0");
+    let out = h.send_from(UAC, TransportKind::Udp, &invite("z9hG4bKrr2", "bob"));
+    let fwd = out.iter().find(|o| text(o).starts_with("INVITE ")).unwrap();
+    assert_eq!(fwd.kind, TransportKind::Tcp);
+    let t = text(fwd);
+    assert_eq!(
+        header(&t, "Record-Route"),
+        vec![
+            format!("<sip:{PROXY};transport=tcp;lr>").as_str(),
+            format!("<sip:{PROXY};transport=udp;lr>").as_str()
+        ]
+    );
+    assert!(header(&t, "Via")[0].starts_with("SIP/2.0/TCP "));
+}
+
+#[test]
+fn rfc4475_malformed_request_gets_400_naming_the_fault() {
+    let mut h = Harness::new();
+    let out = h.send(
+        UAC,
+        "INVITE sip:bob@example.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKbad
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: \"Bob <sip:bob@example.com>
+Call-ID: bad1
+CSeq: 1 INVITE
+Content-Length: 0
+
+",
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(status_of(&out[0]), 400);
+    assert!(text(&out[0]).lines().next().unwrap().len() > "SIP/2.0 400 Bad Request".len());
+}
+
+#[test]
+fn rfc3261_10_3_register_rules() {
+    let mut h = Harness::new();
+    let reg = |expires: &str, contact: &str, cseq: u32| {
+        format!(
+            "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {UAS};branch=z9hG4bKr{cseq}
+Max-Forwards: 70
+From: <sip:carol@example.com>;tag=r1
+To: <sip:carol@example.com>
+Call-ID: reg-carol
+CSeq: {cseq} REGISTER
+Contact: {contact}
+Expires: {expires}
+Content-Length: 0
+
+"
+        )
+    };
+    let out = h.send(UAS, &reg("30", "<sip:carol@127.0.0.1:6002>", 1));
+    assert_eq!(status_of(&out[0]), 423);
+    assert_eq!(header(&text(&out[0]), "Min-Expires"), vec!["60"]);
+    let out = h.send(UAS, &reg("7200", "<sip:carol@127.0.0.1:6002>", 2));
+    assert_eq!(status_of(&out[0]), 200);
+    assert!(header(&text(&out[0]), "Contact")[0].ends_with(";expires=3600"));
+    assert_eq!(h.core.registrar().lookup("sip:carol@example.com", h.now).len(), 1);
+    let out = h.send(UAS, &reg("0", "*", 3));
+    assert_eq!(status_of(&out[0]), 200);
+    assert!(h.core.registrar().lookup("sip:carol@example.com", h.now).is_empty());
+}
