@@ -91,7 +91,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .collect();
     let r = &config.registrar;
     let auth = r.authenticate.then(|| AuthSettings {
-        realm: r.realm.clone().unwrap_or_else(|| config.system.domain.clone()),
+        realm: r
+            .realm
+            .clone()
+            .unwrap_or_else(|| config.system.domain.clone()),
         algorithms: r
             .algorithms
             .iter()

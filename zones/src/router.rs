@@ -84,6 +84,9 @@ mod tests {
         let r = Router::new(&["example.com".into()]);
         let route = r.route(&Alias::new(Some("bob"), Some("example.org")));
         assert!(route.targets.is_empty());
-        assert_eq!(route.trace, vec!["no search rule matches `bob@example.org`"]);
+        assert_eq!(
+            route.trace,
+            vec!["no search rule matches `bob@example.org`"]
+        );
     }
 }

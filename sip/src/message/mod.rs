@@ -1,1 +1,31 @@
-//! (placeholder: filled in by the message work)
+//! The SIP message layer (RFC 3261 sections 7 and 25, RFC 5118 IPv6): a zero-copy parser over
+//! the received `Bytes` with a typed view of the headers a proxy uses, a rewriter that touches
+//! only what a proxy must and copies every other header field byte-for-byte, and the request
+//! validation that decides 400/416/420/505.
+//!
+//! Why our own parser: `rsip` 0.4, measured on the RFC 4475/5118 corpus here, accepts 18 of 32
+//! valid messages (every IPv6 Request-URI fails; wsinv, intmeth, esc01/02, longreq, semiuri fail)
+//! and 11 of 21 invalid ones, at about 4.2 µs per 665-byte INVITE. The grammar a proxy needs is
+//! small; it is written as a hand-rolled cursor (`grammar`) because RFC 3261 allows LWS around
+//! every separator and the rules stay shortest that way, with memchr for the scans over whole
+//! messages. Figures of this parser: see `sip/benches/parse.rs` and BENCHMARKS.md.
+//!
+//! This module holds no transport or transaction state.
+
+mod grammar;
+mod parse;
+mod rewrite;
+mod types;
+mod validate;
+
+pub use bytes::Bytes;
+pub use parse::Message;
+pub use rewrite::{build_ack, build_cancel, ResponseBuilder, Rewrite};
+pub use types::{
+    unescape, Contacts, Defect, Host, Limits, Method, NameAddr, Params, ParseError, SipUri, Uri,
+    Via,
+};
+pub use validate::{check_request, check_response, Rejection};
+
+#[cfg(test)]
+mod tests;

@@ -3,13 +3,12 @@
 //!
 //! Requests for this node (REGISTER, OPTIONS) are answered here through `register`; everything
 //! else is proxied serially over an ordered target list. Transaction state machines are driven
-//! through `txn`; this file decides what to send, never how to retransmit.
+//! through `transaction`; this file decides what to send, never how to retransmit.
 
 use super::hop::{check_unicast, hop_for_uri, NextHop};
 use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PREFIX};
 use super::register::{self, RegisterOutcome};
 use super::select::better;
-use super::txn::{Client, ClientTimeout, Server};
 use crate::auth::{Algorithm, DigestServer};
 use crate::message::{
     build_ack, build_cancel, check_request, check_response, Bytes, Host, Limits, Message, Method,
@@ -17,6 +16,7 @@ use crate::message::{
 };
 use crate::registrar::{Registrar, RegistrarPolicy};
 use crate::transaction::TimerConfig;
+use crate::transaction::{Client, ClientTimeout, Server};
 use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
 use causeway_zones::{Alias, Router, Target as ZoneTarget};
 use std::cmp::Reverse;
@@ -30,6 +30,7 @@ const SCHEMES: &[&str] = &["sip", "sips", "tel"];
 /// Option tags the proxy implements (none that a Proxy-Require may ask for yet).
 const PROXY_EXTENSIONS: &[&str] = &[];
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+const SERVER: &str = concat!("causeway/", env!("CARGO_PKG_VERSION"));
 /// RFC 3261 16.6 item 3: Max-Forwards for requests that arrive without one.
 const DEFAULT_MAX_FORWARDS: u32 = 70;
 
@@ -263,7 +264,13 @@ impl Core {
     }
 
     /// The transport could not deliver the message sent with `token`.
-    pub fn on_send_failed(&mut self, token: u64, error: &str, now: Instant, out: &mut Vec<Outbound>) {
+    pub fn on_send_failed(
+        &mut self,
+        token: u64,
+        error: &str,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
         let Some(id) = self.tokens.remove(&token) else {
             return;
         };
@@ -338,7 +345,7 @@ impl Core {
                 }
                 b.to_tag(&self.tag());
                 let bytes = b.finish();
-                self.send_reply(&reply, bytes, out);
+                send_reply(&reply, bytes, out);
             }
             return;
         }
@@ -348,7 +355,7 @@ impl Core {
             if let Some(s) = self.servers.get_mut(&id) {
                 if let Some(bytes) = s.machine.on_request(is_ack, now) {
                     let r = s.reply.clone();
-                    self.send_reply(&r, bytes, out);
+                    send_reply(&r, bytes, out);
                 }
                 let at = s.machine.poll_timeout();
                 self.arm(at, Timer::Server(id));
@@ -364,7 +371,7 @@ impl Core {
             let mut b = msg.response(503, "Service Unavailable (transaction table full)");
             b.header("Retry-After", "5");
             let bytes = b.finish();
-            return self.send_reply(&reply, bytes, out);
+            return send_reply(&reply, bytes, out);
         }
         let id = self.new_server(msg, key, reply, now);
         self.route_request(id, now, wall, out);
@@ -411,7 +418,7 @@ impl Core {
         if status > 100 {
             b.to_tag(&s.to_tag);
         }
-        b.header("Server", concat!("causeway/", env!("CARGO_PKG_VERSION")));
+        b.header("Server", SERVER);
         for (n, v) in headers {
             b.header(n, v);
         }
@@ -432,22 +439,11 @@ impl Core {
         };
         if let Some(b) = s.machine.respond(status, bytes, now) {
             let r = s.reply.clone();
-            self.send_reply(&r, b, out);
+            send_reply(&r, b, out);
         }
         let at = s.machine.poll_timeout();
         self.arm(at, Timer::Server(id));
         self.reap_server(id);
-    }
-
-    fn send_reply(&mut self, reply: &Reply, data: Bytes, out: &mut Vec<Outbound>) {
-        out.push(Outbound {
-            kind: reply.kind,
-            dest: reply.remote,
-            data,
-            conn: reply.conn,
-            server_name: None,
-            token: 0,
-        });
     }
 
     /// RFC 3261 16.3 (checks), 16.4 (route information), 16.5 (targets).
@@ -456,7 +452,10 @@ impl Core {
             return;
         };
         let msg = &s.request;
-        let method = msg.method().cloned().unwrap_or(Method::Other(String::new()));
+        let method = msg
+            .method()
+            .cloned()
+            .unwrap_or(Method::Other(String::new()));
         let max_forwards = msg.max_forwards();
 
         // 16.4: a strict-routing previous hop put our URI in the Request-URI
@@ -494,10 +493,7 @@ impl Core {
         }
 
         let in_dialog = msg.to().and_then(|t| t.tag()).is_some();
-        let dialog_creating = matches!(
-            method,
-            Method::Invite | Method::Subscribe | Method::Refer
-        );
+        let dialog_creating = matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
 
         // a request addressed to this node itself
         let for_us = remaining.is_empty()
@@ -509,7 +505,11 @@ impl Core {
                 }
                 _ => false,
             };
-        if for_us || (method == Method::Register && remaining.is_empty() && self.is_local_ruri(&effective_ruri)) {
+        if for_us
+            || (method == Method::Register
+                && remaining.is_empty()
+                && self.is_local_ruri(&effective_ruri))
+        {
             return self.local_request(id, method, now, wall, out);
         }
         if max_forwards == Some(0) {
@@ -535,8 +535,11 @@ impl Core {
                         path: Vec::new(),
                     };
                     if !u.lr() {
-                        let mut rest: Vec<String> =
-                            remaining.iter().skip(1).map(|r| name_addr_string(r)).collect();
+                        let mut rest: Vec<String> = remaining
+                            .iter()
+                            .skip(1)
+                            .map(|r| name_addr_string(r))
+                            .collect();
                         if let Some(r) = &effective_ruri {
                             rest.push(format!("<{r}>"));
                         }
@@ -546,7 +549,34 @@ impl Core {
                     targets.push_back(t);
                 }
                 Err(e) => {
-                    return self.respond(id, 503, &format!("Service Unavailable ({e})"), &[], now, out)
+                    return self.respond(
+                        id,
+                        503,
+                        &format!("Service Unavailable ({e})"),
+                        &[],
+                        now,
+                        out,
+                    )
+                }
+            }
+        } else if let Some(direct) = self.direct_uri(&effective_ruri, in_dialog) {
+            // 16.5: a Request-URI outside our responsibility (an address, or an in-dialog
+            // remote target) is forwarded to as it stands
+            match hop_for_uri(&direct) {
+                Ok(hop) => targets.push_back(Target {
+                    ruri: edit.ruri.clone(),
+                    hop,
+                    path: Vec::new(),
+                }),
+                Err(e) => {
+                    return self.respond(
+                        id,
+                        503,
+                        &format!("Service Unavailable ({e})"),
+                        &[],
+                        now,
+                        out,
+                    )
                 }
             }
         } else {
@@ -562,7 +592,9 @@ impl Core {
                     };
                     Alias::new(u.user.as_deref(), domain.as_deref())
                 }
-                Uri::Absolute { rest, .. } => Alias::new(Some(rest.split(';').next().unwrap_or("")), None),
+                Uri::Absolute { rest, .. } => {
+                    Alias::new(Some(rest.split(';').next().unwrap_or("")), None)
+                }
             };
             let route = self.router.route(&alias);
             for t in &route.targets {
@@ -589,7 +621,9 @@ impl Core {
                                         path: b.path.clone(),
                                     });
                                 }
-                                Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
+                                Err(e) => {
+                                    debug!(contact = %b.contact, error = %e, "unusable contact")
+                                }
                             }
                         }
                     }
@@ -630,6 +664,25 @@ impl Core {
             s.ctx = Some(ctx_id);
         }
         self.next_target(ctx_id, now, out);
+    }
+
+    /// The SIP Request-URI to forward to directly: not ours, and either an in-dialog request
+    /// or an IP address (a domain name goes through the router).
+    fn direct_uri(
+        &mut self,
+        ruri: &Option<Uri>,
+        in_dialog: bool,
+    ) -> Option<crate::message::SipUri> {
+        let Some(Uri::Sip(u)) = ruri else {
+            return None;
+        };
+        if self.identity.is_our_domain(&u.host)
+            || self.identity.is_our_address(&u.host, u.port, u.secure)
+        {
+            return None;
+        }
+        let literal = matches!(u.host, Host::V4(_) | Host::V6(_));
+        (in_dialog || literal).then(|| u.clone())
     }
 
     fn is_local_ruri(&mut self, ruri: &Option<Uri>) -> bool {
@@ -747,7 +800,10 @@ impl Core {
                     ),
                 )
             })?;
-        let ctx = self.ctxs.get(&ctx_id).ok_or((500, "Server Internal Error".to_string()))?;
+        let ctx = self
+            .ctxs
+            .get(&ctx_id)
+            .ok_or((500, "Server Internal Error".to_string()))?;
         let s = self
             .servers
             .get(&ctx.server)
@@ -897,7 +953,10 @@ impl Core {
         );
         if let Some(v) = msg.vias().first() {
             if v.rport().is_some() {
-                rw.set_top_via_params(Some(&reply.remote.ip().to_string()), Some(reply.remote.port()));
+                rw.set_top_via_params(
+                    Some(&reply.remote.ip().to_string()),
+                    Some(reply.remote.port()),
+                );
             }
         }
         rw.push_via(&via_value(hop.kind, local, &branch));
@@ -920,7 +979,7 @@ impl Core {
             let mut b = msg.response(481, "Call/Transaction Does Not Exist");
             b.to_tag(&self.tag());
             let bytes = b.finish();
-            return self.send_reply(&reply, bytes, out);
+            return send_reply(&reply, bytes, out);
         };
         let cid = self.new_server(msg, cancel_key, reply, now);
         self.respond(cid, 200, "OK", &[], now, out);
@@ -956,7 +1015,13 @@ impl Core {
         let hop = c.hop.clone();
         let branch = c.branch.clone();
         let id = self.id();
-        let machine = Client::new(false, bytes.clone(), hop.kind.is_reliable(), now, &self.settings.timers);
+        let machine = Client::new(
+            false,
+            bytes.clone(),
+            hop.kind.is_reliable(),
+            now,
+            &self.settings.timers,
+        );
         out.push(Outbound {
             kind: hop.kind,
             dest: hop.addr,
@@ -993,7 +1058,12 @@ impl Core {
             debug!(reason = %d.reason, "response dropped");
             return;
         }
-        let Some(branch) = msg.vias().first().and_then(|v| v.branch()).map(str::to_string) else {
+        let Some(branch) = msg
+            .vias()
+            .first()
+            .and_then(|v| v.branch())
+            .map(str::to_string)
+        else {
             self.stats.dropped_responses += 1;
             return;
         };
@@ -1002,7 +1072,10 @@ impl Core {
             self.stats.dropped_responses += 1;
             return;
         }
-        let is_cancel = msg.cseq().map(|(_, m)| *m == Method::Cancel).unwrap_or(false);
+        let is_cancel = msg
+            .cseq()
+            .map(|(_, m)| *m == Method::Cancel)
+            .unwrap_or(false);
         let status = msg.status().unwrap_or(500);
         let Some(&id) = self.client_index.get(&(branch, is_cancel)) else {
             return self.forward_stateless_response(msg, out);
@@ -1119,6 +1192,7 @@ impl Core {
         };
         let mut b = s.request.response(status, reason);
         b.to_tag(&s.to_tag);
+        b.header("Server", SERVER);
         let bytes = b.finish();
         if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
             ctx.best = Some((status, bytes));
@@ -1170,7 +1244,14 @@ impl Core {
             ),
             Some((503, bytes)) if !is_local_response(&bytes) => {
                 // 16.7 step 6: a 503 from downstream must not make upstream think we are down
-                self.respond(server, 500, "Server Internal Error (next hop unavailable)", &[], now, out)
+                self.respond(
+                    server,
+                    500,
+                    "Server Internal Error (next hop unavailable)",
+                    &[],
+                    now,
+                    out,
+                )
             }
             Some((status, bytes)) => {
                 self.stats.forwarded_responses += 1;
@@ -1239,7 +1320,7 @@ impl Core {
         }
         if let Some(bytes) = s.machine.on_timeout(now) {
             let r = s.reply.clone();
-            self.send_reply(&r, bytes, out);
+            send_reply(&r, bytes, out);
         }
         let at = s.machine.poll_timeout();
         self.arm(at, Timer::Server(id));
@@ -1362,6 +1443,17 @@ impl Core {
     }
 }
 
+fn send_reply(reply: &Reply, data: Bytes, out: &mut Vec<Outbound>) {
+    out.push(Outbound {
+        kind: reply.kind,
+        dest: reply.remote,
+        data,
+        conn: reply.conn,
+        server_name: None,
+        token: 0,
+    });
+}
+
 /// Whether `bytes` is a response we generated ourselves (it carries our Server header).
 fn is_local_response(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b"\r\nServer: causeway/").is_some()
@@ -1394,7 +1486,11 @@ fn server_key_for(msg: &Message, method: &str) -> String {
             "2543\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{sent_by}\u{0}{method}",
             msg.request_uri_str().unwrap_or(""),
             msg.from().and_then(|f| f.tag()).unwrap_or(""),
-            if method == "INVITE" { "" } else { msg.to().and_then(|t| t.tag()).unwrap_or("") },
+            if method == "INVITE" {
+                ""
+            } else {
+                msg.to().and_then(|t| t.tag()).unwrap_or("")
+            },
             msg.call_id().unwrap_or(""),
             msg.cseq().map(|(n, _)| n).unwrap_or(0),
         ),

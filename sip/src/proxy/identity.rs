@@ -138,14 +138,22 @@ impl Identity {
     /// A new branch for a request forwarded from `incoming` (RFC 3261 16.6 item 8).
     pub fn branch(&mut self, incoming: &Message) -> String {
         self.counter = self.counter.wrapping_add(1);
-        format!("{BRANCH_PREFIX}{:016x}{:x}", loop_hash(incoming), self.counter)
+        format!(
+            "{BRANCH_PREFIX}{:016x}{:x}",
+            loop_hash(incoming),
+            self.counter
+        )
     }
 
     /// A branch for a request forwarded statelessly (an ACK for a 2xx): the same every time for
     /// the same request, so retransmissions get the same branch (RFC 3261 16.11).
     pub fn stateless_branch(&self, incoming: &Message) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        incoming.vias().first().and_then(|v| v.branch()).hash(&mut h);
+        incoming
+            .vias()
+            .first()
+            .and_then(|v| v.branch())
+            .hash(&mut h);
         loop_hash(incoming).hash(&mut h);
         format!("{BRANCH_PREFIX}{:016x}0s", h.finish())
     }
@@ -167,8 +175,7 @@ impl Identity {
         let me = loop_hash(incoming);
         let hit = ours.contains(&me);
         hit && incoming.vias().iter().any(|v| {
-            v.branch()
-                .is_some_and(|b| b.starts_with(BRANCH_PREFIX))
+            v.branch().is_some_and(|b| b.starts_with(BRANCH_PREFIX))
                 && self.is_our_address(&v.host, v.port, v.transport.eq_ignore_ascii_case("TLS"))
         })
     }

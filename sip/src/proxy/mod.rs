@@ -5,14 +5,13 @@
 //!
 //! This module owns the proxy's tables (server and client transactions, proxy contexts, timers)
 //! and the decisions of sections 16.3-16.11; it must not do I/O, parse bytes itself (that is
-//! `message`) or run transaction timers by hand (that is `transaction`, through `txn`).
+//! `message`) or run transaction timers by hand (that is `transaction`).
 
 mod core;
 mod hop;
 mod identity;
 mod register;
 mod select;
-mod txn;
 
 #[cfg(test)]
 mod tests;

@@ -123,8 +123,7 @@ pub(super) fn handle(
                         .get("expires")
                         .flatten()
                         .and_then(|v| v.trim().parse().ok()),
-                    q: c
-                        .params
+                    q: c.params
                         .get("q")
                         .flatten()
                         .and_then(|v| v.trim().parse().ok()),
@@ -207,7 +206,10 @@ fn unescape_eq(a: &str, b: &str) -> bool {
         let mut i = 0;
         while i < bytes.len() {
             if bytes[i] == b'%' && i + 2 < bytes.len() {
-                if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                if let Some(v) = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     out.push(v);
                     i += 3;
                     continue;
@@ -253,7 +255,10 @@ mod tests {
     fn split_commas_respects_brackets_and_quotes() {
         let v: Vec<&str> =
             split_commas("<sip:a@x;lr>, \"b, c\" <sip:b@y>,<sip:c@z?h=1,2>").collect();
-        assert_eq!(v, vec!["<sip:a@x;lr>", "\"b, c\" <sip:b@y>", "<sip:c@z?h=1,2>"]);
+        assert_eq!(
+            v,
+            vec!["<sip:a@x;lr>", "\"b, c\" <sip:b@y>", "<sip:c@z?h=1,2>"]
+        );
     }
 
     #[test]

@@ -231,7 +231,10 @@ fn rfc3261_16_5_unknown_user_in_local_domain_is_404() {
 #[test]
 fn foreign_domain_without_route_is_404() {
     let mut h = Harness::new();
-    let out = h.send(UAC, &invite("z9hG4bKfor", "bob").replace("bob@example.com", "bob@example.org"));
+    let out = h.send(
+        UAC,
+        &invite("z9hG4bKfor", "bob").replace("bob@example.com", "bob@example.org"),
+    );
     assert_eq!(status_of(out.last().unwrap()), 404);
 }
 
@@ -245,11 +248,18 @@ fn rfc3261_16_full_call_through_the_proxy() {
     let fwd = &out[1];
     assert_eq!(fwd.dest, addr(UAS));
     let t = text(fwd);
-    assert!(t.starts_with(&format!("INVITE sip:bob@{UAS} SIP/2.0")), "{t}");
+    assert!(
+        t.starts_with(&format!("INVITE sip:bob@{UAS} SIP/2.0")),
+        "{t}"
+    );
     let vias = header(&t, "Via");
     assert_eq!(vias.len(), 2);
     assert!(vias[0].starts_with(&format!("SIP/2.0/UDP {PROXY};branch=z9hG4bKcw")));
-    assert!(vias[1].contains("rport=6001"), "RFC 3581 rport filled in: {}", vias[1]);
+    assert!(
+        vias[1].contains("rport=6001"),
+        "RFC 3581 rport filled in: {}",
+        vias[1]
+    );
     assert_eq!(header(&t, "Max-Forwards"), vec!["69"]);
     assert_eq!(
         header(&t, "Record-Route"),
@@ -282,7 +292,10 @@ Content-Length: 0
     let out = h.send(UAC, &ack);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].dest, addr(UAS));
-    assert!(header(&text(&out[0]), "Route").is_empty(), "our Route is consumed");
+    assert!(
+        header(&text(&out[0]), "Route").is_empty(),
+        "our Route is consumed"
+    );
     let bye = ack
         .replace("ACK sip", "BYE sip")
         .replace("CSeq: 1 ACK", "CSeq: 2 BYE")
@@ -290,7 +303,7 @@ Content-Length: 0
     let out = h.send(UAC, &bye);
     assert_eq!(out.len(), 1);
     let fwd_bye = out[0].clone();
-    assert!(text(&fwd_bye).starts_with("BYE "));
+    assert!(text(&fwd_bye).starts_with("BYE "), "{}", text(&fwd_bye));
     let out = h.send(UAS, &answer(&fwd_bye, 200, "OK", None));
     assert_eq!(status_of(&out[0]), 200);
     assert_eq!(out[0].dest, addr(UAC));
@@ -300,7 +313,10 @@ Content-Length: 0
 fn rfc3261_16_3_max_forwards_zero_is_483() {
     let mut h = Harness::new();
     h.register("bob", UAS, "1.0");
-    let out = h.send(UAC, &invite("z9hG4bKmf0", "bob").replace("Max-Forwards: 70", "Max-Forwards: 0"));
+    let out = h.send(
+        UAC,
+        &invite("z9hG4bKmf0", "bob").replace("Max-Forwards: 70", "Max-Forwards: 0"),
+    );
     assert_eq!(status_of(out.last().unwrap()), 483);
 }
 
@@ -311,7 +327,10 @@ fn rfc3261_17_2_1_retransmitted_invite_is_absorbed() {
     let first = h.send(UAC, &invite("z9hG4bKrtx", "bob"));
     assert_eq!(first.len(), 2);
     let again = h.send(UAC, &invite("z9hG4bKrtx", "bob"));
-    assert!(again.iter().all(|o| o.dest == addr(UAC)), "not forwarded twice");
+    assert!(
+        again.iter().all(|o| o.dest == addr(UAC)),
+        "not forwarded twice"
+    );
     assert_eq!(again.len(), 1);
     assert_eq!(status_of(&again[0]), 100);
 }
@@ -325,12 +344,21 @@ fn rfc3261_16_7_serial_failover_to_the_next_contact() {
     assert_eq!(out[1].dest, addr(UAS), "highest q first");
     let out = h.send(UAS, &answer(&out[1], 503, "Service Unavailable", Some("x")));
     // ACK for the 503 to the first contact, then the INVITE to the second
-    let ack = out.iter().find(|o| text(o).starts_with("ACK ")).expect("ACK");
+    let ack = out
+        .iter()
+        .find(|o| text(o).starts_with("ACK "))
+        .expect("ACK");
     assert_eq!(ack.dest, addr(UAS));
-    let second = out.iter().find(|o| text(o).starts_with("INVITE ")).expect("next INVITE");
+    let second = out
+        .iter()
+        .find(|o| text(o).starts_with("INVITE "))
+        .expect("next INVITE");
     assert_eq!(second.dest, addr(UAS2));
     let out = h.send(UAS2, &answer(second, 486, "Busy Here", Some("y")));
-    let resp = out.iter().find(|o| o.dest == addr(UAC)).expect("final upstream");
+    let resp = out
+        .iter()
+        .find(|o| o.dest == addr(UAC))
+        .expect("final upstream");
     assert_eq!(status_of(resp), 486, "the real answer wins over a 503");
 }
 
@@ -357,7 +385,8 @@ fn transport_failure_is_503_or_480() {
     let out = h.send(UAC, &invite("z9hG4bKtf", "bob"));
     let token = out[1].token;
     let mut out = Vec::new();
-    h.core.on_send_failed(token, "connection refused", h.now, &mut out);
+    h.core
+        .on_send_failed(token, "connection refused", h.now, &mut out);
     assert_eq!(status_of(&out[0]), 480);
 }
 
@@ -374,18 +403,33 @@ fn rfc3261_16_10_cancel_before_answer() {
         .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
         .replace("Contact: <sip:alice@127.0.0.1:6001>\n", "");
     let out = h.send(UAC, &cancel);
-    let ok = out.iter().find(|o| o.dest == addr(UAC)).expect("200 to CANCEL");
+    let ok = out
+        .iter()
+        .find(|o| o.dest == addr(UAC))
+        .expect("200 to CANCEL");
     assert_eq!(status_of(ok), 200);
     assert!(header(&text(ok), "CSeq")[0].ends_with("CANCEL"));
-    let down = out.iter().find(|o| o.dest == addr(UAS)).expect("CANCEL downstream");
+    let down = out
+        .iter()
+        .find(|o| o.dest == addr(UAS))
+        .expect("CANCEL downstream");
     let dt = text(down);
     assert!(dt.starts_with(&format!("CANCEL sip:bob@{UAS}")), "{dt}");
-    assert_eq!(header(&dt, "Via")[0], header(&text(&fwd), "Via")[0], "same branch as the INVITE");
+    assert_eq!(
+        header(&dt, "Via")[0],
+        header(&text(&fwd), "Via")[0],
+        "same branch as the INVITE"
+    );
     // the UAS answers the CANCEL and then the INVITE with 487
     h.send(UAS, &answer(down, 200, "OK", Some("b2")));
     let out = h.send(UAS, &answer(&fwd, 487, "Request Terminated", Some("b2")));
-    assert!(out.iter().any(|o| o.dest == addr(UAS) && text(o).starts_with("ACK ")));
-    let up = out.iter().find(|o| o.dest == addr(UAC)).expect("487 upstream");
+    assert!(out
+        .iter()
+        .any(|o| o.dest == addr(UAS) && text(o).starts_with("ACK ")));
+    let up = out
+        .iter()
+        .find(|o| o.dest == addr(UAC))
+        .expect("487 upstream");
     assert_eq!(status_of(up), 487);
 }
 
@@ -413,7 +457,10 @@ fn rfc3261_16_3_loop_is_detected() {
             assert_eq!(status_of(r), 482);
             return;
         }
-        let fwd = out.iter().find(|o| text(o).starts_with("INVITE ")).expect("forwarded");
+        let fwd = out
+            .iter()
+            .find(|o| text(o).starts_with("INVITE "))
+            .expect("forwarded");
         msg = text(fwd).replace("\r\n", "\n");
         from = PROXY.to_string();
     }
@@ -484,8 +531,18 @@ Content-Length: 0
     let out = h.send(UAS, &reg("7200", "<sip:carol@127.0.0.1:6002>", 2));
     assert_eq!(status_of(&out[0]), 200);
     assert!(header(&text(&out[0]), "Contact")[0].ends_with(";expires=3600"));
-    assert_eq!(h.core.registrar().lookup("sip:carol@example.com", h.now).len(), 1);
+    assert_eq!(
+        h.core
+            .registrar()
+            .lookup("sip:carol@example.com", h.now)
+            .len(),
+        1
+    );
     let out = h.send(UAS, &reg("0", "*", 3));
     assert_eq!(status_of(&out[0]), 200);
-    assert!(h.core.registrar().lookup("sip:carol@example.com", h.now).is_empty());
+    assert!(h
+        .core
+        .registrar()
+        .lookup("sip:carol@example.com", h.now)
+        .is_empty());
 }

@@ -1,1 +1,260 @@
-//! (placeholder: filled in by the registrar work)
+//! The registrar's binding store (RFC 3261 10.3), sans-IO: REGISTER processing on plain inputs
+//! (the AOR, Call-ID, CSeq, contacts and expiry already read from the message), lookups, and
+//! expiry against a `now` passed in. Bounded: bindings per AOR and AORs in all.
+//!
+//! Knows nothing of messages or sockets; `proxy::register` maps a request onto it.
+
+use crate::transport::TransportKind;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrarPolicy {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_bindings_per_aor: usize,
+    pub max_aors: usize,
+}
+
+/// Where a binding's REGISTER came from: the flow requests can reuse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingSource {
+    pub kind: TransportKind,
+    pub remote: SocketAddr,
+    pub conn: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactInput {
+    /// Canonical contact URI text (the registrar compares contacts by it).
+    pub uri: String,
+    pub expires_param: Option<u32>,
+    pub q: Option<f32>,
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContactsInput {
+    Star,
+    List(Vec<ContactInput>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegisterInput {
+    pub aor: String,
+    pub call_id: String,
+    pub cseq: u32,
+    /// `None`: a query for the current bindings.
+    pub contacts: Option<ContactsInput>,
+    pub expires_header: Option<u32>,
+    pub path: Vec<String>,
+    pub source: BindingSource,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binding {
+    pub contact: String,
+    pub raw: String,
+    pub expires_at: Instant,
+    pub q: f32,
+    pub call_id: String,
+    pub cseq: u32,
+    pub path: Vec<String>,
+    pub source: BindingSource,
+    /// when this binding was last refreshed (ties in q go to the most recent)
+    pub updated: Instant,
+}
+
+/// A binding as listed in the 200 OK.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindingView {
+    pub contact: String,
+    /// seconds left
+    pub expires: u32,
+}
+
+#[derive(thiserror::Error, Clone, Debug, PartialEq, Eq)]
+pub enum RegisterError {
+    #[error("expiry below the minimum of {min_expires} s")]
+    IntervalTooBrief { min_expires: u32 },
+    #[error("`Contact: *` must be the only contact")]
+    StarWithOtherContacts,
+    #[error("`Contact: *` needs `Expires: 0`")]
+    StarNeedsExpiresZero,
+    #[error("CSeq {cseq} is not newer than {stored} for this Call-ID")]
+    OutOfOrder { cseq: u32, stored: u32 },
+    #[error("more than {max} contacts for one address of record")]
+    TooManyBindings { max: usize },
+    #[error("registration table full ({max} addresses of record)")]
+    TooManyAors { max: usize },
+}
+
+pub struct Registrar {
+    policy: RegistrarPolicy,
+    aors: HashMap<String, Vec<Binding>>,
+}
+
+impl Registrar {
+    pub fn new(policy: RegistrarPolicy) -> Self {
+        Registrar {
+            policy,
+            aors: HashMap::new(),
+        }
+    }
+
+    /// RFC 3261 10.3 steps 6-8. Either all contact changes of the request apply or none does.
+    pub fn register(
+        &mut self,
+        input: RegisterInput,
+        now: Instant,
+    ) -> Result<Vec<BindingView>, RegisterError> {
+        let p = self.policy.clone();
+        let existing = self.aors.get(&input.aor).cloned().unwrap_or_default();
+        let mut bindings: Vec<Binding> = existing
+            .into_iter()
+            .filter(|b| b.expires_at > now)
+            .collect();
+        match input.contacts {
+            None => {}
+            Some(ContactsInput::Star) => {
+                if input.expires_header != Some(0) {
+                    return Err(RegisterError::StarNeedsExpiresZero);
+                }
+                // step 6: a `*` removal obeys the Call-ID/CSeq ordering too
+                for b in &bindings {
+                    if b.call_id == input.call_id && input.cseq <= b.cseq {
+                        return Err(RegisterError::OutOfOrder {
+                            cseq: input.cseq,
+                            stored: b.cseq,
+                        });
+                    }
+                }
+                bindings.clear();
+            }
+            Some(ContactsInput::List(list)) => {
+                // first pass: validate everything before changing anything
+                let mut changes = Vec::with_capacity(list.len());
+                for c in &list {
+                    let expires = c
+                        .expires_param
+                        .or(input.expires_header)
+                        .unwrap_or(p.default_expires);
+                    if expires != 0 && expires < p.min_expires {
+                        return Err(RegisterError::IntervalTooBrief {
+                            min_expires: p.min_expires,
+                        });
+                    }
+                    if let Some(b) = bindings.iter().find(|b| b.contact == c.uri) {
+                        if b.call_id == input.call_id && input.cseq <= b.cseq {
+                            return Err(RegisterError::OutOfOrder {
+                                cseq: input.cseq,
+                                stored: b.cseq,
+                            });
+                        }
+                    }
+                    changes.push((c, expires.min(p.max_expires)));
+                }
+                for (c, expires) in changes {
+                    bindings.retain(|b| b.contact != c.uri);
+                    if expires == 0 {
+                        continue;
+                    }
+                    bindings.push(Binding {
+                        contact: c.uri.clone(),
+                        raw: c.raw.clone(),
+                        expires_at: now + Duration::from_secs(u64::from(expires)),
+                        q: c.q.unwrap_or(1.0).clamp(0.0, 1.0),
+                        call_id: input.call_id.clone(),
+                        cseq: input.cseq,
+                        path: input.path.clone(),
+                        source: input.source.clone(),
+                        updated: now,
+                    });
+                }
+                if bindings.len() > p.max_bindings_per_aor {
+                    return Err(RegisterError::TooManyBindings {
+                        max: p.max_bindings_per_aor,
+                    });
+                }
+            }
+        }
+        if !self.aors.contains_key(&input.aor)
+            && !bindings.is_empty()
+            && self.aors.len() >= p.max_aors
+        {
+            self.purge_expired(now);
+            if self.aors.len() >= p.max_aors {
+                return Err(RegisterError::TooManyAors { max: p.max_aors });
+            }
+        }
+        sort(&mut bindings);
+        let views = bindings
+            .iter()
+            .map(|b| BindingView {
+                contact: b.contact.clone(),
+                expires: remaining(b, now),
+            })
+            .collect();
+        if bindings.is_empty() {
+            self.aors.remove(&input.aor);
+        } else {
+            self.aors.insert(input.aor, bindings);
+        }
+        Ok(views)
+    }
+
+    /// Live bindings of `aor`, best first (q descending, then most recently refreshed).
+    pub fn lookup(&self, aor: &str, now: Instant) -> Vec<&Binding> {
+        self.aors
+            .get(aor)
+            .map(|v| v.iter().filter(|b| b.expires_at > now).collect())
+            .unwrap_or_default()
+    }
+
+    /// Drops expired bindings; returns how many.
+    pub fn purge_expired(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        self.aors.retain(|_, v| {
+            let before = v.len();
+            v.retain(|b| b.expires_at > now);
+            n += before - v.len();
+            !v.is_empty()
+        });
+        n
+    }
+
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.aors.values().flatten().map(|b| b.expires_at).min()
+    }
+
+    /// Number of addresses of record with bindings.
+    pub fn len(&self) -> usize {
+        self.aors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.aors.is_empty()
+    }
+
+    pub fn aors(&self) -> impl Iterator<Item = (&str, &[Binding])> {
+        self.aors.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+}
+
+fn sort(b: &mut [Binding]) {
+    b.sort_by(|x, y| {
+        y.q.partial_cmp(&x.q)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(y.updated.cmp(&x.updated))
+    });
+}
+
+fn remaining(b: &Binding, now: Instant) -> u32 {
+    let secs = b.expires_at.saturating_duration_since(now).as_secs();
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,345 @@
-//! (placeholder: filled in by the transport work)
+//! SIP transports (RFC 3261 18): UDP, TCP, TLS and MTLS listeners on IPv4 and IPv6, outbound
+//! TCP/TLS connections from the configured source-port range, connection reuse in both
+//! directions (and RFC 5923 aliases), idle close, limits. This is the only I/O layer: it moves
+//! whole messages (datagrams, or Content-Length frames on streams) between sockets and an event
+//! channel, and never looks inside a message beyond framing.
+//!
+//! What goes where is decided above (`proxy`); this module only delivers.
+
+mod framing;
+mod stream;
+mod tls;
+mod udp;
+
+pub use framing::{Frame, FrameError, Framer};
+pub use tls::{TlsError, TlsMaterial};
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl TransportKind {
+    pub fn via_token(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
+        }
+    }
+    pub fn is_reliable(self) -> bool {
+        self != TransportKind::Udp
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerSpec {
+    pub kind: TransportKind,
+    pub addr: SocketAddr,
+    /// TLS that requires a client certificate chaining to `trusted_ca`.
+    pub mtls: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TransportConfig {
+    pub listeners: Vec<ListenerSpec>,
+    pub outbound_ports: RangeInclusive<u16>,
+    pub idle_timeout: Duration,
+    pub max_message_size: usize,
+    pub max_headers: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub tls: Option<TlsMaterial>,
+    pub trusted_ca: Option<PathBuf>,
+    /// Verify outbound TLS servers (`enforce`) or accept any certificate (`permissive`).
+    pub verify_outbound: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    /// One whole message (streams) or one whole datagram (UDP).
+    pub data: Bytes,
+    pub kind: TransportKind,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub conn: Option<ConnId>,
+    /// SHA-256 fingerprint of a verified MTLS client certificate.
+    pub mtls_peer: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TransportEvent {
+    Message(Inbound),
+    Closed {
+        conn: ConnId,
+        remote: SocketAddr,
+    },
+    SendFailed {
+        token: u64,
+        error: String,
+    },
+    BadFrame {
+        conn: ConnId,
+        remote: SocketAddr,
+        error: FrameError,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    pub kind: TransportKind,
+    pub dest: SocketAddr,
+    pub data: Bytes,
+    /// Prefer this connection (responses go back on the request's connection).
+    pub conn: Option<ConnId>,
+    /// TLS server name (SNI) for a new outbound connection.
+    pub server_name: Option<String>,
+    /// Echoed in `SendFailed`; 0 when the sender does not care.
+    pub token: u64,
+}
+
+#[derive(thiserror::Error, Debug)]
+pub enum TransportError {
+    #[error("cannot bind SIP {kind} on {addr}: {error}")]
+    Bind {
+        kind: &'static str,
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("a TLS listener needs a certificate")]
+    NoCertificate,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Counters, readable at any time.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    pub messages_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    pub dropped_datagrams: AtomicU64,
+    pub bad_frames: AtomicU64,
+    pub send_failures: AtomicU64,
+    pub refused_connections: AtomicU64,
+}
+
+/// Events waiting for the core; UDP drops (and counts) rather than grow it further.
+const EVENT_QUEUE: usize = 16_384;
+
+pub(crate) struct ConnEntry {
+    kind: TransportKind,
+    remote: SocketAddr,
+    tx: mpsc::Sender<Bytes>,
+    aliases: Vec<SocketAddr>,
+}
+
+#[derive(Default)]
+pub(crate) struct ConnTable {
+    by_id: HashMap<u64, ConnEntry>,
+    by_peer: HashMap<(TransportKind, SocketAddr), u64>,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl ConnTable {
+    fn insert(&mut self, id: u64, entry: ConnEntry) {
+        self.by_peer.insert((entry.kind, entry.remote), id);
+        *self.per_ip.entry(entry.remote.ip()).or_default() += 1;
+        self.by_id.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(e) = self.by_id.remove(&id) {
+            for a in std::iter::once(e.remote).chain(e.aliases) {
+                if self.by_peer.get(&(e.kind, a)) == Some(&id) {
+                    self.by_peer.remove(&(e.kind, a));
+                }
+            }
+            if let Some(n) = self.per_ip.get_mut(&e.remote.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&e.remote.ip());
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    cfg: TransportConfig,
+    events: mpsc::Sender<TransportEvent>,
+    udp: Vec<(SocketAddr, Arc<tokio::net::UdpSocket>)>,
+    conns: Mutex<ConnTable>,
+    next_conn: AtomicU64,
+    next_port: AtomicU64,
+    client_tls: Option<Arc<rustls::ClientConfig>>,
+    bound: Vec<(TransportKind, SocketAddr, bool)>,
+    stats: TransportStats,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn conns(&self) -> std::sync::MutexGuard<'_, ConnTable> {
+        // a poisoned lock only means another task panicked mid-update; the table stays usable
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fail(&self, token: u64, error: String) {
+        self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        if token != 0 {
+            let _ = self
+                .events
+                .try_send(TransportEvent::SendFailed { token, error });
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct TransportHandle {
+    shared: Arc<Shared>,
+}
+
+impl TransportHandle {
+    /// Queues `out` for sending; never blocks. Failures come back as `SendFailed`.
+    pub fn send(&self, out: Outbound) {
+        let s = &self.shared;
+        match out.kind {
+            TransportKind::Udp => udp::send(s, out),
+            TransportKind::Tcp | TransportKind::Tls => stream::send(s, out),
+        }
+    }
+
+    /// RFC 5923: requests for `alias` may use connection `conn`.
+    pub fn alias(&self, conn: ConnId, alias: SocketAddr) {
+        let mut t = self.shared.conns();
+        if let Some(e) = t.by_id.get_mut(&conn.0) {
+            if e.aliases.len() < 8 {
+                e.aliases.push(alias);
+                let kind = e.kind;
+                t.by_peer.insert((kind, alias), conn.0);
+            }
+        }
+    }
+
+    /// Bound listener addresses (port 0 resolved): (transport, address, mtls).
+    pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr, bool)> {
+        self.shared.bound.clone()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.shared.conns().by_id.len()
+    }
+
+    pub fn stats(&self) -> &TransportStats {
+        &self.shared.stats
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.shared.shutdown.send(true);
+    }
+}
+
+/// Binds every listener and starts the receive tasks.
+pub async fn start(
+    cfg: TransportConfig,
+) -> Result<(TransportHandle, mpsc::Receiver<TransportEvent>), TransportError> {
+    let (events, rx) = mpsc::channel(EVENT_QUEUE);
+    let (shutdown, _) = watch::channel(false);
+    let mut udp_sockets = Vec::new();
+    let mut tcp_listeners = Vec::new();
+    let mut bound = Vec::new();
+    let needs_tls = cfg.listeners.iter().any(|l| l.kind == TransportKind::Tls);
+    if needs_tls && cfg.tls.is_none() {
+        return Err(TransportError::NoCertificate);
+    }
+    for l in &cfg.listeners {
+        match l.kind {
+            TransportKind::Udp => {
+                let sock = udp::bind(l.addr).map_err(|error| TransportError::Bind {
+                    kind: "UDP",
+                    addr: l.addr,
+                    error,
+                })?;
+                let local = sock.local_addr().unwrap_or(l.addr);
+                bound.push((l.kind, local, false));
+                udp_sockets.push((local, Arc::new(sock)));
+            }
+            TransportKind::Tcp | TransportKind::Tls => {
+                let lst = stream::bind(l.addr).map_err(|error| TransportError::Bind {
+                    kind: if l.kind == TransportKind::Tcp {
+                        "TCP"
+                    } else {
+                        "TLS"
+                    },
+                    addr: l.addr,
+                    error,
+                })?;
+                let local = lst.local_addr().unwrap_or(l.addr);
+                bound.push((l.kind, local, l.mtls));
+                let acceptor = match (l.kind, &cfg.tls) {
+                    (TransportKind::Tls, Some(m)) => {
+                        let roots = if l.mtls {
+                            Some(tls::roots_from(cfg.trusted_ca.as_deref())?)
+                        } else {
+                            None
+                        };
+                        Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
+                            m, roots,
+                        )?))
+                    }
+                    _ => None,
+                };
+                tcp_listeners.push((l.kind, local, lst, acceptor, l.mtls));
+            }
+        }
+    }
+    let client_tls = Some(tls::client_config(
+        cfg.tls.as_ref(),
+        cfg.verify_outbound,
+        cfg.trusted_ca.as_deref(),
+    )?);
+    let start_port = u64::from(*cfg.outbound_ports.start());
+    let shared = Arc::new(Shared {
+        cfg,
+        events,
+        udp: udp_sockets.clone(),
+        conns: Mutex::new(ConnTable::default()),
+        next_conn: AtomicU64::new(1),
+        next_port: AtomicU64::new(start_port + u64::from(rand::random::<u16>() % 1000)),
+        client_tls,
+        bound,
+        stats: TransportStats::default(),
+        shutdown,
+    });
+    for (local, sock) in udp_sockets {
+        tokio::spawn(udp::receive(shared.clone(), local, sock));
+    }
+    for (kind, local, lst, acceptor, mtls) in tcp_listeners {
+        tokio::spawn(stream::accept(
+            shared.clone(),
+            kind,
+            local,
+            lst,
+            acceptor,
+            mtls,
+        ));
+    }
+    Ok((TransportHandle { shared }, rx))
+}
+
+#[cfg(test)]
+mod tests;

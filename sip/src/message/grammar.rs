@@ -1,0 +1,616 @@
+//! The RFC 3261 section 25 grammar pieces a proxy needs (with RFC 5118 IPv6 references): URIs,
+//! name-addr / addr-spec, Via, parameters, quoted strings, CSeq and numbers.
+//!
+//! Hand-written recursive descent over an unfolded `&str`, one `Cur`sor: the grammar is small and
+//! LWS-laden (RFC 4475 wsinv.dat puts whitespace around every separator), and a plain cursor keeps
+//! each rule a few lines with an error message that names what was wrong. Errors are strings that
+//! become the reason phrase of a 400; nothing here panics on any input.
+
+use super::types::{Host, Method, NameAddr, Params, SipUri, Uri, Via};
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub type Res<T> = Result<T, String>;
+
+/// RFC 3261 25.1 `token` characters.
+pub fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// Replaces each line fold (CRLF followed by SP/HT) with a space, so the rules below see one
+/// line; borrows when there is nothing to unfold.
+pub fn unfold(v: &str) -> Cow<'_, str> {
+    if !v.contains('\n') {
+        return Cow::Borrowed(v);
+    }
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v;
+    while let Some(i) = rest.find("\r\n") {
+        out.push_str(&rest[..i]);
+        out.push(' ');
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+pub struct Cur<'a> {
+    pub s: &'a str,
+    pub i: usize,
+}
+
+impl<'a> Cur<'a> {
+    pub fn new(s: &'a str) -> Self {
+        Cur { s, i: 0 }
+    }
+    fn bytes(&self) -> &'a [u8] {
+        self.s.as_bytes()
+    }
+    pub fn ws(&mut self) {
+        while matches!(self.bytes().get(self.i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.i += 1;
+        }
+    }
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.i).copied()
+    }
+    pub fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
+    /// Skips whitespace, then `c` if it is next.
+    pub fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    pub fn token(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.i;
+        while self.peek().is_some_and(is_token) {
+            self.i += 1;
+        }
+        (self.i > start).then(|| &self.s[start..self.i])
+    }
+    /// A quoted string, returned with its quotes; backslash escapes are kept as written.
+    pub fn quoted(&mut self) -> Res<&'a str> {
+        self.ws();
+        let start = self.i;
+        if self.peek() != Some(b'"') {
+            return Err("expected a quoted string".into());
+        }
+        self.i += 1;
+        loop {
+            match self.peek() {
+                None => return Err("unterminated quoted string".into()),
+                Some(b'\\') => self.i += 2,
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(&self.s[start..self.i]);
+                }
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+    fn take_until(&mut self, stop: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.i;
+        while self.peek().is_some_and(|b| !stop(b)) {
+            self.i += 1;
+        }
+        &self.s[start..self.i.min(self.s.len())]
+    }
+}
+
+// ------------------------------------------------------------------ URIs
+
+/// A URI as it appears in a Request-URI or inside `<>`: SIP/SIPS parsed, any other scheme opaque.
+pub fn parse_uri(s: &str) -> Res<Uri> {
+    if s.is_empty() {
+        return Err("empty URI".into());
+    }
+    if s.bytes()
+        .any(|b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
+    {
+        return Err("whitespace inside the URI".into());
+    }
+    let Some(colon) = s.find(':') else {
+        return Err("URI has no scheme".into());
+    };
+    let scheme = &s[..colon];
+    let rest = &s[colon + 1..];
+    let first_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic());
+    if !first_ok
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return Err(format!("bad URI scheme `{scheme}`"));
+    }
+    if scheme.eq_ignore_ascii_case("sip") {
+        parse_sip_uri(rest, false).map(Uri::Sip)
+    } else if scheme.eq_ignore_ascii_case("sips") {
+        parse_sip_uri(rest, true).map(Uri::Sip)
+    } else {
+        if rest.is_empty() || rest.bytes().any(|b| matches!(b, b'<' | b'>' | b'"')) {
+            return Err(format!("bad `{scheme}:` URI"));
+        }
+        Ok(Uri::Absolute {
+            scheme: scheme.to_string(),
+            rest: rest.to_string(),
+        })
+    }
+}
+
+fn parse_sip_uri(rest: &str, secure: bool) -> Res<SipUri> {
+    // '@' may only appear as the end of userinfo (params and headers escape it), so the last
+    // one splits; the user part itself may hold ';' and '?' (RFC 4475 semiuri.dat).
+    let (userinfo, hostpart) = match rest.rfind('@') {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(ui) => {
+            let (u, p) = match ui.find(':') {
+                Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                None => (ui, None),
+            };
+            if u.is_empty() {
+                return Err("empty user part".into());
+            }
+            if u.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b'@'))
+                || u.contains("%") && !escapes_ok(u)
+            {
+                return Err("bad character in the user part".into());
+            }
+            (Some(u.to_string()), p.map(str::to_string))
+        }
+    };
+    let (before_headers, headers) = match hostpart.find('?') {
+        Some(i) => (&hostpart[..i], Some(hostpart[i + 1..].to_string())),
+        None => (hostpart, None),
+    };
+    let (hostport, params) = match before_headers.find(';') {
+        Some(i) => (&before_headers[..i], &before_headers[i..]),
+        None => (before_headers, ""),
+    };
+    let (host, port) = parse_hostport(hostport)?;
+    let params = parse_uri_params(params)?;
+    Ok(SipUri {
+        secure,
+        user,
+        password,
+        host,
+        port,
+        params,
+        headers,
+    })
+}
+
+fn escapes_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+fn parse_uri_params(s: &str) -> Res<Params> {
+    let mut out = Vec::new();
+    if s.is_empty() {
+        return Ok(Params(out));
+    }
+    for p in s.split(';').skip(1) {
+        let (n, v) = match p.find('=') {
+            Some(i) => (&p[..i], Some(p[i + 1..].to_string())),
+            None => (p, None),
+        };
+        if n.is_empty() || n.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b',')) {
+            return Err(format!("bad URI parameter `{p}`"));
+        }
+        out.push((n.to_string(), v));
+    }
+    Ok(Params(out))
+}
+
+/// `host[:port]` with IPv6 references in brackets (RFC 5118 4.3/4.4: `[2001:db8::10:5070]` is an
+/// address without a port).
+pub fn parse_hostport(s: &str) -> Res<(Host, Option<u16>)> {
+    if let Some(inner) = s.strip_prefix('[') {
+        let Some(close) = inner.find(']') else {
+            return Err("unterminated IPv6 reference".into());
+        };
+        let addr: Ipv6Addr = inner[..close]
+            .parse()
+            .map_err(|_| format!("bad IPv6 address `{}`", &inner[..close]))?;
+        let after = &inner[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None if after.is_empty() => None,
+            None => return Err(format!("junk after IPv6 reference: `{after}`")),
+        };
+        return Ok((Host::V6(addr), port));
+    }
+    let (h, port) = match s.find(':') {
+        Some(i) => (&s[..i], Some(parse_port(&s[i + 1..])?)),
+        None => (s, None),
+    };
+    Ok((parse_host(h)?, port))
+}
+
+fn parse_port(p: &str) -> Res<u16> {
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "bad port `{p}` (an IPv6 address must be in brackets)"
+        ));
+    }
+    p.parse().map_err(|_| format!("port `{p}` out of range"))
+}
+
+pub fn parse_host(h: &str) -> Res<Host> {
+    if h.is_empty() {
+        return Err("empty host".into());
+    }
+    if let Ok(a) = h.parse::<Ipv4Addr>() {
+        return Ok(Host::V4(a));
+    }
+    if let Some(inner) = h.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(Host::V6)
+            .map_err(|_| format!("bad IPv6 address `{inner}`"));
+    }
+    if h.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        Ok(Host::Domain(h.to_string()))
+    } else {
+        Err(format!("bad host `{}`", super::types::truncate(h)))
+    }
+}
+
+// ------------------------------------------------------------------ params
+
+/// `*( SEMI generic-param )` with LWS around every separator.
+pub fn parse_params(c: &mut Cur<'_>) -> Res<Params> {
+    let mut out = Vec::new();
+    while c.eat(b';') {
+        let Some(name) = c.token() else {
+            return Err("empty parameter (extra ';')".into());
+        };
+        let value = if c.eat(b'=') {
+            c.ws();
+            Some(match c.peek() {
+                Some(b'"') => c.quoted()?.to_string(),
+                Some(b'[') => {
+                    c.take_until(|b| b == b']').to_string() + {
+                        if c.peek() == Some(b']') {
+                            c.i += 1;
+                            "]"
+                        } else {
+                            return Err("unterminated IPv6 reference in parameter".into());
+                        }
+                    }
+                }
+                _ => {
+                    let v = c.take_until(|b| {
+                        matches!(
+                            b,
+                            b';' | b',' | b' ' | b'\t' | b'\r' | b'\n' | b'?' | b'<' | b'>' | b'"'
+                        )
+                    });
+                    if v.is_empty() {
+                        return Err(format!("parameter `{name}` has an empty value"));
+                    }
+                    v.to_string()
+                }
+            })
+        } else {
+            None
+        };
+        out.push((name.to_string(), value));
+    }
+    Ok(Params(out))
+}
+
+// ------------------------------------------------------------------ name-addr
+
+/// `( name-addr / addr-spec ) *( SEMI param )` (From, To, Contact, Route, Record-Route).
+pub fn parse_name_addr(c: &mut Cur<'_>) -> Res<NameAddr> {
+    c.ws();
+    let mut display = None;
+    let uri;
+    let rest = &c.s[c.i..];
+    let lt = find_unquoted(rest, b'<');
+    let delim = find_unquoted(rest, b',').unwrap_or(rest.len());
+    let bracketed = c.peek() == Some(b'"') || lt.is_some_and(|l| l <= delim);
+    if bracketed {
+        if c.peek() == Some(b'"') {
+            display = Some(c.quoted()?.to_string());
+            c.ws();
+        } else {
+            let start = c.i;
+            while c
+                .peek()
+                .is_some_and(|b| is_token(b) || b == b' ' || b == b'\t')
+            {
+                c.i += 1;
+            }
+            let d = c.s[start..c.i].trim();
+            if c.peek() != Some(b'<') {
+                return Err("display name must be tokens or a quoted string".into());
+            }
+            if !d.is_empty() {
+                display = Some(d.to_string());
+            }
+        }
+        if !c.eat(b'<') {
+            return Err("expected '<' after the display name".into());
+        }
+        let start = c.i;
+        let inner = c.take_until(|b| b == b'>');
+        if c.peek() != Some(b'>') {
+            return Err("missing '>'".into());
+        }
+        c.i += 1;
+        if inner.starts_with([' ', '\t']) || inner.ends_with([' ', '\t']) {
+            return Err("whitespace inside <> around the URI".into());
+        }
+        let _ = start;
+        uri = parse_uri(inner)?;
+    } else {
+        let spec = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'?'));
+        if c.peek() == Some(b'?') {
+            return Err("a URI with headers must be enclosed in <>".into());
+        }
+        uri = parse_uri(spec)?;
+    }
+    let params = parse_params(c)?;
+    Ok(NameAddr {
+        display,
+        uri,
+        params,
+    })
+}
+
+fn find_unquoted(s: &str, want: u8) -> Option<usize> {
+    let mut quoted = false;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            x if x == want && !quoted => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A comma-separated list of name-addrs (Route, Record-Route, Contact).
+pub fn parse_name_addr_list(v: &str) -> Res<Vec<NameAddr>> {
+    let v = unfold(v);
+    let mut c = Cur::new(&v);
+    let mut out = Vec::new();
+    loop {
+        c.ws();
+        if c.at_end() || c.peek() == Some(b',') {
+            return Err("empty element in a comma-separated list".into());
+        }
+        out.push(parse_name_addr(&mut c)?);
+        c.ws();
+        if c.at_end() {
+            return Ok(out);
+        }
+        if !c.eat(b',') {
+            return Err(format!(
+                "unexpected `{}`",
+                super::types::truncate(&c.s[c.i..])
+            ));
+        }
+    }
+}
+
+/// One From or To value.
+pub fn parse_single_name_addr(v: &str) -> Res<NameAddr> {
+    let v = unfold(v);
+    let mut c = Cur::new(&v);
+    let na = parse_name_addr(&mut c)?;
+    c.ws();
+    if !c.at_end() {
+        return Err(format!(
+            "unexpected `{}`",
+            super::types::truncate(&c.s[c.i..])
+        ));
+    }
+    Ok(na)
+}
+
+// ------------------------------------------------------------------ Via
+
+/// `Via: via-parm *(COMMA via-parm)`.
+pub fn parse_vias(v: &str, out: &mut Vec<Via>) -> Res<()> {
+    let v = unfold(v);
+    let mut c = Cur::new(&v);
+    loop {
+        out.push(parse_via(&mut c)?);
+        c.ws();
+        if c.at_end() {
+            return Ok(());
+        }
+        if !c.eat(b',') {
+            return Err(format!(
+                "unexpected `{}`",
+                super::types::truncate(&c.s[c.i..])
+            ));
+        }
+    }
+}
+
+fn parse_via(c: &mut Cur<'_>) -> Res<Via> {
+    let proto = c.token().ok_or("missing protocol name")?;
+    if !proto.eq_ignore_ascii_case("SIP") {
+        return Err(format!("protocol `{proto}` is not SIP"));
+    }
+    if !c.eat(b'/') {
+        return Err("expected '/' after SIP".into());
+    }
+    let version = c.token().ok_or("missing protocol version")?;
+    if version != "2.0" {
+        return Err(format!("version `{version}` is not 2.0"));
+    }
+    if !c.eat(b'/') {
+        return Err("expected '/' before the transport".into());
+    }
+    let transport = c.token().ok_or("missing transport")?.to_ascii_uppercase();
+    c.ws();
+    let hp = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'));
+    let (host, port) = parse_hostport(hp)?;
+    let params = parse_params(c)?;
+    Ok(Via {
+        transport,
+        host,
+        port,
+        params,
+    })
+}
+
+// ------------------------------------------------------------------ scalars
+
+/// `CSeq: 1*DIGIT LWS Method`; RFC 3261 8.1.1.5: the number is below 2**31.
+pub fn parse_cseq(v: &str) -> Res<(u32, Method)> {
+    let v = unfold(v);
+    let mut it = v.split_ascii_whitespace();
+    let (Some(n), Some(m), None) = (it.next(), it.next(), it.next()) else {
+        return Err("CSeq must be a number and a method".into());
+    };
+    let n = parse_u32(n, (1 << 31) - 1).map_err(|e| format!("CSeq number {e}"))?;
+    if !m.bytes().all(is_token) {
+        return Err(format!("bad CSeq method `{m}`"));
+    }
+    Ok((n, Method::from_token(m)))
+}
+
+/// A decimal number no larger than `max`; leading zeros allowed (wsinv.dat `0068`).
+pub fn parse_u32(s: &str, max: u64) -> Res<u32> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{}` is not a number", super::types::truncate(s)));
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.len() > 10 {
+        return Err("is too large".into());
+    }
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| "is too large".to_string())?
+    };
+    if n > max {
+        return Err(format!("{n} is larger than {max}"));
+    }
+    Ok(n as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5118_4_3_ambiguous_port_is_part_of_the_address() {
+        let Uri::Sip(u) = parse_uri("sip:[2001:db8::10:5070]").unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.host, Host::V6("2001:db8::10:5070".parse().unwrap()));
+        assert_eq!(u.port, None);
+        let Uri::Sip(u) = parse_uri("sip:[2001:db8::10]:5070").unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.port, Some(5070));
+    }
+
+    #[test]
+    fn rfc5118_4_2_unbracketed_ipv6_is_rejected() {
+        assert!(parse_uri("sip:2001:db8::10").is_err());
+    }
+
+    #[test]
+    fn rfc4475_semiuri_user_part_holds_the_semicolon() {
+        let Uri::Sip(u) = parse_uri("sip:user;par=u%40example.net@example.com").unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.user.as_deref(), Some("user;par=u%40example.net"));
+        assert!(u.params.is_empty());
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let n = parse_single_name_addr(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        )
+        .unwrap();
+        assert_eq!(n.tag(), Some("98asjd8"));
+        assert_eq!(n.display.as_deref(), Some("\"J Rosenberg \\\\\\\"\""));
+        let n = parse_single_name_addr("caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(n.display.as_deref(), Some("caller"));
+        assert!(parse_single_name_addr("Bell, Alexander <sip:a@b>").is_err());
+        assert!(parse_single_name_addr("\"Mr. J. User <sip:j.user@example.com>").is_err());
+        assert!(parse_single_name_addr("\"W\" < sip:t.watson@example.org >").is_err());
+        let n = parse_single_name_addr("sip:+1972@gw1.example.net;unknownparam").unwrap();
+        assert!(n.params.has("unknownparam"));
+        let n = parse_single_name_addr("<sip:+1972@gw1.example.net;unknownparam>").unwrap();
+        assert!(n.params.is_empty());
+        assert!(n.uri.as_sip().unwrap().params.has("unknownparam"));
+        assert!(parse_single_name_addr("isbn:2983792873").is_ok());
+    }
+
+    #[test]
+    fn via_with_lws_everywhere() {
+        let mut v = Vec::new();
+        parse_vias("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239", &mut v).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].branch(), Some("z9hG4bK9ikj8"));
+        assert_eq!(v[1].transport, "UDP");
+        assert_eq!(v[1].branch(), Some("z9hG4bK30239"));
+        assert!(parse_vias("SIP/2.0/UDP 192.0.2.15;;,;,,", &mut Vec::new()).is_err());
+        let mut v = Vec::new();
+        parse_vias(
+            "SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKas3",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v[0].received(), Some("[2001:db8::9:255]"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u32("0068", 255), Ok(68));
+        assert!(parse_u32("300", 255).is_err());
+        assert!(parse_u32("36893488147419103232", u64::from(u32::MAX)).is_err());
+        assert!(parse_u32("-999", 10).is_err());
+        assert!(parse_cseq("36893488147419103232 INVITE").is_err());
+        assert_eq!(parse_cseq("0009\r\n  INVITE"), Ok((9, Method::Invite)));
+    }
+}

@@ -1,0 +1,540 @@
+//! `Message`: one parsed SIP request or response, zero-copy over the received `Bytes`: the start
+//! line and every header field are byte ranges into the buffer, and the headers a proxy acts on
+//! are parsed once into typed values.
+//!
+//! Faults that still allow an answer (a bad Request-URI, a malformed To, an over-large CSeq) are
+//! kept as the message's `defect`; only a message that cannot be answered at all is an `Err`.
+//! Editing is `rewrite`; semantic checks are `validate`.
+
+use super::grammar::{
+    parse_cseq, parse_name_addr_list, parse_single_name_addr, parse_u32, parse_uri, parse_vias,
+};
+use super::types::{Contacts, Defect, Limits, Method, NameAddr, ParseError, Uri, Via};
+use bytes::Bytes;
+use memchr::memmem;
+use std::ops::Range;
+
+/// Header names a proxy acts on; everything else is `Other` and passes through untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Known {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    MaxForwards,
+    ContentLength,
+    ContentType,
+    Route,
+    RecordRoute,
+    Contact,
+    Expires,
+    Other,
+}
+
+/// Compact forms (RFC 3261 7.3.3 and later RFCs) to full names.
+pub(crate) fn full_name(name: &str) -> &str {
+    if name.len() != 1 {
+        return name;
+    }
+    match name.as_bytes()[0].to_ascii_lowercase() {
+        b'i' => "Call-ID",
+        b'm' => "Contact",
+        b'e' => "Content-Encoding",
+        b'l' => "Content-Length",
+        b'c' => "Content-Type",
+        b'f' => "From",
+        b's' => "Subject",
+        b'k' => "Supported",
+        b't' => "To",
+        b'v' => "Via",
+        b'o' => "Event",
+        b'r' => "Refer-To",
+        b'b' => "Referred-By",
+        b'u' => "Allow-Events",
+        b'x' => "Session-Expires",
+        b'y' => "Identity",
+        b'a' => "Accept-Contact",
+        b'j' => "Reject-Contact",
+        b'd' => "Request-Disposition",
+        _ => name,
+    }
+}
+
+fn known(name: &str) -> Known {
+    let n = full_name(name);
+    let eq = |s: &str| n.eq_ignore_ascii_case(s);
+    match n.len() {
+        2 if eq("To") => Known::To,
+        3 if eq("Via") => Known::Via,
+        4 if eq("From") => Known::From,
+        4 if eq("CSeq") => Known::CSeq,
+        5 if eq("Route") => Known::Route,
+        7 if eq("Call-ID") => Known::CallId,
+        7 if eq("Contact") => Known::Contact,
+        7 if eq("Expires") => Known::Expires,
+        12 if eq("Max-Forwards") => Known::MaxForwards,
+        12 if eq("Record-Route") => Known::RecordRoute,
+        12 if eq("Content-Type") => Known::ContentType,
+        14 if eq("Content-Length") => Known::ContentLength,
+        _ => Known::Other,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Field {
+    pub name: Range<usize>,
+    pub value: Range<usize>,
+    pub kind: Known,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Start {
+    Request {
+        method: Method,
+        uri: Range<usize>,
+        parsed: Option<Uri>,
+    },
+    Response {
+        status: u16,
+        reason: Range<usize>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub(crate) buf: Bytes,
+    /// Bytes of `buf` that belong to this message (header section and body).
+    pub(crate) len: usize,
+    pub(crate) offset: usize,
+    pub(crate) start: Start,
+    pub(crate) version: Range<usize>,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) body: Range<usize>,
+    vias: Vec<Via>,
+    from: Option<NameAddr>,
+    to: Option<NameAddr>,
+    call_id: Option<Range<usize>>,
+    cseq: Option<(u32, Method)>,
+    max_forwards: Option<u32>,
+    routes: Vec<NameAddr>,
+    record_routes: Vec<NameAddr>,
+    contacts: Option<Contacts>,
+    expires: Option<u32>,
+    content_length: Option<usize>,
+    defect: Option<Defect>,
+}
+
+impl Message {
+    pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
+        Message::parse_with(buf, &Limits::default())
+    }
+
+    /// Parses one message with datagram semantics (RFC 3261 18.3): a Content-Length beyond the
+    /// available bytes is a defect, octets after the body are ignored, and without a
+    /// Content-Length the body runs to the end.
+    pub fn parse_with(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+        if buf.len() > limits.max_message_size {
+            return Err(ParseError::TooLarge(buf.len()));
+        }
+        // RFC 3261 7.5: CRLFs before the start line are ignored
+        let offset = buf
+            .iter()
+            .position(|b| *b != b'\r' && *b != b'\n')
+            .ok_or(ParseError::Empty)?;
+        let head_end = memmem::find(&buf[offset..], b"\r\n\r\n")
+            .map(|i| offset + i)
+            .ok_or(ParseError::NoHeaderEnd)?;
+        let head = std::str::from_utf8(&buf[offset..head_end]).map_err(|_| ParseError::NotText)?;
+        let line_end = head.find("\r\n").unwrap_or(head.len());
+        let start_line = &head[..line_end];
+        let mut defect: Option<Defect> = None;
+        let (start, version) = parse_start_line(start_line, offset, &mut defect)?;
+
+        // header fields, with folded continuation lines kept inside the value range
+        let mut fields = Vec::with_capacity(16);
+        let mut pos = line_end + 2;
+        let mut line_no = 1;
+        while pos < head.len() {
+            line_no += 1;
+            let rest = &head[pos..];
+            let mut end = rest.find("\r\n").unwrap_or(rest.len());
+            while rest[end..].starts_with("\r\n ") || rest[end..].starts_with("\r\n\t") {
+                end = match rest[end + 2..].find("\r\n") {
+                    Some(i) => end + 2 + i,
+                    None => rest.len(),
+                };
+            }
+            let line = &rest[..end];
+            let colon = line
+                .find(':')
+                .ok_or(ParseError::HeaderWithoutColon(line_no))?;
+            let name = line[..colon].trim_end_matches([' ', '\t']);
+            if name.is_empty() || !name.bytes().all(super::grammar::is_token) {
+                return Err(ParseError::BadHeaderName(line_no));
+            }
+            let vstart =
+                colon + 1 + (line.len() - colon - 1 - line[colon + 1..].trim_start().len());
+            let vend = line.trim_end().len().max(vstart);
+            if fields.len() >= limits.max_headers {
+                return Err(ParseError::TooManyHeaders(limits.max_headers));
+            }
+            fields.push(Field {
+                name: offset + pos..offset + pos + name.len(),
+                value: offset + pos + vstart..offset + pos + vend,
+                kind: known(name),
+            });
+            pos += end + 2;
+        }
+
+        let body_start = head_end + 4;
+        let mut msg = Message {
+            len: buf.len(),
+            offset,
+            start,
+            version,
+            fields,
+            body: body_start..buf.len(),
+            vias: Vec::new(),
+            from: None,
+            to: None,
+            call_id: None,
+            cseq: None,
+            max_forwards: None,
+            routes: Vec::new(),
+            record_routes: Vec::new(),
+            contacts: None,
+            expires: None,
+            content_length: None,
+            defect,
+            buf,
+        };
+        msg.parse_typed();
+        if let Some(cl) = msg.content_length {
+            let available = msg.buf.len() - body_start;
+            if cl > available {
+                msg.set_defect(Defect::bad(format!(
+                    "Content-Length {cl} is larger than the {available} bytes received"
+                )));
+            } else {
+                msg.body = body_start..body_start + cl;
+                msg.len = body_start + cl;
+            }
+        }
+        Ok(msg)
+    }
+
+    fn set_defect(&mut self, d: Defect) {
+        if self.defect.is_none() {
+            self.defect = Some(d);
+        }
+    }
+
+    fn parse_typed(&mut self) {
+        // a second handle on the buffer, so values can be read while fields are filled in
+        let buf = self.buf.clone();
+        for i in 0..self.fields.len() {
+            let f = &self.fields[i];
+            let kind = f.kind;
+            if kind == Known::Other || kind == Known::ContentType {
+                continue;
+            }
+            let value = std::str::from_utf8(&buf[f.value.clone()]).unwrap_or("");
+            let res: Result<(), String> = match kind {
+                Known::Via => {
+                    let mut v = std::mem::take(&mut self.vias);
+                    let r = parse_vias(value, &mut v);
+                    self.vias = v;
+                    r
+                }
+                Known::From if self.from.is_none() => {
+                    parse_single_name_addr(value).map(|n| self.from = Some(n))
+                }
+                Known::To if self.to.is_none() => {
+                    parse_single_name_addr(value).map(|n| self.to = Some(n))
+                }
+                Known::From | Known::To => Ok(()),
+                Known::CallId => {
+                    if value.trim().is_empty() || value.contains(|c: char| c.is_whitespace()) {
+                        Err("Call-ID must be one word".to_string())
+                    } else {
+                        if self.call_id.is_none() {
+                            self.call_id = Some(self.fields[i].value.clone());
+                        }
+                        Ok(())
+                    }
+                }
+                Known::CSeq => parse_cseq(value).map(|c| {
+                    if self.cseq.is_none() {
+                        self.cseq = Some(c)
+                    }
+                }),
+                Known::MaxForwards => parse_u32(value, 255)
+                    .map(|n| {
+                        if self.max_forwards.is_none() {
+                            self.max_forwards = Some(n)
+                        }
+                    })
+                    .map_err(|e| format!("Max-Forwards {e}")),
+                Known::ContentLength => parse_u32(value, u64::from(u32::MAX))
+                    .map(|n| {
+                        if self.content_length.is_none() {
+                            self.content_length = Some(n as usize)
+                        }
+                    })
+                    .map_err(|e| format!("Content-Length {e}")),
+                Known::Expires => {
+                    let v = value.trim();
+                    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                        // RFC 3261 20.19: values beyond 2**32-1 mean 2**32-1
+                        self.expires = Some(parse_u32(v, u64::from(u32::MAX)).unwrap_or(u32::MAX));
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "Expires `{}` is not a number of seconds",
+                            super::types::truncate(v)
+                        ))
+                    }
+                }
+                Known::Route => parse_name_addr_list(value).map(|mut l| self.routes.append(&mut l)),
+                Known::RecordRoute => {
+                    parse_name_addr_list(value).map(|mut l| self.record_routes.append(&mut l))
+                }
+                Known::Contact => {
+                    if value.trim() == "*" {
+                        if self.contacts.is_some() {
+                            Err("Contact: * must be the only contact".into())
+                        } else {
+                            self.contacts = Some(Contacts::Star);
+                            Ok(())
+                        }
+                    } else {
+                        parse_name_addr_list(value).and_then(|mut l| match &mut self.contacts {
+                            None => {
+                                self.contacts = Some(Contacts::List(l));
+                                Ok(())
+                            }
+                            Some(Contacts::List(list)) => {
+                                list.append(&mut l);
+                                Ok(())
+                            }
+                            Some(Contacts::Star) => {
+                                Err("Contact: * must be the only contact".into())
+                            }
+                        })
+                    }
+                }
+                Known::Other | Known::ContentType => Ok(()),
+            };
+            if let Err(e) = res {
+                let name = self.text(self.fields[i].name.clone()).to_string();
+                self.set_defect(Defect::bad(format!(
+                    "malformed {} header: {e}",
+                    full_name(&name)
+                )));
+            }
+        }
+    }
+
+    pub(crate) fn text(&self, r: Range<usize>) -> &str {
+        // header ranges were checked to be UTF-8 at parse time
+        std::str::from_utf8(&self.buf[r]).unwrap_or("")
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, Start::Request { .. })
+    }
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            Start::Request { method, .. } => Some(method),
+            Start::Response { .. } => None,
+        }
+    }
+    pub fn request_uri(&self) -> Option<&Uri> {
+        match &self.start {
+            Start::Request { parsed, .. } => parsed.as_ref(),
+            Start::Response { .. } => None,
+        }
+    }
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match &self.start {
+            Start::Request { uri, .. } => Some(self.text(uri.clone())),
+            Start::Response { .. } => None,
+        }
+    }
+    pub fn version(&self) -> &str {
+        self.text(self.version.clone())
+    }
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            Start::Response { status, .. } => Some(*status),
+            Start::Request { .. } => None,
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        match &self.start {
+            Start::Response { reason, .. } => Some(self.text(reason.clone())),
+            Start::Request { .. } => None,
+        }
+    }
+    pub fn defect(&self) -> Option<&Defect> {
+        self.defect.as_ref()
+    }
+    pub fn call_id(&self) -> Option<&str> {
+        self.call_id.clone().map(|r| self.text(r).trim())
+    }
+    pub fn from(&self) -> Option<&NameAddr> {
+        self.from.as_ref()
+    }
+    pub fn to(&self) -> Option<&NameAddr> {
+        self.to.as_ref()
+    }
+    pub fn cseq(&self) -> Option<(u32, &Method)> {
+        self.cseq.as_ref().map(|(n, m)| (*n, m))
+    }
+    pub fn vias(&self) -> &[Via] {
+        &self.vias
+    }
+    pub fn max_forwards(&self) -> Option<u32> {
+        self.max_forwards
+    }
+    pub fn routes(&self) -> &[NameAddr] {
+        &self.routes
+    }
+    pub fn record_routes(&self) -> &[NameAddr] {
+        &self.record_routes
+    }
+    pub fn contacts(&self) -> Option<&Contacts> {
+        self.contacts.as_ref()
+    }
+    pub fn expires(&self) -> Option<u32> {
+        self.expires
+    }
+    pub fn content_length(&self) -> Option<usize> {
+        self.content_length
+    }
+
+    fn matching<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Field> + 'a {
+        let want = full_name(name).to_string();
+        self.fields
+            .iter()
+            .filter(move |f| full_name(self.text(f.name.clone())).eq_ignore_ascii_case(&want))
+    }
+
+    /// Raw values (folding kept) of every field called `name` (compact forms match), in order.
+    pub fn header_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.matching(name).map(|f| self.text(f.value.clone()))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).next()
+    }
+    pub fn header_count(&self, name: &str) -> usize {
+        self.matching(name).count()
+    }
+    /// Comma-separated tokens across all fields of `name` (Require, Proxy-Require, Supported).
+    pub fn tokens(&self, name: &str) -> Vec<&str> {
+        self.header_values(name)
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body.clone()]
+    }
+    /// Exactly this message's bytes (from the start line to the end of the body).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.offset..self.len]
+    }
+}
+
+fn parse_start_line(
+    line: &str,
+    offset: usize,
+    defect: &mut Option<Defect>,
+) -> Result<(Start, Range<usize>), ParseError> {
+    if let Some(rest) = line.strip_prefix("SIP/") {
+        let _ = rest;
+        let mut parts = line.splitn(3, ' ');
+        let version = parts.next().unwrap_or("");
+        let code = parts.next().ok_or(ParseError::BadStartLine)?;
+        let reason_start = version.len() + 1 + code.len() + 1;
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadStatusCode(
+                super::types::truncate(code).to_string(),
+            ));
+        }
+        let status: u16 = code
+            .parse()
+            .map_err(|_| ParseError::BadStatusCode(code.to_string()))?;
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::BadStatusCode(code.to_string()));
+        }
+        if version != "SIP/2.0" {
+            *defect = Some(Defect {
+                status: 505,
+                reason: format!("Version Not Supported ({version})"),
+            });
+        }
+        let reason = (offset + reason_start.min(line.len()))..(offset + line.len());
+        return Ok((
+            Start::Response { status, reason },
+            offset..offset + version.len(),
+        ));
+    }
+    let Some(sp1) = line.find(' ') else {
+        return Err(ParseError::BadStartLine);
+    };
+    let method = &line[..sp1];
+    if method.is_empty() || !method.bytes().all(super::grammar::is_token) {
+        return Err(ParseError::BadStartLine);
+    }
+    let rest = &line[sp1 + 1..];
+    let (uri, version) = match rest.rfind(' ') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let uri_start = offset + sp1 + 1;
+    let version_start = uri_start + uri.len() + 1;
+    let method = Method::from_token(method);
+    let mut set = |d: Defect| {
+        if defect.is_none() {
+            *defect = Some(d)
+        }
+    };
+    // RFC 3261 25.1: exactly one SP between the elements (RFC 4475 lwsstart, trws, lwsruri)
+    if uri.is_empty() || uri.contains(' ') || version.is_empty() {
+        set(Defect::bad(
+            "malformed Request-Line: elements must be separated by single spaces",
+        ));
+    }
+    if version != "SIP/2.0" {
+        if version.starts_with("SIP/") && !version.contains(' ') && version.len() > 4 {
+            set(Defect {
+                status: 505,
+                reason: format!("Version Not Supported ({version})"),
+            });
+        } else {
+            set(Defect::bad("malformed Request-Line: bad SIP-Version"));
+        }
+    }
+    let parsed = match parse_uri(uri) {
+        Ok(Uri::Sip(u)) if u.headers.is_some() => {
+            set(Defect::bad("Request-URI must not carry headers"));
+            None
+        }
+        Ok(u) => Some(u),
+        Err(e) => {
+            set(Defect::bad(format!("malformed Request-URI: {e}")));
+            None
+        }
+    };
+    Ok((
+        Start::Request {
+            method,
+            uri: uri_start..uri_start + uri.len(),
+            parsed,
+        },
+        version_start.min(offset + line.len())..offset + line.len(),
+    ))
+}

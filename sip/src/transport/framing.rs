@@ -1,0 +1,226 @@
+//! Stream framing of SIP over TCP/TLS (RFC 3261 18.3): a message ends Content-Length octets
+//! after the blank line that ends its header section; Content-Length is mandatory on streams.
+//! RFC 5626 3.5.1 keep-alives: a double CRLF ("ping") between messages is answered with a
+//! single CRLF ("pong"); a single CRLF is a pong and is ignored.
+//!
+//! Sans-IO: bytes in, frames out. Limits bound memory: a frame larger than `max_message_size`
+//! or with more than `max_headers` lines is an error, and the connection is closed.
+
+use bytes::{Bytes, BytesMut};
+use memchr::memmem;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Message(Bytes),
+    /// A CRLFCRLF keep-alive: answer with CRLF.
+    Ping,
+}
+
+#[derive(thiserror::Error, Clone, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("more than {0} header lines")]
+    TooManyHeaders(usize),
+    #[error("no Content-Length on a stream transport")]
+    MissingContentLength,
+    #[error("bad Content-Length `{0}`")]
+    BadContentLength(String),
+}
+
+pub struct Framer {
+    buf: BytesMut,
+    max_message_size: usize,
+    max_headers: usize,
+}
+
+impl Framer {
+    pub fn new(max_message_size: usize, max_headers: usize) -> Self {
+        Framer {
+            buf: BytesMut::with_capacity(4096),
+            max_message_size,
+            max_headers,
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes buffered but not yet framed.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete frame, `Ok(None)` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        loop {
+            if self.buf.starts_with(b"\r\n\r\n") {
+                let _ = self.buf.split_to(4);
+                return Ok(Some(Frame::Ping));
+            }
+            if self.buf.starts_with(b"\r\n") {
+                if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf[..]) {
+                    return Ok(None); // maybe the first half of a ping
+                }
+                let _ = self.buf.split_to(2); // a pong, or a stray CRLF before a message
+                continue;
+            }
+            break;
+        }
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let Some(head_end) = memmem::find(&self.buf, b"\r\n\r\n") else {
+            if self.buf.len() > self.max_message_size {
+                return Err(FrameError::TooLarge(self.max_message_size));
+            }
+            if memchr::memchr_iter(b'\n', &self.buf).count() > self.max_headers + 1 {
+                return Err(FrameError::TooManyHeaders(self.max_headers));
+            }
+            return Ok(None);
+        };
+        let head = &self.buf[..head_end];
+        let mut lines = 0usize;
+        let mut content_length: Option<usize> = None;
+        for line in head.split(|b| *b == b'\n').skip(1) {
+            lines += 1;
+            if lines > self.max_headers {
+                return Err(FrameError::TooManyHeaders(self.max_headers));
+            }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(colon) = memchr::memchr(b':', line) else {
+                continue;
+            };
+            let name = trim(&line[..colon]);
+            if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+                let v = trim(&line[colon + 1..]);
+                let s = std::str::from_utf8(v).unwrap_or("");
+                let n: usize = s
+                    .parse()
+                    .map_err(|_| FrameError::BadContentLength(s.chars().take(20).collect()))?;
+                content_length = Some(n);
+            }
+        }
+        let cl = content_length.ok_or(FrameError::MissingContentLength)?;
+        let total = head_end
+            .checked_add(4)
+            .and_then(|h| h.checked_add(cl))
+            .ok_or(FrameError::TooLarge(self.max_message_size))?;
+        if total > self.max_message_size {
+            return Err(FrameError::TooLarge(self.max_message_size));
+        }
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        Ok(Some(Frame::Message(self.buf.split_to(total).freeze())))
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn msg(body: &str) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn drain(f: &mut Framer) -> Result<Vec<Frame>, FrameError> {
+        let mut out = Vec::new();
+        while let Some(x) = f.next_frame()? {
+            out.push(x);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn rfc3261_18_3_frames_by_content_length() {
+        let mut f = Framer::new(65535, 256);
+        let mut stream = msg("hello");
+        stream.extend(msg(""));
+        f.push(&stream);
+        let frames = drain(&mut f).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0], Frame::Message(Bytes::from(msg("hello"))));
+    }
+
+    #[test]
+    fn rfc5626_ping_is_reported_and_pong_ignored() {
+        let mut f = Framer::new(65535, 256);
+        f.push(b"\r\n\r\n");
+        assert_eq!(f.next_frame(), Ok(Some(Frame::Ping)));
+        f.push(b"\r\n");
+        assert_eq!(f.next_frame(), Ok(None));
+        f.push(&msg("x"));
+        assert_eq!(
+            f.next_frame(),
+            Ok(Some(Frame::Message(Bytes::from(msg("x")))))
+        );
+    }
+
+    #[test]
+    fn missing_or_bad_content_length_and_limits() {
+        let mut f = Framer::new(65535, 256);
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n");
+        assert_eq!(f.next_frame(), Err(FrameError::MissingContentLength));
+        let mut f = Framer::new(65535, 256);
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -5\r\n\r\n");
+        assert!(matches!(
+            f.next_frame(),
+            Err(FrameError::BadContentLength(_))
+        ));
+        let mut f = Framer::new(100, 256);
+        f.push(&vec![b'a'; 200]);
+        assert_eq!(f.next_frame(), Err(FrameError::TooLarge(100)));
+        let mut f = Framer::new(65535, 3);
+        f.push(b"A sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\nl: 0\r\n\r\n");
+        assert_eq!(f.next_frame(), Err(FrameError::TooManyHeaders(3)));
+    }
+
+    proptest! {
+        #[test]
+        fn split_points_do_not_change_the_frames(cuts in proptest::collection::vec(1usize..40, 0..12), bodies in proptest::collection::vec("[a-z]{0,30}", 1..4)) {
+            let mut stream = Vec::new();
+            for b in &bodies { stream.extend(msg(b)); stream.extend(b"\r\n\r\n"); }
+            let mut whole = Framer::new(65535, 256);
+            whole.push(&stream);
+            let expected = drain(&mut whole).unwrap();
+            let mut f = Framer::new(65535, 256);
+            let mut got = Vec::new();
+            let mut rest = &stream[..];
+            for c in cuts {
+                let c = c.min(rest.len());
+                f.push(&rest[..c]);
+                rest = &rest[c..];
+                got.extend(drain(&mut f).unwrap());
+            }
+            f.push(rest);
+            got.extend(drain(&mut f).unwrap());
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut f = Framer::new(512, 16);
+            f.push(&data);
+            for _ in 0..20 { if !matches!(f.next_frame(), Ok(Some(_))) { break; } }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! TCP and TLS connections: listeners, outbound connects from the configured source-port range,
+//! one task per connection (reader with the framer, writer fed by a bounded queue), reuse
+//! through the connection table, RFC 5626 pong, idle close and limits.
+//!
+//! Connections are found by id or by (transport, peer address); what to send is decided above.
+
+use super::framing::{Frame, Framer};
+use super::{ConnEntry, ConnId, Inbound, Outbound, Shared, TransportEvent, TransportKind};
+use bytes::{Bytes, BytesMut};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+/// Messages queued per connection before new ones are refused (the peer is not reading).
+const CONN_QUEUE: usize = 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
+}
+
+pub(super) async fn accept(
+    shared: Arc<Shared>,
+    kind: TransportKind,
+    local: SocketAddr,
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    mtls: bool,
+) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    debug!(%local, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        {
+            let t = shared.conns();
+            let per_ip = t.per_ip.get(&remote.ip()).copied().unwrap_or(0);
+            if t.by_id.len() >= shared.cfg.max_connections
+                || per_ip >= shared.cfg.max_connections_per_ip
+            {
+                shared
+                    .stats
+                    .refused_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        }
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let (id, rx) = register(&shared, kind, remote);
+            match acceptor {
+                None => run(shared, id, kind, local, remote, tcp, rx, None).await,
+                Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let peer = if mtls {
+                            tls.get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| fingerprint(c.as_ref()))
+                        } else {
+                            None
+                        };
+                        run(shared, id, kind, local, remote, tls, rx, peer).await
+                    }
+                    Ok(Err(e)) => {
+                        debug!(%remote, error = %e, mtls, "TLS handshake refused");
+                        shared.conns().remove(id);
+                    }
+                    Err(_) => {
+                        shared.conns().remove(id);
+                    }
+                },
+            }
+        });
+    }
+}
+
+fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+fn register(
+    shared: &Shared,
+    kind: TransportKind,
+    remote: SocketAddr,
+) -> (u64, mpsc::Receiver<Bytes>) {
+    let (tx, rx) = mpsc::channel(CONN_QUEUE);
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    shared.conns().insert(
+        id,
+        ConnEntry {
+            kind,
+            remote,
+            tx,
+            aliases: Vec::new(),
+        },
+    );
+    (id, rx)
+}
+
+pub(super) fn send(shared: &Arc<Shared>, out: Outbound) {
+    let existing = {
+        let t = shared.conns();
+        out.conn
+            .and_then(|c| {
+                t.by_id
+                    .get(&c.0)
+                    .filter(|e| e.kind == out.kind)
+                    .map(|e| e.tx.clone())
+            })
+            .or_else(|| {
+                t.by_peer
+                    .get(&(out.kind, out.dest))
+                    .and_then(|id| t.by_id.get(id))
+                    .map(|e| e.tx.clone())
+            })
+    };
+    if let Some(tx) = existing {
+        match tx.try_send(out.data) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return shared.fail(out.token, "connection queue full".into())
+            }
+            Err(mpsc::error::TrySendError::Closed(data)) => {
+                // the connection just went away: open a new one below
+                return connect_and_send(shared, Outbound { data, ..out });
+            }
+        }
+    }
+    connect_and_send(shared, out);
+}
+
+fn connect_and_send(shared: &Arc<Shared>, out: Outbound) {
+    if shared.conns().by_id.len() >= shared.cfg.max_connections {
+        return shared.fail(out.token, "connection limit reached".into());
+    }
+    let (id, rx) = register(shared, out.kind, out.dest);
+    // queue the message before connecting, so later sends line up behind it
+    {
+        let t = shared.conns();
+        if let Some(e) = t.by_id.get(&id) {
+            let _ = e.tx.try_send(out.data.clone());
+        }
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        match connect(&shared, out.dest).await {
+            Ok((tcp, local)) => {
+                if out.kind == TransportKind::Tls {
+                    let Some(cfg) = shared.client_tls.clone() else {
+                        shared.conns().remove(id);
+                        return shared.fail(out.token, "no TLS client configuration".into());
+                    };
+                    let name = out
+                        .server_name
+                        .clone()
+                        .and_then(|n| rustls::pki_types::ServerName::try_from(n).ok())
+                        .unwrap_or_else(|| {
+                            rustls::pki_types::ServerName::IpAddress(out.dest.ip().into())
+                        });
+                    let connector = tokio_rustls::TlsConnector::from(cfg);
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, tcp))
+                        .await
+                    {
+                        Ok(Ok(tls)) => {
+                            run(shared, id, out.kind, local, out.dest, tls, rx, None).await
+                        }
+                        Ok(Err(e)) => {
+                            shared.conns().remove(id);
+                            shared.fail(out.token, format!("TLS handshake with {}: {e}", out.dest));
+                        }
+                        Err(_) => {
+                            shared.conns().remove(id);
+                            shared.fail(
+                                out.token,
+                                format!("TLS handshake with {} timed out", out.dest),
+                            );
+                        }
+                    }
+                } else {
+                    run(shared, id, out.kind, local, out.dest, tcp, rx, None).await
+                }
+            }
+            Err(e) => {
+                shared.conns().remove(id);
+                shared.fail(out.token, format!("connect to {}: {e}", out.dest));
+            }
+        }
+    });
+}
+
+/// Connects from the next free source port of `outbound_ports` (reference table 001: outbound
+/// TCP/TLS from 25000-29999).
+async fn connect(shared: &Shared, dest: SocketAddr) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let range = &shared.cfg.outbound_ports;
+    let (lo, hi) = (u64::from(*range.start()), u64::from(*range.end()));
+    let span = hi - lo + 1;
+    let unspecified: IpAddr = if dest.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    let mut last_err = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free source port");
+    for _ in 0..span.min(512) {
+        let n = shared.next_port.fetch_add(1, Ordering::Relaxed);
+        let port = (lo + (n.wrapping_sub(lo)) % span) as u16;
+        let sock = if dest.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        sock.set_reuseaddr(true)?;
+        if let Err(e) = sock.bind(SocketAddr::new(unspecified, port)) {
+            last_err = e;
+            continue;
+        }
+        return match tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(dest)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                let local = s.local_addr()?;
+                Ok((s, local))
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                last_err = e;
+                continue;
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            )),
+        };
+    }
+    Err(last_err)
+}
+
+/// Serves one established connection until it closes, errs, idles out or shutdown.
+#[allow(clippy::too_many_arguments)]
+async fn run<S>(
+    shared: Arc<Shared>,
+    id: u64,
+    kind: TransportKind,
+    local: SocketAddr,
+    remote: SocketAddr,
+    stream: S,
+    mut rx: mpsc::Receiver<Bytes>,
+    mtls_peer: Option<String>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let epoch = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let last_w = last.clone();
+    let shared_w = shared.clone();
+    let writer_task = tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if writer.write_all(&data).await.is_err() {
+                break;
+            }
+            shared_w.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+            last_w.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut framer = Framer::new(shared.cfg.max_message_size, shared.cfg.max_headers);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut shutdown = shared.shutdown.subscribe();
+    let idle = shared.cfg.idle_timeout;
+    'conn: loop {
+        let since = Duration::from_millis(last.load(Ordering::Relaxed));
+        let deadline = epoch + since + idle;
+        buf.clear();
+        let n = tokio::select! {
+            r = reader.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                let since = Duration::from_millis(last.load(Ordering::Relaxed));
+                if epoch + since + idle <= Instant::now() {
+                    debug!(%remote, "idle connection closed");
+                    break;
+                }
+                continue;
+            }
+            _ = shutdown.changed() => break,
+        };
+        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_frame() {
+                Ok(None) => break,
+                Ok(Some(Frame::Ping)) => {
+                    let tx = shared.conns().by_id.get(&id).map(|e| e.tx.clone());
+                    if let Some(tx) = tx {
+                        let _ = tx.try_send(Bytes::from_static(b"\r\n"));
+                    }
+                }
+                Ok(Some(Frame::Message(data))) => {
+                    shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+                    let ev = TransportEvent::Message(Inbound {
+                        data,
+                        kind,
+                        local,
+                        remote,
+                        conn: Some(ConnId(id)),
+                        mtls_peer: mtls_peer.clone(),
+                    });
+                    if shared.events.send(ev).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Err(error) => {
+                    shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                    let _ = shared.events.try_send(TransportEvent::BadFrame {
+                        conn: ConnId(id),
+                        remote,
+                        error,
+                    });
+                    break 'conn;
+                }
+            }
+        }
+    }
+    shared.conns().remove(id);
+    writer_task.abort();
+    let _ = shared.events.try_send(TransportEvent::Closed {
+        conn: ConnId(id),
+        remote,
+    });
+}

@@ -1,0 +1,1 @@
+//! Transport tests: loopback sockets only, port 0.
