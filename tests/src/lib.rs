@@ -1,1 +1,537 @@
+//! Harness of the end-to-end tests: start the real `causeway` binary on free loopback ports with
+//! a generated configuration, drive it with sipp and with small SIP clients of our own over
+//! UDP, TCP and TLS (rustls), and stop everything a test started.
+//!
+//! The tests themselves are in `tests/tests/*.rs` (test targets of the root package, so Cargo
+//! builds the binary first and hands its path in `CARGO_BIN_EXE_causeway`).
 
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `../shared` beside the repository (CI clones the repository with it there).
+pub fn shared() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
+}
+
+/// A sipp scenario of ours.
+pub fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sipp")).join(name)
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1, never in the outbound range 25000-29999.
+pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(port) = u.local_addr().map(|a| a.port()) else { continue };
+        if (25000..=29999).contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1");
+}
+
+/// A block of 50 ports for a node's outbound connections, away from the outbound default.
+pub fn outbound_block() -> String {
+    let n = u32::from(free_port() % 200);
+    let start = 40000 + n * 50;
+    format!("{}-{}", start, start + 49)
+}
+
+/// Raw SIP text with `\n` line ends turned into CRLF.
+pub fn crlf(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+pub fn status(resp: &str) -> u16 {
+    resp.get(8..11).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+pub fn header_values(msg: &str, name: &str) -> Vec<String> {
+    let head = msg.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// A running causeway; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Node {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub tls_port: u16,
+    pub mtls_port: u16,
+    log: PathBuf,
+}
+
+pub struct NodeOptions<'a> {
+    /// extra lines for the `[sip]` table
+    pub sip: &'a str,
+    /// extra tables appended to the file
+    pub extra: &'a str,
+    pub mtls: bool,
+}
+
+impl Default for NodeOptions<'_> {
+    fn default() -> Self {
+        NodeOptions {
+            sip: "",
+            extra: "",
+            mtls: false,
+        }
+    }
+}
+
+impl Node {
+    pub fn start(opts: NodeOptions<'_>) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (port, tls_port, mtls_port) = (free_port(), free_port(), free_port());
+        let toml = format!(
+            r#"[system]
+name = "e2e"
+role = "control"
+domain = "example.com"
+
+[sip]
+udp = {{ enabled = true, listen = "127.0.0.1:{port}" }}
+tcp = {{ enabled = true, listen = "127.0.0.1:{port}" }}
+tls = {{ enabled = true, listen = "127.0.0.1:{tls_port}" }}
+mtls = {{ enabled = {mtls}, listen = "127.0.0.1:{mtls_port}" }}
+outbound_ports = "{outbound}"
+{sip}
+
+{extra}
+"#,
+            mtls = opts.mtls,
+            outbound = outbound_block(),
+            sip = opts.sip,
+            extra = opts.extra,
+        );
+        let cfg = dir.path().join("node.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        let log = dir.path().join("node.log");
+        let child = Command::new(env_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info,causeway_sip=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn causeway");
+        let node = Node {
+            child,
+            dir,
+            port,
+            tls_port,
+            mtls_port,
+            log,
+        };
+        node.wait_for("running", Duration::from_secs(20));
+        node
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_for(&self, needle: &str, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("causeway did not log `{needle}` in time; log:\n{}", self.log());
+    }
+
+    pub fn udp(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+    pub fn tls(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.tls_port))
+    }
+    pub fn mtls(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.mtls_port))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The causeway binary under test.
+pub fn env_bin() -> PathBuf {
+    match std::env::var_os("CAUSEWAY_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(
+            std::env::var("CARGO_BIN_EXE_causeway")
+                .unwrap_or_else(|_| panic!("run through cargo test (CARGO_BIN_EXE_causeway unset)")),
+        ),
+    }
+}
+
+// ------------------------------------------------------------------ sipp
+
+fn require(bin: &str, package: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "`{bin}` is missing: apt-get install -y {package}");
+}
+
+/// Runs sipp in the foreground with a time limit; returns its output (status: sipp's exit code,
+/// 0 when every call succeeded).
+pub fn sipp(args: &[&str], limit: Duration) -> Output {
+    require("sipp", "sip-tester");
+    let mut child = Command::new("sipp")
+        .args(args)
+        .args(["-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sipp");
+    let end = Instant::now() + limit;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("sipp output")
+}
+
+/// sipp in the background (a UAS), stopped on drop.
+pub struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn sipp_background(args: &[&str]) -> Background {
+    require("sipp", "sip-tester");
+    let child = Command::new("sipp")
+        .args(args)
+        .args(["-nostdin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    Background(child)
+}
+
+/// Registers `user@example.com` at `node` with a Contact on 127.0.0.1:`contact_port`.
+pub fn register(node: &Node, user: &str, contact_port: u16) {
+    register_with(node, user, &format!("127.0.0.1:{contact_port}"));
+}
+
+/// Registers `user@example.com` with Contact `<sip:user@{contact}>` (`contact` may carry
+/// `;transport=tcp`).
+pub fn register_with(node: &Node, user: &str, contact: &str) {
+    let contact_port: String = contact.chars().filter(char::is_ascii_digit).collect();
+    let c = UdpClient::new();
+    let msg = crlf(&format!(
+        "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {local};branch=z9hG4bKreg{user}{contact_port}
+Max-Forwards: 70
+From: <sip:{user}@example.com>;tag=r1
+To: <sip:{user}@example.com>
+Call-ID: reg-{user}-{contact_port}
+CSeq: 1 REGISTER
+Contact: <sip:{user}@{contact}>
+Expires: 600
+Content-Length: 0
+
+",
+        local = c.local()
+    ));
+    let r = c.request(node.udp(), &msg);
+    assert_eq!(status(&r), 200, "REGISTER failed: {r}");
+}
+
+// ------------------------------------------------------------------ raw clients
+
+pub struct UdpClient(UdpSocket);
+
+impl Default for UdpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UdpClient {
+    pub fn new() -> UdpClient {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        UdpClient(s)
+    }
+    pub fn local(&self) -> SocketAddr {
+        self.0.local_addr().expect("local addr")
+    }
+    pub fn send(&self, to: SocketAddr, data: &[u8]) {
+        self.0.send_to(data, to).expect("udp send");
+    }
+    /// Every datagram received within `wait`.
+    pub fn recv_all(&self, wait: Duration) -> Vec<String> {
+        let end = Instant::now() + wait;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end {
+            if let Ok((n, _)) = self.0.recv_from(&mut buf) {
+                out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        out
+    }
+    /// Sends and returns the first final (or only) response within 3 s, or "" if none.
+    pub fn request(&self, to: SocketAddr, msg: &str) -> String {
+        self.send(to, msg.as_bytes());
+        let end = Instant::now() + Duration::from_secs(3);
+        let mut buf = vec![0u8; 65536];
+        let mut last = String::new();
+        while Instant::now() < end {
+            if let Ok((n, _)) = self.0.recv_from(&mut buf) {
+                last = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if status(&last) >= 200 {
+                    return last;
+                }
+            }
+        }
+        last
+    }
+}
+
+/// A TCP or TLS SIP connection with Content-Length framing.
+pub struct StreamClient {
+    io: Box<dyn ReadWrite>,
+    buf: Vec<u8>,
+    pub local: SocketAddr,
+}
+
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
+/// A client certificate for MTLS tests.
+pub struct ClientCert {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl StreamClient {
+    pub fn tcp(to: SocketAddr) -> StreamClient {
+        let s = TcpStream::connect(to).expect("tcp connect");
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let local = s.local_addr().expect("local");
+        StreamClient {
+            io: Box::new(s),
+            buf: Vec::new(),
+            local,
+        }
+    }
+
+    /// TLS to `to`, accepting any server certificate; with `cert`, offers a client certificate.
+    pub fn tls(to: SocketAddr, cert: Option<ClientCert>) -> std::io::Result<StreamClient> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
+        let config = match cert {
+            Some(c) => builder
+                .with_client_auth_cert(c.certs, c.key)
+                .map_err(std::io::Error::other)?,
+            None => builder.with_no_client_auth(),
+        };
+        let conn = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from("localhost").map_err(std::io::Error::other)?,
+        )
+        .map_err(std::io::Error::other)?;
+        let tcp = TcpStream::connect(to)?;
+        tcp.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let local = tcp.local_addr()?;
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        // drive the handshake now, so a refused handshake shows here
+        let end = Instant::now() + Duration::from_secs(3);
+        while s.conn.is_handshaking() {
+            match s.conn.complete_io(&mut s.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    if Instant::now() > end {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(StreamClient {
+            io: Box::new(s),
+            buf: Vec::new(),
+            local,
+        })
+    }
+
+    pub fn send(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.io.write_all(data)?;
+        self.io.flush()
+    }
+
+    /// The next framed message within `wait`, or None (timeout or closed).
+    pub fn recv(&mut self, wait: Duration) -> Option<String> {
+        let end = Instant::now() + wait;
+        loop {
+            if let Some(m) = self.take_frame() {
+                return Some(m);
+            }
+            if Instant::now() > end {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            match self.io.read(&mut chunk) {
+                Ok(0) => return self.take_frame(),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether the peer closed the connection within `wait`.
+    pub fn closed(&mut self, wait: Duration) -> bool {
+        let end = Instant::now() + wait;
+        while Instant::now() < end {
+            let mut chunk = [0u8; 1024];
+            match self.io.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+
+    /// Sends and returns the first final response within 3 s.
+    pub fn request(&mut self, msg: &str) -> Option<String> {
+        self.send(msg.as_bytes()).ok()?;
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            let m = self.recv(Duration::from_millis(500))?;
+            if status(&m) >= 200 {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    fn take_frame(&mut self) -> Option<String> {
+        while self.buf.starts_with(b"\r\n") {
+            self.buf.drain(..2);
+        }
+        let text = String::from_utf8_lossy(&self.buf).into_owned();
+        let head_end = text.find("\r\n\r\n")?;
+        let cl: usize = header_values(&text[..head_end + 4], "Content-Length")
+            .first()
+            .or(header_values(&text[..head_end + 4], "l").first())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let total = head_end + 4 + cl;
+        if self.buf.len() < total {
+            return None;
+        }
+        let frame: Vec<u8> = self.buf.drain(..total).collect();
+        Some(String::from_utf8_lossy(&frame).into_owned())
+    }
+}
+
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A CA, and a client certificate it signed, written as PEM into `dir` (`ca.pem`).
+pub fn make_ca_and_client(dir: &Path) -> ClientCert {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write ca");
+    let key = KeyPair::generate().expect("client key");
+    let params = CertificateParams::new(vec!["client.example.com".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("client cert");
+    ClientCert {
+        certs: vec![cert.der().clone()],
+        key: PrivateKeyDer::try_from(key.serialize_der()).expect("key der"),
+    }
+}
