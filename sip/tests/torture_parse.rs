@@ -50,23 +50,40 @@ fn allowed(file: &str, class: &str) -> &'static [&'static str] {
 #[test]
 fn rfc4475_and_rfc5118_corpus_meets_expected_tsv() {
     let dir = corpus();
-    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).expect("shared/torture/expected.tsv");
+    let tsv =
+        std::fs::read_to_string(dir.join("expected.tsv")).expect("shared/torture/expected.tsv");
     let mut failures = Vec::new();
     let mut rows = 0;
-    for line in tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in tsv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, class) = (cols[0], cols[2]);
         let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let got = verdict(&bytes);
         let ok = allowed(file, class).contains(&got.as_str());
-        println!("{:45} {:15} {:6} {}", file, class, got, if ok { "" } else { "MISMATCH" });
+        println!(
+            "{:45} {:15} {:6} {}",
+            file,
+            class,
+            got,
+            if ok { "" } else { "MISMATCH" }
+        );
         if !ok {
-            failures.push(format!("{file}: class {class}, got {got}, allowed {:?}", allowed(file, class)));
+            failures.push(format!(
+                "{file}: class {class}, got {got}, allowed {:?}",
+                allowed(file, class)
+            ));
         }
         rows += 1;
     }
     assert!(rows >= 60, "only {rows} corpus rows");
-    assert!(failures.is_empty(), "corpus mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "corpus mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -87,7 +104,10 @@ fn rfc4475_3_1_1_1_wsinv_values() {
     assert_eq!(m.from().unwrap().tag(), Some("98asjd8"));
     assert_eq!(m.to().unwrap().tag(), Some("1918181833n"));
     assert_eq!(m.cseq().map(|(n, _)| n), Some(9));
-    assert_eq!(m.header("NewFangledHeader"), Some("newfangled value\r\n continued newfangled value"));
+    assert_eq!(
+        m.header("NewFangledHeader"),
+        Some("newfangled value\r\n continued newfangled value")
+    );
     // rewriting only Max-Forwards keeps every other byte, folding included
     let out = m.rewrite().set_max_forwards(67).finish();
     let text = String::from_utf8_lossy(&out);
@@ -109,7 +129,10 @@ fn rfc4475_3_1_1_8_dblreq_ignores_the_trailing_invite() {
 fn rfc4475_3_1_1_11_mpart01_body_is_kept_byte_for_byte() {
     let raw = std::fs::read(corpus().join("mpart01.dat")).unwrap();
     let m = Message::parse(Bytes::from(raw.clone())).unwrap();
-    let out = m.rewrite().push_via("SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKx").finish();
+    let out = m
+        .rewrite()
+        .push_via("SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKx")
+        .finish();
     assert!(out.ends_with(m.body()));
     assert_eq!(m.body().len(), m.content_length().unwrap());
 }
@@ -120,7 +143,10 @@ fn rfc4475_3_1_1_3_esc01_escaped_user_compares_unescaped() {
     let u = m.request_uri().unwrap().as_sip().unwrap().clone();
     let plain = causeway_sip::message::Uri::parse("sip:sips:user@example.com@example.net").ok();
     let _ = plain;
-    assert_eq!(u.user_unescaped().unwrap(), b"sips:user@example.com".to_vec());
+    assert_eq!(
+        u.user_unescaped().unwrap(),
+        b"sips:user@example.com".to_vec()
+    );
 }
 
 #[test]
@@ -138,10 +164,14 @@ fn rfc5118_ports_and_received() {
 fn rfc4475_3_3_12_and_13_contact_parameter_placement() {
     use causeway_sip::message::Contacts;
     let m = parse_file("cparam01.dat");
-    let Some(Contacts::List(c)) = m.contacts() else { panic!() };
+    let Some(Contacts::List(c)) = m.contacts() else {
+        panic!()
+    };
     assert!(c[0].params.has("unknownparam"));
     let m = parse_file("cparam02.dat");
-    let Some(Contacts::List(c)) = m.contacts() else { panic!() };
+    let Some(Contacts::List(c)) = m.contacts() else {
+        panic!()
+    };
     assert!(c[0].uri.as_sip().unwrap().params.has("unknownparam"));
     assert!(!c[0].params.has("unknownparam"));
 }

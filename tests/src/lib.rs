@@ -26,8 +26,12 @@ pub fn scenario(name: &str) -> PathBuf {
 /// A port free for both UDP and TCP on 127.0.0.1, never in the outbound range 25000-29999.
 pub fn free_port() -> u16 {
     for _ in 0..200 {
-        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else { continue };
-        let Ok(port) = u.local_addr().map(|a| a.port()) else { continue };
+        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = u.local_addr().map(|a| a.port()) else {
+            continue;
+        };
         if (25000..=29999).contains(&port) {
             continue;
         }
@@ -60,7 +64,9 @@ pub fn header_values(msg: &str, name: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
         .collect()
 }
@@ -153,7 +159,10 @@ outbound_ports = "{outbound}"
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("causeway did not log `{needle}` in time; log:\n{}", self.log());
+        panic!(
+            "causeway did not log `{needle}` in time; log:\n{}",
+            self.log()
+        );
     }
 
     pub fn udp(&self) -> SocketAddr {
@@ -192,10 +201,11 @@ fn stop(child: &mut Child) {
 pub fn env_bin() -> PathBuf {
     match std::env::var_os("CAUSEWAY_BIN") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(
-            std::env::var("CARGO_BIN_EXE_causeway")
-                .unwrap_or_else(|_| panic!("run through cargo test (CARGO_BIN_EXE_causeway unset)")),
-        ),
+        None => {
+            PathBuf::from(std::env::var("CARGO_BIN_EXE_causeway").unwrap_or_else(|_| {
+                panic!("run through cargo test (CARGO_BIN_EXE_causeway unset)")
+            }))
+        }
     }
 }
 
@@ -396,7 +406,10 @@ impl StreamClient {
         while s.conn.is_handshaking() {
             match s.conn.complete_io(&mut s.sock) {
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
                     if Instant::now() > end {
                         return Err(e);
                     }
@@ -430,7 +443,11 @@ impl StreamClient {
             match self.io.read(&mut chunk) {
                 Ok(0) => return self.take_frame(),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return None,
             }
         }
@@ -444,7 +461,11 @@ impl StreamClient {
             match self.io.read(&mut chunk) {
                 Ok(0) => return true,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return true,
             }
         }

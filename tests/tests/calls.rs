@@ -1,7 +1,9 @@
 //! Calls through the real binary with sipp on both ends (RFC 3261 16): a registered sipp UAS,
 //! a sipp UAC calling it over UDP and over TCP, an unknown user, and CANCEL before the answer.
 
-use causeway_tests::{free_port, register, register_with, scenario, sipp, sipp_background, Node, NodeOptions};
+use causeway_tests::{
+    free_port, register, register_with, scenario, sipp, sipp_background, Node, NodeOptions,
+};
 use std::time::Duration;
 
 fn call(transport: &str) {
@@ -19,7 +21,11 @@ fn call(transport: &str) {
         "-t",
         t,
     ]);
-    register_with(&node, "bob", &format!("127.0.0.1:{uas_port};transport={transport}"));
+    register_with(
+        &node,
+        "bob",
+        &format!("127.0.0.1:{uas_port};transport={transport}"),
+    );
     let target = format!("127.0.0.1:{}", node.port);
     let out = sipp(
         &[
@@ -85,7 +91,12 @@ fn unknown_user_in_a_local_domain_gets_404() {
         ],
         Duration::from_secs(20),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]

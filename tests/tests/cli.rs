@@ -5,7 +5,10 @@ use causeway_tests::env_bin;
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env_bin()).args(args).output().expect("run causeway");
+    let o = Command::new(env_bin())
+        .args(args)
+        .output()
+        .expect("run causeway");
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -60,18 +63,28 @@ fn unknown_key_is_located() {
 #[test]
 fn wrong_type_is_located() {
     let err = bad(&format!("{HEAD}[registrar]\nmin_expires = \"soon\"\n"));
-    assert!(err.contains("bad.toml:5:15: field `registrar.min_expires`"), "{err}");
+    assert!(
+        err.contains("bad.toml:5:15: field `registrar.min_expires`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_listen_address_is_located() {
-    let err = bad(&format!("{HEAD}[sip]\ntls = {{ enabled = true, listen = \"localhost\" }}\n"));
+    let err = bad(&format!(
+        "{HEAD}[sip]\ntls = {{ enabled = true, listen = \"localhost\" }}\n"
+    ));
     assert!(err.contains("field `sip.tls.listen`"), "{err}");
     assert!(err.contains("not an address:port"), "{err}");
 }
 
 #[test]
 fn inconsistent_values_are_located() {
-    let err = bad(&format!("{HEAD}[registrar]\nmin_expires = 600\nmax_expires = 60\n"));
-    assert!(err.contains("bad.toml:5:1: field `registrar.min_expires`"), "{err}");
+    let err = bad(&format!(
+        "{HEAD}[registrar]\nmin_expires = 600\nmax_expires = 60\n"
+    ));
+    assert!(
+        err.contains("bad.toml:5:1: field `registrar.min_expires`"),
+        "{err}"
+    );
 }

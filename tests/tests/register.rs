@@ -7,8 +7,17 @@ use causeway_tests::{crlf, header_values, status, Node, NodeOptions, UdpClient};
 
 const AUTH: &str = "[registrar]\nauthenticate = true\n\n[[credential]]\nusername = \"alice\"\npassword = \"secret\"\n";
 
-fn register(c: &UdpClient, node: &Node, cseq: u32, expires: u32, contact: &str, auth: Option<&str>) -> String {
-    let auth = auth.map(|a| format!("Authorization: {a}\n")).unwrap_or_default();
+fn register(
+    c: &UdpClient,
+    node: &Node,
+    cseq: u32,
+    expires: u32,
+    contact: &str,
+    auth: Option<&str>,
+) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\n"))
+        .unwrap_or_default();
     let msg = crlf(&format!(
         "REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP {local};branch=z9hG4bKr{cseq}x{expires}
@@ -43,16 +52,40 @@ fn rfc7616_digest_challenge_and_both_algorithms() {
     assert!(challenges[1].contains("algorithm=MD5"), "{r}");
     let mut cseq = 2;
     for ch in &challenges {
-        let a = respond(ch, "REGISTER", "sip:example.com", "alice", "secret", "0a4f113b", 1).unwrap();
+        let a = respond(
+            ch,
+            "REGISTER",
+            "sip:example.com",
+            "alice",
+            "secret",
+            "0a4f113b",
+            1,
+        )
+        .unwrap();
         let r = register(&c, &node, cseq, 600, contact, Some(&a));
         assert_eq!(status(&r), 200, "{ch}\n{r}");
-        assert!(header_values(&r, "Contact")[0].contains("expires=600"), "{r}");
+        assert!(
+            header_values(&r, "Contact")[0].contains("expires=600"),
+            "{r}"
+        );
         cseq += 1;
     }
-    let wrong = respond(&challenges[0], "REGISTER", "sip:example.com", "alice", "guess", "x", 1).unwrap();
+    let wrong = respond(
+        &challenges[0],
+        "REGISTER",
+        "sip:example.com",
+        "alice",
+        "guess",
+        "x",
+        1,
+    )
+    .unwrap();
     let r = register(&c, &node, cseq, 600, contact, Some(&wrong));
     assert_eq!(status(&r), 403, "{r}");
-    assert!(node.log().contains("authentication failed"), "a wrong password is logged");
+    assert!(
+        node.log().contains("authentication failed"),
+        "a wrong password is logged"
+    );
 }
 
 #[test]
@@ -65,7 +98,11 @@ fn rfc3261_10_3_expiry_rules_and_removal() {
     let r = register(&c, &node, 2, 120, "<sip:alice@127.0.0.1:5999>", None);
     assert_eq!(status(&r), 200, "{r}");
     let r = register(&c, &node, 3, 120, "<sip:alice@127.0.0.1:5998>", None);
-    assert_eq!(header_values(&r, "Contact").len(), 2, "two contacts for one AOR: {r}");
+    assert_eq!(
+        header_values(&r, "Contact").len(),
+        2,
+        "two contacts for one AOR: {r}"
+    );
     let r = register(&c, &node, 4, 0, "<sip:alice@127.0.0.1:5999>", None);
     assert_eq!(header_values(&r, "Contact").len(), 1, "{r}");
     let r = register(&c, &node, 5, 0, "*", None);

@@ -41,10 +41,17 @@ Content-Length: 0
     // sipp combines the entries into one field; split it again
     let rr: Vec<String> = header_values(&ok, "Record-Route")
         .iter()
-        .flat_map(|v| v.split(',').map(|x| x.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|x| x.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert_eq!(rr.len(), 2, "double Record-Route: {ok}");
-    assert!(rr[0].contains("transport=udp") && rr[1].contains("transport=tls"), "{rr:?}");
+    assert!(
+        rr[0].contains("transport=udp") && rr[1].contains("transport=tls"),
+        "{rr:?}"
+    );
     let to = header_values(&ok, "To")[0].clone();
     let remote = header_values(&ok, "Contact")[0]
         .trim_matches(|ch| ch == '<' || ch == '>')
@@ -102,7 +109,8 @@ Content-Length: 0
             local.port()
         ))
     };
-    let mut good = StreamClient::tls(node.mtls(), Some(client)).expect("handshake with a certificate");
+    let mut good =
+        StreamClient::tls(node.mtls(), Some(client)).expect("handshake with a certificate");
     let r = good.request(&options(good.local)).expect("answer");
     assert_eq!(status(&r), 200, "{r}");
 
@@ -113,7 +121,10 @@ Content-Length: 0
         Ok(mut bad) => {
             let local = bad.local;
             let _ = bad.send(options(local).as_bytes());
-            assert!(bad.recv(Duration::from_secs(2)).is_none(), "no SIP answer without a client certificate");
+            assert!(
+                bad.recv(Duration::from_secs(2)).is_none(),
+                "no SIP answer without a client certificate"
+            );
         }
     }
     // plain TLS on the other port does not ask for one

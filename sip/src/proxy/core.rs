@@ -338,7 +338,7 @@ impl Core {
         if let Err(rej) = check_request(&msg, SCHEMES, PROXY_EXTENSIONS) {
             self.stats.rejected += 1;
             debug!(status = rej.status, reason = %rej.reason, "request rejected");
-            if !is_ack && !msg.vias().is_empty() {
+            if !is_ack && msg.header_count("Via") > 0 {
                 let mut b = msg.response(rej.status, &rej.reason);
                 if !rej.unsupported.is_empty() {
                     b.header("Unsupported", &rej.unsupported.join(", "));

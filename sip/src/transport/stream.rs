@@ -21,6 +21,8 @@ use tracing::debug;
 const CONN_QUEUE: usize = 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection whose reading side ended stays writable.
+const LINGER: Duration = Duration::from_millis(500);
 
 pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let domain = if addr.is_ipv4() {
@@ -355,8 +357,16 @@ async fn run<S>(
             }
         }
     }
+    // Answers to what was read may still be on their way from the core (a bad frame right
+    // after a good request, RFC 4475 dblreq.dat over TCP): keep the connection writable a moment
+    // before it goes, then let the writer drain its queue.
+    if !*shutdown.borrow() {
+        tokio::time::sleep(LINGER).await;
+    }
     shared.conns().remove(id);
-    writer_task.abort();
+    if tokio::time::timeout(LINGER, writer_task).await.is_err() {
+        debug!(%remote, "writer did not drain in time");
+    }
     let _ = shared.events.try_send(TransportEvent::Closed {
         conn: ConnId(id),
         remote,
