@@ -197,16 +197,23 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// The causeway binary under test.
+/// The causeway binary under test: `CAUSEWAY_BIN`, else the one Cargo built beside the test
+/// executable (`target/<profile>/causeway`, the test being in `target/<profile>/deps/`).
 pub fn env_bin() -> PathBuf {
-    match std::env::var_os("CAUSEWAY_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            PathBuf::from(std::env::var("CARGO_BIN_EXE_causeway").unwrap_or_else(|_| {
-                panic!("run through cargo test (CARGO_BIN_EXE_causeway unset)")
-            }))
-        }
+    if let Some(p) = std::env::var_os("CAUSEWAY_BIN") {
+        return PathBuf::from(p);
     }
+    if let Some(p) = std::env::var_os("CARGO_BIN_EXE_causeway") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("causeway"))
+        .expect("target directory");
+    assert!(bin.exists(), "{} not built: run the tests with cargo test", bin.display());
+    bin
 }
 
 // ------------------------------------------------------------------ sipp
