@@ -81,22 +81,13 @@ pub struct Node {
     log: PathBuf,
 }
 
+#[derive(Default)]
 pub struct NodeOptions<'a> {
     /// extra lines for the `[sip]` table
     pub sip: &'a str,
     /// extra tables appended to the file
     pub extra: &'a str,
     pub mtls: bool,
-}
-
-impl Default for NodeOptions<'_> {
-    fn default() -> Self {
-        NodeOptions {
-            sip: "",
-            extra: "",
-            mtls: false,
-        }
-    }
 }
 
 impl Node {

@@ -138,7 +138,7 @@ impl DigestServer {
         }
         let ts = u64::from_str_radix(&nonce[..16], 16).map_err(|_| AuthError::BadNonce)?;
         let mac = self.nonce_mac(ts);
-        if !constant_eq(mac.as_bytes(), nonce[16..].as_bytes()) {
+        if !constant_eq(mac.as_bytes(), &nonce.as_bytes()[16..]) {
             return Err(AuthError::BadNonce);
         }
         let age = unix(now).saturating_sub(ts);

@@ -187,7 +187,7 @@ mod tests {
             Err(FrameError::BadContentLength(_))
         ));
         let mut f = Framer::new(100, 256);
-        f.push(&vec![b'a'; 200]);
+        f.push(&[b'a'; 200]);
         assert_eq!(f.next_frame(), Err(FrameError::TooLarge(100)));
         let mut f = Framer::new(65535, 3);
         f.push(b"A sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\nl: 0\r\n\r\n");
