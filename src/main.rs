@@ -95,8 +95,9 @@ fn init_logging(level: &str) {
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the proxy core is one sans-IO state machine, and keeping its socket tasks on
+    // the same thread avoids a cross-thread wake-up per message (measured: BENCHMARKS.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -20,14 +20,22 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let mut out = Vec::with_capacity(BATCH * 2);
+    // one timer, re-armed only when the core's next deadline moves
+    let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = core.next_timeout();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
+        if deadline != armed {
+            armed = deadline;
+            sleep.as_mut().reset(
+                deadline
+                    .map(tokio::time::Instant::from_std)
+                    .unwrap_or_else(far),
+            );
+        }
+        let mut fired = false;
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
@@ -44,9 +52,12 @@ pub async fn run(
                     }
                 }
             }
-            _ = sleep => {}
+            _ = &mut sleep => fired = true,
         }
-        core.on_timeout(Instant::now(), &mut out);
+        if fired || core.next_timeout().is_some_and(|t| t <= Instant::now()) {
+            core.on_timeout(Instant::now(), &mut out);
+            armed = None;
+        }
         for o in out.drain(..) {
             handle.send(o);
         }

@@ -203,7 +203,11 @@ pub fn env_bin() -> PathBuf {
         .and_then(Path::parent)
         .map(|d| d.join("causeway"))
         .expect("target directory");
-    assert!(bin.exists(), "{} not built: run the tests with cargo test", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with cargo test",
+        bin.display()
+    );
     bin
 }
 

@@ -415,10 +415,24 @@ impl Message {
     }
 
     fn matching<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Field> + 'a {
-        let want = full_name(name).to_string();
-        self.fields
-            .iter()
-            .filter(move |f| full_name(self.text(f.name.clone())).eq_ignore_ascii_case(&want))
+        // names compare as bytes: no UTF-8 check per field on this hot path
+        let kind = known(name);
+        let want = full_name(name).as_bytes().to_vec();
+        self.fields.iter().filter(move |f| {
+            if kind != Known::Other {
+                return f.kind == kind;
+            }
+            let n = &self.buf[f.name.clone()];
+            let n = if n.len() == 1 {
+                std::str::from_utf8(n)
+                    .map(full_name)
+                    .unwrap_or("")
+                    .as_bytes()
+            } else {
+                n
+            };
+            n.eq_ignore_ascii_case(&want)
+        })
     }
 
     /// Raw values (folding kept) of every field called `name` (compact forms match), in order.

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Calls-per-second benchmark: sipp UAC -> proxy -> sipp UAS on loopback, UDP, no media, the same
+# sipp scenarios for both proxies (../shared/bench/kamailio/uac.xml, uas.xml: INVITE, 100, 180,
+# 200, ACK, 100 ms hold, BYE, 200; ACK and BYE follow Record-Route through the proxy).
+#
+# For each proxy (causeway, then Kamailio from Debian with ../shared/bench/kamailio/kamailio.cfg,
+# a tm + rr transaction-stateful record-routing relay) it reports:
+#   (a) the highest rate of RATES sustained for DUR seconds with <= 0.1 % failed calls and
+#       >= 95 % of the target rate achieved;
+#   (b) the proxy's CPU microseconds per completed call at FIXED calls/s (utime+stime from /proc).
+# then prints both and their ratio. causeway routes by registration, so the UAS contact is
+# registered first (REGISTER service@example.com); Kamailio relays to the UAS by $du. Same
+# scenarios, same machine, one after the other in the same run.
+#
+# Usage: bench/cps.sh [causeway|kamailio|both]      (default both)
+# Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
+#        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
+# Needs: apt-get install -y sip-tester kamailio python3; cargo.
+set -u
+MODE="${1:-both}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="$ROOT/../shared/bench/kamailio"
+RATES="${RATES:-1000 2000 3000 4000 5000}"
+DUR="${DUR:-30}"
+FIXED="${FIXED:-500}"
+FIXED_DUR="${FIXED_DUR:-30}"
+CHILDREN="${CHILDREN:-1}"
+PROXY_PORT="${PROXY_PORT:-5070}"
+UAS_PORT="${UAS_PORT:-5090}"
+UAC_PORT="${UAC_PORT:-5080}"
+REG_PORT="${REG_PORT:-5085}"
+IP=127.0.0.1
+HZ=$(getconf CLK_TCK)
+
+for bin in sipp python3; do
+    command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y sip-tester python3" >&2; exit 2; }
+done
+if [ "$MODE" != causeway ] && ! command -v kamailio >/dev/null; then
+    echo "missing kamailio: apt-get install -y kamailio" >&2; exit 2
+fi
+for p in "$PROXY_PORT" "$UAS_PORT" "$UAC_PORT" "$REG_PORT"; do
+    if ss -Hlun "sport = :$p" | grep -q .; then echo "UDP port $p is busy" >&2; exit 2; fi
+done
+(cd "$ROOT" && cargo build --release -q -p causeway) || exit 2
+CAUSEWAY="$ROOT/target/release/causeway"
+
+WORK="$(mktemp -d /tmp/cpsbench.XXXXXX)"
+PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
+kill_ours() { [ -n "$2" ] && [ "$(cat /proc/$2/comm 2>/dev/null)" = "$3" ] && kill "-$1" "$2" 2>/dev/null; }
+stop_proxy() {
+    kill_ours TERM "$PROXY_PID" "$PROXY_COMM"; sleep 1
+    for pid in $PROXY_ALL; do kill_ours KILL "$pid" "$PROXY_COMM"; done
+    PROXY_PID=""; PROXY_ALL=""
+}
+cleanup() {
+    kill_ours TERM "$UAC_PID" sipp; kill_ours TERM "$UAS_PID" sipp; stop_proxy
+    if [ "${KEEP:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT INT TERM
+
+ticks() {   # utime+stime of the given PIDs (all threads)
+    local t=0 pid f
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        f=$(sed 's/^.*) //' "/proc/$pid/stat"); set -- $f
+        t=$(( t + ${12} + ${13} ))
+    done
+    echo "$t"
+}
+
+start_uas() {
+    sipp -sf "$SHARED/uas.xml" -i $IP -p "$UAS_PORT" -nostdin -buff_size 4194304 \
+        -trace_err -error_file "$WORK/uas_err.log" >"$WORK/uas.out" 2>&1 &
+    UAS_PID=$!
+}
+
+start_causeway() {
+    cat >"$WORK/causeway.toml" <<TOML
+[system]
+name = "bench"
+role = "control"
+domain = "example.com"
+[sip]
+udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
+tcp = { enabled = false }
+tls = { enabled = false }
+[log]
+level = "warn"
+TOML
+    "$CAUSEWAY" run --config "$WORK/causeway.toml" >"$WORK/causeway.log" 2>&1 &
+    PROXY_PID=$!; PROXY_ALL=$PROXY_PID; PROXY_COMM=causeway
+    sleep 1
+    kill -0 "$PROXY_PID" 2>/dev/null || { echo "causeway failed:"; cat "$WORK/causeway.log"; exit 1; }
+    # the UAS answers for service@example.com
+    python3 - "$IP" "$PROXY_PORT" "$UAS_PORT" "$REG_PORT" <<'PY' || { echo "REGISTER failed"; exit 1; }
+import socket, sys
+ip, proxy, uas, reg = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, reg)); s.settimeout(3)
+s.sendto((f"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{reg};branch=z9hG4bKbenchreg\r\n"
+          f"Max-Forwards: 70\r\nFrom: <sip:service@example.com>;tag=b\r\nTo: <sip:service@example.com>\r\n"
+          f"Call-ID: bench-register\r\nCSeq: 1 REGISTER\r\nContact: <sip:service@{ip}:{uas}>\r\n"
+          f"Expires: 3600\r\nContent-Length: 0\r\n\r\n").encode(), (ip, proxy))
+r = s.recv(65536)
+sys.exit(0 if r.startswith(b"SIP/2.0 200") else 1)
+PY
+}
+
+start_kamailio() {
+    kamailio -f "$SHARED/kamailio.cfg" -DD -E -Y "$WORK" -P "$WORK/kam.pid" -m 256 -M 16 \
+        -A "KAM_LISTEN=udp:$IP:$PROXY_PORT" -A "UAS_URI=\"sip:$IP:$UAS_PORT\"" \
+        -A "KAM_CHILDREN=$CHILDREN" >"$WORK/kam.log" 2>&1 &
+    PROXY_PID=$!; PROXY_COMM=kamailio
+    sleep 2
+    kill -0 "$PROXY_PID" 2>/dev/null || { echo "kamailio failed:"; cat "$WORK/kam.log"; exit 1; }
+    PROXY_ALL="$PROXY_PID $(ps -o pid= --ppid "$PROXY_PID" | tr '\n' ' ')"
+}
+
+# one step: $1=label $2=rate $3=seconds; prints a line; returns 0 on PASS; sets CPU_US_PER_CALL
+step() {
+    local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 t0 t1 rc
+    k0=$(ticks $PROXY_ALL); t0=$(date +%s.%N)
+    sipp "$IP:$PROXY_PORT" -sf "$SHARED/uac.xml" -s service -i $IP -p "$UAC_PORT" -r "$rate" -m "$calls" -d 100 \
+        -nostdin -buff_size 4194304 -recv_timeout 10000 -timeout $(( dur + 60 ))s \
+        -trace_stat -stf "$stat" -fd 1 >"$WORK/uac_${label}_$rate.out" 2>&1 &
+    UAC_PID=$!; wait "$UAC_PID"; rc=$?; UAC_PID=""
+    t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL)
+    local line
+    line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" <<'PY'
+import sys
+stat, label, rate, calls, rc, t0, t1, hz, k0, k1 = sys.argv[1:]
+rate, calls, hz = int(rate), int(calls), int(hz)
+wall = float(t1) - float(t0)
+rows = [l.rstrip("\n").split(";") for l in open(stat, encoding="latin-1") if l.strip()]
+v = dict(zip(rows[0], rows[-1]))
+ok = int(v["SuccessfulCall(C)"]); bad = int(v["FailedCall(C)"]); cr = float(v["CallRate(C)"])
+cpu_s = (int(k1) - int(k0)) / hz
+us = 1e6 * cpu_s / ok if ok else float("nan")
+res = "PASS" if (bad <= 0.001 * calls and cr >= 0.95 * rate and ok + bad >= calls) else "FAIL"
+print(f"{label:9s} target={rate:5d}/s achieved={cr:8.1f}/s ok={ok} failed={bad} proxy_cpu={100*cpu_s/wall:5.1f}% "
+      f"cpu_per_call={us:7.1f}us sipp_rc={rc} {res}")
+PY
+)
+    echo "$line"
+    CPU_US_PER_CALL=$(echo "$line" | sed -n 's/.*cpu_per_call= *\([0-9.na]*\)us.*/\1/p')
+    echo "$line" | grep -q PASS
+}
+
+measure() {   # $1=label: ramp, then the fixed-rate CPU figure
+    local best=0 r
+    for r in $RATES; do
+        if step "$1" "$r" "$DUR"; then best=$r; else break; fi
+        sleep 5
+    done
+    eval "BEST_$1=$best"
+    sleep 5
+    step "$1" "$FIXED" "$FIXED_DUR" >/dev/null; step_line_rc=$?
+    eval "CPU_$1=$CPU_US_PER_CALL"
+    echo "$1: highest passing rate = $best calls/s; CPU at $FIXED calls/s = $CPU_US_PER_CALL us/call"
+}
+
+echo "causeway $("$CAUSEWAY" --version | awk '{print $2}'), kamailio $(kamailio -v 2>/dev/null | awk 'NR==1{print $3}'), sipp $(sipp -v 2>&1 | awk '/SIPp v/{print $2}'), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "settings: RATES='$RATES' DUR=${DUR}s FIXED=$FIXED FIXED_DUR=${FIXED_DUR}s kamailio children=$CHILDREN"
+BEST_causeway=-; BEST_kamailio=-; CPU_causeway=nan; CPU_kamailio=nan
+start_uas; sleep 1
+if [ "$MODE" = causeway ] || [ "$MODE" = both ]; then
+    start_causeway; measure causeway; stop_proxy; sleep 3
+fi
+if [ "$MODE" = kamailio ] || [ "$MODE" = both ]; then
+    start_kamailio; measure kamailio; stop_proxy
+fi
+python3 - "$BEST_causeway" "$BEST_kamailio" "$CPU_causeway" "$CPU_kamailio" <<'PY'
+import sys
+bc, bk, cc, ck = sys.argv[1:]
+f = lambda x: float(x) if x not in ("-", "") else float("nan")
+print(f"SUMMARY highest rate: causeway={bc} kamailio={bk} calls/s; CPU per call at fixed rate: "
+      f"causeway={f(cc):.1f} us, kamailio={f(ck):.1f} us, ratio causeway/kamailio={f(cc)/f(ck):.2f}")
+PY
