@@ -1,1 +1,260 @@
-//! Transport tests: loopback sockets only, port 0.
+//! Transport tests on loopback sockets (port 0): UDP on IPv4 and IPv6, TCP with connection
+//! reuse both ways, the outbound source-port range, TLS, RFC 5626 keep-alive, bad frames.
+
+use super::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> TransportConfig {
+    let tls = listeners
+        .iter()
+        .any(|l| l.kind == TransportKind::Tls)
+        .then(|| TlsMaterial::self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap());
+    TransportConfig {
+        listeners,
+        outbound_ports: outbound,
+        idle_timeout: Duration::from_secs(60),
+        max_message_size: 65535,
+        max_headers: 64,
+        max_connections: 100,
+        max_connections_per_ip: 50,
+        tls,
+        trusted_ca: None,
+        verify_outbound: false,
+    }
+}
+
+fn listen(kind: TransportKind, addr: &str) -> ListenerSpec {
+    ListenerSpec {
+        kind,
+        addr: addr.parse().unwrap(),
+        mtls: false,
+    }
+}
+
+fn msg(n: u32) -> Vec<u8> {
+    format!("OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK{n}\r\nContent-Length: 0\r\n\r\n")
+        .into_bytes()
+}
+
+async fn next_message(rx: &mut mpsc::Receiver<TransportEvent>) -> Inbound {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(TransportEvent::Message(m))) => return m,
+            Ok(Some(_)) => continue,
+            other => panic!("no message: {other:?}"),
+        }
+    }
+}
+
+fn addr_of(h: &TransportHandle, kind: TransportKind, v6: bool) -> SocketAddr {
+    h.local_addrs()
+        .into_iter()
+        .find(|(k, a, _)| *k == kind && a.is_ipv6() == v6)
+        .map(|(_, a, _)| a)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_round_trip_on_ipv4_and_ipv6() {
+    let (h, mut rx) = start(config(
+        vec![
+            listen(TransportKind::Udp, "127.0.0.1:0"),
+            listen(TransportKind::Udp, "[::1]:0"),
+        ],
+        41000..=41049,
+    ))
+    .await
+    .unwrap();
+    for v6 in [false, true] {
+        let client = std::net::UdpSocket::bind(if v6 { "[::1]:0" } else { "127.0.0.1:0" }).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        client
+            .send_to(&msg(1), addr_of(&h, TransportKind::Udp, v6))
+            .unwrap();
+        let m = next_message(&mut rx).await;
+        assert_eq!(m.kind, TransportKind::Udp);
+        assert_eq!(m.remote, client.local_addr().unwrap());
+        h.send(Outbound {
+            kind: TransportKind::Udp,
+            dest: m.remote,
+            data: Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
+            conn: None,
+            server_name: None,
+            token: 0,
+        });
+        let mut buf = [0u8; 100];
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"SIP/2.0 200 OK\r\n\r\n");
+        assert_eq!(
+            from,
+            addr_of(&h, TransportKind::Udp, v6),
+            "sent from the SIP port"
+        );
+    }
+    h.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
+    let (h, mut rx) = start(config(
+        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        41050..=41099,
+    ))
+    .await
+    .unwrap();
+    let server = addr_of(&h, TransportKind::Tcp, false);
+    let mut c = std::net::TcpStream::connect(server).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.write_all(&msg(2)).unwrap();
+    let m = next_message(&mut rx).await;
+    assert!(m.conn.is_some());
+    // a response on the request's connection, then a new request to the same peer: one connection
+    for data in [
+        &b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"[..],
+        &msg(3)[..],
+    ] {
+        h.send(Outbound {
+            kind: TransportKind::Tcp,
+            dest: m.remote,
+            data: Bytes::copy_from_slice(data),
+            conn: if data.starts_with(b"SIP/") {
+                m.conn
+            } else {
+                None
+            },
+            server_name: None,
+            token: 0,
+        });
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while got.len() < 37 + msg(3).len() {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.ends_with(&msg(3)));
+    assert_eq!(h.connection_count(), 1);
+    // RFC 5626 keep-alive: a double CRLF is answered with one CRLF
+    c.write_all(b"\r\n\r\n").unwrap();
+    let n = c.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"\r\n");
+    h.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_connections_use_the_configured_source_ports() {
+    let (server, mut srx) = start(config(
+        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        41100..=41149,
+    ))
+    .await
+    .unwrap();
+    let (client, _crx) = start(config(
+        vec![listen(TransportKind::Udp, "127.0.0.1:0")],
+        41150..=41199,
+    ))
+    .await
+    .unwrap();
+    for n in 0..2 {
+        client.send(Outbound {
+            kind: TransportKind::Tcp,
+            dest: addr_of(&server, TransportKind::Tcp, false),
+            data: Bytes::from(msg(10 + n)),
+            conn: None,
+            server_name: None,
+            token: 7,
+        });
+    }
+    let a = next_message(&mut srx).await;
+    let b = next_message(&mut srx).await;
+    assert!(
+        (41150..=41199).contains(&a.remote.port()),
+        "source port {}",
+        a.remote.port()
+    );
+    assert_eq!(
+        a.remote, b.remote,
+        "the second request reuses the connection"
+    );
+    assert_eq!(client.connection_count(), 1);
+    server.shutdown();
+    client.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_round_trip_and_send_failure_is_reported() {
+    let (server, mut srx) = start(config(
+        vec![listen(TransportKind::Tls, "127.0.0.1:0")],
+        41200..=41249,
+    ))
+    .await
+    .unwrap();
+    let (client, mut crx) = start(config(
+        vec![listen(TransportKind::Udp, "127.0.0.1:0")],
+        41250..=41299,
+    ))
+    .await
+    .unwrap();
+    client.send(Outbound {
+        kind: TransportKind::Tls,
+        dest: addr_of(&server, TransportKind::Tls, false),
+        data: Bytes::from(msg(20)),
+        conn: None,
+        server_name: Some("localhost".into()),
+        token: 1,
+    });
+    let m = next_message(&mut srx).await;
+    assert_eq!(m.kind, TransportKind::Tls);
+    assert_eq!(&m.data[..], &msg(20)[..]);
+    // nobody listens here: the failure comes back with the token
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    client.send(Outbound {
+        kind: TransportKind::Tcp,
+        dest: dead,
+        data: Bytes::from(msg(21)),
+        conn: None,
+        server_name: None,
+        token: 99,
+    });
+    let ev = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(TransportEvent::SendFailed { token, .. }) = crx.recv().await {
+                return token;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ev, 99);
+    server.shutdown();
+    client.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_frame_closes_only_its_connection() {
+    let (h, mut rx) = start(config(
+        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        41300..=41349,
+    ))
+    .await
+    .unwrap();
+    let server = addr_of(&h, TransportKind::Tcp, false);
+    let mut good = std::net::TcpStream::connect(server).unwrap();
+    let mut bad = std::net::TcpStream::connect(server).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    bad.write_all(b"OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(bad.read(&mut buf).unwrap_or(0), 0, "closed");
+    good.write_all(&msg(30)).unwrap();
+    let m = next_message(&mut rx).await;
+    assert_eq!(&m.data[..], &msg(30)[..]);
+    assert_eq!(h.stats().bad_frames.load(Ordering::Relaxed), 1);
+    h.shutdown();
+}
