@@ -81,7 +81,9 @@ struct Reply {
 struct ServerTx {
     key: String,
     machine: Server,
-    request: Message,
+    /// the request, until a final response is sent (then only the machine's copy of the
+    /// response is needed; dropping it keeps 32 s of finished transactions small)
+    request: Option<Message>,
     reply: Reply,
     ctx: Option<TxId>,
     to_tag: String,
@@ -89,6 +91,8 @@ struct ServerTx {
 
 struct ClientTx {
     branch: String,
+    /// transport token of the first send (a failure report names it)
+    token: u64,
     is_cancel: bool,
     machine: Client,
     /// the request as sent (INVITE only: CANCEL and ACK are built from it)
@@ -149,9 +153,11 @@ pub struct Core {
     router: Router,
     registrar: Registrar,
     digest: Option<DigestServer>,
-    servers: HashMap<TxId, ServerTx>,
+    // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
+    // moves pointers instead of whole transactions
+    servers: HashMap<TxId, Box<ServerTx>>,
     server_index: HashMap<String, TxId>,
-    clients: HashMap<TxId, ClientTx>,
+    clients: HashMap<TxId, Box<ClientTx>>,
     client_index: HashMap<(String, bool), TxId>,
     ctxs: HashMap<TxId, Ctx>,
     tokens: HashMap<u64, TxId>,
@@ -389,14 +395,14 @@ impl Core {
         self.server_index.insert(key.clone(), id);
         self.servers.insert(
             id,
-            ServerTx {
+            Box::new(ServerTx {
                 key,
                 machine,
-                request: msg,
+                request: Some(msg),
                 reply,
                 ctx: None,
                 to_tag,
-            },
+            }),
         );
         id
     }
@@ -414,7 +420,10 @@ impl Core {
         let Some(s) = self.servers.get(&id) else {
             return;
         };
-        let mut b = s.request.response(status, reason);
+        let Some(request) = &s.request else {
+            return;
+        };
+        let mut b = request.response(status, reason);
         if status > 100 {
             b.to_tag(&s.to_tag);
         }
@@ -441,6 +450,9 @@ impl Core {
             let r = s.reply.clone();
             send_reply(&r, b, out);
         }
+        if status >= 200 {
+            s.request = None;
+        }
         let at = s.machine.poll_timeout();
         self.arm(at, Timer::Server(id));
         self.reap_server(id);
@@ -448,10 +460,9 @@ impl Core {
 
     /// RFC 3261 16.3 (checks), 16.4 (route information), 16.5 (targets).
     fn route_request(&mut self, id: TxId, now: Instant, wall: SystemTime, out: &mut Vec<Outbound>) {
-        let Some(s) = self.servers.get(&id) else {
+        let Some(msg) = self.servers.get(&id).and_then(|s| s.request.as_ref()) else {
             return;
         };
-        let msg = &s.request;
         let method = msg
             .method()
             .cloned()
@@ -515,7 +526,11 @@ impl Core {
         if max_forwards == Some(0) {
             return self.respond(id, 483, "Too Many Hops", &[], now, out);
         }
-        if self.identity.is_loop(&self.servers[&id].request) {
+        let looped = match self.servers.get(&id).and_then(|s| s.request.as_ref()) {
+            Some(m) => self.identity.is_loop(m),
+            None => false,
+        };
+        if looped {
             return self.respond(id, 482, "Loop Detected", &[], now, out);
         }
 
@@ -714,8 +729,11 @@ impl Core {
                     remote: s.reply.remote,
                     conn: s.reply.conn,
                 };
+                let Some(request) = &s.request else {
+                    return;
+                };
                 let outcome = register::handle(
-                    &s.request,
+                    request,
                     source,
                     self.identity.domains(),
                     &mut self.registrar,
@@ -808,7 +826,10 @@ impl Core {
             .servers
             .get(&ctx.server)
             .ok_or((500, "Server Internal Error".to_string()))?;
-        let msg = &s.request;
+        let msg = s
+            .request
+            .as_ref()
+            .ok_or((500, "Server Internal Error".to_string()))?;
         let branch = self.identity.branch(msg);
         let mut rw = msg.rewrite();
         if let Some(u) = &target.ruri {
@@ -887,8 +908,9 @@ impl Core {
         self.client_index.insert((branch.clone(), false), id);
         self.clients.insert(
             id,
-            ClientTx {
+            Box::new(ClientTx {
                 branch,
+                token,
                 is_cancel: false,
                 machine,
                 sent,
@@ -898,7 +920,7 @@ impl Core {
                 cancel_wanted: false,
                 cancel_sent: false,
                 timer_c_fired: false,
-            },
+            }),
         );
         self.arm(at, Timer::Client(id));
         if invite {
@@ -1034,8 +1056,9 @@ impl Core {
         self.client_index.insert((branch.clone(), true), id);
         self.clients.insert(
             id,
-            ClientTx {
+            Box::new(ClientTx {
                 branch,
+                token: 0,
                 is_cancel: true,
                 machine,
                 sent: None,
@@ -1045,7 +1068,7 @@ impl Core {
                 cancel_wanted: false,
                 cancel_sent: false,
                 timer_c_fired: false,
-            },
+            }),
         );
         self.arm(at, Timer::Client(id));
     }
@@ -1098,6 +1121,10 @@ impl Core {
                 server_name: hop.server_name,
                 token: 0,
             });
+        }
+        if status >= 200 {
+            // the ACK for a non-2xx is kept by the machine; nothing else needs the request
+            c.sent = None;
         }
         let at = c.machine.poll_timeout();
         let ctx = c.ctx;
@@ -1190,7 +1217,10 @@ impl Core {
         let Some(s) = self.servers.get(&ctx.server) else {
             return;
         };
-        let mut b = s.request.response(status, reason);
+        let Some(request) = &s.request else {
+            return;
+        };
+        let mut b = request.response(status, reason);
         b.to_tag(&s.to_tag);
         b.header("Server", SERVER);
         let bytes = b.finish();
@@ -1388,6 +1418,7 @@ impl Core {
 
     fn remove_client(&mut self, id: TxId) {
         if let Some(c) = self.clients.remove(&id) {
+            self.tokens.remove(&c.token);
             self.client_index.remove(&(c.branch, c.is_cancel));
             if let Some(ctx_id) = c.ctx {
                 if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
