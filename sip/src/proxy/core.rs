@@ -95,8 +95,8 @@ struct ClientTx {
     token: u64,
     is_cancel: bool,
     machine: Client,
-    /// the request as sent (INVITE only: CANCEL and ACK are built from it)
-    sent: Option<Message>,
+    /// the request as sent (INVITE only: CANCEL and ACK are built from it, parsed only then)
+    sent: Option<Bytes>,
     hop: NextHop,
     ctx: Option<TxId>,
     provisional: bool,
@@ -880,11 +880,7 @@ impl Core {
         rw.push_via(&via_value(hop.kind, local, &branch));
         let bytes = rw.finish();
         let invite = ctx.invite;
-        let sent = if invite {
-            Message::parse(bytes.clone()).ok()
-        } else {
-            None
-        };
+        let sent = invite.then(|| bytes.clone());
         let id = self.id();
         let token = self.id();
         let machine = Client::new(
@@ -1032,8 +1028,10 @@ impl Core {
             return;
         }
         c.cancel_sent = true;
-        let Some(sent) = &c.sent else { return };
-        let bytes = build_cancel(sent);
+        let Some(sent) = c.sent.as_ref().and_then(|b| Message::parse(b.clone()).ok()) else {
+            return;
+        };
+        let bytes = build_cancel(&sent);
         let hop = c.hop.clone();
         let branch = c.branch.clone();
         let id = self.id();
@@ -1107,8 +1105,11 @@ impl Core {
             return;
         };
         let sent = c.sent.clone();
-        let (deliver, transmit) = c.machine.on_response(status, now, &|| match &sent {
-            Some(req) => build_ack(req, &msg),
+        let (deliver, transmit) = c.machine.on_response(status, now, &|| match sent
+            .as_ref()
+            .and_then(|b| Message::parse(b.clone()).ok())
+        {
+            Some(req) => build_ack(&req, &msg),
             None => Bytes::new(),
         });
         if let Some(b) = transmit {
