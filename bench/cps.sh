@@ -145,17 +145,18 @@ PY
     echo "$line" | grep -q PASS
 }
 
-measure() {   # $1=label: ramp, then the fixed-rate CPU figure
+measure() {   # $1=label: the fixed-rate CPU figure on a fresh proxy, then the ramp
     local best=0 r
+    step "$1" "$FIXED" "$FIXED_DUR"
+    eval "CPU_$1=$CPU_US_PER_CALL"
+    # finished transactions live 32 s (RFC 3261 64*T1): let them go before the ramp
+    sleep 35
     for r in $RATES; do
         if step "$1" "$r" "$DUR"; then best=$r; else break; fi
-        sleep 5
+        sleep 35
     done
     eval "BEST_$1=$best"
-    sleep 5
-    step "$1" "$FIXED" "$FIXED_DUR" >/dev/null; step_line_rc=$?
-    eval "CPU_$1=$CPU_US_PER_CALL"
-    echo "$1: highest passing rate = $best calls/s; CPU at $FIXED calls/s = $CPU_US_PER_CALL us/call"
+    echo "$1: highest passing rate = $best calls/s; CPU at $FIXED calls/s = $(eval echo \$CPU_$1) us/call"
 }
 
 echo "causeway $("$CAUSEWAY" --version | awk '{print $2}'), kamailio $(kamailio -v 2>/dev/null | awk 'NR==1{print $3}'), sipp $(sipp -v 2>&1 | awk '/SIPp v/{print $2}'), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
