@@ -271,6 +271,58 @@ pub fn sipp_background(args: &[&str]) -> Background {
     Background(child)
 }
 
+/// A sipp UAS on a free loopback port running our scenario `name`; `transport` is sipp's
+/// `-t` value ("u1" for UDP, "t1" for TCP).
+pub fn sipp_uas(name: &str, transport: &str) -> (Background, u16) {
+    let port = free_port();
+    let uas = sipp_background(&[
+        "-sf",
+        &scenario(name).display().to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        transport,
+    ]);
+    (uas, port)
+}
+
+/// A sipp UAC sending `calls` calls of our scenario `name` to `node` for user `service`, at
+/// `rate` calls/s; sipp's exit status is 0 when every call succeeded.
+pub fn sipp_uac(
+    node: &Node,
+    name: &str,
+    service: &str,
+    transport: &str,
+    calls: u32,
+    rate: u32,
+) -> Output {
+    let limit = 15 + calls / rate.max(1);
+    sipp(
+        &[
+            &format!("127.0.0.1:{}", node.port),
+            "-sf",
+            &scenario(name).display().to_string(),
+            "-s",
+            service,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-t",
+            transport,
+            "-m",
+            &calls.to_string(),
+            "-r",
+            &rate.to_string(),
+            "-timeout",
+            &format!("{limit}s"),
+        ],
+        Duration::from_secs(u64::from(limit) + 5),
+    )
+}
+
 /// Registers `user@example.com` at `node` with a Contact on 127.0.0.1:`contact_port`.
 pub fn register(node: &Node, user: &str, contact_port: u16) {
     register_with(node, user, &format!("127.0.0.1:{contact_port}"));

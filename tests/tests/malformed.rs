@@ -3,8 +3,7 @@
 //! afterwards the node still answers and still completes a call.
 
 use causeway_tests::{
-    crlf, free_port, register, scenario, sipp, sipp_background, status, Node, NodeOptions,
-    StreamClient, UdpClient,
+    crlf, register, sipp_uac, sipp_uas, status, Node, NodeOptions, StreamClient, UdpClient,
 };
 use std::time::Duration;
 
@@ -104,34 +103,9 @@ fn malformed_input_on_udp_tcp_and_tls() {
     assert_eq!(status(&r), 200);
 
     // and a call still completes
-    let uas_port = free_port();
-    let _uas = sipp_background(&[
-        "-sf",
-        scenario("uas_call.xml").to_str().unwrap(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &uas_port.to_string(),
-    ]);
+    let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
     register(&node, "bob", uas_port);
-    let out = sipp(
-        &[
-            &format!("127.0.0.1:{}", node.port),
-            "-sf",
-            scenario("uac_call.xml").to_str().unwrap(),
-            "-s",
-            "bob",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-m",
-            "2",
-            "-timeout",
-            "15s",
-        ],
-        Duration::from_secs(20),
-    );
+    let out = sipp_uac(&node, "uac_call.xml", "bob", "u1", 2, 10);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -3,23 +3,15 @@
 //! MTLS accepts a client certificate signed by `trusted_ca` and refuses a client without one.
 
 use causeway_tests::{
-    crlf, free_port, header_values, make_ca_and_client, register, scenario, sipp_background,
-    status, Node, NodeOptions, StreamClient,
+    crlf, header_values, make_ca_and_client, register, sipp_uas, status, Node, NodeOptions,
+    StreamClient,
 };
 use std::time::Duration;
 
 #[test]
 fn tls_caller_to_udp_callee_with_double_record_route() {
     let node = Node::start(NodeOptions::default());
-    let uas_port = free_port();
-    let _uas = sipp_background(&[
-        "-sf",
-        scenario("uas_call.xml").to_str().unwrap(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &uas_port.to_string(),
-    ]);
+    let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
     register(&node, "bob", uas_port);
     let mut c = StreamClient::tls(node.tls(), None).expect("TLS handshake");
     let local = c.local;

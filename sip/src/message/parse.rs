@@ -155,16 +155,11 @@ impl Message {
         let mut fields = Vec::with_capacity(16);
         let mut pos = line_end + 2;
         let mut line_no = 1;
+        let hb = head.as_bytes();
         while pos < head.len() {
             line_no += 1;
+            let end = field_end(hb, pos) - pos;
             let rest = &head[pos..];
-            let mut end = rest.find("\r\n").unwrap_or(rest.len());
-            while rest[end..].starts_with("\r\n ") || rest[end..].starts_with("\r\n\t") {
-                end = match rest[end + 2..].find("\r\n") {
-                    Some(i) => end + 2 + i,
-                    None => rest.len(),
-                };
-            }
             let line = &rest[..end];
             let colon = line
                 .find(':')
@@ -459,6 +454,25 @@ impl Message {
     /// Exactly this message's bytes (from the start line to the end of the body).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[self.offset..self.len]
+    }
+}
+
+/// Index of the CRLF that ends the header field starting at `from` (a CRLF followed by SP or HT
+/// is a line fold and continues the field), or the end of the header section.
+fn field_end(hb: &[u8], mut from: usize) -> usize {
+    loop {
+        let Some(i) = memchr::memchr(b'\n', &hb[from..]) else {
+            return hb.len();
+        };
+        let nl = from + i;
+        if nl == 0 || hb[nl - 1] != b'\r' {
+            from = nl + 1;
+            continue;
+        }
+        match hb.get(nl + 1) {
+            Some(b' ') | Some(b'\t') => from = nl + 1,
+            _ => return nl - 1,
+        }
     }
 }
 

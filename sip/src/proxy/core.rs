@@ -880,45 +880,8 @@ impl Core {
         rw.push_via(&via_value(hop.kind, local, &branch));
         let bytes = rw.finish();
         let invite = ctx.invite;
-        let sent = invite.then(|| bytes.clone());
-        let id = self.id();
-        let token = self.id();
-        let machine = Client::new(
-            invite,
-            bytes.clone(),
-            hop.kind.is_reliable(),
-            now,
-            &self.settings.timers,
-        );
-        out.push(Outbound {
-            kind: hop.kind,
-            dest: hop.addr,
-            data: bytes,
-            conn: hop.conn,
-            server_name: hop.server_name.clone(),
-            token,
-        });
+        let id = self.start_client(invite, bytes, hop, branch, Some(ctx_id), now, out);
         self.stats.forwarded_requests += 1;
-        self.tokens.insert(token, id);
-        let at = machine.poll_timeout();
-        self.client_index.insert((branch.clone(), false), id);
-        self.clients.insert(
-            id,
-            Box::new(ClientTx {
-                branch,
-                token,
-                is_cancel: false,
-                machine,
-                sent,
-                hop,
-                ctx: Some(ctx_id),
-                provisional: false,
-                cancel_wanted: false,
-                cancel_sent: false,
-                timer_c_fired: false,
-            }),
-        );
-        self.arm(at, Timer::Client(id));
         if invite {
             self.arm(Some(now + self.settings.timers.timer_c), Timer::TimerC(id));
         }
@@ -1034,34 +997,57 @@ impl Core {
         let bytes = build_cancel(&sent);
         let hop = c.hop.clone();
         let branch = c.branch.clone();
+        self.start_client(false, bytes, hop, branch, None, now, out);
+    }
+
+    /// Sends `bytes` to `hop` and creates the client transaction that owns it: an INVITE or
+    /// non-INVITE branch of context `ctx` (with a token so a transport failure finds it), or,
+    /// without a context, a CANCEL sharing the branch of the INVITE it cancels.
+    #[allow(clippy::too_many_arguments)]
+    fn start_client(
+        &mut self,
+        invite: bool,
+        bytes: Bytes,
+        hop: NextHop,
+        branch: String,
+        ctx: Option<TxId>,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) -> TxId {
         let id = self.id();
+        let is_cancel = ctx.is_none();
+        let token = if is_cancel { 0 } else { self.id() };
         let machine = Client::new(
-            false,
+            invite,
             bytes.clone(),
             hop.kind.is_reliable(),
             now,
             &self.settings.timers,
         );
+        let sent = invite.then(|| bytes.clone());
         out.push(Outbound {
             kind: hop.kind,
             dest: hop.addr,
             data: bytes,
             conn: hop.conn,
             server_name: hop.server_name.clone(),
-            token: 0,
+            token,
         });
+        if token != 0 {
+            self.tokens.insert(token, id);
+        }
         let at = machine.poll_timeout();
-        self.client_index.insert((branch.clone(), true), id);
+        self.client_index.insert((branch.clone(), is_cancel), id);
         self.clients.insert(
             id,
             Box::new(ClientTx {
                 branch,
-                token: 0,
-                is_cancel: true,
+                token,
+                is_cancel,
                 machine,
-                sent: None,
+                sent,
                 hop,
-                ctx: None,
+                ctx,
                 provisional: false,
                 cancel_wanted: false,
                 cancel_sent: false,
@@ -1069,6 +1055,7 @@ impl Core {
             }),
         );
         self.arm(at, Timer::Client(id));
+        id
     }
 
     // ---------------------------------------------------------------- responses
