@@ -58,6 +58,9 @@ pub async fn run(
             core.on_timeout(Instant::now(), &mut out);
             armed = None;
         }
+        for (conn, addr) in core.take_aliases() {
+            handle.alias(conn, addr);
+        }
         for o in out.drain(..) {
             handle.send(o);
         }

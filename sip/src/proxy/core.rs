@@ -161,6 +161,7 @@ pub struct Core {
     client_index: HashMap<(String, bool), TxId>,
     ctxs: HashMap<TxId, Ctx>,
     tokens: HashMap<u64, TxId>,
+    aliases: Vec<(ConnId, SocketAddr)>,
     timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
     next_id: u64,
     purge_at: Option<Instant>,
@@ -192,6 +193,7 @@ impl Core {
             client_index: HashMap::new(),
             ctxs: HashMap::new(),
             tokens: HashMap::new(),
+            aliases: Vec::new(),
             timers: BinaryHeap::new(),
             next_id: 1,
             purge_at: None,
@@ -262,6 +264,7 @@ impl Core {
         }
         if msg.is_request() {
             self.stats.requests += 1;
+            self.note_alias(&msg, &reply);
             self.on_request(msg, reply, now, wall, out);
         } else {
             self.stats.responses += 1;
@@ -293,6 +296,29 @@ impl Core {
             let reason = format!("Service Unavailable (cannot reach {dest}: {error})");
             self.branch_failed(ctx, 503, &reason, now, out);
         }
+    }
+
+    /// RFC 5923: a request over a stream whose top Via carries `alias` lets requests for its
+    /// sent-by reuse that connection; collected here for the driver to pass to the transport.
+    fn note_alias(&mut self, msg: &Message, reply: &Reply) {
+        let (Some(conn), Some(via)) = (reply.conn, msg.vias().first()) else {
+            return;
+        };
+        if !via.params.has("alias") || self.aliases.len() >= 1024 {
+            return;
+        }
+        let ip = match &via.host {
+            Host::V4(a) => std::net::IpAddr::V4(*a),
+            Host::V6(a) => std::net::IpAddr::V6(*a),
+            Host::Domain(_) => return,
+        };
+        let port = via.port.unwrap_or(super::hop::default_port(reply.kind));
+        self.aliases.push((conn, SocketAddr::new(ip, port)));
+    }
+
+    /// Connection aliases learned since the last call (RFC 5923).
+    pub fn take_aliases(&mut self) -> Vec<(ConnId, SocketAddr)> {
+        std::mem::take(&mut self.aliases)
     }
 
     pub fn on_connection_closed(&mut self, _conn: ConnId) {

@@ -546,3 +546,58 @@ Content-Length: 0
         .lookup("sip:carol@example.com", h.now)
         .is_empty());
 }
+
+#[test]
+fn rfc3261_16_4_strict_routing_previous_hop_is_repaired() {
+    // a strict router put our address in the Request-URI and the real one last in Route
+    let mut h = Harness::new();
+    let out = h.send(
+        UAC,
+        &format!(
+            "BYE sip:{PROXY} SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bKstrict
+Route: <sip:bob@{UAS}>
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@example.com>;tag=b1
+Call-ID: strict-1
+CSeq: 2 BYE
+Content-Length: 0
+
+"
+        ),
+    );
+    let fwd = out
+        .iter()
+        .find(|o| text(o).starts_with("BYE "))
+        .expect("forwarded");
+    assert_eq!(fwd.dest, addr(UAS));
+    let t = text(fwd);
+    assert!(t.starts_with(&format!("BYE sip:bob@{UAS} SIP/2.0")), "{t}");
+    assert!(header(&t, "Route").is_empty(), "{t}");
+}
+
+#[test]
+fn rfc5923_alias_on_a_stream_is_reported() {
+    let mut h = Harness::new();
+    h.send_from(
+        UAC,
+        TransportKind::Tcp,
+        &format!(
+            "OPTIONS sip:{PROXY} SIP/2.0
+Via: SIP/2.0/TCP 127.0.0.1:6010;branch=z9hG4bKal;alias
+Max-Forwards: 70
+From: <sip:a@example.com>;tag=1
+To: <sip:{PROXY}>
+Call-ID: alias-1
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+        ),
+    );
+    assert_eq!(
+        h.core.take_aliases(),
+        vec![(ConnId(7), addr("127.0.0.1:6010"))]
+    );
+}
