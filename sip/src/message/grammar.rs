@@ -7,24 +7,37 @@
 //! become the reason phrase of a 400; nothing here panics on any input.
 
 use super::types::{Host, Method, NameAddr, Params, SipUri, Uri, Via};
+use compact_str::CompactString;
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub type Res<T> = Result<T, String>;
 
-/// RFC 3261 25.1 `token` characters.
+/// RFC 3261 25.1 `token` characters, as a table: this test runs on every byte of every header.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 pub fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 /// Replaces each line fold (CRLF followed by SP/HT) with a space, so the rules below see one
 /// line; borrows when there is nothing to unfold.
 pub fn unfold(v: &str) -> Cow<'_, str> {
-    if !v.contains('\n') {
+    if memchr::memchr(b'\n', v.as_bytes()).is_none() {
         return Cow::Borrowed(v);
     }
     let mut out = String::with_capacity(v.len());
@@ -120,7 +133,7 @@ pub fn parse_uri(s: &str) -> Res<Uri> {
     {
         return Err("whitespace inside the URI".into());
     }
-    let Some(colon) = s.find(':') else {
+    let Some(colon) = memchr::memchr(b':', s.as_bytes()) else {
         return Err("URI has no scheme".into());
     };
     let scheme = &s[..colon];
@@ -145,8 +158,8 @@ pub fn parse_uri(s: &str) -> Res<Uri> {
             return Err(format!("bad `{scheme}:` URI"));
         }
         Ok(Uri::Absolute {
-            scheme: scheme.to_string(),
-            rest: rest.to_string(),
+            scheme: scheme.into(),
+            rest: rest.into(),
         })
     }
 }
@@ -154,14 +167,14 @@ pub fn parse_uri(s: &str) -> Res<Uri> {
 fn parse_sip_uri(rest: &str, secure: bool) -> Res<SipUri> {
     // '@' may only appear as the end of userinfo (params and headers escape it), so the last
     // one splits; the user part itself may hold ';' and '?' (RFC 4475 semiuri.dat).
-    let (userinfo, hostpart) = match rest.rfind('@') {
+    let (userinfo, hostpart) = match memchr::memrchr(b'@', rest.as_bytes()) {
         Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
         None => (None, rest),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(ui) => {
-            let (u, p) = match ui.find(':') {
+            let (u, p) = match memchr::memchr(b':', ui.as_bytes()) {
                 Some(i) => (&ui[..i], Some(&ui[i + 1..])),
                 None => (ui, None),
             };
@@ -173,14 +186,17 @@ fn parse_sip_uri(rest: &str, secure: bool) -> Res<SipUri> {
             {
                 return Err("bad character in the user part".into());
             }
-            (Some(u.to_string()), p.map(str::to_string))
+            (Some(u.into()), p.map(CompactString::from))
         }
     };
-    let (before_headers, headers) = match hostpart.find('?') {
-        Some(i) => (&hostpart[..i], Some(hostpart[i + 1..].to_string())),
+    let (before_headers, headers) = match memchr::memchr(b'?', hostpart.as_bytes()) {
+        Some(i) => (
+            &hostpart[..i],
+            Some(CompactString::from(&hostpart[i + 1..])),
+        ),
         None => (hostpart, None),
     };
-    let (hostport, params) = match before_headers.find(';') {
+    let (hostport, params) = match memchr::memchr(b';', before_headers.as_bytes()) {
         Some(i) => (&before_headers[..i], &before_headers[i..]),
         None => (before_headers, ""),
     };
@@ -221,14 +237,14 @@ fn parse_uri_params(s: &str) -> Res<Params> {
         return Ok(Params(out));
     }
     for p in s.split(';').skip(1) {
-        let (n, v) = match p.find('=') {
-            Some(i) => (&p[..i], Some(p[i + 1..].to_string())),
+        let (n, v) = match memchr::memchr(b'=', p.as_bytes()) {
+            Some(i) => (&p[..i], Some(CompactString::from(&p[i + 1..]))),
             None => (p, None),
         };
         if n.is_empty() || n.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b',')) {
             return Err(format!("bad URI parameter `{p}`"));
         }
-        out.push((n.to_string(), v));
+        out.push((n.into(), v));
     }
     Ok(Params(out))
 }
@@ -237,7 +253,7 @@ fn parse_uri_params(s: &str) -> Res<Params> {
 /// address without a port).
 pub fn parse_hostport(s: &str) -> Res<(Host, Option<u16>)> {
     if let Some(inner) = s.strip_prefix('[') {
-        let Some(close) = inner.find(']') else {
+        let Some(close) = memchr::memchr(b']', inner.as_bytes()) else {
             return Err("unterminated IPv6 reference".into());
         };
         let addr: Ipv6Addr = inner[..close]
@@ -251,7 +267,7 @@ pub fn parse_hostport(s: &str) -> Res<(Host, Option<u16>)> {
         };
         return Ok((Host::V6(addr), port));
     }
-    let (h, port) = match s.find(':') {
+    let (h, port) = match memchr::memchr(b':', s.as_bytes()) {
         Some(i) => (&s[..i], Some(parse_port(&s[i + 1..])?)),
         None => (s, None),
     };
@@ -283,7 +299,7 @@ pub fn parse_host(h: &str) -> Res<Host> {
     if h.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
     {
-        Ok(Host::Domain(h.to_string()))
+        Ok(Host::Domain(h.into()))
     } else {
         Err(format!("bad host `{}`", super::types::truncate(h)))
     }
@@ -301,9 +317,9 @@ pub fn parse_params(c: &mut Cur<'_>) -> Res<Params> {
         let value = if c.eat(b'=') {
             c.ws();
             Some(match c.peek() {
-                Some(b'"') => c.quoted()?.to_string(),
+                Some(b'"') => CompactString::from(c.quoted()?),
                 Some(b'[') => {
-                    c.take_until(|b| b == b']').to_string() + {
+                    CompactString::from(c.take_until(|b| b == b']')) + {
                         if c.peek() == Some(b']') {
                             c.i += 1;
                             "]"
@@ -322,13 +338,13 @@ pub fn parse_params(c: &mut Cur<'_>) -> Res<Params> {
                     if v.is_empty() {
                         return Err(format!("parameter `{name}` has an empty value"));
                     }
-                    v.to_string()
+                    CompactString::from(v)
                 }
             })
         } else {
             None
         };
-        out.push((name.to_string(), value));
+        out.push((name.into(), value));
     }
     Ok(Params(out))
 }
@@ -346,7 +362,7 @@ pub fn parse_name_addr(c: &mut Cur<'_>) -> Res<NameAddr> {
     let bracketed = c.peek() == Some(b'"') || lt.is_some_and(|l| l <= delim);
     if bracketed {
         if c.peek() == Some(b'"') {
-            display = Some(c.quoted()?.to_string());
+            display = Some(CompactString::from(c.quoted()?));
             c.ws();
         } else {
             let start = c.i;
@@ -361,7 +377,7 @@ pub fn parse_name_addr(c: &mut Cur<'_>) -> Res<NameAddr> {
                 return Err("display name must be tokens or a quoted string".into());
             }
             if !d.is_empty() {
-                display = Some(d.to_string());
+                display = Some(CompactString::from(d));
             }
         }
         if !c.eat(b'<') {
@@ -394,9 +410,16 @@ pub fn parse_name_addr(c: &mut Cur<'_>) -> Res<NameAddr> {
 }
 
 fn find_unquoted(s: &str, want: u8) -> Option<usize> {
-    let mut quoted = false;
     let b = s.as_bytes();
-    let mut i = 0;
+    // most values hold no quoted string: one vectorised scan then
+    let Some(first_quote) = memchr::memchr(b'"', b) else {
+        return memchr::memchr(want, b);
+    };
+    if let Some(i) = memchr::memchr(want, &b[..first_quote]) {
+        return Some(i);
+    }
+    let mut quoted = false;
+    let mut i = first_quote;
     while i < b.len() {
         match b[i] {
             b'\\' if quoted => i += 1,
@@ -484,7 +507,7 @@ fn parse_via(c: &mut Cur<'_>) -> Res<Via> {
     if !c.eat(b'/') {
         return Err("expected '/' before the transport".into());
     }
-    let transport = c.token().ok_or("missing transport")?.to_ascii_uppercase();
+    let transport = CompactString::from(c.token().ok_or("missing transport")?).to_ascii_uppercase();
     c.ws();
     let hp = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'));
     let (host, port) = parse_hostport(hp)?;

@@ -163,10 +163,14 @@ impl<'a> Rewrite<'a> {
                 || n.eq_ignore_ascii_case("rport") && rport.is_some())
         });
         if let Some(r) = received {
-            v.params.0.push(("received".into(), Some(r.to_string())));
+            v.params
+                .0
+                .push(("received".into(), Some(compact_str::format_compact!("{r}"))));
         }
         if let Some(p) = rport {
-            v.params.0.push(("rport".into(), Some(p.to_string())));
+            v.params
+                .0
+                .push(("rport".into(), Some(compact_str::format_compact!("{p}"))));
         }
         let old = self.value_of(&self.fields[i]);
         let value = match after_first_value(&old) {

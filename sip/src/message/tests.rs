@@ -12,7 +12,7 @@ fn token() -> impl Strategy<Value = String> {
 fn host() -> impl Strategy<Value = (String, Host)> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9]{0,8}){0,2}"
-            .prop_map(|d| (d.clone(), Host::Domain(d))),
+            .prop_map(|d| (d.clone(), Host::Domain(d.into()))),
         any::<[u8; 4]>().prop_map(|o| {
             let a = std::net::Ipv4Addr::from(o);
             (a.to_string(), Host::V4(a))

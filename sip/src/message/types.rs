@@ -4,6 +4,7 @@
 //! Only data shapes and their canonical serialisation live here; reading them from bytes is
 //! `grammar`, and whole messages are `parse`.
 
+use compact_str::CompactString;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -39,7 +40,7 @@ pub enum Method {
     Refer,
     Message,
     Publish,
-    Other(String),
+    Other(CompactString),
 }
 
 impl Method {
@@ -80,7 +81,7 @@ impl Method {
             "REFER" => Method::Refer,
             "MESSAGE" => Method::Message,
             "PUBLISH" => Method::Publish,
-            other => Method::Other(other.to_string()),
+            other => Method::Other(other.into()),
         }
     }
 }
@@ -93,7 +94,7 @@ impl fmt::Display for Method {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Host {
-    Domain(String),
+    Domain(CompactString),
     V4(Ipv4Addr),
     V6(Ipv6Addr),
 }
@@ -120,7 +121,7 @@ impl Host {
 
 /// Ordered `;name[=value]` parameters; names compare case-insensitively.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Params(pub Vec<(String, Option<String>)>);
+pub struct Params(pub Vec<(CompactString, Option<CompactString>)>);
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
@@ -156,13 +157,13 @@ impl fmt::Display for Params {
 pub struct SipUri {
     pub secure: bool,
     /// As on the wire, escapes kept.
-    pub user: Option<String>,
-    pub password: Option<String>,
+    pub user: Option<CompactString>,
+    pub password: Option<CompactString>,
     pub host: Host,
     pub port: Option<u16>,
     pub params: Params,
     /// `?`-headers, as on the wire (without the `?`).
-    pub headers: Option<String>,
+    pub headers: Option<CompactString>,
 }
 
 impl SipUri {
@@ -271,8 +272,8 @@ pub enum Uri {
     Sip(SipUri),
     /// Any other scheme (`tel:`, `soap.beep:`, `isbn:`): kept opaque.
     Absolute {
-        scheme: String,
-        rest: String,
+        scheme: CompactString,
+        rest: CompactString,
     },
 }
 
@@ -308,7 +309,7 @@ impl fmt::Display for Uri {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameAddr {
     /// As on the wire, quotes included.
-    pub display: Option<String>,
+    pub display: Option<CompactString>,
     pub uri: Uri,
     /// Header parameters (`tag`, `expires`, `q`, …).
     pub params: Params,
@@ -332,7 +333,7 @@ impl fmt::Display for NameAddr {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Via {
     /// Upper-cased transport token: UDP, TCP, TLS, SCTP, WS, or anything else.
-    pub transport: String,
+    pub transport: CompactString,
     pub host: Host,
     pub port: Option<u16>,
     pub params: Params,

@@ -61,9 +61,9 @@ pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
             Host::V4(a) => (IpAddr::V4(*a), None),
             Host::V6(a) => (IpAddr::V6(*a), None),
             Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
-                (IpAddr::V4(Ipv4Addr::LOCALHOST), Some(d.clone()))
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), Some(d.to_string()))
             }
-            Host::Domain(d) => return Err(HopError::NeedsDns(d.clone())),
+            Host::Domain(d) => return Err(HopError::NeedsDns(d.to_string())),
         },
     };
     check_unicast(ip)?;

@@ -60,7 +60,7 @@ pub(super) fn handle(
         );
     };
     let domain = match &to_uri.host {
-        crate::message::Host::Domain(d) => d.to_ascii_lowercase(),
+        crate::message::Host::Domain(d) => d.to_ascii_lowercase().into(),
         other => other.to_string(),
     };
     if !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {

@@ -93,14 +93,14 @@ pub enum RegisterError {
 
 pub struct Registrar {
     policy: RegistrarPolicy,
-    aors: HashMap<String, Vec<Binding>>,
+    aors: HashMap<String, Vec<Binding>, foldhash::fast::RandomState>,
 }
 
 impl Registrar {
     pub fn new(policy: RegistrarPolicy) -> Self {
         Registrar {
             policy,
-            aors: HashMap::new(),
+            aors: HashMap::default(),
         }
     }
 
