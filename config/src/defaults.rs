@@ -86,3 +86,19 @@ pub const SIP_T1_MS: u64 = 500;
 pub const SIP_T2_MS: u64 = 4000;
 pub const SIP_T4_MS: u64 = 5000;
 pub const SIP_TIMER_C_SECS: u64 = 180;
+
+/// Search rule priority when none is given (1–65534, lower first).
+pub const SEARCH_RULE_PRIORITY: u16 = 100;
+/// Hops a request may take through zones before it is refused (loop stop); SIP caps
+/// Max-Forwards of requests forwarded into a zone at this.
+pub const HOP_LIMIT: u32 = 15;
+/// Traversal link: RFC 5626 CRLF keep-alive interval and registration refresh (seconds).
+pub const TRAVERSAL_KEEPALIVE_SECS: u64 = 30;
+pub const TRAVERSAL_REGISTRATION_EXPIRES: u32 = 120;
+/// Traversal link reconnect: first retry after this many seconds, doubling up to the maximum.
+pub const TRAVERSAL_RETRY_FIRST_SECS: u64 = 1;
+pub const TRAVERSAL_RETRY_MAX_SECS: u64 = 120;
+/// A link whose keep-alive is not answered within this many seconds is declared down.
+pub const TRAVERSAL_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
+/// Admin/status HTTP listener (loopback only).
+pub const ADMIN_LISTEN: &str = "127.0.0.1:7080";

@@ -9,10 +9,12 @@ mod load;
 mod schema;
 pub mod types;
 mod validate;
+pub mod zones;
 
 pub use load::{ConfigError, FieldError, PathPart};
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role};
+pub use validate::{traversal_server_port, LOCAL_ZONE};
 
 /// The configuration `causeway run` uses when no `--config` is given.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -177,5 +179,107 @@ default_expires = 3600
     fn toml_syntax_error_has_position() {
         let e = err("[system\nrole = 1\n");
         assert_eq!(e.position.map(|p| p.0), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+    use crate::zones::{OnMatch, PatternBehavior, PatternType, ZoneTransport, ZoneType};
+
+    const EDGE: &str = r#"
+[system]
+role = "edge"
+domain = "example.com"
+
+[[credential]]
+username = "control-1"
+password = "secret"
+
+[[zone]]
+name = "from-control"
+type = "traversal-server"
+username = "control-1"
+
+[[zone]]
+name = "second"
+type = "traversal-server"
+transport = "tcp"
+username = "control-1"
+
+[[zone]]
+name = "internet"
+type = "dns"
+nameservers = ["127.0.0.1:5353"]
+
+[[transform]]
+priority = 1
+pattern_type = "regex"
+pattern = "(.*)@old\\.example"
+replace = "\\1@example.com"
+
+[[search_rule]]
+name = "example.com to C"
+pattern_type = "suffix"
+pattern = "@example.com"
+target = "from-control"
+"#;
+
+    #[test]
+    fn issue_keys_parse_with_defaults() {
+        let c = Config::parse("e.toml", EDGE).expect("valid");
+        assert_eq!(c.zones.len(), 3);
+        assert_eq!(c.zones[0].kind, ZoneType::TraversalServer);
+        assert_eq!(c.zones[0].transport(), ZoneTransport::Tls);
+        // 7001 for the first traversal zone, 7002 for the second
+        assert_eq!(traversal_server_port(&c, 0), 7001);
+        assert_eq!(traversal_server_port(&c, 1), 7002);
+        let r = &c.search_rules[0];
+        assert_eq!(r.priority, 100);
+        assert_eq!(r.source, "any");
+        assert_eq!(r.on_match, OnMatch::Stop);
+        assert_eq!(r.pattern_behavior, PatternBehavior::Leave);
+        assert_eq!(c.transforms[0].pattern_type, PatternType::Regex);
+        assert_eq!(c.routing.hop_limit, 15);
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse("e.toml", text)
+            .expect_err("should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn bad_routing_tables_name_the_field() {
+        let e = err(&EDGE.replace("target = \"from-control\"", "target = \"nowhere\""));
+        assert!(
+            e.contains("search_rule[0].target") && e.contains("`nowhere`"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace(
+            "username = \"control-1\"\n\n[[zone]]\nname = \"second\"",
+            "username = \"nobody\"\n\n[[zone]]\nname = \"second\"",
+        ));
+        assert!(
+            e.contains("zone[0].username") && e.contains("nobody"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace("pattern = \"(.*)@old\\\\.example\"", "pattern = \"(.*\""));
+        assert!(
+            e.contains("transform[0].pattern") && e.contains("bad regex"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace("name = \"second\"", "name = \"from-control\""));
+        assert!(e.contains("defined twice"), "{e}");
+        let e = err(&EDGE.replace(
+            "nameservers = [\"127.0.0.1:5353\"]",
+            "nameservers = [\"127.0.0.1:5353\"]\npeer = \"x\"",
+        ));
+        assert!(e.contains("zone[2].peer"), "{e}");
+        let e = err(&EDGE.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nsip_port = 7001",
+        ));
+        assert!(e.contains("already the port"), "{e}");
     }
 }

@@ -24,6 +24,16 @@ pub struct Config {
     pub credentials: Vec<Credential>,
     #[serde(default)]
     pub log: Log,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<crate::zones::Zone>,
+    #[serde(default, rename = "transform")]
+    pub transforms: Vec<crate::zones::Transform>,
+    #[serde(default, rename = "search_rule")]
+    pub search_rules: Vec<crate::zones::SearchRule>,
+    #[serde(default)]
+    pub routing: crate::zones::Routing,
+    #[serde(default)]
+    pub admin: crate::zones::Admin,
 }
 
 #[derive(Clone, Debug, Deserialize)]

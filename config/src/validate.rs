@@ -4,8 +4,13 @@
 //!
 //! Only checks here; no defaults (schema) and no I/O beyond checking that named files exist.
 
+use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
 use crate::schema::{Config, SipTransport};
+use crate::zones::{PatternBehavior, PatternType, ZoneTransport, ZoneType};
+
+/// Name of the implicit zone of local registrations.
+pub const LOCAL_ZONE: &str = "LocalZone";
 
 pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
     let sys = &c.system;
@@ -166,7 +171,309 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             ));
         }
     }
+    check_zones(c)?;
     Ok(())
+}
+
+/// The traversal-server zones' SIP ports: the configured one, or 7001 for the first zone,
+/// 7002 for the second, … (reference table 001).
+pub fn traversal_server_port(c: &Config, zone_index: usize) -> u16 {
+    let z = &c.zones[zone_index];
+    if let Some(p) = z.sip_port {
+        return p;
+    }
+    let nth = c.zones[..zone_index]
+        .iter()
+        .filter(|z| z.kind == ZoneType::TraversalServer)
+        .count();
+    crate::defaults::TRAVERSAL_SIP_FIRST_PORT.saturating_add(nth as u16)
+}
+
+fn check_zones(c: &Config) -> Result<(), FieldError> {
+    for (i, z) in c.zones.iter().enumerate() {
+        let at = |k: &'static str| [Key("zone"), Index(i), Key(k)];
+        if z.name.trim().is_empty() {
+            return Err(FieldError::new(&at("name"), "must not be empty"));
+        }
+        if z.name.eq_ignore_ascii_case(LOCAL_ZONE)
+            || ["any", "registered"].contains(&z.name.as_str())
+        {
+            return Err(FieldError::new(
+                &at("name"),
+                format!("`{}` is reserved", z.name),
+            ));
+        }
+        if c.zones[..i].iter().any(|o| o.name == z.name) {
+            return Err(FieldError::new(
+                &at("name"),
+                format!("zone `{}` is defined twice", z.name),
+            ));
+        }
+        let kind = z.kind.as_str();
+        let only = |set: bool, key: &'static str, types: &str| -> Result<(), FieldError> {
+            if set {
+                Err(FieldError::new(
+                    &at(key),
+                    format!("`{key}` applies to {types} zones, not to a {kind} zone"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let need = |set: bool, key: &'static str| -> Result<(), FieldError> {
+            if set {
+                Ok(())
+            } else {
+                Err(FieldError::new(
+                    &[Key("zone"), Index(i)],
+                    format!("a {kind} zone needs `{key}`"),
+                ))
+            }
+        };
+        let client = z.kind == ZoneType::TraversalClient;
+        let traversal = client || z.kind == ZoneType::TraversalServer;
+        only(
+            !client && z.password.is_some(),
+            "password",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.tls_verify.is_some(),
+            "tls_verify",
+            "traversal-client",
+        )?;
+        only(!client && z.ca.is_some(), "ca", "traversal-client")?;
+        only(
+            !client && z.peer_name.is_some(),
+            "peer_name",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.client_certificate,
+            "client_certificate",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.keepalive_interval.is_some(),
+            "keepalive_interval",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.registration_expires.is_some(),
+            "registration_expires",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.retry_first.is_some(),
+            "retry_first",
+            "traversal-client",
+        )?;
+        only(
+            !client && z.retry_max.is_some(),
+            "retry_max",
+            "traversal-client",
+        )?;
+        only(!traversal && z.sip_port.is_some(), "sip_port", "traversal")?;
+        only(!traversal && z.username.is_some(), "username", "traversal")?;
+        only(
+            z.kind != ZoneType::TraversalServer && z.listen_ip.is_some(),
+            "listen_ip",
+            "traversal-server",
+        )?;
+        only(
+            z.kind != ZoneType::Dns && !z.nameservers.is_empty(),
+            "nameservers",
+            "dns",
+        )?;
+        only(
+            !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
+            "peer",
+            "neighbor and traversal-client",
+        )?;
+        match z.kind {
+            ZoneType::Neighbor => {
+                need(z.peer.is_some(), "peer")?;
+                if let Some(p) = &z.peer {
+                    let host = split_host(p);
+                    if host.is_none() {
+                        return Err(FieldError::new(
+                            &at("peer"),
+                            format!("`{p}` is not host[:port]"),
+                        ));
+                    }
+                }
+            }
+            ZoneType::TraversalClient => {
+                need(z.peer.is_some(), "peer")?;
+                need(z.username.is_some(), "username")?;
+                need(z.password.is_some(), "password")?;
+                if let Some(p) = &z.peer {
+                    if !is_hostname(p) {
+                        return Err(FieldError::new(
+                            &at("peer"),
+                            format!(
+                                "`{p}` is not a host name or IP address (the port is `sip_port`)"
+                            ),
+                        ));
+                    }
+                }
+                if z.transport() == ZoneTransport::Udp {
+                    return Err(FieldError::new(
+                        &at("transport"),
+                        "a traversal link runs over tls or tcp",
+                    ));
+                }
+                if z.keepalive_interval() == 0
+                    || z.retry_first() == 0
+                    || z.retry_max() < z.retry_first()
+                {
+                    return Err(FieldError::new(
+                        &[Key("zone"), Index(i)],
+                        "keepalive_interval and retry_first must be positive, and retry_max at least retry_first",
+                    ));
+                }
+                if z.registration_expires() < 10 {
+                    return Err(FieldError::new(
+                        &at("registration_expires"),
+                        "must be at least 10 seconds",
+                    ));
+                }
+                if let Some(ca) = &z.ca {
+                    if !ca.is_file() {
+                        return Err(FieldError::new(
+                            &at("ca"),
+                            format!("file `{}` does not exist", ca.display()),
+                        ));
+                    }
+                }
+            }
+            ZoneType::TraversalServer => {
+                need(z.username.is_some(), "username")?;
+                if let Some(u) = &z.username {
+                    if !c.credentials.iter().any(|cr| &cr.username == u) {
+                        return Err(FieldError::new(
+                            &at("username"),
+                            format!("no [[credential]] has username `{u}`"),
+                        ));
+                    }
+                }
+                if z.transport() == ZoneTransport::Udp {
+                    return Err(FieldError::new(
+                        &at("transport"),
+                        "a traversal link runs over tls or tcp",
+                    ));
+                }
+                let port = traversal_server_port(c, i);
+                if let Some(j) = (0..i).find(|&j| {
+                    c.zones[j].kind == ZoneType::TraversalServer
+                        && traversal_server_port(c, j) == port
+                }) {
+                    return Err(FieldError::new(
+                        &at("sip_port"),
+                        format!(
+                            "port {port} is already the port of zone `{}`",
+                            c.zones[j].name
+                        ),
+                    ));
+                }
+            }
+            ZoneType::Dns => {}
+        }
+    }
+    let zone_exists = |n: &str| n == LOCAL_ZONE || c.zones.iter().any(|z| z.name == n);
+    for (i, t) in c.transforms.iter().enumerate() {
+        let at = |k: &'static str| [Key("transform"), Index(i), Key(k)];
+        check_priority(t.priority, &at("priority"))?;
+        check_pattern(t.pattern_type, &t.pattern, &at("pattern"))?;
+    }
+    for (i, r) in c.search_rules.iter().enumerate() {
+        let at = |k: &'static str| [Key("search_rule"), Index(i), Key(k)];
+        if r.name.trim().is_empty() {
+            return Err(FieldError::new(&at("name"), "must not be empty"));
+        }
+        check_priority(r.priority, &at("priority"))?;
+        check_pattern(r.pattern_type, &r.pattern, &at("pattern"))?;
+        if !zone_exists(&r.target) {
+            return Err(FieldError::new(
+                &at("target"),
+                format!(
+                    "no zone is named `{}` (zones: {LOCAL_ZONE}{})",
+                    r.target,
+                    c.zones
+                        .iter()
+                        .map(|z| format!(", {}", z.name))
+                        .collect::<String>()
+                ),
+            ));
+        }
+        if !(r.source == "any" || r.source == "registered" || zone_exists(&r.source)) {
+            return Err(FieldError::new(
+                &at("source"),
+                format!(
+                    "`{}` is neither \"any\", \"registered\" nor a zone name",
+                    r.source
+                ),
+            ));
+        }
+        if r.pattern_behavior == PatternBehavior::Replace
+            && r.pattern_type != PatternType::Regex
+            && r.replace.is_empty()
+        {
+            // replacing by nothing is what "strip" is for
+            return Err(FieldError::new(
+                &at("replace"),
+                "pattern_behavior \"replace\" needs `replace` (or use \"strip\")",
+            ));
+        }
+    }
+    if c.routing.hop_limit == 0 || c.routing.hop_limit > 255 {
+        return Err(FieldError::new(
+            &[Key("routing"), Key("hop_limit")],
+            "must be between 1 and 255",
+        ));
+    }
+    if !c.admin.listen.ip().is_loopback() {
+        return Err(FieldError::new(
+            &[Key("admin"), Key("listen")],
+            "the status listener must be on a loopback address",
+        ));
+    }
+    Ok(())
+}
+
+fn check_priority(p: u16, at: &[PathPart]) -> Result<(), FieldError> {
+    if (1..=65534).contains(&p) {
+        Ok(())
+    } else {
+        Err(FieldError::new(at, "priority runs from 1 to 65534"))
+    }
+}
+
+fn check_pattern(t: PatternType, pattern: &str, at: &[PathPart]) -> Result<(), FieldError> {
+    if t == PatternType::Regex {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{pattern})$")) {
+            return Err(FieldError::new(at, format!("bad regex: {e}")));
+        }
+    } else if pattern.is_empty() {
+        return Err(FieldError::new(at, "must not be empty"));
+    }
+    Ok(())
+}
+
+/// `host[:port]` of a neighbor peer: the host, when the whole text is well formed.
+fn split_host(p: &str) -> Option<&str> {
+    if let Ok(sa) = p.parse::<std::net::SocketAddr>() {
+        let _ = sa;
+        return Some(p);
+    }
+    let (host, port) = match p.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') => (h, Some(port)),
+        _ => (p, None),
+    };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) || !is_hostname(host) {
+        return None;
+    }
+    Some(host)
 }
 
 /// RFC 3261 `hostname` (domain labels of alphanumerics and '-', dots between), or an IP.

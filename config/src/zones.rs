@@ -1,0 +1,220 @@
+//! The routing tables of the configuration: `[[zone]]`, `[[transform]]`, `[[search_rule]]` and
+//! `[routing]`. Shapes and defaults only; cross-field rules (unique names, targets that exist,
+//! valid regexes) are in `validate`.
+
+use crate::defaults as d;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// One zone. The local zone (registrations) is implicit and named `LocalZone`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ZoneType,
+    /// neighbor: `host[:port]`; traversal-client: E's host name or IP.
+    pub peer: Option<String>,
+    /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.
+    pub transport: Option<ZoneTransport>,
+    /// Traversal zones: the SIP port of E's traversal server zone (7001, 7002, …).
+    pub sip_port: Option<u16>,
+    /// traversal-client: the credentials presented to E; traversal-server: which credential
+    /// (from `[[credential]]`) the client must present.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// traversal-client over TLS: `permissive` (default) or `enforce`.
+    pub tls_verify: Option<crate::TlsVerify>,
+    /// traversal-client, enforce: CA file E's certificate must chain to (else `sip.trusted_ca`).
+    pub ca: Option<PathBuf>,
+    /// traversal-client, enforce: the name E's certificate must carry (else `peer`).
+    pub peer_name: Option<String>,
+    /// traversal-client: present the node's certificate to E (MTLS).
+    #[serde(default)]
+    pub client_certificate: bool,
+    /// traversal-client: RFC 5626 CRLF keep-alive interval, seconds.
+    pub keepalive_interval: Option<u64>,
+    /// traversal-client: registration lifetime asked of E, seconds (refreshed at half).
+    pub registration_expires: Option<u32>,
+    /// traversal-client: first reconnect delay and the largest delay between attempts, seconds.
+    pub retry_first: Option<u64>,
+    pub retry_max: Option<u64>,
+    /// traversal-server: address the zone listens on (all interfaces when absent).
+    pub listen_ip: Option<std::net::IpAddr>,
+    /// dns: nameservers to ask (system resolvers when empty).
+    #[serde(default)]
+    pub nameservers: Vec<SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZoneType {
+    Neighbor,
+    TraversalClient,
+    TraversalServer,
+    Dns,
+}
+
+impl ZoneType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneType::Neighbor => "neighbor",
+            ZoneType::TraversalClient => "traversal-client",
+            ZoneType::TraversalServer => "traversal-server",
+            ZoneType::Dns => "dns",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Zone {
+    pub fn transport(&self) -> ZoneTransport {
+        self.transport.unwrap_or(match self.kind {
+            ZoneType::Neighbor | ZoneType::Dns => ZoneTransport::Udp,
+            ZoneType::TraversalClient | ZoneType::TraversalServer => ZoneTransport::Tls,
+        })
+    }
+    pub fn keepalive_interval(&self) -> u64 {
+        self.keepalive_interval
+            .unwrap_or(d::TRAVERSAL_KEEPALIVE_SECS)
+    }
+    pub fn registration_expires(&self) -> u32 {
+        self.registration_expires
+            .unwrap_or(d::TRAVERSAL_REGISTRATION_EXPIRES)
+    }
+    pub fn retry_first(&self) -> u64 {
+        self.retry_first.unwrap_or(d::TRAVERSAL_RETRY_FIRST_SECS)
+    }
+    pub fn retry_max(&self) -> u64 {
+        self.retry_max.unwrap_or(d::TRAVERSAL_RETRY_MAX_SECS)
+    }
+    pub fn tls_verify(&self) -> crate::TlsVerify {
+        self.tls_verify.unwrap_or(crate::TlsVerify::Permissive)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatternType {
+    Exact,
+    Prefix,
+    Suffix,
+    Regex,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PatternBehavior {
+    #[default]
+    Leave,
+    Strip,
+    Replace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMatch {
+    #[default]
+    Stop,
+    Continue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolFilter {
+    #[default]
+    Any,
+    Sip,
+    H323,
+}
+
+/// A rewrite of the dialled alias, applied before the search rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transform {
+    #[serde(default = "default_priority")]
+    pub priority: u16,
+    pub pattern_type: PatternType,
+    pub pattern: String,
+    /// exact/prefix/suffix: the text that replaces the matched part; regex: the replacement,
+    /// with `\1`…`\9` for capture groups.
+    #[serde(default)]
+    pub replace: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRule {
+    pub name: String,
+    #[serde(default = "default_priority")]
+    pub priority: u16,
+    #[serde(default)]
+    pub protocol: ProtocolFilter,
+    /// "any", "registered" (only endpoints registered here), or a zone name.
+    #[serde(default = "default_source")]
+    pub source: String,
+    pub pattern_type: PatternType,
+    pub pattern: String,
+    #[serde(default)]
+    pub pattern_behavior: PatternBehavior,
+    #[serde(default)]
+    pub replace: String,
+    #[serde(default)]
+    pub on_match: OnMatch,
+    /// A zone name, or `LocalZone`.
+    pub target: String,
+}
+
+fn default_priority() -> u16 {
+    d::SEARCH_RULE_PRIORITY
+}
+
+fn default_source() -> String {
+    "any".to_string()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// Hops a request may take through zones (loop stop).
+    pub hop_limit: u32,
+    /// Add the implicit rule "registrar domains -> LocalZone" at priority 50 (on by default,
+    /// so a standalone node routes its own domain without any rule).
+    pub local_domain_rule: bool,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            hop_limit: d::HOP_LIMIT,
+            local_domain_rule: true,
+        }
+    }
+}
+
+/// The status/admin listener: HTTP on loopback, read by `causeway status`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            enabled: true,
+            listen: d::ADMIN_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 7080))),
+        }
+    }
+}
