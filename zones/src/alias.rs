@@ -1,6 +1,8 @@
 //! `Alias`: what a caller dialled, in the protocol-neutral form the router matches on.
 //!
-//! Owns only the split of an alias into user and domain; matching rules live in `router`.
+//! Owns the split of an alias into user and domain and its text form `user@domain` (the text
+//! every pattern is matched against). Must not hold matching rules: those live in `pattern`
+//! and `router`.
 
 use std::fmt;
 
@@ -20,6 +22,19 @@ impl Alias {
             domain: domain.map(|d| d.to_ascii_lowercase()),
         }
     }
+
+    /// The alias written as text, the inverse of `Display`: split at the last `@` (a user part
+    /// may itself hold `@`, a domain never does). Without `@`, text holding a `.` is a domain
+    /// (`example.com`), anything else a user or number (`1234`, `alice`); empty text is the
+    /// empty alias.
+    pub fn parse(text: &str) -> Alias {
+        match text.rsplit_once('@') {
+            Some((user, domain)) => Alias::new(Some(user), Some(domain)),
+            None if text.is_empty() => Alias::new(None, None),
+            None if text.contains('.') => Alias::new(None, Some(text)),
+            None => Alias::new(Some(text), None),
+        }
+    }
 }
 
 impl fmt::Display for Alias {
@@ -29,6 +44,47 @@ impl fmt::Display for Alias {
             (Some(u), None) => f.write_str(u),
             (None, Some(d)) => f.write_str(d),
             (None, None) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_splits_at_the_last_at_sign() {
+        assert_eq!(
+            Alias::parse("a@b@Example.COM"),
+            Alias::new(Some("a@b"), Some("example.com"))
+        );
+        assert_eq!(
+            Alias::parse("bob@example.com").to_string(),
+            "bob@example.com"
+        );
+    }
+
+    #[test]
+    fn parse_without_at_sign_is_a_domain_only_with_a_dot() {
+        assert_eq!(
+            Alias::parse("Example.com"),
+            Alias::new(None, Some("example.com"))
+        );
+        assert_eq!(Alias::parse("1234"), Alias::new(Some("1234"), None));
+        assert_eq!(Alias::parse(""), Alias::new(None, None));
+    }
+
+    #[test]
+    fn empty_parts_survive_a_round_trip() {
+        assert_eq!(Alias::parse("@example.com").to_string(), "@example.com");
+        assert_eq!(Alias::parse("bob@").to_string(), "bob@");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_of_display_is_stable(s in "\\PC*") {
+            let a = Alias::parse(&s);
+            proptest::prop_assert_eq!(Alias::parse(&a.to_string()), a);
         }
     }
 }

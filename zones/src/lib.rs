@@ -1,13 +1,23 @@
 //! causeway zones: the protocol-neutral router that turns a destination alias into an ordered
-//! list of targets, by zones and search rules.
+//! list of targets, by transforms, search rules and zones from the configuration.
 //!
 //! The router sees aliases (a SIP URI's `user@host`, later H.323 IDs and E.164 numbers) and
-//! answers with zones to try; it never parses SIP or H.323 and never does I/O. Today it knows
-//! the implicit local zone (registrations in the registrar domains); neighbor, traversal and DNS
-//! zones with search rules and transforms are the subject of the traversal work (issue 3).
+//! answers with zones to try; it never parses SIP or H.323 and never does I/O. The evaluation
+//! order (transforms, then search rules by priority group, with the implicit "registrar domains
+//! -> LocalZone" rule at priority 50) is described in `router`.
+//!
+//! Modules: `alias` (the dialled alias and its text), `pattern` (exact/prefix/suffix/regex
+//! matching and rewriting), `rule` (one transform or search rule deciding on one request),
+//! `route` (request and answer types), `router` (ordering, grouping, stop/continue).
 
 mod alias;
+mod pattern;
+mod route;
 mod router;
+mod rule;
 
 pub use alias::Alias;
-pub use router::{Route, Router, Target, LOCAL_ZONE};
+pub use causeway_config::LOCAL_ZONE;
+pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
+pub use router::Router;
+pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};

@@ -1,42 +1,76 @@
-//! The router: alias in, ordered targets out.
+//! The router: alias in, ordered targets out, by the configured transforms and search rules.
 //!
-//! Search rules are a chain (GnuGk style): each rule answers "I route this" or "next". Today the
-//! chain holds the implicit LocalZone rule only: an alias in one of the registrar domains goes to
-//! the local registrations; anything else has no route (the caller answers 404). Must not touch
-//! protocol state: the caller resolves a `Target::LocalZone` against its own registrar.
+//! Evaluation order for one request:
+//!
+//! 1. Transforms, by priority (ties in file order). Every transform whose pattern matches
+//!    rewrites the alias, and the next one sees the rewritten alias.
+//! 2. Search rules, by priority 1..65534 (ties in file order). Rules of equal priority form a
+//!    group that is evaluated together: each rule whose protocol, source and pattern match adds a
+//!    target, in file order (the caller tries them in that order). After a group in which a rule
+//!    with `on_match = "stop"` matched, no later group runs; `continue` rules let later groups
+//!    add further targets. A (zone, alias) pair already found is not added twice.
+//! 3. The implicit rule (unless `[routing] local_domain_rule = false`): at priority 50, an alias
+//!    whose domain is a registrar domain goes to `LocalZone`, with `on_match = "stop"`. It is the
+//!    first rule of the priority-50 group. Explicit rules below 50 therefore run before it (and
+//!    may stop the search before it), and an explicit rule may target `LocalZone` too.
+//!
+//! A chain in the GnuGk manner: each rule a small value that answers "I route this" or "next",
+//! the router a loop over them. Must not touch protocol state or do I/O: the caller resolves a
+//! `LocalZone` target against its own registrar and reaches the other zones itself.
 
 use crate::alias::Alias;
-
-/// Name of the implicit zone holding local registrations.
-pub const LOCAL_ZONE: &str = "LocalZone";
-
-/// Where a call may go next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// The local registrations: look the alias up in the registrar (SIP) or gatekeeper (H.323).
-    LocalZone { alias: Alias },
-}
-
-/// The router's answer: targets to try in order, and which rules produced them (for logs and
-/// the dial-plan check).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Route {
-    pub targets: Vec<Target>,
-    pub trace: Vec<String>,
-}
+use crate::route::{Route, RouteRequest, Target};
+use crate::rule::{Outcome, SearchRule, Transform};
+use causeway_config::zones::{OnMatch, Zone};
+use causeway_config::Config;
 
 #[derive(Clone, Debug)]
 pub struct Router {
     local_domains: Vec<String>,
+    /// Sorted by priority, ties in file order.
+    transforms: Vec<Transform>,
+    /// Sorted by priority, ties in file order, the implicit rule included.
+    rules: Vec<SearchRule>,
+    zones: Vec<Zone>,
+    hop_limit: u32,
 }
 
 impl Router {
+    /// A router with no zones and no rules: only the implicit rule for `local_domains`.
     pub fn new(local_domains: &[String]) -> Router {
         Router {
-            local_domains: local_domains
+            local_domains: local_domains.to_vec(),
+            transforms: Vec::new(),
+            rules: vec![SearchRule::local_domains(local_domains)],
+            zones: Vec::new(),
+            hop_limit: causeway_config::defaults::HOP_LIMIT,
+        }
+    }
+
+    /// The router of a configuration, its patterns compiled once here.
+    pub fn from_config(cfg: &Config) -> Router {
+        let local_domains = cfg.registrar_domains();
+        let mut transforms: Vec<Transform> =
+            cfg.transforms.iter().map(Transform::compile).collect();
+        // stable sorts: equal priorities keep file order
+        transforms.sort_by_key(|t| t.priority);
+        let mut rules = Vec::with_capacity(cfg.search_rules.len() + 1);
+        if cfg.routing.local_domain_rule {
+            // pushed first so that the stable sort puts it first in the priority-50 group
+            rules.push(SearchRule::local_domains(&local_domains));
+        }
+        rules.extend(
+            cfg.search_rules
                 .iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
+                .map(|r| SearchRule::compile(r, &cfg.zones)),
+        );
+        rules.sort_by_key(|r| r.priority);
+        Router {
+            local_domains,
+            transforms,
+            rules,
+            zones: cfg.zones.clone(),
+            hop_limit: cfg.routing.hop_limit,
         }
     }
 
@@ -46,47 +80,91 @@ impl Router {
             .any(|d| d.eq_ignore_ascii_case(domain))
     }
 
-    pub fn route(&self, alias: &Alias) -> Route {
+    /// Hops a request may take through zones (`[routing] hop_limit`).
+    pub fn hop_limit(&self) -> u32 {
+        self.hop_limit
+    }
+
+    /// A configured zone by name (`LocalZone` is implicit and has no entry).
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    pub fn route(&self, req: &RouteRequest) -> Route {
         let mut route = Route::default();
-        match &alias.domain {
-            Some(d) if self.is_local_domain(d) => {
-                route
+        let mut alias = req.alias.clone();
+        let mut text = alias.to_string();
+        for t in &self.transforms {
+            match t.apply(&text) {
+                Some(new) => {
+                    // re-parsed so that the next step sees the canonical text (domain in
+                    // lower case) that a target will carry
+                    alias = Alias::parse(&new);
+                    let new = alias.to_string();
+                    route
+                        .trace
+                        .push(format!("{}: `{text}` -> `{new}`", t.describe()));
+                    text = new;
+                }
+                None => route
                     .trace
-                    .push(format!("{LOCAL_ZONE}: `{d}` is a registrar domain"));
-                route.targets.push(Target::LocalZone {
-                    alias: alias.clone(),
-                });
+                    .push(format!("{}: does not match `{text}`", t.describe())),
             }
-            _ => route
-                .trace
-                .push(format!("no search rule matches `{alias}`")),
+        }
+
+        let mut groups = self.rules.chunk_by(|a, b| a.priority == b.priority);
+        while let Some(group) = groups.next() {
+            let mut stopped_by = None;
+            for rule in group {
+                let head = format!("rule \"{}\" (priority {})", rule.name, rule.priority);
+                match rule.evaluate(req, &alias, &text) {
+                    Outcome::Skipped(why) => route.trace.push(format!("{head}: skipped, {why}")),
+                    Outcome::Target { alias: to, kind } => {
+                        let seen = route
+                            .targets
+                            .iter()
+                            .any(|t| t.zone == rule.target() && t.alias == to);
+                        if seen {
+                            route.trace.push(format!(
+                                "{head}: matches, but zone `{}` alias `{to}` is already a target",
+                                rule.target()
+                            ));
+                        } else {
+                            route.trace.push(format!(
+                                "{head}: matches `{text}` -> zone `{}` alias `{to}`",
+                                rule.target()
+                            ));
+                            route.targets.push(Target {
+                                zone: rule.target().to_string(),
+                                kind,
+                                alias: to,
+                                rule: rule.name.clone(),
+                                priority: rule.priority,
+                            });
+                        }
+                        if rule.on_match == OnMatch::Stop && stopped_by.is_none() {
+                            stopped_by = Some(rule);
+                        }
+                    }
+                }
+            }
+            if let Some(rule) = stopped_by {
+                let later: usize = groups.map(<[_]>::len).sum();
+                if later > 0 {
+                    route.trace.push(format!(
+                        "stop: rule \"{}\" matched with on_match stop; {later} rule(s) of later priority not tried",
+                        rule.name
+                    ));
+                }
+                break;
+            }
+        }
+        if route.targets.is_empty() {
+            route.trace.push(format!("no search rule matches `{text}`"));
         }
         route
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_domain_goes_to_local_zone_case_insensitively() {
-        let r = Router::new(&["example.com".into()]);
-        let a = Alias::new(Some("alice"), Some("EXAMPLE.com"));
-        assert_eq!(
-            r.route(&a).targets,
-            vec![Target::LocalZone { alias: a.clone() }]
-        );
-    }
-
-    #[test]
-    fn foreign_domain_has_no_route() {
-        let r = Router::new(&["example.com".into()]);
-        let route = r.route(&Alias::new(Some("bob"), Some("example.org")));
-        assert!(route.targets.is_empty());
-        assert_eq!(
-            route.trace,
-            vec!["no search rule matches `bob@example.org`"]
-        );
-    }
-}
+mod tests;

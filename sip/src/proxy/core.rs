@@ -18,7 +18,7 @@ use crate::registrar::{Registrar, RegistrarPolicy};
 use crate::transaction::TimerConfig;
 use crate::transaction::{Client, ClientTimeout, Server};
 use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
-use causeway_zones::{Alias, Router, Target as ZoneTarget};
+use causeway_zones::{Alias, Protocol, RouteRequest, Router, ZoneKind, LOCAL_ZONE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
@@ -641,10 +641,16 @@ impl Core {
                     Alias::new(Some(rest.split(';').next().unwrap_or("")), None)
                 }
             };
-            let route = self.router.route(&alias);
+            let route = self.router.route(&RouteRequest {
+                alias: &alias,
+                protocol: Protocol::Sip,
+                source_zone: LOCAL_ZONE,
+                source_registered: false,
+            });
             for t in &route.targets {
-                match t {
-                    ZoneTarget::LocalZone { alias } => {
+                match t.kind {
+                    ZoneKind::Local => {
+                        let alias = &t.alias;
                         local_zone = true;
                         let aor = format!(
                             "sip:{}@{}",
@@ -672,6 +678,11 @@ impl Core {
                             }
                         }
                     }
+                    // zones other than LocalZone: see issue 3 integration
+                    ZoneKind::Neighbor
+                    | ZoneKind::TraversalClient
+                    | ZoneKind::TraversalServer
+                    | ZoneKind::Dns => {}
                 }
             }
             if targets.is_empty() {
