@@ -3,6 +3,7 @@
 //! logging and hands the configuration to `node`.
 
 mod node;
+mod status;
 
 use anyhow::Context;
 use causeway_config::Config;
@@ -34,6 +35,19 @@ enum Command {
     },
     /// Print the embedded default configuration.
     DefaultConfig,
+    /// Show a running node's zones, traversal links and registrations (from its admin
+    /// listener on loopback).
+    Status {
+        /// The node's configuration file, to find its `[admin] listen` address.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The admin address, instead of the configuration's (default 127.0.0.1:7080).
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +69,43 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Status {
+            config,
+            admin,
+            json,
+        } => {
+            let addr = match (admin, &config) {
+                (Some(a), _) => a,
+                (None, Some(path)) => match Config::load(path) {
+                    Ok(c) => c.admin.listen,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                (None, None) => Config::embedded_default().admin.listen,
+            };
+            match status::fetch(addr) {
+                Ok(body) if json => {
+                    println!("{body}");
+                    ExitCode::SUCCESS
+                }
+                Ok(body) => match status::render(&body) {
+                    Ok(text) => {
+                        print!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: bad status from {addr}: {e}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: no causeway answers on {addr}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::DefaultConfig => {
             print!("{}", causeway_config::DEFAULT_TOML);
             ExitCode::SUCCESS

@@ -3,14 +3,17 @@
 //! runs them until a shutdown signal.
 
 use anyhow::{bail, Context};
+use causeway_config::zones::{ZoneTransport, ZoneType};
 use causeway_config::{Config, DigestAlgorithm, SipTransport};
 use causeway_sip::auth::Algorithm;
 use causeway_sip::driver;
-use causeway_sip::proxy::{AuthSettings, Core, ProxySettings};
+use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone};
 use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
 use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig, TransportKind};
-use std::time::Duration;
+use causeway_traversal::{LinkClient, LinkConfig, Links, Status, StatusHandle, ZoneStatus};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::info;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -32,7 +35,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }));
         }
     }
-    let needs_tls = listeners.iter().any(|l| l.kind == TransportKind::Tls);
+    // traversal server zones (E): a listener each on 7001, 7002, …
+    let mut server_zones = Vec::new();
+    for (i, z) in config.zones.iter().enumerate() {
+        if z.kind != ZoneType::TraversalServer {
+            continue;
+        }
+        let kind = zone_kind(z.transport());
+        let port = causeway_config::traversal_server_port(&config, i);
+        let ip = z.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        listeners.push(ListenerSpec {
+            kind,
+            addr: SocketAddr::new(ip, port),
+            mtls: false,
+        });
+        server_zones.push(ServerZone {
+            name: z.name.clone(),
+            kind,
+            port,
+            username: z.username.clone().unwrap_or_default(),
+        });
+    }
+    let needs_tls = listeners.iter().any(|l| l.kind == TransportKind::Tls)
+        || config
+            .zones
+            .iter()
+            .any(|z| z.kind == ZoneType::TraversalClient && z.transport() == ZoneTransport::Tls);
     let tls = match (&sip.certificate, &sip.private_key) {
         (Some(cert), Some(key)) => Some(
             TlsMaterial::from_pem_files(cert, key)
@@ -57,6 +85,59 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // C's traversal client zones, with their own TLS verification
+    let mut link_configs = Vec::new();
+    for z in config
+        .zones
+        .iter()
+        .filter(|z| z.kind == ZoneType::TraversalClient)
+    {
+        let host = z.peer.clone().unwrap_or_default();
+        let port = z
+            .sip_port
+            .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT);
+        let peer = match host.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .with_context(|| format!("zone `{}`: cannot resolve peer `{host}`", z.name))?
+                .next()
+                .with_context(|| format!("zone `{}`: peer `{host}` has no address", z.name))?,
+        };
+        let kind = zone_kind(z.transport());
+        let client_tls = if kind == TransportKind::Tls {
+            let enforce = z.tls_verify() == causeway_config::TlsVerify::Enforce;
+            let ca = z.ca.clone().or_else(|| sip.trusted_ca.clone());
+            Some(
+                transport::client_config(
+                    if z.client_certificate {
+                        tls.as_ref()
+                    } else {
+                        None
+                    },
+                    enforce,
+                    ca.as_deref(),
+                )
+                .with_context(|| format!("zone `{}`: TLS client configuration", z.name))?,
+            )
+        } else {
+            None
+        };
+        link_configs.push(LinkConfig {
+            zone: z.name.clone(),
+            peer,
+            peer_host: z.peer_name.clone().unwrap_or(host),
+            kind,
+            username: z.username.clone().unwrap_or_default(),
+            password: z.password.clone().unwrap_or_default(),
+            expires: z.registration_expires(),
+            keepalive: Duration::from_secs(z.keepalive_interval()),
+            retry_first: Duration::from_secs(z.retry_first()),
+            retry_max: Duration::from_secs(z.retry_max()),
+            tls: client_tls,
+            system_name: config.system.name.clone(),
+        });
+    }
     let tcfg = TransportConfig {
         listeners,
         outbound_ports: sip.outbound_ports.as_range(),
@@ -84,6 +165,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bail!("no SIP listener could be started");
     }
 
+    let link_credentials = config
+        .credentials
+        .iter()
+        .map(|c| (c.username.clone(), c.password.clone()))
+        .collect();
     let credentials = config
         .credentials
         .iter()
@@ -127,6 +213,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             max_aors: r.max_registrations,
         },
         auth,
+        router: Some(causeway_zones::Router::from_config(&config)),
+        server_zones,
+        client_zones: link_configs.iter().map(|l| l.zone.clone()).collect(),
+        link_credentials,
+        link_realm: config.system.domain.clone(),
     };
     let listeners = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
     let core = Core::new(settings, listeners, Box::new(driver::OsNetEnv));
@@ -137,10 +228,75 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "causeway {} running",
         env!("CARGO_PKG_VERSION")
     );
-    driver::run(core, handle.clone(), events, shutdown_signal()).await;
+    let status = StatusHandle::default();
+    if config.admin.enabled {
+        causeway_traversal::serve(config.admin.listen, status.clone())
+            .await
+            .with_context(|| format!("admin.listen {}", config.admin.listen))?;
+    }
+    let template = Status {
+        system: config.system.name.clone(),
+        role: role.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        zones: zone_status(&config),
+        ..Status::default()
+    };
+    let now = Instant::now();
+    let wall = SystemTime::now();
+    let clients = link_configs
+        .into_iter()
+        .map(|c| LinkClient::new(c, now, wall))
+        .collect();
+    let ext = Links::new(clients, status, template, now);
+    driver::run_with(core, handle.clone(), events, shutdown_signal(), ext).await;
     handle.shutdown();
     info!("stopped");
     Ok(())
+}
+
+fn zone_kind(t: ZoneTransport) -> TransportKind {
+    match t {
+        ZoneTransport::Udp => TransportKind::Udp,
+        ZoneTransport::Tcp => TransportKind::Tcp,
+        ZoneTransport::Tls => TransportKind::Tls,
+    }
+}
+
+fn zone_status(config: &Config) -> Vec<ZoneStatus> {
+    let mut v = vec![ZoneStatus {
+        name: causeway_config::LOCAL_ZONE.to_string(),
+        kind: "local".into(),
+        detail: format!("domains {}", config.registrar_domains().join(", ")),
+    }];
+    for (i, z) in config.zones.iter().enumerate() {
+        let detail = match z.kind {
+            ZoneType::Neighbor => format!("peer {}", z.peer.as_deref().unwrap_or("")),
+            ZoneType::TraversalClient => format!(
+                "peer {}:{}",
+                z.peer.as_deref().unwrap_or(""),
+                z.sip_port
+                    .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT)
+            ),
+            ZoneType::TraversalServer => {
+                format!("port {}", causeway_config::traversal_server_port(config, i))
+            }
+            ZoneType::Dns if z.nameservers.is_empty() => "system resolvers".into(),
+            ZoneType::Dns => format!(
+                "nameservers {}",
+                z.nameservers
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        v.push(ZoneStatus {
+            name: z.name.clone(),
+            kind: z.kind.as_str().to_string(),
+            detail,
+        });
+    }
+    v
 }
 
 async fn shutdown_signal() {

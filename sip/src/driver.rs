@@ -3,7 +3,7 @@
 //! and sleeps until the core's next deadline. No protocol decisions are made here.
 
 use crate::proxy::{Core, NetEnv};
-use crate::transport::{TransportEvent, TransportHandle};
+use crate::transport::{ConnId, Outbound, TransportEvent, TransportHandle};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Instant, SystemTime};
@@ -12,11 +12,53 @@ use tokio::sync::mpsc::Receiver;
 /// Events handled per wake-up before outputs are flushed; bounds latency under load.
 const BATCH: usize = 64;
 
+/// What runs beside the proxy core on the same thread and clock: the traversal clients of C
+/// (crate `traversal`) and the status publisher. Sans-IO like the core: it is handed the core,
+/// the time and an output queue.
+pub trait Extension {
+    /// When `on_tick` must run next, at the latest.
+    fn next_timeout(&self) -> Option<Instant>;
+    /// Called after every batch of events and when `next_timeout` is due.
+    fn on_tick(&mut self, core: &mut Core, now: Instant, wall: SystemTime, out: &mut Vec<Outbound>);
+    /// A stream connection closed.
+    fn on_closed(&mut self, _conn: ConnId, _core: &mut Core, _now: Instant) {}
+    /// A send with `token` failed; true when the token was the extension's.
+    fn on_send_failed(
+        &mut self,
+        _token: u64,
+        _error: &str,
+        _core: &mut Core,
+        _now: Instant,
+    ) -> bool {
+        false
+    }
+}
+
+/// No extension: a plain proxy.
+pub struct NoExtension;
+
+impl Extension for NoExtension {
+    fn next_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn on_tick(&mut self, _: &mut Core, _: Instant, _: SystemTime, _: &mut Vec<Outbound>) {}
+}
+
 pub async fn run(
+    core: Core,
+    handle: TransportHandle,
+    events: Receiver<TransportEvent>,
+    shutdown: impl Future<Output = ()>,
+) {
+    run_with(core, handle, events, shutdown, NoExtension).await
+}
+
+pub async fn run_with(
     mut core: Core,
     handle: TransportHandle,
     mut events: Receiver<TransportEvent>,
     shutdown: impl Future<Output = ()>,
+    mut ext: impl Extension,
 ) {
     tokio::pin!(shutdown);
     let mut out = Vec::with_capacity(BATCH * 2);
@@ -26,7 +68,10 @@ pub async fn run(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = core.next_timeout();
+        let deadline = match (core.next_timeout(), ext.next_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(
@@ -43,11 +88,11 @@ pub async fn run(
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
                 let wall = SystemTime::now();
-                dispatch(&mut core, ev, now, wall, &mut out);
+                dispatch(&mut core, &mut ext, ev, now, wall, &mut out);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
                     match events.try_recv() {
-                        Ok(ev) => dispatch(&mut core, ev, now, wall, &mut out),
+                        Ok(ev) => dispatch(&mut core, &mut ext, ev, now, wall, &mut out),
                         Err(_) => break,
                     }
                 }
@@ -58,6 +103,7 @@ pub async fn run(
             core.on_timeout(Instant::now(), &mut out);
             armed = None;
         }
+        ext.on_tick(&mut core, Instant::now(), SystemTime::now(), &mut out);
         for (conn, addr) in core.take_aliases() {
             handle.alias(conn, addr);
         }
@@ -69,6 +115,7 @@ pub async fn run(
 
 fn dispatch(
     core: &mut Core,
+    ext: &mut impl Extension,
     ev: TransportEvent,
     now: Instant,
     wall: SystemTime,
@@ -76,8 +123,15 @@ fn dispatch(
 ) {
     match ev {
         TransportEvent::Message(inbound) => core.on_message(inbound, now, wall, out),
-        TransportEvent::SendFailed { token, error } => core.on_send_failed(token, &error, now, out),
-        TransportEvent::Closed { conn, .. } => core.on_connection_closed(conn),
+        TransportEvent::SendFailed { token, error } => {
+            if !ext.on_send_failed(token, &error, core, now) {
+                core.on_send_failed(token, &error, now, out)
+            }
+        }
+        TransportEvent::Closed { conn, .. } => {
+            core.on_connection_closed(conn);
+            ext.on_closed(conn, core, now);
+        }
         TransportEvent::BadFrame { remote, error, .. } => {
             tracing::debug!(%remote, %error, "bad stream frame: connection closed");
         }

@@ -78,6 +78,7 @@ pub struct Node {
     pub port: u16,
     pub tls_port: u16,
     pub mtls_port: u16,
+    pub admin_port: u16,
     log: PathBuf,
 }
 
@@ -94,6 +95,12 @@ impl Node {
     pub fn start(opts: NodeOptions<'_>) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let (port, tls_port, mtls_port) = (free_port(), free_port(), free_port());
+        let admin_port = free_port();
+        let admin = if opts.extra.contains("[admin]") {
+            String::new()
+        } else {
+            format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n")
+        };
         let toml = format!(
             r#"[system]
 name = "e2e"
@@ -108,6 +115,7 @@ mtls = {{ enabled = {mtls}, listen = "127.0.0.1:{mtls_port}" }}
 outbound_ports = "{outbound}"
 {sip}
 
+{admin}
 {extra}
 "#,
             mtls = opts.mtls,
@@ -132,6 +140,7 @@ outbound_ports = "{outbound}"
             port,
             tls_port,
             mtls_port,
+            admin_port,
             log,
         };
         node.wait_for("running", Duration::from_secs(20));

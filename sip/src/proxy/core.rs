@@ -7,6 +7,9 @@
 
 use super::hop::{check_unicast, hop_for_uri, NextHop};
 use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PREFIX};
+use super::links::{
+    link_of_route, Admission, Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM,
+};
 use super::register::{self, RegisterOutcome};
 use super::select::better;
 use crate::auth::{Algorithm, DigestServer};
@@ -57,6 +60,15 @@ pub struct ProxySettings {
     pub max_headers: usize,
     pub registrar: RegistrarPolicy,
     pub auth: Option<AuthSettings>,
+    /// The dial plan; `None`: only the registrar domains, to the local zone.
+    pub router: Option<Router>,
+    /// Traversal server zones (E) and the names of traversal client zones (C).
+    pub server_zones: Vec<ServerZone>,
+    pub client_zones: Vec<String>,
+    /// `[[credential]]`: what traversal clients authenticate with on E.
+    pub link_credentials: HashMap<String, String>,
+    /// Realm of the link digest challenge.
+    pub link_realm: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -157,6 +169,8 @@ pub struct Core {
     router: Router,
     registrar: Registrar,
     digest: Option<DigestServer>,
+    links: Links,
+    link_digest: DigestServer,
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     servers: Map<TxId, Box<ServerTx>>,
@@ -188,7 +202,17 @@ impl Core {
                 max_headers: settings.max_headers,
             },
             identity: Identity::new(listeners, settings.domains.clone(), env),
-            router: Router::new(&settings.domains),
+            router: settings
+                .router
+                .clone()
+                .unwrap_or_else(|| Router::new(&settings.domains)),
+            links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
+            link_digest: DigestServer::new(
+                &settings.link_realm,
+                &[Algorithm::Sha256, Algorithm::Md5],
+                rand::random(),
+                Duration::from_secs(300),
+            ),
             registrar: Registrar::new(settings.registrar.clone()),
             digest,
             servers: Map::default(),
@@ -272,7 +296,117 @@ impl Core {
             self.on_request(msg, reply, now, wall, out);
         } else {
             self.stats.responses += 1;
+            let link_response = msg
+                .vias()
+                .first()
+                .and_then(|v| v.branch())
+                .is_some_and(|b| b.starts_with(LINK_BRANCH_PREFIX));
+            if link_response {
+                self.links
+                    .push_response(msg, inbound.conn, reply.local, inbound.remote);
+                return;
+            }
             self.on_response(msg, now, out);
+        }
+    }
+
+    // ---------------------------------------------------------------- traversal links
+
+    /// C: the traversal client reports its link up (`Some`) or down.
+    pub fn set_link(&mut self, zone: &str, link: Option<Link>) {
+        self.links.set(zone, link);
+    }
+
+    /// The live links, by zone name.
+    pub fn links(&self) -> &HashMap<String, Link> {
+        self.links.all()
+    }
+
+    /// Responses to traversal-client REGISTERs, for the client above the core.
+    pub fn take_link_responses(&mut self) -> Vec<LinkResponse> {
+        self.links.take_responses()
+    }
+
+    /// The registrar's bindings, for status: (AOR, contact, seconds left).
+    pub fn registrations(&self, now: Instant) -> Vec<(String, String, u64)> {
+        self.registrar.snapshot(now, 1000)
+    }
+
+    /// The hop down the live link of traversal zone `zone`.
+    fn link_hop(&self, zone: &str) -> Option<NextHop> {
+        let l = self.links.get(zone)?;
+        Some(NextHop {
+            kind: l.kind,
+            addr: l.remote,
+            conn: Some(l.conn),
+            server_name: None,
+            link: Some(zone.to_string()),
+        })
+    }
+
+    fn expire_links(&mut self, now: Instant) {
+        if self.links.next_expiry().is_some_and(|e| e <= now) {
+            for zone in self.links.expire(now) {
+                tracing::warn!(zone = %zone, "traversal link down: registration expired");
+            }
+        }
+    }
+
+    fn link_register(
+        &mut self,
+        id: TxId,
+        zone: ServerZone,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+    ) {
+        let Some(s) = self.servers.get(&id) else {
+            return;
+        };
+        let Some(request) = &s.request else {
+            return;
+        };
+        let link = (s.reply.kind, s.reply.remote, s.reply.local, s.reply.conn);
+        let remote = s.reply.remote;
+        let admission = self.links.admit(
+            &zone,
+            request,
+            &self.link_digest,
+            &self.settings.link_credentials,
+            link,
+            now,
+            wall,
+        );
+        match admission {
+            Admission::Up { zone, expires } => {
+                tracing::info!(zone = %zone, peer = %remote, "traversal link up");
+                let contact = request
+                    .header("Contact")
+                    .map(str::to_string)
+                    .unwrap_or_default();
+                let mut h = vec![("Expires", expires.to_string())];
+                if !contact.is_empty() {
+                    h.push(("Contact", format!("{contact};expires={expires}")));
+                }
+                self.respond(id, 200, "OK", &h, now, out);
+            }
+            Admission::Removed { zone } => {
+                tracing::info!(zone = %zone, peer = %remote, "traversal link unregistered");
+                self.respond(id, 200, "OK", &[], now, out);
+            }
+            Admission::Challenge { stale } => {
+                let h: Vec<(&str, String)> = self
+                    .link_digest
+                    .challenge(wall, stale)
+                    .into_iter()
+                    .map(|c| ("WWW-Authenticate", c))
+                    .collect();
+                self.respond(id, 401, "Unauthorized", &h, now, out);
+            }
+            Admission::Refused { reason } => {
+                tracing::warn!(zone = %zone.name, peer = %remote, %reason, "traversal link refused");
+                self.respond(id, 403, &format!("Forbidden ({reason})"), &[], now, out);
+            }
         }
     }
 
@@ -325,8 +459,12 @@ impl Core {
         std::mem::take(&mut self.aliases)
     }
 
-    pub fn on_connection_closed(&mut self, _conn: ConnId) {
-        // Bindings keep their Contact; a later request opens a new connection to it.
+    pub fn on_connection_closed(&mut self, conn: ConnId) {
+        // Bindings keep their Contact; a later request opens a new connection to it. A
+        // traversal link on the connection is down until the client registers again.
+        for zone in self.links.on_closed(conn) {
+            tracing::warn!(zone = %zone, "traversal link down: connection closed");
+        }
     }
 
     pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Outbound>) {
@@ -513,7 +651,9 @@ impl Core {
                 edit.replace = Some(remaining.iter().map(|r| name_addr_string(r)).collect());
             }
         }
-        // pop our own Route entries (one, or two after double record-routing)
+        // pop our own Route entries (one, or two after double record-routing); one that faces
+        // a traversal link sends the request down that link
+        let mut via_link: Option<String> = None;
         while let Some(first) = remaining.first() {
             let ours = match &first.uri {
                 Uri::Sip(u) => self.identity.is_our_address(&u.host, u.port, u.secure),
@@ -521,6 +661,9 @@ impl Core {
             };
             if !ours {
                 break;
+            }
+            if let Some(z) = link_of_route(&first.uri) {
+                via_link = Some(z);
             }
             remaining.remove(0);
             match &mut edit.replace {
@@ -535,6 +678,36 @@ impl Core {
 
         let in_dialog = msg.to().and_then(|t| t.tag()).is_some();
         let dialog_creating = matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
+        let from_aor = msg.from().and_then(|f| f.uri.as_sip()).map(|u| {
+            format!(
+                "sip:{}@{}",
+                u.user.as_deref().unwrap_or(""),
+                host_string(&u.host)
+            )
+        });
+        let (src_kind, src_local, src_conn, src_remote) = match self.servers.get(&id) {
+            Some(s) => (s.reply.kind, s.reply.local, s.reply.conn, s.reply.remote),
+            None => return,
+        };
+        self.expire_links(now);
+        if let Some(z) = self.links.server_zone_at(src_kind, src_local.port()) {
+            if method == Method::Register {
+                let z = z.clone();
+                return self.link_register(id, z, now, wall, out);
+            }
+            if !self.links.is_link_conn(&z.name, src_conn) {
+                let reason = format!(
+                    "Forbidden (no traversal link of zone `{}` on this connection)",
+                    z.name
+                );
+                return self.respond(id, 403, &reason, &[], now, out);
+            }
+        }
+        let source_zone: String = match self.links.source_zone(src_kind, src_local.port(), src_conn)
+        {
+            Some(z) => z.to_string(),
+            None => LOCAL_ZONE.to_string(),
+        };
 
         // a request addressed to this node itself
         let for_us = remaining.is_empty()
@@ -566,7 +739,21 @@ impl Core {
 
         let mut targets = VecDeque::new();
         let mut local_zone = false;
-        if let Some(next) = remaining.first() {
+        if let Some(zone) = via_link {
+            // our Route entry facing a link: down that link, Request-URI and the rest of the
+            // Route set untouched (C pops its own entries)
+            match self.link_hop(&zone) {
+                Some(hop) => targets.push_back(Target {
+                    ruri: edit.ruri.clone(),
+                    hop,
+                    path: Vec::new(),
+                }),
+                None => {
+                    let reason = format!("Service Unavailable (traversal zone `{zone}` is down)");
+                    return self.respond(id, 503, &reason, &[], now, out);
+                }
+            }
+        } else if let Some(next) = remaining.first() {
             // loose routing: next hop from the Route, Request-URI unchanged (16.6 item 6 for a
             // strict next hop: the Request-URI becomes the Route and the old one goes last)
             let Uri::Sip(u) = &next.uri else {
@@ -641,21 +828,27 @@ impl Core {
                     Alias::new(Some(rest.split(';').next().unwrap_or("")), None)
                 }
             };
+            let source_registered = from_aor.is_some_and(|aor| {
+                self.registrar
+                    .lookup(&aor, now)
+                    .iter()
+                    .any(|b| b.source.remote == src_remote)
+            });
             let route = self.router.route(&RouteRequest {
                 alias: &alias,
                 protocol: Protocol::Sip,
-                source_zone: LOCAL_ZONE,
-                source_registered: false,
+                source_zone: &source_zone,
+                source_registered,
             });
+            let mut down: Vec<String> = Vec::new();
             for t in &route.targets {
                 match t.kind {
                     ZoneKind::Local => {
-                        let alias = &t.alias;
                         local_zone = true;
                         let aor = format!(
                             "sip:{}@{}",
-                            alias.user.as_deref().unwrap_or(""),
-                            alias.domain.as_deref().unwrap_or("")
+                            t.alias.user.as_deref().unwrap_or(""),
+                            t.alias.domain.as_deref().unwrap_or("")
                         );
                         for b in self.registrar.lookup(&aor, now) {
                             let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
@@ -678,12 +871,53 @@ impl Core {
                             }
                         }
                     }
-                    // zones other than LocalZone: see issue 3 integration
-                    ZoneKind::Neighbor
-                    | ZoneKind::TraversalClient
-                    | ZoneKind::TraversalServer
-                    | ZoneKind::Dns => {}
+                    ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
+                        match self.link_hop(&t.zone) {
+                            Some(hop) => targets.push_back(Target {
+                                ruri: (t.alias != alias).then(|| alias_uri(&t.alias)),
+                                hop,
+                                path: Vec::new(),
+                            }),
+                            None => down.push(format!("traversal zone `{}` is down", t.zone)),
+                        }
+                    }
+                    ZoneKind::Neighbor => {
+                        let peer = self
+                            .router
+                            .zone(&t.zone)
+                            .map(|z| (z.peer.clone().unwrap_or_default(), z.transport()));
+                        let Some((peer, transport)) = peer else {
+                            continue;
+                        };
+                        let t_param = match transport {
+                            causeway_config::zones::ZoneTransport::Udp => "udp",
+                            causeway_config::zones::ZoneTransport::Tcp => "tcp",
+                            causeway_config::zones::ZoneTransport::Tls => "tls",
+                        };
+                        let hop = Uri::parse(&format!("sip:{peer};transport={t_param}"))
+                            .map_err(|e| e.to_string())
+                            .and_then(|u| match u {
+                                Uri::Sip(su) => hop_for_uri(&su).map_err(|e| e.to_string()),
+                                _ => Err("not a SIP peer".to_string()),
+                            });
+                        match hop {
+                            Ok(hop) => targets.push_back(Target {
+                                ruri: (t.alias != alias).then(|| alias_uri(&t.alias)),
+                                hop,
+                                path: Vec::new(),
+                            }),
+                            Err(e) => down.push(format!("neighbor zone `{}`: {e}", t.zone)),
+                        }
+                    }
+                    ZoneKind::Dns => {
+                        down.push(format!("DNS zone `{}`: not resolvable here", t.zone));
+                    }
                 }
+            }
+            if targets.is_empty() && !down.is_empty() {
+                let reason = format!("Service Unavailable ({})", down.join("; "));
+                debug!(trace = ?route.trace, "{reason}");
+                return self.respond(id, 503, &reason, &[], now, out);
             }
             if targets.is_empty() {
                 let reason = if local_zone {
@@ -760,6 +994,14 @@ impl Core {
         wall: SystemTime,
         out: &mut Vec<Outbound>,
     ) {
+        let link_zone = self.servers.get(&id).and_then(|s| {
+            self.links
+                .server_zone_at(s.reply.kind, s.reply.local.port())
+                .cloned()
+        });
+        if let (Some(zone), Method::Register) = (link_zone, &method) {
+            return self.link_register(id, zone, now, wall, out);
+        }
         match method {
             Method::Register => {
                 let Some(s) = self.servers.get(&id) else {
@@ -847,18 +1089,29 @@ impl Core {
         if !self.identity.has_listener(hop.kind) && hop.kind == TransportKind::Udp {
             return Err((503, "Service Unavailable (UDP is disabled)".into()));
         }
-        let local = self
-            .identity
-            .local_addr_towards(hop.kind, hop.addr.ip())
-            .ok_or_else(|| {
-                (
-                    503,
-                    format!(
-                        "Service Unavailable (no {} listener to send from)",
-                        hop.kind.via_token()
-                    ),
-                )
-            })?;
+        // down a link: Via names our end of it; E's Record-Route names the zone's port with
+        // the flow parameter, C's names its listener (E never dials it)
+        let link = hop.link.as_ref().and_then(|z| {
+            let l = self.links.get(z)?;
+            let server = self
+                .links
+                .server_zone_at(l.kind, l.local.port())
+                .map(|sz| sz.name.clone());
+            Some((z.clone(), l.local, server))
+        });
+        let local = match &link {
+            Some((_, l, _)) => Some(*l),
+            None => self.identity.local_addr_towards(hop.kind, hop.addr.ip()),
+        }
+        .ok_or_else(|| {
+            (
+                503,
+                format!(
+                    "Service Unavailable (no {} listener to send from)",
+                    hop.kind.via_token()
+                ),
+            )
+        })?;
         let ctx = self
             .ctxs
             .get(&ctx_id)
@@ -911,8 +1164,33 @@ impl Core {
             }
         }
         if ctx.record_route {
-            let inbound = record_route_value(s.reply.kind, s.reply.local);
-            let outbound = record_route_value(hop.kind, local);
+            let in_zone = self
+                .links
+                .server_zone_at(s.reply.kind, s.reply.local.port())
+                .map(|z| z.name.clone());
+            let in_local = if self
+                .identity
+                .is_listener_port(s.reply.kind, s.reply.local.port())
+            {
+                s.reply.local
+            } else {
+                // a connection we opened (C's link): name our listener, not its source port
+                self.identity
+                    .local_addr_towards(s.reply.kind, s.reply.remote.ip())
+                    .unwrap_or(s.reply.local)
+            };
+            let inbound = link_record_route(s.reply.kind, in_local, in_zone.as_deref());
+            let outbound = match &link {
+                Some((zone, l, Some(_))) => link_record_route(hop.kind, *l, Some(zone)),
+                Some((_, l, None)) => {
+                    let listener = self
+                        .identity
+                        .local_addr_towards(hop.kind, hop.addr.ip())
+                        .unwrap_or(*l);
+                    record_route_value(hop.kind, listener)
+                }
+                None => record_route_value(hop.kind, local),
+            };
             if inbound != outbound {
                 rw.push_record_route(&inbound);
             }
@@ -936,12 +1214,16 @@ impl Core {
     fn forward_ack(&mut self, msg: Message, reply: &Reply, out: &mut Vec<Outbound>) {
         let mut pop = 0;
         let mut next: Option<&NameAddr> = None;
+        let mut via_link: Option<String> = None;
         for r in msg.routes() {
             let ours = match &r.uri {
                 Uri::Sip(u) => self.identity.is_our_address(&u.host, u.port, u.secure),
                 _ => false,
             };
             if ours && next.is_none() {
+                if let Some(z) = link_of_route(&r.uri) {
+                    via_link = Some(z);
+                }
                 pop += 1;
             } else {
                 next = Some(r);
@@ -957,11 +1239,23 @@ impl Core {
         if next.is_none() && self.identity.is_our_address(&u.host, u.port, u.secure) {
             return; // an ACK for a response we generated: nothing to forward
         }
-        let Ok(hop) = hop_for_uri(u) else {
-            return;
-        };
-        let Some(local) = self.identity.local_addr_towards(hop.kind, hop.addr.ip()) else {
-            return;
+        let (hop, local) = match via_link
+            .as_deref()
+            .and_then(|z| Some((self.link_hop(z)?, z)))
+        {
+            Some((hop, z)) => match self.links.get(z) {
+                Some(l) => (hop, l.local),
+                None => return,
+            },
+            None => {
+                let Ok(hop) = hop_for_uri(u) else {
+                    return;
+                };
+                let Some(local) = self.identity.local_addr_towards(hop.kind, hop.addr.ip()) else {
+                    return;
+                };
+                (hop, local)
+            }
         };
         let branch = self.identity.stateless_branch(&msg);
         let mut rw = msg.rewrite();
@@ -990,6 +1284,8 @@ impl Core {
             conn: hop.conn,
             server_name: hop.server_name,
             token: 0,
+            reuse_only: hop.link.is_some(),
+            client_tls: None,
         });
     }
 
@@ -1073,6 +1369,8 @@ impl Core {
             conn: hop.conn,
             server_name: hop.server_name.clone(),
             token,
+            reuse_only: hop.link.is_some(),
+            client_tls: None,
         });
         if token != 0 {
             self.tokens.insert(token, id);
@@ -1149,6 +1447,8 @@ impl Core {
                 conn: hop.conn,
                 server_name: hop.server_name,
                 token: 0,
+                reuse_only: hop.link.is_some(),
+                client_tls: None,
             });
         }
         if status >= 200 {
@@ -1365,6 +1665,8 @@ impl Core {
             conn: None,
             server_name: None,
             token: 0,
+            reuse_only: false,
+            client_tls: None,
         });
     }
 
@@ -1403,6 +1705,8 @@ impl Core {
                     conn: hop.conn,
                     server_name: hop.server_name,
                     token: 0,
+                    reuse_only: hop.link.is_some(),
+                    client_tls: None,
                 });
             }
             ClientTimeout::TimedOut => {
@@ -1511,6 +1815,8 @@ fn send_reply(reply: &Reply, data: Bytes, out: &mut Vec<Outbound>) {
         conn: reply.conn,
         server_name: None,
         token: 0,
+        reuse_only: false,
+        client_tls: None,
     });
 }
 
@@ -1555,6 +1861,20 @@ fn server_key_for(msg: &Message, method: &str) -> String {
             msg.cseq().map(|(n, _)| n).unwrap_or(0),
         ),
     }
+}
+
+/// Our Record-Route value, with the flow parameter when it faces traversal server zone `zone`.
+fn link_record_route(kind: TransportKind, local: SocketAddr, zone: Option<&str>) -> String {
+    let v = record_route_value(kind, local);
+    match zone {
+        Some(z) => format!("{};{LINK_PARAM}={z}>", v.trim_end_matches('>')),
+        None => v,
+    }
+}
+
+/// The Request-URI for an alias a search rule rewrote.
+fn alias_uri(a: &Alias) -> String {
+    format!("sip:{a}")
 }
 
 fn host_string(h: &Host) -> String {

@@ -18,6 +18,8 @@ pub struct NextHop {
     pub conn: Option<ConnId>,
     /// TLS server name to present and verify.
     pub server_name: Option<String>,
+    /// The traversal zone whose link this hop is: sent only on that connection.
+    pub link: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +75,7 @@ pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
         addr: SocketAddr::new(ip, port),
         conn: None,
         server_name: name,
+        link: None,
     })
 }
 

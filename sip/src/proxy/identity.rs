@@ -131,6 +131,13 @@ impl Identity {
         Some(SocketAddr::new(ip, listener.port()))
     }
 
+    /// Whether `port` is one of our listening ports for `kind`.
+    pub fn is_listener_port(&self, kind: TransportKind, port: u16) -> bool {
+        self.listeners
+            .iter()
+            .any(|(k, a)| *k == kind && a.port() == port)
+    }
+
     pub fn has_listener(&self, kind: TransportKind) -> bool {
         self.listeners.iter().any(|(k, _)| *k == kind)
     }

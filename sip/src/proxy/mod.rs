@@ -10,6 +10,7 @@
 mod core;
 mod hop;
 mod identity;
+mod links;
 mod register;
 mod select;
 
@@ -19,3 +20,4 @@ mod tests;
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
+pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};

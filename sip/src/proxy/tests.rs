@@ -50,6 +50,11 @@ fn settings() -> ProxySettings {
             max_aors: 100,
         },
         auth: None,
+        router: None,
+        server_zones: Vec::new(),
+        client_zones: Vec::new(),
+        link_credentials: Default::default(),
+        link_realm: "example.com".into(),
     }
 }
 

@@ -213,6 +213,26 @@ impl Registrar {
             .unwrap_or_default()
     }
 
+    /// Every live binding as (AOR, contact, seconds left), sorted, at most `limit` (status).
+    pub fn snapshot(&self, now: Instant, limit: usize) -> Vec<(String, String, u64)> {
+        let mut v: Vec<(String, String, u64)> = self
+            .aors
+            .iter()
+            .flat_map(|(aor, bs)| {
+                bs.iter().filter(|b| b.expires_at > now).map(move |b| {
+                    (
+                        aor.clone(),
+                        b.contact.clone(),
+                        b.expires_at.saturating_duration_since(now).as_secs(),
+                    )
+                })
+            })
+            .take(limit)
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Drops expired bindings; returns how many.
     pub fn purge_expired(&mut self, now: Instant) -> usize {
         let mut n = 0;

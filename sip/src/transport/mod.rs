@@ -12,7 +12,7 @@ mod tls;
 mod udp;
 
 pub use framing::{Frame, FrameError, Framer};
-pub use tls::{TlsError, TlsMaterial};
+pub use tls::{client_config, TlsError, TlsMaterial};
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -111,6 +111,12 @@ pub struct Outbound {
     pub server_name: Option<String>,
     /// Echoed in `SendFailed`; 0 when the sender does not care.
     pub token: u64,
+    /// Send only on an existing connection (`conn`, or one to `dest`), never open one: a
+    /// traversal link held by the peer cannot be dialled back through its firewall.
+    pub reuse_only: bool,
+    /// TLS client configuration for a new outbound connection, instead of the node's
+    /// (a traversal client zone has its own verification mode and CA).
+    pub client_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 #[derive(thiserror::Error, Debug)]

@@ -149,11 +149,17 @@ pub(super) fn send(shared: &Arc<Shared>, out: Outbound) {
                     .map(|e| e.tx.clone())
             })
     };
+    if existing.is_none() && out.reuse_only {
+        return shared.fail(out.token, format!("no connection to {} is open", out.dest));
+    }
     if let Some(tx) = existing {
         match tx.try_send(out.data) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 return shared.fail(out.token, "connection queue full".into())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) if out.reuse_only => {
+                return shared.fail(out.token, format!("the connection to {} closed", out.dest));
             }
             Err(mpsc::error::TrySendError::Closed(data)) => {
                 // the connection just went away: open a new one below
@@ -181,7 +187,8 @@ fn connect_and_send(shared: &Arc<Shared>, out: Outbound) {
         match connect(&shared, out.dest).await {
             Ok((tcp, local)) => {
                 if out.kind == TransportKind::Tls {
-                    let Some(cfg) = shared.client_tls.clone() else {
+                    let Some(cfg) = out.client_tls.clone().or_else(|| shared.client_tls.clone())
+                    else {
                         shared.conns().remove(id);
                         return shared.fail(out.token, "no TLS client configuration".into());
                     };

@@ -84,6 +84,8 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
             conn: None,
             server_name: None,
             token: 0,
+            reuse_only: false,
+            client_tls: None,
         });
         let mut buf = [0u8; 100];
         let (n, from) = client.recv_from(&mut buf).unwrap();
@@ -127,6 +129,8 @@ async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
             },
             server_name: None,
             token: 0,
+            reuse_only: false,
+            client_tls: None,
         });
     }
     let mut got = Vec::new();
@@ -167,6 +171,8 @@ async fn outbound_connections_use_the_configured_source_ports() {
             conn: None,
             server_name: None,
             token: 7,
+            reuse_only: false,
+            client_tls: None,
         });
     }
     let a = next_message(&mut srx).await;
@@ -206,6 +212,8 @@ async fn tls_round_trip_and_send_failure_is_reported() {
         conn: None,
         server_name: Some("localhost".into()),
         token: 1,
+        reuse_only: false,
+        client_tls: None,
     });
     let m = next_message(&mut srx).await;
     assert_eq!(m.kind, TransportKind::Tls);
@@ -221,6 +229,8 @@ async fn tls_round_trip_and_send_failure_is_reported() {
         conn: None,
         server_name: None,
         token: 99,
+        reuse_only: false,
+        client_tls: None,
     });
     let ev = tokio::time::timeout(Duration::from_secs(5), async {
         loop {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The firewall topology of the traversal test, in network namespaces:
+#
+#   inside (C, inside UA) 10.77.1.2 --- fw 10.77.1.1 | 10.77.2.1 --- dmz (E) 10.77.2.2
+#                                          fw 10.77.3.1 --- internet (UA) 10.77.3.2
+#
+# The namespace `fw` routes between the three and firewalls with nftables: connections from
+# inside go out; nothing from dmz or internet may open a connection into inside (new ones are
+# counted and dropped); replies to inside's own connections pass.
+#
+# Usage: fw_topology.sh up TAG | down TAG | counters TAG
+# TAG keeps parallel runs apart (names are cw<TAG>-in, -fw, -dmz, -net; at most 4 characters).
+set -eu
+cmd=$1; tag=$2
+IN=cw$tag-in; FW=cw$tag-fw; DMZ=cw$tag-dmz; NET=cw$tag-net
+
+down() {
+    for ns in $IN $FW $DMZ $NET; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+case "$cmd" in
+up)
+    down
+    for ns in $IN $FW $DMZ $NET; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    # one veth pair per leg: <ns side> in the leaf, fw<n> in the firewall
+    i=1
+    for ns in $IN $DMZ $NET; do
+        ip link add "cw$tag-l$i" type veth peer name "cw$tag-f$i"
+        ip link set "cw$tag-l$i" netns "$ns"
+        ip link set "cw$tag-f$i" netns "$FW"
+        ip -n "$ns" addr add "10.77.$i.2/24" dev "cw$tag-l$i"
+        ip -n "$ns" link set "cw$tag-l$i" up
+        ip -n "$ns" route add default via "10.77.$i.1"
+        ip -n "$FW" addr add "10.77.$i.1/24" dev "cw$tag-f$i"
+        ip -n "$FW" link set "cw$tag-f$i" up
+        i=$((i + 1))
+    done
+    ip netns exec "$FW" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$FW" nft -f - <<NFT
+table inet cw {
+    counter into_inside_refused { }
+    counter into_inside_new { }
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        ct state established,related accept
+        oifname "cw$tag-f1" ct state new counter name into_inside_new drop
+        oifname "cw$tag-f1" counter name into_inside_refused drop
+    }
+}
+NFT
+    ;;
+down)
+    down
+    ;;
+counters)
+    # prints "<new connections dropped> <other packets dropped>" into inside
+    ip netns exec "$FW" nft list counters table inet cw |
+        awk '/counter into_inside_new/ {n=1} /counter into_inside_refused/ {n=2}
+             /packets/ { for (i=1;i<=NF;i++) if ($i=="packets") v[n]=$(i+1) }
+             END { printf "%d %d\n", v[1], v[2] }'
+    ;;
+*)
+    echo "usage: $0 up|down|counters TAG" >&2; exit 2 ;;
+esac

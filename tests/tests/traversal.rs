@@ -1,0 +1,436 @@
+//! Firewall traversal, end to end (issue 3): C in `inside`, E in `dmz`, sipp UAs in `inside`
+//! and `internet`, all in network namespaces this test creates and routed through a firewall
+//! namespace whose nftables rules refuse every new connection into `inside`
+//! (`tests/scripts/fw_topology.sh`). Calls go both ways through the link C opened; the
+//! firewall's counter shows nothing came in; E restarted means C reconnects; wrong link
+//! credentials keep the zone down and callers get a clear 503.
+//!
+//! Needs root (network namespaces), iproute2, nftables, sipp, python3: `.ci/run` installs them.
+
+use causeway_tests::{env_bin, free_port, outbound_block, scenario, shared};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const C_IP: &str = "10.77.1.2";
+const E_IP: &str = "10.77.2.2";
+const NET_IP: &str = "10.77.3.2";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fw_topology.sh")
+}
+
+struct Topology {
+    tag: String,
+}
+
+impl Topology {
+    fn up() -> Topology {
+        let ok = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "the traversal test creates network namespaces: run it as root"
+        );
+        let tag = format!("{}", std::process::id() % 10_000);
+        let st = Command::new("bash")
+            .arg(script())
+            .args(["up", &tag])
+            .status()
+            .expect("run fw_topology.sh");
+        assert!(
+            st.success(),
+            "fw_topology.sh up failed (iproute2 and nftables installed?)"
+        );
+        Topology { tag }
+    }
+    fn ns(&self, leaf: &str) -> String {
+        format!("cw{}-{leaf}", self.tag)
+    }
+    /// (new connections into inside dropped, other packets into inside dropped)
+    fn counters(&self) -> (u64, u64) {
+        let o = Command::new("bash")
+            .arg(script())
+            .args(["counters", &self.tag])
+            .output()
+            .expect("counters");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut it = text.split_whitespace().map(|v| v.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["down", &self.tag])
+            .status();
+    }
+}
+
+/// A causeway node running in a namespace.
+struct NsNode {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NsNode {
+    fn start(ns: &str, toml: &str) -> NsNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("node.toml");
+        std::fs::write(&cfg, toml).expect("config");
+        let log = dir.path().join("node.log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(env_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info,causeway_sip=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn causeway");
+        let n = NsNode {
+            child,
+            log,
+            _dir: dir,
+        };
+        n.wait_for("running", 1, Duration::from_secs(20));
+        n
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    /// Waits until `needle` has been logged `count` times.
+    fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.log().matches(needle).count() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "`{needle}` not logged {count}x in time; log:\n{}",
+            self.log()
+        );
+    }
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.log()
+    }
+}
+
+impl Drop for NsNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Bg(Child);
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sipp_uas(ns: &str, ip: &str, port: u16) -> Bg {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, "sipp", "-sf"])
+        .arg(scenario("uas_call.xml"))
+        .args(["-i", ip, "-p", &port.to_string(), "-t", "u1", "-nostdin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp uas");
+    std::thread::sleep(Duration::from_millis(300));
+    Bg(child)
+}
+
+/// One call of `service@domain` from a sipp UAC at `ip` to the proxy at `proxy`.
+fn sipp_call(ns: &str, ip: &str, proxy: &str, service: &str, domain: &str) -> Output {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "sipp", proxy, "-sf"])
+        .arg(scenario("uac_call_domain.xml"))
+        .args(["-key", "domain", domain, "-s", service, "-i", ip])
+        .args(["-p", &free_port().to_string(), "-t", "u1", "-m", "1"])
+        .args(["-timeout", "20s", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp uac");
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("sipp output")
+}
+
+/// Sends one request from namespace `ns` over UDP and returns the first final response's
+/// status line.
+fn udp_final_status(ns: &str, from_ip: &str, to: &str, msg: &str) -> String {
+    let py = r#"
+import socket, sys
+frm, to, msg = sys.argv[1], sys.argv[2], sys.argv[3]
+host, port = to.rsplit(":", 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((frm, 0)); s.settimeout(10)
+msg = msg.replace("LOCAL", "%s:%d" % s.getsockname())
+s.sendto(msg.encode(), (host, int(port)))
+while True:
+    r = s.recv(65535).decode(errors="replace")
+    line = r.split("\r\n", 1)[0]
+    code = int(line.split(" ")[1])
+    if code >= 200:
+        print(line); break
+"#;
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", py, from_ip, to, msg])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn register(ns: &str, ip: &str, proxy: &str, user: &str, contact: &str) {
+    let msg = format!(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreg{user}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r1\r\nTo: <sip:{user}@example.com>\r\n\
+         Call-ID: reg-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@{contact}>\r\n\
+         Expires: 600\r\nContent-Length: 0\r\n\r\n"
+    );
+    let line = udp_final_status(ns, ip, proxy, &msg);
+    assert!(
+        line.starts_with("SIP/2.0 200"),
+        "REGISTER in {ns}: `{line}`"
+    );
+}
+
+fn edge_toml(password: &str) -> String {
+    format!(
+        r#"[system]
+name = "edge"
+role = "edge"
+domain = "edge.example.net"
+
+[sip]
+udp = {{ enabled = true, listen = "{E_IP}:5060" }}
+tls = {{ enabled = true, listen = "{E_IP}:5061" }}
+outbound_ports = "{outbound}"
+
+[[credential]]
+username = "control-1"
+password = "{password}"
+
+[[zone]]
+name = "from-control"
+type = "traversal-server"
+sip_port = 7001
+transport = "tls"
+username = "control-1"
+listen_ip = "{E_IP}"
+
+[[zone]]
+name = "internet-ua"
+type = "neighbor"
+peer = "{NET_IP}:5090"
+transport = "udp"
+
+[[search_rule]]
+name = "example.com to C"
+pattern_type = "suffix"
+pattern = "@example.com"
+target = "from-control"
+
+[[search_rule]]
+name = "C to the internet"
+priority = 110
+source = "from-control"
+pattern_type = "suffix"
+pattern = "@internet.test"
+target = "internet-ua"
+"#,
+        outbound = outbound_block()
+    )
+}
+
+fn control_toml() -> String {
+    format!(
+        r#"[system]
+name = "control"
+role = "control"
+domain = "example.com"
+
+[sip]
+udp = {{ enabled = true, listen = "{C_IP}:5060" }}
+tcp = {{ enabled = true, listen = "{C_IP}:5060" }}
+tls = {{ enabled = true, listen = "{C_IP}:5061" }}
+outbound_ports = "{outbound}"
+
+[[zone]]
+name = "to-edge"
+type = "traversal-client"
+peer = "{E_IP}"
+sip_port = 7001
+transport = "tls"
+username = "control-1"
+password = "secret"
+tls_verify = "permissive"
+keepalive_interval = 5
+retry_first = 1
+retry_max = 2
+
+[[search_rule]]
+name = "internet via E"
+pattern_type = "suffix"
+pattern = "@internet.test"
+target = "to-edge"
+"#,
+        outbound = outbound_block()
+    )
+}
+
+/// The status JSON once it contains every one of `needles` (or the last one after 5 s).
+fn status_with(ns: &str, needles: &[&str]) -> String {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let st = status_json(ns);
+        if needles.iter().all(|n| st.contains(n)) || Instant::now() > end {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn status_json(ns: &str) -> String {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(env_bin())
+        .args(["status", "--json"])
+        .output()
+        .expect("causeway status");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
+    let _ = shared();
+    let topo = Topology::up();
+    let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
+
+    let e = NsNode::start(&dmz, &edge_toml("secret"));
+    let c = NsNode::start(&inside, &control_toml());
+    c.wait_for("traversal link up", 1, Duration::from_secs(15));
+    e.wait_for("traversal link up", 1, Duration::from_secs(5));
+    let st = status_with(&inside, &["\"to-edge\"", "\"up\""]);
+    assert!(
+        st.contains("\"to-edge\"") && st.contains("\"up\""),
+        "C status: {st}"
+    );
+
+    // the UAs: bob inside (registered on C), the internet UA answers anything for internet.test
+    let _bob = sipp_uas(&inside, C_IP, 5090);
+    register(
+        &inside,
+        C_IP,
+        &format!("{C_IP}:5060"),
+        "bob",
+        &format!("{C_IP}:5090"),
+    );
+    let _far = sipp_uas(&net, NET_IP, 5090);
+
+    // internet -> E -> (link) -> C -> inside UA
+    let o = sipp_call(&net, NET_IP, &format!("{E_IP}:5060"), "bob", "example.com");
+    assert!(
+        o.status.success(),
+        "inbound call failed\nsipp: {}\nE log:\n{}\nC log:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        e.log(),
+        c.log()
+    );
+    // inside UA -> C -> (link) -> E -> internet UA
+    let o = sipp_call(
+        &inside,
+        C_IP,
+        &format!("{C_IP}:5060"),
+        "alice",
+        "internet.test",
+    );
+    assert!(
+        o.status.success(),
+        "outbound call failed\nsipp: {}\nE log:\n{}\nC log:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        e.log(),
+        c.log()
+    );
+    let (new_in, _) = topo.counters();
+    assert_eq!(
+        new_in, 0,
+        "a connection into inside was attempted during the calls"
+    );
+    // ... and the firewall does refuse one: E's namespace cannot reach C's TLS port
+    let probe = Command::new("ip")
+        .args(["netns", "exec", &dmz, "python3", "-c"])
+        .arg(format!(
+            "import socket\ntry:\n socket.create_connection(('{C_IP}', 5061), timeout=2); print('connected')\nexcept Exception as e: print('refused')"
+        ))
+        .output()
+        .expect("probe");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "refused");
+    let (new_in, _) = topo.counters();
+    assert!(new_in >= 1, "the firewall counted no refused connection");
+
+    // E restarts: C reconnects within its retry time and calls work again
+    let _ = e.stop();
+    c.wait_for("traversal link down", 1, Duration::from_secs(15));
+    let e = NsNode::start(&dmz, &edge_toml("secret"));
+    let t0 = Instant::now();
+    c.wait_for("traversal link up", 2, Duration::from_secs(15));
+    let reconnect = t0.elapsed();
+    let o = sipp_call(&net, NET_IP, &format!("{E_IP}:5060"), "bob", "example.com");
+    assert!(
+        o.status.success(),
+        "call after E restarted failed (reconnected in {reconnect:?})\nE log:\n{}\nC log:\n{}",
+        e.log(),
+        c.log()
+    );
+
+    // wrong link credentials: the zone stays down, callers get a clear 503 at once
+    let _ = e.stop();
+    let e = NsNode::start(&dmz, &edge_toml("not-the-password"));
+    e.wait_for("traversal link refused", 1, Duration::from_secs(20));
+    let invite = format!(
+        "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKdown1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:x@{NET_IP}>;tag=d1\r\nTo: <sip:bob@example.com>\r\n\
+         Call-ID: down-1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{NET_IP}:5099>\r\nContent-Length: 0\r\n\r\n"
+    );
+    let t = Instant::now();
+    let line = udp_final_status(&net, NET_IP, &format!("{E_IP}:5060"), &invite);
+    assert!(
+        line.starts_with("SIP/2.0 503") && line.contains("from-control"),
+        "a call into a zone whose link is down: `{line}`"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the 503 was not immediate"
+    );
+    let st = status_with(&inside, &["E refused the link"]);
+    assert!(
+        st.contains("E refused the link"),
+        "C status names the refusal: {st}"
+    );
+    drop(c);
+    drop(e);
+}

@@ -1,0 +1,409 @@
+//! The traversal client link of C (one per `traversal-client` zone), sans-IO: C opens the
+//! connection outward to E's zone port, registers with SIP digest (RFC 7616 through E's
+//! challenge), keeps the flow alive with RFC 5626 CRLF keep-alives and periodic refreshes,
+//! and after a failure reconnects with back-off (first retry fast, doubling up to the
+//! configured maximum).
+//!
+//! It owns only the link's state and timers; requests that travel over the link are the proxy
+//! core's. Inputs: `on_timeout`, `on_response`, `on_closed`, `on_send_failed`, each with `now`;
+//! outputs: messages to send and `Event`s for the core's link table.
+
+use bytes::Bytes;
+use causeway_sip::auth;
+use causeway_sip::proxy::{LinkResponse, LINK_BRANCH_PREFIX};
+use causeway_sip::transport::{ConnId, Outbound, TransportKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a REGISTER may go unanswered before the attempt counts as failed (64*T1).
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(32);
+
+#[derive(Clone)]
+pub struct LinkConfig {
+    pub zone: String,
+    /// E's address and the name it was configured by (TLS server name, URIs).
+    pub peer: SocketAddr,
+    pub peer_host: String,
+    pub kind: TransportKind,
+    pub username: String,
+    pub password: String,
+    pub expires: u32,
+    pub keepalive: Duration,
+    pub retry_first: Duration,
+    pub retry_max: Duration,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Our system name, for Via and Contact of the REGISTER.
+    pub system_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Up {
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Down {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    /// Waiting to (re)connect at `at`.
+    Idle { at: Instant },
+    /// A REGISTER is out (first one, or with credentials after a challenge).
+    Registering { deadline: Instant },
+    Up {
+        conn: ConnId,
+        refresh_at: Instant,
+        ping_at: Instant,
+        /// a refresh REGISTER is out, due by then
+        pending: Option<Instant>,
+    },
+}
+
+/// What the status page shows of a link.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LinkStatus {
+    pub zone: String,
+    pub peer: String,
+    pub transport: String,
+    pub state: String,
+    /// Unix seconds since when the link has been in this state.
+    pub since: u64,
+    /// Unix seconds of the last keep-alive sent, if any.
+    pub last_keepalive: Option<u64>,
+    pub last_error: Option<String>,
+    /// Reconnect attempts since the link was last up.
+    pub attempts: u32,
+}
+
+pub struct LinkClient {
+    cfg: LinkConfig,
+    state: State,
+    backoff: Duration,
+    call_id: String,
+    tag: String,
+    cseq: u32,
+    branch_n: u64,
+    /// the challenge to answer on the next REGISTER, and whether it was already answered once
+    challenge: Option<String>,
+    answered: bool,
+    conn: Option<ConnId>,
+    token: u64,
+    since: SystemTime,
+    last_keepalive: Option<SystemTime>,
+    last_error: Option<String>,
+    attempts: u32,
+}
+
+impl LinkClient {
+    /// A link that will connect at once (`now`).
+    pub fn new(cfg: LinkConfig, now: Instant, wall: SystemTime) -> LinkClient {
+        let r: u64 = rand::random();
+        LinkClient {
+            call_id: format!("{r:016x}-link@{}", cfg.system_name),
+            tag: format!("{:x}", r >> 16),
+            backoff: cfg.retry_first,
+            cfg,
+            state: State::Idle { at: now },
+            cseq: 0,
+            branch_n: 0,
+            challenge: None,
+            answered: false,
+            conn: None,
+            token: 0,
+            since: wall,
+            last_keepalive: None,
+            last_error: None,
+            attempts: 0,
+        }
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.cfg.zone
+    }
+
+    pub fn kind(&self) -> TransportKind {
+        self.cfg.kind
+    }
+
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, State::Up { .. })
+    }
+
+    pub fn owns_token(&self, token: u64) -> bool {
+        token != 0 && token == self.token
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Idle { at } => Some(*at),
+            State::Registering { deadline } => Some(*deadline),
+            State::Up {
+                refresh_at,
+                ping_at,
+                pending,
+                ..
+            } => Some(match pending {
+                Some(p) => (*p).min(*ping_at),
+                None => (*refresh_at).min(*ping_at),
+            }),
+        }
+    }
+
+    pub fn status(&self) -> LinkStatus {
+        let unix = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        LinkStatus {
+            zone: self.cfg.zone.clone(),
+            peer: self.cfg.peer.to_string(),
+            transport: self.cfg.kind.via_token().to_string(),
+            state: match self.state {
+                State::Idle { .. } => "down",
+                State::Registering { .. } => "connecting",
+                State::Up { .. } => "up",
+            }
+            .to_string(),
+            since: unix(self.since),
+            last_keepalive: self.last_keepalive.map(unix),
+            last_error: self.last_error.clone(),
+            attempts: self.attempts,
+        }
+    }
+
+    pub fn on_timeout(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+        token: u64,
+    ) -> Option<Event> {
+        match self.state.clone() {
+            State::Idle { at } if at <= now => {
+                self.attempts += 1;
+                self.challenge = None;
+                self.answered = false;
+                self.conn = None;
+                self.send_register(out, token);
+                self.state = State::Registering {
+                    deadline: now + REGISTER_TIMEOUT,
+                };
+                None
+            }
+            State::Registering { deadline } if deadline <= now => {
+                self.fail("E did not answer the REGISTER".into(), now, wall)
+            }
+            State::Up {
+                conn,
+                refresh_at,
+                ping_at,
+                pending,
+            } => {
+                if pending.is_some_and(|p| p <= now) {
+                    return self.fail("E did not answer the refresh".into(), now, wall);
+                }
+                let mut next_ping = ping_at;
+                if ping_at <= now {
+                    // RFC 5626 4.4.1: a double CRLF; E answers with one
+                    out.push(self.outbound(Bytes::from_static(b"\r\n\r\n"), Some(conn), 0));
+                    self.last_keepalive = Some(wall);
+                    next_ping = now + self.cfg.keepalive;
+                }
+                let mut pending = pending;
+                let mut refresh = refresh_at;
+                if pending.is_none() && refresh_at <= now {
+                    self.answered = false;
+                    self.send_register(out, token);
+                    pending = Some(now + REGISTER_TIMEOUT);
+                    refresh = now + Duration::from_secs(u64::from(self.cfg.expires) / 2);
+                }
+                self.state = State::Up {
+                    conn,
+                    refresh_at: refresh,
+                    ping_at: next_ping,
+                    pending,
+                };
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// A response to one of our REGISTERs.
+    pub fn on_response(
+        &mut self,
+        r: &LinkResponse,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Outbound>,
+        token: u64,
+    ) -> Option<Event> {
+        let (msg, conn, local, remote) = (&r.msg, r.conn, r.local, r.remote);
+        if msg.call_id() != Some(self.call_id.as_str()) {
+            return None;
+        }
+        if msg.cseq().map(|(n, _)| n) != Some(self.cseq) {
+            return None; // a late answer to an earlier REGISTER
+        }
+        let status = msg.status().unwrap_or(500);
+        if status < 200 {
+            return None;
+        }
+        if conn.is_some() {
+            self.conn = conn;
+        }
+        match status {
+            200..=299 => {
+                let expires = msg
+                    .expires()
+                    .unwrap_or(self.cfg.expires)
+                    .clamp(10, self.cfg.expires.max(10));
+                let refresh_at = now + Duration::from_secs(u64::from(expires) / 2);
+                let was_up = self.is_up();
+                let Some(conn) = self.conn else {
+                    return self.fail("E answered on no connection".into(), now, wall);
+                };
+                self.state = State::Up {
+                    conn,
+                    refresh_at,
+                    ping_at: now + self.cfg.keepalive,
+                    pending: None,
+                };
+                self.backoff = self.cfg.retry_first;
+                self.last_error = None;
+                if was_up {
+                    return None;
+                }
+                self.since = wall;
+                self.attempts = 0;
+                Some(Event::Up {
+                    conn,
+                    local,
+                    remote,
+                })
+            }
+            401 | 407 if !self.answered => {
+                let name = if status == 401 {
+                    "WWW-Authenticate"
+                } else {
+                    "Proxy-Authenticate"
+                };
+                let Some(c) = msg.header(name) else {
+                    return self.fail(format!("{status} without a challenge"), now, wall);
+                };
+                self.challenge = Some(c.to_string());
+                self.answered = true;
+                self.send_register(out, token);
+                None
+            }
+            _ => {
+                let reason = msg.reason().unwrap_or("").to_string();
+                self.fail(format!("E refused the link: {status} {reason}"), now, wall)
+            }
+        }
+    }
+
+    pub fn on_closed(&mut self, conn: ConnId, now: Instant, wall: SystemTime) -> Option<Event> {
+        if self.conn != Some(conn) {
+            return None;
+        }
+        self.fail("the connection to E closed".into(), now, wall)
+    }
+
+    pub fn on_send_failed(&mut self, error: &str, now: Instant, wall: SystemTime) -> Option<Event> {
+        self.fail(format!("cannot reach E: {error}"), now, wall)
+    }
+
+    fn fail(&mut self, reason: String, now: Instant, wall: SystemTime) -> Option<Event> {
+        let was_up = self.is_up();
+        let delay = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.cfg.retry_max);
+        self.state = State::Idle { at: now + delay };
+        self.conn = None;
+        if was_up {
+            self.since = wall;
+        }
+        tracing::warn!(zone = %self.cfg.zone, peer = %self.cfg.peer, %reason, retry_in = ?delay, "traversal link down");
+        self.last_error = Some(reason.clone());
+        was_up.then_some(Event::Down { reason })
+    }
+
+    fn send_register(&mut self, out: &mut Vec<Outbound>, token: u64) {
+        self.cseq += 1;
+        self.branch_n += 1;
+        self.token = token;
+        let c = &self.cfg;
+        let t = match c.kind {
+            TransportKind::Tls => "tls",
+            TransportKind::Tcp => "tcp",
+            TransportKind::Udp => "udp",
+        };
+        let host = uri_host(&c.peer_host);
+        let ruri = format!("sip:{host}:{};transport={t}", c.peer.port());
+        let mut m = format!(
+            "REGISTER {ruri} SIP/2.0\r\n\
+             Via: SIP/2.0/{} {}.invalid;branch={LINK_BRANCH_PREFIX}{:x}{};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{}@{host}>;tag={}\r\n\
+             To: <sip:{}@{host}>\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {} REGISTER\r\n\
+             Contact: <sip:{}@{}.invalid;transport={t};ob>\r\n\
+             Expires: {}\r\n\
+             Supported: outbound, path\r\n\
+             User-Agent: causeway/{}\r\n",
+            c.kind.via_token(),
+            c.system_name,
+            self.branch_n,
+            rand::random::<u32>(),
+            c.username,
+            self.tag,
+            c.username,
+            self.call_id,
+            self.cseq,
+            c.username,
+            c.system_name,
+            c.expires,
+            env!("CARGO_PKG_VERSION"),
+        );
+        if let Some(ch) = &self.challenge {
+            let cnonce = format!("{:016x}", rand::random::<u64>());
+            match auth::respond(ch, "REGISTER", &ruri, &c.username, &c.password, &cnonce, 1) {
+                Ok(a) => m.push_str(&format!("Authorization: {a}\r\n")),
+                Err(e) => tracing::warn!(zone = %c.zone, error = %e, "cannot answer E's challenge"),
+            }
+        }
+        m.push_str("Content-Length: 0\r\n\r\n");
+        let conn = self.conn;
+        out.push(self.outbound(Bytes::from(m), conn, token));
+    }
+
+    fn outbound(&self, data: Bytes, conn: Option<ConnId>, token: u64) -> Outbound {
+        Outbound {
+            kind: self.cfg.kind,
+            dest: self.cfg.peer,
+            data,
+            conn,
+            server_name: Some(self.cfg.peer_host.clone()),
+            token,
+            // a new connection only for a fresh attempt; keep-alives and refreshes use the link
+            reuse_only: conn.is_some(),
+            client_tls: self.cfg.tls.clone(),
+        }
+    }
+}
+
+/// A host for a SIP URI: IPv6 literals in brackets.
+fn uri_host(h: &str) -> String {
+    if h.contains(':') && !h.starts_with('[') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
+}
