@@ -1,13 +1,15 @@
 //! The `causeway` binary: command line and wiring only. Protocol logic lives in the crates
 //! (`causeway-config`, `causeway-sip`, `causeway-zones`); this file parses arguments, sets up
-//! logging and hands the configuration to `node`.
+//! logging and hands the configuration to `node` (or, for `check-route`, to `check_route`).
 
+mod check_route;
 mod node;
 mod status;
 
 use anyhow::Context;
 use causeway_config::Config;
-use clap::{Parser, Subcommand};
+use causeway_zones::{Protocol, LOCAL_ZONE};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +50,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Route one alias through the configuration's transforms and search rules and print the
+    /// decision: 0 when there is a target, 2 when there is no route, 1 on a bad configuration.
+    CheckRoute {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// What was dialled: `bob@example.com`, `1234`, or a URI such as `sip:bob@example.com`.
+        alias: String,
+        /// Zone the call comes from: LocalZone (local endpoints) or a configured zone.
+        #[arg(long, default_value = LOCAL_ZONE)]
+        from: String,
+        /// Protocol of the request (for rules with `protocol = "sip"` or `"h323"`).
+        #[arg(long, value_enum, default_value_t = ProtocolArg::Sip)]
+        protocol: ProtocolArg,
+        /// The caller is an endpoint registered here (for `source = "registered"` rules).
+        #[arg(long)]
+        registered: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProtocolArg {
+    Sip,
+    H323,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +131,19 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::CheckRoute {
+            config,
+            alias,
+            from,
+            protocol,
+            registered,
+        } => {
+            let protocol = match protocol {
+                ProtocolArg::Sip => Protocol::Sip,
+                ProtocolArg::H323 => Protocol::H323,
+            };
+            check_route::run(&config, &alias, &from, protocol, registered)
         }
         Command::DefaultConfig => {
             print!("{}", causeway_config::DEFAULT_TOML);
