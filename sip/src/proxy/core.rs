@@ -127,6 +127,9 @@ struct Target {
     ruri: Option<String>,
     hop: NextHop,
     path: Vec<String>,
+    /// `[routing] hop_limit`: Max-Forwards of a request sent into a zone is capped at this,
+    /// so a loop between zones ends after that many hops
+    hop_cap: Option<u32>,
 }
 
 /// RFC 3261 16: the state of one proxied request across its branches (tried serially).
@@ -747,6 +750,7 @@ impl Core {
                     ruri: edit.ruri.clone(),
                     hop,
                     path: Vec::new(),
+                    hop_cap: None,
                 }),
                 None => {
                     let reason = format!("Service Unavailable (traversal zone `{zone}` is down)");
@@ -765,6 +769,7 @@ impl Core {
                         ruri: edit.ruri.clone(),
                         hop,
                         path: Vec::new(),
+                        hop_cap: None,
                     };
                     if !u.lr() {
                         let mut rest: Vec<String> = remaining
@@ -799,6 +804,7 @@ impl Core {
                     ruri: edit.ruri.clone(),
                     hop,
                     path: Vec::new(),
+                    hop_cap: None,
                 }),
                 Err(e) => {
                     return self.respond(
@@ -863,6 +869,7 @@ impl Core {
                                         ruri: Some(b.contact.clone()),
                                         hop,
                                         path: b.path.clone(),
+                                        hop_cap: None,
                                     });
                                 }
                                 Err(e) => {
@@ -877,6 +884,7 @@ impl Core {
                                 ruri: (t.alias != alias).then(|| alias_uri(&t.alias)),
                                 hop,
                                 path: Vec::new(),
+                                hop_cap: Some(self.router.hop_limit()),
                             }),
                             None => down.push(format!("traversal zone `{}` is down", t.zone)),
                         }
@@ -905,6 +913,7 @@ impl Core {
                                 ruri: (t.alias != alias).then(|| alias_uri(&t.alias)),
                                 hop,
                                 path: Vec::new(),
+                                hop_cap: Some(self.router.hop_limit()),
                             }),
                             Err(e) => down.push(format!("neighbor zone `{}`: {e}", t.zone)),
                         }
@@ -1145,11 +1154,11 @@ impl Core {
         for p in target.path.iter().rev() {
             rw.push_route(p);
         }
-        rw.set_max_forwards(
-            msg.max_forwards()
-                .map(|m| m.saturating_sub(1))
-                .unwrap_or(DEFAULT_MAX_FORWARDS),
-        );
+        let max_forwards = msg
+            .max_forwards()
+            .map(|m| m.saturating_sub(1))
+            .unwrap_or(DEFAULT_MAX_FORWARDS);
+        rw.set_max_forwards(target.hop_cap.map_or(max_forwards, |c| max_forwards.min(c)));
         // RFC 3261 18.2.1 / RFC 3581 on the sender's Via
         if let Some(v) = msg.vias().first() {
             let src_ip = s.reply.remote.ip();
