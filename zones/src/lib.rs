@@ -5,8 +5,12 @@
 //! answers with zones to try; it never parses SIP or H.323 and never does I/O. Today it knows
 //! the implicit local zone (registrations in the registrar domains); neighbor, traversal and DNS
 //! zones with search rules and transforms are the subject of the traversal work (issue 3).
+//!
+//! `dns` is the one exception to "no I/O": RFC 3263 server location for DNS zones and for the
+//! proxy's next hop. Its ordering logic is pure (`dns::select`); only `dns::resolve` queries.
 
 mod alias;
+pub mod dns;
 mod router;
 
 pub use alias::Alias;
