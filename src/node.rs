@@ -248,7 +248,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map(|c| LinkClient::new(c, now, wall))
         .collect();
     let ext = Links::new(clients, status, template, now);
-    driver::run_with(core, handle.clone(), events, shutdown_signal(), ext).await;
+    let dns_zones: Vec<(String, Vec<SocketAddr>)> = config
+        .zones
+        .iter()
+        .filter(|z| z.kind == ZoneType::Dns)
+        .map(|z| (z.name.clone(), z.nameservers.clone()))
+        .collect();
+    let resolvers = driver::Resolvers::new(&dns_zones).context("DNS zone resolvers")?;
+    driver::run_with(
+        core,
+        handle.clone(),
+        events,
+        shutdown_signal(),
+        ext,
+        resolvers,
+    )
+    .await;
     handle.shutdown();
     info!("stopped");
     Ok(())

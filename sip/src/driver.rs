@@ -2,8 +2,10 @@
 //! sockets. It moves transport events into `proxy::Core`, the core's outputs into the transport,
 //! and sleeps until the core's next deadline. No protocol decisions are made here.
 
-use crate::proxy::{Core, NetEnv};
+use crate::proxy::{Core, DnsQuery, NetEnv};
 use crate::transport::{ConnId, Outbound, TransportEvent, TransportHandle};
+use causeway_zones::dns::{Hop as DnsHop, SipResolver};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Instant, SystemTime};
@@ -34,6 +36,40 @@ pub trait Extension {
     }
 }
 
+/// The resolvers RFC 3263 lookups use: one per DNS zone (its nameservers), and the node's own
+/// (the system's resolv.conf) for host names met outside DNS zones.
+#[derive(Clone, Default)]
+pub struct Resolvers {
+    zones: HashMap<String, SipResolver>,
+    default: Option<SipResolver>,
+}
+
+/// DNS lookups in flight at once; past this a lookup fails at once (a flood of requests for
+/// names must not grow tasks without bound).
+const MAX_DNS_IN_FLIGHT: usize = 1024;
+
+impl Resolvers {
+    /// `zones`: (DNS zone name, its nameservers; empty for the system's).
+    pub fn new(zones: &[(String, Vec<SocketAddr>)]) -> std::io::Result<Resolvers> {
+        let mut r = Resolvers {
+            default: SipResolver::new(&[]).ok(),
+            ..Resolvers::default()
+        };
+        for (name, ns) in zones {
+            r.zones.insert(name.clone(), SipResolver::new(ns)?);
+        }
+        Ok(r)
+    }
+
+    fn for_query(&self, q: &DnsQuery) -> Option<SipResolver> {
+        match &q.zone {
+            Some(z) => self.zones.get(z).cloned(),
+            None => None,
+        }
+        .or_else(|| self.default.clone())
+    }
+}
+
 /// No extension: a plain proxy.
 pub struct NoExtension;
 
@@ -50,7 +86,8 @@ pub async fn run(
     events: Receiver<TransportEvent>,
     shutdown: impl Future<Output = ()>,
 ) {
-    run_with(core, handle, events, shutdown, NoExtension).await
+    let resolvers = Resolvers::new(&[]).unwrap_or_default();
+    run_with(core, handle, events, shutdown, NoExtension, resolvers).await
 }
 
 pub async fn run_with(
@@ -59,7 +96,11 @@ pub async fn run_with(
     mut events: Receiver<TransportEvent>,
     shutdown: impl Future<Output = ()>,
     mut ext: impl Extension,
+    resolvers: Resolvers,
 ) {
+    type Answer = (u64, Result<Vec<DnsHop>, String>);
+    let (dns_tx, mut dns_rx) = tokio::sync::mpsc::unbounded_channel::<Answer>();
+    let mut in_flight = 0usize;
     tokio::pin!(shutdown);
     let mut out = Vec::with_capacity(BATCH * 2);
     // one timer, re-armed only when the core's next deadline moves
@@ -97,6 +138,10 @@ pub async fn run_with(
                     }
                 }
             }
+            Some((ctx, answer)) = dns_rx.recv() => {
+                in_flight = in_flight.saturating_sub(1);
+                core.on_dns_answer(ctx, answer, Instant::now(), &mut out);
+            }
             _ = &mut sleep => fired = true,
         }
         if fired || core.next_timeout().is_some_and(|t| t <= Instant::now()) {
@@ -104,6 +149,36 @@ pub async fn run_with(
             armed = None;
         }
         ext.on_tick(&mut core, Instant::now(), SystemTime::now(), &mut out);
+        // answering a lookup at once may ask for the next one: loop until none is left
+        let mut queries = core.take_dns_queries();
+        while !queries.is_empty() {
+            for q in queries {
+                let resolver = resolvers.for_query(&q);
+                match resolver {
+                    Some(r) if in_flight < MAX_DNS_IN_FLIGHT => {
+                        in_flight += 1;
+                        let tx = dns_tx.clone();
+                        tokio::spawn(async move {
+                            let answer = r.resolve(&q.target).await.map_err(|e| e.to_string());
+                            let _ = tx.send((q.ctx, answer));
+                        });
+                    }
+                    Some(_) => core.on_dns_answer(
+                        q.ctx,
+                        Err("too many DNS lookups in progress".into()),
+                        Instant::now(),
+                        &mut out,
+                    ),
+                    None => core.on_dns_answer(
+                        q.ctx,
+                        Err("no DNS resolver".into()),
+                        Instant::now(),
+                        &mut out,
+                    ),
+                }
+            }
+            queries = core.take_dns_queries();
+        }
         for (conn, addr) in core.take_aliases() {
             handle.alias(conn, addr);
         }

@@ -7,9 +7,10 @@
 //!
 //! Needs root (network namespaces), iproute2, nftables, sipp, python3: `.ci/run` installs them.
 
-use causeway_tests::{env_bin, free_port, outbound_block, scenario, shared};
+use causeway_tests::netns::{sipp_call, sipp_uas, NsNode};
+use causeway_tests::{env_bin, outbound_block, shared};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const C_IP: &str = "10.77.1.2";
@@ -70,114 +71,6 @@ impl Drop for Topology {
             .args(["down", &self.tag])
             .status();
     }
-}
-
-/// A causeway node running in a namespace.
-struct NsNode {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl NsNode {
-    fn start(ns: &str, toml: &str) -> NsNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = dir.path().join("node.toml");
-        std::fs::write(&cfg, toml).expect("config");
-        let log = dir.path().join("node.log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(env_bin())
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info,causeway_sip=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("spawn causeway");
-        let n = NsNode {
-            child,
-            log,
-            _dir: dir,
-        };
-        n.wait_for("running", 1, Duration::from_secs(20));
-        n
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-    /// Waits until `needle` has been logged `count` times.
-    fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if self.log().matches(needle).count() >= count {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "`{needle}` not logged {count}x in time; log:\n{}",
-            self.log()
-        );
-    }
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        self.log()
-    }
-}
-
-impl Drop for NsNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Bg(Child);
-impl Drop for Bg {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sipp_uas(ns: &str, ip: &str, port: u16) -> Bg {
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "sipp", "-sf"])
-        .arg(scenario("uas_call.xml"))
-        .args(["-i", ip, "-p", &port.to_string(), "-t", "u1", "-nostdin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp uas");
-    std::thread::sleep(Duration::from_millis(300));
-    Bg(child)
-}
-
-/// One call of `service@domain` from a sipp UAC at `ip` to the proxy at `proxy`.
-fn sipp_call(ns: &str, ip: &str, proxy: &str, service: &str, domain: &str) -> Output {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "sipp", proxy, "-sf"])
-        .arg(scenario("uac_call_domain.xml"))
-        .args(["-key", "domain", domain, "-s", service, "-i", ip])
-        .args(["-p", &free_port().to_string(), "-t", "u1", "-m", "1"])
-        .args(["-timeout", "20s", "-nostdin"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp uac");
-    let end = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < end {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    child.wait_with_output().expect("sipp output")
 }
 
 /// Sends one request from namespace `ns` over UDP and returns the first final response's

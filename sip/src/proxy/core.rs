@@ -5,7 +5,7 @@
 //! else is proxied serially over an ordered target list. Transaction state machines are driven
 //! through `transaction`; this file decides what to send, never how to retransmit.
 
-use super::hop::{check_unicast, hop_for_uri, NextHop};
+use super::hop::{check_unicast, hop_for_uri, HopError, NextHop};
 use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PREFIX};
 use super::links::{
     link_of_route, Admission, Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM,
@@ -21,6 +21,7 @@ use crate::registrar::{Registrar, RegistrarPolicy};
 use crate::transaction::TimerConfig;
 use crate::transaction::{Client, ClientTimeout, Server};
 use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
+use causeway_zones::dns::{Hop as DnsHop, SipTarget, Transport as DnsTransport};
 use causeway_zones::{Alias, Protocol, RouteRequest, Router, ZoneKind, LOCAL_ZONE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -130,6 +131,18 @@ struct Target {
     /// `[routing] hop_limit`: Max-Forwards of a request sent into a zone is capped at this,
     /// so a loop between zones ends after that many hops
     hop_cap: Option<u32>,
+    /// RFC 3263: the hop is not known yet; resolve this first (the DNS zone of `resolve.1`, or
+    /// the node's resolver) and try what it answers, in order
+    resolve: Option<(SipTarget, Option<String>)>,
+}
+
+/// A DNS lookup the driver must run; the answer comes back through `Core::on_dns_answer`.
+#[derive(Clone, Debug)]
+pub struct DnsQuery {
+    pub ctx: u64,
+    pub target: SipTarget,
+    /// The DNS zone whose nameservers to ask; `None`: the node's resolver.
+    pub zone: Option<String>,
 }
 
 /// RFC 3261 16: the state of one proxied request across its branches (tried serially).
@@ -174,6 +187,7 @@ pub struct Core {
     digest: Option<DigestServer>,
     links: Links,
     link_digest: DigestServer,
+    dns_queries: Vec<DnsQuery>,
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     servers: Map<TxId, Box<ServerTx>>,
@@ -210,6 +224,7 @@ impl Core {
                 .clone()
                 .unwrap_or_else(|| Router::new(&settings.domains)),
             links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
+            dns_queries: Vec::new(),
             link_digest: DigestServer::new(
                 &settings.link_realm,
                 &[Algorithm::Sha256, Algorithm::Md5],
@@ -311,6 +326,76 @@ impl Core {
             }
             self.on_response(msg, now, out);
         }
+    }
+
+    // ---------------------------------------------------------------- DNS (RFC 3263)
+
+    /// Lookups to run; each answer goes to `on_dns_answer`.
+    pub fn take_dns_queries(&mut self) -> Vec<DnsQuery> {
+        std::mem::take(&mut self.dns_queries)
+    }
+
+    /// The answer to a `DnsQuery`: its hops are tried in order (RFC 3263 4.3), then the
+    /// context's remaining targets.
+    pub fn on_dns_answer(
+        &mut self,
+        ctx_id: u64,
+        answer: Result<Vec<DnsHop>, String>,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        let Some(waiting) = ctx.targets.pop_front() else {
+            return;
+        };
+        let hops: Vec<Target> = match &answer {
+            Ok(hops) => hops
+                .iter()
+                .filter(|h| check_unicast(h.addr.ip()).is_ok())
+                .map(|h| Target {
+                    ruri: waiting.ruri.clone(),
+                    hop: NextHop {
+                        kind: match h.transport {
+                            DnsTransport::Udp => TransportKind::Udp,
+                            DnsTransport::Tcp => TransportKind::Tcp,
+                            DnsTransport::Tls => TransportKind::Tls,
+                        },
+                        addr: h.addr,
+                        conn: None,
+                        server_name: Some(h.server_name.clone()),
+                        link: None,
+                    },
+                    path: waiting.path.clone(),
+                    hop_cap: waiting.hop_cap,
+                    resolve: None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if hops.is_empty() {
+            let host = waiting
+                .resolve
+                .as_ref()
+                .map(|(t, _)| t.host.clone())
+                .unwrap_or_default();
+            let why = match answer {
+                Err(e) => e,
+                Ok(_) => "no usable address".into(),
+            };
+            debug!(%host, %why, "DNS gave no target");
+            self.record_best_local(
+                ctx_id,
+                503,
+                &format!("Service Unavailable (DNS for {host}: {why})"),
+            );
+        } else if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            for t in hops.into_iter().rev() {
+                ctx.targets.push_front(t);
+            }
+        }
+        self.next_target(ctx_id, now, out);
     }
 
     // ---------------------------------------------------------------- traversal links
@@ -751,6 +836,7 @@ impl Core {
                     hop,
                     path: Vec::new(),
                     hop_cap: None,
+                    resolve: None,
                 }),
                 None => {
                     let reason = format!("Service Unavailable (traversal zone `{zone}` is down)");
@@ -770,7 +856,24 @@ impl Core {
                         hop,
                         path: Vec::new(),
                         hop_cap: None,
+                        resolve: None,
                     };
+                    if !u.lr() {
+                        let mut rest: Vec<String> = remaining
+                            .iter()
+                            .skip(1)
+                            .map(|r| name_addr_string(r))
+                            .collect();
+                        if let Some(r) = &effective_ruri {
+                            rest.push(format!("<{r}>"));
+                        }
+                        edit.replace = Some(rest);
+                        t.ruri = Some(u.to_string());
+                    }
+                    targets.push_back(t);
+                }
+                Err(HopError::NeedsDns(_)) => {
+                    let mut t = dns_target(u, None, edit.ruri.clone());
                     if !u.lr() {
                         let mut rest: Vec<String> = remaining
                             .iter()
@@ -805,7 +908,11 @@ impl Core {
                     hop,
                     path: Vec::new(),
                     hop_cap: None,
+                    resolve: None,
                 }),
+                Err(HopError::NeedsDns(_)) => {
+                    targets.push_back(dns_target(&direct, None, edit.ruri.clone()))
+                }
                 Err(e) => {
                     return self.respond(
                         id,
@@ -870,7 +977,13 @@ impl Core {
                                         hop,
                                         path: b.path.clone(),
                                         hop_cap: None,
+                                        resolve: None,
                                     });
+                                }
+                                Err(HopError::NeedsDns(_)) => {
+                                    let mut d = dns_target(&cu, None, Some(b.contact.clone()));
+                                    d.path = b.path.clone();
+                                    targets.push_back(d);
                                 }
                                 Err(e) => {
                                     debug!(contact = %b.contact, error = %e, "unusable contact")
@@ -885,6 +998,7 @@ impl Core {
                                 hop,
                                 path: Vec::new(),
                                 hop_cap: Some(self.router.hop_limit()),
+                                resolve: None,
                             }),
                             None => down.push(format!("traversal zone `{}` is down", t.zone)),
                         }
@@ -908,18 +1022,44 @@ impl Core {
                                 Uri::Sip(su) => hop_for_uri(&su).map_err(|e| e.to_string()),
                                 _ => Err("not a SIP peer".to_string()),
                             });
+                        let ruri = (t.alias != alias).then(|| alias_uri(&t.alias));
                         match hop {
                             Ok(hop) => targets.push_back(Target {
-                                ruri: (t.alias != alias).then(|| alias_uri(&t.alias)),
+                                ruri,
                                 hop,
                                 path: Vec::new(),
                                 hop_cap: Some(self.router.hop_limit()),
+                                resolve: None,
                             }),
+                            Err(_) if !peer.is_empty() => {
+                                // a host name: RFC 3263 with the node's resolver
+                                if let Ok(Uri::Sip(su)) =
+                                    Uri::parse(&format!("sip:{peer};transport={t_param}"))
+                                {
+                                    let mut d = dns_target(&su, None, ruri);
+                                    d.hop_cap = Some(self.router.hop_limit());
+                                    targets.push_back(d);
+                                }
+                            }
                             Err(e) => down.push(format!("neighbor zone `{}`: {e}", t.zone)),
                         }
                     }
                     ZoneKind::Dns => {
-                        down.push(format!("DNS zone `{}`: not resolvable here", t.zone));
+                        // RFC 3263 on the (possibly rewritten) Request-URI
+                        let uri = if t.alias != alias {
+                            Uri::parse(&alias_uri(&t.alias)).ok()
+                        } else {
+                            effective_ruri.clone()
+                        };
+                        match uri {
+                            Some(Uri::Sip(su)) => {
+                                let ruri = (t.alias != alias).then(|| alias_uri(&t.alias));
+                                let mut d = dns_target(&su, Some(t.zone.clone()), ruri);
+                                d.hop_cap = Some(self.router.hop_limit());
+                                targets.push_back(d);
+                            }
+                            _ => down.push(format!("DNS zone `{}`: not a SIP URI", t.zone)),
+                        }
                     }
                 }
             }
@@ -1079,6 +1219,16 @@ impl Core {
             let Some(target) = ctx.targets.pop_front() else {
                 return self.finish(ctx_id, now, out);
             };
+            if let Some((query, zone)) = target.resolve.clone() {
+                // the answer continues this context (`on_dns_answer`)
+                ctx.targets.push_front(target);
+                self.dns_queries.push(DnsQuery {
+                    ctx: ctx_id,
+                    target: query,
+                    zone,
+                });
+                return;
+            }
             match self.forward(ctx_id, target, now, out) {
                 Ok(()) => return,
                 Err((status, reason)) => self.record_best_local(ctx_id, status, &reason),
@@ -1208,6 +1358,7 @@ impl Core {
         rw.push_via(&via_value(hop.kind, local, &branch));
         let bytes = rw.finish();
         let invite = ctx.invite;
+        debug!(to = %hop.addr, transport = hop.kind.via_token(), "request forwarded");
         let id = self.start_client(invite, bytes, hop, branch, Some(ctx_id), now, out);
         self.stats.forwarded_requests += 1;
         if invite {
@@ -1878,6 +2029,44 @@ fn link_record_route(kind: TransportKind, local: SocketAddr, zone: Option<&str>)
     match zone {
         Some(z) => format!("{};{LINK_PARAM}={z}>", v.trim_end_matches('>')),
         None => v,
+    }
+}
+
+/// A target whose hop RFC 3263 must find first.
+fn dns_target(u: &crate::message::SipUri, zone: Option<String>, ruri: Option<String>) -> Target {
+    let host = match &u.host {
+        Host::Domain(d) => d.to_string(),
+        Host::V4(a) => a.to_string(),
+        Host::V6(a) => a.to_string(),
+    };
+    let transport = u
+        .transport()
+        .and_then(|t| match t.to_ascii_lowercase().as_str() {
+            "udp" => Some(DnsTransport::Udp),
+            "tcp" => Some(DnsTransport::Tcp),
+            "tls" => Some(DnsTransport::Tls),
+            _ => None,
+        });
+    Target {
+        ruri,
+        hop: NextHop {
+            kind: TransportKind::Udp,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            conn: None,
+            server_name: None,
+            link: None,
+        },
+        path: Vec::new(),
+        hop_cap: None,
+        resolve: Some((
+            SipTarget {
+                host,
+                port: u.port,
+                transport,
+                secure: u.secure,
+            },
+            zone,
+        )),
     }
 }
 

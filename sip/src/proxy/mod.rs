@@ -17,7 +17,7 @@ mod select;
 #[cfg(test)]
 mod tests;
 
-pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
+pub use self::core::{AuthSettings, Core, DnsQuery, ProxySettings, ProxyStats};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
 pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};

@@ -1,0 +1,122 @@
+//! Helpers for tests that run nodes and peers inside network namespaces the test made:
+//! a causeway node (`NsNode`), sipp UAS/UAC in a namespace. Creating and removing namespaces
+//! is the tests' own business (their topology differs).
+
+use crate::{env_bin, free_port, scenario};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A causeway node running in a namespace.
+pub struct NsNode {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NsNode {
+    pub fn start(ns: &str, toml: &str) -> NsNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("node.toml");
+        std::fs::write(&cfg, toml).expect("config");
+        let log = dir.path().join("node.log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(env_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info,causeway_sip=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn causeway");
+        let n = NsNode {
+            child,
+            log,
+            _dir: dir,
+        };
+        n.wait_for("running", 1, Duration::from_secs(20));
+        n
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    /// Waits until `needle` has been logged `count` times.
+    pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.log().matches(needle).count() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "`{needle}` not logged {count}x in time; log:\n{}",
+            self.log()
+        );
+    }
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.log()
+    }
+}
+
+impl Drop for NsNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Bg(pub Child);
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn sipp_uas(ns: &str, ip: &str, port: u16) -> Bg {
+    sipp_uas_with(ns, ip, port, "uas_call.xml", &[])
+}
+
+/// A sipp UAS of scenario `name` in namespace `ns`, with extra sipp arguments.
+pub fn sipp_uas_with(ns: &str, ip: &str, port: u16, name: &str, extra: &[&str]) -> Bg {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, "sipp", "-sf"])
+        .arg(scenario(name))
+        .args(["-i", ip, "-p", &port.to_string(), "-t", "u1", "-nostdin"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp uas");
+    std::thread::sleep(Duration::from_millis(300));
+    Bg(child)
+}
+
+/// One call of `service@domain` from a sipp UAC at `ip` to the proxy at `proxy`.
+pub fn sipp_call(ns: &str, ip: &str, proxy: &str, service: &str, domain: &str) -> Output {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "sipp", proxy, "-sf"])
+        .arg(scenario("uac_call_domain.xml"))
+        .args(["-key", "domain", domain, "-s", service, "-i", ip])
+        .args(["-p", &free_port().to_string(), "-t", "u1", "-m", "1"])
+        .args(["-timeout", "20s", "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp uac");
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("sipp output")
+}
