@@ -5,8 +5,8 @@
 #                                          fw 10.77.3.1 --- internet (UA) 10.77.3.2
 #
 # The namespace `fw` routes between the three and firewalls with nftables: connections from
-# inside go out; nothing from dmz or internet may open a connection into inside (new ones are
-# counted and dropped); replies to inside's own connections pass.
+# inside go out; nothing from dmz or internet may open a connection into inside or send it a
+# datagram (counted and dropped); replies to inside's own connections pass.
 #
 # Usage: fw_topology.sh up TAG | down TAG | counters TAG
 # TAG keeps parallel runs apart (names are cw<TAG>-in, -fw, -dmz, -net; at most 4 characters).
@@ -41,13 +41,15 @@ up)
     ip netns exec "$FW" sysctl -qw net.ipv4.ip_forward=1
     ip netns exec "$FW" nft -f - <<NFT
 table inet cw {
-    counter into_inside_refused { }
-    counter into_inside_new { }
+    counter into_inside_syn { }
+    counter into_inside_udp { }
+    counter into_inside_other { }
     chain forward {
         type filter hook forward priority 0; policy accept;
         ct state established,related accept
-        oifname "cw$tag-f1" ct state new counter name into_inside_new drop
-        oifname "cw$tag-f1" counter name into_inside_refused drop
+        oifname "cw$tag-f1" tcp flags & (syn | ack) == syn counter name into_inside_syn drop
+        oifname "cw$tag-f1" meta l4proto udp counter name into_inside_udp drop
+        oifname "cw$tag-f1" counter name into_inside_other drop
     }
 }
 NFT
@@ -56,11 +58,12 @@ down)
     down
     ;;
 counters)
-    # prints "<new connections dropped> <other packets dropped>" into inside
+    # prints "<TCP connection attempts> <UDP datagrams> <other packets>" dropped on the way into
+    # inside (other: stray segments of connections already gone, e.g. after a peer was killed)
     ip netns exec "$FW" nft list counters table inet cw |
-        awk '/counter into_inside_new/ {n=1} /counter into_inside_refused/ {n=2}
+        awk '/counter into_inside_syn/ {n=1} /counter into_inside_udp/ {n=2} /counter into_inside_other/ {n=3}
              /packets/ { for (i=1;i<=NF;i++) if ($i=="packets") v[n]=$(i+1) }
-             END { printf "%d %d\n", v[1], v[2] }'
+             END { printf "%d %d %d\n", v[1], v[2], v[3] }'
     ;;
 *)
     echo "usage: $0 up|down|counters TAG" >&2; exit 2 ;;

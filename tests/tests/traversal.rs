@@ -51,7 +51,7 @@ impl Topology {
     fn ns(&self, leaf: &str) -> String {
         format!("cw{}-{leaf}", self.tag)
     }
-    /// (new connections into inside dropped, other packets into inside dropped)
+    /// (TCP connection attempts, UDP datagrams) the firewall dropped on the way into inside
     fn counters(&self) -> (u64, u64) {
         let o = Command::new("bash")
             .arg(script())
@@ -98,9 +98,13 @@ while True:
 }
 
 fn register(ns: &str, ip: &str, proxy: &str, user: &str, contact: &str) {
+    register_in(ns, ip, proxy, user, "example.com", contact)
+}
+
+fn register_in(ns: &str, ip: &str, proxy: &str, user: &str, domain: &str, contact: &str) {
     let msg = format!(
-        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreg{user}\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r1\r\nTo: <sip:{user}@example.com>\r\n\
+        "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreg{user}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=r1\r\nTo: <sip:{user}@{domain}>\r\n\
          Call-ID: reg-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@{contact}>\r\n\
          Expires: 600\r\nContent-Length: 0\r\n\r\n"
     );
@@ -127,12 +131,24 @@ outbound_ports = "{outbound}"
 username = "control-1"
 password = "{password}"
 
+[[credential]]
+username = "control-2"
+password = "secret-2"
+
 [[zone]]
 name = "from-control"
 type = "traversal-server"
 sip_port = 7001
 transport = "tls"
 username = "control-1"
+listen_ip = "{E_IP}"
+
+[[zone]]
+name = "from-control-2"
+type = "traversal-server"
+sip_port = 7002
+transport = "tls"
+username = "control-2"
 listen_ip = "{E_IP}"
 
 [[zone]]
@@ -146,6 +162,13 @@ name = "example.com to C"
 pattern_type = "suffix"
 pattern = "@example.com"
 target = "from-control"
+
+[[search_rule]]
+name = "two.example.com to the second C"
+priority = 90
+pattern_type = "suffix"
+pattern = "@two.example.com"
+target = "from-control-2"
 
 [[search_rule]]
 name = "C to the internet"
@@ -195,6 +218,37 @@ target = "to-edge"
     )
 }
 
+/// A second control node beside C, on its own ports, linked to E's second zone (7002).
+fn control2_toml() -> String {
+    format!(
+        r#"[system]
+name = "control-2"
+role = "control"
+domain = "two.example.com"
+
+[sip]
+udp = {{ enabled = true, listen = "{C_IP}:5070" }}
+tcp = {{ enabled = false }}
+tls = {{ enabled = true, listen = "{C_IP}:5071" }}
+outbound_ports = "{outbound}"
+
+[admin]
+listen = "127.0.0.1:7081"
+
+[[zone]]
+name = "to-edge-2"
+type = "traversal-client"
+peer = "{E_IP}"
+sip_port = 7002
+username = "control-2"
+password = "secret-2"
+retry_first = 1
+retry_max = 2
+"#,
+        outbound = outbound_block()
+    )
+}
+
 /// The status JSON once it contains every one of `needles` (or the last one after 5 s).
 fn status_with(ns: &str, needles: &[&str]) -> String {
     let end = Instant::now() + Duration::from_secs(5);
@@ -208,10 +262,14 @@ fn status_with(ns: &str, needles: &[&str]) -> String {
 }
 
 fn status_json(ns: &str) -> String {
+    status_json_at(ns, "127.0.0.1:7080")
+}
+
+fn status_json_at(ns: &str, admin: &str) -> String {
     let o = Command::new("ip")
         .args(["netns", "exec", ns])
         .arg(env_bin())
-        .args(["status", "--json"])
+        .args(["status", "--json", "--admin", admin])
         .output()
         .expect("causeway status");
     String::from_utf8_lossy(&o.stdout).to_string()
@@ -268,10 +326,62 @@ fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
         e.log(),
         c.log()
     );
-    let (new_in, _) = topo.counters();
+    // a second traversal zone side by side (7002): its own C, its own credential
+    let c2 = NsNode::start(&inside, &control2_toml());
+    c2.wait_for("traversal link up", 1, Duration::from_secs(15));
+    let _carol = sipp_uas(&inside, C_IP, 5091);
+    register_in(
+        &inside,
+        C_IP,
+        &format!("{C_IP}:5070"),
+        "carol",
+        "two.example.com",
+        &format!("{C_IP}:5091"),
+    );
+    let o = sipp_call(
+        &net,
+        NET_IP,
+        &format!("{E_IP}:5060"),
+        "carol",
+        "two.example.com",
+    );
+    assert!(
+        o.status.success(),
+        "call through the second zone failed\nE log:\n{}\nC2 log:\n{}",
+        e.log(),
+        c2.log()
+    );
+    let st = status_with(&dmz, &["\"from-control-2\""]);
     assert_eq!(
-        new_in, 0,
-        "a connection into inside was attempted during the calls"
+        st.matches("\"up\"").count(),
+        2,
+        "E status, both links up: {st}"
+    );
+    // the second C goes away: its zone is down, the first one is not affected
+    let _ = c2.stop();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut st = status_json(&dmz);
+    while st.matches("\"up\"").count() != 1 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+        st = status_json(&dmz);
+    }
+    assert_eq!(
+        st.matches("\"up\"").count(),
+        1,
+        "E status after C2 left: {st}"
+    );
+    let o = sipp_call(&net, NET_IP, &format!("{E_IP}:5060"), "bob", "example.com");
+    assert!(
+        o.status.success(),
+        "zone 7001 was disturbed by zone 7002 going down"
+    );
+
+    let (syn_in, udp_in) = topo.counters();
+    assert_eq!(
+        (syn_in, udp_in),
+        (0, 0),
+        "something tried to reach into inside during the calls; E log:\n{}",
+        e.log()
     );
     // ... and the firewall does refuse one: E's namespace cannot reach C's TLS port
     let probe = Command::new("ip")
@@ -282,8 +392,8 @@ fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
         .output()
         .expect("probe");
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "refused");
-    let (new_in, _) = topo.counters();
-    assert!(new_in >= 1, "the firewall counted no refused connection");
+    let (syn_in, _) = topo.counters();
+    assert!(syn_in >= 1, "the firewall counted no refused connection");
 
     // E restarts: C reconnects within its retry time and calls work again
     let _ = e.stop();

@@ -750,9 +750,9 @@ impl Core {
             if !ours {
                 break;
             }
-            if let Some(z) = link_of_route(&first.uri) {
-                via_link = Some(z);
-            }
+            // only the last of our entries faces the next hop (the first faces the previous
+            // one after double record-routing)
+            via_link = link_of_route(&first.uri);
             remaining.remove(0);
             match &mut edit.replace {
                 Some(list) => {
@@ -1381,9 +1381,7 @@ impl Core {
                 _ => false,
             };
             if ours && next.is_none() {
-                if let Some(z) = link_of_route(&r.uri) {
-                    via_link = Some(z);
-                }
+                via_link = link_of_route(&r.uri);
                 pop += 1;
             } else {
                 next = Some(r);
