@@ -12,7 +12,8 @@
 # registered first (REGISTER service@example.com); Kamailio relays to the UAS by $du. Same
 # scenarios, same machine, one after the other in the same run.
 #
-# Usage: bench/cps.sh [causeway|kamailio|both]      (default both)
+# Usage: bench/cps.sh [causeway|kamailio|both|twohop]      (default both)
+#   twohop: UAC -> E -> traversal link (TLS) -> C -> UAS on loopback, CPU of E + C together
 # Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo.
@@ -74,6 +75,21 @@ start_uas() {
     UAS_PID=$!
 }
 
+register_service() {   # $1: the UDP port of the node the UAS registers with
+    # the UAS answers for service@example.com
+    python3 - "$IP" "$1" "$UAS_PORT" "$REG_PORT" <<'PY' || { echo "REGISTER failed"; exit 1; }
+import socket, sys
+ip, proxy, uas, reg = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, reg)); s.settimeout(3)
+s.sendto((f"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{reg};branch=z9hG4bKbenchreg\r\n"
+          f"Max-Forwards: 70\r\nFrom: <sip:service@example.com>;tag=b\r\nTo: <sip:service@example.com>\r\n"
+          f"Call-ID: bench-register\r\nCSeq: 1 REGISTER\r\nContact: <sip:service@{ip}:{uas}>\r\n"
+          f"Expires: 3600\r\nContent-Length: 0\r\n\r\n").encode(), (ip, proxy))
+r = s.recv(65536)
+sys.exit(0 if r.startswith(b"SIP/2.0 200") else 1)
+PY
+}
+
 start_causeway() {
     cat >"$WORK/causeway.toml" <<TOML
 [system]
@@ -91,18 +107,75 @@ TOML
     PROXY_PID=$!; PROXY_ALL=$PROXY_PID; PROXY_COMM=causeway
     sleep 1
     kill -0 "$PROXY_PID" 2>/dev/null || { echo "causeway failed:"; cat "$WORK/causeway.log"; exit 1; }
-    # the UAS answers for service@example.com
-    python3 - "$IP" "$PROXY_PORT" "$UAS_PORT" "$REG_PORT" <<'PY' || { echo "REGISTER failed"; exit 1; }
-import socket, sys
-ip, proxy, uas, reg = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, reg)); s.settimeout(3)
-s.sendto((f"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{reg};branch=z9hG4bKbenchreg\r\n"
-          f"Max-Forwards: 70\r\nFrom: <sip:service@example.com>;tag=b\r\nTo: <sip:service@example.com>\r\n"
-          f"Call-ID: bench-register\r\nCSeq: 1 REGISTER\r\nContact: <sip:service@{ip}:{uas}>\r\n"
-          f"Expires: 3600\r\nContent-Length: 0\r\n\r\n").encode(), (ip, proxy))
-r = s.recv(65536)
-sys.exit(0 if r.startswith(b"SIP/2.0 200") else 1)
-PY
+    register_service "$PROXY_PORT"
+}
+
+# Two hops: UAC -> E (UDP) -> traversal link (TLS, opened by C) -> C -> UAS (UDP). E rewrites
+# the dialled service@<E> to service@example.com (a search rule with replace) and sends it down
+# the link; C routes it to the UAS's registration. CPU is E's plus C's.
+start_twohop() {
+    local lp=$((PROXY_PORT + 2)) cu=$((PROXY_PORT + 30))
+    cat >"$WORK/edge.toml" <<TOML
+[system]
+name = "bench-edge"
+role = "edge"
+domain = "edge.bench"
+[sip]
+udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
+tls = { enabled = true, listen = "$IP:$((PROXY_PORT + 1))" }
+[admin]
+listen = "127.0.0.1:$((PROXY_PORT + 3))"
+[routing]
+local_domain_rule = false
+[[credential]]
+username = "control-1"
+password = "secret"
+[[zone]]
+name = "from-control"
+type = "traversal-server"
+sip_port = $lp
+username = "control-1"
+listen_ip = "$IP"
+[[search_rule]]
+name = "to C"
+pattern_type = "suffix"
+pattern = "@edge.bench"
+pattern_behavior = "replace"
+replace = "@example.com"
+target = "from-control"
+[log]
+level = "warn"
+TOML
+    cat >"$WORK/control.toml" <<TOML
+[system]
+name = "bench-control"
+role = "control"
+domain = "example.com"
+[sip]
+udp = { enabled = true, listen = "$IP:$cu" }
+tcp = { enabled = false }
+tls = { enabled = true, listen = "$IP:$((cu + 1))" }
+[admin]
+listen = "127.0.0.1:$((cu + 2))"
+[[zone]]
+name = "to-edge"
+type = "traversal-client"
+peer = "$IP"
+sip_port = $lp
+username = "control-1"
+password = "secret"
+[log]
+level = "warn,causeway_traversal=info"
+TOML
+    "$CAUSEWAY" run --config "$WORK/edge.toml" >"$WORK/edge.log" 2>&1 &
+    local e=$!
+    sleep 1
+    "$CAUSEWAY" run --config "$WORK/control.toml" >"$WORK/control.log" 2>&1 &
+    local c=$!
+    PROXY_PID=$e; PROXY_ALL="$e $c"; PROXY_COMM=causeway
+    for _ in $(seq 50); do grep -q "traversal link up" "$WORK/control.log" && break; sleep 0.2; done
+    grep -q "traversal link up" "$WORK/control.log" || { echo "the link did not come up:"; cat "$WORK/control.log"; exit 1; }
+    register_service "$cu"
 }
 
 start_kamailio() {
@@ -168,6 +241,11 @@ if [ "$MODE" = causeway ] || [ "$MODE" = both ]; then
 fi
 if [ "$MODE" = kamailio ] || [ "$MODE" = both ]; then
     start_kamailio; measure kamailio; stop_proxy
+fi
+if [ "$MODE" = twohop ]; then
+    start_twohop; measure twohop; stop_proxy
+    echo "SUMMARY two hops (E + C): highest rate $BEST_twohop calls/s; CPU at $FIXED calls/s: E+C $CPU_twohop us/call"
+    exit 0
 fi
 python3 - "$BEST_causeway" "$BEST_kamailio" "$CPU_causeway" "$CPU_kamailio" <<'PY'
 import sys

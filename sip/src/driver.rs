@@ -22,8 +22,8 @@ pub trait Extension {
     fn next_timeout(&self) -> Option<Instant>;
     /// Called after every batch of events and when `next_timeout` is due.
     fn on_tick(&mut self, core: &mut Core, now: Instant, wall: SystemTime, out: &mut Vec<Outbound>);
-    /// A stream connection closed.
-    fn on_closed(&mut self, _conn: ConnId, _core: &mut Core, _now: Instant) {}
+    /// A stream connection to `remote` closed.
+    fn on_closed(&mut self, _conn: ConnId, _remote: SocketAddr, _core: &mut Core, _now: Instant) {}
     /// A send with `token` failed; true when the token was the extension's.
     fn on_send_failed(
         &mut self,
@@ -203,9 +203,9 @@ fn dispatch(
                 core.on_send_failed(token, &error, now, out)
             }
         }
-        TransportEvent::Closed { conn, .. } => {
+        TransportEvent::Closed { conn, remote } => {
             core.on_connection_closed(conn);
-            ext.on_closed(conn, core, now);
+            ext.on_closed(conn, remote, core, now);
         }
         TransportEvent::BadFrame { remote, error, .. } => {
             tracing::debug!(%remote, %error, "bad stream frame: connection closed");

@@ -91,6 +91,8 @@ pub struct NodeOptions<'a> {
     /// extra tables appended to the file
     pub extra: &'a str,
     pub mtls: bool,
+    /// `[system] role`; `control` when unset.
+    pub role: Option<&'a str>,
 }
 
 impl Node {
@@ -106,7 +108,7 @@ impl Node {
         let toml = format!(
             r#"[system]
 name = "e2e"
-role = "control"
+role = "{role}"
 domain = "example.com"
 
 [sip]
@@ -120,6 +122,7 @@ outbound_ports = "{outbound}"
 {admin}
 {extra}
 "#,
+            role = opts.role.unwrap_or("control"),
             mtls = opts.mtls,
             outbound = outbound_block(),
             sip = opts.sip,
@@ -620,4 +623,47 @@ pub fn make_ca_and_client(dir: &Path) -> ClientCert {
         certs: vec![cert.der().clone()],
         key: PrivateKeyDer::try_from(key.serialize_der()).expect("key der"),
     }
+}
+
+/// A CA's PEM file and a server certificate it signed, with its key, for a node whose peers
+/// verify it (`tls_verify = "enforce"`).
+pub struct ServerPki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A CA called `name` and a server certificate it signed for `names` (DNS names or IP
+/// addresses), written as PEM into `dir` (`<name>-ca.pem`, `<name>-server.pem`,
+/// `<name>-server.key`). Each call is a new, unrelated CA: its subject carries `name`, so two
+/// of them never look like one.
+pub fn make_ca_and_server(dir: &Path, name: &str, names: &[&str]) -> ServerPki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("causeway test CA {name}"));
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    let key = KeyPair::generate().expect("server key");
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("server params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("causeway test server {name}"));
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
+    let pki = ServerPki {
+        ca: dir.join(format!("{name}-ca.pem")),
+        cert: dir.join(format!("{name}-server.pem")),
+        key: dir.join(format!("{name}-server.key")),
+    };
+    std::fs::write(&pki.ca, ca.pem()).expect("write ca");
+    std::fs::write(&pki.cert, cert.pem()).expect("write server cert");
+    std::fs::write(&pki.key, key.serialize_pem()).expect("write server key");
+    pki
 }

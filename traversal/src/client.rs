@@ -309,8 +309,19 @@ impl LinkClient {
         }
     }
 
-    pub fn on_closed(&mut self, conn: ConnId, now: Instant, wall: SystemTime) -> Option<Event> {
-        if self.conn != Some(conn) {
+    /// A connection closed. Before E's first answer the client does not know its connection
+    /// yet: a close of a connection to E's address then ends the attempt too.
+    pub fn on_closed(
+        &mut self,
+        conn: ConnId,
+        remote: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Event> {
+        let attempt_died = self.conn.is_none()
+            && remote == self.cfg.peer
+            && matches!(self.state, State::Registering { .. });
+        if self.conn != Some(conn) && !attempt_died {
             return None;
         }
         self.fail("the connection to E closed".into(), now, wall)

@@ -7,6 +7,8 @@
 //! Depends on `sip`, `zones` and `config`; nothing below depends on it.
 
 pub mod client;
+#[cfg(test)]
+mod client_tests;
 pub mod links;
 pub mod status;
 

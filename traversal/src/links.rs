@@ -10,6 +10,7 @@ use crate::status::{Status, StatusHandle};
 use causeway_sip::driver::Extension;
 use causeway_sip::proxy::{Core, Link};
 use causeway_sip::transport::{ConnId, Outbound};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 const STATUS_EVERY: Duration = Duration::from_secs(1);
@@ -132,10 +133,10 @@ impl Extension for Links {
         }
     }
 
-    fn on_closed(&mut self, conn: ConnId, core: &mut Core, now: Instant) {
+    fn on_closed(&mut self, conn: ConnId, remote: SocketAddr, core: &mut Core, now: Instant) {
         let wall = SystemTime::now();
         for c in &mut self.clients {
-            let ev = c.on_closed(conn, now, wall);
+            let ev = c.on_closed(conn, remote, now, wall);
             let zone = c.zone().to_string();
             if Self::apply(core, &zone, ev) {
                 self.publish_at = now;

@@ -262,7 +262,12 @@ impl Core {
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        // E's links expire on their own clock (a C that stops refreshing is down)
+        match (timer, self.links.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn id(&mut self) -> u64 {
@@ -556,6 +561,7 @@ impl Core {
     }
 
     pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Outbound>) {
+        self.expire_links(now);
         while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
             if at > now {
                 break;
