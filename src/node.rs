@@ -47,7 +47,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listeners.push(ListenerSpec {
             kind,
             addr: SocketAddr::new(ip, port),
-            mtls: false,
+            mtls: z.mtls,
         });
         server_zones.push(ServerZone {
             name: z.name.clone(),

@@ -286,6 +286,17 @@ fn check_zones(c: &Config) -> Result<(), FieldError> {
             "dns",
         )?;
         only(
+            z.kind != ZoneType::TraversalServer && z.mtls,
+            "mtls",
+            "traversal-server",
+        )?;
+        if z.mtls && (z.transport() != ZoneTransport::Tls || c.sip.trusted_ca.is_none()) {
+            return Err(FieldError::new(
+                &at("mtls"),
+                "MTLS needs transport \"tls\" and `sip.trusted_ca` to verify client certificates",
+            ));
+        }
+        only(
             !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
             "peer",
             "neighbor and traversal-client",

@@ -42,6 +42,10 @@ pub struct Zone {
     pub retry_max: Option<u64>,
     /// traversal-server: address the zone listens on (all interfaces when absent).
     pub listen_ip: Option<std::net::IpAddr>,
+    /// traversal-server over TLS: require a client certificate that chains to
+    /// `sip.trusted_ca` (MTLS) before the link's REGISTER is even read.
+    #[serde(default)]
+    pub mtls: bool,
     /// dns: nameservers to ask (system resolvers when empty).
     #[serde(default)]
     pub nameservers: Vec<SocketAddr>,

@@ -655,7 +655,12 @@ pub fn make_ca_and_server(dir: &Path, name: &str, names: &[&str]) -> ServerPki {
     params
         .distinguished_name
         .push(DnType::CommonName, format!("causeway test server {name}"));
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    // a node's certificate is used both ways: as a server on its listeners and as a client on
+    // the links it opens (MTLS)
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
     let pki = ServerPki {
         ca: dir.join(format!("{name}-ca.pem")),

@@ -12,11 +12,20 @@ use std::time::{Duration, Instant};
 /// E: an edge node whose traversal-server zone listens on `zone_port` with the certificate in
 /// `cert`/`key`.
 fn start_edge(zone_port: u16, cert: &Path, key: &Path) -> Node {
-    let sip = format!(
+    start_edge_with(zone_port, cert, key, None)
+}
+
+/// E, and with `client_ca` its zone demands a client certificate chaining to it (MTLS).
+fn start_edge_with(zone_port: u16, cert: &Path, key: &Path, client_ca: Option<&Path>) -> Node {
+    let mut sip = format!(
         "certificate = \"{}\"\nprivate_key = \"{}\"",
         cert.display(),
         key.display()
     );
+    if let Some(ca) = client_ca {
+        sip.push_str(&format!("\ntrusted_ca = \"{}\"", ca.display()));
+    }
+    let mtls = client_ca.is_some();
     let extra = format!(
         r#"[[credential]]
 username = "control-1"
@@ -29,6 +38,7 @@ sip_port = {zone_port}
 transport = "tls"
 username = "control-1"
 listen_ip = "127.0.0.1"
+mtls = {mtls}
 "#
     );
     Node::start(NodeOptions {
@@ -42,6 +52,20 @@ listen_ip = "127.0.0.1"
 /// C: a control node whose traversal-client zone dials 127.0.0.1:`zone_port` and only accepts
 /// a certificate that chains to `ca` and names 127.0.0.1.
 fn start_control(zone_port: u16, ca: &Path) -> Node {
+    start_control_with(zone_port, ca, None)
+}
+
+/// C, presenting `own` (certificate, key) to E when given.
+fn start_control_with(zone_port: u16, ca: &Path, own: Option<(&Path, &Path)>) -> Node {
+    let sip = own
+        .map(|(c, k)| {
+            format!(
+                "certificate = \"{}\"\nprivate_key = \"{}\"",
+                c.display(),
+                k.display()
+            )
+        })
+        .unwrap_or_default();
     let extra = format!(
         r#"[[zone]]
 name = "to-edge"
@@ -55,10 +79,13 @@ tls_verify = "enforce"
 ca = "{}"
 retry_first = 1
 retry_max = 2
+client_certificate = {}
 "#,
-        ca.display()
+        ca.display(),
+        own.is_some()
     );
     Node::start(NodeOptions {
+        sip: &sip,
         extra: &extra,
         ..Default::default()
     })
@@ -120,6 +147,33 @@ fn enforce_with_an_unrelated_ca_keeps_the_link_down() {
     assert!(
         !e.log().contains("traversal link up"),
         "E admitted a link:\n{}",
+        e.log()
+    );
+}
+
+#[test]
+fn mtls_zone_admits_c_only_with_a_certificate_from_its_trusted_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let edge = make_ca_and_server(dir.path(), "edge", &["127.0.0.1"]);
+    let control = make_ca_and_server(dir.path(), "control", &["control", "127.0.0.1"]);
+    // with C's certificate: the link comes up
+    let zone_port = free_port();
+    let e = start_edge_with(zone_port, &edge.cert, &edge.key, Some(&control.ca));
+    let c = start_control_with(zone_port, &edge.ca, Some((&control.cert, &control.key)));
+    c.wait_for("traversal link up", Duration::from_secs(10));
+    e.wait_for("traversal link up", Duration::from_secs(5));
+    drop(c);
+    drop(e);
+    // without one: E ends every handshake, the zone stays down
+    let zone_port = free_port();
+    let e = start_edge_with(zone_port, &edge.cert, &edge.key, Some(&control.ca));
+    let c = start_control(zone_port, &edge.ca);
+    c.wait_for("traversal link down", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !c.log().contains("traversal link up") && !e.log().contains("traversal link up"),
+        "a link without a client certificate came up:\nC:\n{}\nE:\n{}",
+        c.log(),
         e.log()
     );
 }
