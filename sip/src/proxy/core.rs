@@ -855,31 +855,19 @@ impl Core {
             let Uri::Sip(u) = &next.uri else {
                 return self.respond(id, 416, "Unsupported URI Scheme (in Route)", &[], now, out);
             };
-            match hop_for_uri(u) {
-                Ok(hop) => {
-                    let mut t = Target {
-                        ruri: edit.ruri.clone(),
-                        hop,
-                        path: Vec::new(),
-                        hop_cap: None,
-                        resolve: None,
-                    };
-                    if !u.lr() {
-                        let mut rest: Vec<String> = remaining
-                            .iter()
-                            .skip(1)
-                            .map(|r| name_addr_string(r))
-                            .collect();
-                        if let Some(r) = &effective_ruri {
-                            rest.push(format!("<{r}>"));
-                        }
-                        edit.replace = Some(rest);
-                        t.ruri = Some(u.to_string());
-                    }
-                    targets.push_back(t);
-                }
-                Err(HopError::NeedsDns(_)) => {
-                    let mut t = dns_target(u, None, edit.ruri.clone());
+            let target = match hop_for_uri(u) {
+                Ok(hop) => Ok(Target {
+                    ruri: edit.ruri.clone(),
+                    hop,
+                    path: Vec::new(),
+                    hop_cap: None,
+                    resolve: None,
+                }),
+                Err(HopError::NeedsDns(_)) => Ok(dns_target(u, None, edit.ruri.clone())),
+                Err(e) => Err(e),
+            };
+            match target {
+                Ok(mut t) => {
                     if !u.lr() {
                         let mut rest: Vec<String> = remaining
                             .iter()

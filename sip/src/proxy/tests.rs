@@ -616,8 +616,6 @@ mod edge_links {
     use super::{addr, header, status_of, text, FakeEnv};
     use crate::proxy::core::{Core, ProxySettings};
     use crate::proxy::links::ServerZone;
-    use crate::registrar::RegistrarPolicy;
-    use crate::transaction::TimerConfig;
     use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
     use bytes::Bytes;
     use causeway_zones::Router;
@@ -676,18 +674,6 @@ target = "from-control"
             let settings = ProxySettings {
                 system_name: "edge".into(),
                 domains: cfg.registrar_domains(),
-                timers: TimerConfig::default(),
-                max_transactions: 1000,
-                max_message_size: 65535,
-                max_headers: 256,
-                registrar: RegistrarPolicy {
-                    min_expires: 60,
-                    max_expires: 3600,
-                    default_expires: 3600,
-                    max_bindings_per_aor: 8,
-                    max_aors: 100,
-                },
-                auth: None,
                 router: Some(Router::from_config(&cfg)),
                 server_zones: vec![ServerZone {
                     name: ZONE.into(),
@@ -695,13 +681,13 @@ target = "from-control"
                     port: 7001,
                     username: USER.into(),
                 }],
-                client_zones: Vec::new(),
                 link_credentials: cfg
                     .credentials
                     .iter()
                     .map(|c| (c.username.clone(), c.password.clone()))
                     .collect::<HashMap<_, _>>(),
                 link_realm: REALM.into(),
+                ..super::settings()
             };
             Edge {
                 core: Core::new(
