@@ -102,3 +102,14 @@ pub const TRAVERSAL_RETRY_MAX_SECS: u64 = 120;
 pub const TRAVERSAL_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 /// Admin/status HTTP listener (loopback only).
 pub const ADMIN_LISTEN: &str = "127.0.0.1:7080";
+
+/// "Assent RTP/RTCP … multiplexed 36000/36001 (Small/Medium)": where E receives the traversal
+/// media of all calls from C.
+pub const MEDIA_MULTIPLEXED_PORTS: PortRange = PortRange {
+    start: 36000,
+    end: 36001,
+};
+/// A relay session with no packet in either direction for this long is ended (seconds).
+pub const MEDIA_INACTIVITY_TIMEOUT_SECS: u64 = 60;
+/// Relay sessions alive at once; past this a call that needs anchoring is refused (488/503).
+pub const MEDIA_MAX_SESSIONS: usize = 10_000;

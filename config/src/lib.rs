@@ -6,6 +6,7 @@
 
 pub mod defaults;
 mod load;
+pub mod media;
 mod schema;
 pub mod types;
 mod validate;

@@ -34,6 +34,8 @@ pub struct Config {
     pub routing: crate::zones::Routing,
     #[serde(default)]
     pub admin: crate::zones::Admin,
+    #[serde(default)]
+    pub media: crate::media::Media,
 }
 
 #[derive(Clone, Debug, Deserialize)]

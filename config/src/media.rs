@@ -1,0 +1,51 @@
+//! `[media]`: the media relay of anchored calls (ports, the multiplexed pair on E, inactivity,
+//! which calls are anchored). Shapes and defaults only; checks are in `validate`.
+
+use crate::defaults as d;
+use crate::types::PortRange;
+use serde::Deserialize;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Anchor {
+    /// Anchor calls that cross a traversal zone (Expressway's behaviour).
+    #[default]
+    Traversal,
+    /// Anchor every call the node proxies.
+    All,
+    /// Never anchor (signaling only).
+    None,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// RTP on even, RTCP on the next odd port.
+    pub ports: PortRange,
+    /// On E: where traversal media from C arrives, told apart by C's source port.
+    pub multiplexed_ports: PortRange,
+    /// Seconds without a packet before a relay session ends.
+    pub inactivity_timeout: u64,
+    pub anchor: Anchor,
+    /// The address written into SDP and bound for relaying; the address of the listener that
+    /// faces each leg when absent.
+    pub address: Option<IpAddr>,
+    /// Remove ICE attributes from SDP of anchored calls (the relay is the only candidate).
+    pub strip_ice: bool,
+    pub max_sessions: usize,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            ports: d::MEDIA_PORTS,
+            multiplexed_ports: d::MEDIA_MULTIPLEXED_PORTS,
+            inactivity_timeout: d::MEDIA_INACTIVITY_TIMEOUT_SECS,
+            anchor: Anchor::Traversal,
+            address: None,
+            strip_ice: true,
+            max_sessions: d::MEDIA_MAX_SESSIONS,
+        }
+    }
+}
