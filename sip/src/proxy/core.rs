@@ -10,6 +10,7 @@ use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PR
 use super::links::{
     link_of_route, Admission, Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM,
 };
+use super::media::{self as anchor, Leg, Legs, LinkEnd, MediaAnchor};
 use super::register::{self, RegisterOutcome};
 use super::select::better;
 use crate::auth::{Algorithm, DigestServer};
@@ -158,6 +159,9 @@ struct Ctx {
     best: Option<(u16, Bytes)>,
     cancelled: bool,
     finished: bool,
+    /// Call-ID and legs of a call whose media this node anchors, and whether this is the
+    /// initial INVITE (only its failure ends the call's relay; a failed re-INVITE does not)
+    anchored: Option<(String, Legs, bool)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -188,6 +192,7 @@ pub struct Core {
     links: Links,
     link_digest: DigestServer,
     dns_queries: Vec<DnsQuery>,
+    media: Option<Box<dyn MediaAnchor>>,
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     servers: Map<TxId, Box<ServerTx>>,
@@ -225,6 +230,7 @@ impl Core {
                 .unwrap_or_else(|| Router::new(&settings.domains)),
             links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
             dns_queries: Vec::new(),
+            media: None,
             link_digest: DigestServer::new(
                 &settings.link_realm,
                 &[Algorithm::Sha256, Algorithm::Md5],
@@ -331,6 +337,28 @@ impl Core {
             }
             self.on_response(msg, now, out);
         }
+    }
+
+    /// The rewritten SDP answer (or offer in a reliable provisional / 2xx) of an anchored call.
+    fn anchor_answer(&mut self, ctx_id: TxId, msg: &Message, now: Instant) -> Option<Bytes> {
+        let (call_id, legs, _) = self.ctxs.get(&ctx_id)?.anchored.clone()?;
+        if !is_sdp(msg) {
+            return None;
+        }
+        let media = self.media.as_mut()?;
+        match media.sdp(&call_id, anchor::From::Callee, &legs, msg.body(), now) {
+            Ok(b) => b,
+            Err(r) => {
+                // an answer cannot be refused on its way back; it goes through unanchored
+                tracing::warn!(call = %call_id, reason = %r.reason, "answer not anchored");
+                None
+            }
+        }
+    }
+
+    /// The media relay that anchors calls (SDP rewriting); none: signaling only.
+    pub fn set_media(&mut self, media: Box<dyn MediaAnchor>) {
+        self.media = Some(media);
     }
 
     // ---------------------------------------------------------------- DNS (RFC 3263)
@@ -1091,6 +1119,7 @@ impl Core {
                 best: None,
                 cancelled: false,
                 finished: false,
+                anchored: None,
             },
         );
         if let Some(s) = self.servers.get_mut(&id) {
@@ -1350,6 +1379,63 @@ impl Core {
             rw.push_record_route(&outbound);
         }
         rw.push_via(&via_value(hop.kind, local, &branch));
+        // media: the legs of this attempt; an SDP offer is rewritten to the relay
+        let mut anchored = None;
+        if let Some(media) = self.media.as_mut() {
+            let caller_link =
+                match self
+                    .links
+                    .source_zone(s.reply.kind, s.reply.local.port(), s.reply.conn)
+                {
+                    Some(_)
+                        if self
+                            .links
+                            .server_zone_at(s.reply.kind, s.reply.local.port())
+                            .is_some() =>
+                    {
+                        Some(LinkEnd::Server)
+                    }
+                    Some(_) => Some(LinkEnd::Client),
+                    None => None,
+                };
+            let legs = Legs {
+                caller: Leg {
+                    link: caller_link,
+                    local: s.reply.local,
+                    remote: s.reply.remote,
+                },
+                callee: Leg {
+                    link: match &link {
+                        Some((_, _, Some(_))) => Some(LinkEnd::Server),
+                        Some((_, _, None)) => Some(LinkEnd::Client),
+                        None => None,
+                    },
+                    local,
+                    remote: hop.addr,
+                },
+            };
+            let call_id = msg.call_id().unwrap_or("").to_string();
+            if msg.method() == Some(&Method::Bye) {
+                media.end(&call_id);
+            } else if ctx.invite && media.wants(&legs) {
+                // initial INVITEs and re-INVITEs: the relay tells a re-offer's direction from
+                // the legs it stored for the call
+                if is_sdp(msg) {
+                    match media.sdp(&call_id, anchor::From::Caller, &legs, msg.body(), now) {
+                        Ok(Some(body)) => {
+                            rw.set_body(body, None);
+                        }
+                        Ok(None) => {}
+                        Err(r) => {
+                            media.end(&call_id);
+                            return Err((r.status, r.reason));
+                        }
+                    }
+                }
+                let initial = msg.to().and_then(|t| t.tag()).is_none();
+                anchored = Some((call_id, legs, initial));
+            }
+        }
         let bytes = rw.finish();
         let invite = ctx.invite;
         debug!(to = %hop.addr, transport = hop.kind.via_token(), "request forwarded");
@@ -1360,6 +1446,9 @@ impl Core {
         }
         if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
             ctx.active = Some(id);
+            if anchored.is_some() {
+                ctx.anchored = anchored;
+            }
         }
         Ok(())
     }
@@ -1635,6 +1724,19 @@ impl Core {
         now: Instant,
         out: &mut Vec<Outbound>,
     ) {
+        let answer = if (101..300).contains(&status) {
+            self.anchor_answer(ctx_id, &msg, now)
+        } else {
+            None
+        };
+        let forwarded = |msg: &Message| {
+            let mut rw = msg.rewrite();
+            rw.pop_via();
+            if let Some(b) = &answer {
+                rw.set_body(b.clone(), None);
+            }
+            rw.finish()
+        };
         let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
             return;
         };
@@ -1646,7 +1748,7 @@ impl Core {
             if ctx.finished {
                 return;
             }
-            let bytes = msg.rewrite().pop_via().finish();
+            let bytes = forwarded(&msg);
             self.stats.forwarded_responses += 1;
             return self.server_send(server, status, bytes, now, out);
         }
@@ -1654,7 +1756,7 @@ impl Core {
             // forward every 2xx at once (RFC 6026: also retransmissions from the Accepted state)
             ctx.finished = true;
             ctx.targets.clear();
-            let bytes = msg.rewrite().pop_via().finish();
+            let bytes = forwarded(&msg);
             self.stats.forwarded_responses += 1;
             self.server_send(server, status, bytes, now, out);
             return self.reap_ctx(ctx_id);
@@ -1740,6 +1842,11 @@ impl Core {
         ctx.finished = true;
         let server = ctx.server;
         let best = ctx.best.take();
+        if let (Some((call_id, _, true)), Some(media)) = (ctx.anchored.take(), self.media.as_mut())
+        {
+            // no 2xx to the initial INVITE: the call never started, its relay ports go back
+            media.end(&call_id);
+        }
         let cancelled = ctx.cancelled;
         let local_zone = ctx.local_zone;
         match best {
@@ -2022,6 +2129,13 @@ fn link_record_route(kind: TransportKind, local: SocketAddr, zone: Option<&str>)
         Some(z) => format!("{};{LINK_PARAM}={z}>", v.trim_end_matches('>')),
         None => v,
     }
+}
+
+fn is_sdp(msg: &Message) -> bool {
+    !msg.body().is_empty()
+        && msg
+            .header("Content-Type")
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 /// A target whose hop RFC 3263 must find first.

@@ -11,6 +11,7 @@ mod core;
 mod hop;
 mod identity;
 mod links;
+pub mod media;
 mod register;
 mod select;
 

@@ -1055,3 +1055,135 @@ Content-Length: 0
         assert!(e.core.links().is_empty());
     }
 }
+
+// ---------------------------------------------------------------- media anchoring hook
+
+mod media_hook {
+    use super::*;
+    use crate::proxy::media::{From as Side, Legs, MediaAnchor, MediaRefusal};
+    use std::sync::{Arc, Mutex};
+
+    /// Records what the core asks and answers with a marked body.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl MediaAnchor for Recorder {
+        fn wants(&self, _: &Legs) -> bool {
+            true
+        }
+        fn sdp(
+            &mut self,
+            call_id: &str,
+            from: Side,
+            legs: &Legs,
+            body: &[u8],
+            _: Instant,
+        ) -> Result<Option<Bytes>, MediaRefusal> {
+            let body = String::from_utf8_lossy(body);
+            self.0.lock().unwrap().push(format!(
+                "sdp {call_id} {from:?} {} -> {}",
+                legs.caller.remote, legs.callee.remote
+            ));
+            if body.contains("refuse") {
+                return Err(MediaRefusal {
+                    status: 488,
+                    reason: "Not Acceptable Here (test)".into(),
+                });
+            }
+            Ok(Some(Bytes::from(format!("v=0\r\nanchored {from:?}\r\n"))))
+        }
+        fn end(&mut self, call_id: &str) {
+            self.0.lock().unwrap().push(format!("end {call_id}"));
+        }
+    }
+
+    fn with_sdp(msg: &str, sdp: &str) -> String {
+        let sdp = sdp.replace('\n', "\r\n");
+        msg.replace(
+            "Content-Length: 0\n",
+            &format!(
+                "Content-Type: application/sdp\nContent-Length: {}\n",
+                sdp.len()
+            ),
+        ) + &sdp
+    }
+
+    fn setup() -> (Harness, Recorder) {
+        let mut h = Harness::new();
+        let rec = Recorder::default();
+        h.core.set_media(Box::new(rec.clone()));
+        h.register("bob", UAS, "1.0");
+        (h, rec)
+    }
+
+    #[test]
+    fn offer_and_answer_of_an_anchored_call_are_rewritten_and_bye_ends_it() {
+        let (mut h, rec) = setup();
+        let inv = with_sdp(
+            &invite("z9hG4bKm1", "bob"),
+            "v=0\no=- 1 1 IN IP4 192.0.2.1\n",
+        );
+        let out = h.send(UAC, &inv);
+        let fwd = out
+            .iter()
+            .find(|o| o.dest == addr(UAS))
+            .expect("INVITE forwarded");
+        let t = text(fwd);
+        assert!(t.ends_with("v=0\r\nanchored Caller\r\n"), "{t}");
+        assert_eq!(header(&t, "Content-Length"), vec!["22"]);
+        // the 200 with an SDP answer comes back rewritten
+        let ok = with_sdp(&answer(fwd, 200, "OK", Some("b1")), "v=0\nanswer\n");
+        let out = h.send(UAS, &ok);
+        let up = out
+            .iter()
+            .find(|o| o.dest == addr(UAC))
+            .expect("200 forwarded");
+        assert!(text(up).ends_with("anchored Callee\r\n"), "{}", text(up));
+        let log = rec.0.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            vec![
+                format!("sdp call-z9hG4bKm1 Caller {UAC} -> {UAS}"),
+                format!("sdp call-z9hG4bKm1 Callee {UAC} -> {UAS}"),
+            ]
+        );
+        // BYE ends the relay of the call
+        let bye = invite("z9hG4bKm1bye", "bob")
+            .replace("INVITE sip:bob@example.com", &format!("BYE sip:bob@{UAS}"))
+            .replace("CSeq: 1 INVITE", "CSeq: 2 BYE")
+            .replace(
+                "To: <sip:bob@example.com>",
+                "To: <sip:bob@example.com>;tag=b1",
+            )
+            .replace("Call-ID: call-z9hG4bKm1bye", "Call-ID: call-z9hG4bKm1");
+        h.send(UAC, &bye);
+        assert_eq!(
+            rec.0.lock().unwrap().last().map(String::as_str),
+            Some("end call-z9hG4bKm1")
+        );
+    }
+
+    #[test]
+    fn a_refused_offer_is_answered_488_and_a_failed_call_frees_its_relay() {
+        let (mut h, rec) = setup();
+        let inv = with_sdp(&invite("z9hG4bKm2", "bob"), "v=0\nrefuse\n");
+        let out = h.send(UAC, &inv);
+        assert!(out.iter().all(|o| o.dest != addr(UAS)), "nothing forwarded");
+        let last = out.last().expect("an answer");
+        assert_eq!(status_of(last), 488, "{}", text(last));
+        assert!(rec
+            .0
+            .lock()
+            .unwrap()
+            .contains(&"end call-z9hG4bKm2".to_string()));
+        // a call the callee refuses: its relay is freed with the final answer
+        let inv = with_sdp(&invite("z9hG4bKm3", "bob"), "v=0\n");
+        let out = h.send(UAC, &inv);
+        let fwd = out.iter().find(|o| o.dest == addr(UAS)).expect("forwarded");
+        h.send(UAS, &answer(fwd, 486, "Busy Here", Some("b3")));
+        assert_eq!(
+            rec.0.lock().unwrap().last().map(String::as_str),
+            Some("end call-z9hG4bKm3")
+        );
+    }
+}
