@@ -178,13 +178,13 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
 
 fn check_media(c: &Config) -> Result<(), FieldError> {
     let m = &c.media;
-    if m.ports.start % 2 != 0 || m.ports.len() < 2 {
+    if m.ports.start & 1 != 0 || m.ports.len() < 2 {
         return Err(FieldError::new(
             &[Key("media"), Key("ports")],
             "must start on an even port and hold at least one RTP/RTCP pair",
         ));
     }
-    if m.multiplexed_ports.len() != 2 || m.multiplexed_ports.start % 2 != 0 {
+    if m.multiplexed_ports.len() != 2 || m.multiplexed_ports.start & 1 != 0 {
         return Err(FieldError::new(
             &[Key("media"), Key("multiplexed_ports")],
             "must be one even/odd pair, e.g. \"36000-36001\" or \"2776-2777\"",
