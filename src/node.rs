@@ -3,6 +3,7 @@
 //! runs them until a shutdown signal.
 
 use anyhow::{bail, Context};
+use causeway_config::media::Anchor;
 use causeway_config::zones::{ZoneTransport, ZoneType};
 use causeway_config::{Config, DigestAlgorithm, SipTransport};
 use causeway_sip::auth::Algorithm;
@@ -11,6 +12,11 @@ use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone};
 use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
 use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig, TransportKind};
+use causeway_traversal::media::anchor::Anchoring;
+use causeway_traversal::media::latch::LatchConfig;
+use causeway_traversal::media::ports::PortPair;
+use causeway_traversal::media::relay::{self, RelayConfig, RelayHandle};
+use causeway_traversal::media::session::TableConfig;
 use causeway_traversal::{LinkClient, LinkConfig, Links, Status, StatusHandle, ZoneStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -220,7 +226,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         link_realm: config.system.domain.clone(),
     };
     let listeners = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
-    let core = Core::new(settings, listeners, Box::new(driver::OsNetEnv));
+    let mut core = Core::new(settings, listeners, Box::new(driver::OsNetEnv));
+    let relay = start_media(&config, !server_zones_empty(&config))?;
+    if let Some(relay) = &relay {
+        core.set_media(Box::new(Anchoring::new(
+            relay.clone(),
+            config.media.anchor,
+            config.media.address,
+            config.media.strip_ice,
+        )));
+    }
     info!(
         system = %config.system.name,
         role = %role,
@@ -247,7 +262,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .into_iter()
         .map(|c| LinkClient::new(c, now, wall))
         .collect();
-    let ext = Links::new(clients, status, template, now);
+    let ext = Links::new(clients, status, template, now, relay);
     let dns_zones: Vec<(String, Vec<SocketAddr>)> = config
         .zones
         .iter()
@@ -267,6 +282,55 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     handle.shutdown();
     info!("stopped");
     Ok(())
+}
+
+fn server_zones_empty(config: &Config) -> bool {
+    !config
+        .zones
+        .iter()
+        .any(|z| z.kind == ZoneType::TraversalServer)
+}
+
+/// The media relay, unless `[media] anchor = "none"`. E (a node with traversal server zones)
+/// also binds the multiplexed pair its links' media arrives on.
+fn start_media(config: &Config, has_server_zones: bool) -> anyhow::Result<Option<RelayHandle>> {
+    let m = &config.media;
+    if m.anchor == Anchor::None {
+        return Ok(None);
+    }
+    let multiplexed = if has_server_zones {
+        Some(
+            PortPair::from_range(m.multiplexed_ports)
+                .context("media.multiplexed_ports is not one even/odd pair")?,
+        )
+    } else {
+        None
+    };
+    let table = TableConfig {
+        ports: m.ports,
+        multiplexed,
+        max_sessions: m.max_sessions,
+        latch: LatchConfig::default(),
+    };
+    let ip = m.address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let mut rc = RelayConfig::new(ip, table);
+    rc.inactivity = Duration::from_secs(m.inactivity_timeout);
+    let relay = relay::spawn(rc).with_context(|| {
+        format!(
+            "media relay on {ip} (multiplexed pair {})",
+            m.multiplexed_ports
+        )
+    })?;
+    info!(
+        "media relay: ports {}, anchor {:?}{}",
+        m.ports,
+        m.anchor,
+        match multiplexed {
+            Some(p) => format!(", traversal media on {p}"),
+            None => String::new(),
+        }
+    );
+    Ok(Some(relay))
 }
 
 fn zone_kind(t: ZoneTransport) -> TransportKind {

@@ -39,6 +39,10 @@ transport = "tls"
 username = "control-1"
 listen_ip = "127.0.0.1"
 mtls = {mtls}
+
+# signaling only: tests run side by side and would all want the multiplexed pair 36000/36001
+[media]
+anchor = "none"
 "#
     );
     Node::start(NodeOptions {

@@ -10,6 +10,7 @@ pub mod client;
 #[cfg(test)]
 mod client_tests;
 pub mod links;
+pub mod media;
 pub mod status;
 
 pub use client::{LinkClient, LinkConfig, LinkStatus};

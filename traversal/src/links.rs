@@ -22,6 +22,7 @@ pub struct Links {
     status: StatusHandle,
     template: Status,
     publish_at: Instant,
+    relay: Option<crate::media::relay::RelayHandle>,
 }
 
 impl Links {
@@ -30,6 +31,7 @@ impl Links {
         status: StatusHandle,
         template: Status,
         now: Instant,
+        relay: Option<crate::media::relay::RelayHandle>,
     ) -> Links {
         Links {
             clients,
@@ -37,6 +39,7 @@ impl Links {
             status,
             template,
             publish_at: now,
+            relay,
         }
     }
 
@@ -58,6 +61,9 @@ impl Links {
     fn publish(&mut self, core: &Core, now: Instant) {
         let mut s = self.template.clone();
         s.fill(core, &self.clients, now);
+        if let Some(r) = &self.relay {
+            s.fill_media(&r.stats(), r.ports_in_use());
+        }
         self.status.set(s);
         self.publish_at = now + STATUS_EVERY;
     }

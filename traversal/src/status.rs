@@ -39,6 +39,20 @@ pub struct Status {
     pub zones: Vec<ZoneStatus>,
     pub links: Vec<LinkStatus>,
     pub registrations: Vec<Registration>,
+    /// The media relay, when the node anchors calls.
+    pub media: Option<MediaStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MediaStatus {
+    pub sessions: usize,
+    /// Port pairs held by sessions (E's multiplexed pair not counted).
+    pub ports_in_use: usize,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub dropped_stranger: u64,
+    pub dropped_unknown: u64,
+    pub expired: u64,
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -89,6 +103,20 @@ impl Status {
                 expires_in,
             })
             .collect();
+    }
+}
+
+impl Status {
+    pub fn fill_media(&mut self, r: &crate::media::relay::RelayStats, ports_in_use: usize) {
+        self.media = Some(MediaStatus {
+            sessions: r.table.sessions,
+            ports_in_use,
+            packets_received: r.received,
+            packets_sent: r.sent,
+            dropped_stranger: r.table.dropped_stranger,
+            dropped_unknown: r.table.dropped_unknown_port + r.table.dropped_unknown_source,
+            expired: r.table.expired,
+        });
     }
 }
 

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Media relay benchmark: causeway's RTP relay against rtpengine's userspace relay, driven by
+# the same generator (../shared/bench/rtpengine/rtpgen.c: paced 172-byte RTP, 50 pps per
+# stream, both directions, all on 127.0.0.1), step by step in the same run.
+#
+# For each RATE in RATES (aggregate packets/s, both directions together; RATE/100 calls):
+#   causeway:  traversal/examples/relay_bench sets up the calls (sides A and B on
+#              127.0.0.1:BASE+2i and BASE+2i+1, as ng.py does) and writes the map; rtpgen runs
+#              against it and reads the relay's CPU from /proc/PID/stat over the measured window.
+#   rtpengine: (MODE both or rtpengine) the steps of ../shared/bench/rtpengine/run.sh: one
+#              rtpengine (table=-1, no kernel forwarding) for the whole run, calls set up and
+#              deleted per step with ng.py, the same rtpgen.
+# Each line: achieved send rate, loss over the whole run, relay CPU % and CPU us per packet in
+# the DUR window (utime+stime of all the relay's threads from /proc/PID/stat, as rtpgen reads
+# it; "sched" is the same from /proc/PID/task/*/schedstat, nanosecond run time that tick
+# sampling cannot bias; on this kernel loopback delivery into the receiving socket is charged
+# to the sender, so both relays pay for delivering what they send), then the ratio
+# causeway/rtpengine of CPU per packet. A step passes with loss < 0.1 %
+# and a send rate >= 95 % of the target; a failing step ends that relay's ramp.
+#
+# Usage: bench/media.sh [causeway|rtpengine|both]          (default both)
+# Knobs: RATES="10000 25000 50000" DUR=10 WARM=2 BASE=20000
+#        THREADS=1        causeway relay worker threads (1 = current-thread runtime)
+#        CW_PORTS=50000-59999  causeway's relay ports (clear of rtpengine's 40000-47999)
+#        RTPE_THREADS=2   rtpengine num-threads
+#        PIN=1            relay on CPU 0, generator on CPU 1 (taskset)
+#        KEEP=1           keep the work directory (logs, maps)
+# Needs: apt-get install -y rtpengine-daemon gcc python3; cargo. Honours CARGO_TARGET_DIR.
+# Starts its relays itself and stops exactly the PIDs it started.
+set -u
+MODE="${1:-both}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="$ROOT/../shared/bench/rtpengine"
+RATES="${RATES:-10000 25000 50000}"
+DUR="${DUR:-10}"
+WARM="${WARM:-2}"
+BASE="${BASE:-20000}"
+THREADS="${THREADS:-1}"
+CW_PORTS="${CW_PORTS:-50000-59999}"
+RTPE_THREADS="${RTPE_THREADS:-2}"
+NG=127.0.0.1:2223
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+case "$MODE" in causeway|rtpengine|both) ;; *) echo "usage: $0 [causeway|rtpengine|both]" >&2; exit 2 ;; esac
+need="gcc python3"; [ "$MODE" != causeway ] && need="$need rtpengine"
+for bin in $need; do
+    command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y rtpengine-daemon gcc python3" >&2; exit 2; }
+done
+[ -f "$SHARED/rtpgen.c" ] || { echo "missing $SHARED/rtpgen.c" >&2; exit 2; }
+if [ "$MODE" != causeway ]; then
+    for p in 2223 2224; do
+        if ss -Hlun "sport = :$p" | grep -q .; then echo "UDP port $p is busy" >&2; exit 2; fi
+    done
+fi
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK="$(mktemp -d /tmp/mediabench.XXXXXX)"
+CW_PID=""; RTPE_PID=""; GEN_PID=""
+stop_pid() {  # $1 pid: TERM, up to 5 s, then KILL; only ever a PID this script started
+    [ -n "$1" ] || return 0
+    kill "$1" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+cleanup() {
+    stop_pid "$GEN_PID"; stop_pid "$CW_PID"; stop_pid "$RTPE_PID"
+    GEN_PID=""; CW_PID=""; RTPE_PID=""
+    if [ "${KEEP:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+gcc -O2 -Wall -pthread -o "$WORK/rtpgen" "$SHARED/rtpgen.c" || exit 2
+if [ "$MODE" != rtpengine ]; then
+    (cd "$ROOT" && cargo build --release -q -p causeway-traversal --example relay_bench) || exit 2
+    RELAY_BENCH="$TARGET/release/examples/relay_bench"
+fi
+
+RPIN=""; GPIN=""
+if [ "${PIN:-0}" = 1 ]; then RPIN="taskset -c 0"; GPIN="taskset -c 1"; fi
+
+start_rtpengine() {
+    $RPIN rtpengine --config-file="$SHARED/rtpengine.conf" --config-section=bench \
+        --num-threads="$RTPE_THREADS" >"$WORK/rtpengine.log" 2>&1 &
+    RTPE_PID=$!
+    for _ in $(seq 50); do
+        python3 "$SHARED/ng.py" ping --ng "$NG" >/dev/null 2>&1 && break
+        kill -0 "$RTPE_PID" 2>/dev/null || { echo "rtpengine died:"; cat "$WORK/rtpengine.log"; exit 1; }
+        sleep 0.2
+    done
+    echo "# rtpengine $(dpkg-query -W -f='${Version}' rtpengine-daemon 2>/dev/null) pid $RTPE_PID, num-threads=$RTPE_THREADS, table=-1"
+}
+
+# CPU time of all threads of $1 in ns, from the scheduler's own clock (/proc/PID/task/*/schedstat)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+
+# run rtpgen on map $1 at rate $2 watching pid $3; sets sent_pps loss_pct watched_cpu_pct
+# watched_us_per_pkt gen_cpu_pct gen_us_per_pkt bad (rtpgen's, from /proc/PID/stat in clock
+# ticks) and sched_us_per_pkt (the same window read from schedstat in ns: a second opinion that
+# tick sampling cannot bias)
+generate() {
+    $GPIN "$WORK/rtpgen" -m "$1" -r "$2" -d "$DUR" -w "$WARM" -p "$3" >"$WORK/gen.out" &
+    GEN_PID=$!
+    sleep "$WARM"; local c0; c0=$(cpu_ns "$3")
+    sleep "$DUR"; local c1; c1=$(cpu_ns "$3")
+    wait "$GEN_PID"; GEN_PID=""
+    sent_pps=0; loss_pct=100; watched_cpu_pct=0; watched_us_per_pkt=0; gen_cpu_pct=0; gen_us_per_pkt=0; bad=0
+    eval "$(tr ' ' '\n' <"$WORK/gen.out" | grep -E '^[a-z_]+=[-0-9.]+$')"
+    sched_us_per_pkt=$(awk -v a="$c0" -v b="$c1" -v p="$sent_pps" -v d="$DUR" 'BEGIN { printf "%.2f", (p > 0 ? (b - a) / 1000 / (p * d) : 0) }')
+}
+
+# prints the step line; returns 1 when the step fails the pass rule
+report() {  # $1 name $2 rate $3 calls
+    printf '%-9s %7d pps  calls %5d  sent %7.0f/s  loss %7.4f %%  cpu %5.1f %% = %6.2f us/pkt (sched %5.2f)  gen %5.1f %% = %5.2f us/pkt' \
+        "$1" "$2" "$3" "$sent_pps" "$loss_pct" "$watched_cpu_pct" "$watched_us_per_pkt" "$sched_us_per_pkt" "$gen_cpu_pct" "$gen_us_per_pkt"
+    [ "$bad" != 0 ] && printf '  MISROUTED %s' "$bad"
+    if awk -v l="$loss_pct" -v s="$sent_pps" -v r="$2" -v b="$bad" 'BEGIN{exit !(l < 0.1 && s >= 0.95*r && b == 0)}'; then
+        echo "  PASS"; return 0
+    else
+        echo "  FAIL"; return 1
+    fi
+}
+
+step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
+    local rate=$1 calls=$(( $1 / 100 )) map="$WORK/cw.map"
+    rm -f "$map"
+    $RPIN "$RELAY_BENCH" --sessions "$calls" --base "$BASE" --map "$map" --threads "$THREADS" \
+        --ports "$CW_PORTS" 2>>"$WORK/relay_bench.log" &
+    CW_PID=$!
+    for _ in $(seq 300); do
+        [ -s "$map" ] && break
+        kill -0 "$CW_PID" 2>/dev/null || { echo "relay_bench died:"; cat "$WORK/relay_bench.log"; return 1; }
+        sleep 0.1
+    done
+    [ -s "$map" ] || { echo "relay_bench wrote no map"; return 1; }
+    generate "$map" "$rate" "$CW_PID"
+    stop_pid "$CW_PID"; CW_PID=""
+    cw_us=$watched_us_per_pkt; cw_sched=$sched_us_per_pkt
+    report causeway "$rate" "$calls"
+}
+
+step_rtpengine() {  # $1 rate -> sets re_us, returns 1 on failure
+    local rate=$1 calls=$(( $1 / 100 )) map="$WORK/re.map" prefix="m$1"
+    python3 "$SHARED/ng.py" setup "$calls" "$map" --prefix "$prefix" --base "$BASE" --ng "$NG" 2>"$WORK/setup.err" \
+        || { cat "$WORK/setup.err"; echo "rtpengine setup failed at $rate"; return 1; }
+    generate "$map" "$rate" "$RTPE_PID"
+    python3 "$SHARED/ng.py" delete "$calls" --prefix "$prefix" --ng "$NG"
+    re_us=$watched_us_per_pkt; re_sched=$sched_us_per_pkt
+    report rtpengine "$rate" "$calls"
+}
+
+echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS, PIN=${PIN:-0}"
+[ "$MODE" != causeway ] && start_rtpengine
+cw_ok=1; re_ok=1; cw_best=0; re_best=0; summary=""
+for r in $RATES; do
+    cw_us=""; re_us=""; cw_sched=0; re_sched=0
+    if [ "$MODE" != rtpengine ] && [ "$cw_ok" = 1 ]; then
+        if step_causeway "$r"; then cw_best=$sent_pps; else cw_ok=0; fi
+    fi
+    if [ "$MODE" != causeway ] && [ "$re_ok" = 1 ]; then
+        if step_rtpengine "$r"; then re_best=$sent_pps; else re_ok=0; fi
+    fi
+    if [ -n "$cw_us" ] && [ -n "$re_us" ]; then
+        line=$(awk -v c="$cw_us" -v e="$re_us" -v cs="$cw_sched" -v es="$re_sched" -v r="$r" \
+            'BEGIN{ printf "ratio     %7d pps  causeway/rtpengine CPU per packet = %.2f  (%.2f / %.2f us; sched %.2f: %.2f / %.2f us)", r, (e > 0 ? c / e : 0), c, e, (es > 0 ? cs / es : 0), cs, es }')
+        echo "$line"; summary="$summary$line"$'\n'
+    fi
+    [ "$cw_ok" = 0 ] && [ "$re_ok" = 0 ] && break
+    [ "$MODE" = causeway ] && [ "$cw_ok" = 0 ] && break
+    [ "$MODE" = rtpengine ] && [ "$re_ok" = 0 ] && break
+done
+[ "$MODE" != rtpengine ] && echo "# causeway: highest passing step, achieved aggregate rate: $cw_best pps"
+[ "$MODE" != causeway ] && echo "# rtpengine: highest passing step, achieved aggregate rate: $re_best pps"
+[ -n "$summary" ] && printf '# summary\n%s' "$summary"
+exit 0

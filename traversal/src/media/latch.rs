@@ -1,0 +1,335 @@
+//! Latching of one relay leg's RTP or RTCP flow (symmetric RTP, sans-IO): the relay waits until
+//! it receives media, then sends media back to the source the far side actually sends from.
+//! Behind a NAT that source is not what the SDP says, so the SDP address is only a starting
+//! point.
+//!
+//! It owns the decision "is this packet from our peer, and where do we send to it"; it knows
+//! nothing of ports, sockets or the other leg (the session table pairs legs up). Every input
+//! carries `now`; there is no clock here.
+//!
+//! Once latched only that exact source (IP and port) is accepted, so a stranger that learns a
+//! relay port cannot hijack the flow. A new source can take over only under
+//! `Relatch::AfterSilence`, once the latched source has been silent that long (an endpoint
+//! that moved, or a NAT binding that changed).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Which first packet may latch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LatchRule {
+    /// Any source (NAT-friendly: the SDP may name a private address).
+    #[default]
+    AnySource,
+    /// Only the IP the SDP named, from any port (a NAT that keeps the address but maps the
+    /// port). With no SDP address nothing can latch.
+    ExpectedIpOnly,
+}
+
+/// Whether a latched flow may move to another source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Relatch {
+    /// Never: the first source keeps the flow for the life of the session.
+    #[default]
+    Never,
+    /// Once the latched source has been silent this long, the next source (that the
+    /// `LatchRule` admits) may latch.
+    AfterSilence(Duration),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatchConfig {
+    pub rule: LatchRule,
+    pub relatch: Relatch,
+}
+
+/// Why a packet was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The flow is latched to another source.
+    Stranger,
+    /// Not latched yet, and `LatchRule::ExpectedIpOnly` refuses this source's IP.
+    NotExpectedIp,
+}
+
+/// What to do with one received packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// From the latched source: relay it.
+    Accept,
+    /// The first packet: its source is now latched; relay it.
+    Latched,
+    /// A new source took over a silent flow (`Relatch::AfterSilence`); relay it.
+    Relatched {
+        from: SocketAddr,
+    },
+    Drop(DropReason),
+}
+
+impl Verdict {
+    pub fn accepted(self) -> bool {
+        !matches!(self, Verdict::Drop(_))
+    }
+}
+
+/// Where the latch is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Nothing received yet; `expected` is the SDP's address, if it gave a usable one.
+    Unlatched { expected: Option<SocketAddr> },
+    Latched {
+        source: SocketAddr,
+        last_seen: Instant,
+    },
+}
+
+/// One flow's latch.
+#[derive(Clone, Debug)]
+pub struct Latch {
+    config: LatchConfig,
+    /// From the SDP; kept after latching because `ExpectedIpOnly` checks relatches too.
+    expected: Option<SocketAddr>,
+    latched: Option<(SocketAddr, Instant)>,
+}
+
+impl Latch {
+    pub fn new(expected: Option<SocketAddr>, config: LatchConfig) -> Latch {
+        Latch {
+            config,
+            expected,
+            latched: None,
+        }
+    }
+
+    /// A packet from `src` arrived at `now`.
+    pub fn on_packet(&mut self, src: SocketAddr, now: Instant) -> Verdict {
+        match self.latched {
+            Some((source, ref mut last_seen)) if source == src => {
+                // `max`: an input clock that steps back must not make silence look longer.
+                *last_seen = (*last_seen).max(now);
+                Verdict::Accept
+            }
+            Some((source, last_seen)) => {
+                let silent = now.saturating_duration_since(last_seen);
+                match self.config.relatch {
+                    Relatch::AfterSilence(d) if silent >= d => match self.admit(src) {
+                        Ok(()) => {
+                            self.latched = Some((src, now));
+                            Verdict::Relatched { from: source }
+                        }
+                        Err(r) => Verdict::Drop(r),
+                    },
+                    _ => Verdict::Drop(DropReason::Stranger),
+                }
+            }
+            None => match self.admit(src) {
+                Ok(()) => {
+                    self.latched = Some((src, now));
+                    Verdict::Latched
+                }
+                Err(r) => Verdict::Drop(r),
+            },
+        }
+    }
+
+    /// Whether the `LatchRule` lets `src` latch.
+    fn admit(&self, src: SocketAddr) -> Result<(), DropReason> {
+        match self.config.rule {
+            LatchRule::AnySource => Ok(()),
+            LatchRule::ExpectedIpOnly => match self.expected {
+                Some(e) if e.ip() == src.ip() => Ok(()),
+                _ => Err(DropReason::NotExpectedIp),
+            },
+        }
+    }
+
+    /// Where to send this flow's media: the latched source, or before anything arrived the
+    /// SDP's address (so media can flow towards a peer that has not sent yet).
+    pub fn destination(&self) -> Option<SocketAddr> {
+        self.latched.map(|(s, _)| s).or(self.expected)
+    }
+
+    pub fn state(&self) -> State {
+        match self.latched {
+            Some((source, last_seen)) => State::Latched { source, last_seen },
+            None => State::Unlatched {
+                expected: self.expected,
+            },
+        }
+    }
+
+    pub fn latched(&self) -> Option<SocketAddr> {
+        self.latched.map(|(s, _)| s)
+    }
+
+    pub fn expected(&self) -> Option<SocketAddr> {
+        self.expected
+    }
+
+    /// A new offer or answer named another address. The latch stays: a NATed peer's real
+    /// source does not change because its SDP did (a relatch rule covers real moves).
+    pub fn set_expected(&mut self, expected: Option<SocketAddr>) {
+        self.expected = expected;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+    const SDP: &str = "192.0.2.10:40000";
+    const NAT: &str = "198.51.100.7:61234";
+    const EVIL: &str = "203.0.113.66:40000";
+
+    fn latch(rule: LatchRule, relatch: Relatch) -> Latch {
+        Latch::new(Some(sa(SDP)), LatchConfig { rule, relatch })
+    }
+
+    #[test]
+    fn destination_is_the_sdp_address_until_media_arrives() {
+        let l = latch(LatchRule::AnySource, Relatch::Never);
+        assert_eq!(l.destination(), Some(sa(SDP)));
+        assert_eq!(
+            l.state(),
+            State::Unlatched {
+                expected: Some(sa(SDP))
+            }
+        );
+        assert_eq!(Latch::new(None, LatchConfig::default()).destination(), None);
+    }
+
+    #[test]
+    fn first_packet_latches_any_source_by_default() {
+        let t0 = Instant::now();
+        let mut l = latch(LatchRule::AnySource, Relatch::Never);
+        assert_eq!(l.on_packet(sa(NAT), t0), Verdict::Latched);
+        assert_eq!(l.destination(), Some(sa(NAT)));
+        assert_eq!(l.on_packet(sa(NAT), t0), Verdict::Accept);
+        assert_eq!(
+            l.state(),
+            State::Latched {
+                source: sa(NAT),
+                last_seen: t0
+            }
+        );
+    }
+
+    #[test]
+    fn a_stranger_never_hijacks_a_latched_flow() {
+        let t0 = Instant::now();
+        let mut l = latch(LatchRule::AnySource, Relatch::Never);
+        l.on_packet(sa(NAT), t0);
+        for s in [EVIL, SDP, "198.51.100.7:61235"] {
+            let later = t0 + Duration::from_secs(3600);
+            assert_eq!(
+                l.on_packet(sa(s), later),
+                Verdict::Drop(DropReason::Stranger)
+            );
+        }
+        assert_eq!(l.destination(), Some(sa(NAT)));
+    }
+
+    #[test]
+    fn expected_ip_only_takes_any_port_of_the_sdp_ip() {
+        let t0 = Instant::now();
+        let mut l = latch(LatchRule::ExpectedIpOnly, Relatch::Never);
+        assert_eq!(
+            l.on_packet(sa(EVIL), t0),
+            Verdict::Drop(DropReason::NotExpectedIp)
+        );
+        assert_eq!(l.destination(), Some(sa(SDP)));
+        assert_eq!(l.on_packet(sa("192.0.2.10:40100"), t0), Verdict::Latched);
+        assert_eq!(l.destination(), Some(sa("192.0.2.10:40100")));
+        let mut blind = Latch::new(
+            None,
+            LatchConfig {
+                rule: LatchRule::ExpectedIpOnly,
+                relatch: Relatch::Never,
+            },
+        );
+        assert_eq!(
+            blind.on_packet(sa(NAT), t0),
+            Verdict::Drop(DropReason::NotExpectedIp)
+        );
+    }
+
+    #[test]
+    fn relatch_after_silence_only_once_the_source_has_been_quiet() {
+        let t0 = Instant::now();
+        let quiet = Duration::from_secs(5);
+        let mut l = latch(LatchRule::AnySource, Relatch::AfterSilence(quiet));
+        l.on_packet(sa(NAT), t0);
+        l.on_packet(sa(NAT), t0 + Duration::from_secs(2));
+        // 4.999 s after the last packet: still the latched source's flow
+        let almost = t0 + Duration::from_secs(2) + quiet - Duration::from_millis(1);
+        assert_eq!(
+            l.on_packet(sa(EVIL), almost),
+            Verdict::Drop(DropReason::Stranger)
+        );
+        // the stranger's packet did not refresh the silence clock
+        let t1 = t0 + Duration::from_secs(2) + quiet;
+        assert_eq!(
+            l.on_packet(sa(EVIL), t1),
+            Verdict::Relatched { from: sa(NAT) }
+        );
+        assert_eq!(l.destination(), Some(sa(EVIL)));
+        // and now the old source is the stranger
+        assert_eq!(
+            l.on_packet(sa(NAT), t1 + Duration::from_millis(20)),
+            Verdict::Drop(DropReason::Stranger)
+        );
+    }
+
+    #[test]
+    fn relatch_still_obeys_the_latch_rule() {
+        let t0 = Instant::now();
+        let mut l = latch(
+            LatchRule::ExpectedIpOnly,
+            Relatch::AfterSilence(Duration::from_secs(1)),
+        );
+        l.on_packet(sa("192.0.2.10:40000"), t0);
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(
+            l.on_packet(sa(EVIL), t1),
+            Verdict::Drop(DropReason::NotExpectedIp)
+        );
+        assert_eq!(
+            l.on_packet(sa("192.0.2.10:40002"), t1),
+            Verdict::Relatched {
+                from: sa("192.0.2.10:40000")
+            }
+        );
+    }
+
+    #[test]
+    fn a_clock_that_steps_back_does_not_open_a_relatch() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(10);
+        let mut l = latch(
+            LatchRule::AnySource,
+            Relatch::AfterSilence(Duration::from_secs(5)),
+        );
+        l.on_packet(sa(NAT), t1);
+        l.on_packet(sa(NAT), t0); // older timestamp: last_seen stays t1
+        assert_eq!(
+            l.on_packet(sa(EVIL), t1 + Duration::from_secs(4)),
+            Verdict::Drop(DropReason::Stranger)
+        );
+    }
+
+    #[test]
+    fn a_new_sdp_address_moves_an_unlatched_destination_only() {
+        let t0 = Instant::now();
+        let mut l = latch(LatchRule::AnySource, Relatch::Never);
+        l.set_expected(Some(sa("192.0.2.20:40010")));
+        assert_eq!(l.destination(), Some(sa("192.0.2.20:40010")));
+        l.on_packet(sa(NAT), t0);
+        l.set_expected(Some(sa(SDP)));
+        assert_eq!(l.destination(), Some(sa(NAT)));
+        assert_eq!(l.expected(), Some(sa(SDP)));
+        assert_eq!(l.latched(), Some(sa(NAT)));
+    }
+}

@@ -1,0 +1,338 @@
+//! Batched UDP I/O for the relay driver (Linux): `recvmmsg` of up to `BATCH` datagrams into
+//! buffers that live as long as the thread, and `sendmmsg` of the ones to forward straight
+//! from those buffers, so relaying a packet neither allocates nor copies it.
+//!
+//! It owns the raw `mmsghdr`/`iovec`/`sockaddr` arrays and the conversions between kernel
+//! socket addresses and `SocketAddr`. It knows nothing of sessions: the driver says which
+//! received packet goes where.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// Datagrams per `recvmmsg` call.
+pub const BATCH: usize = 32;
+/// Receive buffer per datagram. RTP stays below the path MTU (RFC 3550 section 11 leaves it
+/// to the lower layers, and media stacks packetise to fit 1500); a larger datagram arrives
+/// truncated and is dropped rather than forwarded cut.
+pub const BUF: usize = 2048;
+
+/// The kernel-facing arrays. Every field is plain data for which all-zero bytes are a valid
+/// value (null pointers, zero lengths), which is what `Batch::new` relies on.
+struct Raw {
+    bufs: [[u8; BUF]; BATCH],
+    names: [libc::sockaddr_storage; BATCH],
+    iovs: [libc::iovec; BATCH],
+    hdrs: [libc::mmsghdr; BATCH],
+    out_names: [libc::sockaddr_storage; BATCH],
+    out_iovs: [libc::iovec; BATCH],
+    out_hdrs: [libc::mmsghdr; BATCH],
+}
+
+/// One thread's receive/send arrays (about 80 KiB), reused for every batch.
+pub struct Batch {
+    raw: Box<Raw>,
+    /// Datagrams received by the last `recv`.
+    len: usize,
+    /// Entries queued by `push_send` since the last `send`.
+    out: usize,
+}
+
+/// One received datagram.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    pub src: Option<SocketAddr>,
+    pub len: usize,
+    /// Longer than `BUF`: only a prefix arrived.
+    pub truncated: bool,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        // SAFETY: all fields of `Raw` are integers, byte arrays, and C structs of integers
+        // and raw pointers, for which the all-zero bit pattern is valid.
+        let raw: Box<Raw> = unsafe { Box::<Raw>::new_zeroed().assume_init() };
+        Batch {
+            raw,
+            len: 0,
+            out: 0,
+        }
+    }
+
+    /// Receives up to `BATCH` datagrams from non-blocking `fd`. `Ok(0)` never means "empty":
+    /// an empty socket is `Err(WouldBlock)`.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.len = 0;
+        let raw = &mut *self.raw;
+        for i in 0..BATCH {
+            raw.iovs[i] = libc::iovec {
+                iov_base: raw.bufs[i].as_mut_ptr().cast(),
+                iov_len: BUF,
+            };
+            // SAFETY: msghdr is a C struct of integers and pointers; zero is valid (and
+            // covers private padding fields some libcs add).
+            let mut h: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+            h.msg_name = (&mut raw.names[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut raw.iovs[i];
+            h.msg_iovlen = 1;
+            raw.hdrs[i] = libc::mmsghdr {
+                msg_hdr: h,
+                msg_len: 0,
+            };
+        }
+        // SAFETY: every header points into `raw`, which outlives the call; the kernel writes
+        // at most `iov_len` bytes per buffer and `msg_namelen` bytes per name.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                raw.hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // n <= BATCH by the contract of recvmmsg
+        self.len = (n as usize).min(BATCH);
+        Ok(self.len)
+    }
+
+    /// The `i`-th datagram of the last `recv`.
+    pub fn received(&self, i: usize) -> Option<Received> {
+        if i >= self.len {
+            return None;
+        }
+        let h = &self.raw.hdrs[i];
+        let len = h.msg_len as usize;
+        Some(Received {
+            src: from_storage(&self.raw.names[i], h.msg_hdr.msg_namelen),
+            len: len.min(BUF),
+            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 || len > BUF,
+        })
+    }
+
+    /// Queues received datagram `i` to be sent to `to` by the next `send`. Returns false
+    /// (and queues nothing) for an index that was not received or a full queue.
+    pub fn push_send(&mut self, i: usize, to: SocketAddr) -> bool {
+        let Some(r) = self.received(i) else {
+            return false;
+        };
+        if self.out >= BATCH {
+            return false;
+        }
+        let o = self.out;
+        let raw = &mut *self.raw;
+        let name_len = to_storage(to, &mut raw.out_names[o]);
+        raw.out_iovs[o] = libc::iovec {
+            iov_base: raw.bufs[i].as_mut_ptr().cast(),
+            iov_len: r.len,
+        };
+        // SAFETY: as in `recv`.
+        let mut h: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        h.msg_name = (&mut raw.out_names[o] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = name_len;
+        h.msg_iov = &mut raw.out_iovs[o];
+        h.msg_iovlen = 1;
+        raw.out_hdrs[o] = libc::mmsghdr {
+            msg_hdr: h,
+            msg_len: 0,
+        };
+        self.out += 1;
+        true
+    }
+
+    pub fn queued(&self) -> usize {
+        self.out
+    }
+
+    /// Forgets what `push_send` queued.
+    pub fn clear_send(&mut self) {
+        self.out = 0;
+    }
+
+    /// Sends the queued datagrams from `fd` without blocking and clears the queue. A datagram
+    /// the kernel refuses (an unreachable address family, say) is skipped and the rest go;
+    /// when the send buffer is full the rest are dropped, not retried: late media is useless.
+    /// `Err(WouldBlock)` when nothing at all could be sent.
+    pub fn send(&mut self, fd: RawFd) -> io::Result<SendResult> {
+        let total = self.out;
+        self.out = 0;
+        let mut res = SendResult::default();
+        let mut at = 0;
+        while at < total {
+            // SAFETY: headers `at..total` were filled by `push_send` and point into `raw`.
+            let n = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    self.raw.out_hdrs[at..total].as_mut_ptr(),
+                    (total - at) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 {
+                res.sent += n as usize;
+                at += n as usize;
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                res.failed += total - at;
+                if res.sent == 0 {
+                    return Err(e);
+                }
+                break;
+            }
+            // this one datagram is refused; the rest may go
+            res.failed += 1;
+            res.last_error = e.raw_os_error();
+            at += 1;
+        }
+        Ok(res)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendResult {
+    pub sent: usize,
+    pub failed: usize,
+    pub last_error: Option<i32>,
+}
+
+fn from_storage(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let len = len as usize;
+    match libc::c_int::from(ss.ss_family) {
+        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, and storage is larger
+            // and at least as aligned.
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+fn to_storage(addr: SocketAddr, ss: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            let sin =
+                unsafe { &mut *(ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from(*a.ip()).to_be(),
+            };
+            sin.sin_zero = [0; 8];
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &mut *(ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
+            sin6.sin6_scope_id = a.scope_id();
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn socket_addresses_round_trip_through_kernel_storage() {
+        for s in ["127.0.0.1:36000", "[2001:db8::1]:5004", "[fe80::1%3]:1"] {
+            let a: SocketAddr = s.parse().unwrap();
+            // SAFETY: all-zero is a valid sockaddr_storage.
+            let mut ss: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
+            let len = to_storage(a, &mut ss);
+            assert_eq!(from_storage(&ss, len), Some(a));
+        }
+        // SAFETY: as above.
+        let ss: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
+        assert_eq!(from_storage(&ss, 0), None);
+    }
+
+    /// Real loopback sockets, no runtime: a batch in, forwarded out of another socket, with
+    /// an oversize datagram flagged as truncated.
+    #[test]
+    fn receive_a_batch_and_forward_it_from_the_buffers() {
+        let relay_in = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let relay_out = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut b = Batch::new();
+        let empty = b.recv(relay_in.as_raw_fd()).unwrap_err();
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        for n in 0..3u8 {
+            peer.send_to(&[n; 172], relay_in.local_addr().unwrap())
+                .unwrap();
+        }
+        peer.send_to(&[9; BUF + 10], relay_in.local_addr().unwrap())
+            .unwrap();
+        let got = b.recv(relay_in.as_raw_fd()).unwrap();
+        assert_eq!(got, 4);
+        for i in 0..3 {
+            let r = b.received(i).unwrap();
+            assert_eq!(r.src, Some(peer.local_addr().unwrap()));
+            assert_eq!((r.len, r.truncated), (172, false));
+            assert!(b.push_send(i, sink.local_addr().unwrap()));
+        }
+        assert!(b.received(3).unwrap().truncated);
+        assert!(b.received(4).is_none());
+        let res = b.send(relay_out.as_raw_fd()).unwrap();
+        assert_eq!((res.sent, res.failed), (3, 0));
+        let mut buf = [0u8; 400];
+        for n in 0..3u8 {
+            let (len, from) = sink.recv_from(&mut buf).unwrap();
+            assert_eq!(from, relay_out.local_addr().unwrap());
+            assert_eq!(&buf[..len], &[n; 172][..]);
+        }
+    }
+
+    #[test]
+    fn a_refused_destination_skips_one_datagram_only() {
+        let relay_in = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let relay_out = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..2 {
+            sink.send_to(&[1; 20], relay_in.local_addr().unwrap())
+                .unwrap();
+        }
+        let mut b = Batch::new();
+        assert_eq!(b.recv(relay_in.as_raw_fd()).unwrap(), 2);
+        // an IPv6 destination from an IPv4 socket is refused by the kernel
+        b.push_send(0, "[2001:db8::1]:5004".parse().unwrap());
+        b.push_send(1, sink.local_addr().unwrap());
+        let res = b.send(relay_out.as_raw_fd()).unwrap();
+        assert_eq!((res.sent, res.failed), (1, 1));
+        assert!(res.last_error.is_some());
+    }
+}

@@ -1,0 +1,162 @@
+//! The driver on real loopback sockets: packets relayed both ways through the ports the table
+//! handed out, a stranger dropped after latching, E's multiplexed pair, sockets closed on
+//! removal. Timing rules (latching, expiry) are the table's and are tested there with a fake
+//! clock; here a timeout only guards against a hang.
+
+use super::*;
+use crate::media::latch::LatchConfig;
+use crate::media::ports::PortPair;
+use causeway_config::PortRange;
+use std::net::Ipv4Addr;
+use tokio::net::UdpSocket;
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const WAIT: Duration = Duration::from_secs(5);
+
+fn config(start: u16, mux: Option<u16>) -> RelayConfig {
+    RelayConfig::new(
+        LO,
+        TableConfig {
+            ports: PortRange {
+                start,
+                end: start + 199,
+            },
+            multiplexed: mux.and_then(PortPair::new),
+            max_sessions: 10,
+            latch: LatchConfig::default(),
+        },
+    )
+}
+
+async fn peer() -> UdpSocket {
+    UdpSocket::bind((LO, 0)).await.unwrap()
+}
+
+async fn recv(s: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = vec![0u8; 2048];
+    let (n, from) = tokio::time::timeout(WAIT, s.recv_from(&mut buf))
+        .await
+        .expect("a relayed packet")
+        .unwrap();
+    buf.truncate(n);
+    (buf, from)
+}
+
+fn at(port: u16) -> SocketAddr {
+    SocketAddr::new(LO, port)
+}
+
+#[tokio::test]
+async fn relays_both_ways_and_counts() {
+    let relay = spawn(config(46000, None)).unwrap();
+    let (a, b) = (peer().await, peer().await);
+    let s = relay
+        .add(
+            LegSpec::own(Some(a.local_addr().unwrap())),
+            LegSpec::own(Some(b.local_addr().unwrap())),
+        )
+        .await
+        .unwrap();
+    let (ra, rb) = (at(s.a.pair().rtp()), at(s.b.pair().rtp()));
+
+    a.send_to(b"from a", ra).await.unwrap();
+    assert_eq!(recv(&b).await, (b"from a".to_vec(), rb));
+    b.send_to(b"from b", rb).await.unwrap();
+    assert_eq!(recv(&a).await, (b"from b".to_vec(), ra));
+    // a burst larger than one batch arrives whole and in order
+    for n in 0..(BATCH as u8 * 2 + 3) {
+        a.send_to(&[n; 172], ra).await.unwrap();
+    }
+    for n in 0..(BATCH as u8 * 2 + 3) {
+        assert_eq!(recv(&b).await.0, vec![n; 172]);
+    }
+    let st = relay.stats();
+    assert_eq!(st.table.forwarded.packets, 2 + 2 * BATCH as u64 + 3);
+    assert_eq!(st.sent, st.table.forwarded.packets);
+    assert_eq!(st.received, st.sent);
+    assert_eq!(relay.ports_in_use(), 2);
+}
+
+#[tokio::test]
+async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() {
+    let relay = spawn(config(46200, None)).unwrap();
+    let (a, b, evil) = (peer().await, peer().await, peer().await);
+    let s = relay
+        .add(
+            LegSpec::own(Some(a.local_addr().unwrap())),
+            LegSpec::own(Some(b.local_addr().unwrap())),
+        )
+        .await
+        .unwrap();
+    let ra = at(s.a.pair().rtp());
+    a.send_to(b"1", ra).await.unwrap();
+    recv(&b).await;
+    evil.send_to(b"hijack", ra).await.unwrap();
+    a.send_to(b"2", ra).await.unwrap();
+    // only A's second packet comes through; the stranger's was dropped before it
+    assert_eq!(recv(&b).await.0, b"2".to_vec());
+    assert_eq!(relay.stats().table.dropped_stranger, 1);
+
+    assert_eq!(relay.remove(s.id).await, Some(s));
+    assert_eq!(relay.remove(s.id).await, None);
+    assert_eq!(relay.ports_in_use(), 0);
+    assert_eq!(relay.stats().table.sessions, 0);
+}
+
+#[tokio::test]
+async fn the_multiplexed_pair_carries_calls_told_apart_by_source() {
+    let relay = spawn(config(46400, Some(46400))).unwrap();
+    let (c1, c2, ua1, ua2) = (peer().await, peer().await, peer().await, peer().await);
+    let one = relay
+        .add(
+            LegSpec::multiplexed(Some(c1.local_addr().unwrap())),
+            LegSpec::own(Some(ua1.local_addr().unwrap())),
+        )
+        .await
+        .unwrap();
+    let two = relay
+        .add(
+            LegSpec::multiplexed(Some(c2.local_addr().unwrap())),
+            LegSpec::own(Some(ua2.local_addr().unwrap())),
+        )
+        .await
+        .unwrap();
+    let mux = at(46400);
+    c1.send_to(b"call one", mux).await.unwrap();
+    c2.send_to(b"call two", mux).await.unwrap();
+    assert_eq!(
+        recv(&ua1).await,
+        (b"call one".to_vec(), at(one.b.pair().rtp()))
+    );
+    assert_eq!(
+        recv(&ua2).await,
+        (b"call two".to_vec(), at(two.b.pair().rtp()))
+    );
+    ua2.send_to(b"to c2", at(two.b.pair().rtp())).await.unwrap();
+    assert_eq!(recv(&c2).await, (b"to c2".to_vec(), mux));
+    // an unknown source on the multiplexed pair goes nowhere
+    let stranger = peer().await;
+    stranger.send_to(b"?", mux).await.unwrap();
+    c1.send_to(b"after", mux).await.unwrap();
+    assert_eq!(recv(&ua1).await.0, b"after".to_vec());
+    assert_eq!(relay.stats().table.dropped_unknown_source, 1);
+}
+
+#[tokio::test]
+async fn limits_come_back_as_errors() {
+    let mut cfg = config(46600, None);
+    cfg.table.max_sessions = 1;
+    let relay = spawn(cfg).unwrap();
+    let leg = || LegSpec::own(Some(at(9)));
+    relay.add(leg(), leg()).await.unwrap();
+    let e = relay.add(leg(), leg()).await.unwrap_err();
+    assert!(matches!(
+        e,
+        RelayError::Add(AddError::TooManySessions { max: 1 })
+    ));
+    let e = relay
+        .add(LegSpec::multiplexed(Some(at(9))), leg())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RelayError::Add(_)));
+}

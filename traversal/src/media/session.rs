@@ -1,0 +1,679 @@
+//! The relay table (sans-IO): which local port belongs to which leg of which session, where a
+//! received packet goes next, and when an idle session ends.
+//!
+//! A session joins two legs, A and B. Each leg has a local port pair (its own from the
+//! allocator, or on E's link side the multiplexed pair shared by all calls) and a latch for
+//! RTP and one for RTCP. A packet accepted on one leg is sent from the other leg's local port
+//! of the same component to that leg's latch destination.
+//!
+//! It owns the sessions, their counters and the port allocator. It never touches a socket or a
+//! clock: the relay driver passes every packet's local port, source, length and `now`, and
+//! binds or closes sockets for the port pairs that `add`, `remove` and `expire` report.
+//!
+//! Memory is bounded: at most `max_sessions` sessions, one route slot per port number, one
+//! multiplexed-source entry per multiplexed leg component.
+
+use super::latch::{DropReason, Latch, LatchConfig, Verdict};
+use super::ports::{PortAllocator, PortPair, PortsExhausted};
+use causeway_config::PortRange;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Component {
+    Rtp,
+    Rtcp,
+}
+
+impl Component {
+    fn index(self) -> usize {
+        match self {
+            Component::Rtp => 0,
+            Component::Rtcp => 1,
+        }
+    }
+    /// The port of `pair` that carries this component.
+    pub fn port(self, pair: PortPair) -> u16 {
+        match self {
+            Component::Rtp => pair.rtp(),
+            Component::Rtcp => pair.rtcp(),
+        }
+    }
+}
+
+/// A session's handle. The generation makes an id of an ended session stale even after its
+/// slot is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    slot: u32,
+    generation: u32,
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.slot, self.generation)
+    }
+}
+
+/// Which local ports a leg uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalKind {
+    /// A pair of its own from the media range.
+    Own,
+    /// E's multiplexed pair: packets are told apart by the source they come from, which must
+    /// be the address C advertised in its SDP (exact IP and port).
+    Multiplexed,
+}
+
+/// A leg as the signaling side describes it when the session is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LegSpec {
+    pub local: LocalKind,
+    /// The peer's RTP and RTCP addresses from its SDP, if known yet (an offer's far leg is
+    /// learnt from the answer, see `Table::set_expected`).
+    pub rtp: Option<SocketAddr>,
+    pub rtcp: Option<SocketAddr>,
+}
+
+impl LegSpec {
+    /// A leg with its own pair; RTCP expected on the RTP port + 1 (RFC 3550 section 11).
+    pub fn own(rtp: Option<SocketAddr>) -> LegSpec {
+        LegSpec {
+            local: LocalKind::Own,
+            rtp,
+            rtcp: rtp.and_then(rtcp_of),
+        }
+    }
+    /// E's leg towards C over the multiplexed pair, keyed by C's advertised RTP address (and
+    /// RTP port + 1 for RTCP).
+    pub fn multiplexed(rtp: Option<SocketAddr>) -> LegSpec {
+        LegSpec {
+            local: LocalKind::Multiplexed,
+            rtp,
+            rtcp: rtp.and_then(rtcp_of),
+        }
+    }
+}
+
+/// The RTCP address that goes with an RTP address when the SDP has no `a=rtcp`.
+pub fn rtcp_of(rtp: SocketAddr) -> Option<SocketAddr> {
+    let port = rtp.port().checked_add(1)?;
+    Some(SocketAddr::new(rtp.ip(), port))
+}
+
+/// A leg's local pair as set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Local {
+    Own(PortPair),
+    Multiplexed(PortPair),
+}
+
+impl Local {
+    pub fn pair(self) -> PortPair {
+        match self {
+            Local::Own(p) | Local::Multiplexed(p) => p,
+        }
+    }
+    pub fn port(self, c: Component) -> u16 {
+        c.port(self.pair())
+    }
+}
+
+/// What the driver needs to know of a session: its id and the local pairs of its legs (the
+/// driver binds sockets for `Local::Own` pairs; the multiplexed pair is bound once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub a: Local,
+    pub b: Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddError {
+    TooManySessions {
+        max: usize,
+    },
+    Ports(PortsExhausted),
+    /// A multiplexed leg, but this node has no multiplexed pair (only E has one).
+    NoMultiplexedPair,
+    /// Another multiplexed leg already expects this source, so packets from it could not be
+    /// told apart.
+    MultiplexedSourceTaken(SocketAddr),
+}
+
+impl fmt::Display for AddError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddError::TooManySessions { max } => write!(f, "{max} relay sessions already"),
+            AddError::Ports(e) => e.fmt(f),
+            AddError::NoMultiplexedPair => write!(f, "no multiplexed media pair on this node"),
+            AddError::MultiplexedSourceTaken(a) => {
+                write!(f, "multiplexed source {a} already belongs to another call")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AddError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateError {
+    UnknownSession,
+    MultiplexedSourceTaken(SocketAddr),
+}
+
+impl fmt::Display for UpdateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpdateError::UnknownSession => write!(f, "no such relay session"),
+            UpdateError::MultiplexedSourceTaken(a) => {
+                write!(f, "multiplexed source {a} already belongs to another call")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UpdateError {}
+
+/// Packets and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Flow {
+    fn add(&mut self, len: usize) {
+        self.packets += 1;
+        self.bytes += len as u64;
+    }
+}
+
+/// Where to send an accepted packet: from our local port `from_port` to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub from_port: u16,
+    pub to: SocketAddr,
+}
+
+/// One leg of a session.
+#[derive(Clone, Debug)]
+pub struct Leg {
+    local: Local,
+    latches: [Latch; 2],
+    /// Accepted from this leg's peer and forwarded to the other leg.
+    forwarded: Flow,
+    /// Arrived on this leg's ports and dropped (stranger, refused IP, nowhere to send).
+    dropped: u64,
+}
+
+impl Leg {
+    pub fn local(&self) -> Local {
+        self.local
+    }
+    pub fn latch(&self, c: Component) -> &Latch {
+        &self.latches[c.index()]
+    }
+    pub fn forwarded(&self) -> Flow {
+        self.forwarded
+    }
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    id: SessionId,
+    legs: [Leg; 2],
+    last_activity: Instant,
+}
+
+impl Session {
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+    pub fn leg(&self, side: Side) -> &Leg {
+        &self.legs[side.index()]
+    }
+    /// The last packet accepted in either direction (the set-up time before that).
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.id,
+            a: self.legs[0].local,
+            b: self.legs[1].local,
+        }
+    }
+}
+
+/// Table-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub sessions: usize,
+    pub forwarded: Flow,
+    /// To a port no session holds (a late packet of an ended call, a scan).
+    pub dropped_unknown_port: u64,
+    /// To the multiplexed pair from a source no leg expects.
+    pub dropped_unknown_source: u64,
+    /// From a source other than the latched one.
+    pub dropped_stranger: u64,
+    /// Refused by `LatchRule::ExpectedIpOnly` before latching.
+    pub dropped_not_expected_ip: u64,
+    /// From the peer, but the other leg has no address yet (no SDP, nothing received).
+    pub dropped_no_destination: u64,
+    pub relatched: u64,
+    pub expired: u64,
+    pub refused: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct TableConfig {
+    pub ports: PortRange,
+    /// E's multiplexed pair (36000/36001 by default); `None` on C.
+    pub multiplexed: Option<PortPair>,
+    pub max_sessions: usize,
+    pub latch: LatchConfig,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    Free,
+    Leg {
+        slot: u32,
+        side: Side,
+        component: Component,
+    },
+    Multiplexed(Component),
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    generation: u32,
+    session: Option<Session>,
+}
+
+/// The relay table of one node.
+#[derive(Debug)]
+pub struct Table {
+    config: TableConfig,
+    ports: PortAllocator,
+    /// Indexed by local port number: a packet's first lookup is one array read.
+    routes: Vec<Route>,
+    /// Multiplexed legs by the source they expect.
+    mux_sources: HashMap<(Component, SocketAddr), (u32, Side)>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    stats: TableStats,
+}
+
+impl Table {
+    pub fn new(config: TableConfig) -> Table {
+        let reserved: Vec<PortPair> = config.multiplexed.into_iter().collect();
+        let mut routes = vec![Route::Free; usize::from(u16::MAX) + 1];
+        if let Some(m) = config.multiplexed {
+            routes[usize::from(m.rtp())] = Route::Multiplexed(Component::Rtp);
+            routes[usize::from(m.rtcp())] = Route::Multiplexed(Component::Rtcp);
+        }
+        Table {
+            ports: PortAllocator::new(config.ports, &reserved),
+            config,
+            routes,
+            mux_sources: HashMap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &TableConfig {
+        &self.config
+    }
+
+    /// Sets up a session: allocates the pairs of `Own` legs and keys `Multiplexed` legs by
+    /// their expected sources. On error nothing is held.
+    pub fn add(&mut self, a: LegSpec, b: LegSpec, now: Instant) -> Result<SessionInfo, AddError> {
+        let r = self.try_add(a, b, now);
+        if r.is_err() {
+            self.stats.refused += 1;
+        }
+        r
+    }
+
+    fn try_add(&mut self, a: LegSpec, b: LegSpec, now: Instant) -> Result<SessionInfo, AddError> {
+        if self.stats.sessions >= self.config.max_sessions {
+            return Err(AddError::TooManySessions {
+                max: self.config.max_sessions,
+            });
+        }
+        let specs = [a, b];
+        let mut keys: Vec<(Component, SocketAddr)> = Vec::new();
+        for s in &specs {
+            if s.local == LocalKind::Multiplexed {
+                if self.config.multiplexed.is_none() {
+                    return Err(AddError::NoMultiplexedPair);
+                }
+                for k in mux_keys(s.rtp, s.rtcp) {
+                    if self.mux_sources.contains_key(&k) || keys.contains(&k) {
+                        return Err(AddError::MultiplexedSourceTaken(k.1));
+                    }
+                    keys.push(k);
+                }
+            }
+        }
+        let la = self.local_for(&a).map_err(AddError::Ports)?;
+        let lb = match self.local_for(&b) {
+            Ok(l) => l,
+            Err(e) => {
+                self.release_locals(&[la]);
+                return Err(AddError::Ports(e));
+            }
+        };
+        let locals = [la, lb];
+
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                // A table never needs more than u32 slots; refuse rather than wrap.
+                let Ok(s) = u32::try_from(self.slots.len()) else {
+                    self.release_locals(&locals);
+                    return Err(AddError::TooManySessions {
+                        max: self.config.max_sessions,
+                    });
+                };
+                self.slots.push(Slot {
+                    generation: 0,
+                    session: None,
+                });
+                s
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        let id = SessionId {
+            slot,
+            generation: entry.generation,
+        };
+        let latch = self.config.latch;
+        let leg = |i: usize| Leg {
+            local: locals[i],
+            latches: [
+                Latch::new(specs[i].rtp, latch),
+                Latch::new(specs[i].rtcp, latch),
+            ],
+            forwarded: Flow::default(),
+            dropped: 0,
+        };
+        entry.session = Some(Session {
+            id,
+            legs: [leg(0), leg(1)],
+            last_activity: now,
+        });
+        for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+            match locals[i] {
+                Local::Own(p) => {
+                    for component in [Component::Rtp, Component::Rtcp] {
+                        self.routes[usize::from(component.port(p))] = Route::Leg {
+                            slot,
+                            side,
+                            component,
+                        };
+                    }
+                }
+                Local::Multiplexed(_) => {
+                    for k in mux_keys(specs[i].rtp, specs[i].rtcp) {
+                        self.mux_sources.insert(k, (slot, side));
+                    }
+                }
+            }
+        }
+        self.stats.sessions += 1;
+        Ok(SessionInfo {
+            id,
+            a: locals[0],
+            b: locals[1],
+        })
+    }
+
+    /// The local pair for a leg: the multiplexed one (checked to exist by the caller) or a new
+    /// pair of its own.
+    fn local_for(&mut self, spec: &LegSpec) -> Result<Local, PortsExhausted> {
+        match (spec.local, self.config.multiplexed) {
+            (LocalKind::Multiplexed, Some(m)) => Ok(Local::Multiplexed(m)),
+            _ => self.ports.allocate().map(Local::Own),
+        }
+    }
+
+    fn release_locals(&mut self, locals: &[Local]) {
+        for l in locals {
+            if let Local::Own(p) = l {
+                self.ports.release(*p);
+            }
+        }
+    }
+
+    /// The far side's SDP (an answer, a re-INVITE) named these addresses for leg `side`. An
+    /// established latch stays where it is; a multiplexed leg is re-keyed.
+    pub fn set_expected(
+        &mut self,
+        id: SessionId,
+        side: Side,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    ) -> Result<(), UpdateError> {
+        let session = self.get(id).ok_or(UpdateError::UnknownSession)?;
+        let leg = session.leg(side);
+        if let Local::Multiplexed(_) = leg.local {
+            let old = mux_keys(
+                leg.latch(Component::Rtp).expected(),
+                leg.latch(Component::Rtcp).expected(),
+            );
+            let new = mux_keys(rtp, rtcp);
+            for k in &new {
+                match self.mux_sources.get(k) {
+                    Some(&owner) if owner != (id.slot, side) => {
+                        return Err(UpdateError::MultiplexedSourceTaken(k.1))
+                    }
+                    _ => {}
+                }
+            }
+            for k in old {
+                self.mux_sources.remove(&k);
+            }
+            for k in new {
+                self.mux_sources.insert(k, (id.slot, side));
+            }
+        }
+        let config = self.config.latch;
+        let session = self.get_mut(id).ok_or(UpdateError::UnknownSession)?;
+        let leg = &mut session.legs[side.index()];
+        match leg.local {
+            Local::Own(_) => {
+                leg.latches[0].set_expected(rtp);
+                leg.latches[1].set_expected(rtcp);
+            }
+            // On the multiplexed pair the source is the key: a latch to the old key would
+            // refuse every packet the new key now lets through.
+            Local::Multiplexed(_) => {
+                leg.latches = [Latch::new(rtp, config), Latch::new(rtcp, config)];
+            }
+        }
+        Ok(())
+    }
+
+    /// A packet of `len` bytes from `src` arrived on local port `local_port`: where to send
+    /// it, or `None` to drop it (counted).
+    pub fn on_packet(
+        &mut self,
+        local_port: u16,
+        src: SocketAddr,
+        len: usize,
+        now: Instant,
+    ) -> Option<Forward> {
+        let (slot, side, component) = match self.routes[usize::from(local_port)] {
+            Route::Free => {
+                self.stats.dropped_unknown_port += 1;
+                return None;
+            }
+            Route::Leg {
+                slot,
+                side,
+                component,
+            } => (slot, side, component),
+            Route::Multiplexed(component) => match self.mux_sources.get(&(component, src)) {
+                Some(&(slot, side)) => (slot, side, component),
+                None => {
+                    self.stats.dropped_unknown_source += 1;
+                    return None;
+                }
+            },
+        };
+        let Some(session) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.session.as_mut())
+        else {
+            self.stats.dropped_unknown_port += 1;
+            return None;
+        };
+        let leg = &mut session.legs[side.index()];
+        match leg.latches[component.index()].on_packet(src, now) {
+            Verdict::Accept | Verdict::Latched => {}
+            Verdict::Relatched { .. } => self.stats.relatched += 1,
+            Verdict::Drop(why) => {
+                leg.dropped += 1;
+                match why {
+                    DropReason::Stranger => self.stats.dropped_stranger += 1,
+                    DropReason::NotExpectedIp => self.stats.dropped_not_expected_ip += 1,
+                }
+                return None;
+            }
+        }
+        session.last_activity = session.last_activity.max(now);
+        let other = &session.legs[side.other().index()];
+        let Some(to) = other.latches[component.index()].destination() else {
+            session.legs[side.index()].dropped += 1;
+            self.stats.dropped_no_destination += 1;
+            return None;
+        };
+        let from_port = other.local.port(component);
+        session.legs[side.index()].forwarded.add(len);
+        self.stats.forwarded.add(len);
+        Some(Forward { from_port, to })
+    }
+
+    /// Ends the session; its pairs go back to the allocator. `None` for an unknown or stale id.
+    pub fn remove(&mut self, id: SessionId) -> Option<SessionInfo> {
+        let entry = self.slots.get_mut(id.slot as usize)?;
+        if entry.generation != id.generation {
+            return None;
+        }
+        let session = entry.session.take()?;
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free_slots.push(id.slot);
+        for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+            let leg = &session.legs[i];
+            match leg.local {
+                Local::Own(p) => {
+                    self.routes[usize::from(p.rtp())] = Route::Free;
+                    self.routes[usize::from(p.rtcp())] = Route::Free;
+                    self.ports.release(p);
+                }
+                Local::Multiplexed(_) => {
+                    let keys = mux_keys(
+                        leg.latch(Component::Rtp).expected(),
+                        leg.latch(Component::Rtcp).expected(),
+                    );
+                    for k in keys {
+                        if self.mux_sources.get(&k) == Some(&(id.slot, side)) {
+                            self.mux_sources.remove(&k);
+                        }
+                    }
+                }
+            }
+        }
+        self.stats.sessions -= 1;
+        Some(session.info())
+    }
+
+    /// Ends every session with no accepted packet for `timeout` and reports them, so the
+    /// driver can close their sockets.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<SessionInfo> {
+        let idle: Vec<SessionId> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.session.as_ref())
+            .filter(|s| now.saturating_duration_since(s.last_activity) >= timeout)
+            .map(|s| s.id)
+            .collect();
+        let ended: Vec<SessionInfo> = idle.into_iter().filter_map(|id| self.remove(id)).collect();
+        self.stats.expired += ended.len() as u64;
+        ended
+    }
+
+    pub fn get(&self, id: SessionId) -> Option<&Session> {
+        let s = self.slots.get(id.slot as usize)?;
+        (s.generation == id.generation)
+            .then_some(s.session.as_ref())
+            .flatten()
+    }
+
+    fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        let s = self.slots.get_mut(id.slot as usize)?;
+        if s.generation != id.generation {
+            return None;
+        }
+        s.session.as_mut()
+    }
+
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    pub fn ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    pub fn port_capacity(&self) -> usize {
+        self.ports.capacity()
+    }
+}
+
+/// The multiplexed-source keys of a leg's expected addresses.
+fn mux_keys(rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) -> Vec<(Component, SocketAddr)> {
+    let mut v = Vec::with_capacity(2);
+    if let Some(a) = rtp {
+        v.push((Component::Rtp, a));
+    }
+    if let Some(a) = rtcp {
+        v.push((Component::Rtcp, a));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;
