@@ -366,6 +366,37 @@ fn baresip_calls_carry_audio_both_ways_through_e_and_c() {
         "{}",
         remote(&bob)
     );
+    // a stranger on the internet sends to the relay port alice's media goes to: after
+    // latching, only alice's source is accepted; the stranger's packets are dropped
+    let dbg = remote(&alice);
+    let port: String = dbg
+        .split(&format!("remote: {E_IP}:"))
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!port.is_empty(), "alice's remote media port: {dbg}");
+    let before = json_u64(&status(&dmz), "dropped_stranger");
+    let st = Command::new("ip")
+        .args(["netns", "exec", &net, "python3", "-c"])
+        .arg(format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.bind(('{NET_IP}', 0))\nfor _ in range(50): s.sendto(b'\\x80' + bytes(171), ('{E_IP}', {port}))"
+        ))
+        .status()
+        .expect("stranger");
+    assert!(st.success());
+    // the status snapshot is refreshed once a second
+    std::thread::sleep(Duration::from_millis(1500));
+    let es = status(&dmz);
+    let after = json_u64(&es, "dropped_stranger");
+    assert!(
+        after >= before + 50,
+        "stranger packets not refused: {before} -> {after}: {es}"
+    );
+    assert_audio_both_ways(&alice, &bob, "inbound call, after the stranger");
+
     let (es, cs) = (status(&dmz), status(&inside));
     assert!(
         json_u64(&es, "packets_sent") > 200 && json_u64(&cs, "packets_sent") > 200,

@@ -46,6 +46,7 @@ pub struct Status {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct MediaStatus {
     pub sessions: usize,
+    pub sessions_created: u64,
     /// Port pairs held by sessions (E's multiplexed pair not counted).
     pub ports_in_use: usize,
     pub packets_received: u64,
@@ -110,6 +111,7 @@ impl Status {
     pub fn fill_media(&mut self, r: &crate::media::relay::RelayStats, ports_in_use: usize) {
         self.media = Some(MediaStatus {
             sessions: r.table.sessions,
+            sessions_created: r.table.created,
             ports_in_use,
             packets_received: r.received,
             packets_sent: r.sent,
