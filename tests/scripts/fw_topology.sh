@@ -3,31 +3,35 @@
 #
 #   inside (C, inside UA) 10.77.1.2 --- fw 10.77.1.1 | 10.77.2.1 --- dmz (E) 10.77.2.2
 #                                          fw 10.77.3.1 --- internet (UA) 10.77.3.2
+#                                          fw 10.77.4.1 --- nat (UA behind a NAT) 10.77.4.2
 #
 # The namespace `fw` routes between the three and firewalls with nftables: connections from
 # inside go out; nothing from dmz or internet may open a connection into inside or send it a
-# datagram (counted and dropped); replies to inside's own connections pass.
+# datagram (counted and dropped); replies to inside's own connections pass. `nat` is a home
+# network behind the same box acting as a NAT: its traffic to the others is masqueraded with
+# fully random source ports (so a UA's media source port differs from its SDP) and nothing
+# unsolicited gets into it.
 #
 # Usage: fw_topology.sh up TAG | down TAG | counters TAG
-# TAG keeps parallel runs apart (names are cw<TAG>-in, -fw, -dmz, -net; at most 4 characters).
+# TAG keeps parallel runs apart (names are cw<TAG>-in, -fw, -dmz, -net, -nat; at most 4 characters).
 set -eu
 cmd=$1; tag=$2
-IN=cw$tag-in; FW=cw$tag-fw; DMZ=cw$tag-dmz; NET=cw$tag-net
+IN=cw$tag-in; FW=cw$tag-fw; DMZ=cw$tag-dmz; NET=cw$tag-net; NAT=cw$tag-nat
 
 down() {
-    for ns in $IN $FW $DMZ $NET; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in $IN $FW $DMZ $NET $NAT; do ip netns del "$ns" 2>/dev/null || true; done
 }
 
 case "$cmd" in
 up)
     down
-    for ns in $IN $FW $DMZ $NET; do
+    for ns in $IN $FW $DMZ $NET $NAT; do
         ip netns add "$ns"
         ip -n "$ns" link set lo up
     done
     # one veth pair per leg: <ns side> in the leaf, fw<n> in the firewall
     i=1
-    for ns in $IN $DMZ $NET; do
+    for ns in $IN $DMZ $NET $NAT; do
         ip link add "cw$tag-l$i" type veth peer name "cw$tag-f$i"
         ip link set "cw$tag-l$i" netns "$ns"
         ip link set "cw$tag-f$i" netns "$FW"
@@ -50,6 +54,13 @@ table inet cw {
         oifname "cw$tag-f1" tcp flags & (syn | ack) == syn counter name into_inside_syn drop
         oifname "cw$tag-f1" meta l4proto udp counter name into_inside_udp drop
         oifname "cw$tag-f1" counter name into_inside_other drop
+        oifname "cw$tag-f4" drop
+    }
+}
+table ip cwnat {
+    chain post {
+        type nat hook postrouting priority srcnat;
+        ip saddr 10.77.4.0/24 oifname != "cw$tag-f4" masquerade fully-random
     }
 }
 NFT

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const C_IP: &str = "10.77.1.2";
 const E_IP: &str = "10.77.2.2";
 const NET_IP: &str = "10.77.3.2";
+/// A UA behind the NAT: its SDP names this private address, its packets arrive from the NAT.
+const HOME_IP: &str = "10.77.4.2";
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fw_topology.sh")
@@ -423,6 +425,25 @@ fn baresip_calls_carry_audio_both_ways_through_e_and_c() {
         remote(&bob)
     );
     bob.command("hangup");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // a UA behind a NAT (private SDP address, randomised source ports): E latches to where
+    // its media really comes from, and the call carries audio both ways
+    let home = Baresip::start(
+        &topo.ns("nat"),
+        HOME_IP,
+        &format!("<sip:dave@internet.test>;outbound=\"sip:{E_IP}:5060\";regint=0;answermode=auto;audio_codecs=PCMU"),
+    );
+    home.command("dial sip:bob@example.com");
+    wait_established(&home, "call from behind the NAT");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_audio_both_ways(&home, &bob, "call from behind the NAT");
+    assert!(
+        remote(&home).contains(&format!("remote: {E_IP}:")),
+        "{}",
+        remote(&home)
+    );
+    home.command("hangup");
 
     assert_eq!(
         topo.syns_in(),
