@@ -13,7 +13,7 @@ use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
 use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig, TransportKind};
 use causeway_traversal::media::anchor::Anchoring;
-use causeway_traversal::media::latch::LatchConfig;
+use causeway_traversal::media::latch::{LatchConfig, Relatch};
 use causeway_traversal::media::ports::PortPair;
 use causeway_traversal::media::relay::{self, RelayConfig, RelayHandle};
 use causeway_traversal::media::session::TableConfig;
@@ -310,7 +310,14 @@ fn start_media(config: &Config, has_server_zones: bool) -> anyhow::Result<Option
         ports: m.ports,
         multiplexed,
         max_sessions: m.max_sessions,
-        latch: LatchConfig::default(),
+        latch: LatchConfig {
+            relatch: if m.relatch_after == 0 {
+                Relatch::Never
+            } else {
+                Relatch::AfterSilence(Duration::from_secs(m.relatch_after))
+            },
+            ..LatchConfig::default()
+        },
     };
     let ip = m.address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let mut rc = RelayConfig::new(ip, table);

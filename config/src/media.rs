@@ -34,6 +34,9 @@ pub struct Media {
     /// Remove ICE attributes from SDP of anchored calls (the relay is the only candidate).
     pub strip_ice: bool,
     pub max_sessions: usize,
+    /// Seconds a latched source must be silent before another source may take its place
+    /// (a UA whose NAT mapping changed); 0: never re-latch.
+    pub relatch_after: u64,
 }
 
 impl Default for Media {
@@ -46,6 +49,7 @@ impl Default for Media {
             address: None,
             strip_ice: true,
             max_sessions: d::MEDIA_MAX_SESSIONS,
+            relatch_after: 0,
         }
     }
 }

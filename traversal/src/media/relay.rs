@@ -310,6 +310,13 @@ impl Driver {
                         .table()
                         .expire(Instant::now(), self.shared.config.inactivity);
                     for s in ended {
+                        // reported, not torn down: the proxy is no B2BUA and holds no dialog
+                        // state to send BYEs with; the call's ports are free again
+                        tracing::warn!(
+                            session = %s.id,
+                            timeout = ?self.shared.config.inactivity,
+                            "media session ended: no packet in either direction"
+                        );
                         self.shared.close_session(&s);
                     }
                 }
