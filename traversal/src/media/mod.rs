@@ -10,6 +10,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod anchor;
+#[cfg(all(test, target_os = "linux"))]
+mod anchor_tests;
 pub mod latch;
 pub mod ports;
 #[cfg(target_os = "linux")]
