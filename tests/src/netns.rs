@@ -3,7 +3,7 @@
 //! is the tests' own business (their topology differs).
 
 use crate::{env_bin, free_port, scenario};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -119,4 +119,68 @@ pub fn sipp_call(ns: &str, ip: &str, proxy: &str, service: &str, domain: &str) -
     }
     let _ = child.kill();
     child.wait_with_output().expect("sipp output")
+}
+
+/// The firewall topology of `tests/scripts/fw_topology.sh` (inside, fw, dmz, internet, nat),
+/// created for one test and removed when dropped.
+pub struct FwTopology {
+    tag: String,
+}
+
+fn fw_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join("fw_topology.sh")
+}
+
+impl FwTopology {
+    /// `prefix` keeps tests that run side by side apart (at most 4 characters with the pid).
+    pub fn up(prefix: &str) -> FwTopology {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        assert!(
+            root,
+            "the firewall topology needs network namespaces: run as root"
+        );
+        let tag = format!("{prefix}{}", std::process::id() % 1000);
+        let st = Command::new("bash")
+            .arg(fw_script())
+            .args(["up", &tag])
+            .status()
+            .expect("run fw_topology.sh");
+        assert!(
+            st.success(),
+            "fw_topology.sh up failed (iproute2 and nftables installed?)"
+        );
+        FwTopology { tag }
+    }
+
+    /// The namespace of a leaf: "in", "fw", "dmz", "net" or "nat".
+    pub fn ns(&self, leaf: &str) -> String {
+        format!("cw{}-{leaf}", self.tag)
+    }
+
+    /// (TCP connection attempts, UDP datagrams) the firewall dropped on the way into inside.
+    pub fn counters(&self) -> (u64, u64) {
+        let o = Command::new("bash")
+            .arg(fw_script())
+            .args(["counters", &self.tag])
+            .output()
+            .expect("counters");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut it = text.split_whitespace().map(|v| v.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+}
+
+impl Drop for FwTopology {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(fw_script())
+            .args(["down", &self.tag])
+            .status();
+    }
 }

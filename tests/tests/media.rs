@@ -10,9 +10,8 @@
 //!
 //! Needs root, iproute2, nftables, baresip (package baresip-core), python3.
 
-use causeway_tests::netns::NsNode;
+use causeway_tests::netns::{FwTopology, NsNode};
 use causeway_tests::{env_bin, outbound_block};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,56 +20,6 @@ const E_IP: &str = "10.77.2.2";
 const NET_IP: &str = "10.77.3.2";
 /// A UA behind the NAT: its SDP names this private address, its packets arrive from the NAT.
 const HOME_IP: &str = "10.77.4.2";
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fw_topology.sh")
-}
-
-struct Topology {
-    tag: String,
-}
-
-impl Topology {
-    fn up() -> Topology {
-        // a tag of its own, so this test and the signaling traversal test can run side by side
-        let tag = format!("m{}", std::process::id() % 1000);
-        let st = Command::new("bash")
-            .arg(script())
-            .args(["up", &tag])
-            .status()
-            .expect("run fw_topology.sh");
-        assert!(
-            st.success(),
-            "fw_topology.sh up failed: root, iproute2 and nftables needed"
-        );
-        Topology { tag }
-    }
-    fn ns(&self, leaf: &str) -> String {
-        format!("cw{}-{leaf}", self.tag)
-    }
-    /// TCP connection attempts the firewall dropped on the way into inside.
-    fn syns_in(&self) -> u64 {
-        let o = Command::new("bash")
-            .arg(script())
-            .args(["counters", &self.tag])
-            .output()
-            .expect("counters");
-        String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.tag])
-            .status();
-    }
-}
 
 /// A headless baresip in a namespace: a sine tone as the microphone, /dev/null as the speaker,
 /// driven over ctrl_tcp on the namespace's loopback.
@@ -327,7 +276,7 @@ fn assert_audio_both_ways(a: &Baresip, b: &Baresip, what: &str) {
 
 #[test]
 fn baresip_calls_carry_audio_both_ways_through_e_and_c() {
-    let topo = Topology::up();
+    let topo = FwTopology::up("m");
     let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
     let e = NsNode::start(&dmz, &edge_toml());
     let c = NsNode::start(&inside, &control_toml());
@@ -446,7 +395,7 @@ fn baresip_calls_carry_audio_both_ways_through_e_and_c() {
     home.command("hangup");
 
     assert_eq!(
-        topo.syns_in(),
+        topo.counters().0,
         0,
         "a TCP connection was attempted into inside"
     );

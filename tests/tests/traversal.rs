@@ -7,71 +7,14 @@
 //!
 //! Needs root (network namespaces), iproute2, nftables, sipp, python3: `.ci/run` installs them.
 
-use causeway_tests::netns::{sipp_call, sipp_uas, NsNode};
+use causeway_tests::netns::{sipp_call, sipp_uas, FwTopology, NsNode};
 use causeway_tests::{env_bin, outbound_block, shared};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const C_IP: &str = "10.77.1.2";
 const E_IP: &str = "10.77.2.2";
 const NET_IP: &str = "10.77.3.2";
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/fw_topology.sh")
-}
-
-struct Topology {
-    tag: String,
-}
-
-impl Topology {
-    fn up() -> Topology {
-        let ok = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "the traversal test creates network namespaces: run it as root"
-        );
-        let tag = format!("{}", std::process::id() % 10_000);
-        let st = Command::new("bash")
-            .arg(script())
-            .args(["up", &tag])
-            .status()
-            .expect("run fw_topology.sh");
-        assert!(
-            st.success(),
-            "fw_topology.sh up failed (iproute2 and nftables installed?)"
-        );
-        Topology { tag }
-    }
-    fn ns(&self, leaf: &str) -> String {
-        format!("cw{}-{leaf}", self.tag)
-    }
-    /// (TCP connection attempts, UDP datagrams) the firewall dropped on the way into inside
-    fn counters(&self) -> (u64, u64) {
-        let o = Command::new("bash")
-            .arg(script())
-            .args(["counters", &self.tag])
-            .output()
-            .expect("counters");
-        let text = String::from_utf8_lossy(&o.stdout);
-        let mut it = text.split_whitespace().map(|v| v.parse().unwrap_or(0));
-        (it.next().unwrap_or(0), it.next().unwrap_or(0))
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.tag])
-            .status();
-    }
-}
 
 /// Sends one request from namespace `ns` over UDP and returns the first final response's
 /// status line.
@@ -278,7 +221,7 @@ fn status_json_at(ns: &str, admin: &str) -> String {
 #[test]
 fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
     let _ = shared();
-    let topo = Topology::up();
+    let topo = FwTopology::up("t");
     let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
 
     let e = NsNode::start(&dmz, &edge_toml("secret"));
