@@ -234,6 +234,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.media.anchor,
             config.media.address,
             config.media.strip_ice,
+            config.media.on_inactivity,
         )));
     }
     info!(

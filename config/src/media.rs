@@ -18,6 +18,17 @@ pub enum Anchor {
     None,
 }
 
+/// What a node does with a call whose media stopped (`inactivity_timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnInactivity {
+    /// End the call: a BYE to each side.
+    #[default]
+    Hangup,
+    /// Log it and leave the call up (its relay ports are freed either way).
+    Report,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Media {
@@ -37,6 +48,8 @@ pub struct Media {
     /// Seconds a latched source must be silent before another source may take its place
     /// (a UA whose NAT mapping changed); 0: never re-latch.
     pub relatch_after: u64,
+    /// What happens to a call whose relay session ended for inactivity.
+    pub on_inactivity: OnInactivity,
 }
 
 impl Default for Media {
@@ -50,6 +63,7 @@ impl Default for Media {
             strip_ice: true,
             max_sessions: d::MEDIA_MAX_SESSIONS,
             relatch_after: 0,
+            on_inactivity: OnInactivity::Hangup,
         }
     }
 }

@@ -263,7 +263,7 @@ pub fn sipp(args: &[&str], limit: Duration) -> Output {
 }
 
 /// sipp in the background (a UAS), stopped on drop.
-pub struct Background(Child);
+pub struct Background(pub Child);
 
 impl Drop for Background {
     fn drop(&mut self) {

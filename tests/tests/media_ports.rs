@@ -3,7 +3,9 @@
 //! ports (the SDP each side sees names the node), and once the calls are over every port pair
 //! is free again and no session is left. On loopback, free ports only.
 
-use causeway_tests::{free_port, register, sipp_uac, sipp_uas, Node, NodeOptions};
+use causeway_tests::{
+    free_port, register, scenario, sipp_background, sipp_uac, sipp_uas, Node, NodeOptions,
+};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -69,4 +71,61 @@ fn every_relay_port_is_free_again_after_2000_anchored_calls() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_sides() {
+    let base = (free_port() & !1).clamp(30_000, 64_000);
+    let extra = format!(
+        "[media]\nanchor = \"all\"\naddress = \"127.0.0.1\"\nports = \"{base}-{}\"\n\
+         inactivity_timeout = 2\non_inactivity = \"hangup\"\n",
+        base + 19
+    );
+    let node = Node::start(NodeOptions {
+        extra: &extra,
+        ..Default::default()
+    });
+    let uas_port = free_port();
+    let mut uas = sipp_background(&[
+        "-sf",
+        &scenario("uas_sdp_hangup.xml").display().to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &uas_port.to_string(),
+        "-t",
+        "u1",
+        "-m",
+        "1",
+    ]);
+    register(&node, "service", uas_port);
+    // neither sipp sends RTP: after 2 s the relay session ends and the node sends each side
+    // a BYE; both scenarios finish only when they got it and answered
+    let o = sipp_uac(&node, "uac_sdp_hangup.xml", "service", "u1", 1, 1);
+    assert!(
+        o.status.success(),
+        "the caller got no BYE: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        node.log()
+    );
+    // the callee's scenario ends (exit 0) only once it got its BYE and answered it
+    let end = Instant::now() + Duration::from_secs(10);
+    let callee_done = loop {
+        if let Ok(Some(st)) = uas.0.try_wait() {
+            break st.success();
+        }
+        if Instant::now() > end {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(callee_done, "the callee got no BYE:\n{}", node.log());
+    assert_eq!(
+        node.log().matches("ending the call").count(),
+        1,
+        "{}",
+        node.log()
+    );
+    let st = status(&node);
+    assert_eq!(json_u64(&st, "ports_in_use"), Some(0), "{st}");
 }

@@ -135,6 +135,8 @@ impl Extension for Links {
             }
         }
         if self.publish_at <= now {
+            // once a second: calls whose media died are ended (or reported) by the core
+            core.media_sweep(now, out);
             self.publish(core, now);
         }
     }

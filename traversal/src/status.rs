@@ -111,7 +111,7 @@ impl Status {
     pub fn fill_media(&mut self, r: &crate::media::relay::RelayStats, ports_in_use: usize) {
         self.media = Some(MediaStatus {
             sessions: r.table.sessions,
-            sessions_created: r.table.created,
+            sessions_created: r.created,
             ports_in_use,
             packets_received: r.received,
             packets_sent: r.sent,

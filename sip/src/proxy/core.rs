@@ -13,6 +13,7 @@ use super::links::{
 use super::media::{self as anchor, Leg, Legs, LinkEnd, MediaAnchor};
 use super::register::{self, RegisterOutcome};
 use super::select::better;
+use super::teardown::{capture, Teardown};
 use crate::auth::{Algorithm, DigestServer};
 use crate::message::{
     build_ack, build_cancel, check_request, check_response, Bytes, Host, Limits, Message, Method,
@@ -40,6 +41,9 @@ const SCHEMES: &[&str] = &["sip", "sips", "tel"];
 const PROXY_EXTENSIONS: &[&str] = &[];
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
 const SERVER: &str = concat!("causeway/", env!("CARGO_PKG_VERSION"));
+/// Established anchored calls remembered for a teardown at once; past this a call is still
+/// anchored but not ended by the node when its media dies.
+const MAX_TEARDOWNS: usize = 100_000;
 /// RFC 3261 16.6 item 3: Max-Forwards for requests that arrive without one.
 const DEFAULT_MAX_FORWARDS: u32 = 70;
 
@@ -193,6 +197,8 @@ pub struct Core {
     link_digest: DigestServer,
     dns_queries: Vec<DnsQuery>,
     media: Option<Box<dyn MediaAnchor>>,
+    /// Established anchored calls, for ending them when their media dies
+    teardowns: HashMap<String, Teardown>,
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     servers: Map<TxId, Box<ServerTx>>,
@@ -231,6 +237,7 @@ impl Core {
             links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
             dns_queries: Vec::new(),
             media: None,
+            teardowns: HashMap::new(),
             link_digest: DigestServer::new(
                 &settings.link_realm,
                 &[Algorithm::Sha256, Algorithm::Md5],
@@ -353,6 +360,64 @@ impl Core {
                 tracing::warn!(call = %call_id, reason = %r.reason, "answer not anchored");
                 None
             }
+        }
+    }
+
+    fn remember_call(&mut self, call_id: &str, invite: &Message, ok: &Message) {
+        if self.teardowns.len() >= MAX_TEARDOWNS || self.teardowns.contains_key(call_id) {
+            return;
+        }
+        let identity = &mut self.identity;
+        let t = capture(invite, ok, |u| match u {
+            Uri::Sip(u) => identity.is_our_address(&u.host, u.port, u.secure),
+            _ => false,
+        });
+        if let Some(t) = t {
+            self.teardowns.insert(call_id.to_string(), t);
+        }
+    }
+
+    /// Calls whose media the relay found dead: hang them up (or not, by the relay's policy).
+    pub fn media_sweep(&mut self, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        for call_id in media.take_hangups() {
+            self.hang_up(&call_id, "media inactivity", now, out);
+        }
+    }
+
+    /// Ends an anchored call from the middle: a BYE to each side (RFC 3261 15.1.1).
+    pub fn hang_up(&mut self, call_id: &str, reason: &str, now: Instant, out: &mut Vec<Outbound>) {
+        let Some(t) = self.teardowns.remove(call_id) else {
+            return;
+        };
+        tracing::warn!(call = %call_id, %reason, "ending the call: BYE to both sides");
+        for bye in &t.sides {
+            let hop = match &bye.link {
+                Some(zone) => self.link_hop(zone),
+                None => match bye.next_hop_uri() {
+                    Some(Uri::Sip(u)) => hop_for_uri(&u).ok(),
+                    _ => None,
+                },
+            };
+            let Some(hop) = hop else {
+                debug!(call = %call_id, target = %bye.ruri, "no hop for the BYE");
+                continue;
+            };
+            let local = match hop.link.as_deref().and_then(|z| self.links.get(z)) {
+                Some(l) => Some(l.local),
+                None => self.identity.local_addr_towards(hop.kind, hop.addr.ip()),
+            };
+            let Some(local) = local else {
+                continue;
+            };
+            let branch = format!("{BRANCH_PREFIX}bye{:016x}", rand::random::<u64>());
+            let text = bye.render(call_id, &via_value(hop.kind, local, &branch), reason);
+            self.start_client(false, Bytes::from(text), hop, branch, None, false, now, out);
+        }
+        if let Some(media) = self.media.as_mut() {
+            media.end(call_id);
         }
     }
 
@@ -1417,6 +1482,7 @@ impl Core {
             let call_id = msg.call_id().unwrap_or("").to_string();
             if msg.method() == Some(&Method::Bye) {
                 media.end(&call_id);
+                self.teardowns.remove(&call_id);
             } else if ctx.invite && media.wants(&legs) {
                 // initial INVITEs and re-INVITEs: the relay tells a re-offer's direction from
                 // the legs it stored for the call
@@ -1439,7 +1505,7 @@ impl Core {
         let bytes = rw.finish();
         let invite = ctx.invite;
         debug!(to = %hop.addr, transport = hop.kind.via_token(), "request forwarded");
-        let id = self.start_client(invite, bytes, hop, branch, Some(ctx_id), now, out);
+        let id = self.start_client(invite, bytes, hop, branch, Some(ctx_id), false, now, out);
         self.stats.forwarded_requests += 1;
         if invite {
             self.arm(Some(now + self.settings.timers.timer_c), Timer::TimerC(id));
@@ -1575,7 +1641,7 @@ impl Core {
         let bytes = build_cancel(&sent);
         let hop = c.hop.clone();
         let branch = c.branch.clone();
-        self.start_client(false, bytes, hop, branch, None, now, out);
+        self.start_client(false, bytes, hop, branch, None, true, now, out);
     }
 
     /// Sends `bytes` to `hop` and creates the client transaction that owns it: an INVITE or
@@ -1589,11 +1655,11 @@ impl Core {
         hop: NextHop,
         branch: String,
         ctx: Option<TxId>,
+        is_cancel: bool,
         now: Instant,
         out: &mut Vec<Outbound>,
     ) -> TxId {
         let id = self.id();
-        let is_cancel = ctx.is_none();
         let token = if is_cancel { 0 } else { self.id() };
         let machine = Client::new(
             invite,
@@ -1753,6 +1819,16 @@ impl Core {
             return self.server_send(server, status, bytes, now, out);
         }
         if status < 300 {
+            if let Some((call_id, _, true)) = &ctx.anchored {
+                let call_id = call_id.clone();
+                let invite = self.servers.get(&server).and_then(|s| s.request.clone());
+                if let Some(invite) = invite {
+                    self.remember_call(&call_id, &invite, &msg);
+                }
+            }
+            let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+                return;
+            };
             // forward every 2xx at once (RFC 6026: also retransmissions from the Accepted state)
             ctx.finished = true;
             ctx.targets.clear();

@@ -57,6 +57,11 @@ pub trait MediaAnchor {
     ) -> Result<Option<Bytes>, MediaRefusal>;
     /// The call ended (BYE, CANCEL, a failure answer): free what it holds.
     fn end(&mut self, call_id: &str);
+    /// Calls whose media went dead and that the node should end itself (the relay's
+    /// `on_inactivity` policy); asked about once a second.
+    fn take_hangups(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Why an offer or answer cannot be anchored.

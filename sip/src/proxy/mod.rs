@@ -14,6 +14,7 @@ mod links;
 pub mod media;
 mod register;
 mod select;
+mod teardown;
 
 #[cfg(test)]
 mod tests;

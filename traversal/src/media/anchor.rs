@@ -16,7 +16,7 @@ use super::relay::{RelayError, RelayHandle};
 use super::sdp::{MediaRewrite, MediaSection, Rewrite, Sdp};
 use super::session::{LegSpec, Local, SessionId, SessionInfo, Side};
 use bytes::Bytes;
-use causeway_config::media::Anchor as Policy;
+use causeway_config::media::{Anchor as Policy, OnInactivity};
 use causeway_sip::proxy::media::{From, Leg, Legs, LinkEnd, MediaAnchor, MediaRefusal};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +39,7 @@ pub struct Anchoring {
     /// `[media] address`: advertised instead of the signaling address facing each leg.
     address: Option<IpAddr>,
     strip_ice: bool,
+    on_inactivity: OnInactivity,
     calls: HashMap<String, Call>,
 }
 
@@ -48,12 +49,14 @@ impl Anchoring {
         policy: Policy,
         address: Option<IpAddr>,
         strip_ice: bool,
+        on_inactivity: OnInactivity,
     ) -> Anchoring {
         Anchoring {
             relay,
             policy,
             address,
             strip_ice,
+            on_inactivity,
             calls: HashMap::new(),
         }
     }
@@ -275,6 +278,29 @@ impl MediaAnchor for Anchoring {
 
     fn end(&mut self, call_id: &str) {
         self.drop_call(call_id);
+    }
+
+    fn take_hangups(&mut self) -> Vec<String> {
+        // a call whose every session the relay ended (no BYE came: those remove the call)
+        let dead: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                let mut s = c.sessions.iter().flatten().peekable();
+                s.peek().is_some() && s.all(|i| !self.relay.is_alive(i.id))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &dead {
+            self.calls.remove(id);
+            if self.on_inactivity == OnInactivity::Report {
+                tracing::warn!(call = %id, "media of the call stopped; the call is left up");
+            }
+        }
+        match self.on_inactivity {
+            OnInactivity::Hangup => dead,
+            OnInactivity::Report => Vec::new(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::ports::PortPair;
 use super::relay::{spawn, RelayConfig};
 use super::sdp::Sdp;
 use super::session::TableConfig;
-use causeway_config::media::Anchor;
+use causeway_config::media::{Anchor, OnInactivity};
 use causeway_config::PortRange;
 use causeway_sip::proxy::media::{From, Leg, Legs, LinkEnd, MediaAnchor};
 use std::net::{IpAddr, Ipv4Addr};
@@ -30,7 +30,7 @@ fn anchoring(start: u16, pairs: u16, mux: Option<u16>) -> Anchoring {
         },
     ))
     .expect("relay");
-    Anchoring::new(relay, Anchor::Traversal, None, true)
+    Anchoring::new(relay, Anchor::Traversal, None, true, OnInactivity::Hangup)
 }
 
 fn leg(link: Option<LinkEnd>, local: &str, remote: &str) -> Leg {

@@ -101,6 +101,8 @@ impl std::error::Error for RelayError {}
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RelayStats {
     pub table: TableStats,
+    /// Sessions set up (ports bound) since start.
+    pub created: u64,
     /// Datagrams read from relay sockets.
     pub received: u64,
     /// Datagrams the kernel accepted for sending.
@@ -115,6 +117,8 @@ pub struct RelayStats {
 
 #[derive(Default)]
 struct Counters {
+    /// Sessions set up (ports bound) since start.
+    created: AtomicU64,
     received: AtomicU64,
     sent: AtomicU64,
     send_failed: AtomicU64,
@@ -234,6 +238,11 @@ impl RelayHandle {
             .map_err(RelayError::Update)
     }
 
+    /// Whether session `id` is still up (it ends by `remove` or by inactivity).
+    pub fn is_alive(&self, id: SessionId) -> bool {
+        self.shared.table().get(id).is_some()
+    }
+
     /// `remove` without waiting.
     pub fn remove_now(&self, id: SessionId) -> Option<SessionInfo> {
         let ended = self.shared.table().remove(id);
@@ -251,6 +260,7 @@ impl RelayHandle {
         let c = &self.shared.counters;
         RelayStats {
             table: self.shared.table().stats(),
+            created: c.created.load(Relaxed),
             received: c.received.load(Relaxed),
             sent: c.sent.load(Relaxed),
             send_failed: c.send_failed.load(Relaxed),
@@ -370,7 +380,10 @@ impl Shared {
                 .add(a, b, Instant::now())
                 .map_err(RelayError::Add)?;
             match self.open_session(&info) {
-                Ok(()) => return Ok(info),
+                Ok(()) => {
+                    self.counters.created.fetch_add(1, Relaxed);
+                    return Ok(info);
+                }
                 Err(e) => {
                     // The failed pair goes to the back of the allocator's queue, so the next
                     // attempt gets other ports.

@@ -276,8 +276,6 @@ impl Session {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
     pub sessions: usize,
-    /// Sessions set up since start.
-    pub created: u64,
     pub forwarded: Flow,
     /// To a port no session holds (a late packet of an ended call, a scan).
     pub dropped_unknown_port: u64,
@@ -454,7 +452,6 @@ impl Table {
             }
         }
         self.stats.sessions += 1;
-        self.stats.created += 1;
         Ok(SessionInfo {
             id,
             a: locals[0],
