@@ -3,3 +3,5 @@
 //! signaling on top of the ASN.1 types of `causeway-h323-asn1`.
 //!
 //! Sans-IO like the SIP side: parsers and state machines only; sockets live in drivers.
+
+pub mod tpkt;
