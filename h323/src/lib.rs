@@ -4,4 +4,5 @@
 //!
 //! Sans-IO like the SIP side: parsers and state machines only; sockets live in drivers.
 
+pub mod q931;
 pub mod tpkt;
