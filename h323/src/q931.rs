@@ -18,12 +18,20 @@
 //!   input. Typed views ([`ie`]) are decoded on demand: the proxy reads a handful of elements
 //!   and must forward the rest untouched, and a bad Display must not make a Setup unroutable.
 //! - Parsing checks framing only: discriminator, call reference length, that every element
-//!   fits. The 2-octet length applies to User-user of codeset 0 only.
+//!   fits. The 2-octet length applies to User-user of codeset 0 only, whatever its protocol
+//!   discriminator, as H.225.0 7.2.2.17 says. (Wireshark's Q.931 dissector, by contrast, uses 2
+//!   octets only when the first content octet is 5 and falls back to Q.931's 1 octet
+//!   otherwise; every H.323 peer sends 5, so the two readings agree on real traffic.)
 //! - Limits: a message is at most [`MAX_MESSAGE_LEN`] bytes and [`MAX_IES`] elements, on parse
 //!   and in the builders, so [`Q931::encode`] cannot fail.
 //! - Builders replace the first codeset-0 element with that identifier, or insert it in
 //!   ascending identifier order among the codeset-0 variable elements (Q.931 4.5.1), before any
 //!   shift.
+//!
+//! Cross-checked against tshark (`tests/tshark_q931.rs`): a TPKT Setup (bearer capability,
+//! display, calling/called numbers, PER Setup-UUIE made by asn1tools) and a ReleaseComplete
+//! (cause 16, PER ReleaseComplete-UUIE) sent to TCP 1720 in a pcap dissect with no malformed
+//! or warning expert item, and tshark shows the fields we set.
 //!
 //! Parsed with nom 8 combinators over the byte slice; each failure is mapped to a
 //! [`Q931Error`] naming the field. This module holds no call state.
@@ -31,9 +39,12 @@
 pub mod ie;
 
 use ie::{
-    has_long_length, is_shift, is_single_octet, BearerCapability, Cause, CauseValue, Ie,
-    PartyNumber, UserUser, IE_BEARER_CAPABILITY, IE_CALLED_PARTY_NUMBER, IE_CALLING_PARTY_NUMBER,
-    IE_CAUSE, IE_DISPLAY, IE_USER_USER, UU_PROTOCOL_X208,
+    has_long_length, is_shift, is_single_octet, IE_BEARER_CAPABILITY, IE_CALLED_PARTY_NUMBER,
+    IE_CALLING_PARTY_NUMBER, IE_CAUSE, IE_DISPLAY, IE_USER_USER, UU_PROTOCOL_X208,
+};
+pub use ie::{
+    BearerCapability, Cause, CauseValue, Ie, InfoTransferCapability, NumberingPlan, PartyNumber,
+    Presentation, TypeOfNumber, UserUser,
 };
 use nom::bytes::complete::take;
 use nom::number::complete::{be_u16, be_u8};
