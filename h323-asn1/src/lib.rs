@@ -7,6 +7,26 @@
 //! [`h323_messages`], [`h235_security_messages`] and [`multimedia_system_control`] (H.245 v15,
 //! as far as H.225.0 imports it; names that H.245 shares with H.225.0/H.235 carry the prefix
 //! `H245`). Encode and decode with [`rasn::aper`].
+//!
+//! Regenerate: `bash h323-asn1/generate.sh` (installs rasn-compiler 0.16.0 into /work/tools if
+//! needed). Golden vectors: `python3 h323-asn1/tests/golden/make_vectors.py` (asn1tools 0.169.0,
+//! aligned PER), checked by `tests/golden_ras.rs`.
+//!
+//! What the generated code needed (done by `gen/postprocess.py`, see its header):
+//! - a constrained newtype used as an extension-addition field loses its constraint in rasn's
+//!   PER codec (RRQ timeToLive = 300 came out `03 02 01 2c`, X.691 gives `03 40 01 2b`): the
+//!   constraint is repeated on the field;
+//! - mandatory extension additions (e.g. RRQ keepAlive) are `Option` so that messages from
+//!   older endpoints, which omit them, decode. Set them (`Some`) when encoding for a protocol
+//!   version that requires them.
+//!
+//! `#[non_exhaustive]` on the generated types is rasn's extensibility marker: do not remove it.
+//!
+//! Build time (2-core machine shared with other builds, load average about 5, debug profile,
+//! `CARGO_TARGET_DIR` of its own): `time cargo build -p causeway-h323-asn1` took 93 s from
+//! cold including rasn and its dependencies, 35 s for this crate alone without incremental
+//! state, 9 s for an incremental rebuild after touching lib.rs. `cargo test -p
+//! causeway-h323-asn1` (lib in test mode plus the golden test) took about 3 min from there.
 
 #[rustfmt::skip]
 #[allow(clippy::all, missing_docs)]

@@ -157,6 +157,10 @@ fn rrq_fields() {
         panic!("not an RRQ")
     };
     assert_eq!(rrq.time_to_live.as_ref().map(|t| t.0), Some(300));
+    // TimeToLive ::= INTEGER(1..4294967295) in its open type: length 3, 2-bit octet count
+    // (1 octet), 300 - 1. Without the constraint repeated on the field rasn gives 03 02 01 2c.
+    let ours = aper::encode(&RasMessage::registrationRequest(rrq.clone())).unwrap();
+    assert!(hex::encode(ours).contains("0340012b"));
     assert_eq!(ip(&rrq.call_signal_address[0]), ([192, 0, 2, 10], 1720));
     assert_eq!(
         aliases(rrq.terminal_alias.as_ref().unwrap()),
