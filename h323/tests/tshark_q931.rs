@@ -9,11 +9,10 @@ use causeway_h323::tpkt;
 use std::path::Path;
 use std::process::Command;
 
-/// H323-UserInformation values (aligned PER), encoded by asn1tools 0.169 from the H.225.0
-/// (2009) module in shared/asn1 with h323-asn1/tests/golden/make_vectors.py's module edits: a
-/// Setup-UUIE (protocol 0.0.8.2250.0.6, terminal source, conferenceID 10..1f, create,
-/// pointToPoint, callIdentifier 00..0f, every BOOLEAN false) and a ReleaseComplete-UUIE
-/// (same protocol and callIdentifier).
+/// H323-UserInformation values (aligned PER) made by asn1tools with
+/// `tests/golden/make_uu_vectors.py`: a Setup-UUIE (protocol 0.0.8.2250.0.6, terminal source,
+/// conferenceID 10..1f, create, pointToPoint, callIdentifier 00..0f, every BOOLEAN false) and a
+/// ReleaseComplete-UUIE (same protocol and callIdentifier).
 const SETUP_UUIE: &str = "0080060008914a00060200101112131415161718191a1b1c1d1e1f00d90d8000001100000102030405060708090a0b0c0d0e0f0100010001000100";
 const RELEASE_COMPLETE_UUIE: &str = "0580060008914a00061500001100000102030405060708090a0b0c0d0e0f";
 
