@@ -90,7 +90,7 @@ fn aliases(list: &[AliasAddress]) -> Vec<String> {
                         .collect::<Vec<_>>()
                 )
             ),
-            AliasAddress::dialledDigits(s) => format!("e164:{}", s.to_string()),
+            AliasAddress::dialledDigits(s) => format!("e164:{s}"),
             other => format!("{other:?}"),
         })
         .collect()
