@@ -154,6 +154,15 @@ impl LinkClient {
         }
     }
 
+    /// "down", "connecting" or "up".
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Idle { .. } => "down",
+            State::Registering { .. } => "connecting",
+            State::Up { .. } => "up",
+        }
+    }
+
     pub fn status(&self) -> LinkStatus {
         let unix = |t: SystemTime| {
             t.duration_since(SystemTime::UNIX_EPOCH)
@@ -164,12 +173,7 @@ impl LinkClient {
             zone: self.cfg.zone.clone(),
             peer: self.cfg.peer.to_string(),
             transport: self.cfg.kind.via_token().to_string(),
-            state: match self.state {
-                State::Idle { .. } => "down",
-                State::Registering { .. } => "connecting",
-                State::Up { .. } => "up",
-            }
-            .to_string(),
+            state: self.state_name().to_string(),
             since: unix(self.since),
             last_keepalive: self.last_keepalive.map(unix),
             last_error: self.last_error.clone(),

@@ -89,7 +89,7 @@ impl Extension for Links {
             for i in 0..self.clients.len() {
                 let token = self.token();
                 let c = &mut self.clients[i];
-                let before = c.status().state;
+                let before = c.state_name();
                 let ev = c.on_response(&r, now, wall, out, token);
                 let zone = c.zone().to_string();
                 let kind = c.kind();
@@ -115,7 +115,7 @@ impl Extension for Links {
                 } else {
                     Self::apply(core, &zone, ev);
                 }
-                if self.clients[i].status().state != before {
+                if self.clients[i].state_name() != before {
                     // a link changed state: publish at once, not at the next second
                     self.publish_at = now;
                 }
@@ -125,11 +125,11 @@ impl Extension for Links {
             if self.clients[i].poll_timeout().is_some_and(|t| t <= now) {
                 let token = self.token();
                 let c = &mut self.clients[i];
-                let before = c.status().state;
+                let before = c.state_name();
                 let ev = c.on_timeout(now, wall, out, token);
                 let zone = c.zone().to_string();
                 Self::apply(core, &zone, ev);
-                if self.clients[i].status().state != before {
+                if self.clients[i].state_name() != before {
                     self.publish_at = now;
                 }
             }

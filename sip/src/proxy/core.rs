@@ -1444,25 +1444,27 @@ impl Core {
             rw.push_record_route(&outbound);
         }
         rw.push_via(&via_value(hop.kind, local, &branch));
-        // media: the legs of this attempt; an SDP offer is rewritten to the relay
+        // media: the legs of this attempt; an SDP offer is rewritten to the relay. Only
+        // INVITEs (offers) and BYEs (the end of a call) concern it: other requests skip this.
         let mut anchored = None;
-        if let Some(media) = self.media.as_mut() {
-            let caller_link =
-                match self
-                    .links
-                    .source_zone(s.reply.kind, s.reply.local.port(), s.reply.conn)
-                {
-                    Some(_)
-                        if self
-                            .links
-                            .server_zone_at(s.reply.kind, s.reply.local.port())
-                            .is_some() =>
-                    {
-                        Some(LinkEnd::Server)
-                    }
-                    Some(_) => Some(LinkEnd::Client),
-                    None => None,
-                };
+        let is_bye = msg.method() == Some(&Method::Bye);
+        if let Some(media) = self.media.as_mut().filter(|_| ctx.invite || is_bye) {
+            let call_id = msg.call_id().unwrap_or("").to_string();
+            let caller_link = if self
+                .links
+                .server_zone_at(s.reply.kind, s.reply.local.port())
+                .is_some()
+            {
+                Some(LinkEnd::Server)
+            } else if self
+                .links
+                .source_zone(s.reply.kind, s.reply.local.port(), s.reply.conn)
+                .is_some()
+            {
+                Some(LinkEnd::Client)
+            } else {
+                None
+            };
             let legs = Legs {
                 caller: Leg {
                     link: caller_link,
@@ -1479,8 +1481,7 @@ impl Core {
                     remote: hop.addr,
                 },
             };
-            let call_id = msg.call_id().unwrap_or("").to_string();
-            if msg.method() == Some(&Method::Bye) {
+            if is_bye {
                 media.end(&call_id);
                 self.teardowns.remove(&call_id);
             } else if ctx.invite && media.wants(&legs) {
