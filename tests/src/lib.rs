@@ -157,17 +157,7 @@ outbound_ports = "{outbound}"
     }
 
     pub fn wait_for(&self, needle: &str, timeout: Duration) {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if self.log().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "causeway did not log `{needle}` in time; log:\n{}",
-            self.log()
-        );
+        wait_for_log(&self.log, needle, 1, timeout)
     }
 
     pub fn udp(&self) -> SocketAddr {
@@ -200,6 +190,23 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Waits until the log file at `path` holds `needle` `count` times; panics with the log when
+/// it does not in time.
+pub fn wait_for_log(path: &Path, needle: &str, count: usize, timeout: Duration) {
+    let read = || std::fs::read_to_string(path).unwrap_or_default();
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if read().matches(needle).count() >= count {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "causeway did not log `{needle}` {count}x in time; log:\n{}",
+        read()
+    );
 }
 
 /// The causeway binary under test: `CAUSEWAY_BIN`, else the one Cargo built beside the test

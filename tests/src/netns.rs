@@ -43,17 +43,7 @@ impl NsNode {
     }
     /// Waits until `needle` has been logged `count` times.
     pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if self.log().matches(needle).count() >= count {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "`{needle}` not logged {count}x in time; log:\n{}",
-            self.log()
-        );
+        crate::wait_for_log(&self.log, needle, count, timeout)
     }
     pub fn stop(mut self) -> String {
         let _ = Command::new("kill")
