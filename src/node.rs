@@ -171,16 +171,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bail!("no SIP listener could be started");
     }
 
-    let link_credentials = config
+    // one credential store: the registrar's digest and E's traversal links both check it
+    let link_credentials: std::collections::HashMap<String, String> = config
         .credentials
         .iter()
         .map(|c| (c.username.clone(), c.password.clone()))
         .collect();
-    let credentials = config
-        .credentials
-        .iter()
-        .map(|c| (c.username.clone(), c.password.clone()))
-        .collect();
+    let credentials = link_credentials.clone();
     let r = &config.registrar;
     let auth = r.authenticate.then(|| AuthSettings {
         realm: r
