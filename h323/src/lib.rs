@@ -1,6 +1,6 @@
-//! causeway H.323 (issue 4, in progress): framing of call signaling (TPKT, RFC 1006; Q.931
-//! messages and information elements), and later the RAS gatekeeper and gatekeeper-routed call
-//! signaling on top of the ASN.1 types of `causeway-h323-asn1`.
+//! causeway H.323: framing of call signaling (TPKT, RFC 1006; Q.931 messages and information
+//! elements), the RAS gatekeeper and gatekeeper-routed call signaling on top of the ASN.1
+//! types of `causeway-h323-asn1`.
 //!
 //! Sans-IO like the SIP side: parsers and state machines only; sockets live in drivers.
 //!
@@ -8,6 +8,10 @@
 //! - [`q931`]: one Q.931 message per payload (H.225.0 section 7), elements kept raw with typed
 //!   views; the User-user content is the PER `H323-UserInformation` that the ASN.1 crate
 //!   decodes.
+//! - [`addr`]: ASN.1 transport addresses and aliases to and from causeway's values.
+//! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
 
+pub mod addr;
+pub mod call;
 pub mod q931;
 pub mod tpkt;

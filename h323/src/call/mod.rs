@@ -1,0 +1,202 @@
+//! Gatekeeper-routed call signaling (H.225.0 section 7, H.323 8.1.3): the relay between a
+//! caller's Q.931 connection to our port 1720 and the connection we open to the callee, and
+//! the H.245 control channels of those calls (tunneled in H.225.0 messages, or separate TCP
+//! channels that causeway terminates on both sides).
+//!
+//! Sans-IO: [`CallSignaling`] takes [`Input`]s (connection events, TPKT payloads, route
+//! answers) and the current time and pushes [`Output`]s (payloads to send, connections to open
+//! or close, H.245 listeners to bind, routes to look up). The driver owns sockets, TPKT framing
+//! and the port range of outbound connections; it answers every [`Output::Route`] with an
+//! [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
+//!
+//! Must not touch: sockets, clocks, the registration table, the zones router.
+
+use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
+use std::net::{IpAddr, SocketAddr};
+
+/// A TCP connection (Q.931 or H.245), named by the driver or by this module (see
+/// [`CallSignaling::next_conn_id`]).
+pub type ConnId = u64;
+/// An H.245 listener this module asked the driver to bind.
+pub type ListenerId = u64;
+/// One gatekeeper-routed call.
+pub type CallId = u64;
+
+/// The two legs of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The endpoint that sent Setup to causeway.
+    Caller,
+    /// The endpoint causeway sent Setup to.
+    Callee,
+}
+
+/// Where a routed call goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// The callee's call-signaling address.
+    pub addr: SocketAddr,
+    /// The called alias after transforms, when it differs from what the caller dialled (the
+    /// forwarded Setup then carries it as destinationAddress, and as Called party number when
+    /// it is E.164).
+    pub alias: Option<AliasAddress>,
+    /// The zone the destination lies in (`LocalZone` for registered endpoints), for logs.
+    pub zone: String,
+}
+
+/// Why a call could not be routed; mapped to a ReleaseComplete reason and Q.931 cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteFailure {
+    /// The alias is in the local zone but no endpoint registered it (calledPartyNotRegistered).
+    NotRegistered,
+    /// No search rule found a zone for it, or every zone failed (unreachableDestination).
+    Unreachable,
+    /// A policy refused it (noPermission).
+    Refused,
+    /// The caller is not registered here and the node only admits registered callers
+    /// (callerNotRegistered).
+    CallerNotRegistered,
+}
+
+/// Inputs from the driver. A payload is one TPKT payload (the driver strips and adds TPKT).
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A connection to the Q.931 listener was accepted (`conn` from `next_conn_id`).
+    Accepted {
+        conn: ConnId,
+        peer: SocketAddr,
+        local: SocketAddr,
+    },
+    /// One TPKT payload arrived: Q.931 on a call-signaling connection, H.245 on an H.245 one.
+    Data { conn: ConnId, payload: &'a [u8] },
+    /// An outbound connection asked for by [`Output::Connect`] is up.
+    Connected { conn: ConnId, local: SocketAddr },
+    /// An outbound connection could not be opened.
+    ConnectFailed { conn: ConnId, reason: String },
+    /// The peer closed the connection, or it failed.
+    Closed { conn: ConnId },
+    /// An H.245 listener asked for by [`Output::Listen`] is bound.
+    Listening { listener: ListenerId, addr: SocketAddr },
+    /// An H.245 listener could not be bound (no free port in the range).
+    ListenFailed { listener: ListenerId, reason: String },
+    /// A connection arrived on an H.245 listener (`conn` from `next_conn_id`).
+    H245Accepted {
+        listener: ListenerId,
+        conn: ConnId,
+        peer: SocketAddr,
+    },
+    /// The answer to [`Output::Route`].
+    Routed {
+        call: CallId,
+        result: Result<Destination, RouteFailure>,
+    },
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send one payload (the driver wraps it in TPKT).
+    Send { conn: ConnId, payload: Vec<u8> },
+    /// Open a TCP connection to `to` from a port of the signaling range; answer with
+    /// `Connected` or `ConnectFailed`.
+    Connect { conn: ConnId, to: SocketAddr },
+    /// Close a connection (after the payloads queued before it are sent).
+    Close { conn: ConnId },
+    /// Bind an H.245 listener on `ip`, on a port of the signaling range; answer with
+    /// `Listening` or `ListenFailed`.
+    Listen { listener: ListenerId, ip: IpAddr },
+    CloseListener { listener: ListenerId },
+    /// Find where the call goes; answer with `Routed`.
+    Route {
+        call: CallId,
+        /// destinationAddress of the Setup-UUIE, in order.
+        called: Vec<AliasAddress>,
+        /// The digits of the Called party number element, if any.
+        called_number: Option<String>,
+        /// The caller's signaling address and its sourceAddress aliases.
+        caller: SocketAddr,
+        caller_aliases: Vec<AliasAddress>,
+    },
+    Event(CallEvent),
+}
+
+/// What happened to a call, for logs, status and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallEvent {
+    Setup {
+        call: CallId,
+        caller: SocketAddr,
+        called: String,
+    },
+    Routed {
+        call: CallId,
+        to: SocketAddr,
+        zone: String,
+    },
+    Alerting {
+        call: CallId,
+    },
+    Connected {
+        call: CallId,
+    },
+    /// An H.245 channel (separate) is relayed, or tunneling is in use.
+    H245 {
+        call: CallId,
+        tunneled: bool,
+    },
+    Released {
+        call: CallId,
+        /// Q.931 cause value.
+        cause: u8,
+        /// The ReleaseCompleteReason name, if the message carried one.
+        reason: Option<String>,
+        by: Option<Side>,
+    },
+    /// A message that could not be parsed; counted, the call goes on if it can.
+    Malformed {
+        conn: ConnId,
+        what: String,
+    },
+}
+
+/// Which media transport address of an H.245 message a [`MediaHook`] is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaAddressKind {
+    /// OpenLogicalChannel (H2250LogicalChannelParameters) mediaChannel.
+    OlcMedia,
+    /// OpenLogicalChannel mediaControlChannel (RTCP).
+    OlcMediaControl,
+    /// OpenLogicalChannelAck mediaChannel.
+    OlcAckMedia,
+    /// OpenLogicalChannelAck mediaControlChannel.
+    OlcAckMediaControl,
+}
+
+/// Sees (and may rewrite) every media transport address in OpenLogicalChannel,
+/// OpenLogicalChannelAck and fastStart elements of relayed calls, tunneled or not; the media
+/// relay anchors H.323 calls through it. A rewritten address is re-encoded into the message.
+pub trait MediaHook {
+    fn media_address(
+        &mut self,
+        call: CallId,
+        from: Side,
+        kind: MediaAddressKind,
+        fast_start: bool,
+        addr: &mut TransportAddress,
+    );
+}
+
+/// The hook of a node that does not anchor H.323 media: sees everything, changes nothing.
+pub struct NoMediaHook;
+
+impl MediaHook for NoMediaHook {
+    fn media_address(
+        &mut self,
+        _call: CallId,
+        _from: Side,
+        _kind: MediaAddressKind,
+        _fast_start: bool,
+        _addr: &mut TransportAddress,
+    ) {
+    }
+}
