@@ -130,7 +130,9 @@ pub fn alias_address(kind: AliasKind, text: &str) -> Option<AliasAddress> {
     match kind {
         AliasKind::E164 => {
             let ok = (1..=128).contains(&text.len())
-                && text.bytes().all(|b| b.is_ascii_digit() || b"#*,".contains(&b));
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"#*,".contains(&b));
             ok.then(|| Ia5String::try_from(text).ok())
                 .flatten()
                 .map(AliasAddress::dialledDigits)

@@ -14,4 +14,5 @@
 pub mod addr;
 pub mod call;
 pub mod q931;
+pub mod ras;
 pub mod tpkt;

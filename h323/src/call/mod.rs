@@ -59,6 +59,7 @@ pub enum RouteFailure {
 }
 
 /// Inputs from the driver. A payload is one TPKT payload (the driver strips and adds TPKT).
+#[allow(clippy::large_enum_variant)] // moved once, from the driver into `handle`
 #[derive(Debug)]
 pub enum Input<'a> {
     /// A connection to the Q.931 listener was accepted (`conn` from `next_conn_id`).
@@ -76,9 +77,15 @@ pub enum Input<'a> {
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
     /// An H.245 listener asked for by [`Output::Listen`] is bound.
-    Listening { listener: ListenerId, addr: SocketAddr },
+    Listening {
+        listener: ListenerId,
+        addr: SocketAddr,
+    },
     /// An H.245 listener could not be bound (no free port in the range).
-    ListenFailed { listener: ListenerId, reason: String },
+    ListenFailed {
+        listener: ListenerId,
+        reason: String,
+    },
     /// A connection arrived on an H.245 listener (`conn` from `next_conn_id`).
     H245Accepted {
         listener: ListenerId,
@@ -96,16 +103,29 @@ pub enum Input<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Send one payload (the driver wraps it in TPKT).
-    Send { conn: ConnId, payload: Vec<u8> },
+    Send {
+        conn: ConnId,
+        payload: Vec<u8>,
+    },
     /// Open a TCP connection to `to` from a port of the signaling range; answer with
     /// `Connected` or `ConnectFailed`.
-    Connect { conn: ConnId, to: SocketAddr },
+    Connect {
+        conn: ConnId,
+        to: SocketAddr,
+    },
     /// Close a connection (after the payloads queued before it are sent).
-    Close { conn: ConnId },
+    Close {
+        conn: ConnId,
+    },
     /// Bind an H.245 listener on `ip`, on a port of the signaling range; answer with
     /// `Listening` or `ListenFailed`.
-    Listen { listener: ListenerId, ip: IpAddr },
-    CloseListener { listener: ListenerId },
+    Listen {
+        listener: ListenerId,
+        ip: IpAddr,
+    },
+    CloseListener {
+        listener: ListenerId,
+    },
     /// Find where the call goes; answer with `Routed`.
     Route {
         call: CallId,
