@@ -32,6 +32,17 @@ pub const H323_SIGNALING_PORTS: PortRange = PortRange {
     start: 15000,
     end: 19999,
 };
+/// H.323 registration time to live, seconds: 30 minutes, as the reference systems.
+pub const H323_TIME_TO_LIVE_SECS: u32 = 1800;
+/// Seconds an endpoint whose time to live ran out has to answer the gatekeeper's IRQ.
+pub const H323_PROBE_TIMEOUT_SECS: u64 = 10;
+/// Admitted and relayed H.323 calls at once.
+pub const H323_MAX_CALLS: usize = 10_000;
+/// Seconds a neighbor gatekeeper has to answer an LRQ (H.225.0 suggests a few seconds).
+pub const H323_LOCATE_TIMEOUT_SECS: u64 = 5;
+/// Seconds from Setup to Connect before a relayed H.323 call is cleared (Q.931 T301 is at
+/// least 3 minutes).
+pub const H323_SETUP_TIMEOUT_SECS: u64 = 180;
 /// "Assent signaling TCP 2776" / "H.460.18 H.245 TCP 2777".
 pub const ASSENT_SIGNALING_PORT: u16 = 2776;
 /// H.460.18 H.245.

@@ -5,6 +5,7 @@
 //! it only describes what the operator asked for.
 
 pub mod defaults;
+pub mod h323;
 mod load;
 pub mod media;
 mod schema;
@@ -60,6 +61,36 @@ mod tests {
         assert!(!c.sip.listener(SipTransport::Mtls, c.system.role).enabled);
         assert_eq!(c.sip.outbound_ports, defaults::SIP_OUTBOUND_PORTS);
         assert_eq!(c.registrar_domains(), vec!["example.com".to_string()]);
+    }
+
+    #[test]
+    fn h323_keys_parse_with_defaults_and_bad_values_are_named() {
+        let c = Config::parse("t.toml", MINIMAL).unwrap();
+        assert!(!c.h323.enabled, "off unless configured");
+        assert_eq!(c.h323.ras_listen.port(), defaults::H323_RAS_PORT);
+        assert_eq!(c.h323.time_to_live, 1800);
+        let d = Config::embedded_default();
+        assert!(d.h323.enabled);
+        assert_eq!(d.h323.q931_listen.port(), defaults::H323_Q931_PORT);
+        assert_eq!(d.h323.signaling_ports, defaults::H323_SIGNALING_PORTS);
+        let c = Config::parse(
+            "t.toml",
+            &format!(
+                "{MINIMAL}[h323]\nenabled = true\nras_listen = \"127.0.0.1:11719\"\n\
+                 q931_listen = \"127.0.0.1:11720\"\nsignaling_ports = \"16000-16999\"\n\
+                 time_to_live = 60\nregistration_deny = [\"^bad\"]\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(c.h323.ras_listen, "127.0.0.1:11719".parse().unwrap());
+        assert_eq!(c.h323.signaling_ports.start, 16000);
+        assert_eq!(c.h323.time_to_live, 60);
+        let e = err(&format!("{MINIMAL}[h323]\nregistration_allow = [\"(\"]\n"));
+        assert!(e.to_string().contains("h323.registration_allow[0]"), "{e}");
+        let e = err(&format!("{MINIMAL}[h323]\ntime_to_live = 0\n"));
+        assert!(e.to_string().contains("h323.time_to_live"), "{e}");
+        let e = err(&format!("{MINIMAL}[h323]\nttl = 5\n"));
+        assert!(e.to_string().contains("ttl"), "{e}");
     }
 
     #[test]

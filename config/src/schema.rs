@@ -36,6 +36,8 @@ pub struct Config {
     pub admin: crate::zones::Admin,
     #[serde(default)]
     pub media: crate::media::Media,
+    #[serde(default)]
+    pub h323: crate::h323::H323,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -173,6 +173,55 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
     }
     check_zones(c)?;
     check_media(c)?;
+    check_h323(c)?;
+    Ok(())
+}
+
+fn check_h323(c: &Config) -> Result<(), FieldError> {
+    let h = &c.h323;
+    let at = |k: &'static str| [Key("h323"), Key(k)];
+    if h.time_to_live == 0 {
+        return Err(FieldError::new(&at("time_to_live"), "must be positive"));
+    }
+    for (k, v) in [
+        ("probe_timeout", h.probe_timeout),
+        ("locate_timeout", h.locate_timeout),
+        ("setup_timeout", h.setup_timeout),
+    ] {
+        if v == 0 {
+            return Err(FieldError::new(&at(k), "must be positive"));
+        }
+    }
+    if h.max_calls == 0 || h.max_registrations == 0 {
+        let k = if h.max_calls == 0 {
+            "max_calls"
+        } else {
+            "max_registrations"
+        };
+        return Err(FieldError::new(&at(k), "must be positive"));
+    }
+    for (k, list) in [
+        ("registration_allow", &h.registration_allow),
+        ("registration_deny", &h.registration_deny),
+    ] {
+        for (i, pattern) in list.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return Err(FieldError::new(
+                    &[Key("h323"), Key(k), Index(i)],
+                    format!("not a valid regex: {e}"),
+                ));
+            }
+        }
+    }
+    if h.gatekeeper_id
+        .as_ref()
+        .is_some_and(|g| g.is_empty() || g.chars().count() > 128)
+    {
+        return Err(FieldError::new(
+            &at("gatekeeper_id"),
+            "must be 1 to 128 characters",
+        ));
+    }
     Ok(())
 }
 

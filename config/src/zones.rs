@@ -18,6 +18,8 @@ pub struct Zone {
     pub peer: Option<String>,
     /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.
     pub transport: Option<ZoneTransport>,
+    /// neighbor: the H.323 RAS port of the peer gatekeeper (LRQs go there); 1719 when absent.
+    pub ras_port: Option<u16>,
     /// Traversal zones: the SIP port of E's traversal server zone (7001, 7002, …).
     pub sip_port: Option<u16>,
     /// traversal-client: the credentials presented to E; traversal-server: which credential
