@@ -9,10 +9,14 @@
 //!   views; the User-user content is the PER `H323-UserInformation` that the ASN.1 crate
 //!   decodes.
 //! - [`addr`]: ASN.1 transport addresses and aliases to and from causeway's values.
+//! - [`ras`]: the gatekeeper (RAS, UDP 1719).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
+//! - [`service`]: both as one sans-IO value; [`driver`]: its tokio sockets and timers.
 
 pub mod addr;
 pub mod call;
+pub mod driver;
 pub mod q931;
 pub mod ras;
+pub mod service;
 pub mod tpkt;

@@ -1,0 +1,571 @@
+//! The tokio driver of the H.323 side: the RAS socket (UDP), the Q.931 listener (TCP), the
+//! connections and H.245 listeners the relay asks for, and the timers, all around one
+//! [`Service`] owned by one task.
+//!
+//! Thin on purpose: every decision is in the sans-IO [`Service`]. This module owns sockets,
+//! TPKT framing, the source-port range of outbound connections and listeners, and the status
+//! snapshot. One task owns the service (no locks on the hot path); each TCP connection has a
+//! reader task that frames TPKT and a writer task that drains a bounded queue.
+
+use crate::call::{self, CallEvent, ConnId, ListenerId};
+use crate::ras::{self, RasEvent};
+use crate::service::{Action, Service};
+use crate::tpkt::{self, TpktFramer, TPKT_MAX_PAYLOAD};
+use bytes::Bytes;
+use causeway_config::PortRange;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// Payloads waiting for one connection's writer; a peer that does not read is cut off.
+const WRITE_QUEUE: usize = 256;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the status snapshot is refreshed.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+
+/// Where the driver listens and which ports it may use.
+#[derive(Clone, Debug)]
+pub struct DriverConfig {
+    pub ras_listen: SocketAddr,
+    pub q931_listen: SocketAddr,
+    pub signaling_ports: PortRange,
+}
+
+/// What `causeway status` shows of the H.323 side.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub registrations: Vec<ras::RegistrationView>,
+    pub calls: Vec<call::CallStatus>,
+    pub admitted_calls: usize,
+    pub ras_received: Vec<(&'static str, u64)>,
+    pub ras_malformed: u64,
+    pub ras_rejected: u64,
+    pub q931_malformed: u64,
+    pub calls_total: u64,
+}
+
+pub type StatusHandle = Arc<Mutex<Snapshot>>;
+
+/// Sockets bound by [`bind`]: binding happens before the node reports it is running, so a port
+/// in use is an error at start.
+pub struct Bound {
+    ras: UdpSocket,
+    q931: TcpListener,
+}
+
+pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
+    let ras = UdpSocket::bind(cfg.ras_listen).await?;
+    let q931 = TcpListener::bind(cfg.q931_listen).await?;
+    Ok(Bound { ras, q931 })
+}
+
+impl Bound {
+    pub fn ras_addr(&self) -> std::io::Result<SocketAddr> {
+        self.ras.local_addr()
+    }
+    pub fn q931_addr(&self) -> std::io::Result<SocketAddr> {
+        self.q931.local_addr()
+    }
+}
+
+enum Event {
+    Stream {
+        stream: TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        /// `None`: the Q.931 listener; `Some`: an H.245 listener.
+        listener: Option<ListenerId>,
+    },
+    Connected {
+        conn: ConnId,
+        stream: TcpStream,
+        local: SocketAddr,
+    },
+    ConnectFailed {
+        conn: ConnId,
+        reason: String,
+    },
+    Data {
+        conn: ConnId,
+        payload: Bytes,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    Malformed {
+        conn: ConnId,
+        what: String,
+    },
+}
+
+struct Conn {
+    tx: mpsc::Sender<Bytes>,
+    reader: tokio::task::AbortHandle,
+}
+
+struct Driver {
+    service: Service,
+    cfg: DriverConfig,
+    ras_port: u16,
+    events_tx: mpsc::UnboundedSender<Event>,
+    conns: HashMap<ConnId, Conn>,
+    listeners: HashMap<ListenerId, tokio::task::AbortHandle>,
+    next_port: Arc<AtomicU64>,
+    /// Our IP as seen from a peer IP (when RAS is bound to a wildcard address).
+    local_ips: HashMap<IpAddr, IpAddr>,
+    status: StatusHandle,
+    q931_malformed: u64,
+    calls_total: u64,
+}
+
+/// Runs the H.323 side until the task is dropped.
+pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: StatusHandle) {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let ras_port = bound.ras.local_addr().map(|a| a.port()).unwrap_or(0);
+    tokio::spawn(accept_loop(bound.q931, None, events_tx.clone()));
+    let seed = u64::from(std::process::id()) ^ (Instant::now().elapsed().as_nanos() as u64);
+    let mut d = Driver {
+        service,
+        cfg,
+        ras_port,
+        events_tx,
+        conns: HashMap::new(),
+        listeners: HashMap::new(),
+        next_port: Arc::new(AtomicU64::new(seed.wrapping_mul(2654435761))),
+        local_ips: HashMap::new(),
+        status,
+        q931_malformed: 0,
+        calls_total: 0,
+    };
+    let ras = bound.ras;
+    let mut buf = vec![0u8; 65_536];
+    let mut actions = Vec::new();
+    let mut status_tick = tokio::time::interval(STATUS_EVERY);
+    loop {
+        let deadline = d.service.next_timeout();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = ras.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let local = d.local_for(from);
+                    let dg = ras::Datagram { from, local, bytes: &buf[..n] };
+                    d.service.ras(dg, Instant::now(), &mut actions);
+                }
+                // ICMP errors of earlier sends surface here on some systems; not fatal
+                Err(e) => debug!("RAS receive: {e}"),
+            },
+            Some(ev) = events.recv() => d.event(ev, &mut actions),
+            _ = sleep => d.service.poll(Instant::now(), &mut actions),
+            _ = status_tick.tick() => d.refresh_status(),
+        }
+        for a in actions.drain(..) {
+            d.act(a, &ras).await;
+        }
+    }
+}
+
+impl Driver {
+    /// Our RAS address as the peer reached it.
+    fn local_for(&mut self, peer: SocketAddr) -> SocketAddr {
+        let bound = self.cfg.ras_listen.ip();
+        if !bound.is_unspecified() {
+            return SocketAddr::new(bound, self.ras_port);
+        }
+        if self.local_ips.len() > 4096 {
+            self.local_ips.clear();
+        }
+        let ip = *self
+            .local_ips
+            .entry(peer.ip())
+            .or_insert_with(|| route_source(peer.ip()));
+        SocketAddr::new(ip, self.ras_port)
+    }
+
+    fn event(&mut self, ev: Event, actions: &mut Vec<Action>) {
+        let now = Instant::now();
+        match ev {
+            Event::Stream {
+                stream,
+                peer,
+                local,
+                listener,
+            } => {
+                let conn = self.service.calls.next_conn_id();
+                self.start_conn(conn, stream);
+                let input = match listener {
+                    None => call::Input::Accepted { conn, peer, local },
+                    Some(listener) => call::Input::H245Accepted {
+                        listener,
+                        conn,
+                        peer,
+                    },
+                };
+                self.service.call(input, now, actions);
+            }
+            Event::Connected {
+                conn,
+                stream,
+                local,
+            } => {
+                self.start_conn(conn, stream);
+                self.service
+                    .call(call::Input::Connected { conn, local }, now, actions);
+            }
+            Event::ConnectFailed { conn, reason } => {
+                self.service
+                    .call(call::Input::ConnectFailed { conn, reason }, now, actions);
+            }
+            Event::Data { conn, payload } => {
+                if self.conns.contains_key(&conn) {
+                    self.service.call(
+                        call::Input::Data {
+                            conn,
+                            payload: &payload,
+                        },
+                        now,
+                        actions,
+                    );
+                }
+            }
+            Event::Malformed { conn, what } => {
+                self.q931_malformed += 1;
+                warn!(conn, "H.323 stream: {what}");
+            }
+            Event::Closed { conn } => {
+                if self.conns.remove(&conn).is_some() {
+                    self.service.call(call::Input::Closed { conn }, now, actions);
+                }
+            }
+        }
+    }
+
+    fn start_conn(&mut self, conn: ConnId, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+        tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let events = self.events_tx.clone();
+        let reader = tokio::spawn(async move {
+            let mut framer = TpktFramer::new(TPKT_MAX_PAYLOAD);
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if let Err(e) = framer.push(&buf[..n]) {
+                    let _ = events.send(Event::Malformed {
+                        conn,
+                        what: e.to_string(),
+                    });
+                    break;
+                }
+                loop {
+                    match framer.next_frame() {
+                        Ok(Some(payload)) => {
+                            let _ = events.send(Event::Data { conn, payload });
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = events.send(Event::Malformed {
+                                conn,
+                                what: e.to_string(),
+                            });
+                            let _ = events.send(Event::Closed { conn });
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = events.send(Event::Closed { conn });
+        })
+        .abort_handle();
+        self.conns.insert(conn, Conn { tx, reader });
+    }
+
+    async fn act(&mut self, a: Action, ras: &UdpSocket) {
+        match a {
+            Action::Ras(ras::Output::Send { to, bytes }) => {
+                if let Err(e) = ras.send_to(&bytes, to).await {
+                    debug!("RAS send to {to}: {e}");
+                }
+            }
+            Action::Ras(ras::Output::Event(e)) => log_ras(&e),
+            // answered inside the service
+            Action::Ras(ras::Output::Resolved { .. }) => {}
+            Action::Call(o) => self.call_output(o),
+        }
+    }
+
+    fn call_output(&mut self, o: call::Output) {
+        match o {
+            call::Output::Send { conn, payload } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                match tpkt::encode(&payload) {
+                    Ok(frame) => {
+                        if c.tx.try_send(frame).is_err() {
+                            // the peer does not read: cut it off rather than queue forever
+                            warn!(conn, "H.323 connection write queue full; closing");
+                            self.close(conn);
+                            let _ = self.events_tx.send(Event::Closed { conn });
+                        }
+                    }
+                    Err(e) => warn!(conn, "H.323 payload not sent: {e}"),
+                }
+            }
+            call::Output::Connect { conn, to } => {
+                let events = self.events_tx.clone();
+                let ports = self.cfg.signaling_ports;
+                let next = self.next_port.clone();
+                tokio::spawn(async move {
+                    match connect_from_range(to, ports, &next).await {
+                        Ok((stream, local)) => {
+                            let _ = events.send(Event::Connected {
+                                conn,
+                                stream,
+                                local,
+                            });
+                        }
+                        Err(e) => {
+                            let _ = events.send(Event::ConnectFailed {
+                                conn,
+                                reason: format!("connect to {to}: {e}"),
+                            });
+                        }
+                    }
+                });
+            }
+            call::Output::Close { conn } => self.close(conn),
+            call::Output::Listen { listener, ip } => {
+                // bound here, synchronously, so the answer is in the very next input
+                let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port)
+                {
+                    Ok(l) => match l.local_addr() {
+                        Ok(addr) => {
+                            let h = tokio::spawn(accept_loop(
+                                l,
+                                Some(listener),
+                                self.events_tx.clone(),
+                            ));
+                            self.listeners.insert(listener, h.abort_handle());
+                            call::Input::Listening { listener, addr }
+                        }
+                        Err(e) => call::Input::ListenFailed {
+                            listener,
+                            reason: e.to_string(),
+                        },
+                    },
+                    Err(e) => call::Input::ListenFailed {
+                        listener,
+                        reason: e.to_string(),
+                    },
+                };
+                let mut more = Vec::new();
+                self.service.call(input, Instant::now(), &mut more);
+                for a in more {
+                    match a {
+                        Action::Call(o) => self.call_output(o),
+                        Action::Ras(ras::Output::Event(e)) => log_ras(&e),
+                        // a Listening answer never produces RAS datagrams
+                        Action::Ras(_) => {}
+                    }
+                }
+            }
+            call::Output::CloseListener { listener } => {
+                if let Some(h) = self.listeners.remove(&listener) {
+                    h.abort();
+                }
+            }
+            call::Output::Route { .. } => {} // answered inside the service
+            call::Output::Event(e) => {
+                if matches!(e, CallEvent::Setup { .. }) {
+                    self.calls_total += 1;
+                }
+                if matches!(e, CallEvent::Malformed { .. }) {
+                    self.q931_malformed += 1;
+                }
+                info!("h323 call: {e:?}");
+            }
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            // the writer flushes what is queued, then shuts the stream down
+            drop(c.tx);
+            c.reader.abort();
+        }
+    }
+
+    fn refresh_status(&mut self) {
+        let now = Instant::now();
+        let gk = &self.service.gatekeeper;
+        let snap = Snapshot {
+            registrations: gk.registration_views(now),
+            calls: self.service.calls.calls(),
+            admitted_calls: gk.admitted_calls(),
+            ras_received: gk
+                .counters()
+                .received
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect(),
+            ras_malformed: gk.counters().malformed,
+            ras_rejected: gk.counters().rejected,
+            q931_malformed: self.q931_malformed,
+            calls_total: self.calls_total,
+        };
+        if let Ok(mut s) = self.status.lock() {
+            *s = snap;
+        }
+    }
+}
+
+fn log_ras(e: &RasEvent) {
+    match e {
+        RasEvent::Malformed { from, error } => warn!("RAS from {from}: malformed: {error}"),
+        RasEvent::Rejected {
+            message,
+            reason,
+            from,
+        } => info!("RAS {message} from {from} rejected: {reason}"),
+        other => info!("RAS: {other:?}"),
+    }
+}
+
+async fn accept_loop(
+    l: TcpListener,
+    listener: Option<ListenerId>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    loop {
+        match l.accept().await {
+            Ok((stream, peer)) => {
+                let local = stream.local_addr().unwrap_or(peer);
+                if events
+                    .send(Event::Stream {
+                        stream,
+                        peer,
+                        local,
+                        listener,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                // out of descriptors and the like: back off instead of spinning
+                warn!("H.323 accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn port_at(ports: PortRange, next: &AtomicU64) -> u16 {
+    let (lo, hi) = (u64::from(ports.start), u64::from(ports.end));
+    let span = hi - lo + 1;
+    let n = next.fetch_add(1, Ordering::Relaxed);
+    (lo + n % span) as u16
+}
+
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// Connects from the next free source port of the signaling range (reference table 001:
+/// "H.323 call signaling 15000-19999").
+async fn connect_from_range(
+    to: SocketAddr,
+    ports: PortRange,
+    next: &AtomicU64,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free source port");
+    for _ in 0..ports.len().min(512) {
+        let port = port_at(ports, next);
+        let sock = if to.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        sock.set_reuseaddr(true)?;
+        if let Err(e) = sock.bind(SocketAddr::new(unspecified_like(to.ip()), port)) {
+            last = e;
+            continue;
+        }
+        return match tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(to)).await {
+            Ok(Ok(s)) => {
+                let local = s.local_addr()?;
+                Ok((s, local))
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                last = e;
+                continue;
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            )),
+        };
+    }
+    Err(last)
+}
+
+/// An H.245 listener on `ip`, on a free port of the signaling range.
+fn listen_in_range(
+    ip: IpAddr,
+    ports: PortRange,
+    next: &AtomicU64,
+) -> std::io::Result<TcpListener> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port in range");
+    for _ in 0..ports.len().min(512) {
+        let port = port_at(ports, next);
+        let sock = if ip.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Err(e) = sock.bind(SocketAddr::new(ip, port)) {
+            last = e;
+            continue;
+        }
+        return sock.listen(8);
+    }
+    Err(last)
+}
+
+/// The source IP the kernel would use towards `peer` (a connected UDP socket sends nothing).
+fn route_source(peer: IpAddr) -> IpAddr {
+    let probe = std::net::UdpSocket::bind(SocketAddr::new(unspecified_like(peer), 0))
+        .and_then(|s| s.connect(SocketAddr::new(peer, 9)).map(|_| s))
+        .and_then(|s| s.local_addr());
+    match probe {
+        Ok(a) => a.ip(),
+        Err(_) => unspecified_like(peer),
+    }
+}
