@@ -10,9 +10,26 @@
 //! [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
 //!
 //! Must not touch: sockets, clocks, the registration table, the zones router.
+//!
+//! Layout: [`signaling`] owns the connection and call tables and dispatches inputs;
+//! `relay` holds one call's state and send queues; `uuie` decodes, rewrites and builds
+//! `H323-UserInformation`; `h245` shows H.245 media addresses to the [`MediaHook`];
+//! `release` maps ReleaseComplete reasons to Q.931 causes.
 
 use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
 use std::net::{IpAddr, SocketAddr};
+
+mod h245;
+mod relay;
+mod release;
+pub mod signaling;
+#[cfg(test)]
+mod tests;
+mod uuie;
+
+pub use relay::{CallState, H245Mode};
+pub use release::{reason_cause, reason_name};
+pub use signaling::{CallConfig, CallSignaling, CallStatus};
 
 /// A TCP connection (Q.931 or H.245), named by the driver or by this module (see
 /// [`CallSignaling::next_conn_id`]).
@@ -29,6 +46,24 @@ pub enum Side {
     Caller,
     /// The endpoint causeway sent Setup to.
     Callee,
+}
+
+impl Side {
+    /// The other leg.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+
+    /// 0 for the caller, 1 for the callee: index of per-side arrays.
+    pub(crate) fn idx(self) -> usize {
+        match self {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        }
+    }
 }
 
 /// Where a routed call goes.
@@ -59,7 +94,9 @@ pub enum RouteFailure {
 }
 
 /// Inputs from the driver. A payload is one TPKT payload (the driver strips and adds TPKT).
-#[allow(clippy::large_enum_variant)] // moved once, from the driver into `handle`
+// Inputs are built and consumed one at a time, never stored in bulk: the size of the Routed
+// variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Input<'a> {
     /// A connection to the Q.931 listener was accepted (`conn` from `next_conn_id`).
@@ -171,6 +208,15 @@ pub enum CallEvent {
         /// The ReleaseCompleteReason name, if the message carried one.
         reason: Option<String>,
         by: Option<Side>,
+    },
+    /// A Setup that did not become a call (malformed, or over the call limit): answered with
+    /// ReleaseComplete and the connection closed.
+    Rejected {
+        conn: ConnId,
+        peer: SocketAddr,
+        /// Q.931 cause value sent.
+        cause: u8,
+        what: String,
     },
     /// A message that could not be parsed; counted, the call goes on if it can.
     Malformed {

@@ -1,0 +1,229 @@
+//! H.245 content of relayed calls as the [`MediaHook`] sees it: every media transport address
+//! in OpenLogicalChannel and OpenLogicalChannelAck (H2250LogicalChannelParameters and
+//! H2250LogicalChannelAckParameters), whether the message came tunneled (h245Control), on a
+//! separate H.245 connection, or as a fastStart element (an encoded OpenLogicalChannel).
+//!
+//! A message is re-encoded only when the hook changed an address; otherwise the caller
+//! forwards the original bytes. Only IPv4/IPv6 unicast addresses are shown to the hook (the
+//! others cannot be expressed as an H.225.0 `TransportAddress` the hook understands).
+//!
+//! Pure functions; no call state. Must not touch the Q.931 layer.
+
+use super::{CallId, MediaAddressKind, MediaHook, Side};
+use causeway_h323_asn1::h323_messages::{
+    TransportAddress, TransportAddressIp6Address, TransportAddressIpAddress,
+};
+use causeway_h323_asn1::multimedia_system_control::{
+    H2250LogicalChannelParameters, H245TransportAddress, MultimediaSystemControlMessage,
+    OpenLogicalChannel, OpenLogicalChannelAck,
+    OpenLogicalChannelAckForwardMultiplexAckParameters as AckMux,
+    OpenLogicalChannelAckReverseLogicalChannelParametersMultiplexParameters as AckRevMux,
+    OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters as FwdMux,
+    OpenLogicalChannelReverseLogicalChannelParametersMultiplexParameters as RevMux, RequestMessage,
+    ResponseMessage, UnicastAddress, UnicastAddressIP6Address, UnicastAddressIPAddress,
+};
+use causeway_h323_asn1::rasn::aper;
+use causeway_h323_asn1::rasn::types::OctetString;
+
+/// Who is asking, passed down to the hook.
+pub(crate) struct HookCtx<'a> {
+    pub hook: &'a mut dyn MediaHook,
+    pub call: CallId,
+    pub from: Side,
+    pub fast_start: bool,
+}
+
+impl HookCtx<'_> {
+    /// Shows one address to the hook; true when the hook changed it (and it was written back).
+    fn visit(&mut self, kind: MediaAddressKind, slot: &mut Option<H245TransportAddress>) -> bool {
+        let Some(h) = slot.as_ref() else {
+            return false;
+        };
+        let Some(before) = to_h225(h) else {
+            return false;
+        };
+        let mut ta = before.clone();
+        self.hook
+            .media_address(self.call, self.from, kind, self.fast_start, &mut ta);
+        if ta == before {
+            return false;
+        }
+        match to_h245(&ta) {
+            Some(new) => {
+                *slot = Some(new);
+                true
+            }
+            // The hook asked for an address kind H.245 unicast cannot carry: keep the original.
+            None => false,
+        }
+    }
+
+    fn h2250(&mut self, p: &mut H2250LogicalChannelParameters, ack: bool) -> bool {
+        let (media, control) = if ack {
+            (
+                MediaAddressKind::OlcAckMedia,
+                MediaAddressKind::OlcAckMediaControl,
+            )
+        } else {
+            (
+                MediaAddressKind::OlcMedia,
+                MediaAddressKind::OlcMediaControl,
+            )
+        };
+        let a = self.visit(media, &mut p.media_channel);
+        let b = self.visit(control, &mut p.media_control_channel);
+        a | b
+    }
+
+    /// OpenLogicalChannel: forward and reverse H.225.0 parameters.
+    pub fn olc(&mut self, olc: &mut OpenLogicalChannel) -> bool {
+        let mut changed = false;
+        if let FwdMux::h2250LogicalChannelParameters(p) =
+            &mut olc.forward_logical_channel_parameters.multiplex_parameters
+        {
+            changed |= self.h2250(p, false);
+        }
+        if let Some(rev) = &mut olc.reverse_logical_channel_parameters {
+            if let Some(RevMux::h2250LogicalChannelParameters(p)) = &mut rev.multiplex_parameters {
+                changed |= self.h2250(p, false);
+            }
+        }
+        changed
+    }
+
+    /// OpenLogicalChannelAck: the forward ack parameters and the reverse channel's.
+    pub fn olc_ack(&mut self, ack: &mut OpenLogicalChannelAck) -> bool {
+        let mut changed = false;
+        if let Some(AckMux::h2250LogicalChannelAckParameters(p)) =
+            &mut ack.forward_multiplex_ack_parameters
+        {
+            let a = self.visit(MediaAddressKind::OlcAckMedia, &mut p.media_channel);
+            let b = self.visit(
+                MediaAddressKind::OlcAckMediaControl,
+                &mut p.media_control_channel,
+            );
+            changed |= a | b;
+        }
+        if let Some(rev) = &mut ack.reverse_logical_channel_parameters {
+            if let Some(AckRevMux::h2250LogicalChannelParameters(p)) = &mut rev.multiplex_parameters
+            {
+                changed |= self.h2250(p, true);
+            }
+        }
+        changed
+    }
+
+    /// One MultimediaSystemControlMessage: the addresses it carries, if any.
+    pub fn message(&mut self, m: &mut MultimediaSystemControlMessage) -> bool {
+        match m {
+            MultimediaSystemControlMessage::request(RequestMessage::openLogicalChannel(olc)) => {
+                self.olc(olc)
+            }
+            MultimediaSystemControlMessage::response(ResponseMessage::openLogicalChannelAck(
+                ack,
+            )) => self.olc_ack(ack),
+            _ => false,
+        }
+    }
+}
+
+/// Result of running one encoded PDU through the hook.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Rewrite {
+    /// Forward the original bytes.
+    Unchanged,
+    /// The hook changed an address: forward these bytes instead.
+    Changed(Vec<u8>),
+    /// Not decodable: forwarded untouched by the caller, counted as malformed.
+    Undecodable(String),
+}
+
+/// One encoded MultimediaSystemControlMessage (h245Control element or separate-channel PDU).
+pub(crate) fn rewrite_message(ctx: &mut HookCtx<'_>, bytes: &[u8]) -> Rewrite {
+    let mut m = match aper::decode::<MultimediaSystemControlMessage>(bytes) {
+        Ok(m) => m,
+        Err(e) => return Rewrite::Undecodable(e.to_string()),
+    };
+    if !ctx.message(&mut m) {
+        return Rewrite::Unchanged;
+    }
+    match aper::encode(&m) {
+        Ok(v) => Rewrite::Changed(v),
+        // Cannot happen for a value that decoded; if it does, the original still goes out.
+        Err(e) => Rewrite::Undecodable(e.to_string()),
+    }
+}
+
+/// One encoded fastStart element (an OpenLogicalChannel, H.225.0 7.3.1 fastStart).
+pub(crate) fn rewrite_fast_start(ctx: &mut HookCtx<'_>, bytes: &[u8]) -> Rewrite {
+    let mut olc = match aper::decode::<OpenLogicalChannel>(bytes) {
+        Ok(m) => m,
+        Err(e) => return Rewrite::Undecodable(e.to_string()),
+    };
+    if !ctx.olc(&mut olc) {
+        return Rewrite::Unchanged;
+    }
+    match aper::encode(&olc) {
+        Ok(v) => Rewrite::Changed(v),
+        Err(e) => Rewrite::Undecodable(e.to_string()),
+    }
+}
+
+/// Runs every element of a list (h245Control or fastStart) through the hook; true when one
+/// changed. Undecodable elements stay as they are and are reported through `malformed`.
+pub(crate) fn rewrite_list(
+    ctx: &mut HookCtx<'_>,
+    list: &mut [OctetString],
+    malformed: &mut Vec<String>,
+) -> bool {
+    let mut changed = false;
+    for el in list.iter_mut() {
+        let r = if ctx.fast_start {
+            rewrite_fast_start(ctx, el)
+        } else {
+            rewrite_message(ctx, el)
+        };
+        match r {
+            Rewrite::Unchanged => {}
+            Rewrite::Changed(v) => {
+                *el = OctetString::from(v);
+                changed = true;
+            }
+            Rewrite::Undecodable(e) => malformed.push(e),
+        }
+    }
+    changed
+}
+
+/// An H.245 unicast IP address as an H.225.0 transport address.
+fn to_h225(a: &H245TransportAddress) -> Option<TransportAddress> {
+    match a {
+        H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(ip)) => {
+            Some(TransportAddress::ipAddress(TransportAddressIpAddress::new(
+                ip.network.clone(),
+                ip.tsap_identifier,
+            )))
+        }
+        H245TransportAddress::unicastAddress(UnicastAddress::iP6Address(ip)) => {
+            Some(TransportAddress::ip6Address(
+                TransportAddressIp6Address::new(ip.network.clone(), ip.tsap_identifier),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The reverse of [`to_h225`]; `None` for kinds H.245 unicast has no IP form for, or for
+/// addresses of the wrong length (which would not encode).
+fn to_h245(a: &TransportAddress) -> Option<H245TransportAddress> {
+    let u = match a {
+        TransportAddress::ipAddress(ip) if ip.ip.len() == 4 => {
+            UnicastAddress::iPAddress(UnicastAddressIPAddress::new(ip.ip.clone(), ip.port))
+        }
+        TransportAddress::ip6Address(ip) if ip.ip.len() == 16 => {
+            UnicastAddress::iP6Address(UnicastAddressIP6Address::new(ip.ip.clone(), ip.port))
+        }
+        _ => return None,
+    };
+    Some(H245TransportAddress::unicastAddress(u))
+}
