@@ -260,7 +260,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .into_iter()
         .map(|c| LinkClient::new(c, now, wall))
         .collect();
-    let ext = Links::new(clients, status, template, now, relay);
+    let mut ext = Links::new(clients, status, template, now, relay);
+    let h323 = if config.h323.enabled {
+        let (task, snapshot) = start_h323(&config).await?;
+        ext = ext.with_h323(snapshot);
+        Some(task)
+    } else {
+        None
+    };
     let dns_zones: Vec<(String, Vec<SocketAddr>)> = config
         .zones
         .iter()
@@ -278,8 +285,92 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
     handle.shutdown();
+    if let Some(t) = h323 {
+        t.abort();
+    }
     info!("stopped");
     Ok(())
+}
+
+/// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
+async fn start_h323(
+    config: &Config,
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<()>,
+    causeway_h323::driver::StatusHandle,
+)> {
+    use causeway_h323::{call, driver, ras, service};
+    let h = &config.h323;
+    let dcfg = driver::DriverConfig {
+        ras_listen: h.ras_listen,
+        q931_listen: h.q931_listen,
+        signaling_ports: h.signaling_ports,
+    };
+    let bound = driver::bind(&dcfg).await.with_context(|| {
+        format!(
+            "h323: cannot bind RAS {} / Q.931 {}",
+            h.ras_listen, h.q931_listen
+        )
+    })?;
+    let ras_addr = bound.ras_addr()?;
+    let q931_addr = bound.q931_addr()?;
+    let regexes = |list: &[String]| -> anyhow::Result<Vec<regex::Regex>> {
+        list.iter()
+            .map(|p| regex::Regex::new(p).with_context(|| format!("h323 pattern `{p}`")))
+            .collect()
+    };
+    // neighbor zones with an IP peer: where LRQs go and whose LRQs are answered
+    let mut neighbors = Vec::new();
+    for z in config.zones.iter().filter(|z| z.kind == ZoneType::Neighbor) {
+        let host = z.peer.clone().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = z.ras_port.unwrap_or(causeway_config::defaults::H323_RAS_PORT);
+        match host.parse::<IpAddr>() {
+            Ok(ip) => neighbors.push((z.name.clone(), SocketAddr::new(ip, port))),
+            Err(_) => match tokio::net::lookup_host((host, port)).await {
+                Ok(mut a) => match a.next() {
+                    Some(a) => neighbors.push((z.name.clone(), a)),
+                    None => tracing::warn!("zone `{}`: `{host}` has no address; no H.323", z.name),
+                },
+                Err(e) => tracing::warn!("zone `{}`: `{host}`: {e}; no H.323", z.name),
+            },
+        }
+    }
+    let gk = ras::Gatekeeper::new(
+        ras::GatekeeperConfig {
+            gatekeeper_id: h
+                .gatekeeper_id
+                .clone()
+                .unwrap_or_else(|| config.system.name.clone()),
+            time_to_live: h.time_to_live,
+            probe_timeout: Duration::from_secs(h.probe_timeout),
+            max_registrations: h.max_registrations,
+            max_calls: h.max_calls,
+            q931_port: q931_addr.port(),
+            q931_ip: (!h.q931_listen.ip().is_unspecified()).then(|| h.q931_listen.ip()),
+            allow: regexes(&h.registration_allow)?,
+            deny: regexes(&h.registration_deny)?,
+            endpoint_id_prefix: format!("{:08x}", rand::random::<u32>()),
+            locate_timeout: Duration::from_secs(h.locate_timeout),
+        },
+        causeway_zones::Router::from_config(config),
+        neighbors,
+    );
+    let calls = call::CallSignaling::new(
+        call::CallConfig {
+            max_calls: h.max_calls,
+            setup_timeout: Duration::from_secs(h.setup_timeout),
+            alerting_timeout: Duration::from_secs(h.setup_timeout),
+            ..call::CallConfig::default()
+        },
+        Box::new(call::NoMediaHook),
+    );
+    let svc = service::Service::new(gk, calls, ras_addr);
+    info!("H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}", h.signaling_ports);
+    let snapshot = driver::StatusHandle::default();
+    let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone()));
+    Ok((task, snapshot))
 }
 
 fn server_zones_empty(config: &Config) -> bool {

@@ -23,6 +23,7 @@ pub struct Links {
     template: Status,
     publish_at: Instant,
     relay: Option<crate::media::relay::RelayHandle>,
+    h323: Option<causeway_h323::driver::StatusHandle>,
 }
 
 impl Links {
@@ -40,7 +41,14 @@ impl Links {
             template,
             publish_at: now,
             relay,
+            h323: None,
         }
+    }
+
+    /// Includes the H.323 side's snapshot in the status.
+    pub fn with_h323(mut self, h323: causeway_h323::driver::StatusHandle) -> Links {
+        self.h323 = Some(h323);
+        self
     }
 
     fn token(&mut self) -> u64 {
@@ -61,6 +69,11 @@ impl Links {
     fn publish(&mut self, core: &Core, now: Instant) {
         let mut s = self.template.clone();
         s.fill(core, &self.clients, now);
+        if let Some(h) = &self.h323 {
+            if let Ok(snap) = h.lock() {
+                s.fill_h323(&snap);
+            }
+        }
         if let Some(r) = &self.relay {
             s.fill_media(&r.stats(), r.ports_in_use());
         }

@@ -41,6 +41,44 @@ pub struct Status {
     pub registrations: Vec<Registration>,
     /// The media relay, when the node anchors calls.
     pub media: Option<MediaStatus>,
+    /// The gatekeeper and H.323 call signaling, when `[h323] enabled`.
+    pub h323: Option<H323Status>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Registration {
+    pub endpoint_id: String,
+    pub aliases: Vec<String>,
+    pub ras: String,
+    pub call_signal: Vec<String>,
+    pub expires_in: u64,
+    pub probing: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Call {
+    pub id: u64,
+    pub caller: String,
+    pub called: String,
+    pub callee: Option<String>,
+    pub state: String,
+    pub h245: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Status {
+    pub registrations: Vec<H323Registration>,
+    pub calls: Vec<H323Call>,
+    /// Calls admitted by ARQ and not yet disengaged.
+    pub admitted_calls: usize,
+    /// Setups received since start.
+    pub calls_total: u64,
+    /// RAS messages received, by type (GRQ, RRQ, ARQ, ...).
+    pub ras_received: std::collections::BTreeMap<String, u64>,
+    pub ras_malformed: u64,
+    pub ras_rejected: u64,
+    /// Q.931/H.245 messages or streams that could not be parsed.
+    pub signaling_malformed: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -118,6 +156,47 @@ impl Status {
             dropped_stranger: r.table.dropped_stranger,
             dropped_unknown: r.table.dropped_unknown_port + r.table.dropped_unknown_source,
             expired: r.table.expired,
+        });
+    }
+}
+
+impl Status {
+    pub fn fill_h323(&mut self, h: &causeway_h323::driver::Snapshot) {
+        self.h323 = Some(H323Status {
+            registrations: h
+                .registrations
+                .iter()
+                .map(|r| H323Registration {
+                    endpoint_id: r.id.clone(),
+                    aliases: r.aliases.clone(),
+                    ras: r.ras.to_string(),
+                    call_signal: r.call_signal.iter().map(ToString::to_string).collect(),
+                    expires_in: r.seconds_left,
+                    probing: r.probing,
+                })
+                .collect(),
+            calls: h
+                .calls
+                .iter()
+                .map(|c| H323Call {
+                    id: c.id,
+                    caller: c.caller.to_string(),
+                    called: c.called.clone(),
+                    callee: c.callee.map(|a| a.to_string()),
+                    state: format!("{:?}", c.state),
+                    h245: format!("{:?}", c.h245),
+                })
+                .collect(),
+            admitted_calls: h.admitted_calls,
+            calls_total: h.calls_total,
+            ras_received: h
+                .ras_received
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            ras_malformed: h.ras_malformed,
+            ras_rejected: h.ras_rejected,
+            signaling_malformed: h.q931_malformed,
         });
     }
 }
