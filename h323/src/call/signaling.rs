@@ -257,7 +257,10 @@ impl CallSignaling {
                     side: Side::Callee,
                 }) => self.callee_connected(call, local, out),
                 Some(Role::H245 { call, side }) => self.h245_connected(call, side, out),
-                _ => {}
+                Some(_) => {}
+                // The call was cleared while the connection was being opened: the Close sent
+                // then may have raced the connect, so close it again rather than leak it.
+                None => out.push(Output::Close { conn }),
             },
             Input::ConnectFailed { conn, reason } => match self.conns.get(&conn).copied() {
                 Some(Role::Signaling { call, .. }) => {
@@ -920,6 +923,10 @@ impl CallSignaling {
 
     fn listening(&mut self, listener: ListenerId, addr: Option<SocketAddr>, out: &mut Vec<Output>) {
         let Some(&id) = self.listeners.get(&listener) else {
+            // Bound after its call was cleared (CloseListener raced the bind): close it.
+            if addr.is_some() {
+                out.push(Output::CloseListener { listener });
+            }
             return;
         };
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {

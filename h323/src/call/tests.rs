@@ -1269,6 +1269,72 @@ fn call_limit() {
     assert_eq!(h.cs.call_count(), 1);
 }
 
+#[test]
+fn late_connect_and_bind_after_release_are_closed() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts {
+        h245: Some(sa("198.51.100.7:5000")),
+        ..Default::default()
+    });
+    let (callee, out) = h.route_and_connect(call);
+    let Some(Output::Listen { listener, .. }) = out.first().cloned() else {
+        panic!("{out:?}")
+    };
+    // Cleared while the listener is being bound: CloseListener at release ...
+    let out = h.data(caller, &release_complete(to_gk(), Some(16)));
+    assert!(out.contains(&Output::CloseListener { listener }));
+    assert!(closes(&out).contains(&callee));
+    // ... and again if the bind completes afterwards.
+    let out = h.input(Input::Listening {
+        listener,
+        addr: sa("10.1.1.1:15500"),
+    });
+    assert_eq!(out, vec![Output::CloseListener { listener }]);
+    // A connection that completes after its call was cleared is closed.
+    let (_, call, _) = h.setup(SetupOpts::default());
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "z".into(),
+        }),
+    });
+    let Some(Output::Connect { conn, .. }) = out.first().cloned() else {
+        panic!()
+    };
+    let mut out = Vec::new();
+    h.cs.poll(h.now + Duration::from_secs(180), &mut out);
+    assert!(closes(&out).contains(&conn));
+    let out = h.input(Input::Connected {
+        conn,
+        local: sa(GK_INSIDE),
+    });
+    assert_eq!(out, vec![Output::Close { conn }]);
+}
+
+#[test]
+fn status_view() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (_, call, _) = h.setup(SetupOpts {
+        h245: Some(sa("198.51.100.7:5000")),
+        ..Default::default()
+    });
+    let st = h.cs.calls();
+    assert_eq!(
+        st,
+        vec![CallStatus {
+            id: call,
+            caller: sa(CALLER),
+            called: "1001".into(),
+            callee: None,
+            zone: None,
+            state: CallState::Routing,
+            h245: H245Mode::Separate { up: false },
+        }]
+    );
+}
+
 // ---- robustness ----------------------------------------------------------------------------
 
 /// Brings up a call with every kind of connection: (pending, caller, callee, h245 x2).
@@ -1328,6 +1394,99 @@ proptest! {
             prop_assert!(out.len() <= 16, "{} outputs", out.len());
             prop_assert!(h.cs.queued_bytes() <= 2 * 2000);
             prop_assert!(h.cs.conn_count() <= 5);
+        }
+    }
+}
+
+/// One random input, by kind, against random (mostly plausible) ids.
+#[derive(Debug, Clone)]
+enum Rand {
+    Data(u64, Vec<u8>),
+    Accepted(u64),
+    Connected(u64),
+    ConnectFailed(u64),
+    Closed(u64),
+    Listening(u64),
+    ListenFailed(u64),
+    H245Accepted(u64, u64),
+    Routed(u64, bool),
+    Poll(u64),
+}
+
+fn rand_input() -> impl Strategy<Value = Rand> {
+    let id = 0u64..12;
+    prop_oneof![
+        (id.clone(), proptest::collection::vec(any::<u8>(), 0..120))
+            .prop_map(|(c, b)| Rand::Data(c, b)),
+        (id.clone(), any::<bool>()).prop_map(|(c, _)| Rand::Data(
+            c,
+            setup(SetupOpts {
+                h245: Some(sa("198.51.100.7:5000")),
+                ..Default::default()
+            })
+        )),
+        id.clone().prop_map(Rand::Accepted),
+        id.clone().prop_map(Rand::Connected),
+        id.clone().prop_map(Rand::ConnectFailed),
+        id.clone().prop_map(Rand::Closed),
+        id.clone().prop_map(Rand::Listening),
+        id.clone().prop_map(Rand::ListenFailed),
+        (id.clone(), id.clone()).prop_map(|(l, c)| Rand::H245Accepted(l, c)),
+        (id.clone(), any::<bool>()).prop_map(|(c, ok)| Rand::Routed(c, ok)),
+        (0u64..400).prop_map(Rand::Poll),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn random_input_sequences_never_panic(seq in proptest::collection::vec(rand_input(), 0..60)) {
+        let cfg = CallConfig { max_queued_bytes: 2000, max_calls: 4, ..CallConfig::default() };
+        let mut h = H::new(cfg, true);
+        let start = h.now;
+        for r in seq {
+            let out = match r {
+                Rand::Data(conn, b) => h.data(conn, &b),
+                Rand::Accepted(conn) => h.input(Input::Accepted {
+                    conn,
+                    peer: sa(CALLER),
+                    local: sa(GK_OUTSIDE),
+                }),
+                Rand::Connected(conn) => h.input(Input::Connected { conn, local: sa(GK_INSIDE) }),
+                Rand::ConnectFailed(conn) => {
+                    h.input(Input::ConnectFailed { conn, reason: String::new() })
+                }
+                Rand::Closed(conn) => h.input(Input::Closed { conn }),
+                Rand::Listening(listener) => h.input(Input::Listening {
+                    listener,
+                    addr: sa("10.1.1.1:15500"),
+                }),
+                Rand::ListenFailed(listener) => {
+                    h.input(Input::ListenFailed { listener, reason: String::new() })
+                }
+                Rand::H245Accepted(listener, conn) => h.input(Input::H245Accepted {
+                    listener,
+                    conn,
+                    peer: sa("10.1.1.5:33000"),
+                }),
+                Rand::Routed(call, ok) => h.input(Input::Routed {
+                    call,
+                    result: if ok {
+                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() })
+                    } else {
+                        Err(RouteFailure::Unreachable)
+                    },
+                }),
+                Rand::Poll(s) => {
+                    let mut out = Vec::new();
+                    h.cs.poll(start + Duration::from_secs(s), &mut out);
+                    out
+                }
+            };
+            prop_assert!(out.len() <= 64, "{} outputs", out.len());
+            prop_assert!(h.cs.call_count() <= 4);
+            prop_assert!(h.cs.queued_bytes() <= 4 * 2 * 2 * 2000);
         }
     }
 }
