@@ -605,7 +605,7 @@ fn rc_of(payload: &[u8]) -> (u8, Option<ReleaseCompleteReason>, CallReference) {
 // ---- tests ---------------------------------------------------------------------------------
 
 #[test]
-fn full_call_with_tunneling() {
+fn h323_8_2_1_full_call_with_h245_tunneling() {
     let mut h = H::new(CallConfig::default(), false);
     let fs = vec![olc_bytes(sa("198.51.100.7:7000"))];
     let (caller, call, out) = h.setup(SetupOpts {
@@ -741,7 +741,7 @@ fn full_call_with_tunneling() {
 }
 
 #[test]
-fn separate_h245_relay_with_rewriting_hook() {
+fn h323_8_1_3_separate_h245_relayed_with_a_rewriting_hook() {
     let mut h = H::new(CallConfig::default(), true);
     let caller_h245 = sa("198.51.100.7:5000");
     let (caller, call, out) = h.setup(SetupOpts {
@@ -874,7 +874,7 @@ fn separate_h245_relay_with_rewriting_hook() {
 }
 
 #[test]
-fn h245_address_from_callee_uses_listener_on_caller_side() {
+fn h323_8_1_3_h245_address_from_callee_gets_a_listener_on_the_caller_side() {
     let mut h = H::new(CallConfig::default(), false);
     let (caller, call, _) = h.setup(SetupOpts::default());
     let (callee, out) = h.route_and_connect(call);
@@ -958,7 +958,7 @@ fn listen_failure_strips_the_h245_address() {
 }
 
 #[test]
-fn route_failures_map_to_h225_causes() {
+fn h225_7_4_2_route_failures_get_the_table_reason_and_cause() {
     for (failure, cause, reason) in [
         (
             RouteFailure::NotRegistered,
@@ -1110,7 +1110,7 @@ fn caller_close_releases_the_callee() {
 }
 
 #[test]
-fn setup_and_alerting_timeouts() {
+fn q931_t301_setup_and_alerting_timeouts() {
     let mut h = H::new(CallConfig::default(), false);
     let start = h.now;
     let (caller, call, _) = h.setup(SetupOpts::default());
@@ -1181,7 +1181,7 @@ fn malformed_setup_is_rejected() {
 }
 
 #[test]
-fn unknown_call_reference_is_answered_with_cause_81() {
+fn q931_5_8_3_2_unknown_call_reference_gets_cause_81() {
     let mut h = H::new(CallConfig::default(), false);
     let conn = h.accept();
     let out = h.data(conn, &alerting());
@@ -1199,7 +1199,7 @@ fn unknown_call_reference_is_answered_with_cause_81() {
 }
 
 #[test]
-fn callee_call_proceeding_with_fast_start_becomes_facility() {
+fn h225_7_4_callee_call_proceeding_with_fast_start_becomes_facility() {
     let mut h = H::new(CallConfig::default(), false);
     let (caller, call, _) = h.setup(SetupOpts::default());
     let (callee, _) = h.route_and_connect(call);
