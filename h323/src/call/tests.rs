@@ -1335,6 +1335,21 @@ fn status_view() {
     );
 }
 
+#[test]
+fn several_h245_pdus_in_one_payload_are_all_kept() {
+    let mut h = H::new(CallConfig::default(), true);
+    let [_, _, _, hk, hc] = all_kinds(&mut h);
+    // TCS + OLC back to back: the OLC is rewritten, the TCS kept, nothing lost.
+    let mut payload = tcs_msg();
+    payload.extend_from_slice(&olc_msg(sa("10.1.1.5:9000")));
+    let out = h.data(hk, &payload);
+    let s = sends(&out, hc);
+    assert_eq!(s.len(), 1);
+    let (first, rest): (Mscm, &[u8]) = aper::decode_with_remainder(&s[0]).unwrap();
+    assert_eq!(aper::encode(&first).unwrap(), tcs_msg());
+    assert_eq!(media_of(rest), Some(sa("203.0.113.9:19000")));
+}
+
 // ---- robustness ----------------------------------------------------------------------------
 
 /// Brings up a call with every kind of connection: (pending, caller, callee, h245 x2).
