@@ -138,20 +138,52 @@ pub(crate) enum Rewrite {
     Undecodable(String),
 }
 
-/// One encoded MultimediaSystemControlMessage (h245Control element or separate-channel PDU).
+/// Most PDUs looked at in one payload: a bound on the work one payload can cause.
+const MAX_PDUS_PER_PAYLOAD: usize = 32;
+
+/// The MultimediaSystemControlMessages of one h245Control element or separate-channel TPKT
+/// payload. Usually one, but some stacks put several back to back in one TPKT; each is shown
+/// to the hook and the payload is rebuilt from the originals and the re-encoded ones, so no
+/// PDU is lost. Bytes after the last PDU that decodes are kept as they are.
 pub(crate) fn rewrite_message(ctx: &mut HookCtx<'_>, bytes: &[u8]) -> Rewrite {
-    let mut m = match aper::decode::<MultimediaSystemControlMessage>(bytes) {
-        Ok(m) => m,
-        Err(e) => return Rewrite::Undecodable(e.to_string()),
-    };
-    if !ctx.message(&mut m) {
+    let mut rest = bytes;
+    let mut rebuilt: Vec<u8> = Vec::new();
+    let mut changed = false;
+    for n in 0..MAX_PDUS_PER_PAYLOAD {
+        if rest.is_empty() {
+            break;
+        }
+        let (mut m, after) =
+            match aper::decode_with_remainder::<MultimediaSystemControlMessage>(rest) {
+                Ok(x) => x,
+                Err(e) if n == 0 => return Rewrite::Undecodable(e.to_string()),
+                // A tail that is not a PDU (padding, or something newer than us): untouched.
+                Err(_) => break,
+            };
+        // Progress is guaranteed: a PDU takes at least one octet.
+        let original = &rest[..rest.len() - after.len()];
+        if original.is_empty() {
+            break;
+        }
+        if ctx.message(&mut m) {
+            match aper::encode(&m) {
+                Ok(v) => {
+                    rebuilt.extend_from_slice(&v);
+                    changed = true;
+                }
+                // Cannot happen for a value that decoded; if it does, the original goes out.
+                Err(_) => rebuilt.extend_from_slice(original),
+            }
+        } else {
+            rebuilt.extend_from_slice(original);
+        }
+        rest = after;
+    }
+    if !changed {
         return Rewrite::Unchanged;
     }
-    match aper::encode(&m) {
-        Ok(v) => Rewrite::Changed(v),
-        // Cannot happen for a value that decoded; if it does, the original still goes out.
-        Err(e) => Rewrite::Undecodable(e.to_string()),
-    }
+    rebuilt.extend_from_slice(rest);
+    Rewrite::Changed(rebuilt)
 }
 
 /// One encoded fastStart element (an OpenLogicalChannel, H.225.0 7.3.1 fastStart).

@@ -20,6 +20,11 @@
 //!   expected side's IP may connect to the listener.
 //! - Losing one H.245 connection closes the other; the endpoints then clear the call as H.323
 //!   8.5 has them do when H.245 goes away.
+//! - A Q.931 message that does not parse on a call's connection is dropped and counted (it
+//!   cannot be relayed meaningfully); a Setup that does not parse is answered with
+//!   ReleaseComplete cause 96 (no User-user) or 100 (bad UUIE) and its connection closed.
+//! - A connection or listener that completes after its call was cleared is closed again
+//!   (the driver may have started it before it saw the Close).
 //! - Timeouts: no Alerting or Connect within `setup_timeout` after the Setup clears the call
 //!   with cause 18 (no user responding); after Alerting, no Connect within
 //!   `alerting_timeout` clears it with cause 19 (no answer, Q.931 T301).
@@ -183,7 +188,9 @@ impl CallSignaling {
             .collect()
     }
 
-    /// The earliest time [`poll`](Self::poll) has something to do.
+    /// The earliest time [`poll`](Self::poll) has something to do. A scan over calls and
+    /// pending connections (bounded by `max_calls` and the driver's connection limit); cheap
+    /// next to the per-message PER work.
     pub fn next_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(|c| c.deadline);
         let pending = self.conns.values().filter_map(|r| match r {
@@ -257,7 +264,10 @@ impl CallSignaling {
                     side: Side::Callee,
                 }) => self.callee_connected(call, local, out),
                 Some(Role::H245 { call, side }) => self.h245_connected(call, side, out),
-                _ => {}
+                Some(_) => {}
+                // The call was cleared while the connection was being opened: the Close sent
+                // then may have raced the connect, so close it again rather than leak it.
+                None => out.push(Output::Close { conn }),
             },
             Input::ConnectFailed { conn, reason } => match self.conns.get(&conn).copied() {
                 Some(Role::Signaling { call, .. }) => {
@@ -920,6 +930,10 @@ impl CallSignaling {
 
     fn listening(&mut self, listener: ListenerId, addr: Option<SocketAddr>, out: &mut Vec<Output>) {
         let Some(&id) = self.listeners.get(&listener) else {
+            // Bound after its call was cleared (CloseListener raced the bind): close it.
+            if addr.is_some() {
+                out.push(Output::CloseListener { listener });
+            }
             return;
         };
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
