@@ -242,13 +242,11 @@ async fn bench(a: BenchArgs) -> Result<(), String> {
     // Replies still in flight: wait up to one RAS retry interval.
     let end = Instant::now() + super::ras::RETRY;
     while Instant::now() < end {
-        let st = lock(&state);
-        let left = st
+        let left = lock(&state)
             .outstanding
             .values()
             .filter(|o| o.2 == What::Measured)
             .count();
-        drop(st);
         if left == 0 {
             break;
         }

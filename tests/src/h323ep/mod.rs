@@ -7,6 +7,8 @@
 //!
 //! `bench` is a load generator for the gatekeeper (RRQ or ARQ at a fixed rate).
 
+pub use causeway_h323_asn1 as asn1;
+
 pub mod bench;
 pub mod call;
 pub mod h245;
