@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `../shared` beside the repository (CI clones the repository with it there).
+pub mod h323ep;
 pub mod netns;
 
 pub fn shared() -> PathBuf {
@@ -678,4 +679,133 @@ pub fn make_ca_and_server(dir: &Path, name: &str, names: &[&str]) -> ServerPki {
     std::fs::write(&pki.cert, cert.pem()).expect("write server cert");
     std::fs::write(&pki.key, key.serialize_pem()).expect("write server key");
     pki
+}
+
+// ------------------------------------------------------------------ h323-endpoint
+
+/// The `h323-endpoint` binary of this crate: `H323_ENDPOINT_BIN`, else the one in the test
+/// executable's profile directory. Cargo does not build a dependency's binaries for the root
+/// package's tests, and a nested `cargo build` would wait forever on the lock that the running
+/// `cargo test` holds, so it is built beforehand:
+/// `cargo build -p causeway-tests --bin h323-endpoint`.
+pub fn h323_endpoint_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("H323_ENDPOINT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("h323-endpoint"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build -p causeway-tests --bin h323-endpoint` (same profile and \
+         target directory) before these tests",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `h323-endpoint`: its JSON events collected from stdout; stopped on drop (stdin
+/// closed so it unregisters, then killed if it has not exited in 5 s).
+pub struct H323Endpoint {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    events: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    pub name: String,
+}
+
+impl H323Endpoint {
+    pub fn start(name: &str, args: &[&str]) -> H323Endpoint {
+        let mut child = Command::new(h323_endpoint_bin())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn h323-endpoint");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let tag = name.to_owned();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[{tag}] {line}");
+                let v = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({"event":"unparsed","line":line}));
+                sink.lock().unwrap().push(v);
+            }
+        });
+        H323Endpoint {
+            child,
+            stdin,
+            events,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// The first event matching `pred`, waiting up to `timeout`; panics with every event
+    /// seen when none comes.
+    pub fn wait(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.events().into_iter().find(&pred) {
+                return v;
+            }
+            if Instant::now() > end {
+                panic!(
+                    "{}: no `{what}` event within {timeout:?}; events: {:#?}",
+                    self.name,
+                    self.events()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The first event named `event`.
+    pub fn wait_event(&self, event: &str, timeout: Duration) -> serde_json::Value {
+        self.wait(event, timeout, |v| v["event"] == event)
+    }
+
+    /// Closes stdin (the endpoint unregisters and exits) and waits for the exit status.
+    pub fn finish(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.stdin.take();
+        self.exit_status(timeout)
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn exit_status(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for H323Endpoint {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if self.exit_status(Duration::from_secs(5)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -1,0 +1,812 @@
+//! One call on one call-signaling TCP connection (H.225.0 / H.323 section 8): the caller's
+//! ARQ, Setup and H.245 start, the callee's ARQ, CallProceeding, Alerting and Connect, H.245
+//! carried either tunneled in `h245Control` (H.323 8.2.1) or on the separate TCP channel of
+//! `h245Address`, the hang-up (endSessionCommand, ReleaseComplete cause 16) and DRQ.
+//!
+//! A frame that does not parse is reported as a `malformed` event and skipped; only a broken
+//! TPKT stream ends the connection.
+
+use super::h245::Session;
+use super::msg::{self, CallIds, H245Msg};
+use super::{emit, log, Answer, Ep, H245Mode};
+use bytes::Bytes;
+use causeway_h323::q931::{CallReference, CauseValue, MessageType, PartyNumber, Q931};
+use causeway_h323::tpkt::{self, TpktFramer};
+use causeway_h323_asn1::h323_messages::{
+    self as h225, H323UUPDUH323MessageBody as Body, RasMessage,
+};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Bearer capability of an H.323 call (H.225.0 7.2.2.1): unrestricted digital, circuit mode
+/// 64 kbit/s, layer 1 H.221/H.242.
+const BEARER: [u8; 3] = [0x88, 0x90, 0xa5];
+/// How long after Connect the caller waits for its audio channel before hanging up anyway.
+const H245_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chan {
+    Q931,
+    H245,
+}
+
+enum Frame {
+    Data(Chan, Bytes),
+    Closed(Chan, Option<String>),
+}
+
+async fn read_tpkt(mut r: OwnedReadHalf, chan: Chan, tx: mpsc::Sender<Frame>) {
+    let mut framer = TpktFramer::new(tpkt::TPKT_MAX_PAYLOAD);
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) => {
+                let _ = tx.send(Frame::Closed(chan, None)).await;
+                return;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Frame::Closed(chan, Some(e.to_string()))).await;
+                return;
+            }
+        };
+        if let Err(e) = framer.push(&buf[..n]) {
+            let _ = tx.send(Frame::Closed(chan, Some(e.to_string()))).await;
+            return;
+        }
+        loop {
+            match framer.next_frame() {
+                Ok(Some(f)) => {
+                    if tx.send(Frame::Data(chan, f)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    emit(
+                        json!({"event":"malformed","where":format!("{chan:?}").to_lowercase(),"detail":e.to_string()}),
+                    );
+                    let _ = tx.send(Frame::Closed(chan, Some(e.to_string()))).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// An RTP/RTCP pair on consecutive ports (even RTP), as H.323 endpoints allocate them.
+async fn media_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
+    for _ in 0..50 {
+        let rtp = UdpSocket::bind((ip, 0)).await?;
+        let port = rtp.local_addr()?.port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind((ip, port + 1)).await {
+            return Ok((rtp, rtcp));
+        }
+    }
+    let rtp = UdpSocket::bind((ip, 0)).await?;
+    let rtcp = UdpSocket::bind((ip, 0)).await?;
+    Ok((rtp, rtcp))
+}
+
+fn random_ids() -> CallIds {
+    CallIds {
+        crv: rand::random::<u16>() % 0x7ffe + 1,
+        call_id: rand::random(),
+        conf_id: rand::random(),
+    }
+}
+
+struct Call {
+    ep: Arc<Ep>,
+    caller: bool,
+    ids: CallIds,
+    cr: CallReference,
+    w: OwnedWriteHalf,
+    tunnel: bool,
+    session: Session,
+    h245_w: Option<OwnedWriteHalf>,
+    h245_pending: Vec<H245Msg>,
+    h245_listener: Option<TcpListener>,
+    tx: mpsc::Sender<Frame>,
+    connected: bool,
+    hold: Option<Duration>,
+    deadline: Option<Instant>,
+    hold_started: bool,
+    answered: bool,
+    admitted: bool,
+    _media: (UdpSocket, UdpSocket),
+}
+
+/// How a call ended, for the caller's exit status.
+enum End {
+    Normal,
+    Failed(String),
+}
+
+impl Call {
+    async fn write_q931(&mut self, q: &Q931) -> Result<(), String> {
+        let frame = tpkt::encode(&q.encode()).map_err(|e| e.to_string())?;
+        self.w
+            .write_all(&frame)
+            .await
+            .map_err(|e| format!("call signaling write: {e}"))
+    }
+
+    /// Sends a Q.931 message with its UUIE (and any tunneled H.245).
+    async fn send(
+        &mut self,
+        mt: MessageType,
+        body: Body,
+        h245: Vec<H245Msg>,
+        cause: Option<CauseValue>,
+    ) -> Result<(), String> {
+        let mut encoded = Vec::new();
+        for m in &h245 {
+            encoded.push(msg::encode_h245(m)?);
+        }
+        let uu = msg::encode_uu(body, self.tunnel, encoded)?;
+        let mut q = Q931::new(mt, self.cr);
+        if let Some(c) = cause {
+            q.set_cause(c).map_err(|e| e.to_string())?;
+        }
+        q.set_user_user(&uu).map_err(|e| e.to_string())?;
+        self.write_q931(&q).await
+    }
+
+    /// Sends H.245 messages the way this call carries them.
+    async fn send_h245(&mut self, msgs: Vec<H245Msg>) -> Result<(), String> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        if self.tunnel {
+            let body = msg::facility_uuie(&self.ids);
+            return self.send(MessageType::Facility, body, msgs, None).await;
+        }
+        let Some(w) = self.h245_w.as_mut() else {
+            self.h245_pending.extend(msgs);
+            return Ok(());
+        };
+        for m in msgs {
+            let frame = tpkt::encode(&msg::encode_h245(&m)?).map_err(|e| e.to_string())?;
+            w.write_all(&frame)
+                .await
+                .map_err(|e| format!("H.245 write: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn h245_events(&mut self, events: Vec<serde_json::Value>) {
+        for e in events {
+            emit(e);
+        }
+        // The hold starts once, at the OLC Ack; before that the deadline is the grace timer.
+        if self.caller && self.session.olc_acked && !self.hold_started {
+            self.hold_started = true;
+            self.deadline = Some(Instant::now() + self.hold.unwrap_or(Duration::from_millis(1000)));
+        }
+    }
+
+    async fn on_h245_bytes(&mut self, b: &[u8]) -> Result<bool, String> {
+        let m = match msg::decode_h245(b) {
+            Ok(m) => m,
+            Err(e) => {
+                emit(json!({"event":"malformed","where":"h245","detail":e,"len":b.len()}));
+                return Ok(false);
+            }
+        };
+        let out = self.session.on_message(m);
+        let ended = out.ended;
+        self.send_h245(out.send).await?;
+        self.h245_events(out.events);
+        Ok(ended)
+    }
+
+    async fn attach_h245(&mut self, stream: TcpStream) -> Result<(), String> {
+        let _ = stream.set_nodelay(true);
+        let (r, w) = stream.into_split();
+        tokio::spawn(read_tpkt(r, Chan::H245, self.tx.clone()));
+        self.h245_w = Some(w);
+        let mut msgs = std::mem::take(&mut self.h245_pending);
+        let start = self.session.start();
+        msgs.splice(0..0, start);
+        self.send_h245(msgs).await
+    }
+
+    /// Hang up: endSessionCommand, then ReleaseComplete with `cause`.
+    async fn hangup(&mut self, cause: CauseValue, reason: Option<h225::ReleaseCompleteReason>) {
+        if self.session.started() {
+            let end = self.session.end();
+            if let Err(e) = self.send_h245(end).await {
+                log(&e);
+            }
+        }
+        if let Some(mut w) = self.h245_w.take() {
+            let _ = w.shutdown().await;
+        }
+        let reason_text = reason.as_ref().map(msg::choice_name);
+        let body = msg::release_complete_uuie(&self.ids, reason);
+        if let Err(e) = self
+            .send(MessageType::ReleaseComplete, body, Vec::new(), Some(cause))
+            .await
+        {
+            log(&e);
+        }
+        let _ = self.w.shutdown().await;
+        emit(json!({"event":"released","cause":cause.0,"reason":reason_text,"by":"self"}));
+    }
+
+    async fn disengage(&self) {
+        if !self.admitted {
+            return;
+        }
+        let (Some(ras), Some((eid, gkid))) = (self.ep.ras.as_ref(), self.ep.registration()) else {
+            return;
+        };
+        let m = msg::drq(ras.seq(), eid, gkid, &self.ids, self.answered);
+        match ras.transact(m).await {
+            Ok(RasMessage::disengageConfirm(_)) => emit(json!({"event":"dcf"})),
+            Ok(RasMessage::disengageReject(drj)) => {
+                emit(json!({"event":"drj","reason":msg::choice_name(&drj.reject_reason)}))
+            }
+            Ok(other) => emit(
+                json!({"event":"error","what":"drq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+            ),
+            Err(e) => emit(json!({"event":"error","what":"drq","detail":e})),
+        }
+    }
+
+    /// Handles one Q.931 frame; Some(end) when the call is over.
+    async fn on_q931(&mut self, b: &[u8]) -> Result<Option<End>, String> {
+        let q = match Q931::parse(b) {
+            Ok(q) => q,
+            Err(e) => {
+                emit(
+                    json!({"event":"malformed","where":"q931","detail":e.to_string(),"len":b.len()}),
+                );
+                return Ok(None);
+            }
+        };
+        let uu = match q.user_user() {
+            Ok(Some(uu)) => match msg::decode_uu(&uu.data) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    emit(json!({"event":"malformed","where":"uuie","detail":e}));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e) => {
+                emit(json!({"event":"malformed","where":"q931","detail":e.to_string()}));
+                None
+            }
+        };
+        let pdu = uu.map(|u| u.h323_uu_pdu);
+        if let Some(p) = &pdu {
+            if self.caller
+                && self.tunnel
+                && p.h245_tunnelling == Some(false)
+                && q.message_type != MessageType::ReleaseComplete
+            {
+                log("callee refused H.245 tunneling: using a separate H.245 channel");
+                self.tunnel = false;
+            }
+        }
+        let body = pdu.as_ref().map(|p| p.h323_message_body.clone());
+        let control: Vec<Vec<u8>> = pdu
+            .as_ref()
+            .and_then(|p| p.h245_control.clone())
+            .map(|c| c.into_iter().map(|o| o.to_vec()).collect())
+            .unwrap_or_default();
+
+        match q.message_type {
+            MessageType::ReleaseComplete => {
+                let cause = q.cause().ok().flatten().map(|c| c.value.0);
+                let reason = match &body {
+                    Some(Body::releaseComplete(rc)) => rc.reason.as_ref().map(msg::choice_name),
+                    _ => None,
+                };
+                emit(json!({"event":"released","cause":cause,"reason":reason,"by":"remote"}));
+                return Ok(Some(if self.connected {
+                    End::Normal
+                } else {
+                    End::Failed(format!(
+                        "released before connect, cause {cause:?} reason {reason:?}"
+                    ))
+                }));
+            }
+            MessageType::CallProceeding => emit(json!({"event":"call-proceeding"})),
+            MessageType::Alerting => emit(json!({"event":"alerting"})),
+            MessageType::Progress => emit(json!({"event":"progress"})),
+            MessageType::Facility => {
+                if let Some(Body::facility(f)) = &body {
+                    let reason = msg::choice_name(&f.reason);
+                    if reason != "transportedInformation" {
+                        emit(json!({"event":"facility","reason":reason}));
+                    }
+                }
+            }
+            MessageType::Connect => {
+                self.connected = true;
+                emit(json!({"event":"connected","tunneling":self.tunnel}));
+                if self.caller {
+                    self.deadline = Some(
+                        Instant::now()
+                            + self.hold.unwrap_or(Duration::from_millis(1000))
+                            + H245_GRACE,
+                    );
+                }
+            }
+            MessageType::StatusEnquiry => {
+                log("StatusEnquiry ignored");
+            }
+            other => emit(json!({"event":"q931","what":"ignored","type":other.to_u8()})),
+        }
+
+        // A separate H.245 address from the callee (usually in Connect).
+        if self.caller && !self.tunnel && self.h245_w.is_none() {
+            let addr = match &body {
+                Some(Body::connect(c)) => c.h245_address.as_ref(),
+                Some(Body::alerting(a)) => a.h245_address.as_ref(),
+                Some(Body::callProceeding(c)) => c.h245_address.as_ref(),
+                Some(Body::facility(f)) => f.h245_address.as_ref(),
+                _ => None,
+            }
+            .and_then(msg::from_transport);
+            if let Some(addr) = addr {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => {
+                        emit(json!({"event":"h245","what":"channel","remote":addr.to_string()}));
+                        self.attach_h245(s).await?;
+                    }
+                    Err(e) => emit(
+                        json!({"event":"error","what":"h245-connect","detail":format!("{addr}: {e}")}),
+                    ),
+                }
+            }
+        }
+
+        let mut ended = false;
+        for c in control {
+            ended |= self.on_h245_bytes(&c).await?;
+        }
+        // The caller starts tunneled H.245 once the call is connected.
+        if self.caller && self.tunnel && self.connected && !self.session.started() {
+            let start = self.session.start();
+            self.send_h245(start).await?;
+        }
+        let _ = ended;
+        Ok(None)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Frame>) -> End {
+        let mut shutdown = self.ep.shutdown.clone();
+        loop {
+            let deadline = self.deadline;
+            let listener = self.h245_listener.as_ref();
+            tokio::select! {
+                f = rx.recv() => {
+                    match f {
+                        Some(Frame::Data(Chan::Q931, b)) => match self.on_q931(&b).await {
+                            Ok(Some(end)) => {
+                                self.disengage().await;
+                                return end;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                emit(json!({"event":"error","what":"call","detail":e}));
+                            }
+                        },
+                        Some(Frame::Data(Chan::H245, b)) => {
+                            if let Err(e) = self.on_h245_bytes(&b).await {
+                                emit(json!({"event":"error","what":"h245","detail":e}));
+                            }
+                        }
+                        Some(Frame::Closed(Chan::H245, why)) => {
+                            log(&format!("H.245 channel closed {}", why.unwrap_or_default()));
+                            self.h245_w = None;
+                        }
+                        Some(Frame::Closed(Chan::Q931, why)) => {
+                            emit(json!({"event":"released","cause":null,"reason":why.unwrap_or_else(|| "connection closed".into()),"by":"remote"}));
+                            self.disengage().await;
+                            return End::Failed("call signaling connection closed without ReleaseComplete".into());
+                        }
+                        None => return End::Failed("reader gone".into()),
+                    }
+                }
+                acc = async { match listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
+                    self.h245_listener = None;
+                    match acc {
+                        Ok((s, peer)) => {
+                            emit(json!({"event":"h245","what":"channel","remote":peer.to_string()}));
+                            if let Err(e) = self.attach_h245(s).await {
+                                emit(json!({"event":"error","what":"h245","detail":e}));
+                            }
+                        }
+                        Err(e) => emit(json!({"event":"error","what":"h245-accept","detail":e.to_string()})),
+                    }
+                }
+                _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                    self.deadline = None;
+                    if !self.session.olc_acked {
+                        emit(json!({"event":"error","what":"h245","detail":"no audio channel before the hold ran out"}));
+                    }
+                    self.hangup(CauseValue::NORMAL_CALL_CLEARING, None).await;
+                    self.disengage().await;
+                    return if self.session.olc_acked { End::Normal } else { End::Failed("H.245 incomplete".into()) };
+                }
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        self.hangup(CauseValue::NORMAL_CALL_CLEARING, None).await;
+                        self.disengage().await;
+                        return End::Normal;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn local_ip(ep: &Ep) -> IpAddr {
+    ep.me.csa.ip()
+}
+
+fn e164(a: &h225::AliasAddress) -> Option<String> {
+    match a {
+        h225::AliasAddress::dialledDigits(d) => Some(String::from(d.clone())),
+        _ => None,
+    }
+}
+
+/// Places the call of `--call`: Ok when it connected and ended normally.
+pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
+    let dest = msg::alias(&target)?;
+    let ids = random_ids();
+    let tunnel = ep.args.h245 == H245Mode::Tunnel;
+    let mut admitted = false;
+    let addr = match ep.args.direct {
+        Some(a) => a,
+        None => {
+            let (Some(ras), Some((eid, gkid))) = (ep.ras.as_ref(), ep.registration()) else {
+                emit(json!({"event":"error","what":"arq","detail":"not registered"}));
+                return Err("not registered".into());
+            };
+            let m = msg::arq(
+                ras.seq(),
+                &ep.me,
+                eid,
+                gkid,
+                &ids,
+                Some(vec![dest.clone()]),
+                ep.me.aliases.clone(),
+                false,
+            )?;
+            match ras.transact(m).await {
+                Ok(RasMessage::admissionConfirm(acf)) => {
+                    let d = msg::from_transport(&acf.dest_call_signal_address);
+                    emit(json!({
+                        "event":"acf",
+                        "dest": d.map(|a| a.to_string()),
+                        "call_model": msg::choice_name(&acf.call_model),
+                        "bandwidth": acf.band_width.0,
+                    }));
+                    admitted = true;
+                    d.ok_or("ACF destCallSignalAddress is not IPv4")?
+                }
+                Ok(RasMessage::admissionReject(arj)) => {
+                    let reason = msg::choice_name(&arj.reject_reason);
+                    emit(json!({"event":"arj","reason":reason}));
+                    return Err(format!("ARJ {reason}"));
+                }
+                Ok(other) => {
+                    emit(
+                        json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                    );
+                    return Err("unexpected ARQ reply".into());
+                }
+                Err(e) => {
+                    emit(json!({"event":"error","what":"arq","detail":e}));
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let stream = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            emit(json!({"event":"error","what":"connect","detail":format!("{addr}: {e}")}));
+            return Err(e.to_string());
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let media = media_pair(local_ip(&ep))
+        .await
+        .map_err(|e| format!("media sockets: {e}"))?;
+    let rtp = media.0.local_addr().map_err(|e| e.to_string())?;
+    let rtcp = media.1.local_addr().map_err(|e| e.to_string())?;
+    let (r, w) = stream.into_split();
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(read_tpkt(r, Chan::Q931, tx.clone()));
+    let cr = CallReference::new(ids.crv, false).map_err(|e| e.to_string())?;
+    let mut call = Call {
+        ep: ep.clone(),
+        caller: true,
+        ids: ids.clone(),
+        cr,
+        w,
+        tunnel,
+        session: Session::new(true, rtp, rtcp),
+        h245_w: None,
+        h245_pending: Vec::new(),
+        h245_listener: None,
+        tx,
+        connected: false,
+        hold: Some(Duration::from_millis(ep.args.hold_ms.unwrap_or(1000))),
+        deadline: None,
+        hold_started: false,
+        answered: false,
+        admitted,
+        _media: media,
+    };
+    let body = msg::setup_uuie(
+        &ids,
+        ep.me.aliases.clone(),
+        Some(vec![dest.clone()]),
+        Some(addr),
+        None,
+        ep.me.csa,
+    )?;
+    let mut encoded = Vec::new();
+    let uu = msg::encode_uu(body, tunnel, std::mem::take(&mut encoded))?;
+    let mut q = Q931::new(MessageType::Setup, cr);
+    let qe = |e: causeway_h323::q931::Q931Error| e.to_string();
+    q.set_bearer_capability(BEARER.to_vec()).map_err(qe)?;
+    let display = ep
+        .me
+        .aliases
+        .iter()
+        .find_map(|a| match a {
+            h225::AliasAddress::h323_ID(s) => Some(msg::bmp_text(s)),
+            _ => None,
+        })
+        .unwrap_or_else(|| "h323-endpoint".into());
+    if display.is_ascii() {
+        q.set_display(&display).map_err(qe)?;
+    }
+    if let Some(n) = ep.me.aliases.iter().find_map(e164) {
+        q.set_calling_party_number(&PartyNumber::e164(&n))
+            .map_err(qe)?;
+    }
+    if let Some(n) = e164(&dest) {
+        q.set_called_party_number(&PartyNumber::e164(&n))
+            .map_err(qe)?;
+    }
+    q.set_user_user(&uu).map_err(qe)?;
+    call.write_q931(&q).await?;
+    emit(json!({"event":"setup-sent","to":addr.to_string(),"tunneling":tunnel}));
+    ep.active_calls.fetch_add(1, Ordering::SeqCst);
+    let end = call.run(rx).await;
+    ep.active_calls.fetch_sub(1, Ordering::SeqCst);
+    match end {
+        End::Normal => Ok(()),
+        End::Failed(e) => Err(e),
+    }
+}
+
+/// Serves one call-signaling connection accepted on our Q.931 socket.
+pub async fn incoming(ep: Arc<Ep>, stream: TcpStream, peer: SocketAddr) {
+    ep.active_calls.fetch_add(1, Ordering::SeqCst);
+    if let Err(e) = answer(&ep, stream, peer).await {
+        emit(json!({"event":"error","what":"incoming","detail":e}));
+    }
+    ep.active_calls.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel(64);
+    tokio::spawn(read_tpkt(r, Chan::Q931, tx.clone()));
+    // Wait for the Setup; anything before it is reported and skipped.
+    let (q, setup, tunnel_offered) = loop {
+        let Some(Frame::Data(Chan::Q931, b)) = rx.recv().await else {
+            return Ok(());
+        };
+        let q = match Q931::parse(&b) {
+            Ok(q) => q,
+            Err(e) => {
+                emit(
+                    json!({"event":"malformed","where":"q931","from":peer.to_string(),"detail":e.to_string()}),
+                );
+                continue;
+            }
+        };
+        if q.message_type != MessageType::Setup {
+            emit(json!({"event":"q931","what":"before-setup","type":q.message_type.to_u8()}));
+            continue;
+        }
+        let uu = match q.user_user().map_err(|e| e.to_string()).and_then(|u| {
+            let u = u.ok_or("Setup without User-user")?;
+            msg::decode_uu(&u.data)
+        }) {
+            Ok(u) => u,
+            Err(e) => {
+                emit(
+                    json!({"event":"malformed","where":"setup","from":peer.to_string(),"detail":e}),
+                );
+                continue;
+            }
+        };
+        let tunnel = uu.h323_uu_pdu.h245_tunnelling == Some(true);
+        let Body::setup(s) = uu.h323_uu_pdu.h323_message_body else {
+            emit(
+                json!({"event":"malformed","where":"setup","detail":"Setup message without Setup-UUIE"}),
+            );
+            continue;
+        };
+        break (q, s, tunnel);
+    };
+    let ids = CallIds {
+        crv: q.call_reference.value(),
+        call_id: setup
+            .call_identifier
+            .as_ref()
+            .map(|c| msg::guid_bytes(&c.guid))
+            .unwrap_or_else(rand::random),
+        conf_id: msg::guid_bytes(&setup.conference_id.0),
+    };
+    let from: Vec<String> = setup
+        .source_address
+        .iter()
+        .flatten()
+        .map(msg::alias_text)
+        .collect();
+    let to: Vec<String> = setup
+        .destination_address
+        .iter()
+        .flatten()
+        .map(msg::alias_text)
+        .collect();
+    emit(json!({
+        "event":"setup","from":from,"to":to,"peer":peer.to_string(),
+        "tunneling":tunnel_offered,
+        "calling_number": q.calling_party_number().ok().flatten().map(|n| n.digits),
+        "called_number": q.called_party_number().ok().flatten().map(|n| n.digits),
+    }));
+    let tunnel = tunnel_offered && ep.args.h245 == H245Mode::Tunnel;
+    let media = media_pair(local_ip(ep))
+        .await
+        .map_err(|e| format!("media sockets: {e}"))?;
+    let rtp = media.0.local_addr().map_err(|e| e.to_string())?;
+    let rtcp = media.1.local_addr().map_err(|e| e.to_string())?;
+    let mut call = Call {
+        ep: ep.clone(),
+        caller: false,
+        ids: ids.clone(),
+        cr: q.call_reference.reply(),
+        w,
+        tunnel,
+        session: Session::new(false, rtp, rtcp),
+        h245_w: None,
+        h245_pending: Vec::new(),
+        h245_listener: None,
+        tx,
+        connected: false,
+        hold: ep.args.hold_ms.map(Duration::from_millis),
+        deadline: None,
+        hold_started: true,
+        answered: true,
+        admitted: false,
+        _media: media,
+    };
+    if ep.args.answer == Answer::No {
+        call.hangup(
+            CauseValue::CALL_REJECTED,
+            Some(h225::ReleaseCompleteReason::destinationRejection(())),
+        )
+        .await;
+        return Ok(());
+    }
+    call.send(
+        MessageType::CallProceeding,
+        msg::call_proceeding_uuie(&ids),
+        Vec::new(),
+        None,
+    )
+    .await?;
+    if let (Some(ras), Some((eid, gkid))) = (ep.ras.as_ref(), ep.registration()) {
+        let src = setup.source_address.clone().unwrap_or_default();
+        let m = msg::arq(
+            ras.seq(),
+            &ep.me,
+            eid,
+            gkid,
+            &ids,
+            Some(ep.me.aliases.clone()),
+            src,
+            true,
+        )?;
+        match ras.transact(m).await {
+            Ok(RasMessage::admissionConfirm(acf)) => {
+                call.admitted = true;
+                emit(
+                    json!({"event":"acf","answer":true,"dest":msg::from_transport(&acf.dest_call_signal_address).map(|a| a.to_string())}),
+                );
+            }
+            Ok(RasMessage::admissionReject(arj)) => {
+                emit(
+                    json!({"event":"arj","answer":true,"reason":msg::choice_name(&arj.reject_reason)}),
+                );
+                call.hangup(
+                    CauseValue::CALL_REJECTED,
+                    Some(h225::ReleaseCompleteReason::noPermission(())),
+                )
+                .await;
+                return Ok(());
+            }
+            Ok(other) => {
+                emit(
+                    json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                );
+                call.hangup(
+                    CauseValue::TEMPORARY_FAILURE,
+                    Some(h225::ReleaseCompleteReason::unreachableGatekeeper(())),
+                )
+                .await;
+                return Ok(());
+            }
+            Err(e) => {
+                emit(json!({"event":"error","what":"arq","detail":e}));
+                call.hangup(
+                    CauseValue::TEMPORARY_FAILURE,
+                    Some(h225::ReleaseCompleteReason::unreachableGatekeeper(())),
+                )
+                .await;
+                return Ok(());
+            }
+        }
+    }
+    call.send(
+        MessageType::Alerting,
+        msg::alerting_uuie(&ids),
+        Vec::new(),
+        None,
+    )
+    .await?;
+    let (h245_addr, tunneled) = if tunnel {
+        (None, call.session.start())
+    } else {
+        let l = TcpListener::bind((local_ip(ep), 0))
+            .await
+            .map_err(|e| format!("H.245 listener: {e}"))?;
+        let a = l.local_addr().map_err(|e| e.to_string())?;
+        call.h245_listener = Some(l);
+        (Some(a), Vec::new())
+    };
+    call.send(
+        MessageType::Connect,
+        msg::connect_uuie(&ids, h245_addr)?,
+        tunneled,
+        None,
+    )
+    .await?;
+    call.connected = true;
+    emit(
+        json!({"event":"connected","tunneling":tunnel,"h245_address":h245_addr.map(|a| a.to_string())}),
+    );
+    if let Some(h) = call.hold {
+        call.deadline = Some(Instant::now() + h);
+    }
+    call.run(rx).await;
+    Ok(())
+}

@@ -1,0 +1,679 @@
+//! The `h323-endpoint` test tool against itself and against a gatekeeper played by the test:
+//! two endpoints calling each other directly (H.245 tunneled and on its own channel), the RAS
+//! side decoded with causeway-h323-asn1 from a UDP socket of the test, and the call traffic
+//! dissected by tshark.
+
+use causeway_tests::h323ep::asn1::h323_messages as h225;
+use causeway_tests::h323ep::asn1::rasn;
+use causeway_tests::h323ep::msg;
+use causeway_tests::{free_port, H323Endpoint};
+use serde_json::Value;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(15);
+
+fn addr(v: &Value) -> SocketAddr {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an address: {v}"))
+}
+
+fn h245(ep: &H323Endpoint, what: &str) -> Value {
+    ep.wait(what, T, |v| v["event"] == "h245" && v["what"] == what)
+}
+
+/// A callee on a free port and a caller sending it a Setup directly; both sides' events checked.
+fn direct_call(callee_mode: &str, caller_mode: &str) -> (H323Endpoint, H323Endpoint, u16) {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let bob = H323Endpoint::start(
+        "bob",
+        &[
+            "--no-gk",
+            "--alias",
+            "h323:bob",
+            "--alias",
+            "e164:1002",
+            "--q931-bind",
+            &bind,
+            "--h245",
+            callee_mode,
+        ],
+    );
+    bob.wait_event("ready", T);
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--direct",
+            &bind,
+            "--alias",
+            "h323:alice",
+            "--alias",
+            "e164:1001",
+            "--call",
+            "e164:1002",
+            "--h245",
+            caller_mode,
+            "--hold-ms",
+            "300",
+        ],
+    );
+    for ep in [&alice, &bob] {
+        ep.wait_event("connected", T);
+        h245(ep, "tcs-ack");
+        let msd = h245(ep, "msd");
+        assert!(msd["role"] == "master" || msd["role"] == "slave", "{msd}");
+    }
+    let ack = h245(&alice, "olc-ack");
+    let olc = h245(&bob, "olc");
+    let rtp = addr(&ack["remote_rtp"]);
+    assert_eq!(
+        rtp,
+        addr(&olc["local_rtp"]),
+        "the OLC Ack carries the callee's RTP socket"
+    );
+    assert_ne!(rtp.port(), 0);
+    // The callee really holds that socket: binding it again fails.
+    assert!(
+        UdpSocket::bind(rtp).is_err(),
+        "{rtp} is not bound by the callee"
+    );
+    let roles: Vec<Value> = [&alice, &bob]
+        .iter()
+        .map(|e| h245(e, "msd")["role"].clone())
+        .collect();
+    assert_ne!(roles[0], roles[1], "one master, one slave");
+    for ep in [&alice, &bob] {
+        let rel = ep.wait_event("released", T);
+        assert_eq!(rel["cause"], 16, "{}: {rel}", ep.name);
+    }
+    assert_eq!(alice.wait_event("released", T)["by"], "self");
+    assert_eq!(bob.wait_event("released", T)["by"], "remote");
+    h245(&bob, "end-session");
+    let status = alice
+        .exit_status(T)
+        .expect("the caller exits after its call");
+    assert!(status.success(), "caller exit {status:?}");
+    (alice, bob, port)
+}
+
+#[test]
+fn direct_call_h245_tunneled() {
+    let (alice, bob, _) = direct_call("tunnel", "tunnel");
+    assert_eq!(alice.wait_event("connected", T)["tunneling"], true);
+    assert_eq!(bob.wait_event("setup", T)["tunneling"], true);
+    let setup = bob.wait_event("setup", T);
+    assert_eq!(setup["calling_number"], "1001");
+    assert_eq!(setup["called_number"], "1002");
+}
+
+#[test]
+fn direct_call_h245_separate() {
+    let (alice, bob, _) = direct_call("separate", "separate");
+    assert_eq!(alice.wait_event("connected", T)["tunneling"], false);
+    let h245_addr = addr(&bob.wait_event("connected", T)["h245_address"]);
+    assert_ne!(h245_addr.port(), 0);
+    h245(&alice, "channel");
+}
+
+#[test]
+fn direct_call_falls_back_to_a_separate_channel() {
+    let (alice, _bob, _) = direct_call("separate", "tunnel");
+    assert_eq!(alice.wait_event("connected", T)["tunneling"], false);
+}
+
+#[test]
+fn direct_call_rejected() {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let bob = H323Endpoint::start(
+        "bob",
+        &[
+            "--no-gk",
+            "--alias",
+            "h323:bob",
+            "--q931-bind",
+            &bind,
+            "--answer",
+            "no",
+        ],
+    );
+    bob.wait_event("ready", T);
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--direct",
+            &bind,
+            "--alias",
+            "h323:alice",
+            "--call",
+            "h323:bob",
+        ],
+    );
+    let rel = alice.wait_event("released", T);
+    assert_eq!(rel["cause"], 21, "{rel}");
+    assert_eq!(rel["reason"], "destinationRejection");
+    assert_eq!(bob.wait_event("released", T)["cause"], 21);
+    let status = alice.exit_status(T).expect("caller exits");
+    assert!(!status.success());
+}
+
+// ------------------------------------------------------------------ RAS against the test
+
+struct Gk {
+    sock: UdpSocket,
+}
+
+impl Gk {
+    fn new() -> Gk {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Gk { sock }
+    }
+    fn addr(&self) -> String {
+        self.sock.local_addr().unwrap().to_string()
+    }
+    fn recv(&self, timeout: Duration) -> (h225::RasMessage, SocketAddr) {
+        self.sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, from) = self
+            .sock
+            .recv_from(&mut buf)
+            .expect("a RAS message in time");
+        let m: h225::RasMessage = rasn::aper::decode(&buf[..n]).expect("a RAS message");
+        (m, from)
+    }
+    fn send(&self, m: h225::RasMessage, to: SocketAddr) {
+        self.sock
+            .send_to(&rasn::aper::encode(&m).unwrap(), to)
+            .unwrap();
+    }
+}
+
+fn rcf(seq: u16, csa: &h225::TransportAddress, ttl: u32) -> h225::RasMessage {
+    h225::RasMessage::registrationConfirm(h225::RegistrationConfirm::new(
+        h225::RequestSeqNum(seq),
+        msg::h225_proto(),
+        None,
+        vec![csa.clone()],
+        None,
+        Some(h225::GatekeeperIdentifier(msg::bmp("TESTGK").unwrap())),
+        h225::EndpointIdentifier(msg::bmp("EP1").unwrap()),
+        None,
+        Some(h225::TimeToLive(ttl)),
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ))
+}
+
+/// Receives the endpoint's full RRQ, checks it, answers RCF; the endpoint says `registered`.
+fn register(gk: &Gk, ep: &H323Endpoint, ttl: u32) -> SocketAddr {
+    let ready = ep.wait_event("ready", T);
+    let (m, from) = gk.recv(T);
+    let h225::RasMessage::registrationRequest(rrq) = m else {
+        panic!("expected RRQ, got {m:?}")
+    };
+    assert_eq!(
+        from,
+        addr(&ready["ras"]),
+        "RRQ comes from the rasAddress it announces"
+    );
+    assert_eq!(msg::from_transport(&rrq.ras_address[0]), Some(from));
+    assert_eq!(
+        msg::from_transport(&rrq.call_signal_address[0]),
+        Some(addr(&ready["q931"]))
+    );
+    assert_eq!(rrq.keep_alive, Some(false));
+    assert_eq!(rrq.time_to_live.as_ref().map(|t| t.0), Some(60));
+    assert!(rrq.terminal_type.terminal.is_some());
+    let aliases: Vec<String> = rrq
+        .terminal_alias
+        .iter()
+        .flatten()
+        .map(msg::alias_text)
+        .collect();
+    assert_eq!(aliases, ["h323:alice", "e164:1001"]);
+    let proto = rrq.protocol_identifier.0.to_vec();
+    assert!(
+        proto.starts_with(&[0, 0, 8, 2250, 0]) && proto[5] >= 4,
+        "{proto:?}"
+    );
+    gk.send(
+        rcf(rrq.request_seq_num.0, &rrq.call_signal_address[0], ttl),
+        from,
+    );
+    let reg = ep.wait_event("registered", T);
+    assert_eq!(reg["endpoint_id"], "EP1");
+    assert_eq!(reg["ttl"], ttl);
+    from
+}
+
+#[test]
+fn ras_registration_refresh_irq_and_gatekeeper_urq() {
+    let gk = Gk::new();
+    let ep = H323Endpoint::start(
+        "alice",
+        &[
+            "--gk",
+            &gk.addr(),
+            "--alias",
+            "h323:alice",
+            "--alias",
+            "e164:1001",
+        ],
+    );
+    let from = register(&gk, &ep, 2);
+    // A lightweight refresh before the 2 s run out.
+    let t0 = Instant::now();
+    let (m, _) = gk.recv(Duration::from_secs(3));
+    let h225::RasMessage::registrationRequest(rrq) = m else {
+        panic!("expected a refresh RRQ, got {m:?}")
+    };
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert_eq!(rrq.keep_alive, Some(true));
+    assert_eq!(
+        rrq.endpoint_identifier
+            .as_ref()
+            .map(|e| msg::bmp_text(&e.0)),
+        Some("EP1".into())
+    );
+    assert_eq!(
+        rrq.gatekeeper_identifier
+            .as_ref()
+            .map(|e| msg::bmp_text(&e.0)),
+        Some("TESTGK".into())
+    );
+    assert!(rrq.terminal_alias.is_none());
+    gk.send(
+        rcf(rrq.request_seq_num.0, &rrq.call_signal_address[0], 60),
+        from,
+    );
+    ep.wait_event("refreshed", T);
+
+    // Garbage on the RAS socket is reported and survived.
+    gk.sock.send_to(b"\xff\x00garbage", from).unwrap();
+    ep.wait_event("malformed", T);
+
+    // IRQ -> IRR.
+    let irq = h225::RasMessage::infoRequest(h225::InfoRequest::new(
+        h225::RequestSeqNum(4711),
+        h225::CallReferenceValue(0),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ));
+    gk.send(irq, from);
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::infoRequestResponse(irr) = m else {
+        panic!("expected IRR, got {m:?}")
+    };
+    assert_eq!(irr.request_seq_num.0, 4711);
+    assert_eq!(msg::bmp_text(&irr.endpoint_identifier.0), "EP1");
+
+    // The gatekeeper unregisters the endpoint: UCF.
+    let me = msg::Me {
+        ras: from,
+        csa: from,
+        aliases: Vec::new(),
+    };
+    let urq = msg::urq(
+        99,
+        &me,
+        None,
+        Some(h225::EndpointIdentifier(msg::bmp("EP1").unwrap())),
+    )
+    .unwrap();
+    gk.send(urq, from);
+    let (m, _) = gk.recv(T);
+    assert!(
+        matches!(m, h225::RasMessage::unregistrationConfirm(ref u) if u.request_seq_num.0 == 99),
+        "{m:?}"
+    );
+    assert_eq!(ep.wait_event("unregistered", T)["by"], "gatekeeper");
+}
+
+#[test]
+fn ras_unregisters_on_exit() {
+    let gk = Gk::new();
+    let mut ep = H323Endpoint::start(
+        "alice",
+        &[
+            "--gk",
+            &gk.addr(),
+            "--alias",
+            "h323:alice",
+            "--alias",
+            "e164:1001",
+        ],
+    );
+    let from = register(&gk, &ep, 60);
+    ep.finish(Duration::from_millis(1)); // closes stdin
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::unregistrationRequest(urq) = m else {
+        panic!("expected URQ, got {m:?}")
+    };
+    assert_eq!(
+        urq.endpoint_identifier
+            .as_ref()
+            .map(|e| msg::bmp_text(&e.0)),
+        Some("EP1".into())
+    );
+    gk.send(msg::ucf(urq.request_seq_num.0), from);
+    assert_eq!(ep.wait_event("unregistered", T)["by"], "self");
+    assert!(ep.exit_status(T).expect("exits").success());
+}
+
+#[test]
+fn ras_admission_call_and_disengage() {
+    // bob answers without a gatekeeper; the test's gatekeeper admits alice's call to bob.
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let bob = H323Endpoint::start(
+        "bob",
+        &["--no-gk", "--alias", "e164:1002", "--q931-bind", &bind],
+    );
+    bob.wait_event("ready", T);
+    let gk = Gk::new();
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--gk",
+            &gk.addr(),
+            "--alias",
+            "h323:alice",
+            "--alias",
+            "e164:1001",
+            "--call",
+            "e164:1002",
+            "--hold-ms",
+            "200",
+        ],
+    );
+    let from = register(&gk, &alice, 60);
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::admissionRequest(arq) = m else {
+        panic!("expected ARQ, got {m:?}")
+    };
+    assert!(!arq.answer_call);
+    assert_eq!(arq.band_width.0, 1280);
+    assert_eq!(arq.call_model, Some(h225::CallModel::gatekeeperRouted(())));
+    let dest: Vec<String> = arq
+        .destination_info
+        .iter()
+        .flatten()
+        .map(msg::alias_text)
+        .collect();
+    assert_eq!(dest, ["e164:1002"]);
+    let call_id = arq.call_identifier.clone().expect("callIdentifier");
+    let acf = h225::RasMessage::admissionConfirm(h225::AdmissionConfirm::new(
+        arq.request_seq_num,
+        h225::BandWidth(1280),
+        h225::CallModel::gatekeeperRouted(()),
+        msg::transport(bind.parse().unwrap()).unwrap(),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ));
+    gk.send(acf, from);
+    assert_eq!(
+        addr(&alice.wait_event("acf", T)["dest"]),
+        bind.parse::<SocketAddr>().unwrap()
+    );
+    h245(&alice, "olc-ack");
+    assert_eq!(alice.wait_event("released", T)["cause"], 16);
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::disengageRequest(drq) = m else {
+        panic!("expected DRQ, got {m:?}")
+    };
+    assert_eq!(drq.disengage_reason, h225::DisengageReason::normalDrop(()));
+    assert_eq!(drq.call_identifier, Some(call_id));
+    assert_eq!(drq.call_reference_value, arq.call_reference_value);
+    let dcf = h225::RasMessage::disengageConfirm(h225::DisengageConfirm::new(
+        drq.request_seq_num,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ));
+    gk.send(dcf, from);
+    alice.wait_event("dcf", T);
+    // Then it unregisters and exits.
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::unregistrationRequest(urq) = m else {
+        panic!("expected URQ, got {m:?}")
+    };
+    gk.send(msg::ucf(urq.request_seq_num.0), from);
+    assert!(alice.exit_status(T).expect("exits").success());
+}
+
+#[test]
+fn ras_timeout_is_an_error_and_a_nonzero_exit() {
+    let gk = Gk::new(); // never answers
+    let mut ep = H323Endpoint::start("alice", &["--gk", &gk.addr(), "--alias", "h323:alice"]);
+    let t0 = Instant::now();
+    let err = ep.wait_event("error", Duration::from_secs(20));
+    assert_eq!(err["what"], "rrq");
+    assert!(t0.elapsed() >= Duration::from_secs(8), "3 tries 3 s apart");
+    let status = ep.exit_status(T).expect("exits");
+    assert!(!status.success());
+    // The three tries carry the same requestSeqNum.
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let (m, _) = gk.recv(Duration::from_secs(1));
+        seqs.push(msg::seq_of(&m).unwrap());
+    }
+    assert!(seqs.windows(2).all(|w| w[0] == w[1]), "{seqs:?}");
+}
+
+// ------------------------------------------------------------------ tshark
+
+struct Capture {
+    child: std::process::Child,
+    file: tempfile::NamedTempFile,
+}
+
+impl Capture {
+    /// tshark capturing TCP on loopback; returns once it reports that capture started.
+    fn start() -> Capture {
+        let file = tempfile::Builder::new().suffix(".pcap").tempfile().unwrap();
+        let mut child = Command::new("tshark")
+            .args(["-i", "lo", "-f", "tcp", "-w"])
+            .arg(file.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tshark is missing: apt-get install -y tshark");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("Capturing on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("tshark started capturing");
+        // dumpcap reports before the first packet is taken; give it a moment to be live.
+        std::thread::sleep(Duration::from_millis(500));
+        Capture { child, file }
+    }
+
+    fn stop(mut self) -> tempfile::NamedTempFile {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return self.file;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.file
+    }
+}
+
+fn tshark_read(
+    file: &std::path::Path,
+    decode_as: &[String],
+    filter: &str,
+    extra: &[&str],
+) -> String {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file);
+    for d in decode_as {
+        cmd.args(["-d", d]);
+    }
+    let out = cmd
+        .args(["-Y", filter])
+        .args(extra)
+        .output()
+        .expect("tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A direct call captured on loopback: H.225.0 is found by tshark's Q.931-over-TPKT heuristic
+/// on any port, H.245 on its own channel by decode-as; nothing is malformed or an expert error.
+fn tshark_checks_call(mode: &str) {
+    let cap = Capture::start();
+    let (_alice, bob, port) = direct_call(mode, mode);
+    let file = cap.stop();
+    let mut ports = vec![port];
+    let mut decode_as = Vec::new();
+    if let Some(h) = bob.wait_event("connected", T)["h245_address"].as_str() {
+        let h: SocketAddr = h.parse().unwrap();
+        ports.push(h.port());
+        decode_as.push(format!("tcp.port=={},h245", h.port()));
+    }
+    let ours = ports
+        .iter()
+        .map(|p| format!("tcp.port=={p}"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let summary = tshark_read(file.path(), &decode_as, &ours, &[]);
+    eprintln!("{summary}");
+    let bad = tshark_read(
+        file.path(),
+        &decode_as,
+        &format!("({ours}) && (_ws.malformed || _ws.expert.severity >= error)"),
+        &[],
+    );
+    assert_eq!(
+        bad,
+        "",
+        "tshark flags our frames:\n{}",
+        tshark_read(file.path(), &decode_as, &ours, &["-V"])
+    );
+    let warn = tshark_read(
+        file.path(),
+        &decode_as,
+        &format!("({ours}) && _ws.expert.severity == warning"),
+        &[],
+    );
+    eprintln!("tshark warnings: {warn:?}");
+    for msg in [
+        "h225.setup_element",
+        "h225.callProceeding_element",
+        "h225.alerting_element",
+        "h225.connect_element",
+        "h225.releaseComplete_element",
+        "h245.terminalCapabilitySet_element",
+        "h245.terminalCapabilitySetAck_element",
+        "h245.masterSlaveDetermination_element",
+        "h245.masterSlaveDeterminationAck_element",
+        "h245.openLogicalChannel_element",
+        "h245.openLogicalChannelAck_element",
+        "h245.endSessionCommand",
+    ] {
+        let hits = tshark_read(file.path(), &decode_as, &format!("({ours}) && {msg}"), &[]);
+        assert_ne!(
+            hits, "",
+            "tshark finds no {msg} in the {mode} call:\n{summary}"
+        );
+    }
+    let cause = tshark_read(
+        file.path(),
+        &decode_as,
+        &format!("({ours}) && q931.cause_value == 16"),
+        &[],
+    );
+    assert_ne!(cause, "", "ReleaseComplete with cause 16");
+}
+
+#[test]
+fn tshark_dissects_a_tunneled_call() {
+    tshark_checks_call("tunnel");
+}
+
+#[test]
+fn tshark_dissects_a_call_with_a_separate_h245_channel() {
+    tshark_checks_call("separate");
+}
