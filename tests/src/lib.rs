@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// `../shared` beside the repository (CI clones the repository with it there).
 pub mod h323ep;
 pub mod netns;
+pub mod tshark;
 
 pub fn shared() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
@@ -779,6 +780,12 @@ impl H323Endpoint {
     /// The first event named `event`.
     pub fn wait_event(&self, event: &str, timeout: Duration) -> serde_json::Value {
         self.wait(event, timeout, |v| v["event"] == event)
+    }
+
+    /// SIGKILL: the endpoint vanishes without unregistering.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Closes stdin (the endpoint unregisters and exits) and waits for the exit status.
