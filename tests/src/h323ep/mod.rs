@@ -204,8 +204,8 @@ pub async fn run(args: EpArgs) -> i32 {
     };
     let ep = Arc::new(Ep {
         me: msg::Me {
-            ras: ras_addr,
-            csa,
+            ras: advertised(ras_addr, args.gk),
+            csa: advertised(csa, args.gk.or(args.direct)),
             aliases,
         },
         args: args.clone(),
@@ -216,8 +216,8 @@ pub async fn run(args: EpArgs) -> i32 {
     });
     emit(json!({
         "event":"ready",
-        "q931": csa.to_string(),
-        "ras": ras_sock.as_ref().map(|_| ras_addr.to_string()),
+        "q931": ep.me.csa.to_string(),
+        "ras": ras_sock.as_ref().map(|_| ep.me.ras.to_string()),
     }));
 
     if let Some(ras) = ep.ras.clone() {
@@ -261,6 +261,23 @@ pub async fn run(args: EpArgs) -> i32 {
     wait_calls(&ep).await;
     unregister(&ep).await;
     code
+}
+
+/// The address to announce for a socket bound to `bound`: itself, or for the unspecified
+/// address the local address that routes toward `toward` (loopback when unknown).
+fn advertised(bound: SocketAddr, toward: Option<SocketAddr>) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let ip = toward
+        .and_then(|t| {
+            let s = std::net::UdpSocket::bind((bound.ip(), 0)).ok()?;
+            s.connect(t).ok()?;
+            s.local_addr().ok()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    SocketAddr::new(ip, bound.port())
 }
 
 async fn wait_calls(ep: &Ep) {
