@@ -161,6 +161,51 @@ fn direct_call_rejected() {
     assert!(!status.success());
 }
 
+/// Garbage on the call-signaling socket is reported as `malformed` and the endpoint still
+/// answers the next call.
+#[test]
+fn malformed_call_signaling_is_survived() {
+    use std::io::Write;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let bob = H323Endpoint::start(
+        "bob",
+        &["--no-gk", "--alias", "h323:bob", "--q931-bind", &bind],
+    );
+    bob.wait_event("ready", T);
+    let mut tcp = std::net::TcpStream::connect(&bind).unwrap();
+    // A TPKT whose payload is not Q.931 (discriminator 0x01), then a Setup whose User-user
+    // is not PER H323-UserInformation.
+    tcp.write_all(&[3, 0, 0, 8, 0x01, 0x02, 0x03, 0x04])
+        .unwrap();
+    tcp.write_all(&[
+        3, 0, 0, 15, 0x08, 0x02, 0x00, 0x01, 0x05, 0x7e, 0x00, 0x03, 0x05, 0xff, 0xff,
+    ])
+    .unwrap();
+    bob.wait("malformed q931", T, |v| {
+        v["event"] == "malformed" && v["where"] == "q931"
+    });
+    bob.wait("malformed setup", T, |v| {
+        v["event"] == "malformed" && v["where"] == "setup"
+    });
+    drop(tcp);
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--direct",
+            &bind,
+            "--alias",
+            "h323:alice",
+            "--call",
+            "h323:bob",
+            "--hold-ms",
+            "100",
+        ],
+    );
+    h245(&alice, "olc-ack");
+    assert!(alice.exit_status(T).expect("exits").success());
+}
+
 // ------------------------------------------------------------------ RAS against the test
 
 struct Gk {

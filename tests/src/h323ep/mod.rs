@@ -6,6 +6,32 @@
 //! object per line on stdout for every event. Logs go to stderr.
 //!
 //! `bench` is a load generator for the gatekeeper (RRQ or ARQ at a fixed rate).
+//!
+//! Events (the `event` key; other keys as listed):
+//! - `ready` {q931, ras}: sockets bound (ras null without a gatekeeper); wait for it first.
+//! - `gcf` {gatekeeper_id, ras}, `grj` {reason}; `registered` {endpoint_id, gatekeeper_id,
+//!   ttl}, `rrj` {reason[, keep_alive]}, `refreshed` {ttl} (lightweight RRQ confirmed);
+//!   `unregistered` {by: "self"|"gatekeeper"[, reason]}, `urj` {reason}; `irq` {crv} (IRR sent).
+//! - `acf` {dest, call_model, bandwidth | answer: true}, `arj` {reason[, answer]}, `dcf`,
+//!   `drj` {reason}.
+//! - caller: `setup-sent` {to, tunneling}, `call-proceeding`, `alerting`, `progress`,
+//!   `facility` {reason} (other than transportedInformation), `connected` {tunneling};
+//!   callee: `setup` {from, to, peer, tunneling, calling_number, called_number},
+//!   `connected` {tunneling, h245_address}; both: `status-enquiry` {state}.
+//! - `h245` {what}: `channel` {remote} (separate channel up), `tcs` (peer's TCS, acked),
+//!   `tcs-ack`, `msd` {role: "master"|"slave", as the peer's Ack decides}, `olc` {lcn,
+//!   remote_rtcp, local_rtp} (callee), `olc-ack` {lcn, remote_rtp, remote_rtcp} (caller),
+//!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
+//! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
+//!   "self"|"remote"}.
+//! - `malformed` {where: ras|q931|setup|uuie|h245, detail, ...}, `error` {what, detail}.
+//!
+//! The caller holds a call for `--hold-ms` (1000) from the OLC Ack, then ends it as H.323 8.5
+//! says (endSessionCommand, the peer's endSessionCommand, ReleaseComplete cause 16, DRQ),
+//! unregisters and exits: 0 when the call connected and got its audio channel, 1 when it was
+//! rejected or failed, 2 on usage errors, 3 when the gatekeeper did not answer the GRQ/RRQ.
+//! Stop a long-running endpoint with SIGTERM or by closing its stdin (`--ignore-stdin` to
+//! run with stdin at /dev/null).
 
 pub use causeway_h323_asn1 as asn1;
 
