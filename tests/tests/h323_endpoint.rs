@@ -92,6 +92,7 @@ fn direct_call(callee_mode: &str, caller_mode: &str) -> (H323Endpoint, H323Endpo
     assert_eq!(alice.wait_event("released", T)["by"], "self");
     assert_eq!(bob.wait_event("released", T)["by"], "remote");
     h245(&bob, "end-session");
+    h245(&alice, "end-session");
     let status = alice
         .exit_status(T)
         .expect("the caller exits after its call");
@@ -160,6 +161,51 @@ fn direct_call_rejected() {
     assert!(!status.success());
 }
 
+/// Garbage on the call-signaling socket is reported as `malformed` and the endpoint still
+/// answers the next call.
+#[test]
+fn malformed_call_signaling_is_survived() {
+    use std::io::Write;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let bob = H323Endpoint::start(
+        "bob",
+        &["--no-gk", "--alias", "h323:bob", "--q931-bind", &bind],
+    );
+    bob.wait_event("ready", T);
+    let mut tcp = std::net::TcpStream::connect(&bind).unwrap();
+    // A TPKT whose payload is not Q.931 (discriminator 0x01), then a Setup whose User-user
+    // is not PER H323-UserInformation.
+    tcp.write_all(&[3, 0, 0, 8, 0x01, 0x02, 0x03, 0x04])
+        .unwrap();
+    tcp.write_all(&[
+        3, 0, 0, 15, 0x08, 0x02, 0x00, 0x01, 0x05, 0x7e, 0x00, 0x03, 0x05, 0xff, 0xff,
+    ])
+    .unwrap();
+    bob.wait("malformed q931", T, |v| {
+        v["event"] == "malformed" && v["where"] == "q931"
+    });
+    bob.wait("malformed setup", T, |v| {
+        v["event"] == "malformed" && v["where"] == "setup"
+    });
+    drop(tcp);
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--direct",
+            &bind,
+            "--alias",
+            "h323:alice",
+            "--call",
+            "h323:bob",
+            "--hold-ms",
+            "100",
+        ],
+    );
+    h245(&alice, "olc-ack");
+    assert!(alice.exit_status(T).expect("exits").success());
+}
+
 // ------------------------------------------------------------------ RAS against the test
 
 struct Gk {
@@ -225,6 +271,10 @@ fn rcf(seq: u16, csa: &h225::TransportAddress, ttl: u32) -> h225::RasMessage {
 
 /// Receives the endpoint's full RRQ, checks it, answers RCF; the endpoint says `registered`.
 fn register(gk: &Gk, ep: &H323Endpoint, ttl: u32) -> SocketAddr {
+    register_as(gk, ep, ttl, &["h323:alice", "e164:1001"])
+}
+
+fn register_as(gk: &Gk, ep: &H323Endpoint, ttl: u32, expect_aliases: &[&str]) -> SocketAddr {
     let ready = ep.wait_event("ready", T);
     let (m, from) = gk.recv(T);
     let h225::RasMessage::registrationRequest(rrq) = m else {
@@ -249,7 +299,7 @@ fn register(gk: &Gk, ep: &H323Endpoint, ttl: u32) -> SocketAddr {
         .flatten()
         .map(msg::alias_text)
         .collect();
-    assert_eq!(aliases, ["h323:alice", "e164:1001"]);
+    assert_eq!(aliases, expect_aliases);
     let proto = rrq.protocol_identifier.0.to_vec();
     assert!(
         proto.starts_with(&[0, 0, 8, 2250, 0]) && proto[5] >= 4,
@@ -518,6 +568,265 @@ fn ras_timeout_is_an_error_and_a_nonzero_exit() {
         seqs.push(msg::seq_of(&m).unwrap());
     }
     assert!(seqs.windows(2).all(|w| w[0] == w[1]), "{seqs:?}");
+}
+
+fn gcf(seq: u16, ras: SocketAddr) -> h225::RasMessage {
+    h225::RasMessage::gatekeeperConfirm(h225::GatekeeperConfirm::new(
+        h225::RequestSeqNum(seq),
+        msg::h225_proto(),
+        None,
+        Some(h225::GatekeeperIdentifier(msg::bmp("TESTGK").unwrap())),
+        msg::transport(ras).unwrap(),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ))
+}
+
+#[test]
+fn ras_discovery_then_registration() {
+    let gk = Gk::new();
+    let ep = H323Endpoint::start(
+        "alice",
+        &[
+            "--gk",
+            &gk.addr(),
+            "--discover",
+            "--alias",
+            "h323:alice",
+            "--alias",
+            "e164:1001",
+        ],
+    );
+    let (m, from) = gk.recv(T);
+    let h225::RasMessage::gatekeeperRequest(grq) = m else {
+        panic!("expected GRQ, got {m:?}")
+    };
+    assert_eq!(msg::from_transport(&grq.ras_address), Some(from));
+    assert!(grq.endpoint_type.terminal.is_some());
+    assert_eq!(grq.supports_assigned_gk, Some(false));
+    gk.send(
+        gcf(grq.request_seq_num.0, gk.sock.local_addr().unwrap()),
+        from,
+    );
+    let g = ep.wait_event("gcf", T);
+    assert_eq!(g["gatekeeper_id"], "TESTGK");
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::registrationRequest(rrq) = m else {
+        panic!("expected RRQ, got {m:?}")
+    };
+    assert!(rrq.discovery_complete);
+    assert_eq!(
+        rrq.gatekeeper_identifier
+            .as_ref()
+            .map(|g| msg::bmp_text(&g.0)),
+        Some("TESTGK".into())
+    );
+    gk.send(
+        rcf(rrq.request_seq_num.0, &rrq.call_signal_address[0], 60),
+        from,
+    );
+    ep.wait_event("registered", T);
+}
+
+/// The answering side: a registered callee asks the gatekeeper (ARQ answerCall TRUE) before
+/// it answers; ARJ makes it release the call, ACF lets it connect, and DRQ follows the call.
+#[test]
+fn ras_callee_admission_reject_then_confirm() {
+    let gk = Gk::new();
+    let bob = H323Endpoint::start("bob", &["--gk", &gk.addr(), "--alias", "e164:1002"]);
+    let from = register_as(&gk, &bob, 60, &["e164:1002"]);
+    let bob_q931 = bob.wait_event("ready", T)["q931"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // First call: ARJ.
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--direct",
+            &bob_q931,
+            "--alias",
+            "h323:alice",
+            "--call",
+            "e164:1002",
+        ],
+    );
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::admissionRequest(arq) = m else {
+        panic!("expected ARQ, got {m:?}")
+    };
+    assert!(arq.answer_call);
+    let src: Vec<String> = arq.src_info.iter().map(msg::alias_text).collect();
+    assert_eq!(src, ["h323:alice"]);
+    let arj = h225::RasMessage::admissionReject(h225::AdmissionReject::new(
+        arq.request_seq_num,
+        h225::AdmissionRejectReason::requestDenied(()),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ));
+    gk.send(arj, from);
+    assert_eq!(bob.wait_event("arj", T)["reason"], "requestDenied");
+    let rel = alice.wait_event("released", T);
+    assert_eq!(rel["cause"], 21, "{rel}");
+    assert!(!alice.exit_status(T).expect("exits").success());
+
+    // Second call: ACF, the call connects, then DRQ with answeredCall TRUE.
+    let alice = H323Endpoint::start(
+        "alice2",
+        &[
+            "--direct",
+            &bob_q931,
+            "--alias",
+            "h323:alice",
+            "--call",
+            "e164:1002",
+            "--hold-ms",
+            "200",
+        ],
+    );
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::admissionRequest(arq) = m else {
+        panic!("expected ARQ, got {m:?}")
+    };
+    let acf = h225::RasMessage::admissionConfirm(h225::AdmissionConfirm::new(
+        arq.request_seq_num,
+        h225::BandWidth(1280),
+        h225::CallModel::gatekeeperRouted(()),
+        msg::transport(bob_q931.parse().unwrap()).unwrap(),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ));
+    gk.send(acf, from);
+    h245(&alice, "olc-ack");
+    bob.wait("released 16", T, |v| {
+        v["event"] == "released" && v["cause"] == 16
+    });
+    let (m, _) = gk.recv(T);
+    let h225::RasMessage::disengageRequest(drq) = m else {
+        panic!("expected DRQ, got {m:?}")
+    };
+    assert_eq!(drq.answered_call, Some(true));
+    assert_eq!(drq.call_identifier, arq.call_identifier);
+    gk.send(
+        h225::RasMessage::disengageConfirm(h225::DisengageConfirm::new(
+            drq.request_seq_num,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )),
+        from,
+    );
+    bob.wait_event("dcf", T);
+}
+
+#[test]
+fn bench_rrq_counts_confirms() {
+    let gk = Gk::new();
+    let gk_addr = gk.addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let responder = std::thread::spawn(move || {
+        let (mut full, mut light) = (0u32, 0u32);
+        gk.sock
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            let Ok((n, from)) = gk.sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(h225::RasMessage::registrationRequest(rrq)) = rasn::aper::decode(&buf[..n])
+            else {
+                continue;
+            };
+            if rrq.keep_alive == Some(true) {
+                light += 1;
+            } else {
+                full += 1;
+            }
+            gk.send(
+                rcf(rrq.request_seq_num.0, &rrq.call_signal_address[0], 300),
+                from,
+            );
+        }
+        (full, light)
+    });
+    let out = Command::new(causeway_tests::h323_endpoint_bin())
+        .args([
+            "bench",
+            "--gk",
+            &gk_addr,
+            "--kind",
+            "rrq",
+            "--rate",
+            "200",
+            "--duration",
+            "1",
+            "--aliases",
+            "10",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (full, light) = responder.join().unwrap();
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(summary["sent"], 200, "{summary}");
+    assert_eq!(summary["confirmed"], 200, "{summary}");
+    assert_eq!(summary["timeouts"], 0, "{summary}");
+    assert!(summary["p99_us"].as_u64().unwrap() >= summary["p50_us"].as_u64().unwrap());
+    assert!(
+        full >= 10 && light > 0 && full + light == 200,
+        "full {full} light {light}"
+    );
 }
 
 // ------------------------------------------------------------------ tshark

@@ -29,6 +29,10 @@ use tokio::time::Instant;
 /// Bearer capability of an H.323 call (H.225.0 7.2.2.1): unrestricted digital, circuit mode
 /// 64 kbit/s, layer 1 H.221/H.242.
 const BEARER: [u8; 3] = [0x88, 0x90, 0xa5];
+/// How long a hanging-up side waits for the peer's endSessionCommand.
+const END_WAIT: Duration = Duration::from_secs(2);
+/// Call state (Q.931 4.5.7).
+const IE_CALL_STATE: u8 = 0x14;
 /// How long after Connect the caller waits for its audio channel before hanging up anyway.
 const H245_GRACE: Duration = Duration::from_secs(10);
 
@@ -123,6 +127,10 @@ struct Call {
     hold: Option<Duration>,
     deadline: Option<Instant>,
     hold_started: bool,
+    /// endSessionCommand sent, waiting for the peer's.
+    ending: bool,
+    peer_ended: bool,
+    ok: bool,
     answered: bool,
     admitted: bool,
     _media: (UdpSocket, UdpSocket),
@@ -207,6 +215,7 @@ impl Call {
         };
         let out = self.session.on_message(m);
         let ended = out.ended;
+        self.peer_ended |= ended;
         self.send_h245(out.send).await?;
         self.h245_events(out.events);
         Ok(ended)
@@ -244,6 +253,33 @@ impl Call {
         }
         let _ = self.w.shutdown().await;
         emit(json!({"event":"released","cause":cause.0,"reason":reason_text,"by":"self"}));
+    }
+
+    /// H.323 8.5 phase E, steps c and d: endSessionCommand, then wait for the peer's before
+    /// ReleaseComplete (so the peer sees the H.245 end before the release, also when H.245
+    /// runs on its own connection). False when there is no H.245 session to end.
+    async fn begin_hangup(&mut self) -> bool {
+        if !self.session.started() || !(self.tunnel || self.h245_w.is_some()) {
+            return false;
+        }
+        let end = self.session.end();
+        if let Err(e) = self.send_h245(end).await {
+            log(&e);
+            return false;
+        }
+        self.ending = true;
+        self.deadline = Some(Instant::now() + END_WAIT);
+        true
+    }
+
+    async fn finish_hangup(&mut self) -> End {
+        self.hangup(CauseValue::NORMAL_CALL_CLEARING, None).await;
+        self.disengage().await;
+        if self.ok {
+            End::Normal
+        } else {
+            End::Failed("H.245 incomplete".into())
+        }
     }
 
     async fn disengage(&self) {
@@ -348,7 +384,21 @@ impl Call {
                 }
             }
             MessageType::StatusEnquiry => {
-                log("StatusEnquiry ignored");
+                // Q.931 5.8.10: Status with cause 30 and the call state (10 active, 4 call
+                // delivered on the caller before Connect, 7 call received on the callee).
+                let state: u8 = match (self.connected, self.caller) {
+                    (true, _) => 10,
+                    (false, true) => 4,
+                    (false, false) => 7,
+                };
+                let uu = msg::encode_uu(msg::status_uuie(&self.ids), self.tunnel, Vec::new())?;
+                let mut st = Q931::new(MessageType::Status, self.cr);
+                st.set_cause(CauseValue(30)).map_err(|e| e.to_string())?;
+                st.set_ie(IE_CALL_STATE, vec![state])
+                    .map_err(|e| e.to_string())?;
+                st.set_user_user(&uu).map_err(|e| e.to_string())?;
+                self.write_q931(&st).await?;
+                emit(json!({"event":"status-enquiry","state":state}));
             }
             other => emit(json!({"event":"q931","what":"ignored","type":other.to_u8()})),
         }
@@ -402,7 +452,11 @@ impl Call {
                                 self.disengage().await;
                                 return end;
                             }
-                            Ok(None) => {}
+                            Ok(None) => {
+                                if self.ending && self.peer_ended {
+                                    return self.finish_hangup().await;
+                                }
+                            }
                             Err(e) => {
                                 emit(json!({"event":"error","what":"call","detail":e}));
                             }
@@ -410,6 +464,9 @@ impl Call {
                         Some(Frame::Data(Chan::H245, b)) => {
                             if let Err(e) = self.on_h245_bytes(&b).await {
                                 emit(json!({"event":"error","what":"h245","detail":e}));
+                            }
+                            if self.ending && self.peer_ended {
+                                return self.finish_hangup().await;
                             }
                         }
                         Some(Frame::Closed(Chan::H245, why)) => {
@@ -438,12 +495,18 @@ impl Call {
                 }
                 _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                     self.deadline = None;
-                    if !self.session.olc_acked {
-                        emit(json!({"event":"error","what":"h245","detail":"no audio channel before the hold ran out"}));
+                    if !self.ending {
+                        if !self.session.olc_acked {
+                            emit(json!({"event":"error","what":"h245","detail":"no audio channel before the hold ran out"}));
+                        }
+                        self.ok = self.session.olc_acked || !self.caller;
+                        if self.begin_hangup().await {
+                            continue;
+                        }
+                    } else {
+                        log("no endSessionCommand from the peer in time");
                     }
-                    self.hangup(CauseValue::NORMAL_CALL_CLEARING, None).await;
-                    self.disengage().await;
-                    return if self.session.olc_acked { End::Normal } else { End::Failed("H.245 incomplete".into()) };
+                    return self.finish_hangup().await;
                 }
                 r = shutdown.changed() => {
                     if r.is_err() || *shutdown.borrow() {
@@ -457,8 +520,13 @@ impl Call {
     }
 }
 
-fn local_ip(ep: &Ep) -> IpAddr {
-    ep.me.csa.ip()
+/// The address this side of the connection has: where media and H.245 sockets go, also when
+/// the call-signaling socket is bound to the unspecified address.
+fn local_ip(stream: &TcpStream, ep: &Ep) -> IpAddr {
+    stream
+        .local_addr()
+        .map(|a| a.ip())
+        .unwrap_or_else(|_| ep.me.csa.ip())
 }
 
 fn e164(a: &h225::AliasAddress) -> Option<String> {
@@ -529,7 +597,8 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         }
     };
     let _ = stream.set_nodelay(true);
-    let media = media_pair(local_ip(&ep))
+    let lip = local_ip(&stream, &ep);
+    let media = media_pair(lip)
         .await
         .map_err(|e| format!("media sockets: {e}"))?;
     let rtp = media.0.local_addr().map_err(|e| e.to_string())?;
@@ -554,6 +623,9 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         hold: Some(Duration::from_millis(ep.args.hold_ms.unwrap_or(1000))),
         deadline: None,
         hold_started: false,
+        ending: false,
+        peer_ended: false,
+        ok: false,
         answered: false,
         admitted,
         _media: media,
@@ -614,6 +686,7 @@ pub async fn incoming(ep: Arc<Ep>, stream: TcpStream, peer: SocketAddr) {
 
 async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
+    let lip = local_ip(&stream, ep);
     let (r, w) = stream.into_split();
     let (tx, mut rx) = mpsc::channel(64);
     tokio::spawn(read_tpkt(r, Chan::Q931, tx.clone()));
@@ -684,7 +757,7 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         "called_number": q.called_party_number().ok().flatten().map(|n| n.digits),
     }));
     let tunnel = tunnel_offered && ep.args.h245 == H245Mode::Tunnel;
-    let media = media_pair(local_ip(ep))
+    let media = media_pair(lip)
         .await
         .map_err(|e| format!("media sockets: {e}"))?;
     let rtp = media.0.local_addr().map_err(|e| e.to_string())?;
@@ -705,6 +778,9 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         hold: ep.args.hold_ms.map(Duration::from_millis),
         deadline: None,
         hold_started: true,
+        ending: false,
+        peer_ended: false,
+        ok: false,
         answered: true,
         admitted: false,
         _media: media,
@@ -786,7 +862,7 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
     let (h245_addr, tunneled) = if tunnel {
         (None, call.session.start())
     } else {
-        let l = TcpListener::bind((local_ip(ep), 0))
+        let l = TcpListener::bind((lip, 0))
             .await
             .map_err(|e| format!("H.245 listener: {e}"))?;
         let a = l.local_addr().map_err(|e| e.to_string())?;

@@ -6,6 +6,32 @@
 //! object per line on stdout for every event. Logs go to stderr.
 //!
 //! `bench` is a load generator for the gatekeeper (RRQ or ARQ at a fixed rate).
+//!
+//! Events (the `event` key; other keys as listed):
+//! - `ready` {q931, ras}: sockets bound (ras null without a gatekeeper); wait for it first.
+//! - `gcf` {gatekeeper_id, ras}, `grj` {reason}; `registered` {endpoint_id, gatekeeper_id,
+//!   ttl}, `rrj` {reason[, keep_alive]}, `refreshed` {ttl} (lightweight RRQ confirmed);
+//!   `unregistered` {by: "self"|"gatekeeper"[, reason]}, `urj` {reason}; `irq` {crv} (IRR sent).
+//! - `acf` {dest, call_model, bandwidth | answer: true}, `arj` {reason[, answer]}, `dcf`,
+//!   `drj` {reason}.
+//! - caller: `setup-sent` {to, tunneling}, `call-proceeding`, `alerting`, `progress`,
+//!   `facility` {reason} (other than transportedInformation), `connected` {tunneling};
+//!   callee: `setup` {from, to, peer, tunneling, calling_number, called_number},
+//!   `connected` {tunneling, h245_address}; both: `status-enquiry` {state}.
+//! - `h245` {what}: `channel` {remote} (separate channel up), `tcs` (peer's TCS, acked),
+//!   `tcs-ack`, `msd` {role: "master"|"slave", as the peer's Ack decides}, `olc` {lcn,
+//!   remote_rtcp, local_rtp} (callee), `olc-ack` {lcn, remote_rtp, remote_rtcp} (caller),
+//!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
+//! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
+//!   "self"|"remote"}.
+//! - `malformed` {where: ras|q931|setup|uuie|h245, detail, ...}, `error` {what, detail}.
+//!
+//! The caller holds a call for `--hold-ms` (1000) from the OLC Ack, then ends it as H.323 8.5
+//! says (endSessionCommand, the peer's endSessionCommand, ReleaseComplete cause 16, DRQ),
+//! unregisters and exits: 0 when the call connected and got its audio channel, 1 when it was
+//! rejected or failed, 2 on usage errors, 3 when the gatekeeper did not answer the GRQ/RRQ.
+//! Stop a long-running endpoint with SIGTERM or by closing its stdin (`--ignore-stdin` to
+//! run with stdin at /dev/null).
 
 pub use causeway_h323_asn1 as asn1;
 
@@ -204,8 +230,8 @@ pub async fn run(args: EpArgs) -> i32 {
     };
     let ep = Arc::new(Ep {
         me: msg::Me {
-            ras: ras_addr,
-            csa,
+            ras: advertised(ras_addr, args.gk),
+            csa: advertised(csa, args.gk.or(args.direct)),
             aliases,
         },
         args: args.clone(),
@@ -216,8 +242,8 @@ pub async fn run(args: EpArgs) -> i32 {
     });
     emit(json!({
         "event":"ready",
-        "q931": csa.to_string(),
-        "ras": ras_sock.as_ref().map(|_| ras_addr.to_string()),
+        "q931": ep.me.csa.to_string(),
+        "ras": ras_sock.as_ref().map(|_| ep.me.ras.to_string()),
     }));
 
     if let Some(ras) = ep.ras.clone() {
@@ -261,6 +287,23 @@ pub async fn run(args: EpArgs) -> i32 {
     wait_calls(&ep).await;
     unregister(&ep).await;
     code
+}
+
+/// The address to announce for a socket bound to `bound`: itself, or for the unspecified
+/// address the local address that routes toward `toward` (loopback when unknown).
+fn advertised(bound: SocketAddr, toward: Option<SocketAddr>) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let ip = toward
+        .and_then(|t| {
+            let s = std::net::UdpSocket::bind((bound.ip(), 0)).ok()?;
+            s.connect(t).ok()?;
+            s.local_addr().ok()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    SocketAddr::new(ip, bound.port())
 }
 
 async fn wait_calls(ep: &Ep) {

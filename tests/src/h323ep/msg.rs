@@ -623,6 +623,15 @@ pub fn facility_uuie(ids: &CallIds) -> h225::H323UUPDUH323MessageBody {
     ))
 }
 
+pub fn status_uuie(ids: &CallIds) -> h225::H323UUPDUH323MessageBody {
+    h225::H323UUPDUH323MessageBody::status(h225::StatusUUIE::new(
+        h225_proto(),
+        call_identifier(ids.call_id),
+        None,
+        None,
+    ))
+}
+
 pub fn release_complete_uuie(
     ids: &CallIds,
     reason: Option<h225::ReleaseCompleteReason>,
