@@ -244,7 +244,8 @@ impl Driver {
             }
             Event::Closed { conn } => {
                 if self.conns.remove(&conn).is_some() {
-                    self.service.call(call::Input::Closed { conn }, now, actions);
+                    self.service
+                        .call(call::Input::Closed { conn }, now, actions);
                 }
             }
         }
@@ -358,8 +359,7 @@ impl Driver {
             call::Output::Close { conn } => self.close(conn),
             call::Output::Listen { listener, ip } => {
                 // bound here, synchronously, so the answer is in the very next input
-                let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port)
-                {
+                let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port) {
                     Ok(l) => match l.local_addr() {
                         Ok(addr) => {
                             let h = tokio::spawn(accept_loop(
@@ -537,11 +537,7 @@ async fn connect_from_range(
 }
 
 /// An H.245 listener on `ip`, on a free port of the signaling range.
-fn listen_in_range(
-    ip: IpAddr,
-    ports: PortRange,
-    next: &AtomicU64,
-) -> std::io::Result<TcpListener> {
+fn listen_in_range(ip: IpAddr, ports: PortRange, next: &AtomicU64) -> std::io::Result<TcpListener> {
     let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port in range");
     for _ in 0..ports.len().min(512) {
         let port = port_at(ports, next);

@@ -106,8 +106,11 @@ impl Service {
                 }
             }
             for (call, result) in routed {
-                self.calls
-                    .handle(call::Input::Routed { call, result }, now, &mut self.call_out);
+                self.calls.handle(
+                    call::Input::Routed { call, result },
+                    now,
+                    &mut self.call_out,
+                );
             }
         }
     }

@@ -14,9 +14,10 @@
 //!   value when it asked for nothing. When it runs out without a refresh the endpoint is sent an
 //!   IRQ; an IRR within `probe_timeout` keeps it registered for another time to live, silence
 //!   removes it and a URQ (ttlExpired) tells it so.
-//! - A full RRQ from the RAS address of a registered endpoint replaces that registration and
-//!   keeps its endpoint identifier (a retransmitted or restarted endpoint); an alias held by
-//!   another endpoint is refused with duplicateAlias.
+//! - A full RRQ from the RAS address of a registered endpoint with its call-signaling address
+//!   or one of its aliases replaces that registration and keeps its endpoint identifier (a
+//!   retransmitted or restarted endpoint); an alias held by another endpoint is refused with
+//!   duplicateAlias.
 //! - Aliases are checked against `registration_deny` then `registration_allow` (regexes matched
 //!   against the whole alias text); refused aliases are listed in invalidTerminalAliases.
 //! - ARQ: callers must be registered (callerNotRegistered otherwise); every call is
@@ -446,7 +447,19 @@ impl Gatekeeper {
             self.send(ras, &build::rrj(n, &gk, reason), out);
             return;
         }
-        let previous = self.table.by_ras(ras).map(|e| e.id.clone());
+        // the same endpoint again (retransmitted RRQ, restart): same RAS address and either
+        // the same call-signaling address or one of its aliases; several endpoints behind one
+        // RAS address (a gateway) differ in both
+        let previous = self
+            .table
+            .by_ras(ras, call_signal.first().copied())
+            .or_else(|| {
+                aliases
+                    .iter()
+                    .find_map(|a| self.table.by_alias(&a.text))
+                    .filter(|e| e.ras == ras)
+            })
+            .map(|e| e.id.clone());
         let conflicts = self.table.conflicts(&aliases, previous.as_deref());
         if !conflicts.is_empty() {
             self.reject("RRQ", "duplicateAlias", d.from, out);

@@ -29,7 +29,8 @@ pub struct Endpoint {
 pub struct Table {
     by_id: HashMap<String, Endpoint>,
     by_alias: HashMap<String, String>,
-    by_ras: HashMap<SocketAddr, String>,
+    /// (RAS address, first call-signaling address): one endpoint.
+    by_ras: HashMap<(SocketAddr, Option<SocketAddr>), String>,
     /// (deadline, id): the registration's expiry, or its probe's deadline while probing.
     deadlines: BTreeSet<(Instant, String)>,
 }
@@ -51,8 +52,11 @@ impl Table {
         self.by_id.get(id)
     }
 
-    pub fn by_ras(&self, ras: SocketAddr) -> Option<&Endpoint> {
-        self.by_ras.get(&ras).and_then(|id| self.by_id.get(id))
+    /// The endpoint registered from this RAS address with this call-signaling address.
+    pub fn by_ras(&self, ras: SocketAddr, signal: Option<SocketAddr>) -> Option<&Endpoint> {
+        self.by_ras
+            .get(&(ras, signal))
+            .and_then(|id| self.by_id.get(id))
     }
 
     /// The endpoint that registered an alias (its text, any kind).
@@ -92,7 +96,8 @@ impl Table {
         for a in &ep.aliases {
             self.by_alias.insert(alias_key(&a.text), ep.id.clone());
         }
-        self.by_ras.insert(ep.ras, ep.id.clone());
+        self.by_ras
+            .insert((ep.ras, ep.call_signal.first().copied()), ep.id.clone());
         self.deadlines.insert((ep.expires, ep.id.clone()));
         self.by_id.insert(ep.id.clone(), ep);
     }
@@ -105,8 +110,9 @@ impl Table {
                 self.by_alias.remove(&key);
             }
         }
-        if self.by_ras.get(&ep.ras).is_some_and(|o| o == id) {
-            self.by_ras.remove(&ep.ras);
+        let key = (ep.ras, ep.call_signal.first().copied());
+        if self.by_ras.get(&key).is_some_and(|o| o == id) {
+            self.by_ras.remove(&key);
         }
         self.deadlines.remove(&(deadline(&ep), ep.id.clone()));
         Some(ep)

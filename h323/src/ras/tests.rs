@@ -896,3 +896,52 @@ fn xrs_builder_carries_the_bytes() {
         Some(OctetString::from(vec![1, 2]))
     );
 }
+
+#[test]
+fn several_endpoints_may_share_a_ras_address_when_signal_address_and_aliases_differ() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let ras = sa("192.0.2.10:1719");
+    let a = rrq_full(
+        1,
+        ras,
+        sa("192.0.2.10:20001"),
+        vec![e164("1")],
+        None,
+        false,
+        None,
+    );
+    let b = rrq_full(
+        2,
+        ras,
+        sa("192.0.2.10:20002"),
+        vec![e164("2")],
+        None,
+        false,
+        None,
+    );
+    for m in [&a, &b] {
+        let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", m, now);
+        assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
+    }
+    assert_eq!(gk.registrations().len(), 2);
+    // the first one again with a new call-signaling port (restarted): replaced, not added
+    let a2 = rrq_full(
+        3,
+        ras,
+        sa("192.0.2.10:20003"),
+        vec![e164("1")],
+        None,
+        false,
+        None,
+    );
+    let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &a2, now);
+    assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
+    assert_eq!(gk.registrations().len(), 2);
+    assert_eq!(
+        gk.registrations()
+            .by_alias("1")
+            .map(|e| e.call_signal.clone()),
+        Some(vec![sa("192.0.2.10:20003")])
+    );
+}
