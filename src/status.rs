@@ -85,5 +85,64 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
             r["expires_in"].as_u64().unwrap_or(0)
         ));
     }
+    let h = &v["h323"];
+    if h.is_object() {
+        out.push_str("\nH.323 registrations\n");
+        let regs = h["registrations"].as_array().cloned().unwrap_or_default();
+        if regs.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for r in &regs {
+            let aliases: Vec<String> = r["aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect();
+            out.push_str(&format!(
+                "  {:<20} {:<40} ras {:<22} expires in {}s{}\n",
+                s(&r["endpoint_id"]),
+                aliases.join(", "),
+                s(&r["ras"]),
+                r["expires_in"].as_u64().unwrap_or(0),
+                if r["probing"] == true {
+                    " (probing)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        out.push_str("\nH.323 calls\n");
+        let calls = h["calls"].as_array().cloned().unwrap_or_default();
+        if calls.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for c in &calls {
+            out.push_str(&format!(
+                "  #{:<6} {:<22} -> {:<20} {:<22} {:<11} H.245 {}\n",
+                c["id"].as_u64().unwrap_or(0),
+                s(&c["caller"]),
+                s(&c["called"]),
+                s(&c["callee"]),
+                s(&c["state"]),
+                s(&c["h245"])
+            ));
+        }
+        let received: Vec<String> = h["ras_received"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        out.push_str(&format!(
+            "  calls since start {}, admitted now {}; RAS received: {}; rejected {}, malformed RAS {}, malformed signaling {}\n",
+            h["calls_total"].as_u64().unwrap_or(0),
+            h["admitted_calls"].as_u64().unwrap_or(0),
+            if received.is_empty() { "none".to_string() } else { received.join(", ") },
+            h["ras_rejected"].as_u64().unwrap_or(0),
+            h["ras_malformed"].as_u64().unwrap_or(0),
+            h["signaling_malformed"].as_u64().unwrap_or(0),
+        ));
+    }
     Ok(out)
 }
