@@ -262,7 +262,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .collect();
     let mut ext = Links::new(clients, status, template, now, relay);
     let h323 = if config.h323.enabled {
-        let (task, snapshot) = start_h323(&config).await?;
+        // one alias table for the SIP registrar and the gatekeeper
+        let shared = causeway_zones::SharedAliases::default();
+        core.set_shared_aliases(shared.clone());
+        let (task, snapshot) = start_h323(&config, shared).await?;
         ext = ext.with_h323(snapshot);
         Some(task)
     } else {
@@ -295,6 +298,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
 async fn start_h323(
     config: &Config,
+    shared: causeway_zones::SharedAliases,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
     causeway_h323::driver::StatusHandle,
@@ -325,7 +329,9 @@ async fn start_h323(
         let host = z.peer.clone().unwrap_or_default();
         let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = z.ras_port.unwrap_or(causeway_config::defaults::H323_RAS_PORT);
+        let port = z
+            .ras_port
+            .unwrap_or(causeway_config::defaults::H323_RAS_PORT);
         match host.parse::<IpAddr>() {
             Ok(ip) => neighbors.push((z.name.clone(), SocketAddr::new(ip, port))),
             Err(_) => match tokio::net::lookup_host((host, port)).await {
@@ -356,7 +362,8 @@ async fn start_h323(
         },
         causeway_zones::Router::from_config(config),
         neighbors,
-    );
+    )
+    .with_shared_aliases(shared);
     let calls = call::CallSignaling::new(
         call::CallConfig {
             max_calls: h.max_calls,
@@ -367,7 +374,10 @@ async fn start_h323(
         Box::new(call::NoMediaHook),
     );
     let svc = service::Service::new(gk, calls, ras_addr);
-    info!("H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}", h.signaling_ports);
+    info!(
+        "H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}",
+        h.signaling_ports
+    );
     let snapshot = driver::StatusHandle::default();
     let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone()));
     Ok((task, snapshot))

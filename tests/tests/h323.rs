@@ -399,3 +399,53 @@ fn tshark_dissects_the_gatekeepers_ras_and_call_signaling_cleanly() {
         assert_ne!(hits, "", "tshark finds no {msg}:\n{summary}");
     }
 }
+
+#[test]
+fn sip_and_h323_registrations_share_one_alias_table() {
+    let gk = gatekeeper("", "");
+    // a SIP UA holds carol@example.com: an H.323 endpoint asking for the same alias is refused
+    causeway_tests::register(&gk.node, "carol", free_port());
+    let mut ep = H323Endpoint::start(
+        "carol-h323",
+        &[
+            "--gk",
+            &gk.ras.to_string(),
+            "--alias",
+            "url:carol@example.com",
+        ],
+    );
+    let rrj = ep.wait_event("rrj", T);
+    assert!(
+        rrj["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("duplicateAlias")),
+        "{rrj}"
+    );
+    ep.kill();
+    // an H.323 endpoint holds dave@example.com: a SIP REGISTER for it is refused
+    let _dave = endpoint(
+        &gk,
+        "dave-h323",
+        &["url:dave@example.com"],
+        &["--ignore-stdin"],
+    );
+    let c = causeway_tests::UdpClient::new();
+    let msg = causeway_tests::crlf(&format!(
+        "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {local};branch=z9hG4bKdave1
+Max-Forwards: 70
+From: <sip:dave@example.com>;tag=r1
+To: <sip:dave@example.com>
+Call-ID: reg-dave
+CSeq: 1 REGISTER
+Contact: <sip:dave@{local}>
+Expires: 600
+Content-Length: 0
+
+",
+        local = c.local()
+    ));
+    let r = c.request(gk.node.udp(), &msg);
+    assert_eq!(causeway_tests::status(&r), 403, "{r}");
+    assert!(r.contains("H.323"), "{r}");
+}

@@ -18,9 +18,11 @@ mod pattern;
 mod route;
 mod router;
 mod rule;
+pub mod shared;
 
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::Router;
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
+pub use shared::{Owner, SharedAliases};

@@ -38,7 +38,7 @@ use crate::addr::{self, AliasKind, AliasText};
 use crate::call::{CallId, Destination, RouteFailure};
 use causeway_h323_asn1::h323_messages::*;
 use causeway_h323_asn1::rasn::aper;
-use causeway_zones::{Alias, Protocol, RouteRequest, Router, ZoneKind};
+use causeway_zones::{Alias, Owner, Protocol, RouteRequest, Router, SharedAliases, ZoneKind};
 use regex::Regex;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -193,6 +193,8 @@ pub struct Gatekeeper {
     next_seq: u16,
     next_endpoint: u64,
     counters: Counters,
+    /// The alias table shared with the SIP registrar, when the node runs both.
+    shared: Option<SharedAliases>,
 }
 
 impl Gatekeeper {
@@ -212,7 +214,27 @@ impl Gatekeeper {
             next_seq: 1,
             next_endpoint: 1,
             counters: Counters::default(),
+            shared: None,
         }
+    }
+
+    /// Shares the alias table with the SIP registrar: an alias a SIP UA registered cannot be
+    /// registered here (duplicateAlias), and the other way round.
+    pub fn with_shared_aliases(mut self, shared: SharedAliases) -> Gatekeeper {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Removes a registration and gives its aliases back to the shared table.
+    fn remove_endpoint(&mut self, id: &str) -> Option<Endpoint> {
+        let ep = self.table.remove(id)?;
+        if let Some(sh) = &self.shared {
+            for a in &ep.aliases {
+                sh.release(&a.text, &ep.id);
+            }
+        }
+        self.calls.retain(|(e, _, _), _| e != id);
+        Some(ep)
     }
 
     pub fn counters(&self) -> &Counters {
@@ -299,7 +321,7 @@ impl Gatekeeper {
             RasMessage::gatekeeperRequest(m) => self.on_grq(&m, d, out),
             RasMessage::registrationRequest(m) => self.on_rrq(&m, d, now, out),
             RasMessage::unregistrationRequest(m) => self.on_urq(&m, d, out),
-            RasMessage::admissionRequest(m) => self.on_arq(&m, d, out),
+            RasMessage::admissionRequest(m) => self.on_arq(&m, d, now, out),
             RasMessage::disengageRequest(m) => self.on_drq(&m, d, out),
             RasMessage::bandwidthRequest(m) => self.on_brq(&m, d, out),
             RasMessage::infoRequestResponse(m) => self.on_irr(&m, d, now, out),
@@ -460,7 +482,17 @@ impl Gatekeeper {
                     .filter(|e| e.ras == ras)
             })
             .map(|e| e.id.clone());
-        let conflicts = self.table.conflicts(&aliases, previous.as_deref());
+        let mut conflicts = self.table.conflicts(&aliases, previous.as_deref());
+        if let Some(sh) = &self.shared {
+            for a in &aliases {
+                let sip = sh
+                    .owner(&a.text, now)
+                    .is_some_and(|o| o.protocol == Protocol::Sip);
+                if sip && !conflicts.contains(a) {
+                    conflicts.push(a.clone());
+                }
+            }
+        }
         if !conflicts.is_empty() {
             self.reject("RRQ", "duplicateAlias", d.from, out);
             let dup = conflicts
@@ -492,6 +524,24 @@ impl Gatekeeper {
             registered_at: now,
             probe: None,
         };
+        if let Some(old) = self.table.get(&id).cloned() {
+            if let Some(sh) = &self.shared {
+                for a in &old.aliases {
+                    sh.release(&a.text, &id);
+                }
+            }
+        }
+        if let Some(sh) = &self.shared {
+            for a in &aliases {
+                let owner = Owner {
+                    protocol: Protocol::H323,
+                    id: id.clone(),
+                    until: None,
+                };
+                // checked above; a SIP claim racing in between keeps its alias
+                let _ = sh.claim(&a.text, owner, now);
+            }
+        }
         self.table.insert(ep);
         let msg = build::rcf(build::Rcf {
             seq: n,
@@ -544,9 +594,8 @@ impl Gatekeeper {
                 .find(|e| e.call_signal.iter().any(|a| wanted.contains(a)))
                 .map(|e| e.id.clone())
         });
-        match id.and_then(|id| self.table.remove(&id)) {
+        match id.and_then(|id| self.remove_endpoint(&id)) {
             Some(ep) => {
-                self.calls.retain(|(e, _, _), _| *e != ep.id);
                 self.send(ep.ras, &build::ucf(n), out);
                 out.push(Output::Event(RasEvent::Unregistered {
                     id: ep.id,
@@ -561,7 +610,13 @@ impl Gatekeeper {
         }
     }
 
-    fn on_arq(&mut self, m: &AdmissionRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
+    fn on_arq(
+        &mut self,
+        m: &AdmissionRequest,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
         let n = m.request_seq_num.0;
         let Some(ep) = self.endpoint_of(&m.endpoint_identifier).cloned() else {
             self.reject("ARQ", "callerNotRegistered", d.from, out);
@@ -597,7 +652,7 @@ impl Gatekeeper {
                 self.send(ep.ras, &msg, out);
                 return;
             }
-            if let Err(failure) = self.reachable(dest, Some(&ep)) {
+            if let Err(failure) = self.reachable(dest, Some(&ep), now) {
                 let reason = match failure {
                     RouteFailure::NotRegistered => {
                         AdmissionRejectReason::calledPartyNotRegistered(())
@@ -765,10 +820,11 @@ impl Gatekeeper {
         &self,
         dest: &[AliasAddress],
         caller: Option<&Endpoint>,
+        now: Instant,
     ) -> Result<(), RouteFailure> {
         let mut failure = RouteFailure::Unreachable;
         for a in dest.iter().filter_map(addr::alias_text) {
-            let plan = self.plan(&a, "LocalZone", caller.is_some());
+            let plan = self.plan(&a, "LocalZone", caller.is_some(), now);
             if plan
                 .iter()
                 .any(|t| matches!(t, Step::Local(..) | Step::Neighbor(..)))
@@ -783,7 +839,13 @@ impl Gatekeeper {
     }
 
     /// The steps to try for one dialled alias, in order.
-    fn plan(&self, alias: &AliasText, source_zone: &str, registered: bool) -> Vec<Step> {
+    fn plan(
+        &self,
+        alias: &AliasText,
+        source_zone: &str,
+        registered: bool,
+        now: Instant,
+    ) -> Vec<Step> {
         let a = Alias::parse(&alias.text);
         let route = self.router.route(&RouteRequest {
             alias: &a,
@@ -794,7 +856,21 @@ impl Gatekeeper {
         let mut steps = Vec::new();
         let local = |text: String, steps: &mut Vec<Step>| match self.table.by_alias(&text) {
             Some(ep) => steps.push(Step::Local(ep.id.clone(), text)),
-            None => steps.push(Step::LocalMissing),
+            None => {
+                let sip = self.shared.as_ref().and_then(|sh| sh.owner(&text, now));
+                match sip {
+                    Some(o) if o.protocol == Protocol::Sip => {
+                        // found, but reaching a SIP UA from H.323 needs interworking, which
+                        // this version does not do
+                        tracing::info!(
+                            "H.323 call to `{text}`: registered by SIP ({}); SIP/H.323 interworking is not available",
+                            o.id
+                        );
+                        steps.push(Step::SipOnly);
+                    }
+                    _ => steps.push(Step::LocalMissing),
+                }
+            }
         };
         for t in &route.targets {
             match t.kind {
@@ -859,7 +935,7 @@ impl Gatekeeper {
         let mut neighbors = VecDeque::new();
         let mut any_local = false;
         for a in &aliases {
-            for step in self.plan(a, &source_zone, registered) {
+            for step in self.plan(a, &source_zone, registered, now) {
                 match step {
                     Step::Local(id, target) => {
                         if let Some(addr) = self.table.get(&id).and_then(|e| e.call_signal.first())
@@ -878,6 +954,7 @@ impl Gatekeeper {
                         }
                     }
                     Step::LocalMissing => any_local = true,
+                    Step::SipOnly => {}
                     Step::Neighbor(_, peer, alias) => {
                         if !neighbors.iter().any(|(p, al)| *p == peer && *al == alias) {
                             neighbors.push_back((peer, alias));
@@ -976,8 +1053,7 @@ impl Gatekeeper {
             };
             if ep.probe.is_some() {
                 // the probe went unanswered: the registration is gone
-                self.table.remove(&id);
-                self.calls.retain(|(e, _, _), _| *e != id);
+                self.remove_endpoint(&id);
                 let n = self.seq();
                 let msg = build::urq(
                     n,
@@ -1017,7 +1093,7 @@ impl Gatekeeper {
     pub fn unregister_all(&mut self, out: &mut Vec<Output>) {
         let ids: Vec<String> = self.table.iter().map(|e| e.id.clone()).collect();
         for id in ids {
-            if let Some(ep) = self.table.remove(&id) {
+            if let Some(ep) = self.remove_endpoint(&id) {
                 let n = self.seq();
                 let msg = build::urq(
                     n,
@@ -1048,6 +1124,8 @@ enum Step {
     Local(String, String),
     /// A local-zone target nobody registered.
     LocalMissing,
+    /// A local-zone target registered by a SIP UA (the shared alias table).
+    SipOnly,
     /// Ask a neighbor zone: (zone, its RAS address, alias).
     Neighbor(String, SocketAddr, AliasAddress),
 }

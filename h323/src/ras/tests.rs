@@ -945,3 +945,65 @@ fn several_endpoints_may_share_a_ras_address_when_signal_address_and_aliases_dif
         Some(vec![sa("192.0.2.10:20003")])
     );
 }
+
+#[test]
+fn the_alias_table_is_shared_with_sip_both_ways() {
+    let shared = causeway_zones::SharedAliases::default();
+    let mut gk = gatekeeper().with_shared_aliases(shared.clone());
+    let now = Instant::now();
+    let sip = causeway_zones::Owner {
+        protocol: Protocol::Sip,
+        id: "sip:carol@example.com".into(),
+        until: Some(now + Duration::from_secs(600)),
+    };
+    shared.claim("sip:carol@example.com", sip, now).unwrap();
+    // a SIP UA holds carol@example.com: the H.323 URL alias is a duplicate
+    let url = addr::alias_address(AliasKind::Url, "carol@example.com").unwrap();
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.10:1719",
+        &rrq(1, "192.0.2.10:1719", vec![url.clone()]),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        RegistrationRejectReason::duplicateAlias(vec![url])
+    );
+    // an H.323 registration claims its aliases for the SIP side, and gives them back on URQ
+    let id = register(
+        &mut gk,
+        "192.0.2.11:1719",
+        vec![h323id("dave"), e164("1004")],
+        now,
+    );
+    let owner = shared.owner("1004", now).unwrap();
+    assert_eq!(
+        (owner.protocol, owner.id.as_str()),
+        (Protocol::H323, id.as_str())
+    );
+    // a call from H.323 to the SIP user is found but cannot be relayed (no interworking)
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.11:1719",
+        &arq(
+            2,
+            &id,
+            vec![addr::alias_address(AliasKind::Url, "carol@example.com").unwrap()],
+            false,
+        ),
+        now,
+    );
+    let RasMessage::admissionReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        AdmissionRejectReason::noRouteToDestination(())
+    );
+    exchange(&mut gk, "192.0.2.11:1719", &urq(3, &id), now);
+    assert!(shared.owner("1004", now).is_none());
+    assert!(shared.owner("dave", now).is_none());
+}

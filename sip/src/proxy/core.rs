@@ -24,7 +24,7 @@ use crate::transaction::TimerConfig;
 use crate::transaction::{Client, ClientTimeout, Server};
 use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
 use causeway_zones::dns::{Hop as DnsHop, SipTarget, Transport as DnsTransport};
-use causeway_zones::{Alias, Protocol, RouteRequest, Router, ZoneKind, LOCAL_ZONE};
+use causeway_zones::{Alias, Protocol, RouteRequest, Router, SharedAliases, ZoneKind, LOCAL_ZONE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
@@ -197,6 +197,8 @@ pub struct Core {
     link_digest: DigestServer,
     dns_queries: Vec<DnsQuery>,
     media: Option<Box<dyn MediaAnchor>>,
+    /// The alias table shared with the H.323 gatekeeper, when the node runs one.
+    shared_aliases: Option<SharedAliases>,
     /// Established anchored calls, for ending them when their media dies
     teardowns: HashMap<String, Teardown>,
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
@@ -237,6 +239,7 @@ impl Core {
             links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
             dns_queries: Vec::new(),
             media: None,
+            shared_aliases: None,
             teardowns: HashMap::new(),
             link_digest: DigestServer::new(
                 &settings.link_realm,
@@ -424,6 +427,11 @@ impl Core {
     /// The media relay that anchors calls (SDP rewriting); none: signaling only.
     pub fn set_media(&mut self, media: Box<dyn MediaAnchor>) {
         self.media = Some(media);
+    }
+
+    /// Shares the alias table with the H.323 gatekeeper (see `causeway_zones::shared`).
+    pub fn set_shared_aliases(&mut self, shared: SharedAliases) {
+        self.shared_aliases = Some(shared);
     }
 
     // ---------------------------------------------------------------- DNS (RFC 3263)
@@ -1156,7 +1164,17 @@ impl Core {
                 return self.respond(id, 503, &reason, &[], now, out);
             }
             if targets.is_empty() {
-                let reason = if local_zone {
+                let h323 = self
+                    .shared_aliases
+                    .as_ref()
+                    .and_then(|sh| sh.owner(&alias.to_string(), now))
+                    .filter(|o| o.protocol == Protocol::H323);
+                let reason = if let (true, Some(o)) = (local_zone, h323) {
+                    format!(
+                        "Not Found ({alias} is registered by H.323 endpoint {}; SIP/H.323 interworking is not available)",
+                        o.id
+                    )
+                } else if local_zone {
                     format!("Not Found ({alias} is not registered)")
                 } else {
                     format!("Not Found (no route to {alias})")
@@ -1261,6 +1279,7 @@ impl Core {
                     self.settings.auth.as_ref(),
                     now,
                     wall,
+                    self.shared_aliases.as_ref(),
                 );
                 let RegisterOutcome {
                     status,

@@ -11,6 +11,7 @@ use crate::registrar::{
     BindingSource, ContactInput, ContactsInput, RegisterError, RegisterInput, Registrar,
 };
 use crate::transport::{ConnId, TransportKind};
+use causeway_zones::{Owner, Protocol, SharedAliases};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 use tracing::{info, warn};
@@ -48,6 +49,7 @@ pub(super) fn handle(
     auth: Option<&AuthSettings>,
     now: Instant,
     wall: SystemTime,
+    shared: Option<&SharedAliases>,
 ) -> RegisterOutcome {
     // RFC 4475 3.3.4: the To of a REGISTER names the AOR and must be a SIP or SIPS URI
     let Some(to) = msg.to() else {
@@ -140,6 +142,15 @@ pub(super) fn handle(
     let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
         return RegisterOutcome::new(400, "Bad Request (missing Call-ID or CSeq)");
     };
+    if let Some(o) = shared
+        .and_then(|sh| sh.owner(&aor, now))
+        .filter(|o| o.protocol == Protocol::H323)
+    {
+        return RegisterOutcome::new(
+            403,
+            format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id),
+        );
+    }
     let input = RegisterInput {
         aor: aor.clone(),
         call_id: call_id.to_string(),
@@ -165,6 +176,26 @@ pub(super) fn handle(
                 out.headers.push(("Supported", "path".to_string()));
             }
             info!(aor = %aor, bindings = bindings.len(), source = %source.remote, "registered");
+            if let Some(sh) = shared {
+                // the AOR is claimed while any binding lives (the claim lapses with the last)
+                let until = registrar
+                    .lookup(&aor, now)
+                    .iter()
+                    .map(|b| b.expires_at)
+                    .max();
+                match until {
+                    Some(until) => {
+                        let owner = Owner {
+                            protocol: Protocol::Sip,
+                            id: aor.clone(),
+                            until: Some(until),
+                        };
+                        // checked above; an H.323 claim racing in between keeps the alias
+                        let _ = sh.claim(&aor, owner, now);
+                    }
+                    None => sh.release(&aor, &aor),
+                }
+            }
             out
         }
         Err(RegisterError::IntervalTooBrief { min_expires }) => {

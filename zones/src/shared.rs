@@ -1,0 +1,152 @@
+//! The alias table the SIP registrar and the H.323 gatekeeper share: who holds an alias (a SIP
+//! AOR `user@domain`, an H.323 E.164 number, H.323-ID or URL), so that one protocol cannot
+//! register what the other holds and a call for an alias registered with the other protocol
+//! is told so instead of "not found".
+//!
+//! Keys are the alias text folded to lower case (`sip:Alice@Example.com` -> `alice@example.com`).
+//! SIP claims carry the time their last binding runs out and lapse by themselves (the
+//! registrar's purge needs no hook); H.323 claims are released by the gatekeeper when the
+//! registration ends. Must not hold protocol state beyond the owner of each alias.
+
+use crate::route::Protocol;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Who holds an alias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub protocol: Protocol,
+    /// The AOR (SIP) or endpoint identifier (H.323).
+    pub id: String,
+    /// When the claim lapses by itself (SIP bindings); `None`: until released.
+    pub until: Option<Instant>,
+}
+
+/// Shared by the SIP core and the gatekeeper (each on its own task): a short mutex, held for
+/// one map operation.
+#[derive(Clone, Debug, Default)]
+pub struct SharedAliases {
+    map: Arc<Mutex<HashMap<String, Owner>>>,
+}
+
+/// The table key of an alias text: a SIP/H.323/tel URI scheme dropped, lower case.
+pub fn key(alias: &str) -> String {
+    let a = alias.trim();
+    let bare = ["sips:", "sip:", "h323:", "tel:"]
+        .iter()
+        .find_map(|s| {
+            a.get(..s.len())
+                .filter(|p| p.eq_ignore_ascii_case(s))
+                .map(|_| &a[s.len()..])
+        })
+        .unwrap_or(a);
+    bare.to_lowercase()
+}
+
+impl SharedAliases {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Owner>) -> R) -> R {
+        // a poisoned lock only means another task panicked mid-update of a plain map
+        let mut g = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    /// Claims `alias` for `owner`. Fails with the current owner when another protocol, or
+    /// another endpoint of the same protocol, holds it and its claim has not lapsed.
+    pub fn claim(&self, alias: &str, owner: Owner, now: Instant) -> Result<(), Owner> {
+        let k = key(alias);
+        self.with(|m| {
+            if let Some(cur) = m.get(&k) {
+                let live = cur.until.is_none_or(|t| t > now);
+                if live && (cur.protocol != owner.protocol || cur.id != owner.id) {
+                    return Err(cur.clone());
+                }
+            }
+            m.insert(k, owner);
+            // lapsed SIP claims are dropped now and then, so the map stays as large as the
+            // live registrations (amortised: only when it has grown)
+            if m.len() % 1024 == 0 {
+                m.retain(|_, o| o.until.is_none_or(|t| t > now));
+            }
+            Ok(())
+        })
+    }
+
+    /// Releases `alias` if `id` holds it.
+    pub fn release(&self, alias: &str, id: &str) {
+        let k = key(alias);
+        self.with(|m| {
+            if m.get(&k).is_some_and(|o| o.id == id) {
+                m.remove(&k);
+            }
+        });
+    }
+
+    /// The live owner of `alias`.
+    pub fn owner(&self, alias: &str, now: Instant) -> Option<Owner> {
+        let k = key(alias);
+        self.with(|m| {
+            m.get(&k)
+                .filter(|o| o.until.is_none_or(|t| t > now))
+                .cloned()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sip(aor: &str, until: Instant) -> Owner {
+        Owner {
+            protocol: Protocol::Sip,
+            id: aor.into(),
+            until: Some(until),
+        }
+    }
+
+    fn h323(id: &str) -> Owner {
+        Owner {
+            protocol: Protocol::H323,
+            id: id.into(),
+            until: None,
+        }
+    }
+
+    #[test]
+    fn one_protocol_cannot_claim_what_the_other_holds_until_it_lapses_or_is_released() {
+        let t = SharedAliases::default();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        t.claim(
+            "sip:Alice@Example.com",
+            sip("sip:alice@example.com", later),
+            now,
+        )
+        .unwrap();
+        let err = t.claim("alice@example.com", h323("ep-1"), now).unwrap_err();
+        assert_eq!(err.protocol, Protocol::Sip);
+        // the SIP claim lapses with its bindings
+        assert!(t.claim("alice@example.com", h323("ep-1"), later).is_ok());
+        assert_eq!(t.owner("ALICE@example.com", later).unwrap().id, "ep-1");
+        assert!(t
+            .claim("h323:alice@example.com", h323("ep-2"), later)
+            .is_err());
+        t.release("alice@example.com", "ep-2");
+        assert!(
+            t.owner("alice@example.com", later).is_some(),
+            "not ep-2's to release"
+        );
+        t.release("alice@example.com", "ep-1");
+        assert!(t.owner("alice@example.com", later).is_none());
+    }
+
+    #[test]
+    fn keys_drop_the_scheme_and_case() {
+        assert_eq!(key("sip:Bob@EXAMPLE.com"), "bob@example.com");
+        assert_eq!(key("tel:1001"), "1001");
+        assert_eq!(key("H323:room"), "room");
+        assert_eq!(key("plain"), "plain");
+    }
+}
