@@ -1,0 +1,96 @@
+//! Helpers shared by the codec tests: the golden vector file, the three top-level types and
+//! readable views of addresses and aliases for assertions.
+
+use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
+use causeway_h323_asn1::multimedia_system_control::{H245TransportAddress, UnicastAddress};
+use causeway_h323_asn1::rasn::{aper, types::BmpString, Decode, Encode};
+use std::fmt::Debug;
+
+pub struct Vector {
+    pub name: String,
+    pub family: String,
+    pub hex: String,
+}
+
+pub fn vectors() -> Vec<Vector> {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../golden/vectors.json")).expect("vectors.json");
+    doc["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .map(|v| Vector {
+            name: v["name"].as_str().unwrap().to_owned(),
+            family: v["family"].as_str().unwrap().to_owned(),
+            hex: v["hex"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+pub fn vector_bytes(name: &str) -> Vec<u8> {
+    let v = vectors().into_iter().find(|v| v.name == name).expect(name);
+    hex::decode(&v.hex).unwrap()
+}
+
+/// Decodes a golden vector as `T`, panicking with the vector name on failure.
+pub fn decode<T: Decode>(name: &str) -> T {
+    aper::decode(&vector_bytes(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Decodes `bytes` as `T` and encodes the result again; Err says which step failed or how the
+/// bytes differ.
+pub fn round_trip<T: Decode + Encode + PartialEq + Debug>(bytes: &[u8]) -> Result<T, String> {
+    let msg: T = aper::decode(bytes).map_err(|e| format!("decode: {e}"))?;
+    let again = aper::encode(&msg).map_err(|e| format!("encode: {e}"))?;
+    if again != bytes {
+        return Err(format!(
+            "re-encoding differs:\n asn1tools {}\n rasn      {}",
+            hex::encode(bytes),
+            hex::encode(&again)
+        ));
+    }
+    Ok(msg)
+}
+
+pub fn bmp(s: &str) -> BmpString {
+    BmpString::try_from(s).unwrap()
+}
+
+pub fn bmp_str(s: &BmpString) -> String {
+    String::from_utf16_lossy(s)
+}
+
+pub fn ip(addr: &TransportAddress) -> ([u8; 4], u16) {
+    match addr {
+        TransportAddress::ipAddress(a) => (a.ip.as_ref().try_into().unwrap(), a.port),
+        other => panic!("not ipAddress: {other:?}"),
+    }
+}
+
+pub fn ip6(addr: &TransportAddress) -> ([u8; 16], u16) {
+    match addr {
+        TransportAddress::ip6Address(a) => (a.ip.as_ref().try_into().unwrap(), a.port),
+        other => panic!("not ip6Address: {other:?}"),
+    }
+}
+
+pub fn h245_ip(addr: &H245TransportAddress) -> ([u8; 4], u16) {
+    match addr {
+        H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(a)) => {
+            (a.network.as_ref().try_into().unwrap(), a.tsap_identifier)
+        }
+        other => panic!("not unicast iPAddress: {other:?}"),
+    }
+}
+
+pub fn aliases(list: &[AliasAddress]) -> Vec<String> {
+    list.iter()
+        .map(|a| match a {
+            AliasAddress::h323_ID(s) => format!("h323-ID:{}", bmp_str(s)),
+            AliasAddress::dialledDigits(s) => format!("e164:{}", String::from(s.clone())),
+            AliasAddress::url_ID(s) => format!("url:{}", String::from(s.clone())),
+            AliasAddress::email_ID(s) => format!("email:{}", String::from(s.clone())),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
