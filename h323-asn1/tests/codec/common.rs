@@ -1,9 +1,18 @@
 //! Helpers shared by the codec tests: the golden vector file, the three top-level types and
 //! readable views of addresses and aliases for assertions.
 
-use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
-use causeway_h323_asn1::multimedia_system_control::{H245TransportAddress, UnicastAddress};
-use causeway_h323_asn1::rasn::{aper, types::BmpString, Decode, Encode};
+use causeway_h323_asn1::h323_messages::{
+    AliasAddress, GloballyUniqueID, TransportAddress, TransportAddressIp6Address,
+    TransportAddressIpAddress,
+};
+use causeway_h323_asn1::multimedia_system_control::{
+    H245TransportAddress, UnicastAddress, UnicastAddressIPAddress,
+};
+use causeway_h323_asn1::rasn::{
+    aper,
+    types::{BmpString, Ia5String},
+    Decode, Encode,
+};
 use std::fmt::Debug;
 
 pub struct Vector {
@@ -52,8 +61,11 @@ pub fn round_trip<T: Decode + Encode + PartialEq + Debug>(bytes: &[u8]) -> Resul
     Ok(msg)
 }
 
+/// A BMPString from text. Not `BmpString::try_from(&str)`: rasn 0.30 reads the UTF-8 bytes
+/// of the str as big-endian UCS-2 pairs ("alice" fails, "ab" becomes U+6162).
 pub fn bmp(s: &str) -> BmpString {
-    BmpString::try_from(s).unwrap()
+    let be: Vec<u8> = s.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    BmpString::try_from(be).unwrap()
 }
 
 pub fn bmp_str(s: &BmpString) -> String {
@@ -93,4 +105,41 @@ pub fn aliases(list: &[AliasAddress]) -> Vec<String> {
             other => format!("{other:?}"),
         })
         .collect()
+}
+
+// ---- builders (for the Rust-made corpus and the proptest strategies) ------------------------
+
+pub fn ta4(ip: [u8; 4], port: u16) -> TransportAddress {
+    TransportAddress::ipAddress(TransportAddressIpAddress::new(ip.to_vec().into(), port))
+}
+
+pub fn ta6(ip: [u8; 16], port: u16) -> TransportAddress {
+    TransportAddress::ip6Address(TransportAddressIp6Address::new(ip.to_vec().into(), port))
+}
+
+pub fn h245_ta4(ip: [u8; 4], port: u16) -> H245TransportAddress {
+    H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(UnicastAddressIPAddress::new(
+        ip.to_vec().into(),
+        port,
+    )))
+}
+
+pub fn e164(s: &str) -> AliasAddress {
+    AliasAddress::dialledDigits(Ia5String::try_from(s).unwrap())
+}
+
+pub fn h323_id(s: &str) -> AliasAddress {
+    AliasAddress::h323_ID(bmp(s))
+}
+
+pub fn url(s: &str) -> AliasAddress {
+    AliasAddress::url_ID(Ia5String::try_from(s).unwrap())
+}
+
+pub fn email(s: &str) -> AliasAddress {
+    AliasAddress::email_ID(Ia5String::try_from(s).unwrap())
+}
+
+pub fn guid(bytes: [u8; 16]) -> GloballyUniqueID {
+    GloballyUniqueID(bytes.into())
 }
