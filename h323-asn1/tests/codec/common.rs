@@ -15,29 +15,34 @@ use causeway_h323_asn1::rasn::{
 };
 use std::fmt::Debug;
 
+#[derive(Clone)]
 pub struct Vector {
     pub name: String,
     pub family: String,
     pub hex: String,
 }
 
-pub fn vectors() -> Vec<Vector> {
-    let doc: serde_json::Value =
-        serde_json::from_str(include_str!("../golden/vectors.json")).expect("vectors.json");
-    doc["vectors"]
-        .as_array()
-        .expect("vectors")
-        .iter()
-        .map(|v| Vector {
-            name: v["name"].as_str().unwrap().to_owned(),
-            family: v["family"].as_str().unwrap().to_owned(),
-            hex: v["hex"].as_str().unwrap().to_owned(),
-        })
-        .collect()
+/// The golden vectors, parsed once (proptest cases start from them thousands of times).
+pub fn vectors() -> &'static [Vector] {
+    static VECTORS: std::sync::OnceLock<Vec<Vector>> = std::sync::OnceLock::new();
+    VECTORS.get_or_init(|| {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../golden/vectors.json")).expect("vectors.json");
+        doc["vectors"]
+            .as_array()
+            .expect("vectors")
+            .iter()
+            .map(|v| Vector {
+                name: v["name"].as_str().unwrap().to_owned(),
+                family: v["family"].as_str().unwrap().to_owned(),
+                hex: v["hex"].as_str().unwrap().to_owned(),
+            })
+            .collect()
+    })
 }
 
 pub fn vector_bytes(name: &str) -> Vec<u8> {
-    let v = vectors().into_iter().find(|v| v.name == name).expect(name);
+    let v = vectors().iter().find(|v| v.name == name).expect(name);
     hex::decode(&v.hex).unwrap()
 }
 
