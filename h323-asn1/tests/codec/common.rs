@@ -19,6 +19,8 @@ use std::fmt::Debug;
 pub struct Vector {
     pub name: String,
     pub family: String,
+    /// The ASN.1 type (the family's top-level type, or the H.460 type for family h460).
+    pub ty: String,
     pub hex: String,
 }
 
@@ -35,6 +37,7 @@ pub fn vectors() -> &'static [Vector] {
             .map(|v| Vector {
                 name: v["name"].as_str().unwrap().to_owned(),
                 family: v["family"].as_str().unwrap().to_owned(),
+                ty: v["type"].as_str().unwrap().to_owned(),
                 hex: v["hex"].as_str().unwrap().to_owned(),
             })
             .collect()

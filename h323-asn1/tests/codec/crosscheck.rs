@@ -12,6 +12,7 @@ use causeway_h323_asn1::h323_messages::{
     CallIdentifier, H323UUPDUH323MessageBody, H323UserInformation, RasMessage,
     ReleaseCompleteReason, TimeToLive,
 };
+use causeway_h323_asn1::h460::{IncomingCallIndication, TraversalParameters};
 use causeway_h323_asn1::multimedia_system_control::{
     AudioCapability, Capability, CapabilityTableEntry, CapabilityTableEntryNumber,
     LogicalChannelNumber, MultimediaSystemControlMessage, OpenLogicalChannel,
@@ -35,6 +36,8 @@ const KNOWN_DIFFERENT: &[(&str, &str)] = &[(
 struct Item {
     name: &'static str,
     family: &'static str,
+    /// The ASN.1 type for family h460 (the others have one top-level type each).
+    ty: Option<&'static str>,
     bytes: Vec<u8>,
     /// asn1tools paths (see crosscheck.py) and the values asn1tools must decode there.
     expect: Value,
@@ -49,6 +52,7 @@ fn item<T: causeway_h323_asn1::rasn::Encode>(
     Item {
         name,
         family,
+        ty: None,
         bytes: aper::encode(value).unwrap_or_else(|e| panic!("{name}: {e}")),
         expect,
     }
@@ -308,6 +312,43 @@ fn corpus() -> Vec<Item> {
             "response/openLogicalChannelAck/forwardMultiplexAckParameters/h2250LogicalChannelAckParameters/mediaControlChannel/unicastAddress/iPAddress/tsapIdentifier": 50001,
         }),
     ));
+
+    // H.460.18 SCI payload and H.460.19 traversal parameters, built from scratch.
+    let sci = IncomingCallIndication::new(ta4(GK, 1720), CallIdentifier::new(guid([0x77; 16])));
+    out.push(Item {
+        ty: Some("IncomingCallIndication"),
+        ..item(
+            "h46018_sci",
+            "h460",
+            &sci,
+            json!({
+                "callSignallingAddress/ipAddress/ip": "c6336407",
+                "callID/guid": "77".repeat(16),
+            }),
+        )
+    });
+    let tp = TraversalParameters::new(
+        Some(h245_ta4(MEDIA, 2776)),
+        None,
+        Some(42),
+        Some(h245_ta4(MEDIA, 2778)),
+        Some(127),
+        Some(TimeToLive(20)),
+    );
+    out.push(Item {
+        ty: Some("TraversalParameters"),
+        ..item(
+            "h46019_traversal",
+            "h460",
+            &tp,
+            json!({
+                "multiplexedMediaChannel/unicastAddress/iPAddress/tsapIdentifier": 2776,
+                "multiplexID": 42,
+                "keepAliveChannel/unicastAddress/iPAddress/network": "cb007109",
+                "keepAliveInterval": 20,
+            }),
+        )
+    });
     out
 }
 
@@ -317,7 +358,8 @@ fn run_asn1tools(items: &[Item]) -> Vec<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/crosscheck.py");
     let input = json!({
         "items": items.iter().map(|i| json!({
-            "name": i.name, "family": i.family, "hex": hex::encode(&i.bytes), "expect": i.expect,
+            "name": i.name, "family": i.family, "type": i.ty, "hex": hex::encode(&i.bytes),
+            "expect": i.expect,
         })).collect::<Vec<_>>()
     });
     let mut child = Command::new(&python)

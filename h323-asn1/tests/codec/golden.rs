@@ -9,6 +9,7 @@ use causeway_h323_asn1::h323_messages::{
     H323UserInformation, RasMessage, RegistrationRejectReason, ReleaseCompleteReason,
     TransportAddress, TransportAddressIpAddress,
 };
+use causeway_h323_asn1::h460::{IncomingCallIndication, LRQKeepAliveData, TraversalParameters};
 use causeway_h323_asn1::multimedia_system_control::{
     AudioCapability, Capability, CommandMessage, DataType, EndSessionCommand, IndicationMessage,
     MultimediaSystemControlMessage, OpenLogicalChannel,
@@ -47,6 +48,12 @@ fn round_trip_family(v: &Vector) -> Result<(), String> {
         "ras" => round_trip::<RasMessage>(&bytes).map(drop),
         "uuie" => round_trip::<H323UserInformation>(&bytes).map(drop),
         "h245" => round_trip::<MultimediaSystemControlMessage>(&bytes).map(drop),
+        "h460" => match v.ty.as_str() {
+            "IncomingCallIndication" => round_trip::<IncomingCallIndication>(&bytes).map(drop),
+            "LRQKeepAliveData" => round_trip::<LRQKeepAliveData>(&bytes).map(drop),
+            "TraversalParameters" => round_trip::<TraversalParameters>(&bytes).map(drop),
+            other => Err(format!("unknown H.460 type {other}")),
+        },
         other => Err(format!("unknown family {other}")),
     }
 }
@@ -55,7 +62,7 @@ fn round_trip_family(v: &Vector) -> Result<(), String> {
 fn every_vector_round_trips_byte_identically() {
     let mut failures = Vec::new();
     let all = vectors();
-    for family in ["ras", "uuie", "h245"] {
+    for family in ["ras", "uuie", "h245", "h460"] {
         assert!(
             all.iter().any(|v| v.family == family),
             "no {family} vectors"
@@ -606,4 +613,28 @@ fn user_input_fields() {
     };
     assert_eq!(String::from(sig.signal_type), "#");
     assert_eq!(sig.duration, Some(250));
+}
+
+// ---- H.460.18 / H.460.19 ---------------------------------------------------------------------
+
+#[test]
+fn h460_fields() {
+    let sci: IncomingCallIndication = decode("h46018_sci");
+    assert_eq!(ip(&sci.call_signalling_address), (GK, 1720));
+    assert_eq!(sci.call_id.guid.0.as_ref()[0], CALL_ID_0);
+    let lrq: LRQKeepAliveData = decode("h46018_lrq_keepalive");
+    assert_eq!(lrq.lrq_keep_alive_interval.0, 19);
+    let tp: TraversalParameters = decode("h46019_traversal");
+    assert_eq!(
+        h245_ip(tp.multiplexed_media_channel.as_ref().unwrap()),
+        (GK, 2776)
+    );
+    assert_eq!(
+        h245_ip(tp.multiplexed_media_control_channel.as_ref().unwrap()),
+        (GK, 2777)
+    );
+    assert_eq!(tp.multiplex_id, Some(1234567));
+    assert_eq!(tp.keep_alive_channel, None);
+    assert_eq!(tp.keep_alive_payload_type, Some(127));
+    assert_eq!(tp.keep_alive_interval.map(|t| t.0), Some(19));
 }

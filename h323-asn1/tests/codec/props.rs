@@ -13,6 +13,7 @@ use causeway_h323_asn1::h323_messages::{
     H323UUPDUH323MessageBody, H323UserInformation, RasMessage, ReleaseCompleteReason, TimeToLive,
     TransportAddress,
 };
+use causeway_h323_asn1::h460::{IncomingCallIndication, LRQKeepAliveData, TraversalParameters};
 use causeway_h323_asn1::multimedia_system_control::{
     IndicationMessage, LogicalChannelNumber, MultimediaSystemControlMessage,
     OpenLogicalChannelAckForwardMultiplexAckParameters,
@@ -299,7 +300,7 @@ proptest! {
         ack.forward_logical_channel_number = LogicalChannelNumber(channel);
         let Some(OpenLogicalChannelAckForwardMultiplexAckParameters::h2250LogicalChannelAckParameters(p)) =
             &mut ack.forward_multiplex_ack_parameters else { unreachable!() };
-        p.session_id = session.checked_add(0).filter(|s| *s >= 1);
+        p.session_id = Some(session).filter(|s| *s >= 1);
         p.media_channel = Some(h245_ta4(rtp.0, rtp.1));
         p.media_control_channel = rtcp.map(|(a, port)| h245_ta4(a, port));
         round_trips(&MultimediaSystemControlMessage::response(
@@ -387,5 +388,26 @@ proptest! {
     #[test]
     fn any_bytes_as_h245(bytes in input()) {
         decode_is_total::<MultimediaSystemControlMessage>(&bytes)?;
+    }
+}
+
+// ---- H.460.18 / H.460.19 ----------------------------------------------------------------------
+
+proptest! {
+    #[test]
+    fn h460_round_trip(
+        csa in transport(),
+        cid in call_id(),
+        interval in 1..=u32::MAX,
+        media in proptest::option::of((any::<[u8; 4]>(), any::<u16>())),
+        mux_id in proptest::option::of(any::<u32>()),
+        pt in proptest::option::of(0..=127u8),
+    ) {
+        round_trips(&IncomingCallIndication::new(csa, cid))?;
+        round_trips(&LRQKeepAliveData::new(TimeToLive(interval)))?;
+        let media = media.map(|(a, p)| h245_ta4(a, p));
+        round_trips(&TraversalParameters::new(
+            media.clone(), media.clone(), mux_id, media, pt, Some(TimeToLive(interval)),
+        ))?;
     }
 }

@@ -2,7 +2,7 @@
 """Reverse direction of the golden vectors: messages encoded by rasn, decoded and re-encoded by
 asn1tools. Run by tests/codec/crosscheck.rs (cargo test); not meant to be run by hand.
 
-Input (stdin), JSON: {"items": [{"name", "family": ras|uuie|h245, "hex",
+Input (stdin), JSON: {"items": [{"name", "family": ras|uuie|h245|h460, "type" (for h460), "hex",
                                  "expect": {"path": value, ...}}]}
 A path names a place in asn1tools' decoded value, steps separated by '/': a CHOICE step is
 the alternative's name (it must be the one chosen), a SEQUENCE step a member name, a SEQUENCE
@@ -60,7 +60,7 @@ def main():
     for item in items:
         r = {'name': item['name'], 'error': None, 'reencoded': None, 'mismatches': []}
         try:
-            ty = make_vectors.TOP[item['family']]
+            ty = item.get('type') or make_vectors.TOP[item['family']]
             value = spec.decode(ty, bytes.fromhex(item['hex']))
             r['reencoded'] = spec.encode(ty, value, check_constraints=True).hex()
             for path, want in item.get('expect', {}).items():

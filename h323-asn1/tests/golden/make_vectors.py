@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 ASN1_DIR = os.environ.get('ASN1_DIR', os.path.join(REPO, '..', 'shared', 'asn1'))
 MODULES = ['H323-MESSAGES.asn', 'H235-SECURITY-MESSAGES.asn', 'MULTIMEDIA-SYSTEM-CONTROL.asn']
+H460_MODULES = ['h46018.asn', 'h46019.asn']
 
 
 def edited_modules():
@@ -43,6 +44,21 @@ def edited_modules():
         text = re.sub(r'TYPE-IDENTIFIER\.&Type\([^)]*\)', 'OCTET STRING', text)   # (b)
         text = text.replace('SIGNED{EncodedFastStartToken}',
                             'SIGNED{EncodedPwdCertToken}')                        # (c)
+        path = os.path.join(scratch, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        paths.append(path)
+    # H.460.18/.19 (src/h460.rs). h46019.asn imports TimeToLive from H.245, which has none:
+    # H.460.19 takes it from H323-MESSAGES (see shared/asn1/PROVENANCE.md).
+    for name in H460_MODULES:
+        with open(os.path.join(ASN1_DIR, 'h460', name)) as f:
+            text = f.read()
+        if name == 'h46019.asn':
+            fixed = re.sub(r'IMPORTS\s+TransportAddress,\s+TimeToLive\s+FROM MULTIMEDIA-SYSTEM-CONTROL;',
+                           'IMPORTS TransportAddress FROM MULTIMEDIA-SYSTEM-CONTROL '
+                           'TimeToLive FROM H323-MESSAGES;', text)
+            assert fixed != text, 'h46019.asn imports changed: check the TimeToLive fix'
+            text = fixed
         path = os.path.join(scratch, name)
         with open(path, 'w') as f:
             f.write(text)
@@ -259,6 +275,24 @@ def uuie_vectors():
             'connectedAddress': [('dialledDigits', '2002')],
         }))),
     ]
+
+
+# ---- H.460.18 / H.460.19 (PER inside GenericData raw contents) ------------------------------
+
+H460 = [
+    ('IncomingCallIndication', 'h46018_sci', {
+        'callSignallingAddress': ip(GK_IP, 1720),
+        'callID': {'guid': CALL_ID},
+    }),
+    ('LRQKeepAliveData', 'h46018_lrq_keepalive', {'lrqKeepAliveInterval': 19}),
+    ('TraversalParameters', 'h46019_traversal', {
+        'multiplexedMediaChannel': h245_ip(GK_IP, 2776),
+        'multiplexedMediaControlChannel': h245_ip(GK_IP, 2777),
+        'multiplexID': 1234567,
+        'keepAlivePayloadType': 127,
+        'keepAliveInterval': 19,
+    }),
+]
 
 
 # ---- RAS (RasMessage, a UDP datagram on port 1719) ----------------------------------------
@@ -515,9 +549,10 @@ def main():
     cases = [('ras', name, (alt, value)) for alt, name, value in RAS]
     cases += [('uuie', name, value) for name, value in uuie_vectors()]
     cases += [('h245', name, value) for name, value in H245]
+    cases += [('h460', name, value, ty) for ty, name, value in H460]
     out = []
-    for family, name, msg in cases:
-        ty = TOP[family]
+    for family, name, msg, *ty in cases:
+        ty = ty[0] if ty else TOP[family]
         enc = spec.encode(ty, msg, check_constraints=True)
         assert spec.decode(ty, enc) == msg, name
         out.append({'name': name, 'family': family, 'type': ty, 'hex': enc.hex(),
