@@ -1,6 +1,11 @@
 //! Encode and decode cost of the messages causeway handles most: RRQ and ARQ (RAS), a Setup
 //! (H323-UserInformation with a fast-start OLC) and an H.245 OpenLogicalChannel, taken from the
 //! golden vectors. Run: `cargo bench -p causeway-h323-asn1 --bench codec`.
+//!
+//! First figures (Intel Xeon, 2 cores shared with a fuzzer and other builds, load average 5,
+//! `-- --warm-up-time 1 --measurement-time 3`), per message: decode / encode RRQ (135 B)
+//! 6.4 / 4.5 us, ARQ (104 B) 5.2 / 3.9 us, Setup UUIE (170 B) 9.4 / 6.3 us, OLC (27 B)
+//! 2.8 / 2.0 us.
 
 use causeway_h323_asn1::h323_messages::{H323UserInformation, RasMessage};
 use causeway_h323_asn1::multimedia_system_control::MultimediaSystemControlMessage;
