@@ -6,6 +6,7 @@
 use causeway_tests::h323ep::asn1::h323_messages as h225;
 use causeway_tests::h323ep::asn1::rasn;
 use causeway_tests::h323ep::msg;
+use causeway_tests::tshark::{self, Capture};
 use causeway_tests::{free_port, H323Endpoint};
 use serde_json::Value;
 use std::net::{SocketAddr, UdpSocket};
@@ -831,88 +832,10 @@ fn bench_rrq_counts_confirms() {
 
 // ------------------------------------------------------------------ tshark
 
-struct Capture {
-    child: std::process::Child,
-    file: tempfile::NamedTempFile,
-}
-
-impl Capture {
-    /// tshark capturing TCP on loopback; returns once it reports that capture started.
-    fn start() -> Capture {
-        let file = tempfile::Builder::new().suffix(".pcap").tempfile().unwrap();
-        let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-f", "tcp", "-w"])
-            .arg(file.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark is missing: apt-get install -y tshark");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("Capturing on") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(20))
-            .expect("tshark started capturing");
-        // dumpcap reports before the first packet is taken; give it a moment to be live.
-        std::thread::sleep(Duration::from_millis(500));
-        Capture { child, file }
-    }
-
-    fn stop(mut self) -> tempfile::NamedTempFile {
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return self.file;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.file
-    }
-}
-
-fn tshark_read(
-    file: &std::path::Path,
-    decode_as: &[String],
-    filter: &str,
-    extra: &[&str],
-) -> String {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(file);
-    for d in decode_as {
-        cmd.args(["-d", d]);
-    }
-    let out = cmd
-        .args(["-Y", filter])
-        .args(extra)
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A direct call captured on loopback: H.225.0 is found by tshark's Q.931-over-TPKT heuristic
 /// on any port, H.245 on its own channel by decode-as; nothing is malformed or an expert error.
 fn tshark_checks_call(mode: &str) {
-    let cap = Capture::start();
+    let cap = Capture::start("tcp");
     let (_alice, bob, port) = direct_call(mode, mode);
     let file = cap.stop();
     let mut ports = vec![port];
@@ -927,9 +850,9 @@ fn tshark_checks_call(mode: &str) {
         .map(|p| format!("tcp.port=={p}"))
         .collect::<Vec<_>>()
         .join(" || ");
-    let summary = tshark_read(file.path(), &decode_as, &ours, &[]);
+    let summary = tshark::read(file.path(), &decode_as, &ours, &[]);
     eprintln!("{summary}");
-    let bad = tshark_read(
+    let bad = tshark::read(
         file.path(),
         &decode_as,
         &format!("({ours}) && (_ws.malformed || _ws.expert.severity >= error)"),
@@ -939,9 +862,9 @@ fn tshark_checks_call(mode: &str) {
         bad,
         "",
         "tshark flags our frames:\n{}",
-        tshark_read(file.path(), &decode_as, &ours, &["-V"])
+        tshark::read(file.path(), &decode_as, &ours, &["-V"])
     );
-    let warn = tshark_read(
+    let warn = tshark::read(
         file.path(),
         &decode_as,
         &format!("({ours}) && _ws.expert.severity == warning"),
@@ -962,13 +885,13 @@ fn tshark_checks_call(mode: &str) {
         "h245.openLogicalChannelAck_element",
         "h245.endSessionCommand",
     ] {
-        let hits = tshark_read(file.path(), &decode_as, &format!("({ours}) && {msg}"), &[]);
+        let hits = tshark::read(file.path(), &decode_as, &format!("({ours}) && {msg}"), &[]);
         assert_ne!(
             hits, "",
             "tshark finds no {msg} in the {mode} call:\n{summary}"
         );
     }
-    let cause = tshark_read(
+    let cause = tshark::read(
         file.path(),
         &decode_as,
         &format!("({ours}) && q931.cause_value == 16"),
