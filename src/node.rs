@@ -309,6 +309,7 @@ async fn start_h323(
         ras_listen: h.ras_listen,
         q931_listen: h.q931_listen,
         signaling_ports: h.signaling_ports,
+        discovery_port: h.multicast_discovery.then_some(h.discovery_port),
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(

@@ -32,6 +32,9 @@ pub const H323_SIGNALING_PORTS: PortRange = PortRange {
     start: 15000,
     end: 19999,
 };
+/// H.225.0 gatekeeper discovery: GRQ multicast to 224.0.1.41, UDP 1718.
+pub const H323_DISCOVERY_PORT: u16 = 1718;
+pub const H323_DISCOVERY_GROUP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(224, 0, 1, 41);
 /// H.323 registration time to live, seconds: 30 minutes, as the reference systems.
 pub const H323_TIME_TO_LIVE_SECS: u32 = 1800;
 /// Seconds an endpoint whose time to live ran out has to answer the gatekeeper's IRQ.

@@ -35,6 +35,10 @@ pub struct H323 {
     pub locate_timeout: u64,
     /// Seconds a relayed call may take from Setup to Connect.
     pub setup_timeout: u64,
+    /// Answer GRQs multicast to 224.0.1.41 (H.225.0 gatekeeper discovery).
+    pub multicast_discovery: bool,
+    /// The UDP port of multicast discovery.
+    pub discovery_port: u16,
 }
 
 impl Default for H323 {
@@ -53,6 +57,8 @@ impl Default for H323 {
             registration_deny: Vec::new(),
             locate_timeout: d::H323_LOCATE_TIMEOUT_SECS,
             setup_timeout: d::H323_SETUP_TIMEOUT_SECS,
+            multicast_discovery: false,
+            discovery_port: d::H323_DISCOVERY_PORT,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct DriverConfig {
     pub ras_listen: SocketAddr,
     pub q931_listen: SocketAddr,
     pub signaling_ports: PortRange,
+    /// Join the discovery group (224.0.1.41) on this UDP port and answer GRQs sent there.
+    pub discovery_port: Option<u16>,
 }
 
 /// What `causeway status` shows of the H.323 side.
@@ -57,12 +59,36 @@ pub type StatusHandle = Arc<Mutex<Snapshot>>;
 pub struct Bound {
     ras: UdpSocket,
     q931: TcpListener,
+    discovery: Option<UdpSocket>,
 }
 
 pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
     let ras = UdpSocket::bind(cfg.ras_listen).await?;
     let q931 = TcpListener::bind(cfg.q931_listen).await?;
-    Ok(Bound { ras, q931 })
+    let discovery = match cfg.discovery_port {
+        Some(port) => Some(discovery_socket(port)?),
+        None => None,
+    };
+    Ok(Bound {
+        ras,
+        q931,
+        discovery,
+    })
+}
+
+/// A UDP socket on `port` that joined 224.0.1.41 (the interface the kernel routes the group
+/// to). Address reuse: several gatekeepers on one host may all listen for discovery.
+fn discovery_socket(port: u16) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    s.join_multicast_v4(
+        &causeway_config::defaults::H323_DISCOVERY_GROUP,
+        &Ipv4Addr::UNSPECIFIED,
+    )?;
+    UdpSocket::from_std(s.into())
 }
 
 impl Bound {
@@ -144,6 +170,8 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
         calls_total: 0,
     };
     let ras = bound.ras;
+    let discovery = bound.discovery;
+    let mut mbuf = vec![0u8; 65_536];
     let mut buf = vec![0u8; 65_536];
     let mut actions = Vec::new();
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
@@ -159,11 +187,19 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
             r = ras.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
                     let local = d.local_for(from);
-                    let dg = ras::Datagram { from, local, bytes: &buf[..n] };
+                    let dg = ras::Datagram { from, local, bytes: &buf[..n], multicast: false };
                     d.service.ras(dg, Instant::now(), &mut actions);
                 }
                 // ICMP errors of earlier sends surface here on some systems; not fatal
                 Err(e) => debug!("RAS receive: {e}"),
+            },
+            r = recv_opt(discovery.as_ref(), &mut mbuf) => match r {
+                Ok((n, from)) => {
+                    let local = d.local_for(from);
+                    let dg = ras::Datagram { from, local, bytes: &mbuf[..n], multicast: true };
+                    d.service.ras(dg, Instant::now(), &mut actions);
+                }
+                Err(e) => debug!("discovery receive: {e}"),
             },
             Some(ev) = events.recv() => d.event(ev, &mut actions),
             _ = sleep => d.service.poll(Instant::now(), &mut actions),
@@ -438,6 +474,14 @@ impl Driver {
         if let Ok(mut s) = self.status.lock() {
             *s = snap;
         }
+    }
+}
+
+/// Receives on the discovery socket, or never when there is none.
+async fn recv_opt(s: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match s {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
     }
 }
 

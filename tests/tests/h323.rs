@@ -449,3 +449,56 @@ Content-Length: 0
     assert_eq!(causeway_tests::status(&r), 403, "{r}");
     assert!(r.contains("H.323"), "{r}");
 }
+
+#[test]
+fn an_endpoint_discovers_the_gatekeeper_by_multicast_grq() {
+    // multicast needs a route for 224.0.0.0/4: node and endpoint run in a private network
+    // namespace (`unshare -n`) whose loopback carries it, so nothing leaves the machine and
+    // the standard ports (1718 discovery, 1719 RAS) are free
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gk.toml");
+    std::fs::write(
+        &cfg,
+        "[system]\nrole = \"control\"\ndomain = \"example.com\"\n\
+         [sip]\nudp = { enabled = true, listen = \"127.0.0.1:5060\" }\ntcp = { enabled = false }\n\
+         tls = { enabled = false }\n[media]\nanchor = \"none\"\n\
+         [h323]\nenabled = true\nras_listen = \"127.0.0.1:1719\"\nq931_listen = \"127.0.0.1:1720\"\n\
+         multicast_discovery = true\n",
+    )
+    .unwrap();
+    let script = r#"ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || exit 97
+"$BIN" run --config "$CFG" 2>"$LOG" &
+pid=$!
+i=0; while [ $i -lt 200 ] && ! grep -q "H.323 gatekeeper" "$LOG"; do sleep 0.05; i=$((i+1)); done
+"$EP" --gk 224.0.1.41:1718 --discover --alias h323:mc --ignore-stdin </dev/null >"$OUT" &
+ep=$!
+i=0; while [ $i -lt 200 ] && ! grep -q '"registered"' "$OUT"; do sleep 0.05; i=$((i+1)); done
+kill $ep; wait $ep
+kill $pid; wait $pid
+exit 0"#;
+    let log = dir.path().join("node.log");
+    let out = dir.path().join("ep.out");
+    let o = Command::new("unshare")
+        .args(["-n", "--", "sh", "-c", script])
+        .env("BIN", causeway_tests::env_bin())
+        .env("EP", causeway_tests::h323_endpoint_bin())
+        .env("CFG", &cfg)
+        .env("LOG", &log)
+        .env("OUT", &out)
+        .output()
+        .expect("unshare (util-linux) is needed; the e2e tests run as root");
+    let events = std::fs::read_to_string(&out).unwrap_or_default();
+    let node_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{}\n{events}\n{node_log}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let gcf = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "gcf")
+        .unwrap_or_else(|| panic!("no GCF to the multicast GRQ:\n{events}\n{node_log}"));
+    assert_eq!(gcf["ras"], "127.0.0.1:1719", "{gcf}");
+    assert!(events.contains("\"registered\""), "{events}");
+}

@@ -10,6 +10,8 @@
 //! against its registrations and asks neighbor zones with LRQ.
 //!
 //! Choices (each an operator-visible behaviour):
+//! - GRQ: answered with GCF whether it came unicast or to the multicast group (224.0.1.41,
+//!   `multicast_discovery`); one naming another gatekeeper gets GRJ unicast, silence multicast.
 //! - Time to live: an endpoint gets what it asked for, capped at `[h323] time_to_live`, or that
 //!   value when it asked for nothing. When it runs out without a refresh the endpoint is sent an
 //!   IRQ; an IRR within `probe_timeout` keeps it registered for another time to live, silence
@@ -77,6 +79,8 @@ pub struct Datagram<'a> {
     /// Our address as the peer reached it (its IP goes into GCF/ACF/LCF).
     pub local: SocketAddr,
     pub bytes: &'a [u8],
+    /// Arrived on the multicast discovery socket (224.0.1.41).
+    pub multicast: bool,
 }
 
 // Outputs and answers are moved once from the gatekeeper to the driver: boxing the large
@@ -350,6 +354,10 @@ impl Gatekeeper {
         let n = m.request_seq_num.0;
         let reply = addr::to_socket(&m.ras_address).unwrap_or(d.from);
         if let Some(gk) = &m.gatekeeper_identifier {
+            if !self.is_our_id(&gk.0) && d.multicast {
+                // a multicast GRQ looking for another gatekeeper is not ours to answer
+                return;
+            }
             if !self.is_our_id(&gk.0) {
                 self.reject("GRQ", "terminalExcluded (another gatekeeper)", d.from, out);
                 let msg = build::grj(

@@ -293,6 +293,7 @@ fn exchange(
             from: sa(from),
             local: sa(GK_RAS),
             bytes: &bytes,
+            multicast: false,
         },
         now,
         &mut out,
@@ -699,6 +700,24 @@ fn grq_is_confirmed_unless_it_names_another_gatekeeper() {
         now,
     );
     assert!(matches!(one(sent).1, RasMessage::gatekeeperReject(_)));
+    // multicast (224.0.1.41): ours is answered unicast to the rasAddress, another's ignored
+    for (gk_id, answered) in [(None, true), (Some("cw-gk"), true), (Some("other"), false)] {
+        let bytes = aper::encode(&grq(3, sa("192.0.2.10:1719"), gk_id)).unwrap();
+        let mut out = Vec::new();
+        let d = Datagram {
+            from: sa("192.0.2.10:5000"),
+            local: sa(GK_RAS),
+            bytes: &bytes,
+            multicast: true,
+        };
+        gk.handle(d, now, &mut out);
+        let (sent, _) = split(out);
+        assert_eq!(sent.len(), usize::from(answered), "{gk_id:?}: {sent:?}");
+        if answered {
+            assert_eq!(sent[0].0, sa("192.0.2.10:1719"));
+            assert!(matches!(sent[0].1, RasMessage::gatekeeperConfirm(_)));
+        }
+    }
 }
 
 #[test]
@@ -711,6 +730,7 @@ fn malformed_datagrams_are_counted_and_unserved_requests_get_xrs() {
             from: sa("192.0.2.10:1719"),
             local: sa(GK_RAS),
             bytes: &[0xff, 0x00, 0x13],
+            multicast: false,
         },
         now,
         &mut out,
