@@ -26,6 +26,9 @@ use tracing::{debug, info, warn};
 /// Payloads waiting for one connection's writer; a peer that does not read is cut off.
 const WRITE_QUEUE: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events from connection, accept and connect tasks waiting for the service task; a full
+/// queue makes readers wait, which pushes back on the peers through TCP flow control.
+const EVENT_QUEUE: usize = 4096;
 /// How often the status snapshot is refreshed.
 const STATUS_EVERY: Duration = Duration::from_millis(500);
 
@@ -139,7 +142,10 @@ struct Driver {
     service: Service,
     cfg: DriverConfig,
     ras_port: u16,
-    events_tx: mpsc::UnboundedSender<Event>,
+    events_tx: mpsc::Sender<Event>,
+    /// Closes the service task decided itself (a peer that does not read), handled on the
+    /// next turn of the loop; at most one per connection.
+    closed_tx: mpsc::UnboundedSender<Event>,
     conns: HashMap<ConnId, Conn>,
     listeners: HashMap<ListenerId, tokio::task::AbortHandle>,
     next_port: Arc<AtomicU64>,
@@ -152,7 +158,8 @@ struct Driver {
 
 /// Runs the H.323 side until the task is dropped.
 pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: StatusHandle) {
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+    let (closed_tx, mut closed) = mpsc::unbounded_channel();
     let ras_port = bound.ras.local_addr().map(|a| a.port()).unwrap_or(0);
     tokio::spawn(accept_loop(bound.q931, None, events_tx.clone()));
     let seed = u64::from(std::process::id()) ^ (Instant::now().elapsed().as_nanos() as u64);
@@ -161,6 +168,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
         cfg,
         ras_port,
         events_tx,
+        closed_tx,
         conns: HashMap::new(),
         listeners: HashMap::new(),
         next_port: Arc::new(AtomicU64::new(seed.wrapping_mul(2654435761))),
@@ -202,6 +210,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
                 Err(e) => debug!("discovery receive: {e}"),
             },
             Some(ev) = events.recv() => d.event(ev, &mut actions),
+            Some(ev) = closed.recv() => d.event(ev, &mut actions),
             _ = sleep => d.service.poll(Instant::now(), &mut actions),
             _ = status_tick.tick() => d.refresh_status(),
         }
@@ -309,30 +318,36 @@ impl Driver {
                     Ok(n) => n,
                 };
                 if let Err(e) = framer.push(&buf[..n]) {
-                    let _ = events.send(Event::Malformed {
-                        conn,
-                        what: e.to_string(),
-                    });
+                    let _ = events
+                        .send(Event::Malformed {
+                            conn,
+                            what: e.to_string(),
+                        })
+                        .await;
                     break;
                 }
                 loop {
                     match framer.next_frame() {
                         Ok(Some(payload)) => {
-                            let _ = events.send(Event::Data { conn, payload });
+                            if events.send(Event::Data { conn, payload }).await.is_err() {
+                                return;
+                            }
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = events.send(Event::Malformed {
-                                conn,
-                                what: e.to_string(),
-                            });
-                            let _ = events.send(Event::Closed { conn });
+                            let _ = events
+                                .send(Event::Malformed {
+                                    conn,
+                                    what: e.to_string(),
+                                })
+                                .await;
+                            let _ = events.send(Event::Closed { conn }).await;
                             return;
                         }
                     }
                 }
             }
-            let _ = events.send(Event::Closed { conn });
+            let _ = events.send(Event::Closed { conn }).await;
         })
         .abort_handle();
         self.conns.insert(conn, Conn { tx, reader });
@@ -364,7 +379,7 @@ impl Driver {
                             // the peer does not read: cut it off rather than queue forever
                             warn!(conn, "H.323 connection write queue full; closing");
                             self.close(conn);
-                            let _ = self.events_tx.send(Event::Closed { conn });
+                            let _ = self.closed_tx.send(Event::Closed { conn });
                         }
                     }
                     Err(e) => warn!(conn, "H.323 payload not sent: {e}"),
@@ -377,17 +392,21 @@ impl Driver {
                 tokio::spawn(async move {
                     match connect_from_range(to, ports, &next).await {
                         Ok((stream, local)) => {
-                            let _ = events.send(Event::Connected {
-                                conn,
-                                stream,
-                                local,
-                            });
+                            let _ = events
+                                .send(Event::Connected {
+                                    conn,
+                                    stream,
+                                    local,
+                                })
+                                .await;
                         }
                         Err(e) => {
-                            let _ = events.send(Event::ConnectFailed {
-                                conn,
-                                reason: format!("connect to {to}: {e}"),
-                            });
+                            let _ = events
+                                .send(Event::ConnectFailed {
+                                    conn,
+                                    reason: format!("connect to {to}: {e}"),
+                                })
+                                .await;
                         }
                     }
                 });
@@ -497,11 +516,7 @@ fn log_ras(e: &RasEvent) {
     }
 }
 
-async fn accept_loop(
-    l: TcpListener,
-    listener: Option<ListenerId>,
-    events: mpsc::UnboundedSender<Event>,
-) {
+async fn accept_loop(l: TcpListener, listener: Option<ListenerId>, events: mpsc::Sender<Event>) {
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
@@ -513,6 +528,7 @@ async fn accept_loop(
                         local,
                         listener,
                     })
+                    .await
                     .is_err()
                 {
                     return;
