@@ -294,7 +294,13 @@ fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
         e.log(),
         c2.log()
     );
-    let st = status_with(&dmz, &["\"from-control-2\""]);
+    // the snapshot is refreshed about once a second: wait for it to show the second link
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut st = status_json(&dmz);
+    while st.matches("\"up\"").count() != 2 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+        st = status_json(&dmz);
+    }
     assert_eq!(
         st.matches("\"up\"").count(),
         2,
