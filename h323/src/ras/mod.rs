@@ -1096,32 +1096,6 @@ impl Gatekeeper {
             }
         }
     }
-
-    /// URQ (maintenance) to every registered endpoint, e.g. at shutdown.
-    pub fn unregister_all(&mut self, out: &mut Vec<Output>) {
-        let ids: Vec<String> = self.table.iter().map(|e| e.id.clone()).collect();
-        for id in ids {
-            if let Some(ep) = self.remove_endpoint(&id) {
-                let n = self.seq();
-                let msg = build::urq(
-                    n,
-                    &self.cfg.gatekeeper_id.clone(),
-                    &id,
-                    ep.call_signal
-                        .iter()
-                        .map(|a| addr::from_socket(*a))
-                        .collect(),
-                    UnregRequestReason::maintenance(()),
-                );
-                self.send(ep.ras, &msg, out);
-                out.push(Output::Event(RasEvent::Unregistered {
-                    id,
-                    by: By::Gatekeeper,
-                }));
-            }
-        }
-        self.calls.clear();
-    }
 }
 
 /// One way to reach a dialled alias.
