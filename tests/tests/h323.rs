@@ -330,32 +330,41 @@ fn tshark_dissects_the_gatekeepers_ras_and_call_signaling_cleanly() {
         &["h323:bob", "e164:2002"],
         &["--h245", "separate", "--ignore-stdin", "--discover"],
     );
-    call(&gk, &bob, "e164:2002", "separate", 4);
+    let separate = call(&gk, &bob, "e164:2002", "separate", 4);
     call(&gk, &bob, "h323:bob", "tunnel", 5);
     let file = cap.stop();
-    // RAS on our port as H.225.0 RAS; Q.931 is found by tshark's TPKT heuristic on any port; the H.245
-    // channels on the signaling range by decode-as
+    // Only this test's conversations (other tests run beside it on loopback): RAS on our port
+    // as H.225.0 RAS; Q.931 to our 1720 and from causeway to bob's call-signaling port (tshark
+    // finds it by its TPKT heuristic); H.245 on causeway's listener and on bob's, by decode-as.
     let mut decode_as = vec![format!("udp.port=={},h225", gk.ras.port())];
-    let ours = format!(
-        "udp.port=={} || tcp.port=={} || (tcp.port>=42000 && tcp.port<=42999)",
-        gk.ras.port(),
-        gk.q931.port()
+    let mut tcp_ports = vec![
+        gk.q931.port(),
+        addr(&bob.wait_event("ready", T)["q931"]).port(),
+    ];
+    let listener = addr(&h245(&separate, "channel")["remote"]).port();
+    assert!(
+        (42000..=42999).contains(&listener),
+        "causeway's H.245 listener: {listener}"
     );
-    let h245_ports = tshark::read(
-        file.path(),
-        &decode_as,
-        "tcp.dstport>=42000 && tcp.dstport<=42999 && tcp.flags.syn==1 && tcp.flags.ack==0",
-        &["-T", "fields", "-e", "tcp.dstport"],
-    );
-    for p in h245_ports.lines().filter(|l| !l.is_empty()) {
-        decode_as.push(format!("tcp.port=={p},h245"));
-    }
-    // and the callee's own H.245 listeners, which causeway connected to
+    let mut h245_ports = vec![listener];
     for v in bob.events() {
         if let Some(a) = v["h245_address"].as_str() {
-            decode_as.push(format!("tcp.port=={},h245", addr(&Value::from(a)).port()));
+            h245_ports.push(addr(&Value::from(a)).port());
         }
     }
+    for p in &h245_ports {
+        decode_as.push(format!("tcp.port=={p},h245"));
+    }
+    tcp_ports.extend(&h245_ports);
+    let ours = format!(
+        "udp.port=={} || {}",
+        gk.ras.port(),
+        tcp_ports
+            .iter()
+            .map(|p| format!("tcp.port=={p}"))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    );
     let summary = tshark::read(file.path(), &decode_as, &ours, &[]);
     eprintln!("{summary}");
     let bad = tshark::read(
