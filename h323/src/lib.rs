@@ -8,6 +8,7 @@
 //! - [`q931`]: one Q.931 message per payload (H.225.0 section 7), elements kept raw with typed
 //!   views; the User-user content is the PER `H323-UserInformation` that the ASN.1 crate
 //!   decodes.
+//! - [`endpoint`]: what an endpoint sends (RAS requests, UUIEs, basic H.245), for tools and tests.
 //! - [`addr`]: ASN.1 transport addresses and aliases to and from causeway's values.
 //! - [`ras`]: the gatekeeper (RAS, UDP 1719).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
@@ -16,6 +17,7 @@
 pub mod addr;
 pub mod call;
 pub mod driver;
+pub mod endpoint;
 pub mod q931;
 pub mod ras;
 pub mod service;

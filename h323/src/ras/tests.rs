@@ -4,6 +4,7 @@
 
 use super::build::{self, seq};
 use super::*;
+use crate::endpoint;
 use causeway_h323_asn1::rasn::types::OctetString;
 
 const GK_RAS: &str = "192.0.2.1:1719";
@@ -47,10 +48,6 @@ fn terminal() -> EndpointType {
     )
 }
 
-fn vendor() -> VendorIdentifier {
-    VendorIdentifier::new(H221NonStandard::new(181, 0, 1), None, None, None)
-}
-
 fn e164(d: &str) -> AliasAddress {
     addr::alias_address(AliasKind::E164, d).unwrap()
 }
@@ -63,7 +60,25 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Requests come from the crate's endpoint-side builders (`crate::endpoint`), as the test
+/// endpoint sends them.
+fn me(ras: SocketAddr, signal: SocketAddr, aliases: Vec<AliasAddress>) -> endpoint::Me {
+    endpoint::Me {
+        ras,
+        csa: signal,
+        aliases,
+    }
+}
+
+fn ids() -> endpoint::CallIds {
+    endpoint::CallIds {
+        crv: 1,
+        call_id: [9; 16],
+        conf_id: [7; 16],
+    }
+}
+
+/// A full RRQ, or a lightweight one (`keep_alive`, with the endpoint identifier).
 fn rrq_full(
     n: u16,
     ras: SocketAddr,
@@ -73,45 +88,13 @@ fn rrq_full(
     keep_alive: bool,
     endpoint: Option<EndpointIdentifier>,
 ) -> RasMessage {
-    RasMessage::registrationRequest(RegistrationRequest::new(
-        seq(n),
-        build::protocol_identifier(),
-        None,
-        false,
-        vec![addr::from_socket(signal)],
-        vec![addr::from_socket(ras)],
-        terminal(),
-        Some(aliases),
-        None,
-        vendor(),
-        None,
-        ttl.map(TimeToLive),
-        None,
-        None,
-        None,
-        Some(keep_alive),
-        endpoint,
-        Some(false),
-        Some(false),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ))
+    assert_eq!(
+        keep_alive,
+        endpoint.is_some(),
+        "lightweight iff an identifier"
+    );
+    let me = me(ras, signal, aliases);
+    endpoint::rrq(n, &me, ttl.unwrap_or(600), None, endpoint, false).unwrap()
 }
 
 fn rrq(n: u16, ras: &str, aliases: Vec<AliasAddress>) -> RasMessage {
@@ -120,110 +103,27 @@ fn rrq(n: u16, ras: &str, aliases: Vec<AliasAddress>) -> RasMessage {
     rrq_full(n, ras, signal, aliases, Some(600), false, None)
 }
 
+/// The caller side of endpoint `ep` (its addresses do not matter to admission).
+fn caller() -> endpoint::Me {
+    me(sa("192.0.2.99:1719"), sa("192.0.2.99:1720"), vec![])
+}
+
 fn arq(n: u16, ep: &str, dest: Vec<AliasAddress>, answer: bool) -> RasMessage {
-    RasMessage::admissionRequest(AdmissionRequest::new(
-        seq(n),
-        CallType::pointToPoint(()),
-        Some(CallModel::gatekeeperRouted(())),
-        build::endpoint_id(ep),
-        Some(dest),
-        None,
-        None,
-        vec![],
-        None,
-        BandWidth(1280),
-        CallReferenceValue(1),
-        None,
-        None,
-        ConferenceIdentifier(GloballyUniqueID([7u8; 16].into())),
-        false,
-        answer,
-        Some(false),
-        Some(CallIdentifier::new(GloballyUniqueID([9u8; 16].into()))),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(false),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(false),
-    ))
+    let id = build::endpoint_id(ep);
+    endpoint::arq(n, &caller(), id, None, &ids(), Some(dest), vec![], answer).unwrap()
 }
 
 fn urq(n: u16, ep: &str) -> RasMessage {
-    RasMessage::unregistrationRequest(UnregistrationRequest::new(
-        seq(n),
-        vec![],
-        None,
-        None,
-        Some(build::endpoint_id(ep)),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ))
+    endpoint::urq(n, &caller(), None, Some(build::endpoint_id(ep))).unwrap()
 }
 
 fn drq(n: u16, ep: &str) -> RasMessage {
-    RasMessage::disengageRequest(DisengageRequest::new(
-        seq(n),
-        build::endpoint_id(ep),
-        ConferenceIdentifier(GloballyUniqueID([7u8; 16].into())),
-        CallReferenceValue(1),
-        DisengageReason::normalDrop(()),
-        None,
-        Some(CallIdentifier::new(GloballyUniqueID([9u8; 16].into()))),
-        None,
-        None,
-        None,
-        None,
-        Some(false),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ))
+    endpoint::drq(n, build::endpoint_id(ep), None, &ids(), false)
 }
 
 fn irr(n: u16, ep: &str, ras: SocketAddr) -> RasMessage {
-    RasMessage::infoRequestResponse(InfoRequestResponse::new(
-        None,
-        seq(n),
-        terminal(),
-        build::endpoint_id(ep),
-        addr::from_socket(ras),
-        vec![],
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ))
+    let me = me(ras, SocketAddr::new(ras.ip(), ras.port() + 1), vec![]);
+    endpoint::irr(n, &me, build::endpoint_id(ep)).unwrap()
 }
 
 fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {

@@ -38,7 +38,8 @@ pub use causeway_h323_asn1 as asn1;
 pub mod bench;
 pub mod call;
 pub mod h245;
-pub mod msg;
+/// The message builders live in the crate, beside the gatekeeper that answers them.
+pub use causeway_h323::endpoint as msg;
 pub mod ras;
 
 use causeway_h323_asn1::h323_messages::{self as h225, RasMessage};

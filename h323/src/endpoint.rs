@@ -1,7 +1,11 @@
-//! Builders and readers of the ASN.1 messages the test endpoint sends and receives: RAS
-//! (H.225.0 section 7), the H.225.0 UUIEs carried in Q.931 User-user, and the handful of H.245
-//! messages of a basic audio call. Values follow what an H.225.0 version 4+ endpoint must send
-//! (mandatory extension additions present).
+//! The endpoint side of the protocol: builders and readers of the ASN.1 messages an H.323
+//! endpoint sends and receives — RAS requests (H.225.0 section 7), the H.225.0 UUIEs carried in
+//! Q.931 User-user, and the handful of H.245 messages of a basic audio call. Values follow what
+//! an H.225.0 version 4+ endpoint must send (mandatory extension additions present). Used by
+//! the `h323-endpoint` test tool and by the gatekeeper's own tests; the gatekeeper's replies
+//! are built in [`crate::ras::build`].
+//!
+//! Values only: no sockets, no state.
 //!
 //! The generated types are `#[non_exhaustive]`, so every value is made through its positional
 //! `new`; the comments name the extension additions that are mandatory for version 4+.
