@@ -4,14 +4,15 @@
 
 use anyhow::{bail, Context};
 use causeway_config::media::Anchor;
-use causeway_config::zones::{ZoneTransport, ZoneType};
-use causeway_config::{Config, DigestAlgorithm, SipTransport};
+use causeway_config::zones::ZoneType;
+use causeway_config::Transport;
+use causeway_config::{Config, DigestAlgorithm};
 use causeway_sip::auth::Algorithm;
 use causeway_sip::driver;
 use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone};
 use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
-use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig, TransportKind};
+use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig};
 use causeway_traversal::media::anchor::Anchoring;
 use causeway_traversal::media::latch::{LatchConfig, Relatch};
 use causeway_traversal::media::ports::PortPair;
@@ -26,18 +27,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let role = config.system.role;
     let sip = &config.sip;
     let mut listeners = Vec::new();
-    for (t, kind, mtls) in [
-        (SipTransport::Udp, TransportKind::Udp, false),
-        (SipTransport::Tcp, TransportKind::Tcp, false),
-        (SipTransport::Tls, TransportKind::Tls, false),
-        (SipTransport::Mtls, TransportKind::Tls, true),
-    ] {
-        let l = sip.listener(t, role);
+    for l in sip.listeners(role) {
         if l.enabled {
             listeners.extend(l.listen.iter().map(|addr| ListenerSpec {
-                kind,
+                kind: l.transport,
                 addr: *addr,
-                mtls,
+                mtls: l.mtls,
             }));
         }
     }
@@ -47,7 +42,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         if z.kind != ZoneType::TraversalServer {
             continue;
         }
-        let kind = zone_kind(z.transport());
+        let kind = z.transport();
         let port = causeway_config::traversal_server_port(&config, i);
         let ip = z.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         listeners.push(ListenerSpec {
@@ -62,11 +57,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             username: z.username.clone().unwrap_or_default(),
         });
     }
-    let needs_tls = listeners.iter().any(|l| l.kind == TransportKind::Tls)
+    let needs_tls = listeners.iter().any(|l| l.kind == Transport::Tls)
         || config
             .zones
             .iter()
-            .any(|z| z.kind == ZoneType::TraversalClient && z.transport() == ZoneTransport::Tls);
+            .any(|z| z.kind == ZoneType::TraversalClient && z.transport() == Transport::Tls);
     let tls = match (&sip.certificate, &sip.private_key) {
         (Some(cert), Some(key)) => Some(
             TlsMaterial::from_pem_files(cert, key)
@@ -110,8 +105,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .next()
                 .with_context(|| format!("zone `{}`: peer `{host}` has no address", z.name))?,
         };
-        let kind = zone_kind(z.transport());
-        let client_tls = if kind == TransportKind::Tls {
+        let kind = z.transport();
+        let client_tls = if kind == Transport::Tls {
             let enforce = z.tls_verify() == causeway_config::TlsVerify::Enforce;
             let ca = z.ca.clone().or_else(|| sip.trusted_ca.clone());
             Some(
@@ -438,14 +433,6 @@ fn start_media(config: &Config, has_server_zones: bool) -> anyhow::Result<Option
         }
     );
     Ok(Some(relay))
-}
-
-fn zone_kind(t: ZoneTransport) -> TransportKind {
-    match t {
-        ZoneTransport::Udp => TransportKind::Udp,
-        ZoneTransport::Tcp => TransportKind::Tcp,
-        ZoneTransport::Tls => TransportKind::Tls,
-    }
 }
 
 fn zone_status(config: &Config) -> Vec<ZoneStatus> {

@@ -15,7 +15,7 @@ pub mod zones;
 
 pub use load::{ConfigError, FieldError, PathPart};
 pub use schema::*;
-pub use types::{ListenAddrs, PortRange, Role};
+pub use types::{ListenAddrs, PortRange, Role, Transport};
 pub use validate::{traversal_server_port, LOCAL_ZONE};
 
 /// The configuration `causeway run` uses when no `--config` is given.
@@ -54,11 +54,11 @@ mod tests {
         let c = Config::embedded_default();
         assert_eq!(c.system.role, Role::Control);
         assert_eq!(c.system.domain, "example.com");
-        let udp = c.sip.listener(SipTransport::Udp, c.system.role);
+        let udp = c.sip.listener("udp", c.system.role).unwrap();
         assert!(udp.enabled);
         assert_eq!(udp.listen[0].port(), defaults::SIP_UDP_PORT);
-        assert!(c.sip.listener(SipTransport::Tls, c.system.role).enabled);
-        assert!(!c.sip.listener(SipTransport::Mtls, c.system.role).enabled);
+        assert!(c.sip.listener("tls", c.system.role).unwrap().enabled);
+        assert!(!c.sip.listener("mtls", c.system.role).unwrap().enabled);
         assert_eq!(c.sip.outbound_ports, defaults::SIP_OUTBOUND_PORTS);
         assert_eq!(c.registrar_domains(), vec!["example.com".to_string()]);
     }
@@ -117,7 +117,7 @@ default_expires = 3600
         let c = Config::parse("t.toml", text).expect("valid");
         assert_eq!(c.system.name, "edge-1");
         assert_eq!(
-            c.sip.listener(SipTransport::Tls, Role::Control).listen,
+            c.sip.listener("tls", Role::Control).unwrap().listen,
             vec!["127.0.0.1:5061".parse().unwrap()]
         );
     }
@@ -125,9 +125,9 @@ default_expires = 3600
     #[test]
     fn edge_role_has_udp_and_tcp_off_by_default() {
         let c = Config::parse("t.toml", &MINIMAL.replace("control", "edge")).unwrap();
-        assert!(!c.sip.listener(SipTransport::Udp, Role::Edge).enabled);
-        assert!(!c.sip.listener(SipTransport::Tcp, Role::Edge).enabled);
-        assert!(c.sip.listener(SipTransport::Tls, Role::Edge).enabled);
+        assert!(!c.sip.listener("udp", Role::Edge).unwrap().enabled);
+        assert!(!c.sip.listener("tcp", Role::Edge).unwrap().enabled);
+        assert!(c.sip.listener("tls", Role::Edge).unwrap().enabled);
     }
 
     #[test]
@@ -217,7 +217,8 @@ default_expires = 3600
 #[cfg(test)]
 mod zone_tests {
     use super::*;
-    use crate::zones::{OnMatch, PatternBehavior, PatternType, ZoneTransport, ZoneType};
+    use crate::zones::{OnMatch, PatternBehavior, PatternType, ZoneType};
+    use crate::Transport;
 
     const EDGE: &str = r#"
 [system]
@@ -262,7 +263,7 @@ target = "from-control"
         let c = Config::parse("e.toml", EDGE).expect("valid");
         assert_eq!(c.zones.len(), 3);
         assert_eq!(c.zones[0].kind, ZoneType::TraversalServer);
-        assert_eq!(c.zones[0].transport(), ZoneTransport::Tls);
+        assert_eq!(c.zones[0].transport(), Transport::Tls);
         // 7001 for the first traversal zone, 7002 for the second
         assert_eq!(traversal_server_port(&c, 0), 7001);
         assert_eq!(traversal_server_port(&c, 1), 7002);

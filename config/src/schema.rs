@@ -6,7 +6,7 @@
 //! file reading and error positions in `load`.
 
 use crate::defaults as d;
-use crate::types::{ListenAddrs, PortRange, Role};
+use crate::types::{ListenAddrs, PortRange, Role, Transport};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -63,9 +63,14 @@ pub struct ListenerToml {
     pub listen: Option<ListenAddrs>,
 }
 
-/// One SIP listener with its defaults applied.
+/// One SIP listener table (`[sip] udp`, `tcp`, `tls` or `mtls`) with its defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
+    /// The TOML key: `udp`, `tcp`, `tls` or `mtls`.
+    pub key: &'static str,
+    pub transport: Transport,
+    /// A TLS listener that requires a client certificate chaining to `trusted_ca`.
+    pub mtls: bool,
     pub enabled: bool,
     pub listen: Vec<SocketAddr>,
 }
@@ -131,35 +136,63 @@ pub enum TlsVerify {
     Enforce,
 }
 
-/// The SIP transports, in the order listeners are reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SipTransport {
-    Udp,
-    Tcp,
-    Tls,
-    Mtls,
-}
-
 impl Sip {
-    /// The listener of `t` with defaults applied: all interfaces (IPv4 and IPv6) on the
-    /// port-table port; UDP and TCP are off by default on an edge node (reference table 001:
-    /// "SIP UDP disabled by default", "SIP TCP disabled by default (X8.9.2 and later)"), MTLS is
-    /// off by default everywhere.
-    pub fn listener(&self, t: SipTransport, role: Role) -> Listener {
-        let (toml, port, enabled) = match t {
-            SipTransport::Udp => (&self.udp, d::SIP_UDP_PORT, role == Role::Control),
-            SipTransport::Tcp => (&self.tcp, d::SIP_TCP_PORT, role == Role::Control),
-            SipTransport::Tls => (&self.tls, d::SIP_TLS_PORT, true),
-            SipTransport::Mtls => (&self.mtls, d::SIP_MTLS_PORT, false),
-        };
-        Listener {
+    /// The four listener tables (udp, tcp, tls, mtls, in the order listeners are reported) with
+    /// defaults applied: all interfaces (IPv4 and IPv6) on the port-table port; UDP and TCP are
+    /// off by default on an edge node (reference table 001: "SIP UDP disabled by default", "SIP
+    /// TCP disabled by default (X8.9.2 and later)"), MTLS is off by default everywhere.
+    pub fn listeners(&self, role: Role) -> [Listener; 4] {
+        let control = role == Role::Control;
+        [
+            (
+                "udp",
+                &self.udp,
+                Transport::Udp,
+                false,
+                d::SIP_UDP_PORT,
+                control,
+            ),
+            (
+                "tcp",
+                &self.tcp,
+                Transport::Tcp,
+                false,
+                d::SIP_TCP_PORT,
+                control,
+            ),
+            (
+                "tls",
+                &self.tls,
+                Transport::Tls,
+                false,
+                d::SIP_TLS_PORT,
+                true,
+            ),
+            (
+                "mtls",
+                &self.mtls,
+                Transport::Tls,
+                true,
+                d::SIP_MTLS_PORT,
+                false,
+            ),
+        ]
+        .map(|(key, toml, transport, mtls, port, enabled)| Listener {
+            key,
+            transport,
+            mtls,
             enabled: toml.enabled.unwrap_or(enabled),
             listen: toml
                 .listen
                 .as_ref()
                 .map(|l| l.0.clone())
                 .unwrap_or_else(|| all_interfaces(port)),
-        }
+        })
+    }
+
+    /// The listener table named `key` (`udp`, `tcp`, `tls`, `mtls`).
+    pub fn listener(&self, key: &str, role: Role) -> Option<Listener> {
+        self.listeners(role).into_iter().find(|l| l.key == key)
     }
 }
 

@@ -168,3 +168,62 @@ mod tests {
         }
     }
 }
+
+/// A SIP transport: the one transport vocabulary of the workspace (listeners, zones, RFC 3263
+/// lookups, the proxy's hops). TLS is always TLS over TCP; MTLS is a TLS listener that asks
+/// for a client certificate, not a transport of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    /// The token of a Via header (RFC 3261 20.42): `UDP`, `TCP`, `TLS`.
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+
+    /// The `transport=` URI parameter and configuration value: `udp`, `tcp`, `tls`.
+    pub fn param(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+
+    /// Parses a Via token or `transport=` value, in any case.
+    pub fn from_token(token: &str) -> Option<Transport> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls]
+            .into_iter()
+            .find(|t| t.via_token().eq_ignore_ascii_case(token))
+    }
+
+    /// TCP and TLS: no retransmissions of requests (RFC 3261 17.1.1.2).
+    pub fn is_reliable(self) -> bool {
+        self != Transport::Udp
+    }
+
+    /// Port used when neither a URI nor an SRV record gives one (RFC 3261 19.1.2).
+    pub fn default_port(self) -> u16 {
+        use crate::defaults::{SIP_TCP_PORT, SIP_TLS_PORT, SIP_UDP_PORT};
+        match self {
+            Transport::Udp => SIP_UDP_PORT,
+            Transport::Tcp => SIP_TCP_PORT,
+            Transport::Tls => SIP_TLS_PORT,
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.via_token())
+    }
+}

@@ -6,8 +6,9 @@
 
 use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
-use crate::schema::{Config, SipTransport};
-use crate::zones::{PatternBehavior, PatternType, ZoneTransport, ZoneType};
+use crate::schema::Config;
+use crate::types::Transport;
+use crate::zones::{PatternBehavior, PatternType, ZoneType};
 
 /// Name of the implicit zone of local registrations.
 pub const LOCAL_ZONE: &str = "LocalZone";
@@ -28,16 +29,7 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
     }
 
     let sip = &c.sip;
-    let transports = [
-        (SipTransport::Udp, "udp"),
-        (SipTransport::Tcp, "tcp"),
-        (SipTransport::Tls, "tls"),
-        (SipTransport::Mtls, "mtls"),
-    ];
-    if !transports
-        .iter()
-        .any(|(t, _)| sip.listener(*t, sys.role).enabled)
-    {
+    if !sip.listeners(sys.role).iter().any(|l| l.enabled) {
         return Err(FieldError::new(
             &[Key("sip")],
             "no SIP listener is enabled (enable at least one of udp, tcp, tls, mtls)",
@@ -72,7 +64,7 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             }
         }
     }
-    if sip.listener(SipTransport::Mtls, sys.role).enabled && sip.trusted_ca.is_none() {
+    if sip.listeners(sys.role).iter().any(|l| l.mtls && l.enabled) && sip.trusted_ca.is_none() {
         return Err(FieldError::new(
             &[Key("sip"), Key("mtls")],
             "MTLS verifies client certificates: set `sip.trusted_ca`",
@@ -369,7 +361,7 @@ fn check_zones(c: &Config) -> Result<(), FieldError> {
             "mtls",
             "traversal-server",
         )?;
-        if z.mtls && (z.transport() != ZoneTransport::Tls || c.sip.trusted_ca.is_none()) {
+        if z.mtls && (z.transport() != Transport::Tls || c.sip.trusted_ca.is_none()) {
             return Err(FieldError::new(
                 &at("mtls"),
                 "MTLS needs transport \"tls\" and `sip.trusted_ca` to verify client certificates",
@@ -407,7 +399,7 @@ fn check_zones(c: &Config) -> Result<(), FieldError> {
                         ));
                     }
                 }
-                if z.transport() == ZoneTransport::Udp {
+                if z.transport() == Transport::Udp {
                     return Err(FieldError::new(
                         &at("transport"),
                         "a traversal link runs over tls or tcp",
@@ -447,7 +439,7 @@ fn check_zones(c: &Config) -> Result<(), FieldError> {
                         ));
                     }
                 }
-                if z.transport() == ZoneTransport::Udp {
+                if z.transport() == Transport::Udp {
                     return Err(FieldError::new(
                         &at("transport"),
                         "a traversal link runs over tls or tcp",

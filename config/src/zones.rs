@@ -3,6 +3,7 @@
 //! valid regexes) are in `validate`.
 
 use crate::defaults as d;
+use crate::types::Transport;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ pub struct Zone {
     /// neighbor: `host[:port]`; traversal-client: E's host name or IP.
     pub peer: Option<String>,
     /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.
-    pub transport: Option<ZoneTransport>,
+    pub transport: Option<Transport>,
     /// neighbor: the H.323 RAS port of the peer gatekeeper (LRQs go there); 1719 when absent.
     pub ras_port: Option<u16>,
     /// Traversal zones: the SIP port of E's traversal server zone (7001, 7002, …).
@@ -73,19 +74,11 @@ impl ZoneType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ZoneTransport {
-    Udp,
-    Tcp,
-    Tls,
-}
-
 impl Zone {
-    pub fn transport(&self) -> ZoneTransport {
+    pub fn transport(&self) -> Transport {
         self.transport.unwrap_or(match self.kind {
-            ZoneType::Neighbor | ZoneType::Dns => ZoneTransport::Udp,
-            ZoneType::TraversalClient | ZoneType::TraversalServer => ZoneTransport::Tls,
+            ZoneType::Neighbor | ZoneType::Dns => Transport::Udp,
+            ZoneType::TraversalClient | ZoneType::TraversalServer => Transport::Tls,
         })
     }
     pub fn keepalive_interval(&self) -> u64 {

@@ -2,9 +2,9 @@
 //! sockets. It moves transport events into `proxy::Core`, the core's outputs into the transport,
 //! and sleeps until the core's next deadline. No protocol decisions are made here.
 
+use crate::dns::{Hop as DnsHop, SipResolver};
 use crate::proxy::{Core, DnsQuery, NetEnv};
 use crate::transport::{ConnId, Outbound, TransportEvent, TransportHandle};
-use causeway_zones::dns::{Hop as DnsHop, SipResolver};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

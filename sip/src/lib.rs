@@ -7,6 +7,7 @@
 //! driver do I/O; everything else takes `now` and returns what to do.
 
 pub mod auth;
+pub mod dns;
 pub mod driver;
 pub mod message;
 pub mod proxy;

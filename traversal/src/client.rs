@@ -9,9 +9,10 @@
 //! outputs: messages to send and `Event`s for the core's link table.
 
 use bytes::Bytes;
+use causeway_config::Transport;
 use causeway_sip::auth;
 use causeway_sip::proxy::{LinkResponse, LINK_BRANCH_PREFIX};
-use causeway_sip::transport::{ConnId, Outbound, TransportKind};
+use causeway_sip::transport::{ConnId, Outbound};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,7 +26,7 @@ pub struct LinkConfig {
     /// E's address and the name it was configured by (TLS server name, URIs).
     pub peer: SocketAddr,
     pub peer_host: String,
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub username: String,
     pub password: String,
     pub expires: u32,
@@ -126,7 +127,7 @@ impl LinkClient {
         &self.cfg.zone
     }
 
-    pub fn kind(&self) -> TransportKind {
+    pub fn kind(&self) -> Transport {
         self.cfg.kind
     }
 
@@ -355,9 +356,9 @@ impl LinkClient {
         self.token = token;
         let c = &self.cfg;
         let t = match c.kind {
-            TransportKind::Tls => "tls",
-            TransportKind::Tcp => "tcp",
-            TransportKind::Udp => "udp",
+            Transport::Tls => "tls",
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
         };
         let host = uri_host(&c.peer_host);
         let ruri = format!("sip:{host}:{};transport={t}", c.peer.port());

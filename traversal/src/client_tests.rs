@@ -6,10 +6,11 @@
 
 use crate::client::{Event, LinkClient, LinkConfig};
 use bytes::Bytes;
+use causeway_config::Transport;
 use causeway_sip::auth::{Algorithm, DigestServer};
 use causeway_sip::message::Message;
 use causeway_sip::proxy::LinkResponse;
-use causeway_sip::transport::{client_config, ConnId, Outbound, TransportKind};
+use causeway_sip::transport::{client_config, ConnId, Outbound};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,7 +40,7 @@ fn config() -> LinkConfig {
         zone: "to-edge".into(),
         peer: addr(E_ZONE),
         peer_host: "127.0.0.1".into(),
-        kind: TransportKind::Tls,
+        kind: Transport::Tls,
         username: USER.into(),
         password: PASSWORD.into(),
         expires: EXPIRES,
@@ -210,7 +211,7 @@ fn first_attempt_is_at_once_on_a_new_connection_with_the_zone_tls() {
     assert_eq!(ev, None);
     assert_eq!(f.elapsed(), Duration::ZERO);
     let reg = only_register(&out);
-    assert_eq!(reg.kind, TransportKind::Tls);
+    assert_eq!(reg.kind, Transport::Tls);
     assert_eq!(reg.dest, addr(E_ZONE));
     assert_eq!(reg.conn, None);
     assert!(!reg.reuse_only, "a fresh attempt opens the connection");

@@ -2,18 +2,17 @@
 //! list of targets, by transforms, search rules and zones from the configuration.
 //!
 //! The router sees aliases (a SIP URI's `user@host`, later H.323 IDs and E.164 numbers) and
-//! answers with zones to try; it never parses SIP or H.323 and never does I/O, except `dns`:
-//! RFC 3263 server location for DNS zones and the proxy's next hop (its ordering is pure,
-//! `dns::select`; only `dns::resolve` queries). The evaluation
+//! answers with zones to try; it never parses SIP or H.323 and never does I/O (RFC 3263 server
+//! location of DNS zones is SIP's: `causeway_sip::dns`). The evaluation
 //! order (transforms, then search rules by priority group, with the implicit "registrar domains
 //! -> LocalZone" rule at priority 50) is described in `router`.
 //!
 //! Modules: `alias` (the dialled alias and its text), `pattern` (exact/prefix/suffix/regex
 //! matching and rewriting), `rule` (one transform or search rule deciding on one request),
-//! `route` (request and answer types), `router` (ordering, grouping, stop/continue), `dns` (RFC 3263).
+//! `route` (request and answer types), `router` (ordering, grouping, stop/continue), `shared`
+//! (the alias table the SIP registrar and the H.323 gatekeeper share).
 
 mod alias;
-pub mod dns;
 mod pattern;
 mod route;
 mod router;

@@ -15,6 +15,7 @@ use super::register::{self, RegisterOutcome};
 use super::select::better;
 use super::teardown::{capture, Teardown};
 use crate::auth::{Algorithm, DigestServer};
+use crate::dns::{Hop as DnsHop, SipTarget};
 use crate::message::{
     build_ack, build_cancel, check_request, check_response, Bytes, Host, Limits, Message, Method,
     NameAddr, Uri,
@@ -22,8 +23,8 @@ use crate::message::{
 use crate::registrar::{Registrar, RegistrarPolicy};
 use crate::transaction::TimerConfig;
 use crate::transaction::{Client, ClientTimeout, Server};
-use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
-use causeway_zones::dns::{Hop as DnsHop, SipTarget, Transport as DnsTransport};
+use crate::transport::{ConnId, Inbound, Outbound};
+use causeway_config::Transport;
 use causeway_zones::{Alias, Protocol, RouteRequest, Router, SharedAliases, ZoneKind, LOCAL_ZONE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -93,7 +94,7 @@ type TxId = u64;
 /// Where responses to a request go (RFC 3261 18.2.2, RFC 3581).
 #[derive(Clone, Debug)]
 struct Reply {
-    kind: TransportKind,
+    kind: Transport,
     remote: SocketAddr,
     conn: Option<ConnId>,
     /// our address the request arrived on (for the inbound Record-Route)
@@ -219,7 +220,7 @@ pub struct Core {
 impl Core {
     pub fn new(
         settings: ProxySettings,
-        listeners: Vec<(TransportKind, SocketAddr)>,
+        listeners: Vec<(Transport, SocketAddr)>,
         env: Box<dyn NetEnv>,
     ) -> Core {
         let digest = settings
@@ -463,11 +464,7 @@ impl Core {
                 .map(|h| Target {
                     ruri: waiting.ruri.clone(),
                     hop: NextHop {
-                        kind: match h.transport {
-                            DnsTransport::Udp => TransportKind::Udp,
-                            DnsTransport::Tcp => TransportKind::Tcp,
-                            DnsTransport::Tls => TransportKind::Tls,
-                        },
+                        kind: h.transport,
                         addr: h.addr,
                         conn: None,
                         server_name: Some(h.server_name.clone()),
@@ -644,7 +641,7 @@ impl Core {
             Host::V6(a) => std::net::IpAddr::V6(*a),
             Host::Domain(_) => return,
         };
-        let port = via.port.unwrap_or(super::hop::default_port(reply.kind));
+        let port = via.port.unwrap_or(reply.kind.default_port());
         self.aliases.push((conn, SocketAddr::new(ip, port)));
     }
 
@@ -1106,11 +1103,7 @@ impl Core {
                         let Some((peer, transport)) = peer else {
                             continue;
                         };
-                        let t_param = match transport {
-                            causeway_config::zones::ZoneTransport::Udp => "udp",
-                            causeway_config::zones::ZoneTransport::Tcp => "tcp",
-                            causeway_config::zones::ZoneTransport::Tls => "tls",
-                        };
+                        let t_param = transport.param();
                         let hop = Uri::parse(&format!("sip:{peer};transport={t_param}"))
                             .map_err(|e| e.to_string())
                             .and_then(|u| match u {
@@ -1352,7 +1345,7 @@ impl Core {
         out: &mut Vec<Outbound>,
     ) -> Result<(), (u16, String)> {
         let hop = target.hop.clone();
-        if !self.identity.has_listener(hop.kind) && hop.kind == TransportKind::Udp {
+        if !self.identity.has_listener(hop.kind) && hop.kind == Transport::Udp {
             return Err((503, "Service Unavailable (UDP is disabled)".into()));
         }
         // down a link: Via names our end of it; E's Record-Route names the zone's port with
@@ -1982,14 +1975,9 @@ impl Core {
             self.stats.dropped_responses += 1;
             return;
         };
-        let kind = match next.transport.as_str() {
-            "UDP" => TransportKind::Udp,
-            "TCP" => TransportKind::Tcp,
-            "TLS" => TransportKind::Tls,
-            _ => {
-                self.stats.dropped_responses += 1;
-                return;
-            }
+        let Some(kind) = Transport::from_token(&next.transport) else {
+            self.stats.dropped_responses += 1;
+            return;
         };
         let ip = next
             .received()
@@ -2011,7 +1999,7 @@ impl Core {
             .rport()
             .flatten()
             .or(next.port)
-            .unwrap_or(super::hop::default_port(kind));
+            .unwrap_or(kind.default_port());
         self.stats.forwarded_responses += 1;
         out.push(Outbound {
             kind,
@@ -2219,7 +2207,7 @@ fn server_key_for(msg: &Message, method: &str) -> String {
 }
 
 /// Our Record-Route value, with the flow parameter when it faces traversal server zone `zone`.
-fn link_record_route(kind: TransportKind, local: SocketAddr, zone: Option<&str>) -> String {
+fn link_record_route(kind: Transport, local: SocketAddr, zone: Option<&str>) -> String {
     let v = record_route_value(kind, local);
     match zone {
         Some(z) => format!("{};{LINK_PARAM}={z}>", v.trim_end_matches('>')),
@@ -2241,18 +2229,11 @@ fn dns_target(u: &crate::message::SipUri, zone: Option<String>, ruri: Option<Str
         Host::V4(a) => a.to_string(),
         Host::V6(a) => a.to_string(),
     };
-    let transport = u
-        .transport()
-        .and_then(|t| match t.to_ascii_lowercase().as_str() {
-            "udp" => Some(DnsTransport::Udp),
-            "tcp" => Some(DnsTransport::Tcp),
-            "tls" => Some(DnsTransport::Tls),
-            _ => None,
-        });
+    let transport = u.transport().and_then(Transport::from_token);
     Target {
         ruri,
         hop: NextHop {
-            kind: TransportKind::Udp,
+            kind: Transport::Udp,
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             conn: None,
             server_name: None,

@@ -2,17 +2,18 @@
 //! (RFC 3261 16.5/16.6 item 7 and RFC 3263 4.1/4.2 for the cases that need no DNS) or from a
 //! registration's flow.
 //!
-//! Owns only the URI -> address mapping; it sends nothing and looks nothing up in DNS (DNS
-//! zones belong to `zones`, with the traversal work).
+//! Owns only the URI -> address mapping; it sends nothing and looks nothing up in DNS (RFC 3263
+//! lookups are `crate::dns`).
 
 use crate::message::{Host, SipUri};
-use crate::transport::{ConnId, TransportKind};
+use crate::transport::ConnId;
+use causeway_config::Transport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Where to send a request next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NextHop {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub addr: SocketAddr,
     /// A connection to prefer (the flow a registration came in on).
     pub conn: Option<ConnId>,
@@ -36,22 +37,22 @@ pub enum HopError {
 /// choose the transport, and a missing port is the transport's default (RFC 3263 4.2).
 pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
     let kind = match uri.transport().map(str::to_ascii_lowercase).as_deref() {
-        None if uri.secure => TransportKind::Tls,
+        None if uri.secure => Transport::Tls,
         None | Some("udp") => {
             if uri.secure {
-                TransportKind::Tls
+                Transport::Tls
             } else {
-                TransportKind::Udp
+                Transport::Udp
             }
         }
         Some("tcp") => {
             if uri.secure {
-                TransportKind::Tls
+                Transport::Tls
             } else {
-                TransportKind::Tcp
+                Transport::Tcp
             }
         }
-        Some("tls") => TransportKind::Tls,
+        Some("tls") => Transport::Tls,
         Some(other) => return Err(HopError::UnsupportedTransport(other.to_string())),
     };
     let (ip, name) = match uri.maddr() {
@@ -69,7 +70,7 @@ pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
         },
     };
     check_unicast(ip)?;
-    let port = uri.port.unwrap_or(default_port(kind));
+    let port = uri.port.unwrap_or(kind.default_port());
     Ok(NextHop {
         kind,
         addr: SocketAddr::new(ip, port),
@@ -77,15 +78,6 @@ pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
         server_name: name,
         link: None,
     })
-}
-
-/// RFC 3263 4.2: 5061 for TLS, 5060 otherwise.
-pub fn default_port(kind: TransportKind) -> u16 {
-    match kind {
-        TransportKind::Tls => causeway_config::defaults::SIP_TLS_PORT,
-        TransportKind::Udp => causeway_config::defaults::SIP_UDP_PORT,
-        TransportKind::Tcp => causeway_config::defaults::SIP_TCP_PORT,
-    }
 }
 
 /// Never send to broadcast, multicast or unspecified addresses (RFC 4475 3.3.10: a response whose

@@ -6,7 +6,7 @@
 //! asked through `NetEnv`, so this stays sans-IO and testable; answers are cached, bounded.
 
 use crate::message::{Host, Message};
-use crate::transport::TransportKind;
+use causeway_config::Transport;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -25,7 +25,7 @@ pub const BRANCH_PREFIX: &str = "z9hG4bKcw";
 const CACHE_LIMIT: usize = 4096;
 
 pub struct Identity {
-    listeners: Vec<(TransportKind, SocketAddr)>,
+    listeners: Vec<(Transport, SocketAddr)>,
     domains: Vec<String>,
     env: Box<dyn NetEnv>,
     source_cache: HashMap<IpAddr, IpAddr>,
@@ -35,7 +35,7 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(
-        listeners: Vec<(TransportKind, SocketAddr)>,
+        listeners: Vec<(Transport, SocketAddr)>,
         domains: Vec<String>,
         env: Box<dyn NetEnv>,
     ) -> Identity {
@@ -107,7 +107,7 @@ impl Identity {
 
     /// Our address on transport `kind` facing `dest`: the listener's IP, or when it is bound to
     /// all interfaces the IP the OS routes from, and the listener's port.
-    pub fn local_addr_towards(&mut self, kind: TransportKind, dest: IpAddr) -> Option<SocketAddr> {
+    pub fn local_addr_towards(&mut self, kind: Transport, dest: IpAddr) -> Option<SocketAddr> {
         let listener = self
             .listeners
             .iter()
@@ -132,13 +132,13 @@ impl Identity {
     }
 
     /// Whether `port` is one of our listening ports for `kind`.
-    pub fn is_listener_port(&self, kind: TransportKind, port: u16) -> bool {
+    pub fn is_listener_port(&self, kind: Transport, port: u16) -> bool {
         self.listeners
             .iter()
             .any(|(k, a)| *k == kind && a.port() == port)
     }
 
-    pub fn has_listener(&self, kind: TransportKind) -> bool {
+    pub fn has_listener(&self, kind: Transport) -> bool {
         self.listeners.iter().any(|(k, _)| *k == kind)
     }
 
@@ -209,17 +209,17 @@ fn loop_hash(m: &Message) -> u64 {
 }
 
 /// `SIP/2.0/UDP 192.0.2.1:5060;branch=…`
-pub fn via_value(kind: TransportKind, local: SocketAddr, branch: &str) -> String {
+pub fn via_value(kind: Transport, local: SocketAddr, branch: &str) -> String {
     format!("SIP/2.0/{} {};branch={branch}", kind.via_token(), local)
 }
 
 /// `<sip:192.0.2.1:5060;transport=udp;lr>`: the address and transport we want in-dialog
 /// requests on; `r2=on`-style pairs are two such entries.
-pub fn record_route_value(kind: TransportKind, local: SocketAddr) -> String {
+pub fn record_route_value(kind: Transport, local: SocketAddr) -> String {
     let t = match kind {
-        TransportKind::Udp => "udp",
-        TransportKind::Tcp => "tcp",
-        TransportKind::Tls => "tls",
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
     };
     format!("<sip:{local};transport={t};lr>")
 }

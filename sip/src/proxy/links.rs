@@ -9,7 +9,8 @@
 
 use crate::auth::{AuthError, DigestServer};
 use crate::message::{Message, Uri};
-use crate::transport::{ConnId, TransportKind};
+use crate::transport::ConnId;
+use causeway_config::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,7 +27,7 @@ pub const LINK_BRANCH_PREFIX: &str = "z9hG4bKcwlink";
 #[derive(Clone, Debug)]
 pub struct ServerZone {
     pub name: String,
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub port: u16,
     pub username: String,
 }
@@ -34,7 +35,7 @@ pub struct ServerZone {
 /// A live link: the connection that carries the zone's requests both ways.
 #[derive(Clone, Debug)]
 pub struct Link {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub remote: SocketAddr,
     /// Our end of the connection.
     pub local: SocketAddr,
@@ -80,7 +81,7 @@ impl Links {
     }
 
     /// The traversal server zone whose port a message arrived on.
-    pub fn server_zone_at(&self, kind: TransportKind, local_port: u16) -> Option<&ServerZone> {
+    pub fn server_zone_at(&self, kind: Transport, local_port: u16) -> Option<&ServerZone> {
         self.servers
             .iter()
             .find(|z| z.kind == kind && z.port == local_port)
@@ -90,7 +91,7 @@ impl Links {
     /// connection its link runs on.
     pub fn source_zone(
         &self,
-        kind: TransportKind,
+        kind: Transport,
         local_port: u16,
         conn: Option<ConnId>,
     ) -> Option<&str> {
@@ -193,7 +194,7 @@ impl Links {
         msg: &Message,
         digest: &DigestServer,
         credentials: &HashMap<String, String>,
-        link: (TransportKind, SocketAddr, SocketAddr, Option<ConnId>),
+        link: (Transport, SocketAddr, SocketAddr, Option<ConnId>),
         now: Instant,
         wall: SystemTime,
     ) -> Admission {

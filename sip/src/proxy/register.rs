@@ -10,7 +10,8 @@ use crate::message::{Contacts, Message, Uri};
 use crate::registrar::{
     BindingSource, ContactInput, ContactsInput, RegisterError, RegisterInput, Registrar,
 };
-use crate::transport::{ConnId, TransportKind};
+use crate::transport::ConnId;
+use causeway_config::Transport;
 use causeway_zones::{Owner, Protocol, SharedAliases};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
@@ -34,7 +35,7 @@ impl RegisterOutcome {
 
 /// Where the REGISTER came from (its flow).
 pub(super) struct Source {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub remote: SocketAddr,
     pub conn: Option<ConnId>,
 }

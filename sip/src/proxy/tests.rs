@@ -5,8 +5,9 @@ use super::core::{Core, ProxySettings};
 use super::identity::NetEnv;
 use crate::registrar::RegistrarPolicy;
 use crate::transaction::TimerConfig;
-use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
+use crate::transport::{ConnId, Inbound, Outbound};
 use bytes::Bytes;
+use causeway_config::Transport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,10 +70,7 @@ impl Harness {
         Harness {
             core: Core::new(
                 settings(),
-                vec![
-                    (TransportKind::Udp, addr(PROXY)),
-                    (TransportKind::Tcp, addr(PROXY)),
-                ],
+                vec![(Transport::Udp, addr(PROXY)), (Transport::Tcp, addr(PROXY))],
                 Box::new(FakeEnv),
             ),
             now: Instant::now(),
@@ -80,7 +78,7 @@ impl Harness {
         }
     }
 
-    fn send_from(&mut self, from: &str, kind: TransportKind, text: &str) -> Vec<Outbound> {
+    fn send_from(&mut self, from: &str, kind: Transport, text: &str) -> Vec<Outbound> {
         let mut out = Vec::new();
         let conn = kind.is_reliable().then_some(ConnId(7));
         self.core.on_message(
@@ -100,7 +98,7 @@ impl Harness {
     }
 
     fn send(&mut self, from: &str, text: &str) -> Vec<Outbound> {
-        self.send_from(from, TransportKind::Udp, text)
+        self.send_from(from, Transport::Udp, text)
     }
 
     fn advance(&mut self, d: Duration) -> Vec<Outbound> {
@@ -476,9 +474,9 @@ fn rfc3261_16_3_loop_is_detected() {
 fn rfc3261_16_6_record_route_twice_when_the_transport_changes() {
     let mut h = Harness::new();
     h.register("bob", &format!("{UAS};transport=tcp"), "1.0");
-    let out = h.send_from(UAC, TransportKind::Udp, &invite("z9hG4bKrr2", "bob"));
+    let out = h.send_from(UAC, Transport::Udp, &invite("z9hG4bKrr2", "bob"));
     let fwd = out.iter().find(|o| text(o).starts_with("INVITE ")).unwrap();
-    assert_eq!(fwd.kind, TransportKind::Tcp);
+    assert_eq!(fwd.kind, Transport::Tcp);
     let t = text(fwd);
     assert_eq!(
         header(&t, "Record-Route"),
@@ -587,7 +585,7 @@ fn rfc5923_alias_on_a_stream_is_reported() {
     let mut h = Harness::new();
     h.send_from(
         UAC,
-        TransportKind::Tcp,
+        Transport::Tcp,
         &format!(
             "OPTIONS sip:{PROXY} SIP/2.0
 Via: SIP/2.0/TCP 127.0.0.1:6010;branch=z9hG4bKal;alias
@@ -616,8 +614,9 @@ mod edge_links {
     use super::{addr, header, status_of, text, FakeEnv};
     use crate::proxy::core::{Core, ProxySettings};
     use crate::proxy::links::ServerZone;
-    use crate::transport::{ConnId, Inbound, Outbound, TransportKind};
+    use crate::transport::{ConnId, Inbound, Outbound};
     use bytes::Bytes;
+    use causeway_config::Transport;
     use causeway_zones::Router;
     use std::collections::HashMap;
     use std::time::{Duration, Instant, SystemTime};
@@ -677,7 +676,7 @@ target = "from-control"
                 router: Some(Router::from_config(&cfg)),
                 server_zones: vec![ServerZone {
                     name: ZONE.into(),
-                    kind: TransportKind::Tls,
+                    kind: Transport::Tls,
                     port: 7001,
                     username: USER.into(),
                 }],
@@ -693,8 +692,8 @@ target = "from-control"
                 core: Core::new(
                     settings,
                     vec![
-                        (TransportKind::Udp, addr(E_SIP)),
-                        (TransportKind::Tls, addr(E_ZONE)),
+                        (Transport::Udp, addr(E_SIP)),
+                        (Transport::Tls, addr(E_ZONE)),
                     ],
                     Box::new(FakeEnv),
                 ),
@@ -705,7 +704,7 @@ target = "from-control"
 
         fn feed(
             &mut self,
-            kind: TransportKind,
+            kind: Transport,
             local: &str,
             remote: &str,
             conn: Option<ConnId>,
@@ -730,12 +729,12 @@ target = "from-control"
 
         /// Something C sends on a TLS connection to the zone port.
         fn c_sends(&mut self, conn: ConnId, text: &str) -> Vec<Outbound> {
-            self.feed(TransportKind::Tls, E_ZONE, C_LINK, Some(conn), text)
+            self.feed(Transport::Tls, E_ZONE, C_LINK, Some(conn), text)
         }
 
         /// Something a caller sends to E's public UDP port.
         fn caller_sends(&mut self, text: &str) -> Vec<Outbound> {
-            self.feed(TransportKind::Udp, E_SIP, CALLER, None, text)
+            self.feed(Transport::Udp, E_SIP, CALLER, None, text)
         }
 
         /// The challenge, then the REGISTER with a digest for `password`; E's final answer.
@@ -837,7 +836,7 @@ Content-Length: 0
         assert!(header(&t, "Contact")[0].ends_with(";expires=120"), "{t}");
         let link = e.core.links().get(ZONE).expect("the zone's link is up");
         assert_eq!(link.conn, LINK);
-        assert_eq!(link.kind, TransportKind::Tls);
+        assert_eq!(link.kind, Transport::Tls);
         assert_eq!(link.remote, addr(C_LINK));
         assert_eq!(link.local, addr(E_ZONE));
         assert_eq!(e.core.links().len(), 1);
@@ -914,7 +913,7 @@ Content-Length: 0
             .expect("the INVITE is forwarded");
         assert_eq!(fwd.conn, Some(LINK), "on the link connection");
         assert!(fwd.reuse_only, "E never dials C");
-        assert_eq!(fwd.kind, TransportKind::Tls);
+        assert_eq!(fwd.kind, Transport::Tls);
         assert_eq!(fwd.dest, addr(C_LINK));
         let t = text(fwd);
         assert!(

@@ -4,7 +4,7 @@
 //!
 //! Knows nothing of messages or sockets; `proxy::register` maps a request onto it.
 
-use crate::transport::TransportKind;
+use causeway_config::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ pub struct RegistrarPolicy {
 /// Where a binding's REGISTER came from: the flow requests can reuse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindingSource {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub remote: SocketAddr,
     pub conn: Option<u64>,
 }

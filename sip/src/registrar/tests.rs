@@ -15,7 +15,7 @@ fn policy() -> RegistrarPolicy {
 
 fn src() -> BindingSource {
     BindingSource {
-        kind: TransportKind::Udp,
+        kind: Transport::Udp,
         remote: "127.0.0.1:5062".parse().unwrap(),
         conn: None,
     }

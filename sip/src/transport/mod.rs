@@ -15,6 +15,7 @@ pub use framing::{Frame, FrameError, Framer};
 pub use tls::{client_config, TlsError, TlsMaterial};
 
 use bytes::Bytes;
+use causeway_config::Transport;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -24,32 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TransportKind {
-    Udp,
-    Tcp,
-    Tls,
-}
-
-impl TransportKind {
-    pub fn via_token(self) -> &'static str {
-        match self {
-            TransportKind::Udp => "UDP",
-            TransportKind::Tcp => "TCP",
-            TransportKind::Tls => "TLS",
-        }
-    }
-    pub fn is_reliable(self) -> bool {
-        self != TransportKind::Udp
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerSpec {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub addr: SocketAddr,
     /// TLS that requires a client certificate chaining to `trusted_ca`.
     pub mtls: bool,
@@ -74,7 +55,7 @@ pub struct TransportConfig {
 pub struct Inbound {
     /// One whole message (streams) or one whole datagram (UDP).
     pub data: Bytes,
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub conn: Option<ConnId>,
@@ -102,7 +83,7 @@ pub enum TransportEvent {
 
 #[derive(Clone, Debug)]
 pub struct Outbound {
-    pub kind: TransportKind,
+    pub kind: Transport,
     pub dest: SocketAddr,
     pub data: Bytes,
     /// Prefer this connection (responses go back on the request's connection).
@@ -148,7 +129,7 @@ pub struct TransportStats {
 const EVENT_QUEUE: usize = 16_384;
 
 pub(crate) struct ConnEntry {
-    kind: TransportKind,
+    kind: Transport,
     remote: SocketAddr,
     tx: mpsc::Sender<Bytes>,
     aliases: Vec<SocketAddr>,
@@ -157,7 +138,7 @@ pub(crate) struct ConnEntry {
 #[derive(Default)]
 pub(crate) struct ConnTable {
     by_id: HashMap<u64, ConnEntry>,
-    by_peer: HashMap<(TransportKind, SocketAddr), u64>,
+    by_peer: HashMap<(Transport, SocketAddr), u64>,
     per_ip: HashMap<IpAddr, usize>,
 }
 
@@ -193,7 +174,7 @@ pub(crate) struct Shared {
     next_conn: AtomicU64,
     next_port: AtomicU64,
     client_tls: Option<Arc<rustls::ClientConfig>>,
-    bound: Vec<(TransportKind, SocketAddr, bool)>,
+    bound: Vec<(Transport, SocketAddr, bool)>,
     stats: TransportStats,
     shutdown: watch::Sender<bool>,
 }
@@ -224,8 +205,8 @@ impl TransportHandle {
     pub fn send(&self, out: Outbound) {
         let s = &self.shared;
         match out.kind {
-            TransportKind::Udp => udp::send(s, out),
-            TransportKind::Tcp | TransportKind::Tls => stream::send(s, out),
+            Transport::Udp => udp::send(s, out),
+            Transport::Tcp | Transport::Tls => stream::send(s, out),
         }
     }
 
@@ -242,7 +223,7 @@ impl TransportHandle {
     }
 
     /// Bound listener addresses (port 0 resolved): (transport, address, mtls).
-    pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr, bool)> {
+    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr, bool)> {
         self.shared.bound.clone()
     }
 
@@ -268,13 +249,13 @@ pub async fn start(
     let mut udp_sockets = Vec::new();
     let mut tcp_listeners = Vec::new();
     let mut bound = Vec::new();
-    let needs_tls = cfg.listeners.iter().any(|l| l.kind == TransportKind::Tls);
+    let needs_tls = cfg.listeners.iter().any(|l| l.kind == Transport::Tls);
     if needs_tls && cfg.tls.is_none() {
         return Err(TransportError::NoCertificate);
     }
     for l in &cfg.listeners {
         match l.kind {
-            TransportKind::Udp => {
+            Transport::Udp => {
                 let sock = udp::bind(l.addr).map_err(|error| TransportError::Bind {
                     kind: "UDP",
                     addr: l.addr,
@@ -284,9 +265,9 @@ pub async fn start(
                 bound.push((l.kind, local, false));
                 udp_sockets.push((local, Arc::new(sock)));
             }
-            TransportKind::Tcp | TransportKind::Tls => {
+            Transport::Tcp | Transport::Tls => {
                 let lst = stream::bind(l.addr).map_err(|error| TransportError::Bind {
-                    kind: if l.kind == TransportKind::Tcp {
+                    kind: if l.kind == Transport::Tcp {
                         "TCP"
                     } else {
                         "TLS"
@@ -297,7 +278,7 @@ pub async fn start(
                 let local = lst.local_addr().unwrap_or(l.addr);
                 bound.push((l.kind, local, l.mtls));
                 let acceptor = match (l.kind, &cfg.tls) {
-                    (TransportKind::Tls, Some(m)) => {
+                    (Transport::Tls, Some(m)) => {
                         let roots = if l.mtls {
                             Some(tls::roots_from(cfg.trusted_ca.as_deref())?)
                         } else {

@@ -5,7 +5,7 @@
 //! Connections are found by id or by (transport, peer address); what to send is decided above.
 
 use super::framing::{Frame, Framer};
-use super::{ConnEntry, ConnId, Inbound, Outbound, Shared, TransportEvent, TransportKind};
+use super::{ConnEntry, ConnId, Inbound, Outbound, Shared, Transport, TransportEvent};
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -43,7 +43,7 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 pub(super) async fn accept(
     shared: Arc<Shared>,
-    kind: TransportKind,
+    kind: Transport,
     local: SocketAddr,
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
@@ -113,11 +113,7 @@ fn fingerprint(der: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(der))
 }
 
-fn register(
-    shared: &Shared,
-    kind: TransportKind,
-    remote: SocketAddr,
-) -> (u64, mpsc::Receiver<Bytes>) {
+fn register(shared: &Shared, kind: Transport, remote: SocketAddr) -> (u64, mpsc::Receiver<Bytes>) {
     let (tx, rx) = mpsc::channel(CONN_QUEUE);
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     shared.conns().insert(
@@ -186,7 +182,7 @@ fn connect_and_send(shared: &Arc<Shared>, out: Outbound) {
     tokio::spawn(async move {
         match connect(&shared, out.dest).await {
             Ok((tcp, local)) => {
-                if out.kind == TransportKind::Tls {
+                if out.kind == Transport::Tls {
                     let Some(cfg) = out.client_tls.clone().or_else(|| shared.client_tls.clone())
                     else {
                         shared.conns().remove(id);
@@ -280,7 +276,7 @@ async fn connect(shared: &Shared, dest: SocketAddr) -> std::io::Result<(TcpStrea
 async fn run<S>(
     shared: Arc<Shared>,
     id: u64,
-    kind: TransportKind,
+    kind: Transport,
     local: SocketAddr,
     remote: SocketAddr,
     stream: S,

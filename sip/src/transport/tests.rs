@@ -8,7 +8,7 @@ use std::time::Duration;
 fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> TransportConfig {
     let tls = listeners
         .iter()
-        .any(|l| l.kind == TransportKind::Tls)
+        .any(|l| l.kind == Transport::Tls)
         .then(|| TlsMaterial::self_signed(&["localhost".into(), "127.0.0.1".into()]).unwrap());
     TransportConfig {
         listeners,
@@ -24,7 +24,7 @@ fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> Transp
     }
 }
 
-fn listen(kind: TransportKind, addr: &str) -> ListenerSpec {
+fn listen(kind: Transport, addr: &str) -> ListenerSpec {
     ListenerSpec {
         kind,
         addr: addr.parse().unwrap(),
@@ -47,7 +47,7 @@ async fn next_message(rx: &mut mpsc::Receiver<TransportEvent>) -> Inbound {
     }
 }
 
-fn addr_of(h: &TransportHandle, kind: TransportKind, v6: bool) -> SocketAddr {
+fn addr_of(h: &TransportHandle, kind: Transport, v6: bool) -> SocketAddr {
     h.local_addrs()
         .into_iter()
         .find(|(k, a, _)| *k == kind && a.is_ipv6() == v6)
@@ -59,8 +59,8 @@ fn addr_of(h: &TransportHandle, kind: TransportKind, v6: bool) -> SocketAddr {
 async fn udp_round_trip_on_ipv4_and_ipv6() {
     let (h, mut rx) = start(config(
         vec![
-            listen(TransportKind::Udp, "127.0.0.1:0"),
-            listen(TransportKind::Udp, "[::1]:0"),
+            listen(Transport::Udp, "127.0.0.1:0"),
+            listen(Transport::Udp, "[::1]:0"),
         ],
         41000..=41049,
     ))
@@ -72,13 +72,13 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
             .set_read_timeout(Some(Duration::from_secs(3)))
             .unwrap();
         client
-            .send_to(&msg(1), addr_of(&h, TransportKind::Udp, v6))
+            .send_to(&msg(1), addr_of(&h, Transport::Udp, v6))
             .unwrap();
         let m = next_message(&mut rx).await;
-        assert_eq!(m.kind, TransportKind::Udp);
+        assert_eq!(m.kind, Transport::Udp);
         assert_eq!(m.remote, client.local_addr().unwrap());
         h.send(Outbound {
-            kind: TransportKind::Udp,
+            kind: Transport::Udp,
             dest: m.remote,
             data: Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
             conn: None,
@@ -92,7 +92,7 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
         assert_eq!(&buf[..n], b"SIP/2.0 200 OK\r\n\r\n");
         assert_eq!(
             from,
-            addr_of(&h, TransportKind::Udp, v6),
+            addr_of(&h, Transport::Udp, v6),
             "sent from the SIP port"
         );
     }
@@ -102,12 +102,12 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
     let (h, mut rx) = start(config(
-        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        vec![listen(Transport::Tcp, "127.0.0.1:0")],
         41050..=41099,
     ))
     .await
     .unwrap();
-    let server = addr_of(&h, TransportKind::Tcp, false);
+    let server = addr_of(&h, Transport::Tcp, false);
     let mut c = std::net::TcpStream::connect(server).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     c.write_all(&msg(2)).unwrap();
@@ -119,7 +119,7 @@ async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
         &msg(3)[..],
     ] {
         h.send(Outbound {
-            kind: TransportKind::Tcp,
+            kind: Transport::Tcp,
             dest: m.remote,
             data: Bytes::copy_from_slice(data),
             conn: if data.starts_with(b"SIP/") {
@@ -152,21 +152,21 @@ async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_connections_use_the_configured_source_ports() {
     let (server, mut srx) = start(config(
-        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        vec![listen(Transport::Tcp, "127.0.0.1:0")],
         41100..=41149,
     ))
     .await
     .unwrap();
     let (client, _crx) = start(config(
-        vec![listen(TransportKind::Udp, "127.0.0.1:0")],
+        vec![listen(Transport::Udp, "127.0.0.1:0")],
         41150..=41199,
     ))
     .await
     .unwrap();
     for n in 0..2 {
         client.send(Outbound {
-            kind: TransportKind::Tcp,
-            dest: addr_of(&server, TransportKind::Tcp, false),
+            kind: Transport::Tcp,
+            dest: addr_of(&server, Transport::Tcp, false),
             data: Bytes::from(msg(10 + n)),
             conn: None,
             server_name: None,
@@ -194,20 +194,20 @@ async fn outbound_connections_use_the_configured_source_ports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_round_trip_and_send_failure_is_reported() {
     let (server, mut srx) = start(config(
-        vec![listen(TransportKind::Tls, "127.0.0.1:0")],
+        vec![listen(Transport::Tls, "127.0.0.1:0")],
         41200..=41249,
     ))
     .await
     .unwrap();
     let (client, mut crx) = start(config(
-        vec![listen(TransportKind::Udp, "127.0.0.1:0")],
+        vec![listen(Transport::Udp, "127.0.0.1:0")],
         41250..=41299,
     ))
     .await
     .unwrap();
     client.send(Outbound {
-        kind: TransportKind::Tls,
-        dest: addr_of(&server, TransportKind::Tls, false),
+        kind: Transport::Tls,
+        dest: addr_of(&server, Transport::Tls, false),
         data: Bytes::from(msg(20)),
         conn: None,
         server_name: Some("localhost".into()),
@@ -216,14 +216,14 @@ async fn tls_round_trip_and_send_failure_is_reported() {
         client_tls: None,
     });
     let m = next_message(&mut srx).await;
-    assert_eq!(m.kind, TransportKind::Tls);
+    assert_eq!(m.kind, Transport::Tls);
     assert_eq!(&m.data[..], &msg(20)[..]);
     // nobody listens here: the failure comes back with the token
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = closed.local_addr().unwrap();
     drop(closed);
     client.send(Outbound {
-        kind: TransportKind::Tcp,
+        kind: Transport::Tcp,
         dest: dead,
         data: Bytes::from(msg(21)),
         conn: None,
@@ -249,12 +249,12 @@ async fn tls_round_trip_and_send_failure_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_frame_closes_only_its_connection() {
     let (h, mut rx) = start(config(
-        vec![listen(TransportKind::Tcp, "127.0.0.1:0")],
+        vec![listen(Transport::Tcp, "127.0.0.1:0")],
         41300..=41349,
     ))
     .await
     .unwrap();
-    let server = addr_of(&h, TransportKind::Tcp, false);
+    let server = addr_of(&h, Transport::Tcp, false);
     let mut good = std::net::TcpStream::connect(server).unwrap();
     let mut bad = std::net::TcpStream::connect(server).unwrap();
     bad.set_read_timeout(Some(Duration::from_secs(3))).unwrap();

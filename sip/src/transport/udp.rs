@@ -3,7 +3,7 @@
 //!
 //! A full event queue drops datagrams (counted) instead of buffering without bound.
 
-use super::{Inbound, Outbound, Shared, TransportEvent, TransportKind};
+use super::{Inbound, Outbound, Shared, Transport, TransportEvent};
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
         shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
         let ev = TransportEvent::Message(Inbound {
             data: Bytes::copy_from_slice(&buf[..n]),
-            kind: TransportKind::Udp,
+            kind: Transport::Udp,
             local,
             remote,
             conn: None,

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use causeway_zones::dns::{DnsError, Hop, SipResolver, SipTarget, Transport};
+use causeway_config::Transport;
+use causeway_sip::dns::{DnsError, Hop, SipResolver, SipTarget};
 use hickory_proto::rr::rdata::{A, AAAA, NAPTR, SOA, SRV};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::authority::{AuthorityObject, Catalog, ZoneType};

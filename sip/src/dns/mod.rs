@@ -7,7 +7,7 @@
 //!   RNG injected);
 //! - `resolve`: the only part that does I/O: hickory-resolver queries and its TTL cache.
 //!
-//! This is the one place in `zones` that touches the network. It owns no sockets of its own
+//! `resolve` is the one part of this module that touches the network. It owns no sockets of its own
 //! (hickory does), keeps no state beyond hickory's cache, and must not know about SIP messages
 //! or transactions: the proxy core parses the URI into a [`SipTarget`] and does RFC 3263 4.3
 //! failover itself, walking the returned hops in order.
@@ -19,45 +19,17 @@ pub mod select;
 use std::fmt;
 use std::net::SocketAddr;
 
-use causeway_config::defaults::{SIP_TCP_PORT, SIP_TLS_PORT, SIP_UDP_PORT};
+use causeway_config::Transport;
 
 pub use resolve::SipResolver;
 
-/// A SIP transport as RFC 3263 chooses between them. TLS is always TLS over TCP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp,
-    Tls,
-}
-
-impl Transport {
-    /// Port used when neither the URI nor an SRV record gives one (RFC 3261 19.1.2).
-    pub fn default_port(self) -> u16 {
-        match self {
-            Transport::Udp => SIP_UDP_PORT,
-            Transport::Tcp => SIP_TCP_PORT,
-            Transport::Tls => SIP_TLS_PORT,
-        }
-    }
-
-    /// SRV service and protocol labels (RFC 3263 4.1: `_sips._tcp`, `_sip._tcp`, `_sip._udp`).
-    pub fn srv_prefix(self) -> &'static str {
-        match self {
-            Transport::Udp => "_sip._udp",
-            Transport::Tcp => "_sip._tcp",
-            Transport::Tls => "_sips._tcp",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-            Transport::Tls => "TLS",
-        })
+/// SRV service and protocol labels of a transport (RFC 3263 4.1: `_sips._tcp`, `_sip._tcp`,
+/// `_sip._udp`).
+pub fn srv_prefix(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "_sip._udp",
+        Transport::Tcp => "_sip._tcp",
+        Transport::Tls => "_sips._tcp",
     }
 }
 

@@ -157,7 +157,7 @@ impl SipResolver {
     ) -> Result<(), DnsError> {
         let mut any_srv = false;
         for &transport in transports {
-            let srv_name = absolute(&format!("{}.{}", transport.srv_prefix(), walk.domain))?;
+            let srv_name = absolute(&format!("{}.{}", super::srv_prefix(transport), walk.domain))?;
             let srvs = self.srv(walk, &srv_name).await;
             any_srv |= !srvs.is_empty();
             self.srv_hops(walk, srvs, transport).await;
