@@ -4,7 +4,7 @@
 # stream, both directions, all on 127.0.0.1), step by step in the same run.
 #
 # For each RATE in RATES (aggregate packets/s, both directions together; RATE/100 calls):
-#   causeway:  traversal/examples/relay_bench sets up the calls (sides A and B on
+#   causeway:  media/examples/relay_bench sets up the calls (sides A and B on
 #              127.0.0.1:BASE+2i and BASE+2i+1, as ng.py does) and writes the map; rtpgen runs
 #              against it and reads the relay's CPU from /proc/PID/stat over the measured window.
 #   rtpengine: (MODE both or rtpengine) the steps of ../shared/bench/rtpengine/run.sh: one
@@ -74,7 +74,7 @@ trap 'exit 130' INT TERM
 
 gcc -O2 -Wall -pthread -o "$WORK/rtpgen" "$SHARED/rtpgen.c" || exit 2
 if [ "$MODE" != rtpengine ]; then
-    (cd "$ROOT" && cargo build --release -q -p causeway-traversal --example relay_bench) || exit 2
+    (cd "$ROOT" && cargo build --release -q -p causeway-media --example relay_bench) || exit 2
     RELAY_BENCH="$TARGET/release/examples/relay_bench"
 fi
 

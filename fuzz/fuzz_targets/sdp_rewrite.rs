@@ -2,7 +2,7 @@
 //! gives back the input, and moving every section to the relay gives SDP that parses again
 //! with every live section at the relay.
 #![no_main]
-use causeway_traversal::media::sdp::{MediaRewrite, Rewrite, Sdp, SdpError};
+use causeway_media::sdp::{MediaRewrite, Rewrite, Sdp, SdpError};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
 

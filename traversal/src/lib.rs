@@ -10,7 +10,6 @@ pub mod client;
 #[cfg(test)]
 mod client_tests;
 pub mod links;
-pub mod media;
 pub mod status;
 
 pub use client::{LinkClient, LinkConfig, LinkStatus};

@@ -22,7 +22,7 @@ pub struct Links {
     status: StatusHandle,
     template: Status,
     publish_at: Instant,
-    relay: Option<crate::media::relay::RelayHandle>,
+    relay: Option<causeway_media::relay::RelayHandle>,
     h323: Option<causeway_h323::driver::StatusHandle>,
 }
 
@@ -32,7 +32,7 @@ impl Links {
         status: StatusHandle,
         template: Status,
         now: Instant,
-        relay: Option<crate::media::relay::RelayHandle>,
+        relay: Option<causeway_media::relay::RelayHandle>,
     ) -> Links {
         Links {
             clients,

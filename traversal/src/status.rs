@@ -146,7 +146,7 @@ impl Status {
 }
 
 impl Status {
-    pub fn fill_media(&mut self, r: &crate::media::relay::RelayStats, ports_in_use: usize) {
+    pub fn fill_media(&mut self, r: &causeway_media::relay::RelayStats, ports_in_use: usize) {
         self.media = Some(MediaStatus {
             sessions: r.table.sessions,
             sessions_created: r.created,

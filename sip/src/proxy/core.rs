@@ -10,7 +10,6 @@ use super::identity::{record_route_value, via_value, Identity, NetEnv, BRANCH_PR
 use super::links::{
     link_of_route, Admission, Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM,
 };
-use super::media::{self as anchor, Leg, Legs, LinkEnd, MediaAnchor};
 use super::register::{self, RegisterOutcome};
 use super::select::better;
 use super::teardown::{capture, Teardown};
@@ -25,6 +24,7 @@ use crate::transaction::TimerConfig;
 use crate::transaction::{Client, ClientTimeout, Server};
 use crate::transport::{ConnId, Inbound, Outbound};
 use causeway_config::Transport;
+use causeway_media::legs::{self as anchor, Leg, Legs, LinkEnd, MediaAnchor};
 use causeway_zones::{Alias, Protocol, RouteRequest, Router, SharedAliases, ZoneKind, LOCAL_ZONE};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

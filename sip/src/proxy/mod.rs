@@ -11,7 +11,6 @@ mod core;
 mod hop;
 mod identity;
 mod links;
-pub mod media;
 mod register;
 mod select;
 mod teardown;

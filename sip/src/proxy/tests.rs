@@ -1059,7 +1059,7 @@ Content-Length: 0
 
 mod media_hook {
     use super::*;
-    use crate::proxy::media::{From as Side, Legs, MediaAnchor, MediaRefusal};
+    use causeway_media::legs::{From as Side, Legs, MediaAnchor, MediaRefusal};
     use std::sync::{Arc, Mutex};
 
     /// Records what the core asks and answers with a marked body.

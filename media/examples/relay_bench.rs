@@ -12,9 +12,9 @@
 //! the multi-thread runtime with that many workers.
 
 use causeway_config::PortRange;
-use causeway_traversal::media::latch::LatchConfig;
-use causeway_traversal::media::relay::{self, RelayConfig};
-use causeway_traversal::media::session::{LegSpec, TableConfig};
+use causeway_media::latch::LatchConfig;
+use causeway_media::relay::{self, RelayConfig};
+use causeway_media::session::{LegSpec, TableConfig};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;

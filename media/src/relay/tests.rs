@@ -4,8 +4,8 @@
 //! clock; here a timeout only guards against a hang.
 
 use super::*;
-use crate::media::latch::LatchConfig;
-use crate::media::ports::PortPair;
+use crate::latch::LatchConfig;
+use crate::ports::PortPair;
 use causeway_config::PortRange;
 use std::net::Ipv4Addr;
 use tokio::net::UdpSocket;

@@ -1,7 +1,6 @@
-//! The proxy core's side of media anchoring: which legs an offer/answer travels between, and
-//! the hook that rewrites SDP bodies of calls the node anchors. The relay itself (ports,
-//! latching, packets) lives in crate `traversal`, which implements `MediaAnchor`; this module
-//! only names the shapes, so the core stays free of media state.
+//! The shapes signaling and the relay agree on: the two legs of a call as the signaling side
+//! sees them, which leg a media description came from, the hook signaling anchors calls through,
+//! and why an offer cannot be anchored.
 
 use bytes::Bytes;
 use std::net::SocketAddr;

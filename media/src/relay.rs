@@ -19,7 +19,7 @@
 
 mod mmsg;
 
-use super::session::{
+use crate::session::{
     AddError, LegSpec, Local, SessionId, SessionInfo, Side, Table, TableConfig, TableStats,
     UpdateError,
 };

@@ -2,15 +2,15 @@
 //! leg's pair, E's link leg on the multiplexed pair, re-INVITEs from either side, exhaustion
 //! answered 503 without leaking, and `end` freeing everything.
 
-use super::anchor::Anchoring;
-use super::latch::LatchConfig;
-use super::ports::PortPair;
-use super::relay::{spawn, RelayConfig};
-use super::sdp::Sdp;
-use super::session::TableConfig;
+use super::Anchoring;
+use crate::latch::LatchConfig;
+use crate::legs::{From, Leg, Legs, LinkEnd, MediaAnchor};
+use crate::ports::PortPair;
+use crate::relay::{spawn, RelayConfig};
+use crate::sdp::Sdp;
+use crate::session::TableConfig;
 use causeway_config::media::{Anchor, OnInactivity};
 use causeway_config::PortRange;
-use causeway_sip::proxy::media::{From, Leg, Legs, LinkEnd, MediaAnchor};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 

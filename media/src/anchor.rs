@@ -12,12 +12,12 @@
 //! must not block: relay sessions are set up synchronously in the shared table and the driver
 //! binds their sockets right after.
 
-use super::relay::{RelayError, RelayHandle};
-use super::sdp::{MediaRewrite, MediaSection, Rewrite, Sdp};
-use super::session::{LegSpec, Local, SessionId, SessionInfo, Side};
+use crate::legs::{From, Leg, Legs, LinkEnd, MediaAnchor, MediaRefusal};
+use crate::relay::{RelayError, RelayHandle};
+use crate::sdp::{MediaRewrite, MediaSection, Rewrite, Sdp};
+use crate::session::{LegSpec, Local, SessionId, SessionInfo, Side};
 use bytes::Bytes;
 use causeway_config::media::{Anchor as Policy, OnInactivity};
-use causeway_sip::proxy::media::{From, Leg, Legs, LinkEnd, MediaAnchor, MediaRefusal};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -217,7 +217,7 @@ fn relayable(m: &MediaSection) -> Option<(SocketAddr, Option<SocketAddr>)> {
     } else {
         match m.rtcp {
             Some((port, addr)) => Some(SocketAddr::new(addr.unwrap_or(ip), port)),
-            None => super::session::rtcp_of(rtp),
+            None => crate::session::rtcp_of(rtp),
         }
     };
     Some((rtp, rtcp))
@@ -322,3 +322,6 @@ impl Anchoring {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests;

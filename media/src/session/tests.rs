@@ -4,7 +4,7 @@
 //! source, limits and counters.
 
 use super::*;
-use crate::media::latch::{LatchRule, Relatch};
+use crate::latch::{LatchRule, Relatch};
 use proptest::prelude::*;
 
 fn sa(s: &str) -> SocketAddr {

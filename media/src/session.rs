@@ -13,8 +13,8 @@
 //! Memory is bounded: at most `max_sessions` sessions, one route slot per port number, one
 //! multiplexed-source entry per multiplexed leg component.
 
-use super::latch::{DropReason, Latch, LatchConfig, Verdict};
-use super::ports::{PortAllocator, PortPair, PortsExhausted};
+use crate::latch::{DropReason, Latch, LatchConfig, Verdict};
+use crate::ports::{PortAllocator, PortPair, PortsExhausted};
 use causeway_config::PortRange;
 use std::collections::HashMap;
 use std::fmt;
