@@ -2,9 +2,9 @@
 //! (`causeway-config`, `causeway-sip`, `causeway-zones`); this file parses arguments, sets up
 //! logging and hands the configuration to `node` (or, for `check-route`, to `check_route`).
 
+mod admin;
 mod check_route;
 mod node;
-mod status;
 
 use anyhow::Context;
 use causeway_config::Config;
@@ -111,12 +111,12 @@ fn main() -> ExitCode {
                 },
                 (None, None) => Config::embedded_default().admin.listen,
             };
-            match status::fetch(addr) {
+            match admin::print::fetch(addr) {
                 Ok(body) if json => {
                     println!("{body}");
                     ExitCode::SUCCESS
                 }
-                Ok(body) => match status::render(&body) {
+                Ok(body) => match admin::print::render(&body) {
                     Ok(text) => {
                         print!("{text}");
                         ExitCode::SUCCESS

@@ -1,27 +1,36 @@
-//! Wiring of one node: configuration -> TLS material -> transports -> SIP proxy core -> driver.
-//! Nothing here decides protocol behaviour; it only builds the parts from the configuration and
-//! runs them until a shutdown signal.
+//! Wiring of one node: configuration -> TLS material -> transports -> SIP proxy core with its
+//! traversal links -> driver; the media relay, the H.323 side and the admin listener beside
+//! them. Nothing here decides protocol behaviour; it only builds the parts from the
+//! configuration and runs them until a shutdown signal.
 
+use crate::admin::{Status, StatusHandle, ZoneStatus};
 use anyhow::{bail, Context};
-use causeway_config::media::Anchor;
+use causeway_config::media::Anchor as Policy;
 use causeway_config::zones::ZoneType;
-use causeway_config::Transport;
-use causeway_config::{Config, DigestAlgorithm};
-use causeway_media::anchor::Anchoring;
+use causeway_config::{Config, DigestAlgorithm, Transport};
 use causeway_media::latch::{LatchConfig, Relatch};
 use causeway_media::ports::PortPair;
 use causeway_media::relay::{self, RelayConfig, RelayHandle};
 use causeway_media::session::TableConfig;
+use causeway_media::{Anchor, AnchorConfig};
 use causeway_sip::auth::Algorithm;
-use causeway_sip::driver;
-use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone};
+use causeway_sip::driver::{self, Io};
+use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone, WallClock};
 use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
 use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig};
-use causeway_traversal::{LinkClient, LinkConfig, Links, Status, StatusHandle, ZoneStatus};
+use causeway_traversal::proxy::{CLIENT_TOKENS, CLIENT_TOKEN_SPAN};
+use causeway_traversal::{Admission, LinkClient, LinkConfig, LinkedProxy};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::info;
+
+/// How often the status snapshot is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let role = config.system.role;
@@ -166,13 +175,159 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bail!("no SIP listener could be started");
     }
 
+    let mut rng = StdRng::from_entropy();
+    let now = Instant::now();
+    let clock = WallClock::at(now, SystemTime::now());
     // one credential store: the registrar's digest and E's traversal links both check it
-    let link_credentials: std::collections::HashMap<String, String> = config
+    let credentials: HashMap<String, String> = config
         .credentials
         .iter()
         .map(|c| (c.username.clone(), c.password.clone()))
         .collect();
-    let credentials = link_credentials.clone();
+    let client_zones = link_configs.iter().map(|l| l.zone.clone()).collect();
+    let settings = proxy_settings(
+        &config,
+        credentials.clone(),
+        &mut rng,
+        server_zones.clone(),
+        client_zones,
+    );
+    let listeners = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
+    let rng_core = StdRng::from_rng(&mut rng).context("random generator")?;
+    let mut core = Core::new(
+        settings,
+        listeners,
+        Box::new(driver::OsNetEnv),
+        clock,
+        rng_core,
+    );
+    let relay = start_media(&config, !server_zones.is_empty())?;
+    if let Some(relay) = &relay {
+        let m = &config.media;
+        let anchor = AnchorConfig {
+            policy: m.anchor,
+            address: m.address,
+            strip_ice: m.strip_ice,
+            on_inactivity: m.on_inactivity,
+        };
+        core.set_media(Box::new(Anchor::new(relay.table(), anchor)));
+    }
+    info!(
+        system = %config.system.name,
+        role = %role,
+        domains = ?config.registrar_domains(),
+        "causeway {} running",
+        env!("CARGO_PKG_VERSION")
+    );
+    let status = StatusHandle::default();
+    if config.admin.enabled {
+        crate::admin::serve(config.admin.listen, status.clone())
+            .await
+            .with_context(|| format!("admin.listen {}", config.admin.listen))?;
+    }
+    let mut clients = Vec::new();
+    for (i, c) in link_configs.into_iter().enumerate() {
+        let tokens = CLIENT_TOKENS + (i as u64) * CLIENT_TOKEN_SPAN;
+        let rng = StdRng::from_rng(&mut rng).context("random generator")?;
+        clients.push(LinkClient::new(c, now, clock, rng, tokens));
+    }
+    let admission = Admission::new(
+        server_zones,
+        credentials,
+        &config.system.domain,
+        rng.gen(),
+        clock,
+    );
+    let (h323, h323_status) = if config.h323.enabled {
+        // one alias table for the SIP registrar and the gatekeeper
+        let shared = causeway_zones::SharedAliases::default();
+        core.set_shared_aliases(shared.clone());
+        let (task, snapshot) = start_h323(&config, shared).await?;
+        (Some(task), Some(snapshot))
+    } else {
+        (None, None)
+    };
+    let machine = LinkedProxy::new(core, clients, admission, clock);
+    let dns_zones: Vec<(String, Vec<SocketAddr>)> = config
+        .zones
+        .iter()
+        .filter(|z| z.kind == ZoneType::Dns)
+        .map(|z| (z.name.clone(), z.nameservers.clone()))
+        .collect();
+    let io = Io {
+        transport: handle.clone(),
+        events,
+        resolvers: driver::Resolvers::new(&dns_zones).context("DNS zone resolvers")?,
+        relay: relay
+            .clone()
+            .map(|r| Arc::new(r) as Arc<dyn causeway_media::Relay + Send + Sync>),
+    };
+    let mut publisher = Publisher {
+        handle: status,
+        template: Status {
+            system: config.system.name.clone(),
+            role: role.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            zones: zone_status(&config),
+            ..Status::default()
+        },
+        clock,
+        relay,
+        h323: h323_status,
+        at: now,
+    };
+    driver::run(machine, io, shutdown_signal(), |m, now| {
+        publisher.publish(m, now)
+    })
+    .await;
+    handle.shutdown();
+    if let Some(t) = h323 {
+        t.abort();
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Refreshes the status snapshot about once a second from the running parts.
+struct Publisher {
+    handle: StatusHandle,
+    template: Status,
+    clock: WallClock,
+    relay: Option<RelayHandle>,
+    h323: Option<causeway_h323::driver::StatusHandle>,
+    /// When the next snapshot is due.
+    at: Instant,
+}
+
+impl Publisher {
+    fn publish(&mut self, sip: &LinkedProxy, now: Instant) {
+        if now < self.at {
+            return;
+        }
+        self.at = now + STATUS_EVERY;
+        let mut s = self.template.clone();
+        s.fill(sip, &self.clock, now);
+        if let Some(h) = &self.h323 {
+            if let Ok(snap) = h.lock() {
+                s.fill_h323(&snap);
+            }
+        }
+        if let Some(r) = &self.relay {
+            s.fill_media(&r.stats(), r.ports_in_use());
+        }
+        self.handle.set(s);
+    }
+}
+
+/// The proxy core's settings from the configuration.
+fn proxy_settings(
+    config: &Config,
+    credentials: HashMap<String, String>,
+    rng: &mut StdRng,
+    server_zones: Vec<ServerZone>,
+    client_zones: Vec<String>,
+) -> ProxySettings {
+    let sip = &config.sip;
     let r = &config.registrar;
     let auth = r.authenticate.then(|| AuthSettings {
         realm: r
@@ -189,9 +344,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .collect(),
         credentials,
         nonce_lifetime: Duration::from_secs(r.nonce_lifetime),
-        secret: rand::random(),
+        secret: rng.gen(),
     });
-    let settings = ProxySettings {
+    ProxySettings {
         system_name: config.system.name.clone(),
         domains: config.registrar_domains(),
         timers: TimerConfig {
@@ -211,83 +366,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             max_aors: r.max_registrations,
         },
         auth,
-        router: Some(causeway_zones::Router::from_config(&config)),
+        router: Some(causeway_zones::Router::from_config(config)),
         server_zones,
-        client_zones: link_configs.iter().map(|l| l.zone.clone()).collect(),
-        link_credentials,
-        link_realm: config.system.domain.clone(),
-    };
-    let listeners = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
-    let mut core = Core::new(settings, listeners, Box::new(driver::OsNetEnv));
-    let relay = start_media(&config, !server_zones_empty(&config))?;
-    if let Some(relay) = &relay {
-        core.set_media(Box::new(Anchoring::new(
-            relay.clone(),
-            config.media.anchor,
-            config.media.address,
-            config.media.strip_ice,
-            config.media.on_inactivity,
-        )));
+        client_zones,
     }
-    info!(
-        system = %config.system.name,
-        role = %role,
-        domains = ?config.registrar_domains(),
-        "causeway {} running",
-        env!("CARGO_PKG_VERSION")
-    );
-    let status = StatusHandle::default();
-    if config.admin.enabled {
-        causeway_traversal::serve(config.admin.listen, status.clone())
-            .await
-            .with_context(|| format!("admin.listen {}", config.admin.listen))?;
-    }
-    let template = Status {
-        system: config.system.name.clone(),
-        role: role.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        zones: zone_status(&config),
-        ..Status::default()
-    };
-    let now = Instant::now();
-    let wall = SystemTime::now();
-    let clients = link_configs
-        .into_iter()
-        .map(|c| LinkClient::new(c, now, wall))
-        .collect();
-    let mut ext = Links::new(clients, status, template, now, relay);
-    let h323 = if config.h323.enabled {
-        // one alias table for the SIP registrar and the gatekeeper
-        let shared = causeway_zones::SharedAliases::default();
-        core.set_shared_aliases(shared.clone());
-        let (task, snapshot) = start_h323(&config, shared).await?;
-        ext = ext.with_h323(snapshot);
-        Some(task)
-    } else {
-        None
-    };
-    let dns_zones: Vec<(String, Vec<SocketAddr>)> = config
-        .zones
-        .iter()
-        .filter(|z| z.kind == ZoneType::Dns)
-        .map(|z| (z.name.clone(), z.nameservers.clone()))
-        .collect();
-    let resolvers = driver::Resolvers::new(&dns_zones).context("DNS zone resolvers")?;
-    driver::run_with(
-        core,
-        handle.clone(),
-        events,
-        shutdown_signal(),
-        ext,
-        resolvers,
-    )
-    .await;
-    handle.shutdown();
-    if let Some(t) = h323 {
-        t.abort();
-    }
-    info!("stopped");
-    Ok(())
 }
 
 /// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
@@ -379,18 +461,11 @@ async fn start_h323(
     Ok((task, snapshot))
 }
 
-fn server_zones_empty(config: &Config) -> bool {
-    !config
-        .zones
-        .iter()
-        .any(|z| z.kind == ZoneType::TraversalServer)
-}
-
 /// The media relay, unless `[media] anchor = "none"`. E (a node with traversal server zones)
 /// also binds the multiplexed pair its links' media arrives on.
 fn start_media(config: &Config, has_server_zones: bool) -> anyhow::Result<Option<RelayHandle>> {
     let m = &config.media;
-    if m.anchor == Anchor::None {
+    if m.anchor == Policy::None {
         return Ok(None);
     }
     let multiplexed = if has_server_zones {

@@ -15,9 +15,11 @@ use causeway_config::PortRange;
 use causeway_media::latch::LatchConfig;
 use causeway_media::relay::{self, RelayConfig};
 use causeway_media::session::{LegSpec, TableConfig};
+use causeway_media::{RelayCommand, RelayEvent};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Instant;
 
 struct Args {
     sessions: usize,
@@ -128,12 +130,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         // checked against u16 in parse_args
         let a_port = args.base + 2 * i as u16;
         let b_port = a_port + 1;
-        let s = relay
-            .add(
-                LegSpec::own(Some(SocketAddr::new(args.ip, a_port))),
-                LegSpec::own(Some(SocketAddr::new(args.ip, b_port))),
-            )
-            .await?;
+        // what the anchoring state machine and a signaling driver do together: the session
+        // in the table, then its sockets
+        let s = relay.table().lock().add(
+            LegSpec::own(Some(SocketAddr::new(args.ip, a_port))),
+            LegSpec::own(Some(SocketAddr::new(args.ip, b_port))),
+            Instant::now(),
+        )?;
+        if let Some(RelayEvent::OpenFailed { port, error, .. }) =
+            relay.execute(RelayCommand::Open(s))
+        {
+            return Err(format!("cannot bind media port {port}: {error}").into());
+        }
         map.push_str(&format!(
             "{a_port} {} {b_port} {}\n",
             s.a.pair().rtp(),

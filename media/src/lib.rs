@@ -10,17 +10,24 @@
 //! - [`ports`]: the even/odd port pairs of the media range (pure);
 //! - [`latch`]: per-leg source latching (pure);
 //! - [`session`]: the relay table: sessions, routes by local port, packet decisions (pure);
-//! - [`legs`]: the shapes signaling and the relay agree on;
-//! - [`anchor`]: the anchoring of a call's offers and answers;
+//! - [`call`]: a call's sides and legs, as signaling describes them to the relay;
+//! - [`anchor`]: the anchoring state machine (offers and answers in, relay sessions, rewritten
+//!   bodies and commands for the relay driver out) and [`MediaAnchor`], what SIP and H.323
+//!   anchor through;
 //! - [`relay`] (Linux): the tokio driver that owns the sockets and moves the packets.
 //!
 //! Depends on `config` only; the SIP and H.323 stacks depend on it, never the other way.
 
 pub mod anchor;
+pub mod call;
 pub mod latch;
-pub mod legs;
 pub mod ports;
 #[cfg(target_os = "linux")]
 pub mod relay;
 pub mod sdp;
 pub mod session;
+
+pub use anchor::{
+    Anchor, AnchorConfig, Anchored, MediaAnchor, MediaRefusal, Relay, RelayCommand, RelayEvent,
+};
+pub use call::{Leg, Legs, LinkEnd, Side};

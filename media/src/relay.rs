@@ -1,11 +1,13 @@
-//! The media relay's tokio driver (Linux): binds the UDP sockets of the port pairs the session
-//! table hands out, moves datagrams in batches (`recvmmsg` in, `sendmmsg` out, see `mmsg`),
-//! ends idle sessions on a timer, and takes add/update/remove commands from other tasks
-//! through a `RelayHandle`.
+//! The media relay's tokio driver (Linux): binds the UDP sockets of the port pairs the
+//! anchoring state machine set up in the shared relay table, moves datagrams in batches
+//! (`recvmmsg` in, `sendmmsg` out, see `mmsg`), and ends idle sessions on a timer. The
+//! signaling drivers hand it the anchoring's [`RelayCommand`]s through a [`RelayHandle`]
+//! (`execute`, synchronous: the sockets exist, or the failure is known, when it returns) and
+//! pass its [`RelayEvent`] answers back to the state machine.
 //!
-//! It decides nothing: which packet goes where, latching, limits and expiry are
-//! `session::Table`'s. It owns the sockets, one reader task per socket, and the counters of
-//! what the kernel refused. It never parses a payload.
+//! It decides nothing: which session exists, which packet goes where, latching, limits and
+//! expiry are `session::Table`'s and `anchor`'s. It owns the sockets, one reader task per
+//! socket, and the counters of what the kernel refused. It never parses a payload.
 //!
 //! Per packet it neither allocates nor copies: each worker thread has one `mmsg::Batch`, and
 //! a batch is received, looked up (one table lock per batch) and sent before the task yields.
@@ -19,14 +21,11 @@
 
 mod mmsg;
 
-use crate::session::{
-    AddError, LegSpec, Local, SessionId, SessionInfo, Side, Table, TableConfig, TableStats,
-    UpdateError,
-};
+use crate::anchor::{Relay, RelayCommand, RelayEvent};
+use crate::session::{Local, SessionInfo, SharedTable, Table, TableConfig, TableStats};
 use mmsg::{Batch, BATCH};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -35,14 +34,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-
-/// Commands waiting for the driver; a full queue makes callers wait, it never grows.
-const COMMAND_QUEUE: usize = 256;
-/// A pair that cannot be bound (some other program holds a port) is skipped for the next one
-/// this many times before the set-up fails.
-const BIND_ATTEMPTS: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
@@ -70,32 +63,6 @@ impl RelayConfig {
         }
     }
 }
-
-#[derive(Debug)]
-pub enum RelayError {
-    Add(AddError),
-    Update(UpdateError),
-    /// A relay port could not be bound.
-    Bind {
-        port: u16,
-        error: io::Error,
-    },
-    /// The driver has ended.
-    Stopped,
-}
-
-impl fmt::Display for RelayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RelayError::Add(e) => e.fmt(f),
-            RelayError::Update(e) => e.fmt(f),
-            RelayError::Bind { port, error } => write!(f, "cannot bind media port {port}: {error}"),
-            RelayError::Stopped => write!(f, "the media relay has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for RelayError {}
 
 /// The table's counters and the driver's own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,7 +96,7 @@ struct Counters {
 /// What reader tasks share: the table (locked once per batch) and the sockets by port, so a
 /// forward can be sent from the other leg's socket.
 struct Shared {
-    table: Mutex<Table>,
+    table: SharedTable,
     sockets: RwLock<Vec<Option<Arc<RelaySocket>>>>,
     counters: Counters,
     /// The reader task of each bound port.
@@ -139,9 +106,7 @@ struct Shared {
 
 impl Shared {
     fn table(&self) -> MutexGuard<'_, Table> {
-        // A panic while the table was held is a bug already reported; the relay keeps going
-        // with the table as it is rather than taking every call down with it.
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
+        self.table.lock()
     }
 
     fn socket(&self, port: u16) -> Option<Arc<RelaySocket>> {
@@ -157,103 +122,25 @@ impl Shared {
     }
 }
 
-enum Command {
-    Add {
-        a: LegSpec,
-        b: LegSpec,
-        reply: oneshot::Sender<Result<SessionInfo, RelayError>>,
-    },
-    SetExpected {
-        id: SessionId,
-        side: Side,
-        rtp: Option<SocketAddr>,
-        rtcp: Option<SocketAddr>,
-        reply: oneshot::Sender<Result<(), RelayError>>,
-    },
-    Remove {
-        id: SessionId,
-        reply: oneshot::Sender<Option<SessionInfo>>,
-    },
-}
-
 /// Talks to a running relay from any task. The relay stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct RelayHandle {
-    commands: mpsc::Sender<Command>,
+    /// Never sent on: its closing (the last handle dropped) stops the driver task.
+    _alive: mpsc::Sender<()>,
     shared: Arc<Shared>,
 }
 
 impl RelayHandle {
-    /// Sets up a session and binds its ports.
-    pub async fn add(&self, a: LegSpec, b: LegSpec) -> Result<SessionInfo, RelayError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Add { a, b, reply }).await?;
-        rx.await.unwrap_or(Err(RelayError::Stopped))
+    /// Carries out one command of the anchoring state machine; the answer to hand back to it
+    /// (`Open` has one, `Close` none). Must run inside the relay's tokio runtime (it spawns
+    /// the readers of new ports).
+    pub fn execute(&self, command: RelayCommand) -> Option<RelayEvent> {
+        Relay::execute(self, command)
     }
 
-    /// See `Table::set_expected`.
-    pub async fn set_expected(
-        &self,
-        id: SessionId,
-        side: Side,
-        rtp: Option<SocketAddr>,
-        rtcp: Option<SocketAddr>,
-    ) -> Result<(), RelayError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::SetExpected {
-            id,
-            side,
-            rtp,
-            rtcp,
-            reply,
-        })
-        .await?;
-        rx.await.unwrap_or(Err(RelayError::Stopped))
-    }
-
-    /// Ends a session and closes its sockets; `None` if it had ended already.
-    pub async fn remove(&self, id: SessionId) -> Option<SessionInfo> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Remove { id, reply }).await.ok()?;
-        rx.await.ok().flatten()
-    }
-
-    /// `add` without waiting: the session and its sockets exist when this returns. Must run
-    /// inside the relay's tokio runtime (it spawns the readers of the new ports).
-    pub fn add_now(&self, a: LegSpec, b: LegSpec) -> Result<SessionInfo, RelayError> {
-        self.shared.add(a, b)
-    }
-
-    /// `set_expected` without waiting.
-    pub fn set_expected_now(
-        &self,
-        id: SessionId,
-        side: Side,
-        rtp: Option<SocketAddr>,
-        rtcp: Option<SocketAddr>,
-    ) -> Result<(), RelayError> {
-        self.shared
-            .table()
-            .set_expected(id, side, rtp, rtcp)
-            .map_err(RelayError::Update)
-    }
-
-    /// Whether session `id` is still up (it ends by `remove` or by inactivity).
-    pub fn is_alive(&self, id: SessionId) -> bool {
-        self.shared.table().get(id).is_some()
-    }
-
-    /// `remove` without waiting.
-    pub fn remove_now(&self, id: SessionId) -> Option<SessionInfo> {
-        let ended = self.shared.table().remove(id);
-        if let Some(s) = &ended {
-            self.shared.close_session(s);
-        }
-        ended
-    }
-
-    async fn send(&self, c: Command) -> Result<(), RelayError> {
-        self.commands.send(c).await.map_err(|_| RelayError::Stopped)
+    /// The relay table this relay serves (the anchoring state machines set sessions up in it).
+    pub fn table(&self) -> SharedTable {
+        self.shared.table.clone()
     }
 
     pub fn stats(&self) -> RelayStats {
@@ -275,11 +162,36 @@ impl RelayHandle {
     }
 }
 
+impl Relay for RelayHandle {
+    fn execute(&self, command: RelayCommand) -> Option<RelayEvent> {
+        match command {
+            RelayCommand::Open(info) => Some(match self.shared.open_session(&info) {
+                Ok(()) => {
+                    self.shared.counters.created.fetch_add(1, Relaxed);
+                    RelayEvent::Opened(info.id)
+                }
+                Err((port, error)) => {
+                    self.shared.close_session(&info);
+                    RelayEvent::OpenFailed {
+                        session: info.id,
+                        port,
+                        error: error.to_string(),
+                    }
+                }
+            }),
+            RelayCommand::Close(info) => {
+                self.shared.close_session(&info);
+                None
+            }
+        }
+    }
+}
+
 /// Starts the relay on the current tokio runtime: binds the multiplexed pair if there is one,
 /// and spawns the driver task.
 pub fn spawn(config: RelayConfig) -> io::Result<RelayHandle> {
     let shared = Arc::new(Shared {
-        table: Mutex::new(Table::new(config.table)),
+        table: SharedTable::new(config.table),
         sockets: RwLock::new(vec![None; usize::from(u16::MAX) + 1]),
         counters: Counters::default(),
         readers: Mutex::new(HashMap::new()),
@@ -292,10 +204,10 @@ pub fn spawn(config: RelayConfig) -> io::Result<RelayHandle> {
         shared.open(m.rtp())?;
         shared.open(m.rtcp())?;
     }
-    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (alive, rx) = mpsc::channel(1);
     tokio::spawn(driver.run(rx));
     Ok(RelayHandle {
-        commands: tx,
+        _alive: alive,
         shared,
     })
 }
@@ -305,15 +217,13 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    async fn run(self, mut alive: mpsc::Receiver<()>) {
         let mut sweep = tokio::time::interval(self.shared.config.sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                c = commands.recv() => match c {
-                    Some(c) => self.command(c),
-                    None => break,
-                },
+                // nothing is ever sent: this ends when the last handle is dropped
+                None = alive.recv() => break,
                 _ = sweep.tick() => {
                     let ended = self
                         .shared
@@ -338,70 +248,20 @@ impl Driver {
             self.shared.set_socket(port, None);
         }
     }
-
-    fn command(&mut self, c: Command) {
-        match c {
-            Command::Add { a, b, reply } => {
-                let _ = reply.send(self.shared.add(a, b));
-            }
-            Command::SetExpected {
-                id,
-                side,
-                rtp,
-                rtcp,
-                reply,
-            } => {
-                let r = self.shared.table().set_expected(id, side, rtp, rtcp);
-                let _ = reply.send(r.map_err(RelayError::Update));
-            }
-            Command::Remove { id, reply } => {
-                let ended = self.shared.table().remove(id);
-                if let Some(s) = &ended {
-                    self.shared.close_session(s);
-                }
-                let _ = reply.send(ended);
-            }
-        }
-    }
 }
 
-/// Session set-up and tear-down, shared by the driver task and `RelayHandle`'s synchronous
-/// calls (the proxy core rewrites SDP synchronously, so the ports must exist at once).
+/// Socket set-up and tear-down of sessions, for `RelayHandle::execute` and the sweep.
 impl Shared {
     fn readers(&self) -> MutexGuard<'_, HashMap<u16, AbortHandle>> {
         self.readers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn add(self: &Arc<Self>, a: LegSpec, b: LegSpec) -> Result<SessionInfo, RelayError> {
-        let mut last = None;
-        for _ in 0..BIND_ATTEMPTS {
-            let info = self
-                .table()
-                .add(a, b, Instant::now())
-                .map_err(RelayError::Add)?;
-            match self.open_session(&info) {
-                Ok(()) => {
-                    self.counters.created.fetch_add(1, Relaxed);
-                    return Ok(info);
-                }
-                Err(e) => {
-                    // The failed pair goes to the back of the allocator's queue, so the next
-                    // attempt gets other ports.
-                    self.table().remove(info.id);
-                    self.close_session(&info);
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or(RelayError::Stopped))
-    }
-
-    fn open_session(self: &Arc<Self>, s: &SessionInfo) -> Result<(), RelayError> {
+    /// Binds the session's own pairs; the port that failed (the caller closes the others).
+    fn open_session(self: &Arc<Self>, s: &SessionInfo) -> Result<(), (u16, io::Error)> {
         for local in [s.a, s.b] {
             if let Local::Own(p) = local {
                 for port in [p.rtp(), p.rtcp()] {
-                    self.open(port)
-                        .map_err(|error| RelayError::Bind { port, error })?;
+                    self.open(port).map_err(|error| (port, error))?;
                 }
             }
         }

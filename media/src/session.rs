@@ -1,7 +1,7 @@
 //! The relay table (sans-IO): which local port belongs to which leg of which session, where a
 //! received packet goes next, and when an idle session ends.
 //!
-//! A session joins two legs, A and B. Each leg has a local port pair (its own from the
+//! A session joins two legs, A (facing the caller) and B (facing the callee). Each leg has a local port pair (its own from the
 //! allocator, or on E's link side the multiplexed pair shared by all calls) and a latch for
 //! RTP and one for RTCP. A packet accepted on one leg is sent from the other leg's local port
 //! of the same component to that leg's latch destination.
@@ -13,6 +13,7 @@
 //! Memory is bounded: at most `max_sessions` sessions, one route slot per port number, one
 //! multiplexed-source entry per multiplexed leg component.
 
+use crate::call::Side;
 use crate::latch::{DropReason, Latch, LatchConfig, Verdict};
 use crate::ports::{PortAllocator, PortPair, PortsExhausted};
 use causeway_config::PortRange;
@@ -20,27 +21,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    A,
-    B,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-    fn index(self) -> usize {
-        match self {
-            Side::A => 0,
-            Side::B => 1,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Component {
@@ -433,7 +413,7 @@ impl Table {
             legs: [leg(0), leg(1)],
             last_activity: now,
         });
-        for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+        for (i, side) in [Side::Caller, Side::Callee].into_iter().enumerate() {
             match locals[i] {
                 Local::Own(p) => {
                     for component in [Component::Rtp, Component::Rtcp] {
@@ -595,7 +575,7 @@ impl Table {
         let session = entry.session.take()?;
         entry.generation = entry.generation.wrapping_add(1);
         self.free_slots.push(id.slot);
-        for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+        for (i, side) in [Side::Caller, Side::Callee].into_iter().enumerate() {
             let leg = &session.legs[i];
             match leg.local {
                 Local::Own(p) => {
@@ -674,6 +654,9 @@ fn mux_keys(rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) -> Vec<(Component
     }
     v
 }
+
+mod shared;
+pub use shared::SharedTable;
 
 #[cfg(test)]
 mod tests;

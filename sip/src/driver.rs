@@ -1,40 +1,25 @@
-//! The tokio driver of the proxy core: the only place where the core meets real time and real
-//! sockets. It moves transport events into `proxy::Core`, the core's outputs into the transport,
-//! and sleeps until the core's next deadline. No protocol decisions are made here.
+//! The tokio driver of a SIP state machine (the proxy core, or the traversal layer around it):
+//! the only place where it meets real time and real sockets. It moves transport events in as
+//! `Event`s, carries out every `Output` (sends, DNS lookups, connection aliases, media relay
+//! commands, whose answers go straight back in), and sleeps until the machine's next deadline.
+//! No protocol decisions are made here.
 
 use crate::dns::{Hop as DnsHop, SipResolver};
-use crate::proxy::{Core, DnsQuery, NetEnv};
-use crate::transport::{ConnId, Outbound, TransportEvent, TransportHandle};
+use crate::proxy::{DnsQuery, Event, Machine, NetEnv, Output};
+use crate::transport::{TransportEvent, TransportHandle};
+use causeway_media::Relay;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::time::{Instant, SystemTime};
-use tokio::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc::{self, Receiver, UnboundedSender};
 
-/// Events handled per wake-up before outputs are flushed; bounds latency under load.
+/// Events handled per wake-up before outputs are carried out; bounds latency under load.
 const BATCH: usize = 64;
-
-/// What runs beside the proxy core on the same thread and clock: the traversal clients of C
-/// (crate `traversal`) and the status publisher. Sans-IO like the core: it is handed the core,
-/// the time and an output queue.
-pub trait Extension {
-    /// When `on_tick` must run next, at the latest.
-    fn next_timeout(&self) -> Option<Instant>;
-    /// Called after every batch of events and when `next_timeout` is due.
-    fn on_tick(&mut self, core: &mut Core, now: Instant, wall: SystemTime, out: &mut Vec<Outbound>);
-    /// A stream connection to `remote` closed.
-    fn on_closed(&mut self, _conn: ConnId, _remote: SocketAddr, _core: &mut Core, _now: Instant) {}
-    /// A send with `token` failed; true when the token was the extension's.
-    fn on_send_failed(
-        &mut self,
-        _token: u64,
-        _error: &str,
-        _core: &mut Core,
-        _now: Instant,
-    ) -> bool {
-        false
-    }
-}
+/// DNS lookups in flight at once; past this a lookup fails at once (a flood of requests for
+/// names must not grow tasks without bound).
+const MAX_DNS_IN_FLIGHT: usize = 1024;
 
 /// The resolvers RFC 3263 lookups use: one per DNS zone (its nameservers), and the node's own
 /// (the system's resolv.conf) for host names met outside DNS zones.
@@ -43,10 +28,6 @@ pub struct Resolvers {
     zones: HashMap<String, SipResolver>,
     default: Option<SipResolver>,
 }
-
-/// DNS lookups in flight at once; past this a lookup fails at once (a flood of requests for
-/// names must not grow tasks without bound).
-const MAX_DNS_IN_FLIGHT: usize = 1024;
 
 impl Resolvers {
     /// `zones`: (DNS zone name, its nameservers; empty for the system's).
@@ -70,49 +51,39 @@ impl Resolvers {
     }
 }
 
-/// No extension: a plain proxy.
-pub struct NoExtension;
-
-impl Extension for NoExtension {
-    fn next_timeout(&self) -> Option<Instant> {
-        None
-    }
-    fn on_tick(&mut self, _: &mut Core, _: Instant, _: SystemTime, _: &mut Vec<Outbound>) {}
+/// What the driver moves bytes and lookups with.
+pub struct Io {
+    pub transport: TransportHandle,
+    pub events: Receiver<TransportEvent>,
+    pub resolvers: Resolvers,
+    /// The media relay that carries out the machine's relay commands; none: no anchoring.
+    pub relay: Option<Arc<dyn Relay + Send + Sync>>,
 }
 
-pub async fn run(
-    core: Core,
-    handle: TransportHandle,
-    events: Receiver<TransportEvent>,
-    shutdown: impl Future<Output = ()>,
-) {
-    let resolvers = Resolvers::new(&[]).unwrap_or_default();
-    run_with(core, handle, events, shutdown, NoExtension, resolvers).await
-}
+type Answer = (u64, Result<Vec<DnsHop>, String>);
 
-pub async fn run_with(
-    mut core: Core,
-    handle: TransportHandle,
-    mut events: Receiver<TransportEvent>,
+/// Runs `machine` until `shutdown`. `observe` sees the machine after every turn (the node
+/// publishes its status from there); it cannot change it.
+pub async fn run<M: Machine>(
+    mut machine: M,
+    mut io: Io,
     shutdown: impl Future<Output = ()>,
-    mut ext: impl Extension,
-    resolvers: Resolvers,
+    mut observe: impl FnMut(&M, Instant),
 ) {
-    type Answer = (u64, Result<Vec<DnsHop>, String>);
-    let (dns_tx, mut dns_rx) = tokio::sync::mpsc::unbounded_channel::<Answer>();
-    let mut in_flight = 0usize;
+    let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
+    let mut dns = Lookups {
+        tx: dns_tx,
+        in_flight: 0,
+    };
     tokio::pin!(shutdown);
     let mut out = Vec::with_capacity(BATCH * 2);
-    // one timer, re-armed only when the core's next deadline moves
+    // one timer, re-armed only when the machine's next deadline moves
     let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
     let sleep = tokio::time::sleep_until(far());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = match (core.next_timeout(), ext.next_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = machine.poll_timeout();
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(
@@ -121,95 +92,102 @@ pub async fn run_with(
                     .unwrap_or_else(far),
             );
         }
-        let mut fired = false;
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            ev = events.recv() => {
+            ev = io.events.recv() => {
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
-                let wall = SystemTime::now();
-                dispatch(&mut core, &mut ext, ev, now, wall, &mut out);
+                feed(&mut machine, ev, now, &mut out);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
-                    match events.try_recv() {
-                        Ok(ev) => dispatch(&mut core, &mut ext, ev, now, wall, &mut out),
+                    match io.events.try_recv() {
+                        Ok(ev) => feed(&mut machine, ev, now, &mut out),
                         Err(_) => break,
                     }
                 }
             }
             Some((ctx, answer)) = dns_rx.recv() => {
-                in_flight = in_flight.saturating_sub(1);
-                core.on_dns_answer(ctx, answer, Instant::now(), &mut out);
+                dns.in_flight = dns.in_flight.saturating_sub(1);
+                machine.handle(Event::Dns { ctx, answer }, Instant::now(), &mut out);
             }
-            _ = &mut sleep => fired = true,
+            _ = &mut sleep => armed = None,
         }
-        if fired || core.next_timeout().is_some_and(|t| t <= Instant::now()) {
-            core.on_timeout(Instant::now(), &mut out);
-            armed = None;
+        let now = Instant::now();
+        if machine.poll_timeout().is_some_and(|t| t <= now) {
+            machine.handle_timeout(now, &mut out);
         }
-        ext.on_tick(&mut core, Instant::now(), SystemTime::now(), &mut out);
-        // answering a lookup at once may ask for the next one: loop until none is left
-        let mut queries = core.take_dns_queries();
-        while !queries.is_empty() {
-            for q in queries {
-                let resolver = resolvers.for_query(&q);
-                match resolver {
-                    Some(r) if in_flight < MAX_DNS_IN_FLIGHT => {
-                        in_flight += 1;
-                        let tx = dns_tx.clone();
-                        tokio::spawn(async move {
-                            let answer = r.resolve(&q.target).await.map_err(|e| e.to_string());
-                            let _ = tx.send((q.ctx, answer));
-                        });
-                    }
-                    Some(_) => core.on_dns_answer(
-                        q.ctx,
-                        Err("too many DNS lookups in progress".into()),
-                        Instant::now(),
-                        &mut out,
-                    ),
-                    None => core.on_dns_answer(
-                        q.ctx,
-                        Err("no DNS resolver".into()),
-                        Instant::now(),
-                        &mut out,
-                    ),
+        carry_out(&mut machine, &mut io, &mut dns, &mut out);
+        observe(&machine, now);
+    }
+}
+
+/// A transport event as the machine's input.
+fn feed<M: Machine>(machine: &mut M, ev: TransportEvent, now: Instant, out: &mut Vec<Output>) {
+    let ev = match ev {
+        TransportEvent::Message(r) => Event::Received(r),
+        TransportEvent::SendFailed { token, error } => Event::SendFailed { token, error },
+        TransportEvent::Closed { conn, remote } => Event::Closed { conn, remote },
+        TransportEvent::BadFrame { remote, error, .. } => {
+            tracing::debug!(%remote, %error, "bad stream frame: connection closed");
+            return;
+        }
+    };
+    machine.handle(ev, now, out);
+}
+
+struct Lookups {
+    tx: UnboundedSender<Answer>,
+    in_flight: usize,
+}
+
+/// Carries out the outputs in order; answers that come at once (relay commands, refused
+/// lookups) go back into the machine and what they produce is carried out too.
+fn carry_out<M: Machine>(machine: &mut M, io: &mut Io, dns: &mut Lookups, out: &mut Vec<Output>) {
+    let mut answers: Vec<Event> = Vec::new();
+    loop {
+        for o in out.drain(..) {
+            match o {
+                Output::Transmit(t) => io.transport.send(t),
+                Output::Alias { conn, addr } => io.transport.alias(conn, addr),
+                Output::Dns(q) => answers.extend(lookup(q, &io.resolvers, dns)),
+                Output::Media(c) => match &io.relay {
+                    Some(relay) => answers.extend(relay.execute(c).map(Event::Media)),
+                    None => tracing::debug!(command = ?c, "relay command without a relay"),
+                },
+                Output::Link(l) => {
+                    tracing::debug!(output = ?l, "link output without a traversal layer")
                 }
             }
-            queries = core.take_dns_queries();
         }
-        for (conn, addr) in core.take_aliases() {
-            handle.alias(conn, addr);
+        if answers.is_empty() {
+            return;
         }
-        for o in out.drain(..) {
-            handle.send(o);
+        let now = Instant::now();
+        for ev in answers.drain(..) {
+            machine.handle(ev, now, out);
         }
     }
 }
 
-fn dispatch(
-    core: &mut Core,
-    ext: &mut impl Extension,
-    ev: TransportEvent,
-    now: Instant,
-    wall: SystemTime,
-    out: &mut Vec<crate::transport::Outbound>,
-) {
-    match ev {
-        TransportEvent::Message(inbound) => core.on_message(inbound, now, wall, out),
-        TransportEvent::SendFailed { token, error } => {
-            if !ext.on_send_failed(token, &error, core, now) {
-                core.on_send_failed(token, &error, now, out)
-            }
+/// Starts a lookup, or answers at once when it cannot be made.
+fn lookup(q: DnsQuery, resolvers: &Resolvers, dns: &mut Lookups) -> Option<Event> {
+    let refuse = |why: &str| Event::Dns {
+        ctx: q.ctx,
+        answer: Err(why.into()),
+    };
+    match resolvers.for_query(&q) {
+        Some(r) if dns.in_flight < MAX_DNS_IN_FLIGHT => {
+            dns.in_flight += 1;
+            let tx = dns.tx.clone();
+            tokio::spawn(async move {
+                let answer = r.resolve(&q.target).await.map_err(|e| e.to_string());
+                let _ = tx.send((q.ctx, answer));
+            });
+            None
         }
-        TransportEvent::Closed { conn, remote } => {
-            core.on_connection_closed(conn);
-            ext.on_closed(conn, remote, core, now);
-        }
-        TransportEvent::BadFrame { remote, error, .. } => {
-            tracing::debug!(%remote, %error, "bad stream frame: connection closed");
-        }
+        Some(_) => Some(refuse("too many DNS lookups in progress")),
+        None => Some(refuse("no DNS resolver")),
     }
 }
 

@@ -5,14 +5,17 @@
 //! configured maximum).
 //!
 //! It owns only the link's state and timers; requests that travel over the link are the proxy
-//! core's. Inputs: `on_timeout`, `on_response`, `on_closed`, `on_send_failed`, each with `now`;
-//! outputs: messages to send and `Event`s for the core's link table.
+//! core's. Inputs: `handle` (a response to its REGISTER, a closed connection, a failed send)
+//! and `handle_timeout`, each with `now`; outputs: messages to send and `Event`s for the core's
+//! link table. Wall time (for status) comes from the node's `WallClock`, randomness (Call-ID,
+//! tags, branches, cnonces) from the generator it was made with.
 
 use bytes::Bytes;
 use causeway_config::Transport;
 use causeway_sip::auth;
-use causeway_sip::proxy::{LinkResponse, LINK_BRANCH_PREFIX};
-use causeway_sip::transport::{ConnId, Outbound};
+use causeway_sip::proxy::{ConnId, LinkResponse, Transmit, WallClock, LINK_BRANCH_PREFIX};
+use rand::rngs::StdRng;
+use rand::RngCore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,6 +39,17 @@ pub struct LinkConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Our system name, for Via and Contact of the REGISTER.
     pub system_name: String,
+}
+
+/// What reaches a link client.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A response to one of its REGISTERs.
+    Response(&'a LinkResponse),
+    /// A connection closed.
+    Closed { conn: ConnId, remote: SocketAddr },
+    /// The transport could not send its REGISTER.
+    SendFailed { error: &'a str },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,17 +107,28 @@ pub struct LinkClient {
     challenge: Option<String>,
     answered: bool,
     conn: Option<ConnId>,
+    /// the send token of the last REGISTER, and the next one to use
     token: u64,
+    next_token: u64,
     since: SystemTime,
     last_keepalive: Option<SystemTime>,
     last_error: Option<String>,
     attempts: u32,
+    clock: WallClock,
+    rng: StdRng,
 }
 
 impl LinkClient {
-    /// A link that will connect at once (`now`).
-    pub fn new(cfg: LinkConfig, now: Instant, wall: SystemTime) -> LinkClient {
-        let r: u64 = rand::random();
+    /// A link that will connect at once (`now`). Its send tokens are `tokens + 1`, `tokens +
+    /// 2`, …: give each client of a node its own range, clear of the proxy core's (high bit).
+    pub fn new(
+        cfg: LinkConfig,
+        now: Instant,
+        clock: WallClock,
+        mut rng: StdRng,
+        tokens: u64,
+    ) -> LinkClient {
+        let r: u64 = rng.next_u64();
         LinkClient {
             call_id: format!("{r:016x}-link@{}", cfg.system_name),
             tag: format!("{:x}", r >> 16),
@@ -116,10 +141,13 @@ impl LinkClient {
             answered: false,
             conn: None,
             token: 0,
-            since: wall,
+            next_token: tokens,
+            since: clock.wall(now),
             last_keepalive: None,
             last_error: None,
             attempts: 0,
+            clock,
+            rng,
         }
     }
 
@@ -182,27 +210,37 @@ impl LinkClient {
         }
     }
 
-    pub fn on_timeout(
+    pub fn handle(
         &mut self,
+        input: Input<'_>,
         now: Instant,
-        wall: SystemTime,
-        out: &mut Vec<Outbound>,
-        token: u64,
+        out: &mut Vec<Transmit>,
     ) -> Option<Event> {
+        match input {
+            Input::Response(r) => self.on_response(r, now, out),
+            Input::Closed { conn, remote } => self.on_closed(conn, remote, now),
+            Input::SendFailed { error } => self.fail(format!("cannot reach E: {error}"), now),
+        }
+    }
+
+    /// Runs what is due: connecting, keep-alives, refreshes, the deadline of an unanswered
+    /// REGISTER.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Option<Event> {
+        let wall = self.clock.wall(now);
         match self.state.clone() {
             State::Idle { at } if at <= now => {
                 self.attempts += 1;
                 self.challenge = None;
                 self.answered = false;
                 self.conn = None;
-                self.send_register(out, token);
+                self.send_register(out);
                 self.state = State::Registering {
                     deadline: now + REGISTER_TIMEOUT,
                 };
                 None
             }
             State::Registering { deadline } if deadline <= now => {
-                self.fail("E did not answer the REGISTER".into(), now, wall)
+                self.fail("E did not answer the REGISTER".into(), now)
             }
             State::Up {
                 conn,
@@ -211,7 +249,7 @@ impl LinkClient {
                 pending,
             } => {
                 if pending.is_some_and(|p| p <= now) {
-                    return self.fail("E did not answer the refresh".into(), now, wall);
+                    return self.fail("E did not answer the refresh".into(), now);
                 }
                 let mut next_ping = ping_at;
                 if ping_at <= now {
@@ -224,7 +262,7 @@ impl LinkClient {
                 let mut refresh = refresh_at;
                 if pending.is_none() && refresh_at <= now {
                     self.answered = false;
-                    self.send_register(out, token);
+                    self.send_register(out);
                     pending = Some(now + REGISTER_TIMEOUT);
                     refresh = now + Duration::from_secs(u64::from(self.cfg.expires) / 2);
                 }
@@ -241,14 +279,13 @@ impl LinkClient {
     }
 
     /// A response to one of our REGISTERs.
-    pub fn on_response(
+    fn on_response(
         &mut self,
         r: &LinkResponse,
         now: Instant,
-        wall: SystemTime,
-        out: &mut Vec<Outbound>,
-        token: u64,
+        out: &mut Vec<Transmit>,
     ) -> Option<Event> {
+        let wall = self.clock.wall(now);
         let (msg, conn, local, remote) = (&r.msg, r.conn, r.local, r.remote);
         if msg.call_id() != Some(self.call_id.as_str()) {
             return None;
@@ -272,7 +309,7 @@ impl LinkClient {
                 let refresh_at = now + Duration::from_secs(u64::from(expires) / 2);
                 let was_up = self.is_up();
                 let Some(conn) = self.conn else {
-                    return self.fail("E answered on no connection".into(), now, wall);
+                    return self.fail("E answered on no connection".into(), now);
                 };
                 self.state = State::Up {
                     conn,
@@ -300,43 +337,34 @@ impl LinkClient {
                     "Proxy-Authenticate"
                 };
                 let Some(c) = msg.header(name) else {
-                    return self.fail(format!("{status} without a challenge"), now, wall);
+                    return self.fail(format!("{status} without a challenge"), now);
                 };
                 self.challenge = Some(c.to_string());
                 self.answered = true;
-                self.send_register(out, token);
+                self.send_register(out);
                 None
             }
             _ => {
                 let reason = msg.reason().unwrap_or("").to_string();
-                self.fail(format!("E refused the link: {status} {reason}"), now, wall)
+                self.fail(format!("E refused the link: {status} {reason}"), now)
             }
         }
     }
 
     /// A connection closed. Before E's first answer the client does not know its connection
     /// yet: a close of a connection to E's address then ends the attempt too.
-    pub fn on_closed(
-        &mut self,
-        conn: ConnId,
-        remote: SocketAddr,
-        now: Instant,
-        wall: SystemTime,
-    ) -> Option<Event> {
+    fn on_closed(&mut self, conn: ConnId, remote: SocketAddr, now: Instant) -> Option<Event> {
         let attempt_died = self.conn.is_none()
             && remote == self.cfg.peer
             && matches!(self.state, State::Registering { .. });
         if self.conn != Some(conn) && !attempt_died {
             return None;
         }
-        self.fail("the connection to E closed".into(), now, wall)
+        self.fail("the connection to E closed".into(), now)
     }
 
-    pub fn on_send_failed(&mut self, error: &str, now: Instant, wall: SystemTime) -> Option<Event> {
-        self.fail(format!("cannot reach E: {error}"), now, wall)
-    }
-
-    fn fail(&mut self, reason: String, now: Instant, wall: SystemTime) -> Option<Event> {
+    fn fail(&mut self, reason: String, now: Instant) -> Option<Event> {
+        let wall = self.clock.wall(now);
         let was_up = self.is_up();
         let delay = self.backoff;
         self.backoff = (self.backoff * 2).min(self.cfg.retry_max);
@@ -350,16 +378,16 @@ impl LinkClient {
         was_up.then_some(Event::Down { reason })
     }
 
-    fn send_register(&mut self, out: &mut Vec<Outbound>, token: u64) {
+    fn send_register(&mut self, out: &mut Vec<Transmit>) {
         self.cseq += 1;
         self.branch_n += 1;
-        self.token = token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.token = self.next_token;
+        let token = self.token;
+        let branch_salt = self.rng.next_u32();
+        let cnonce = format!("{:016x}", self.rng.next_u64());
         let c = &self.cfg;
-        let t = match c.kind {
-            Transport::Tls => "tls",
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        };
+        let t = c.kind.param();
         let host = uri_host(&c.peer_host);
         let ruri = format!("sip:{host}:{};transport={t}", c.peer.port());
         let mut m = format!(
@@ -377,7 +405,7 @@ impl LinkClient {
             c.kind.via_token(),
             c.system_name,
             self.branch_n,
-            rand::random::<u32>(),
+            branch_salt,
             c.username,
             self.tag,
             c.username,
@@ -389,7 +417,6 @@ impl LinkClient {
             env!("CARGO_PKG_VERSION"),
         );
         if let Some(ch) = &self.challenge {
-            let cnonce = format!("{:016x}", rand::random::<u64>());
             match auth::respond(ch, "REGISTER", &ruri, &c.username, &c.password, &cnonce, 1) {
                 Ok(a) => m.push_str(&format!("Authorization: {a}\r\n")),
                 Err(e) => tracing::warn!(zone = %c.zone, error = %e, "cannot answer E's challenge"),
@@ -400,8 +427,8 @@ impl LinkClient {
         out.push(self.outbound(Bytes::from(m), conn, token));
     }
 
-    fn outbound(&self, data: Bytes, conn: Option<ConnId>, token: u64) -> Outbound {
-        Outbound {
+    fn outbound(&self, data: Bytes, conn: Option<ConnId>, token: u64) -> Transmit {
+        Transmit {
             kind: self.cfg.kind,
             dest: self.cfg.peer,
             data,

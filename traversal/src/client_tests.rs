@@ -4,13 +4,15 @@
 //! answer that passes here passes on E. No sockets, no sleeps: time only moves when a test
 //! moves it.
 
-use crate::client::{Event, LinkClient, LinkConfig};
+use crate::client::{Event, Input, LinkClient, LinkConfig};
 use bytes::Bytes;
 use causeway_config::Transport;
 use causeway_sip::auth::{Algorithm, DigestServer};
 use causeway_sip::message::Message;
-use causeway_sip::proxy::LinkResponse;
-use causeway_sip::transport::{client_config, ConnId, Outbound};
+use causeway_sip::proxy::{ConnId, LinkResponse, Transmit, WallClock};
+use causeway_sip::transport::client_config;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -68,7 +70,6 @@ struct Fixture {
     start: Instant,
     now: Instant,
     wall: SystemTime,
-    next_token: u64,
 }
 
 impl Fixture {
@@ -76,24 +77,19 @@ impl Fixture {
         let cfg = config();
         let now = Instant::now();
         let wall = SystemTime::now();
+        let clock = WallClock::at(now, wall);
         Fixture {
             tls: cfg.tls.clone(),
-            client: LinkClient::new(cfg, now, wall),
+            client: LinkClient::new(cfg, now, clock, StdRng::seed_from_u64(5626), 1 << 63),
             start: now,
             now,
             wall,
-            next_token: 1 << 63,
         }
     }
 
     /// Fake time since the client was made.
     fn elapsed(&self) -> Duration {
         self.now - self.start
-    }
-
-    fn token(&mut self) -> u64 {
-        self.next_token += 1;
-        self.next_token
     }
 
     fn set_now(&mut self, t: Instant) {
@@ -103,36 +99,32 @@ impl Fixture {
     }
 
     /// Moves the clock to the client's next deadline and runs it, as the driver does.
-    fn fire(&mut self) -> (Vec<Outbound>, Option<Event>) {
+    fn fire(&mut self) -> (Vec<Transmit>, Option<Event>) {
         let t = self
             .client
             .poll_timeout()
             .expect("a link always has a deadline");
         self.set_now(t);
-        let token = self.token();
         let mut out = Vec::new();
-        let ev = self.client.on_timeout(self.now, self.wall, &mut out, token);
+        let ev = self.client.handle_timeout(self.now, &mut out);
         (out, ev)
     }
 
     /// Feeds one of E's answers, arriving on `conn`.
-    fn answer(&mut self, text: String, conn: ConnId) -> (Vec<Outbound>, Option<Event>) {
+    fn answer(&mut self, text: String, conn: ConnId) -> (Vec<Transmit>, Option<Event>) {
         let r = LinkResponse {
             msg: Message::parse(Bytes::from(text)).expect("the fake response parses"),
             conn: Some(conn),
             local: addr(C_LOCAL),
             remote: addr(E_ZONE),
         };
-        let token = self.token();
         let mut out = Vec::new();
-        let ev = self
-            .client
-            .on_response(&r, self.now, self.wall, &mut out, token);
+        let ev = self.client.handle(Input::Response(&r), self.now, &mut out);
         (out, ev)
     }
 
     /// First REGISTER, E's 401, the answer with credentials, E's 200: the link is up.
-    fn bring_up(&mut self) -> Outbound {
+    fn bring_up(&mut self) -> Transmit {
         let (out, _) = self.fire();
         let first = only_register(&out);
         let (out, ev) = self.answer(challenge_401(&first, &digest_server(), self.wall), LINK);
@@ -145,12 +137,12 @@ impl Fixture {
     }
 }
 
-fn parse(o: &Outbound) -> Message {
+fn parse(o: &Transmit) -> Message {
     Message::parse(o.data.clone()).expect("the client's message parses")
 }
 
 /// The one REGISTER in `out`.
-fn only_register(out: &[Outbound]) -> Outbound {
+fn only_register(out: &[Transmit]) -> Transmit {
     assert_eq!(out.len(), 1, "exactly one message: {out:?}");
     let m = parse(&out[0]);
     assert_eq!(
@@ -160,13 +152,13 @@ fn only_register(out: &[Outbound]) -> Outbound {
     out[0].clone()
 }
 
-fn cseq_of(o: &Outbound) -> u32 {
+fn cseq_of(o: &Transmit) -> u32 {
     parse(o).cseq().map(|(n, _)| n).expect("CSeq")
 }
 
 /// E's response to `req`: Via, From, Call-ID and CSeq copied, a To tag added, `extra` header
 /// lines (each ending in CRLF) before Content-Length.
-fn response(req: &Outbound, status: u16, reason: &str, extra: &str) -> String {
+fn response(req: &Transmit, status: u16, reason: &str, extra: &str) -> String {
     let m = parse(req);
     let h = |n: &str| m.header(n).expect(n).to_string();
     format!(
@@ -181,7 +173,7 @@ fn response(req: &Outbound, status: u16, reason: &str, extra: &str) -> String {
 }
 
 /// E's 401 with one WWW-Authenticate per algorithm, SHA-256 first (as E sends it).
-fn challenge_401(req: &Outbound, server: &DigestServer, wall: SystemTime) -> String {
+fn challenge_401(req: &Transmit, server: &DigestServer, wall: SystemTime) -> String {
     let extra: String = server
         .challenge(wall, false)
         .into_iter()
@@ -190,11 +182,11 @@ fn challenge_401(req: &Outbound, server: &DigestServer, wall: SystemTime) -> Str
     response(req, 401, "Unauthorized", &extra)
 }
 
-fn ok_200(req: &Outbound, expires: u32) -> String {
+fn ok_200(req: &Transmit, expires: u32) -> String {
     response(req, 200, "OK", &format!("Expires: {expires}\r\n"))
 }
 
-fn is_keepalive(o: &Outbound) -> bool {
+fn is_keepalive(o: &Transmit) -> bool {
     &o.data[..] == b"\r\n\r\n"
 }
 
@@ -537,13 +529,26 @@ fn a_new_connection_closing_before_any_answer_ends_the_attempt_at_once() {
     f.fire();
     // the client does not know the connection id yet: it goes by E's address
     assert_eq!(
-        f.client
-            .on_closed(ConnId(77), addr("192.0.2.99:5061"), f.now, f.wall),
+        f.client.handle(
+            Input::Closed {
+                conn: ConnId(77),
+                remote: addr("192.0.2.99:5061")
+            },
+            f.now,
+            &mut Vec::new()
+        ),
         None
     );
     assert_eq!(f.client.status().state, "connecting");
     assert_eq!(
-        f.client.on_closed(ConnId(77), addr(E_ZONE), f.now, f.wall),
+        f.client.handle(
+            Input::Closed {
+                conn: ConnId(77),
+                remote: addr(E_ZONE)
+            },
+            f.now,
+            &mut Vec::new()
+        ),
         None
     );
     assert_eq!(f.client.status().state, "down");
@@ -579,10 +584,12 @@ fn reconnect_back_off_doubles_from_retry_first_up_to_retry_max() {
         let reg = only_register(&out);
         assert_eq!(f.client.status().attempts, n);
         // the transport reports it could not connect (E down, handshake refused)
-        let ev = f.client.on_send_failed(
-            "TLS handshake with 127.0.0.1:7001: invalid peer certificate",
+        let ev = f.client.handle(
+            Input::SendFailed {
+                error: "TLS handshake with 127.0.0.1:7001: invalid peer certificate",
+            },
             f.now,
-            f.wall,
+            &mut Vec::new(),
         );
         assert_eq!(ev, None);
         assert!(f.client.owns_token(reg.token));
@@ -605,12 +612,25 @@ fn reconnect_back_off_doubles_from_retry_first_up_to_retry_max() {
     let (_, ev) = f.answer(ok_200(&out[0], EXPIRES), LINK);
     assert!(matches!(ev, Some(Event::Up { .. })));
     assert_eq!(f.client.status().attempts, 0);
-    let ev = f.client.on_closed(LINK, addr(E_ZONE), f.now, f.wall);
+    let ev = f.client.handle(
+        Input::Closed {
+            conn: LINK,
+            remote: addr(E_ZONE),
+        },
+        f.now,
+        &mut Vec::new(),
+    );
     assert!(matches!(ev, Some(Event::Down { .. })));
     assert_eq!(f.client.poll_timeout(), Some(f.now + RETRY_FIRST));
     let (out, _) = f.fire();
     only_register(&out);
-    f.client.on_send_failed("connection refused", f.now, f.wall);
+    f.client.handle(
+        Input::SendFailed {
+            error: "connection refused",
+        },
+        f.now,
+        &mut Vec::new(),
+    );
     assert_eq!(f.client.poll_timeout(), Some(f.now + RETRY_FIRST * 2));
 }
 
@@ -676,13 +696,26 @@ fn closing_the_link_connection_takes_it_down() {
     f.bring_up();
     f.set_now(f.now + Duration::from_secs(3));
     assert_eq!(
-        f.client
-            .on_closed(ConnId(99), addr("192.0.2.99:5061"), f.now, f.wall),
+        f.client.handle(
+            Input::Closed {
+                conn: ConnId(99),
+                remote: addr("192.0.2.99:5061")
+            },
+            f.now,
+            &mut Vec::new()
+        ),
         None,
         "another connection closing is none of the link's business"
     );
     assert!(f.client.is_up());
-    let ev = f.client.on_closed(LINK, addr(E_ZONE), f.now, f.wall);
+    let ev = f.client.handle(
+        Input::Closed {
+            conn: LINK,
+            remote: addr(E_ZONE),
+        },
+        f.now,
+        &mut Vec::new(),
+    );
     let Some(Event::Down { reason }) = ev else {
         panic!("expected Down, got {ev:?}");
     };
@@ -698,12 +731,22 @@ fn closing_the_link_connection_takes_it_down() {
     assert_eq!(st.since, wall, "down since now");
     assert_eq!(f.client.poll_timeout(), Some(f.now + RETRY_FIRST));
     // closed again (a late event): nothing more happens
-    assert_eq!(f.client.on_closed(LINK, addr(E_ZONE), f.now, f.wall), None);
+    assert_eq!(
+        f.client.handle(
+            Input::Closed {
+                conn: LINK,
+                remote: addr(E_ZONE)
+            },
+            f.now,
+            &mut Vec::new()
+        ),
+        None
+    );
 }
 
 /// E as `Links::admit` answers a link REGISTER: no credentials -> 401, a nonce past its
 /// lifetime -> 401 stale=true, a digest that verifies -> 200, anything else -> 403.
-fn e_answers(req: &Outbound, server: &DigestServer, wall: SystemTime) -> (String, &'static str) {
+fn e_answers(req: &Transmit, server: &DigestServer, wall: SystemTime) -> (String, &'static str) {
     let m = parse(req);
     let Some(auth) = m.header("Authorization") else {
         return (challenge_401(req, server, wall), "challenge");

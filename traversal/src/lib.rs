@@ -1,17 +1,18 @@
 //! causeway traversal: what makes a control node (C) and an edge node (E) one system across a
-//! firewall. Here: C's traversal client links (`client`, sans-IO), the driver extension that runs
-//! them beside the SIP proxy core (`links`), and the node status served to `causeway status`
-//! (`status`). E's side of a link (admitting C's REGISTER, sending requests down the link) is
-//! part of the SIP proxy core (`causeway_sip::proxy`), because it is ordinary SIP routing there.
+//! firewall: both ends of the C<->E link protocol. C's link clients (`client`: connect out to
+//! E's zone port, register with digest, keep alive, reconnect with back-off) and E's admission
+//! of those links (`edge`: challenge, admit, expire), each sans-IO, joined with the SIP proxy
+//! core in `LinkedProxy` (`proxy`), the machine the SIP driver runs. The proxy core keeps only
+//! what routing needs of a link (its flow); the link protocol itself lives here.
 //!
-//! Depends on `sip`, `zones` and `config`; nothing below depends on it.
+//! Depends on `sip`, `zones` and `config`; only the binary depends on it.
 
 pub mod client;
 #[cfg(test)]
 mod client_tests;
-pub mod links;
-pub mod status;
+pub mod edge;
+pub mod proxy;
 
 pub use client::{LinkClient, LinkConfig, LinkStatus};
-pub use links::Links;
-pub use status::{serve, Status, StatusHandle, ZoneStatus};
+pub use edge::Admission;
+pub use proxy::LinkedProxy;

@@ -1,11 +1,13 @@
 //! The driver on real loopback sockets: packets relayed both ways through the ports the table
 //! handed out, a stranger dropped after latching, E's multiplexed pair, sockets closed on
-//! removal. Timing rules (latching, expiry) are the table's and are tested there with a fake
+//! removal. Sessions are set up in the table and their sockets opened through `execute`, as
+//! the anchoring state machine and a signaling driver do together. Timing rules (latching, expiry) are the table's and are tested there with a fake
 //! clock; here a timeout only guards against a hang.
 
 use super::*;
 use crate::latch::LatchConfig;
 use crate::ports::PortPair;
+use crate::session::{AddError, LegSpec, SessionId};
 use causeway_config::PortRange;
 use std::net::Ipv4Addr;
 use tokio::net::UdpSocket;
@@ -46,17 +48,33 @@ fn at(port: u16) -> SocketAddr {
     SocketAddr::new(LO, port)
 }
 
+/// Sets a session up and opens its sockets.
+fn open(relay: &RelayHandle, a: LegSpec, b: LegSpec) -> Result<SessionInfo, AddError> {
+    let info = relay.table().lock().add(a, b, Instant::now())?;
+    assert_eq!(
+        relay.execute(RelayCommand::Open(info)),
+        Some(RelayEvent::Opened(info.id))
+    );
+    Ok(info)
+}
+
+/// Ends a session and closes its sockets; `None` if it had ended already.
+fn remove(relay: &RelayHandle, id: SessionId) -> Option<SessionInfo> {
+    let ended = relay.table().lock().remove(id)?;
+    assert_eq!(relay.execute(RelayCommand::Close(ended)), None);
+    Some(ended)
+}
+
 #[tokio::test]
 async fn relays_both_ways_and_counts() {
     let relay = spawn(config(46000, None)).unwrap();
     let (a, b) = (peer().await, peer().await);
-    let s = relay
-        .add(
-            LegSpec::own(Some(a.local_addr().unwrap())),
-            LegSpec::own(Some(b.local_addr().unwrap())),
-        )
-        .await
-        .unwrap();
+    let s = open(
+        &relay,
+        LegSpec::own(Some(a.local_addr().unwrap())),
+        LegSpec::own(Some(b.local_addr().unwrap())),
+    )
+    .unwrap();
     let (ra, rb) = (at(s.a.pair().rtp()), at(s.b.pair().rtp()));
 
     a.send_to(b"from a", ra).await.unwrap();
@@ -81,13 +99,12 @@ async fn relays_both_ways_and_counts() {
 async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() {
     let relay = spawn(config(46200, None)).unwrap();
     let (a, b, evil) = (peer().await, peer().await, peer().await);
-    let s = relay
-        .add(
-            LegSpec::own(Some(a.local_addr().unwrap())),
-            LegSpec::own(Some(b.local_addr().unwrap())),
-        )
-        .await
-        .unwrap();
+    let s = open(
+        &relay,
+        LegSpec::own(Some(a.local_addr().unwrap())),
+        LegSpec::own(Some(b.local_addr().unwrap())),
+    )
+    .unwrap();
     let ra = at(s.a.pair().rtp());
     a.send_to(b"1", ra).await.unwrap();
     recv(&b).await;
@@ -97,8 +114,8 @@ async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() 
     assert_eq!(recv(&b).await.0, b"2".to_vec());
     assert_eq!(relay.stats().table.dropped_stranger, 1);
 
-    assert_eq!(relay.remove(s.id).await, Some(s));
-    assert_eq!(relay.remove(s.id).await, None);
+    assert_eq!(remove(&relay, s.id), Some(s));
+    assert_eq!(remove(&relay, s.id), None);
     assert_eq!(relay.ports_in_use(), 0);
     assert_eq!(relay.stats().table.sessions, 0);
 }
@@ -107,20 +124,18 @@ async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() 
 async fn the_multiplexed_pair_carries_calls_told_apart_by_source() {
     let relay = spawn(config(46400, Some(46400))).unwrap();
     let (c1, c2, ua1, ua2) = (peer().await, peer().await, peer().await, peer().await);
-    let one = relay
-        .add(
-            LegSpec::multiplexed(Some(c1.local_addr().unwrap())),
-            LegSpec::own(Some(ua1.local_addr().unwrap())),
-        )
-        .await
-        .unwrap();
-    let two = relay
-        .add(
-            LegSpec::multiplexed(Some(c2.local_addr().unwrap())),
-            LegSpec::own(Some(ua2.local_addr().unwrap())),
-        )
-        .await
-        .unwrap();
+    let one = open(
+        &relay,
+        LegSpec::multiplexed(Some(c1.local_addr().unwrap())),
+        LegSpec::own(Some(ua1.local_addr().unwrap())),
+    )
+    .unwrap();
+    let two = open(
+        &relay,
+        LegSpec::multiplexed(Some(c2.local_addr().unwrap())),
+        LegSpec::own(Some(ua2.local_addr().unwrap())),
+    )
+    .unwrap();
     let mux = at(46400);
     c1.send_to(b"call one", mux).await.unwrap();
     c2.send_to(b"call two", mux).await.unwrap();
@@ -148,15 +163,9 @@ async fn limits_come_back_as_errors() {
     cfg.table.max_sessions = 1;
     let relay = spawn(cfg).unwrap();
     let leg = || LegSpec::own(Some(at(9)));
-    relay.add(leg(), leg()).await.unwrap();
-    let e = relay.add(leg(), leg()).await.unwrap_err();
-    assert!(matches!(
-        e,
-        RelayError::Add(AddError::TooManySessions { max: 1 })
-    ));
-    let e = relay
-        .add(LegSpec::multiplexed(Some(at(9))), leg())
-        .await
-        .unwrap_err();
-    assert!(matches!(e, RelayError::Add(_)));
+    open(&relay, leg(), leg()).unwrap();
+    let e = open(&relay, leg(), leg()).unwrap_err();
+    assert!(matches!(e, AddError::TooManySessions { max: 1 }));
+    let e = open(&relay, LegSpec::multiplexed(Some(at(9))), leg()).unwrap_err();
+    assert!(matches!(e, AddError::TooManySessions { .. }), "{e:?}");
 }

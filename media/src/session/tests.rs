@@ -78,7 +78,7 @@ fn media_flows_to_the_sdp_address_before_the_far_side_sends() {
     let f = t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
     assert_eq!(f.to, sa(B_SDP));
     let sess = t.get(s.id).unwrap();
-    assert_eq!(sess.leg(Side::B).latch(Component::Rtp).latched(), None);
+    assert_eq!(sess.leg(Side::Callee).latch(Component::Rtp).latched(), None);
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn a_stranger_is_ignored_after_latching() {
     let back = t.on_packet(pair(s.b).rtp(), sa(B_SDP), 172, t0).unwrap();
     assert_eq!(back.to, sa(A_NAT));
     assert_eq!(t.stats().dropped_stranger, 2);
-    assert_eq!(t.get(s.id).unwrap().leg(Side::A).dropped(), 2);
+    assert_eq!(t.get(s.id).unwrap().leg(Side::Caller).dropped(), 2);
 }
 
 #[test]
@@ -162,14 +162,14 @@ fn counters_per_direction_and_table_wide() {
     t.on_packet(pair(s.b).rtp(), sa(B_SDP), 100, t0).unwrap();
     let sess = t.get(s.id).unwrap();
     assert_eq!(
-        sess.leg(Side::A).forwarded(),
+        sess.leg(Side::Caller).forwarded(),
         Flow {
             packets: 3,
             bytes: 516
         }
     );
     assert_eq!(
-        sess.leg(Side::B).forwarded(),
+        sess.leg(Side::Callee).forwarded(),
         Flow {
             packets: 1,
             bytes: 100
@@ -256,7 +256,7 @@ fn the_answer_fills_in_the_far_leg() {
     let s = t.add(own(A_SDP), LegSpec::own(None), t0).unwrap();
     assert_eq!(t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0), None);
     assert_eq!(t.stats().dropped_no_destination, 1);
-    t.set_expected(s.id, Side::B, Some(sa(B_SDP)), rtcp_of(sa(B_SDP)))
+    t.set_expected(s.id, Side::Callee, Some(sa(B_SDP)), rtcp_of(sa(B_SDP)))
         .unwrap();
     assert_eq!(
         t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap().to,
@@ -264,7 +264,7 @@ fn the_answer_fills_in_the_far_leg() {
     );
     t.remove(s.id);
     assert_eq!(
-        t.set_expected(s.id, Side::B, None, None),
+        t.set_expected(s.id, Side::Callee, None, None),
         Err(UpdateError::UnknownSession)
     );
 }
@@ -352,18 +352,18 @@ fn a_multiplexed_leg_is_rekeyed_by_the_answer() {
     // an inbound call: C's port is known only from C's answer
     let s = t.add(own(A_SDP), LegSpec::multiplexed(None), t0).unwrap();
     assert_eq!(t.on_packet(36000, c(50000), 172, t0), None);
-    t.set_expected(s.id, Side::B, Some(c(50000)), rtcp_of(c(50000)))
+    t.set_expected(s.id, Side::Callee, Some(c(50000)), rtcp_of(c(50000)))
         .unwrap();
     assert_eq!(t.on_packet(36000, c(50000), 172, t0).unwrap().to, sa(A_SDP));
     let other = t
         .add(own(B_SDP), LegSpec::multiplexed(Some(c(50010))), t0)
         .unwrap();
     assert_eq!(
-        t.set_expected(other.id, Side::B, Some(c(50000)), None),
+        t.set_expected(other.id, Side::Callee, Some(c(50000)), None),
         Err(UpdateError::MultiplexedSourceTaken(c(50000)))
     );
     // a re-INVITE moves C's port: the old source is forgotten
-    t.set_expected(s.id, Side::B, Some(c(50020)), rtcp_of(c(50020)))
+    t.set_expected(s.id, Side::Callee, Some(c(50020)), rtcp_of(c(50020)))
         .unwrap();
     assert_eq!(t.on_packet(36000, c(50000), 172, t0), None);
     assert!(t.on_packet(36000, c(50020), 172, t0).is_some());

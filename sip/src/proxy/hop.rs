@@ -5,8 +5,8 @@
 //! Owns only the URI -> address mapping; it sends nothing and looks nothing up in DNS (RFC 3263
 //! lookups are `crate::dns`).
 
+use super::io::ConnId;
 use crate::message::{Host, SipUri};
-use crate::transport::ConnId;
 use causeway_config::Transport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

@@ -1,19 +1,19 @@
-//! Traversal links as the proxy core sees them: which connection carries each traversal zone,
-//! how a link is told apart from other traffic, and how E admits one (a digest-authenticated
-//! REGISTER on the zone's port, RFC 5626 style: the registration pins the flow).
+//! Traversal links as the proxy core routes by them: which connection carries each traversal
+//! zone, how a request is told to have come over a link (RFC 5626 flow tokens: the zone's port
+//! on E, the link's connection on C), and the hop down a link.
 //!
-//! On E (`traversal-server` zones) the table is filled here, from REGISTERs that arrive on a
-//! zone's port. On C (`traversal-client` zones) it is filled by the traversal client above the
-//! core (crate `traversal`), through `Core::set_link`. This module never opens connections and
-//! holds no timers of its own beyond the expiry of E's side of a link.
+//! The table is filled from above, by the traversal layer (crate `traversal`: C's link clients
+//! and E's admission of the links C opens), through `LinkEvent::Set`. This module admits
+//! nothing, opens no connection and keeps no timer; what it must not lose is the flow each link
+//! runs on.
 
-use crate::auth::{AuthError, DigestServer};
+use super::hop::NextHop;
+use super::io::ConnId;
 use crate::message::{Message, Uri};
-use crate::transport::ConnId;
 use causeway_config::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 /// URI parameter on our own Record-Route entry that faces a link: a request that comes back
 /// to that entry is sent down the link, whatever address the next Route names (RFC 5626 5.3
@@ -33,7 +33,7 @@ pub struct ServerZone {
 }
 
 /// A live link: the connection that carries the zone's requests both ways.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
     pub kind: Transport,
     pub remote: SocketAddr,
@@ -42,16 +42,6 @@ pub struct Link {
     pub conn: ConnId,
     pub since: SystemTime,
     pub refreshed: SystemTime,
-    /// E's side: the registration lifetime; C's side: None (the client refreshes it).
-    pub expires: Option<Instant>,
-}
-
-#[derive(Default)]
-pub struct Links {
-    servers: Vec<ServerZone>,
-    clients: Vec<String>,
-    up: HashMap<String, Link>,
-    responses: Vec<LinkResponse>,
 }
 
 /// A response to a traversal client's REGISTER, with the connection it came on.
@@ -63,12 +53,11 @@ pub struct LinkResponse {
     pub remote: SocketAddr,
 }
 
-/// What E answers to a link REGISTER.
-pub enum Admission {
-    Up { zone: String, expires: u32 },
-    Removed { zone: String },
-    Challenge { stale: bool },
-    Refused { reason: String },
+#[derive(Default)]
+pub struct Links {
+    servers: Vec<ServerZone>,
+    clients: Vec<String>,
+    up: HashMap<String, Link>,
 }
 
 impl Links {
@@ -76,7 +65,7 @@ impl Links {
         Links {
             servers,
             clients,
-            ..Links::default()
+            up: HashMap::new(),
         }
     }
 
@@ -118,6 +107,18 @@ impl Links {
         &self.up
     }
 
+    /// The hop down the live link of traversal zone `zone`.
+    pub fn hop(&self, zone: &str) -> Option<NextHop> {
+        let l = self.up.get(zone)?;
+        Some(NextHop {
+            kind: l.kind,
+            addr: l.remote,
+            conn: Some(l.conn),
+            server_name: None,
+            link: Some(zone.to_string()),
+        })
+    }
+
     pub fn set(&mut self, zone: &str, link: Option<Link>) {
         match link {
             Some(l) => {
@@ -129,7 +130,7 @@ impl Links {
         }
     }
 
-    /// A connection closed: E's links on it are down (C's client notices on its own).
+    /// A connection closed: E's links on it are down (C's clients notice on their own).
     pub fn on_closed(&mut self, conn: ConnId) -> Vec<String> {
         let servers = &self.servers;
         let gone: Vec<String> = self
@@ -142,126 +143,6 @@ impl Links {
             self.up.remove(n);
         }
         gone
-    }
-
-    /// E's links whose registration ran out without a refresh.
-    pub fn expire(&mut self, now: Instant) -> Vec<String> {
-        let gone: Vec<String> = self
-            .up
-            .iter()
-            .filter(|(_, l)| l.expires.is_some_and(|e| e <= now))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for n in &gone {
-            self.up.remove(n);
-        }
-        gone
-    }
-
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.up.values().filter_map(|l| l.expires).min()
-    }
-
-    pub fn push_response(
-        &mut self,
-        msg: Message,
-        conn: Option<ConnId>,
-        local: SocketAddr,
-        remote: SocketAddr,
-    ) {
-        // bounded: the client drains this every turn of the driver; a peer flooding
-        // responses with our link branch cannot grow it past this
-        if self.responses.len() < 256 {
-            self.responses.push(LinkResponse {
-                msg,
-                conn,
-                local,
-                remote,
-            });
-        }
-    }
-
-    pub fn take_responses(&mut self) -> Vec<LinkResponse> {
-        std::mem::take(&mut self.responses)
-    }
-
-    /// E: a REGISTER on server zone `zone`'s port. The digest username must be the zone's;
-    /// the link is the connection the REGISTER came on.
-    #[allow(clippy::too_many_arguments)]
-    pub fn admit(
-        &mut self,
-        zone: &ServerZone,
-        msg: &Message,
-        digest: &DigestServer,
-        credentials: &HashMap<String, String>,
-        link: (Transport, SocketAddr, SocketAddr, Option<ConnId>),
-        now: Instant,
-        wall: SystemTime,
-    ) -> Admission {
-        let Some(conn) = link.3 else {
-            return Admission::Refused {
-                reason: "a traversal link must be a TCP or TLS connection".into(),
-            };
-        };
-        let Some(auth) = msg.header("Authorization") else {
-            return Admission::Challenge { stale: false };
-        };
-        let ok = digest.verify(auth, "REGISTER", |u| credentials.get(u).cloned(), wall);
-        match ok {
-            Ok(ok) if ok.username == zone.username => {}
-            Ok(ok) => {
-                return Admission::Refused {
-                    reason: format!(
-                        "user `{}` is not the credential of zone `{}`",
-                        ok.username, zone.name
-                    ),
-                }
-            }
-            Err(AuthError::StaleNonce) => return Admission::Challenge { stale: true },
-            Err(e) => {
-                return Admission::Refused {
-                    reason: e.to_string(),
-                }
-            }
-        }
-        let asked = msg
-            .expires()
-            .or_else(|| match msg.contacts() {
-                Some(crate::message::Contacts::List(l)) => l
-                    .first()
-                    .and_then(|c| c.params.get("expires").flatten())
-                    .and_then(|e| e.parse().ok()),
-                _ => None,
-            })
-            .unwrap_or(120);
-        if asked == 0 {
-            self.up.remove(&zone.name);
-            return Admission::Removed {
-                zone: zone.name.clone(),
-            };
-        }
-        let expires = asked.clamp(10, 3600);
-        let since = match self.up.get(&zone.name) {
-            Some(l) if l.conn == conn => l.since,
-            _ => wall,
-        };
-        self.up.insert(
-            zone.name.clone(),
-            Link {
-                kind: link.0,
-                remote: link.1,
-                local: link.2,
-                conn,
-                since,
-                refreshed: wall,
-                // a little grace past the lifetime, as registrars do for clock skew
-                expires: Some(now + Duration::from_secs(u64::from(expires) + 10)),
-            },
-        );
-        Admission::Up {
-            zone: zone.name.clone(),
-            expires,
-        }
     }
 }
 

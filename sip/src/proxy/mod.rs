@@ -1,24 +1,51 @@
 //! The RFC 3261 section 16 stateful proxy core, with the registrar and the health-probe answers
-//! built in: sans-IO. `Core::on_message` takes one received message and the current time and
-//! appends what to send to `out`; `on_timeout` does the same for due timers. The tokio driver
-//! (`crate::driver`) owns the sockets and the clock.
+//! built in: sans-IO, in the quinn-proto mould. [`Core`] is fed [`Event`]s with the current
+//! time (`Machine::handle`), runs its timers when asked (`Machine::handle_timeout`, at
+//! `Machine::poll_timeout`) and appends what to do to a `Vec<Output>`: messages to send, DNS
+//! lookups, connection aliases, link messages for the traversal layer, commands for the media
+//! relay. The tokio driver (`crate::driver`) owns the sockets and the clock.
 //!
-//! This module owns the proxy's tables (server and client transactions, proxy contexts, timers)
-//! and the decisions of sections 16.3-16.11; it must not do I/O, parse bytes itself (that is
-//! `message`) or run transaction timers by hand (that is `transaction`).
+//! Rooms, by RFC 3261 section 16 step:
+//! - `io`: the shapes that cross the boundary (`Event`, `Output`, `Transmit`, `Received`);
+//! - `core`: the tables and the dispatch of inputs;
+//! - `plan` (16.3-16.5, pure: a request and the tables in, a `RoutePlan` out) and `targets`
+//!   (16.5 for what the zones router answers);
+//! - `forward` (16.6, 16.10, 16.11: branches, CANCEL, stateless ACK);
+//! - `response` (16.7: responses, the best one, the final answer);
+//! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
+//! - `timers` (transaction timers, timer C, the registrar's purge);
+//! - `anchoring` (the relay's view of INVITEs and answers; hanging up dead calls, `teardown`);
+//! - `links` (the traversal links as routing sees them: flow tokens), `hop`, `identity`,
+//!   `select`, `tables`.
+//!
+//! Must not do I/O, read a clock or the global RNG, parse bytes itself (that is `message`) or
+//! run transaction timers by hand (that is `transaction`).
 
+mod anchoring;
 mod core;
+mod forward;
 mod hop;
 mod identity;
+mod io;
 mod links;
+mod local;
+mod plan;
 mod register;
+mod response;
 mod select;
+mod tables;
+mod targets;
 mod teardown;
+mod timers;
 
 #[cfg(test)]
 mod tests;
 
-pub use self::core::{AuthSettings, Core, DnsQuery, ProxySettings, ProxyStats};
+pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
+pub use io::{
+    ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,
+    WallClock,
+};
 pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};

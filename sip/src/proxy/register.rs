@@ -5,12 +5,12 @@
 //! nothing itself (the core wraps the outcome in a server transaction).
 
 use super::core::AuthSettings;
+use super::io::ConnId;
 use crate::auth::{AuthError, DigestServer};
 use crate::message::{Contacts, Message, Uri};
 use crate::registrar::{
     BindingSource, ContactInput, ContactsInput, RegisterError, RegisterInput, Registrar,
 };
-use crate::transport::ConnId;
 use causeway_config::Transport;
 use causeway_zones::{Owner, Protocol, SharedAliases};
 use std::net::SocketAddr;

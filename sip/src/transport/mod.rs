@@ -4,7 +4,8 @@
 //! whole messages (datagrams, or Content-Length frames on streams) between sockets and an event
 //! channel, and never looks inside a message beyond framing.
 //!
-//! What goes where is decided above (`proxy`); this module only delivers.
+//! What goes where is decided above (`proxy`); this module only delivers. The shapes it moves
+//! (`Received`, `Transmit`, `ConnId`) are the sans-IO core's (`proxy::io`).
 
 mod framing;
 mod stream;
@@ -14,6 +15,7 @@ mod udp;
 pub use framing::{Frame, FrameError, Framer};
 pub use tls::{client_config, TlsError, TlsMaterial};
 
+use crate::proxy::{ConnId, Received, Transmit};
 use bytes::Bytes;
 use causeway_config::Transport;
 use std::collections::HashMap;
@@ -24,9 +26,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConnId(pub u64);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerSpec {
@@ -52,20 +51,8 @@ pub struct TransportConfig {
 }
 
 #[derive(Clone, Debug)]
-pub struct Inbound {
-    /// One whole message (streams) or one whole datagram (UDP).
-    pub data: Bytes,
-    pub kind: Transport,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    pub conn: Option<ConnId>,
-    /// SHA-256 fingerprint of a verified MTLS client certificate.
-    pub mtls_peer: Option<String>,
-}
-
-#[derive(Clone, Debug)]
 pub enum TransportEvent {
-    Message(Inbound),
+    Message(Received),
     Closed {
         conn: ConnId,
         remote: SocketAddr,
@@ -79,25 +66,6 @@ pub enum TransportEvent {
         remote: SocketAddr,
         error: FrameError,
     },
-}
-
-#[derive(Clone, Debug)]
-pub struct Outbound {
-    pub kind: Transport,
-    pub dest: SocketAddr,
-    pub data: Bytes,
-    /// Prefer this connection (responses go back on the request's connection).
-    pub conn: Option<ConnId>,
-    /// TLS server name (SNI) for a new outbound connection.
-    pub server_name: Option<String>,
-    /// Echoed in `SendFailed`; 0 when the sender does not care.
-    pub token: u64,
-    /// Send only on an existing connection (`conn`, or one to `dest`), never open one: a
-    /// traversal link held by the peer cannot be dialled back through its firewall.
-    pub reuse_only: bool,
-    /// TLS client configuration for a new outbound connection, instead of the node's
-    /// (a traversal client zone has its own verification mode and CA).
-    pub client_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -202,7 +170,7 @@ pub struct TransportHandle {
 
 impl TransportHandle {
     /// Queues `out` for sending; never blocks. Failures come back as `SendFailed`.
-    pub fn send(&self, out: Outbound) {
+    pub fn send(&self, out: Transmit) {
         let s = &self.shared;
         match out.kind {
             Transport::Udp => udp::send(s, out),

@@ -5,7 +5,7 @@
 //! Connections are found by id or by (transport, peer address); what to send is decided above.
 
 use super::framing::{Frame, Framer};
-use super::{ConnEntry, ConnId, Inbound, Outbound, Shared, Transport, TransportEvent};
+use super::{ConnEntry, ConnId, Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -128,7 +128,7 @@ fn register(shared: &Shared, kind: Transport, remote: SocketAddr) -> (u64, mpsc:
     (id, rx)
 }
 
-pub(super) fn send(shared: &Arc<Shared>, out: Outbound) {
+pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
     let existing = {
         let t = shared.conns();
         out.conn
@@ -159,14 +159,14 @@ pub(super) fn send(shared: &Arc<Shared>, out: Outbound) {
             }
             Err(mpsc::error::TrySendError::Closed(data)) => {
                 // the connection just went away: open a new one below
-                return connect_and_send(shared, Outbound { data, ..out });
+                return connect_and_send(shared, Transmit { data, ..out });
             }
         }
     }
     connect_and_send(shared, out);
 }
 
-fn connect_and_send(shared: &Arc<Shared>, out: Outbound) {
+fn connect_and_send(shared: &Arc<Shared>, out: Transmit) {
     if shared.conns().by_id.len() >= shared.cfg.max_connections {
         return shared.fail(out.token, "connection limit reached".into());
     }
@@ -336,7 +336,7 @@ async fn run<S>(
                 }
                 Ok(Some(Frame::Message(data))) => {
                     shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                    let ev = TransportEvent::Message(Inbound {
+                    let ev = TransportEvent::Message(Received {
                         data,
                         kind,
                         local,

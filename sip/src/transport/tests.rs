@@ -37,7 +37,7 @@ fn msg(n: u32) -> Vec<u8> {
         .into_bytes()
 }
 
-async fn next_message(rx: &mut mpsc::Receiver<TransportEvent>) -> Inbound {
+async fn next_message(rx: &mut mpsc::Receiver<TransportEvent>) -> Received {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             Ok(Some(TransportEvent::Message(m))) => return m,
@@ -77,7 +77,7 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
         let m = next_message(&mut rx).await;
         assert_eq!(m.kind, Transport::Udp);
         assert_eq!(m.remote, client.local_addr().unwrap());
-        h.send(Outbound {
+        h.send(Transmit {
             kind: Transport::Udp,
             dest: m.remote,
             data: Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
@@ -118,7 +118,7 @@ async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
         &b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"[..],
         &msg(3)[..],
     ] {
-        h.send(Outbound {
+        h.send(Transmit {
             kind: Transport::Tcp,
             dest: m.remote,
             data: Bytes::copy_from_slice(data),
@@ -164,7 +164,7 @@ async fn outbound_connections_use_the_configured_source_ports() {
     .await
     .unwrap();
     for n in 0..2 {
-        client.send(Outbound {
+        client.send(Transmit {
             kind: Transport::Tcp,
             dest: addr_of(&server, Transport::Tcp, false),
             data: Bytes::from(msg(10 + n)),
@@ -205,7 +205,7 @@ async fn tls_round_trip_and_send_failure_is_reported() {
     ))
     .await
     .unwrap();
-    client.send(Outbound {
+    client.send(Transmit {
         kind: Transport::Tls,
         dest: addr_of(&server, Transport::Tls, false),
         data: Bytes::from(msg(20)),
@@ -222,7 +222,7 @@ async fn tls_round_trip_and_send_failure_is_reported() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = closed.local_addr().unwrap();
     drop(closed);
-    client.send(Outbound {
+    client.send(Transmit {
         kind: Transport::Tcp,
         dest: dead,
         data: Bytes::from(msg(21)),

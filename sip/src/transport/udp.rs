@@ -3,7 +3,7 @@
 //!
 //! A full event queue drops datagrams (counted) instead of buffering without bound.
 
-use super::{Inbound, Outbound, Shared, Transport, TransportEvent};
+use super::{Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
@@ -55,7 +55,7 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
             continue;
         }
         shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-        let ev = TransportEvent::Message(Inbound {
+        let ev = TransportEvent::Message(Received {
             data: Bytes::copy_from_slice(&buf[..n]),
             kind: Transport::Udp,
             local,
@@ -72,7 +72,7 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
     }
 }
 
-pub(super) fn send(shared: &Arc<Shared>, out: Outbound) {
+pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
     let sock = shared
         .udp
         .iter()

@@ -1,0 +1,160 @@
+//! Answers the node gives itself: requests for this node (REGISTER to the registrar, OPTIONS as
+//! a health probe, anything else refused) and every response the core generates on a server
+//! transaction (its To tag, `Server` header, and the transaction machine that retransmits it).
+//!
+//! Owns the server-transaction side of answering; which request gets which answer is decided
+//! by `plan` and the registrar.
+
+use super::core::{send_reply, Core, SERVER};
+use super::io::{Flow, Output};
+use super::register::{self, RegisterOutcome};
+use super::tables::{ServerTx, Timer, TxId};
+use crate::message::{Bytes, Message, Method};
+use crate::transaction::Server;
+use std::time::Instant;
+
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+
+impl Core {
+    pub(super) fn new_server(
+        &mut self,
+        msg: Message,
+        key: String,
+        reply: Flow,
+        now: Instant,
+    ) -> TxId {
+        let invite = msg.method() == Some(&Method::Invite);
+        let id = self.id();
+        let machine = Server::new(invite, reply.kind.is_reliable(), now, &self.settings.timers);
+        let to_tag = self.tag();
+        self.server_index.insert(key.clone(), id);
+        self.servers.insert(
+            id,
+            Box::new(ServerTx {
+                key,
+                machine,
+                request: Some(msg),
+                reply,
+                ctx: None,
+                to_tag,
+            }),
+        );
+        id
+    }
+
+    /// Answer the request of server transaction `id` ourselves.
+    pub(super) fn respond(
+        &mut self,
+        id: TxId,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(s) = self.servers.get(&id) else {
+            return;
+        };
+        let Some(request) = &s.request else {
+            return;
+        };
+        let mut b = request.response(status, reason);
+        if status > 100 {
+            b.to_tag(&s.to_tag);
+        }
+        b.header("Server", SERVER);
+        for (n, v) in headers {
+            b.header(n, v);
+        }
+        let bytes = b.finish();
+        self.server_send(id, status, bytes, now, out);
+    }
+
+    /// Sends a response on server transaction `id` (its machine keeps it for retransmissions).
+    pub(super) fn server_send(
+        &mut self,
+        id: TxId,
+        status: u16,
+        bytes: Bytes,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(s) = self.servers.get_mut(&id) else {
+            return;
+        };
+        if let Some(b) = s.machine.respond(status, bytes, now) {
+            send_reply(&s.reply, b, out);
+        }
+        if status >= 200 {
+            s.request = None;
+        }
+        let at = s.machine.poll_timeout();
+        self.arm(at, Timer::Server(id));
+        self.reap_server(id);
+    }
+
+    /// Requests addressed to this node: REGISTER (registrar), OPTIONS (health probe).
+    pub(super) fn local_request(
+        &mut self,
+        id: TxId,
+        method: Method,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        match method {
+            Method::Register => self.register(id, now, out),
+            Method::Options => {
+                let h = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Accept", "application/sdp".to_string()),
+                    ("Supported", "path".to_string()),
+                ];
+                self.respond(id, 200, "OK", &h, now, out);
+            }
+            Method::Invite | Method::Message | Method::Subscribe => {
+                self.respond(id, 404, "Not Found (no user part)", &[], now, out)
+            }
+            _ => self.respond(
+                id,
+                405,
+                "Method Not Allowed",
+                &[("Allow", "OPTIONS, REGISTER".to_string())],
+                now,
+                out,
+            ),
+        }
+    }
+
+    fn register(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
+        let Some(s) = self.servers.get(&id) else {
+            return;
+        };
+        let Some(request) = &s.request else {
+            return;
+        };
+        let source = register::Source {
+            kind: s.reply.kind,
+            remote: s.reply.remote,
+            conn: s.reply.conn,
+        };
+        let RegisterOutcome {
+            status,
+            reason,
+            headers,
+        } = register::handle(
+            request,
+            source,
+            self.identity.domains(),
+            &mut self.registrar,
+            self.digest.as_ref(),
+            self.settings.auth.as_ref(),
+            now,
+            self.clock.wall(now),
+            self.shared_aliases.as_ref(),
+        );
+        if status == 200 {
+            self.arm_purge();
+        }
+        self.respond(id, status, &reason, &headers, now, out);
+    }
+}

@@ -1,0 +1,305 @@
+//! RFC 3261 16.7: responses. A response is matched to its client transaction (or forwarded
+//! statelessly along Via when none matches, 16.7 item 1); provisionals and 2xx go upstream at
+//! once (RFC 6026 for 2xx retransmissions), failures are kept as the best response so far while
+//! the next target is tried, and when no target is left the best one goes upstream (16.7 step
+//! 6, with the 503 -> 500 and local-zone 480 rules).
+//!
+//! Owns the choice of what goes upstream; ranking is `select`'s, sending is the server
+//! transaction's.
+
+use super::core::{Core, SERVER};
+use super::forward::to_hop;
+use super::hop::check_unicast;
+use super::identity::BRANCH_PREFIX;
+use super::io::{Output, Transmit};
+use super::select::better;
+use super::tables::{Timer, TxId};
+use crate::message::{build_ack, check_response, Bytes, Host, Message, Method};
+use causeway_config::Transport;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tracing::debug;
+
+impl Core {
+    pub(super) fn on_response(&mut self, msg: Message, now: Instant, out: &mut Vec<Output>) {
+        if let Err(d) = check_response(&msg) {
+            self.stats.dropped_responses += 1;
+            debug!(reason = %d.reason, "response dropped");
+            return;
+        }
+        let Some(branch) = msg
+            .vias()
+            .first()
+            .and_then(|v| v.branch())
+            .map(str::to_string)
+        else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        if !branch.starts_with(BRANCH_PREFIX) {
+            // RFC 3261 16.7 item 3: the top Via is not ours
+            self.stats.dropped_responses += 1;
+            return;
+        }
+        let is_cancel = msg
+            .cseq()
+            .map(|(_, m)| *m == Method::Cancel)
+            .unwrap_or(false);
+        let status = msg.status().unwrap_or(500);
+        let Some(&id) = self.client_index.get(&(branch, is_cancel)) else {
+            return self.forward_stateless_response(msg, out);
+        };
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let sent = c.sent.clone();
+        let (deliver, transmit) = c.machine.on_response(status, now, &|| match sent
+            .as_ref()
+            .and_then(|b| Message::parse(b.clone()).ok())
+        {
+            Some(req) => build_ack(&req, &msg),
+            None => Bytes::new(),
+        });
+        if let Some(b) = transmit {
+            out.push(Output::Transmit(to_hop(&c.hop, b, 0)));
+        }
+        if status >= 200 {
+            // the ACK for a non-2xx is kept by the machine; nothing else needs the request
+            c.sent = None;
+        }
+        let at = c.machine.poll_timeout();
+        let ctx = c.ctx;
+        if (101..200).contains(&status) {
+            c.provisional = true;
+        }
+        let cancel_now = c.provisional && c.cancel_wanted && !c.cancel_sent;
+        self.arm(at, Timer::Client(id));
+        if cancel_now {
+            self.cancel_branch(id, now, out);
+        }
+        if let (true, Some(ctx)) = (deliver, ctx) {
+            self.branch_response(ctx, id, msg, status, now, out);
+        }
+        self.reap_client(id);
+    }
+
+    /// RFC 3261 16.7: a response of the active branch.
+    fn branch_response(
+        &mut self,
+        ctx_id: TxId,
+        client: TxId,
+        msg: Message,
+        status: u16,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let answer = if (101..300).contains(&status) {
+            self.anchor_answer(ctx_id, &msg, now)
+        } else {
+            None
+        };
+        let forwarded = |msg: &Message| {
+            let mut rw = msg.rewrite();
+            rw.pop_via();
+            if let Some(b) = &answer {
+                rw.set_body(b.clone(), None);
+            }
+            rw.finish()
+        };
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        let server = ctx.server;
+        if status < 200 {
+            // 16.7 step 5: 100 is hop-by-hop
+            if status == 100 || ctx.finished {
+                return;
+            }
+            let bytes = forwarded(&msg);
+            self.stats.forwarded_responses += 1;
+            return self.server_send(server, status, bytes, now, out);
+        }
+        if status < 300 {
+            if let Some(a) = ctx.anchored.as_ref().filter(|a| a.initial) {
+                let call_id = a.call_id.clone();
+                let invite = self.servers.get(&server).and_then(|s| s.request.clone());
+                if let Some(invite) = invite {
+                    self.remember_call(&call_id, &invite, &msg);
+                }
+            }
+            let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+                return;
+            };
+            // forward every 2xx at once (RFC 6026: also retransmissions from the Accepted state)
+            ctx.finished = true;
+            ctx.targets.clear();
+            let bytes = forwarded(&msg);
+            self.stats.forwarded_responses += 1;
+            self.server_send(server, status, bytes, now, out);
+            return self.reap_ctx(ctx_id);
+        }
+        let timer_c = self
+            .clients
+            .get(&client)
+            .map(|c| c.timer_c_fired)
+            .unwrap_or(false);
+        if ctx.active == Some(client) {
+            ctx.active = None;
+        }
+        if timer_c {
+            self.record_best_local(ctx_id, 408, "Request Timeout (no final answer in time)");
+        } else {
+            self.record_best(ctx_id, status, msg.rewrite().pop_via().finish());
+        }
+        if status >= 600 {
+            if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+                ctx.targets.clear();
+            }
+        }
+        self.next_target(ctx_id, now, out);
+    }
+
+    fn record_best(&mut self, ctx_id: TxId, status: u16, bytes: Bytes) {
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            if better(status, ctx.best.as_ref().map(|(s, _)| *s)) {
+                ctx.best = Some((status, bytes));
+            }
+        }
+    }
+
+    pub(super) fn record_best_local(&mut self, ctx_id: TxId, status: u16, reason: &str) {
+        let Some(ctx) = self.ctxs.get(&ctx_id) else {
+            return;
+        };
+        if !better(status, ctx.best.as_ref().map(|(s, _)| *s)) {
+            return;
+        }
+        let Some(s) = self.servers.get(&ctx.server) else {
+            return;
+        };
+        let Some(request) = &s.request else {
+            return;
+        };
+        let mut b = request.response(status, reason);
+        b.to_tag(&s.to_tag);
+        b.header("Server", SERVER);
+        let bytes = b.finish();
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            ctx.best = Some((status, bytes));
+        }
+    }
+
+    /// A branch died without a final response (timeout, transport failure).
+    pub(super) fn branch_failed(
+        &mut self,
+        ctx_id: TxId,
+        status: u16,
+        reason: &str,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+            ctx.active = None;
+        }
+        self.record_best_local(ctx_id, status, reason);
+        self.next_target(ctx_id, now, out);
+    }
+
+    /// No target left (or cancelled): send the best response upstream (16.7 step 6).
+    pub(super) fn finish(&mut self, ctx_id: TxId, now: Instant, out: &mut Vec<Output>) {
+        let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
+            return;
+        };
+        if ctx.finished {
+            return self.reap_ctx(ctx_id);
+        }
+        if ctx.active.is_some() {
+            return; // a cancelled branch still owes its final response
+        }
+        ctx.finished = true;
+        let server = ctx.server;
+        let best = ctx.best.take();
+        let parked = ctx.parked.take().is_some();
+        if let Some(a) = ctx.anchored.take() {
+            if parked {
+                self.parked.remove(&a.call_id);
+            }
+            if let (true, Some(media)) = (a.initial, self.media.as_mut()) {
+                // no 2xx to the initial INVITE: the call never started, its relay ports go back
+                media.end(&a.call_id);
+            }
+        }
+        let Some(ctx) = self.ctxs.get(&ctx_id) else {
+            return;
+        };
+        let (cancelled, local_zone) = (ctx.cancelled, ctx.local_zone);
+        match best {
+            Some((487, bytes)) => self.server_send(server, 487, bytes, now, out),
+            _ if cancelled => self.respond(server, 487, "Request Terminated", &[], now, out),
+            Some((503, _)) | Some((408, _)) if local_zone => self.respond(
+                server,
+                480,
+                "Temporarily Unavailable (no registered contact answered)",
+                &[],
+                now,
+                out,
+            ),
+            Some((503, bytes)) if !is_local_response(&bytes) => {
+                // 16.7 step 6: a 503 from downstream must not make upstream think we are down
+                let reason = "Server Internal Error (next hop unavailable)";
+                self.respond(server, 500, reason, &[], now, out)
+            }
+            Some((status, bytes)) => {
+                self.stats.forwarded_responses += 1;
+                self.server_send(server, status, bytes, now, out)
+            }
+            None => self.respond(server, 408, "Request Timeout", &[], now, out),
+        }
+        self.reap_ctx(ctx_id);
+    }
+
+    /// RFC 3261 16.7 item 1 ("no matching client transaction"): forward statelessly along Via.
+    fn forward_stateless_response(&mut self, msg: Message, out: &mut Vec<Output>) {
+        let Some(next) = msg.vias().get(1) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        let Some(kind) = Transport::from_token(&next.transport) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        let ip = next
+            .received()
+            .and_then(|r| r.trim_matches(|c| c == '[' || c == ']').parse().ok())
+            .or(match &next.host {
+                Host::V4(a) => Some(std::net::IpAddr::V4(*a)),
+                Host::V6(a) => Some(std::net::IpAddr::V6(*a)),
+                Host::Domain(_) => None,
+            });
+        let Some(ip) = ip.filter(|ip| check_unicast(*ip).is_ok()) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        let port = next
+            .rport()
+            .flatten()
+            .or(next.port)
+            .unwrap_or(kind.default_port());
+        self.stats.forwarded_responses += 1;
+        out.push(Output::Transmit(Transmit {
+            kind,
+            dest: SocketAddr::new(ip, port),
+            data: msg.rewrite().pop_via().finish(),
+            conn: None,
+            server_name: None,
+            token: 0,
+            reuse_only: false,
+            client_tls: None,
+        }));
+    }
+}
+
+/// Whether `bytes` is a response we generated ourselves (it carries our Server header).
+fn is_local_response(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\r\nServer: causeway/").is_some()
+}

@@ -1,0 +1,181 @@
+//! The proxy core's records: a server transaction and what it answers on, a client transaction
+//! (one branch), the proxy context that joins them (RFC 3261 16: a request and its serial
+//! targets), and the timers that wake them. Plain data and the clean-up that keeps the tables
+//! consistent when one of them goes.
+//!
+//! Owns no decisions: which target comes next, what to send and when is the other modules'.
+
+use super::hop::NextHop;
+use super::io::Flow;
+use super::Core;
+use crate::dns::SipTarget;
+use crate::message::{Bytes, Message};
+use crate::transaction::{Client, Server};
+use causeway_media::Legs;
+use std::collections::VecDeque;
+
+pub(super) type TxId = u64;
+
+pub(super) struct ServerTx {
+    pub key: String,
+    pub machine: Server,
+    /// the request, until a final response is sent (then only the machine's copy of the
+    /// response is needed; dropping it keeps 32 s of finished transactions small)
+    pub request: Option<Message>,
+    /// where responses go (RFC 3261 18.2.2, RFC 3581) and our address it arrived on
+    pub reply: Flow,
+    pub ctx: Option<TxId>,
+    pub to_tag: String,
+}
+
+pub(super) struct ClientTx {
+    pub branch: String,
+    /// transport token of the first send (a failure report names it)
+    pub token: u64,
+    pub is_cancel: bool,
+    pub machine: Client,
+    /// the request as sent (INVITE only: CANCEL and ACK are built from it, parsed only then)
+    pub sent: Option<Bytes>,
+    pub hop: NextHop,
+    pub ctx: Option<TxId>,
+    pub provisional: bool,
+    pub cancel_wanted: bool,
+    pub cancel_sent: bool,
+    pub timer_c_fired: bool,
+}
+
+/// One target of a proxied request: the Request-URI to use, the hop, and Route values to add.
+#[derive(Clone, Debug)]
+pub(super) struct Target {
+    pub ruri: Option<String>,
+    pub hop: NextHop,
+    pub path: Vec<String>,
+    /// `[routing] hop_limit`: Max-Forwards of a request sent into a zone is capped at this,
+    /// so a loop between zones ends after that many hops
+    pub hop_cap: Option<u32>,
+    /// RFC 3263: the hop is not known yet; resolve this first (the DNS zone of `resolve.1`, or
+    /// the node's resolver) and try what it answers, in order
+    pub resolve: Option<(SipTarget, Option<String>)>,
+}
+
+impl Target {
+    /// A target whose hop is known, with nothing to add.
+    pub fn to(ruri: Option<String>, hop: NextHop) -> Target {
+        Target {
+            ruri,
+            hop,
+            path: Vec::new(),
+            hop_cap: None,
+            resolve: None,
+        }
+    }
+}
+
+/// How the Route set and Request-URI of a request are edited before it is forwarded (RFC 3261
+/// 16.4 and 16.6 item 6).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct RouteEdit {
+    /// our own Route values to pop from the top
+    pub pop: usize,
+    /// when set, all Route fields are replaced by these values (strict-routing repair)
+    pub replace: Option<Vec<String>>,
+    /// the Request-URI to use instead of the received one (strict-routing repair)
+    pub ruri: Option<String>,
+}
+
+/// A call whose media this node anchors: its Call-ID and legs, and whether this is the initial
+/// INVITE (only its failure ends the call's relay; a failed re-INVITE does not).
+#[derive(Clone, Debug)]
+pub(super) struct Anchored {
+    pub call_id: String,
+    pub legs: Legs,
+    pub initial: bool,
+}
+
+/// RFC 3261 16: the state of one proxied request across its branches (tried serially).
+pub(super) struct Ctx {
+    pub server: TxId,
+    pub invite: bool,
+    pub targets: VecDeque<Target>,
+    /// Route values to put back after removing ours and fixing strict routing
+    pub routes: RouteEdit,
+    pub record_route: bool,
+    pub local_zone: bool,
+    pub active: Option<TxId>,
+    pub best: Option<(u16, Bytes)>,
+    pub cancelled: bool,
+    pub finished: bool,
+    pub anchored: Option<Anchored>,
+    /// A target held until the relay has bound the ports its offer names.
+    pub parked: Option<Target>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Timer {
+    Server(TxId),
+    Client(TxId),
+    TimerC(TxId),
+    Purge,
+}
+
+impl Core {
+    pub(super) fn remove_client(&mut self, id: TxId) {
+        if let Some(c) = self.clients.remove(&id) {
+            self.tokens.remove(&c.token);
+            self.client_index.remove(&(c.branch, c.is_cancel));
+            if let Some(ctx_id) = c.ctx {
+                if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+                    if ctx.active == Some(id) {
+                        ctx.active = None;
+                    }
+                }
+                self.reap_ctx(ctx_id);
+            }
+        }
+    }
+
+    pub(super) fn reap_client(&mut self, id: TxId) {
+        if self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.machine.is_terminated())
+        {
+            self.remove_client(id);
+        }
+    }
+
+    pub(super) fn reap_server(&mut self, id: TxId) {
+        if self
+            .servers
+            .get(&id)
+            .is_some_and(|s| s.machine.is_terminated())
+        {
+            if let Some(s) = self.servers.remove(&id) {
+                self.server_index.remove(&s.key);
+                if let Some(ctx) = s.ctx {
+                    self.reap_ctx(ctx);
+                }
+            }
+        }
+    }
+
+    /// A context goes once it has answered upstream and its branch is gone, or its server
+    /// transaction is gone.
+    pub(super) fn reap_ctx(&mut self, ctx_id: TxId) {
+        let Some(ctx) = self.ctxs.get(&ctx_id) else {
+            return;
+        };
+        let server_gone = !self.servers.contains_key(&ctx.server);
+        let branch_gone = ctx.active.is_none_or(|c| !self.clients.contains_key(&c));
+        if (ctx.finished && branch_gone) || server_gone {
+            if let Some(ctx) = self.ctxs.remove(&ctx_id) {
+                if let Some(c) = ctx.active.and_then(|c| self.clients.get_mut(&c)) {
+                    c.ctx = None;
+                }
+                if let Some(a) = ctx.anchored.filter(|_| ctx.parked.is_some()) {
+                    self.parked.remove(&a.call_id);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! RFC 3261 16.5 for requests the zones router routes: each target zone of its answer becomes
+//! hops to try (a local-zone alias its registered contacts, a traversal zone its live link, a
+//! neighbor zone its peer, a DNS zone RFC 3263 on the Request-URI), in the router's order; no
+//! target at all is a 404 that says why.
+//!
+//! Pure: reads the tables, returns targets or the refusal.
+
+use super::hop::{hop_for_uri, HopError, NextHop};
+use super::plan::Tables;
+use super::tables::Target;
+use crate::dns::SipTarget;
+use crate::message::{Host, SipUri, Uri};
+use causeway_config::Transport;
+use causeway_zones::{Alias, Protocol, Route, ZoneKind};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tracing::debug;
+
+/// The targets of a routed request.
+#[derive(Debug)]
+pub(super) struct ZoneTargets {
+    pub targets: VecDeque<Target>,
+    /// They are registrations of the local zone.
+    pub local_zone: bool,
+}
+
+/// The targets of the router's answer `route` for `alias` (dialled as `ruri`).
+pub(super) fn router_targets(
+    route: &Route,
+    alias: &Alias,
+    ruri: &Uri,
+    t: &mut Tables,
+    now: Instant,
+) -> Result<ZoneTargets, (u16, String)> {
+    let mut found = ZoneTargets {
+        targets: VecDeque::new(),
+        local_zone: false,
+    };
+    let mut down: Vec<String> = Vec::new();
+    let hop_cap = Some(t.router.hop_limit());
+    for target in &route.targets {
+        // the Request-URI changes only when a rule rewrote the alias
+        let rewritten = (target.alias != *alias).then(|| alias_uri(&target.alias));
+        match target.kind {
+            ZoneKind::Local => {
+                found.local_zone = true;
+                local_contacts(&target.alias, t, now, &mut found.targets);
+            }
+            ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
+                match t.links.hop(&target.zone) {
+                    Some(hop) => found.targets.push_back(Target {
+                        hop_cap,
+                        ..Target::to(rewritten, hop)
+                    }),
+                    None => down.push(format!("traversal zone `{}` is down", target.zone)),
+                }
+            }
+            ZoneKind::Neighbor => match neighbor(&target.zone, rewritten, t) {
+                Ok(Some(mut n)) => {
+                    n.hop_cap = hop_cap;
+                    found.targets.push_back(n);
+                }
+                Ok(None) => {}
+                Err(e) => down.push(format!("neighbor zone `{}`: {e}", target.zone)),
+            },
+            ZoneKind::Dns => {
+                // RFC 3263 on the (possibly rewritten) Request-URI
+                let uri = match &rewritten {
+                    Some(r) => Uri::parse(r).ok(),
+                    None => Some(ruri.clone()),
+                };
+                match uri {
+                    Some(Uri::Sip(su)) => {
+                        let mut d = dns_target(&su, Some(target.zone.clone()), rewritten);
+                        d.hop_cap = hop_cap;
+                        found.targets.push_back(d);
+                    }
+                    _ => down.push(format!("DNS zone `{}`: not a SIP URI", target.zone)),
+                }
+            }
+        }
+    }
+    if found.targets.is_empty() {
+        let refusal = no_target(alias, found.local_zone, &down, t, now);
+        debug!(trace = ?route.trace, "{}", refusal.1);
+        return Err(refusal);
+    }
+    Ok(found)
+}
+
+/// The registered contacts of a local-zone alias, by the registrar's order.
+fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDeque<Target>) {
+    let aor = format!(
+        "sip:{}@{}",
+        alias.user.as_deref().unwrap_or(""),
+        alias.domain.as_deref().unwrap_or("")
+    );
+    for b in t.registrar.lookup(&aor, now) {
+        let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
+            continue;
+        };
+        match hop_for_uri(&cu) {
+            Ok(mut hop) => {
+                // the flow the registration came in on, when the contact is its source
+                if b.source.kind == hop.kind && b.source.remote == hop.addr {
+                    hop.conn = b.source.conn.map(super::io::ConnId);
+                }
+                out.push_back(Target {
+                    path: b.path.clone(),
+                    ..Target::to(Some(b.contact.clone()), hop)
+                });
+            }
+            Err(HopError::NeedsDns(_)) => {
+                let mut d = dns_target(&cu, None, Some(b.contact.clone()));
+                d.path = b.path.clone();
+                out.push_back(d);
+            }
+            Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
+        }
+    }
+}
+
+/// A neighbor zone's peer: an address, or a host name for RFC 3263 with the node's resolver.
+fn neighbor(zone: &str, ruri: Option<String>, t: &Tables) -> Result<Option<Target>, String> {
+    let Some(z) = t.router.zone(zone) else {
+        return Ok(None);
+    };
+    let peer = z.peer.clone().unwrap_or_default();
+    let uri = Uri::parse(&format!("sip:{peer};transport={}", z.transport().param()));
+    let hop = uri
+        .clone()
+        .map_err(|e| e.to_string())
+        .and_then(|u| match u {
+            Uri::Sip(su) => hop_for_uri(&su).map_err(|e| e.to_string()),
+            _ => Err("not a SIP peer".to_string()),
+        });
+    match (hop, uri) {
+        (Ok(hop), _) => Ok(Some(Target::to(ruri, hop))),
+        (Err(_), Ok(Uri::Sip(su))) if !peer.is_empty() => Ok(Some(dns_target(&su, None, ruri))),
+        (Err(_), _) if !peer.is_empty() => Ok(None),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Why no target was found: a zone down (503), or no registration or route (404).
+fn no_target(
+    alias: &Alias,
+    local_zone: bool,
+    down: &[String],
+    t: &Tables,
+    now: Instant,
+) -> (u16, String) {
+    if !down.is_empty() {
+        return (503, format!("Service Unavailable ({})", down.join("; ")));
+    }
+    let h323 = t
+        .shared_aliases
+        .and_then(|sh| sh.owner(&alias.to_string(), now))
+        .filter(|o| o.protocol == Protocol::H323);
+    let reason = match (local_zone, h323) {
+        (true, Some(o)) => format!(
+            "Not Found ({alias} is registered by H.323 endpoint {}; SIP/H.323 interworking is not available)",
+            o.id
+        ),
+        (true, None) => format!("Not Found ({alias} is not registered)"),
+        (false, _) => format!("Not Found (no route to {alias})"),
+    };
+    (404, reason)
+}
+
+/// A target whose hop RFC 3263 must find first.
+pub(super) fn dns_target(u: &SipUri, zone: Option<String>, ruri: Option<String>) -> Target {
+    let host = match &u.host {
+        Host::Domain(d) => d.to_string(),
+        Host::V4(a) => a.to_string(),
+        Host::V6(a) => a.to_string(),
+    };
+    let unresolved = NextHop {
+        kind: Transport::Udp,
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        conn: None,
+        server_name: None,
+        link: None,
+    };
+    Target {
+        resolve: Some((
+            SipTarget {
+                host,
+                port: u.port,
+                transport: u.transport().and_then(Transport::from_token),
+                secure: u.secure,
+            },
+            zone,
+        )),
+        ..Target::to(ruri, unresolved)
+    }
+}
+
+/// The Request-URI for an alias a search rule rewrote.
+fn alias_uri(a: &Alias) -> String {
+    format!("sip:{a}")
+}

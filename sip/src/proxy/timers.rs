@@ -1,0 +1,112 @@
+//! The proxy core's timers: one heap of deadlines for server and client transactions, timer C
+//! (RFC 3261 16.8) and the registrar's purge; each entry wakes its owner, which re-arms if it
+//! still needs to (stale entries are skipped). The transaction machines decide what a timer
+//! means (`transaction`); this module only delivers the wake-ups.
+
+use super::core::{send_reply, Core};
+use super::forward::to_hop;
+use super::io::Output;
+use super::tables::{Timer, TxId};
+use crate::transaction::ClientTimeout;
+use std::cmp::Reverse;
+use std::time::Instant;
+use tracing::debug;
+
+impl Core {
+    /// Everything due at `now`, in deadline order.
+    pub(super) fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
+        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Server(id) => self.server_timer(id, now, out),
+                Timer::Client(id) => self.client_timer(id, now, out),
+                Timer::TimerC(id) => self.timer_c(id, now, out),
+                Timer::Purge => {
+                    self.purge_at = None;
+                    let n = self.registrar.purge_expired(now);
+                    if n > 0 {
+                        debug!(removed = n, "expired registrations purged");
+                    }
+                    self.arm_purge();
+                }
+            }
+        }
+        self.media_timeout(now, out);
+    }
+
+    pub(super) fn arm_purge(&mut self) {
+        if self.purge_at.is_none() {
+            if let Some(at) = self.registrar.next_expiry() {
+                self.purge_at = Some(at);
+                self.arm(Some(at), Timer::Purge);
+            }
+        }
+    }
+
+    fn server_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
+        let Some(s) = self.servers.get_mut(&id) else {
+            return;
+        };
+        if s.machine.poll_timeout().is_some_and(|t| t > now) {
+            return; // a stale entry: the machine re-armed later
+        }
+        if let Some(bytes) = s.machine.on_timeout(now) {
+            send_reply(&s.reply, bytes, out);
+        }
+        let at = s.machine.poll_timeout();
+        self.arm(at, Timer::Server(id));
+        self.reap_server(id);
+    }
+
+    fn client_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.machine.poll_timeout().is_some_and(|t| t > now) {
+            return;
+        }
+        match c.machine.on_timeout(now) {
+            ClientTimeout::Retransmit(bytes) => {
+                out.push(Output::Transmit(to_hop(&c.hop, bytes, 0)));
+            }
+            ClientTimeout::TimedOut => {
+                let ctx = c.ctx;
+                let dest = c.hop.addr;
+                let is_cancel = c.is_cancel;
+                self.remove_client(id);
+                if let (Some(ctx), false) = (ctx, is_cancel) {
+                    let reason = format!("Request Timeout (no answer from {dest})");
+                    self.branch_failed(ctx, 408, &reason, now, out);
+                }
+                return;
+            }
+            ClientTimeout::Nothing => {}
+        }
+        let at = self.clients.get(&id).and_then(|c| c.machine.poll_timeout());
+        self.arm(at, Timer::Client(id));
+        self.reap_client(id);
+    }
+
+    /// RFC 3261 16.8: timer C fired on an INVITE branch.
+    fn timer_c(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.machine.is_terminated() || c.timer_c_fired {
+            return;
+        }
+        c.timer_c_fired = true;
+        if c.provisional {
+            self.cancel_branch(id, now, out);
+        } else {
+            let ctx = c.ctx;
+            self.remove_client(id);
+            if let Some(ctx) = ctx {
+                self.branch_failed(ctx, 408, "Request Timeout (timer C)", now, out);
+            }
+        }
+    }
+}

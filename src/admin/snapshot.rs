@@ -1,0 +1,172 @@
+//! The node status served to `causeway status`: its JSON shape, and how a snapshot is filled
+//! from the parts of a running node (the SIP proxy with its traversal links, the H.323
+//! gatekeeper's snapshot, the media relay's counters).
+//!
+//! Reads those parts, never changes them.
+
+use causeway_media::relay::RelayStats;
+use causeway_sip::proxy::WallClock;
+use causeway_traversal::{LinkStatus, LinkedProxy};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ZoneStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What the zone points at: a peer, a port, nameservers.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Registration {
+    pub aor: String,
+    pub contact: String,
+    pub expires_in: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    pub system: String,
+    pub role: String,
+    pub version: String,
+    /// Unix seconds of this snapshot.
+    pub time: u64,
+    pub zones: Vec<ZoneStatus>,
+    pub links: Vec<LinkStatus>,
+    pub registrations: Vec<Registration>,
+    /// The media relay, when the node anchors calls.
+    pub media: Option<MediaStatus>,
+    /// The gatekeeper and H.323 call signaling, when `[h323] enabled`.
+    pub h323: Option<H323Status>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Registration {
+    pub endpoint_id: String,
+    pub aliases: Vec<String>,
+    pub ras: String,
+    pub call_signal: Vec<String>,
+    pub expires_in: u64,
+    pub probing: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Call {
+    pub id: u64,
+    pub caller: String,
+    pub called: String,
+    pub callee: Option<String>,
+    pub state: String,
+    pub h245: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Status {
+    pub registrations: Vec<H323Registration>,
+    pub calls: Vec<H323Call>,
+    /// Calls admitted by ARQ and not yet disengaged.
+    pub admitted_calls: usize,
+    /// Setups received since start.
+    pub calls_total: u64,
+    /// RAS messages received, by type (GRQ, RRQ, ARQ, ...).
+    pub ras_received: std::collections::BTreeMap<String, u64>,
+    pub ras_malformed: u64,
+    pub ras_rejected: u64,
+    /// Q.931/H.245 messages or streams that could not be parsed.
+    pub signaling_malformed: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MediaStatus {
+    pub sessions: usize,
+    pub sessions_created: u64,
+    /// Port pairs held by sessions (E's multiplexed pair not counted).
+    pub ports_in_use: usize,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub dropped_stranger: u64,
+    pub dropped_unknown: u64,
+    pub expired: u64,
+}
+
+impl Status {
+    /// Fills the SIP side from the proxy and its traversal links.
+    pub fn fill(&mut self, sip: &LinkedProxy, clock: &WallClock, now: Instant) {
+        self.time = clock.unix(now);
+        let server_zones: Vec<String> = self
+            .zones
+            .iter()
+            .filter(|z| z.kind == "traversal-server")
+            .map(|z| z.name.clone())
+            .collect();
+        self.links = sip.link_status(&server_zones);
+        self.registrations = sip
+            .core()
+            .registrations(now)
+            .into_iter()
+            .map(|(aor, contact, expires_in)| Registration {
+                aor,
+                contact,
+                expires_in,
+            })
+            .collect();
+    }
+}
+
+impl Status {
+    pub fn fill_media(&mut self, r: &RelayStats, ports_in_use: usize) {
+        self.media = Some(MediaStatus {
+            sessions: r.table.sessions,
+            sessions_created: r.created,
+            ports_in_use,
+            packets_received: r.received,
+            packets_sent: r.sent,
+            dropped_stranger: r.table.dropped_stranger,
+            dropped_unknown: r.table.dropped_unknown_port + r.table.dropped_unknown_source,
+            expired: r.table.expired,
+        });
+    }
+}
+
+impl Status {
+    pub fn fill_h323(&mut self, h: &causeway_h323::driver::Snapshot) {
+        self.h323 = Some(H323Status {
+            registrations: h
+                .registrations
+                .iter()
+                .map(|r| H323Registration {
+                    endpoint_id: r.id.clone(),
+                    aliases: r.aliases.clone(),
+                    ras: r.ras.to_string(),
+                    call_signal: r.call_signal.iter().map(ToString::to_string).collect(),
+                    expires_in: r.seconds_left,
+                    probing: r.probing,
+                })
+                .collect(),
+            calls: h
+                .calls
+                .iter()
+                .map(|c| H323Call {
+                    id: c.id,
+                    caller: c.caller.to_string(),
+                    called: c.called.clone(),
+                    callee: c.callee.map(|a| a.to_string()),
+                    state: format!("{:?}", c.state),
+                    h245: format!("{:?}", c.h245),
+                })
+                .collect(),
+            admitted_calls: h.admitted_calls,
+            calls_total: h.calls_total,
+            ras_received: h
+                .ras_received
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            ras_malformed: h.ras_malformed,
+            ras_rejected: h.ras_rejected,
+            signaling_malformed: h.q931_malformed,
+        });
+    }
+}

@@ -1,0 +1,238 @@
+//! The SIP side of a node with its traversal links: the proxy core (crate `sip`) and both ends
+//! of the C<->E link protocol beside it, C's link clients (`client`) and E's admission
+//! (`edge`), as one sans-IO `Machine` the SIP driver runs.
+//!
+//! It routes between them and nothing else: a link REGISTER the core hands over
+//! (`LinkOutput::Register`) goes to the admission, a response to a client's REGISTER
+//! (`LinkOutput::Response`) to the clients, and what they decide goes back into the core as
+//! `LinkEvent`s; transport events that concern the links (a closed connection, a failed send
+//! of a client's REGISTER) reach them too. Status is read from it, never written.
+
+use crate::client::{Event as ClientEvent, Input as ClientInput, LinkClient, LinkStatus};
+use crate::edge::{Admission, Input as AdmissionInput};
+use causeway_sip::proxy::{
+    Core, Event, Link, LinkEvent, LinkOutput, Machine, Output, Transmit, WallClock,
+};
+use std::time::Instant;
+
+/// Send tokens at or above this are the link clients' (the core's count up from 1).
+pub const CLIENT_TOKENS: u64 = 1 << 63;
+/// Each client's tokens: `CLIENT_TOKENS + index * CLIENT_TOKEN_SPAN + n`.
+pub const CLIENT_TOKEN_SPAN: u64 = 1 << 40;
+
+pub struct LinkedProxy {
+    core: Core,
+    clients: Vec<LinkClient>,
+    admission: Admission,
+    clock: WallClock,
+}
+
+impl LinkedProxy {
+    pub fn new(
+        core: Core,
+        clients: Vec<LinkClient>,
+        admission: Admission,
+        clock: WallClock,
+    ) -> Self {
+        LinkedProxy {
+            core,
+            clients,
+            admission,
+            clock,
+        }
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Every traversal link of the node: C's clients, then the links C holds to our server
+    /// zones (`server_zones` names them all, up or not), by zone name.
+    pub fn link_status(&self, server_zones: &[String]) -> Vec<LinkStatus> {
+        let unix = |t: std::time::SystemTime| {
+            t.duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        let mut links: Vec<LinkStatus> = self.clients.iter().map(LinkClient::status).collect();
+        let mut server: Vec<LinkStatus> = server_zones
+            .iter()
+            .map(|zone| match self.core.links().get(zone) {
+                Some(l) => LinkStatus {
+                    zone: zone.clone(),
+                    peer: l.remote.to_string(),
+                    transport: l.kind.via_token().to_string(),
+                    state: "up".into(),
+                    since: unix(l.since),
+                    last_keepalive: Some(unix(l.refreshed)),
+                    last_error: None,
+                    attempts: 0,
+                },
+                None => LinkStatus {
+                    zone: zone.clone(),
+                    state: "down".into(),
+                    ..LinkStatus::default()
+                },
+            })
+            .collect();
+        server.sort_by(|a, b| a.zone.cmp(&b.zone));
+        links.extend(server);
+        links
+    }
+
+    /// What a client decided, as the core's link table sees it.
+    fn client_event(
+        &mut self,
+        i: usize,
+        ev: Option<ClientEvent>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(ev) = ev else {
+            return;
+        };
+        let zone = self.clients[i].zone().to_string();
+        let link = match ev {
+            ClientEvent::Up {
+                conn,
+                local,
+                remote,
+            } => {
+                tracing::info!(zone = %zone, peer = %remote, "traversal link up");
+                let wall = self.clock.wall(now);
+                Some(Link {
+                    kind: self.clients[i].kind(),
+                    remote,
+                    local,
+                    conn,
+                    since: wall,
+                    refreshed: wall,
+                })
+            }
+            ClientEvent::Down { .. } => None,
+        };
+        self.core
+            .handle(Event::Link(LinkEvent::Set { zone, link }), now, out);
+    }
+
+    /// Feeds `input` to every client.
+    fn tell_clients(&mut self, input: ClientInput<'_>, now: Instant, out: &mut Vec<Output>) {
+        let mut sent = Vec::new();
+        for i in 0..self.clients.len() {
+            let ev = self.clients[i].handle(input, now, &mut sent);
+            self.client_event(i, ev, now, out);
+        }
+        out.extend(sent.into_iter().map(Output::Transmit));
+    }
+
+    /// Moves the core's outputs to `out`, answering its link outputs on the way (which may
+    /// produce more outputs, answered in turn).
+    fn settle(&mut self, mut pending: Vec<Output>, now: Instant, out: &mut Vec<Output>) {
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for o in pending {
+                let link = match o {
+                    Output::Link(l) => *l,
+                    other => {
+                        out.push(other);
+                        continue;
+                    }
+                };
+                match link {
+                    LinkOutput::Response(r) => {
+                        self.tell_clients(ClientInput::Response(&r), now, &mut next)
+                    }
+                    LinkOutput::Register {
+                        tx,
+                        zone,
+                        request,
+                        flow,
+                    } => {
+                        let mut events = Vec::new();
+                        let input = AdmissionInput::Register {
+                            tx,
+                            zone: &zone,
+                            request: &request,
+                            flow,
+                        };
+                        self.admission.handle(input, now, &mut events);
+                        for ev in events {
+                            self.core.handle(Event::Link(ev), now, &mut next);
+                        }
+                    }
+                }
+            }
+            pending = next;
+        }
+    }
+
+    /// E's links whose registration ran out are down before anything else is looked at.
+    fn expire(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if self.admission.poll_timeout().is_some_and(|t| t <= now) {
+            let mut events = Vec::new();
+            self.admission.handle_timeout(now, &mut events);
+            for ev in events {
+                self.core.handle(Event::Link(ev), now, out);
+            }
+        }
+    }
+}
+
+impl Machine for LinkedProxy {
+    fn handle(&mut self, event: Event, now: Instant, out: &mut Vec<Output>) {
+        let mut pending = Vec::new();
+        self.expire(now, &mut pending);
+        match &event {
+            Event::SendFailed { token, error } if *token >= CLIENT_TOKENS => {
+                for i in 0..self.clients.len() {
+                    if self.clients[i].owns_token(*token) {
+                        let mut sent: Vec<Transmit> = Vec::new();
+                        let input = ClientInput::SendFailed { error };
+                        let ev = self.clients[i].handle(input, now, &mut sent);
+                        self.client_event(i, ev, now, &mut pending);
+                        pending.extend(sent.into_iter().map(Output::Transmit));
+                    }
+                }
+                // a client's token is never the core's
+                return self.settle(pending, now, out);
+            }
+            Event::Closed { conn, remote } => {
+                let (conn, remote) = (*conn, *remote);
+                self.core.handle(event, now, &mut pending);
+                self.admission
+                    .handle(AdmissionInput::Closed { conn }, now, &mut Vec::new());
+                self.tell_clients(ClientInput::Closed { conn, remote }, now, &mut pending);
+                return self.settle(pending, now, out);
+            }
+            _ => {}
+        }
+        self.core.handle(event, now, &mut pending);
+        self.settle(pending, now, out);
+    }
+
+    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let mut pending = Vec::new();
+        self.expire(now, &mut pending);
+        for i in 0..self.clients.len() {
+            if self.clients[i].poll_timeout().is_some_and(|t| t <= now) {
+                let mut sent = Vec::new();
+                let ev = self.clients[i].handle_timeout(now, &mut sent);
+                self.client_event(i, ev, now, &mut pending);
+                pending.extend(sent.into_iter().map(Output::Transmit));
+            }
+        }
+        if self.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.core.handle_timeout(now, &mut pending);
+        }
+        self.settle(pending, now, out);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.clients
+            .iter()
+            .filter_map(LinkClient::poll_timeout)
+            .chain(self.admission.poll_timeout())
+            .chain(self.core.poll_timeout())
+            .min()
+    }
+}
