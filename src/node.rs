@@ -276,10 +276,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         h323: h323_status,
         at: now,
     };
-    driver::run(machine, io, shutdown_signal(), |m, now| {
-        publisher.publish(m, now)
-    })
-    .await;
+    driver::run(machine, io, shutdown_signal(), &mut publisher).await;
     handle.shutdown();
     if let Some(t) = h323 {
         t.abort();
@@ -299,8 +296,12 @@ struct Publisher {
     at: Instant,
 }
 
-impl Publisher {
-    fn publish(&mut self, sip: &LinkedProxy, now: Instant) {
+impl driver::Observer<LinkedProxy> for Publisher {
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.at)
+    }
+
+    fn observe(&mut self, sip: &LinkedProxy, now: Instant) {
         if now < self.at {
             return;
         }

@@ -62,13 +62,20 @@ pub struct Io {
 
 type Answer = (u64, Result<Vec<DnsHop>, String>);
 
-/// Runs `machine` until `shutdown`. `observe` sees the machine after every turn (the node
-/// publishes its status from there); it cannot change it.
+/// What watches the machine from outside (the node's status publisher): it sees the machine
+/// after every turn, never changes it, and may ask for a turn of its own.
+pub trait Observer<M> {
+    fn observe(&mut self, machine: &M, now: Instant);
+    /// When it wants to see the machine next, busy or not.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// Runs `machine` until `shutdown`.
 pub async fn run<M: Machine>(
     mut machine: M,
     mut io: Io,
     shutdown: impl Future<Output = ()>,
-    mut observe: impl FnMut(&M, Instant),
+    observer: &mut impl Observer<M>,
 ) {
     let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
     let mut dns = Lookups {
@@ -83,7 +90,10 @@ pub async fn run<M: Machine>(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = machine.poll_timeout();
+        let deadline = match (machine.poll_timeout(), observer.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(
@@ -118,7 +128,7 @@ pub async fn run<M: Machine>(
             machine.handle_timeout(now, &mut out);
         }
         carry_out(&mut machine, &mut io, &mut dns, &mut out);
-        observe(&machine, now);
+        observer.observe(&machine, now);
     }
 }
 
