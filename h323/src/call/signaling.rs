@@ -37,7 +37,7 @@ use super::{
     CallEvent, CallId, ConnId, Destination, Input, ListenerId, MediaHook, Output, RouteFailure,
     Side,
 };
-use crate::addr::{alias_text, from_socket, to_socket};
+use crate::asn;
 use crate::q931::{CallReference, MessageType, PartyNumber, Q931};
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, H323UUPDUH323MessageBody as Body, H323UserInformation, ProtocolIdentifier,
@@ -352,7 +352,7 @@ impl CallSignaling {
                 send_release(
                     conn,
                     msg.call_reference.reply(),
-                    &uuie::default_protocol(),
+                    &asn::h225_protocol_identifier(),
                     &rel,
                     out,
                 );
@@ -402,7 +402,15 @@ impl CallSignaling {
                 out.push(malformed(conn, format!("Setup: {e}")));
                 let rel = Release::with_cause(undefined, cause);
                 let what = format!("malformed Setup: {e}");
-                self.reject(conn, peer, crv, &uuie::default_protocol(), rel, what, out);
+                self.reject(
+                    conn,
+                    peer,
+                    crv,
+                    &asn::h225_protocol_identifier(),
+                    rel,
+                    what,
+                    out,
+                );
                 return;
             }
         };
@@ -410,7 +418,15 @@ impl CallSignaling {
             out.push(malformed(conn, "Setup without Setup-UUIE".into()));
             let rel = Release::with_cause(undefined, 100);
             let what = "Setup without Setup-UUIE".into();
-            self.reject(conn, peer, crv, &uuie::default_protocol(), rel, what, out);
+            self.reject(
+                conn,
+                peer,
+                crv,
+                &asn::h225_protocol_identifier(),
+                rel,
+                what,
+                out,
+            );
             return;
         };
         let protocol = s.protocol_identifier.clone();
@@ -424,7 +440,7 @@ impl CallSignaling {
         let called_number = msg.called_party_number().ok().flatten().map(|n| n.digits);
         let called = called_aliases
             .iter()
-            .find_map(alias_text)
+            .find_map(asn::alias_text)
             .map(|a| a.text)
             .or_else(|| called_number.clone())
             .unwrap_or_default();
@@ -757,7 +773,7 @@ impl CallSignaling {
                         changed = true;
                     }
                     Offer::Rewrite(a) => {
-                        *slot = Some(from_socket(a));
+                        *slot = Some(asn::transport_address(a));
                         changed = true;
                     }
                     Offer::Hold => held = true,
@@ -797,7 +813,7 @@ impl CallSignaling {
         addr: &TransportAddress,
         out: &mut Vec<Output>,
     ) -> Offer {
-        let Some(target) = to_socket(addr) else {
+        let Some(target) = asn::socket_addr(addr) else {
             return Offer::Strip;
         };
         let Some(call) = self.calls.get_mut(&id) else {
@@ -914,7 +930,7 @@ impl CallSignaling {
                     if let Some(slot) =
                         uuie::h245_address_mut(&mut uu.h323_uu_pdu.h323_message_body)
                     {
-                        *slot = addr.map(from_socket);
+                        *slot = addr.map(asn::transport_address);
                     }
                     match uuie::encode(&mut msg, &uu) {
                         Ok(payload) => out.push(Output::Send { conn, payload }),
@@ -1172,13 +1188,13 @@ fn send_release(
 /// and, when E.164, the Called party number digits (keeping the element's type and plan).
 fn retarget_setup(h: &mut HeldMsg, dest: &Destination) {
     if let Body::setup(s) = &mut h.uu.h323_uu_pdu.h323_message_body {
-        s.dest_call_signal_address = Some(from_socket(dest.addr));
+        s.dest_call_signal_address = Some(asn::transport_address(dest.addr));
         if let Some(alias) = &dest.alias {
             s.destination_address = Some(vec![alias.clone()]);
         }
     }
     if let Some(AliasAddress::dialledDigits(d)) = &dest.alias {
-        let digits: String = d.iter().map(|&b| char::from(b)).collect();
+        let digits = asn::ia5_text(d);
         let number = match h.msg.called_party_number() {
             Ok(Some(mut n)) => {
                 n.digits = digits;

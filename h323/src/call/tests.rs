@@ -3,28 +3,26 @@
 //! the `Output`s decoded and checked. Owns nothing outside the tests.
 
 use super::*;
-use crate::addr::{alias_address, from_socket, to_socket, AliasKind};
+use crate::asn::{self, alias_address, AliasKind};
 use crate::q931::{CallReference, MessageType, PartyNumber, Q931};
 use causeway_h323_asn1::h323_messages::{
     AlertingUUIE, CallIdentifier, CallProceedingUUIE, CallType, ConferenceIdentifier, ConnectUUIE,
-    EndpointType, FacilityReason, FacilityUUIE, GloballyUniqueID, H323UUPDUH323MessageBody as Body,
-    H323UserInformation, ProtocolIdentifier, ReleaseCompleteReason, ReleaseCompleteUUIE, SetupUUIE,
+    EndpointType, FacilityReason, FacilityUUIE, H323UUPDUH323MessageBody as Body,
+    H323UserInformation, ReleaseCompleteReason, ReleaseCompleteUUIE, SetupUUIE,
     SetupUUIEConferenceGoal, TerminalInfo, H323UUPDU,
 };
 use causeway_h323_asn1::multimedia_system_control::{
     CommandMessage, DataType, EndSessionCommand, H2250LogicalChannelAckParameters,
-    H2250LogicalChannelParameters, H245TransportAddress, LogicalChannelNumber,
-    MultimediaSystemControlMessage as Mscm, OpenLogicalChannel, OpenLogicalChannelAck,
+    H2250LogicalChannelParameters, LogicalChannelNumber, MultimediaSystemControlMessage as Mscm,
+    OpenLogicalChannel, OpenLogicalChannelAck,
     OpenLogicalChannelAckForwardMultiplexAckParameters as AckMux,
     OpenLogicalChannelForwardLogicalChannelParameters,
     OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters as FwdMux, RequestMessage,
-    ResponseMessage, SequenceNumber, TerminalCapabilitySet, UnicastAddress,
-    UnicastAddressIPAddress,
+    ResponseMessage, SequenceNumber, TerminalCapabilitySet,
 };
 use causeway_h323_asn1::rasn::aper;
-use causeway_h323_asn1::rasn::types::{ObjectIdentifier, OctetString};
+use causeway_h323_asn1::rasn::types::OctetString;
 use proptest::prelude::*;
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,17 +33,8 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn pid() -> ProtocolIdentifier {
-    const ARCS: &[u32] = &[0, 0, 8, 2250, 0, 7];
-    ProtocolIdentifier(ObjectIdentifier::new_unchecked(Cow::Borrowed(ARCS)))
-}
-
-fn guid(b: u8) -> GloballyUniqueID {
-    GloballyUniqueID([b; 16].into())
-}
-
 fn cid() -> CallIdentifier {
-    CallIdentifier::new(guid(0xc1))
+    asn::call_identifier([0xc1; 16])
 }
 
 fn terminal() -> EndpointType {
@@ -102,8 +91,8 @@ struct SetupOpts {
 
 fn setup(o: SetupOpts) -> Vec<u8> {
     let s = SetupUUIE::new(
-        pid(),
-        o.h245.map(from_socket),
+        asn::h225_protocol_identifier(),
+        o.h245.map(asn::transport_address),
         Some(vec![alias_address(AliasKind::H323Id, "alice").unwrap()]),
         terminal(),
         Some(vec![alias_address(AliasKind::E164, "1001").unwrap()]),
@@ -111,7 +100,7 @@ fn setup(o: SetupOpts) -> Vec<u8> {
         None,
         None,
         false,
-        ConferenceIdentifier(guid(0xcf)),
+        ConferenceIdentifier(asn::guid([0xcf; 16])),
         SetupUUIEConferenceGoal::create(()),
         None,
         CallType::pointToPoint(()),
@@ -155,7 +144,7 @@ fn setup(o: SetupOpts) -> Vec<u8> {
 
 fn call_proceeding(fast_start: Option<Vec<Vec<u8>>>) -> Vec<u8> {
     let b = CallProceedingUUIE::new(
-        pid(),
+        asn::h225_protocol_identifier(),
         terminal(),
         None,
         Some(cid()),
@@ -174,7 +163,7 @@ fn call_proceeding(fast_start: Option<Vec<Vec<u8>>>) -> Vec<u8> {
 
 fn alerting() -> Vec<u8> {
     let b = AlertingUUIE::new(
-        pid(),
+        asn::h225_protocol_identifier(),
         terminal(),
         None,
         Some(cid()),
@@ -203,10 +192,10 @@ fn connect(
     control: Option<Vec<Vec<u8>>>,
 ) -> Vec<u8> {
     let b = ConnectUUIE::new(
-        pid(),
-        h245.map(from_socket),
+        asn::h225_protocol_identifier(),
+        h245.map(asn::transport_address),
         terminal(),
-        ConferenceIdentifier(guid(0xcf)),
+        ConferenceIdentifier(asn::guid([0xcf; 16])),
         Some(cid()),
         None,
         None,
@@ -235,7 +224,7 @@ fn facility_control(crv: CallReference, control: Vec<Vec<u8>>) -> Vec<u8> {
 
 fn facility_undefined(crv: CallReference) -> Vec<u8> {
     let f = FacilityUUIE::new(
-        pid(),
+        asn::h225_protocol_identifier(),
         None,
         None,
         None,
@@ -263,7 +252,7 @@ fn facility_undefined(crv: CallReference) -> Vec<u8> {
 
 fn release_complete(crv: CallReference, cause: Option<u8>) -> Vec<u8> {
     let b = ReleaseCompleteUUIE::new(
-        pid(),
+        asn::h225_protocol_identifier(),
         Some(ReleaseCompleteReason::undefinedReason(())),
         Some(cid()),
         None,
@@ -286,16 +275,6 @@ fn release_complete(crv: CallReference, cause: Option<u8>) -> Vec<u8> {
     m.encode()
 }
 
-fn h245_addr(a: SocketAddr) -> H245TransportAddress {
-    let SocketAddr::V4(v4) = a else {
-        panic!("v4 only in tests")
-    };
-    H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(UnicastAddressIPAddress::new(
-        octets(v4.ip().octets().to_vec()),
-        v4.port(),
-    )))
-}
-
 fn olc_value(media: SocketAddr) -> OpenLogicalChannel {
     let mut ctrl = media;
     ctrl.set_port(media.port() + 1);
@@ -303,9 +282,9 @@ fn olc_value(media: SocketAddr) -> OpenLogicalChannel {
         None,
         1,
         None,
-        Some(h245_addr(media)),
+        Some(asn::h245_transport_address(media)),
         None,
-        Some(h245_addr(ctrl)),
+        Some(asn::h245_transport_address(ctrl)),
         None,
         None,
         None,
@@ -348,8 +327,8 @@ fn olc_ack_msg(media: SocketAddr) -> Vec<u8> {
     let p = H2250LogicalChannelAckParameters::new(
         None,
         Some(1),
-        Some(h245_addr(media)),
-        Some(h245_addr(ctrl)),
+        Some(asn::h245_transport_address(media)),
+        Some(asn::h245_transport_address(ctrl)),
         None,
         None,
         None,
@@ -366,10 +345,9 @@ fn olc_ack_msg(media: SocketAddr) -> Vec<u8> {
 }
 
 fn tcs_msg() -> Vec<u8> {
-    const H245: &[u32] = &[0, 0, 8, 245, 0, 15];
     let tcs = TerminalCapabilitySet::new(
         SequenceNumber(1),
-        ObjectIdentifier::new_unchecked(Cow::Borrowed(H245)),
+        asn::h245_protocol_identifier(),
         None,
         None,
         None,
@@ -403,13 +381,7 @@ fn media_of(bytes: &[u8]) -> Option<SocketAddr> {
         }
         _ => None,
     }?;
-    match a {
-        H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(ip)) => {
-            let o: [u8; 4] = ip.network.as_ref().try_into().ok()?;
-            Some(SocketAddr::from((o, ip.tsap_identifier)))
-        }
-        _ => None,
-    }
+    asn::h245_socket_addr(&a)
 }
 
 fn fast_start_media(bytes: &[u8]) -> Option<SocketAddr> {
@@ -451,7 +423,7 @@ impl MediaHook for TestHook {
         fast_start: bool,
         addr: &mut TransportAddress,
     ) {
-        let a = to_socket(addr);
+        let a = asn::socket_addr(addr);
         self.seen.lock().unwrap().push(Seen {
             call,
             from,
@@ -460,7 +432,7 @@ impl MediaHook for TestHook {
             addr: a,
         });
         if let (true, Some(a)) = (self.rewrite, a) {
-            *addr = from_socket(SocketAddr::from(([203, 0, 113, 9], a.port() + 10000)));
+            *addr = asn::transport_address(SocketAddr::from(([203, 0, 113, 9], a.port() + 10000)));
         }
     }
 }
@@ -634,7 +606,7 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         panic!()
     };
     assert_eq!(b.call_identifier, Some(cid()));
-    assert_eq!(b.protocol_identifier, pid());
+    assert_eq!(b.protocol_identifier, asn::h225_protocol_identifier());
     let route = out
         .iter()
         .find(|o| matches!(o, Output::Route { .. }))
@@ -673,9 +645,15 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
     let Body::setup(su) = &uu.h323_uu_pdu.h323_message_body else {
         panic!()
     };
-    assert_eq!(su.dest_call_signal_address, Some(from_socket(sa(CALLEE))));
+    assert_eq!(
+        su.dest_call_signal_address,
+        Some(asn::transport_address(sa(CALLEE)))
+    );
     assert_eq!(su.call_identifier, Some(cid()));
-    assert_eq!(su.conference_id, ConferenceIdentifier(guid(0xcf)));
+    assert_eq!(
+        su.conference_id,
+        ConferenceIdentifier(asn::guid([0xcf; 16]))
+    );
     assert_eq!(
         su.fast_start.as_ref().unwrap()[0].as_ref(),
         fs[0].as_slice()
@@ -771,7 +749,7 @@ fn h323_8_1_3_separate_h245_relayed_with_a_rewriting_hook() {
     let Body::setup(su) = &uu.h323_uu_pdu.h323_message_body else {
         panic!()
     };
-    assert_eq!(su.h245_address, Some(from_socket(bound)));
+    assert_eq!(su.h245_address, Some(asn::transport_address(bound)));
     // The fastStart OLC was rewritten by the hook.
     assert_eq!(
         fast_start_media(&su.fast_start.as_ref().unwrap()[0]),
@@ -904,7 +882,7 @@ fn h323_8_1_3_h245_address_from_callee_gets_a_listener_on_the_caller_side() {
     let Body::connect(c) = &uu.h323_uu_pdu.h323_message_body else {
         panic!()
     };
-    assert_eq!(c.h245_address, Some(from_socket(bound)));
+    assert_eq!(c.h245_address, Some(asn::transport_address(bound)));
     assert_eq!(s[1], f);
     // The caller connects from its signaling IP; causeway connects to the callee.
     let hc = h.cs.next_conn_id();

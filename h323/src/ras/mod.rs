@@ -36,10 +36,11 @@
 pub mod build;
 pub mod table;
 
-use crate::addr::{self, AliasKind, AliasText};
+use crate::asn::{self, AliasKind, AliasText};
 use crate::call::{CallId, Destination, RouteFailure};
 use causeway_h323_asn1::h323_messages::*;
 use causeway_h323_asn1::rasn::aper;
+use causeway_h323_asn1::rasn::types::BmpString;
 use causeway_zones::{Alias, Owner, Protocol, RouteRequest, Router, SharedAliases, ZoneKind};
 use regex::Regex;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -352,7 +353,7 @@ impl Gatekeeper {
 
     fn on_grq(&mut self, m: &GatekeeperRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
         let n = m.request_seq_num.0;
-        let reply = addr::to_socket(&m.ras_address).unwrap_or(d.from);
+        let reply = asn::socket_addr(&m.ras_address).unwrap_or(d.from);
         if let Some(gk) = &m.gatekeeper_identifier {
             if !self.is_our_id(&gk.0) && d.multicast {
                 // a multicast GRQ looking for another gatekeeper is not ours to answer
@@ -369,12 +370,12 @@ impl Gatekeeper {
                 return;
             }
         }
-        let msg = build::gcf(n, &self.cfg.gatekeeper_id, addr::from_socket(d.local));
+        let msg = build::gcf(n, &self.cfg.gatekeeper_id, asn::transport_address(d.local));
         self.send(reply, &msg, out);
     }
 
-    fn is_our_id(&self, id: &[u16]) -> bool {
-        String::from_utf16(id).is_ok_and(|s| s == self.cfg.gatekeeper_id)
+    fn is_our_id(&self, id: &BmpString) -> bool {
+        asn::bmp_text(id).is_some_and(|s| s == self.cfg.gatekeeper_id)
     }
 
     fn on_rrq(
@@ -385,7 +386,7 @@ impl Gatekeeper {
         out: &mut Vec<Output>,
     ) {
         let n = m.request_seq_num.0;
-        let ras = m.ras_address.iter().find_map(addr::to_socket);
+        let ras = m.ras_address.iter().find_map(asn::socket_addr);
         let reply = ras.unwrap_or(d.from);
         let gk = self.cfg.gatekeeper_id.clone();
         let ttl = match m.time_to_live {
@@ -405,7 +406,7 @@ impl Gatekeeper {
             let id = m
                 .endpoint_identifier
                 .as_ref()
-                .and_then(|e| String::from_utf16(&e.0).ok());
+                .and_then(|e| asn::bmp_text(&e.0));
             let known = id.as_deref().and_then(|id| self.table.get(id)).cloned();
             let Some(ep) = known else {
                 self.reject("RRQ", "fullRegistrationRequired", d.from, out);
@@ -426,7 +427,7 @@ impl Gatekeeper {
                 call_signal: ep
                     .call_signal
                     .iter()
-                    .map(|a| addr::from_socket(*a))
+                    .map(|a| asn::transport_address(*a))
                     .collect(),
                 aliases: None,
                 ttl,
@@ -450,7 +451,7 @@ impl Gatekeeper {
         let call_signal: Vec<SocketAddr> = m
             .call_signal_address
             .iter()
-            .filter_map(addr::to_socket)
+            .filter_map(asn::socket_addr)
             .collect();
         if call_signal.is_empty() {
             self.reject("RRQ", "invalidCallSignalAddress", d.from, out);
@@ -463,10 +464,10 @@ impl Gatekeeper {
             return;
         }
         let given: &[AliasAddress] = m.terminal_alias.as_deref().unwrap_or(&[]);
-        let aliases: Vec<AliasText> = given.iter().filter_map(addr::alias_text).collect();
+        let aliases: Vec<AliasText> = given.iter().filter_map(asn::alias_text).collect();
         let refused: Vec<AliasAddress> = given
             .iter()
-            .filter(|a| addr::alias_text(a).is_some_and(|t| !self.alias_allowed(&t.text)))
+            .filter(|a| asn::alias_text(a).is_some_and(|t| !self.alias_allowed(&t.text)))
             .cloned()
             .collect();
         if !refused.is_empty() {
@@ -505,7 +506,7 @@ impl Gatekeeper {
             self.reject("RRQ", "duplicateAlias", d.from, out);
             let dup = conflicts
                 .iter()
-                .filter_map(|a| addr::alias_address(a.kind, &a.text))
+                .filter_map(|a| asn::alias_address(a.kind, &a.text))
                 .collect();
             let msg = build::rrj(n, &gk, RegistrationRejectReason::duplicateAlias(dup));
             self.send(ras, &msg, out);
@@ -578,9 +579,7 @@ impl Gatekeeper {
 
     /// The registered endpoint a request names, by endpointIdentifier.
     fn endpoint_of(&self, id: &EndpointIdentifier) -> Option<&Endpoint> {
-        String::from_utf16(&id.0)
-            .ok()
-            .and_then(|id| self.table.get(&id))
+        asn::bmp_text(&id.0).and_then(|id| self.table.get(&id))
     }
 
     fn on_urq(&mut self, m: &UnregistrationRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
@@ -595,7 +594,7 @@ impl Gatekeeper {
             let wanted: Vec<SocketAddr> = m
                 .call_signal_address
                 .iter()
-                .filter_map(addr::to_socket)
+                .filter_map(asn::socket_addr)
                 .collect();
             self.table
                 .iter()
@@ -634,7 +633,7 @@ impl Gatekeeper {
         };
         let key = (
             ep.id.clone(),
-            guid(m.call_identifier.as_ref()).unwrap_or_else(|| guid_bytes(&m.conference_id.0)),
+            call_key(m.call_identifier.as_ref(), &m.conference_id),
             m.answer_call,
         );
         if !self.calls.contains_key(&key) && self.calls.len() >= self.cfg.max_calls {
@@ -643,13 +642,13 @@ impl Gatekeeper {
             self.send(ep.ras, &msg, out);
             return;
         }
-        let signal = addr::from_socket(self.signal_address(d.local));
+        let signal = asn::transport_address(self.signal_address(d.local));
         let called: Vec<String> = m
             .destination_info
             .as_deref()
             .unwrap_or(&[])
             .iter()
-            .filter_map(addr::alias_text)
+            .filter_map(asn::alias_text)
             .map(|a| a.to_string())
             .collect();
         if !m.answer_call {
@@ -699,8 +698,7 @@ impl Gatekeeper {
             self.send(d.from, &msg, out);
             return;
         };
-        let call =
-            guid(m.call_identifier.as_ref()).unwrap_or_else(|| guid_bytes(&m.conference_id.0));
+        let call = call_key(m.call_identifier.as_ref(), &m.conference_id);
         // either leg of the endpoint (it may have been caller and callee of the same call)
         let answered = m.answered_call;
         self.calls.retain(|(e, c, answer), _| {
@@ -717,8 +715,7 @@ impl Gatekeeper {
             self.send(d.from, &msg, out);
             return;
         };
-        let call =
-            guid(m.call_identifier.as_ref()).unwrap_or_else(|| guid_bytes(&m.conference_id.0));
+        let call = call_key(m.call_identifier.as_ref(), &m.conference_id);
         let mut found = false;
         for ((e, c, _), adm) in self.calls.iter_mut() {
             if *e == ep.id && *c == call {
@@ -751,7 +748,7 @@ impl Gatekeeper {
                 .refresh(&ep.id, now + Duration::from_secs(u64::from(ep.ttl)), ep.ttl);
         }
         if m.need_response == Some(true) {
-            let reply = addr::to_socket(&m.ras_address).unwrap_or(d.from);
+            let reply = asn::socket_addr(&m.ras_address).unwrap_or(d.from);
             self.send(reply, &build::iack(m.request_seq_num.0), out);
         }
     }
@@ -765,7 +762,7 @@ impl Gatekeeper {
     ) {
         let _ = now;
         let n = m.request_seq_num.0;
-        let reply = addr::to_socket(&m.reply_address).unwrap_or(d.from);
+        let reply = asn::socket_addr(&m.reply_address).unwrap_or(d.from);
         let Some(zone) = self
             .neighbors
             .iter()
@@ -784,15 +781,15 @@ impl Gatekeeper {
             return;
         }
         let found = m.destination_info.iter().any(|a| {
-            addr::alias_text(a).is_some_and(|t| {
+            asn::alias_text(a).is_some_and(|t| {
                 self.local_targets(&t, &zone, false)
                     .iter()
                     .any(|text| self.table.by_alias(text).is_some())
             })
         });
         if found {
-            let signal = addr::from_socket(self.signal_address(d.local));
-            let msg = build::lcf(n, signal, addr::from_socket(d.local));
+            let signal = asn::transport_address(self.signal_address(d.local));
+            let msg = build::lcf(n, signal, asn::transport_address(d.local));
             self.send(reply, &msg, out);
         } else {
             self.reject("LRQ", "notRegistered", d.from, out);
@@ -831,7 +828,7 @@ impl Gatekeeper {
         now: Instant,
     ) -> Result<(), RouteFailure> {
         let mut failure = RouteFailure::Unreachable;
-        for a in dest.iter().filter_map(addr::alias_text) {
+        for a in dest.iter().filter_map(asn::alias_text) {
             let plan = self.plan(&a, "LocalZone", caller.is_some(), now);
             if plan
                 .iter()
@@ -893,7 +890,7 @@ impl Gatekeeper {
                         Some(p) => steps.push(Step::Neighbor(
                             t.zone.clone(),
                             p,
-                            alias_for(&t.alias.to_string(), alias.kind),
+                            asn::alias_address_or_guess(alias.kind, &t.alias.to_string()),
                         )),
                         None => tracing::debug!(
                             "zone {} has no RAS peer address; skipped for H.323",
@@ -925,7 +922,7 @@ impl Gatekeeper {
         now: Instant,
         out: &mut Vec<Output>,
     ) -> Resolve {
-        let mut aliases: Vec<AliasText> = called.iter().filter_map(addr::alias_text).collect();
+        let mut aliases: Vec<AliasText> = called.iter().filter_map(asn::alias_text).collect();
         if let Some(num) = called_number.filter(|n| !n.is_empty()) {
             aliases.push(AliasText {
                 kind: AliasKind::E164,
@@ -951,9 +948,12 @@ impl Gatekeeper {
                             // a transform or rule changed what was dialled: the callee is
                             // told the alias it registered
                             let alias = (target != a.text)
-                                .then(|| addr::alias_address(a.kind, &target))
+                                .then(|| asn::alias_address(a.kind, &target))
                                 .flatten()
-                                .or_else(|| (target != a.text).then(|| alias_for(&target, a.kind)));
+                                .or_else(|| {
+                                    (target != a.text)
+                                        .then(|| asn::alias_address_or_guess(a.kind, &target))
+                                });
                             return Resolve::Found(Destination {
                                 addr: *addr,
                                 alias,
@@ -1013,7 +1013,7 @@ impl Gatekeeper {
             n,
             &self.cfg.gatekeeper_id.clone(),
             vec![alias],
-            addr::from_socket(l.local),
+            asn::transport_address(l.local),
             hop,
         );
         self.send(peer, &msg, out);
@@ -1025,7 +1025,7 @@ impl Gatekeeper {
         let Some(l) = self.locates.remove(&m.request_seq_num.0) else {
             return;
         };
-        match addr::to_socket(&m.call_signal_address) {
+        match asn::socket_addr(&m.call_signal_address) {
             Some(a) => out.push(Output::Resolved {
                 call: l.call,
                 result: Ok(Destination {
@@ -1069,7 +1069,7 @@ impl Gatekeeper {
                     &id,
                     ep.call_signal
                         .iter()
-                        .map(|a| addr::from_socket(*a))
+                        .map(|a| asn::transport_address(*a))
                         .collect(),
                     UnregRequestReason::ttlExpired(()),
                 );
@@ -1112,32 +1112,10 @@ enum Step {
     Neighbor(String, SocketAddr, AliasAddress),
 }
 
-/// An alias to ask a neighbor for: the dialled kind when the text still fits it, else E.164
-/// for digits, URL for `user@domain`, H.323-ID otherwise.
-fn alias_for(text: &str, hint: AliasKind) -> AliasAddress {
-    if let Some(a) = addr::alias_address(hint, text) {
-        return a;
-    }
-    let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
-        AliasKind::E164
-    } else if text.contains('@') {
-        AliasKind::Url
-    } else {
-        AliasKind::H323Id
-    };
-    addr::alias_address(kind, text)
-        .or_else(|| addr::alias_address(AliasKind::H323Id, "invalid"))
-        .unwrap_or(AliasAddress::h323_ID(build::bmp("invalid")))
-}
-
-fn guid_bytes(g: &GloballyUniqueID) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&g.0[..]);
-    b
-}
-
-fn guid(call: Option<&CallIdentifier>) -> Option<[u8; 16]> {
-    call.map(|c| guid_bytes(&c.guid))
+/// The key of an admitted call: its callIdentifier, or for a v1 endpoint that sends none the
+/// conferenceID.
+fn call_key(call: Option<&CallIdentifier>, conference: &ConferenceIdentifier) -> [u8; 16] {
+    asn::guid_bytes(call.map_or(&conference.0, |c| &c.guid))
 }
 
 /// The message name for counters and logs.
@@ -1193,7 +1171,7 @@ fn request_seq(m: &RasMessage) -> Option<u16> {
 
 fn reply_address(m: &RasMessage) -> Option<SocketAddr> {
     match m {
-        RasMessage::infoRequest(r) => r.reply_address.as_ref().and_then(addr::to_socket),
+        RasMessage::infoRequest(r) => r.reply_address.as_ref().and_then(asn::socket_addr),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@
 //! `alice` name the same thing to an operator, as on the reference systems); E.164 digits
 //! fold to themselves. Must not hold RAS message handling (that is `gatekeeper`).
 
-use crate::addr::AliasText;
+use crate::asn::AliasText;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;

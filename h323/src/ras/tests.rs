@@ -2,7 +2,7 @@
 //! by hand). Messages are built from the generated types and go through the PER codec both
 //! ways, as they do on the wire.
 
-use super::build::{self, seq};
+use super::build;
 use super::*;
 use crate::endpoint;
 use causeway_h323_asn1::rasn::types::OctetString;
@@ -49,11 +49,11 @@ fn terminal() -> EndpointType {
 }
 
 fn e164(d: &str) -> AliasAddress {
-    addr::alias_address(AliasKind::E164, d).unwrap()
+    asn::alias_address(AliasKind::E164, d).unwrap()
 }
 
 fn h323id(t: &str) -> AliasAddress {
-    addr::alias_address(AliasKind::H323Id, t).unwrap()
+    asn::alias_address(AliasKind::H323Id, t).unwrap()
 }
 
 fn sa(s: &str) -> SocketAddr {
@@ -109,30 +109,30 @@ fn caller() -> endpoint::Me {
 }
 
 fn arq(n: u16, ep: &str, dest: Vec<AliasAddress>, answer: bool) -> RasMessage {
-    let id = build::endpoint_id(ep);
+    let id = asn::endpoint_id(ep);
     endpoint::arq(n, &caller(), id, None, &ids(), Some(dest), vec![], answer).unwrap()
 }
 
 fn urq(n: u16, ep: &str) -> RasMessage {
-    endpoint::urq(n, &caller(), None, Some(build::endpoint_id(ep))).unwrap()
+    endpoint::urq(n, &caller(), None, Some(asn::endpoint_id(ep))).unwrap()
 }
 
 fn drq(n: u16, ep: &str) -> RasMessage {
-    endpoint::drq(n, build::endpoint_id(ep), None, &ids(), false)
+    endpoint::drq(n, asn::endpoint_id(ep), None, &ids(), false)
 }
 
 fn irr(n: u16, ep: &str, ras: SocketAddr) -> RasMessage {
     let me = me(ras, SocketAddr::new(ras.ip(), ras.port() + 1), vec![]);
-    endpoint::irr(n, &me, build::endpoint_id(ep)).unwrap()
+    endpoint::irr(n, &me, asn::endpoint_id(ep)).unwrap()
 }
 
 fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {
     RasMessage::locationRequest(LocationRequest::new(
-        seq(n),
+        RequestSeqNum(n),
         None,
         dest,
         None,
-        addr::from_socket(reply),
+        asn::transport_address(reply),
         None,
         Some(false),
         None,
@@ -155,12 +155,12 @@ fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {
 
 fn grq(n: u16, ras: SocketAddr, gk: Option<&str>) -> RasMessage {
     RasMessage::gatekeeperRequest(GatekeeperRequest::new(
-        seq(n),
-        build::protocol_identifier(),
+        RequestSeqNum(n),
+        asn::h225_protocol_identifier(),
         None,
-        addr::from_socket(ras),
+        asn::transport_address(ras),
         terminal(),
-        gk.map(build::gatekeeper_id),
+        gk.map(asn::gatekeeper_id),
         None,
         None,
         None,
@@ -222,7 +222,7 @@ fn one(sent: Vec<(SocketAddr, RasMessage)>) -> (SocketAddr, RasMessage) {
 fn register(gk: &mut Gatekeeper, ras: &str, aliases: Vec<AliasAddress>, now: Instant) -> String {
     let (sent, _) = exchange(gk, ras, &rrq(1, ras, aliases), now);
     match one(sent).1 {
-        RasMessage::registrationConfirm(c) => String::from_utf16(&c.endpoint_identifier.0).unwrap(),
+        RasMessage::registrationConfirm(c) => asn::bmp_text(&c.endpoint_identifier.0).unwrap(),
         other => panic!("{other:?}"),
     }
 }
@@ -251,7 +251,7 @@ fn rrq_gets_rcf_with_the_ttl_capped_and_the_aliases() {
     assert_eq!(c.will_respond_to_irr, Some(false));
     assert_eq!(c.terminal_alias.as_ref().map(Vec::len), Some(2));
     assert_eq!(
-        String::from_utf16(&c.gatekeeper_identifier.unwrap().0).unwrap(),
+        asn::bmp_text(&c.gatekeeper_identifier.unwrap().0).unwrap(),
         "cw-gk"
     );
     assert!(matches!(
@@ -287,7 +287,7 @@ fn lightweight_rrq_refreshes_and_an_unknown_identifier_needs_a_full_registration
         vec![],
         Some(300),
         true,
-        Some(build::endpoint_id(&id)),
+        Some(asn::endpoint_id(&id)),
     );
     let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &light, t1);
     assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
@@ -304,7 +304,7 @@ fn lightweight_rrq_refreshes_and_an_unknown_identifier_needs_a_full_registration
         vec![],
         None,
         true,
-        Some(build::endpoint_id("t-99")),
+        Some(asn::endpoint_id("t-99")),
     );
     let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &stale, t1);
     let RasMessage::registrationReject(r) = one(sent).1 else {
@@ -425,7 +425,7 @@ fn arq_is_confirmed_for_a_registered_alias_with_our_call_signaling_address() {
         };
         assert_eq!(c.call_model, CallModel::gatekeeperRouted(()));
         assert_eq!(
-            addr::to_socket(&c.dest_call_signal_address),
+            asn::socket_addr(&c.dest_call_signal_address),
             Some(sa("192.0.2.1:1720"))
         );
         assert_eq!(c.band_width.0, 1280);
@@ -474,7 +474,7 @@ fn arq_rejections_name_the_reason() {
             arq(
                 4,
                 &alice,
-                vec![addr::alias_address(AliasKind::Url, "x@elsewhere.example").unwrap()],
+                vec![asn::alias_address(AliasKind::Url, "x@elsewhere.example").unwrap()],
                 false,
             ),
             AdmissionRejectReason::noRouteToDestination(()),
@@ -592,7 +592,7 @@ fn grq_is_confirmed_unless_it_names_another_gatekeeper() {
     let RasMessage::gatekeeperConfirm(c) = msg else {
         panic!()
     };
-    assert_eq!(addr::to_socket(&c.ras_address), Some(sa(GK_RAS)));
+    assert_eq!(asn::socket_addr(&c.ras_address), Some(sa(GK_RAS)));
     let (sent, _) = exchange(
         &mut gk,
         "192.0.2.10:5000",
@@ -723,8 +723,8 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
     assert_eq!(q.hop_count, Some(15));
     let lcf = build::lcf(
         q.request_seq_num.0,
-        addr::from_socket(sa("198.51.100.7:1720")),
-        addr::from_socket(sa("198.51.100.7:1719")),
+        asn::transport_address(sa("198.51.100.7:1720")),
+        asn::transport_address(sa("198.51.100.7:1719")),
     );
     let (_, rest) = exchange(&mut gk, "198.51.100.7:1719", &lcf, now);
     assert_eq!(
@@ -780,7 +780,7 @@ fn lrq_is_answered_for_neighbors_only() {
         panic!("{msg:?}")
     };
     assert_eq!(
-        addr::to_socket(&c.call_signal_address),
+        asn::socket_addr(&c.call_signal_address),
         Some(sa("192.0.2.1:1720")),
         "gatekeeper-routed"
     );
@@ -878,7 +878,7 @@ fn the_alias_table_is_shared_with_sip_both_ways() {
     };
     shared.claim("sip:carol@example.com", sip, now).unwrap();
     // a SIP UA holds carol@example.com: the H.323 URL alias is a duplicate
-    let url = addr::alias_address(AliasKind::Url, "carol@example.com").unwrap();
+    let url = asn::alias_address(AliasKind::Url, "carol@example.com").unwrap();
     let (sent, _) = exchange(
         &mut gk,
         "192.0.2.10:1719",
@@ -911,7 +911,7 @@ fn the_alias_table_is_shared_with_sip_both_ways() {
         &arq(
             2,
             &id,
-            vec![addr::alias_address(AliasKind::Url, "carol@example.com").unwrap()],
+            vec![asn::alias_address(AliasKind::Url, "carol@example.com").unwrap()],
             false,
         ),
         now,
