@@ -3,11 +3,13 @@
 //! the H.245 control channels of those calls (tunneled in H.225.0 messages, or separate TCP
 //! channels that causeway terminates on both sides).
 //!
-//! Sans-IO: [`CallSignaling`] takes [`Input`]s (connection events, TPKT payloads, route
-//! answers) and the current time and pushes [`Output`]s (payloads to send, connections to open
-//! or close, H.245 listeners to bind, routes to look up). The driver owns sockets, TPKT framing
-//! and the port range of outbound connections; it answers every [`Output::Route`] with an
-//! [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
+//! Sans-IO: [`CallSignaling::handle`] takes one [`Input`] (connection events, TPKT payloads,
+//! route answers) and the current time and pushes [`Output`]s (payloads to send, connections
+//! to open or close, H.245 listeners to bind, routes to look up);
+//! [`CallSignaling::handle_timeout`] runs the timers that are due and
+//! [`CallSignaling::poll_timeout`] says when the next one is. The driver owns sockets, TPKT
+//! framing and the port range of outbound connections; it answers every [`Output::Route`]
+//! with an [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
 //!
 //! Must not touch: sockets, clocks, the registration table, the zones router.
 //!

@@ -188,10 +188,10 @@ impl CallSignaling {
             .collect()
     }
 
-    /// The earliest time [`poll`](Self::poll) has something to do. A scan over calls and
-    /// pending connections (bounded by `max_calls` and the driver's connection limit); cheap
-    /// next to the per-message PER work.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    /// The next deadline: the earliest time [`handle_timeout`](Self::handle_timeout) has
+    /// something to do. A scan over calls and pending connections (bounded by `max_calls` and
+    /// the driver's connection limit); cheap next to the per-message PER work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(|c| c.deadline);
         let pending = self.conns.values().filter_map(|r| match r {
             Role::Pending { deadline, .. } => Some(*deadline),
@@ -200,8 +200,8 @@ impl CallSignaling {
         calls.chain(pending).min()
     }
 
-    /// Fires the timers due at `now`.
-    pub fn poll(&mut self, now: Instant, out: &mut Vec<Output>) {
+    /// Runs what is due at `now`: silent connections, setup and alerting timeouts.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
         let stale: Vec<ConnId> = self
             .conns
             .iter()

@@ -686,7 +686,7 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         ]
     );
     assert_eq!(h.cs.calls()[0].h245, H245Mode::Tunneled);
-    assert_eq!(h.cs.next_timeout(), None);
+    assert_eq!(h.cs.poll_timeout(), None);
     // Tunneled H.245 in an empty-bodied Facility, both ways, untouched.
     let f = facility_control(to_gk(), vec![olc_msg(sa("198.51.100.7:7002"))]);
     assert_eq!(sends(&h.data(caller, &f), callee), vec![f]);
@@ -1092,27 +1092,27 @@ fn q931_t301_setup_and_alerting_timeouts() {
     let mut h = H::new(CallConfig::default(), false);
     let start = h.now;
     let (caller, call, _) = h.setup(SetupOpts::default());
-    assert_eq!(h.cs.next_timeout(), Some(start + Duration::from_secs(180)));
+    assert_eq!(h.cs.poll_timeout(), Some(start + Duration::from_secs(180)));
     let mut out = Vec::new();
-    h.cs.poll(start + Duration::from_secs(179), &mut out);
+    h.cs.handle_timeout(start + Duration::from_secs(179), &mut out);
     assert!(out.is_empty());
     let (callee, _) = h.route_and_connect(call);
-    h.cs.poll(start + Duration::from_secs(180), &mut out);
+    h.cs.handle_timeout(start + Duration::from_secs(180), &mut out);
     let (cause, _, _) = rc_of(&sends(&out, caller)[0]);
     assert_eq!(cause, 18);
     let (cause, _, _) = rc_of(&sends(&out, callee)[0]);
     assert_eq!(cause, 18);
     assert_eq!(released(&out).map(|r| r.0), Some(18));
-    assert_eq!(h.cs.next_timeout(), None);
+    assert_eq!(h.cs.poll_timeout(), None);
 
     // After Alerting the alerting timer runs: cause 19.
     let (caller, call, _) = h.setup(SetupOpts::default());
     let (callee, _) = h.route_and_connect(call);
     h.now = start + Duration::from_secs(100);
     h.data(callee, &alerting());
-    assert_eq!(h.cs.next_timeout(), Some(h.now + Duration::from_secs(180)));
+    assert_eq!(h.cs.poll_timeout(), Some(h.now + Duration::from_secs(180)));
     let mut out = Vec::new();
-    h.cs.poll(start + Duration::from_secs(281), &mut out);
+    h.cs.handle_timeout(start + Duration::from_secs(281), &mut out);
     assert_eq!(rc_of(&sends(&out, caller)[0]).0, 19);
 }
 
@@ -1120,10 +1120,10 @@ fn q931_t301_setup_and_alerting_timeouts() {
 fn silent_connection_is_closed() {
     let mut h = H::new(CallConfig::default(), false);
     let conn = h.accept();
-    let t = h.cs.next_timeout().unwrap();
+    let t = h.cs.poll_timeout().unwrap();
     assert_eq!(t, h.now + Duration::from_secs(30));
     let mut out = Vec::new();
-    h.cs.poll(t, &mut out);
+    h.cs.handle_timeout(t, &mut out);
     assert_eq!(out, vec![Output::Close { conn }]);
     assert_eq!(h.cs.conn_count(), 0);
 }
@@ -1282,7 +1282,7 @@ fn late_connect_and_bind_after_release_are_closed() {
         panic!()
     };
     let mut out = Vec::new();
-    h.cs.poll(h.now + Duration::from_secs(180), &mut out);
+    h.cs.handle_timeout(h.now + Duration::from_secs(180), &mut out);
     assert!(closes(&out).contains(&conn));
     let out = h.input(Input::Connected {
         conn,
@@ -1473,7 +1473,7 @@ proptest! {
                 }),
                 Rand::Poll(s) => {
                     let mut out = Vec::new();
-                    h.cs.poll(start + Duration::from_secs(s), &mut out);
+                    h.cs.handle_timeout(start + Duration::from_secs(s), &mut out);
                     out
                 }
             };

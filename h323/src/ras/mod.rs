@@ -5,7 +5,8 @@
 //!
 //! Sans-IO: [`Gatekeeper::handle`] takes one datagram, the address it arrived on and `now`, and
 //! pushes [`Output`]s (datagrams to send, route answers for the call-signaling relay, events);
-//! [`Gatekeeper::poll`] runs the timers (registration expiry, probe and LRQ deadlines). The
+//! [`Gatekeeper::handle_timeout`] runs what is due (registration expiry, probe and LRQ
+//! deadlines) and [`Gatekeeper::poll_timeout`] says when that is next. The
 //! zones router decides where a dialled alias goes; this module resolves `LocalZone` targets
 //! against its registrations and asks neighbor zones with LRQ.
 //!
@@ -1044,8 +1045,8 @@ impl Gatekeeper {
         }
     }
 
-    /// The earliest time [`Gatekeeper::poll`] has work.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    /// The next deadline: the earliest time [`Gatekeeper::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let locate = self.locates.values().map(|l| l.deadline).min();
         match (self.table.next_deadline(), locate) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1053,8 +1054,8 @@ impl Gatekeeper {
         }
     }
 
-    /// Expiry, IRQ probes and LRQ deadlines.
-    pub fn poll(&mut self, now: Instant, out: &mut Vec<Output>) {
+    /// Runs what is due at `now`: expiry, IRQ probes and LRQ deadlines.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
         for id in self.table.due(now) {
             let Some(ep) = self.table.get(&id).cloned() else {
                 continue;

@@ -294,7 +294,7 @@ fn lightweight_rrq_refreshes_and_an_unknown_identifier_needs_a_full_registration
     assert_eq!(gk.registration_views(t1)[0].seconds_left, 300);
     // past the first TTL nothing happens: the refresh moved it
     let mut out = Vec::new();
-    gk.poll(t0 + Duration::from_secs(301), &mut out);
+    gk.handle_timeout(t0 + Duration::from_secs(301), &mut out);
     assert!(out.is_empty(), "{out:?}");
 
     let stale = rrq_full(
@@ -521,12 +521,12 @@ fn an_expired_registration_is_probed_with_irq_and_kept_if_it_answers() {
     let mut gk = gatekeeper();
     let t0 = Instant::now();
     let alice = register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], t0);
-    assert_eq!(gk.next_timeout(), Some(t0 + Duration::from_secs(300)));
+    assert_eq!(gk.poll_timeout(), Some(t0 + Duration::from_secs(300)));
     let mut out = Vec::new();
-    gk.poll(t0 + Duration::from_secs(299), &mut out);
+    gk.handle_timeout(t0 + Duration::from_secs(299), &mut out);
     assert!(out.is_empty());
     let t1 = t0 + Duration::from_secs(300);
-    gk.poll(t1, &mut out);
+    gk.handle_timeout(t1, &mut out);
     let (sent, _) = split(std::mem::take(&mut out));
     let (to, msg) = one(sent);
     assert_eq!(to, sa("192.0.2.10:1719"));
@@ -544,7 +544,7 @@ fn an_expired_registration_is_probed_with_irq_and_kept_if_it_answers() {
         t1 + Duration::from_secs(1),
     );
     assert!(sent.is_empty(), "needResponse absent: no IACK");
-    gk.poll(t1 + Duration::from_secs(10), &mut out);
+    gk.handle_timeout(t1 + Duration::from_secs(10), &mut out);
     assert!(out.is_empty(), "{out:?}");
     assert!(!gk.registration_views(t1)[0].probing);
 }
@@ -555,11 +555,11 @@ fn an_expired_registration_that_does_not_answer_is_removed_with_urq() {
     let t0 = Instant::now();
     register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], t0);
     let mut out = Vec::new();
-    gk.poll(t0 + Duration::from_secs(300), &mut out);
+    gk.handle_timeout(t0 + Duration::from_secs(300), &mut out);
     out.clear();
-    gk.poll(t0 + Duration::from_secs(304), &mut out);
+    gk.handle_timeout(t0 + Duration::from_secs(304), &mut out);
     assert!(out.is_empty(), "probe timeout not reached yet");
-    gk.poll(t0 + Duration::from_secs(305), &mut out);
+    gk.handle_timeout(t0 + Duration::from_secs(305), &mut out);
     let (sent, events) = split(out);
     let RasMessage::unregistrationRequest(u) = one(sent).1 else {
         panic!()
@@ -570,7 +570,7 @@ fn an_expired_registration_that_does_not_answer_is_removed_with_urq() {
         Output::Event(RasEvent::Expired { .. })
     ));
     assert!(gk.registrations().is_empty());
-    assert_eq!(gk.next_timeout(), None);
+    assert_eq!(gk.poll_timeout(), None);
 }
 
 #[test]
@@ -750,7 +750,7 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
     );
     assert_eq!(r, Resolve::Pending);
     out.clear();
-    gk.poll(now + Duration::from_secs(2), &mut out);
+    gk.handle_timeout(now + Duration::from_secs(2), &mut out);
     assert_eq!(
         out,
         vec![Output::Resolved {
