@@ -3,7 +3,8 @@
 //!
 //! Aliases are keyed by their text folded to lower case (an H.323-ID `Alice` and the URL
 //! `alice` name the same thing to an operator, as on the reference systems); E.164 digits
-//! fold to themselves. Must not hold RAS message handling (that is `gatekeeper`).
+//! fold to themselves. Must not hold RAS message handling (that is the procedure modules of
+//! `ras`: `registration`, `admission`, `location`).
 
 use crate::asn::AliasText;
 use std::collections::{BTreeSet, HashMap};
