@@ -387,68 +387,9 @@ impl Driver {
                     Err(e) => warn!(conn, "H.323 payload not sent: {e}"),
                 }
             }
-            call::Output::Connect { conn, to } => {
-                let events = self.events_tx.clone();
-                let ports = self.cfg.signaling_ports;
-                let next = self.next_port.clone();
-                tokio::spawn(async move {
-                    match connect_from_range(to, ports, &next).await {
-                        Ok((stream, local)) => {
-                            let _ = events
-                                .send(Event::Connected {
-                                    conn,
-                                    stream,
-                                    local,
-                                })
-                                .await;
-                        }
-                        Err(e) => {
-                            let _ = events
-                                .send(Event::ConnectFailed {
-                                    conn,
-                                    reason: format!("connect to {to}: {e}"),
-                                })
-                                .await;
-                        }
-                    }
-                });
-            }
+            call::Output::Connect { conn, to } => self.connect(conn, to),
             call::Output::Close { conn } => self.close(conn),
-            call::Output::Listen { listener, ip } => {
-                // bound here, synchronously, so the answer is in the very next input
-                let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port) {
-                    Ok(l) => match l.local_addr() {
-                        Ok(addr) => {
-                            let h = tokio::spawn(accept_loop(
-                                l,
-                                Some(listener),
-                                self.events_tx.clone(),
-                            ));
-                            self.listeners.insert(listener, h.abort_handle());
-                            call::Input::Listening { listener, addr }
-                        }
-                        Err(e) => call::Input::ListenFailed {
-                            listener,
-                            reason: e.to_string(),
-                        },
-                    },
-                    Err(e) => call::Input::ListenFailed {
-                        listener,
-                        reason: e.to_string(),
-                    },
-                };
-                let mut more = Vec::new();
-                self.service
-                    .handle(service::Input::Call(input), Instant::now(), &mut more);
-                for a in more {
-                    match a {
-                        service::Output::Call(o) => self.call_output(o),
-                        service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
-                        // a Listening answer never produces RAS datagrams
-                        service::Output::Ras(_) => {}
-                    }
-                }
-            }
+            call::Output::Listen { listener, ip } => self.listen(listener, ip),
             call::Output::CloseListener { listener } => {
                 if let Some(h) = self.listeners.remove(&listener) {
                     h.abort();
@@ -463,6 +404,68 @@ impl Driver {
                     self.q931_malformed += 1;
                 }
                 info!("h323 call: {e:?}");
+            }
+        }
+    }
+
+    /// Opens a connection from the signaling port range in its own task; the answer comes back
+    /// as an event.
+    fn connect(&self, conn: ConnId, to: SocketAddr) {
+        let events = self.events_tx.clone();
+        let ports = self.cfg.signaling_ports;
+        let next = self.next_port.clone();
+        tokio::spawn(async move {
+            match connect_from_range(to, ports, &next).await {
+                Ok((stream, local)) => {
+                    let _ = events
+                        .send(Event::Connected {
+                            conn,
+                            stream,
+                            local,
+                        })
+                        .await;
+                }
+                Err(e) => {
+                    let _ = events
+                        .send(Event::ConnectFailed {
+                            conn,
+                            reason: format!("connect to {to}: {e}"),
+                        })
+                        .await;
+                }
+            }
+        });
+    }
+
+    /// Binds an H.245 listener and hands the service its answer at once.
+    fn listen(&mut self, listener: ListenerId, ip: IpAddr) {
+        // bound here, synchronously, so the answer is in the very next input
+        let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port) {
+            Ok(l) => match l.local_addr() {
+                Ok(addr) => {
+                    let h = tokio::spawn(accept_loop(l, Some(listener), self.events_tx.clone()));
+                    self.listeners.insert(listener, h.abort_handle());
+                    call::Input::Listening { listener, addr }
+                }
+                Err(e) => call::Input::ListenFailed {
+                    listener,
+                    reason: e.to_string(),
+                },
+            },
+            Err(e) => call::Input::ListenFailed {
+                listener,
+                reason: e.to_string(),
+            },
+        };
+        let mut more = Vec::new();
+        self.service
+            .handle(service::Input::Call(input), Instant::now(), &mut more);
+        for a in more {
+            match a {
+                service::Output::Call(o) => self.call_output(o),
+                service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
+                // a Listening answer never produces RAS datagrams
+                service::Output::Ras(_) => {}
             }
         }
     }
