@@ -3,8 +3,10 @@
 //! `str`, GUIDs and call identifiers <-> bytes, protocol identifiers, gatekeeper and endpoint
 //! identifiers, and the names of CHOICE alternatives.
 //!
-//! Pure functions over values; no protocol state, no message building (the gatekeeper's
-//! replies are built in [`crate::ras::build`], an endpoint's messages in [`crate::endpoint`]).
+//! Pure functions over values. Must not hold protocol state, policy (which address family an
+//! endpoint may send, which alias kind a neighbor is asked for) or message building (the
+//! gatekeeper's replies are built in [`crate::ras::build`], an endpoint's messages in
+//! [`crate::endpoint`]).
 //! Every caller in the crate, the test endpoint and the tests uses these; a second spelling of
 //! one of them anywhere else is a bug.
 //!

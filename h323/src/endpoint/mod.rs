@@ -13,8 +13,9 @@
 //! `h245` (the basic H.245 messages of an audio call); what they share (the endpoint's
 //! identity and per-call values) is here. ASN.1 value conversions are [`crate::asn`]'s.
 //!
-//! Values only: no sockets, no state. The generated types are `#[non_exhaustive]`, so every
-//! value is made through its positional `new`.
+//! Values only: no sockets, no state, no retransmission or H.245 procedures (the caller runs
+//! those). Must not touch the gatekeeper's side (`crate::ras`, `crate::call`). The generated
+//! types are `#[non_exhaustive]`, so every value is made through its positional `new`.
 //!
 //! Choice: the endpoint speaks IPv4 only. An address it is to send (its RAS, call-signaling,
 //! H.245 or media address) must be IPv4; an IPv6 one is an error naming it (the builders

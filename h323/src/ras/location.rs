@@ -23,7 +23,7 @@ use crate::call::{CallId, Destination, RouteFailure};
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, LocationConfirm, LocationRejectReason, LocationRequest,
 };
-use causeway_zones::{Alias, Protocol, RouteRequest, ZoneKind};
+use causeway_zones::{Alias, Protocol, Route, RouteRequest, ZoneKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -95,6 +95,22 @@ impl Gatekeeper {
     /// The alias texts to look up in the registrations for a dialled alias: the `LocalZone`
     /// targets of the search rules, or the alias itself when it is bare and no rule matched.
     fn local_targets(&self, alias: &AliasText, source_zone: &str, registered: bool) -> Vec<String> {
+        let (route, as_dialled) = self.route(alias, source_zone, registered);
+        let mut v: Vec<String> = route
+            .targets
+            .iter()
+            .filter(|t| t.kind == ZoneKind::Local)
+            .map(|t| t.alias.to_string())
+            .collect();
+        if as_dialled {
+            v.push(alias.text.clone());
+        }
+        v
+    }
+
+    /// The search rules' answer for a dialled alias (protocol H.323), and whether the alias
+    /// is also looked up as dialled: it is bare (no domain) and no rule matched it.
+    fn route(&self, alias: &AliasText, source_zone: &str, registered: bool) -> (Route, bool) {
         let a = Alias::parse(&alias.text);
         let route = self.router.route(&RouteRequest {
             alias: &a,
@@ -102,16 +118,8 @@ impl Gatekeeper {
             source_zone,
             source_registered: registered,
         });
-        let mut v: Vec<String> = route
-            .targets
-            .iter()
-            .filter(|t| t.kind == ZoneKind::Local)
-            .map(|t| t.alias.to_string())
-            .collect();
-        if route.targets.is_empty() && a.domain.is_none() {
-            v.push(alias.text.clone());
-        }
-        v
+        let as_dialled = route.targets.is_empty() && a.domain.is_none();
+        (route, as_dialled)
     }
 
     /// The steps to try for one dialled alias, in order.
@@ -122,13 +130,7 @@ impl Gatekeeper {
         registered: bool,
         now: Instant,
     ) -> Vec<Step> {
-        let a = Alias::parse(&alias.text);
-        let route = self.router.route(&RouteRequest {
-            alias: &a,
-            protocol: Protocol::H323,
-            source_zone,
-            source_registered: registered,
-        });
+        let (route, as_dialled) = self.route(alias, source_zone, registered);
         let mut steps = Vec::new();
         for t in &route.targets {
             match t.kind {
@@ -155,7 +157,7 @@ impl Gatekeeper {
                 _ => {}
             }
         }
-        if route.targets.is_empty() && a.domain.is_none() {
+        if as_dialled {
             steps.push(self.local_step(alias.text.clone(), now));
         }
         steps
