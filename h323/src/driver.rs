@@ -9,7 +9,7 @@
 
 use crate::call::{self, CallEvent, ConnId, ListenerId};
 use crate::ras::{self, RasEvent};
-use crate::service::{Action, Service};
+use crate::service::{self, Service};
 use crate::tpkt::{self, TpktFramer, TPKT_MAX_PAYLOAD};
 use bytes::Bytes;
 use causeway_config::PortRange;
@@ -184,7 +184,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
     let mut actions = Vec::new();
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     loop {
-        let deadline = d.service.next_timeout();
+        let deadline = d.service.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -196,7 +196,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
                 Ok((n, from)) => {
                     let local = d.local_for(from);
                     let dg = ras::Datagram { from, local, bytes: &buf[..n], multicast: false };
-                    d.service.ras(dg, Instant::now(), &mut actions);
+                    d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
                 // ICMP errors of earlier sends surface here on some systems; not fatal
                 Err(e) => debug!("RAS receive: {e}"),
@@ -205,13 +205,13 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
                 Ok((n, from)) => {
                     let local = d.local_for(from);
                     let dg = ras::Datagram { from, local, bytes: &mbuf[..n], multicast: true };
-                    d.service.ras(dg, Instant::now(), &mut actions);
+                    d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
                 Err(e) => debug!("discovery receive: {e}"),
             },
             Some(ev) = events.recv() => d.event(ev, &mut actions),
             Some(ev) = closed.recv() => d.event(ev, &mut actions),
-            _ = sleep => d.service.poll(Instant::now(), &mut actions),
+            _ = sleep => d.service.handle_timeout(Instant::now(), &mut actions),
             _ = status_tick.tick() => d.refresh_status(),
         }
         for a in actions.drain(..) {
@@ -237,7 +237,7 @@ impl Driver {
         SocketAddr::new(ip, self.ras_port)
     }
 
-    fn event(&mut self, ev: Event, actions: &mut Vec<Action>) {
+    fn event(&mut self, ev: Event, actions: &mut Vec<service::Output>) {
         let now = Instant::now();
         match ev {
             Event::Stream {
@@ -256,7 +256,8 @@ impl Driver {
                         peer,
                     },
                 };
-                self.service.call(input, now, actions);
+                self.service
+                    .handle(service::Input::Call(input), now, actions);
             }
             Event::Connected {
                 conn,
@@ -264,23 +265,23 @@ impl Driver {
                 local,
             } => {
                 self.start_conn(conn, stream);
+                let input = call::Input::Connected { conn, local };
                 self.service
-                    .call(call::Input::Connected { conn, local }, now, actions);
+                    .handle(service::Input::Call(input), now, actions);
             }
             Event::ConnectFailed { conn, reason } => {
+                let input = call::Input::ConnectFailed { conn, reason };
                 self.service
-                    .call(call::Input::ConnectFailed { conn, reason }, now, actions);
+                    .handle(service::Input::Call(input), now, actions);
             }
             Event::Data { conn, payload } => {
                 if self.conns.contains_key(&conn) {
-                    self.service.call(
-                        call::Input::Data {
-                            conn,
-                            payload: &payload,
-                        },
-                        now,
-                        actions,
-                    );
+                    let input = call::Input::Data {
+                        conn,
+                        payload: &payload,
+                    };
+                    self.service
+                        .handle(service::Input::Call(input), now, actions);
                 }
             }
             Event::Malformed { conn, what } => {
@@ -289,8 +290,9 @@ impl Driver {
             }
             Event::Closed { conn } => {
                 if self.conns.remove(&conn).is_some() {
+                    let input = call::Input::Closed { conn };
                     self.service
-                        .call(call::Input::Closed { conn }, now, actions);
+                        .handle(service::Input::Call(input), now, actions);
                 }
             }
         }
@@ -353,17 +355,17 @@ impl Driver {
         self.conns.insert(conn, Conn { tx, reader });
     }
 
-    async fn act(&mut self, a: Action, ras: &UdpSocket) {
+    async fn act(&mut self, a: service::Output, ras: &UdpSocket) {
         match a {
-            Action::Ras(ras::Output::Send { to, bytes }) => {
+            service::Output::Ras(ras::Output::Send { to, bytes }) => {
                 if let Err(e) = ras.send_to(&bytes, to).await {
                     debug!("RAS send to {to}: {e}");
                 }
             }
-            Action::Ras(ras::Output::Event(e)) => log_ras(&e),
+            service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
             // answered inside the service
-            Action::Ras(ras::Output::Resolved { .. }) => {}
-            Action::Call(o) => self.call_output(o),
+            service::Output::Ras(ras::Output::Resolved { .. }) => {}
+            service::Output::Call(o) => self.call_output(o),
         }
     }
 
@@ -385,67 +387,9 @@ impl Driver {
                     Err(e) => warn!(conn, "H.323 payload not sent: {e}"),
                 }
             }
-            call::Output::Connect { conn, to } => {
-                let events = self.events_tx.clone();
-                let ports = self.cfg.signaling_ports;
-                let next = self.next_port.clone();
-                tokio::spawn(async move {
-                    match connect_from_range(to, ports, &next).await {
-                        Ok((stream, local)) => {
-                            let _ = events
-                                .send(Event::Connected {
-                                    conn,
-                                    stream,
-                                    local,
-                                })
-                                .await;
-                        }
-                        Err(e) => {
-                            let _ = events
-                                .send(Event::ConnectFailed {
-                                    conn,
-                                    reason: format!("connect to {to}: {e}"),
-                                })
-                                .await;
-                        }
-                    }
-                });
-            }
+            call::Output::Connect { conn, to } => self.connect(conn, to),
             call::Output::Close { conn } => self.close(conn),
-            call::Output::Listen { listener, ip } => {
-                // bound here, synchronously, so the answer is in the very next input
-                let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port) {
-                    Ok(l) => match l.local_addr() {
-                        Ok(addr) => {
-                            let h = tokio::spawn(accept_loop(
-                                l,
-                                Some(listener),
-                                self.events_tx.clone(),
-                            ));
-                            self.listeners.insert(listener, h.abort_handle());
-                            call::Input::Listening { listener, addr }
-                        }
-                        Err(e) => call::Input::ListenFailed {
-                            listener,
-                            reason: e.to_string(),
-                        },
-                    },
-                    Err(e) => call::Input::ListenFailed {
-                        listener,
-                        reason: e.to_string(),
-                    },
-                };
-                let mut more = Vec::new();
-                self.service.call(input, Instant::now(), &mut more);
-                for a in more {
-                    match a {
-                        Action::Call(o) => self.call_output(o),
-                        Action::Ras(ras::Output::Event(e)) => log_ras(&e),
-                        // a Listening answer never produces RAS datagrams
-                        Action::Ras(_) => {}
-                    }
-                }
-            }
+            call::Output::Listen { listener, ip } => self.listen(listener, ip),
             call::Output::CloseListener { listener } => {
                 if let Some(h) = self.listeners.remove(&listener) {
                     h.abort();
@@ -460,6 +404,68 @@ impl Driver {
                     self.q931_malformed += 1;
                 }
                 info!("h323 call: {e:?}");
+            }
+        }
+    }
+
+    /// Opens a connection from the signaling port range in its own task; the answer comes back
+    /// as an event.
+    fn connect(&self, conn: ConnId, to: SocketAddr) {
+        let events = self.events_tx.clone();
+        let ports = self.cfg.signaling_ports;
+        let next = self.next_port.clone();
+        tokio::spawn(async move {
+            match connect_from_range(to, ports, &next).await {
+                Ok((stream, local)) => {
+                    let _ = events
+                        .send(Event::Connected {
+                            conn,
+                            stream,
+                            local,
+                        })
+                        .await;
+                }
+                Err(e) => {
+                    let _ = events
+                        .send(Event::ConnectFailed {
+                            conn,
+                            reason: format!("connect to {to}: {e}"),
+                        })
+                        .await;
+                }
+            }
+        });
+    }
+
+    /// Binds an H.245 listener and hands the service its answer at once.
+    fn listen(&mut self, listener: ListenerId, ip: IpAddr) {
+        // bound here, synchronously, so the answer is in the very next input
+        let input = match listen_in_range(ip, self.cfg.signaling_ports, &self.next_port) {
+            Ok(l) => match l.local_addr() {
+                Ok(addr) => {
+                    let h = tokio::spawn(accept_loop(l, Some(listener), self.events_tx.clone()));
+                    self.listeners.insert(listener, h.abort_handle());
+                    call::Input::Listening { listener, addr }
+                }
+                Err(e) => call::Input::ListenFailed {
+                    listener,
+                    reason: e.to_string(),
+                },
+            },
+            Err(e) => call::Input::ListenFailed {
+                listener,
+                reason: e.to_string(),
+            },
+        };
+        let mut more = Vec::new();
+        self.service
+            .handle(service::Input::Call(input), Instant::now(), &mut more);
+        for a in more {
+            match a {
+                service::Output::Call(o) => self.call_output(o),
+                service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
+                // a Listening answer never produces RAS datagrams
+                service::Output::Ras(_) => {}
             }
         }
     }

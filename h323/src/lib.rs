@@ -8,13 +8,15 @@
 //! - [`q931`]: one Q.931 message per payload (H.225.0 section 7), elements kept raw with typed
 //!   views; the User-user content is the PER `H323-UserInformation` that the ASN.1 crate
 //!   decodes.
-//! - [`endpoint`]: what an endpoint sends (RAS requests, UUIEs, basic H.245), for tools and tests.
-//! - [`addr`]: ASN.1 transport addresses and aliases to and from causeway's values.
+//! - [`asn`]: every conversion between ASN.1 values and causeway's (transport addresses,
+//!   aliases, BMP text, GUIDs, identifiers).
+//! - [`endpoint`]: what an endpoint sends (RAS requests, UUIEs, basic H.245); today for the
+//!   test endpoint and tests, next for the H.460.18 client and the interworking gateway.
 //! - [`ras`]: the gatekeeper (RAS, UDP 1719).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
 //! - [`service`]: both as one sans-IO value; [`driver`]: its tokio sockets and timers.
 
-pub mod addr;
+pub mod asn;
 pub mod call;
 pub mod driver;
 pub mod endpoint;

@@ -5,7 +5,7 @@
 
 use causeway_tests::h323ep::asn1::h323_messages as h225;
 use causeway_tests::h323ep::asn1::rasn;
-use causeway_tests::h323ep::msg;
+use causeway_tests::h323ep::{asn, msg};
 use causeway_tests::tshark::{self, Capture};
 use causeway_tests::{free_port, H323Endpoint};
 use serde_json::Value;
@@ -241,12 +241,12 @@ impl Gk {
 fn rcf(seq: u16, csa: &h225::TransportAddress, ttl: u32) -> h225::RasMessage {
     h225::RasMessage::registrationConfirm(h225::RegistrationConfirm::new(
         h225::RequestSeqNum(seq),
-        msg::h225_proto(),
+        asn::h225_protocol_identifier(),
         None,
         vec![csa.clone()],
         None,
-        Some(h225::GatekeeperIdentifier(msg::bmp("TESTGK").unwrap())),
-        h225::EndpointIdentifier(msg::bmp("EP1").unwrap()),
+        Some(h225::GatekeeperIdentifier(asn::bmp("TESTGK"))),
+        h225::EndpointIdentifier(asn::bmp("EP1")),
         None,
         Some(h225::TimeToLive(ttl)),
         None,
@@ -286,9 +286,9 @@ fn register_as(gk: &Gk, ep: &H323Endpoint, ttl: u32, expect_aliases: &[&str]) ->
         addr(&ready["ras"]),
         "RRQ comes from the rasAddress it announces"
     );
-    assert_eq!(msg::from_transport(&rrq.ras_address[0]), Some(from));
+    assert_eq!(asn::socket_addr(&rrq.ras_address[0]), Some(from));
     assert_eq!(
-        msg::from_transport(&rrq.call_signal_address[0]),
+        asn::socket_addr(&rrq.call_signal_address[0]),
         Some(addr(&ready["q931"]))
     );
     assert_eq!(rrq.keep_alive, Some(false));
@@ -298,7 +298,7 @@ fn register_as(gk: &Gk, ep: &H323Endpoint, ttl: u32, expect_aliases: &[&str]) ->
         .terminal_alias
         .iter()
         .flatten()
-        .map(msg::alias_text)
+        .map(asn::typed_alias_text)
         .collect();
     assert_eq!(aliases, expect_aliases);
     let proto = rrq.protocol_identifier.0.to_vec();
@@ -342,13 +342,13 @@ fn ras_registration_refresh_irq_and_gatekeeper_urq() {
     assert_eq!(
         rrq.endpoint_identifier
             .as_ref()
-            .map(|e| msg::bmp_text(&e.0)),
+            .map(|e| asn::bmp_text_lossy(&e.0)),
         Some("EP1".into())
     );
     assert_eq!(
         rrq.gatekeeper_identifier
             .as_ref()
-            .map(|e| msg::bmp_text(&e.0)),
+            .map(|e| asn::bmp_text_lossy(&e.0)),
         Some("TESTGK".into())
     );
     assert!(rrq.terminal_alias.is_none());
@@ -387,7 +387,7 @@ fn ras_registration_refresh_irq_and_gatekeeper_urq() {
         panic!("expected IRR, got {m:?}")
     };
     assert_eq!(irr.request_seq_num.0, 4711);
-    assert_eq!(msg::bmp_text(&irr.endpoint_identifier.0), "EP1");
+    assert_eq!(asn::bmp_text_lossy(&irr.endpoint_identifier.0), "EP1");
 
     // The gatekeeper unregisters the endpoint: UCF.
     let me = msg::Me {
@@ -399,7 +399,7 @@ fn ras_registration_refresh_irq_and_gatekeeper_urq() {
         99,
         &me,
         None,
-        Some(h225::EndpointIdentifier(msg::bmp("EP1").unwrap())),
+        Some(h225::EndpointIdentifier(asn::bmp("EP1"))),
     )
     .unwrap();
     gk.send(urq, from);
@@ -434,7 +434,7 @@ fn ras_unregisters_on_exit() {
     assert_eq!(
         urq.endpoint_identifier
             .as_ref()
-            .map(|e| msg::bmp_text(&e.0)),
+            .map(|e| asn::bmp_text_lossy(&e.0)),
         Some("EP1".into())
     );
     gk.send(msg::ucf(urq.request_seq_num.0), from);
@@ -480,7 +480,7 @@ fn ras_admission_call_and_disengage() {
         .destination_info
         .iter()
         .flatten()
-        .map(msg::alias_text)
+        .map(asn::typed_alias_text)
         .collect();
     assert_eq!(dest, ["e164:1002"]);
     let call_id = arq.call_identifier.clone().expect("callIdentifier");
@@ -488,7 +488,7 @@ fn ras_admission_call_and_disengage() {
         arq.request_seq_num,
         h225::BandWidth(1280),
         h225::CallModel::gatekeeperRouted(()),
-        msg::transport(bind.parse().unwrap()).unwrap(),
+        asn::transport_address(bind.parse().unwrap()),
         None,
         None,
         None,
@@ -574,10 +574,10 @@ fn ras_timeout_is_an_error_and_a_nonzero_exit() {
 fn gcf(seq: u16, ras: SocketAddr) -> h225::RasMessage {
     h225::RasMessage::gatekeeperConfirm(h225::GatekeeperConfirm::new(
         h225::RequestSeqNum(seq),
-        msg::h225_proto(),
+        asn::h225_protocol_identifier(),
         None,
-        Some(h225::GatekeeperIdentifier(msg::bmp("TESTGK").unwrap())),
-        msg::transport(ras).unwrap(),
+        Some(h225::GatekeeperIdentifier(asn::bmp("TESTGK"))),
+        asn::transport_address(ras),
         None,
         None,
         None,
@@ -611,7 +611,7 @@ fn ras_discovery_then_registration() {
     let h225::RasMessage::gatekeeperRequest(grq) = m else {
         panic!("expected GRQ, got {m:?}")
     };
-    assert_eq!(msg::from_transport(&grq.ras_address), Some(from));
+    assert_eq!(asn::socket_addr(&grq.ras_address), Some(from));
     assert!(grq.endpoint_type.terminal.is_some());
     assert_eq!(grq.supports_assigned_gk, Some(false));
     gk.send(
@@ -628,7 +628,7 @@ fn ras_discovery_then_registration() {
     assert_eq!(
         rrq.gatekeeper_identifier
             .as_ref()
-            .map(|g| msg::bmp_text(&g.0)),
+            .map(|g| asn::bmp_text_lossy(&g.0)),
         Some("TESTGK".into())
     );
     gk.send(
@@ -667,7 +667,7 @@ fn ras_callee_admission_reject_then_confirm() {
         panic!("expected ARQ, got {m:?}")
     };
     assert!(arq.answer_call);
-    let src: Vec<String> = arq.src_info.iter().map(msg::alias_text).collect();
+    let src: Vec<String> = arq.src_info.iter().map(asn::typed_alias_text).collect();
     assert_eq!(src, ["h323:alice"]);
     let arj = h225::RasMessage::admissionReject(h225::AdmissionReject::new(
         arq.request_seq_num,
@@ -711,7 +711,7 @@ fn ras_callee_admission_reject_then_confirm() {
         arq.request_seq_num,
         h225::BandWidth(1280),
         h225::CallModel::gatekeeperRouted(()),
-        msg::transport(bob_q931.parse().unwrap()).unwrap(),
+        asn::transport_address(bob_q931.parse().unwrap()),
         None,
         None,
         None,

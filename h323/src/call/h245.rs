@@ -10,9 +10,7 @@
 //! Pure functions; no call state. Must not touch the Q.931 layer.
 
 use super::{CallId, MediaAddressKind, MediaHook, Side};
-use causeway_h323_asn1::h323_messages::{
-    TransportAddress, TransportAddressIp6Address, TransportAddressIpAddress,
-};
+use crate::asn;
 use causeway_h323_asn1::multimedia_system_control::{
     H2250LogicalChannelParameters, H245TransportAddress, MultimediaSystemControlMessage,
     OpenLogicalChannel, OpenLogicalChannelAck,
@@ -20,7 +18,7 @@ use causeway_h323_asn1::multimedia_system_control::{
     OpenLogicalChannelAckReverseLogicalChannelParametersMultiplexParameters as AckRevMux,
     OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters as FwdMux,
     OpenLogicalChannelReverseLogicalChannelParametersMultiplexParameters as RevMux, RequestMessage,
-    ResponseMessage, UnicastAddress, UnicastAddressIP6Address, UnicastAddressIPAddress,
+    ResponseMessage,
 };
 use causeway_h323_asn1::rasn::aper;
 use causeway_h323_asn1::rasn::types::OctetString;
@@ -39,7 +37,7 @@ impl HookCtx<'_> {
         let Some(h) = slot.as_ref() else {
             return false;
         };
-        let Some(before) = to_h225(h) else {
+        let Some(before) = asn::h245_to_h225(h) else {
             return false;
         };
         let mut ta = before.clone();
@@ -48,7 +46,7 @@ impl HookCtx<'_> {
         if ta == before {
             return false;
         }
-        match to_h245(&ta) {
+        match asn::h225_to_h245(&ta) {
             Some(new) => {
                 *slot = Some(new);
                 true
@@ -225,37 +223,4 @@ pub(crate) fn rewrite_list(
         }
     }
     changed
-}
-
-/// An H.245 unicast IP address as an H.225.0 transport address.
-fn to_h225(a: &H245TransportAddress) -> Option<TransportAddress> {
-    match a {
-        H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(ip)) => {
-            Some(TransportAddress::ipAddress(TransportAddressIpAddress::new(
-                ip.network.clone(),
-                ip.tsap_identifier,
-            )))
-        }
-        H245TransportAddress::unicastAddress(UnicastAddress::iP6Address(ip)) => {
-            Some(TransportAddress::ip6Address(
-                TransportAddressIp6Address::new(ip.network.clone(), ip.tsap_identifier),
-            ))
-        }
-        _ => None,
-    }
-}
-
-/// The reverse of [`to_h225`]; `None` for kinds H.245 unicast has no IP form for, or for
-/// addresses of the wrong length (which would not encode).
-fn to_h245(a: &TransportAddress) -> Option<H245TransportAddress> {
-    let u = match a {
-        TransportAddress::ipAddress(ip) if ip.ip.len() == 4 => {
-            UnicastAddress::iPAddress(UnicastAddressIPAddress::new(ip.ip.clone(), ip.port))
-        }
-        TransportAddress::ip6Address(ip) if ip.ip.len() == 16 => {
-            UnicastAddress::iP6Address(UnicastAddressIP6Address::new(ip.ip.clone(), ip.port))
-        }
-        _ => return None,
-    };
-    Some(H245TransportAddress::unicastAddress(u))
 }

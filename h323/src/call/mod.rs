@@ -3,33 +3,38 @@
 //! the H.245 control channels of those calls (tunneled in H.225.0 messages, or separate TCP
 //! channels that causeway terminates on both sides).
 //!
-//! Sans-IO: [`CallSignaling`] takes [`Input`]s (connection events, TPKT payloads, route
-//! answers) and the current time and pushes [`Output`]s (payloads to send, connections to open
-//! or close, H.245 listeners to bind, routes to look up). The driver owns sockets, TPKT framing
-//! and the port range of outbound connections; it answers every [`Output::Route`] with an
-//! [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
+//! Sans-IO: [`CallSignaling::handle`] takes one [`Input`] (connection events, TPKT payloads,
+//! route answers) and the current time and pushes [`Output`]s (payloads to send, connections
+//! to open or close, H.245 listeners to bind, routes to look up);
+//! [`CallSignaling::handle_timeout`] runs the timers that are due and
+//! [`CallSignaling::poll_timeout`] says when the next one is. The driver owns sockets, TPKT
+//! framing and the port range of outbound connections; it answers every [`Output::Route`]
+//! with an [`Input::Routed`] (the gatekeeper and the zones router decide, not this module).
 //!
 //! Must not touch: sockets, clocks, the registration table, the zones router.
 //!
-//! Layout: [`signaling`] owns the connection and call tables and dispatches inputs;
-//! `relay` holds one call's state and send queues; `uuie` decodes, rewrites and builds
-//! `H323-UserInformation`; `h245` shows H.245 media addresses to the [`MediaHook`];
-//! `release` maps ReleaseComplete reasons to Q.931 causes.
+//! Layout: [`signaling`] owns the connection and call tables and dispatches inputs (its
+//! parts: `setup`, `relay` of Q.931 messages, `h245_channel` for separate H.245 channels,
+//! `clearing`); `state` holds one call's state and send queues; `uuie` decodes, rewrites and
+//! builds `H323-UserInformation`; `h245` shows H.245 media addresses to the [`MediaHook`]
+//! (called from `signaling::relay::inspect` for tunneled H.245 and fastStart, and from
+//! `signaling::h245_channel::h245_data` for separate channels); `release` maps
+//! ReleaseComplete reasons to Q.931 causes.
 
 use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
 use std::net::{IpAddr, SocketAddr};
 
 mod h245;
-mod relay;
 mod release;
 pub mod signaling;
+mod state;
 #[cfg(test)]
 mod tests;
 mod uuie;
 
-pub use relay::{CallState, H245Mode};
 pub use release::{reason_cause, reason_name};
 pub use signaling::{CallConfig, CallSignaling, CallStatus};
+pub use state::{CallState, H245Mode};
 
 /// A TCP connection (Q.931 or H.245), named by the driver or by this module (see
 /// [`CallSignaling::next_conn_id`]).

@@ -104,25 +104,3 @@ impl Release {
         Release { reason, cause }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn h225_table_for_route_failures() {
-        let c = |f| reason_cause(&route_failure_reason(&f));
-        assert_eq!(c(RouteFailure::NotRegistered), 20);
-        assert_eq!(c(RouteFailure::Unreachable), 3);
-        assert_eq!(c(RouteFailure::Refused), 111);
-        assert_eq!(c(RouteFailure::CallerNotRegistered), 31);
-        assert_eq!(
-            reason_cause(&ReleaseCompleteReason::gatekeeperResources(())),
-            47
-        );
-        assert_eq!(
-            reason_name(&ReleaseCompleteReason::calledPartyNotRegistered(())),
-            "calledPartyNotRegistered"
-        );
-    }
-}

@@ -207,13 +207,3 @@ pub(crate) fn proceeding_as_facility(uu: &mut H323UserInformation) {
 pub(crate) fn empty_body(uu: &mut H323UserInformation) {
     uu.h323_uu_pdu.h323_message_body = Body::empty(());
 }
-
-/// H.225.0 version 7's protocol identifier {itu-t(0) recommendation(0) h(8) 2250 0 7}: what
-/// causeway's own messages say when the peer's Setup could not tell it.
-pub(crate) fn default_protocol() -> ProtocolIdentifier {
-    use causeway_h323_asn1::rasn::types::ObjectIdentifier;
-    const ARCS: &[u32] = &[0, 0, 8, 2250, 0, 7];
-    ProtocolIdentifier(ObjectIdentifier::new_unchecked(std::borrow::Cow::Borrowed(
-        ARCS,
-    )))
-}

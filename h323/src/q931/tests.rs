@@ -1,3 +1,7 @@
+//! Tests of Q.931 messages and their information elements (Q.931 section 4, H.225.0 7.2):
+//! H.225.0 Setup and ReleaseComplete vectors, typed views, malformed input that names its fault,
+//! and property tests against a reference encoder.
+
 use super::ie::*;
 use super::*;
 use proptest::prelude::*;

@@ -5,42 +5,17 @@
 //! every field spelled out; extension additions that H.225.0 makes mandatory (RCF
 //! willRespondToIRR/maintainConnection, ACF willRespondToIRR/uuiesRequested, IRQ
 //! callIdentifier, LRQ canMapAlias/canMapSrcAlias, XRS messageNotUnderstood) are always `Some`.
-//! Values only: no state, no decisions.
+//! Values only: no state, no decisions; ASN.1 value conversions (identifiers, protocol
+//! identifier) are [`crate::asn`]'s.
 
+use crate::asn::{call_identifier, endpoint_id, gatekeeper_id, h225_protocol_identifier};
 use causeway_h323_asn1::h323_messages::*;
-use causeway_h323_asn1::rasn::types::{BmpString, ObjectIdentifier, OctetString};
-
-/// H.225.0 version 7 (12/2009), the module the types were generated from.
-pub const PROTOCOL_ID: &[u32] = &[0, 0, 8, 2250, 0, 7];
-
-pub fn protocol_identifier() -> ProtocolIdentifier {
-    ProtocolIdentifier(ObjectIdentifier::new_unchecked(std::borrow::Cow::Borrowed(
-        PROTOCOL_ID,
-    )))
-}
-
-pub fn bmp(text: &str) -> BmpString {
-    let mut b = BmpString::default();
-    b.extend(text.encode_utf16());
-    b
-}
-
-pub fn gatekeeper_id(text: &str) -> GatekeeperIdentifier {
-    GatekeeperIdentifier(bmp(text))
-}
-
-pub fn endpoint_id(text: &str) -> EndpointIdentifier {
-    EndpointIdentifier(bmp(text))
-}
-
-pub fn seq(n: u16) -> RequestSeqNum {
-    RequestSeqNum(n)
-}
+use causeway_h323_asn1::rasn::types::OctetString;
 
 pub fn gcf(n: u16, gk: &str, ras: TransportAddress) -> RasMessage {
     RasMessage::gatekeeperConfirm(GatekeeperConfirm::new(
-        seq(n),
-        protocol_identifier(),
+        RequestSeqNum(n),
+        h225_protocol_identifier(),
         None,
         Some(gatekeeper_id(gk)),
         ras,
@@ -60,8 +35,8 @@ pub fn gcf(n: u16, gk: &str, ras: TransportAddress) -> RasMessage {
 
 pub fn grj(n: u16, gk: &str, reason: GatekeeperRejectReason) -> RasMessage {
     RasMessage::gatekeeperReject(GatekeeperReject::new(
-        seq(n),
-        protocol_identifier(),
+        RequestSeqNum(n),
+        h225_protocol_identifier(),
         None,
         Some(gatekeeper_id(gk)),
         reason,
@@ -85,8 +60,8 @@ pub struct Rcf<'a> {
 
 pub fn rcf(r: Rcf<'_>) -> RasMessage {
     RasMessage::registrationConfirm(RegistrationConfirm::new(
-        seq(r.seq),
-        protocol_identifier(),
+        RequestSeqNum(r.seq),
+        h225_protocol_identifier(),
         None,
         r.call_signal,
         r.aliases,
@@ -117,8 +92,8 @@ pub fn rcf(r: Rcf<'_>) -> RasMessage {
 
 pub fn rrj(n: u16, gk: &str, reason: RegistrationRejectReason) -> RasMessage {
     RasMessage::registrationReject(RegistrationReject::new(
-        seq(n),
-        protocol_identifier(),
+        RequestSeqNum(n),
+        h225_protocol_identifier(),
         None,
         reason,
         Some(gatekeeper_id(gk)),
@@ -140,7 +115,7 @@ pub fn urq(
     reason: UnregRequestReason,
 ) -> RasMessage {
     RasMessage::unregistrationRequest(UnregistrationRequest::new(
-        seq(n),
+        RequestSeqNum(n),
         call_signal,
         None,
         None,
@@ -161,7 +136,7 @@ pub fn urq(
 
 pub fn ucf(n: u16) -> RasMessage {
     RasMessage::unregistrationConfirm(UnregistrationConfirm::new(
-        seq(n),
+        RequestSeqNum(n),
         None,
         None,
         None,
@@ -173,7 +148,7 @@ pub fn ucf(n: u16) -> RasMessage {
 
 pub fn urj(n: u16, reason: UnregRejectReason) -> RasMessage {
     RasMessage::unregistrationReject(UnregistrationReject::new(
-        seq(n),
+        RequestSeqNum(n),
         reason,
         None,
         None,
@@ -191,7 +166,7 @@ pub fn acf(
     destination_info: Option<Vec<AliasAddress>>,
 ) -> RasMessage {
     RasMessage::admissionConfirm(AdmissionConfirm::new(
-        seq(n),
+        RequestSeqNum(n),
         BandWidth(bandwidth),
         CallModel::gatekeeperRouted(()),
         dest,
@@ -228,7 +203,7 @@ pub fn acf(
 
 pub fn arj(n: u16, reason: AdmissionRejectReason) -> RasMessage {
     RasMessage::admissionReject(AdmissionReject::new(
-        seq(n),
+        RequestSeqNum(n),
         reason,
         None,
         None,
@@ -245,7 +220,7 @@ pub fn arj(n: u16, reason: AdmissionRejectReason) -> RasMessage {
 
 pub fn dcf(n: u16) -> RasMessage {
     RasMessage::disengageConfirm(DisengageConfirm::new(
-        seq(n),
+        RequestSeqNum(n),
         None,
         None,
         None,
@@ -260,7 +235,7 @@ pub fn dcf(n: u16) -> RasMessage {
 
 pub fn drj(n: u16, reason: DisengageRejectReason) -> RasMessage {
     RasMessage::disengageReject(DisengageReject::new(
-        seq(n),
+        RequestSeqNum(n),
         reason,
         None,
         None,
@@ -273,7 +248,7 @@ pub fn drj(n: u16, reason: DisengageRejectReason) -> RasMessage {
 
 pub fn bcf(n: u16, bandwidth: u32) -> RasMessage {
     RasMessage::bandwidthConfirm(BandwidthConfirm::new(
-        seq(n),
+        RequestSeqNum(n),
         BandWidth(bandwidth),
         None,
         None,
@@ -287,7 +262,7 @@ pub fn bcf(n: u16, bandwidth: u32) -> RasMessage {
 
 pub fn brj(n: u16, reason: BandRejectReason, allowed: u32) -> RasMessage {
     RasMessage::bandwidthReject(BandwidthReject::new(
-        seq(n),
+        RequestSeqNum(n),
         reason,
         BandWidth(allowed),
         None,
@@ -303,11 +278,11 @@ pub fn brj(n: u16, reason: BandRejectReason, allowed: u32) -> RasMessage {
 /// all-zero callIdentifier that goes with it.
 pub fn irq(n: u16, reply: Option<TransportAddress>) -> RasMessage {
     RasMessage::infoRequest(InfoRequest::new(
-        seq(n),
+        RequestSeqNum(n),
         CallReferenceValue(0),
         None,
         reply,
-        Some(CallIdentifier::new(GloballyUniqueID([0u8; 16].into()))),
+        Some(call_identifier([0u8; 16])),
         None,
         None,
         None,
@@ -323,7 +298,13 @@ pub fn irq(n: u16, reply: Option<TransportAddress>) -> RasMessage {
 }
 
 pub fn iack(n: u16) -> RasMessage {
-    RasMessage::infoRequestAck(InfoRequestAck::new(seq(n), None, None, None, None))
+    RasMessage::infoRequestAck(InfoRequestAck::new(
+        RequestSeqNum(n),
+        None,
+        None,
+        None,
+        None,
+    ))
 }
 
 pub fn lrq(
@@ -334,7 +315,7 @@ pub fn lrq(
     hop_count: u8,
 ) -> RasMessage {
     RasMessage::locationRequest(LocationRequest::new(
-        seq(n),
+        RequestSeqNum(n),
         None,
         destination,
         None,
@@ -361,7 +342,7 @@ pub fn lrq(
 
 pub fn lcf(n: u16, call_signal: TransportAddress, ras: TransportAddress) -> RasMessage {
     RasMessage::locationConfirm(LocationConfirm::new(
-        seq(n),
+        RequestSeqNum(n),
         call_signal,
         ras,
         None,
@@ -387,7 +368,7 @@ pub fn lcf(n: u16, call_signal: TransportAddress, ras: TransportAddress) -> RasM
 
 pub fn lrj(n: u16, reason: LocationRejectReason) -> RasMessage {
     RasMessage::locationReject(LocationReject::new(
-        seq(n),
+        RequestSeqNum(n),
         reason,
         None,
         None,
@@ -403,7 +384,7 @@ pub fn lrj(n: u16, reason: LocationRejectReason) -> RasMessage {
 /// XRS: the reply to a request the gatekeeper does not implement (H.225.0 7.13).
 pub fn xrs(n: u16, not_understood: &[u8]) -> RasMessage {
     RasMessage::unknownMessageResponse(UnknownMessageResponse::new(
-        seq(n),
+        RequestSeqNum(n),
         None,
         None,
         None,

@@ -3,9 +3,10 @@
 //!
 //! Aliases are keyed by their text folded to lower case (an H.323-ID `Alice` and the URL
 //! `alice` name the same thing to an operator, as on the reference systems); E.164 digits
-//! fold to themselves. Must not hold RAS message handling (that is `gatekeeper`).
+//! fold to themselves. Must not hold RAS message handling (that is the procedure modules of
+//! `ras`: `registration`, `admission`, `location`).
 
-use crate::addr::AliasText;
+use crate::asn::AliasText;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;

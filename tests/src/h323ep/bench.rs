@@ -3,6 +3,7 @@
 //! registered first (each ACF followed by a DRQ) at a fixed rate, matches confirms and rejects
 //! by requestSeqNum, and prints one JSON summary line with the latency percentiles.
 
+use super::asn;
 use super::msg::{self, CallIds};
 use causeway_h323_asn1::h323_messages::{EndpointIdentifier, RasMessage};
 use clap::ValueEnum;
@@ -65,8 +66,8 @@ fn me(i: usize, sock: SocketAddr) -> Result<msg::Me, String> {
         // Never connected to: the gatekeeper only stores it.
         csa: SocketAddr::new(sock.ip(), 20000 + (i % 4999) as u16),
         aliases: vec![
-            msg::alias(&format!("h323:bench-{i}"))?,
-            msg::alias(&format!("e164:9{i:05}"))?,
+            asn::typed_alias(&format!("h323:bench-{i}")).map_err(|e| e.to_string())?,
+            asn::typed_alias(&format!("e164:9{i:05}")).map_err(|e| e.to_string())?,
         ],
     })
 }

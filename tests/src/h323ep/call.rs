@@ -6,6 +6,7 @@
 //! A frame that does not parse is reported as a `malformed` event and skipped; only a broken
 //! TPKT stream ends the connection.
 
+use super::asn;
 use super::h245::Session;
 use super::msg::{self, CallIds, H245Msg};
 use super::{emit, log, Answer, Ep, H245Mode};
@@ -243,7 +244,7 @@ impl Call {
         if let Some(mut w) = self.h245_w.take() {
             let _ = w.shutdown().await;
         }
-        let reason_text = reason.as_ref().map(msg::choice_name);
+        let reason_text = reason.as_ref().map(asn::choice_name);
         let body = msg::release_complete_uuie(&self.ids, reason);
         if let Err(e) = self
             .send(MessageType::ReleaseComplete, body, Vec::new(), Some(cause))
@@ -293,10 +294,10 @@ impl Call {
         match ras.transact(m).await {
             Ok(RasMessage::disengageConfirm(_)) => emit(json!({"event":"dcf"})),
             Ok(RasMessage::disengageReject(drj)) => {
-                emit(json!({"event":"drj","reason":msg::choice_name(&drj.reject_reason)}))
+                emit(json!({"event":"drj","reason":asn::choice_name(&drj.reject_reason)}))
             }
             Ok(other) => emit(
-                json!({"event":"error","what":"drq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                json!({"event":"error","what":"drq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
             ),
             Err(e) => emit(json!({"event":"error","what":"drq","detail":e})),
         }
@@ -349,7 +350,7 @@ impl Call {
             MessageType::ReleaseComplete => {
                 let cause = q.cause().ok().flatten().map(|c| c.value.0);
                 let reason = match &body {
-                    Some(Body::releaseComplete(rc)) => rc.reason.as_ref().map(msg::choice_name),
+                    Some(Body::releaseComplete(rc)) => rc.reason.as_ref().map(asn::choice_name),
                     _ => None,
                 };
                 emit(json!({"event":"released","cause":cause,"reason":reason,"by":"remote"}));
@@ -366,7 +367,7 @@ impl Call {
             MessageType::Progress => emit(json!({"event":"progress"})),
             MessageType::Facility => {
                 if let Some(Body::facility(f)) = &body {
-                    let reason = msg::choice_name(&f.reason);
+                    let reason = asn::choice_name(&f.reason);
                     if reason != "transportedInformation" {
                         emit(json!({"event":"facility","reason":reason}));
                     }
@@ -412,7 +413,7 @@ impl Call {
                 Some(Body::facility(f)) => f.h245_address.as_ref(),
                 _ => None,
             }
-            .and_then(msg::from_transport);
+            .and_then(asn::socket_addr);
             if let Some(addr) = addr {
                 match TcpStream::connect(addr).await {
                     Ok(s) => {
@@ -538,7 +539,7 @@ fn e164(a: &h225::AliasAddress) -> Option<String> {
 
 /// Places the call of `--call`: Ok when it connected and ended normally.
 pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
-    let dest = msg::alias(&target)?;
+    let dest = asn::typed_alias(&target).map_err(|e| e.to_string())?;
     let ids = random_ids();
     let tunnel = ep.args.h245 == H245Mode::Tunnel;
     let mut admitted = false;
@@ -561,24 +562,24 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
             )?;
             match ras.transact(m).await {
                 Ok(RasMessage::admissionConfirm(acf)) => {
-                    let d = msg::from_transport(&acf.dest_call_signal_address);
+                    let d = asn::socket_addr(&acf.dest_call_signal_address);
                     emit(json!({
                         "event":"acf",
                         "dest": d.map(|a| a.to_string()),
-                        "call_model": msg::choice_name(&acf.call_model),
+                        "call_model": asn::choice_name(&acf.call_model),
                         "bandwidth": acf.band_width.0,
                     }));
                     admitted = true;
                     d.ok_or("ACF destCallSignalAddress is not IPv4")?
                 }
                 Ok(RasMessage::admissionReject(arj)) => {
-                    let reason = msg::choice_name(&arj.reject_reason);
+                    let reason = asn::choice_name(&arj.reject_reason);
                     emit(json!({"event":"arj","reason":reason}));
                     return Err(format!("ARJ {reason}"));
                 }
                 Ok(other) => {
                     emit(
-                        json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                        json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
                     );
                     return Err("unexpected ARQ reply".into());
                 }
@@ -648,7 +649,7 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         .aliases
         .iter()
         .find_map(|a| match a {
-            h225::AliasAddress::h323_ID(s) => Some(msg::bmp_text(s)),
+            h225::AliasAddress::h323_ID(s) => Some(asn::bmp_text_lossy(s)),
             _ => None,
         })
         .unwrap_or_else(|| "h323-endpoint".into());
@@ -734,21 +735,21 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         call_id: setup
             .call_identifier
             .as_ref()
-            .map(|c| msg::guid_bytes(&c.guid))
+            .map(|c| asn::guid_bytes(&c.guid))
             .unwrap_or_else(rand::random),
-        conf_id: msg::guid_bytes(&setup.conference_id.0),
+        conf_id: asn::guid_bytes(&setup.conference_id.0),
     };
     let from: Vec<String> = setup
         .source_address
         .iter()
         .flatten()
-        .map(msg::alias_text)
+        .map(asn::typed_alias_text)
         .collect();
     let to: Vec<String> = setup
         .destination_address
         .iter()
         .flatten()
-        .map(msg::alias_text)
+        .map(asn::typed_alias_text)
         .collect();
     emit(json!({
         "event":"setup","from":from,"to":to,"peer":peer.to_string(),
@@ -816,12 +817,12 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
             Ok(RasMessage::admissionConfirm(acf)) => {
                 call.admitted = true;
                 emit(
-                    json!({"event":"acf","answer":true,"dest":msg::from_transport(&acf.dest_call_signal_address).map(|a| a.to_string())}),
+                    json!({"event":"acf","answer":true,"dest":asn::socket_addr(&acf.dest_call_signal_address).map(|a| a.to_string())}),
                 );
             }
             Ok(RasMessage::admissionReject(arj)) => {
                 emit(
-                    json!({"event":"arj","answer":true,"reason":msg::choice_name(&arj.reject_reason)}),
+                    json!({"event":"arj","answer":true,"reason":asn::choice_name(&arj.reject_reason)}),
                 );
                 call.hangup(
                     CauseValue::CALL_REJECTED,
@@ -832,7 +833,7 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
             }
             Ok(other) => {
                 emit(
-                    json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                    json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
                 );
                 call.hangup(
                     CauseValue::TEMPORARY_FAILURE,

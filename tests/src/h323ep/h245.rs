@@ -3,6 +3,7 @@
 //! audio logical channel opened by the caller. The call driver carries the messages it returns,
 //! tunneled in H.225.0 or on a separate TPKT channel; this type does not know which.
 
+use super::asn;
 use super::msg::{self, H245Msg};
 use causeway_h323_asn1::multimedia_system_control as h245;
 use serde_json::{json, Value};
@@ -150,7 +151,7 @@ impl Session {
                 let lcn = o.forward_logical_channel_number.0;
                 let remote_rtcp = match &o.forward_logical_channel_parameters.multiplex_parameters {
                     h245::OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters::h2250LogicalChannelParameters(p) => {
-                        p.media_control_channel.as_ref().and_then(msg::from_h245_transport)
+                        p.media_control_channel.as_ref().and_then(asn::h245_socket_addr)
                     }
                     _ => None,
                 };
@@ -170,8 +171,8 @@ impl Session {
                 self.olc_acked = true;
                 let (rtp, rtcp) = match &a.forward_multiplex_ack_parameters {
                     Some(h245::OpenLogicalChannelAckForwardMultiplexAckParameters::h2250LogicalChannelAckParameters(p)) => (
-                        p.media_channel.as_ref().and_then(msg::from_h245_transport),
-                        p.media_control_channel.as_ref().and_then(msg::from_h245_transport),
+                        p.media_channel.as_ref().and_then(asn::h245_socket_addr),
+                        p.media_control_channel.as_ref().and_then(asn::h245_socket_addr),
                     ),
                     _ => (None, None),
                 };
@@ -184,7 +185,7 @@ impl Session {
             }
             H245Msg::response(S::openLogicalChannelReject(r)) => {
                 out.events.push(
-                    json!({"event":"h245","what":"olc-reject","cause":msg::choice_name(&r.cause)}),
+                    json!({"event":"h245","what":"olc-reject","cause":asn::choice_name(&r.cause)}),
                 );
             }
             H245Msg::command(C::endSessionCommand(_)) => {
@@ -195,7 +196,7 @@ impl Session {
             }
             other => {
                 out.events.push(
-                    json!({"event":"h245","what":"ignored","message":msg::choice_name(&other)}),
+                    json!({"event":"h245","what":"ignored","message":asn::choice_name(&other)}),
                 );
             }
         }

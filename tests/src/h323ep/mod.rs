@@ -38,6 +38,8 @@ pub use causeway_h323_asn1 as asn1;
 pub mod bench;
 pub mod call;
 pub mod h245;
+/// The ASN.1 value conversions (addresses, aliases, BMP text, GUIDs) are the crate's too.
+pub use causeway_h323::asn;
 /// The message builders live in the crate, beside the gatekeeper that answers them.
 pub use causeway_h323::endpoint as msg;
 pub mod ras;
@@ -174,7 +176,7 @@ impl Ep {
 }
 
 fn reason_of<T: std::fmt::Debug>(r: &T) -> String {
-    msg::choice_name(r)
+    asn::choice_name(r)
 }
 
 /// Runs the endpoint; the process exit code.
@@ -182,7 +184,7 @@ pub async fn run(args: EpArgs) -> i32 {
     let aliases = match args
         .aliases
         .iter()
-        .map(|a| msg::alias(a))
+        .map(|a| asn::typed_alias(a).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(a) => a,
@@ -352,10 +354,10 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
         let m = msg::grq(ras.seq(), &ep.me).map_err(|e| usage(&e))?;
         match ras.transact(m).await {
             Ok(RasMessage::gatekeeperConfirm(gcf)) => {
-                let gk_ras = msg::from_transport(&gcf.ras_address);
+                let gk_ras = asn::socket_addr(&gcf.ras_address);
                 emit(json!({
                     "event":"gcf",
-                    "gatekeeper_id": gcf.gatekeeper_identifier.as_ref().map(|g| msg::bmp_text(&g.0)),
+                    "gatekeeper_id": gcf.gatekeeper_identifier.as_ref().map(|g| asn::bmp_text_lossy(&g.0)),
                     "ras": gk_ras.map(|a| a.to_string()),
                 }));
                 if let Some(a) = gk_ras {
@@ -371,7 +373,7 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
             }
             Ok(other) => {
                 emit(
-                    json!({"event":"error","what":"grq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                    json!({"event":"error","what":"grq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
                 );
                 return Err(1);
             }
@@ -392,8 +394,8 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
             let ttl = rcf.time_to_live.as_ref().map(|t| t.0);
             emit(json!({
                 "event":"registered",
-                "endpoint_id": msg::bmp_text(&rcf.endpoint_identifier.0),
-                "gatekeeper_id": rcf.gatekeeper_identifier.as_ref().map(|g| msg::bmp_text(&g.0)),
+                "endpoint_id": asn::bmp_text_lossy(&rcf.endpoint_identifier.0),
+                "gatekeeper_id": rcf.gatekeeper_identifier.as_ref().map(|g| asn::bmp_text_lossy(&g.0)),
                 "ttl": ttl,
             }));
             let mut r = ep.reg();
@@ -411,7 +413,7 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
         }
         Ok(other) => {
             emit(
-                json!({"event":"error","what":"rrq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                json!({"event":"error","what":"rrq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
             );
             Err(1)
         }
@@ -467,7 +469,7 @@ async fn refresh_loop(ep: Arc<Ep>, ras: Arc<ras::Ras>) {
             }
             Ok(other) => {
                 emit(
-                    json!({"event":"error","what":"refresh","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+                    json!({"event":"error","what":"refresh","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
                 );
             }
             Err(e) => emit(json!({"event":"error","what":"refresh","detail":e})),
@@ -495,7 +497,7 @@ async fn unregister(ep: &Ep) {
             emit(json!({"event":"urj","reason":reason_of(&urj.reject_reason)}));
         }
         Ok(other) => emit(
-            json!({"event":"error","what":"urq","detail":format!("unexpected reply {}", msg::choice_name(&other))}),
+            json!({"event":"error","what":"urq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
         ),
         Err(e) => emit(json!({"event":"error","what":"urq","detail":e})),
     }
@@ -550,7 +552,7 @@ async fn ras_loop(ep: Arc<Ep>, ras: Arc<ras::Ras>) {
                 let to = irq
                     .reply_address
                     .as_ref()
-                    .and_then(msg::from_transport)
+                    .and_then(asn::socket_addr)
                     .unwrap_or(from);
                 let Some((eid, _)) = ep.registration() else {
                     continue;
@@ -563,7 +565,7 @@ async fn ras_loop(ep: Arc<Ep>, ras: Arc<ras::Ras>) {
                 }
             }
             other => {
-                emit(json!({"event":"ras","what":"unexpected","message":msg::choice_name(&other)}));
+                emit(json!({"event":"ras","what":"unexpected","message":asn::choice_name(&other)}));
             }
         }
     }

@@ -2,7 +2,8 @@
 //! bounded send queues towards each side, and the separate H.245 relay if one is set up.
 //!
 //! Plain data with small helpers; the input handling that moves a call between states is in
-//! `signaling`. Must not touch the connection table or emit outputs itself.
+//! `signaling` (its `setup`, `relay`, `h245_channel` and `clearing` parts). Must not touch the
+//! connection table or emit outputs itself.
 
 use super::{CallId, ConnId, ListenerId, Side};
 use crate::q931::{CallReference, Q931};

@@ -1,0 +1,276 @@
+//! [`CallSignaling`]: the connection table (which TCP connection is which call's caller,
+//! callee or H.245 leg), the call table, the dispatch of every [`Input`] to the part that
+//! handles it, and the timers.
+//!
+//! Sans-IO: no sockets, no clock (every entry point takes `now`). Must not touch the
+//! registration table or the router; it asks with [`Output::Route`].
+//!
+//! Layout (each file an `impl CallSignaling` block with its own decisions):
+//! - `setup`: the first message of a connection, the caller's Setup, routing, and the Setup
+//!   to the callee;
+//! - `relay`: relaying Q.931 messages between the legs, the call state they move, the send
+//!   queues, and what a message goes through on the way (h245Address relay, media hook);
+//! - `h245_channel`: separate H.245 channels (offers, listeners, the two connections);
+//! - `clearing`: ReleaseComplete to each side, closing everything of a call.
+//!
+//! Decisions kept here, because they span those parts (references are to H.225.0 v7 and
+//! H.323 v7; the others are in the file whose code makes them):
+//! - One call per signaling connection (multipleCalls is not offered; a message with another
+//!   call reference is answered with ReleaseComplete cause 81, Q.931 5.8.3.2).
+//! - A connection or listener that completes after its call was cleared is closed again
+//!   (the driver may have started it before it saw the Close).
+//! - Timeouts: no Alerting or Connect within `setup_timeout` after the Setup clears the call
+//!   with cause 18 (no user responding); after Alerting, no Connect within
+//!   `alerting_timeout` clears it with cause 19 (no answer, Q.931 T301). An accepted
+//!   connection that sends no Setup within `first_message_timeout` is closed.
+
+mod clearing;
+mod h245_channel;
+mod relay;
+mod setup;
+
+use super::release::Release;
+use super::state::{Call, CallState, H245Mode};
+use super::{CallEvent, CallId, ConnId, Input, ListenerId, MediaHook, Output, Side};
+use causeway_h323_asn1::h323_messages::ReleaseCompleteReason;
+use clearing::ToSide;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Limits and timers of the call-signaling relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallConfig {
+    /// Calls relayed at once; a Setup beyond it gets ReleaseComplete gatekeeperResources.
+    pub max_calls: usize,
+    /// Setup to Alerting or Connect (covers routing and opening the callee connection).
+    pub setup_timeout: Duration,
+    /// Alerting to Connect (Q.931 T301 is at least 3 minutes).
+    pub alerting_timeout: Duration,
+    /// An accepted connection that sends no Setup within this is closed.
+    pub first_message_timeout: Duration,
+    /// Bytes held for one connection while it is not up (or waits for the H.245 listener);
+    /// beyond it the call is cleared.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            max_calls: 1000,
+            setup_timeout: Duration::from_secs(180),
+            alerting_timeout: Duration::from_secs(180),
+            first_message_timeout: Duration::from_secs(30),
+            max_queued_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// One active call, for status pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallStatus {
+    pub id: CallId,
+    pub caller: SocketAddr,
+    pub called: String,
+    pub callee: Option<SocketAddr>,
+    pub zone: Option<String>,
+    pub state: CallState,
+    pub h245: H245Mode,
+}
+
+/// What a connection is.
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    /// Accepted on the Q.931 listener, no Setup yet.
+    Pending {
+        peer: SocketAddr,
+        local: SocketAddr,
+        deadline: Instant,
+    },
+    /// A call's signaling leg to `side`.
+    Signaling { call: CallId, side: Side },
+    /// A call's H.245 connection to `side`.
+    H245 { call: CallId, side: Side },
+}
+
+/// The gatekeeper-routed call-signaling relay. See the module docs.
+pub struct CallSignaling {
+    cfg: CallConfig,
+    hook: Box<dyn MediaHook + Send>,
+    next_conn: u64,
+    next_listener: u64,
+    next_call: u64,
+    conns: HashMap<ConnId, Role>,
+    listeners: HashMap<ListenerId, CallId>,
+    calls: BTreeMap<CallId, Call>,
+}
+
+impl CallSignaling {
+    pub fn new(cfg: CallConfig, hook: Box<dyn MediaHook + Send>) -> Self {
+        CallSignaling {
+            cfg,
+            hook,
+            next_conn: 0,
+            next_listener: 0,
+            next_call: 0,
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            calls: BTreeMap::new(),
+        }
+    }
+
+    /// A fresh connection id, for the driver's accepted connections and this module's own.
+    pub fn next_conn_id(&mut self) -> ConnId {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    /// Calls in progress.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Connections this module knows (pending, signaling and H.245).
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Bytes queued over all calls (for tests and metrics).
+    pub fn queued_bytes(&self) -> usize {
+        self.calls
+            .values()
+            .map(|c| {
+                let h = c
+                    .h245
+                    .as_ref()
+                    .map_or(0, |r| r.queues[0].bytes() + r.queues[1].bytes());
+                c.queues[0].bytes() + c.queues[1].bytes() + h
+            })
+            .sum()
+    }
+
+    /// A status line per active call, in call order.
+    pub fn calls(&self) -> Vec<CallStatus> {
+        self.calls
+            .values()
+            .map(|c| CallStatus {
+                id: c.id,
+                caller: c.caller_addr,
+                called: c.called.clone(),
+                callee: c.callee_addr,
+                zone: c.zone.clone(),
+                state: c.state,
+                h245: c.h245_mode(),
+            })
+            .collect()
+    }
+
+    /// The next deadline: the earliest time [`handle_timeout`](Self::handle_timeout) has
+    /// something to do. A scan over calls and pending connections (bounded by `max_calls` and
+    /// the driver's connection limit); cheap next to the per-message PER work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.values().filter_map(|c| c.deadline);
+        let pending = self.conns.values().filter_map(|r| match r {
+            Role::Pending { deadline, .. } => Some(*deadline),
+            _ => None,
+        });
+        calls.chain(pending).min()
+    }
+
+    /// Runs what is due at `now`: silent connections, setup and alerting timeouts.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter_map(|(&c, r)| match r {
+                Role::Pending { deadline, .. } if *deadline <= now => Some(c),
+                _ => None,
+            })
+            .collect();
+        for conn in stale {
+            self.conns.remove(&conn);
+            out.push(Output::Close { conn });
+        }
+        let due: Vec<(CallId, bool)> = self
+            .calls
+            .values()
+            .filter(|c| c.deadline.is_some_and(|d| d <= now))
+            .map(|c| (c.id, c.state == CallState::Alerting))
+            .collect();
+        for (id, alerted) in due {
+            let cause = if alerted { 19 } else { 18 };
+            let rel = Release::with_cause(ReleaseCompleteReason::undefinedReason(()), cause);
+            self.clear(
+                id,
+                None,
+                [ToSide::Build(rel.clone()), ToSide::Build(rel)],
+                cause,
+                Some("setup timeout".into()),
+                out,
+            );
+        }
+    }
+
+    /// Handles one input.
+    pub fn handle(&mut self, input: Input<'_>, now: Instant, out: &mut Vec<Output>) {
+        match input {
+            Input::Accepted { conn, peer, local } => {
+                let deadline = now + self.cfg.first_message_timeout;
+                self.conns.insert(
+                    conn,
+                    Role::Pending {
+                        peer,
+                        local,
+                        deadline,
+                    },
+                );
+            }
+            Input::Data { conn, payload } => match self.conns.get(&conn).copied() {
+                Some(Role::Pending { peer, local, .. }) => {
+                    self.first_message(conn, peer, local, payload, now, out)
+                }
+                Some(Role::Signaling { call, side }) => {
+                    self.signaling_data(call, side, conn, payload, now, out)
+                }
+                Some(Role::H245 { call, side }) => self.h245_data(call, side, conn, payload, out),
+                None => {}
+            },
+            Input::Connected { conn, local } => match self.conns.get(&conn).copied() {
+                Some(Role::Signaling {
+                    call,
+                    side: Side::Callee,
+                }) => self.callee_connected(call, local, out),
+                Some(Role::H245 { call, side }) => self.h245_connected(call, side, out),
+                Some(_) => {}
+                // The call was cleared while the connection was being opened: the Close sent
+                // then may have raced the connect, so close it again rather than leak it.
+                None => out.push(Output::Close { conn }),
+            },
+            Input::ConnectFailed { conn, reason } => match self.conns.get(&conn).copied() {
+                Some(Role::Signaling { call, .. }) => self.callee_unreachable(call, reason, out),
+                Some(Role::H245 { call, side }) => self.h245_lost(call, side, conn, out),
+                _ => {}
+            },
+            Input::Closed { conn } => match self.conns.get(&conn).copied() {
+                Some(Role::Pending { .. }) => {
+                    self.conns.remove(&conn);
+                }
+                Some(Role::Signaling { call, side }) => self.leg_closed(call, side, out),
+                Some(Role::H245 { call, side }) => self.h245_lost(call, side, conn, out),
+                None => {}
+            },
+            Input::Listening { listener, addr } => self.listening(listener, Some(addr), out),
+            Input::ListenFailed { listener, .. } => self.listening(listener, None, out),
+            Input::H245Accepted {
+                listener,
+                conn,
+                peer,
+            } => self.h245_accepted(listener, conn, peer, out),
+            Input::Routed { call, result } => self.routed(call, result, out),
+        }
+    }
+}
+
+pub(super) fn malformed(conn: ConnId, what: String) -> Output {
+    Output::Event(CallEvent::Malformed { conn, what })
+}

@@ -1,0 +1,191 @@
+//! Tests of location (`ras::location`): `resolve` against registrations and neighbors (LRQ,
+//! LCF, LRJ, timeouts) and LRQs from neighbors and strangers.
+
+use super::*;
+
+fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {
+    RasMessage::locationRequest(LocationRequest::new(
+        RequestSeqNum(n),
+        None,
+        dest,
+        None,
+        asn::transport_address(reply),
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+    ))
+}
+
+fn neighbor_router() -> Router {
+    let toml = r#"
+[system]
+role = "control"
+domain = "example.com"
+[[zone]]
+name = "Branch"
+type = "neighbor"
+peer = "198.51.100.7"
+[[search_rule]]
+name = "to-branch"
+priority = 60
+pattern_type = "prefix"
+pattern = "44"
+target = "Branch"
+"#;
+    let cfg = causeway_config::Config::parse("test.toml", toml).unwrap();
+    Router::from_config(&cfg)
+}
+
+#[test]
+fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
+    let mut gk = gatekeeper_with(
+        neighbor_router(),
+        vec![("Branch".into(), sa("198.51.100.7:1719"))],
+    );
+    let now = Instant::now();
+    register(&mut gk, "192.0.2.11:1719", vec![h323id("bob")], now);
+    let mut out = Vec::new();
+    let r = gk.resolve(
+        1,
+        &[h323id("bob")],
+        None,
+        sa("192.0.2.10:40000"),
+        sa("192.0.2.1:1719"),
+        now,
+        &mut out,
+    );
+    assert_eq!(
+        r,
+        Resolve::Found(Destination {
+            addr: sa("192.0.2.11:1720"),
+            alias: None,
+            zone: "LocalZone".into()
+        })
+    );
+    let r = gk.resolve(
+        2,
+        &[h323id("nobody")],
+        None,
+        sa("192.0.2.10:40000"),
+        sa("192.0.2.1:1719"),
+        now,
+        &mut out,
+    );
+    assert_eq!(r, Resolve::Failed(RouteFailure::NotRegistered));
+    // 4420 matches the neighbor rule: LRQ, then LCF -> resolved
+    let r = gk.resolve(
+        3,
+        &[],
+        Some("4420"),
+        sa("192.0.2.10:40000"),
+        sa("192.0.2.1:1719"),
+        now,
+        &mut out,
+    );
+    assert_eq!(r, Resolve::Pending);
+    let (sent, _) = split(std::mem::take(&mut out));
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("198.51.100.7:1719"));
+    let RasMessage::locationRequest(q) = msg else {
+        panic!()
+    };
+    assert_eq!(q.destination_info, vec![e164("4420")]);
+    assert_eq!(q.hop_count, Some(15));
+    let lcf = build::lcf(
+        q.request_seq_num.0,
+        asn::transport_address(sa("198.51.100.7:1720")),
+        asn::transport_address(sa("198.51.100.7:1719")),
+    );
+    let (_, rest) = exchange(&mut gk, "198.51.100.7:1719", &lcf, now);
+    assert_eq!(
+        rest,
+        vec![Output::Resolved {
+            call: 3,
+            result: Ok(Destination {
+                addr: sa("198.51.100.7:1720"),
+                alias: None,
+                zone: "neighbor".into()
+            })
+        }]
+    );
+    // an unanswered LRQ times out into a failure
+    let r = gk.resolve(
+        4,
+        &[],
+        Some("4499"),
+        sa("192.0.2.10:40000"),
+        sa("192.0.2.1:1719"),
+        now,
+        &mut out,
+    );
+    assert_eq!(r, Resolve::Pending);
+    out.clear();
+    gk.handle_timeout(now + Duration::from_secs(2), &mut out);
+    assert_eq!(
+        out,
+        vec![Output::Resolved {
+            call: 4,
+            result: Err(RouteFailure::Unreachable)
+        }]
+    );
+}
+
+#[test]
+fn lrq_is_answered_for_neighbors_only() {
+    let mut gk = gatekeeper_with(
+        neighbor_router(),
+        vec![("Branch".into(), sa("198.51.100.7:1719"))],
+    );
+    let now = Instant::now();
+    register(&mut gk, "192.0.2.11:1719", vec![e164("1002")], now);
+    let (sent, _) = exchange(
+        &mut gk,
+        "198.51.100.7:1719",
+        &lrq(1, vec![e164("1002")], sa("198.51.100.7:1719")),
+        now,
+    );
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("198.51.100.7:1719"));
+    let RasMessage::locationConfirm(c) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(
+        asn::socket_addr(&c.call_signal_address),
+        Some(sa("192.0.2.1:1720")),
+        "gatekeeper-routed"
+    );
+    let (sent, _) = exchange(
+        &mut gk,
+        "198.51.100.7:1719",
+        &lrq(2, vec![e164("7777")], sa("198.51.100.7:1719")),
+        now,
+    );
+    let RasMessage::locationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(r.reject_reason, LocationRejectReason::notRegistered(()));
+    let (sent, _) = exchange(
+        &mut gk,
+        "203.0.113.9:1719",
+        &lrq(3, vec![e164("1002")], sa("203.0.113.9:1719")),
+        now,
+    );
+    let RasMessage::locationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(r.reject_reason, LocationRejectReason::requestDenied(()));
+}

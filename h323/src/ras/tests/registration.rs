@@ -1,0 +1,365 @@
+//! Tests of registration (`ras::registration`): full and lightweight RRQ, alias policy and
+//! duplicates, URQ, the time to live with its IRQ probe, and the alias table shared with SIP.
+
+use super::*;
+
+#[test]
+fn rrq_gets_rcf_with_the_ttl_capped_and_the_aliases() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let (sent, events) = exchange(
+        &mut gk,
+        "192.0.2.10:1719",
+        &rrq(5, "192.0.2.10:1719", vec![h323id("alice"), e164("1001")]),
+        now,
+    );
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("192.0.2.10:1719"));
+    let RasMessage::registrationConfirm(c) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(c.request_seq_num.0, 5);
+    assert_eq!(
+        c.time_to_live,
+        Some(TimeToLive(300)),
+        "600 asked, 300 configured"
+    );
+    assert_eq!(c.will_respond_to_irr, Some(false));
+    assert_eq!(c.terminal_alias.as_ref().map(Vec::len), Some(2));
+    assert_eq!(
+        asn::bmp_text(&c.gatekeeper_identifier.unwrap().0).unwrap(),
+        "cw-gk"
+    );
+    assert!(matches!(
+        &events[0],
+        Output::Event(RasEvent::Registered {
+            lightweight: false,
+            ttl: 300,
+            ..
+        })
+    ));
+    assert_eq!(
+        gk.registrations().by_alias("ALICE").map(|e| e.ras),
+        Some(sa("192.0.2.10:1719"))
+    );
+    assert_eq!(
+        gk.registrations()
+            .by_alias("1001")
+            .map(|e| e.call_signal.clone()),
+        Some(vec![sa("192.0.2.10:1720")])
+    );
+}
+
+#[test]
+fn lightweight_rrq_refreshes_and_an_unknown_identifier_needs_a_full_registration() {
+    let mut gk = gatekeeper();
+    let t0 = Instant::now();
+    let id = register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], t0);
+    let t1 = t0 + Duration::from_secs(200);
+    let light = rrq_full(
+        2,
+        sa("192.0.2.10:1719"),
+        sa("192.0.2.10:1720"),
+        vec![],
+        Some(300),
+        true,
+        Some(asn::endpoint_id(&id)),
+    );
+    let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &light, t1);
+    assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
+    assert_eq!(gk.registration_views(t1)[0].seconds_left, 300);
+    // past the first TTL nothing happens: the refresh moved it
+    let mut out = Vec::new();
+    gk.handle_timeout(t0 + Duration::from_secs(301), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+
+    let stale = rrq_full(
+        3,
+        sa("192.0.2.10:1719"),
+        sa("192.0.2.10:1720"),
+        vec![],
+        None,
+        true,
+        Some(asn::endpoint_id("t-99")),
+    );
+    let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &stale, t1);
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        RegistrationRejectReason::fullRegistrationRequired(())
+    );
+}
+
+#[test]
+fn an_alias_held_by_another_endpoint_is_a_duplicate_and_the_same_endpoint_may_reregister() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let id = register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], now);
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.11:1719",
+        &rrq(1, "192.0.2.11:1719", vec![h323id("Alice"), e164("2000")]),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        RegistrationRejectReason::duplicateAlias(vec![h323id("Alice")])
+    );
+    assert!(
+        gk.registrations().by_alias("2000").is_none(),
+        "nothing of a refused RRQ is kept"
+    );
+    // a full RRQ from the same RAS address (an endpoint that restarted) keeps its identifier
+    assert_eq!(
+        register(
+            &mut gk,
+            "192.0.2.10:1719",
+            vec![h323id("alice"), e164("1001")],
+            now
+        ),
+        id
+    );
+    assert_eq!(gk.registrations().len(), 1);
+}
+
+#[test]
+fn denied_aliases_are_listed_in_the_reject_and_the_table_is_bounded() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.10:1719",
+        &rrq(
+            1,
+            "192.0.2.10:1719",
+            vec![h323id("ok"), h323id("blocked-1")],
+        ),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    let RegistrationRejectReason::invalidTerminalAliases(list) = r.reject_reason else {
+        panic!()
+    };
+    assert_eq!(list.terminal_alias, Some(vec![h323id("blocked-1")]));
+    for i in 0..3 {
+        register(
+            &mut gk,
+            &format!("192.0.2.{}:1719", 20 + i),
+            vec![e164(&format!("{}", 100 + i))],
+            now,
+        );
+    }
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.30:1719",
+        &rrq(1, "192.0.2.30:1719", vec![e164("999")]),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        RegistrationRejectReason::resourceUnavailable(())
+    );
+}
+
+#[test]
+fn urq_removes_the_registration_and_an_unknown_one_is_refused() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let alice = register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], now);
+    let (sent, events) = exchange(&mut gk, "192.0.2.10:1719", &urq(4, &alice), now);
+    assert!(matches!(one(sent).1, RasMessage::unregistrationConfirm(_)));
+    assert!(matches!(
+        &events[0],
+        Output::Event(RasEvent::Unregistered {
+            by: By::Endpoint,
+            ..
+        })
+    ));
+    assert!(gk.registrations().is_empty());
+    let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &urq(5, &alice), now);
+    let RasMessage::unregistrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        UnregRejectReason::notCurrentlyRegistered(())
+    );
+}
+
+#[test]
+fn an_expired_registration_is_probed_with_irq_and_kept_if_it_answers() {
+    let mut gk = gatekeeper();
+    let t0 = Instant::now();
+    let alice = register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], t0);
+    assert_eq!(gk.poll_timeout(), Some(t0 + Duration::from_secs(300)));
+    let mut out = Vec::new();
+    gk.handle_timeout(t0 + Duration::from_secs(299), &mut out);
+    assert!(out.is_empty());
+    let t1 = t0 + Duration::from_secs(300);
+    gk.handle_timeout(t1, &mut out);
+    let (sent, _) = split(std::mem::take(&mut out));
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("192.0.2.10:1719"));
+    let RasMessage::infoRequest(q) = msg else {
+        panic!()
+    };
+    assert_eq!(q.call_reference_value.0, 0);
+    assert!(q.call_identifier.is_some());
+    assert!(gk.registration_views(t1)[0].probing);
+    // the endpoint answers: registered for another TTL
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.10:1719",
+        &irr(q.request_seq_num.0, &alice, sa("192.0.2.10:1719")),
+        t1 + Duration::from_secs(1),
+    );
+    assert!(sent.is_empty(), "needResponse absent: no IACK");
+    gk.handle_timeout(t1 + Duration::from_secs(10), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert!(!gk.registration_views(t1)[0].probing);
+}
+
+#[test]
+fn an_expired_registration_that_does_not_answer_is_removed_with_urq() {
+    let mut gk = gatekeeper();
+    let t0 = Instant::now();
+    register(&mut gk, "192.0.2.10:1719", vec![h323id("alice")], t0);
+    let mut out = Vec::new();
+    gk.handle_timeout(t0 + Duration::from_secs(300), &mut out);
+    out.clear();
+    gk.handle_timeout(t0 + Duration::from_secs(304), &mut out);
+    assert!(out.is_empty(), "probe timeout not reached yet");
+    gk.handle_timeout(t0 + Duration::from_secs(305), &mut out);
+    let (sent, events) = split(out);
+    let RasMessage::unregistrationRequest(u) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(u.reason, Some(UnregRequestReason::ttlExpired(())));
+    assert!(matches!(
+        &events[0],
+        Output::Event(RasEvent::Expired { .. })
+    ));
+    assert!(gk.registrations().is_empty());
+    assert_eq!(gk.poll_timeout(), None);
+}
+
+#[test]
+fn several_endpoints_may_share_a_ras_address_when_signal_address_and_aliases_differ() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let ras = sa("192.0.2.10:1719");
+    let a = rrq_full(
+        1,
+        ras,
+        sa("192.0.2.10:20001"),
+        vec![e164("1")],
+        None,
+        false,
+        None,
+    );
+    let b = rrq_full(
+        2,
+        ras,
+        sa("192.0.2.10:20002"),
+        vec![e164("2")],
+        None,
+        false,
+        None,
+    );
+    for m in [&a, &b] {
+        let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", m, now);
+        assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
+    }
+    assert_eq!(gk.registrations().len(), 2);
+    // the first one again with a new call-signaling port (restarted): replaced, not added
+    let a2 = rrq_full(
+        3,
+        ras,
+        sa("192.0.2.10:20003"),
+        vec![e164("1")],
+        None,
+        false,
+        None,
+    );
+    let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &a2, now);
+    assert!(matches!(one(sent).1, RasMessage::registrationConfirm(_)));
+    assert_eq!(gk.registrations().len(), 2);
+    assert_eq!(
+        gk.registrations()
+            .by_alias("1")
+            .map(|e| e.call_signal.clone()),
+        Some(vec![sa("192.0.2.10:20003")])
+    );
+}
+
+#[test]
+fn the_alias_table_is_shared_with_sip_both_ways() {
+    let shared = causeway_zones::SharedAliases::default();
+    let mut gk = gatekeeper().with_shared_aliases(shared.clone());
+    let now = Instant::now();
+    let sip = causeway_zones::Owner {
+        protocol: Protocol::Sip,
+        id: "sip:carol@example.com".into(),
+        until: Some(now + Duration::from_secs(600)),
+    };
+    shared.claim("sip:carol@example.com", sip, now).unwrap();
+    // a SIP UA holds carol@example.com: the H.323 URL alias is a duplicate
+    let url = asn::alias_address(AliasKind::Url, "carol@example.com").unwrap();
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.10:1719",
+        &rrq(1, "192.0.2.10:1719", vec![url.clone()]),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        RegistrationRejectReason::duplicateAlias(vec![url])
+    );
+    // an H.323 registration claims its aliases for the SIP side, and gives them back on URQ
+    let id = register(
+        &mut gk,
+        "192.0.2.11:1719",
+        vec![h323id("dave"), e164("1004")],
+        now,
+    );
+    let owner = shared.owner("1004", now).unwrap();
+    assert_eq!(
+        (owner.protocol, owner.id.as_str()),
+        (Protocol::H323, id.as_str())
+    );
+    // a call from H.323 to the SIP user is found but cannot be relayed (no interworking)
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.11:1719",
+        &arq(
+            2,
+            &id,
+            vec![asn::alias_address(AliasKind::Url, "carol@example.com").unwrap()],
+            false,
+        ),
+        now,
+    );
+    let RasMessage::admissionReject(r) = one(sent).1 else {
+        panic!()
+    };
+    assert_eq!(
+        r.reject_reason,
+        AdmissionRejectReason::noRouteToDestination(())
+    );
+    exchange(&mut gk, "192.0.2.11:1719", &urq(3, &id), now);
+    assert!(shared.owner("1004", now).is_none());
+    assert!(shared.owner("dave", now).is_none());
+}
