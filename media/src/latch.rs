@@ -102,7 +102,7 @@ impl Latch {
     }
 
     /// A packet from `src` arrived at `now`.
-    pub fn on_packet(&mut self, src: SocketAddr, now: Instant) -> Verdict {
+    pub fn handle(&mut self, src: SocketAddr, now: Instant) -> Verdict {
         match self.latched {
             Some((source, ref mut last_seen)) if source == src => {
                 // `max`: an input clock that steps back must not make silence look longer.
@@ -205,9 +205,9 @@ mod tests {
     fn first_packet_latches_any_source_by_default() {
         let t0 = Instant::now();
         let mut l = latch(LatchRule::AnySource, Relatch::Never);
-        assert_eq!(l.on_packet(sa(NAT), t0), Verdict::Latched);
+        assert_eq!(l.handle(sa(NAT), t0), Verdict::Latched);
         assert_eq!(l.destination(), Some(sa(NAT)));
-        assert_eq!(l.on_packet(sa(NAT), t0), Verdict::Accept);
+        assert_eq!(l.handle(sa(NAT), t0), Verdict::Accept);
         assert_eq!(
             l.state(),
             State::Latched {
@@ -221,11 +221,11 @@ mod tests {
     fn a_stranger_never_hijacks_a_latched_flow() {
         let t0 = Instant::now();
         let mut l = latch(LatchRule::AnySource, Relatch::Never);
-        l.on_packet(sa(NAT), t0);
+        l.handle(sa(NAT), t0);
         for s in [EVIL, SDP, "198.51.100.7:61235"] {
             let later = t0 + Duration::from_secs(3600);
             assert_eq!(
-                l.on_packet(sa(s), later),
+                l.handle(sa(s), later),
                 Verdict::Drop(DropReason::Stranger)
             );
         }
@@ -237,11 +237,11 @@ mod tests {
         let t0 = Instant::now();
         let mut l = latch(LatchRule::ExpectedIpOnly, Relatch::Never);
         assert_eq!(
-            l.on_packet(sa(EVIL), t0),
+            l.handle(sa(EVIL), t0),
             Verdict::Drop(DropReason::NotExpectedIp)
         );
         assert_eq!(l.destination(), Some(sa(SDP)));
-        assert_eq!(l.on_packet(sa("192.0.2.10:40100"), t0), Verdict::Latched);
+        assert_eq!(l.handle(sa("192.0.2.10:40100"), t0), Verdict::Latched);
         assert_eq!(l.destination(), Some(sa("192.0.2.10:40100")));
         let mut blind = Latch::new(
             None,
@@ -251,7 +251,7 @@ mod tests {
             },
         );
         assert_eq!(
-            blind.on_packet(sa(NAT), t0),
+            blind.handle(sa(NAT), t0),
             Verdict::Drop(DropReason::NotExpectedIp)
         );
     }
@@ -261,24 +261,24 @@ mod tests {
         let t0 = Instant::now();
         let quiet = Duration::from_secs(5);
         let mut l = latch(LatchRule::AnySource, Relatch::AfterSilence(quiet));
-        l.on_packet(sa(NAT), t0);
-        l.on_packet(sa(NAT), t0 + Duration::from_secs(2));
+        l.handle(sa(NAT), t0);
+        l.handle(sa(NAT), t0 + Duration::from_secs(2));
         // 4.999 s after the last packet: still the latched source's flow
         let almost = t0 + Duration::from_secs(2) + quiet - Duration::from_millis(1);
         assert_eq!(
-            l.on_packet(sa(EVIL), almost),
+            l.handle(sa(EVIL), almost),
             Verdict::Drop(DropReason::Stranger)
         );
         // the stranger's packet did not refresh the silence clock
         let t1 = t0 + Duration::from_secs(2) + quiet;
         assert_eq!(
-            l.on_packet(sa(EVIL), t1),
+            l.handle(sa(EVIL), t1),
             Verdict::Relatched { from: sa(NAT) }
         );
         assert_eq!(l.destination(), Some(sa(EVIL)));
         // and now the old source is the stranger
         assert_eq!(
-            l.on_packet(sa(NAT), t1 + Duration::from_millis(20)),
+            l.handle(sa(NAT), t1 + Duration::from_millis(20)),
             Verdict::Drop(DropReason::Stranger)
         );
     }
@@ -290,14 +290,14 @@ mod tests {
             LatchRule::ExpectedIpOnly,
             Relatch::AfterSilence(Duration::from_secs(1)),
         );
-        l.on_packet(sa("192.0.2.10:40000"), t0);
+        l.handle(sa("192.0.2.10:40000"), t0);
         let t1 = t0 + Duration::from_secs(10);
         assert_eq!(
-            l.on_packet(sa(EVIL), t1),
+            l.handle(sa(EVIL), t1),
             Verdict::Drop(DropReason::NotExpectedIp)
         );
         assert_eq!(
-            l.on_packet(sa("192.0.2.10:40002"), t1),
+            l.handle(sa("192.0.2.10:40002"), t1),
             Verdict::Relatched {
                 from: sa("192.0.2.10:40000")
             }
@@ -312,10 +312,10 @@ mod tests {
             LatchRule::AnySource,
             Relatch::AfterSilence(Duration::from_secs(5)),
         );
-        l.on_packet(sa(NAT), t1);
-        l.on_packet(sa(NAT), t0); // older timestamp: last_seen stays t1
+        l.handle(sa(NAT), t1);
+        l.handle(sa(NAT), t0); // older timestamp: last_seen stays t1
         assert_eq!(
-            l.on_packet(sa(EVIL), t1 + Duration::from_secs(4)),
+            l.handle(sa(EVIL), t1 + Duration::from_secs(4)),
             Verdict::Drop(DropReason::Stranger)
         );
     }
@@ -326,7 +326,7 @@ mod tests {
         let mut l = latch(LatchRule::AnySource, Relatch::Never);
         l.set_expected(Some(sa("192.0.2.20:40010")));
         assert_eq!(l.destination(), Some(sa("192.0.2.20:40010")));
-        l.on_packet(sa(NAT), t0);
+        l.handle(sa(NAT), t0);
         l.set_expected(Some(sa(SDP)));
         assert_eq!(l.destination(), Some(sa(NAT)));
         assert_eq!(l.expected(), Some(sa(SDP)));

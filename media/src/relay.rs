@@ -386,7 +386,7 @@ fn relay_batch(shared: &Shared, sock: &std::net::UdpSocket, port: u16, b: &mut B
                 truncated += 1;
                 continue;
             }
-            if let Some(f) = table.on_packet(port, src, rx.len, now) {
+            if let Some(f) = table.handle(port, src, rx.len, now) {
                 to_port[i] = f.from_port;
                 to_addr[i] = Some(f.to);
             }

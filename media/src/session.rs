@@ -507,7 +507,7 @@ impl Table {
 
     /// A packet of `len` bytes from `src` arrived on local port `local_port`: where to send
     /// it, or `None` to drop it (counted).
-    pub fn on_packet(
+    pub fn handle(
         &mut self,
         local_port: u16,
         src: SocketAddr,
@@ -541,7 +541,7 @@ impl Table {
             return None;
         };
         let leg = &mut session.legs[side.index()];
-        match leg.latches[component.index()].on_packet(src, now) {
+        match leg.latches[component.index()].handle(src, now) {
             Verdict::Accept | Verdict::Latched => {}
             Verdict::Relatched { .. } => self.stats.relatched += 1,
             Verdict::Drop(why) => {

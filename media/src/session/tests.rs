@@ -47,14 +47,14 @@ fn relays_both_ways_from_the_other_legs_port() {
     assert_ne!(pa, pb);
     // A sends to its relay port; it leaves from B's relay port towards B's SDP address
     assert_eq!(
-        t.on_packet(pa.rtp(), sa(A_SDP), 172, t0),
+        t.handle(pa.rtp(), sa(A_SDP), 172, t0),
         Some(Forward {
             from_port: pb.rtp(),
             to: sa(B_SDP)
         })
     );
     assert_eq!(
-        t.on_packet(pb.rtp(), sa(B_SDP), 172, t0),
+        t.handle(pb.rtp(), sa(B_SDP), 172, t0),
         Some(Forward {
             from_port: pa.rtp(),
             to: sa(A_SDP)
@@ -62,7 +62,7 @@ fn relays_both_ways_from_the_other_legs_port() {
     );
     // RTCP uses the odd ports and the RTP port + 1 of each side
     assert_eq!(
-        t.on_packet(pa.rtcp(), sa("192.0.2.10:40001"), 80, t0),
+        t.handle(pa.rtcp(), sa("192.0.2.10:40001"), 80, t0),
         Some(Forward {
             from_port: pb.rtcp(),
             to: sa("10.1.1.20:50001")
@@ -75,7 +75,7 @@ fn media_flows_to_the_sdp_address_before_the_far_side_sends() {
     let t0 = Instant::now();
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    let f = t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
+    let f = t.handle(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
     assert_eq!(f.to, sa(B_SDP));
     let sess = t.get(s.id).unwrap();
     assert_eq!(sess.leg(Side::Callee).latch(Component::Rtp).latched(), None);
@@ -87,8 +87,8 @@ fn a_nated_peer_is_latched_and_answered_at_its_real_source() {
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
     // A's SDP names a private-looking address; its packets come from the NAT's
-    t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
-    let back = t.on_packet(pair(s.b).rtp(), sa(B_SDP), 172, t0).unwrap();
+    t.handle(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
+    let back = t.handle(pair(s.b).rtp(), sa(B_SDP), 172, t0).unwrap();
     assert_eq!(back.to, sa(A_NAT));
 }
 
@@ -97,11 +97,11 @@ fn a_stranger_is_ignored_after_latching() {
     let t0 = Instant::now();
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
-    assert_eq!(t.on_packet(pair(s.a).rtp(), sa(EVIL), 172, t0), None);
+    t.handle(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
+    assert_eq!(t.handle(pair(s.a).rtp(), sa(EVIL), 172, t0), None);
     // the SDP address itself is a stranger too once the real source latched
-    assert_eq!(t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0), None);
-    let back = t.on_packet(pair(s.b).rtp(), sa(B_SDP), 172, t0).unwrap();
+    assert_eq!(t.handle(pair(s.a).rtp(), sa(A_SDP), 172, t0), None);
+    let back = t.handle(pair(s.b).rtp(), sa(B_SDP), 172, t0).unwrap();
     assert_eq!(back.to, sa(A_NAT));
     assert_eq!(t.stats().dropped_stranger, 2);
     assert_eq!(t.get(s.id).unwrap().leg(Side::Caller).dropped(), 2);
@@ -112,10 +112,10 @@ fn rtp_and_rtcp_latch_separately() {
     let t0 = Instant::now();
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
-    t.on_packet(pair(s.a).rtcp(), sa("198.51.100.7:61235"), 80, t0)
+    t.handle(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
+    t.handle(pair(s.a).rtcp(), sa("198.51.100.7:61235"), 80, t0)
         .unwrap();
-    let rtcp_back = t.on_packet(pair(s.b).rtcp(), sa("10.1.1.20:50001"), 80, t0);
+    let rtcp_back = t.handle(pair(s.b).rtcp(), sa("10.1.1.20:50001"), 80, t0);
     assert_eq!(rtcp_back.unwrap().to, sa("198.51.100.7:61235"));
 }
 
@@ -129,10 +129,10 @@ fn expected_ip_only_refuses_other_ips_before_latching() {
     };
     let mut t = Table::new(cfg);
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    assert_eq!(t.on_packet(pair(s.a).rtp(), sa(EVIL), 172, t0), None);
+    assert_eq!(t.handle(pair(s.a).rtp(), sa(EVIL), 172, t0), None);
     assert_eq!(t.stats().dropped_not_expected_ip, 1);
     assert!(t
-        .on_packet(pair(s.a).rtp(), sa("192.0.2.10:41000"), 172, t0)
+        .handle(pair(s.a).rtp(), sa("192.0.2.10:41000"), 172, t0)
         .is_some());
 }
 
@@ -143,11 +143,11 @@ fn relatch_after_silence_is_counted() {
     cfg.latch.relatch = Relatch::AfterSilence(Duration::from_secs(2));
     let mut t = Table::new(cfg);
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    t.on_packet(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
+    t.handle(pair(s.a).rtp(), sa(A_NAT), 172, t0).unwrap();
     let t1 = t0 + Duration::from_secs(3);
-    t.on_packet(pair(s.a).rtp(), sa(EVIL), 172, t1).unwrap();
+    t.handle(pair(s.a).rtp(), sa(EVIL), 172, t1).unwrap();
     assert_eq!(t.stats().relatched, 1);
-    let back = t.on_packet(pair(s.b).rtp(), sa(B_SDP), 172, t1).unwrap();
+    let back = t.handle(pair(s.b).rtp(), sa(B_SDP), 172, t1).unwrap();
     assert_eq!(back.to, sa(EVIL));
 }
 
@@ -157,9 +157,9 @@ fn counters_per_direction_and_table_wide() {
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
     for _ in 0..3 {
-        t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap();
+        t.handle(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap();
     }
-    t.on_packet(pair(s.b).rtp(), sa(B_SDP), 100, t0).unwrap();
+    t.handle(pair(s.b).rtp(), sa(B_SDP), 100, t0).unwrap();
     let sess = t.get(s.id).unwrap();
     assert_eq!(
         sess.leg(Side::Caller).forwarded(),
@@ -196,7 +196,7 @@ fn inactivity_expiry_ends_idle_sessions_and_frees_their_ports() {
         .unwrap();
     assert_eq!(t.ports_in_use(), 4);
     let t1 = t0 + Duration::from_secs(30);
-    t.on_packet(pair(busy.a).rtp(), sa("192.0.2.11:40000"), 172, t1)
+    t.handle(pair(busy.a).rtp(), sa("192.0.2.11:40000"), 172, t1)
         .unwrap();
     // 59.999 s: nothing ends
     assert!(t
@@ -209,7 +209,7 @@ fn inactivity_expiry_ends_idle_sessions_and_frees_their_ports() {
     assert_eq!(t.stats().sessions, 1);
     // a late packet to the ended session's port is dropped as unknown
     assert_eq!(
-        t.on_packet(pair(idle.a).rtp(), sa(A_SDP), 172, t0 + timeout),
+        t.handle(pair(idle.a).rtp(), sa(A_SDP), 172, t0 + timeout),
         None
     );
     assert_eq!(t.stats().dropped_unknown_port, 1);
@@ -225,8 +225,8 @@ fn a_stranger_does_not_keep_a_session_alive() {
     let timeout = Duration::from_secs(60);
     let mut t = table();
     let s = t.add(own(A_SDP), own(B_SDP), t0).unwrap();
-    t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap();
-    t.on_packet(pair(s.a).rtp(), sa(EVIL), 172, t0 + Duration::from_secs(59));
+    t.handle(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap();
+    t.handle(pair(s.a).rtp(), sa(EVIL), 172, t0 + Duration::from_secs(59));
     assert_eq!(t.expire(t0 + timeout, timeout).len(), 1);
 }
 
@@ -254,12 +254,12 @@ fn the_answer_fills_in_the_far_leg() {
     let mut t = table();
     // at offer time only A's address is known
     let s = t.add(own(A_SDP), LegSpec::own(None), t0).unwrap();
-    assert_eq!(t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0), None);
+    assert_eq!(t.handle(pair(s.a).rtp(), sa(A_SDP), 172, t0), None);
     assert_eq!(t.stats().dropped_no_destination, 1);
     t.set_expected(s.id, Side::Callee, Some(sa(B_SDP)), rtcp_of(sa(B_SDP)))
         .unwrap();
     assert_eq!(
-        t.on_packet(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap().to,
+        t.handle(pair(s.a).rtp(), sa(A_SDP), 172, t0).unwrap().to,
         sa(B_SDP)
     );
     t.remove(s.id);
@@ -296,7 +296,7 @@ fn multiplexed_pair_is_demultiplexed_by_c_source_port() {
     assert!(pair(one.b).rtp() > 36001 && pair(two.b).rtp() > 36001);
     assert_eq!(t.ports_in_use(), 2);
 
-    let f1 = t.on_packet(36000, c(50000), 172, t0).unwrap();
+    let f1 = t.handle(36000, c(50000), 172, t0).unwrap();
     assert_eq!(
         f1,
         Forward {
@@ -304,13 +304,13 @@ fn multiplexed_pair_is_demultiplexed_by_c_source_port() {
             to: sa(A_SDP)
         }
     );
-    let f2 = t.on_packet(36000, c(50002), 172, t0).unwrap();
+    let f2 = t.handle(36000, c(50002), 172, t0).unwrap();
     assert_eq!(f2.to, sa("192.0.2.11:40000"));
     // RTCP from C's RTP port + 1 on the odd multiplexed port
-    let r1 = t.on_packet(36001, c(50001), 80, t0).unwrap();
+    let r1 = t.handle(36001, c(50001), 80, t0).unwrap();
     assert_eq!(r1.from_port, pair(one.b).rtcp());
     // towards C: from the multiplexed port to C's advertised source
-    let back = t.on_packet(pair(two.b).rtp(), sa("192.0.2.11:40000"), 172, t0);
+    let back = t.handle(pair(two.b).rtp(), sa("192.0.2.11:40000"), 172, t0);
     assert_eq!(
         back,
         Some(Forward {
@@ -319,16 +319,16 @@ fn multiplexed_pair_is_demultiplexed_by_c_source_port() {
         })
     );
     // unknown sources on the multiplexed pair are dropped and counted
-    assert_eq!(t.on_packet(36000, c(50004), 172, t0), None);
-    assert_eq!(t.on_packet(36000, sa(EVIL), 172, t0), None);
-    assert_eq!(t.on_packet(36001, c(50000), 172, t0), None); // RTP source on the RTCP port
+    assert_eq!(t.handle(36000, c(50004), 172, t0), None);
+    assert_eq!(t.handle(36000, sa(EVIL), 172, t0), None);
+    assert_eq!(t.handle(36001, c(50000), 172, t0), None); // RTP source on the RTCP port
     assert_eq!(t.stats().dropped_unknown_source, 3);
 
     // once one call ends its source is unknown again; the other is untouched
     t.remove(one.id);
-    assert_eq!(t.on_packet(36000, c(50000), 172, t0), None);
+    assert_eq!(t.handle(36000, c(50000), 172, t0), None);
     assert_eq!(t.stats().dropped_unknown_source, 4);
-    assert!(t.on_packet(36000, c(50002), 172, t0).is_some());
+    assert!(t.handle(36000, c(50002), 172, t0).is_some());
 }
 
 #[test]
@@ -351,10 +351,10 @@ fn a_multiplexed_leg_is_rekeyed_by_the_answer() {
     let mut t = Table::new(config(36000, 36099, Some(36000)));
     // an inbound call: C's port is known only from C's answer
     let s = t.add(own(A_SDP), LegSpec::multiplexed(None), t0).unwrap();
-    assert_eq!(t.on_packet(36000, c(50000), 172, t0), None);
+    assert_eq!(t.handle(36000, c(50000), 172, t0), None);
     t.set_expected(s.id, Side::Callee, Some(c(50000)), rtcp_of(c(50000)))
         .unwrap();
-    assert_eq!(t.on_packet(36000, c(50000), 172, t0).unwrap().to, sa(A_SDP));
+    assert_eq!(t.handle(36000, c(50000), 172, t0).unwrap().to, sa(A_SDP));
     let other = t
         .add(own(B_SDP), LegSpec::multiplexed(Some(c(50010))), t0)
         .unwrap();
@@ -365,8 +365,8 @@ fn a_multiplexed_leg_is_rekeyed_by_the_answer() {
     // a re-INVITE moves C's port: the old source is forgotten
     t.set_expected(s.id, Side::Callee, Some(c(50020)), rtcp_of(c(50020)))
         .unwrap();
-    assert_eq!(t.on_packet(36000, c(50000), 172, t0), None);
-    assert!(t.on_packet(36000, c(50020), 172, t0).is_some());
+    assert_eq!(t.handle(36000, c(50000), 172, t0), None);
+    assert!(t.handle(36000, c(50020), 172, t0).is_some());
 }
 
 #[test]
@@ -415,8 +415,8 @@ fn port_exhaustion_holds_nothing_back() {
 #[test]
 fn packets_to_ports_of_no_session_are_counted() {
     let mut t = table();
-    assert_eq!(t.on_packet(40000, sa(EVIL), 172, Instant::now()), None);
-    assert_eq!(t.on_packet(5060, sa(EVIL), 172, Instant::now()), None);
+    assert_eq!(t.handle(40000, sa(EVIL), 172, Instant::now()), None);
+    assert_eq!(t.handle(5060, sa(EVIL), 172, Instant::now()), None);
     assert_eq!(t.stats().dropped_unknown_port, 2);
 }
 
@@ -491,7 +491,7 @@ proptest! {
                         None => 36000 + u16::from(port_sel),
                     };
                     let src = c(50000 + src_port);
-                    if let Some(f) = t.on_packet(port, src, 172, now) {
+                    if let Some(f) = t.handle(port, src, 172, now) {
                         let owner = live.iter().find(|s| {
                             s.a.pair().contains(f.from_port) || s.b.pair().contains(f.from_port)
                         });

@@ -53,7 +53,7 @@ impl Core {
         if s.machine.poll_timeout().is_some_and(|t| t > now) {
             return; // a stale entry: the machine re-armed later
         }
-        if let Some(bytes) = s.machine.on_timeout(now) {
+        if let Some(bytes) = s.machine.handle_timeout(now) {
             send_reply(&s.reply, bytes, out);
         }
         let at = s.machine.poll_timeout();
@@ -68,7 +68,7 @@ impl Core {
         if c.machine.poll_timeout().is_some_and(|t| t > now) {
             return;
         }
-        match c.machine.on_timeout(now) {
+        match c.machine.handle_timeout(now) {
             ClientTimeout::Retransmit(bytes) => {
                 out.push(Output::Transmit(to_hop(&c.hop, bytes, 0)));
             }

@@ -183,7 +183,7 @@ impl Client {
             .min()
     }
 
-    pub fn on_timeout(&mut self, now: Instant) -> ClientTimeout {
+    pub fn handle_timeout(&mut self, now: Instant) -> ClientTimeout {
         if self.end_at.is_some_and(|t| t <= now) {
             self.terminate();
             return ClientTimeout::Nothing;
@@ -228,7 +228,7 @@ mod tests {
             if t > start + until {
                 break;
             }
-            let r = c.on_timeout(t);
+            let r = c.handle_timeout(t);
             out.push((t - start, r));
         }
         out
@@ -282,7 +282,7 @@ mod tests {
         // timer D: 32 s on UDP
         assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(32)));
         assert_eq!(
-            c.on_timeout(now + Duration::from_secs(32)),
+            c.handle_timeout(now + Duration::from_secs(32)),
             ClientTimeout::Nothing
         );
         assert!(c.is_terminated());
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(c.on_response(200, now + T1, &ack), (true, None));
         assert_eq!(c.on_response(486, now + T1, &ack), (false, None));
         assert_eq!(c.poll_timeout(), Some(now + T1 * 64));
-        c.on_timeout(now + T1 * 64);
+        c.handle_timeout(now + T1 * 64);
         assert!(c.is_terminated());
     }
 
@@ -320,7 +320,7 @@ mod tests {
         let now2 = now + Duration::from_secs(12);
         assert_eq!(c.on_response(100, now2, &ack), (true, None));
         let next = c.poll_timeout().unwrap();
-        c.on_timeout(next);
+        c.handle_timeout(next);
         assert_eq!(c.poll_timeout().unwrap() - next, cfg.t2);
     }
 
@@ -356,7 +356,7 @@ mod tests {
             let mut c = Client::new(invite, Bytes::new(), reliable, now, &TimerConfig::default());
             for (status, dt) in steps {
                 now += Duration::from_millis(dt);
-                if let Some(t) = c.poll_timeout() { if t <= now { c.on_timeout(t); } }
+                if let Some(t) = c.poll_timeout() { if t <= now { c.handle_timeout(t); } }
                 let status = status.max(100);
                 let was_terminated = c.is_terminated();
                 let (deliver, tx) = c.on_response(status, now, &ack);
@@ -366,7 +366,7 @@ mod tests {
             let mut n = 0;
             while let Some(t) = c.poll_timeout() {
                 prop_assert!(t <= now + Duration::from_secs(200));
-                c.on_timeout(t);
+                c.handle_timeout(t);
                 n += 1;
                 prop_assert!(n < 100);
             }

@@ -1,6 +1,6 @@
 //! RFC 3261 section 17 transactions, with the RFC 6026 corrections for 2xx, as sans-IO state
 //! machines: each takes an input and `now`, and answers with what to transmit; `poll_timeout`
-//! says when it next needs `on_timeout`. No sockets, no clock, no parsing: requests and
+//! says when it next needs `handle_timeout`. No sockets, no clock, no parsing: requests and
 //! responses are opaque `Bytes` plus the status code, so the machines are tested with a fake
 //! clock.
 //!

@@ -143,7 +143,7 @@ impl Server {
     }
 
     /// Returns a response to retransmit (timer G), if due.
-    pub fn on_timeout(&mut self, now: Instant) -> Option<Bytes> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Bytes> {
         if self.end_at.is_some_and(|t| t <= now) {
             // timer H (no ACK came), I, J or L: the transaction is over
             self.terminate();
@@ -185,7 +185,7 @@ mod tests {
         let mut times = Vec::new();
         for _ in 0..5 {
             let t = s.poll_timeout().unwrap();
-            assert_eq!(s.on_timeout(t), Some(b("486")));
+            assert_eq!(s.handle_timeout(t), Some(b("486")));
             times.push((t - now).as_millis());
         }
         assert_eq!(times, vec![500, 1500, 3500, 7500, 11500]);
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(s.on_request(true, t), None);
         assert_eq!(s.state(), ServerState::Confirmed);
         assert_eq!(s.poll_timeout(), Some(t + cfg.t4));
-        s.on_timeout(t + cfg.t4);
+        s.handle_timeout(t + cfg.t4);
         assert!(s.is_terminated());
     }
 
@@ -203,7 +203,7 @@ mod tests {
         let mut s = Server::new(true, true, now, &TimerConfig::default());
         s.respond(404, b("404"), now);
         assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(32)));
-        s.on_timeout(now + Duration::from_secs(32));
+        s.handle_timeout(now + Duration::from_secs(32));
         assert!(s.is_terminated());
     }
 
@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(s.respond(200, b("200"), now), Some(b("200")));
         assert_eq!(s.respond(486, b("486"), now), None);
         assert_eq!(s.on_request(false, now), None);
-        s.on_timeout(now + Duration::from_secs(32));
+        s.handle_timeout(now + Duration::from_secs(32));
         assert!(s.is_terminated());
     }
 
@@ -245,7 +245,7 @@ mod tests {
             let mut finals = 0;
             for (status, ack, dt) in steps {
                 now += Duration::from_millis(dt);
-                if let Some(t) = s.poll_timeout() { if t <= now { s.on_timeout(t); } }
+                if let Some(t) = s.poll_timeout() { if t <= now { s.handle_timeout(t); } }
                 s.on_request(ack, now);
                 let status = status.max(100);
                 if s.respond(status, Bytes::new(), now).is_some() && status >= 300 {
@@ -255,7 +255,7 @@ mod tests {
             prop_assert!(finals <= 1);
             let mut n = 0;
             while let Some(t) = s.poll_timeout() {
-                s.on_timeout(t);
+                s.handle_timeout(t);
                 n += 1;
                 prop_assert!(n < 100);
             }
