@@ -450,7 +450,8 @@ async fn start_h323(
             alerting_timeout: Duration::from_secs(h.setup_timeout),
             ..call::CallConfig::default()
         },
-        Box::new(call::NoMediaHook),
+        // H.323 media is not relayed yet: the channels' addresses pass as they are
+        None,
     );
     let svc = service::Service::new(gk, calls, ras_addr);
     info!(

@@ -224,10 +224,7 @@ mod tests {
         l.handle(sa(NAT), t0);
         for s in [EVIL, SDP, "198.51.100.7:61235"] {
             let later = t0 + Duration::from_secs(3600);
-            assert_eq!(
-                l.handle(sa(s), later),
-                Verdict::Drop(DropReason::Stranger)
-            );
+            assert_eq!(l.handle(sa(s), later), Verdict::Drop(DropReason::Stranger));
         }
         assert_eq!(l.destination(), Some(sa(NAT)));
     }
@@ -271,10 +268,7 @@ mod tests {
         );
         // the stranger's packet did not refresh the silence clock
         let t1 = t0 + Duration::from_secs(2) + quiet;
-        assert_eq!(
-            l.handle(sa(EVIL), t1),
-            Verdict::Relatched { from: sa(NAT) }
-        );
+        assert_eq!(l.handle(sa(EVIL), t1), Verdict::Relatched { from: sa(NAT) });
         assert_eq!(l.destination(), Some(sa(EVIL)));
         // and now the old source is the stranger
         assert_eq!(

@@ -28,6 +28,8 @@ pub mod sdp;
 pub mod session;
 
 pub use anchor::{
-    Anchor, AnchorConfig, Anchored, MediaAnchor, MediaRefusal, Relay, RelayCommand, RelayEvent,
+    Anchor, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal, Relay, RelayCommand,
+    RelayEvent,
 };
 pub use call::{Leg, Legs, LinkEnd, Side};
+pub use session::Component;

@@ -42,10 +42,7 @@ pub use alias::{
     alias_address, alias_address_or_guess, alias_text, typed_alias, typed_alias_text, AliasKind,
     AliasText, TypedAliasError,
 };
-pub use transport::{
-    h225_to_h245, h245_socket_addr, h245_to_h225, h245_transport_address, socket_addr,
-    transport_address,
-};
+pub use transport::{h245_socket_addr, h245_transport_address, socket_addr, transport_address};
 
 use causeway_h323_asn1::h323_messages::{
     CallIdentifier, EndpointIdentifier, GatekeeperIdentifier, GloballyUniqueID, ProtocolIdentifier,

@@ -70,39 +70,6 @@ pub fn h245_transport_address(addr: SocketAddr) -> H245TransportAddress {
     H245TransportAddress::unicastAddress(unicast)
 }
 
-/// An H.245 unicast IP address as an H.225.0 transport address (octets kept as they are).
-pub fn h245_to_h225(a: &H245TransportAddress) -> Option<TransportAddress> {
-    match a {
-        H245TransportAddress::unicastAddress(UnicastAddress::iPAddress(ip)) => {
-            Some(TransportAddress::ipAddress(TransportAddressIpAddress::new(
-                ip.network.clone(),
-                ip.tsap_identifier,
-            )))
-        }
-        H245TransportAddress::unicastAddress(UnicastAddress::iP6Address(ip)) => {
-            Some(TransportAddress::ip6Address(
-                TransportAddressIp6Address::new(ip.network.clone(), ip.tsap_identifier),
-            ))
-        }
-        _ => None,
-    }
-}
-
-/// The reverse of [`h245_to_h225`]; `None` for kinds H.245 unicast has no IP form for, or for
-/// addresses of the wrong length (which would not encode).
-pub fn h225_to_h245(a: &TransportAddress) -> Option<H245TransportAddress> {
-    let u = match a {
-        TransportAddress::ipAddress(ip) if ip.ip.len() == 4 => {
-            UnicastAddress::iPAddress(UnicastAddressIPAddress::new(ip.ip.clone(), ip.port))
-        }
-        TransportAddress::ip6Address(ip) if ip.ip.len() == 16 => {
-            UnicastAddress::iP6Address(UnicastAddressIP6Address::new(ip.ip.clone(), ip.port))
-        }
-        _ => return None,
-    };
-    Some(H245TransportAddress::unicastAddress(u))
-}
-
 /// The address as it goes on the wire: IPv4-mapped IPv6 as IPv4.
 fn wire_ip(ip: IpAddr) -> IpAddr {
     match ip {

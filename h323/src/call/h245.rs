@@ -1,15 +1,17 @@
-//! H.245 content of relayed calls as the [`MediaHook`] sees it: every media transport address
+//! H.245 content of relayed calls as the media anchor (`causeway_media::MediaAnchor`) sees it:
+//! every media transport address
 //! in OpenLogicalChannel and OpenLogicalChannelAck (H2250LogicalChannelParameters and
 //! H2250LogicalChannelAckParameters), whether the message came tunneled (h245Control), on a
 //! separate H.245 connection, or as a fastStart element (an encoded OpenLogicalChannel).
 //!
-//! A message is re-encoded only when the hook changed an address; otherwise the caller
-//! forwards the original bytes. Only IPv4/IPv6 unicast addresses are shown to the hook (the
-//! others cannot be expressed as an H.225.0 `TransportAddress` the hook understands).
+//! A message is re-encoded only when the anchor changed an address; otherwise the caller
+//! forwards the original bytes. Only IPv4/IPv6 unicast addresses are shown to it (the others
+//! cannot be carried as a socket address). Without an anchor every message is still decoded
+//! (undecodable H.245 is reported the same way) and forwarded as it came.
 //!
 //! Pure functions; no call state. Must not touch the Q.931 layer.
 
-use super::{CallId, MediaAddressKind, MediaHook, Side};
+use super::{CallId, Side};
 use crate::asn;
 use causeway_h323_asn1::multimedia_system_control::{
     H2250LogicalChannelParameters, H245TransportAddress, MultimediaSystemControlMessage,
@@ -22,54 +24,50 @@ use causeway_h323_asn1::multimedia_system_control::{
 };
 use causeway_h323_asn1::rasn::aper;
 use causeway_h323_asn1::rasn::types::OctetString;
+use causeway_media::{ChannelAddress, Component, MediaAnchor};
+use std::time::Instant;
 
-/// Who is asking, passed down to the hook.
+/// Who is asking, passed down to the anchor.
 pub(crate) struct HookCtx<'a> {
-    pub hook: &'a mut dyn MediaHook,
+    pub anchor: Option<&'a mut (dyn MediaAnchor + Send + 'static)>,
     pub call: CallId,
     pub from: Side,
     pub fast_start: bool,
+    pub now: Instant,
 }
 
 impl HookCtx<'_> {
-    /// Shows one address to the hook; true when the hook changed it (and it was written back).
-    fn visit(&mut self, kind: MediaAddressKind, slot: &mut Option<H245TransportAddress>) -> bool {
-        let Some(h) = slot.as_ref() else {
+    /// Shows one address to the anchor; true when it changed it (and it was written back).
+    fn visit(
+        &mut self,
+        component: Component,
+        answer: bool,
+        slot: &mut Option<H245TransportAddress>,
+    ) -> bool {
+        let Some(anchor) = self.anchor.as_deref_mut() else {
             return false;
         };
-        let Some(before) = asn::h245_to_h225(h) else {
+        let Some(before) = slot.as_ref().and_then(asn::h245_socket_addr) else {
             return false;
         };
-        let mut ta = before.clone();
-        self.hook
-            .media_address(self.call, self.from, kind, self.fast_start, &mut ta);
-        if ta == before {
-            return false;
-        }
-        match asn::h225_to_h245(&ta) {
-            Some(new) => {
-                *slot = Some(new);
+        let what = ChannelAddress {
+            component,
+            answer,
+            early: self.fast_start,
+        };
+        let call = self.call.to_string();
+        match anchor.channel_address(&call, self.from, what, before, self.now) {
+            Some(after) if after != before => {
+                *slot = Some(asn::h245_transport_address(after));
                 true
             }
-            // The hook asked for an address kind H.245 unicast cannot carry: keep the original.
-            None => false,
+            _ => false,
         }
     }
 
-    fn h2250(&mut self, p: &mut H2250LogicalChannelParameters, ack: bool) -> bool {
-        let (media, control) = if ack {
-            (
-                MediaAddressKind::OlcAckMedia,
-                MediaAddressKind::OlcAckMediaControl,
-            )
-        } else {
-            (
-                MediaAddressKind::OlcMedia,
-                MediaAddressKind::OlcMediaControl,
-            )
-        };
-        let a = self.visit(media, &mut p.media_channel);
-        let b = self.visit(control, &mut p.media_control_channel);
+    fn h2250(&mut self, p: &mut H2250LogicalChannelParameters, answer: bool) -> bool {
+        let a = self.visit(Component::Rtp, answer, &mut p.media_channel);
+        let b = self.visit(Component::Rtcp, answer, &mut p.media_control_channel);
         a | b
     }
 
@@ -95,11 +93,8 @@ impl HookCtx<'_> {
         if let Some(AckMux::h2250LogicalChannelAckParameters(p)) =
             &mut ack.forward_multiplex_ack_parameters
         {
-            let a = self.visit(MediaAddressKind::OlcAckMedia, &mut p.media_channel);
-            let b = self.visit(
-                MediaAddressKind::OlcAckMediaControl,
-                &mut p.media_control_channel,
-            );
+            let a = self.visit(Component::Rtp, true, &mut p.media_channel);
+            let b = self.visit(Component::Rtcp, true, &mut p.media_control_channel);
             changed |= a | b;
         }
         if let Some(rev) = &mut ack.reverse_logical_channel_parameters {

@@ -16,12 +16,12 @@
 //! Layout: [`signaling`] owns the connection and call tables and dispatches inputs (its
 //! parts: `setup`, `relay` of Q.931 messages, `h245_channel` for separate H.245 channels,
 //! `clearing`); `state` holds one call's state and send queues; `uuie` decodes, rewrites and
-//! builds `H323-UserInformation`; `h245` shows H.245 media addresses to the [`MediaHook`]
+//! builds `H323-UserInformation`; `h245` shows H.245 media addresses to the media anchor (`causeway_media::MediaAnchor`)
 //! (called from `signaling::relay::inspect` for tunneled H.245 and fastStart, and from
 //! `signaling::h245_channel::h245_data` for separate channels); `release` maps
 //! ReleaseComplete reasons to Q.931 causes.
 
-use causeway_h323_asn1::h323_messages::{AliasAddress, TransportAddress};
+use causeway_h323_asn1::h323_messages::AliasAddress;
 use std::net::{IpAddr, SocketAddr};
 
 mod h245;
@@ -44,32 +44,9 @@ pub type ListenerId = u64;
 /// One gatekeeper-routed call.
 pub type CallId = u64;
 
-/// The two legs of a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The endpoint that sent Setup to causeway.
-    Caller,
-    /// The endpoint causeway sent Setup to.
-    Callee,
-}
-
-impl Side {
-    /// The other leg.
-    pub fn other(self) -> Side {
-        match self {
-            Side::Caller => Side::Callee,
-            Side::Callee => Side::Caller,
-        }
-    }
-
-    /// 0 for the caller, 1 for the callee: index of per-side arrays.
-    pub(crate) fn idx(self) -> usize {
-        match self {
-            Side::Caller => 0,
-            Side::Callee => 1,
-        }
-    }
-}
+/// The two legs of a call: the endpoint that sent Setup to causeway (caller) and the one
+/// causeway sent Setup to (callee). The media relay's vocabulary, shared by SIP and H.323.
+pub use causeway_media::Side;
 
 /// Where a routed call goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,46 +205,4 @@ pub enum CallEvent {
         conn: ConnId,
         what: String,
     },
-}
-
-/// Which media transport address of an H.245 message a [`MediaHook`] is shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MediaAddressKind {
-    /// OpenLogicalChannel (H2250LogicalChannelParameters) mediaChannel.
-    OlcMedia,
-    /// OpenLogicalChannel mediaControlChannel (RTCP).
-    OlcMediaControl,
-    /// OpenLogicalChannelAck mediaChannel.
-    OlcAckMedia,
-    /// OpenLogicalChannelAck mediaControlChannel.
-    OlcAckMediaControl,
-}
-
-/// Sees (and may rewrite) every media transport address in OpenLogicalChannel,
-/// OpenLogicalChannelAck and fastStart elements of relayed calls, tunneled or not; the media
-/// relay anchors H.323 calls through it. A rewritten address is re-encoded into the message.
-pub trait MediaHook {
-    fn media_address(
-        &mut self,
-        call: CallId,
-        from: Side,
-        kind: MediaAddressKind,
-        fast_start: bool,
-        addr: &mut TransportAddress,
-    );
-}
-
-/// The hook of a node that does not anchor H.323 media: sees everything, changes nothing.
-pub struct NoMediaHook;
-
-impl MediaHook for NoMediaHook {
-    fn media_address(
-        &mut self,
-        _call: CallId,
-        _from: Side,
-        _kind: MediaAddressKind,
-        _fast_start: bool,
-        _addr: &mut TransportAddress,
-    ) {
-    }
 }

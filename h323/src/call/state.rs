@@ -188,7 +188,7 @@ pub(crate) struct Call {
     pub setup_tunneling: bool,
     pub tunnel_reported: bool,
     pub h245: Option<H245Relay>,
-    /// Messages to each side (index [`Side::idx`]).
+    /// Messages to each side (index [`Side::index`]).
     pub queues: [OutQueue; 2],
 }
 

@@ -28,12 +28,14 @@ mod tests;
 
 use crate::call::{Leg, Legs, LinkEnd, Side};
 use crate::sdp::Sdp;
-use crate::session::{AddError, LegSpec, SessionId, SessionInfo, SharedTable, UpdateError};
+use crate::session::{
+    AddError, Component, LegSpec, SessionId, SessionInfo, SharedTable, UpdateError,
+};
 use bytes::Bytes;
 use causeway_config::media::{Anchor as Policy, OnInactivity};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use streams::{relayable, Stream};
 
@@ -92,8 +94,21 @@ pub trait Relay {
     fn execute(&self, command: RelayCommand) -> Option<RelayEvent>;
 }
 
-/// What a signaling stack asks of the media relay. The SIP proxy core anchors SDP bodies
-/// through it; H.323 call signaling is its second caller (its logical channels).
+/// One media transport address a channel-based description announces: H.245's
+/// OpenLogicalChannel (the opening of a channel), its Ack (the answer) and fastStart proposals
+/// (openings sent before the call is up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelAddress {
+    /// RTP (H.245 mediaChannel) or RTCP (mediaControlChannel).
+    pub component: Component,
+    /// The answer to an opened channel (OpenLogicalChannelAck), not the opening itself.
+    pub answer: bool,
+    /// Proposed before the call is up (H.323 fastStart).
+    pub early: bool,
+}
+
+/// What a signaling stack asks of the media relay: SIP anchors its SDP bodies through `sdp`,
+/// H.323 call signaling shows it every logical-channel address (`channel_address`).
 pub trait MediaAnchor {
     /// Whether calls between these legs are anchored (the `[media] anchor` policy).
     fn wants(&self, legs: &Legs) -> bool;
@@ -107,6 +122,19 @@ pub trait MediaAnchor {
         body: &[u8],
         now: Instant,
     ) -> Result<Anchored, MediaRefusal>;
+    /// One address of a logical channel of call `call_id`, announced by `from`: the address to
+    /// announce to the other side instead, or `None` to leave it. [`Anchor`] does not relay
+    /// H.323 media yet and leaves every address alone (the default).
+    fn channel_address(
+        &mut self,
+        _call_id: &str,
+        _from: Side,
+        _what: ChannelAddress,
+        _addr: SocketAddr,
+        _now: Instant,
+    ) -> Option<SocketAddr> {
+        None
+    }
     /// The call ended (BYE, CANCEL, a failure answer): free what it holds.
     fn end(&mut self, call_id: &str);
     /// The relay driver's answer to a command; the call whose set-up it settled, if any (ask

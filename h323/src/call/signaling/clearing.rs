@@ -47,7 +47,7 @@ impl CallSignaling {
         // Q.850 41 "temporary failure": the leg went away without ReleaseComplete.
         let rel = Release::with_cause(ReleaseCompleteReason::undefinedReason(()), 41);
         let mut to = [ToSide::Nothing, ToSide::Nothing];
-        to[side.other().idx()] = ToSide::Build(rel);
+        to[side.other().index()] = ToSide::Build(rel);
         self.clear(
             id,
             Some(side),
@@ -82,7 +82,7 @@ impl CallSignaling {
                 continue;
             };
             if call.ready_conn(side).is_some() {
-                match &to[side.idx()] {
+                match &to[side.index()] {
                     ToSide::Nothing => {}
                     ToSide::Forward(b) => out.push(Output::Send {
                         conn,

@@ -21,9 +21,10 @@ use super::{malformed, CallSignaling, Role};
 use crate::asn;
 use crate::call::h245::{rewrite_message, HookCtx, Rewrite};
 use crate::call::state::{H245Relay, ListenState, Pending};
-use crate::call::{CallEvent, CallId, ConnId, ListenerId, MediaHook, Output, Side};
+use crate::call::{CallEvent, CallId, ConnId, ListenerId, Output, Side};
 use causeway_h323_asn1::h323_messages::TransportAddress;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// What to do with an h245Address a side offered.
 pub(super) enum Offer {
@@ -55,7 +56,7 @@ impl CallSignaling {
             }
             Some(r) if r.offered_by == from => {
                 // A repeated offer before causeway connected to it: the latest one counts.
-                if r.conns[from.idx()].is_none() {
+                if r.conns[from.index()].is_none() {
                     r.target = target;
                 }
             }
@@ -154,7 +155,7 @@ impl CallSignaling {
             Side::Callee => call.callee_addr,
         };
         // Only the endpoint that was told this listener may use it.
-        if r.conns[y.idx()].is_some() || expected.map(|a| a.ip()) != Some(peer.ip()) {
+        if r.conns[y.index()].is_some() || expected.map(|a| a.ip()) != Some(peer.ip()) {
             out.push(Output::Close { conn });
             return;
         }
@@ -164,9 +165,9 @@ impl CallSignaling {
             return;
         };
         let x = r.offered_by;
-        r.conns[y.idx()] = Some(conn);
-        r.connected[y.idx()] = true;
-        r.conns[x.idx()] = Some(outbound);
+        r.conns[y.index()] = Some(conn);
+        r.connected[y.index()] = true;
+        r.conns[x.index()] = Some(outbound);
         r.listener_open = false;
         out.push(Output::CloseListener { listener });
         out.push(Output::Connect {
@@ -183,7 +184,7 @@ impl CallSignaling {
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return;
         };
-        r.connected[side.idx()] = true;
+        r.connected[side.index()] = true;
         if r.connected[0] && r.connected[1] && !r.up_reported {
             r.up_reported = true;
             out.push(Output::Event(CallEvent::H245 {
@@ -200,14 +201,15 @@ impl CallSignaling {
         from: Side,
         conn: ConnId,
         payload: &[u8],
+        now: Instant,
         out: &mut Vec<Output>,
     ) {
-        let hook: &mut dyn MediaHook = &mut *self.hook;
         let mut ctx = HookCtx {
-            hook,
+            anchor: self.anchor.as_deref_mut(),
             call: id,
             from,
             fast_start: false,
+            now,
         };
         let bytes = match rewrite_message(&mut ctx, payload) {
             Rewrite::Unchanged => payload.to_vec(),
@@ -224,10 +226,13 @@ impl CallSignaling {
             return;
         };
         let to = from.other();
-        if r.conns[to.idx()].is_none() {
+        if r.conns[to.index()].is_none() {
             return;
         }
-        if r.queues[to.idx()].push(Pending::Bytes(bytes), max).is_err() {
+        if r.queues[to.index()]
+            .push(Pending::Bytes(bytes), max)
+            .is_err()
+        {
             self.overflow(id, out);
             return;
         }
@@ -238,10 +243,10 @@ impl CallSignaling {
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return;
         };
-        let (Some(conn), true) = (r.conns[to.idx()], r.connected[to.idx()]) else {
+        let (Some(conn), true) = (r.conns[to.index()], r.connected[to.index()]) else {
             return;
         };
-        while let Some(p) = r.queues[to.idx()].pop() {
+        while let Some(p) = r.queues[to.index()].pop() {
             if let Pending::Bytes(payload) = p {
                 out.push(Output::Send { conn, payload });
             }
@@ -259,10 +264,10 @@ impl CallSignaling {
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return;
         };
-        r.conns[side.idx()] = None;
-        r.connected[side.idx()] = false;
-        if let Some(other) = r.conns[side.other().idx()].take() {
-            r.connected[side.other().idx()] = false;
+        r.conns[side.index()] = None;
+        r.connected[side.index()] = false;
+        if let Some(other) = r.conns[side.other().index()].take() {
+            r.connected[side.other().index()] = false;
             self.conns.remove(&other);
             out.push(Output::Close { conn: other });
         }

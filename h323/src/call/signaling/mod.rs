@@ -9,7 +9,7 @@
 //! - `setup`: the first message of a connection, the caller's Setup, routing, and the Setup
 //!   to the callee;
 //! - `relay`: relaying Q.931 messages between the legs, the call state they move, the send
-//!   queues, and what a message goes through on the way (h245Address relay, media hook);
+//!   queues, and what a message goes through on the way (h245Address relay, the media anchor);
 //! - `h245_channel`: separate H.245 channels (offers, listeners, the two connections);
 //! - `clearing`: ReleaseComplete to each side, closing everything of a call.
 //!
@@ -31,8 +31,9 @@ mod setup;
 
 use super::release::Release;
 use super::state::{Call, CallState, H245Mode};
-use super::{CallEvent, CallId, ConnId, Input, ListenerId, MediaHook, Output, Side};
+use super::{CallEvent, CallId, ConnId, Input, ListenerId, Output, Side};
 use causeway_h323_asn1::h323_messages::ReleaseCompleteReason;
+use causeway_media::MediaAnchor;
 use clearing::ToSide;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -96,7 +97,8 @@ enum Role {
 /// The gatekeeper-routed call-signaling relay. See the module docs.
 pub struct CallSignaling {
     cfg: CallConfig,
-    hook: Box<dyn MediaHook + Send>,
+    /// The media relay's anchoring, shown every logical-channel address; none: not anchored.
+    anchor: Option<Box<dyn MediaAnchor + Send>>,
     next_conn: u64,
     next_listener: u64,
     next_call: u64,
@@ -106,10 +108,10 @@ pub struct CallSignaling {
 }
 
 impl CallSignaling {
-    pub fn new(cfg: CallConfig, hook: Box<dyn MediaHook + Send>) -> Self {
+    pub fn new(cfg: CallConfig, anchor: Option<Box<dyn MediaAnchor + Send>>) -> Self {
         CallSignaling {
             cfg,
-            hook,
+            anchor,
             next_conn: 0,
             next_listener: 0,
             next_call: 0,
@@ -232,7 +234,9 @@ impl CallSignaling {
                 Some(Role::Signaling { call, side }) => {
                     self.signaling_data(call, side, conn, payload, now, out)
                 }
-                Some(Role::H245 { call, side }) => self.h245_data(call, side, conn, payload, out),
+                Some(Role::H245 { call, side }) => {
+                    self.h245_data(call, side, conn, payload, now, out)
+                }
                 None => {}
             },
             Input::Connected { conn, local } => match self.conns.get(&conn).copied() {

@@ -25,7 +25,7 @@ use crate::call::h245::{rewrite_list, HookCtx};
 use crate::call::release::{reason_cause, reason_name, Release};
 use crate::call::state::{CallState, HeldMsg, Pending};
 use crate::call::uuie::{self, UuError};
-use crate::call::{CallEvent, CallId, ConnId, MediaHook, Output, Side};
+use crate::call::{CallEvent, CallId, ConnId, Output, Side};
 use crate::q931::{MessageType, Q931};
 use causeway_h323_asn1::h323_messages::{
     H323UUPDUH323MessageBody as Body, H323UserInformation, ReleaseCompleteReason,
@@ -77,7 +77,7 @@ impl CallSignaling {
                     .or(reason.as_ref().map(reason_cause))
                     .unwrap_or(16);
                 let mut to = [ToSide::Nothing, ToSide::Nothing];
-                to[from.other().idx()] = ToSide::Forward(payload.to_vec());
+                to[from.other().index()] = ToSide::Forward(payload.to_vec());
                 let name = reason.as_ref().map(|r| reason_name(r).to_string());
                 self.clear(id, Some(from), to, cause, name, out);
             }
@@ -115,7 +115,7 @@ impl CallSignaling {
                 return;
             }
         };
-        let (mut changed, held) = self.inspect(id, from, conn, &mut uu, out);
+        let (mut changed, held) = self.inspect(id, from, conn, &mut uu, now, out);
         self.progress(id, from, mt, Some(&uu), now, out);
         if !self.calls.contains_key(&id) {
             return;
@@ -207,6 +207,7 @@ impl CallSignaling {
         from: Side,
         conn: ConnId,
         uu: &mut H323UserInformation,
+        now: Instant,
         out: &mut Vec<Output>,
     ) -> (bool, bool) {
         let mut changed = false;
@@ -228,12 +229,12 @@ impl CallSignaling {
             }
         }
         let mut bad = Vec::new();
-        let hook: &mut dyn MediaHook = &mut *self.hook;
         let mut ctx = HookCtx {
-            hook,
+            anchor: self.anchor.as_deref_mut(),
             call: id,
             from,
             fast_start: true,
+            now,
         };
         if let Some(Some(list)) = uuie::fast_start_mut(body) {
             changed |= rewrite_list(&mut ctx, list, &mut bad);
@@ -258,7 +259,7 @@ impl CallSignaling {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if call.queues[to.idx()].push(p, max).is_err() {
+        if call.queues[to.index()].push(p, max).is_err() {
             self.overflow(id, out);
             return;
         }
@@ -275,7 +276,7 @@ impl CallSignaling {
         };
         // With no relay, a held message cannot exist; strip to be safe.
         let resolution = call.h245.as_ref().map_or(Some(None), |r| r.resolution());
-        let q = &mut call.queues[to.idx()];
+        let q = &mut call.queues[to.index()];
         loop {
             match q.front() {
                 None => break,

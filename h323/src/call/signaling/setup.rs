@@ -147,7 +147,7 @@ impl CallSignaling {
             Ok(p) => out.push(Output::Send { conn, payload: p }),
             Err(e) => out.push(malformed(conn, format!("building CallProceeding: {e}"))),
         }
-        let (_, held) = self.inspect(id, Side::Caller, conn, &mut uu, out);
+        let (_, held) = self.inspect(id, Side::Caller, conn, &mut uu, now, out);
         if let Some(call) = self.calls.get_mut(&id) {
             call.setup = Some(Box::new(HeldMsg { msg, uu, len: 0 }));
             call.setup_held = held;

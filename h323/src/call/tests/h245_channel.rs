@@ -93,7 +93,7 @@ fn h323_8_1_3_separate_h245_relayed_with_a_rewriting_hook() {
     assert_eq!(media_of(&s[0]), Some(sa("203.0.113.9:19000")));
     {
         let seen = h.hook.seen.lock().unwrap();
-        assert!(seen.iter().any(|s| s.kind == MediaAddressKind::OlcAckMedia
+        assert!(seen.iter().any(|s| s.kind == Kind::OlcAckMedia
             && s.from == Side::Callee
             && !s.fast_start
             && s.addr == Some(sa("10.1.1.5:9000"))));

@@ -33,6 +33,7 @@ use causeway_h323_asn1::multimedia_system_control::{
 };
 use causeway_h323_asn1::rasn::aper;
 use causeway_h323_asn1::rasn::types::OctetString;
+use causeway_media::{Anchored, ChannelAddress, Component, Legs, MediaAnchor, MediaRefusal};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -408,43 +409,85 @@ fn decode(payload: &[u8]) -> (Q931, H323UserInformation) {
 
 // ---- hooks ---------------------------------------------------------------------------------
 
+/// Which address of an H.245 message the anchor was shown, in H.245's words.
+// H.245's own names: every one of them starts with its message, OpenLogicalChannel.
+#[allow(clippy::enum_variant_names)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// OpenLogicalChannel (H2250LogicalChannelParameters) mediaChannel.
+    OlcMedia,
+    /// OpenLogicalChannel mediaControlChannel (RTCP).
+    OlcMediaControl,
+    /// OpenLogicalChannelAck mediaChannel.
+    OlcAckMedia,
+    /// OpenLogicalChannelAck mediaControlChannel.
+    OlcAckMediaControl,
+}
+
+impl Kind {
+    fn of(what: ChannelAddress) -> Kind {
+        match (what.answer, what.component) {
+            (false, Component::Rtp) => Kind::OlcMedia,
+            (false, Component::Rtcp) => Kind::OlcMediaControl,
+            (true, Component::Rtp) => Kind::OlcAckMedia,
+            (true, Component::Rtcp) => Kind::OlcAckMediaControl,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {
     call: CallId,
     from: Side,
-    kind: MediaAddressKind,
+    kind: Kind,
     fast_start: bool,
     addr: Option<SocketAddr>,
 }
 
-/// Records what it sees; with `rewrite`, moves every IPv4 address to 203.0.113.9, port + 10000.
+/// A media anchor that records the channel addresses it is shown; with `rewrite`, moves every
+/// address to 203.0.113.9, port + 10000.
 #[derive(Clone, Default)]
 struct TestHook {
     seen: Arc<Mutex<Vec<Seen>>>,
     rewrite: bool,
 }
 
-impl MediaHook for TestHook {
-    fn media_address(
-        &mut self,
-        call: CallId,
-        from: Side,
-        kind: MediaAddressKind,
-        fast_start: bool,
-        addr: &mut TransportAddress,
-    ) {
-        let a = asn::socket_addr(addr);
-        self.seen.lock().unwrap().push(Seen {
-            call,
-            from,
-            kind,
-            fast_start,
-            addr: a,
-        });
-        if let (true, Some(a)) = (self.rewrite, a) {
-            *addr = asn::transport_address(SocketAddr::from(([203, 0, 113, 9], a.port() + 10000)));
-        }
+impl MediaAnchor for TestHook {
+    fn wants(&self, _legs: &Legs) -> bool {
+        true
     }
+
+    fn sdp(
+        &mut self,
+        _call_id: &str,
+        _from: Side,
+        _legs: &Legs,
+        _body: &[u8],
+        _now: Instant,
+    ) -> Result<Anchored, MediaRefusal> {
+        Ok(Anchored::Unchanged)
+    }
+
+    fn channel_address(
+        &mut self,
+        call_id: &str,
+        from: Side,
+        what: ChannelAddress,
+        addr: SocketAddr,
+        _now: Instant,
+    ) -> Option<SocketAddr> {
+        self.seen.lock().unwrap().push(Seen {
+            call: call_id.parse().unwrap(),
+            from,
+            kind: Kind::of(what),
+            fast_start: what.early,
+            addr: Some(addr),
+        });
+        self.rewrite
+            .then(|| SocketAddr::from(([203, 0, 113, 9], addr.port() + 10000)))
+    }
+
+    fn end(&mut self, _call_id: &str) {}
 }
 
 // ---- harness -------------------------------------------------------------------------------
@@ -467,7 +510,7 @@ impl H {
             ..Default::default()
         };
         H {
-            cs: CallSignaling::new(cfg, Box::new(hook.clone())),
+            cs: CallSignaling::new(cfg, Some(Box::new(hook.clone()))),
             now: Instant::now(),
             hook,
         }

@@ -55,9 +55,9 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         assert!(seen
             .iter()
             .all(|s| s.fast_start && s.from == Side::Caller && s.call == call));
-        assert_eq!(seen[0].kind, MediaAddressKind::OlcMedia);
+        assert_eq!(seen[0].kind, Kind::OlcMedia);
         assert_eq!(seen[0].addr, Some(sa("198.51.100.7:7000")));
-        assert_eq!(seen[1].kind, MediaAddressKind::OlcMediaControl);
+        assert_eq!(seen[1].kind, Kind::OlcMediaControl);
     }
     assert_eq!(h.cs.calls()[0].state, CallState::Routing);
 
@@ -125,7 +125,7 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         .lock()
         .unwrap()
         .iter()
-        .any(|s| s.kind == MediaAddressKind::OlcAckMedia && s.from == Side::Callee));
+        .any(|s| s.kind == Kind::OlcAckMedia && s.from == Side::Callee));
     // endSessionCommand tunneled passes through.
     let f = facility_control(to_gk(), vec![end_session_msg()]);
     assert_eq!(sends(&h.data(caller, &f), callee), vec![f]);
