@@ -450,3 +450,6 @@ fn uri_host(h: &str) -> String {
         h.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests;

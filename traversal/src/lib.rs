@@ -8,8 +8,6 @@
 //! Depends on `sip`, `zones` and `config`; only the binary depends on it.
 
 pub mod client;
-#[cfg(test)]
-mod client_tests;
 pub mod edge;
 pub mod proxy;
 

@@ -280,23 +280,4 @@ fn split_commas(v: &str) -> impl Iterator<Item = &str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_commas_respects_brackets_and_quotes() {
-        let v: Vec<&str> =
-            split_commas("<sip:a@x;lr>, \"b, c\" <sip:b@y>,<sip:c@z?h=1,2>").collect();
-        assert_eq!(
-            v,
-            vec!["<sip:a@x;lr>", "\"b, c\" <sip:b@y>", "<sip:c@z?h=1,2>"]
-        );
-    }
-
-    #[test]
-    fn unescape_compare() {
-        assert!(unescape_eq("alice", "%61lice"));
-        assert!(!unescape_eq("alice", "bob"));
-        assert!(unescape_eq("a%", "a%"));
-    }
-}
+mod tests;

@@ -1,0 +1,276 @@
+//! Unit tests of `config/src/lib.rs`: loading the embedded default and whole files, and the
+//! zone tables.
+
+use super::*;
+
+fn err(text: &str) -> ConfigError {
+    Config::parse("t.toml", text).expect_err("should be rejected")
+}
+
+const MINIMAL: &str = "[system]\nrole = \"control\"\ndomain = \"example.com\"\n";
+
+#[test]
+fn embedded_default_is_valid_and_as_documented() {
+    let c = Config::embedded_default();
+    assert_eq!(c.system.role, Role::Control);
+    assert_eq!(c.system.domain, "example.com");
+    let udp = c.sip.listener("udp", c.system.role).unwrap();
+    assert!(udp.enabled);
+    assert_eq!(udp.listen[0].port(), defaults::SIP_UDP_PORT);
+    assert!(c.sip.listener("tls", c.system.role).unwrap().enabled);
+    assert!(!c.sip.listener("mtls", c.system.role).unwrap().enabled);
+    assert_eq!(c.sip.outbound_ports, defaults::SIP_OUTBOUND_PORTS);
+    assert_eq!(c.registrar_domains(), vec!["example.com".to_string()]);
+}
+
+#[test]
+fn h323_keys_parse_with_defaults_and_bad_values_are_named() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert!(!c.h323.enabled, "off unless configured");
+    assert_eq!(c.h323.ras_listen.port(), defaults::H323_RAS_PORT);
+    assert_eq!(c.h323.time_to_live, 1800);
+    let d = Config::embedded_default();
+    assert!(d.h323.enabled);
+    assert_eq!(d.h323.q931_listen.port(), defaults::H323_Q931_PORT);
+    assert_eq!(d.h323.signaling_ports, defaults::H323_SIGNALING_PORTS);
+    let c = Config::parse(
+        "t.toml",
+        &format!(
+            "{MINIMAL}[h323]\nenabled = true\nras_listen = \"127.0.0.1:11719\"\n\
+                 q931_listen = \"127.0.0.1:11720\"\nsignaling_ports = \"16000-16999\"\n\
+                 time_to_live = 60\nregistration_deny = [\"^bad\"]\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(c.h323.ras_listen, "127.0.0.1:11719".parse().unwrap());
+    assert_eq!(c.h323.signaling_ports.start, 16000);
+    assert_eq!(c.h323.time_to_live, 60);
+    let e = err(&format!("{MINIMAL}[h323]\nregistration_allow = [\"(\"]\n"));
+    assert!(e.to_string().contains("h323.registration_allow[0]"), "{e}");
+    let e = err(&format!("{MINIMAL}[h323]\ntime_to_live = 0\n"));
+    assert!(e.to_string().contains("h323.time_to_live"), "{e}");
+    let e = err(&format!("{MINIMAL}[h323]\nttl = 5\n"));
+    assert!(e.to_string().contains("ttl"), "{e}");
+}
+
+#[test]
+fn issue_example_keys_all_parse() {
+    let text = r#"
+[system]
+name = "edge-1"
+role = "control"
+domain = "example.com"
+
+[sip]
+udp  = { enabled = true,  listen = "127.0.0.1:5060" }
+tcp  = { enabled = true,  listen = "127.0.0.1:5060" }
+tls  = { enabled = true,  listen = "127.0.0.1:5061" }
+mtls = { enabled = false, listen = "127.0.0.1:5062" }
+outbound_ports = "25000-29999"
+
+[registrar]
+domains = ["example.com"]
+min_expires = 60
+max_expires = 3600
+default_expires = 3600
+"#;
+    let c = Config::parse("t.toml", text).expect("valid");
+    assert_eq!(c.system.name, "edge-1");
+    assert_eq!(
+        c.sip.listener("tls", Role::Control).unwrap().listen,
+        vec!["127.0.0.1:5061".parse().unwrap()]
+    );
+}
+
+#[test]
+fn edge_role_has_udp_and_tcp_off_by_default() {
+    let c = Config::parse("t.toml", &MINIMAL.replace("control", "edge")).unwrap();
+    assert!(!c.sip.listener("udp", Role::Edge).unwrap().enabled);
+    assert!(!c.sip.listener("tcp", Role::Edge).unwrap().enabled);
+    assert!(c.sip.listener("tls", Role::Edge).unwrap().enabled);
+}
+
+#[test]
+fn unknown_key_names_line_column_and_field() {
+    let e = err(&format!("{MINIMAL}[registrar]\nmin_expire = 5\n"));
+    assert_eq!(e.file, "t.toml");
+    assert_eq!(e.position, Some((5, 1)));
+    assert_eq!(e.field.as_deref(), Some("registrar.min_expire"));
+    assert!(e.message.contains("unknown field `min_expire`"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let e = err(&format!("{MINIMAL}[registrar]\nmin_expires = \"soon\"\n"));
+    assert_eq!(e.position, Some((5, 15)));
+    assert_eq!(e.field.as_deref(), Some("registrar.min_expires"));
+}
+
+#[test]
+fn bad_listen_address_in_inline_table() {
+    let e = err(&format!(
+        "{MINIMAL}[sip]\nudp = {{ enabled = true, listen = \"127.0.0.1\" }}\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("sip.udp.listen"), "{e}");
+    assert_eq!(e.position.map(|p| p.0), Some(5));
+    assert!(e.message.contains("not an address:port"), "{e}");
+}
+
+#[test]
+fn bad_port_range() {
+    let e = err(&format!(
+        "{MINIMAL}[sip]\noutbound_ports = \"29999-25000\"\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("sip.outbound_ports"));
+    assert!(e.message.contains("starts after it ends"));
+}
+
+#[test]
+fn bad_role() {
+    let e = err("[system]\nrole = \"middle\"\ndomain = \"example.com\"\n");
+    assert_eq!(e.field.as_deref(), Some("system.role"));
+    assert_eq!(e.position, Some((2, 8)));
+}
+
+#[test]
+fn missing_system_table() {
+    let e = err("[sip]\n");
+    assert!(e.message.contains("system"), "{e}");
+}
+
+#[test]
+fn validation_errors_point_at_the_field() {
+    let e = err(&format!(
+        "{MINIMAL}[registrar]\nmax_expires = 30\nmin_expires = 60\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("registrar.min_expires"));
+    assert_eq!(e.position, Some((6, 1)));
+    let e = err(&format!("{MINIMAL}[registrar]\nauthenticate = true\n"));
+    assert_eq!(e.field.as_deref(), Some("registrar.authenticate"));
+    let e = err(&format!(
+            "{MINIMAL}[[credential]]\nusername = \"a\"\npassword = \"x\"\n[[credential]]\nusername = \"a\"\npassword = \"y\"\n"
+        ));
+    assert_eq!(e.field.as_deref(), Some("credential[1].username"));
+    assert_eq!(e.position, Some((8, 1)));
+}
+
+#[test]
+fn missing_certificate_file() {
+    let e = err(&format!(
+        "{MINIMAL}[sip]\ncertificate = \"/nonexistent.pem\"\nprivate_key = \"/nonexistent.key\"\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("sip.certificate"));
+    assert!(
+        e.to_string()
+            .starts_with("t.toml:5:1: field `sip.certificate`: file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn toml_syntax_error_has_position() {
+    let e = err("[system\nrole = 1\n");
+    assert_eq!(e.position.map(|p| p.0), Some(1));
+}
+
+mod zone_tests {
+    use crate::zones::{OnMatch, PatternBehavior, PatternType, ZoneType};
+    use crate::Transport;
+    use crate::*;
+
+    const EDGE: &str = r#"
+[system]
+role = "edge"
+domain = "example.com"
+
+[[credential]]
+username = "control-1"
+password = "secret"
+
+[[zone]]
+name = "from-control"
+type = "traversal-server"
+username = "control-1"
+
+[[zone]]
+name = "second"
+type = "traversal-server"
+transport = "tcp"
+username = "control-1"
+
+[[zone]]
+name = "internet"
+type = "dns"
+nameservers = ["127.0.0.1:5353"]
+
+[[transform]]
+priority = 1
+pattern_type = "regex"
+pattern = "(.*)@old\\.example"
+replace = "\\1@example.com"
+
+[[search_rule]]
+name = "example.com to C"
+pattern_type = "suffix"
+pattern = "@example.com"
+target = "from-control"
+"#;
+
+    #[test]
+    fn issue_keys_parse_with_defaults() {
+        let c = Config::parse("e.toml", EDGE).expect("valid");
+        assert_eq!(c.zones.len(), 3);
+        assert_eq!(c.zones[0].kind, ZoneType::TraversalServer);
+        assert_eq!(c.zones[0].transport(), Transport::Tls);
+        // 7001 for the first traversal zone, 7002 for the second
+        assert_eq!(traversal_server_port(&c, 0), 7001);
+        assert_eq!(traversal_server_port(&c, 1), 7002);
+        let r = &c.search_rules[0];
+        assert_eq!(r.priority, 100);
+        assert_eq!(r.source, "any");
+        assert_eq!(r.on_match, OnMatch::Stop);
+        assert_eq!(r.pattern_behavior, PatternBehavior::Leave);
+        assert_eq!(c.transforms[0].pattern_type, PatternType::Regex);
+        assert_eq!(c.routing.hop_limit, 15);
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse("e.toml", text)
+            .expect_err("should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn bad_routing_tables_name_the_field() {
+        let e = err(&EDGE.replace("target = \"from-control\"", "target = \"nowhere\""));
+        assert!(
+            e.contains("search_rule[0].target") && e.contains("`nowhere`"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace(
+            "username = \"control-1\"\n\n[[zone]]\nname = \"second\"",
+            "username = \"nobody\"\n\n[[zone]]\nname = \"second\"",
+        ));
+        assert!(
+            e.contains("zone[0].username") && e.contains("nobody"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace("pattern = \"(.*)@old\\\\.example\"", "pattern = \"(.*\""));
+        assert!(
+            e.contains("transform[0].pattern") && e.contains("bad regex"),
+            "{e}"
+        );
+        let e = err(&EDGE.replace("name = \"second\"", "name = \"from-control\""));
+        assert!(e.contains("defined twice"), "{e}");
+        let e = err(&EDGE.replace(
+            "nameservers = [\"127.0.0.1:5353\"]",
+            "nameservers = [\"127.0.0.1:5353\"]\npeer = \"x\"",
+        ));
+        assert!(e.contains("zone[2].peer"), "{e}");
+        let e = err(&EDGE.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nsip_port = 7001",
+        ));
+        assert!(e.contains("already the port"), "{e}");
+    }
+}

@@ -1,0 +1,79 @@
+//! Unit tests of `sip/src/message/grammar.rs`.
+
+use super::*;
+
+#[test]
+fn rfc5118_4_3_ambiguous_port_is_part_of_the_address() {
+    let Uri::Sip(u) = parse_uri("sip:[2001:db8::10:5070]").unwrap() else {
+        panic!()
+    };
+    assert_eq!(u.host, Host::V6("2001:db8::10:5070".parse().unwrap()));
+    assert_eq!(u.port, None);
+    let Uri::Sip(u) = parse_uri("sip:[2001:db8::10]:5070").unwrap() else {
+        panic!()
+    };
+    assert_eq!(u.port, Some(5070));
+}
+
+#[test]
+fn rfc5118_4_2_unbracketed_ipv6_is_rejected() {
+    assert!(parse_uri("sip:2001:db8::10").is_err());
+}
+
+#[test]
+fn rfc4475_semiuri_user_part_holds_the_semicolon() {
+    let Uri::Sip(u) = parse_uri("sip:user;par=u%40example.net@example.com").unwrap() else {
+        panic!()
+    };
+    assert_eq!(u.user.as_deref(), Some("user;par=u%40example.net"));
+    assert!(u.params.is_empty());
+}
+
+#[test]
+fn name_addr_forms() {
+    let n = parse_single_name_addr(
+        "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+    )
+    .unwrap();
+    assert_eq!(n.tag(), Some("98asjd8"));
+    assert_eq!(n.display.as_deref(), Some("\"J Rosenberg \\\\\\\"\""));
+    let n = parse_single_name_addr("caller<sip:caller@example.com>;tag=323").unwrap();
+    assert_eq!(n.display.as_deref(), Some("caller"));
+    assert!(parse_single_name_addr("Bell, Alexander <sip:a@b>").is_err());
+    assert!(parse_single_name_addr("\"Mr. J. User <sip:j.user@example.com>").is_err());
+    assert!(parse_single_name_addr("\"W\" < sip:t.watson@example.org >").is_err());
+    let n = parse_single_name_addr("sip:+1972@gw1.example.net;unknownparam").unwrap();
+    assert!(n.params.has("unknownparam"));
+    let n = parse_single_name_addr("<sip:+1972@gw1.example.net;unknownparam>").unwrap();
+    assert!(n.params.is_empty());
+    assert!(n.uri.as_sip().unwrap().params.has("unknownparam"));
+    assert!(parse_single_name_addr("isbn:2983792873").is_ok());
+}
+
+#[test]
+fn via_with_lws_everywhere() {
+    let mut v = Vec::new();
+    parse_vias("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239", &mut v).unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].branch(), Some("z9hG4bK9ikj8"));
+    assert_eq!(v[1].transport, "UDP");
+    assert_eq!(v[1].branch(), Some("z9hG4bK30239"));
+    assert!(parse_vias("SIP/2.0/UDP 192.0.2.15;;,;,,", &mut Vec::new()).is_err());
+    let mut v = Vec::new();
+    parse_vias(
+        "SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKas3",
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(v[0].received(), Some("[2001:db8::9:255]"));
+}
+
+#[test]
+fn numbers() {
+    assert_eq!(parse_u32("0068", 255), Ok(68));
+    assert!(parse_u32("300", 255).is_err());
+    assert!(parse_u32("36893488147419103232", u64::from(u32::MAX)).is_err());
+    assert!(parse_u32("-999", 10).is_err());
+    assert!(parse_cseq("36893488147419103232 INVITE").is_err());
+    assert_eq!(parse_cseq("0009\r\n  INVITE"), Ok((9, Method::Invite)));
+}

@@ -1,0 +1,56 @@
+//! Unit tests of `zones/src/shared.rs`.
+
+use super::*;
+use std::time::Duration;
+
+fn sip(aor: &str, until: Instant) -> Owner {
+    Owner {
+        protocol: Protocol::Sip,
+        id: aor.into(),
+        until: Some(until),
+    }
+}
+
+fn h323(id: &str) -> Owner {
+    Owner {
+        protocol: Protocol::H323,
+        id: id.into(),
+        until: None,
+    }
+}
+
+#[test]
+fn one_protocol_cannot_claim_what_the_other_holds_until_it_lapses_or_is_released() {
+    let t = SharedAliases::default();
+    let now = Instant::now();
+    let later = now + Duration::from_secs(60);
+    t.claim(
+        "sip:Alice@Example.com",
+        sip("sip:alice@example.com", later),
+        now,
+    )
+    .unwrap();
+    let err = t.claim("alice@example.com", h323("ep-1"), now).unwrap_err();
+    assert_eq!(err.protocol, Protocol::Sip);
+    // the SIP claim lapses with its bindings
+    assert!(t.claim("alice@example.com", h323("ep-1"), later).is_ok());
+    assert_eq!(t.owner("ALICE@example.com", later).unwrap().id, "ep-1");
+    assert!(t
+        .claim("h323:alice@example.com", h323("ep-2"), later)
+        .is_err());
+    t.release("alice@example.com", "ep-2");
+    assert!(
+        t.owner("alice@example.com", later).is_some(),
+        "not ep-2's to release"
+    );
+    t.release("alice@example.com", "ep-1");
+    assert!(t.owner("alice@example.com", later).is_none());
+}
+
+#[test]
+fn keys_drop_the_scheme_and_case() {
+    assert_eq!(key("sip:Bob@EXAMPLE.com"), "bob@example.com");
+    assert_eq!(key("tel:1001"), "1001");
+    assert_eq!(key("H323:room"), "room");
+    assert_eq!(key("plain"), "plain");
+}
