@@ -99,39 +99,7 @@ fn main() -> ExitCode {
             config,
             admin,
             json,
-        } => {
-            let addr = match (admin, &config) {
-                (Some(a), _) => a,
-                (None, Some(path)) => match Config::load(path) {
-                    Ok(c) => c.admin.listen,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                },
-                (None, None) => Config::embedded_default().admin.listen,
-            };
-            match admin::print::fetch(addr) {
-                Ok(body) if json => {
-                    println!("{body}");
-                    ExitCode::SUCCESS
-                }
-                Ok(body) => match admin::print::render(&body) {
-                    Ok(text) => {
-                        print!("{text}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: bad status from {addr}: {e}");
-                        ExitCode::FAILURE
-                    }
-                },
-                Err(e) => {
-                    eprintln!("error: no causeway answers on {addr}: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => status(admin, config, json),
         Command::CheckRoute {
             config,
             alias,
@@ -149,27 +117,7 @@ fn main() -> ExitCode {
             print!("{}", causeway_config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
-        Command::Run { config } => {
-            let config = match &config {
-                Some(path) => match Config::load(path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                },
-                None => Config::embedded_default(),
-            };
-            init_logging(&config.log.level);
-            match run(config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Run { config } => run_command(config),
     }
 }
 
@@ -182,6 +130,65 @@ fn init_logging(level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `causeway run`: the node on its configuration (or the embedded default), until a signal.
+fn run_command(config: Option<PathBuf>) -> ExitCode {
+    let config = match &config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::embedded_default(),
+    };
+    init_logging(&config.log.level);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `causeway status`: the status of the node at `admin` (or at the configuration's admin
+/// address), as text or as the raw JSON.
+fn status(admin: Option<std::net::SocketAddr>, config: Option<PathBuf>, json: bool) -> ExitCode {
+    let addr = match (admin, &config) {
+        (Some(a), _) => a,
+        (None, Some(path)) => match Config::load(path) {
+            Ok(c) => c.admin.listen,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => Config::embedded_default().admin.listen,
+    };
+    match admin::print::fetch(addr) {
+        Ok(body) if json => {
+            println!("{body}");
+            ExitCode::SUCCESS
+        }
+        Ok(body) => match admin::print::render(&body) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: bad status from {addr}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: no causeway answers on {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(config: Config) -> anyhow::Result<()> {

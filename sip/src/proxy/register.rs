@@ -52,72 +52,149 @@ pub(super) fn handle(
     wall: SystemTime,
     shared: Option<&SharedAliases>,
 ) -> RegisterOutcome {
-    // RFC 4475 3.3.4: the To of a REGISTER names the AOR and must be a SIP or SIPS URI
+    let (user, aor) = match address_of_record(msg, domains) {
+        Ok(a) => a,
+        Err(refusal) => return refusal,
+    };
+    if let (Some(digest), Some(auth)) = (digest, auth) {
+        if let Err(refusal) = authenticate(msg, &user, &aor, &source, digest, auth, wall) {
+            return refusal;
+        }
+    }
+    let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
+        return RegisterOutcome::new(400, "Bad Request (missing Call-ID or CSeq)");
+    };
+    if let Some(o) = shared
+        .and_then(|sh| sh.owner(&aor, now))
+        .filter(|o| o.protocol == Protocol::H323)
+    {
+        return RegisterOutcome::new(
+            403,
+            format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id),
+        );
+    }
+    let path: Vec<String> = msg
+        .header_values("Path")
+        .flat_map(split_commas)
+        .map(str::to_string)
+        .collect();
+    let input = RegisterInput {
+        aor: aor.clone(),
+        call_id: call_id.to_string(),
+        cseq,
+        contacts: contacts_of(msg),
+        expires_header: msg.expires(),
+        path: path.clone(),
+        source: BindingSource {
+            kind: source.kind,
+            remote: source.remote,
+            conn: source.conn.map(|c| c.0),
+        },
+    };
+    let bindings = match registrar.register(input, now) {
+        Ok(bindings) => bindings,
+        Err(e) => return refused(e),
+    };
+    let mut out = RegisterOutcome::new(200, "OK");
+    for b in &bindings {
+        out.headers
+            .push(("Contact", format!("<{}>;expires={}", b.contact, b.expires)));
+    }
+    if !path.is_empty() {
+        out.headers.push(("Path", path.join(", ")));
+        out.headers.push(("Supported", "path".to_string()));
+    }
+    info!(aor = %aor, bindings = bindings.len(), source = %source.remote, "registered");
+    if let Some(sh) = shared {
+        claim(sh, registrar, &aor, now);
+    }
+    out
+}
+
+/// RFC 3261 10.3 steps 2-3: the To names the AOR, in one of our domains (RFC 4475 3.3.4: and
+/// it must be a SIP or SIPS URI). The user part and the AOR.
+fn address_of_record(
+    msg: &Message,
+    domains: &[String],
+) -> Result<(String, String), RegisterOutcome> {
     let Some(to) = msg.to() else {
-        return RegisterOutcome::new(400, "Bad Request (missing To)");
+        return Err(RegisterOutcome::new(400, "Bad Request (missing To)"));
     };
     let Uri::Sip(to_uri) = &to.uri else {
-        return RegisterOutcome::new(
+        return Err(RegisterOutcome::new(
             400,
             format!("Bad Request (To is a {} URI, not SIP)", to.uri.scheme()),
-        );
+        ));
     };
     let domain = match &to_uri.host {
         crate::message::Host::Domain(d) => d.to_ascii_lowercase().into(),
         other => other.to_string(),
     };
     if !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
-        return RegisterOutcome::new(
+        return Err(RegisterOutcome::new(
             403,
             format!("Forbidden ({domain} is not a registrar domain here)"),
-        );
+        ));
     }
-    let user = to_uri.user.clone().unwrap_or_default();
+    let user = to_uri.user.as_deref().unwrap_or("").to_string();
     let aor = format!("sip:{user}@{domain}");
+    Ok((user, aor))
+}
 
-    if let (Some(digest), Some(auth)) = (digest, auth) {
-        let mut last_err: Option<AuthError> = None;
-        let mut who = None;
-        for value in msg.header_values("Authorization") {
-            match digest.verify(
-                value,
-                "REGISTER",
-                |u: &str| auth.credentials.get(u).cloned(),
-                wall,
-            ) {
-                Ok(ok) => {
-                    who = Some(ok.username);
-                    break;
-                }
-                Err(e) => last_err = Some(e),
+/// RFC 3261 22 / RFC 7616: the credentials must verify and be the AOR's own user.
+fn authenticate(
+    msg: &Message,
+    user: &str,
+    aor: &str,
+    source: &Source,
+    digest: &DigestServer,
+    auth: &AuthSettings,
+    wall: SystemTime,
+) -> Result<(), RegisterOutcome> {
+    let mut last_err: Option<AuthError> = None;
+    let mut who = None;
+    for value in msg.header_values("Authorization") {
+        match digest.verify(
+            value,
+            "REGISTER",
+            |u: &str| auth.credentials.get(u).cloned(),
+            wall,
+        ) {
+            Ok(ok) => {
+                who = Some(ok.username);
+                break;
             }
-        }
-        match (who, last_err) {
-            (Some(u), _) if u == user || unescape_eq(&user, &u) => {}
-            (Some(u), _) => {
-                warn!(aor = %aor, username = %u, "REGISTER: credentials belong to another user");
-                return RegisterOutcome::new(
-                    403,
-                    format!("Forbidden (credentials of `{u}` cannot register {aor})"),
-                );
-            }
-            (None, Some(AuthError::StaleNonce)) => return challenge(digest, wall, true),
-            (None, Some(e @ (AuthError::WrongResponse { .. } | AuthError::UnknownUser(_)))) => {
-                warn!(aor = %aor, source = %source.remote, error = %e, "REGISTER: authentication failed");
-                return RegisterOutcome::new(403, format!("Forbidden ({e})"));
-            }
-            (None, Some(AuthError::Malformed(m))) => {
-                return RegisterOutcome::new(400, format!("Bad Request (Authorization: {m})"))
-            }
-            // no credentials, an unknown scheme (RFC 4475 3.3.7), or a nonce we did not issue
-            (None, _) => return challenge(digest, wall, false),
+            Err(e) => last_err = Some(e),
         }
     }
+    match (who, last_err) {
+        (Some(u), _) if u == user || unescape_eq(user, &u) => Ok(()),
+        (Some(u), _) => {
+            warn!(aor = %aor, username = %u, "REGISTER: credentials belong to another user");
+            Err(RegisterOutcome::new(
+                403,
+                format!("Forbidden (credentials of `{u}` cannot register {aor})"),
+            ))
+        }
+        (None, Some(AuthError::StaleNonce)) => Err(challenge(digest, wall, true)),
+        (None, Some(e @ (AuthError::WrongResponse { .. } | AuthError::UnknownUser(_)))) => {
+            warn!(aor = %aor, source = %source.remote, error = %e, "REGISTER: authentication failed");
+            Err(RegisterOutcome::new(403, format!("Forbidden ({e})")))
+        }
+        (None, Some(AuthError::Malformed(m))) => Err(RegisterOutcome::new(
+            400,
+            format!("Bad Request (Authorization: {m})"),
+        )),
+        // no credentials, an unknown scheme (RFC 4475 3.3.7), or a nonce we did not issue
+        (None, _) => Err(challenge(digest, wall, false)),
+    }
+}
 
-    let contacts = match msg.contacts() {
-        None => None,
-        Some(Contacts::Star) => Some(ContactsInput::Star),
-        Some(Contacts::List(list)) => Some(ContactsInput::List(
+/// The Contact header as the registrar takes it.
+fn contacts_of(msg: &Message) -> Option<ContactsInput> {
+    match msg.contacts()? {
+        Contacts::Star => Some(ContactsInput::Star),
+        Contacts::List(list) => Some(ContactsInput::List(
             list.iter()
                 .map(|c| ContactInput {
                     uri: c.uri.to_string(),
@@ -134,92 +211,45 @@ pub(super) fn handle(
                 })
                 .collect(),
         )),
-    };
-    let path: Vec<String> = msg
-        .header_values("Path")
-        .flat_map(split_commas)
-        .map(str::to_string)
-        .collect();
-    let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
-        return RegisterOutcome::new(400, "Bad Request (missing Call-ID or CSeq)");
-    };
-    if let Some(o) = shared
-        .and_then(|sh| sh.owner(&aor, now))
-        .filter(|o| o.protocol == Protocol::H323)
-    {
-        return RegisterOutcome::new(
-            403,
-            format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id),
-        );
     }
-    let input = RegisterInput {
-        aor: aor.clone(),
-        call_id: call_id.to_string(),
-        cseq,
-        contacts,
-        expires_header: msg.expires(),
-        path: path.clone(),
-        source: BindingSource {
-            kind: source.kind,
-            remote: source.remote,
-            conn: source.conn.map(|c| c.0),
-        },
-    };
-    match registrar.register(input, now) {
-        Ok(bindings) => {
-            let mut out = RegisterOutcome::new(200, "OK");
-            for b in &bindings {
-                out.headers
-                    .push(("Contact", format!("<{}>;expires={}", b.contact, b.expires)));
-            }
-            if !path.is_empty() {
-                out.headers.push(("Path", path.join(", ")));
-                out.headers.push(("Supported", "path".to_string()));
-            }
-            info!(aor = %aor, bindings = bindings.len(), source = %source.remote, "registered");
-            if let Some(sh) = shared {
-                // the AOR is claimed while any binding lives (the claim lapses with the last)
-                let until = registrar
-                    .lookup(&aor, now)
-                    .iter()
-                    .map(|b| b.expires_at)
-                    .max();
-                match until {
-                    Some(until) => {
-                        let owner = Owner {
-                            protocol: Protocol::Sip,
-                            id: aor.clone(),
-                            until: Some(until),
-                        };
-                        // checked above; an H.323 claim racing in between keeps the alias
-                        let _ = sh.claim(&aor, owner, now);
-                    }
-                    None => sh.release(&aor, &aor),
-                }
-            }
-            out
-        }
-        Err(RegisterError::IntervalTooBrief { min_expires }) => {
-            let mut out = RegisterOutcome::new(423, "Interval Too Brief");
-            out.headers.push(("Min-Expires", min_expires.to_string()));
-            out
-        }
-        Err(e) => {
-            let status = match e {
-                RegisterError::OutOfOrder { .. } => 500,
-                RegisterError::TooManyBindings { .. } => 403,
-                RegisterError::TooManyAors { .. } => 503,
-                _ => 400,
+}
+
+/// The AOR is claimed in the shared alias table while any binding lives (the claim lapses
+/// with the last).
+fn claim(sh: &SharedAliases, registrar: &Registrar, aor: &str, now: Instant) {
+    let until = registrar
+        .lookup(aor, now)
+        .iter()
+        .map(|b| b.expires_at)
+        .max();
+    match until {
+        Some(until) => {
+            let owner = Owner {
+                protocol: Protocol::Sip,
+                id: aor.to_string(),
+                until: Some(until),
             };
-            let reason = match status {
-                500 => "Server Internal Error",
-                403 => "Forbidden",
-                503 => "Service Unavailable",
-                _ => "Bad Request",
-            };
-            RegisterOutcome::new(status, format!("{reason} ({e})"))
+            // checked before; an H.323 claim racing in between keeps the alias
+            let _ = sh.claim(aor, owner, now);
         }
+        None => sh.release(aor, aor),
     }
+}
+
+/// The answer to a registration the registrar refused.
+fn refused(e: RegisterError) -> RegisterOutcome {
+    if let RegisterError::IntervalTooBrief { min_expires } = e {
+        let mut out = RegisterOutcome::new(423, "Interval Too Brief");
+        out.headers.push(("Min-Expires", min_expires.to_string()));
+        return out;
+    }
+    let (status, reason) = match e {
+        RegisterError::OutOfOrder { .. } => (500, "Server Internal Error"),
+        RegisterError::TooManyBindings { .. } => (403, "Forbidden"),
+        RegisterError::TooManyAors { .. } => (503, "Service Unavailable"),
+        _ => (400, "Bad Request"),
+    };
+    RegisterOutcome::new(status, format!("{reason} ({e})"))
 }
 
 fn challenge(digest: &DigestServer, wall: SystemTime, stale: bool) -> RegisterOutcome {

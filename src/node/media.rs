@@ -1,0 +1,78 @@
+//! The media relay of a node (`[media]`): the relay driver on its port range, and the
+//! anchoring state machine the SIP proxy core anchors calls through.
+
+use anyhow::Context;
+use causeway_config::media::Anchor as Policy;
+use causeway_config::Config;
+use causeway_media::latch::{LatchConfig, Relatch};
+use causeway_media::ports::PortPair;
+use causeway_media::relay::{self, RelayConfig, RelayHandle};
+use causeway_media::session::TableConfig;
+use causeway_media::{Anchor, AnchorConfig};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tracing::info;
+
+/// The media relay, unless `[media] anchor = "none"`. E (a node with traversal server zones)
+/// also binds the multiplexed pair its links' media arrives on.
+pub(super) fn start(
+    config: &Config,
+    has_server_zones: bool,
+) -> anyhow::Result<Option<RelayHandle>> {
+    let m = &config.media;
+    if m.anchor == Policy::None {
+        return Ok(None);
+    }
+    let multiplexed = if has_server_zones {
+        Some(
+            PortPair::from_range(m.multiplexed_ports)
+                .context("media.multiplexed_ports is not one even/odd pair")?,
+        )
+    } else {
+        None
+    };
+    let table = TableConfig {
+        ports: m.ports,
+        multiplexed,
+        max_sessions: m.max_sessions,
+        latch: LatchConfig {
+            relatch: if m.relatch_after == 0 {
+                Relatch::Never
+            } else {
+                Relatch::AfterSilence(Duration::from_secs(m.relatch_after))
+            },
+            ..LatchConfig::default()
+        },
+    };
+    let ip = m.address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let mut rc = RelayConfig::new(ip, table);
+    rc.inactivity = Duration::from_secs(m.inactivity_timeout);
+    let relay = relay::spawn(rc).with_context(|| {
+        format!(
+            "media relay on {ip} (multiplexed pair {})",
+            m.multiplexed_ports
+        )
+    })?;
+    info!(
+        "media relay: ports {}, anchor {:?}{}",
+        m.ports,
+        m.anchor,
+        match multiplexed {
+            Some(p) => format!(", traversal media on {p}"),
+            None => String::new(),
+        }
+    );
+    Ok(Some(relay))
+}
+
+/// The anchoring of calls on `relay`, by the `[media]` policy.
+pub(super) fn anchor(config: &Config, relay: &RelayHandle) -> Anchor {
+    let m = &config.media;
+    let anchor = AnchorConfig {
+        policy: m.anchor,
+        address: m.address,
+        strip_ice: m.strip_ice,
+        on_inactivity: m.on_inactivity,
+    };
+    Anchor::new(relay.table(), anchor)
+}

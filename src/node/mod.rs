@@ -1,0 +1,131 @@
+//! Wiring of one node: configuration -> TLS material -> transports -> SIP proxy core with its
+//! traversal links -> driver; the media relay, the H.323 side and the admin listener beside
+//! them. Nothing here decides protocol behaviour; it only builds the parts from the
+//! configuration (`sip`, `media`, `h323`) and runs them until a shutdown signal, publishing the
+//! status on the way (`publish`).
+
+mod h323;
+mod media;
+mod publish;
+mod sip;
+
+use crate::admin::StatusHandle;
+use anyhow::{bail, Context};
+use causeway_config::Config;
+use causeway_media::Relay;
+use causeway_sip::driver::{self, Io};
+use causeway_sip::proxy::WallClock;
+use causeway_sip::transport;
+use causeway_zones::SharedAliases;
+use publish::Publisher;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tracing::info;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (listeners, server_zones) = sip::listeners(&config);
+    let tls = sip::tls_material(&config, &listeners)?;
+    let links = sip::link_configs(&config, tls.as_ref()).await?;
+    let (handle, events) = transport::start(sip::transport_config(&config, listeners, tls))
+        .await
+        .context("cannot start SIP transports")?;
+    let bound = handle.local_addrs();
+    for (kind, addr, mtls) in &bound {
+        let mtls = if *mtls { " (MTLS)" } else { "" };
+        info!("listening on SIP {}{mtls} {addr}", kind.via_token());
+    }
+    if bound.is_empty() {
+        bail!("no SIP listener could be started");
+    }
+    let mut rng = StdRng::from_entropy();
+    let now = Instant::now();
+    let clock = WallClock::at(now, SystemTime::now());
+    let client_zones = links.iter().map(|l| l.zone.clone()).collect();
+    let mut core = sip::core(
+        &config,
+        &bound,
+        server_zones.clone(),
+        client_zones,
+        clock,
+        &mut rng,
+    )?;
+    let relay = media::start(&config, !server_zones.is_empty())?;
+    if let Some(relay) = &relay {
+        core.set_media(Box::new(media::anchor(&config, relay)));
+    }
+    info!(
+        system = %config.system.name,
+        role = %config.system.role,
+        domains = ?config.registrar_domains(),
+        "causeway {} running",
+        env!("CARGO_PKG_VERSION")
+    );
+    let status = StatusHandle::default();
+    if config.admin.enabled {
+        crate::admin::serve(config.admin.listen, status.clone())
+            .await
+            .with_context(|| format!("admin.listen {}", config.admin.listen))?;
+    }
+    let (h323, h323_status) = if config.h323.enabled {
+        // one alias table for the SIP registrar and the gatekeeper
+        let shared = SharedAliases::default();
+        core.set_shared_aliases(shared.clone());
+        let (task, snapshot) = h323::start(&config, shared, rng.gen()).await?;
+        (Some(task), Some(snapshot))
+    } else {
+        (None, None)
+    };
+    let machine = sip::linked(&config, core, links, server_zones, clock, &mut rng, now)?;
+    let io = Io {
+        transport: handle.clone(),
+        events,
+        resolvers: driver::Resolvers::new(&dns_zones(&config)).context("DNS zone resolvers")?,
+        relay: relay
+            .clone()
+            .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
+    };
+    let mut publisher = Publisher::new(&config, status, clock, relay, h323_status, now);
+    driver::run(machine, io, shutdown_signal(), &mut publisher).await;
+    handle.shutdown();
+    if let Some(t) = h323 {
+        t.abort();
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// DNS zones and the nameservers each asks.
+fn dns_zones(config: &Config) -> Vec<(String, Vec<SocketAddr>)> {
+    config
+        .zones
+        .iter()
+        .filter(|z| z.kind == causeway_config::zones::ZoneType::Dns)
+        .map(|z| (z.name.clone(), z.nameservers.clone()))
+        .collect()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

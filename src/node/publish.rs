@@ -1,0 +1,113 @@
+//! The node's status snapshot, refreshed about once a second from the running parts: the SIP
+//! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot and the
+//! relay's counters. Reads them, never changes them.
+
+use crate::admin::{Status, StatusHandle, ZoneStatus};
+use causeway_config::zones::ZoneType;
+use causeway_config::Config;
+use causeway_media::relay::RelayHandle;
+use causeway_sip::driver::Observer;
+use causeway_sip::proxy::WallClock;
+use causeway_traversal::LinkedProxy;
+use std::time::{Duration, Instant};
+
+/// How often the status snapshot is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Refreshes the status snapshot about once a second from the running parts.
+pub(super) struct Publisher {
+    handle: StatusHandle,
+    template: Status,
+    clock: WallClock,
+    relay: Option<RelayHandle>,
+    h323: Option<causeway_h323::driver::StatusHandle>,
+    /// When the next snapshot is due.
+    at: Instant,
+}
+
+impl Observer<LinkedProxy> for Publisher {
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.at)
+    }
+
+    fn observe(&mut self, sip: &LinkedProxy, now: Instant) {
+        if now < self.at {
+            return;
+        }
+        self.at = now + STATUS_EVERY;
+        let mut s = self.template.clone();
+        s.fill(sip, &self.clock, now);
+        if let Some(h) = &self.h323 {
+            if let Ok(snap) = h.lock() {
+                s.fill_h323(&snap);
+            }
+        }
+        if let Some(r) = &self.relay {
+            s.fill_media(&r.stats(), r.ports_in_use());
+        }
+        self.handle.set(s);
+    }
+}
+
+impl Publisher {
+    pub(super) fn new(
+        config: &Config,
+        handle: StatusHandle,
+        clock: WallClock,
+        relay: Option<RelayHandle>,
+        h323: Option<causeway_h323::driver::StatusHandle>,
+        now: Instant,
+    ) -> Publisher {
+        Publisher {
+            handle,
+            template: Status {
+                system: config.system.name.clone(),
+                role: config.system.role.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                zones: zone_status(config),
+                ..Status::default()
+            },
+            clock,
+            relay,
+            h323,
+            at: now,
+        }
+    }
+}
+
+fn zone_status(config: &Config) -> Vec<ZoneStatus> {
+    let mut v = vec![ZoneStatus {
+        name: causeway_config::LOCAL_ZONE.to_string(),
+        kind: "local".into(),
+        detail: format!("domains {}", config.registrar_domains().join(", ")),
+    }];
+    for (i, z) in config.zones.iter().enumerate() {
+        let detail = match z.kind {
+            ZoneType::Neighbor => format!("peer {}", z.peer.as_deref().unwrap_or("")),
+            ZoneType::TraversalClient => format!(
+                "peer {}:{}",
+                z.peer.as_deref().unwrap_or(""),
+                z.sip_port
+                    .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT)
+            ),
+            ZoneType::TraversalServer => {
+                format!("port {}", causeway_config::traversal_server_port(config, i))
+            }
+            ZoneType::Dns if z.nameservers.is_empty() => "system resolvers".into(),
+            ZoneType::Dns => format!(
+                "nameservers {}",
+                z.nameservers
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        v.push(ZoneStatus {
+            name: z.name.clone(),
+            kind: z.kind.as_str().to_string(),
+            detail,
+        });
+    }
+    v
+}
