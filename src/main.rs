@@ -1,6 +1,7 @@
 //! The `causeway` binary: command line and wiring only. Protocol logic lives in the crates
-//! (`causeway-config`, `causeway-sip`, `causeway-zones`); this file parses arguments, sets up
-//! logging and hands the configuration to `node` (or, for `check-route`, to `check_route`).
+//! (`config`, `zones`, `media`, `sip`, `h323`, `traversal`); this file parses arguments, sets up
+//! logging and hands the configuration to `node` (or, for `check-route`, to `check_route`, for
+//! `status`, to `admin::print`).
 
 mod admin;
 mod check_route;
