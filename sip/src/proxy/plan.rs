@@ -303,3 +303,6 @@ pub(super) fn name_addr_string(n: &NameAddr) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

@@ -769,4 +769,135 @@ mod media_hook {
             Some("end call-z9hG4bKm3")
         );
     }
+
+    /// The real anchoring state machine on a relay table with no sockets: the driver's side
+    /// (binding) is played by the test.
+    mod with_the_relay_table {
+        use super::super::*;
+        use causeway_config::media::{Anchor as Policy, OnInactivity};
+        use causeway_config::PortRange;
+        use causeway_media::latch::LatchConfig;
+        use causeway_media::session::{SharedTable, TableConfig};
+        use causeway_media::{Anchor, AnchorConfig, RelayCommand, RelayEvent};
+
+        const OFFER: &str = "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 30000 RTP/AVP 0\n";
+
+        /// `msg` with the SDP body `sdp` (LF line ends here; the harness sends CRLF).
+        fn with_sdp(msg: &str, sdp: &str) -> String {
+            msg.replace(
+                "Content-Length: 0\n",
+                &format!(
+                    "Content-Type: application/sdp\nContent-Length: {}\n",
+                    sdp.replace('\n', "\r\n").len()
+                ),
+            ) + sdp
+        }
+
+        fn anchored() -> (Harness, SharedTable) {
+            let mut h = Harness::new();
+            let table = SharedTable::new(TableConfig {
+                ports: PortRange {
+                    start: 48400,
+                    end: 48499,
+                },
+                multiplexed: None,
+                max_sessions: 10,
+                latch: LatchConfig::default(),
+            });
+            let config = AnchorConfig {
+                policy: Policy::All,
+                address: None,
+                strip_ice: false,
+                on_inactivity: OnInactivity::Hangup,
+            };
+            h.core
+                .set_media(Box::new(Anchor::new(table.clone(), config)));
+            h.register("bob", UAS, "1.0");
+            (h, table)
+        }
+
+        /// The relay commands among the outputs `h` kept.
+        fn commands(h: &mut Harness) -> Vec<RelayCommand> {
+            let mut c = Vec::new();
+            h.other.retain(|o| match o {
+                Output::Media(m) => {
+                    c.push(*m);
+                    false
+                }
+                _ => true,
+            });
+            c
+        }
+
+        fn relay_answers(h: &mut Harness, ev: RelayEvent) -> Vec<Transmit> {
+            let mut out = Vec::new();
+            h.core.handle(Event::Media(ev), h.now, &mut out);
+            h.transmits(out)
+        }
+
+        #[test]
+        fn a_first_offer_waits_for_the_relay_to_bind_then_goes_on_rewritten() {
+            let (mut h, table) = anchored();
+            let inv = with_sdp(&invite("z9hG4bKp1", "bob"), OFFER);
+            let out = h.send(UAC, &inv);
+            assert!(
+                out.iter().all(|o| o.dest != addr(UAS)),
+                "held until the ports are bound"
+            );
+            assert_eq!(status_of(&out[0]), 100);
+            let [RelayCommand::Open(info)] = commands(&mut h)[..] else {
+                panic!("one session to bind");
+            };
+            let out = relay_answers(&mut h, RelayEvent::Opened(info.id));
+            let fwd = out
+                .iter()
+                .find(|o| o.dest == addr(UAS))
+                .expect("the INVITE goes on once bound");
+            let t = text(fwd);
+            let callee_port = info.b.pair().rtp();
+            assert!(
+                t.contains(&format!("m=audio {callee_port} RTP/AVP 0")),
+                "{t}"
+            );
+            assert_eq!(table.lock().stats().sessions, 1);
+            // the caller gives up: the relay session ends with the call
+            let cancel = inv
+                .replace("INVITE sip:bob@example.com", "CANCEL sip:bob@example.com")
+                .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+            h.send(UAC, &cancel);
+            let ok = answer(fwd, 487, "Request Terminated", Some("b1"));
+            h.send(UAS, &ok);
+            assert_eq!(table.lock().stats().sessions, 0);
+            assert!(matches!(commands(&mut h)[..], [RelayCommand::Close(_)]));
+        }
+
+        #[test]
+        fn a_port_the_relay_cannot_bind_is_replaced_before_the_offer_goes_on() {
+            let (mut h, _) = anchored();
+            let inv = with_sdp(&invite("z9hG4bKp2", "bob"), OFFER);
+            h.send(UAC, &inv);
+            let [RelayCommand::Open(first)] = commands(&mut h)[..] else {
+                panic!("one session to bind");
+            };
+            let failed = RelayEvent::OpenFailed {
+                session: first.id,
+                port: first.a.pair().rtp(),
+                error: "Address in use".into(),
+            };
+            let out = relay_answers(&mut h, failed);
+            assert!(out.iter().all(|o| o.dest != addr(UAS)), "still held");
+            let [RelayCommand::Open(second)] = commands(&mut h)[..] else {
+                panic!("the session again, on other ports");
+            };
+            assert_ne!(second.a, first.a);
+            let out = relay_answers(&mut h, RelayEvent::Opened(second.id));
+            let fwd = out.iter().find(|o| o.dest == addr(UAS)).expect("forwarded");
+            let port = second.b.pair().rtp();
+            assert!(
+                text(fwd).contains(&format!("m=audio {port} ")),
+                "{}",
+                text(fwd)
+            );
+        }
+    }
 }
