@@ -87,7 +87,7 @@ impl Node {
         plan(&msg, &flow, &mut t, self.now)
     }
 
-    fn from_uac(&mut self, text: &str) -> RoutePlan {
+    fn plan_uac(&mut self, text: &str) -> RoutePlan {
         self.plan(text, udp(UAC))
     }
 
@@ -152,7 +152,7 @@ fn forwarding(p: RoutePlan) -> Forwarding {
 fn rfc3261_16_5_a_registered_aor_goes_to_its_contact() {
     let mut n = Node::new();
     n.register("bob", "sip:bob@127.0.0.1:6002");
-    let f = forwarding(n.from_uac(&request("INVITE sip:bob@example.com", "")));
+    let f = forwarding(n.plan_uac(&request("INVITE sip:bob@example.com", "")));
     assert!(f.local_zone);
     assert!(f.record_route, "a dialog-creating request out of dialog");
     assert_eq!(f.targets.len(), 1);
@@ -164,7 +164,7 @@ fn rfc3261_16_5_a_registered_aor_goes_to_its_contact() {
 #[test]
 fn rfc3261_16_5_an_unregistered_user_of_our_domain_is_404_saying_so() {
     let mut n = Node::new();
-    match n.from_uac(&request("INVITE sip:carol@example.com", "")) {
+    match n.plan_uac(&request("INVITE sip:carol@example.com", "")) {
         RoutePlan::Reject(404, reason) => assert!(reason.contains("is not registered"), "{reason}"),
         other => panic!("{other:?}"),
     }
@@ -175,7 +175,7 @@ fn rfc3261_16_3_max_forwards_zero_is_refused() {
     let mut n = Node::new();
     let zero =
         request("INVITE sip:bob@example.com", "").replace("Max-Forwards: 70", "Max-Forwards: 0");
-    assert!(matches!(n.from_uac(&zero), RoutePlan::Reject(483, _)));
+    assert!(matches!(n.plan_uac(&zero), RoutePlan::Reject(483, _)));
 }
 
 #[test]
@@ -183,12 +183,12 @@ fn requests_for_the_node_itself_are_local() {
     let mut n = Node::new();
     let options = request(&format!("OPTIONS sip:{PROXY}"), "");
     assert!(matches!(
-        n.from_uac(&options),
+        n.plan_uac(&options),
         RoutePlan::Local(Method::Options)
     ));
     let register = request("REGISTER sip:example.com", "");
     assert!(matches!(
-        n.from_uac(&register),
+        n.plan_uac(&register),
         RoutePlan::Local(Method::Register)
     ));
 }
@@ -201,7 +201,7 @@ fn rfc3261_16_4_strict_routing_previous_hop_is_repaired() {
         &format!("INVITE sip:{PROXY}"),
         "Route: <sip:bob@192.0.2.9:5070>\n",
     );
-    let f = forwarding(n.from_uac(&req));
+    let f = forwarding(n.plan_uac(&req));
     assert_eq!(f.routes.ruri.as_deref(), Some("sip:bob@192.0.2.9:5070"));
     assert_eq!(
         f.routes.replace,
@@ -219,7 +219,7 @@ fn rfc3261_16_4_our_route_entry_facing_a_link_sends_the_request_down_it() {
         &format!("Route: <sip:{PROXY};lr;cw-link=to-edge>\n"),
     );
     // the link is down: 503 naming the zone
-    match n.from_uac(&req) {
+    match n.plan_uac(&req) {
         RoutePlan::Reject(503, reason) => assert!(reason.contains("`to-edge`"), "{reason}"),
         other => panic!("{other:?}"),
     }
@@ -233,7 +233,7 @@ fn rfc3261_16_4_our_route_entry_facing_a_link_sends_the_request_down_it() {
         refreshed: since,
     };
     n.links.set("to-edge", Some(link));
-    let f = forwarding(n.from_uac(&req));
+    let f = forwarding(n.plan_uac(&req));
     assert_eq!(f.routes.pop, 1, "our own entry is popped");
     let hop = &f.targets[0].hop;
     assert_eq!(hop.link.as_deref(), Some("to-edge"));
