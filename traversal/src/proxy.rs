@@ -125,44 +125,40 @@ impl LinkedProxy {
         out.extend(sent.into_iter().map(Output::Transmit));
     }
 
-    /// Moves the core's outputs to `out`, answering its link outputs on the way (which may
-    /// produce more outputs, answered in turn).
-    fn settle(&mut self, mut pending: Vec<Output>, now: Instant, out: &mut Vec<Output>) {
-        while !pending.is_empty() {
-            let mut next = Vec::new();
-            for o in pending {
-                let link = match o {
-                    Output::Link(l) => *l,
-                    other => {
-                        out.push(other);
-                        continue;
-                    }
-                };
-                match link {
-                    LinkOutput::Response(r) => {
-                        self.tell_clients(ClientInput::Response(&r), now, &mut next)
-                    }
-                    LinkOutput::Register {
+    /// Answers the link outputs among `out[start..]` in place (what they produce is appended
+    /// and answered in turn); every other output stays where it is. Link outputs are rare: the
+    /// common path only looks at each output once.
+    fn settle(&mut self, start: usize, now: Instant, out: &mut Vec<Output>) {
+        let mut i = start;
+        while i < out.len() {
+            if !matches!(out[i], Output::Link(_)) {
+                i += 1;
+                continue;
+            }
+            let Output::Link(link) = out.remove(i) else {
+                continue;
+            };
+            match *link {
+                LinkOutput::Response(r) => self.tell_clients(ClientInput::Response(&r), now, out),
+                LinkOutput::Register {
+                    tx,
+                    zone,
+                    request,
+                    flow,
+                } => {
+                    let mut events = Vec::new();
+                    let input = AdmissionInput::Register {
                         tx,
-                        zone,
-                        request,
+                        zone: &zone,
+                        request: &request,
                         flow,
-                    } => {
-                        let mut events = Vec::new();
-                        let input = AdmissionInput::Register {
-                            tx,
-                            zone: &zone,
-                            request: &request,
-                            flow,
-                        };
-                        self.admission.handle(input, now, &mut events);
-                        for ev in events {
-                            self.core.handle(Event::Link(ev), now, &mut next);
-                        }
+                    };
+                    self.admission.handle(input, now, &mut events);
+                    for ev in events {
+                        self.core.handle(Event::Link(ev), now, out);
                     }
                 }
             }
-            pending = next;
         }
     }
 
@@ -180,8 +176,8 @@ impl LinkedProxy {
 
 impl Machine for LinkedProxy {
     fn handle(&mut self, event: Event, now: Instant, out: &mut Vec<Output>) {
-        let mut pending = Vec::new();
-        self.expire(now, &mut pending);
+        let start = out.len();
+        self.expire(now, out);
         match &event {
             Event::SendFailed { token, error } if *token >= CLIENT_TOKENS => {
                 for i in 0..self.clients.len() {
@@ -189,42 +185,39 @@ impl Machine for LinkedProxy {
                         let mut sent: Vec<Transmit> = Vec::new();
                         let input = ClientInput::SendFailed { error };
                         let ev = self.clients[i].handle(input, now, &mut sent);
-                        self.client_event(i, ev, now, &mut pending);
-                        pending.extend(sent.into_iter().map(Output::Transmit));
+                        self.client_event(i, ev, now, out);
+                        out.extend(sent.into_iter().map(Output::Transmit));
                     }
                 }
                 // a client's token is never the core's
-                return self.settle(pending, now, out);
             }
             Event::Closed { conn, remote } => {
                 let (conn, remote) = (*conn, *remote);
-                self.core.handle(event, now, &mut pending);
+                self.core.handle(event, now, out);
                 self.admission
                     .handle(AdmissionInput::Closed { conn }, now, &mut Vec::new());
-                self.tell_clients(ClientInput::Closed { conn, remote }, now, &mut pending);
-                return self.settle(pending, now, out);
+                self.tell_clients(ClientInput::Closed { conn, remote }, now, out);
             }
-            _ => {}
+            _ => self.core.handle(event, now, out),
         }
-        self.core.handle(event, now, &mut pending);
-        self.settle(pending, now, out);
+        self.settle(start, now, out);
     }
 
     fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let mut pending = Vec::new();
-        self.expire(now, &mut pending);
+        let start = out.len();
+        self.expire(now, out);
         for i in 0..self.clients.len() {
             if self.clients[i].poll_timeout().is_some_and(|t| t <= now) {
                 let mut sent = Vec::new();
                 let ev = self.clients[i].handle_timeout(now, &mut sent);
-                self.client_event(i, ev, now, &mut pending);
-                pending.extend(sent.into_iter().map(Output::Transmit));
+                self.client_event(i, ev, now, out);
+                out.extend(sent.into_iter().map(Output::Transmit));
             }
         }
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
-            self.core.handle_timeout(now, &mut pending);
+            self.core.handle_timeout(now, out);
         }
-        self.settle(pending, now, out);
+        self.settle(start, now, out);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
