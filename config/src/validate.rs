@@ -3,17 +3,39 @@
 //! the line.
 //!
 //! Only checks here; no defaults (schema) and no I/O beyond checking that named files exist.
+//!
+//! `check` runs one function per section or rule family in a fixed order (system, sip,
+//! registrar, credentials, zones, transforms, search rules, routing, admin, media, h323). Only
+//! the first failure is reported, so that order is behaviour: an error message a user sees
+//! depends on it. Each zone is checked in three steps: its name, the keys its type may carry
+//! (`check_zone_keys`), then what its type requires (one function per type).
 
 use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
 use crate::schema::Config;
 use crate::types::Transport;
-use crate::zones::{PatternBehavior, PatternType, ZoneType};
+use crate::zones::{PatternBehavior, PatternType, Zone, ZoneType};
 
 /// Name of the implicit zone of local registrations.
 pub const LOCAL_ZONE: &str = "LocalZone";
 
 pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
+    check_system(c)?;
+    check_sip_listeners(c)?;
+    check_sip_limits(c)?;
+    check_registrar(c)?;
+    check_credentials(c)?;
+    check_zones(c)?;
+    check_transforms(c)?;
+    check_search_rules(c)?;
+    check_routing(c)?;
+    check_admin(c)?;
+    check_media(c)?;
+    check_h323(c)?;
+    Ok(())
+}
+
+fn check_system(c: &Config) -> Result<(), FieldError> {
     let sys = &c.system;
     if sys.name.trim().is_empty() {
         return Err(FieldError::new(
@@ -27,9 +49,14 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             format!("`{}` is not a domain name", sys.domain),
         ));
     }
+    Ok(())
+}
 
+/// The listeners of the node's role, and the certificate files TLS and MTLS need.
+fn check_sip_listeners(c: &Config) -> Result<(), FieldError> {
     let sip = &c.sip;
-    if !sip.listeners(sys.role).iter().any(|l| l.enabled) {
+    let role = c.system.role;
+    if !sip.listeners(role).iter().any(|l| l.enabled) {
         return Err(FieldError::new(
             &[Key("sip")],
             "no SIP listener is enabled (enable at least one of udp, tcp, tls, mtls)",
@@ -64,12 +91,18 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             }
         }
     }
-    if sip.listeners(sys.role).iter().any(|l| l.mtls && l.enabled) && sip.trusted_ca.is_none() {
+    if sip.listeners(role).iter().any(|l| l.mtls && l.enabled) && sip.trusted_ca.is_none() {
         return Err(FieldError::new(
             &[Key("sip"), Key("mtls")],
             "MTLS verifies client certificates: set `sip.trusted_ca`",
         ));
     }
+    Ok(())
+}
+
+/// Message limits, RFC 3261 timers and table sizes.
+fn check_sip_limits(c: &Config) -> Result<(), FieldError> {
+    let sip = &c.sip;
     if sip.max_message_size < 1024 {
         return Err(FieldError::new(
             &[Key("sip"), Key("max_message_size")],
@@ -106,7 +139,11 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             "max_transactions and max_connections must be positive",
         ));
     }
+    Ok(())
+}
 
+/// Registrar domains, the expiry bounds and the digest offer.
+fn check_registrar(c: &Config) -> Result<(), FieldError> {
     let r = &c.registrar;
     for (i, d) in r.domains.iter().enumerate() {
         if !is_hostname(d) {
@@ -146,6 +183,11 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             "authentication needs at least one [[credential]]",
         ));
     }
+    Ok(())
+}
+
+/// Every `[[credential]]` has a username, and no username twice.
+fn check_credentials(c: &Config) -> Result<(), FieldError> {
     for (i, cred) in c.credentials.iter().enumerate() {
         if cred.username.is_empty() {
             return Err(FieldError::new(
@@ -163,9 +205,6 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
             ));
         }
     }
-    check_zones(c)?;
-    check_media(c)?;
-    check_h323(c)?;
     Ok(())
 }
 
@@ -262,212 +301,231 @@ pub fn traversal_server_port(c: &Config, zone_index: usize) -> u16 {
 
 fn check_zones(c: &Config) -> Result<(), FieldError> {
     for (i, z) in c.zones.iter().enumerate() {
-        let at = |k: &'static str| [Key("zone"), Index(i), Key(k)];
-        if z.name.trim().is_empty() {
-            return Err(FieldError::new(&at("name"), "must not be empty"));
-        }
-        if z.name.eq_ignore_ascii_case(LOCAL_ZONE)
-            || ["any", "registered"].contains(&z.name.as_str())
-        {
-            return Err(FieldError::new(
-                &at("name"),
-                format!("`{}` is reserved", z.name),
-            ));
-        }
-        if c.zones[..i].iter().any(|o| o.name == z.name) {
-            return Err(FieldError::new(
-                &at("name"),
-                format!("zone `{}` is defined twice", z.name),
-            ));
-        }
-        let kind = z.kind.as_str();
-        let only = |set: bool, key: &'static str, types: &str| -> Result<(), FieldError> {
-            if set {
-                Err(FieldError::new(
-                    &at(key),
-                    format!("`{key}` applies to {types} zones, not to a {kind} zone"),
-                ))
-            } else {
-                Ok(())
-            }
+        let at = ZoneAt {
+            i,
+            kind: z.kind.as_str(),
         };
-        let need = |set: bool, key: &'static str| -> Result<(), FieldError> {
-            if set {
-                Ok(())
-            } else {
-                Err(FieldError::new(
-                    &[Key("zone"), Index(i)],
-                    format!("a {kind} zone needs `{key}`"),
-                ))
-            }
-        };
-        let client = z.kind == ZoneType::TraversalClient;
-        let traversal = client || z.kind == ZoneType::TraversalServer;
-        only(
-            !client && z.password.is_some(),
-            "password",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.tls_verify.is_some(),
-            "tls_verify",
-            "traversal-client",
-        )?;
-        only(!client && z.ca.is_some(), "ca", "traversal-client")?;
-        only(
-            !client && z.peer_name.is_some(),
-            "peer_name",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.client_certificate,
-            "client_certificate",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.keepalive_interval.is_some(),
-            "keepalive_interval",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.registration_expires.is_some(),
-            "registration_expires",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.retry_first.is_some(),
-            "retry_first",
-            "traversal-client",
-        )?;
-        only(
-            !client && z.retry_max.is_some(),
-            "retry_max",
-            "traversal-client",
-        )?;
-        only(!traversal && z.sip_port.is_some(), "sip_port", "traversal")?;
-        only(!traversal && z.username.is_some(), "username", "traversal")?;
-        only(
-            z.kind != ZoneType::TraversalServer && z.listen_ip.is_some(),
-            "listen_ip",
-            "traversal-server",
-        )?;
-        only(
-            z.kind != ZoneType::Dns && !z.nameservers.is_empty(),
-            "nameservers",
-            "dns",
-        )?;
-        only(
-            z.kind != ZoneType::TraversalServer && z.mtls,
-            "mtls",
-            "traversal-server",
-        )?;
-        if z.mtls && (z.transport() != Transport::Tls || c.sip.trusted_ca.is_none()) {
-            return Err(FieldError::new(
-                &at("mtls"),
-                "MTLS needs transport \"tls\" and `sip.trusted_ca` to verify client certificates",
-            ));
-        }
-        only(
-            !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
-            "peer",
-            "neighbor and traversal-client",
-        )?;
+        check_zone_name(c, &at)?;
+        check_zone_keys(c, z, &at)?;
         match z.kind {
-            ZoneType::Neighbor => {
-                need(z.peer.is_some(), "peer")?;
-                if let Some(p) = &z.peer {
-                    let host = split_host(p);
-                    if host.is_none() {
-                        return Err(FieldError::new(
-                            &at("peer"),
-                            format!("`{p}` is not host[:port]"),
-                        ));
-                    }
-                }
-            }
-            ZoneType::TraversalClient => {
-                need(z.peer.is_some(), "peer")?;
-                need(z.username.is_some(), "username")?;
-                need(z.password.is_some(), "password")?;
-                if let Some(p) = &z.peer {
-                    if !is_hostname(p) {
-                        return Err(FieldError::new(
-                            &at("peer"),
-                            format!(
-                                "`{p}` is not a host name or IP address (the port is `sip_port`)"
-                            ),
-                        ));
-                    }
-                }
-                if z.transport() == Transport::Udp {
-                    return Err(FieldError::new(
-                        &at("transport"),
-                        "a traversal link runs over tls or tcp",
-                    ));
-                }
-                if z.keepalive_interval() == 0
-                    || z.retry_first() == 0
-                    || z.retry_max() < z.retry_first()
-                {
-                    return Err(FieldError::new(
-                        &[Key("zone"), Index(i)],
-                        "keepalive_interval and retry_first must be positive, and retry_max at least retry_first",
-                    ));
-                }
-                if z.registration_expires() < 10 {
-                    return Err(FieldError::new(
-                        &at("registration_expires"),
-                        "must be at least 10 seconds",
-                    ));
-                }
-                if let Some(ca) = &z.ca {
-                    if !ca.is_file() {
-                        return Err(FieldError::new(
-                            &at("ca"),
-                            format!("file `{}` does not exist", ca.display()),
-                        ));
-                    }
-                }
-            }
-            ZoneType::TraversalServer => {
-                need(z.username.is_some(), "username")?;
-                if let Some(u) = &z.username {
-                    if !c.credentials.iter().any(|cr| &cr.username == u) {
-                        return Err(FieldError::new(
-                            &at("username"),
-                            format!("no [[credential]] has username `{u}`"),
-                        ));
-                    }
-                }
-                if z.transport() == Transport::Udp {
-                    return Err(FieldError::new(
-                        &at("transport"),
-                        "a traversal link runs over tls or tcp",
-                    ));
-                }
-                let port = traversal_server_port(c, i);
-                if let Some(j) = (0..i).find(|&j| {
-                    c.zones[j].kind == ZoneType::TraversalServer
-                        && traversal_server_port(c, j) == port
-                }) {
-                    return Err(FieldError::new(
-                        &at("sip_port"),
-                        format!(
-                            "port {port} is already the port of zone `{}`",
-                            c.zones[j].name
-                        ),
-                    ));
-                }
-            }
+            ZoneType::Neighbor => check_neighbor_zone(z, &at)?,
+            ZoneType::TraversalClient => check_traversal_client_zone(z, &at)?,
+            ZoneType::TraversalServer => check_traversal_server_zone(c, &at)?,
             ZoneType::Dns => {}
         }
     }
-    let zone_exists = |n: &str| n == LOCAL_ZONE || c.zones.iter().any(|z| z.name == n);
+    Ok(())
+}
+
+/// Zone `i` of type `kind`: where its faults point, and how their text names its type.
+struct ZoneAt {
+    i: usize,
+    kind: &'static str,
+}
+
+impl ZoneAt {
+    fn key(&self, k: &'static str) -> [PathPart; 3] {
+        [Key("zone"), Index(self.i), Key(k)]
+    }
+
+    /// `key` is set (`misplaced`) on a zone type other than `types`.
+    fn only(&self, misplaced: bool, key: &'static str, types: &str) -> Result<(), FieldError> {
+        if misplaced {
+            Err(FieldError::new(
+                &self.key(key),
+                format!(
+                    "`{key}` applies to {types} zones, not to a {} zone",
+                    self.kind
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// This zone type cannot work without `key`.
+    fn need(&self, set: bool, key: &'static str) -> Result<(), FieldError> {
+        if set {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                &[Key("zone"), Index(self.i)],
+                format!("a {} zone needs `{key}`", self.kind),
+            ))
+        }
+    }
+}
+
+/// Not empty, not a name the search rules give a meaning of their own, not taken already.
+fn check_zone_name(c: &Config, at: &ZoneAt) -> Result<(), FieldError> {
+    let (i, z) = (at.i, &c.zones[at.i]);
+    if z.name.trim().is_empty() {
+        return Err(FieldError::new(&at.key("name"), "must not be empty"));
+    }
+    if z.name.eq_ignore_ascii_case(LOCAL_ZONE) || ["any", "registered"].contains(&z.name.as_str()) {
+        return Err(FieldError::new(
+            &at.key("name"),
+            format!("`{}` is reserved", z.name),
+        ));
+    }
+    if c.zones[..i].iter().any(|o| o.name == z.name) {
+        return Err(FieldError::new(
+            &at.key("name"),
+            format!("zone `{}` is defined twice", z.name),
+        ));
+    }
+    Ok(())
+}
+
+/// Keys that only some zone types take, refused on the others (in this order, the first one
+/// found is reported); and what `mtls` needs where it is allowed.
+fn check_zone_keys(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
+    let client = z.kind == ZoneType::TraversalClient;
+    let server = z.kind == ZoneType::TraversalServer;
+    let traversal = client || server;
+    for (key, set) in [
+        ("password", z.password.is_some()),
+        ("tls_verify", z.tls_verify.is_some()),
+        ("ca", z.ca.is_some()),
+        ("peer_name", z.peer_name.is_some()),
+        ("client_certificate", z.client_certificate),
+        ("keepalive_interval", z.keepalive_interval.is_some()),
+        ("registration_expires", z.registration_expires.is_some()),
+        ("retry_first", z.retry_first.is_some()),
+        ("retry_max", z.retry_max.is_some()),
+    ] {
+        at.only(!client && set, key, "traversal-client")?;
+    }
+    at.only(!traversal && z.sip_port.is_some(), "sip_port", "traversal")?;
+    at.only(!traversal && z.username.is_some(), "username", "traversal")?;
+    at.only(
+        !server && z.listen_ip.is_some(),
+        "listen_ip",
+        "traversal-server",
+    )?;
+    at.only(
+        z.kind != ZoneType::Dns && !z.nameservers.is_empty(),
+        "nameservers",
+        "dns",
+    )?;
+    at.only(!server && z.mtls, "mtls", "traversal-server")?;
+    if z.mtls && (z.transport() != Transport::Tls || c.sip.trusted_ca.is_none()) {
+        return Err(FieldError::new(
+            &at.key("mtls"),
+            "MTLS needs transport \"tls\" and `sip.trusted_ca` to verify client certificates",
+        ));
+    }
+    at.only(
+        !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
+        "peer",
+        "neighbor and traversal-client",
+    )
+}
+
+/// A neighbor is reached at `peer`, which must be `host[:port]`.
+fn check_neighbor_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
+    at.need(z.peer.is_some(), "peer")?;
+    if let Some(p) = &z.peer {
+        if split_host(p).is_none() {
+            return Err(FieldError::new(
+                &at.key("peer"),
+                format!("`{p}` is not host[:port]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// C's side of a traversal link: where E is, the credentials, a stream transport, timers that
+/// can work, and the CA file if one is named.
+fn check_traversal_client_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
+    at.need(z.peer.is_some(), "peer")?;
+    at.need(z.username.is_some(), "username")?;
+    at.need(z.password.is_some(), "password")?;
+    if let Some(p) = &z.peer {
+        if !is_hostname(p) {
+            return Err(FieldError::new(
+                &at.key("peer"),
+                format!("`{p}` is not a host name or IP address (the port is `sip_port`)"),
+            ));
+        }
+    }
+    if z.transport() == Transport::Udp {
+        return Err(FieldError::new(
+            &at.key("transport"),
+            "a traversal link runs over tls or tcp",
+        ));
+    }
+    if z.keepalive_interval() == 0 || z.retry_first() == 0 || z.retry_max() < z.retry_first() {
+        return Err(FieldError::new(
+            &[Key("zone"), Index(at.i)],
+            "keepalive_interval and retry_first must be positive, and retry_max at least retry_first",
+        ));
+    }
+    if z.registration_expires() < 10 {
+        return Err(FieldError::new(
+            &at.key("registration_expires"),
+            "must be at least 10 seconds",
+        ));
+    }
+    if let Some(ca) = &z.ca {
+        if !ca.is_file() {
+            return Err(FieldError::new(
+                &at.key("ca"),
+                format!("file `{}` does not exist", ca.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// E's side of a traversal link: a credential to expect, a stream transport, and a SIP port no
+/// earlier traversal-server zone has.
+fn check_traversal_server_zone(c: &Config, at: &ZoneAt) -> Result<(), FieldError> {
+    let (i, z) = (at.i, &c.zones[at.i]);
+    at.need(z.username.is_some(), "username")?;
+    if let Some(u) = &z.username {
+        if !c.credentials.iter().any(|cr| &cr.username == u) {
+            return Err(FieldError::new(
+                &at.key("username"),
+                format!("no [[credential]] has username `{u}`"),
+            ));
+        }
+    }
+    if z.transport() == Transport::Udp {
+        return Err(FieldError::new(
+            &at.key("transport"),
+            "a traversal link runs over tls or tcp",
+        ));
+    }
+    let port = traversal_server_port(c, i);
+    if let Some(j) = (0..i).find(|&j| {
+        c.zones[j].kind == ZoneType::TraversalServer && traversal_server_port(c, j) == port
+    }) {
+        return Err(FieldError::new(
+            &at.key("sip_port"),
+            format!(
+                "port {port} is already the port of zone `{}`",
+                c.zones[j].name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_transforms(c: &Config) -> Result<(), FieldError> {
     for (i, t) in c.transforms.iter().enumerate() {
         let at = |k: &'static str| [Key("transform"), Index(i), Key(k)];
         check_priority(t.priority, &at("priority"))?;
         check_pattern(t.pattern_type, &t.pattern, &at("pattern"))?;
     }
+    Ok(())
+}
+
+/// Each rule's name, priority and pattern, that its target and source name zones that exist,
+/// and that a replacing rule has something to replace with.
+fn check_search_rules(c: &Config) -> Result<(), FieldError> {
+    let zone_exists = |n: &str| n == LOCAL_ZONE || c.zones.iter().any(|z| z.name == n);
     for (i, r) in c.search_rules.iter().enumerate() {
         let at = |k: &'static str| [Key("search_rule"), Index(i), Key(k)];
         if r.name.trim().is_empty() {
@@ -508,12 +566,20 @@ fn check_zones(c: &Config) -> Result<(), FieldError> {
             ));
         }
     }
+    Ok(())
+}
+
+fn check_routing(c: &Config) -> Result<(), FieldError> {
     if c.routing.hop_limit == 0 || c.routing.hop_limit > 255 {
         return Err(FieldError::new(
             &[Key("routing"), Key("hop_limit")],
             "must be between 1 and 255",
         ));
     }
+    Ok(())
+}
+
+fn check_admin(c: &Config) -> Result<(), FieldError> {
     if !c.admin.listen.ip().is_loopback() {
         return Err(FieldError::new(
             &[Key("admin"), Key("listen")],

@@ -12,6 +12,11 @@
 //!
 //! Memory is bounded: at most `max_sessions` sessions, one route slot per port number, one
 //! multiplexed-source entry per multiplexed leg component.
+//!
+//! `add` runs in steps, one function each (sources, ports, slot, session, routes). Split out of
+//! one long `try_add`, an add + remove of an own/multiplexed session measured 213-229 ns
+//! against 228-239 ns as one function (criterion, three runs each interleaved back to back,
+//! 2 vCPU VM, 2026-12-04): no cost.
 
 use crate::call::Side;
 use crate::latch::{DropReason, Latch, LatchConfig, Verdict};
@@ -352,8 +357,24 @@ impl Table {
             });
         }
         let specs = [a, b];
+        self.check_mux_sources(&specs)?;
+        let locals = self.allocate_locals(&specs)?;
+        let slot = self.take_slot(&locals)?;
+        let id = self.place_session(slot, &specs, &locals, now);
+        self.route_legs(slot, &specs, &locals);
+        self.stats.sessions += 1;
+        Ok(SessionInfo {
+            id,
+            a: locals[0],
+            b: locals[1],
+        })
+    }
+
+    /// A multiplexed leg needs the multiplexed pair, and sources that no other leg (of this
+    /// session or another) already expects: they are how its packets are told apart.
+    fn check_mux_sources(&self, specs: &[LegSpec; 2]) -> Result<(), AddError> {
         let mut keys: Vec<(Component, SocketAddr)> = Vec::new();
-        for s in &specs {
+        for s in specs {
             if s.local == LocalKind::Multiplexed {
                 if self.config.multiplexed.is_none() {
                     return Err(AddError::NoMultiplexedPair);
@@ -366,39 +387,55 @@ impl Table {
                 }
             }
         }
-        let la = self.local_for(&a).map_err(AddError::Ports)?;
-        let lb = match self.local_for(&b) {
+        Ok(())
+    }
+
+    /// Both legs' local pairs, or none: a failure for B gives A's pair back.
+    fn allocate_locals(&mut self, specs: &[LegSpec; 2]) -> Result<[Local; 2], AddError> {
+        let la = self.local_for(&specs[0]).map_err(AddError::Ports)?;
+        let lb = match self.local_for(&specs[1]) {
             Ok(l) => l,
             Err(e) => {
                 self.release_locals(&[la]);
                 return Err(AddError::Ports(e));
             }
         };
-        let locals = [la, lb];
+        Ok([la, lb])
+    }
 
-        let slot = match self.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                // A table never needs more than u32 slots; refuse rather than wrap.
-                let Ok(s) = u32::try_from(self.slots.len()) else {
-                    self.release_locals(&locals);
-                    return Err(AddError::TooManySessions {
-                        max: self.config.max_sessions,
-                    });
-                };
-                self.slots.push(Slot {
-                    generation: 0,
-                    session: None,
-                });
-                s
-            }
+    /// A free slot, or a new one; on failure `locals` are given back.
+    fn take_slot(&mut self, locals: &[Local; 2]) -> Result<u32, AddError> {
+        if let Some(s) = self.free_slots.pop() {
+            return Ok(s);
+        }
+        // A table never needs more than u32 slots; refuse rather than wrap.
+        let Ok(s) = u32::try_from(self.slots.len()) else {
+            self.release_locals(locals);
+            return Err(AddError::TooManySessions {
+                max: self.config.max_sessions,
+            });
         };
+        self.slots.push(Slot {
+            generation: 0,
+            session: None,
+        });
+        Ok(s)
+    }
+
+    /// Puts the new session into `slot`, its latches set to what the specs already know.
+    fn place_session(
+        &mut self,
+        slot: u32,
+        specs: &[LegSpec; 2],
+        locals: &[Local; 2],
+        now: Instant,
+    ) -> SessionId {
+        let latch = self.config.latch;
         let entry = &mut self.slots[slot as usize];
         let id = SessionId {
             slot,
             generation: entry.generation,
         };
-        let latch = self.config.latch;
         let leg = |i: usize| Leg {
             local: locals[i],
             latches: [
@@ -413,6 +450,12 @@ impl Table {
             legs: [leg(0), leg(1)],
             last_activity: now,
         });
+        id
+    }
+
+    /// Makes packets find the session: an own pair by its port numbers, a multiplexed leg by
+    /// the sources it expects.
+    fn route_legs(&mut self, slot: u32, specs: &[LegSpec; 2], locals: &[Local; 2]) {
         for (i, side) in [Side::Caller, Side::Callee].into_iter().enumerate() {
             match locals[i] {
                 Local::Own(p) => {
@@ -431,12 +474,6 @@ impl Table {
                 }
             }
         }
-        self.stats.sessions += 1;
-        Ok(SessionInfo {
-            id,
-            a: locals[0],
-            b: locals[1],
-        })
     }
 
     /// The local pair for a leg: the multiplexed one (checked to exist by the caller) or a new

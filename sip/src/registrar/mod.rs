@@ -116,68 +116,11 @@ impl Registrar {
             .into_iter()
             .filter(|b| b.expires_at > now)
             .collect();
-        match input.contacts {
+        match &input.contacts {
             None => {}
-            Some(ContactsInput::Star) => {
-                if input.expires_header != Some(0) {
-                    return Err(RegisterError::StarNeedsExpiresZero);
-                }
-                // step 6: a `*` removal obeys the Call-ID/CSeq ordering too
-                for b in &bindings {
-                    if b.call_id == input.call_id && input.cseq <= b.cseq {
-                        return Err(RegisterError::OutOfOrder {
-                            cseq: input.cseq,
-                            stored: b.cseq,
-                        });
-                    }
-                }
-                bindings.clear();
-            }
+            Some(ContactsInput::Star) => remove_all(&input, &mut bindings)?,
             Some(ContactsInput::List(list)) => {
-                // first pass: validate everything before changing anything
-                let mut changes = Vec::with_capacity(list.len());
-                for c in &list {
-                    let expires = c
-                        .expires_param
-                        .or(input.expires_header)
-                        .unwrap_or(p.default_expires);
-                    if expires != 0 && expires < p.min_expires {
-                        return Err(RegisterError::IntervalTooBrief {
-                            min_expires: p.min_expires,
-                        });
-                    }
-                    if let Some(b) = bindings.iter().find(|b| b.contact == c.uri) {
-                        if b.call_id == input.call_id && input.cseq <= b.cseq {
-                            return Err(RegisterError::OutOfOrder {
-                                cseq: input.cseq,
-                                stored: b.cseq,
-                            });
-                        }
-                    }
-                    changes.push((c, expires.min(p.max_expires)));
-                }
-                for (c, expires) in changes {
-                    bindings.retain(|b| b.contact != c.uri);
-                    if expires == 0 {
-                        continue;
-                    }
-                    bindings.push(Binding {
-                        contact: c.uri.clone(),
-                        raw: c.raw.clone(),
-                        expires_at: now + Duration::from_secs(u64::from(expires)),
-                        q: c.q.unwrap_or(1.0).clamp(0.0, 1.0),
-                        call_id: input.call_id.clone(),
-                        cseq: input.cseq,
-                        path: input.path.clone(),
-                        source: input.source.clone(),
-                        updated: now,
-                    });
-                }
-                if bindings.len() > p.max_bindings_per_aor {
-                    return Err(RegisterError::TooManyBindings {
-                        max: p.max_bindings_per_aor,
-                    });
-                }
+                apply_contacts(&p, &input, list, &mut bindings, now)?
             }
         }
         if !self.aors.contains_key(&input.aor)
@@ -261,6 +204,82 @@ impl Registrar {
     pub fn aors(&self) -> impl Iterator<Item = (&str, &[Binding])> {
         self.aors.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
+}
+
+/// `Contact: *` with `Expires: 0` (RFC 3261 10.3 step 6): every binding of the AOR goes, unless
+/// the request is older than one of them (same Call-ID, CSeq not higher).
+fn remove_all(input: &RegisterInput, bindings: &mut Vec<Binding>) -> Result<(), RegisterError> {
+    if input.expires_header != Some(0) {
+        return Err(RegisterError::StarNeedsExpiresZero);
+    }
+    // step 6: a `*` removal obeys the Call-ID/CSeq ordering too
+    for b in bindings.iter() {
+        if b.call_id == input.call_id && input.cseq <= b.cseq {
+            return Err(RegisterError::OutOfOrder {
+                cseq: input.cseq,
+                stored: b.cseq,
+            });
+        }
+    }
+    bindings.clear();
+    Ok(())
+}
+
+/// RFC 3261 10.3 steps 7-8 for a list of contacts: every contact is checked (expiry, ordering)
+/// before any binding changes, then each is added, refreshed or removed (expiry 0); the
+/// per-AOR limit applies to the result.
+fn apply_contacts(
+    p: &RegistrarPolicy,
+    input: &RegisterInput,
+    list: &[ContactInput],
+    bindings: &mut Vec<Binding>,
+    now: Instant,
+) -> Result<(), RegisterError> {
+    // first pass: validate everything before changing anything
+    let mut changes = Vec::with_capacity(list.len());
+    for c in list {
+        let expires = c
+            .expires_param
+            .or(input.expires_header)
+            .unwrap_or(p.default_expires);
+        if expires != 0 && expires < p.min_expires {
+            return Err(RegisterError::IntervalTooBrief {
+                min_expires: p.min_expires,
+            });
+        }
+        if let Some(b) = bindings.iter().find(|b| b.contact == c.uri) {
+            if b.call_id == input.call_id && input.cseq <= b.cseq {
+                return Err(RegisterError::OutOfOrder {
+                    cseq: input.cseq,
+                    stored: b.cseq,
+                });
+            }
+        }
+        changes.push((c, expires.min(p.max_expires)));
+    }
+    for (c, expires) in changes {
+        bindings.retain(|b| b.contact != c.uri);
+        if expires == 0 {
+            continue;
+        }
+        bindings.push(Binding {
+            contact: c.uri.clone(),
+            raw: c.raw.clone(),
+            expires_at: now + Duration::from_secs(u64::from(expires)),
+            q: c.q.unwrap_or(1.0).clamp(0.0, 1.0),
+            call_id: input.call_id.clone(),
+            cseq: input.cseq,
+            path: input.path.clone(),
+            source: input.source.clone(),
+            updated: now,
+        });
+    }
+    if bindings.len() > p.max_bindings_per_aor {
+        return Err(RegisterError::TooManyBindings {
+            max: p.max_bindings_per_aor,
+        });
+    }
+    Ok(())
 }
 
 fn sort(b: &mut [Binding]) {

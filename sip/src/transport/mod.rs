@@ -214,54 +214,15 @@ pub async fn start(
 ) -> Result<(TransportHandle, mpsc::Receiver<TransportEvent>), TransportError> {
     let (events, rx) = mpsc::channel(EVENT_QUEUE);
     let (shutdown, _) = watch::channel(false);
-    let mut udp_sockets = Vec::new();
-    let mut tcp_listeners = Vec::new();
-    let mut bound = Vec::new();
     let needs_tls = cfg.listeners.iter().any(|l| l.kind == Transport::Tls);
     if needs_tls && cfg.tls.is_none() {
         return Err(TransportError::NoCertificate);
     }
-    for l in &cfg.listeners {
-        match l.kind {
-            Transport::Udp => {
-                let sock = udp::bind(l.addr).map_err(|error| TransportError::Bind {
-                    kind: "UDP",
-                    addr: l.addr,
-                    error,
-                })?;
-                let local = sock.local_addr().unwrap_or(l.addr);
-                bound.push((l.kind, local, false));
-                udp_sockets.push((local, Arc::new(sock)));
-            }
-            Transport::Tcp | Transport::Tls => {
-                let lst = stream::bind(l.addr).map_err(|error| TransportError::Bind {
-                    kind: if l.kind == Transport::Tcp {
-                        "TCP"
-                    } else {
-                        "TLS"
-                    },
-                    addr: l.addr,
-                    error,
-                })?;
-                let local = lst.local_addr().unwrap_or(l.addr);
-                bound.push((l.kind, local, l.mtls));
-                let acceptor = match (l.kind, &cfg.tls) {
-                    (Transport::Tls, Some(m)) => {
-                        let roots = if l.mtls {
-                            Some(tls::roots_from(cfg.trusted_ca.as_deref())?)
-                        } else {
-                            None
-                        };
-                        Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
-                            m, roots,
-                        )?))
-                    }
-                    _ => None,
-                };
-                tcp_listeners.push((l.kind, local, lst, acceptor, l.mtls));
-            }
-        }
-    }
+    let Listeners {
+        udp: udp_sockets,
+        streams,
+        bound,
+    } = bind_listeners(&cfg)?;
     let client_tls = Some(tls::client_config(
         cfg.tls.as_ref(),
         cfg.verify_outbound,
@@ -283,17 +244,98 @@ pub async fn start(
     for (local, sock) in udp_sockets {
         tokio::spawn(udp::receive(shared.clone(), local, sock));
     }
-    for (kind, local, lst, acceptor, mtls) in tcp_listeners {
+    for l in streams {
         tokio::spawn(stream::accept(
             shared.clone(),
-            kind,
-            local,
-            lst,
-            acceptor,
-            mtls,
+            l.kind,
+            l.local,
+            l.listener,
+            l.acceptor,
+            l.mtls,
         ));
     }
     Ok((TransportHandle { shared }, rx))
+}
+
+/// Every configured listener, bound (port 0 resolved) but not yet served.
+struct Listeners {
+    udp: Vec<(SocketAddr, Arc<tokio::net::UdpSocket>)>,
+    streams: Vec<StreamListener>,
+    /// (transport, address, mtls) of each, in configuration order.
+    bound: Vec<(Transport, SocketAddr, bool)>,
+}
+
+/// A bound TCP or TLS listener, with its TLS acceptor when it is TLS.
+struct StreamListener {
+    kind: Transport,
+    local: SocketAddr,
+    listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    mtls: bool,
+}
+
+/// Binds the listeners in configuration order; the first that fails is the error.
+fn bind_listeners(cfg: &TransportConfig) -> Result<Listeners, TransportError> {
+    let mut out = Listeners {
+        udp: Vec::new(),
+        streams: Vec::new(),
+        bound: Vec::new(),
+    };
+    for l in &cfg.listeners {
+        match l.kind {
+            Transport::Udp => {
+                let sock = udp::bind(l.addr).map_err(|error| TransportError::Bind {
+                    kind: "UDP",
+                    addr: l.addr,
+                    error,
+                })?;
+                let local = sock.local_addr().unwrap_or(l.addr);
+                out.bound.push((l.kind, local, false));
+                out.udp.push((local, Arc::new(sock)));
+            }
+            Transport::Tcp | Transport::Tls => {
+                let s = bind_stream(cfg, l)?;
+                out.bound.push((s.kind, s.local, s.mtls));
+                out.streams.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A TCP or TLS listener; TLS gets the node's certificate, and MTLS the trusted CAs that
+/// client certificates must chain to.
+fn bind_stream(cfg: &TransportConfig, l: &ListenerSpec) -> Result<StreamListener, TransportError> {
+    let listener = stream::bind(l.addr).map_err(|error| TransportError::Bind {
+        kind: if l.kind == Transport::Tcp {
+            "TCP"
+        } else {
+            "TLS"
+        },
+        addr: l.addr,
+        error,
+    })?;
+    let local = listener.local_addr().unwrap_or(l.addr);
+    let acceptor = match (l.kind, &cfg.tls) {
+        (Transport::Tls, Some(m)) => {
+            let roots = if l.mtls {
+                Some(tls::roots_from(cfg.trusted_ca.as_deref())?)
+            } else {
+                None
+            };
+            Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
+                m, roots,
+            )?))
+        }
+        _ => None,
+    };
+    Ok(StreamListener {
+        kind: l.kind,
+        local,
+        listener,
+        acceptor,
+        mtls: l.mtls,
+    })
 }
 
 #[cfg(test)]

@@ -280,86 +280,26 @@ async fn run<S>(
     local: SocketAddr,
     remote: SocketAddr,
     stream: S,
-    mut rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
     mtls_peer: Option<String>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let epoch = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    let last_w = last.clone();
-    let shared_w = shared.clone();
-    let writer_task = tokio::spawn(async move {
-        while let Some(data) = rx.recv().await {
-            if writer.write_all(&data).await.is_err() {
-                break;
-            }
-            shared_w.stats.messages_out.fetch_add(1, Ordering::Relaxed);
-            last_w.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        }
-        let _ = writer.shutdown().await;
-    });
-    let mut framer = Framer::new(shared.cfg.max_message_size, shared.cfg.max_headers);
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let (mut reader, writer) = tokio::io::split(stream);
+    let activity = Activity {
+        epoch: Instant::now(),
+        last: Arc::new(AtomicU64::new(0)),
+    };
+    let writer_task = tokio::spawn(write_queued(shared.clone(), writer, rx, activity.clone()));
     let mut shutdown = shared.shutdown.subscribe();
-    let idle = shared.cfg.idle_timeout;
-    'conn: loop {
-        let since = Duration::from_millis(last.load(Ordering::Relaxed));
-        let deadline = epoch + since + idle;
-        buf.clear();
-        let n = tokio::select! {
-            r = reader.read_buf(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                let since = Duration::from_millis(last.load(Ordering::Relaxed));
-                if epoch + since + idle <= Instant::now() {
-                    debug!(%remote, "idle connection closed");
-                    break;
-                }
-                continue;
-            }
-            _ = shutdown.changed() => break,
-        };
-        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        framer.push(&buf[..n]);
-        loop {
-            match framer.next_frame() {
-                Ok(None) => break,
-                Ok(Some(Frame::Ping)) => {
-                    let tx = shared.conns().by_id.get(&id).map(|e| e.tx.clone());
-                    if let Some(tx) = tx {
-                        let _ = tx.try_send(Bytes::from_static(b"\r\n"));
-                    }
-                }
-                Ok(Some(Frame::Message(data))) => {
-                    shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-                    let ev = TransportEvent::Message(Received {
-                        data,
-                        kind,
-                        local,
-                        remote,
-                        conn: Some(ConnId(id)),
-                        mtls_peer: mtls_peer.clone(),
-                    });
-                    if shared.events.send(ev).await.is_err() {
-                        break 'conn;
-                    }
-                }
-                Err(error) => {
-                    shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                    let _ = shared.events.try_send(TransportEvent::BadFrame {
-                        conn: ConnId(id),
-                        remote,
-                        error,
-                    });
-                    break 'conn;
-                }
-            }
-        }
-    }
+    let conn = Origin {
+        id,
+        kind,
+        local,
+        remote,
+        mtls_peer,
+    };
+    read_until_closed(&shared, &conn, &mut reader, &mut shutdown, &activity).await;
     // Answers to what was read may still be on their way from the core (a bad frame right
     // after a good request, RFC 4475 dblreq.dat over TCP): keep the connection writable a moment
     // before it goes, then let the writer drain its queue.
@@ -374,4 +314,131 @@ async fn run<S>(
         conn: ConnId(id),
         remote,
     });
+}
+
+/// When a connection last moved a message either way, as milliseconds since `epoch`: the
+/// reader and the writer task both update it, and the idle timer reads it.
+#[derive(Clone)]
+struct Activity {
+    epoch: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// When the connection counts as idle, unless something moves before then.
+    fn idle_at(&self, idle: Duration) -> Instant {
+        self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed)) + idle
+    }
+}
+
+/// What every message read from one connection is stamped with.
+struct Origin {
+    id: u64,
+    kind: Transport,
+    local: SocketAddr,
+    remote: SocketAddr,
+    mtls_peer: Option<String>,
+}
+
+/// The writer half: sends queued messages in order until the queue closes or a write fails,
+/// then shuts the stream's write side.
+async fn write_queued<W>(
+    shared: Arc<Shared>,
+    mut writer: W,
+    mut rx: mpsc::Receiver<Bytes>,
+    activity: Activity,
+) where
+    W: AsyncWrite + Unpin,
+{
+    while let Some(data) = rx.recv().await {
+        if writer.write_all(&data).await.is_err() {
+            break;
+        }
+        shared.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+        activity.touch();
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// The reader half: reads and frames until the peer closes, a read fails, the connection
+/// idles out, a frame is bad, the core is gone, or shutdown.
+async fn read_until_closed<R>(
+    shared: &Shared,
+    conn: &Origin,
+    reader: &mut R,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    activity: &Activity,
+) where
+    R: AsyncRead + Unpin,
+{
+    let mut framer = Framer::new(shared.cfg.max_message_size, shared.cfg.max_headers);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let idle = shared.cfg.idle_timeout;
+    loop {
+        let deadline = activity.idle_at(idle);
+        buf.clear();
+        let n = tokio::select! {
+            r = reader.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                if activity.idle_at(idle) <= Instant::now() {
+                    debug!(remote = %conn.remote, "idle connection closed");
+                    break;
+                }
+                continue;
+            }
+            _ = shutdown.changed() => break,
+        };
+        activity.touch();
+        framer.push(&buf[..n]);
+        if !deliver_frames(shared, conn, &mut framer).await {
+            break;
+        }
+    }
+}
+
+/// Hands every complete frame to the core (and answers RFC 5626 pings); `false` when the
+/// connection must end: the core is gone, or the bytes cannot be framed.
+async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> bool {
+    loop {
+        match framer.next_frame() {
+            Ok(None) => return true,
+            Ok(Some(Frame::Ping)) => {
+                let tx = shared.conns().by_id.get(&conn.id).map(|e| e.tx.clone());
+                if let Some(tx) = tx {
+                    let _ = tx.try_send(Bytes::from_static(b"\r\n"));
+                }
+            }
+            Ok(Some(Frame::Message(data))) => {
+                shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+                let ev = TransportEvent::Message(Received {
+                    data,
+                    kind: conn.kind,
+                    local: conn.local,
+                    remote: conn.remote,
+                    conn: Some(ConnId(conn.id)),
+                    mtls_peer: conn.mtls_peer.clone(),
+                });
+                if shared.events.send(ev).await.is_err() {
+                    return false;
+                }
+            }
+            Err(error) => {
+                shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                let _ = shared.events.try_send(TransportEvent::BadFrame {
+                    conn: ConnId(conn.id),
+                    remote: conn.remote,
+                    error,
+                });
+                return false;
+            }
+        }
+    }
 }
