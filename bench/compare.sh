@@ -6,7 +6,8 @@
 # the revision they belong to. Runs A (REV), B (this tree), A, B: the repeat shows the noise.
 #
 # Usage: bench/compare.sh REV [cps|media|ras ...]       (default: cps media ras)
-# Knobs are passed through to the scripts (RATES, DUR, FIXED, FIXED_DUR, ...); ROUNDS=2.
+# Knobs are passed through to the scripts (RATES, DUR, FIXED, FIXED_DUR, ...; RATES means
+# something else to each script: run one benchmark per call when setting it); ROUNDS=2.
 # Needs what the scripts need (sipp, gcc, python3; h323-endpoint is built by ras.sh).
 set -u
 REV="${1:?usage: bench/compare.sh REV [cps|media|ras ...]}"
@@ -28,7 +29,8 @@ for bench in $BENCHES; do
         for side in A B; do
             if [ "$side" = A ]; then tree="$BASE/tree"; rev="$OLD"; else tree="$ROOT"; rev="$NEW"; fi
             echo "## $bench round $round: $side = $rev"
-            CARGO_TARGET_DIR="$tree/target" bash "$tree/bench/$bench.sh" causeway 2>&1 \
+            mode=causeway; [ "$bench" = ras ] && mode=both   # ras.sh has no peer to leave out
+            CARGO_TARGET_DIR="$tree/target" bash "$tree/bench/$bench.sh" "$mode" 2>&1 \
                 | sed "s/^/$side $rev | /"
         done
     done
