@@ -6,8 +6,8 @@
 # the revision they belong to. Runs A (REV), B (this tree), A, B: the repeat shows the noise.
 #
 # Usage: bench/compare.sh REV [cps|media|ras ...]       (default: cps media ras)
-# Knobs are passed through to the scripts (RATES, DUR, FIXED, FIXED_DUR, ...; RATES means
-# something else to each script: run one benchmark per call when setting it); ROUNDS=2.
+# Knobs: CPS_ENV, MEDIA_ENV, RAS_ENV: "VAR=value ..." given to that script only (RATES means
+# something else to each), e.g. CPS_ENV="RATES='1000 3000' DUR=20"; ROUNDS=2.
 # Needs what the scripts need (sipp, gcc, python3; h323-endpoint is built by ras.sh).
 set -u
 REV="${1:?usage: bench/compare.sh REV [cps|media|ras ...]}"
@@ -30,7 +30,8 @@ for bench in $BENCHES; do
             if [ "$side" = A ]; then tree="$BASE/tree"; rev="$OLD"; else tree="$ROOT"; rev="$NEW"; fi
             echo "## $bench round $round: $side = $rev"
             mode=causeway; [ "$bench" = ras ] && mode=both   # ras.sh has no peer to leave out
-            CARGO_TARGET_DIR="$tree/target" bash "$tree/bench/$bench.sh" "$mode" 2>&1 \
+            case "$bench" in cps) knobs="${CPS_ENV:-}" ;; media) knobs="${MEDIA_ENV:-}" ;; *) knobs="${RAS_ENV:-}" ;; esac
+            eval "env $knobs CARGO_TARGET_DIR=\"\$tree/target\" bash \"\$tree/bench/\$bench.sh\" \"\$mode\"" 2>&1 \
                 | sed "s/^/$side $rev | /"
         done
     done
