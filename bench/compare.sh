@@ -5,7 +5,8 @@
 # the figures are what each revision's README would have printed; the lines are prefixed with
 # the revision they belong to. Runs A (REV), B (this tree), A, B: the repeat shows the noise.
 #
-# Usage: bench/compare.sh REV [cps|media|ras ...]       (default: cps media ras)
+# Usage: bench/compare.sh REV [cps|twohop|media|ras ...]     (default: cps media ras)
+#   twohop: cps.sh twohop (UAC -> E -> traversal link -> C -> UAS, CPU of E and C together)
 # Knobs: CPS_ENV, MEDIA_ENV, RAS_ENV: "VAR=value ..." given to that script only (RATES means
 # something else to each), e.g. CPS_ENV="RATES='1000 3000' DUR=20"; ROUNDS=2.
 # Needs what the scripts need (sipp, gcc, python3; h323-endpoint is built by ras.sh).
@@ -29,9 +30,14 @@ for bench in $BENCHES; do
         for side in A B; do
             if [ "$side" = A ]; then tree="$BASE/tree"; rev="$OLD"; else tree="$ROOT"; rev="$NEW"; fi
             echo "## $bench round $round: $side = $rev"
-            mode=causeway; [ "$bench" = ras ] && mode=both   # ras.sh has no peer to leave out
-            case "$bench" in cps) knobs="${CPS_ENV:-}" ;; media) knobs="${MEDIA_ENV:-}" ;; *) knobs="${RAS_ENV:-}" ;; esac
-            eval "env $knobs CARGO_TARGET_DIR=\"\$tree/target\" bash \"\$tree/bench/\$bench.sh\" \"\$mode\"" 2>&1 \
+            script=$bench; mode=causeway
+            case "$bench" in
+                cps) knobs="${CPS_ENV:-}" ;;
+                twohop) knobs="${CPS_ENV:-}"; script=cps; mode=twohop ;;
+                media) knobs="${MEDIA_ENV:-}" ;;
+                *) knobs="${RAS_ENV:-}"; mode=both ;;   # ras.sh has no peer to leave out
+            esac
+            eval "env $knobs CARGO_TARGET_DIR=\"\$tree/target\" bash \"\$tree/bench/\$script.sh\" \"\$mode\"" 2>&1 \
                 | sed "s/^/$side $rev | /"
         done
     done
