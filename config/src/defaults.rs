@@ -94,6 +94,10 @@ pub const REGISTRAR_MAX_BINDINGS_PER_AOR: usize = 16;
 pub const REGISTRAR_MAX_AORS: usize = 100_000;
 /// Digest nonces older than this are answered with `stale=true`.
 pub const DIGEST_NONCE_LIFETIME_SECS: u64 = 300;
+/// RFC 5626 4.4.1: keep-alive interval asked of outbound UAs, in `Flow-Timer`. UDP NAT
+/// bindings often last only 30 s; streams keep far longer (the RFC's client default 95-120 s).
+pub const FLOW_TIMER_UDP_SECS: u32 = 29;
+pub const FLOW_TIMER_STREAM_SECS: u32 = 120;
 
 /// RFC 3261 section 17.1.1.1 timer values (milliseconds) and the proxy's timer C (16.6 item 11).
 pub const SIP_T1_MS: u64 = 500;

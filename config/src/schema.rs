@@ -220,6 +220,10 @@ pub struct Registrar {
     /// Digest algorithms offered, in order of preference.
     pub algorithms: Vec<DigestAlgorithm>,
     pub nonce_lifetime: u64,
+    /// RFC 5626 `Flow-Timer` for outbound registrations over UDP, seconds.
+    pub flow_timer_udp: u32,
+    /// RFC 5626 `Flow-Timer` for outbound registrations over TCP/TLS, seconds.
+    pub flow_timer_stream: u32,
 }
 
 impl Default for Registrar {
@@ -235,6 +239,8 @@ impl Default for Registrar {
             realm: None,
             algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             nonce_lifetime: d::DIGEST_NONCE_LIFETIME_SECS,
+            flow_timer_udp: d::FLOW_TIMER_UDP_SECS,
+            flow_timer_stream: d::FLOW_TIMER_STREAM_SECS,
         }
     }
 }

@@ -171,6 +171,21 @@ fn check_registrar(c: &Config) -> Result<(), FieldError> {
             ),
         ));
     }
+    for (key, v) in [
+        ("flow_timer_udp", r.flow_timer_udp),
+        ("flow_timer_stream", r.flow_timer_stream),
+    ] {
+        if v < 5 || u64::from(v) >= c.sip.idle_timeout {
+            return Err(FieldError::new(
+                &[Key("registrar"), Key(key)],
+                format!(
+                    "{key} ({v} s) must be at least 5 s and below [sip] idle_timeout ({} s), \
+                     or the connection closes between keep-alives",
+                    c.sip.idle_timeout
+                ),
+            ));
+        }
+    }
     if r.algorithms.is_empty() {
         return Err(FieldError::new(
             &[Key("registrar"), Key("algorithms")],

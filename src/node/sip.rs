@@ -281,6 +281,11 @@ fn proxy_settings(
             default_expires: r.default_expires,
             max_bindings_per_aor: r.max_bindings_per_aor,
             max_aors: r.max_registrations,
+            // a binding only reachable over its connection re-registers before it idles out
+            stream_flow_max_expires: u32::try_from(sip.idle_timeout.saturating_mul(9) / 10)
+                .unwrap_or(u32::MAX),
+            flow_timer_udp: r.flow_timer_udp,
+            flow_timer_stream: r.flow_timer_stream,
         },
         auth,
         router: Some(causeway_zones::Router::from_config(config)),

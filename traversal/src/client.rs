@@ -438,6 +438,7 @@ impl LinkClient {
             // a new connection only for a fresh attempt; keep-alives and refreshes use the link
             reuse_only: conn.is_some(),
             client_tls: self.cfg.tls.clone(),
+            local: None,
         }
     }
 }

@@ -6,7 +6,9 @@
 //! Works on `Message` ranges only; it does not parse (it asks `Message` for typed values).
 
 use super::parse::{full_name, Known, Message, Start};
+use super::types::{Host, Via};
 use bytes::{BufMut, Bytes, BytesMut};
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Clone, Debug)]
 enum Out {
@@ -44,6 +46,7 @@ impl Message {
             to_tag: None,
             headers: Vec::new(),
             body: None,
+            source: None,
         }
     }
 
@@ -89,6 +92,51 @@ pub(crate) fn first_value(v: &str) -> &str {
         }
         None => v,
     }
+}
+
+/// RFC 3261 18.2.1 and RFC 3581 4 for a request from `source` whose top Via is `via`: the
+/// `received` value to set (the source IP when it differs from the sent-by host, and always
+/// when `rport` was asked for) and the `rport` value (the source port, when asked for).
+pub fn stamp_params(via: &Via, source: SocketAddr) -> (Option<String>, Option<u16>) {
+    let ip = source.ip();
+    let same_host = match &via.host {
+        Host::V4(a) => IpAddr::V4(*a) == ip,
+        Host::V6(a) => IpAddr::V6(*a) == ip,
+        Host::Domain(_) => false,
+    };
+    let rport = via.rport().map(|_| source.port());
+    let received = (!same_host || rport.is_some()).then(|| ip.to_string());
+    (received, rport)
+}
+
+/// The value of Via field `field` (the message's first Via field) with its first value stamped
+/// for `source`; `None` when nothing changes.
+fn stamped_via_value(msg: &Message, field: usize, source: SocketAddr) -> Option<String> {
+    let via = msg.vias().first()?;
+    let (received, rport) = stamp_params(via, source);
+    if received.is_none() && rport.is_none() {
+        return None;
+    }
+    let mut v = via.clone();
+    v.params.0.retain(|(n, _)| {
+        !(n.eq_ignore_ascii_case("received") && received.is_some()
+            || n.eq_ignore_ascii_case("rport") && rport.is_some())
+    });
+    if let Some(r) = received {
+        v.params
+            .0
+            .push(("received".into(), Some(compact_str::format_compact!("{r}"))));
+    }
+    if let Some(p) = rport {
+        v.params
+            .0
+            .push(("rport".into(), Some(compact_str::format_compact!("{p}"))));
+    }
+    let old = msg.text(msg.fields[field].value.clone());
+    Some(match after_first_value(old) {
+        Some(rest) if !rest.is_empty() => format!("{v}, {rest}"),
+        _ => v.to_string(),
+    })
 }
 
 impl<'a> Rewrite<'a> {
@@ -145,11 +193,9 @@ impl<'a> Rewrite<'a> {
         self
     }
 
-    /// Sets `received` and `rport` (RFC 3261 18.2.1, RFC 3581 4) on the received topmost Via.
-    pub fn set_top_via_params(&mut self, received: Option<&str>, rport: Option<u16>) -> &mut Self {
-        let Some(via) = self.msg.vias().first() else {
-            return self;
-        };
+    /// Sets `received` and `rport` (RFC 3261 18.2.1, RFC 3581 4) on the received topmost Via,
+    /// for a request that came from `source` (see [`stamp_params`]).
+    pub fn stamp_top_via(&mut self, source: SocketAddr) -> &mut Self {
         let Some(i) = self
             .fields
             .iter()
@@ -157,31 +203,13 @@ impl<'a> Rewrite<'a> {
         else {
             return self;
         };
-        let mut v = via.clone();
-        v.params.0.retain(|(n, _)| {
-            !(n.eq_ignore_ascii_case("received") && received.is_some()
-                || n.eq_ignore_ascii_case("rport") && rport.is_some())
-        });
-        if let Some(r) = received {
-            v.params
-                .0
-                .push(("received".into(), Some(compact_str::format_compact!("{r}"))));
-        }
-        if let Some(p) = rport {
-            v.params
-                .0
-                .push(("rport".into(), Some(compact_str::format_compact!("{p}"))));
-        }
-        let old = self.value_of(&self.fields[i]);
-        let value = match after_first_value(&old) {
-            Some(rest) if !rest.is_empty() => format!("{v}, {rest}"),
-            _ => v.to_string(),
+        let Out::Raw(j) = self.fields[i] else {
+            return self;
         };
-        let name = match &self.fields[i] {
-            Out::Raw(j) => self.msg.text(self.msg.fields[*j].name.clone()).to_string(),
-            Out::New(n, _) => n.clone(),
-        };
-        self.fields[i] = Out::New(name, value);
+        if let Some(value) = stamped_via_value(self.msg, j, source) {
+            let name = self.msg.text(self.msg.fields[j].name.clone()).to_string();
+            self.fields[i] = Out::New(name, value);
+        }
         self
     }
 
@@ -289,9 +317,18 @@ pub struct ResponseBuilder<'a> {
     to_tag: Option<String>,
     headers: Vec<(String, String)>,
     body: Option<(String, Vec<u8>)>,
+    /// Where the request came from: its top Via gets `received`/`rport` (RFC 3581 4).
+    source: Option<SocketAddr>,
 }
 
 impl ResponseBuilder<'_> {
+    /// The request came from `source`: stamp its top Via in the response (RFC 3261 18.2.1,
+    /// RFC 3581 4), as the transport layer would have on receipt.
+    pub fn source(&mut self, source: SocketAddr) -> &mut Self {
+        self.source = Some(source);
+        self
+    }
+
     /// Adds `;tag=` to To unless it already has a tag (RFC 3261 8.2.6.2).
     pub fn to_tag(&mut self, tag: &str) -> &mut Self {
         self.to_tag = Some(tag.to_string());
@@ -310,8 +347,21 @@ impl ResponseBuilder<'_> {
         let msg = self.msg;
         let mut out = BytesMut::with_capacity(512);
         out.put_slice(format!("SIP/2.0 {} {}\r\n", self.status, self.reason).as_bytes());
+        let first_via = msg.fields.iter().position(|f| f.kind == Known::Via);
+        let stamped = match (self.source, first_via) {
+            (Some(src), Some(i)) => stamped_via_value(msg, i, src).map(|v| (i, v)),
+            _ => None,
+        };
         for (i, f) in msg.fields.iter().enumerate() {
             match f.kind {
+                Known::Via if stamped.as_ref().is_some_and(|(j, _)| *j == i) => {
+                    if let Some((_, v)) = &stamped {
+                        out.put_slice(msg.text(f.name.clone()).as_bytes());
+                        out.put_slice(b": ");
+                        out.put_slice(v.as_bytes());
+                        out.put_slice(b"\r\n");
+                    }
+                }
                 Known::Via | Known::From | Known::CallId | Known::CSeq => {
                     out.put_slice(msg.raw_field(i));
                     out.put_slice(b"\r\n");

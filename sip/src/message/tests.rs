@@ -172,8 +172,9 @@ proptest! {
         }
         if let Ok(m) = Message::parse(Bytes::from(data)) {
             let _ = check_request(&m, &["sip"], &[]);
-            let _ = m.rewrite().pop_via().set_top_via_params(Some("1.2.3.4"), Some(1)).finish();
+            let _ = m.rewrite().pop_via().stamp_top_via("1.2.3.4:1".parse().unwrap()).finish();
             let _ = m.response(400, "x").finish();
+            let _ = m.response(400, "x").source("[2001:db8::1]:5".parse().unwrap()).finish();
         }
     }
 
@@ -232,18 +233,58 @@ fn rfc3581_received_and_rport_go_on_the_received_top_via() {
     let m = msg(REQ);
     let out = m
         .rewrite()
-        .set_top_via_params(Some("192.0.2.9"), Some(5099))
+        .stamp_top_via("192.0.2.9:5099".parse().unwrap())
         .push_via("SIP/2.0/UDP me;branch=z9hG4bKme")
         .finish();
     let o = Message::parse(out).unwrap();
     assert_eq!(o.vias()[0].branch(), Some("z9hG4bKme"));
     assert_eq!(o.vias()[1].received(), Some("192.0.2.9"));
-    assert_eq!(o.vias()[1].rport(), Some(Some(5099)));
+    assert_eq!(o.vias()[1].rport(), None, "no rport asked for, none added");
     assert_eq!(
         o.vias()[2].branch(),
         Some("z9hG4bK2"),
         "the rest of the combined field stays"
     );
+}
+
+const RPORT_REQ: &str = "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK1;rport
+Via: SIP/2.0/UDP c.example.com;branch=z9hG4bK3
+From: <sip:alice@example.com>;tag=1
+To: <sip:alice@example.com>
+Call-ID: x
+CSeq: 1 REGISTER
+Content-Length: 0
+
+";
+
+/// RFC 3581 4: with `rport` asked for, `received` is added even when the sent-by host is the
+/// source address, and `rport` carries the source port.
+#[test]
+fn rfc3581_rport_fills_in_and_received_is_always_added() {
+    let m = msg(RPORT_REQ);
+    let src = "192.0.2.9:40000".parse().unwrap();
+    let fwd = Message::parse(m.rewrite().stamp_top_via(src).finish()).unwrap();
+    assert_eq!(fwd.vias()[0].received(), Some("192.0.2.9"));
+    assert_eq!(fwd.vias()[0].rport(), Some(Some(40000)));
+    for status in [200, 401, 403] {
+        let r = Message::parse(m.response(status, "x").source(src).finish()).unwrap();
+        assert_eq!(r.vias()[0].received(), Some("192.0.2.9"), "{status}");
+        assert_eq!(r.vias()[0].rport(), Some(Some(40000)), "{status}");
+        assert_eq!(r.vias()[0].branch(), Some("z9hG4bK1"));
+        assert_eq!(
+            r.vias()[1].received(),
+            None,
+            "only the top Via is ours to stamp"
+        );
+    }
+    // without a source the response copies the Via as it was
+    let plain = Message::parse(m.response(200, "x").finish()).unwrap();
+    assert_eq!(plain.vias()[0].rport(), Some(None));
+    // a sender at its own address without rport: nothing to add
+    let same = msg(&RPORT_REQ.replace(";rport", ""));
+    let r = Message::parse(same.response(200, "x").source(src).finish()).unwrap();
+    assert_eq!(r.vias()[0].received(), None);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! Must not touch sockets, clocks or the global RNG: time comes with every input, randomness
 //! from the generator the core was built with.
 
+use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
 use super::io::{
@@ -89,6 +90,8 @@ pub struct Core {
     pub(super) router: Router,
     pub(super) registrar: Registrar,
     pub(super) digest: Option<DigestServer>,
+    /// RFC 5626 flow tokens of our Record-Route entries.
+    pub(super) flows: FlowTokens,
     pub(super) links: Links,
     pub(super) media: Option<Box<dyn MediaAnchor + Send>>,
     /// The alias table shared with the H.323 gatekeeper, when the node runs one.
@@ -121,8 +124,10 @@ impl Core {
         listeners: Vec<(Transport, SocketAddr)>,
         env: Box<dyn NetEnv>,
         clock: WallClock,
-        rng: StdRng,
+        mut rng: StdRng,
     ) -> Core {
+        let mut flow_key = [0u8; 32];
+        rng.fill_bytes(&mut flow_key);
         let digest = settings
             .auth
             .as_ref()
@@ -144,6 +149,7 @@ impl Core {
             parked: HashMap::new(),
             registrar: Registrar::new(settings.registrar.clone()),
             digest,
+            flows: FlowTokens::new(flow_key),
             servers: Map::default(),
             server_index: Map::default(),
             clients: Map::default(),
@@ -266,6 +272,7 @@ impl Core {
             debug!(status = rej.status, reason = %rej.reason, "request rejected");
             if !is_ack && msg.header_count("Via") > 0 {
                 let mut b = msg.response(rej.status, &rej.reason);
+                b.source(flow.remote);
                 if !rej.unsupported.is_empty() {
                     b.header("Unsupported", &rej.unsupported.join(", "));
                 }
@@ -293,6 +300,7 @@ impl Core {
         }
         if self.servers.len() + self.clients.len() >= self.settings.max_transactions {
             let mut b = msg.response(503, "Service Unavailable (transaction table full)");
+            b.source(flow.remote);
             b.header("Retry-After", "5");
             return send_reply(&flow, b.finish(), out);
         }
@@ -315,6 +323,7 @@ impl Core {
             router: &self.router,
             registrar: &self.registrar,
             shared_aliases: self.shared_aliases.as_ref(),
+            flows: &self.flows,
         };
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),
@@ -388,6 +397,8 @@ impl Core {
                         conn: None,
                         server_name: Some(h.server_name.clone()),
                         link: None,
+                        flow: false,
+                        local: None,
                     },
                     path: waiting.path.clone(),
                     hop_cap: waiting.hop_cap,
@@ -443,18 +454,42 @@ impl Core {
         let ctx = c.ctx;
         let is_cancel = c.is_cancel;
         let dest = c.hop.addr;
+        let flow = c.hop.flow.then_some(c.hop.conn).flatten();
         self.remove_client(id);
+        if let Some(conn) = flow {
+            // RFC 5626 5.3: the UA's flow is gone; so are the bindings that needed it
+            let aors = self.registrar.flow_failed(conn.0);
+            self.bindings_gone(&aors, now);
+        }
         if let (Some(ctx), false) = (ctx, is_cancel) {
-            let reason = format!("Service Unavailable (cannot reach {dest}: {error})");
-            self.branch_failed(ctx, 503, &reason, now, out);
+            if flow.is_some() {
+                self.branch_failed(ctx, 430, "Flow Failed", now, out);
+            } else {
+                let reason = format!("Service Unavailable (cannot reach {dest}: {error})");
+                self.branch_failed(ctx, 503, &reason, now, out);
+            }
         }
     }
 
-    fn on_closed(&mut self, conn: ConnId) {
-        // Bindings keep their Contact; a later request opens a new connection to it. A
-        // traversal link on the connection is down until the client registers again.
+    fn on_closed(&mut self, conn: ConnId, now: Instant) {
+        // A binding reachable only over this connection goes with it (its Contact cannot be
+        // dialled); an outbound one stays until a request finds the flow failed (430). Others
+        // keep their Contact: a later request opens a new connection to it. A traversal link
+        // on the connection is down until the client registers again.
+        let aors = self.registrar.flow_closed(conn.0);
+        self.bindings_gone(&aors, now);
         for zone in self.links.on_closed(conn) {
             tracing::warn!(zone = %zone, "traversal link down: connection closed");
+        }
+    }
+
+    /// Bindings of `aors` went away: their claims in the shared alias table follow.
+    fn bindings_gone(&mut self, aors: &[String], now: Instant) {
+        for aor in aors {
+            tracing::info!(aor = %aor, "registration removed: its flow closed");
+            if let Some(sh) = &self.shared_aliases {
+                super::register::claim(sh, &self.registrar, aor, now);
+            }
         }
     }
 
@@ -476,7 +511,7 @@ impl Machine for Core {
         match event {
             Event::Received(r) => self.on_received(r, now, out),
             Event::SendFailed { token, error } => self.on_send_failed(token, &error, now, out),
-            Event::Closed { conn, .. } => self.on_closed(conn),
+            Event::Closed { conn, .. } => self.on_closed(conn, now),
             Event::Dns { ctx, answer } => self.on_dns_answer(ctx, answer, now, out),
             Event::Link(ev) => self.on_link_event(ev, now, out),
             Event::Media(ev) => self.on_media_event(ev, now, out),
@@ -531,6 +566,7 @@ pub(super) fn send_reply(flow: &Flow, data: Bytes, out: &mut Vec<Output>) {
         token: 0,
         reuse_only: false,
         client_tls: None,
+        local: Some(flow.local),
     }));
 }
 

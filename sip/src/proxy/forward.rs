@@ -7,12 +7,14 @@
 
 use super::anchoring::Offer;
 use super::core::{send_reply, server_key, server_key_for, Core, DEFAULT_MAX_FORWARDS};
+use super::flows::{same_flow, FLOW_PARAM};
 use super::hop::{hop_for_uri, NextHop};
 use super::identity::{record_route_value, via_value};
 use super::io::{Flow, Output, Transmit};
 use super::links::{link_of_route, LINK_PARAM};
+use super::nat::behind_nat;
 use super::tables::{ClientTx, Target, Timer, TxId};
-use crate::message::{build_cancel, Bytes, Host, Message, NameAddr, Uri};
+use crate::message::{build_cancel, Bytes, Message, NameAddr, Uri};
 use crate::transaction::Client;
 use causeway_config::Transport;
 use causeway_media::{Leg, Legs, LinkEnd};
@@ -133,6 +135,8 @@ impl Core {
         let link = self.link_side(&hop);
         let local = match &link {
             Some(l) => Some(l.local),
+            // down a UA's flow: from where its requests arrive
+            None if hop.flow => hop.local,
             None => self.identity.local_addr_towards(hop.kind, hop.addr.ip()),
         }
         .ok_or_else(|| {
@@ -187,10 +191,13 @@ impl Core {
     ) -> Option<Built> {
         let hop = &target.hop;
         let ctx = self.ctxs.get(&ctx_id)?;
-        let flow = self.servers.get(&ctx.server)?.reply;
+        let s = self.servers.get(&ctx.server)?;
+        let flow = s.reply;
+        // RFC 5626 5.3: a caller behind a NAT is reached down its flow in the dialog too
+        let caller_nat = s.request.as_ref().is_some_and(|m| behind_nat(m, &flow));
         let record_routes = ctx
             .record_route
-            .then(|| self.record_routes(&flow, hop, link, local));
+            .then(|| self.record_routes(&flow, caller_nat, hop, link, local));
         let ctx = self.ctxs.get(&ctx_id)?;
         let s = self.servers.get(&ctx.server)?;
         let msg = s.request.as_ref()?;
@@ -221,18 +228,7 @@ impl Core {
             .unwrap_or(DEFAULT_MAX_FORWARDS);
         rw.set_max_forwards(target.hop_cap.map_or(max_forwards, |c| max_forwards.min(c)));
         // RFC 3261 18.2.1 / RFC 3581 on the sender's Via
-        if let Some(v) = msg.vias().first() {
-            let src_ip = s.reply.remote.ip();
-            let received = match &v.host {
-                Host::V4(a) if std::net::IpAddr::V4(*a) == src_ip => None,
-                Host::V6(a) if std::net::IpAddr::V6(*a) == src_ip => None,
-                _ => Some(src_ip.to_string()),
-            };
-            let rport = v.rport().map(|_| s.reply.remote.port());
-            if received.is_some() || rport.is_some() {
-                rw.set_top_via_params(received.as_deref(), rport);
-            }
-        }
+        rw.stamp_top_via(s.reply.remote);
         if let Some((inbound, outbound)) = record_routes {
             if inbound != outbound {
                 rw.push_record_route(&inbound);
@@ -252,10 +248,12 @@ impl Core {
 
     /// Our Record-Route entries facing the caller and the callee (RFC 3261 16.6 item 4; two
     /// when they differ). Down a link E names the zone's port with the flow parameter, C names
-    /// its listener (E never dials it).
+    /// its listener (E never dials it). The entry facing a UA reached over its flow (a
+    /// registered flow, or a caller behind a NAT) carries its flow token (RFC 5626 5.3).
     fn record_routes(
         &mut self,
         caller: &Flow,
+        caller_nat: bool,
         hop: &NextHop,
         link: Option<&LinkSide>,
         local: SocketAddr,
@@ -275,7 +273,15 @@ impl Core {
                 .local_addr_towards(caller.kind, caller.remote.ip())
                 .unwrap_or(caller.local)
         };
-        let inbound = link_record_route(caller.kind, in_local, in_zone.as_deref());
+        let mut inbound = link_record_route(caller.kind, in_local, in_zone.as_deref());
+        let caller_link = in_zone.is_some()
+            || self
+                .links
+                .source_zone(caller.kind, caller.local.port(), caller.conn)
+                .is_some();
+        if caller_nat && !caller_link {
+            inbound = with_flow_token(&inbound, &self.flows.encode(caller));
+        }
         let outbound = match link {
             Some(LinkSide {
                 zone,
@@ -289,6 +295,15 @@ impl Core {
                     .unwrap_or(*l);
                 record_route_value(hop.kind, listener)
             }
+            None if hop.flow => {
+                let f = Flow {
+                    kind: hop.kind,
+                    local,
+                    remote: hop.addr,
+                    conn: hop.conn,
+                };
+                with_flow_token(&record_route_value(hop.kind, local), &self.flows.encode(&f))
+            }
             None => record_route_value(hop.kind, local),
         };
         (inbound, outbound)
@@ -299,6 +314,7 @@ impl Core {
         let mut pop = 0;
         let mut next: Option<&NameAddr> = None;
         let mut via_link: Option<String> = None;
+        let mut via_flow: Option<Flow> = None;
         for r in msg.routes() {
             let ours = match &r.uri {
                 Uri::Sip(u) => self.identity.is_our_address(&u.host, u.port, u.secure),
@@ -306,6 +322,7 @@ impl Core {
             };
             if ours && next.is_none() {
                 via_link = link_of_route(&r.uri);
+                via_flow = self.flows.of_route(&r.uri).filter(|f| !same_flow(f, reply));
                 pop += 1;
             } else {
                 next = Some(r);
@@ -318,15 +335,17 @@ impl Core {
             (None, None) => return,
         };
         let Uri::Sip(u) = &uri else { return };
-        if next.is_none() && self.identity.is_our_address(&u.host, u.port, u.secure) {
+        let ours = next.is_none() && self.identity.is_our_address(&u.host, u.port, u.secure);
+        if ours && via_flow.is_none() {
             return; // an ACK for a response we generated: nothing to forward
         }
-        let (hop, local) = match via_link.as_deref() {
-            Some(z) => match (self.links.hop(z), self.links.get(z)) {
+        let (hop, local) = match (via_link.as_deref(), via_flow) {
+            (Some(z), _) => match (self.links.hop(z), self.links.get(z)) {
                 (Some(hop), Some(l)) => (hop, l.local),
                 _ => return,
             },
-            None => {
+            (None, Some(f)) => (NextHop::down_flow(&f), f.local),
+            (None, None) => {
                 let Ok(hop) = hop_for_uri(u) else {
                     return;
                 };
@@ -346,14 +365,7 @@ impl Core {
                 .map(|m| m.saturating_sub(1))
                 .unwrap_or(DEFAULT_MAX_FORWARDS),
         );
-        if let Some(v) = msg.vias().first() {
-            if v.rport().is_some() {
-                rw.set_top_via_params(
-                    Some(&reply.remote.ip().to_string()),
-                    Some(reply.remote.port()),
-                );
-            }
-        }
+        rw.stamp_top_via(reply.remote);
         rw.push_via(&via_value(hop.kind, local, &branch));
         self.stats.forwarded_requests += 1;
         out.push(Output::Transmit(to_hop(&hop, rw.finish(), 0)));
@@ -371,7 +383,7 @@ impl Core {
         let cancel_key = server_key(&msg);
         let Some(&invite_id) = self.server_index.get(&invite_key) else {
             let mut b = msg.response(481, "Call/Transaction Does Not Exist");
-            b.to_tag(&self.tag());
+            b.to_tag(&self.tag()).source(reply.remote);
             return send_reply(&reply, b.finish(), out);
         };
         let cid = self.new_server(msg, cancel_key, reply, now);
@@ -473,9 +485,15 @@ pub(super) fn to_hop(hop: &NextHop, data: Bytes, token: u64) -> Transmit {
         conn: hop.conn,
         server_name: hop.server_name.clone(),
         token,
-        reuse_only: hop.link.is_some(),
+        reuse_only: hop.link.is_some() || hop.flow,
         client_tls: None,
+        local: hop.local,
     }
+}
+
+/// A Record-Route value with a flow token added to its URI.
+fn with_flow_token(rr: &str, token: &str) -> String {
+    format!("{};{FLOW_PARAM}={token}>", rr.trim_end_matches('>'))
 }
 
 /// Our Record-Route value, with the flow parameter when it faces traversal server zone `zone`.

@@ -5,7 +5,7 @@
 //! Owns only the URI -> address mapping; it sends nothing and looks nothing up in DNS (RFC 3263
 //! lookups are `crate::dns`).
 
-use super::io::ConnId;
+use super::io::{ConnId, Flow};
 use crate::message::{Host, SipUri};
 use causeway_config::Transport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,6 +21,26 @@ pub struct NextHop {
     pub server_name: Option<String>,
     /// The traversal zone whose link this hop is: sent only on that connection.
     pub link: Option<String>,
+    /// A registered flow (RFC 5626 5.3): sent only on it (the connection, or for UDP from
+    /// `local` to the address the flow's datagrams came from); its failure is 430 Flow Failed.
+    pub flow: bool,
+    /// Our end of the flow (UDP: the socket to send from).
+    pub local: Option<SocketAddr>,
+}
+
+impl NextHop {
+    /// The hop back down flow `f`.
+    pub fn down_flow(f: &Flow) -> NextHop {
+        NextHop {
+            kind: f.kind,
+            addr: f.remote,
+            conn: f.conn,
+            server_name: None,
+            link: None,
+            flow: true,
+            local: Some(f.local),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +97,8 @@ pub fn hop_for_uri(uri: &SipUri) -> Result<NextHop, HopError> {
         conn: None,
         server_name: name,
         link: None,
+        flow: false,
+        local: None,
     })
 }
 

@@ -50,6 +50,10 @@ pub struct Transmit {
     /// TLS client configuration for a new outbound connection, instead of the node's
     /// (a traversal client zone has its own verification mode and CA).
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
+    /// UDP: send from the socket bound to this address (a flow's datagrams must leave from
+    /// where its requests arrived, or the NAT in front of the peer drops them); `None`: the
+    /// first socket of the destination's family.
+    pub local: Option<SocketAddr>,
 }
 
 /// A DNS lookup the driver must run; the answer comes back as `Event::Dns`.

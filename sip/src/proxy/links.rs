@@ -116,6 +116,8 @@ impl Links {
             conn: Some(l.conn),
             server_name: None,
             link: Some(zone.to_string()),
+            flow: false,
+            local: Some(l.local),
         })
     }
 

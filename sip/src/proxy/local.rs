@@ -59,6 +59,7 @@ impl Core {
             return;
         };
         let mut b = request.response(status, reason);
+        b.source(s.reply.remote);
         if status > 100 {
             b.to_tag(&s.to_tag);
         }
@@ -135,6 +136,7 @@ impl Core {
         let source = register::Source {
             kind: s.reply.kind,
             remote: s.reply.remote,
+            local: s.reply.local,
             conn: s.reply.conn,
         };
         let RegisterOutcome {

@@ -15,20 +15,23 @@
 //! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
 //! - `timers` (transaction timers, timer C, the registrar's purge);
 //! - `anchoring` (the relay's view of INVITEs and answers; hanging up dead calls, `teardown`);
-//! - `links` (the traversal links as routing sees them: flow tokens), `hop`, `identity`,
-//!   `select`, `tables`.
+//! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
+//!   flows) and `nat` (what a request says about a NAT in front of its sender), `hop`,
+//!   `identity`, `select`, `tables`.
 //!
 //! Must not do I/O, read a clock or the global RNG, parse bytes itself (that is `message`) or
 //! run transaction timers by hand (that is `transaction`).
 
 mod anchoring;
 mod core;
+mod flows;
 mod forward;
 mod hop;
 mod identity;
 mod io;
 mod links;
 mod local;
+mod nat;
 mod plan;
 mod register;
 mod response;
@@ -42,6 +45,7 @@ mod timers;
 mod tests;
 
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
+pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
 pub use io::{

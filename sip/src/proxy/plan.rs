@@ -8,7 +8,8 @@
 //! itself, Max-Forwards (16.3 item 3), loops (16.3 item 4), and last the targets (16.5: the
 //! next Route, a Request-URI outside our responsibility, or the zones router).
 
-use super::hop::{hop_for_uri, HopError};
+use super::flows::{same_flow, FlowTokens};
+use super::hop::{hop_for_uri, HopError, NextHop};
 use super::identity::Identity;
 use super::io::Flow;
 use super::links::{link_of_route, Links};
@@ -28,6 +29,7 @@ pub(super) struct Tables<'a> {
     pub router: &'a Router,
     pub registrar: &'a Registrar,
     pub shared_aliases: Option<&'a SharedAliases>,
+    pub flows: &'a FlowTokens,
 }
 
 /// What to do with a request.
@@ -63,6 +65,9 @@ struct RouteInfo {
     ruri: Option<Uri>,
     /// Our last entry faced a traversal link: the request goes down it.
     via_link: Option<String>,
+    /// Our last entry carried the token of a flow other than the request's: the request goes
+    /// down that flow (RFC 5626 5.3).
+    via_flow: Option<Flow>,
 }
 
 fn is_ours(identity: &mut Identity, uri: &Uri) -> bool {
@@ -72,7 +77,8 @@ fn is_ours(identity: &mut Identity, uri: &Uri) -> bool {
     }
 }
 
-fn route_info(msg: &Message, identity: &mut Identity) -> RouteInfo {
+fn route_info(msg: &Message, flow: &Flow, t: &mut Tables) -> RouteInfo {
+    let identity = &mut *t.identity;
     // a strict-routing previous hop put our URI in the Request-URI
     let mut edit = RouteEdit::default();
     let mut remaining: Vec<NameAddr> = msg.routes().to_vec();
@@ -89,9 +95,11 @@ fn route_info(msg: &Message, identity: &mut Identity) -> RouteInfo {
     // pop our own Route entries (one, or two after double record-routing); only the last of
     // ours faces the next hop, and one that faces a traversal link sends the request down it
     let mut via_link = None;
+    let mut via_flow = None;
     while remaining.first().is_some_and(|r| is_ours(identity, &r.uri)) {
         let first = remaining.remove(0);
         via_link = link_of_route(&first.uri);
+        via_flow = t.flows.of_route(&first.uri).filter(|f| !same_flow(f, flow));
         match &mut edit.replace {
             Some(list) if !list.is_empty() => {
                 list.remove(0);
@@ -105,6 +113,7 @@ fn route_info(msg: &Message, identity: &mut Identity) -> RouteInfo {
         remaining,
         ruri,
         via_link,
+        via_flow,
     }
 }
 
@@ -114,7 +123,7 @@ pub(super) fn plan(msg: &Message, flow: &Flow, t: &mut Tables, now: Instant) -> 
         .method()
         .cloned()
         .unwrap_or(Method::Other(Default::default()));
-    let mut route = route_info(msg, t.identity);
+    let mut route = route_info(msg, flow, t);
     if let Some(z) = t.links.server_zone_at(flow.kind, flow.local.port()) {
         if method == Method::Register {
             return RoutePlan::LinkRegister(z.name.clone());
@@ -185,6 +194,11 @@ fn next_targets(
                 format!("Service Unavailable (traversal zone `{zone}` is down)"),
             )),
         };
+    }
+    if let Some(f) = route.via_flow {
+        // down the UA's flow, Request-URI (its unreachable Contact) untouched
+        let hop = NextHop::down_flow(&f);
+        return Ok(direct(Target::to(route.edit.ruri.clone(), hop)));
     }
     if let Some(next) = route.remaining.first().cloned() {
         return loose_route(&next, route).map(direct);

@@ -1,15 +1,18 @@
-//! REGISTER addressed to this node (RFC 3261 10.3, RFC 3327 Path, RFC 7616/8760 digest): turns
-//! a parsed request into a registrar-store update and the response to send.
+//! REGISTER addressed to this node (RFC 3261 10.3, RFC 3327 Path, RFC 7616/8760 digest, RFC 5626
+//! outbound): turns a parsed request into a registrar-store update and the response to send,
+//! deciding for each contact how requests will reach it (its flow, or the Contact as written).
 //!
 //! Owns the mapping between the message and the sans-IO `registrar` and `auth` modules; it sends
 //! nothing itself (the core wraps the outcome in a server transaction).
 
 use super::core::AuthSettings;
-use super::io::ConnId;
+use super::io::{ConnId, Flow};
+use super::nat;
 use crate::auth::{AuthError, DigestServer};
 use crate::message::{Contacts, Message, Uri};
 use crate::registrar::{
-    BindingSource, ContactInput, ContactsInput, RegisterError, RegisterInput, Registrar,
+    BindingSource, ContactInput, ContactsInput, OutboundId, Reach, RegisterError, RegisterInput,
+    Registrar,
 };
 use causeway_config::Transport;
 use causeway_zones::{Owner, Protocol, SharedAliases};
@@ -37,7 +40,30 @@ impl RegisterOutcome {
 pub(super) struct Source {
     pub kind: Transport,
     pub remote: SocketAddr,
+    pub local: SocketAddr,
     pub conn: Option<ConnId>,
+}
+
+impl Source {
+    fn flow(&self) -> Flow {
+        Flow {
+            kind: self.kind,
+            local: self.local,
+            remote: self.remote,
+            conn: self.conn,
+        }
+    }
+}
+
+/// RFC 5626 6: what the REGISTER asks of outbound.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outbound {
+    /// Not asked (no `Supported: outbound`, or no contact with `reg-id`).
+    No,
+    /// We are the first hop: the flow it came on is the binding's.
+    FirstHop,
+    /// An edge proxy in front keeps the flow (its Path entry has `ob`).
+    Behind,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -78,16 +104,22 @@ pub(super) fn handle(
         .flat_map(split_commas)
         .map(str::to_string)
         .collect();
+    let outbound = match outbound_of(msg, &path) {
+        Ok(o) => o,
+        Err(refusal) => return refusal,
+    };
+    let flow = source.flow();
     let input = RegisterInput {
         aor: aor.clone(),
         call_id: call_id.to_string(),
         cseq,
-        contacts: contacts_of(msg),
+        contacts: contacts_of(msg, &flow, outbound),
         expires_header: msg.expires(),
         path: path.clone(),
         source: BindingSource {
             kind: source.kind,
             remote: source.remote,
+            local: source.local,
             conn: source.conn.map(|c| c.0),
         },
     };
@@ -97,8 +129,26 @@ pub(super) fn handle(
     };
     let mut out = RegisterOutcome::new(200, "OK");
     for b in &bindings {
-        out.headers
-            .push(("Contact", format!("<{}>;expires={}", b.contact, b.expires)));
+        let ob = b.outbound.as_ref().map_or(String::new(), |o| {
+            format!(";+sip.instance={};reg-id={}", o.instance, o.reg_id)
+        });
+        out.headers.push((
+            "Contact",
+            format!("<{}>;expires={}{ob}", b.contact, b.expires),
+        ));
+    }
+    if outbound != Outbound::No {
+        // RFC 5626 6: the registrar says it honoured reg-id; 4.4.1: how often to keep alive
+        out.headers.push(("Require", "outbound".to_string()));
+        if outbound == Outbound::FirstHop {
+            let p = registrar.policy();
+            let secs = if source.kind.is_reliable() {
+                p.flow_timer_stream
+            } else {
+                p.flow_timer_udp
+            };
+            out.headers.push(("Flow-Timer", secs.to_string()));
+        }
     }
     if !path.is_empty() {
         out.headers.push(("Path", path.join(", ")));
@@ -190,24 +240,76 @@ fn authenticate(
     }
 }
 
-/// The Contact header as the registrar takes it.
-fn contacts_of(msg: &Message) -> Option<ContactsInput> {
+/// RFC 5626 6: outbound is asked for when the UA supports it and a contact has `reg-id`; a
+/// registrar that is not the first hop needs the first hop's Path entry to carry `ob`, or
+/// the request is refused with 439.
+fn outbound_of(msg: &Message, path: &[String]) -> Result<Outbound, RegisterOutcome> {
+    let supported = msg
+        .header_values("Supported")
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("outbound"));
+    let reg_id = match msg.contacts() {
+        Some(Contacts::List(list)) => list.iter().any(|c| c.params.has("reg-id")),
+        _ => false,
+    };
+    if !supported || !reg_id {
+        return Ok(Outbound::No);
+    }
+    if msg.vias().len() <= 1 {
+        return Ok(Outbound::FirstHop);
+    }
+    // the edge proxy in front put its Path entry last-added, first in the list
+    let ob = path.first().is_some_and(|p| {
+        let inner = p
+            .split_once('<')
+            .and_then(|(_, r)| r.split_once('>'))
+            .map_or(p.as_str(), |(u, _)| u);
+        matches!(Uri::parse(inner), Ok(Uri::Sip(u)) if u.params.has("ob"))
+    });
+    if ob {
+        Ok(Outbound::Behind)
+    } else {
+        Err(RegisterOutcome::new(
+            439,
+            "First Hop Lacks Outbound Support",
+        ))
+    }
+}
+
+/// The Contact header as the registrar takes it, each contact with how it will be reached:
+/// its flow for outbound at the first hop or when a NAT shows (RFC 5626 5, RFC 3581), else as
+/// written.
+fn contacts_of(msg: &Message, flow: &Flow, outbound: Outbound) -> Option<ContactsInput> {
+    let nat = outbound == Outbound::No && msg.vias().len() <= 1 && nat::via_differs(msg, flow);
     match msg.contacts()? {
         Contacts::Star => Some(ContactsInput::Star),
         Contacts::List(list) => Some(ContactsInput::List(
             list.iter()
-                .map(|c| ContactInput {
-                    uri: c.uri.to_string(),
-                    expires_param: c
-                        .params
-                        .get("expires")
-                        .flatten()
-                        .and_then(|v| v.trim().parse().ok()),
-                    q: c.params
-                        .get("q")
-                        .flatten()
-                        .and_then(|v| v.trim().parse().ok()),
-                    raw: c.uri.to_string(),
+                .map(|c| {
+                    let param = |n: &str| c.params.get(n).flatten().map(str::trim);
+                    let ob_id = match (outbound, param("+sip.instance"), param("reg-id")) {
+                        (Outbound::No, ..) => None,
+                        (_, Some(instance), Some(r)) => r.parse().ok().map(|reg_id| OutboundId {
+                            instance: instance.to_string(),
+                            reg_id,
+                        }),
+                        _ => None,
+                    };
+                    let reach = match (&ob_id, outbound) {
+                        (Some(_), Outbound::FirstHop) => Reach::Outbound,
+                        (Some(_), _) => Reach::Contact,
+                        (None, _) if msg.vias().len() > 1 => Reach::Contact,
+                        (None, _) if nat || nat::contact_unreachable(&c.uri, flow) => Reach::Flow,
+                        (None, _) => Reach::Contact,
+                    };
+                    ContactInput {
+                        uri: c.uri.to_string(),
+                        expires_param: param("expires").and_then(|v| v.parse().ok()),
+                        q: param("q").and_then(|v| v.parse().ok()),
+                        raw: c.uri.to_string(),
+                        reach,
+                        outbound: ob_id,
+                    }
                 })
                 .collect(),
         )),
@@ -216,7 +318,7 @@ fn contacts_of(msg: &Message) -> Option<ContactsInput> {
 
 /// The AOR is claimed in the shared alias table while any binding lives (the claim lapses
 /// with the last).
-fn claim(sh: &SharedAliases, registrar: &Registrar, aor: &str, now: Instant) {
+pub(super) fn claim(sh: &SharedAliases, registrar: &Registrar, aor: &str, now: Instant) {
     let until = registrar
         .lookup(aor, now)
         .iter()

@@ -181,6 +181,7 @@ impl Core {
             return;
         };
         let mut b = request.response(status, reason);
+        b.source(s.reply.remote);
         b.to_tag(&s.to_tag);
         b.header("Server", SERVER);
         let bytes = b.finish();
@@ -295,6 +296,7 @@ impl Core {
             token: 0,
             reuse_only: false,
             client_tls: None,
+            local: None,
         }));
     }
 }

@@ -6,10 +6,12 @@
 //! Pure: reads the tables, returns targets or the refusal.
 
 use super::hop::{hop_for_uri, HopError, NextHop};
+use super::io::{ConnId, Flow};
 use super::plan::Tables;
 use super::tables::Target;
 use crate::dns::SipTarget;
 use crate::message::{Host, SipUri, Uri};
+use crate::registrar::Reach;
 use causeway_config::Transport;
 use causeway_zones::{Alias, Protocol, Route, ZoneKind};
 use std::collections::VecDeque;
@@ -89,22 +91,45 @@ pub(super) fn router_targets(
     Ok(found)
 }
 
-/// The registered contacts of a local-zone alias, by the registrar's order.
+/// The registered contacts of a local-zone alias, by the registrar's order (q, then the most
+/// recently refreshed). A binding reached over its flow gets the hop down that flow, one flow
+/// per RFC 5626 instance (5.2: one flow of an instance at a time, the first in that order).
 fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDeque<Target>) {
     let aor = format!(
         "sip:{}@{}",
         alias.user.as_deref().unwrap_or(""),
         alias.domain.as_deref().unwrap_or("")
     );
+    let mut instances: Vec<&str> = Vec::new();
     for b in t.registrar.lookup(&aor, now) {
+        if let Some(o) = &b.outbound {
+            if instances.contains(&o.instance.as_str()) {
+                continue;
+            }
+            instances.push(&o.instance);
+        }
+        if b.reach != Reach::Contact {
+            let flow = Flow {
+                kind: b.source.kind,
+                local: b.source.local,
+                remote: b.source.remote,
+                conn: b.source.conn.map(ConnId),
+            };
+            out.push_back(Target {
+                path: b.path.clone(),
+                ..Target::to(Some(b.contact.clone()), NextHop::down_flow(&flow))
+            });
+            continue;
+        }
         let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
             continue;
         };
         match hop_for_uri(&cu) {
             Ok(mut hop) => {
-                // the flow the registration came in on, when the contact is its source
-                if b.source.kind == hop.kind && b.source.remote == hop.addr {
-                    hop.conn = b.source.conn.map(super::io::ConnId);
+                // over the connection the registration came in on while it lasts (RFC 5923
+                // spirit: the UA may accept no connection of ours), else a new one
+                if b.source.kind == hop.kind && b.source.kind.is_reliable() {
+                    hop.conn = b.source.conn.map(ConnId);
                 }
                 out.push_back(Target {
                     path: b.path.clone(),
@@ -182,6 +207,8 @@ pub(super) fn dns_target(u: &SipUri, zone: Option<String>, ruri: Option<String>)
         conn: None,
         server_name: None,
         link: None,
+        flow: false,
+        local: None,
     };
     Target {
         resolve: Some((

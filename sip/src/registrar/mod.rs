@@ -16,6 +16,13 @@ pub struct RegistrarPolicy {
     pub default_expires: u32,
     pub max_bindings_per_aor: usize,
     pub max_aors: usize,
+    /// Longest expiry granted to a binding reachable only over a TCP/TLS connection without
+    /// RFC 5626 keep-alives (`Reach::Flow` on a stream): it must re-register before the
+    /// connection idles out. `u32::MAX`: no cap.
+    pub stream_flow_max_expires: u32,
+    /// RFC 5626 `Flow-Timer` asked of outbound UAs over UDP and over streams, seconds.
+    pub flow_timer_udp: u32,
+    pub flow_timer_stream: u32,
 }
 
 /// Where a binding's REGISTER came from: the flow requests can reuse.
@@ -23,7 +30,29 @@ pub struct RegistrarPolicy {
 pub struct BindingSource {
     pub kind: Transport,
     pub remote: SocketAddr,
+    /// Our end: the socket (UDP) or connection's local address it arrived on.
+    pub local: SocketAddr,
     pub conn: Option<u64>,
+}
+
+/// How requests reach a binding's contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// At its Contact as written (over the registration's connection while it lasts).
+    Contact,
+    /// Only over the flow it registered on: the Contact is not reachable as written (a NAT
+    /// was detected). A stream binding goes when its connection closes.
+    Flow,
+    /// RFC 5626 outbound: only over its flow; a failed flow is 430 and the binding goes.
+    Outbound,
+}
+
+/// RFC 5626 instance and registration identity of an outbound binding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundId {
+    /// The `+sip.instance` value as sent (quotes included).
+    pub instance: String,
+    pub reg_id: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +62,9 @@ pub struct ContactInput {
     pub expires_param: Option<u32>,
     pub q: Option<f32>,
     pub raw: String,
+    pub reach: Reach,
+    /// Set with `Reach::Outbound`: the binding is keyed by it instead of the URI.
+    pub outbound: Option<OutboundId>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +97,19 @@ pub struct Binding {
     pub source: BindingSource,
     /// when this binding was last refreshed (ties in q go to the most recent)
     pub updated: Instant,
+    pub reach: Reach,
+    pub outbound: Option<OutboundId>,
+}
+
+impl Binding {
+    /// Whether `c` names this binding: the same instance and reg-id for outbound contacts
+    /// (RFC 5626 6: a new Contact URI from the same flow replaces the old), else the same URI.
+    fn is(&self, c: &ContactInput) -> bool {
+        match (&self.outbound, &c.outbound) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.contact == c.uri,
+        }
+    }
 }
 
 /// A binding as listed in the 200 OK.
@@ -73,6 +118,7 @@ pub struct BindingView {
     pub contact: String,
     /// seconds left
     pub expires: u32,
+    pub outbound: Option<OutboundId>,
 }
 
 #[derive(thiserror::Error, Clone, Debug, PartialEq, Eq)]
@@ -102,6 +148,10 @@ impl Registrar {
             policy,
             aors: HashMap::default(),
         }
+    }
+
+    pub fn policy(&self) -> &RegistrarPolicy {
+        &self.policy
     }
 
     /// RFC 3261 10.3 steps 6-8. Either all contact changes of the request apply or none does.
@@ -138,6 +188,7 @@ impl Registrar {
             .map(|b| BindingView {
                 contact: b.contact.clone(),
                 expires: remaining(b, now),
+                outbound: b.outbound.clone(),
             })
             .collect();
         if bindings.is_empty() {
@@ -174,6 +225,32 @@ impl Registrar {
             .collect();
         v.sort();
         v
+    }
+
+    /// Stream connection `conn` closed: bindings that can only be reached over it (`Reach::Flow`)
+    /// go now; outbound ones stay until a request finds the flow failed (430) or the UA
+    /// registers again. The AORs that lost a binding.
+    pub fn flow_closed(&mut self, conn: u64) -> Vec<String> {
+        self.remove_where(|b| b.source.conn == Some(conn) && b.reach == Reach::Flow)
+    }
+
+    /// A request found the flow of connection `conn` failed (RFC 5626 5.3): its flow-bound
+    /// bindings go. The AORs that lost a binding.
+    pub fn flow_failed(&mut self, conn: u64) -> Vec<String> {
+        self.remove_where(|b| b.source.conn == Some(conn) && b.reach != Reach::Contact)
+    }
+
+    fn remove_where(&mut self, gone: impl Fn(&Binding) -> bool) -> Vec<String> {
+        let mut aors = Vec::new();
+        self.aors.retain(|aor, v| {
+            let before = v.len();
+            v.retain(|b| !gone(b));
+            if v.len() != before {
+                aors.push(aor.clone());
+            }
+            !v.is_empty()
+        });
+        aors
     }
 
     /// Drops expired bindings; returns how many.
@@ -247,7 +324,7 @@ fn apply_contacts(
                 min_expires: p.min_expires,
             });
         }
-        if let Some(b) = bindings.iter().find(|b| b.contact == c.uri) {
+        if let Some(b) = bindings.iter().find(|b| b.is(c)) {
             if b.call_id == input.call_id && input.cseq <= b.cseq {
                 return Err(RegisterError::OutOfOrder {
                     cseq: input.cseq,
@@ -255,10 +332,15 @@ fn apply_contacts(
                 });
             }
         }
-        changes.push((c, expires.min(p.max_expires)));
+        let cap = if c.reach == Reach::Flow && input.source.kind.is_reliable() {
+            p.stream_flow_max_expires.max(p.min_expires)
+        } else {
+            u32::MAX
+        };
+        changes.push((c, expires.min(p.max_expires).min(cap)));
     }
     for (c, expires) in changes {
-        bindings.retain(|b| b.contact != c.uri);
+        bindings.retain(|b| !b.is(c));
         if expires == 0 {
             continue;
         }
@@ -272,6 +354,8 @@ fn apply_contacts(
             path: input.path.clone(),
             source: input.source.clone(),
             updated: now,
+            reach: c.reach,
+            outbound: c.outbound.clone(),
         });
     }
     if bindings.len() > p.max_bindings_per_aor {

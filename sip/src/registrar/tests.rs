@@ -10,6 +10,9 @@ fn policy() -> RegistrarPolicy {
         default_expires: 3600,
         max_bindings_per_aor: 3,
         max_aors: 2,
+        stream_flow_max_expires: u32::MAX,
+        flow_timer_udp: 29,
+        flow_timer_stream: 120,
     }
 }
 
@@ -17,6 +20,7 @@ fn src() -> BindingSource {
     BindingSource {
         kind: Transport::Udp,
         remote: "127.0.0.1:5062".parse().unwrap(),
+        local: "127.0.0.1:5060".parse().unwrap(),
         conn: None,
     }
 }
@@ -27,6 +31,8 @@ fn contact(uri: &str, expires: Option<u32>, q: Option<f32>) -> ContactInput {
         expires_param: expires,
         q,
         raw: uri.into(),
+        reach: Reach::Contact,
+        outbound: None,
     }
 }
 

@@ -86,6 +86,7 @@ async fn udp_round_trip_on_ipv4_and_ipv6() {
             token: 0,
             reuse_only: false,
             client_tls: None,
+            local: None,
         });
         let mut buf = [0u8; 100];
         let (n, from) = client.recv_from(&mut buf).unwrap();
@@ -131,6 +132,7 @@ async fn rfc3261_18_tcp_connection_is_reused_both_ways() {
             token: 0,
             reuse_only: false,
             client_tls: None,
+            local: None,
         });
     }
     let mut got = Vec::new();
@@ -173,6 +175,7 @@ async fn outbound_connections_use_the_configured_source_ports() {
             token: 7,
             reuse_only: false,
             client_tls: None,
+            local: None,
         });
     }
     let a = next_message(&mut srx).await;
@@ -214,6 +217,7 @@ async fn tls_round_trip_and_send_failure_is_reported() {
         token: 1,
         reuse_only: false,
         client_tls: None,
+        local: None,
     });
     let m = next_message(&mut srx).await;
     assert_eq!(m.kind, Transport::Tls);
@@ -231,6 +235,7 @@ async fn tls_round_trip_and_send_failure_is_reported() {
         token: 99,
         reuse_only: false,
         client_tls: None,
+        local: None,
     });
     let ev = tokio::time::timeout(Duration::from_secs(5), async {
         loop {

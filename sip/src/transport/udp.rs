@@ -1,5 +1,6 @@
 //! UDP: one socket per listener, a receive task per socket, and sends from the listening socket
-//! of the destination's address family (so the source port is the SIP port, RFC 3261 18.1.1).
+//! the core names (the one a flow arrived on) or else the first of the destination's address
+//! family (so the source port is the SIP port, RFC 3261 18.1.1).
 //!
 //! A full event queue drops datagrams (counted) instead of buffering without bound.
 
@@ -72,12 +73,26 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
     }
 }
 
+/// The socket to send `out` from: the one bound to `out.local` (a wildcard socket matches by
+/// port), else the first of the destination's family.
+fn socket_for(shared: &Shared, out: &Transmit) -> Option<Arc<UdpSocket>> {
+    let family = |a: &SocketAddr| a.is_ipv4() == out.dest.is_ipv4();
+    let bound_to = |a: &SocketAddr, l: &SocketAddr| {
+        a.port() == l.port() && (a.ip() == l.ip() || a.ip().is_unspecified())
+    };
+    let chosen = out.local.and_then(|l| {
+        shared
+            .udp
+            .iter()
+            .find(|(a, _)| family(a) && bound_to(a, &l))
+    });
+    chosen
+        .or_else(|| shared.udp.iter().find(|(a, _)| family(a)))
+        .map(|(_, s)| s.clone())
+}
+
 pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
-    let sock = shared
-        .udp
-        .iter()
-        .find(|(a, _)| a.is_ipv4() == out.dest.is_ipv4())
-        .map(|(_, s)| s.clone());
+    let sock = socket_for(shared, &out);
     let Some(sock) = sock else {
         shared.fail(out.token, format!("no UDP socket for {}", out.dest));
         return;

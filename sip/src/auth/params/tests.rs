@@ -5,10 +5,9 @@ use proptest::prelude::*;
 
 #[test]
 fn any_order_quoted_and_tokens() {
-    let v = parse_auth_value(
-        "Digest  username = \"Mu\\\"fasa\",realm=\"r\" , nc=00000001,qop=auth",
-    )
-    .unwrap();
+    let v =
+        parse_auth_value("Digest  username = \"Mu\\\"fasa\",realm=\"r\" , nc=00000001,qop=auth")
+            .unwrap();
     assert_eq!(v.scheme, "Digest");
     assert_eq!(v.get("username"), Some("Mu\"fasa"));
     assert_eq!(v.get("nc"), Some("00000001"));

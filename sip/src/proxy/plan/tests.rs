@@ -3,11 +3,12 @@
 
 use super::{plan, Forwarding, RoutePlan, Tables};
 use crate::message::{Message, Method};
+use crate::proxy::flows::FlowTokens;
 use crate::proxy::identity::{Identity, NetEnv};
 use crate::proxy::io::{ConnId, Flow};
 use crate::proxy::links::{Link, Links, ServerZone};
 use crate::registrar::{
-    BindingSource, ContactInput, ContactsInput, RegisterInput, Registrar, RegistrarPolicy,
+    BindingSource, ContactInput, ContactsInput, Reach, RegisterInput, Registrar, RegistrarPolicy,
 };
 use bytes::Bytes;
 use causeway_config::Transport;
@@ -41,6 +42,7 @@ struct Node {
     links: Links,
     router: Router,
     registrar: Registrar,
+    flows: FlowTokens,
     now: Instant,
 }
 
@@ -70,7 +72,11 @@ impl Node {
                 default_expires: 3600,
                 max_bindings_per_aor: 8,
                 max_aors: 100,
+                stream_flow_max_expires: u32::MAX,
+                flow_timer_udp: 29,
+                flow_timer_stream: 120,
             }),
+            flows: FlowTokens::new([7; 32]),
             now: Instant::now(),
         }
     }
@@ -83,6 +89,7 @@ impl Node {
             router: &self.router,
             registrar: &self.registrar,
             shared_aliases: None,
+            flows: &self.flows,
         };
         plan(&msg, &flow, &mut t, self.now)
     }
@@ -101,12 +108,15 @@ impl Node {
                 expires_param: None,
                 q: None,
                 raw: contact.into(),
+                reach: Reach::Contact,
+                outbound: None,
             }])),
             expires_header: Some(600),
             path: Vec::new(),
             source: BindingSource {
                 kind: Transport::Udp,
                 remote: addr("127.0.0.1:6002"),
+                local: "127.0.0.1:5060".parse().unwrap(),
                 conn: None,
             },
         };
