@@ -15,10 +15,10 @@ fuzz_target!(|data: &[u8]| {
             .pop_via()
             .pop_route()
             .set_max_forwards(69)
-            .set_top_via_params(Some("192.0.2.1"), Some(5060))
+            .stamp_top_via("192.0.2.1:5060".parse().expect("a literal"))
             .push_via("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKfuzz")
             .finish();
         let _ = Message::parse(out);
-        let _ = m.response(400, "Bad Request").to_tag("t").finish();
+        let _ = m.response(400, "Bad Request").to_tag("t").source("192.0.2.1:5060".parse().expect("a literal")).finish();
     }
 });

@@ -108,7 +108,7 @@ impl Core {
                 let h = [
                     ("Allow", ALLOW.to_string()),
                     ("Accept", "application/sdp".to_string()),
-                    ("Supported", "path".to_string()),
+                    ("Supported", "path, outbound".to_string()),
                 ];
                 self.respond(id, 200, "OK", &h, now, out);
             }

@@ -13,6 +13,8 @@ use rand::SeedableRng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+mod outbound;
+
 struct FakeEnv;
 
 impl NetEnv for FakeEnv {
@@ -51,7 +53,7 @@ fn settings() -> ProxySettings {
             default_expires: 3600,
             max_bindings_per_aor: 8,
             max_aors: 100,
-            stream_flow_max_expires: u32::MAX,
+            stream_flow_max_expires: 540,
             flow_timer_udp: 29,
             flow_timer_stream: 120,
         },
