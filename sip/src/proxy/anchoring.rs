@@ -7,7 +7,7 @@
 //! (crate `media`).
 
 use super::core::Core;
-use super::hop::hop_for_uri;
+use super::hop::{hop_for_uri, NextHop};
 use super::identity::{via_value, BRANCH_PREFIX};
 use super::io::Output;
 use super::tables::{Anchored as AnchoredCall, Target, TxId};
@@ -195,9 +195,11 @@ impl Core {
         };
         warn!(call = %call_id, %reason, "ending the call: BYE to both sides");
         for bye in &t.sides {
-            let hop = match &bye.link {
-                Some(zone) => self.links.hop(zone),
-                None => match bye.next_hop_uri() {
+            let flow = bye.flow.as_deref().and_then(|t| self.flows.decode(t));
+            let hop = match (&bye.link, flow) {
+                (Some(zone), _) => self.links.hop(zone),
+                (None, Some(f)) => Some(NextHop::down_flow(&f)),
+                (None, None) => match bye.next_hop_uri() {
                     Some(Uri::Sip(u)) => hop_for_uri(&u).ok(),
                     _ => None,
                 },
@@ -208,6 +210,7 @@ impl Core {
             };
             let local = match hop.link.as_deref().and_then(|z| self.links.get(z)) {
                 Some(l) => Some(l.local),
+                None if hop.flow => hop.local,
                 None => self.identity.local_addr_towards(hop.kind, hop.addr.ip()),
             };
             let Some(local) = local else {

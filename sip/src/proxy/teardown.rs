@@ -6,6 +6,7 @@
 //!
 //! Pure: builds request text and says where it goes first; sending is the core's.
 
+use super::flows::FLOW_PARAM;
 use super::links::link_of_route;
 use crate::message::{Contacts, Message, NameAddr, Uri};
 
@@ -21,6 +22,9 @@ pub struct Bye {
     /// The traversal zone our own Record-Route entry facing this side names: the BYE goes
     /// down that link.
     pub link: Option<String>,
+    /// The flow token our own entry facing this side carries: the BYE goes down that flow
+    /// (a UA behind a NAT, RFC 5626 5.3).
+    pub flow: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +42,13 @@ fn contact_uri(m: &Message) -> Option<String> {
     match m.contacts()? {
         Contacts::List(l) => l.first().map(|c| c.uri.to_string()),
         Contacts::Star => None,
+    }
+}
+
+fn flow_param(u: &Uri) -> Option<String> {
+    match u {
+        Uri::Sip(s) => s.params.get(FLOW_PARAM).flatten().map(str::to_string),
+        _ => None,
     }
 }
 
@@ -67,6 +78,7 @@ pub fn capture(
         to: caller_from.clone(),
         cseq: CALLEE_CSEQ,
         link: link_of_route(&rr[last].uri),
+        flow: flow_param(&rr[last].uri),
     };
     let to_callee = Bye {
         ruri: contact_uri(ok)?,
@@ -75,6 +87,7 @@ pub fn capture(
         to: callee_to,
         cseq: invite_cseq.saturating_add(1),
         link: link_of_route(&rr[first].uri),
+        flow: flow_param(&rr[first].uri),
     };
     Some(Teardown {
         call_id,

@@ -24,7 +24,7 @@ Content-Length: 0
     let ok = msg("SIP/2.0 200 OK
 Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1
 Record-Route: <sip:far.example.com;lr>
-Record-Route: <sip:us.example.com:5060;transport=udp;lr>
+Record-Route: <sip:us.example.com:5060;transport=udp;lr;cw-flow=0abc>
 Record-Route: <sip:us.example.com:7001;transport=tls;lr;cw-link=from-control>
 Record-Route: <sip:near.example.net;lr>
 From: <sip:alice@example.net>;tag=a1
@@ -46,6 +46,12 @@ Content-Length: 0
     assert_eq!(to_callee.ruri, "sip:bob@198.51.100.9:5080");
     assert_eq!(to_callee.routes, vec!["<sip:far.example.com;lr>"]);
     assert_eq!(to_callee.link, None);
+    assert_eq!(
+        to_callee.flow.as_deref(),
+        Some("0abc"),
+        "the callee's flow token"
+    );
+    assert_eq!(to_caller.flow, None);
     assert_eq!(to_callee.cseq, 8, "the caller's next CSeq");
     let text = to_callee.render("td-1", "SIP/2.0/UDP 203.0.113.1;branch=z9hG4bKx", "test");
     let bye = Message::parse(Bytes::from(text)).expect("our BYE parses");
