@@ -112,8 +112,11 @@ fn links(out: &mut String, v: &Value, now: u64) {
 
 fn registrations(out: &mut String, v: &Value) {
     list(out, "Registrations", &v["registrations"], |r| {
+        let flow = r["flow"]
+            .as_str()
+            .map_or(String::new(), |f| format!(" via {f}"));
         format!(
-            "  {:<32} {:<40} expires in {}s\n",
+            "  {:<32} {:<40} expires in {}s{flow}\n",
             text(&r["aor"]),
             text(&r["contact"]),
             r["expires_in"].as_u64().unwrap_or(0)

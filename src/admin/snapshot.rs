@@ -24,6 +24,9 @@ pub struct Registration {
     pub aor: String,
     pub contact: String,
     pub expires_in: u64,
+    /// The flow requests take instead of the Contact (a UA behind NAT, RFC 5626 outbound).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -106,10 +109,11 @@ impl Status {
             .core()
             .registrations(now)
             .into_iter()
-            .map(|(aor, contact, expires_in)| Registration {
-                aor,
-                contact,
-                expires_in,
+            .map(|r| Registration {
+                aor: r.aor,
+                contact: r.contact,
+                expires_in: r.expires_in,
+                flow: r.flow,
             })
             .collect();
     }

@@ -180,7 +180,7 @@ impl Core {
     }
 
     /// The registrar's bindings, for status: (AOR, contact, seconds left).
-    pub fn registrations(&self, now: Instant) -> Vec<(String, String, u64)> {
+    pub fn registrations(&self, now: Instant) -> Vec<crate::registrar::Registered> {
         self.registrar.snapshot(now, 1000)
     }
 

@@ -112,6 +112,16 @@ impl Binding {
     }
 }
 
+/// A live binding as the status shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub aor: String,
+    pub contact: String,
+    pub expires_in: u64,
+    /// The flow requests take when not the Contact (`nat udp 203.0.113.5:40000`).
+    pub flow: Option<String>,
+}
+
 /// A binding as listed in the 200 OK.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BindingView {
@@ -207,23 +217,24 @@ impl Registrar {
             .unwrap_or_default()
     }
 
-    /// Every live binding as (AOR, contact, seconds left), sorted, at most `limit` (status).
-    pub fn snapshot(&self, now: Instant, limit: usize) -> Vec<(String, String, u64)> {
-        let mut v: Vec<(String, String, u64)> = self
+    /// Every live binding, sorted, at most `limit` (status).
+    pub fn snapshot(&self, now: Instant, limit: usize) -> Vec<Registered> {
+        let mut v: Vec<Registered> = self
             .aors
             .iter()
             .flat_map(|(aor, bs)| {
-                bs.iter().filter(|b| b.expires_at > now).map(move |b| {
-                    (
-                        aor.clone(),
-                        b.contact.clone(),
-                        b.expires_at.saturating_duration_since(now).as_secs(),
-                    )
-                })
+                bs.iter()
+                    .filter(|b| b.expires_at > now)
+                    .map(move |b| Registered {
+                        aor: aor.clone(),
+                        contact: b.contact.clone(),
+                        expires_in: b.expires_at.saturating_duration_since(now).as_secs(),
+                        flow: flow_text(b),
+                    })
             })
             .take(limit)
             .collect();
-        v.sort();
+        v.sort_by(|a, b| (&a.aor, &a.contact).cmp(&(&b.aor, &b.contact)));
         v
     }
 
@@ -364,6 +375,20 @@ fn apply_contacts(
         });
     }
     Ok(())
+}
+
+/// How an operator sees a binding reached over its flow: `outbound tcp 203.0.113.5:40000`.
+fn flow_text(b: &Binding) -> Option<String> {
+    let what = match b.reach {
+        Reach::Contact => return None,
+        Reach::Flow => "nat",
+        Reach::Outbound => "outbound",
+    };
+    Some(format!(
+        "{what} {} {}",
+        b.source.kind.param(),
+        b.source.remote
+    ))
 }
 
 fn sort(b: &mut [Binding]) {

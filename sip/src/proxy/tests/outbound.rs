@@ -243,7 +243,12 @@ fn rfc5626_6_a_new_flow_of_the_same_instance_replaces_the_binding() {
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
     let regs = h.core.registrations(h.now);
     assert_eq!(regs.len(), 1, "{regs:?}");
-    assert!(regs[0].1.contains("5190"), "{regs:?}");
+    assert!(regs[0].contact.contains("5190"), "{regs:?}");
+    assert_eq!(
+        regs[0].flow.as_deref(),
+        Some("outbound tcp 127.0.0.1:55700"),
+        "status shows the flow"
+    );
 }
 
 #[test]
