@@ -10,6 +10,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A part of the node that answers GETs under paths of its own (the call history, the
+/// metrics), beside the status the listener always serves.
+pub trait Endpoint: Send + Sync {
+    /// `Some((content type, body))` when `path` (without the query) is this endpoint's.
+    fn get(&self, path: &str) -> Option<(&'static str, String)>;
+}
+
 /// The latest snapshot, as JSON.
 #[derive(Clone, Default)]
 pub struct StatusHandle(Arc<Mutex<String>>);
@@ -27,7 +34,11 @@ impl StatusHandle {
 }
 
 /// Serves `GET /status` on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, handle: StatusHandle) -> std::io::Result<()> {
+pub async fn serve(
+    addr: SocketAddr,
+    handle: StatusHandle,
+    endpoints: Vec<Arc<dyn Endpoint>>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("status on http://{addr}/status");
     tokio::spawn(async move {
@@ -36,6 +47,7 @@ pub async fn serve(addr: SocketAddr, handle: StatusHandle) -> std::io::Result<()
                 continue;
             };
             let handle = handle.clone();
+            let endpoints = endpoints.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut n = 0;
@@ -57,13 +69,25 @@ pub async fn serve(addr: SocketAddr, handle: StatusHandle) -> std::io::Result<()
                     return;
                 }
                 let req = String::from_utf8_lossy(&buf[..n]);
-                let (code, body) = if req.starts_with("GET /status ") || req.starts_with("GET / ") {
-                    ("200 OK", handle.get())
-                } else {
-                    ("404 Not Found", "{\"error\": \"GET /status\"}".to_string())
+                let path = req
+                    .strip_prefix("GET ")
+                    .and_then(|r| r.split(' ').next())
+                    .map(|p| p.split('?').next().unwrap_or(p))
+                    .unwrap_or("");
+                let found = match path {
+                    "/status" | "/" => Some(("application/json", handle.get())),
+                    p => endpoints.iter().find_map(|e| e.get(p)),
+                };
+                let (code, ctype, body) = match found {
+                    Some((ctype, body)) => ("200 OK", ctype, body),
+                    None => (
+                        "404 Not Found",
+                        "application/json",
+                        "{\"error\": \"GET /status\"}".to_string(),
+                    ),
                 };
                 let resp = format!(
-                    "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = sock.write_all(resp.as_bytes()).await;

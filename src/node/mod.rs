@@ -65,7 +65,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let status = StatusHandle::default();
     if config.admin.enabled {
-        crate::admin::serve(config.admin.listen, status.clone())
+        crate::admin::serve(config.admin.listen, status.clone(), Vec::new())
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
