@@ -122,15 +122,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(log: &causeway_config::Log) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match log.format {
+        causeway_config::LogFormat::Text => fmt.init(),
+        // one object per line; the call's span (its Call-ID) rides on every line of a call
+        causeway_config::LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// `causeway run`: the node on its configuration (or the embedded default), until a signal.
@@ -145,7 +153,7 @@ fn run_command(config: Option<PathBuf>) -> ExitCode {
         },
         None => Config::embedded_default(),
     };
-    init_logging(&config.log.level);
+    init_logging(&config.log);
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -265,12 +265,23 @@ pub struct Credential {
 pub struct Log {
     /// tracing filter, e.g. "info" or "causeway_sip=debug,info"; RUST_LOG overrides it.
     pub level: String,
+    /// Human-readable lines, or one JSON object per line for log collectors.
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Log {
     fn default() -> Self {
         Log {
             level: "info".to_string(),
+            format: LogFormat::Text,
         }
     }
 }

@@ -227,6 +227,10 @@ impl Core {
                 return;
             }
         };
+        // every log line about this message names its call (`[log] format = "json"` puts the
+        // span's fields on each line)
+        let span = tracing::info_span!("sip", call_id = msg.call_id().unwrap_or(""));
+        let _in_call = span.enter();
         let mut flow = Flow {
             kind: inbound.kind,
             remote: inbound.remote,
