@@ -9,6 +9,7 @@
 
 mod framing;
 mod stream;
+pub mod stun;
 mod tls;
 mod udp;
 
@@ -91,6 +92,8 @@ pub struct TransportStats {
     pub bad_frames: AtomicU64,
     pub send_failures: AtomicU64,
     pub refused_connections: AtomicU64,
+    /// STUN Binding requests answered on the UDP ports (RFC 5626 keep-alives).
+    pub stun_answered: AtomicU64,
 }
 
 /// Events waiting for the core; UDP drops (and counts) rather than grow it further.

@@ -273,3 +273,40 @@ async fn a_bad_frame_closes_only_its_connection() {
     assert_eq!(h.stats().bad_frames.load(Ordering::Relaxed), 1);
     h.shutdown();
 }
+
+/// RFC 5626 4.4.2: a STUN Binding request on the SIP UDP port is answered with the client's
+/// address from that port, and the core never sees it; the next SIP datagram still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stun_keep_alive_is_answered_on_the_sip_port() {
+    let (h, mut rx) = start(config(
+        vec![listen(Transport::Udp, "127.0.0.1:0")],
+        41100..=41149,
+    ))
+    .await
+    .unwrap();
+    let server = addr_of(&h, Transport::Udp, false);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    req.extend_from_slice(b"keepalive-01");
+    client.send_to(&req, server).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = client.recv_from(&mut buf).expect("a STUN answer");
+    assert_eq!(from, server, "from the SIP port itself");
+    let a = &buf[..n];
+    assert_eq!(&a[..2], &[0x01, 0x01], "Binding success");
+    assert_eq!(&a[8..20], b"keepalive-01");
+    // XOR-MAPPED-ADDRESS, IPv4: port and address XORed with the magic cookie
+    assert_eq!(&a[20..24], &[0x00, 0x20, 0x00, 0x08]);
+    let me = client.local_addr().unwrap();
+    let port = u16::from_be_bytes([a[26], a[27]]) ^ 0x2112;
+    let ip = std::net::Ipv4Addr::new(a[28] ^ 0x21, a[29] ^ 0x12, a[30] ^ 0xa4, a[31] ^ 0x42);
+    assert_eq!(SocketAddr::from((ip, port)), me);
+    assert_eq!(h.stats().stun_answered.load(Ordering::Relaxed), 1);
+    // the core saw nothing of it, and SIP still gets through
+    client.send_to(&msg(9), server).unwrap();
+    let m = next_message(&mut rx).await;
+    assert!(m.data.starts_with(b"OPTIONS "), "{:?}", m.data);
+}

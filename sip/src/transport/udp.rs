@@ -2,8 +2,10 @@
 //! the core names (the one a flow arrived on) or else the first of the destination's address
 //! family (so the source port is the SIP port, RFC 3261 18.1.1).
 //!
+//! STUN keep-alives (RFC 5626 4.4.2) are answered on the socket they came to (`stun`).
 //! A full event queue drops datagrams (counted) instead of buffering without bound.
 
+use super::stun::{self, Stun};
 use super::{Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -54,6 +56,23 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
         // RFC 5626 4.4.1: a CRLF keep-alive datagram is not a message
         if buf[..n].iter().all(|b| *b == b'\r' || *b == b'\n') {
             continue;
+        }
+        // RFC 5626 4.4.2: a STUN keep-alive is answered here, never seen by the core
+        match stun::classify(&buf[..n], remote) {
+            Stun::No => {}
+            Stun::Answer(reply) => {
+                if sock.try_send_to(&reply, remote).is_ok() {
+                    shared.stats.stun_answered.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            Stun::Drop => {
+                shared
+                    .stats
+                    .dropped_datagrams
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
         }
         shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
         let ev = TransportEvent::Message(Received {
