@@ -50,8 +50,10 @@ fn header(d: &[u8]) -> Option<u16> {
     let kind = u16::from_be_bytes([h[0], h[1]]);
     let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
     let cookie = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-    let ok =
-        kind & 0xC000 == 0 && cookie == MAGIC_COOKIE && len % 4 == 0 && HEADER + len == d.len();
+    let ok = kind & 0xC000 == 0
+        && cookie == MAGIC_COOKIE
+        && len.is_multiple_of(4)
+        && HEADER + len == d.len();
     ok.then_some(kind)
 }
 

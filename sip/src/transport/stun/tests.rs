@@ -21,7 +21,7 @@ const RFC5769_REQUEST: &str = "0001 0058 2112a442 b7e7a701 bc34d686 fa87dfae
 
 /// The test's own decoder: (type, txid, XOR-MAPPED-ADDRESS decoded, fingerprint present).
 fn decode(m: &[u8]) -> (u16, [u8; 12], Option<SocketAddr>, bool) {
-    assert!(m.len() >= 20 && (m.len() - 20) % 4 == 0, "{m:?}");
+    assert!(m.len() >= 20 && (m.len() - 20).is_multiple_of(4), "{m:?}");
     assert_eq!(usize::from(u16::from_be_bytes([m[2], m[3]])), m.len() - 20);
     assert_eq!(&m[4..8], &[0x21, 0x12, 0xa4, 0x42]);
     let txid: [u8; 12] = m[8..20].try_into().unwrap();
