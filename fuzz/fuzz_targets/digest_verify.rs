@@ -1,4 +1,5 @@
-//! Any Authorization value into digest verification: nothing may panic.
+//! Any Authorization value into digest verification: nothing may panic, and a value that
+//! verified once never verifies again (a replay).
 #![no_main]
 use causeway_sip::auth::{Algorithm, DigestServer};
 use libfuzzer_sys::fuzz_target;
@@ -6,7 +7,10 @@ use std::time::{Duration, SystemTime};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
-        let server = DigestServer::new("example.com", &[Algorithm::Sha256, Algorithm::Md5], [1; 32], Duration::from_secs(60));
-        let _ = server.verify(s, "REGISTER", |_| Some("pw".to_string()), SystemTime::UNIX_EPOCH);
+        let mut server = DigestServer::new("example.com", &[Algorithm::Sha256, Algorithm::Md5], [1; 32], Duration::from_secs(60));
+        let lookup = |_: &str| Some("pw".to_string());
+        if server.verify(s, "REGISTER", lookup, SystemTime::UNIX_EPOCH).is_ok() {
+            assert!(server.verify(s, "REGISTER", lookup, SystemTime::UNIX_EPOCH).is_err());
+        }
     }
 });

@@ -6,5 +6,5 @@ pub mod print;
 pub mod server;
 pub mod snapshot;
 
-pub use server::{serve, Endpoint, StatusHandle};
+pub use server::{serve, StatusHandle};
 pub use snapshot::{Status, ZoneStatus};

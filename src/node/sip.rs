@@ -232,6 +232,7 @@ pub(super) fn linked(
         &config.system.domain,
         rng.gen(),
         clock,
+        StdRng::from_rng(&mut *rng).context("random generator")?,
     );
     Ok(LinkedProxy::new(core, clients, admission, clock))
 }

@@ -106,6 +106,9 @@ pub struct LinkClient {
     /// the challenge to answer on the next REGISTER, and whether it was already answered once
     challenge: Option<String>,
     answered: bool,
+    /// RFC 7616 nonce count: requests sent with the current challenge's nonce (E refuses a
+    /// count it has seen, so refreshes count up instead of repeating 1)
+    nc: u32,
     conn: Option<ConnId>,
     /// the send token of the last REGISTER, and the next one to use
     token: u64,
@@ -138,6 +141,7 @@ impl LinkClient {
             cseq: 0,
             branch_n: 0,
             challenge: None,
+            nc: 0,
             answered: false,
             conn: None,
             token: 0,
@@ -340,6 +344,7 @@ impl LinkClient {
                     return self.fail(format!("{status} without a challenge"), now);
                 };
                 self.challenge = Some(c.to_string());
+                self.nc = 0;
                 self.answered = true;
                 self.send_register(out);
                 None
@@ -416,8 +421,20 @@ impl LinkClient {
             c.expires,
             env!("CARGO_PKG_VERSION"),
         );
+        if self.challenge.is_some() {
+            self.nc = self.nc.wrapping_add(1).max(1);
+        }
+        let c = &self.cfg;
         if let Some(ch) = &self.challenge {
-            match auth::respond(ch, "REGISTER", &ruri, &c.username, &c.password, &cnonce, 1) {
+            match auth::respond(
+                ch,
+                "REGISTER",
+                &ruri,
+                &c.username,
+                &c.password,
+                &cnonce,
+                self.nc,
+            ) {
                 Ok(a) => m.push_str(&format!("Authorization: {a}\r\n")),
                 Err(e) => tracing::warn!(zone = %c.zone, error = %e, "cannot answer E's challenge"),
             }

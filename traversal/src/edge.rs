@@ -13,6 +13,8 @@
 use causeway_sip::auth::{AuthError, DigestServer};
 use causeway_sip::message::{Contacts, Message};
 use causeway_sip::proxy::{ConnId, Flow, Link, LinkEvent, ServerZone, WallClock};
+use rand::rngs::StdRng;
+use rand::RngCore;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,6 +56,8 @@ pub struct Admission {
     digest: DigestServer,
     admitted: HashMap<String, Admitted>,
     clock: WallClock,
+    /// Makes each challenge's nonce unique.
+    rng: StdRng,
 }
 
 /// What E answers to a link REGISTER.
@@ -65,13 +69,14 @@ enum Verdict {
 }
 
 impl Admission {
-    /// `realm`: of the digest challenge; `secret`: keys its nonces.
+    /// `realm`: of the digest challenge; `secret`: keys its nonces; `rng`: makes them unique.
     pub fn new(
         zones: Vec<ServerZone>,
         credentials: HashMap<String, String>,
         realm: &str,
         secret: [u8; 32],
         clock: WallClock,
+        rng: StdRng,
     ) -> Admission {
         Admission {
             zones,
@@ -87,6 +92,7 @@ impl Admission {
             ),
             admitted: HashMap::new(),
             clock,
+            rng,
         }
     }
 
@@ -159,9 +165,10 @@ impl Admission {
                 out.push(answer(200, "OK".into(), Vec::new()));
             }
             Verdict::Challenge { stale } => {
+                let random = self.rng.next_u64();
                 let h = self
                     .digest
-                    .challenge(wall, stale)
+                    .challenge(wall, stale, random)
                     .into_iter()
                     .map(|c| ("WWW-Authenticate", c))
                     .collect();
@@ -222,6 +229,7 @@ impl Admission {
                 }
             }
             Err(AuthError::StaleNonce) => return Verdict::Challenge { stale: true },
+            Err(AuthError::Replayed) => return Verdict::Challenge { stale: false },
             Err(e) => {
                 return Verdict::Refused {
                     reason: e.to_string(),

@@ -18,7 +18,7 @@ use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
 use super::tables::{ClientTx, Ctx, ServerTx, Target, Timer, TxId};
 use super::teardown::Teardown;
-use crate::auth::{Algorithm, DigestServer};
+use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
 use crate::message::{check_request, Bytes, Host, Limits, Message, Method};
 use crate::registrar::{Registrar, RegistrarPolicy};
@@ -43,6 +43,8 @@ const SCHEMES: &[&str] = &["sip", "sips", "tel"];
 /// Option tags the proxy implements (none that a Proxy-Require may ask for yet).
 const PROXY_EXTENSIONS: &[&str] = &[];
 pub(super) const SERVER: &str = concat!("causeway/", env!("CARGO_PKG_VERSION"));
+/// Sources whose failed authentications are counted at once (two generations of half each).
+const AUTH_FAILURE_SOURCES: usize = 16_384;
 /// RFC 3261 16.6 item 3: Max-Forwards for requests that arrive without one.
 pub(super) const DEFAULT_MAX_FORWARDS: u32 = 70;
 
@@ -92,6 +94,8 @@ pub struct Core {
     pub(super) digest: Option<DigestServer>,
     /// RFC 5626 flow tokens of our Record-Route entries.
     pub(super) flows: FlowTokens,
+    /// Failed REGISTER authentications per source (what protection rate-limits on).
+    pub(super) auth_failures: AuthFailures,
     pub(super) links: Links,
     pub(super) media: Option<Box<dyn MediaAnchor + Send>>,
     /// The alias table shared with the H.323 gatekeeper, when the node runs one.
@@ -150,6 +154,7 @@ impl Core {
             registrar: Registrar::new(settings.registrar.clone()),
             digest,
             flows: FlowTokens::new(flow_key),
+            auth_failures: AuthFailures::new(AUTH_FAILURE_SOURCES),
             servers: Map::default(),
             server_index: Map::default(),
             clients: Map::default(),
@@ -168,6 +173,11 @@ impl Core {
 
     pub fn stats(&self) -> &ProxyStats {
         &self.stats
+    }
+
+    /// Failed REGISTER authentications, per source and in all.
+    pub fn auth_failures(&self) -> &AuthFailures {
+        &self.auth_failures
     }
 
     pub fn registrar(&self) -> &Registrar {

@@ -11,6 +11,7 @@ use super::register::{self, RegisterOutcome};
 use super::tables::{ServerTx, Timer, TxId};
 use crate::message::{Bytes, Message, Method};
 use crate::transaction::Server;
+use rand::RngCore;
 use std::time::Instant;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
@@ -148,8 +149,15 @@ impl Core {
             source,
             self.identity.domains(),
             &mut self.registrar,
-            self.digest.as_ref(),
-            self.settings.auth.as_ref(),
+            match (self.digest.as_mut(), self.settings.auth.as_ref()) {
+                (Some(digest), Some(settings)) => Some(register::Auth {
+                    digest,
+                    settings,
+                    failures: &mut self.auth_failures,
+                    random: self.rng.next_u64(),
+                }),
+                _ => None,
+            },
             now,
             self.clock.wall(now),
             self.shared_aliases.as_ref(),

@@ -8,7 +8,7 @@
 use super::core::AuthSettings;
 use super::io::{ConnId, Flow};
 use super::nat;
-use crate::auth::{AuthError, DigestServer};
+use crate::auth::{AuthError, AuthFailures, DigestServer};
 use crate::message::{Contacts, Message, Uri};
 use crate::registrar::{
     BindingSource, ContactInput, ContactsInput, OutboundId, Reach, RegisterError, RegisterInput,
@@ -66,14 +66,22 @@ enum Outbound {
     Behind,
 }
 
+/// Digest authentication of a REGISTER: the server (with its replay table), the credentials,
+/// the count of failures per source, and the randomness of the next nonce.
+pub(super) struct Auth<'a> {
+    pub digest: &'a mut DigestServer,
+    pub settings: &'a AuthSettings,
+    pub failures: &'a mut AuthFailures,
+    pub random: u64,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn handle(
     msg: &Message,
     source: Source,
     domains: &[String],
     registrar: &mut Registrar,
-    digest: Option<&DigestServer>,
-    auth: Option<&AuthSettings>,
+    auth: Option<Auth<'_>>,
     now: Instant,
     wall: SystemTime,
     shared: Option<&SharedAliases>,
@@ -82,8 +90,8 @@ pub(super) fn handle(
         Ok(a) => a,
         Err(refusal) => return refusal,
     };
-    if let (Some(digest), Some(auth)) = (digest, auth) {
-        if let Err(refusal) = authenticate(msg, &user, &aor, &source, digest, auth, wall) {
+    if let Some(auth) = auth {
+        if let Err(refusal) = authenticate(msg, &user, &aor, &source, auth, wall) {
             return refusal;
         }
     }
@@ -191,25 +199,24 @@ fn address_of_record(
     Ok((user, aor))
 }
 
-/// RFC 3261 22 / RFC 7616: the credentials must verify and be the AOR's own user.
+/// RFC 3261 22 / RFC 7616: the credentials must verify and be the AOR's own user. Failures
+/// are counted per source, and their answers name no user (the log line does).
 fn authenticate(
     msg: &Message,
     user: &str,
     aor: &str,
     source: &Source,
-    digest: &DigestServer,
-    auth: &AuthSettings,
+    auth: Auth<'_>,
     wall: SystemTime,
 ) -> Result<(), RegisterOutcome> {
     let mut last_err: Option<AuthError> = None;
     let mut who = None;
     for value in msg.header_values("Authorization") {
-        match digest.verify(
-            value,
-            "REGISTER",
-            |u: &str| auth.credentials.get(u).cloned(),
-            wall,
-        ) {
+        let credentials = &auth.settings.credentials;
+        match auth
+            .digest
+            .verify(value, "REGISTER", |u| credentials.get(u).cloned(), wall)
+        {
             Ok(ok) => {
                 who = Some(ok.username);
                 break;
@@ -217,26 +224,51 @@ fn authenticate(
             Err(e) => last_err = Some(e),
         }
     }
+    let failed = |auth: Auth<'_>, why: &dyn std::fmt::Display| {
+        let n = auth.failures.record(source.remote.ip());
+        warn!(aor = %aor, source = %source.remote, failures = n, "REGISTER: {why}");
+    };
     match (who, last_err) {
         (Some(u), _) if u == user || unescape_eq(user, &u) => Ok(()),
         (Some(u), _) => {
-            warn!(aor = %aor, username = %u, "REGISTER: credentials belong to another user");
+            failed(
+                auth,
+                &format_args!("credentials of `{u}` used for another user"),
+            );
             Err(RegisterOutcome::new(
                 403,
-                format!("Forbidden (credentials of `{u}` cannot register {aor})"),
+                "Forbidden (authentication failed)",
             ))
         }
-        (None, Some(AuthError::StaleNonce)) => Err(challenge(digest, wall, true)),
-        (None, Some(e @ (AuthError::WrongResponse { .. } | AuthError::UnknownUser(_)))) => {
-            warn!(aor = %aor, source = %source.remote, error = %e, "REGISTER: authentication failed");
-            Err(RegisterOutcome::new(403, format!("Forbidden ({e})")))
+        (None, Some(AuthError::StaleNonce)) => Err(challenge(auth.digest, wall, true, auth.random)),
+        (None, Some(AuthError::Replayed)) => {
+            // RFC 7616 3.4: a replayed count gets a new nonce, not an answer
+            let reply = challenge(auth.digest, wall, false, auth.random);
+            failed(auth, &"nonce count replayed");
+            Err(reply)
         }
-        (None, Some(AuthError::Malformed(m))) => Err(RegisterOutcome::new(
-            400,
-            format!("Bad Request (Authorization: {m})"),
-        )),
+        (None, Some(e @ (AuthError::WrongResponse { .. } | AuthError::UnknownUser(_)))) => {
+            let who = match &e {
+                AuthError::WrongResponse { username } | AuthError::UnknownUser(username) => {
+                    username.clone()
+                }
+                _ => String::new(),
+            };
+            failed(auth, &format_args!("authentication failed for `{who}`"));
+            Err(RegisterOutcome::new(
+                403,
+                "Forbidden (authentication failed)",
+            ))
+        }
+        (None, Some(AuthError::Malformed(m))) => {
+            failed(auth, &format_args!("malformed credentials: {m}"));
+            Err(RegisterOutcome::new(
+                400,
+                format!("Bad Request (Authorization: {m})"),
+            ))
+        }
         // no credentials, an unknown scheme (RFC 4475 3.3.7), or a nonce we did not issue
-        (None, _) => Err(challenge(digest, wall, false)),
+        (None, _) => Err(challenge(auth.digest, wall, false, auth.random)),
     }
 }
 
@@ -354,9 +386,9 @@ fn refused(e: RegisterError) -> RegisterOutcome {
     RegisterOutcome::new(status, format!("{reason} ({e})"))
 }
 
-fn challenge(digest: &DigestServer, wall: SystemTime, stale: bool) -> RegisterOutcome {
+fn challenge(digest: &DigestServer, wall: SystemTime, stale: bool, random: u64) -> RegisterOutcome {
     let mut out = RegisterOutcome::new(401, "Unauthorized");
-    for c in digest.challenge(wall, stale) {
+    for c in digest.challenge(wall, stale, random) {
         out.headers.push(("WWW-Authenticate", c));
     }
     out

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+mod digest;
 mod outbound;
 
 struct FakeEnv;

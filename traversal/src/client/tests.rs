@@ -175,7 +175,7 @@ fn response(req: &Transmit, status: u16, reason: &str, extra: &str) -> String {
 /// E's 401 with one WWW-Authenticate per algorithm, SHA-256 first (as E sends it).
 fn challenge_401(req: &Transmit, server: &DigestServer, wall: SystemTime) -> String {
     let extra: String = server
-        .challenge(wall, false)
+        .challenge(wall, false, 1)
         .into_iter()
         .map(|c| format!("WWW-Authenticate: {c}\r\n"))
         .collect();
@@ -250,7 +250,7 @@ fn first_attempt_is_at_once_on_a_new_connection_with_the_zone_tls() {
 #[test]
 fn rfc3261_22_2_challenge_is_answered_with_a_digest_e_verifies() {
     let mut f = Fixture::new();
-    let server = digest_server();
+    let mut server = digest_server();
     let (out, _) = f.fire();
     let first = only_register(&out);
     let (out, ev) = f.answer(challenge_401(&first, &server, f.wall), LINK);
@@ -746,7 +746,11 @@ fn closing_the_link_connection_takes_it_down() {
 
 /// E as `Links::admit` answers a link REGISTER: no credentials -> 401, a nonce past its
 /// lifetime -> 401 stale=true, a digest that verifies -> 200, anything else -> 403.
-fn e_answers(req: &Transmit, server: &DigestServer, wall: SystemTime) -> (String, &'static str) {
+fn e_answers(
+    req: &Transmit,
+    server: &mut DigestServer,
+    wall: SystemTime,
+) -> (String, &'static str) {
     let m = parse(req);
     let Some(auth) = m.header("Authorization") else {
         return (challenge_401(req, server, wall), "challenge");
@@ -756,7 +760,7 @@ fn e_answers(req: &Transmit, server: &DigestServer, wall: SystemTime) -> (String
         Ok(_) => (ok_200(req, EXPIRES), "ok"),
         Err(causeway_sip::auth::AuthError::StaleNonce) => {
             let extra: String = server
-                .challenge(wall, true)
+                .challenge(wall, true, 2)
                 .into_iter()
                 .map(|c| format!("WWW-Authenticate: {c}\r\n"))
                 .collect();
@@ -774,7 +778,7 @@ fn rfc7616_3_3_stale_nonce_on_a_refresh_is_answered_again_without_going_down() {
     // the refreshes reuse the nonce of the first challenge; E's nonces live 300 s and the
     // link refreshes every 60 s, so some refresh meets a stale nonce and must recover
     let mut f = Fixture::new();
-    let server = digest_server();
+    let mut server = digest_server();
     let mut seen = Vec::new();
     let mut ups = 0;
     while f.elapsed() < Duration::from_secs(20 * 60) {
@@ -789,7 +793,7 @@ fn rfc7616_3_3_stale_nonce_on_a_refresh_is_answered_again_without_going_down() {
             if is_keepalive(&o) {
                 continue;
             }
-            let (text, what) = e_answers(&o, &server, f.wall);
+            let (text, what) = e_answers(&o, &mut server, f.wall);
             seen.push(what);
             let (more, ev) = f.answer(text, LINK);
             match ev {
