@@ -10,9 +10,9 @@
 # datagram (counted and dropped); replies to inside's own connections pass. `nat` is a home
 # network behind the same box acting as a NAT: its traffic to the others is masqueraded with
 # fully random source ports (so a UA's media source port differs from its SDP) and nothing
-# unsolicited gets into it.
+# unsolicited gets into it (counted: connection attempts, SIP datagrams, other UDP, other).
 #
-# Usage: fw_topology.sh up TAG | down TAG | counters TAG
+# Usage: fw_topology.sh up TAG | down TAG | counters TAG | home TAG
 # TAG keeps parallel runs apart (names are cw<TAG>-in, -fw, -dmz, -net, -nat; at most 4 characters).
 set -eu
 cmd=$1; tag=$2
@@ -48,13 +48,20 @@ table inet cw {
     counter into_inside_syn { }
     counter into_inside_udp { }
     counter into_inside_other { }
+    counter into_home_syn { }
+    counter into_home_sip { }
+    counter into_home_udp { }
+    counter into_home_other { }
     chain forward {
         type filter hook forward priority 0; policy accept;
         ct state established,related accept
         oifname "cw$tag-f1" tcp flags & (syn | ack) == syn counter name into_inside_syn drop
         oifname "cw$tag-f1" meta l4proto udp counter name into_inside_udp drop
         oifname "cw$tag-f1" counter name into_inside_other drop
-        oifname "cw$tag-f4" drop
+        oifname "cw$tag-f4" tcp flags & (syn | ack) == syn counter name into_home_syn drop
+        oifname "cw$tag-f4" udp sport { 5060, 5061 } counter name into_home_sip drop
+        oifname "cw$tag-f4" meta l4proto udp counter name into_home_udp drop
+        oifname "cw$tag-f4" counter name into_home_other drop
     }
 }
 table ip cwnat {
@@ -76,6 +83,16 @@ counters)
              /packets/ { for (i=1;i<=NF;i++) if ($i=="packets") v[n]=$(i+1) }
              END { printf "%d %d %d\n", v[1], v[2], v[3] }'
     ;;
+home)
+    # prints "<TCP connection attempts> <SIP datagrams> <other UDP datagrams> <other packets>"
+    # dropped on the way into the home network behind the NAT (unsolicited: not replies to
+    # what the home network sent)
+    ip netns exec "$FW" nft list counters table inet cw |
+        awk '/counter into_home_syn/ {n=1} /counter into_home_sip/ {n=2} /counter into_home_udp/ {n=3} /counter into_home_other/ {n=4}
+             /counter into_inside/ {n=0}
+             /packets/ { for (i=1;i<=NF;i++) if ($i=="packets" && n>0) v[n]=$(i+1) }
+             END { printf "%d %d %d %d\n", v[1], v[2], v[3], v[4] }'
+    ;;
 *)
-    echo "usage: $0 up|down|counters TAG" >&2; exit 2 ;;
+    echo "usage: $0 up|down|counters|home TAG" >&2; exit 2 ;;
 esac

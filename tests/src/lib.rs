@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `../shared` beside the repository (CI clones the repository with it there).
+pub mod baresip;
 pub mod h323ep;
 pub mod netns;
 pub mod tshark;

@@ -166,6 +166,22 @@ impl FwTopology {
     }
 }
 
+impl FwTopology {
+    /// What the NAT dropped on the way into the home network, unsolicited: (TCP connection
+    /// attempts, SIP datagrams from port 5060/5061, other UDP datagrams, other packets).
+    pub fn home_counters(&self) -> (u64, u64, u64, u64) {
+        let o = Command::new("bash")
+            .arg(fw_script())
+            .args(["home", &self.tag])
+            .output()
+            .expect("home counters");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut it = text.split_whitespace().map(|v| v.parse().unwrap_or(0));
+        let mut next = || it.next().unwrap_or(0);
+        (next(), next(), next(), next())
+    }
+}
+
 impl Drop for FwTopology {
     fn drop(&mut self) {
         let _ = Command::new("bash")

@@ -10,9 +10,10 @@
 //!
 //! Needs root, iproute2, nftables, baresip (package baresip-core), python3.
 
+use causeway_tests::baresip::{assert_audio_both_ways, wait_established, Baresip};
 use causeway_tests::netns::{FwTopology, NsNode};
 use causeway_tests::{env_bin, outbound_block};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const C_IP: &str = "10.77.1.2";
@@ -20,123 +21,6 @@ const E_IP: &str = "10.77.2.2";
 const NET_IP: &str = "10.77.3.2";
 /// A UA behind the NAT: its SDP names this private address, its packets arrive from the NAT.
 const HOME_IP: &str = "10.77.4.2";
-
-/// A headless baresip in a namespace: a sine tone as the microphone, /dev/null as the speaker,
-/// driven over ctrl_tcp on the namespace's loopback.
-struct Baresip {
-    ns: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Baresip {
-    fn start(ns: &str, ip: &str, account: &str) -> Baresip {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = format!(
-            "poll_method\t\tepoll\n\
-             sip_listen\t\t{ip}:5070\n\
-             audio_player\t\taufile,/dev/null\n\
-             audio_source\t\tausine,440\n\
-             audio_alert\t\taufile,/dev/null\n\
-             ausrc_srate\t\t48000\n\
-             auplay_srate\t\t48000\n\
-             ausrc_channels\t\t2\n\
-             auplay_channels\t\t2\n\
-             rtp_stats\t\tyes\n\
-             module_path\t\t/usr/lib/baresip/modules\n\
-             module\t\t\tg711.so\n\
-             module\t\t\tausine.so\n\
-             module\t\t\taufile.so\n\
-             module\t\t\tmenu.so\n\
-             module\t\t\tctrl_tcp.so\n\
-             module\t\t\taccount.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:4444\n\
-             sip_verify_server\tno\n"
-        );
-        std::fs::write(dir.path().join("config"), config).expect("config");
-        std::fs::write(dir.path().join("accounts"), format!("{account}\n")).expect("accounts");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "baresip", "-f"])
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("baresip is missing: apt-get install -y baresip-core");
-        let b = Baresip {
-            ns: ns.to_string(),
-            child,
-            _dir: dir,
-        };
-        let end = Instant::now() + Duration::from_secs(10);
-        while b.command("listcalls").is_none() {
-            assert!(Instant::now() < end, "baresip in {ns} did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        b
-    }
-
-    /// One ctrl_tcp command; the `data` of its response.
-    fn command(&self, cmd: &str) -> Option<String> {
-        let (name, params) = cmd.split_once(' ').unwrap_or((cmd, ""));
-        let py = r#"
-import json, socket, sys, time
-name, params = sys.argv[1], sys.argv[2]
-s = socket.create_connection(("127.0.0.1", 4444), timeout=3)
-body = json.dumps({"command": name, "params": params, "token": "t"}).encode()
-s.sendall(b"%d:%s," % (len(body), body))
-buf = b""
-end = time.time() + 3
-while time.time() < end:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-    # netstrings: events and the response; print the response's data
-    while b":" in buf:
-        n, rest = buf.split(b":", 1)
-        if not n.isdigit() or len(rest) < int(n) + 1:
-            break
-        msg, buf = rest[: int(n)], rest[int(n) + 1 :]
-        m = json.loads(msg)
-        if m.get("response"):
-            print(m.get("data", ""))
-            sys.exit(0)
-sys.exit(1)
-"#;
-        let o = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "python3", "-c", py, name, params])
-            .output()
-            .ok()?;
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).to_string())
-    }
-
-    /// (RTP packets sent, RTP packets received) of the current call, from `audio_debug`.
-    fn rtp_counts(&self) -> (u64, u64) {
-        let d = self.command("audio_debug").unwrap_or_default();
-        let num_after = |key: &str| -> u64 {
-            d.find(key)
-                .map(|i| {
-                    d[i + key.len()..]
-                        .chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect::<String>()
-                })
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
-        (num_after("TX: packets="), num_after("rcvd="))
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn edge_toml() -> String {
     format!(
@@ -244,34 +128,6 @@ fn json_u64(text: &str, key: &str) -> u64 {
         })
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-fn wait_established(ua: &Baresip, what: &str) {
-    let end = Instant::now() + Duration::from_secs(15);
-    loop {
-        let calls = ua.command("listcalls").unwrap_or_default();
-        if calls.contains("ESTABLISHED") {
-            return;
-        }
-        assert!(
-            Instant::now() < end,
-            "{what}: call not established: {calls}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Both directions carried audio: what one side received is within 5 % of what the other
-/// sent, allowing the first second (50 packets) for the relays to latch. The two UAs are read
-/// one after the other (a few packets apart), hence the slack above as well.
-fn assert_audio_both_ways(a: &Baresip, b: &Baresip, what: &str) {
-    let (a_tx, a_rx) = a.rtp_counts();
-    let (b_tx, b_rx) = b.rtp_counts();
-    let ok = |sent: u64, got: u64| sent > 150 && got + 50 + sent / 20 >= sent && got <= sent + 25;
-    assert!(
-        ok(a_tx, b_rx) && ok(b_tx, a_rx),
-        "{what}: RTP A sent {a_tx}, B got {b_rx}; B sent {b_tx}, A got {a_rx}"
-    );
 }
 
 #[test]
