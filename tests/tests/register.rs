@@ -51,7 +51,9 @@ fn rfc7616_digest_challenge_and_both_algorithms() {
     assert!(challenges[0].contains("algorithm=SHA-256"), "{r}");
     assert!(challenges[1].contains("algorithm=MD5"), "{r}");
     let mut cseq = 2;
-    for ch in &challenges {
+    // one nonce in both challenges: its second use counts on (RFC 7616 nc)
+    let mut last = String::new();
+    for (nc, ch) in (1..).zip(&challenges) {
         let a = respond(
             ch,
             "REGISTER",
@@ -59,9 +61,10 @@ fn rfc7616_digest_challenge_and_both_algorithms() {
             "alice",
             "secret",
             "0a4f113b",
-            1,
+            nc,
         )
         .unwrap();
+        last = a.clone();
         let r = register(&c, &node, cseq, 600, contact, Some(&a));
         assert_eq!(status(&r), 200, "{ch}\n{r}");
         assert!(
@@ -70,6 +73,15 @@ fn rfc7616_digest_challenge_and_both_algorithms() {
         );
         cseq += 1;
     }
+    // the same Authorization again (a replay, new CSeq): a fresh challenge, not a 200
+    let r = register(&c, &node, cseq, 600, contact, Some(&last));
+    assert_eq!(status(&r), 401, "{r}");
+    assert_ne!(
+        header_values(&r, "WWW-Authenticate")[0],
+        challenges[0],
+        "a new nonce"
+    );
+    cseq += 1;
     let wrong = respond(
         &challenges[0],
         "REGISTER",
@@ -83,8 +95,12 @@ fn rfc7616_digest_challenge_and_both_algorithms() {
     let r = register(&c, &node, cseq, 600, contact, Some(&wrong));
     assert_eq!(status(&r), 403, "{r}");
     assert!(
-        node.log().contains("authentication failed"),
-        "a wrong password is logged"
+        r.starts_with("SIP/2.0 403 Forbidden (authentication failed)\r\n"),
+        "the reason names no user: {r}"
+    );
+    assert!(
+        node.log().contains("authentication failed for `alice`"),
+        "a wrong password is logged with the user"
     );
 }
 
