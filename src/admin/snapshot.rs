@@ -5,7 +5,10 @@
 //! Reads those parts, never changes them.
 
 use causeway_media::relay::RelayStats;
-use causeway_sip::proxy::WallClock;
+use causeway_sip::proxy::{WallClock, METHODS};
+use causeway_sip::transport::TransportStats;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use causeway_traversal::{LinkStatus, LinkedProxy};
 use serde::Serialize;
 use std::time::Instant;
@@ -43,6 +46,37 @@ pub struct Status {
     pub media: Option<MediaStatus>,
     /// The gatekeeper and H.323 call signaling, when `[h323] enabled`.
     pub h323: Option<H323Status>,
+    /// What the SIP side counted (the metrics endpoint renders these).
+    pub sip: SipCounters,
+}
+
+/// The SIP proxy's and transport's counters since start, and its gauges now.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SipCounters {
+    /// Requests received, by method (`other` for the rest).
+    pub requests: BTreeMap<String, u64>,
+    /// Responses received, by class (`1xx` … `6xx`).
+    pub responses: BTreeMap<String, u64>,
+    pub calls_answered: u64,
+    pub calls_cancelled: u64,
+    pub calls_failed: u64,
+    /// Established calls whose media the node anchors.
+    pub calls_anchored: usize,
+    pub transactions: usize,
+    /// Addresses of record with at least one binding.
+    pub registered_aors: usize,
+    pub dns_lookups: u64,
+    pub dns_failures: u64,
+    /// Datagrams or frames that did not parse as SIP (dropped) and requests refused as
+    /// malformed (answered 4xx).
+    pub unparsable: u64,
+    pub bad_frames: u64,
+    pub rejected: u64,
+    pub auth_failures: u64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub dropped_datagrams: u64,
+    pub stun_answered: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -95,6 +129,43 @@ pub struct MediaStatus {
 }
 
 impl Status {
+    fn fill_sip_counters(&mut self, core: &causeway_sip::proxy::Core) {
+        let st = core.stats();
+        let c = &st.counters;
+        let s = &mut self.sip;
+        s.requests = METHODS
+            .iter()
+            .zip(c.requests)
+            .map(|(m, n)| (m.to_string(), n))
+            .collect();
+        s.responses = (1..=6)
+            .zip(c.responses)
+            .map(|(k, n)| (format!("{k}xx"), n))
+            .collect();
+        s.calls_answered = c.calls_answered;
+        s.calls_cancelled = c.calls_cancelled;
+        s.calls_failed = c.calls_failed;
+        s.calls_anchored = core.anchored_calls();
+        s.transactions = core.transaction_count();
+        s.registered_aors = core.registrar().len();
+        s.dns_lookups = c.dns_lookups;
+        s.dns_failures = c.dns_failures;
+        s.unparsable = st.dropped_unparsable;
+        s.rejected = st.rejected;
+        s.auth_failures = core.auth_failures().total();
+    }
+
+    /// The transport's counters (messages, drops, bad frames, STUN answers).
+    pub fn fill_transport(&mut self, t: &TransportStats) {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let s = &mut self.sip;
+        s.messages_in = get(&t.messages_in);
+        s.messages_out = get(&t.messages_out);
+        s.dropped_datagrams = get(&t.dropped_datagrams);
+        s.bad_frames = get(&t.bad_frames);
+        s.stun_answered = get(&t.stun_answered);
+    }
+
     /// Fills the SIP side from the proxy and its traversal links.
     pub fn fill(&mut self, sip: &LinkedProxy, clock: &WallClock, now: Instant) {
         self.time = clock.unix(now);
@@ -105,6 +176,7 @@ impl Status {
             .map(|z| z.name.clone())
             .collect();
         self.links = sip.link_status(&server_zones);
+        self.fill_sip_counters(sip.core());
         self.registrations = sip
             .core()
             .registrations(now)

@@ -9,6 +9,8 @@ mod media;
 mod publish;
 mod sip;
 
+use crate::admin::metrics::MetricsHandle;
+use crate::admin::server::Endpoint;
 use crate::admin::StatusHandle;
 use anyhow::{bail, Context};
 use causeway_config::Config;
@@ -64,8 +66,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let status = StatusHandle::default();
+    let metrics = MetricsHandle::default();
     if config.admin.enabled {
-        crate::admin::serve(config.admin.listen, status.clone(), Vec::new())
+        let endpoints: Vec<Arc<dyn Endpoint>> = vec![Arc::new(metrics.clone())];
+        crate::admin::serve(config.admin.listen, status.clone(), endpoints)
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
@@ -87,7 +91,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
-    let mut publisher = Publisher::new(&config, status, clock, relay, h323_status, now);
+    let outputs = (metrics, handle.clone());
+    let mut publisher = Publisher::new(&config, status, clock, relay, h323_status, outputs, now);
     driver::run(machine, io, shutdown_signal(), &mut publisher).await;
     handle.shutdown();
     if let Some(t) = h323 {

@@ -2,7 +2,9 @@
 //! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot and the
 //! relay's counters. Reads them, never changes them.
 
+use crate::admin::metrics::MetricsHandle;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
+use causeway_sip::transport::TransportHandle;
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
 use causeway_media::relay::RelayHandle;
@@ -21,6 +23,8 @@ pub(super) struct Publisher {
     clock: WallClock,
     relay: Option<RelayHandle>,
     h323: Option<causeway_h323::driver::StatusHandle>,
+    metrics: MetricsHandle,
+    transport: TransportHandle,
     /// When the next snapshot is due.
     at: Instant,
 }
@@ -45,6 +49,8 @@ impl Observer<LinkedProxy> for Publisher {
         if let Some(r) = &self.relay {
             s.fill_media(&r.stats(), r.ports_in_use());
         }
+        s.fill_transport(self.transport.stats());
+        self.metrics.set(&s);
         self.handle.set(s);
     }
 }
@@ -56,8 +62,10 @@ impl Publisher {
         clock: WallClock,
         relay: Option<RelayHandle>,
         h323: Option<causeway_h323::driver::StatusHandle>,
+        outputs: (MetricsHandle, TransportHandle),
         now: Instant,
     ) -> Publisher {
+        let (metrics, transport) = outputs;
         Publisher {
             handle,
             template: Status {
@@ -70,6 +78,8 @@ impl Publisher {
             clock,
             relay,
             h323,
+            metrics,
+            transport,
             at: now,
         }
     }

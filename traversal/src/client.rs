@@ -93,6 +93,8 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
     /// Reconnect attempts since the link was last up.
     pub attempts: u32,
+    /// Times the link came up since start (the first included).
+    pub ups: u64,
 }
 
 pub struct LinkClient {
@@ -117,6 +119,7 @@ pub struct LinkClient {
     last_keepalive: Option<SystemTime>,
     last_error: Option<String>,
     attempts: u32,
+    ups: u64,
     clock: WallClock,
     rng: StdRng,
 }
@@ -150,6 +153,7 @@ impl LinkClient {
             last_keepalive: None,
             last_error: None,
             attempts: 0,
+            ups: 0,
             clock,
             rng,
         }
@@ -211,6 +215,7 @@ impl LinkClient {
             last_keepalive: self.last_keepalive.map(unix),
             last_error: self.last_error.clone(),
             attempts: self.attempts,
+            ups: self.ups,
         }
     }
 
@@ -328,6 +333,7 @@ impl LinkClient {
                 }
                 self.since = wall;
                 self.attempts = 0;
+                self.ups += 1;
                 Some(Event::Up {
                     conn,
                     local,

@@ -67,6 +67,7 @@ impl LinkedProxy {
                     last_keepalive: Some(unix(l.refreshed)),
                     last_error: None,
                     attempts: 0,
+                    ups: 0,
                 },
                 None => LinkStatus {
                     zone: zone.clone(),

@@ -83,6 +83,8 @@ pub struct ProxyStats {
     pub dropped_responses: u64,
     pub forwarded_requests: u64,
     pub forwarded_responses: u64,
+    /// Requests, responses, calls and DNS look-ups by kind (metrics).
+    pub counters: super::counters::Counters,
 }
 
 pub struct Core {
@@ -180,6 +182,12 @@ impl Core {
         &self.auth_failures
     }
 
+    /// Established calls the node anchors media for (and would hang up on media loss): the
+    /// only calls whose dialogs it follows.
+    pub fn anchored_calls(&self) -> usize {
+        self.teardowns.len()
+    }
+
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
     }
@@ -257,11 +265,15 @@ impl Core {
         }
         if msg.is_request() {
             self.stats.requests += 1;
+            self.stats.counters.request(msg.method());
             note_alias(&msg, &flow, out);
             self.on_request(msg, flow, now, out);
             return;
         }
         self.stats.responses += 1;
+        if let Some(status) = msg.status() {
+            self.stats.counters.response(status);
+        }
         let link_response = msg
             .vias()
             .first()
@@ -422,6 +434,7 @@ impl Core {
             Err(_) => Vec::new(),
         };
         if hops.is_empty() {
+            self.stats.counters.dns_failures += 1;
             let host = waiting
                 .resolve
                 .as_ref()
@@ -445,6 +458,7 @@ impl Core {
     /// A lookup to run for context `ctx_id`; the answer continues it.
     pub(super) fn ask_dns(&mut self, ctx_id: TxId, target: &Target, out: &mut Vec<Output>) {
         if let Some((query, zone)) = target.resolve.clone() {
+            self.stats.counters.dns_lookups += 1;
             out.push(Output::Dns(DnsQuery {
                 ctx: ctx_id,
                 target: query,

@@ -84,6 +84,10 @@ impl Core {
         let Some(s) = self.servers.get_mut(&id) else {
             return;
         };
+        let invite = s.request.as_ref().and_then(|r| r.method()) == Some(&Method::Invite);
+        if status >= 200 && invite {
+            self.stats.counters.call_ended(status);
+        }
         if let Some(b) = s.machine.respond(status, bytes, now) {
             send_reply(&s.reply, b, out);
         }

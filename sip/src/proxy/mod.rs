@@ -24,6 +24,7 @@
 
 mod anchoring;
 mod core;
+mod counters;
 mod flows;
 mod forward;
 mod hop;
@@ -45,6 +46,7 @@ mod timers;
 mod tests;
 
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
+pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
