@@ -30,7 +30,12 @@ impl MetricsHandle {
 
     /// The exposition text of the latest snapshot.
     pub fn render(&self) -> String {
-        let status = self.0.lock().ok().and_then(|g| g.clone()).unwrap_or_default();
+        let status = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .unwrap_or_default();
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Snapshot {
             status,
@@ -155,9 +160,19 @@ impl Snapshot {
                 .collect::<Vec<_>>()
         };
         let help = "SIP requests received, by method";
-        counters(enc, "causeway_sip_requests", help, &by("method", &s.requests))?;
+        counters(
+            enc,
+            "causeway_sip_requests",
+            help,
+            &by("method", &s.requests),
+        )?;
         let help = "SIP responses received, by status class";
-        counters(enc, "causeway_sip_responses", help, &by("class", &s.responses))?;
+        counters(
+            enc,
+            "causeway_sip_responses",
+            help,
+            &by("class", &s.responses),
+        )?;
         let help = "SIP transactions (server and client) live";
         gauge(enc, "causeway_sip_transactions", help, int(s.transactions))?;
         let msgs = vec![
@@ -167,7 +182,12 @@ impl Snapshot {
         let help = "SIP messages through the transports";
         counters(enc, "causeway_sip_messages", help, &msgs)?;
         let help = "SIP datagrams dropped (too large, or the core's queue full)";
-        counter(enc, "causeway_sip_dropped_datagrams", help, s.dropped_datagrams)?;
+        counter(
+            enc,
+            "causeway_sip_dropped_datagrams",
+            help,
+            s.dropped_datagrams,
+        )?;
         let help = "STUN keep-alives answered on the SIP UDP ports";
         counter(enc, "causeway_sip_stun_answered", help, s.stun_answered)?;
         let help = "Failed REGISTER authentications";
@@ -177,15 +197,27 @@ impl Snapshot {
         counter(enc, "causeway_dns_failures", help, s.dns_failures)?;
         let h = self.status.h323.as_ref();
         let malformed = vec![
-            (vec![("protocol", "sip".into())], s.unparsable + s.bad_frames),
-            (vec![("protocol", "ras".into())], h.map_or(0, |h| h.ras_malformed)),
-            (vec![("protocol", "h225".into())], h.map_or(0, |h| h.signaling_malformed)),
+            (
+                vec![("protocol", "sip".into())],
+                s.unparsable + s.bad_frames,
+            ),
+            (
+                vec![("protocol", "ras".into())],
+                h.map_or(0, |h| h.ras_malformed),
+            ),
+            (
+                vec![("protocol", "h225".into())],
+                h.map_or(0, |h| h.signaling_malformed),
+            ),
         ];
         let help = "Messages that did not parse, by protocol (SIP: datagrams and stream frames)";
         counters(enc, "causeway_malformed", help, &malformed)?;
         let regs = vec![
             (vec![("protocol", "sip".into())], int(s.registered_aors)),
-            (vec![("protocol", "h323".into())], int(h.map_or(0, |h| h.registrations.len()))),
+            (
+                vec![("protocol", "h323".into())],
+                int(h.map_or(0, |h| h.registrations.len())),
+            ),
         ];
         let help = "Registrations: SIP addresses of record with a binding, H.323 endpoints";
         gauges(enc, "causeway_registrations", help, &regs)
@@ -194,7 +226,8 @@ impl Snapshot {
     fn encode_calls(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
         let s = &self.status.sip;
         let h = self.status.h323.as_ref();
-        let row = |p: &str, o: &str, v: u64| (vec![("protocol", p.into()), ("outcome", o.into())], v);
+        let row =
+            |p: &str, o: &str, v: u64| (vec![("protocol", p.into()), ("outcome", o.into())], v);
         let total = vec![
             row("sip", "answered", s.calls_answered),
             row("sip", "cancelled", s.calls_cancelled),
@@ -205,7 +238,10 @@ impl Snapshot {
         counters(enc, "causeway_calls", help, &total)?;
         let active = vec![
             (vec![("protocol", "sip".into())], int(s.calls_anchored)),
-            (vec![("protocol", "h323".into())], int(h.map_or(0, |h| h.calls.len()))),
+            (
+                vec![("protocol", "h323".into())],
+                int(h.map_or(0, |h| h.calls.len())),
+            ),
         ];
         let help = "Calls up now (SIP: the established calls the node anchors)";
         gauges(enc, "causeway_calls_active", help, &active)
@@ -244,21 +280,44 @@ impl Snapshot {
         let Some(m) = &self.status.media else {
             return Ok(());
         };
-        gauge(enc, "causeway_media_sessions", "Relay sessions now", int(m.sessions))?;
+        gauge(
+            enc,
+            "causeway_media_sessions",
+            "Relay sessions now",
+            int(m.sessions),
+        )?;
         let help = "Relay port pairs in use";
-        gauge(enc, "causeway_media_ports_in_use", help, int(m.ports_in_use))?;
+        gauge(
+            enc,
+            "causeway_media_ports_in_use",
+            help,
+            int(m.ports_in_use),
+        )?;
         let help = "Relay sessions set up since start";
-        counter(enc, "causeway_media_sessions_created", help, m.sessions_created)?;
+        counter(
+            enc,
+            "causeway_media_sessions_created",
+            help,
+            m.sessions_created,
+        )?;
         let help = "Relay sessions ended for inactivity";
         counter(enc, "causeway_media_sessions_expired", help, m.expired)?;
         let packets = vec![
             (vec![("direction", "received".into())], m.packets_received),
             (vec![("direction", "sent".into())], m.packets_sent),
         ];
-        counters(enc, "causeway_media_packets", "Relayed RTP/RTCP packets", &packets)?;
+        counters(
+            enc,
+            "causeway_media_packets",
+            "Relayed RTP/RTCP packets",
+            &packets,
+        )?;
         let drops = vec![
             (vec![("reason", "stranger".into())], m.dropped_stranger),
-            (vec![("reason", "unknown_session".into())], m.dropped_unknown),
+            (
+                vec![("reason", "unknown_session".into())],
+                m.dropped_unknown,
+            ),
         ];
         let help = "Packets the relay dropped, by reason";
         counters(enc, "causeway_media_dropped", help, &drops)

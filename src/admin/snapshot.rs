@@ -7,10 +7,10 @@
 use causeway_media::relay::RelayStats;
 use causeway_sip::proxy::{WallClock, METHODS};
 use causeway_sip::transport::TransportStats;
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use causeway_traversal::{LinkStatus, LinkedProxy};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -4,12 +4,12 @@
 
 use crate::admin::metrics::MetricsHandle;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
-use causeway_sip::transport::TransportHandle;
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
 use causeway_media::relay::RelayHandle;
 use causeway_sip::driver::Observer;
 use causeway_sip::proxy::WallClock;
+use causeway_sip::transport::TransportHandle;
 use causeway_traversal::LinkedProxy;
 use std::time::{Duration, Instant};
 

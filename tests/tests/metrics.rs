@@ -10,7 +10,8 @@ use std::time::Duration;
 
 fn scrape(node: &Node) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", node.admin_port)).expect("admin");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
     let mut r = String::new();
     s.read_to_string(&mut r).expect("read");
     let (head, body) = r.split_once("\r\n\r\n").expect("an HTTP response");
@@ -69,16 +70,37 @@ fn metrics_parse_and_move_with_calls() {
     let after = parse(&text);
     let get = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
     let delta = |k: &str| get(&after, k) - get(&before, k);
-    assert_eq!(delta("causeway_sip_requests_total{method=\"INVITE\"}"), 10.0, "{text}");
-    assert_eq!(delta("causeway_sip_requests_total{method=\"BYE\"}"), 10.0, "{text}");
-    assert!(delta("causeway_sip_responses_total{class=\"2xx\"}") >= 20.0, "{text}");
+    assert_eq!(
+        delta("causeway_sip_requests_total{method=\"INVITE\"}"),
+        10.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta("causeway_sip_requests_total{method=\"BYE\"}"),
+        10.0,
+        "{text}"
+    );
+    assert!(
+        delta("causeway_sip_responses_total{class=\"2xx\"}") >= 20.0,
+        "{text}"
+    );
     assert_eq!(
         delta("causeway_calls_total{outcome=\"answered\",protocol=\"sip\"}"),
         10.0,
         "{text}"
     );
-    assert_eq!(get(&after, "causeway_registrations{protocol=\"sip\"}"), 1.0, "{text}");
-    assert!(delta("causeway_sip_messages_total{direction=\"in\"}") >= 50.0, "{text}");
+    assert_eq!(
+        get(&after, "causeway_registrations{protocol=\"sip\"}"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        delta("causeway_sip_messages_total{direction=\"in\"}") >= 50.0,
+        "{text}"
+    );
     assert!(get(&after, "process_cpu_seconds_total{}") > 0.0, "{text}");
-    assert!(get(&after, "process_resident_memory_bytes{}") > 1e6, "{text}");
+    assert!(
+        get(&after, "process_resident_memory_bytes{}") > 1e6,
+        "{text}"
+    );
 }

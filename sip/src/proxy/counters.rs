@@ -9,8 +9,21 @@ use crate::message::Method;
 
 /// The methods counted by name, in table order; the last is everything else.
 pub const METHODS: [&str; 15] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "UPDATE", "PRACK",
-    "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "other",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+    "other",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -86,10 +99,17 @@ mod tests {
         for s in [100, 180, 200, 486, 699, 99, 700] {
             c.response(s);
         }
-        assert_eq!(c.responses, [2, 1, 0, 1, 0, 1], "out-of-range codes count nowhere");
+        assert_eq!(
+            c.responses,
+            [2, 1, 0, 1, 0, 1],
+            "out-of-range codes count nowhere"
+        );
         c.call_ended(200);
         c.call_ended(487);
         c.call_ended(486);
-        assert_eq!((c.calls_answered, c.calls_cancelled, c.calls_failed), (1, 1, 1));
+        assert_eq!(
+            (c.calls_answered, c.calls_cancelled, c.calls_failed),
+            (1, 1, 1)
+        );
     }
 }
