@@ -61,6 +61,17 @@ impl Drop for NsNode {
     }
 }
 
+/// `causeway status --json` of the node running in namespace `ns`.
+pub fn status(ns: &str) -> String {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(env_bin())
+        .args(["status", "--json"])
+        .output()
+        .expect("causeway status");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
 pub struct Bg(pub Child);
 impl Drop for Bg {
     fn drop(&mut self) {

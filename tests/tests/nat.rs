@@ -11,8 +11,8 @@
 //! Needs root, iproute2, nftables, baresip (package baresip-core), python3.
 
 use causeway_tests::baresip::{assert_audio_both_ways, wait_established, Baresip};
-use causeway_tests::netns::{FwTopology, NsNode};
-use causeway_tests::{env_bin, outbound_block};
+use causeway_tests::netns::{status, FwTopology, NsNode};
+use causeway_tests::outbound_block;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -84,16 +84,6 @@ target = "to-edge"
 "#,
         outbound = outbound_block()
     )
-}
-
-fn status(ns: &str) -> String {
-    let o = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(env_bin())
-        .args(["status", "--json"])
-        .output()
-        .expect("causeway status");
-    String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 /// The registration of `aor` in the node's status JSON, once it is there.

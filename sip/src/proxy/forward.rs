@@ -274,11 +274,11 @@ impl Core {
                 .unwrap_or(caller.local)
         };
         let mut inbound = link_record_route(caller.kind, in_local, in_zone.as_deref());
-        let caller_link = in_zone.is_some()
-            || self
-                .links
-                .source_zone(caller.kind, caller.local.port(), caller.conn)
-                .is_some();
+        // a server zone's port or a client link's connection (`source_zone` covers both)
+        let caller_link = self
+            .links
+            .source_zone(caller.kind, caller.local.port(), caller.conn)
+            .is_some();
         if caller_nat && !caller_link {
             inbound = with_flow_token(&inbound, &self.flows.encode(caller));
         }
