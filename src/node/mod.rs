@@ -28,6 +28,11 @@ use tracing::info;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let (listeners, server_zones) = sip::listeners(&config);
     let tls = sip::tls_material(&config, &listeners)?;
+    let admin_tls = admin_tls(&config, tls.as_ref())?;
+    let cert_not_after = tls
+        .as_ref()
+        .and_then(|m| m.certs.first())
+        .and_then(|c| crate::admin::alarms::not_after(c));
     let links = sip::link_configs(&config, tls.as_ref()).await?;
     let (handle, events) = transport::start(sip::transport_config(&config, listeners, tls))
         .await
@@ -65,7 +70,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let status = StatusHandle::default();
     if config.admin.enabled {
-        crate::admin::serve(config.admin.listen, status.clone(), Vec::new())
+        let access = crate::admin::Access {
+            listen: config.admin.listen,
+            tls: admin_tls,
+            users: config.admin.users.clone(),
+        };
+        crate::admin::serve(access, status.clone(), Vec::new())
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
@@ -87,7 +97,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
-    let mut publisher = Publisher::new(&config, status, clock, relay, h323_status, now);
+    let mut publisher = Publisher::new(
+        &config,
+        status,
+        clock,
+        relay,
+        h323_status,
+        cert_not_after,
+        now,
+    );
     driver::run(machine, io, shutdown_signal(), &mut publisher).await;
     handle.shutdown();
     if let Some(t) = h323 {
@@ -95,6 +113,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The admin listener's TLS configuration when `[admin] tls`: the node's SIP certificate
+/// (`tls_material` makes one when none is configured).
+fn admin_tls(
+    config: &Config,
+    tls: Option<&causeway_sip::transport::TlsMaterial>,
+) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    if !config.admin.tls {
+        return Ok(None);
+    }
+    let material = tls.context("[admin] tls: the node has no certificate")?;
+    let server = transport::server_config(material, None).context("[admin] tls")?;
+    Ok(Some(server))
 }
 
 /// DNS zones and the nameservers each asks.

@@ -1,7 +1,9 @@
 //! The node's status snapshot, refreshed about once a second from the running parts: the SIP
-//! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot and the
-//! relay's counters. Reads them, never changes them.
+//! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot, the
+//! relay's counters and the admin listener's, then the alarms of it all. Reads them, never
+//! changes them.
 
+use crate::admin::alarms::Alarms;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
@@ -21,6 +23,7 @@ pub(super) struct Publisher {
     clock: WallClock,
     relay: Option<RelayHandle>,
     h323: Option<causeway_h323::driver::StatusHandle>,
+    alarms: Alarms,
     /// When the next snapshot is due.
     at: Instant,
 }
@@ -43,8 +46,10 @@ impl Observer<LinkedProxy> for Publisher {
             }
         }
         if let Some(r) = &self.relay {
-            s.fill_media(&r.stats(), r.ports_in_use());
+            s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
         }
+        s.admin = self.handle.admin_status();
+        s.alarms = self.alarms.evaluate(&s);
         self.handle.set(s);
     }
 }
@@ -56,6 +61,7 @@ impl Publisher {
         clock: WallClock,
         relay: Option<RelayHandle>,
         h323: Option<causeway_h323::driver::StatusHandle>,
+        cert_not_after: Option<u64>,
         now: Instant,
     ) -> Publisher {
         Publisher {
@@ -70,6 +76,7 @@ impl Publisher {
             clock,
             relay,
             h323,
+            alarms: Alarms::new(cert_not_after),
             at: now,
         }
     }
