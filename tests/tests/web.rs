@@ -3,8 +3,8 @@
 //! the message ladder drawn from a call history's JSON, and admin access (`check-config` off
 //! loopback, users over HTTPS: 401 counted, then 429, the limits on slow or huge requests).
 //!
-//! Chromium is Debian's `chromium` (.ci/run installs it); a screenshot of the page is written to
-//! `$CAUSEWAY_SCREENSHOT` when set (README: how `docs/status-page.png` is made).
+//! Chromium is Debian's `chromium` (.ci/run installs it). The screenshots in `docs/` are these
+//! tests' own: `CAUSEWAY_SCREENSHOTS=$PWD/docs cargo test --test web`.
 
 use causeway_tests::{env_bin, free_port, register, sipp_uac, sipp_uas, Node, NodeOptions};
 use std::io::{Read, Write};
@@ -145,20 +145,20 @@ fn status_page_in_chromium_shows_role_registration_call_and_down_link_with_its_a
         .unwrap_or(u64::MAX);
     assert!(first < 3000, "first render took {first} ms");
     println!("status page: first complete render {first} ms after navigation start");
-    screenshot(&format!("http://{admin}/"));
+    screenshot(&format!("http://{admin}/"), "status-page.png", 1000);
 }
 
-/// Writes the page's screenshot to `$CAUSEWAY_SCREENSHOT` (or a temporary file) and checks a
-/// PNG came out.
-fn screenshot(url: &str) {
+/// Writes a screenshot of `url` as `name` into `$CAUSEWAY_SCREENSHOTS` (or a temporary
+/// directory) and checks a PNG came out.
+fn screenshot(url: &str, name: &str, height: u32) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = std::env::var("CAUSEWAY_SCREENSHOT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| dir.path().join("status-page.png"));
+    let path = std::env::var_os("CAUSEWAY_SCREENSHOTS")
+        .map_or_else(|| dir.path().to_path_buf(), std::path::PathBuf::from)
+        .join(name);
     let started = Instant::now();
     let o = chromium(&[
         "--virtual-time-budget=4000",
-        "--window-size=1400,1000",
+        &format!("--window-size=1400,{height}"),
         &format!("--screenshot={}", path.display()),
         url,
     ]);
@@ -353,6 +353,11 @@ fn a_linked_call_opens_its_message_ladder_with_a_column_per_peer() {
         "{d}"
     );
     assert!(d.contains(">edge (E)<"), "{d}");
+    screenshot(
+        &format!("http://{}/#call=c2", fake.addr),
+        "status-page-ladder.png",
+        1000,
+    );
 }
 
 // ------------------------------------------------------------------ admin access
