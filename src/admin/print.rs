@@ -231,3 +231,36 @@ fn h323_calls(out: &mut String, h: &Value) {
         h["signaling_malformed"].as_u64().unwrap_or(0),
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarms_come_first_most_severe_first_with_their_age() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let body = format!(
+            r#"{{"system":"c1","role":"control","version":"0.1.0","zones":[],"links":[],
+            "registrations":[],"alarms":[{{"severity":"critical","text":"traversal link x is down",
+            "since":{}}}]}}"#,
+            now - 5
+        );
+        let out = render(&body).unwrap_or_default();
+        // a second may pass between the two clocks
+        let expect = |age: u64| {
+            format!(
+                "c1 (role control, causeway 0.1.0)\n\nAlarms\n  CRITICAL traversal link x is down \
+                 (since {age}s ago)\n\nZones\n"
+            )
+        };
+        assert!(
+            out.starts_with(&expect(5)) || out.starts_with(&expect(6)),
+            "{out}"
+        );
+        let quiet = render(&body.replace("\"alarms\":[", "\"none\":[")).unwrap_or_default();
+        assert!(!quiet.contains("Alarms"), "{quiet}");
+    }
+}

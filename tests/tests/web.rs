@@ -474,6 +474,9 @@ fn admin_users_over_tls_wrong_password_is_401_counted_then_429() {
         head.contains("www-authenticate: Basic realm=\"causeway\""),
         "{head}"
     );
+    // every path, the endpoints' too, is behind the users
+    let head = curl_head(&format!("https://{admin}/calls"), None);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
     let head = curl_head(&format!("https://{admin}/"), Some("ops:right"));
     assert!(
         head.starts_with("HTTP/1.1 200") && head.contains("text/html"),
