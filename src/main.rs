@@ -11,6 +11,7 @@ use anyhow::Context;
 use causeway_config::Config;
 use causeway_zones::{Protocol, LOCAL_ZONE};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,11 +47,21 @@ enum Command {
         config: Option<PathBuf>,
         /// The admin address, instead of the configuration's (default 127.0.0.1:7080).
         #[arg(long)]
-        admin: Option<std::net::SocketAddr>,
+        admin: Option<SocketAddr>,
+        /// The listener serves HTTPS (implied by the configuration's `[admin] tls`); its
+        /// certificate is not verified (often the node's self-signed one).
+        #[arg(long)]
+        tls: bool,
+        /// HTTP Basic user name; the password is read from CAUSEWAY_ADMIN_PASSWORD.
+        #[arg(long)]
+        user: Option<String>,
         /// Print the raw JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Read a password on standard input and print its argon2id hash, for `[[admin.users]]
+    /// password_hash`.
+    HashPassword,
     /// Route one alias through the configuration's transforms and search rules and print the
     /// decision: 0 when there is a target, 2 when there is no route, 1 on a bad configuration.
     CheckRoute {
@@ -99,8 +110,17 @@ fn main() -> ExitCode {
         Command::Status {
             config,
             admin,
+            tls,
+            user,
             json,
-        } => status(admin, config, json),
+        } => match status_target(admin, config, tls, user) {
+            Ok(target) => status(&target, json),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::HashPassword => hash_password(),
         Command::CheckRoute {
             config,
             alias,
@@ -164,21 +184,46 @@ fn run_command(config: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// `causeway status`: the status of the node at `admin` (or at the configuration's admin
-/// address), as text or as the raw JSON.
-fn status(admin: Option<std::net::SocketAddr>, config: Option<PathBuf>, json: bool) -> ExitCode {
-    let addr = match (admin, &config) {
-        (Some(a), _) => a,
-        (None, Some(path)) => match Config::load(path) {
-            Ok(c) => c.admin.listen,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        (None, None) => Config::embedded_default().admin.listen,
+/// Where `causeway status` asks: `--admin`, else the configuration's `[admin] listen` (its
+/// loopback when it listens on every address), else the embedded default's.
+fn status_target(
+    admin: Option<SocketAddr>,
+    config: Option<PathBuf>,
+    tls: bool,
+    user: Option<String>,
+) -> anyhow::Result<admin::print::Target> {
+    let (addr, tls) = match (admin, &config) {
+        (Some(a), _) => (a, tls),
+        (None, Some(path)) => {
+            let c = Config::load(path)?;
+            (c.admin.listen, tls || c.admin.tls)
+        }
+        (None, None) => (Config::embedded_default().admin.listen, tls),
     };
-    match admin::print::fetch(addr) {
+    let addr = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    };
+    let user = match user {
+        Some(name) => {
+            let password = std::env::var("CAUSEWAY_ADMIN_PASSWORD")
+                .context("--user needs the password in CAUSEWAY_ADMIN_PASSWORD")?;
+            Some((name, password))
+        }
+        None => None,
+    };
+    Ok(admin::print::Target { addr, tls, user })
+}
+
+/// `causeway status`: the status of the node at `target`, as text or as the raw JSON.
+fn status(target: &admin::print::Target, json: bool) -> ExitCode {
+    let addr = target.addr;
+    match admin::print::fetch(target) {
         Ok(body) if json => {
             println!("{body}");
             ExitCode::SUCCESS
@@ -194,7 +239,32 @@ fn status(admin: Option<std::net::SocketAddr>, config: Option<PathBuf>, json: bo
             }
         },
         Err(e) => {
-            eprintln!("error: no causeway answers on {addr}: {e}");
+            eprintln!("error: no status from {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `causeway hash-password`: the password is the first line of standard input (so that it
+/// stays out of the shell history and the process list).
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: empty password (give it on standard input)");
+        return ExitCode::FAILURE;
+    }
+    match admin::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

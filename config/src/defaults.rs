@@ -118,7 +118,7 @@ pub const TRAVERSAL_RETRY_FIRST_SECS: u64 = 1;
 pub const TRAVERSAL_RETRY_MAX_SECS: u64 = 120;
 /// A link whose keep-alive is not answered within this many seconds is declared down.
 pub const TRAVERSAL_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
-/// Admin/status HTTP listener (loopback only).
+/// Admin/status HTTP listener (loopback unless `[admin] tls` and `users`).
 pub const ADMIN_LISTEN: &str = "127.0.0.1:7080";
 
 /// "Assent RTP/RTCP … multiplexed 36000/36001 (Small/Medium)": where E receives the traversal

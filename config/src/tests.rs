@@ -274,3 +274,37 @@ target = "from-control"
         assert!(e.contains("already the port"), "{e}");
     }
 }
+
+/// `[admin]` away from loopback: refused without TLS and users, accepted with both; a user's
+/// hash must be an argon2 PHC string.
+#[test]
+fn admin_off_loopback_needs_tls_and_users() {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let hash = argon2::Argon2::default()
+        .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let admin = |extra: &str| format!("{MINIMAL}[admin]\nlisten = \"0.0.0.0:7080\"\n{extra}");
+    let user = format!("[[admin.users]]\nname = \"ops\"\npassword_hash = \"{hash}\"\n");
+    let e = err(&admin(""));
+    assert_eq!(e.field.as_deref(), Some("admin.listen"));
+    assert_eq!(e.position, Some((5, 1)));
+    assert!(e.to_string().contains("`tls = true` and `users`"), "{e}");
+    let e = err(&admin("tls = true\n"));
+    assert!(e.to_string().contains("needs `users`"), "{e}");
+    let e = err(&admin(&user));
+    assert!(
+        e.to_string().contains("needs `tls = true` in [admin]"),
+        "{e}"
+    );
+    let c = Config::parse("t.toml", &admin(&format!("tls = true\n{user}")));
+    assert!(c.is_ok(), "{:?}", c.err());
+    let e = err(&admin(&format!(
+        "tls = true\n{}",
+        user.replace(&hash, "$6$salt$notargon")
+    )));
+    assert_eq!(e.field.as_deref(), Some("admin.users[0].password_hash"));
+    let e = err(&format!("{MINIMAL}[admin]\n{user}{user}"));
+    assert_eq!(e.field.as_deref(), Some("admin.users[1].name"));
+    assert!(e.to_string().contains("defined twice"), "{e}");
+}

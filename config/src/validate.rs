@@ -14,7 +14,7 @@ use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
 use crate::schema::Config;
 use crate::types::Transport;
-use crate::zones::{PatternBehavior, PatternType, Zone, ZoneType};
+use crate::zones::{AdminUser, PatternBehavior, PatternType, Zone, ZoneType};
 
 /// Name of the implicit zone of local registrations.
 pub const LOCAL_ZONE: &str = "LocalZone";
@@ -594,14 +594,60 @@ fn check_routing(c: &Config) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Loopback by default; elsewhere only over TLS and with at least one user, so that the
+/// node's state never crosses a network in clear or to anyone who can connect.
 fn check_admin(c: &Config) -> Result<(), FieldError> {
-    if !c.admin.listen.ip().is_loopback() {
+    let a = &c.admin;
+    for (i, u) in a.users.iter().enumerate() {
+        check_admin_user(&a.users[..i], u, i)?;
+    }
+    if a.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let missing = match (a.tls, a.users.is_empty()) {
+        (false, true) => "`tls = true` and `users`",
+        (false, false) => "`tls = true`",
+        (true, true) => "`users` (at least one; see `causeway hash-password`)",
+        (true, false) => return Ok(()),
+    };
+    Err(FieldError::new(
+        &[Key("admin"), Key("listen")],
+        format!(
+            "{} is not a loopback address: the admin listener there needs {missing} in [admin]",
+            a.listen
+        ),
+    ))
+}
+
+/// A user's name is unique and its hash an argon2 PHC string (what `hash-password` prints).
+fn check_admin_user(before: &[AdminUser], u: &AdminUser, i: usize) -> Result<(), FieldError> {
+    let at = |k| [Key("admin"), Key("users"), Index(i), Key(k)];
+    if u.name.is_empty() || u.name.contains(':') {
         return Err(FieldError::new(
-            &[Key("admin"), Key("listen")],
-            "the status listener must be on a loopback address",
+            &at("name"),
+            "must not be empty nor contain `:` (HTTP Basic)",
         ));
     }
-    Ok(())
+    if before.iter().any(|b| b.name == u.name) {
+        return Err(FieldError::new(
+            &at("name"),
+            format!("user `{}` is defined twice", u.name),
+        ));
+    }
+    match argon2::PasswordHash::new(&u.password_hash) {
+        Ok(h) if h.algorithm.as_str().starts_with("argon2") && h.hash.is_some() => Ok(()),
+        Ok(h) => Err(FieldError::new(
+            &at("password_hash"),
+            format!(
+                "`{}` is not argon2 (use `causeway hash-password`)",
+                h.algorithm
+            ),
+        )),
+        Err(e) => Err(FieldError::new(
+            &at("password_hash"),
+            format!("not a PHC hash string ({e}); make one with `causeway hash-password`"),
+        )),
+    }
 }
 
 fn check_priority(p: u16, at: &[PathPart]) -> Result<(), FieldError> {

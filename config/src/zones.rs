@@ -199,12 +199,25 @@ impl Default for Routing {
     }
 }
 
-/// The status/admin listener: HTTP on loopback, read by `causeway status`.
+/// The status/admin listener: the status page and JSON, read by `causeway status`. Loopback
+/// and plain HTTP by default; anywhere else only over TLS and with users (`validate`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     pub enabled: bool,
     pub listen: SocketAddr,
+    /// HTTPS with the node's SIP certificate (configured or self-signed).
+    pub tls: bool,
+    /// Who may read it (HTTP Basic); none: anyone who reaches the listener.
+    pub users: Vec<AdminUser>,
+}
+
+/// One `[[admin.users]]` entry: a name and an argon2 PHC string (`causeway hash-password`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUser {
+    pub name: String,
+    pub password_hash: String,
 }
 
 impl Default for Admin {
@@ -214,6 +227,8 @@ impl Default for Admin {
             listen: d::ADMIN_LISTEN
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 7080))),
+            tls: false,
+            users: Vec::new(),
         }
     }
 }

@@ -165,6 +165,11 @@ impl RelayHandle {
     pub fn ports_in_use(&self) -> usize {
         self.shared.table().ports_in_use()
     }
+
+    /// Pairs the range can hand out at once (reserved and multiplexed pairs not counted).
+    pub fn port_capacity(&self) -> usize {
+        self.shared.table().port_capacity()
+    }
 }
 
 impl Relay for RelayHandle {

@@ -1,31 +1,65 @@
-//! `causeway status`: fetch the node's status JSON from its admin listener (plain HTTP on
-//! loopback) and print it for an operator. Only fetching and formatting live here.
+//! `causeway status`: fetch the node's status JSON from its admin listener (HTTP, or HTTPS
+//! with `--tls`, with HTTP Basic credentials when given) and print it for an operator. Only
+//! fetching and formatting live here.
 //!
-//! `render` writes one section per function, in this order: zones, traversal links,
+//! `render` writes one section per function, in this order: alarms, zones, traversal links,
 //! registrations, then H.323 registrations and calls when the node runs a gatekeeper. The
 //! status JSON's `media` object is not printed.
+//!
+//! Over TLS the listener's certificate is not verified: it is often the node's self-signed
+//! one, and the command is an operator's probe of a node they run (README says so).
 
+use base64::Engine;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-pub fn fetch(addr: SocketAddr) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET /status HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    if !resp.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(
-            resp.lines().next().unwrap_or("no answer").to_string(),
-        ));
+/// Where the admin listener is and how to talk to it.
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    /// HTTP Basic name and password.
+    pub user: Option<(String, String)>,
+}
+
+/// Why the status could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Tls(#[from] causeway_sip::transport::TlsError),
+    #[error(
+        "HTTP 401: wrong or missing credentials (--user, password in CAUSEWAY_ADMIN_PASSWORD)"
+    )]
+    Unauthorized,
+    #[error("HTTP {0} {1}")]
+    Status(u16, String),
+    #[error("{0}")]
+    Transport(String),
+    #[error("unreadable answer: {0}")]
+    Body(#[from] std::io::Error),
+}
+
+pub fn fetch(t: &Target) -> Result<String, FetchError> {
+    let mut agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5));
+    if t.tls {
+        agent = agent.tls_config(causeway_sip::transport::client_config(None, false, None)?);
     }
-    Ok(body)
+    let scheme = if t.tls { "https" } else { "http" };
+    let mut req = agent.build().get(&format!("{scheme}://{}/status", t.addr));
+    if let Some((name, password)) = &t.user {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+        req = req.set("Authorization", &format!("Basic {token}"));
+    }
+    match req.call() {
+        Ok(r) => r.into_string().map_err(FetchError::Body),
+        Err(ureq::Error::Status(401, _)) => Err(FetchError::Unauthorized),
+        Err(ureq::Error::Status(code, r)) => {
+            Err(FetchError::Status(code, r.status_text().to_string()))
+        }
+        Err(e) => Err(FetchError::Transport(e.to_string())),
+    }
 }
 
 fn ago(now: u64, t: u64) -> String {
@@ -47,6 +81,7 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
         text(&v["role"]),
         text(&v["version"])
     );
+    alarms(&mut out, &v, now);
     zones(&mut out, &v);
     links(&mut out, &v, now);
     registrations(&mut out, &v);
@@ -76,6 +111,26 @@ fn list(out: &mut String, title: &str, rows: &Value, line: impl Fn(&Value) -> St
     }
     for r in rows {
         out.push_str(&line(r));
+    }
+}
+
+/// The alarms first: what needs the operator. Nothing printed when there are none.
+fn alarms(out: &mut String, v: &Value, now: u64) {
+    let alarms = v["alarms"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if alarms.is_empty() {
+        return;
+    }
+    out.push_str("\nAlarms\n");
+    for a in alarms {
+        out.push_str(&format!(
+            "  {:<8} {} (since {})\n",
+            text(&a["severity"]).to_uppercase(),
+            text(&a["text"]),
+            ago(now, a["since"].as_u64().unwrap_or(0))
+        ));
     }
 }
 
@@ -175,4 +230,37 @@ fn h323_calls(out: &mut String, h: &Value) {
         h["ras_malformed"].as_u64().unwrap_or(0),
         h["signaling_malformed"].as_u64().unwrap_or(0),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarms_come_first_most_severe_first_with_their_age() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let body = format!(
+            r#"{{"system":"c1","role":"control","version":"0.1.0","zones":[],"links":[],
+            "registrations":[],"alarms":[{{"severity":"critical","text":"traversal link x is down",
+            "since":{}}}]}}"#,
+            now - 5
+        );
+        let out = render(&body).unwrap_or_default();
+        // a second may pass between the two clocks
+        let expect = |age: u64| {
+            format!(
+                "c1 (role control, causeway 0.1.0)\n\nAlarms\n  CRITICAL traversal link x is down \
+                 (since {age}s ago)\n\nZones\n"
+            )
+        };
+        assert!(
+            out.starts_with(&expect(5)) || out.starts_with(&expect(6)),
+            "{out}"
+        );
+        let quiet = render(&body.replace("\"alarms\":[", "\"none\":[")).unwrap_or_default();
+        assert!(!quiet.contains("Alarms"), "{quiet}");
+    }
 }

@@ -1,14 +1,38 @@
-//! The admin listener: `GET /status` (and `GET /`) answer the latest status snapshot as JSON,
-//! on a loopback address.
+//! The admin listener: accepts connections (plain or TLS), bounds what each may cost, and hands
+//! requests to the routes (`routes`). Owns sockets and limits only: what is answered is in
+//! `routes`, who may ask in `auth`.
 //!
-//! The HTTP side is deliberately tiny (one GET, one JSON answer, connection closed): it is an
-//! operator's probe on loopback, not an API server. It never touches the node's state machines;
-//! it reads the last snapshot only.
+//! Choices:
+//! - hyper's HTTP/1.1 connection (axum's router as its service) instead of `axum::serve`:
+//!   `axum::serve` takes no TLS acceptor, no header-read timeout and no cap on connections.
+//! - Every connection is bounded three ways, so that a slow or hostile client cannot hold the
+//!   listener: at most `MAX_CONNECTIONS` at once (more are closed at accept), the request head
+//!   must arrive within `HEAD_TIMEOUT` and fit `MAX_HEAD`, and a connection lives at most
+//!   `CONNECTION_LIFETIME` (a browser simply reconnects on its next refresh).
 
-use super::snapshot::Status;
+use super::auth::Gate;
+use super::routes;
+use super::snapshot::{AdminStatus, Status};
+use axum::extract::ConnectInfo;
+use causeway_config::zones::AdminUser;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// Connections served at once; an operator's page and a few scripts need far fewer.
+const MAX_CONNECTIONS: usize = 32;
+/// Time for a request head (and for a TLS handshake) to arrive.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head read; hyper's minimum buffer, far above any GET of ours.
+const MAX_HEAD: usize = 8192;
+/// A keep-alive connection is closed after this long, whatever it does.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A part of the node that answers GETs under paths of its own (the call history, the
 /// metrics), beside the status the listener always serves.
@@ -17,83 +41,124 @@ pub trait Endpoint: Send + Sync {
     fn get(&self, path: &str) -> Option<(&'static str, String)>;
 }
 
-/// The latest snapshot, as JSON.
+/// The latest snapshot, as JSON, and the listener's own counters (read back into the next
+/// snapshot by the publisher).
 #[derive(Clone, Default)]
-pub struct StatusHandle(Arc<Mutex<String>>);
+pub struct StatusHandle {
+    json: Arc<Mutex<String>>,
+    counters: Arc<Counters>,
+}
+
+/// What the listener counts for the status JSON's `admin` object.
+#[derive(Default)]
+pub struct Counters {
+    pub auth_failures: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
 
 impl StatusHandle {
     pub fn set(&self, s: Status) {
         let json = serde_json::to_string_pretty(&s).unwrap_or_else(|_| "{}".into());
-        if let Ok(mut g) = self.0.lock() {
+        if let Ok(mut g) = self.json.lock() {
             *g = json;
         }
     }
     pub fn get(&self) -> String {
-        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+        self.json.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// The listener's counters as the status shows them.
+    pub fn admin_status(&self) -> AdminStatus {
+        AdminStatus {
+            auth_failures: self.counters.auth_failures.load(Relaxed),
+            rate_limited: self.counters.rate_limited.load(Relaxed),
+        }
     }
 }
 
-/// Serves `GET /status` on `addr` until the task is dropped.
+/// Where and how the listener serves: `[admin]` with the TLS configuration built from the
+/// node's certificate when `[admin] tls`.
+pub struct Access {
+    pub listen: SocketAddr,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub users: Vec<AdminUser>,
+}
+
+/// Serves the status page, the status JSON and `endpoints` on `access.listen` until the
+/// runtime stops.
 pub async fn serve(
-    addr: SocketAddr,
+    access: Access,
     handle: StatusHandle,
     endpoints: Vec<Arc<dyn Endpoint>>,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("status on http://{addr}/status");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                continue;
-            };
-            let handle = handle.clone();
-            let endpoints = endpoints.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut n = 0;
-                let read = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                    while n < buf.len() {
-                        match sock.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(k) => {
-                                n += k;
-                                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                })
-                .await;
-                if read.is_err() {
-                    return;
-                }
-                let req = String::from_utf8_lossy(&buf[..n]);
-                let path = req
-                    .strip_prefix("GET ")
-                    .and_then(|r| r.split(' ').next())
-                    .map(|p| p.split('?').next().unwrap_or(p))
-                    .unwrap_or("");
-                let found = match path {
-                    "/status" | "/" => Some(("application/json", handle.get())),
-                    p => endpoints.iter().find_map(|e| e.get(p)),
-                };
-                let (code, ctype, body) = match found {
-                    Some((ctype, body)) => ("200 OK", ctype, body),
-                    None => (
-                        "404 Not Found",
-                        "application/json",
-                        "{\"error\": \"GET /status\"}".to_string(),
-                    ),
-                };
-                let resp = format!(
-                    "HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
+    let listener = TcpListener::bind(access.listen).await?;
+    let scheme = if access.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(
+        users = access.users.len(),
+        "status page on {scheme}://{}/",
+        access.listen
+    );
+    let gate = Arc::new(Gate::new(access.users, handle.clone()));
+    let app = routes::router(handle, endpoints, gate);
+    let tls = access.tls.map(TlsAcceptor::from);
+    tokio::spawn(accept(listener, tls, app));
     Ok(())
+}
+
+async fn accept(listener: TcpListener, tls: Option<TlsAcceptor>, app: axum::Router) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // out of descriptors: let some close instead of spinning
+                tracing::debug!("admin accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue; // dropped: closed at once
+        };
+        let (tls, app) = (tls.clone(), app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _ =
+                tokio::time::timeout(CONNECTION_LIFETIME, connection(sock, peer, tls, app)).await;
+        });
+    }
+}
+
+/// One connection: the TLS handshake if any, then HTTP/1.1 requests until it closes.
+async fn connection(
+    sock: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    app: axum::Router,
+) {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+        // what `auth` rate-limits by
+        req.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(req)
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD);
+    let served = match tls {
+        Some(acceptor) => match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(sock)).await {
+            Ok(Ok(stream)) => http.serve_connection(TokioIo::new(stream), service).await,
+            _ => return,
+        },
+        None => http.serve_connection(TokioIo::new(sock), service).await,
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, "admin connection: {e}");
+    }
 }

@@ -48,6 +48,10 @@ pub struct Status {
     pub h323: Option<H323Status>,
     /// What the SIP side counted (the metrics endpoint renders these).
     pub sip: SipCounters,
+    /// What needs an operator now (`alarms`), most severe first.
+    pub alarms: Vec<Alarm>,
+    /// The admin listener's own counters.
+    pub admin: AdminStatus,
 }
 
 /// The SIP proxy's and transport's counters since start, and its gauges now.
@@ -77,6 +81,32 @@ pub struct SipCounters {
     pub messages_out: u64,
     pub dropped_datagrams: u64,
     pub stun_answered: u64,
+}
+
+/// One condition that needs an operator: a link down, the media ports running out, the
+/// certificate about to expire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub severity: Severity,
+    pub text: String,
+    /// Unix seconds since when the condition holds (0 when unknown).
+    pub since: u64,
+}
+
+/// Ordered: the most severe sorts first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AdminStatus {
+    /// Requests with a wrong user name or password.
+    pub auth_failures: u64,
+    /// Requests refused (429) after too many wrong passwords from their address.
+    pub rate_limited: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -121,6 +151,8 @@ pub struct MediaStatus {
     pub sessions_created: u64,
     /// Port pairs held by sessions (E's multiplexed pair not counted).
     pub ports_in_use: usize,
+    /// Port pairs the range can hand out at once.
+    pub ports_capacity: usize,
     pub packets_received: u64,
     pub packets_sent: u64,
     pub dropped_stranger: u64,
@@ -192,11 +224,12 @@ impl Status {
 }
 
 impl Status {
-    pub fn fill_media(&mut self, r: &RelayStats, ports_in_use: usize) {
+    pub fn fill_media(&mut self, r: &RelayStats, ports_in_use: usize, ports_capacity: usize) {
         self.media = Some(MediaStatus {
             sessions: r.table.sessions,
             sessions_created: r.created,
             ports_in_use,
+            ports_capacity,
             packets_received: r.received,
             packets_sent: r.sent,
             dropped_stranger: r.table.dropped_stranger,

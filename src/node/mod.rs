@@ -10,7 +10,6 @@ mod publish;
 mod sip;
 
 use crate::admin::metrics::MetricsHandle;
-use crate::admin::server::Endpoint;
 use crate::admin::StatusHandle;
 use anyhow::{bail, Context};
 use causeway_config::Config;
@@ -30,6 +29,11 @@ use tracing::info;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let (listeners, server_zones) = sip::listeners(&config);
     let tls = sip::tls_material(&config, &listeners)?;
+    let admin_tls = admin_tls(&config, tls.as_ref())?;
+    let cert_not_after = tls
+        .as_ref()
+        .and_then(|m| m.certs.first())
+        .and_then(|c| crate::admin::alarms::not_after(c));
     let links = sip::link_configs(&config, tls.as_ref()).await?;
     let (handle, events) = transport::start(sip::transport_config(&config, listeners, tls))
         .await
@@ -68,8 +72,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let status = StatusHandle::default();
     let metrics = MetricsHandle::default();
     if config.admin.enabled {
-        let endpoints: Vec<Arc<dyn Endpoint>> = vec![Arc::new(metrics.clone())];
-        crate::admin::serve(config.admin.listen, status.clone(), endpoints)
+        let access = crate::admin::Access {
+            listen: config.admin.listen,
+            tls: admin_tls,
+            users: config.admin.users.clone(),
+        };
+        crate::admin::serve(access, status.clone(), vec![Arc::new(metrics.clone())])
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
@@ -91,8 +99,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
-    let outputs = (metrics, handle.clone());
-    let mut publisher = Publisher::new(&config, status, clock, relay, h323_status, outputs, now);
+    let sources = publish::Sources {
+        relay,
+        h323: h323_status,
+        transport: handle.clone(),
+        cert_not_after,
+    };
+    let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     driver::run(machine, io, shutdown_signal(), &mut publisher).await;
     handle.shutdown();
     if let Some(t) = h323 {
@@ -100,6 +113,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The admin listener's TLS configuration when `[admin] tls`: the node's SIP certificate
+/// (`tls_material` makes one when none is configured).
+fn admin_tls(
+    config: &Config,
+    tls: Option<&causeway_sip::transport::TlsMaterial>,
+) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    if !config.admin.tls {
+        return Ok(None);
+    }
+    let material = tls.context("[admin] tls: the node has no certificate")?;
+    let server = transport::server_config(material, None).context("[admin] tls")?;
+    Ok(Some(server))
 }
 
 /// DNS zones and the nameservers each asks.

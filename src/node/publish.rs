@@ -1,7 +1,9 @@
 //! The node's status snapshot, refreshed about once a second from the running parts: the SIP
-//! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot and the
-//! relay's counters. Reads them, never changes them.
+//! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot, the
+//! relay's counters and the admin listener's, then the alarms of it all. Reads them, never
+//! changes them.
 
+use crate::admin::alarms::Alarms;
 use crate::admin::metrics::MetricsHandle;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
 use causeway_config::zones::ZoneType;
@@ -16,6 +18,15 @@ use std::time::{Duration, Instant};
 /// How often the status snapshot is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
+/// The running parts the publisher reads, besides the SIP proxy it observes.
+pub(super) struct Sources {
+    pub relay: Option<RelayHandle>,
+    pub h323: Option<causeway_h323::driver::StatusHandle>,
+    pub transport: TransportHandle,
+    /// When the node's certificate expires (Unix seconds), for its alarm.
+    pub cert_not_after: Option<u64>,
+}
+
 /// Refreshes the status snapshot about once a second from the running parts.
 pub(super) struct Publisher {
     handle: StatusHandle,
@@ -25,6 +36,7 @@ pub(super) struct Publisher {
     h323: Option<causeway_h323::driver::StatusHandle>,
     metrics: MetricsHandle,
     transport: TransportHandle,
+    alarms: Alarms,
     /// When the next snapshot is due.
     at: Instant,
 }
@@ -47,9 +59,11 @@ impl Observer<LinkedProxy> for Publisher {
             }
         }
         if let Some(r) = &self.relay {
-            s.fill_media(&r.stats(), r.ports_in_use());
+            s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
         }
         s.fill_transport(self.transport.stats());
+        s.admin = self.handle.admin_status();
+        s.alarms = self.alarms.evaluate(&s);
         self.metrics.set(&s);
         self.handle.set(s);
     }
@@ -58,14 +72,12 @@ impl Observer<LinkedProxy> for Publisher {
 impl Publisher {
     pub(super) fn new(
         config: &Config,
-        handle: StatusHandle,
+        outputs: (StatusHandle, MetricsHandle),
         clock: WallClock,
-        relay: Option<RelayHandle>,
-        h323: Option<causeway_h323::driver::StatusHandle>,
-        outputs: (MetricsHandle, TransportHandle),
+        sources: Sources,
         now: Instant,
     ) -> Publisher {
-        let (metrics, transport) = outputs;
+        let (handle, metrics) = outputs;
         Publisher {
             handle,
             template: Status {
@@ -76,10 +88,11 @@ impl Publisher {
                 ..Status::default()
             },
             clock,
-            relay,
-            h323,
+            relay: sources.relay,
+            h323: sources.h323,
             metrics,
-            transport,
+            transport: sources.transport,
+            alarms: Alarms::new(sources.cert_not_after),
             at: now,
         }
     }

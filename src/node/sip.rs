@@ -64,7 +64,8 @@ pub(super) fn tls_material(
     listeners: &[ListenerSpec],
 ) -> anyhow::Result<Option<TlsMaterial>> {
     let sip = &config.sip;
-    let needs_tls = listeners.iter().any(|l| l.kind == Transport::Tls)
+    let needs_tls = config.admin.tls
+        || listeners.iter().any(|l| l.kind == Transport::Tls)
         || config
             .zones
             .iter()

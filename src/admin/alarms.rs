@@ -1,0 +1,234 @@
+//! The alarms of a status snapshot: what an operator must act on, computed from the snapshot
+//! itself (links, media ports) and from the node's certificate, read once at start-up.
+//!
+//! Plain data in, alarms out; the publisher calls `evaluate` on each snapshot and keeps this
+//! value between snapshots only to know since when the media ports have been short.
+
+use super::snapshot::{Alarm, Severity, Status};
+use causeway_traversal::LinkStatus;
+
+/// A certificate expiring within this many days raises a warning.
+pub const CERT_WARNING_DAYS: u64 = 30;
+/// Media port pairs in use at or above this share of the range raise a warning.
+pub const PORTS_WARNING_PERCENT: usize = 90;
+
+const DAY: u64 = 86_400;
+
+#[derive(Debug, Default)]
+pub struct Alarms {
+    /// Unix seconds of the node certificate's notAfter, when the node has one.
+    cert_not_after: Option<u64>,
+    /// Since when the media ports have been short (warning or exhausted).
+    ports_since: Option<u64>,
+}
+
+impl Alarms {
+    pub fn new(cert_not_after: Option<u64>) -> Alarms {
+        Alarms {
+            cert_not_after,
+            ports_since: None,
+        }
+    }
+
+    /// The alarms of `s`, most severe first (`s.time` is now).
+    pub fn evaluate(&mut self, s: &Status) -> Vec<Alarm> {
+        let mut v: Vec<Alarm> = s.links.iter().filter_map(link).collect();
+        v.extend(self.ports(s));
+        v.extend(self.certificate(s.time));
+        v.sort_by_key(|a| a.severity);
+        v
+    }
+
+    fn ports(&mut self, s: &Status) -> Option<Alarm> {
+        let m = s.media.as_ref().filter(|m| m.ports_capacity > 0);
+        let alarm = m.and_then(|m| {
+            let (used, cap) = (m.ports_in_use, m.ports_capacity);
+            if used >= cap {
+                Some((
+                    Severity::Critical,
+                    format!("media port range exhausted: all {cap} pairs in use"),
+                ))
+            } else if used * 100 >= cap * PORTS_WARNING_PERCENT {
+                Some((
+                    Severity::Warning,
+                    format!("media port range nearly exhausted: {used} of {cap} pairs in use"),
+                ))
+            } else {
+                None
+            }
+        });
+        let Some((severity, text)) = alarm else {
+            self.ports_since = None;
+            return None;
+        };
+        let since = *self.ports_since.get_or_insert(s.time);
+        Some(Alarm {
+            severity,
+            text,
+            since,
+        })
+    }
+
+    fn certificate(&self, now: u64) -> Option<Alarm> {
+        let end = self.cert_not_after?;
+        let warn_from = end.saturating_sub(CERT_WARNING_DAYS * DAY);
+        if now < warn_from {
+            return None;
+        }
+        let (severity, text) = if now >= end {
+            (
+                Severity::Critical,
+                format!(
+                    "the node's TLS certificate expired {} days ago",
+                    (now - end) / DAY
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "the node's TLS certificate expires in {} days",
+                    (end - now).div_ceil(DAY)
+                ),
+            )
+        };
+        Some(Alarm {
+            severity,
+            text,
+            since: warn_from,
+        })
+    }
+}
+
+/// A link that is not up, unless it is still on its first attempt (a node starting up).
+fn link(l: &LinkStatus) -> Option<Alarm> {
+    if l.state == "up" || (l.state == "connecting" && l.attempts == 0) {
+        return None;
+    }
+    let mut text = format!("traversal link {} is down", l.zone);
+    if !l.peer.is_empty() {
+        text.push_str(&format!(" (peer {})", l.peer));
+    }
+    if let Some(e) = &l.last_error {
+        text.push_str(&format!(": {e}"));
+    }
+    if l.attempts > 0 {
+        text.push_str(&format!(" [{} attempts]", l.attempts));
+    }
+    Some(Alarm {
+        severity: Severity::Critical,
+        text,
+        since: l.since,
+    })
+}
+
+/// Unix seconds of a DER certificate's notAfter; `None` when it does not parse.
+pub fn not_after(der: &[u8]) -> Option<u64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    u64::try_from(cert.validity().not_after.timestamp()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::snapshot::MediaStatus;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn status(links: Vec<LinkStatus>, ports: (usize, usize)) -> Status {
+        Status {
+            time: NOW,
+            links,
+            media: Some(MediaStatus {
+                ports_in_use: ports.0,
+                ports_capacity: ports.1,
+                ..MediaStatus::default()
+            }),
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn a_link_not_up_past_its_first_attempt_is_critical_with_its_error_and_since() {
+        let down = LinkStatus {
+            zone: "to-edge".into(),
+            peer: "192.0.2.1:7001".into(),
+            state: "down".into(),
+            since: NOW - 30,
+            last_error: Some("connection refused".into()),
+            attempts: 3,
+            ..LinkStatus::default()
+        };
+        let up = LinkStatus {
+            zone: "other".into(),
+            state: "up".into(),
+            ..LinkStatus::default()
+        };
+        let starting = LinkStatus {
+            zone: "third".into(),
+            state: "connecting".into(),
+            ..LinkStatus::default()
+        };
+        let retrying = LinkStatus {
+            attempts: 1,
+            ..starting.clone()
+        };
+        let a = Alarms::default().evaluate(&status(vec![up, starting, down], (0, 100)));
+        assert_eq!(
+            a,
+            vec![Alarm {
+                severity: Severity::Critical,
+                text: "traversal link to-edge is down (peer 192.0.2.1:7001): connection refused \
+                       [3 attempts]"
+                    .into(),
+                since: NOW - 30,
+            }]
+        );
+        let a = Alarms::default().evaluate(&status(vec![retrying], (0, 100)));
+        assert_eq!(a[0].text, "traversal link third is down [1 attempts]");
+    }
+
+    #[test]
+    fn media_ports_warn_at_90_percent_and_are_critical_when_exhausted() {
+        let mut alarms = Alarms::default();
+        assert!(alarms.evaluate(&status(vec![], (89, 100))).is_empty());
+        let a = alarms.evaluate(&status(vec![], (90, 100)));
+        assert_eq!(a[0].severity, Severity::Warning);
+        assert_eq!(a[0].since, NOW);
+        let mut later = status(vec![], (100, 100));
+        later.time = NOW + 5;
+        let a = alarms.evaluate(&later);
+        assert_eq!(a[0].severity, Severity::Critical);
+        assert!(a[0].text.contains("exhausted: all 100"), "{a:?}");
+        assert_eq!(a[0].since, NOW, "short since the warning");
+        assert!(alarms.evaluate(&status(vec![], (0, 100))).is_empty());
+        assert!(
+            alarms.evaluate(&status(vec![], (0, 0))).is_empty(),
+            "no range"
+        );
+    }
+
+    #[test]
+    fn certificate_warns_30_days_ahead_and_is_critical_once_expired() {
+        let s = status(vec![], (0, 100));
+        assert!(Alarms::new(Some(NOW + 31 * DAY)).evaluate(&s).is_empty());
+        let a = Alarms::new(Some(NOW + 29 * DAY + 1)).evaluate(&s);
+        assert_eq!(a[0].severity, Severity::Warning);
+        assert!(a[0].text.contains("expires in 30 days"), "{a:?}");
+        let a = Alarms::new(Some(NOW - 2 * DAY)).evaluate(&s);
+        assert_eq!(a[0].severity, Severity::Critical);
+        assert!(a[0].text.contains("expired 2 days ago"), "{a:?}");
+    }
+
+    #[test]
+    fn not_after_of_a_generated_certificate() {
+        let mut params = rcgen::CertificateParams::new(vec!["node".into()]).unwrap_or_default();
+        params.not_after = rcgen::date_time_ymd(2031, 1, 2);
+        let der = rcgen::KeyPair::generate()
+            .and_then(|k| params.self_signed(&k))
+            .map(|c| c.der().to_vec())
+            .unwrap_or_default();
+        assert_eq!(not_after(&der), Some(1_925_078_400)); // 2031-01-02T00:00:00Z
+        assert_eq!(not_after(b"not a certificate"), None);
+    }
+}
