@@ -1,7 +1,7 @@
 //! The `causeway` binary: command line and wiring only. Protocol logic lives in the crates
 //! (`config`, `zones`, `media`, `sip`, `h323`, `traversal`); this file parses arguments, sets up
 //! logging and hands the configuration to `node` (or, for `check-route`, to `check_route`, for
-//! `status`, to `admin::print`).
+//! `status`, to `admin::print`, for `trace` and `searches`, to `admin::trace`).
 
 mod admin;
 mod check_route;
@@ -10,7 +10,7 @@ mod node;
 use anyhow::Context;
 use causeway_config::Config;
 use causeway_zones::{Protocol, LOCAL_ZONE};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,19 +42,31 @@ enum Command {
     /// Show a running node's zones, traversal links and registrations (from its admin
     /// listener on loopback).
     Status {
-        /// The node's configuration file, to find its `[admin] listen` address.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// The admin address, instead of the configuration's (default 127.0.0.1:7080).
+        #[command(flatten)]
+        target: AdminArgs,
+        /// Print the raw JSON.
         #[arg(long)]
-        admin: Option<SocketAddr>,
-        /// The listener serves HTTPS (implied by the configuration's `[admin] tls`); its
-        /// certificate is not verified (often the node's self-signed one).
+        json: bool,
+    },
+    /// Print the message ladder of a recent call as a sequence diagram (from the node's call
+    /// history): 0 when the call is kept, 2 when no kept call matches.
+    Trace {
+        #[command(flatten)]
+        target: AdminArgs,
+        /// The call: its Call-ID (SIP) or callIdentifier (H.323, 32 hex digits), or an alias
+        /// in its From or To (the newest such call).
+        call: String,
+        /// Every message in full under its row.
         #[arg(long)]
-        tls: bool,
-        /// HTTP Basic user name; the password is read from CAUSEWAY_ADMIN_PASSWORD.
+        text: bool,
+        /// Print the raw JSON.
         #[arg(long)]
-        user: Option<String>,
+        json: bool,
+    },
+    /// Print the node's recent routing decisions (its search history), newest first.
+    Searches {
+        #[command(flatten)]
+        target: AdminArgs,
         /// Print the raw JSON.
         #[arg(long)]
         json: bool,
@@ -82,6 +94,24 @@ enum Command {
     },
 }
 
+/// How the commands that ask a running node find its admin listener.
+#[derive(Args)]
+struct AdminArgs {
+    /// The node's configuration file, to find its `[admin] listen` address.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The admin address, instead of the configuration's (default 127.0.0.1:7080).
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// The listener serves HTTPS (implied by the configuration's `[admin] tls`); its
+    /// certificate is not verified (often the node's self-signed one).
+    #[arg(long)]
+    tls: bool,
+    /// HTTP Basic user name; the password is read from CAUSEWAY_ADMIN_PASSWORD.
+    #[arg(long)]
+    user: Option<String>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ProtocolArg {
     Sip,
@@ -107,19 +137,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Status {
-            config,
-            admin,
-            tls,
-            user,
+        Command::Status { target, json } => with_target(target, |t| status(t, json)),
+        Command::Trace {
+            target,
+            call,
+            text,
             json,
-        } => match status_target(admin, config, tls, user) {
-            Ok(target) => status(&target, json),
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        } => with_target(target, |t| trace(t, &call, json, text)),
+        Command::Searches { target, json } => with_target(target, |t| {
+            print_or_fail(admin::trace::searches(t, json), t.addr)
+        }),
         Command::HashPassword => hash_password(),
         Command::CheckRoute {
             config,
@@ -184,14 +211,51 @@ fn run_command(config: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// Where `causeway status` asks: `--admin`, else the configuration's `[admin] listen` (its
-/// loopback when it listens on every address), else the embedded default's.
-fn status_target(
-    admin: Option<SocketAddr>,
-    config: Option<PathBuf>,
-    tls: bool,
-    user: Option<String>,
-) -> anyhow::Result<admin::print::Target> {
+/// Runs `f` on the admin listener `a` names, or fails with why it cannot be named.
+fn with_target(a: AdminArgs, f: impl FnOnce(&admin::print::Target) -> ExitCode) -> ExitCode {
+    match status_target(a) {
+        Ok(target) => f(&target),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `causeway trace`: 2 when no kept call matches.
+fn trace(t: &admin::print::Target, call: &str, json: bool, text: bool) -> ExitCode {
+    match admin::trace::trace(t, call, json, text) {
+        Err(e @ admin::trace::TraceError::NoCall(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        other => print_or_fail(other, t.addr),
+    }
+}
+
+fn print_or_fail<E: std::fmt::Display>(r: Result<String, E>, addr: SocketAddr) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where `causeway status` (and `trace`, `searches`) asks: `--admin`, else the configuration's
+/// `[admin] listen` (its loopback when it listens on every address), else the embedded
+/// default's.
+fn status_target(a: AdminArgs) -> anyhow::Result<admin::print::Target> {
+    let AdminArgs {
+        config,
+        admin,
+        tls,
+        user,
+    } = a;
     let (addr, tls) = match (admin, &config) {
         (Some(a), _) => (a, tls),
         (None, Some(path)) => {

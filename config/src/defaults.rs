@@ -120,6 +120,13 @@ pub const TRAVERSAL_RETRY_MAX_SECS: u64 = 120;
 pub const TRAVERSAL_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 /// Admin/status HTTP listener (loopback unless `[admin] tls` and `users`).
 pub const ADMIN_LISTEN: &str = "127.0.0.1:7080";
+/// Calls whose message ladder the node keeps (`[admin] call_history`), and the bytes they may
+/// take at most (`call_history_bytes`; the oldest call goes first when either is exceeded).
+/// 1000 routed calls of about 13 messages of 600-1000 bytes are 8-13 MB.
+pub const CALL_HISTORY: usize = 1000;
+pub const CALL_HISTORY_BYTES: usize = 16 * 1024 * 1024;
+/// Routing decisions kept for the search history (`[admin] search_history`).
+pub const SEARCH_HISTORY: usize = 1000;
 
 /// "Assent RTP/RTCP … multiplexed 36000/36001 (Small/Medium)": where E receives the traversal
 /// media of all calls from C.

@@ -308,3 +308,20 @@ fn admin_off_loopback_needs_tls_and_users() {
     assert_eq!(e.field.as_deref(), Some("admin.users[1].name"));
     assert!(e.to_string().contains("defined twice"), "{e}");
 }
+
+/// The history bounds: defaults, 0 turns a history off, a budget too small to hold a call or
+/// beyond 4 GiB is refused where it is written.
+#[test]
+fn admin_history_bounds() {
+    let c = Config::parse("t.toml", MINIMAL).expect("minimal");
+    assert_eq!(c.admin.call_history, 1000);
+    assert_eq!(c.admin.call_history_bytes, 16 * 1024 * 1024);
+    assert_eq!(c.admin.search_history, 1000);
+    let off = format!("{MINIMAL}[admin]\ncall_history = 0\ncall_history_bytes = 0\n");
+    assert!(Config::parse("t.toml", &off).is_ok());
+    let e = err(&format!("{MINIMAL}[admin]\ncall_history_bytes = 1000\n"));
+    assert_eq!(e.field.as_deref(), Some("admin.call_history_bytes"));
+    assert!(e.to_string().contains("between 65536"), "{e}");
+    let e = err(&format!("{MINIMAL}[admin]\ncall_history = 2000000\n"));
+    assert_eq!(e.field.as_deref(), Some("admin.call_history"));
+}

@@ -601,6 +601,7 @@ fn check_admin(c: &Config) -> Result<(), FieldError> {
     for (i, u) in a.users.iter().enumerate() {
         check_admin_user(&a.users[..i], u, i)?;
     }
+    check_history(a)?;
     if a.listen.ip().is_loopback() {
         return Ok(());
     }
@@ -617,6 +618,35 @@ fn check_admin(c: &Config) -> Result<(), FieldError> {
             a.listen
         ),
     ))
+}
+
+/// The history bounds: a budget that holds at least a call, and no more than a node can spare.
+fn check_history(a: &crate::zones::Admin) -> Result<(), FieldError> {
+    const MIN_BYTES: usize = 64 * 1024;
+    const MAX_BYTES: usize = 4 << 30;
+    const MAX_ENTRIES: usize = 1_000_000;
+    if a.call_history > MAX_ENTRIES {
+        return Err(FieldError::new(
+            &[Key("admin"), Key("call_history")],
+            format!("{} calls: at most {MAX_ENTRIES}", a.call_history),
+        ));
+    }
+    if a.search_history > MAX_ENTRIES {
+        return Err(FieldError::new(
+            &[Key("admin"), Key("search_history")],
+            format!("{} searches: at most {MAX_ENTRIES}", a.search_history),
+        ));
+    }
+    if a.call_history > 0 && !(MIN_BYTES..=MAX_BYTES).contains(&a.call_history_bytes) {
+        return Err(FieldError::new(
+            &[Key("admin"), Key("call_history_bytes")],
+            format!(
+                "{} bytes: between {MIN_BYTES} (a few calls) and {MAX_BYTES} (4 GiB)",
+                a.call_history_bytes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A user's name is unique and its hash an argon2 PHC string (what `hash-password` prints).

@@ -210,6 +210,12 @@ pub struct Admin {
     pub tls: bool,
     /// Who may read it (HTTP Basic); none: anyone who reaches the listener.
     pub users: Vec<AdminUser>,
+    /// Calls kept with their message ladder; 0: no call history.
+    pub call_history: usize,
+    /// The most bytes the kept calls may take (messages, their text and bookkeeping).
+    pub call_history_bytes: usize,
+    /// Routing decisions kept; 0: no search history.
+    pub search_history: usize,
 }
 
 /// One `[[admin.users]]` entry: a name and an argon2 PHC string (`causeway hash-password`).
@@ -229,6 +235,9 @@ impl Default for Admin {
                 .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 7080))),
             tls: false,
             users: Vec::new(),
+            call_history: d::CALL_HISTORY,
+            call_history_bytes: d::CALL_HISTORY_BYTES,
+            search_history: d::SEARCH_HISTORY,
         }
     }
 }

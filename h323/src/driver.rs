@@ -57,6 +57,33 @@ pub struct Snapshot {
 
 pub type StatusHandle = Arc<Mutex<Snapshot>>;
 
+/// Which of the H.323 channels a tapped message used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Ras,
+    Q931,
+    H245,
+}
+
+/// One message as it crossed the node's sockets (a TPKT payload or a RAS datagram), for a
+/// watcher outside the service. Borrowed: the watcher copies what it keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Tapped<'a> {
+    pub channel: Channel,
+    /// The relayed call the connection belongs to, when the service has tied it to one.
+    pub call: Option<call::CallId>,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub bytes: &'a [u8],
+}
+
+/// What watches the messages from outside (the node's call history); it must not block the
+/// driver's task.
+pub trait Tap: Send + Sync {
+    fn received(&self, m: Tapped<'_>);
+    fn sent(&self, m: Tapped<'_>);
+}
+
 /// Sockets bound by [`bind`]: binding happens before the node reports it is running, so a port
 /// in use is an error at start.
 pub struct Bound {
@@ -136,6 +163,11 @@ enum Event {
 struct Conn {
     tx: mpsc::Sender<Bytes>,
     reader: tokio::task::AbortHandle,
+    local: SocketAddr,
+    peer: SocketAddr,
+    /// The call (and whether this is its H.245 connection), once the service names it; kept
+    /// here because the service forgets it when the call is released.
+    call: Option<(call::CallId, bool)>,
 }
 
 struct Driver {
@@ -154,10 +186,17 @@ struct Driver {
     status: StatusHandle,
     q931_malformed: u64,
     calls_total: u64,
+    tap: Option<Arc<dyn Tap>>,
 }
 
-/// Runs the H.323 side until the task is dropped.
-pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: StatusHandle) {
+/// Runs the H.323 side until the task is dropped; `tap` sees every message in and out.
+pub async fn run(
+    bound: Bound,
+    cfg: DriverConfig,
+    service: Service,
+    status: StatusHandle,
+    tap: Option<Arc<dyn Tap>>,
+) {
     let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
     let (closed_tx, mut closed) = mpsc::unbounded_channel();
     let ras_port = bound.ras.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -176,6 +215,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
         status,
         q931_malformed: 0,
         calls_total: 0,
+        tap,
     };
     let ras = bound.ras;
     let discovery = bound.discovery;
@@ -195,6 +235,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
             r = ras.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
                     let local = d.local_for(from);
+                    d.tap_ras(true, local, from, &buf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &buf[..n], multicast: false };
                     d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
@@ -204,6 +245,7 @@ pub async fn run(bound: Bound, cfg: DriverConfig, service: Service, status: Stat
             r = recv_opt(discovery.as_ref(), &mut mbuf) => match r {
                 Ok((n, from)) => {
                     let local = d.local_for(from);
+                    d.tap_ras(true, local, from, &mbuf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &mbuf[..n], multicast: true };
                     d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
@@ -282,6 +324,8 @@ impl Driver {
                     };
                     self.service
                         .handle(service::Input::Call(input), now, actions);
+                    // after the service: a Setup has made its call by now
+                    self.tap_stream(true, conn, &payload);
                 }
             }
             Event::Malformed { conn, what } => {
@@ -300,6 +344,9 @@ impl Driver {
 
     fn start_conn(&mut self, conn: ConnId, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
+        let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        let local = stream.local_addr().unwrap_or(unknown);
+        let peer = stream.peer_addr().unwrap_or(unknown);
         let (mut rd, mut wr) = stream.into_split();
         let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
         tokio::spawn(async move {
@@ -352,12 +399,25 @@ impl Driver {
             let _ = events.send(Event::Closed { conn }).await;
         })
         .abort_handle();
-        self.conns.insert(conn, Conn { tx, reader });
+        self.conns.insert(
+            conn,
+            Conn {
+                tx,
+                reader,
+                local,
+                peer,
+                call: None,
+            },
+        );
     }
 
     async fn act(&mut self, a: service::Output, ras: &UdpSocket) {
         match a {
             service::Output::Ras(ras::Output::Send { to, bytes }) => {
+                if self.tap.is_some() {
+                    let local = self.local_for(to);
+                    self.tap_ras(false, local, to, &bytes);
+                }
                 if let Err(e) = ras.send_to(&bytes, to).await {
                     debug!("RAS send to {to}: {e}");
                 }
@@ -372,6 +432,7 @@ impl Driver {
     fn call_output(&mut self, o: call::Output) {
         match o {
             call::Output::Send { conn, payload } => {
+                self.tap_stream(false, conn, &payload);
                 let Some(c) = self.conns.get(&conn) else {
                     return;
                 };
@@ -405,6 +466,49 @@ impl Driver {
                 }
                 info!("h323 call: {e:?}");
             }
+        }
+    }
+
+    fn tap_ras(&self, received: bool, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+        if let Some(tap) = &self.tap {
+            let m = Tapped {
+                channel: Channel::Ras,
+                call: None,
+                local,
+                remote,
+                bytes,
+            };
+            if received {
+                tap.received(m)
+            } else {
+                tap.sent(m)
+            }
+        }
+    }
+
+    /// Shows the tap one payload of a connection, with the call the service tied it to.
+    fn tap_stream(&mut self, received: bool, conn: ConnId, bytes: &[u8]) {
+        let Some(tap) = &self.tap else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.call.is_none() {
+            c.call = self.service.calls.conn_call(conn);
+        }
+        let m = Tapped {
+            channel: match c.call {
+                Some((_, true)) => Channel::H245,
+                _ => Channel::Q931,
+            },
+            call: c.call.map(|(id, _)| id),
+            local: c.local,
+            remote: c.peer,
+            bytes,
+        };
+        if received {
+            tap.received(m)
+        } else {
+            tap.sent(m)
         }
     }
 

@@ -14,10 +14,12 @@
 //!   test endpoint and tests, next for the H.460.18 client and the interworking gateway.
 //! - [`ras`]: the gatekeeper (RAS, UDP 1719).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
+//! - [`describe`]: any of their messages as text, for the call history's message ladder.
 //! - [`service`]: both as one sans-IO value; [`driver`]: its tokio sockets and timers.
 
 pub mod asn;
 pub mod call;
+pub mod describe;
 pub mod driver;
 pub mod endpoint;
 pub mod q931;

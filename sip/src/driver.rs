@@ -5,7 +5,7 @@
 //! No protocol decisions are made here.
 
 use crate::dns::{Hop as DnsHop, SipResolver};
-use crate::proxy::{DnsQuery, Event, Machine, NetEnv, Output};
+use crate::proxy::{DnsQuery, Event, Machine, NetEnv, Output, Received, Transmit};
 use crate::transport::{TransportEvent, TransportHandle};
 use causeway_media::Relay;
 use std::collections::HashMap;
@@ -62,12 +62,17 @@ pub struct Io {
 
 type Answer = (u64, Result<Vec<DnsHop>, String>);
 
-/// What watches the machine from outside (the node's status publisher): it sees the machine
-/// after every turn, never changes it, and may ask for a turn of its own.
+/// What watches the machine from outside (the node's status publisher and call history): it
+/// sees the machine after every turn and every message in and out, never changes them, and
+/// may ask for a turn of its own. Called on the driver's task: it must not block.
 pub trait Observer<M> {
     fn observe(&mut self, machine: &M, now: Instant);
     /// When it wants to see the machine next, busy or not.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// A message as it arrived, before the machine sees it.
+    fn received(&mut self, _message: &Received) {}
+    /// A message handed to the transport.
+    fn sent(&mut self, _message: &Transmit) {}
 }
 
 /// Runs `machine` until `shutdown`.
@@ -108,11 +113,11 @@ pub async fn run<M: Machine>(
             ev = io.events.recv() => {
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
-                feed(&mut machine, ev, now, &mut out);
+                feed(&mut machine, ev, now, &mut out, observer);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
                     match io.events.try_recv() {
-                        Ok(ev) => feed(&mut machine, ev, now, &mut out),
+                        Ok(ev) => feed(&mut machine, ev, now, &mut out, observer),
                         Err(_) => break,
                     }
                 }
@@ -127,15 +132,24 @@ pub async fn run<M: Machine>(
         if machine.poll_timeout().is_some_and(|t| t <= now) {
             machine.handle_timeout(now, &mut out);
         }
-        carry_out(&mut machine, &mut io, &mut dns, &mut out);
+        carry_out(&mut machine, &mut io, &mut dns, &mut out, observer);
         observer.observe(&machine, now);
     }
 }
 
 /// A transport event as the machine's input.
-fn feed<M: Machine>(machine: &mut M, ev: TransportEvent, now: Instant, out: &mut Vec<Output>) {
+fn feed<M: Machine>(
+    machine: &mut M,
+    ev: TransportEvent,
+    now: Instant,
+    out: &mut Vec<Output>,
+    observer: &mut impl Observer<M>,
+) {
     let ev = match ev {
-        TransportEvent::Message(r) => Event::Received(r),
+        TransportEvent::Message(r) => {
+            observer.received(&r);
+            Event::Received(r)
+        }
         TransportEvent::SendFailed { token, error } => Event::SendFailed { token, error },
         TransportEvent::Closed { conn, remote } => Event::Closed { conn, remote },
         TransportEvent::BadFrame { remote, error, .. } => {
@@ -153,12 +167,21 @@ struct Lookups {
 
 /// Carries out the outputs in order; answers that come at once (relay commands, refused
 /// lookups) go back into the machine and what they produce is carried out too.
-fn carry_out<M: Machine>(machine: &mut M, io: &mut Io, dns: &mut Lookups, out: &mut Vec<Output>) {
+fn carry_out<M: Machine>(
+    machine: &mut M,
+    io: &mut Io,
+    dns: &mut Lookups,
+    out: &mut Vec<Output>,
+    observer: &mut impl Observer<M>,
+) {
     let mut answers: Vec<Event> = Vec::new();
     loop {
         for o in out.drain(..) {
             match o {
-                Output::Transmit(t) => io.transport.send(t),
+                Output::Transmit(t) => {
+                    observer.sent(&t);
+                    io.transport.send(t)
+                }
                 Output::Alias { conn, addr } => io.transport.alias(conn, addr),
                 Output::Dns(q) => answers.extend(lookup(q, &io.resolvers, dns)),
                 Output::Media(c) => match &io.relay {

@@ -39,7 +39,13 @@ pub enum FetchError {
     Body(#[from] std::io::Error),
 }
 
+/// The status JSON.
 pub fn fetch(t: &Target) -> Result<String, FetchError> {
+    fetch_path(t, "/status")
+}
+
+/// The body of a GET of `path` on the admin listener.
+pub fn fetch_path(t: &Target, path: &str) -> Result<String, FetchError> {
     let mut agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(3))
         .timeout(Duration::from_secs(5));
@@ -47,7 +53,7 @@ pub fn fetch(t: &Target) -> Result<String, FetchError> {
         agent = agent.tls_config(causeway_sip::transport::client_config(None, false, None)?);
     }
     let scheme = if t.tls { "https" } else { "http" };
-    let mut req = agent.build().get(&format!("{scheme}://{}/status", t.addr));
+    let mut req = agent.build().get(&format!("{scheme}://{}{path}", t.addr));
     if let Some((name, password)) = &t.user {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
         req = req.set("Authorization", &format!("Basic {token}"));

@@ -7,6 +7,7 @@ use causeway_config::Config;
 use causeway_h323::{call, driver, ras, service};
 use causeway_zones::SharedAliases;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
@@ -15,6 +16,8 @@ pub(super) async fn start(
     config: &Config,
     shared: SharedAliases,
     endpoint_id_prefix: u32,
+    router: causeway_zones::Router,
+    tap: Option<Arc<dyn driver::Tap>>,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
     causeway_h323::driver::StatusHandle,
@@ -52,7 +55,7 @@ pub(super) async fn start(
             endpoint_id_prefix: format!("{endpoint_id_prefix:08x}"),
             locate_timeout: Duration::from_secs(h.locate_timeout),
         },
-        causeway_zones::Router::from_config(config),
+        router,
         neighbors,
     )
     .with_shared_aliases(shared);
@@ -72,7 +75,7 @@ pub(super) async fn start(
         h.signaling_ports
     );
     let snapshot = driver::StatusHandle::default();
-    let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone()));
+    let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone(), tap));
     Ok((task, snapshot))
 }
 

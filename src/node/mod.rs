@@ -9,7 +9,9 @@ mod media;
 mod publish;
 mod sip;
 
+use crate::admin::history::{History, Tap};
 use crate::admin::metrics::MetricsHandle;
+use crate::admin::server::Endpoint;
 use crate::admin::StatusHandle;
 use anyhow::{bail, Context};
 use causeway_config::Config;
@@ -50,6 +52,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let now = Instant::now();
     let clock = WallClock::at(now, SystemTime::now());
     let client_zones = links.iter().map(|l| l.zone.clone()).collect();
+    let history = history(&config, &bound);
+    // one router for both protocols, showing its decisions to the search history
+    let mut router = causeway_zones::Router::from_config(&config);
+    if let Some((_, tap)) = &history {
+        router = router.with_recorder(Arc::new(tap.clone()));
+    }
     let mut core = sip::core(
         &config,
         &bound,
@@ -57,6 +65,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         client_zones,
         clock,
         &mut rng,
+        router.clone(),
     )?;
     let relay = media::start(&config, !server_zones.is_empty())?;
     if let Some(relay) = &relay {
@@ -77,7 +86,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tls: admin_tls,
             users: config.admin.users.clone(),
         };
-        crate::admin::serve(access, status.clone(), vec![Arc::new(metrics.clone())])
+        let mut endpoints: Vec<Arc<dyn Endpoint>> = vec![Arc::new(metrics.clone())];
+        if let Some((h, _)) = &history {
+            endpoints.push(Arc::new(h.clone()));
+        }
+        crate::admin::serve(access, status.clone(), endpoints)
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
@@ -85,7 +98,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // one alias table for the SIP registrar and the gatekeeper
         let shared = SharedAliases::default();
         core.set_shared_aliases(shared.clone());
-        let (task, snapshot) = h323::start(&config, shared, rng.gen()).await?;
+        let tap = history
+            .as_ref()
+            .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
+        let (task, snapshot) = h323::start(&config, shared, rng.gen(), router, tap).await?;
         (Some(task), Some(snapshot))
     } else {
         (None, None)
@@ -104,6 +120,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         h323: h323_status,
         transport: handle.clone(),
         cert_not_after,
+        tap: history.map(|(_, t)| t),
     };
     let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     driver::run(machine, io, shutdown_signal(), &mut publisher).await;
@@ -113,6 +130,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The call and search histories of `[admin]`, when either is on: the reading end the admin
+/// listener serves and the tap the drivers and the router feed.
+fn history(
+    config: &Config,
+    bound: &[(causeway_config::Transport, SocketAddr, bool)],
+) -> Option<(History, Tap)> {
+    let a = &config.admin;
+    if !a.enabled || (a.call_history == 0 && a.search_history == 0) {
+        return None;
+    }
+    let limits = crate::admin::history::Limits {
+        calls: a.call_history,
+        bytes: a.call_history_bytes,
+        searches: a.search_history,
+    };
+    let locals = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
+    Some(crate::admin::history::start(limits, locals))
 }
 
 /// The admin listener's TLS configuration when `[admin] tls`: the node's SIP certificate

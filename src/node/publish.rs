@@ -1,16 +1,17 @@
 //! The node's status snapshot, refreshed about once a second from the running parts: the SIP
 //! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot, the
 //! relay's counters and the admin listener's, then the alarms of it all. Reads them, never
-//! changes them.
+//! changes them. It also hands every SIP message in and out to the call history's tap.
 
 use crate::admin::alarms::Alarms;
+use crate::admin::history::Tap;
 use crate::admin::metrics::MetricsHandle;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
 use causeway_media::relay::RelayHandle;
 use causeway_sip::driver::Observer;
-use causeway_sip::proxy::WallClock;
+use causeway_sip::proxy::{Received, Transmit, WallClock};
 use causeway_sip::transport::TransportHandle;
 use causeway_traversal::LinkedProxy;
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ pub(super) struct Sources {
     pub transport: TransportHandle,
     /// When the node's certificate expires (Unix seconds), for its alarm.
     pub cert_not_after: Option<u64>,
+    /// The call history's feed, shown every SIP message in and out.
+    pub tap: Option<Tap>,
 }
 
 /// Refreshes the status snapshot about once a second from the running parts.
@@ -37,6 +40,7 @@ pub(super) struct Publisher {
     metrics: MetricsHandle,
     transport: TransportHandle,
     alarms: Alarms,
+    tap: Option<Tap>,
     /// When the next snapshot is due.
     at: Instant,
 }
@@ -44,6 +48,18 @@ pub(super) struct Publisher {
 impl Observer<LinkedProxy> for Publisher {
     fn poll_timeout(&self) -> Option<Instant> {
         Some(self.at)
+    }
+
+    fn received(&mut self, m: &Received) {
+        if let Some(t) = &self.tap {
+            t.sip_received(m);
+        }
+    }
+
+    fn sent(&mut self, m: &Transmit) {
+        if let Some(t) = &self.tap {
+            t.sip_sent(m);
+        }
     }
 
     fn observe(&mut self, sip: &LinkedProxy, now: Instant) {
@@ -93,6 +109,7 @@ impl Publisher {
             metrics,
             transport: sources.transport,
             alarms: Alarms::new(sources.cert_not_after),
+            tap: sources.tap,
             at: now,
         }
     }

@@ -199,8 +199,15 @@ pub(super) fn core(
     client_zones: Vec<String>,
     clock: WallClock,
     rng: &mut StdRng,
+    router: causeway_zones::Router,
 ) -> anyhow::Result<Core> {
-    let settings = proxy_settings(config, credentials(config), rng, server_zones, client_zones);
+    let settings = proxy_settings(
+        config,
+        credentials(config),
+        rng,
+        (server_zones, client_zones),
+        router,
+    );
     let listeners = bound.iter().map(|(k, a, _)| (*k, *a)).collect();
     Ok(Core::new(
         settings,
@@ -238,13 +245,13 @@ pub(super) fn linked(
     Ok(LinkedProxy::new(core, clients, admission, clock))
 }
 
-/// The proxy core's settings from the configuration.
+/// The proxy core's settings from the configuration, with the node's router.
 fn proxy_settings(
     config: &Config,
     credentials: HashMap<String, String>,
     rng: &mut StdRng,
-    server_zones: Vec<ServerZone>,
-    client_zones: Vec<String>,
+    (server_zones, client_zones): (Vec<ServerZone>, Vec<String>),
+    router: causeway_zones::Router,
 ) -> ProxySettings {
     let sip = &config.sip;
     let r = &config.registrar;
@@ -290,7 +297,7 @@ fn proxy_settings(
             flow_timer_stream: r.flow_timer_stream,
         },
         auth,
-        router: Some(causeway_zones::Router::from_config(config)),
+        router: Some(router),
         server_zones,
         client_zones,
     }

@@ -22,6 +22,6 @@ pub mod shared;
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
-pub use router::Router;
+pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
 pub use shared::{Owner, SharedAliases};

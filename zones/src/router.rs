@@ -23,6 +23,23 @@ use crate::route::{Route, RouteRequest, Target};
 use crate::rule::{Outcome, SearchRule, Transform};
 use causeway_config::zones::{OnMatch, Zone};
 use causeway_config::Config;
+use std::sync::Arc;
+
+/// What keeps the decisions a router makes (the node's search history). Called on the
+/// routing caller's task: it must not block.
+pub trait SearchRecorder: Send + Sync {
+    fn record(&self, request: &RouteRequest<'_>, route: &Route);
+}
+
+/// A recorder shared by the clones of a router.
+#[derive(Clone)]
+struct Recorder(Arc<dyn SearchRecorder>);
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Router {
@@ -33,6 +50,7 @@ pub struct Router {
     rules: Vec<SearchRule>,
     zones: Vec<Zone>,
     hop_limit: u32,
+    recorder: Option<Recorder>,
 }
 
 impl Router {
@@ -44,6 +62,7 @@ impl Router {
             rules: vec![SearchRule::local_domains(local_domains)],
             zones: Vec::new(),
             hop_limit: causeway_config::defaults::HOP_LIMIT,
+            recorder: None,
         }
     }
 
@@ -71,7 +90,14 @@ impl Router {
             rules,
             zones: cfg.zones.clone(),
             hop_limit: cfg.routing.hop_limit,
+            recorder: None,
         }
+    }
+
+    /// The same router, showing every decision to `recorder` as well.
+    pub fn with_recorder(mut self, recorder: Arc<dyn SearchRecorder>) -> Router {
+        self.recorder = Some(Recorder(recorder));
+        self
     }
 
     pub fn is_local_domain(&self, domain: &str) -> bool {
@@ -161,6 +187,9 @@ impl Router {
         }
         if route.targets.is_empty() {
             route.trace.push(format!("no search rule matches `{text}`"));
+        }
+        if let Some(Recorder(r)) = &self.recorder {
+            r.record(req, &route);
         }
         route
     }

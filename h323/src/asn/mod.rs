@@ -114,6 +114,23 @@ pub fn call_identifier(bytes: [u8; 16]) -> CallIdentifier {
 /// The name of a CHOICE alternative, as the ASN.1 module spells it (reject reasons and
 /// unexpected messages are printed this way).
 pub fn choice_name<T: std::fmt::Debug>(v: &T) -> String {
-    let s = format!("{v:?}");
-    s.split(['(', ' ', '{']).next().unwrap_or("").to_owned()
+    choice_path(&format!("{v:?}"), 1)
+}
+
+/// The names of the nested CHOICE alternatives at the head of a value's `Debug` text, at most
+/// `depth` of them: `request(terminalCapabilitySet(…))` gives `request terminalCapabilitySet`.
+pub fn choice_path(debug: &str, depth: usize) -> String {
+    let mut names = Vec::new();
+    for piece in debug.split('(').take(depth) {
+        let name = piece
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || matches!(c, '{' | ',' | ')'))
+            .next()
+            .unwrap_or("");
+        if name.is_empty() {
+            break;
+        }
+        names.push(name);
+    }
+    names.join(" ")
 }

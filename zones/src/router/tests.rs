@@ -677,3 +677,37 @@ proptest::proptest! {
         proptest::prop_assert!(!route.trace.is_empty());
     }
 }
+
+/// Every decision reaches the recorder, of every clone of the router, with the trace and
+/// targets the caller gets.
+#[test]
+fn recorder_sees_each_decision_as_the_caller_does() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<(String, String, Route)>>);
+    impl SearchRecorder for Keep {
+        fn record(&self, rq: &RouteRequest<'_>, route: &Route) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push((
+                    rq.alias.to_string(),
+                    rq.source_zone.to_string(),
+                    route.clone(),
+                ));
+            }
+        }
+    }
+    let keep = Arc::new(Keep::default());
+    let r = router("").with_recorder(keep.clone());
+    let clone = r.clone();
+    let a = Alias::parse("bob@example.com");
+    let first = r.route(&req(&a));
+    let b = Alias::parse("nobody@elsewhere.org");
+    let second = clone.route(&req(&b));
+    let seen = keep.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].0, "bob@example.com");
+    assert_eq!(seen[0].1, LOCAL_ZONE);
+    assert_eq!(seen[0].2, first);
+    assert_eq!(seen[1].2, second);
+    assert!(second.targets.is_empty());
+}

@@ -127,6 +127,16 @@ impl CallSignaling {
         self.next_conn
     }
 
+    /// The call a connection belongs to, and whether it is that call's H.245 connection
+    /// (`false`: its call signaling); `None` for a connection with no call yet.
+    pub fn conn_call(&self, conn: ConnId) -> Option<(CallId, bool)> {
+        match self.conns.get(&conn)? {
+            Role::Pending { .. } => None,
+            Role::Signaling { call, .. } => Some((*call, false)),
+            Role::H245 { call, .. } => Some((*call, true)),
+        }
+    }
+
     /// Calls in progress.
     pub fn call_count(&self) -> usize {
         self.calls.len()
