@@ -96,6 +96,8 @@ pub struct NodeOptions<'a> {
     pub mtls: bool,
     /// `[system] role`; `control` when unset.
     pub role: Option<&'a str>,
+    /// extra lines for the `[admin]` table (whose `listen` is the node's free admin port)
+    pub admin: &'a str,
 }
 
 impl Node {
@@ -106,7 +108,10 @@ impl Node {
         let admin = if opts.extra.contains("[admin]") {
             String::new()
         } else {
-            format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n")
+            format!(
+                "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n{}\n",
+                opts.admin
+            )
         };
         let toml = format!(
             r#"[system]

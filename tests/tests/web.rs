@@ -1,6 +1,6 @@
 //! The admin listener of issue 13: the status web page as headless Chromium renders it (a node
-//! on loopback with a registration, a call and a traversal link to a peer nobody listens on),
-//! the message ladder drawn from a call history's JSON, and admin access (`check-config` off
+//! on loopback with a registration, a call with its message ladder and a traversal link to a
+//! peer nobody listens on), the ladder's layout drawn from fixed JSON, and admin access (`check-config` off
 //! loopback, users over HTTPS: 401 counted, then 429, the limits on slow or huge requests).
 //!
 //! Chromium is Debian's `chromium` (.ci/run installs it). The screenshots in `docs/` are these
@@ -123,20 +123,33 @@ fn status_page_in_chromium_shows_role_registration_call_and_down_link_with_its_a
         d.contains(r#"class="pill crit">1 critical<"#),
         "health: {d}"
     );
-    // the call shows once the node keeps a call history (GET /calls); until then, the page
-    // says so in place of the list
+    // the call, from the call history (GET /calls), and its ladder drawn from /calls/<id>
     let (calls_code, calls) = get(admin, "/calls");
-    if calls_code == 200 {
-        assert!(calls.contains("alice"), "{calls}");
-        assert!(
-            d.contains(r#"id="calls-list""#) && d.contains("alice@"),
-            "call not shown: {d}"
-        );
-    } else {
-        assert_eq!(calls_code, 404);
-        assert!(d.contains(r#"id="calls-empty""#), "no empty state: {d}");
-        assert!(d.contains("call history not available"), "{d}");
-    }
+    assert_eq!(calls_code, 200, "{calls}");
+    assert!(calls.contains("alice"), "{calls}");
+    assert!(
+        d.contains(r#"id="calls-list""#) && d.contains("alice@"),
+        "call not shown: {d}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&calls).expect("calls JSON");
+    let id = list["calls"][0]["id"].as_str().expect("a call id");
+    let enc: String = id
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let ladder = dom(&format!("http://{admin}/#call={enc}"));
+    assert!(
+        ladder.contains(r#"class="wide on" id="ladder-panel""#)
+            && ladder.contains(r#"<div class="label">INVITE sip:alice@example.com</div>"#)
+            && ladder.contains(r#"<div class="label">200 OK (BYE)</div>"#),
+        "the real call's ladder: {ladder}"
+    );
     let first: u64 = d
         .split("data-first-render-ms=\"")
         .nth(1)
