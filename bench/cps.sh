@@ -12,8 +12,13 @@
 # registered first (REGISTER service@example.com); Kamailio relays to the UAS by $du. Same
 # scenarios, same machine, one after the other in the same run.
 #
-# Usage: bench/cps.sh [causeway|kamailio|both|twohop]      (default both)
+# Usage: bench/cps.sh [causeway|kamailio|both|twohop|history]      (default both)
 #   twohop: UAC -> E -> traversal link (TLS) -> C -> UAS on loopback, CPU of E + C together
+#   history: causeway with its call and search histories off ([admin] call_history = 0,
+#       search_history = 0), then on (the defaults, or HISTORY="call_history = ...": extra
+#       [admin] lines), side by side: HCALLS calls (default 100000) at HRATE calls/s (default
+#       2000), the process RSS before and 35 s after (finished transactions gone), the CPU per
+#       call, and the history's own figures (GET /calls: calls kept, bytes, budget, dropped).
 # Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo.
@@ -36,7 +41,7 @@ HZ=$(getconf CLK_TCK)
 for bin in sipp python3; do
     command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y sip-tester python3" >&2; exit 2; }
 done
-if [ "$MODE" != causeway ] && ! command -v kamailio >/dev/null; then
+if [ "$MODE" != causeway ] && [ "$MODE" != history ] && ! command -v kamailio >/dev/null; then
     echo "missing kamailio: apt-get install -y kamailio" >&2; exit 2
 fi
 for p in "$PROXY_PORT" "$UAS_PORT" "$UAC_PORT" "$REG_PORT"; do
@@ -100,6 +105,9 @@ domain = "example.com"
 udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
 tcp = { enabled = false }
 tls = { enabled = false }
+[admin]
+listen = "127.0.0.1:$((PROXY_PORT + 3))"
+${ADMIN_EXTRA:-}
 [log]
 level = "warn"
 TOML
@@ -232,6 +240,31 @@ measure() {   # $1=label: the fixed-rate CPU figure on a fresh proxy, then the r
     echo "$1: highest passing rate = $best calls/s; CPU at $FIXED calls/s = $(eval echo \$CPU_$1) us/call"
 }
 
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+history_run() {   # $1=off|on: HCALLS calls through a fresh causeway; prints RSS and figures
+    local label="history_$1" r0 r1 figures
+    if [ "$1" = off ]; then ADMIN_EXTRA=$'call_history = 0\nsearch_history = 0'; else ADMIN_EXTRA="${HISTORY:-}"; fi
+    start_causeway
+    r0=$(rss_kb "$PROXY_PID")
+    step "$label" "$HRATE" $(( HCALLS / HRATE ))
+    eval "CPU_$1=$CPU_US_PER_CALL"
+    sleep 35
+    r1=$(rss_kb "$PROXY_PID")
+    eval "RSS_$1=$(( r1 - r0 ))"
+    figures=$(python3 - "$((PROXY_PORT + 3))" <<'PY'
+import json, sys, urllib.request
+try:
+    v = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/calls", timeout=5))
+    print(f"kept={v['kept']} bytes={v['bytes']} budget={v['budget']} evicted={v['evicted']} dropped={v['dropped']}")
+except Exception as e:
+    print(f"no call history ({e})")
+PY
+)
+    echo "$label: RSS ${r0} kB at start, ${r1} kB after $HCALLS calls + 35 s (+$(( r1 - r0 )) kB); $figures"
+    stop_proxy; sleep 2
+}
+
 echo "causeway $("$CAUSEWAY" --version | awk '{print $2}'), kamailio $(kamailio -v 2>/dev/null | awk 'NR==1{print $3}'), sipp $(sipp -v 2>&1 | awk '/SIPp v/{print $2}'), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 echo "settings: RATES='$RATES' DUR=${DUR}s FIXED=$FIXED FIXED_DUR=${FIXED_DUR}s kamailio children=$CHILDREN"
 BEST_causeway=-; BEST_kamailio=-; CPU_causeway=nan; CPU_kamailio=nan
@@ -241,6 +274,12 @@ if [ "$MODE" = causeway ] || [ "$MODE" = both ]; then
 fi
 if [ "$MODE" = kamailio ] || [ "$MODE" = both ]; then
     start_kamailio; measure kamailio; stop_proxy
+fi
+if [ "$MODE" = history ]; then
+    HCALLS="${HCALLS:-100000}"; HRATE="${HRATE:-2000}"
+    history_run off; history_run on
+    echo "SUMMARY history: RSS growth off=${RSS_off} kB on=${RSS_on} kB (difference $(( RSS_on - RSS_off )) kB); CPU per call off=$CPU_off us on=$CPU_on us"
+    exit 0
 fi
 if [ "$MODE" = twohop ]; then
     start_twohop; measure twohop; stop_proxy

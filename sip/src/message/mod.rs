@@ -18,12 +18,14 @@
 
 mod grammar;
 mod parse;
+mod peek;
 mod rewrite;
 mod types;
 mod validate;
 
 pub use bytes::Bytes;
 pub use parse::Message;
+pub use peek::{peek, Peek};
 pub use rewrite::{build_ack, build_cancel, ResponseBuilder, Rewrite};
 pub use types::{
     unescape, Contacts, Defect, Host, Limits, Method, NameAddr, Params, ParseError, SipUri, Uri,

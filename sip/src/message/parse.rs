@@ -23,9 +23,9 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 // built once: building a searcher per message was 3 % of the parse
-static HEAD_END: LazyLock<memmem::Finder<'static>> =
+pub(super) static HEAD_END: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
-static CRLF: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n"));
+pub(super) static CRLF: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n"));
 
 /// Header names a proxy acts on; everything else is `Other` and passes through untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub(crate) fn full_name(name: &str) -> &str {
     }
 }
 
-fn known(name: &str) -> Known {
+pub(super) fn known(name: &str) -> Known {
     let n = full_name(name);
     let eq = |s: &str| n.eq_ignore_ascii_case(s);
     match n.len() {
@@ -445,7 +445,7 @@ impl Message {
 
 /// Index of the CRLF that ends the header field starting at `from` (a CRLF followed by SP or HT
 /// is a line fold and continues the field), or the end of the header section.
-fn field_end(hb: &[u8], mut from: usize) -> usize {
+pub(super) fn field_end(hb: &[u8], mut from: usize) -> usize {
     loop {
         let Some(i) = memchr::memchr(b'\n', &hb[from..]) else {
             return hb.len();

@@ -10,7 +10,7 @@
 
 use super::store::{Dir, Effect};
 use causeway_sip::message::Bytes;
-use causeway_sip::message::{Message, Method};
+use causeway_sip::message::{peek, Message, NameAddr};
 
 /// Longest text kept for one message (a SIP message is at most 64 KiB on a stream).
 const MAX_TEXT: usize = 32 * 1024;
@@ -26,37 +26,36 @@ pub struct Seen {
     pub effect: Effect,
 }
 
-/// `None` for bytes that are not a SIP message with a Call-ID (they belong to no call).
+/// `None` for bytes that are not a SIP message with a Call-ID (they belong to no call). Most
+/// messages are only glanced at (`peek`); an initial INVITE is parsed for its From and To.
 pub fn classify(data: &Bytes, dir: Dir) -> Option<Seen> {
-    let msg = Message::parse(data.clone()).ok()?;
-    let call_id = msg.call_id()?.to_string();
-    let (seq_method, summary, effect) = match (msg.method(), msg.status()) {
+    let p = peek(data)?;
+    let call_id = p.call_id?.to_string();
+    let (summary, effect) = match (p.method(), p.status()) {
         (Some(m), _) => {
-            let uri = msg.request_uri_str().unwrap_or("");
-            let effect = if *m == Method::Bye {
+            let line = p.start_line;
+            let summary = line.strip_suffix(" SIP/2.0").unwrap_or(line).to_string();
+            let effect = if m == "BYE" {
                 Effect::Ended("completed".into())
             } else {
                 Effect::None
             };
-            (m.clone(), format!("{m} {uri}"), effect)
+            (summary, effect)
         }
-        (None, Some(status)) => {
-            let (_, m) = msg.cseq()?;
-            let reason = msg.reason().unwrap_or("");
+        (None, Some((status, reason))) => {
+            let m = p.cseq_method?;
             let effect = response_effect(m, status, reason, dir);
-            (m.clone(), format!("{status} {reason} ({m})"), effect)
+            (format!("{status} {reason} ({m})"), effect)
         }
         (None, None) => return None,
     };
-    let initial = seq_method == Method::Invite
-        && msg.method().is_some()
-        && msg.to().is_some_and(|t| t.tag().is_none());
-    let start = initial.then(|| {
-        let uri = |n: Option<&causeway_sip::message::NameAddr>| {
-            n.map(|n| n.uri.to_string()).unwrap_or_default()
-        };
-        (uri(msg.from()), uri(msg.to()))
-    });
+    let start = if p.method() == Some("INVITE") && !p.to_tag {
+        let msg = Message::parse(data.clone()).ok()?;
+        let uri = |n: Option<&NameAddr>| n.map(|n| n.uri.to_string()).unwrap_or_default();
+        Some((uri(msg.from()), uri(msg.to())))
+    } else {
+        None
+    };
     Some(Seen {
         call_id,
         start,
@@ -68,8 +67,8 @@ pub fn classify(data: &Bytes, dir: Dir) -> Option<Seen> {
 
 /// A response's effect on its call: 2xx to INVITE answers; a final failure to INVITE that
 /// goes out (towards the caller) ends it unanswered.
-fn response_effect(method: &Method, status: u16, reason: &str, dir: Dir) -> Effect {
-    if *method != Method::Invite {
+fn response_effect(method: &str, status: u16, reason: &str, dir: Dir) -> Effect {
+    if method != "INVITE" {
         return Effect::None;
     }
     match status {

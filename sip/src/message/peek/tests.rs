@@ -1,0 +1,82 @@
+//! `peek` agrees with the full parse on what it reads, on generated messages and on the
+//! torture corpus, and never panics.
+
+use super::*;
+use crate::message::Message;
+use bytes::Bytes;
+use proptest::prelude::*;
+
+fn agrees(buf: &[u8]) -> Result<(), TestCaseError> {
+    let Ok(m) = Message::parse(Bytes::copy_from_slice(buf)) else {
+        return Ok(());
+    };
+    if m.defect().is_some() {
+        return Ok(());
+    }
+    let p = peek(buf).ok_or_else(|| TestCaseError::fail("a parsed message peeks"))?;
+    prop_assert_eq!(p.call_id, m.call_id());
+    prop_assert_eq!(p.cseq_method, m.cseq().map(|(_, x)| x.as_str()));
+    prop_assert_eq!(p.to_tag, m.to().is_some_and(|t| t.tag().is_some()));
+    prop_assert_eq!(p.method(), m.method().map(Method::as_str));
+    prop_assert_eq!(p.status().map(|(c, _)| c), m.status());
+    Ok(())
+}
+
+use crate::message::Method;
+
+#[test]
+fn reads_a_request_and_a_response() {
+    let invite = b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+        f: <sip:a@x>;tag=1\r\nt: \"Bob; tag=no\" <sip:bob@example.com;tag=uri-param>\r\n\
+        i: abc@h\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let p = peek(invite).expect("peek");
+    assert_eq!(p.start_line, "INVITE sip:bob@example.com SIP/2.0");
+    assert_eq!((p.method(), p.status()), (Some("INVITE"), None));
+    assert_eq!(p.call_id, Some("abc@h"));
+    assert_eq!(p.cseq_method, Some("INVITE"));
+    assert!(!p.to_tag, "a tag inside the display name or the URI is not the To tag");
+    agrees(invite).expect("agrees");
+    let ok = b"SIP/2.0 486 Busy Here\r\nTo: sip:bob@example.com ;tag = 9\r\nCall-ID: x\r\n\
+        CSeq: 2\r\n  INVITE\r\n\r\n";
+    let p = peek(ok).expect("peek");
+    assert_eq!(p.status(), Some((486, "Busy Here")));
+    assert!(p.to_tag);
+    assert_eq!(p.cseq_method, Some("INVITE"), "a folded CSeq");
+    agrees(ok).expect("agrees");
+    assert!(peek(b"\xff\xfe").is_none());
+    assert!(peek(b"").is_none());
+}
+
+#[test]
+fn agrees_with_the_parser_on_the_torture_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "dat" || e == "sip") {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            agrees(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n > 30, "torture messages found: {n} in {}", dir.display());
+}
+
+proptest! {
+    #[test]
+    fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        let _ = peek(&b);
+    }
+
+    #[test]
+    fn agrees_on_mutated_messages(mut b in proptest::collection::vec(any::<u8>(), 0..16), pos in 0usize..400) {
+        let base = b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            From: <sip:a@x>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: abc@h\r\n\
+            CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n".to_vec();
+        let at = pos.min(base.len());
+        let mut m = base[..at].to_vec();
+        m.append(&mut b);
+        m.extend_from_slice(&base[at..]);
+        agrees(&m)?;
+    }
+}
