@@ -25,7 +25,7 @@ mod validate;
 
 pub use bytes::Bytes;
 pub use parse::Message;
-pub use peek::{peek, Peek};
+pub use peek::{peek, written_uri, Peek};
 pub use rewrite::{build_ack, build_cancel, ResponseBuilder, Rewrite};
 pub use types::{
     unescape, Contacts, Defect, Host, Limits, Method, NameAddr, Params, ParseError, SipUri, Uri,

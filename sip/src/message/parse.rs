@@ -25,7 +25,8 @@ use std::sync::LazyLock;
 // built once: building a searcher per message was 3 % of the parse
 pub(super) static HEAD_END: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
-pub(super) static CRLF: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n"));
+pub(super) static CRLF: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\r\n"));
 
 /// Header names a proxy acts on; everything else is `Other` and passes through untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

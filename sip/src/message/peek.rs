@@ -19,6 +19,9 @@ pub struct Peek<'a> {
     pub cseq_method: Option<&'a str>,
     /// To carries a `tag` parameter (the request is within a dialog; a response from a UAS).
     pub to_tag: bool,
+    /// The From and To values as written (display name, URI, parameters).
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
 }
 
 impl Peek<'_> {
@@ -53,6 +56,8 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
         call_id: None,
         cseq_method: None,
         to_tag: false,
+        from: None,
+        to: None,
     };
     if p.start_line.is_empty() {
         return None;
@@ -62,19 +67,32 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
         let end = field_end(hb, pos);
         let line = head.get(pos..end).unwrap_or("");
         pos = end + 2;
-        let Some((name, value)) = line.split_once(':') else {
+        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
             continue;
         };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
         match known(name.trim_end_matches([' ', '\t'])) {
             Known::CallId if p.call_id.is_none() => p.call_id = Some(value.trim()),
             Known::CSeq if p.cseq_method.is_none() => {
                 p.cseq_method = value.split_whitespace().nth(1);
             }
-            Known::To => p.to_tag = has_tag(value),
+            Known::To if p.to.is_none() => {
+                p.to = Some(value.trim());
+                p.to_tag = has_tag(value);
+            }
+            Known::From if p.from.is_none() => p.from = Some(value.trim()),
             _ => {}
         }
     }
     Some(p)
+}
+
+/// The URI of a From/To value as written: inside `<>`, else up to the header parameters.
+pub fn written_uri(value: &str) -> &str {
+    match (value.find('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
 }
 
 /// A `tag` header parameter on a From/To value: after the `>` of a name-addr, or after the

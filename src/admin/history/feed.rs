@@ -1,14 +1,19 @@
 //! From the wire to the store: the [`Tap`] the SIP driver, the H.323 driver and the routers
-//! call (it stamps the time, copies what it must and queues; it never blocks them: when the
-//! queue is full the message is counted as dropped), and the worker thread that decodes each
-//! queued message, finds its call (`sip`, `h323`) and stores it.
+//! call, and the worker thread behind it.
 //!
-//! The decoding runs on the worker, not on the drivers' tasks: the cost of the history on the
-//! SIP path is a clock read, a reference-counted clone and a queue push per message.
+//! SIP messages are stored on the SIP driver's task, as they pass: a glance (`sip::classify`,
+//! no parse), a copy of the bytes and a push under the store's lock (which readers hold only
+//! to copy out what they serve). Measured (`bench/cps.sh history`): queueing each message to
+//! the worker instead cost the node 40-100 µs per call (thread wake-ups, cross-thread frees of
+//! the transport's buffers, a shared-buffer promotion per clone), several times this.
+//!
+//! H.323 messages and routing decisions are queued to the worker: decoding PER for the ladder
+//! costs tens of µs, and the gatekeeper's RAS flow must not pay it. A full queue drops and
+//! counts (`dropped`), never blocks a driver.
 
 use super::h323::Links;
 use super::sip;
-use super::store::{Dir, Effect, Msg, Protocol, Search, Store};
+use super::store::{Content, Dir, Effect, Head, Protocol, Search, Store};
 use causeway_config::Transport;
 use causeway_h323::driver::{Channel, Tapped};
 use causeway_sip::message::Bytes;
@@ -26,14 +31,6 @@ pub const QUEUE: usize = 16 * 1024;
 
 /// One thing the worker stores.
 pub enum Wire {
-    Sip {
-        t: f64,
-        dir: Dir,
-        kind: Transport,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-        data: Bytes,
-    },
     H323 {
         t: f64,
         dir: Dir,
@@ -53,20 +50,27 @@ pub struct Tap {
     dropped: Arc<AtomicU64>,
     calls: bool,
     searches: bool,
+    store: Arc<Mutex<Store>>,
+    /// The node's SIP listeners (the address a datagram left from when its transmit did not
+    /// name one).
+    locals: Arc<[(Transport, SocketAddr)]>,
 }
 
 impl Tap {
     pub(super) fn new(
         tx: SyncSender<Wire>,
         dropped: Arc<AtomicU64>,
-        calls: bool,
-        searches: bool,
+        store: Arc<Mutex<Store>>,
+        locals: Vec<(Transport, SocketAddr)>,
     ) -> Tap {
+        let limits = store.lock().map(|s| s.limits()).ok();
         Tap {
             tx,
             dropped,
-            calls,
-            searches,
+            calls: limits.is_some_and(|l| l.calls > 0),
+            searches: limits.is_some_and(|l| l.searches > 0),
+            store,
+            locals: locals.into(),
         }
     }
 
@@ -77,28 +81,39 @@ impl Tap {
     }
 
     pub fn sip_received(&self, r: &Received) {
-        if self.calls {
-            self.queue(Wire::Sip {
-                t: now(),
-                dir: Dir::In,
-                kind: r.kind,
-                local: Some(r.local),
-                remote: r.remote,
-                data: r.data.clone(),
-            });
-        }
+        self.sip(Dir::In, r.kind, Some(r.local), r.remote, &r.data);
     }
 
     pub fn sip_sent(&self, t: &Transmit) {
-        if self.calls {
-            self.queue(Wire::Sip {
-                t: now(),
-                dir: Dir::Out,
-                kind: t.kind,
-                local: t.local,
-                remote: t.dest,
-                data: t.data.clone(),
-            });
+        self.sip(Dir::Out, t.kind, t.local, t.dest, &t.data);
+    }
+
+    /// Stores a SIP message of a call, here and now (see the module doc).
+    fn sip(
+        &self,
+        dir: Dir,
+        kind: Transport,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if !self.calls {
+            return;
+        }
+        let Some(seen) = sip::classify(data, dir) else {
+            return;
+        };
+        let head = Head {
+            t: now(),
+            dir,
+            transport: kind.via_token(),
+            local: local.unwrap_or_else(|| listener(&self.locals, kind, remote)),
+            remote,
+        };
+        let content = Content::Sip(&data[..data.len().min(sip::MAX_TEXT + 1)]);
+        let start = seen.start.map(|(f, to)| (Protocol::Sip, f, to));
+        if let Ok(mut st) = self.store.lock() {
+            keep(&mut st, &seen.call_id, start, head, content, seen.effect);
         }
     }
 
@@ -172,24 +187,26 @@ enum Item {
     Message {
         key: String,
         start: Option<(Protocol, String, String)>,
-        msg: Msg,
+        head: Head,
+        summary: String,
+        text: String,
         effect: Effect,
     },
     Search(Search),
 }
 
 /// The worker: stores what the taps queue, a batch at a time, until every tap is gone.
-pub fn run(rx: Receiver<Wire>, store: Arc<Mutex<Store>>, locals: Vec<(Transport, SocketAddr)>) {
+pub fn run(rx: Receiver<Wire>, store: Arc<Mutex<Store>>) {
     let mut links = Links::default();
     let mut batch = Vec::new();
     while let Ok(first) = rx.recv() {
-        batch.extend(item(first, &locals, &mut links));
+        batch.extend(item(first, &mut links));
         while let Ok(w) = rx.try_recv() {
-            batch.extend(item(w, &locals, &mut links));
+            batch.extend(item(w, &mut links));
         }
         if let Ok(mut st) = store.lock() {
             for i in batch.drain(..) {
-                keep(&mut st, i);
+                keep_item(&mut st, i);
             }
         }
         batch.clear();
@@ -198,34 +215,8 @@ pub fn run(rx: Receiver<Wire>, store: Arc<Mutex<Store>>, locals: Vec<(Transport,
 }
 
 /// Decodes one queued thing and finds its call (outside the store's lock).
-fn item(w: Wire, locals: &[(Transport, SocketAddr)], links: &mut Links) -> Option<Item> {
+fn item(w: Wire, links: &mut Links) -> Option<Item> {
     match w {
-        Wire::Sip {
-            t,
-            dir,
-            kind,
-            local,
-            remote,
-            data,
-        } => {
-            let seen = sip::classify(&data, dir)?;
-            let local = local.unwrap_or_else(|| listener(locals, kind, remote));
-            let msg = Msg {
-                t,
-                dir,
-                transport: kind.via_token(),
-                local,
-                remote,
-                summary: seen.summary.into(),
-                text: seen.text.into(),
-            };
-            Some(Item::Message {
-                key: seen.call_id,
-                start: seen.start.map(|(f, to)| (Protocol::Sip, f, to)),
-                msg,
-                effect: seen.effect,
-            })
-        }
         Wire::H323 {
             t,
             dir,
@@ -236,7 +227,7 @@ fn item(w: Wire, locals: &[(Transport, SocketAddr)], links: &mut Links) -> Optio
             data,
         } => {
             let seen = links.classify(channel, call, remote, &data)?;
-            let msg = Msg {
+            let head = Head {
                 t,
                 dir,
                 transport: if channel == Channel::Ras {
@@ -246,13 +237,13 @@ fn item(w: Wire, locals: &[(Transport, SocketAddr)], links: &mut Links) -> Optio
                 },
                 local,
                 remote,
-                summary: seen.summary.into(),
-                text: seen.text.into(),
             };
             Some(Item::Message {
                 key: seen.key,
                 start: seen.start.map(|(f, to)| (Protocol::H323, f, to)),
-                msg,
+                head,
+                summary: seen.summary,
+                text: seen.text,
                 effect: seen.effect,
             })
         }
@@ -261,20 +252,37 @@ fn item(w: Wire, locals: &[(Transport, SocketAddr)], links: &mut Links) -> Optio
 }
 
 /// Starts the call when the message starts one, then adds the message to it if it is kept.
-fn keep(st: &mut Store, item: Item) {
+fn keep(
+    st: &mut Store,
+    key: &str,
+    start: Option<(Protocol, String, String)>,
+    head: Head,
+    content: Content<'_>,
+    effect: Effect,
+) {
+    if let Some((protocol, from, to)) = start {
+        if !st.contains(key) {
+            st.start(key, protocol, &from, &to, head.t);
+        }
+    }
+    st.push(key, head, content, effect);
+}
+
+fn keep_item(st: &mut Store, item: Item) {
     match item {
         Item::Message {
             key,
             start,
-            msg,
+            head,
+            summary,
+            text,
             effect,
         } => {
-            if let Some((protocol, from, to)) = start {
-                if !st.contains(&key) {
-                    st.start(&key, protocol, &from, &to, msg.t);
-                }
-            }
-            st.push(&key, msg, effect);
+            let content = Content::Described {
+                summary: &summary,
+                text: &text,
+            };
+            keep(st, &key, start, head, content, effect);
         }
         Item::Search(s) => st.add_search(s),
     }

@@ -26,7 +26,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use store::{CallRecord, Msg, Store};
+use store::{CallRecord, Ladder, Store};
 
 /// The reading end, served by the admin listener.
 #[derive(Clone)]
@@ -35,7 +35,8 @@ pub struct History {
     dropped: Arc<AtomicU64>,
 }
 
-/// Starts the worker that fills the history; `locals` are the node's SIP listeners (the
+/// Starts the worker that fills the H.323 and search histories (the SIP history is filled by
+/// the tap itself); `locals` are the node's SIP listeners (the
 /// address a datagram left from when its transmit did not name one).
 pub fn start(limits: Limits, locals: Vec<(Transport, SocketAddr)>) -> (History, Tap) {
     let store = Arc::new(Mutex::new(Store::new(limits)));
@@ -44,11 +45,11 @@ pub fn start(limits: Limits, locals: Vec<(Transport, SocketAddr)>) -> (History, 
     let worker_store = store.clone();
     let spawned = std::thread::Builder::new()
         .name("call-history".into())
-        .spawn(move || feed::run(rx, worker_store, locals));
+        .spawn(move || feed::run(rx, worker_store));
     if let Err(e) = spawned {
-        tracing::warn!("no call history: cannot start its thread: {e}");
+        tracing::warn!("no H.323 call history or search history: cannot start its thread: {e}");
     }
-    let tap = Tap::new(tx, dropped.clone(), limits.calls > 0, limits.searches > 0);
+    let tap = Tap::new(tx, dropped.clone(), store.clone(), locals);
     (History { store, dropped }, tap)
 }
 
@@ -59,7 +60,7 @@ struct CallView<'a> {
     state: &'static str,
     messages: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ladder: Option<&'a [Msg]>,
+    ladder: Option<Ladder<'a>>,
 }
 
 impl<'a> CallView<'a> {
@@ -68,7 +69,7 @@ impl<'a> CallView<'a> {
             call,
             state: call.state(),
             messages: call.ladder.len(),
-            ladder: ladder.then_some(call.ladder.as_slice()),
+            ladder: ladder.then_some(Ladder(call)),
         }
     }
 }

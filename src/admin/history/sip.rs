@@ -6,14 +6,14 @@
 //!
 //! What a proxy sends upstream (a response going out) is what the caller is told, so a final
 //! failure going out ends an unanswered call; a 2xx to the INVITE answers it; a BYE ends it.
-//! Must not keep state: the store does.
+//! Must not keep state: the store does. What the ladder shows of a message (`describe`) is
+//! worked out when it is read.
 
 use super::store::{Dir, Effect};
-use causeway_sip::message::Bytes;
-use causeway_sip::message::{peek, Message, NameAddr};
+use causeway_sip::message::{peek, written_uri};
 
 /// Longest text kept for one message (a SIP message is at most 64 KiB on a stream).
-const MAX_TEXT: usize = 32 * 1024;
+pub const MAX_TEXT: usize = 32 * 1024;
 
 /// One SIP message as the history sees it.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,48 +21,46 @@ pub struct Seen {
     pub call_id: String,
     /// (From, To) when this message starts a call (an initial INVITE).
     pub start: Option<(String, String)>,
-    pub summary: String,
-    pub text: String,
     pub effect: Effect,
 }
 
-/// `None` for bytes that are not a SIP message with a Call-ID (they belong to no call). Most
-/// messages are only glanced at (`peek`); an initial INVITE is parsed for its From and To.
-pub fn classify(data: &Bytes, dir: Dir) -> Option<Seen> {
+/// `None` for bytes that are not a SIP message with a Call-ID (they belong to no call). A
+/// glance (`peek`), no parse: this runs for every message the node sends or receives.
+pub fn classify(data: &[u8], dir: Dir) -> Option<Seen> {
     let p = peek(data)?;
     let call_id = p.call_id?.to_string();
-    let (summary, effect) = match (p.method(), p.status()) {
-        (Some(m), _) => {
-            let line = p.start_line;
-            let summary = line.strip_suffix(" SIP/2.0").unwrap_or(line).to_string();
-            let effect = if m == "BYE" {
-                Effect::Ended("completed".into())
-            } else {
-                Effect::None
-            };
-            (summary, effect)
-        }
-        (None, Some((status, reason))) => {
-            let m = p.cseq_method?;
-            let effect = response_effect(m, status, reason, dir);
-            (format!("{status} {reason} ({m})"), effect)
-        }
+    let effect = match (p.method(), p.status()) {
+        (Some("BYE"), _) => Effect::Ended("completed".into()),
+        (Some(_), _) => Effect::None,
+        (None, Some((status, reason))) => response_effect(p.cseq_method?, status, reason, dir),
         (None, None) => return None,
     };
-    let start = if p.method() == Some("INVITE") && !p.to_tag {
-        let msg = Message::parse(data.clone()).ok()?;
-        let uri = |n: Option<&NameAddr>| n.map(|n| n.uri.to_string()).unwrap_or_default();
-        Some((uri(msg.from()), uri(msg.to())))
-    } else {
-        None
-    };
+    let start = (p.method() == Some("INVITE") && !p.to_tag).then(|| {
+        let uri = |v: Option<&str>| v.map(|v| written_uri(v).to_string()).unwrap_or_default();
+        (uri(p.from), uri(p.to))
+    });
     Some(Seen {
         call_id,
         start,
-        summary,
-        text: text_of(data),
         effect,
     })
+}
+
+/// A kept message as the ladder shows it: its summary (the request line without the version,
+/// or the status with the CSeq method) and its text, cut at `MAX_TEXT`.
+pub fn describe(data: &[u8]) -> (String, String) {
+    let summary = match peek(data) {
+        Some(p) => match (p.method(), p.status(), p.cseq_method) {
+            (Some(_), _, _) => {
+                let line = p.start_line;
+                line.strip_suffix(" SIP/2.0").unwrap_or(line).to_string()
+            }
+            (None, Some((status, reason)), Some(m)) => format!("{status} {reason} ({m})"),
+            _ => p.start_line.to_string(),
+        },
+        None => "(not SIP)".to_string(),
+    };
+    (summary, text_of(data))
 }
 
 /// A response's effect on its call: 2xx to INVITE answers; a final failure to INVITE that

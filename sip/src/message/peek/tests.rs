@@ -19,10 +19,16 @@ fn agrees(buf: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(p.to_tag, m.to().is_some_and(|t| t.tag().is_some()));
     prop_assert_eq!(p.method(), m.method().map(Method::as_str));
     prop_assert_eq!(p.status().map(|(c, _)| c), m.status());
+    for (written, parsed) in [(p.from, m.from()), (p.to, m.to())] {
+        if let (Some(w), Some(n)) = (written, parsed) {
+            let uri = Uri::parse(written_uri(w)).ok();
+            prop_assert_eq!(uri.as_ref(), Some(&n.uri));
+        }
+    }
     Ok(())
 }
 
-use crate::message::Method;
+use crate::message::{Method, Uri};
 
 #[test]
 fn reads_a_request_and_a_response() {
@@ -34,7 +40,10 @@ fn reads_a_request_and_a_response() {
     assert_eq!((p.method(), p.status()), (Some("INVITE"), None));
     assert_eq!(p.call_id, Some("abc@h"));
     assert_eq!(p.cseq_method, Some("INVITE"));
-    assert!(!p.to_tag, "a tag inside the display name or the URI is not the To tag");
+    assert!(
+        !p.to_tag,
+        "a tag inside the display name or the URI is not the To tag"
+    );
     agrees(invite).expect("agrees");
     let ok = b"SIP/2.0 486 Busy Here\r\nTo: sip:bob@example.com ;tag = 9\r\nCall-ID: x\r\n\
         CSeq: 2\r\n  INVITE\r\n\r\n";
