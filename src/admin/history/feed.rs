@@ -113,7 +113,7 @@ impl Tap {
         let content = Content::Sip(&data[..data.len().min(sip::MAX_TEXT + 1)]);
         let start = seen.start.map(|(f, to)| (Protocol::Sip, f, to));
         if let Ok(mut st) = self.store.lock() {
-            keep(&mut st, &seen.call_id, start, head, content, seen.effect);
+            keep(&mut st, seen.call_id, start, head, content, seen.effect);
         }
     }
 

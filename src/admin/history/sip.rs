@@ -17,8 +17,9 @@ pub const MAX_TEXT: usize = 32 * 1024;
 
 /// One SIP message as the history sees it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Seen {
-    pub call_id: String,
+pub struct Seen<'a> {
+    /// Borrowed: most messages join a call already kept, and need no copy of it.
+    pub call_id: &'a str,
     /// (From, To) when this message starts a call (an initial INVITE).
     pub start: Option<(String, String)>,
     pub effect: Effect,
@@ -26,9 +27,9 @@ pub struct Seen {
 
 /// `None` for bytes that are not a SIP message with a Call-ID (they belong to no call). A
 /// glance (`peek`), no parse: this runs for every message the node sends or receives.
-pub fn classify(data: &[u8], dir: Dir) -> Option<Seen> {
+pub fn classify(data: &[u8], dir: Dir) -> Option<Seen<'_>> {
     let p = peek(data)?;
-    let call_id = p.call_id?.to_string();
+    let call_id = p.call_id?;
     let effect = match (p.method(), p.status()) {
         (Some("BYE"), _) => Effect::Ended("completed".into()),
         (Some(_), _) => Effect::None,

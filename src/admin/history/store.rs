@@ -212,8 +212,9 @@ fn add(rec: &mut CallRecord, head: Head, content: &Content<'_>, per_call: usize)
         return false;
     }
     if need > rec.buf.capacity() {
-        // grow by doubling (from 4 KiB), but never past the call's share
-        let cap = (rec.buf.capacity() * 2).max(4096).max(need).min(room);
+        // grow by doubling from 8 KiB (a routed call's 13-14 messages are 8-12 KiB: one
+        // reallocation), but never past the call's share
+        let cap = (rec.buf.capacity() * 2).max(8192).max(need).min(room);
         rec.buf.reserve_exact(cap - rec.buf.len());
     }
     let start = rec.buf.len() as u32;
