@@ -203,31 +203,27 @@ fn a_proxied_call_is_kept_with_every_message_in_order() {
 
 #[test]
 fn failures_and_cancels_end_a_call_with_their_outcome() {
-    let busy = |dir| classify(&sip("SIP/2.0 486 Busy Here", "x", "1 INVITE", true), dir);
+    let effect = |first: &str, cseq: &str, dir| {
+        classify(&sip(first, "x", cseq, true), dir).map(|s| s.effect)
+    };
+    let busy = "SIP/2.0 486 Busy Here";
     assert_eq!(
-        busy(Dir::Out).map(|s| s.effect),
+        effect(busy, "1 INVITE", Dir::Out),
         Some(Effect::Ended("486 Busy Here".into()))
     );
     // a failure from one target is not the caller's answer: the node may try another
-    assert_eq!(busy(Dir::In).map(|s| s.effect), Some(Effect::None));
-    let cancelled = classify(
-        &sip("SIP/2.0 487 Request Terminated", "x", "1 INVITE", true),
-        Dir::Out,
-    );
+    assert_eq!(effect(busy, "1 INVITE", Dir::In), Some(Effect::None));
     assert_eq!(
-        cancelled.map(|s| s.effect),
+        effect("SIP/2.0 487 Request Terminated", "1 INVITE", Dir::Out),
         Some(Effect::Ended("cancelled".into()))
     );
-    let reinvite = classify(
-        &sip("INVITE sip:b@x SIP/2.0", "x", "3 INVITE", true),
-        Dir::In,
-    );
+    let reinvite = sip("INVITE sip:b@x SIP/2.0", "x", "3 INVITE", true);
     assert_eq!(
-        reinvite.map(|s| s.start),
+        classify(&reinvite, Dir::In).map(|s| s.start),
         Some(None),
         "a re-INVITE starts nothing"
     );
-    assert!(classify(&Bytes::from_static(b"\x00\x01 not sip"), Dir::In).is_none());
+    assert!(classify(b"\x00\x01 not sip", Dir::In).is_none());
 }
 
 #[test]
