@@ -112,7 +112,9 @@ pub struct Core {
     pub(super) server_index: Map<String, TxId>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
-    pub(super) ctxs: Map<TxId, Ctx>,
+    /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
+    /// finished call's branch stays was most of the node's heap under load (heaptrack).
+    pub(super) ctxs: Map<TxId, Box<Ctx>>,
     pub(super) tokens: Map<u64, TxId>,
     pub(super) timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
     next_id: u64,
@@ -354,7 +356,7 @@ impl Core {
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),
             RoutePlan::LinkRegister(zone) => {
-                let request = msg.clone();
+                let request = (**msg).clone();
                 out.push(Output::Link(Box::new(LinkOutput::Register {
                     tx: id,
                     zone,
@@ -371,7 +373,7 @@ impl Core {
                 let ctx_id = self.id();
                 self.ctxs.insert(
                     ctx_id,
-                    Ctx {
+                    Box::new(Ctx {
                         server: id,
                         invite,
                         targets: f.targets,
@@ -384,7 +386,7 @@ impl Core {
                         finished: false,
                         anchored: None,
                         parked: None,
-                    },
+                    }),
                 );
                 if let Some(s) = self.servers.get_mut(&id) {
                     s.ctx = Some(ctx_id);

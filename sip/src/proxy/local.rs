@@ -34,7 +34,7 @@ impl Core {
             Box::new(ServerTx {
                 key,
                 machine,
-                request: Some(msg),
+                request: Some(Box::new(msg)),
                 reply,
                 ctx: None,
                 to_tag,

@@ -21,7 +21,7 @@ pub(super) struct ServerTx {
     pub machine: Server,
     /// the request, until a final response is sent (then only the machine's copy of the
     /// response is needed; dropping it keeps 32 s of finished transactions small)
-    pub request: Option<Message>,
+    pub request: Option<Box<Message>>,
     /// where responses go (RFC 3261 18.2.2, RFC 3581) and our address it arrived on
     pub reply: Flow,
     pub ctx: Option<TxId>,

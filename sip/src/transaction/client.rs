@@ -119,6 +119,7 @@ impl Client {
                         self.state = Accepted;
                         self.retransmit_at = None;
                         self.timeout_at = None;
+                        self.release_request();
                         self.end_at = Some(now + self.timers.t1x64());
                         (true, None)
                     } else {
@@ -127,6 +128,7 @@ impl Client {
                         self.state = Completed;
                         self.retransmit_at = None;
                         self.timeout_at = None;
+                        self.release_request();
                         if self.reliable {
                             self.terminate();
                         } else {
@@ -158,6 +160,7 @@ impl Client {
                         self.state = Completed;
                         self.retransmit_at = None;
                         self.timeout_at = None;
+                        self.release_request();
                         if self.reliable {
                             self.terminate();
                         } else {
@@ -169,6 +172,12 @@ impl Client {
                 _ => (false, None),
             }
         }
+    }
+
+    /// After a final response the request is never sent again: the transaction waits out its
+    /// timers (32 s in Accepted) holding only what it still answers with, not the request.
+    fn release_request(&mut self) {
+        self.request = Bytes::new();
     }
 
     /// The transport could not send the request (17.1.4): the transaction is over.

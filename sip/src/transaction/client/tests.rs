@@ -160,3 +160,26 @@ proptest! {
         prop_assert!(c.is_terminated() || c.state() == ClientState::Proceeding);
     }
 }
+
+/// After a final response the request is not held for the rest of the transaction's life
+/// (32 s in Accepted, timer K in Completed): it is never sent again.
+#[test]
+fn a_final_response_releases_the_request() {
+    let now = Instant::now();
+    let t = TimerConfig::default();
+    for (invite, status) in [(true, 200), (true, 486), (false, 200)] {
+        let mut c = Client::new(invite, Bytes::from_static(b"REQUEST"), false, now, &t);
+        assert!(!c.request.is_empty());
+        c.on_response(100, now, &ack);
+        assert!(!c.request.is_empty(), "a provisional response keeps it");
+        c.on_response(status, now, &ack);
+        assert!(c.request.is_empty(), "invite {invite} status {status}");
+        let later = run_until(&mut c, now, Duration::from_secs(40));
+        assert!(
+            !later
+                .iter()
+                .any(|(_, x)| matches!(x, ClientTimeout::Retransmit(_))),
+            "{later:?}"
+        );
+    }
+}
