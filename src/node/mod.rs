@@ -8,6 +8,7 @@ mod h323;
 mod media;
 mod publish;
 mod sip;
+mod trim;
 
 use crate::admin::history::{History, Tap};
 use crate::admin::metrics::MetricsHandle;

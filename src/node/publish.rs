@@ -1,7 +1,8 @@
 //! The node's status snapshot, refreshed about once a second from the running parts: the SIP
 //! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot, the
 //! relay's counters and the admin listener's, then the alarms of it all. Reads them, never
-//! changes them. It also hands every SIP message in and out to the call history's tap.
+//! changes them. It also hands every SIP message in and out to the call history's tap, and
+//! gives the heap back after a load (`trim`).
 
 use crate::admin::alarms::Alarms;
 use crate::admin::history::Tap;
@@ -41,6 +42,7 @@ pub(super) struct Publisher {
     transport: TransportHandle,
     alarms: Alarms,
     tap: Option<Tap>,
+    trim: super::trim::Trim,
     /// When the next snapshot is due.
     at: Instant,
 }
@@ -80,6 +82,9 @@ impl Observer<LinkedProxy> for Publisher {
         s.fill_transport(self.transport.stats());
         s.admin = self.handle.admin_status();
         s.alarms = self.alarms.evaluate(&s);
+        if self.trim.due(s.sip.transactions, now) {
+            super::trim::release_in_background();
+        }
         self.metrics.set(&s);
         self.handle.set(s);
     }
@@ -110,6 +115,7 @@ impl Publisher {
             transport: sources.transport,
             alarms: Alarms::new(sources.cert_not_after),
             tap: sources.tap,
+            trim: super::trim::Trim::new(now),
             at: now,
         }
     }
