@@ -50,6 +50,15 @@ pub const H323_SETUP_TIMEOUT_SECS: u64 = 180;
 pub const ASSENT_SIGNALING_PORT: u16 = 2776;
 /// H.460.18 H.245.
 pub const H46018_H245_PORT: u16 = 2777;
+/// Seconds between H.460.18 keep-alives of a traversal RAS flow (lightweight RRQ), and the time
+/// to live E grants an endpoint behind a NAT: 19 s, as the public implementations use, so a
+/// firewall's UDP pinhole (commonly 30 s or more) never closes.
+pub const H46018_KEEPALIVE_SECS: u64 = 19;
+/// The range allowed for that interval, seconds.
+pub const H46018_KEEPALIVE_RANGE: std::ops::RangeInclusive<u64> = 5..=30;
+/// H.235.1 timestamps further than this from our clock (seconds) are refused; both sides need
+/// NTP.
+pub const H235_CLOCK_SKEW_SECS: u64 = 300;
 /// "Assent RTP/RTCP (traversed media) 36000-59999".
 pub const MEDIA_PORTS: PortRange = PortRange {
     start: 36000,

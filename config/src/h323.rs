@@ -39,6 +39,12 @@ pub struct H323 {
     pub multicast_discovery: bool,
     /// The UDP port of multicast discovery.
     pub discovery_port: u16,
+    /// E: where traversal clients and H.460.18 endpoints open their H.245 connections.
+    pub h46018_port: u16,
+    /// E: where assent-mode traversal clients carry Q.931 and H.245.
+    pub assent_port: u16,
+    /// Seconds an H.235.1 timestamp may differ from our clock (both sides need NTP).
+    pub token_skew: u64,
 }
 
 impl Default for H323 {
@@ -59,6 +65,9 @@ impl Default for H323 {
             setup_timeout: d::H323_SETUP_TIMEOUT_SECS,
             multicast_discovery: false,
             discovery_port: d::H323_DISCOVERY_PORT,
+            h46018_port: d::H46018_H245_PORT,
+            assent_port: d::ASSENT_SIGNALING_PORT,
+            token_skew: d::H235_CLOCK_SKEW_SECS,
         }
     }
 }

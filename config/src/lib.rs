@@ -16,7 +16,7 @@ pub mod zones;
 pub use load::{ConfigError, FieldError, PathPart};
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role, Transport};
-pub use validate::{traversal_server_port, LOCAL_ZONE};
+pub use validate::{traversal_server_h323_port, traversal_server_port, LOCAL_ZONE};
 
 /// The configuration `causeway run` uses when no `--config` is given.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");

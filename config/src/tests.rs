@@ -273,6 +273,82 @@ target = "from-control"
         ));
         assert!(e.contains("already the port"), "{e}");
     }
+
+    /// The H.323 side of traversal zones: 6001, 6002 counted like 7001, 7002; off unless
+    /// `[h323]` is; each fault named at its key.
+    #[test]
+    fn traversal_zones_carry_h323_with_the_reference_ports() {
+        let c = Config::parse("e.toml", EDGE).expect("valid");
+        assert!(!c.zones[0].carries_h323(c.h323.enabled));
+        let on = format!("{EDGE}\n[h323]\nenabled = true\n");
+        let c = Config::parse("e.toml", &on).expect("valid");
+        assert!(c.zones[0].carries_h323(true) && !c.zones[2].carries_h323(true));
+        assert_eq!(traversal_server_h323_port(&c, 0), 6001);
+        assert_eq!(traversal_server_h323_port(&c, 1), 6002);
+        assert_eq!(c.zones[0].h323_mode(), crate::zones::H323Mode::H46018);
+        assert_eq!(c.h323.h46018_port, 2777);
+        assert_eq!(c.h323.assent_port, 2776);
+        assert_eq!(c.h323.token_skew, 300);
+        // `h323 = true` needs the gatekeeper
+        let e = err(&EDGE.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323 = true"));
+        assert!(e.contains("zone[1].h323") && e.contains("[h323] enabled"), "{e}");
+        // two server zones on one RAS port
+        let e = err(&on.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 6001"));
+        assert!(e.contains("zone[1].h323_port") && e.contains("`from-control`"), "{e}");
+        // not the gatekeeper's own RAS port either
+        let e = err(&on.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 1719"));
+        assert!(e.contains("gatekeeper's RAS port"), "{e}");
+        // a zone turned off does not hold its port
+        let off = on.replace(
+            "username = \"control-1\"\n\n[[zone]]\nname = \"second\"",
+            "username = \"control-1\"\nh323 = false\n\n[[zone]]\nname = \"second\"",
+        );
+        let off = off.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 6001");
+        Config::parse("e.toml", &off).expect("a zone without H.323 holds no RAS port");
+        // H.323 keys only on traversal zones
+        let e = err(&on.replace(
+            "nameservers = [\"127.0.0.1:5353\"]",
+            "nameservers = [\"127.0.0.1:5353\"]\nh323_mode = \"assent\"",
+        ));
+        assert!(e.contains("zone[2].h323_mode") && e.contains("traversal"), "{e}");
+        let e = err(&on.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nh323_keepalive_interval = 10",
+        ));
+        assert!(e.contains("zone[1].h323_keepalive_interval"), "{e}");
+    }
+
+    const CONTROL: &str = r#"
+[system]
+role = "control"
+domain = "example.com"
+
+[h323]
+enabled = true
+
+[[zone]]
+name = "to-edge"
+type = "traversal-client"
+peer = "edge.example.com"
+username = "control-1"
+password = "secret"
+"#;
+
+    #[test]
+    fn a_traversal_client_carrying_h323_names_the_edge_port() {
+        let e = err(CONTROL);
+        assert!(e.contains("zone[0]") && e.contains("needs `h323_port`"), "{e}");
+        let ok = format!("{CONTROL}h323_port = 6001\nh323_mode = \"assent\"\n");
+        let c = Config::parse("c.toml", &ok).expect("valid");
+        assert_eq!(c.zones[0].h323_mode(), crate::zones::H323Mode::Assent);
+        assert_eq!(c.zones[0].h323_keepalive_interval(), 19);
+        for (v, good) in [(4, false), (5, true), (30, true), (31, false)] {
+            let t = format!("{ok}h323_keepalive_interval = {v}\n");
+            assert_eq!(Config::parse("c.toml", &t).is_ok(), good, "{v}");
+        }
+        let sip_only = format!("{CONTROL}h323 = false\n");
+        Config::parse("c.toml", &sip_only).expect("a SIP-only link needs no H.323 port");
+    }
 }
 
 /// `[admin]` away from loopback: refused without TLS and users, accepted with both; a user's

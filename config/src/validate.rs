@@ -13,8 +13,11 @@
 use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
 use crate::schema::Config;
-use crate::types::Transport;
-use crate::zones::{AdminUser, PatternBehavior, PatternType, Zone, ZoneType};
+mod zones;
+
+use crate::zones::{AdminUser, PatternBehavior, PatternType};
+use zones::check_zones;
+pub use zones::{traversal_server_h323_port, traversal_server_port};
 
 /// Name of the implicit zone of local registrations.
 pub const LOCAL_ZONE: &str = "LocalZone";
@@ -259,6 +262,14 @@ fn check_h323(c: &Config) -> Result<(), FieldError> {
             }
         }
     }
+    for (k, port) in [("h46018_port", h.h46018_port), ("assent_port", h.assent_port)] {
+        if port == 0 {
+            return Err(FieldError::new(&at(k), "must be a port number"));
+        }
+    }
+    if h.token_skew == 0 {
+        return Err(FieldError::new(&at("token_skew"), "must be positive"));
+    }
     if h.gatekeeper_id
         .as_ref()
         .is_some_and(|g| g.is_empty() || g.chars().count() > 128)
@@ -295,234 +306,6 @@ fn check_media(c: &Config) -> Result<(), FieldError> {
         return Err(FieldError::new(
             &[Key("media"), Key("max_sessions")],
             "must be positive",
-        ));
-    }
-    Ok(())
-}
-
-/// The traversal-server zones' SIP ports: the configured one, or 7001 for the first zone,
-/// 7002 for the second, … (reference table 001).
-pub fn traversal_server_port(c: &Config, zone_index: usize) -> u16 {
-    let z = &c.zones[zone_index];
-    if let Some(p) = z.sip_port {
-        return p;
-    }
-    let nth = c.zones[..zone_index]
-        .iter()
-        .filter(|z| z.kind == ZoneType::TraversalServer)
-        .count();
-    crate::defaults::TRAVERSAL_SIP_FIRST_PORT.saturating_add(nth as u16)
-}
-
-fn check_zones(c: &Config) -> Result<(), FieldError> {
-    for (i, z) in c.zones.iter().enumerate() {
-        let at = ZoneAt {
-            i,
-            kind: z.kind.as_str(),
-        };
-        check_zone_name(c, &at)?;
-        check_zone_keys(c, z, &at)?;
-        match z.kind {
-            ZoneType::Neighbor => check_neighbor_zone(z, &at)?,
-            ZoneType::TraversalClient => check_traversal_client_zone(z, &at)?,
-            ZoneType::TraversalServer => check_traversal_server_zone(c, &at)?,
-            ZoneType::Dns => {}
-        }
-    }
-    Ok(())
-}
-
-/// Zone `i` of type `kind`: where its faults point, and how their text names its type.
-struct ZoneAt {
-    i: usize,
-    kind: &'static str,
-}
-
-impl ZoneAt {
-    fn key(&self, k: &'static str) -> [PathPart; 3] {
-        [Key("zone"), Index(self.i), Key(k)]
-    }
-
-    /// `key` is set (`misplaced`) on a zone type other than `types`.
-    fn only(&self, misplaced: bool, key: &'static str, types: &str) -> Result<(), FieldError> {
-        if misplaced {
-            Err(FieldError::new(
-                &self.key(key),
-                format!(
-                    "`{key}` applies to {types} zones, not to a {} zone",
-                    self.kind
-                ),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// This zone type cannot work without `key`.
-    fn need(&self, set: bool, key: &'static str) -> Result<(), FieldError> {
-        if set {
-            Ok(())
-        } else {
-            Err(FieldError::new(
-                &[Key("zone"), Index(self.i)],
-                format!("a {} zone needs `{key}`", self.kind),
-            ))
-        }
-    }
-}
-
-/// Not empty, not a name the search rules give a meaning of their own, not taken already.
-fn check_zone_name(c: &Config, at: &ZoneAt) -> Result<(), FieldError> {
-    let (i, z) = (at.i, &c.zones[at.i]);
-    if z.name.trim().is_empty() {
-        return Err(FieldError::new(&at.key("name"), "must not be empty"));
-    }
-    if z.name.eq_ignore_ascii_case(LOCAL_ZONE) || ["any", "registered"].contains(&z.name.as_str()) {
-        return Err(FieldError::new(
-            &at.key("name"),
-            format!("`{}` is reserved", z.name),
-        ));
-    }
-    if c.zones[..i].iter().any(|o| o.name == z.name) {
-        return Err(FieldError::new(
-            &at.key("name"),
-            format!("zone `{}` is defined twice", z.name),
-        ));
-    }
-    Ok(())
-}
-
-/// Keys that only some zone types take, refused on the others (in this order, the first one
-/// found is reported); and what `mtls` needs where it is allowed.
-fn check_zone_keys(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    let client = z.kind == ZoneType::TraversalClient;
-    let server = z.kind == ZoneType::TraversalServer;
-    let traversal = client || server;
-    for (key, set) in [
-        ("password", z.password.is_some()),
-        ("tls_verify", z.tls_verify.is_some()),
-        ("ca", z.ca.is_some()),
-        ("peer_name", z.peer_name.is_some()),
-        ("client_certificate", z.client_certificate),
-        ("keepalive_interval", z.keepalive_interval.is_some()),
-        ("registration_expires", z.registration_expires.is_some()),
-        ("retry_first", z.retry_first.is_some()),
-        ("retry_max", z.retry_max.is_some()),
-    ] {
-        at.only(!client && set, key, "traversal-client")?;
-    }
-    at.only(!traversal && z.sip_port.is_some(), "sip_port", "traversal")?;
-    at.only(!traversal && z.username.is_some(), "username", "traversal")?;
-    at.only(
-        !server && z.listen_ip.is_some(),
-        "listen_ip",
-        "traversal-server",
-    )?;
-    at.only(
-        z.kind != ZoneType::Dns && !z.nameservers.is_empty(),
-        "nameservers",
-        "dns",
-    )?;
-    at.only(!server && z.mtls, "mtls", "traversal-server")?;
-    if z.mtls && (z.transport() != Transport::Tls || c.sip.trusted_ca.is_none()) {
-        return Err(FieldError::new(
-            &at.key("mtls"),
-            "MTLS needs transport \"tls\" and `sip.trusted_ca` to verify client certificates",
-        ));
-    }
-    at.only(
-        !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
-        "peer",
-        "neighbor and traversal-client",
-    )
-}
-
-/// A neighbor is reached at `peer`, which must be `host[:port]`.
-fn check_neighbor_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    at.need(z.peer.is_some(), "peer")?;
-    if let Some(p) = &z.peer {
-        if split_host(p).is_none() {
-            return Err(FieldError::new(
-                &at.key("peer"),
-                format!("`{p}` is not host[:port]"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// C's side of a traversal link: where E is, the credentials, a stream transport, timers that
-/// can work, and the CA file if one is named.
-fn check_traversal_client_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    at.need(z.peer.is_some(), "peer")?;
-    at.need(z.username.is_some(), "username")?;
-    at.need(z.password.is_some(), "password")?;
-    if let Some(p) = &z.peer {
-        if !is_hostname(p) {
-            return Err(FieldError::new(
-                &at.key("peer"),
-                format!("`{p}` is not a host name or IP address (the port is `sip_port`)"),
-            ));
-        }
-    }
-    if z.transport() == Transport::Udp {
-        return Err(FieldError::new(
-            &at.key("transport"),
-            "a traversal link runs over tls or tcp",
-        ));
-    }
-    if z.keepalive_interval() == 0 || z.retry_first() == 0 || z.retry_max() < z.retry_first() {
-        return Err(FieldError::new(
-            &[Key("zone"), Index(at.i)],
-            "keepalive_interval and retry_first must be positive, and retry_max at least retry_first",
-        ));
-    }
-    if z.registration_expires() < 10 {
-        return Err(FieldError::new(
-            &at.key("registration_expires"),
-            "must be at least 10 seconds",
-        ));
-    }
-    if let Some(ca) = &z.ca {
-        if !ca.is_file() {
-            return Err(FieldError::new(
-                &at.key("ca"),
-                format!("file `{}` does not exist", ca.display()),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// E's side of a traversal link: a credential to expect, a stream transport, and a SIP port no
-/// earlier traversal-server zone has.
-fn check_traversal_server_zone(c: &Config, at: &ZoneAt) -> Result<(), FieldError> {
-    let (i, z) = (at.i, &c.zones[at.i]);
-    at.need(z.username.is_some(), "username")?;
-    if let Some(u) = &z.username {
-        if !c.credentials.iter().any(|cr| &cr.username == u) {
-            return Err(FieldError::new(
-                &at.key("username"),
-                format!("no [[credential]] has username `{u}`"),
-            ));
-        }
-    }
-    if z.transport() == Transport::Udp {
-        return Err(FieldError::new(
-            &at.key("transport"),
-            "a traversal link runs over tls or tcp",
-        ));
-    }
-    let port = traversal_server_port(c, i);
-    if let Some(j) = (0..i).find(|&j| {
-        c.zones[j].kind == ZoneType::TraversalServer && traversal_server_port(c, j) == port
-    }) {
-        return Err(FieldError::new(
-            &at.key("sip_port"),
-            format!(
-                "port {port} is already the port of zone `{}`",
-                c.zones[j].name
-            ),
         ));
     }
     Ok(())

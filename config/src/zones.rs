@@ -52,6 +52,27 @@ pub struct Zone {
     /// dns: nameservers to ask (system resolvers when empty).
     #[serde(default)]
     pub nameservers: Vec<SocketAddr>,
+    /// Traversal zones: the zone carries H.323 as well as SIP (default: `[h323] enabled`).
+    pub h323: Option<bool>,
+    /// Traversal zones: UDP port of E's zone for the traversal RAS flow (server: 6001 for the
+    /// first traversal-server zone, 6002, …; client: required when the zone carries H.323).
+    pub h323_port: Option<u16>,
+    /// Traversal zones: `h46018` (default) or `assent`.
+    pub h323_mode: Option<H323Mode>,
+    /// traversal-client: seconds between keep-alives of the RAS flow (5..=30, default 19).
+    pub h323_keepalive_interval: Option<u64>,
+}
+
+/// How a traversal zone carries H.323 (reference tables "H.460.18/19" and "Assent").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum H323Mode {
+    /// H.460.18 signaling traversal and H.460.19 media traversal: Q.931 to E's 1720, H.245 to
+    /// E's 2777.
+    #[default]
+    H46018,
+    /// causeway's own wire format on the reference layout: Q.931 and H.245 to E's 2776.
+    Assent,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -94,6 +115,20 @@ impl Zone {
     }
     pub fn retry_max(&self) -> u64 {
         self.retry_max.unwrap_or(d::TRAVERSAL_RETRY_MAX_SECS)
+    }
+    /// Whether the zone carries H.323 (`h323`, else `[h323] enabled`).
+    pub fn carries_h323(&self, h323_enabled: bool) -> bool {
+        matches!(
+            self.kind,
+            ZoneType::TraversalClient | ZoneType::TraversalServer
+        ) && self.h323.unwrap_or(h323_enabled)
+    }
+    pub fn h323_mode(&self) -> H323Mode {
+        self.h323_mode.unwrap_or_default()
+    }
+    pub fn h323_keepalive_interval(&self) -> u64 {
+        self.h323_keepalive_interval
+            .unwrap_or(d::H46018_KEEPALIVE_SECS)
     }
     pub fn tls_verify(&self) -> crate::TlsVerify {
         self.tls_verify.unwrap_or(crate::TlsVerify::Permissive)
