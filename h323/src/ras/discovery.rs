@@ -15,7 +15,7 @@ use causeway_h323_asn1::h323_messages::{GatekeeperRejectReason, GatekeeperReques
 impl Gatekeeper {
     pub(super) fn on_grq(&mut self, m: &GatekeeperRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
         let n = m.request_seq_num.0;
-        let reply = asn::socket_addr(&m.ras_address).unwrap_or(d.from);
+        let reply = super::answer_to(asn::socket_addr(&m.ras_address), d.from);
         if let Some(gk) = &m.gatekeeper_identifier {
             if !self.is_our_id(&gk.0) && d.multicast {
                 // a multicast GRQ looking for another gatekeeper is not ours to answer

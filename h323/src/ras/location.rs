@@ -56,7 +56,7 @@ pub(super) enum Step {
 impl Gatekeeper {
     pub(super) fn on_lrq(&mut self, m: &LocationRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
         let n = m.request_seq_num.0;
-        let reply = asn::socket_addr(&m.reply_address).unwrap_or(d.from);
+        let reply = super::answer_to(asn::socket_addr(&m.reply_address), d.from);
         let Some(zone) = self
             .neighbors
             .iter()

@@ -23,6 +23,11 @@
 //! This file holds the [`Gatekeeper`] value, its configuration, inputs and outputs, the
 //! dispatch of a datagram to its procedure and the timers. Choices made here:
 //! - A datagram that does not decode is counted and reported (malformed), never answered.
+//! - Replies go to the address a request names (rasAddress, replyAddress) unless the datagram
+//!   came from another IP: then a NAT rewrote its source, the named address is the endpoint's
+//!   private one, and the reply goes where the request came from ([`answer_to`]; as GNU
+//!   Gatekeeper does). Same IP with another port is an endpoint sending from a second socket,
+//!   and the named address stands.
 //! - Requests a gatekeeper does not serve (NSM, RAI, SCI, IRQ) get XRS so the endpoint stops
 //!   retrying (H.225.0 7.13); confirms and rejects it never asked for are ignored.
 //!
@@ -316,7 +321,7 @@ impl Gatekeeper {
                 // Requests a gatekeeper does not serve (and confirms it never asked for):
                 // XRS for requests, so the endpoint stops retrying (H.225.0 7.13).
                 if let Some(n) = request_seq(&other) {
-                    let reply = reply_address(&other).unwrap_or(d.from);
+                    let reply = answer_to(reply_address(&other), d.from);
                     self.send(reply, &build::xrs(n, d.bytes), out);
                 }
             }
@@ -387,6 +392,20 @@ pub fn name(m: &RasMessage) -> &'static str {
         RasMessage::admissionConfirmSequence(_) => "ACFseq",
         _ => "other",
     }
+}
+
+/// Where the answer to a request goes: the address it names, unless it came from another IP
+/// (a NAT between us rewrote it), then the source (module doc).
+pub(crate) fn answer_to(named: Option<SocketAddr>, from: SocketAddr) -> SocketAddr {
+    match named {
+        Some(a) if a.ip() == from.ip() => a,
+        _ => from,
+    }
+}
+
+/// Whether a request naming `named` crossed a NAT on its way from `from`.
+pub(crate) fn behind_nat(named: SocketAddr, from: SocketAddr) -> bool {
+    named.ip() != from.ip()
 }
 
 /// The sequence number of a request we do not serve (for XRS); confirms/rejects get no XRS.

@@ -20,6 +20,12 @@
 //! - A URQ without an endpoint identifier names the endpoint by its call-signaling address
 //!   (H.225.0 7.10).
 //!
+//! - An endpoint whose RRQ came from another IP than its rasAddress is behind a NAT: it is
+//!   registered at the address the RRQ came from (where RCF, IRQ, URQ and later requests to
+//!   it go) and its call-signaling addresses take that IP too (the port it gave is kept: the
+//!   NAT forwards it, or the call cannot reach it whatever we do). A lightweight RRQ of such an
+//!   endpoint from a new port of the same IP moves its RAS address there (the NAT rebound).
+//!
 //! Must not touch: admitted calls beyond dropping those of a removed endpoint, routing,
 //! sockets, clocks.
 
@@ -44,8 +50,8 @@ impl Gatekeeper {
         out: &mut Vec<Output>,
     ) {
         let n = m.request_seq_num.0;
-        let ras = m.ras_address.iter().find_map(asn::socket_addr);
-        let reply = ras.unwrap_or(d.from);
+        let named = m.ras_address.iter().find_map(asn::socket_addr);
+        let reply = super::answer_to(named, d.from);
         let ttl = match m.time_to_live {
             Some(TimeToLive(t)) if t > 0 => t.min(self.cfg.time_to_live),
             _ => self.cfg.time_to_live,
@@ -62,12 +68,12 @@ impl Gatekeeper {
             self.on_lightweight_rrq(m, reply, ttl, d.from, now, out);
             return;
         }
-        let Some(ras) = ras else {
+        if named.is_none() {
             let reason = RegistrationRejectReason::invalidRASAddress(());
             self.refuse_rrq(n, "invalidRASAddress", reason, d.from, d.from, out);
             return;
-        };
-        self.on_full_rrq(m, ras, ttl, d.from, now, out);
+        }
+        self.on_full_rrq(m, reply, ttl, d.from, now, out);
     }
 
     /// RRJ to `to`, and the rejection counted and reported as coming from `from`.
@@ -101,11 +107,15 @@ impl Gatekeeper {
             .as_ref()
             .and_then(|e| self.endpoint_of(e))
             .cloned();
-        let Some(ep) = known else {
+        let Some(mut ep) = known else {
             let reason = RegistrationRejectReason::fullRegistrationRequired(());
             self.refuse_rrq(n, "fullRegistrationRequired", reason, from, reply, out);
             return;
         };
+        if ep.nat && ep.ras != from && ep.ras.ip() == from.ip() {
+            ep.ras = from;
+            self.table.move_ras(&ep.id, from);
+        }
         self.table
             .refresh(&ep.id, now + Duration::from_secs(u64::from(ttl)), ttl);
         let msg = build::rcf(build::Rcf {
@@ -142,10 +152,22 @@ impl Gatekeeper {
         out: &mut Vec<Output>,
     ) {
         let n = m.request_seq_num.0;
+        let nat = m
+            .ras_address
+            .iter()
+            .find_map(asn::socket_addr)
+            .is_some_and(|named| super::behind_nat(named, from));
         let call_signal: Vec<SocketAddr> = m
             .call_signal_address
             .iter()
             .filter_map(asn::socket_addr)
+            .map(|a| {
+                if nat {
+                    SocketAddr::new(from.ip(), a.port())
+                } else {
+                    a
+                }
+            })
             .collect();
         if call_signal.is_empty() {
             let reason = RegistrationRejectReason::invalidCallSignalAddress(());
@@ -189,6 +211,7 @@ impl Gatekeeper {
                 expires: now + Duration::from_secs(u64::from(ttl)),
                 registered_at: now,
                 probe: None,
+                nat,
             },
             now,
         );

@@ -24,6 +24,8 @@ pub struct Endpoint {
     pub registered_at: Instant,
     /// An IRQ sent because the TTL ran out: its sequence number and when we give up.
     pub probe: Option<(u16, Instant)>,
+    /// Registered from another IP than its rasAddress (a NAT between us).
+    pub nat: bool,
 }
 
 #[derive(Default, Debug)]
@@ -130,6 +132,19 @@ impl Table {
         ep.probe = None;
         self.deadlines.insert((expires, ep.id.clone()));
         true
+    }
+
+    /// The endpoint's RAS address is now `ras` (its NAT rebound it).
+    pub fn move_ras(&mut self, id: &str, ras: SocketAddr) {
+        let Some(ep) = self.by_id.get_mut(id) else {
+            return;
+        };
+        let signal = ep.call_signal.first().copied();
+        if self.by_ras.get(&(ep.ras, signal)).is_some_and(|o| o == id) {
+            self.by_ras.remove(&(ep.ras, signal));
+        }
+        ep.ras = ras;
+        self.by_ras.insert((ras, signal), ep.id.clone());
     }
 
     /// Marks an endpoint as probed (IRQ `seq` sent) until `until`.

@@ -363,3 +363,72 @@ fn the_alias_table_is_shared_with_sip_both_ways() {
     assert!(shared.owner("1004", now).is_none());
     assert!(shared.owner("dave", now).is_none());
 }
+
+/// An endpoint behind a NAT names its private rasAddress; the RRQ arrives from the NAT's
+/// public address. The RCF must go where the RRQ came from (else the endpoint never sees it),
+/// and the registration holds the public address for later requests to it and for calls.
+#[test]
+fn an_rrq_through_a_nat_is_answered_where_it_came_from() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let public = "203.0.113.5:40000";
+    let (sent, _) = exchange(
+        &mut gk,
+        public,
+        &rrq(5, "10.1.1.10:1719", vec![h323id("natted")]),
+        now,
+    );
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa(public), "not the private 10.1.1.10:1719");
+    assert!(matches!(msg, RasMessage::registrationConfirm(_)), "{msg:?}");
+    let ep = gk.registrations().by_alias("natted").cloned().unwrap();
+    assert!(ep.nat);
+    assert_eq!(ep.ras, sa(public));
+    assert_eq!(
+        ep.call_signal,
+        vec![sa("203.0.113.5:1720")],
+        "the NAT's IP, the port given"
+    );
+    // the NAT rebinds the flow to another port: the lightweight RRQ moves the RAS address
+    let light = rrq_full(
+        6,
+        sa("10.1.1.10:1719"),
+        sa("10.1.1.10:1720"),
+        vec![],
+        Some(600),
+        true,
+        Some(asn::endpoint_id(&ep.id)),
+    );
+    let (sent, _) = exchange(&mut gk, "203.0.113.5:40007", &light, now);
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("203.0.113.5:40007"));
+    assert!(matches!(msg, RasMessage::registrationConfirm(_)), "{msg:?}");
+    assert_eq!(
+        gk.registrations().get(&ep.id).map(|e| e.ras),
+        Some(sa("203.0.113.5:40007"))
+    );
+    // another IP with the identifier does not move it (it is not the NAT rebinding)
+    let (sent, _) = exchange(&mut gk, "198.51.100.9:5000", &light, now);
+    assert_eq!(one(sent).0, sa("203.0.113.5:40007"));
+    assert_eq!(
+        gk.registrations().get(&ep.id).map(|e| e.ras),
+        Some(sa("203.0.113.5:40007"))
+    );
+}
+
+/// Same IP, another port: an endpoint that sends from a second socket; the rasAddress it
+/// names is where it listens, and there the RCF goes (H.225.0 7.9).
+#[test]
+fn an_rrq_from_another_port_of_the_same_ip_is_answered_at_its_ras_address() {
+    let mut gk = gatekeeper();
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.10:50000",
+        &rrq(5, "192.0.2.10:1719", vec![h323id("two-sockets")]),
+        Instant::now(),
+    );
+    assert_eq!(one(sent).0, sa("192.0.2.10:1719"));
+    let ep = gk.registrations().by_alias("two-sockets").cloned().unwrap();
+    assert!(!ep.nat);
+    assert_eq!(ep.call_signal, vec![sa("192.0.2.10:1720")]);
+}
