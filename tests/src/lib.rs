@@ -327,29 +327,47 @@ pub fn sipp_uac(
     calls: u32,
     rate: u32,
 ) -> Output {
+    sipp_uac_with(node, name, service, transport, calls, rate, &[])
+}
+
+/// [`sipp_uac`] with more sipp options (`-l` to cap the calls open at once, …).
+pub fn sipp_uac_with(
+    node: &Node,
+    name: &str,
+    service: &str,
+    transport: &str,
+    calls: u32,
+    rate: u32,
+    extra: &[&str],
+) -> Output {
     let limit = 15 + calls / rate.max(1);
-    sipp(
-        &[
-            &format!("127.0.0.1:{}", node.port),
-            "-sf",
-            &scenario(name).display().to_string(),
-            "-s",
-            service,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-t",
-            transport,
-            "-m",
-            &calls.to_string(),
-            "-r",
-            &rate.to_string(),
-            "-timeout",
-            &format!("{limit}s"),
-        ],
-        Duration::from_secs(u64::from(limit) + 5),
-    )
+    let calls_text = calls.to_string();
+    let rate_text = rate.to_string();
+    let port = free_port().to_string();
+    let timeout = format!("{limit}s");
+    let target = format!("127.0.0.1:{}", node.port);
+    let file = scenario(name).display().to_string();
+    let mut args: Vec<&str> = vec![
+        &target,
+        "-sf",
+        &file,
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        transport,
+        "-m",
+        &calls_text,
+        "-r",
+        &rate_text,
+        "-timeout",
+        &timeout,
+    ];
+    args.extend_from_slice(extra);
+    sipp(&args, Duration::from_secs(u64::from(limit) + 5))
 }
 
 /// Registers `user@example.com` at `node` with a Contact on 127.0.0.1:`contact_port`.
