@@ -22,6 +22,7 @@ pub mod call;
 pub mod describe;
 pub mod driver;
 pub mod endpoint;
+pub mod h235;
 pub mod q931;
 pub mod ras;
 pub mod service;
