@@ -596,6 +596,26 @@ proptest! {
         prop_assert!(verify(&mut verifier(), &bytes, NOW).is_err());
     }
 
+    /// What the fuzz target asserts: any message that decodes (here, RAS messages of every
+    /// kind with one octet changed) and can be signed verifies.
+    #[test]
+    fn prop_whatever_decodes_signs_and_verifies(
+        kind in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        xor in 1u8..,
+    ) {
+        let kinds = every_kind();
+        let (_, msg) = &kinds[kind.index(kinds.len())];
+        let mut bytes = aper::encode(msg).expect("encode");
+        let i = at.index(bytes.len());
+        bytes[i] ^= xor;
+        if let Ok(msg) = aper::decode::<h225::RasMessage>(&bytes) {
+            if let Ok(signed) = sign(msg, &creds(), NOW, 1) {
+                prop_assert!(verify(&mut verifier(), &signed, NOW).is_ok());
+            }
+        }
+    }
+
     #[test]
     fn prop_verify_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let _ = verify(&mut verifier(), &bytes, NOW);
