@@ -67,7 +67,10 @@ mod verify;
 mod tests;
 
 pub use sign::{sign, SignError};
-pub use verify::{Malformed, TokenError, Verified, Verifier, DEFAULT_SKEW_WINDOW};
+pub use verify::{
+    Malformed, TokenError, Verified, Verifier, DEFAULT_MAX_SENDERS, DEFAULT_PER_SENDER,
+    DEFAULT_SKEW_WINDOW,
+};
 
 use causeway_h323_asn1::h235_security_messages::{CryptoToken, CryptoTokenCryptoHashedToken};
 use causeway_h323_asn1::h323_messages::{CryptoH323Token, RasMessage};
