@@ -13,6 +13,8 @@
 //! - [`endpoint`]: what an endpoint sends (RAS requests, UUIEs, basic H.245); today for the
 //!   test endpoint and tests, next for the H.460.18 client and the interworking gateway.
 //! - [`ras`]: the gatekeeper (RAS, UDP 1719).
+//! - [`h235`]: H.235.1 baseline security (procedure I): signing RAS messages with an
+//!   HMAC-SHA1-96 CryptoToken and verifying them (time window, replay memory).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
 //! - [`describe`]: any of their messages as text, for the call history's message ladder.
 //! - [`service`]: both as one sans-IO value; [`driver`]: its tokio sockets and timers.
@@ -22,6 +24,7 @@ pub mod call;
 pub mod describe;
 pub mod driver;
 pub mod endpoint;
+pub mod h235;
 pub mod q931;
 pub mod ras;
 pub mod service;
