@@ -25,6 +25,7 @@ pub mod describe;
 pub mod driver;
 pub mod endpoint;
 pub mod h235;
+pub mod h46018;
 pub mod q931;
 pub mod ras;
 pub mod service;

@@ -1,0 +1,429 @@
+//! E's side of traversal zones' H.323 flows: the zone ports (6001, 6002, …), the one client
+//! each admits, and the SCIs that announce incoming calls down the flow.
+//!
+//! Choices:
+//! - Only RRQ (full or lightweight) and SCR are served on a zone port; anything else, and
+//!   anything undecodable, is dropped without an answer and counted (a zone port faces the
+//!   internet: no answer to garbage).
+//! - An RRQ whose token does not verify (none, wrong password, unknown sender, outside the
+//!   clock-skew window) gets RRJ `securityDenial`, smaller than the RRQ, so never an
+//!   amplifier; a replayed token gets nothing (a replay is an attack or a stale duplicate).
+//! - A full RRQ must announce H.460.18 (RRJ `neededFeatureNotSupported` otherwise). It
+//!   replaces the zone's client (C restarted); the flow's address is where the RRQ came
+//!   from, as the firewall rewrote it: SCIs and LRQs go there, never to the rasAddress inside.
+//! - The RCF grants the zone's keep-alive interval as time to live and carries feature 18 with
+//!   LRQKeepAliveData. A client silent for [`SILENT_INTERVALS`] intervals is forgotten and the
+//!   zone shown down; its next lightweight RRQ gets `fullRegistrationRequired`.
+//! - An SCI is sent again (new token, same sequence number) every [`RETRY_AFTER`] until its
+//!   SCR, [`TRIES`] times in all; at most [`MAX_PENDING_SCI`] wait at once.
+//!
+//! Must not touch: sockets, the wall clock, the gatekeeper's registrations, call signaling.
+
+use super::{
+    announces, feature_set, incoming_call_data, keep_alive_data, Output, Socket, WallClock,
+    ZoneEvent, ZoneView, RETRY_AFTER, SILENT_INTERVALS, TRIES,
+};
+use crate::asn;
+use crate::h235::{self, Credentials, TokenError, Verifier};
+use crate::ras::build;
+use causeway_h323_asn1::h323_messages::{
+    RasMessage, RegistrationRejectReason, RegistrationRequest, RequestSeqNum,
+    ServiceControlIndication,
+};
+use causeway_h323_asn1::rasn::aper;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// SCIs waiting for their SCR at once, over all zones.
+pub const MAX_PENDING_SCI: usize = 1024;
+
+/// One traversal-server zone's H.323 settings.
+#[derive(Clone, Debug)]
+pub struct ServerZoneConfig {
+    pub zone: String,
+    /// The credential the client must present (`username` of the zone, its `[[credential]]`).
+    pub username: String,
+    pub password: String,
+    /// Time to live granted, the client's keep-alive interval.
+    pub keepalive: Duration,
+}
+
+struct Flow {
+    endpoint_id: String,
+    at: SocketAddr,
+    last_seen: Instant,
+}
+
+struct Zone {
+    cfg: ServerZoneConfig,
+    verifier: Verifier,
+    flow: Option<Flow>,
+    since: Instant,
+    last_error: Option<String>,
+    refused: u64,
+    registrations: u64,
+}
+
+struct PendingSci {
+    zone: usize,
+    seq: u16,
+    msg: RasMessage,
+    tries: u32,
+    resend_at: Instant,
+}
+
+pub struct ZoneServer {
+    gatekeeper_id: String,
+    zones: Vec<Zone>,
+    clock: WallClock,
+    random: i32,
+    seq: u16,
+    scis: Vec<PendingSci>,
+}
+
+impl ZoneServer {
+    /// `skew_window`: seconds a token's timestamp may be off our clock; `random`: where the
+    /// tokens' `random` count starts.
+    pub fn new(
+        gatekeeper_id: String,
+        zones: Vec<ServerZoneConfig>,
+        clock: WallClock,
+        skew_window: u32,
+        random: i32,
+        now: Instant,
+    ) -> ZoneServer {
+        let zones = zones
+            .into_iter()
+            .map(|cfg| Zone {
+                verifier: Verifier::new(gatekeeper_id.clone())
+                    .with_window(skew_window)
+                    .require_general_id(false),
+                cfg,
+                flow: None,
+                since: now,
+                last_error: None,
+                refused: 0,
+                registrations: 0,
+            })
+            .collect();
+        ZoneServer {
+            gatekeeper_id,
+            zones,
+            clock,
+            random,
+            seq: (random as u16).max(1),
+            scis: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+
+    /// The index of the zone named `name`.
+    pub fn zone_index(&self, name: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z.cfg.zone == name)
+    }
+
+    /// Where zone `zone`'s client flow is, while it is up.
+    pub fn flow(&self, zone: usize) -> Option<SocketAddr> {
+        self.zones.get(zone)?.flow.as_ref().map(|f| f.at)
+    }
+
+    pub fn views(&self, now: Instant) -> Vec<ZoneView> {
+        self.zones
+            .iter()
+            .map(|z| ZoneView {
+                zone: z.cfg.zone.clone(),
+                role: "server",
+                up: z.flow.is_some(),
+                since_secs: now.saturating_duration_since(z.since).as_secs(),
+                peer: z.flow.as_ref().map(|f| f.at),
+                last_keepalive_secs: z
+                    .flow
+                    .as_ref()
+                    .map(|f| now.saturating_duration_since(f.last_seen).as_secs()),
+                last_error: z.last_error.clone(),
+                refused: z.refused,
+            })
+            .collect()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let silent = self
+            .zones
+            .iter()
+            .filter_map(|z| z.flow.as_ref().map(|f| f.last_seen + silence(&z.cfg)));
+        let resend = self.scis.iter().map(|s| s.resend_at);
+        silent.chain(resend).min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
+        for z in &mut self.zones {
+            if z.flow
+                .as_ref()
+                .is_some_and(|f| f.last_seen + silence(&z.cfg) <= now)
+            {
+                z.flow = None;
+                z.since = now;
+                let reason = "the client went silent".to_string();
+                z.last_error = Some(reason.clone());
+                out.push(Output::Event(ZoneEvent::Down {
+                    zone: z.cfg.zone.clone(),
+                    reason,
+                }));
+            }
+        }
+        let mut resend = Vec::new();
+        self.scis.retain_mut(|s| {
+            if s.resend_at > now {
+                return true;
+            }
+            if s.tries >= TRIES {
+                return false;
+            }
+            s.tries += 1;
+            s.resend_at = now + RETRY_AFTER;
+            resend.push((s.zone, s.msg.clone()));
+            true
+        });
+        for (zone, msg) in resend {
+            self.send(zone, msg, now, out);
+        }
+    }
+
+    /// Announces a call to zone `zone`'s client: SCI with IncomingCallIndication down the
+    /// flow. False when the zone has no client now, or too many SCIs wait.
+    pub fn incoming_call(
+        &mut self,
+        zone: usize,
+        signalling: SocketAddr,
+        call_id: [u8; 16],
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        if self.flow(zone).is_none() || self.scis.len() >= MAX_PENDING_SCI {
+            return false;
+        }
+        let Some(data) = incoming_call_data(signalling, call_id) else {
+            return false;
+        };
+        let seq = self.next_seq();
+        let msg = RasMessage::serviceControlIndication(ServiceControlIndication::new(
+            RequestSeqNum(seq),
+            None,
+            Vec::new(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(feature_set()),
+            Some(vec![data]),
+        ));
+        self.scis.push(PendingSci {
+            zone,
+            seq,
+            msg: msg.clone(),
+            tries: 1,
+            resend_at: now + RETRY_AFTER,
+        });
+        self.send(zone, msg, now, out);
+        true
+    }
+
+    /// A datagram on zone `zone`'s port.
+    pub fn handle(
+        &mut self,
+        zone: usize,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        if zone >= self.zones.len() {
+            return;
+        }
+        let msg: RasMessage = match aper::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => return self.refuse(zone, from, format!("undecodable RAS: {e}"), out),
+        };
+        let unix = self.clock.unix(now);
+        let z = &mut self.zones[zone];
+        let (user, password) = (z.cfg.username.clone(), z.cfg.password.clone());
+        let checked = z.verifier.verify(
+            bytes,
+            &msg,
+            |sender| (sender == user).then_some(password),
+            unix,
+        );
+        match (msg, checked) {
+            (RasMessage::registrationRequest(r), Ok(_)) => self.on_rrq(zone, &r, from, now, out),
+            (RasMessage::registrationRequest(r), Err(e)) => {
+                let replayed = matches!(e, TokenError::Replayed { .. });
+                self.refuse(zone, from, format!("RRQ: {e}"), out);
+                if !replayed {
+                    let reason = RegistrationRejectReason::securityDenial(());
+                    self.reject(zone, r.request_seq_num.0, reason, from, now, out);
+                }
+            }
+            (RasMessage::serviceControlResponse(r), Ok(_)) => {
+                let seq = r.request_seq_num.0;
+                self.scis.retain(|s| !(s.zone == zone && s.seq == seq));
+            }
+            (m, Err(e)) => self.refuse(zone, from, format!("{}: {e}", crate::ras::name(&m)), out),
+            (m, Ok(_)) => {
+                let why = format!("{} is not served on a zone port", crate::ras::name(&m));
+                self.refuse(zone, from, why, out);
+            }
+        }
+    }
+
+    fn on_rrq(
+        &mut self,
+        zone: usize,
+        r: &RegistrationRequest,
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let n = r.request_seq_num.0;
+        let z = &mut self.zones[zone];
+        if r.keep_alive == Some(true) {
+            let eid = r
+                .endpoint_identifier
+                .as_ref()
+                .and_then(|e| asn::bmp_text(&e.0));
+            let Some(flow) = z
+                .flow
+                .as_mut()
+                .filter(|f| Some(&f.endpoint_id) == eid.as_ref())
+            else {
+                let reason = RegistrationRejectReason::fullRegistrationRequired(());
+                return self.reject(zone, n, reason, from, now, out);
+            };
+            flow.at = from;
+            flow.last_seen = now;
+            let id = flow.endpoint_id.clone();
+            return self.confirm(zone, n, &id, from, now, out);
+        }
+        if !announces(r.feature_set.as_ref()) {
+            self.refuse(zone, from, "RRQ without the H.460.18 feature".into(), out);
+            let reason = RegistrationRejectReason::neededFeatureNotSupported(());
+            return self.reject(zone, n, reason, from, now, out);
+        }
+        z.registrations += 1;
+        let id = format!("{}-{}", z.cfg.zone, z.registrations);
+        let was_up = z.flow.is_some();
+        z.flow = Some(Flow {
+            endpoint_id: id.clone(),
+            at: from,
+            last_seen: now,
+        });
+        z.last_error = None;
+        if !was_up {
+            z.since = now;
+            out.push(Output::Event(ZoneEvent::Up {
+                zone: z.cfg.zone.clone(),
+                peer: from,
+            }));
+        }
+        self.confirm(zone, n, &id, from, now, out);
+    }
+
+    fn confirm(
+        &mut self,
+        zone: usize,
+        n: u16,
+        id: &str,
+        to: SocketAddr,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let ttl = u32::try_from(self.zones[zone].cfg.keepalive.as_secs()).unwrap_or(u32::MAX);
+        let mut msg = build::rcf(build::Rcf {
+            seq: n,
+            gatekeeper: &self.gatekeeper_id,
+            endpoint: id,
+            call_signal: Vec::new(),
+            aliases: None,
+            ttl,
+        });
+        if let RasMessage::registrationConfirm(c) = &mut msg {
+            c.feature_set = Some(feature_set());
+            c.generic_data = keep_alive_data(ttl).map(|d| vec![d]);
+        }
+        self.send_to(zone, msg, to, now, out);
+    }
+
+    fn reject(
+        &mut self,
+        zone: usize,
+        n: u16,
+        reason: RegistrationRejectReason,
+        to: SocketAddr,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let msg = build::rrj(n, &self.gatekeeper_id, reason);
+        self.send_to(zone, msg, to, now, out);
+    }
+
+    /// Sends to the zone's client flow.
+    fn send(&mut self, zone: usize, msg: RasMessage, now: Instant, out: &mut Vec<Output>) {
+        if let Some(to) = self.flow(zone) {
+            self.send_to(zone, msg, to, now, out);
+        }
+    }
+
+    /// Signs `msg` for zone `zone`'s client and sends it from the zone's port.
+    fn send_to(
+        &mut self,
+        zone: usize,
+        msg: RasMessage,
+        to: SocketAddr,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        self.random = self.random.wrapping_add(1);
+        let z = &self.zones[zone];
+        let creds = Credentials {
+            senders_id: self.gatekeeper_id.clone(),
+            general_id: Some(z.cfg.username.clone()),
+            password: z.cfg.password.clone(),
+        };
+        match h235::sign(msg, &creds, self.clock.unix(now), self.random) {
+            Ok(bytes) => out.push(Output::Send {
+                from: Socket::Zone(zone),
+                to,
+                bytes,
+            }),
+            Err(e) => tracing::error!(zone = %z.cfg.zone, "cannot sign RAS: {e}"),
+        }
+    }
+
+    fn next_seq(&mut self) -> u16 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
+    }
+
+    fn refuse(&mut self, zone: usize, from: SocketAddr, reason: String, out: &mut Vec<Output>) {
+        let z = &mut self.zones[zone];
+        z.refused += 1;
+        z.last_error = Some(reason.clone());
+        out.push(Output::Event(ZoneEvent::Refused {
+            zone: z.cfg.zone.clone(),
+            from,
+            reason,
+        }));
+    }
+}
+
+/// How long a client may stay silent before it is forgotten.
+fn silence(cfg: &ServerZoneConfig) -> Duration {
+    cfg.keepalive * SILENT_INTERVALS
+}
