@@ -291,26 +291,44 @@ target = "from-control"
         assert_eq!(c.h323.token_skew, 300);
         // `h323 = true` needs the gatekeeper
         let e = err(&EDGE.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323 = true"));
-        assert!(e.contains("zone[1].h323") && e.contains("[h323] enabled"), "{e}");
+        assert!(
+            e.contains("zone[1].h323") && e.contains("[h323] enabled"),
+            "{e}"
+        );
         // two server zones on one RAS port
-        let e = err(&on.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 6001"));
-        assert!(e.contains("zone[1].h323_port") && e.contains("`from-control`"), "{e}");
+        let e = err(&on.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nh323_port = 6001",
+        ));
+        assert!(
+            e.contains("zone[1].h323_port") && e.contains("`from-control`"),
+            "{e}"
+        );
         // not the gatekeeper's own RAS port either
-        let e = err(&on.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 1719"));
+        let e = err(&on.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nh323_port = 1719",
+        ));
         assert!(e.contains("gatekeeper's RAS port"), "{e}");
         // a zone turned off does not hold its port
         let off = on.replace(
             "username = \"control-1\"\n\n[[zone]]\nname = \"second\"",
             "username = \"control-1\"\nh323 = false\n\n[[zone]]\nname = \"second\"",
         );
-        let off = off.replace("transport = \"tcp\"", "transport = \"tcp\"\nh323_port = 6001");
+        let off = off.replace(
+            "transport = \"tcp\"",
+            "transport = \"tcp\"\nh323_port = 6001",
+        );
         Config::parse("e.toml", &off).expect("a zone without H.323 holds no RAS port");
         // H.323 keys only on traversal zones
         let e = err(&on.replace(
             "nameservers = [\"127.0.0.1:5353\"]",
             "nameservers = [\"127.0.0.1:5353\"]\nh323_mode = \"assent\"",
         ));
-        assert!(e.contains("zone[2].h323_mode") && e.contains("traversal"), "{e}");
+        assert!(
+            e.contains("zone[2].h323_mode") && e.contains("traversal"),
+            "{e}"
+        );
         let e = err(&on.replace(
             "transport = \"tcp\"",
             "transport = \"tcp\"\nh323_keepalive_interval = 10",
@@ -337,7 +355,10 @@ password = "secret"
     #[test]
     fn a_traversal_client_carrying_h323_names_the_edge_port() {
         let e = err(CONTROL);
-        assert!(e.contains("zone[0]") && e.contains("needs `h323_port`"), "{e}");
+        assert!(
+            e.contains("zone[0]") && e.contains("needs `h323_port`"),
+            "{e}"
+        );
         let ok = format!("{CONTROL}h323_port = 6001\nh323_mode = \"assent\"\n");
         let c = Config::parse("c.toml", &ok).expect("valid");
         assert_eq!(c.zones[0].h323_mode(), crate::zones::H323Mode::Assent);

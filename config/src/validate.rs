@@ -262,7 +262,10 @@ fn check_h323(c: &Config) -> Result<(), FieldError> {
             }
         }
     }
-    for (k, port) in [("h46018_port", h.h46018_port), ("assent_port", h.assent_port)] {
+    for (k, port) in [
+        ("h46018_port", h.h46018_port),
+        ("assent_port", h.assent_port),
+    ] {
         if port == 0 {
             return Err(FieldError::new(&at(k), "must be a port number"));
         }

@@ -7,6 +7,8 @@
 //! snapshot. One task owns the service (no locks on the hot path); each TCP connection has a
 //! reader task that frames TPKT and a writer task that drains a bounded queue.
 
+mod zones;
+
 use crate::call::{self, CallEvent, ConnId, ListenerId};
 use crate::ras::{self, RasEvent};
 use crate::service::{self, Service};
@@ -40,6 +42,8 @@ pub struct DriverConfig {
     pub signaling_ports: PortRange,
     /// Join the discovery group (224.0.1.41) on this UDP port and answer GRQs sent there.
     pub discovery_port: Option<u16>,
+    /// E's traversal zone ports (H.460.18 RAS flows), in the order of the service's zones.
+    pub zone_ports: Vec<SocketAddr>,
 }
 
 /// What `causeway status` shows of the H.323 side.
@@ -53,6 +57,8 @@ pub struct Snapshot {
     pub ras_rejected: u64,
     pub q931_malformed: u64,
     pub calls_total: u64,
+    /// Each traversal zone's H.323 side.
+    pub zones: Vec<crate::h46018::ZoneView>,
 }
 
 pub type StatusHandle = Arc<Mutex<Snapshot>>;
@@ -90,6 +96,7 @@ pub struct Bound {
     ras: UdpSocket,
     q931: TcpListener,
     discovery: Option<UdpSocket>,
+    zones: Vec<UdpSocket>,
 }
 
 pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
@@ -99,10 +106,12 @@ pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
         Some(port) => Some(discovery_socket(port)?),
         None => None,
     };
+    let zones = zones::bind(&cfg.zone_ports).await?;
     Ok(Bound {
         ras,
         q931,
         discovery,
+        zones,
     })
 }
 
@@ -158,6 +167,12 @@ enum Event {
         conn: ConnId,
         what: String,
     },
+    /// A datagram on a traversal zone port.
+    Zone {
+        zone: usize,
+        from: SocketAddr,
+        payload: Bytes,
+    },
 }
 
 struct Conn {
@@ -187,6 +202,8 @@ struct Driver {
     q931_malformed: u64,
     calls_total: u64,
     tap: Option<Arc<dyn Tap>>,
+    /// E's zone ports, for sending.
+    zone_socks: Vec<Arc<UdpSocket>>,
 }
 
 /// Runs the H.323 side until the task is dropped; `tap` sees every message in and out.
@@ -201,6 +218,7 @@ pub async fn run(
     let (closed_tx, mut closed) = mpsc::unbounded_channel();
     let ras_port = bound.ras.local_addr().map(|a| a.port()).unwrap_or(0);
     tokio::spawn(accept_loop(bound.q931, None, events_tx.clone()));
+    let zone_socks = zones::start(bound.zones, &events_tx);
     let seed = u64::from(std::process::id()) ^ (Instant::now().elapsed().as_nanos() as u64);
     let mut d = Driver {
         service,
@@ -216,6 +234,7 @@ pub async fn run(
         q931_malformed: 0,
         calls_total: 0,
         tap,
+        zone_socks,
     };
     let ras = bound.ras;
     let discovery = bound.discovery;
@@ -332,6 +351,24 @@ impl Driver {
                 self.q931_malformed += 1;
                 warn!(conn, "H.323 stream: {what}");
             }
+            Event::Zone {
+                zone,
+                from,
+                payload,
+            } => {
+                if self.tap.is_some() {
+                    if let Some(local) = self.zone_socks.get(zone).and_then(|s| s.local_addr().ok())
+                    {
+                        self.tap_ras(true, local, from, &payload);
+                    }
+                }
+                let input = service::Input::Zone {
+                    zone,
+                    from,
+                    bytes: &payload,
+                };
+                self.service.handle(input, now, actions);
+            }
             Event::Closed { conn } => {
                 if self.conns.remove(&conn).is_some() {
                     let input = call::Input::Closed { conn };
@@ -426,6 +463,7 @@ impl Driver {
             // answered inside the service
             service::Output::Ras(ras::Output::Resolved { .. }) => {}
             service::Output::Call(o) => self.call_output(o),
+            service::Output::Zone(o) => self.zone_output(o, ras).await,
         }
     }
 
@@ -569,7 +607,7 @@ impl Driver {
                 service::Output::Call(o) => self.call_output(o),
                 service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
                 // a Listening answer never produces RAS datagrams
-                service::Output::Ras(_) => {}
+                service::Output::Ras(_) | service::Output::Zone(_) => {}
             }
         }
     }
@@ -599,6 +637,7 @@ impl Driver {
             ras_rejected: gk.counters().rejected,
             q931_malformed: self.q931_malformed,
             calls_total: self.calls_total,
+            zones: self.service.zone_views(now),
         };
         if let Ok(mut s) = self.status.lock() {
             *s = snap;
@@ -726,7 +765,7 @@ fn listen_in_range(ip: IpAddr, ports: PortRange, next: &AtomicU64) -> std::io::R
 }
 
 /// The source IP the kernel would use towards `peer` (a connected UDP socket sends nothing).
-fn route_source(peer: IpAddr) -> IpAddr {
+pub fn route_source(peer: IpAddr) -> IpAddr {
     let probe = std::net::UdpSocket::bind(SocketAddr::new(unspecified_like(peer), 0))
         .and_then(|s| s.connect(SocketAddr::new(peer, 9)).map(|_| s))
         .and_then(|s| s.local_addr());

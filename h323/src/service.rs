@@ -7,10 +7,15 @@
 //! [`Service::poll_timeout`] is the next deadline; everything for the driver comes out as one
 //! [`Output`].
 //!
+//! With traversal zones it also carries the H.460.18 flows (`crate::h46018`): datagrams from a
+//! traversal-client zone's E arrive on the RAS socket and go to that zone's [`ZoneClient`]
+//! instead of the gatekeeper; datagrams on E's zone ports come as [`Input::Zone`].
+//!
 //! Owns only that plumbing; protocol behaviour is in [`crate::ras`] and [`crate::call`]. Must
 //! not touch sockets or clocks (the driver owns them).
 
 use crate::call::{self, CallSignaling};
+use crate::h46018::{self, ZoneClient, ZoneServer, ZoneView};
 use crate::ras::{self, Gatekeeper, Resolve};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,6 +29,12 @@ pub enum Input<'a> {
     Ras(ras::Datagram<'a>),
     /// One call-signaling input (the relay).
     Call(call::Input<'a>),
+    /// One datagram on traversal-server zone `zone`'s port.
+    Zone {
+        zone: usize,
+        from: SocketAddr,
+        bytes: &'a [u8],
+    },
 }
 
 /// What the driver must do, from either half.
@@ -33,6 +44,8 @@ pub enum Input<'a> {
 pub enum Output {
     Ras(ras::Output),
     Call(call::Output),
+    /// The traversal flows (H.460.18).
+    Zone(h46018::Output),
 }
 
 pub struct Service {
@@ -42,6 +55,11 @@ pub struct Service {
     ras_local: SocketAddr,
     call_out: Vec<call::Output>,
     ras_out: Vec<ras::Output>,
+    /// C's side of each traversal-client zone that carries H.323.
+    zone_clients: Vec<ZoneClient>,
+    /// E's side of the traversal-server zones that carry H.323.
+    zone_server: Option<ZoneServer>,
+    zone_out: Vec<h46018::Output>,
 }
 
 impl Service {
@@ -52,15 +70,46 @@ impl Service {
             ras_local,
             call_out: Vec::new(),
             ras_out: Vec::new(),
+            zone_clients: Vec::new(),
+            zone_server: None,
+            zone_out: Vec::new(),
         }
+    }
+
+    /// The H.460.18 flows of the node's traversal zones.
+    pub fn with_traversal(
+        mut self,
+        clients: Vec<ZoneClient>,
+        server: Option<ZoneServer>,
+    ) -> Service {
+        self.zone_clients = clients;
+        self.zone_server = server.filter(|s| !s.is_empty());
+        self
+    }
+
+    /// Each traversal zone's H.323 side, for status.
+    pub fn zone_views(&self, now: Instant) -> Vec<ZoneView> {
+        let mut v: Vec<ZoneView> = self.zone_clients.iter().map(|c| c.view(now)).collect();
+        if let Some(s) = &self.zone_server {
+            v.extend(s.views(now));
+        }
+        v
     }
 
     /// One input, to the half it is for; route questions between the halves are answered
     /// before this returns.
     pub fn handle(&mut self, input: Input<'_>, now: Instant, out: &mut Vec<Output>) {
         match input {
-            Input::Ras(d) => self.gatekeeper.handle(d, now, &mut self.ras_out),
+            Input::Ras(d) => match self.zone_clients.iter_mut().find(|c| c.peer() == d.from) {
+                Some(client) => client.handle(d.bytes, now, &mut self.zone_out),
+                None => self.gatekeeper.handle(d, now, &mut self.ras_out),
+            },
             Input::Call(i) => self.calls.handle(i, now, &mut self.call_out),
+            Input::Zone { zone, from, bytes } => {
+                if let Some(s) = &mut self.zone_server {
+                    s.handle(zone, from, bytes, now, &mut self.zone_out);
+                }
+            }
         }
         self.settle(now, out);
     }
@@ -69,20 +118,33 @@ impl Service {
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
         self.gatekeeper.handle_timeout(now, &mut self.ras_out);
         self.calls.handle_timeout(now, &mut self.call_out);
+        for c in &mut self.zone_clients {
+            c.handle_timeout(now, &mut self.zone_out);
+        }
+        if let Some(s) = &mut self.zone_server {
+            s.handle_timeout(now, &mut self.zone_out);
+        }
         self.settle(now, out);
     }
 
     /// The next deadline of either half.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.gatekeeper.poll_timeout(), self.calls.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let zones = self
+            .zone_clients
+            .iter()
+            .filter_map(ZoneClient::poll_timeout)
+            .chain(self.zone_server.as_ref().and_then(ZoneServer::poll_timeout));
+        [self.gatekeeper.poll_timeout(), self.calls.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .chain(zones)
+            .min()
     }
 
     /// Feeds route questions and answers between the halves until neither has any, and hands
     /// everything else to the driver.
     fn settle(&mut self, now: Instant, out: &mut Vec<Output>) {
+        out.extend(self.zone_out.drain(..).map(Output::Zone));
         // each round answers routes; an answer can only produce outputs, never a new route
         // question of the same call, so this ends (bounded anyway against a future bug)
         for _ in 0..64 {

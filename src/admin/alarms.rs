@@ -33,6 +33,7 @@ impl Alarms {
     /// The alarms of `s`, most severe first (`s.time` is now).
     pub fn evaluate(&mut self, s: &Status) -> Vec<Alarm> {
         let mut v: Vec<Alarm> = s.links.iter().filter_map(link).collect();
+        v.extend(s.h323.iter().flat_map(|h| &h.zones).filter_map(h323_zone));
         v.extend(self.ports(s));
         v.extend(self.certificate(s.time));
         v.sort_by_key(|a| a.severity);
@@ -126,6 +127,23 @@ fn link(l: &LinkStatus) -> Option<Alarm> {
 pub fn not_after(der: &[u8]) -> Option<u64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     u64::try_from(cert.validity().not_after.timestamp()).ok()
+}
+
+/// C's H.323 traversal flow down: calls to and from E cannot cross (critical, as a SIP link).
+/// E's side of a zone without a client is how E looks before C connects: no alarm there.
+fn h323_zone(z: &super::snapshot::H323Zone) -> Option<Alarm> {
+    (z.role == "client" && z.state != "up").then(|| Alarm {
+        severity: Severity::Critical,
+        text: format!(
+            "H.323 traversal zone {} down{}",
+            z.zone,
+            z.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
+        since: z.since,
+    })
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
     // absent when the node runs no gatekeeper
     let h = &v["h323"];
     if h.is_object() {
+        h323_zones(&mut out, h, now);
         h323_registrations(&mut out, h);
         h323_calls(&mut out, h);
     }
@@ -181,6 +182,33 @@ fn registrations(out: &mut String, v: &Value) {
             text(&r["aor"]),
             text(&r["contact"]),
             r["expires_in"].as_u64().unwrap_or(0)
+        )
+    });
+}
+
+/// The traversal zones' H.323 flows, when the node has any.
+fn h323_zones(out: &mut String, h: &Value, now: u64) {
+    if h["zones"].as_array().is_none_or(|z| z.is_empty()) {
+        return;
+    }
+    list(out, "H.323 traversal zones", &h["zones"], |z| {
+        let since = now.saturating_sub(z["since"].as_u64().unwrap_or(now));
+        let keepalive = z["last_keepalive"]
+            .as_u64()
+            .map(|s| format!(", keep-alive {s}s ago"))
+            .unwrap_or_default();
+        let error = z["last_error"]
+            .as_str()
+            .map(|e| format!(", last error: {e}"))
+            .unwrap_or_default();
+        format!(
+            "  {:<20} {:<6} {:<4} for {}s, peer {}{keepalive}, refused {}{error}\n",
+            text(&z["zone"]),
+            text(&z["role"]),
+            text(&z["state"]),
+            since,
+            z["peer"].as_str().unwrap_or("-"),
+            z["refused"].as_u64().unwrap_or(0),
         )
     });
 }

@@ -143,6 +143,28 @@ pub struct H323Status {
     pub ras_rejected: u64,
     /// Q.931/H.245 messages or streams that could not be parsed.
     pub signaling_malformed: u64,
+    /// Each traversal zone's H.323 side (H.460.18 flow).
+    pub zones: Vec<H323Zone>,
+}
+
+/// A traversal zone's H.323 flow: C's registration on E's zone port, or E's view of its
+/// client.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct H323Zone {
+    pub zone: String,
+    /// `client` (C) or `server` (E).
+    pub role: String,
+    /// `up` or `down`.
+    pub state: String,
+    /// Unix seconds since the state holds.
+    pub since: u64,
+    /// E's zone port (client), the client's flow as it reached E (server).
+    pub peer: Option<String>,
+    /// Seconds since the last keep-alive.
+    pub last_keepalive: Option<u64>,
+    pub last_error: Option<String>,
+    /// Datagrams refused or dropped (bad token, garbage, unexpected).
+    pub refused: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -276,6 +298,20 @@ impl Status {
             ras_malformed: h.ras_malformed,
             ras_rejected: h.ras_rejected,
             signaling_malformed: h.q931_malformed,
+            zones: h
+                .zones
+                .iter()
+                .map(|z| H323Zone {
+                    zone: z.zone.clone(),
+                    role: z.role.to_string(),
+                    state: if z.up { "up" } else { "down" }.to_string(),
+                    since: self.time.saturating_sub(z.since_secs),
+                    peer: z.peer.map(|p| p.to_string()),
+                    last_keepalive: z.last_keepalive_secs,
+                    last_error: z.last_error.clone(),
+                    refused: z.refused,
+                })
+                .collect(),
         });
     }
 }

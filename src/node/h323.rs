@@ -4,6 +4,7 @@
 use anyhow::Context;
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
+use causeway_h323::h46018::{ClientConfig, ServerZoneConfig, WallClock, ZoneClient, ZoneServer};
 use causeway_h323::{call, driver, ras, service};
 use causeway_zones::SharedAliases;
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +29,7 @@ pub(super) async fn start(
         q931_listen: h.q931_listen,
         signaling_ports: h.signaling_ports,
         discovery_port: h.multicast_discovery.then_some(h.discovery_port),
+        zone_ports: server_zones(config).iter().map(|(_, a, _)| *a).collect(),
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(
@@ -69,7 +71,27 @@ pub(super) async fn start(
         // H.323 media is not relayed yet: the channels' addresses pass as they are
         None,
     );
-    let svc = service::Service::new(gk, calls, ras_addr);
+    let now = std::time::Instant::now();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let clock = WallClock::new(now, unix);
+    let clients = zone_clients(config, ras_addr, q931_addr, clock, now).await;
+    let gk_id = h
+        .gatekeeper_id
+        .clone()
+        .unwrap_or_else(|| config.system.name.clone());
+    let servers: Vec<ServerZoneConfig> = server_zones(config)
+        .into_iter()
+        .map(|(z, _, _)| z)
+        .collect();
+    for (z, a, _) in server_zones(config) {
+        info!(zone = %z.zone, "H.323 traversal zone port udp {a}");
+    }
+    let skew = u32::try_from(h.token_skew).unwrap_or(u32::MAX);
+    let server = ZoneServer::new(gk_id, servers, clock, skew, rand::random(), now);
+    let svc = service::Service::new(gk, calls, ras_addr).with_traversal(clients, Some(server));
     info!(
         "H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}",
         h.signaling_ports
@@ -108,4 +130,95 @@ async fn neighbors(config: &Config) -> Vec<(String, SocketAddr)> {
         }
     }
     neighbors
+}
+
+/// E's traversal-server zones that carry H.323: their settings, port and index among the
+/// zones (the credential the zone names gives the password; `check-config` made sure it
+/// exists).
+fn server_zones(config: &Config) -> Vec<(ServerZoneConfig, SocketAddr, usize)> {
+    let h = &config.h323;
+    config
+        .zones
+        .iter()
+        .enumerate()
+        .filter(|(_, z)| z.kind == ZoneType::TraversalServer && z.carries_h323(h.enabled))
+        .map(|(i, z)| {
+            let username = z.username.clone().unwrap_or_default();
+            let password = config
+                .credentials
+                .iter()
+                .find(|c| c.username == username)
+                .map(|c| c.password.clone())
+                .unwrap_or_default();
+            let ip = z.listen_ip.unwrap_or(h.ras_listen.ip());
+            let port = causeway_config::traversal_server_h323_port(config, i);
+            let cfg = ServerZoneConfig {
+                zone: z.name.clone(),
+                username,
+                password,
+                keepalive: Duration::from_secs(causeway_config::defaults::H46018_KEEPALIVE_SECS),
+            };
+            (cfg, SocketAddr::new(ip, port), i)
+        })
+        .collect()
+}
+
+/// C's traversal-client zones that carry H.323: one flow each from our RAS socket to E's zone
+/// port (a host name is resolved once, here; a name that does not resolve leaves the zone
+/// without H.323, said in the log).
+async fn zone_clients(
+    config: &Config,
+    ras: SocketAddr,
+    q931: SocketAddr,
+    clock: WallClock,
+    now: std::time::Instant,
+) -> Vec<ZoneClient> {
+    let h = &config.h323;
+    let mut clients = Vec::new();
+    for z in config
+        .zones
+        .iter()
+        .filter(|z| z.kind == ZoneType::TraversalClient && z.carries_h323(h.enabled))
+    {
+        let host = z.peer.clone().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = z
+            .h323_port
+            .unwrap_or(causeway_config::defaults::TRAVERSAL_RAS_FIRST_PORT);
+        let peer = match host.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => match tokio::net::lookup_host((host, port))
+                .await
+                .map(|mut a| a.next())
+            {
+                Ok(Some(a)) => a,
+                Ok(None) | Err(_) => {
+                    tracing::warn!(
+                        "zone `{}`: `{host}` does not resolve; no H.323 on it",
+                        z.name
+                    );
+                    continue;
+                }
+            },
+        };
+        // our addresses as E's side sees them (before any NAT)
+        let ip = if ras.ip().is_unspecified() {
+            driver::route_source(peer.ip())
+        } else {
+            ras.ip()
+        };
+        let cfg = ClientConfig {
+            zone: z.name.clone(),
+            peer,
+            username: z.username.clone().unwrap_or_default(),
+            password: z.password.clone().unwrap_or_default(),
+            keepalive: Duration::from_secs(z.h323_keepalive_interval()),
+            ras: SocketAddr::new(ip, ras.port()),
+            call_signal: SocketAddr::new(ip, q931.port()),
+            skew_window: u32::try_from(h.token_skew).unwrap_or(u32::MAX),
+        };
+        info!(zone = %z.name, "H.323 traversal flow to {peer}");
+        clients.push(ZoneClient::new(cfg, clock, rand::random(), now));
+    }
+    clients
 }

@@ -4,9 +4,9 @@
 //! Only checks and the port numbering rule; the shapes and defaults are in `crate::zones`.
 
 use super::{is_hostname, split_host, LOCAL_ZONE};
+use crate::defaults as d;
 use crate::load::{FieldError, PathPart, PathPart::*};
 use crate::schema::Config;
-use crate::defaults as d;
 use crate::types::Transport;
 use crate::zones::{Zone, ZoneType};
 
@@ -319,4 +319,3 @@ fn check_traversal_server_zone(c: &Config, at: &ZoneAt) -> Result<(), FieldError
     }
     Ok(())
 }
-
