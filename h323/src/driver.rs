@@ -356,15 +356,21 @@ impl Driver {
                 from,
                 payload,
             } => {
+                let bound = self.zone_socks.get(zone).and_then(|s| s.local_addr().ok());
+                let Some(bound) = bound else { return };
+                // a zone port on a wildcard address: the IP the sender reached, as for RAS
+                let local = if bound.ip().is_unspecified() {
+                    SocketAddr::new(self.local_for(from).ip(), bound.port())
+                } else {
+                    bound
+                };
                 if self.tap.is_some() {
-                    if let Some(local) = self.zone_socks.get(zone).and_then(|s| s.local_addr().ok())
-                    {
-                        self.tap_ras(true, local, from, &payload);
-                    }
+                    self.tap_ras(true, local, from, &payload);
                 }
                 let input = service::Input::Zone {
                     zone,
                     from,
+                    local,
                     bytes: &payload,
                 };
                 self.service.handle(input, now, actions);
@@ -494,7 +500,8 @@ impl Driver {
                     h.abort();
                 }
             }
-            call::Output::Route { .. } => {} // answered inside the service
+            // answered inside the service
+            call::Output::Route { .. } | call::Output::CallBack { .. } => {}
             call::Output::Event(e) => {
                 if matches!(e, CallEvent::Setup { .. }) {
                     self.calls_total += 1;

@@ -29,10 +29,12 @@ pub enum Input<'a> {
     Ras(ras::Datagram<'a>),
     /// One call-signaling input (the relay).
     Call(call::Input<'a>),
-    /// One datagram on traversal-server zone `zone`'s port.
+    /// One datagram on traversal-server zone `zone`'s port (`local`: that port as the sender
+    /// reached it).
     Zone {
         zone: usize,
         from: SocketAddr,
+        local: SocketAddr,
         bytes: &'a [u8],
     },
 }
@@ -105,9 +107,14 @@ impl Service {
                 None => self.gatekeeper.handle(d, now, &mut self.ras_out),
             },
             Input::Call(i) => self.calls.handle(i, now, &mut self.call_out),
-            Input::Zone { zone, from, bytes } => {
+            Input::Zone {
+                zone,
+                from,
+                local,
+                bytes,
+            } => {
                 if let Some(s) = &mut self.zone_server {
-                    s.handle(zone, from, bytes, now, &mut self.zone_out);
+                    s.handle(zone, from, local, bytes, now, &mut self.zone_out);
                 }
             }
         }
@@ -141,15 +148,29 @@ impl Service {
             .min()
     }
 
-    /// Feeds route questions and answers between the halves until neither has any, and hands
-    /// everything else to the driver.
+    /// Feeds route questions and answers between the halves (and the traversal flows) until
+    /// none has any, and hands everything else to the driver.
     fn settle(&mut self, now: Instant, out: &mut Vec<Output>) {
-        out.extend(self.zone_out.drain(..).map(Output::Zone));
         // each round answers routes; an answer can only produce outputs, never a new route
         // question of the same call, so this ends (bounded anyway against a future bug)
         for _ in 0..64 {
-            if self.call_out.is_empty() && self.ras_out.is_empty() {
+            if self.call_out.is_empty() && self.ras_out.is_empty() && self.zone_out.is_empty() {
                 return;
+            }
+            for o in std::mem::take(&mut self.zone_out) {
+                if let h46018::Output::Event(h46018::ZoneEvent::IncomingCall {
+                    signalling,
+                    call_id,
+                    ..
+                }) = &o
+                {
+                    let input = call::Input::CallBack {
+                        signalling: *signalling,
+                        call_id: *call_id,
+                    };
+                    self.calls.handle(input, now, &mut self.call_out);
+                }
+                out.push(Output::Zone(o));
             }
             let mut routed = Vec::new();
             for o in self.ras_out.drain(..) {
@@ -180,6 +201,24 @@ impl Service {
                             Resolve::Found(d) => routed.push((call, Ok(d))),
                             Resolve::Failed(f) => routed.push((call, Err(f))),
                             Resolve::Pending => {}
+                            Resolve::Traversal { zone, alias } => {
+                                if let Some(r) = self.route_traversal(call, zone, alias, now) {
+                                    routed.push((call, r));
+                                }
+                            }
+                        }
+                    }
+                    call::Output::CallBack {
+                        call,
+                        zone,
+                        call_id,
+                    } => {
+                        let sent = self.zone_server.as_mut().is_some_and(|s| {
+                            s.incoming_call(zone, call_id, now, &mut self.zone_out)
+                        });
+                        if !sent {
+                            let input = call::Input::CallBackFailed { call };
+                            self.calls.handle(input, now, &mut self.call_out);
                         }
                     }
                     other => out.push(Output::Call(other)),
@@ -193,5 +232,42 @@ impl Service {
                 );
             }
         }
+    }
+
+    /// A call routed to traversal zone `zone`: on C, Setup to E's call-signaling address (from
+    /// E's RCF) while the flow is up; on E, the call-back through the zone's client flow.
+    /// `None` when the call went to the call-back (its answer comes from call signaling).
+    fn route_traversal(
+        &mut self,
+        call: call::CallId,
+        zone: String,
+        alias: causeway_h323_asn1::h323_messages::AliasAddress,
+        now: Instant,
+    ) -> Option<Result<call::Destination, call::RouteFailure>> {
+        if let Some(c) = self.zone_clients.iter().find(|c| c.zone() == zone) {
+            return Some(match c.signalling() {
+                Some(addr) => Ok(call::Destination {
+                    addr,
+                    alias: Some(alias),
+                    zone,
+                }),
+                None => Err(call::RouteFailure::Unreachable),
+            });
+        }
+        let server = self.zone_server.as_ref()?;
+        let flow = server
+            .zone_index(&zone)
+            .and_then(|i| Some((i, server.flow(i)?)));
+        let Some((index, flow)) = flow else {
+            return Some(Err(call::RouteFailure::Unreachable));
+        };
+        let input = call::Input::RoutedCallBack {
+            call,
+            zone: index,
+            zone_name: zone,
+            flow,
+        };
+        self.calls.handle(input, now, &mut self.call_out);
+        None
     }
 }

@@ -60,7 +60,15 @@ pub(super) async fn start(
         router,
         neighbors,
     )
-    .with_shared_aliases(shared);
+    .with_shared_aliases(shared)
+    .with_traversal_zones(
+        config
+            .zones
+            .iter()
+            .filter(|z| z.carries_h323(h.enabled))
+            .map(|z| z.name.clone())
+            .collect(),
+    );
     let calls = call::CallSignaling::new(
         call::CallConfig {
             max_calls: h.max_calls,
@@ -90,7 +98,15 @@ pub(super) async fn start(
         info!(zone = %z.zone, "H.323 traversal zone port udp {a}");
     }
     let skew = u32::try_from(h.token_skew).unwrap_or(u32::MAX);
-    let server = ZoneServer::new(gk_id, servers, clock, skew, rand::random(), now);
+    let server = ZoneServer::new(
+        gk_id,
+        q931_addr.port(),
+        servers,
+        clock,
+        skew,
+        rand::random(),
+        now,
+    );
     let svc = service::Service::new(gk, calls, ras_addr).with_traversal(clients, Some(server));
     info!(
         "H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}",

@@ -4,8 +4,9 @@
 //! credentials leaving the zone down with the reason, and garbage on the zone port refused
 //! without an answer while the flow stays up. Free ports only, loopback only.
 
+use causeway_h323::q931::{CallReference, MessageType, Q931};
 use causeway_tests::h323ep::{asn1, msg};
-use causeway_tests::{free_port, Node, NodeOptions};
+use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
 use serde_json::Value;
 use std::net::UdpSocket;
 use std::process::Command;
@@ -34,6 +35,10 @@ impl EdgePorts {
 }
 
 fn edge(p: EdgePorts) -> Node {
+    edge_with(p, "")
+}
+
+fn edge_with(p: EdgePorts, more: &str) -> Node {
     let extra = format!(
         r#"[media]
 anchor = "none"
@@ -55,6 +60,7 @@ h323_port = {zone_ras}
 transport = "tcp"
 username = "control-1"
 listen_ip = "127.0.0.1"
+{more}
 "#,
         ras = p.ras,
         q931 = p.q931,
@@ -69,7 +75,11 @@ listen_ip = "127.0.0.1"
 }
 
 fn control(p: EdgePorts, password: &str) -> Node {
-    let (ras, q931) = (free_port(), free_port());
+    control_with(p, password, free_port(), "")
+}
+
+fn control_with(p: EdgePorts, password: &str, ras: u16, more: &str) -> Node {
+    let q931 = free_port();
     let extra = format!(
         r#"[h323]
 enabled = true
@@ -86,6 +96,7 @@ h323_keepalive_interval = 5
 transport = "tcp"
 username = "control-1"
 password = "{password}"
+{more}
 "#,
         zone_sip = p.zone_sip,
         zone_ras = p.zone_ras,
@@ -249,4 +260,134 @@ fn garbage_on_the_zone_port_is_refused_unanswered_and_the_flow_stays_up() {
         .unwrap_or_else(|z| panic!("not all counted: {z}"));
     assert!(up(&ez), "{ez}");
     assert!(up(&zone(&c)));
+}
+
+const TO_C: &str = r#"
+[[search_rule]]
+name = "2xxx to C"
+pattern_type = "prefix"
+pattern = "2"
+target = "from-control"
+"#;
+
+const TO_E: &str = r#"
+[[search_rule]]
+name = "3xxx to E"
+pattern_type = "prefix"
+pattern = "3"
+target = "to-edge"
+"#;
+
+/// An endpoint that registers `alias` and answers calls until stopped.
+fn callee(gk: u16, name: &str, alias: &str) -> H323Endpoint {
+    let gk = format!("127.0.0.1:{gk}");
+    let h = format!("h323:{name}");
+    let e = format!("e164:{alias}");
+    let ep = H323Endpoint::start(
+        name,
+        &["--gk", &gk, "--alias", &h, "--alias", &e, "--ignore-stdin"],
+    );
+    ep.wait_event("registered", T);
+    ep
+}
+
+/// An endpoint that registers, calls `to` (H.245 tunneled), holds the call briefly and exits.
+fn caller(gk: u16, name: &str, to: &str) -> H323Endpoint {
+    let gk = format!("127.0.0.1:{gk}");
+    let h = format!("h323:{name}");
+    let to = format!("e164:{to}");
+    H323Endpoint::start(
+        name,
+        &[
+            "--gk",
+            &gk,
+            "--alias",
+            &h,
+            "--call",
+            &to,
+            "--h245",
+            "tunnel",
+            "--hold-ms",
+            "300",
+        ],
+    )
+}
+
+/// A call from the internet side (an endpoint registered on E) to an endpoint registered on C
+/// crosses by the H.460.18 call-back: E announces it down C's RAS flow, C opens the
+/// connection to E and E's Setup comes down it; and a call from C to E goes to the call
+/// signaling address E's RCF named. Both connect, get their audio channel and clear.
+#[test]
+fn h323_calls_cross_the_traversal_zone_both_ways() {
+    let ports = EdgePorts::new();
+    let e = edge_with(ports, TO_C);
+    let c_ras = free_port();
+    let c = control_with(ports, "secret", c_ras, TO_E);
+    wait_zone(&c, T, up).unwrap_or_else(|z| panic!("C's zone not up: {z}\n{}", c.log()));
+    let _bob = callee(c_ras, "bob", "2001");
+    let _alice = callee(ports.ras, "alice", "3001");
+
+    // E -> C: eve on the internet side calls bob inside
+    let mut eve = caller(ports.ras, "eve", "2001");
+    let connected = eve.wait_event("connected", T);
+    assert_eq!(connected["tunneling"], true, "{connected}");
+    let status = eve.exit_status(T);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "eve's call failed: {:?}\nE:\n{}\nC:\n{}",
+        eve.events(),
+        e.log(),
+        c.log()
+    );
+    assert!(
+        e.log().contains("H.323 traversal flow up"),
+        "the flow is what carried it"
+    );
+    assert!(c.log().contains("E announces a call"), "{}", c.log());
+
+    // C -> E: carol inside calls alice on the internet side
+    let mut carol = caller(c_ras, "carol", "3001");
+    carol.wait_event("connected", T);
+    let status = carol.exit_status(T);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "carol's call failed: {:?}\nE:\n{}\nC:\n{}",
+        carol.events(),
+        e.log(),
+        c.log()
+    );
+}
+
+/// A call-back Facility that names no waiting call is refused (ReleaseComplete, closed) and
+/// the zone goes on working.
+#[test]
+fn a_call_back_for_no_waiting_call_is_refused() {
+    use std::io::{Read, Write};
+    let ports = EdgePorts::new();
+    let e = edge(ports);
+    let _c = control(ports, "secret");
+    wait_zone(&e, T, up).unwrap_or_else(|z| panic!("E's zone not up: {z}"));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ports.q931)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // a Facility (undefinedReason) with a callIdentifier E never announced
+    let ids = msg::CallIds {
+        crv: 0,
+        call_id: [0x42; 16],
+        conf_id: [0x43; 16],
+    };
+    let uu = msg::encode_uu(msg::facility_uuie(&ids), false, vec![]).unwrap();
+    let mut q = Q931::new(MessageType::Facility, CallReference::new(0, true).unwrap());
+    q.set_user_user(&uu).unwrap();
+    let payload = q.encode();
+    let mut frame = vec![3, 0];
+    frame.extend_from_slice(&((payload.len() + 4) as u16).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    s.write_all(&frame).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(got.len() > 4, "an answer, then the connection closed");
+    let answer = Q931::parse(&got[4..]).unwrap();
+    assert_eq!(answer.message_type, MessageType::ReleaseComplete);
+    assert_eq!(answer.cause().unwrap().map(|c| c.value.0), Some(81));
+    assert!(up(&zone(&e)));
 }

@@ -116,6 +116,21 @@ pub enum Input<'a> {
         call: CallId,
         result: Result<Destination, RouteFailure>,
     },
+    /// E: the answer to [`Output::Route`] is traversal-server zone `zone` (an index the
+    /// service chose), whose client flow is at `flow`: the call waits for C's call-back.
+    RoutedCallBack {
+        call: CallId,
+        zone: usize,
+        zone_name: String,
+        flow: SocketAddr,
+    },
+    /// E: the SCI of [`Output::CallBack`] could not be sent.
+    CallBackFailed { call: CallId },
+    /// C: E announced call `call_id` (H.460.18 SCI): open a connection to `signalling`.
+    CallBack {
+        signalling: SocketAddr,
+        call_id: [u8; 16],
+    },
 }
 
 /// What the driver must do.
@@ -144,6 +159,13 @@ pub enum Output {
     },
     CloseListener {
         listener: ListenerId,
+    },
+    /// E: announce call `call` to traversal zone `zone`'s client (SCI), by its
+    /// callIdentifier; answer with `CallBackFailed` when that cannot be done.
+    CallBack {
+        call: CallId,
+        zone: usize,
+        call_id: [u8; 16],
     },
     /// Find where the call goes; answer with `Routed`.
     Route {

@@ -190,6 +190,8 @@ pub(crate) struct Call {
     pub h245: Option<H245Relay>,
     /// Messages to each side (index [`Side::index`]).
     pub queues: [OutQueue; 2],
+    /// E: routed to a traversal-server zone, waiting for C's call-back connection.
+    pub awaiting_callback: bool,
 }
 
 impl Call {

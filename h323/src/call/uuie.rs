@@ -80,7 +80,7 @@ pub(crate) fn fast_start_mut(body: &mut Body) -> Option<&mut Option<SequenceOf<O
 }
 
 /// A bare H323-UU-PDU around a body.
-fn pdu(body: Body) -> H323UUPDU {
+pub(crate) fn pdu(body: Body) -> H323UUPDU {
     H323UUPDU::new(
         body, None, None, None, None, None, None, None, None, None, None,
     )

@@ -67,6 +67,8 @@ pub struct ZoneClient {
     seq: u16,
     up: bool,
     endpoint_id: Option<String>,
+    /// E's call-signaling address, from its RCF.
+    e_signalling: Option<SocketAddr>,
     interval: Duration,
     pending: Option<Pending>,
     /// When the next request starts (keep-alive when up, a new registration when down).
@@ -91,6 +93,7 @@ impl ZoneClient {
             seq: (random as u16).max(1),
             up: false,
             endpoint_id: None,
+            e_signalling: None,
             pending: None,
             next: Some(now),
             since: now,
@@ -112,6 +115,11 @@ impl ZoneClient {
 
     pub fn is_up(&self) -> bool {
         self.up
+    }
+
+    /// Where calls to E go (E's call-signaling address from its RCF), while the flow is up.
+    pub fn signalling(&self) -> Option<SocketAddr> {
+        self.e_signalling.filter(|_| self.up)
     }
 
     pub fn view(&self, now: Instant) -> ZoneView {
@@ -208,6 +216,7 @@ impl ZoneClient {
             return;
         }
         self.endpoint_id = asn::bmp_text(&c.endpoint_identifier.0);
+        self.e_signalling = c.call_signal_address.iter().find_map(asn::socket_addr);
         let granted = c
             .time_to_live
             .as_ref()

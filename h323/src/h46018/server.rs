@@ -11,6 +11,8 @@
 //! - A full RRQ must announce H.460.18 (RRJ `neededFeatureNotSupported` otherwise). It
 //!   replaces the zone's client (C restarted); the flow's address is where the RRQ came
 //!   from, as the firewall rewrote it: SCIs and LRQs go there, never to the rasAddress inside.
+//! - The RCF names our call-signaling address (the IP the client reached, the Q.931 port), as
+//!   a routing gatekeeper's RCF does: C sends the Setups of calls to E there.
 //! - The RCF grants the zone's keep-alive interval as time to live and carries feature 18 with
 //!   LRQKeepAliveData. A client silent for [`SILENT_INTERVALS`] intervals is forgotten and the
 //!   zone shown down; its next lightweight RRQ gets `fullRegistrationRequired`.
@@ -51,6 +53,8 @@ pub struct ServerZoneConfig {
 struct Flow {
     endpoint_id: String,
     at: SocketAddr,
+    /// Our zone port as the client reached it (its IP is where C calls back).
+    local: SocketAddr,
     last_seen: Instant,
 }
 
@@ -74,6 +78,9 @@ struct PendingSci {
 
 pub struct ZoneServer {
     gatekeeper_id: String,
+    /// Our call-signaling port (1720): written, with the IP the client reached, in the RCF
+    /// and the SCI.
+    q931_port: u16,
     zones: Vec<Zone>,
     clock: WallClock,
     random: i32,
@@ -84,8 +91,10 @@ pub struct ZoneServer {
 impl ZoneServer {
     /// `skew_window`: seconds a token's timestamp may be off our clock; `random`: where the
     /// tokens' `random` count starts.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gatekeeper_id: String,
+        q931_port: u16,
         zones: Vec<ServerZoneConfig>,
         clock: WallClock,
         skew_window: u32,
@@ -108,6 +117,7 @@ impl ZoneServer {
             .collect();
         ZoneServer {
             gatekeeper_id,
+            q931_port,
             zones,
             clock,
             random,
@@ -196,17 +206,26 @@ impl ZoneServer {
         }
     }
 
-    /// Announces a call to zone `zone`'s client: SCI with IncomingCallIndication down the
-    /// flow. False when the zone has no client now, or too many SCIs wait.
+    /// Our call-signaling address as zone `zone`'s client reaches it.
+    pub fn signalling(&self, zone: usize) -> Option<SocketAddr> {
+        let f = self.zones.get(zone)?.flow.as_ref()?;
+        Some(SocketAddr::new(f.local.ip(), self.q931_port))
+    }
+
+    /// Announces a call to zone `zone`'s client: SCI with IncomingCallIndication (our
+    /// call-signaling address, `call_id`) down the flow. False when the zone has no client
+    /// now, or too many SCIs wait.
     pub fn incoming_call(
         &mut self,
         zone: usize,
-        signalling: SocketAddr,
         call_id: [u8; 16],
         now: Instant,
         out: &mut Vec<Output>,
     ) -> bool {
-        if self.flow(zone).is_none() || self.scis.len() >= MAX_PENDING_SCI {
+        let Some(signalling) = self.signalling(zone) else {
+            return false;
+        };
+        if self.scis.len() >= MAX_PENDING_SCI {
             return false;
         }
         let Some(data) = incoming_call_data(signalling, call_id) else {
@@ -236,11 +255,13 @@ impl ZoneServer {
         true
     }
 
-    /// A datagram on zone `zone`'s port.
+    /// A datagram on zone `zone`'s port (`local`: that port as the sender reached it).
+    #[allow(clippy::too_many_arguments)]
     pub fn handle(
         &mut self,
         zone: usize,
         from: SocketAddr,
+        local: SocketAddr,
         bytes: &[u8],
         now: Instant,
         out: &mut Vec<Output>,
@@ -262,7 +283,9 @@ impl ZoneServer {
             unix,
         );
         match (msg, checked) {
-            (RasMessage::registrationRequest(r), Ok(_)) => self.on_rrq(zone, &r, from, now, out),
+            (RasMessage::registrationRequest(r), Ok(_)) => {
+                self.on_rrq(zone, &r, (from, local), now, out)
+            }
             (RasMessage::registrationRequest(r), Err(e)) => {
                 let replayed = matches!(e, TokenError::Replayed { .. });
                 self.refuse(zone, from, format!("RRQ: {e}"), out);
@@ -283,11 +306,12 @@ impl ZoneServer {
         }
     }
 
+    /// `(from, local)`: where the RRQ came from, and our port as it reached it.
     fn on_rrq(
         &mut self,
         zone: usize,
         r: &RegistrationRequest,
-        from: SocketAddr,
+        (from, local): (SocketAddr, SocketAddr),
         now: Instant,
         out: &mut Vec<Output>,
     ) {
@@ -307,6 +331,7 @@ impl ZoneServer {
                 return self.reject(zone, n, reason, from, now, out);
             };
             flow.at = from;
+            flow.local = local;
             flow.last_seen = now;
             let id = flow.endpoint_id.clone();
             return self.confirm(zone, n, &id, from, now, out);
@@ -322,6 +347,7 @@ impl ZoneServer {
         z.flow = Some(Flow {
             endpoint_id: id.clone(),
             at: from,
+            local,
             last_seen: now,
         });
         z.last_error = None;
@@ -345,11 +371,14 @@ impl ZoneServer {
         out: &mut Vec<Output>,
     ) {
         let ttl = u32::try_from(self.zones[zone].cfg.keepalive.as_secs()).unwrap_or(u32::MAX);
+        // a routing gatekeeper's RCF names its own call-signaling address: where C sends the
+        // Setups of calls to E
+        let call_signal = self.signalling(zone).map(asn::transport_address);
         let mut msg = build::rcf(build::Rcf {
             seq: n,
             gatekeeper: &self.gatekeeper_id,
             endpoint: id,
-            call_signal: Vec::new(),
+            call_signal: call_signal.into_iter().collect(),
             aliases: None,
             ttl,
         });

@@ -32,6 +32,7 @@ fn server(now: Instant, clock_offset: i64) -> ZoneServer {
     let unix = (UNIX as i64 + clock_offset) as u64;
     ZoneServer::new(
         "edge-gk".into(),
+        1720,
         vec![ServerZoneConfig {
             zone: "from-control".into(),
             username: "control-1".into(),
@@ -77,7 +78,8 @@ impl Pair {
                     } => {
                         assert_eq!(to, sa(E_ZONE));
                         self.c_sent.push(bytes.clone());
-                        self.e.handle(0, sa(C_FLOW), &bytes, now, &mut next);
+                        self.e
+                            .handle(0, sa(C_FLOW), sa(E_ZONE), &bytes, now, &mut next);
                         crossed += 1;
                     }
                     Output::Send {
@@ -130,6 +132,8 @@ fn h46018_c_registers_on_e_and_keeps_the_flow_alive_every_interval() {
     assert_eq!(ups(&p.take_events()), 2, "both sides up");
     assert!(p.c.is_up());
     assert_eq!(p.e.flow(0), Some(sa(C_FLOW)));
+    // E's RCF named its call-signaling address: where C sends its Setups
+    assert_eq!(p.c.signalling(), Some(sa("198.51.100.1:1720")));
     // the RRQ announced feature 18 and carried an H.235.1 token from the zone username
     let rrq: RasMessage = aper::decode(&p.c_sent[0]).unwrap();
     let RasMessage::registrationRequest(r) = &rrq else {
@@ -278,7 +282,7 @@ fn a_replayed_rrq_gets_no_answer_and_a_token_less_one_security_denial() {
     p.tick(t0);
     let first = p.c_sent[0].clone();
     let mut out = Vec::new();
-    p.e.handle(0, sa("192.0.2.66:5000"), &first, t0, &mut out);
+    p.e.handle(0, sa("192.0.2.66:5000"), sa(E_ZONE), &first, t0, &mut out);
     assert!(
         matches!(&out[..], [Output::Event(ZoneEvent::Refused { reason, .. })] if reason.contains("seen before")),
         "{out:?}"
@@ -291,7 +295,7 @@ fn a_replayed_rrq_gets_no_answer_and_a_token_less_one_security_denial() {
     }
     let bare = aper::encode(&rrq).unwrap();
     out.clear();
-    p.e.handle(0, sa("192.0.2.66:5000"), &bare, t0, &mut out);
+    p.e.handle(0, sa("192.0.2.66:5000"), sa(E_ZONE), &bare, t0, &mut out);
     let rrj = out.iter().find_map(|o| match o {
         Output::Send { to, bytes, .. } => {
             Some((*to, bytes.len(), aper::decode::<RasMessage>(bytes).unwrap()))
@@ -317,7 +321,7 @@ fn garbage_on_a_zone_port_is_counted_and_never_answered() {
     let mut out = Vec::new();
     for i in 0..1000u32 {
         let junk: Vec<u8> = (0..(i % 200)).map(|b| (b * 7 + i) as u8).collect();
-        p.e.handle(0, sa("192.0.2.66:5000"), &junk, t0, &mut out);
+        p.e.handle(0, sa("192.0.2.66:5000"), sa(E_ZONE), &junk, t0, &mut out);
     }
     assert!(
         out.iter().all(|o| !matches!(o, Output::Send { .. })),
@@ -335,9 +339,7 @@ fn sci_announces_an_incoming_call_once_and_its_scr_stops_the_retries() {
     p.take_events();
     let call = [0x5a; 16];
     let mut out = Vec::new();
-    assert!(p
-        .e
-        .incoming_call(0, sa("198.51.100.1:1720"), call, t0, &mut out));
+    assert!(p.e.incoming_call(0, call, t0, &mut out));
     // the SCI goes down the flow; hold C's SCR back once so E sends the SCI again
     let Output::Send { bytes: sci, to, .. } = &out[0] else {
         panic!("{out:?}")
@@ -377,7 +379,7 @@ fn sci_announces_an_incoming_call_once_and_its_scr_stops_the_retries() {
     );
     // a zone without a client cannot be told
     let mut e = server(t0, 0);
-    assert!(!e.incoming_call(0, sa("198.51.100.1:1720"), call, t0, &mut Vec::new()));
+    assert!(!e.incoming_call(0, call, t0, &mut Vec::new()));
 }
 
 #[test]

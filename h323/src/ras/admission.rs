@@ -124,10 +124,12 @@ impl Gatekeeper {
         let mut failure = RouteFailure::Unreachable;
         for a in dest.iter().filter_map(asn::alias_text) {
             let plan = self.plan(&a, "LocalZone", caller.is_some(), now);
-            if plan
-                .iter()
-                .any(|t| matches!(t, Step::Local(..) | Step::Neighbor(..)))
-            {
+            if plan.iter().any(|t| {
+                matches!(
+                    t,
+                    Step::Local(..) | Step::Neighbor(..) | Step::Traversal(..)
+                )
+            }) {
                 return Ok(());
             }
             if plan.iter().any(|t| matches!(t, Step::LocalMissing)) {

@@ -51,6 +51,8 @@ pub(super) enum Step {
     SipOnly,
     /// Ask a neighbor zone: (zone, its RAS address, alias).
     Neighbor(String, SocketAddr, AliasAddress),
+    /// A traversal zone that carries H.323: (zone, alias).
+    Traversal(String, AliasAddress),
 }
 
 impl Gatekeeper {
@@ -153,7 +155,15 @@ impl Gatekeeper {
                         ),
                     }
                 }
-                // SIP-only zones (traversal links and DNS zones carry SIP in this version)
+                ZoneKind::TraversalClient | ZoneKind::TraversalServer
+                    if self.traversal.contains(&t.zone) =>
+                {
+                    steps.push(Step::Traversal(
+                        t.zone.clone(),
+                        asn::alias_address_or_guess(alias.kind, &t.alias.to_string()),
+                    ))
+                }
+                // SIP-only zones (traversal zones without H.323, DNS zones)
                 _ => {}
             }
         }
@@ -216,6 +226,11 @@ impl Gatekeeper {
                     }
                     Step::LocalMissing => any_local = true,
                     Step::SipOnly => {}
+                    // the first traversal zone takes the call (as the first local hit does)
+                    Step::Traversal(zone, alias) if neighbors.is_empty() => {
+                        return Resolve::Traversal { zone, alias };
+                    }
+                    Step::Traversal(..) => {}
                     Step::Neighbor(_, peer, alias) => {
                         if !neighbors.iter().any(|(p, al)| *p == peer && *al == alias) {
                             neighbors.push_back((peer, alias));

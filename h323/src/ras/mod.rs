@@ -43,7 +43,7 @@ pub mod table;
 use crate::asn;
 use crate::call::{CallId, Destination, RouteFailure};
 use admission::Admitted;
-use causeway_h323_asn1::h323_messages::{EndpointIdentifier, RasMessage};
+use causeway_h323_asn1::h323_messages::{AliasAddress, EndpointIdentifier, RasMessage};
 use causeway_h323_asn1::rasn::aper;
 use causeway_h323_asn1::rasn::types::BmpString;
 use causeway_zones::{Router, SharedAliases};
@@ -154,6 +154,12 @@ pub enum Resolve {
     Failed(RouteFailure),
     /// An LRQ is out; the answer comes as [`Output::Resolved`].
     Pending,
+    /// A traversal zone that carries H.323 (the service knows its flow): the call goes there,
+    /// as `alias`.
+    Traversal {
+        zone: String,
+        alias: AliasAddress,
+    },
 }
 
 /// Messages received, by type, and other counters (for status).
@@ -189,6 +195,8 @@ pub struct Gatekeeper {
     counters: Counters,
     /// The alias table shared with the SIP registrar, when the node runs both.
     shared: Option<SharedAliases>,
+    /// Traversal zones that carry H.323 (search rule targets the service routes).
+    traversal: Vec<String>,
 }
 
 impl Gatekeeper {
@@ -209,7 +217,15 @@ impl Gatekeeper {
             next_endpoint: 1,
             counters: Counters::default(),
             shared: None,
+            traversal: Vec::new(),
         }
+    }
+
+    /// The traversal zones that carry H.323: calls routed to them are the service's to place
+    /// ([`Resolve::Traversal`]).
+    pub fn with_traversal_zones(mut self, zones: Vec<String>) -> Gatekeeper {
+        self.traversal = zones;
+        self
     }
 
     /// Shares the alias table with the SIP registrar: an alias a SIP UA registered cannot be

@@ -24,6 +24,7 @@
 //!   `alerting_timeout` clears it with cause 19 (no answer, Q.931 T301). An accepted
 //!   connection that sends no Setup within `first_message_timeout` is closed.
 
+mod callback;
 mod clearing;
 mod h245_channel;
 mod relay;
@@ -92,6 +93,12 @@ enum Role {
     Signaling { call: CallId, side: Side },
     /// A call's H.245 connection to `side`.
     H245 { call: CallId, side: Side },
+    /// C: a call-back connection to E being opened, for E's call `call_id`.
+    CallBack {
+        peer: SocketAddr,
+        call_id: [u8; 16],
+        deadline: Instant,
+    },
 }
 
 /// The gatekeeper-routed call-signaling relay. See the module docs.
@@ -131,7 +138,7 @@ impl CallSignaling {
     /// (`false`: its call signaling); `None` for a connection with no call yet.
     pub fn conn_call(&self, conn: ConnId) -> Option<(CallId, bool)> {
         match self.conns.get(&conn)? {
-            Role::Pending { .. } => None,
+            Role::Pending { .. } | Role::CallBack { .. } => None,
             Role::Signaling { call, .. } => Some((*call, false)),
             Role::H245 { call, .. } => Some((*call, true)),
         }
@@ -183,7 +190,7 @@ impl CallSignaling {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(|c| c.deadline);
         let pending = self.conns.values().filter_map(|r| match r {
-            Role::Pending { deadline, .. } => Some(*deadline),
+            Role::Pending { deadline, .. } | Role::CallBack { deadline, .. } => Some(*deadline),
             _ => None,
         });
         calls.chain(pending).min()
@@ -195,7 +202,11 @@ impl CallSignaling {
             .conns
             .iter()
             .filter_map(|(&c, r)| match r {
-                Role::Pending { deadline, .. } if *deadline <= now => Some(c),
+                Role::Pending { deadline, .. } | Role::CallBack { deadline, .. }
+                    if *deadline <= now =>
+                {
+                    Some(c)
+                }
                 _ => None,
             })
             .collect();
@@ -247,7 +258,7 @@ impl CallSignaling {
                 Some(Role::H245 { call, side }) => {
                     self.h245_data(call, side, conn, payload, now, out)
                 }
-                None => {}
+                Some(Role::CallBack { .. }) | None => {}
             },
             Input::Connected { conn, local } => match self.conns.get(&conn).copied() {
                 Some(Role::Signaling {
@@ -255,6 +266,11 @@ impl CallSignaling {
                     side: Side::Callee,
                 }) => self.callee_connected(call, local, out),
                 Some(Role::H245 { call, side }) => self.h245_connected(call, side, out),
+                Some(Role::CallBack {
+                    peer,
+                    call_id,
+                    deadline,
+                }) => self.call_back_connected(conn, peer, call_id, local, deadline, out),
                 Some(_) => {}
                 // The call was cleared while the connection was being opened: the Close sent
                 // then may have raced the connect, so close it again rather than leak it.
@@ -263,10 +279,19 @@ impl CallSignaling {
             Input::ConnectFailed { conn, reason } => match self.conns.get(&conn).copied() {
                 Some(Role::Signaling { call, .. }) => self.callee_unreachable(call, reason, out),
                 Some(Role::H245 { call, side }) => self.h245_lost(call, side, conn, out),
+                Some(Role::CallBack { peer, .. }) => {
+                    self.conns.remove(&conn);
+                    out.push(Output::Event(CallEvent::Rejected {
+                        conn,
+                        peer,
+                        cause: 27,
+                        what: format!("call-back connection to E failed: {reason}"),
+                    }));
+                }
                 _ => {}
             },
             Input::Closed { conn } => match self.conns.get(&conn).copied() {
-                Some(Role::Pending { .. }) => {
+                Some(Role::Pending { .. } | Role::CallBack { .. }) => {
                     self.conns.remove(&conn);
                 }
                 Some(Role::Signaling { call, side }) => self.leg_closed(call, side, out),
@@ -281,6 +306,17 @@ impl CallSignaling {
                 peer,
             } => self.h245_accepted(listener, conn, peer, out),
             Input::Routed { call, result } => self.routed(call, result, out),
+            Input::RoutedCallBack {
+                call,
+                zone,
+                zone_name,
+                flow,
+            } => self.routed_callback(call, zone, zone_name, flow, out),
+            Input::CallBackFailed { call } => self.callback_failed(call, out),
+            Input::CallBack {
+                signalling,
+                call_id,
+            } => self.call_back(signalling, call_id, now, out),
         }
     }
 }

@@ -72,6 +72,8 @@ impl CallSignaling {
         }
         match msg.message_type {
             MessageType::Setup => self.setup(conn, peer, local, msg, now, out),
+            // H.460.18: C's call-back connection announces itself with a Facility
+            MessageType::Facility => self.callback_arrived(conn, peer, local, &msg, out),
             // Q.931 5.8.3.2: ReleaseComplete for an unknown call is ignored, anything else
             // is answered with ReleaseComplete cause 81 "invalid call reference value".
             MessageType::ReleaseComplete => {}
@@ -256,6 +258,7 @@ impl CallSignaling {
                 tunnel_reported: false,
                 h245: None,
                 queues: Default::default(),
+                awaiting_callback: false,
             },
         );
         id
@@ -316,17 +319,17 @@ impl CallSignaling {
             to: dest.addr,
             zone: dest.zone.clone(),
         }));
-        self.forward_setup(id, conn, &dest, out);
+        self.forward_setup_to(id, &dest, out);
     }
 
     /// Queues the held Setup, retargeted at `dest`, for the callee.
-    fn forward_setup(
+    pub(super) fn forward_setup_to(
         &mut self,
         id: CallId,
-        conn: ConnId,
         dest: &Destination,
         out: &mut Vec<Output>,
     ) {
+        let conn = self.calls.get(&id).map_or(0, |c| c.caller_conn);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

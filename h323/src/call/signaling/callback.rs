@@ -1,0 +1,229 @@
+//! The H.460.18 call-back (ITU-T H.460.18 section 8): a call that crosses a traversal zone
+//! from E to C travels on a connection C opens, never on one E opens.
+//!
+//! - On E, a call routed to a traversal-server zone waits in state Connecting with no callee
+//!   connection ([`CallSignaling::routed_callback`]); [`Output::CallBack`] asks for the SCI down
+//!   the zone's RAS flow. When C's connection arrives on the Q.931 listener, its first message is
+//!   a Facility carrying the call's callIdentifier: that connection becomes the callee leg and
+//!   the held Setup goes out on it.
+//! - On C, an SCI makes [`CallSignaling::call_back`] open a connection to E's call-signaling
+//!   address from the signaling port range and send that Facility; from then on the connection
+//!   is like one accepted on the listener: E's Setup is its first message and C routes it.
+//!
+//! Decisions:
+//! - A call-back Facility whose callIdentifier matches no waiting call is answered with
+//!   ReleaseComplete cause 81 (invalid call reference, Q.931 5.8.3.2) and the connection
+//!   closed; counted as a rejected call.
+//! - A call without a callIdentifier (H.225.0 v1 Setup) cannot be matched and is refused as
+//!   unreachable on E.
+//! - The Facility has reason undefinedReason, the callIdentifier and call reference 0 with the
+//!   flag of the called side, as GNU Gatekeeper sends it.
+//!
+//! Must not touch: RAS (the SCI is the service's), the relay of messages after the Setup.
+
+use super::clearing::send_release;
+use super::{malformed, CallSignaling, Role};
+use crate::asn;
+use crate::call::release::Release;
+use crate::call::state::CallState;
+use crate::call::uuie;
+use crate::call::{CallEvent, CallId, ConnId, Output, Side};
+use crate::q931::{CallReference, MessageType, Q931};
+use causeway_h323_asn1::h323_messages::{
+    FacilityReason, FacilityUUIE, H323UUPDUH323MessageBody as Body, H323UserInformation,
+    ReleaseCompleteReason,
+};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl CallSignaling {
+    /// E: call `id` goes to traversal-server zone `zone` (the service's index), by call-back.
+    pub(super) fn routed_callback(
+        &mut self,
+        id: CallId,
+        zone: usize,
+        zone_name: String,
+        flow: SocketAddr,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(call) = self
+            .calls
+            .get_mut(&id)
+            .filter(|c| c.state == CallState::Routing)
+        else {
+            return;
+        };
+        let Some(call_id) = call
+            .call_identifier
+            .as_ref()
+            .map(|c| asn::guid_bytes(&c.guid))
+        else {
+            return self.callee_unreachable(id, "no callIdentifier for a call-back".into(), out);
+        };
+        call.state = CallState::Connecting;
+        call.callee_addr = Some(flow);
+        call.zone = Some(zone_name.clone());
+        call.awaiting_callback = true;
+        out.push(Output::Event(CallEvent::Routed {
+            call: id,
+            to: flow,
+            zone: zone_name,
+        }));
+        out.push(Output::CallBack {
+            call: id,
+            zone,
+            call_id,
+        });
+        let dest = crate::call::Destination {
+            addr: flow,
+            alias: None,
+            zone: String::new(),
+        };
+        // queued until C's connection is the callee leg
+        self.forward_setup_to(id, &dest, out);
+    }
+
+    /// E: the SCI could not be sent (the flow went down, too many waiting).
+    pub(super) fn callback_failed(&mut self, id: CallId, out: &mut Vec<Output>) {
+        if self.calls.get(&id).is_some_and(|c| c.awaiting_callback) {
+            self.callee_unreachable(id, "the traversal zone cannot reach C".into(), out);
+        }
+    }
+
+    /// E: the first message on an accepted connection is a Facility; a call-back if its
+    /// callIdentifier is a waiting call's.
+    pub(super) fn callback_arrived(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        local: SocketAddr,
+        msg: &Q931,
+        out: &mut Vec<Output>,
+    ) {
+        let wanted = uuie::decode(msg)
+            .ok()
+            .and_then(|uu| match uu.h323_uu_pdu.h323_message_body {
+                Body::facility(f) => f.call_identifier.map(|c| asn::guid_bytes(&c.guid)),
+                _ => None,
+            });
+        let call = wanted.and_then(|w| {
+            self.calls.values().find(|c| {
+                c.awaiting_callback
+                    && c.call_identifier.as_ref().map(|i| asn::guid_bytes(&i.guid)) == Some(w)
+            })
+        });
+        let Some(id) = call.map(|c| c.id) else {
+            let rel = Release::with_cause(ReleaseCompleteReason::undefinedReason(()), 81);
+            let protocol = asn::h225_protocol_identifier();
+            send_release(conn, msg.call_reference.reply(), &protocol, &rel, out);
+            out.push(Output::Close { conn });
+            out.push(Output::Event(CallEvent::Rejected {
+                conn,
+                peer,
+                cause: 81,
+                what: "call-back Facility for no waiting call".into(),
+            }));
+            self.conns.remove(&conn);
+            return;
+        };
+        self.conns.insert(
+            conn,
+            Role::Signaling {
+                call: id,
+                side: Side::Callee,
+            },
+        );
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.awaiting_callback = false;
+            c.callee_conn = Some(conn);
+            c.callee_addr = Some(peer);
+        }
+        self.callee_connected(id, local, out);
+    }
+
+    /// C: E announced a call; open the call-back connection.
+    pub(super) fn call_back(
+        &mut self,
+        signalling: SocketAddr,
+        call_id: [u8; 16],
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let conn = self.next_conn_id();
+        let deadline = now + self.cfg.first_message_timeout;
+        self.conns.insert(
+            conn,
+            Role::CallBack {
+                peer: signalling,
+                call_id,
+                deadline,
+            },
+        );
+        out.push(Output::Connect {
+            conn,
+            to: signalling,
+        });
+    }
+
+    /// C: the call-back connection is up: the Facility, then wait for E's Setup.
+    pub(super) fn call_back_connected(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        call_id: [u8; 16],
+        local: SocketAddr,
+        deadline: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        match facility(call_id) {
+            Ok(payload) => out.push(Output::Send { conn, payload }),
+            Err(e) => {
+                out.push(malformed(
+                    conn,
+                    format!("building the call-back Facility: {e}"),
+                ));
+                self.conns.remove(&conn);
+                out.push(Output::Close { conn });
+                return;
+            }
+        }
+        self.conns.insert(
+            conn,
+            Role::Pending {
+                peer,
+                local,
+                deadline,
+            },
+        );
+    }
+}
+
+/// The call-back Facility: reason undefinedReason with the callIdentifier.
+fn facility(call_id: [u8; 16]) -> Result<Vec<u8>, String> {
+    let body = FacilityUUIE::new(
+        asn::h225_protocol_identifier(),
+        None,
+        None,
+        None,
+        FacilityReason::undefinedReason(()),
+        Some(asn::call_identifier(call_id)),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    );
+    let uu = H323UserInformation::new(uuie::pdu(Body::facility(body)), None);
+    let crv = CallReference::new(0, true).map_err(|e| e.to_string())?;
+    uuie::encode(&mut Q931::new(MessageType::Facility, crv), &uu)
+}
