@@ -743,8 +743,22 @@ pub struct H323Endpoint {
 
 impl H323Endpoint {
     pub fn start(name: &str, args: &[&str]) -> H323Endpoint {
-        let mut child = Command::new(h323_endpoint_bin())
-            .args(args)
+        let mut cmd = Command::new(h323_endpoint_bin());
+        cmd.args(args);
+        H323Endpoint::spawn(name, cmd)
+    }
+
+    /// An endpoint run in network namespace `ns` (`ip netns exec`).
+    pub fn start_in(ns: &str, name: &str, args: &[&str]) -> H323Endpoint {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .arg(h323_endpoint_bin())
+            .args(args);
+        H323Endpoint::spawn(name, cmd)
+    }
+
+    fn spawn(name: &str, mut cmd: Command) -> H323Endpoint {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

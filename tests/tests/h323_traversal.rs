@@ -391,3 +391,184 @@ fn a_call_back_for_no_waiting_call_is_refused() {
     assert_eq!(answer.cause().unwrap().map(|c| c.value.0), Some(81));
     assert!(up(&zone(&e)));
 }
+
+mod through_the_firewall {
+    //! The same calls with C in `inside` and E in `dmz`, routed through the nftables firewall
+    //! of `tests/scripts/fw_topology.sh` that drops and counts every new connection and
+    //! datagram into `inside`: the H.323 side of the zone comes up from C's RAS flow alone,
+    //! calls cross both ways, and nothing ever entered `inside` unasked. Needs root.
+
+    use super::*;
+    use causeway_tests::netns::{FwTopology, NsNode};
+    use causeway_tests::{outbound_block, shared};
+
+    const C_IP: &str = "10.77.1.2";
+    const E_IP: &str = "10.77.2.2";
+    const NET_IP: &str = "10.77.3.2";
+
+    fn edge_toml() -> String {
+        format!(
+            r#"[system]
+name = "edge"
+role = "edge"
+domain = "edge.example.net"
+
+[sip]
+udp = {{ enabled = true, listen = "{E_IP}:5060" }}
+tls = {{ enabled = true, listen = "{E_IP}:5061" }}
+outbound_ports = "{outbound}"
+
+[media]
+anchor = "none"
+
+[h323]
+enabled = true
+ras_listen = "{E_IP}:1719"
+q931_listen = "{E_IP}:1720"
+
+[[credential]]
+username = "control-1"
+password = "secret"
+
+[[zone]]
+name = "from-control"
+type = "traversal-server"
+transport = "tls"
+username = "control-1"
+listen_ip = "{E_IP}"
+{TO_C}"#,
+            outbound = outbound_block()
+        )
+    }
+
+    fn control_toml() -> String {
+        format!(
+            r#"[system]
+name = "control"
+role = "control"
+domain = "example.com"
+
+[sip]
+udp = {{ enabled = true, listen = "{C_IP}:5060" }}
+outbound_ports = "{outbound}"
+
+[media]
+anchor = "none"
+
+[h323]
+enabled = true
+ras_listen = "{C_IP}:1719"
+q931_listen = "{C_IP}:1720"
+
+[[zone]]
+name = "to-edge"
+type = "traversal-client"
+peer = "{E_IP}"
+h323_port = 6001
+transport = "tls"
+username = "control-1"
+password = "secret"
+{TO_E}"#,
+            outbound = outbound_block()
+        )
+    }
+
+    fn endpoint(ns: &str, ip: &str, gk: &str, args: &[&str]) -> H323Endpoint {
+        let bind = format!("{ip}:0");
+        let gk = format!("{gk}:1719");
+        let mut all = vec!["--gk", &gk, "--ras-bind", &bind, "--q931-bind", &bind];
+        all.extend_from_slice(args);
+        H323Endpoint::start_in(ns, args.first().copied().unwrap_or("ep"), &all)
+    }
+
+    #[test]
+    fn h323_calls_cross_the_firewall_both_ways_and_nothing_enters_inside() {
+        let _ = shared();
+        let topo = FwTopology::up("h");
+        let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
+        let e = NsNode::start(&dmz, &edge_toml());
+        let c = NsNode::start(&inside, &control_toml());
+        c.wait_for("H.323 traversal flow up", 1, T);
+        e.wait_for("H.323 traversal flow up", 1, T);
+        let bob = endpoint(
+            &inside,
+            C_IP,
+            C_IP,
+            &[
+                "--alias",
+                "h323:bob",
+                "--alias",
+                "e164:2001",
+                "--ignore-stdin",
+            ],
+        );
+        bob.wait_event("registered", T);
+        let alice = endpoint(
+            &net,
+            NET_IP,
+            E_IP,
+            &[
+                "--alias",
+                "h323:alice",
+                "--alias",
+                "e164:3001",
+                "--ignore-stdin",
+            ],
+        );
+        alice.wait_event("registered", T);
+        let before = topo.counters();
+
+        // internet -> E -> (call-back from C) -> C -> inside
+        let mut eve = endpoint(
+            &net,
+            NET_IP,
+            E_IP,
+            &[
+                "--alias",
+                "h323:eve",
+                "--call",
+                "e164:2001",
+                "--hold-ms",
+                "300",
+            ],
+        );
+        let status = eve.exit_status(T);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "inbound H.323 call failed: {:?}\nE:\n{}\nC:\n{}",
+            eve.events(),
+            e.log(),
+            c.log()
+        );
+        // inside -> C -> E -> internet
+        let mut carol = endpoint(
+            &inside,
+            C_IP,
+            C_IP,
+            &[
+                "--alias",
+                "h323:carol",
+                "--call",
+                "e164:3001",
+                "--hold-ms",
+                "300",
+            ],
+        );
+        let status = carol.exit_status(T);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "outbound H.323 call failed: {:?}\nE:\n{}\nC:\n{}",
+            carol.events(),
+            e.log(),
+            c.log()
+        );
+        let after = topo.counters();
+        assert_eq!(
+            after, before,
+            "the firewall dropped connections or datagrams into inside during the calls"
+        );
+        assert_eq!(after, (0, 0), "nothing ever tried to get into inside");
+        drop(bob);
+        drop(alice);
+    }
+}
