@@ -6,6 +6,7 @@
 
 use causeway_h323::q931::{CallReference, MessageType, Q931};
 use causeway_tests::h323ep::{asn1, msg};
+use causeway_tests::tshark::{self, Capture};
 use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
 use serde_json::Value;
 use std::net::UdpSocket;
@@ -320,8 +321,12 @@ fn caller(gk: u16, name: &str, to: &str) -> H323Endpoint {
 #[test]
 fn h323_calls_cross_the_traversal_zone_both_ways() {
     let ports = EdgePorts::new();
-    let e = edge_with(ports, TO_C);
     let c_ras = free_port();
+    let cap = Capture::start(&format!(
+        "udp port {} or udp port {} or tcp port {}",
+        ports.zone_ras, c_ras, ports.q931
+    ));
+    let e = edge_with(ports, TO_C);
     let c = control_with(ports, "secret", c_ras, TO_E);
     wait_zone(&c, T, up).unwrap_or_else(|z| panic!("C's zone not up: {z}\n{}", c.log()));
     let _bob = callee(c_ras, "bob", "2001");
@@ -356,6 +361,42 @@ fn h323_calls_cross_the_traversal_zone_both_ways() {
         e.log(),
         c.log()
     );
+    dissected_by_tshark(cap.stop().path(), ports, c_ras);
+}
+
+/// tshark, an independent H.225.0 dissector, reads the zone's RAS flow (RRQ/RCF with
+/// feature 18 and H.235 tokens, SCI with the IncomingCallIndication, SCR) and the call
+/// signaling on E's port (the call-back Facility, Setups) without a malformed frame.
+fn dissected_by_tshark(pcap: &std::path::Path, ports: EdgePorts, c_ras: u16) {
+    let decode_as = vec![
+        format!("udp.port=={},h225", ports.zone_ras),
+        format!("udp.port=={c_ras},h225"),
+    ];
+    let ours = format!(
+        "udp.port=={} || udp.port=={c_ras} || tcp.port=={}",
+        ports.zone_ras, ports.q931
+    );
+    let bad = format!("({ours}) && (_ws.malformed || _ws.expert.severity >= error)");
+    assert_eq!(
+        tshark::read(pcap, &decode_as, &bad, &[]),
+        "",
+        "tshark flags frames:\n{}",
+        tshark::read(pcap, &decode_as, &bad, &["-V"])
+    );
+    let summary = tshark::read(pcap, &decode_as, &ours, &[]);
+    for msg in [
+        "h225.registrationRequest_element && h225.featureSet_element && h225.cryptoTokens",
+        "h225.registrationConfirm_element && h225.featureSet_element",
+        "h225.serviceControlIndication_element && h225.genericData",
+        "h225.serviceControlResponse_element",
+        "h225.facility_element && h225.callIdentifier_element",
+        "h225.setup_element",
+        "h225.connect_element",
+        "h225.releaseComplete_element",
+    ] {
+        let hits = tshark::read(pcap, &decode_as, &format!("({ours}) && {msg}"), &[]);
+        assert_ne!(hits, "", "tshark finds no {msg}:\n{summary}");
+    }
 }
 
 /// A call-back Facility that names no waiting call is refused (ReleaseComplete, closed) and
