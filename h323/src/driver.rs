@@ -44,6 +44,8 @@ pub struct DriverConfig {
     pub discovery_port: Option<u16>,
     /// E's traversal zone ports (H.460.18 RAS flows), in the order of the service's zones.
     pub zone_ports: Vec<SocketAddr>,
+    /// E with assent-mode zones: a second call-signaling listener (2776).
+    pub assent_listen: Option<SocketAddr>,
 }
 
 /// What `causeway status` shows of the H.323 side.
@@ -97,6 +99,7 @@ pub struct Bound {
     q931: TcpListener,
     discovery: Option<UdpSocket>,
     zones: Vec<UdpSocket>,
+    assent: Option<TcpListener>,
 }
 
 pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
@@ -107,11 +110,16 @@ pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
         None => None,
     };
     let zones = zones::bind(&cfg.zone_ports).await?;
+    let assent = match cfg.assent_listen {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
     Ok(Bound {
         ras,
         q931,
         discovery,
         zones,
+        assent,
     })
 }
 
@@ -218,6 +226,10 @@ pub async fn run(
     let (closed_tx, mut closed) = mpsc::unbounded_channel();
     let ras_port = bound.ras.local_addr().map(|a| a.port()).unwrap_or(0);
     tokio::spawn(accept_loop(bound.q931, None, events_tx.clone()));
+    // the assent port is call signaling too: what arrives there is handled as on 1720
+    if let Some(a) = bound.assent {
+        tokio::spawn(accept_loop(a, None, events_tx.clone()));
+    }
     let zone_socks = zones::start(bound.zones, &events_tx);
     let seed = u64::from(std::process::id()) ^ (Instant::now().elapsed().as_nanos() as u64);
     let mut d = Driver {

@@ -30,11 +30,15 @@ pub(super) async fn start(
         signaling_ports: h.signaling_ports,
         discovery_port: h.multicast_discovery.then_some(h.discovery_port),
         zone_ports: server_zones(config).iter().map(|(_, a, _)| *a).collect(),
+        assent_listen: server_zones(config)
+            .iter()
+            .any(|(z, _, _)| z.signalling_port.is_some())
+            .then(|| SocketAddr::new(h.q931_listen.ip(), h.assent_port)),
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(
-            "h323: cannot bind RAS {} / Q.931 {}",
-            h.ras_listen, h.q931_listen
+            "h323: cannot bind RAS {} / Q.931 {} / traversal zone ports {:?} / assent {:?}",
+            h.ras_listen, h.q931_listen, dcfg.zone_ports, dcfg.assent_listen
         )
     })?;
     let ras_addr = bound.ras_addr()?;
@@ -168,11 +172,13 @@ fn server_zones(config: &Config) -> Vec<(ServerZoneConfig, SocketAddr, usize)> {
                 .unwrap_or_default();
             let ip = z.listen_ip.unwrap_or(h.ras_listen.ip());
             let port = causeway_config::traversal_server_h323_port(config, i);
+            let assent = z.h323_mode() == causeway_config::zones::H323Mode::Assent;
             let cfg = ServerZoneConfig {
                 zone: z.name.clone(),
                 username,
                 password,
                 keepalive: Duration::from_secs(causeway_config::defaults::H46018_KEEPALIVE_SECS),
+                signalling_port: assent.then_some(h.assent_port),
             };
             (cfg, SocketAddr::new(ip, port), i)
         })

@@ -22,6 +22,7 @@ struct EdgePorts {
     zone_ras: u16,
     ras: u16,
     q931: u16,
+    assent: u16,
 }
 
 impl EdgePorts {
@@ -31,6 +32,7 @@ impl EdgePorts {
             zone_ras: free_port(),
             ras: free_port(),
             q931: free_port(),
+            assent: free_port(),
         }
     }
 }
@@ -48,6 +50,7 @@ anchor = "none"
 enabled = true
 ras_listen = "127.0.0.1:{ras}"
 q931_listen = "127.0.0.1:{q931}"
+assent_port = {assent}
 
 [[credential]]
 username = "control-1"
@@ -65,6 +68,7 @@ listen_ip = "127.0.0.1"
 "#,
         ras = p.ras,
         q931 = p.q931,
+        assent = p.assent,
         zone_sip = p.zone_sip,
         zone_ras = p.zone_ras,
     );
@@ -320,14 +324,30 @@ fn caller(gk: u16, name: &str, to: &str) -> H323Endpoint {
 /// signaling address E's RCF named. Both connect, get their audio channel and clear.
 #[test]
 fn h323_calls_cross_the_traversal_zone_both_ways() {
+    calls_both_ways("");
+}
+
+/// The same in assent mode: E's call signaling for the zone is on the assent port, where C's
+/// call-back and C's Setups go (tshark finds them there).
+#[test]
+fn h323_calls_cross_an_assent_zone_both_ways() {
+    calls_both_ways("h323_mode = \"assent\"\n");
+}
+
+fn calls_both_ways(mode: &str) {
     let ports = EdgePorts::new();
     let c_ras = free_port();
+    let signalling = if mode.is_empty() {
+        ports.q931
+    } else {
+        ports.assent
+    };
     let cap = Capture::start(&format!(
         "udp port {} or udp port {} or tcp port {}",
-        ports.zone_ras, c_ras, ports.q931
+        ports.zone_ras, c_ras, signalling
     ));
-    let e = edge_with(ports, TO_C);
-    let c = control_with(ports, "secret", c_ras, TO_E);
+    let e = edge_with(ports, &format!("{mode}{TO_C}"));
+    let c = control_with(ports, "secret", c_ras, &format!("{mode}{TO_E}"));
     wait_zone(&c, T, up).unwrap_or_else(|z| panic!("C's zone not up: {z}\n{}", c.log()));
     let _bob = callee(c_ras, "bob", "2001");
     let _alice = callee(ports.ras, "alice", "3001");
@@ -361,21 +381,18 @@ fn h323_calls_cross_the_traversal_zone_both_ways() {
         e.log(),
         c.log()
     );
-    dissected_by_tshark(cap.stop().path(), ports, c_ras);
+    dissected_by_tshark(cap.stop().path(), ports.zone_ras, c_ras, signalling);
 }
 
 /// tshark, an independent H.225.0 dissector, reads the zone's RAS flow (RRQ/RCF with
 /// feature 18 and H.235 tokens, SCI with the IncomingCallIndication, SCR) and the call
 /// signaling on E's port (the call-back Facility, Setups) without a malformed frame.
-fn dissected_by_tshark(pcap: &std::path::Path, ports: EdgePorts, c_ras: u16) {
+fn dissected_by_tshark(pcap: &std::path::Path, zone_ras: u16, c_ras: u16, signalling: u16) {
     let decode_as = vec![
-        format!("udp.port=={},h225", ports.zone_ras),
+        format!("udp.port=={zone_ras},h225"),
         format!("udp.port=={c_ras},h225"),
     ];
-    let ours = format!(
-        "udp.port=={} || udp.port=={c_ras} || tcp.port=={}",
-        ports.zone_ras, ports.q931
-    );
+    let ours = format!("udp.port=={zone_ras} || udp.port=={c_ras} || tcp.port=={signalling}");
     let bad = format!("({ours}) && (_ws.malformed || _ws.expert.severity >= error)");
     assert_eq!(
         tshark::read(pcap, &decode_as, &bad, &[]),

@@ -19,6 +19,12 @@
 //!   signaling address, the callIdentifier) to the flow's address; C answers SCR `started` and
 //!   the call-back is C's to make.
 //!
+//! Assent mode (`h323_mode = "assent"`) is this flow with E's call signaling on the assent
+//! port (2776) instead of 1720: the RCF and the SCI name it, C's Setups and call-backs go
+//! there, and H.245 travels tunneled inside that connection. Cisco's Assent is not publicly
+//! specified; this is causeway's own wire format on the reference port layout, and it
+//! interoperates with causeway.
+//!
 //! Tokens both ways: C signs with sendersID = its zone username (no generalID: C does not know
 //! E's gatekeeper identifier before the first RCF); E signs with sendersID = its gatekeeper
 //! identifier and generalID = the username. Each side verifies the other's (wrong password,

@@ -48,6 +48,9 @@ pub struct ServerZoneConfig {
     pub password: String,
     /// Time to live granted, the client's keep-alive interval.
     pub keepalive: Duration,
+    /// Where the client's call signaling goes on our side: `None` for our Q.931 port (1720,
+    /// H.460.18 mode), `Some(2776)` for the assent port (assent mode).
+    pub signalling_port: Option<u16>,
 }
 
 struct Flow {
@@ -208,8 +211,10 @@ impl ZoneServer {
 
     /// Our call-signaling address as zone `zone`'s client reaches it.
     pub fn signalling(&self, zone: usize) -> Option<SocketAddr> {
-        let f = self.zones.get(zone)?.flow.as_ref()?;
-        Some(SocketAddr::new(f.local.ip(), self.q931_port))
+        let z = self.zones.get(zone)?;
+        let f = z.flow.as_ref()?;
+        let port = z.cfg.signalling_port.unwrap_or(self.q931_port);
+        Some(SocketAddr::new(f.local.ip(), port))
     }
 
     /// Announces a call to zone `zone`'s client: SCI with IncomingCallIndication (our

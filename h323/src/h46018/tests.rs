@@ -38,6 +38,7 @@ fn server(now: Instant, clock_offset: i64) -> ZoneServer {
             username: "control-1".into(),
             password: "secret".into(),
             keepalive: Duration::from_secs(19),
+            signalling_port: None,
         }],
         WallClock::new(now, unix),
         300,
