@@ -62,6 +62,8 @@ pub struct Service {
     /// E's side of the traversal-server zones that carry H.323.
     zone_server: Option<ZoneServer>,
     zone_out: Vec<h46018::Output>,
+    /// SCIs to registered H.460.18 endpoints.
+    announcer: h46018::Announcer,
 }
 
 impl Service {
@@ -75,6 +77,7 @@ impl Service {
             zone_clients: Vec::new(),
             zone_server: None,
             zone_out: Vec::new(),
+            announcer: h46018::Announcer::default(),
         }
     }
 
@@ -131,6 +134,7 @@ impl Service {
         if let Some(s) = &mut self.zone_server {
             s.handle_timeout(now, &mut self.zone_out);
         }
+        self.announcer.handle_timeout(now, &mut self.zone_out);
         self.settle(now, out);
     }
 
@@ -140,7 +144,8 @@ impl Service {
             .zone_clients
             .iter()
             .filter_map(ZoneClient::poll_timeout)
-            .chain(self.zone_server.as_ref().and_then(ZoneServer::poll_timeout));
+            .chain(self.zone_server.as_ref().and_then(ZoneServer::poll_timeout))
+            .chain(self.announcer.poll_timeout());
         [self.gatekeeper.poll_timeout(), self.calls.poll_timeout()]
             .into_iter()
             .flatten()
@@ -176,6 +181,9 @@ impl Service {
             for o in self.ras_out.drain(..) {
                 match o {
                     ras::Output::Resolved { call, result } => routed.push((call, result)),
+                    ras::Output::Event(ras::RasEvent::ServiceControlResponse { seq, from }) => {
+                        self.announcer.answered(seq, from)
+                    }
                     other => out.push(Output::Ras(other)),
                 }
             }
@@ -206,16 +214,32 @@ impl Service {
                                     routed.push((call, r));
                                 }
                             }
+                            Resolve::CallBack { ras, signalling } => {
+                                let input = call::Input::RoutedCallBack {
+                                    call,
+                                    target: call::CallBackTarget::Endpoint { ras, signalling },
+                                    zone_name: "LocalZone".into(),
+                                    flow: ras,
+                                };
+                                self.calls.handle(input, now, &mut self.call_out);
+                            }
                         }
                     }
                     call::Output::CallBack {
                         call,
-                        zone,
+                        target,
                         call_id,
                     } => {
-                        let sent = self.zone_server.as_mut().is_some_and(|s| {
-                            s.incoming_call(zone, call_id, now, &mut self.zone_out)
-                        });
+                        let sent = match target {
+                            call::CallBackTarget::Zone(zone) => {
+                                self.zone_server.as_mut().is_some_and(|s| {
+                                    s.incoming_call(zone, call_id, now, &mut self.zone_out)
+                                })
+                            }
+                            call::CallBackTarget::Endpoint { ras, signalling } => self
+                                .announcer
+                                .announce(ras, signalling, call_id, now, &mut self.zone_out),
+                        };
                         if !sent {
                             let input = call::Input::CallBackFailed { call };
                             self.calls.handle(input, now, &mut self.call_out);
@@ -263,7 +287,7 @@ impl Service {
         };
         let input = call::Input::RoutedCallBack {
             call,
-            zone: index,
+            target: call::CallBackTarget::Zone(index),
             zone_name: zone,
             flow,
         };

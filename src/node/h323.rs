@@ -60,6 +60,10 @@ pub(super) async fn start(
             deny: regexes(&h.registration_deny)?,
             endpoint_id_prefix: format!("{endpoint_id_prefix:08x}"),
             locate_timeout: Duration::from_secs(h.locate_timeout),
+            // endpoints behind a NAT keep their mapping open with their refreshes
+            h46018_ttl: Some(
+                u32::try_from(causeway_config::defaults::H46018_KEEPALIVE_SECS).unwrap_or(19),
+            ),
         },
         router,
         neighbors,

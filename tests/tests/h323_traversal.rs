@@ -629,4 +629,68 @@ password = "secret"
         drop(bob);
         drop(alice);
     }
+
+    const NAT_IP: &str = "10.77.4.2";
+
+    /// Internet endpoints behind a masquerading NAT register on E's 1719: RCF reaches them
+    /// through the NAT (it goes where the RRQ came from, not to the private rasAddress); one
+    /// that announces H.460.18 gets it with a 19 s time to live, and a call to it is announced
+    /// by SCI through the NAT mapping its RAS flow keeps open: it calls E back and the call
+    /// connects, with nothing unsolicited let into the home network.
+    #[test]
+    fn an_h46018_endpoint_behind_a_nat_is_called_through_its_call_back() {
+        let _ = shared();
+        let topo = FwTopology::up("n");
+        let (dmz, net, nat) = (topo.ns("dmz"), topo.ns("net"), topo.ns("nat"));
+        let e = NsNode::start(&dmz, &edge_toml());
+        let plain = endpoint(
+            &nat,
+            NAT_IP,
+            E_IP,
+            &["--alias", "h323:plain", "--ignore-stdin"],
+        );
+        let reg = plain.wait_event("registered", T);
+        assert_eq!(reg["h46018"], false, "{reg}");
+        let dora = endpoint(
+            &nat,
+            NAT_IP,
+            E_IP,
+            &[
+                "--alias",
+                "h323:dora",
+                "--alias",
+                "e164:4001",
+                "--h46018",
+                "--ignore-stdin",
+            ],
+        );
+        let reg = dora.wait_event("registered", T);
+        assert_eq!(reg["h46018"], true, "{reg}");
+        assert_eq!(reg["ttl"], 19, "{reg}");
+        let mut eve = endpoint(
+            &net,
+            NET_IP,
+            E_IP,
+            &[
+                "--alias",
+                "h323:eve",
+                "--call",
+                "e164:4001",
+                "--hold-ms",
+                "300",
+            ],
+        );
+        let status = eve.exit_status(T);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "call to the endpoint behind the NAT failed: {:?}\ndora: {:?}\nE:\n{}",
+            eve.events(),
+            dora.events(),
+            e.log()
+        );
+        dora.wait_event("called-back", T);
+        dora.wait_event("connected", T);
+        let (tcp, _, _, _) = topo.home_counters();
+        assert_eq!(tcp, 0, "no connection was opened into the home network");
+    }
 }

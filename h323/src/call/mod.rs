@@ -61,6 +61,18 @@ pub struct Destination {
     pub zone: String,
 }
 
+/// Who is asked to call back for a call (H.460.18).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallBackTarget {
+    /// The client of a traversal-server zone (the service's index of the zone).
+    Zone(usize),
+    /// A registered H.460.18 endpoint: SCI to its RAS address, call-back to `signalling`.
+    Endpoint {
+        ras: SocketAddr,
+        signalling: SocketAddr,
+    },
+}
+
 /// Why a call could not be routed; mapped to a ReleaseComplete reason and Q.931 cause.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteFailure {
@@ -116,11 +128,12 @@ pub enum Input<'a> {
         call: CallId,
         result: Result<Destination, RouteFailure>,
     },
-    /// E: the answer to [`Output::Route`] is traversal-server zone `zone` (an index the
-    /// service chose), whose client flow is at `flow`: the call waits for C's call-back.
+    /// The answer to [`Output::Route`] is a call-back (H.460.18): through traversal zone
+    /// `zone_name`, or to a registered H.460.18 endpoint; `flow` is where its RAS flow is.
+    /// The call waits for the callee's connection.
     RoutedCallBack {
         call: CallId,
-        zone: usize,
+        target: CallBackTarget,
         zone_name: String,
         flow: SocketAddr,
     },
@@ -160,11 +173,11 @@ pub enum Output {
     CloseListener {
         listener: ListenerId,
     },
-    /// E: announce call `call` to traversal zone `zone`'s client (SCI), by its
-    /// callIdentifier; answer with `CallBackFailed` when that cannot be done.
+    /// Announce call `call` by its callIdentifier to the callee `target` (SCI); answer with
+    /// `CallBackFailed` when that cannot be done.
     CallBack {
         call: CallId,
-        zone: usize,
+        target: CallBackTarget,
         call_id: [u8; 16],
     },
     /// Find where the call goes; answer with `Routed`.

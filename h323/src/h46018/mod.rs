@@ -38,11 +38,13 @@
 //! Must not touch: sockets, clocks, the gatekeeper's registration table (a zone client is a
 //! zone, not an endpoint), Q.931.
 
+mod announce;
 mod client;
 mod server;
 #[cfg(test)]
 mod tests;
 
+pub use announce::Announcer;
 pub use client::{ClientConfig, ZoneClient};
 pub use server::{ServerZoneConfig, ZoneServer};
 
@@ -67,6 +69,8 @@ pub const SILENT_INTERVALS: u32 = 3;
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Sends of one request before the peer counts as silent.
 pub const TRIES: u32 = 3;
+/// SCIs waiting for their SCR at once (per zone server, per announcer).
+pub const MAX_PENDING_SCI: usize = 1024;
 
 /// Unix time at an `Instant`: the wall clock read once by the driver, moved with `now`.
 #[derive(Clone, Copy, Debug)]

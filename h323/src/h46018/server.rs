@@ -23,7 +23,7 @@
 
 use super::{
     announces, feature_set, incoming_call_data, keep_alive_data, Output, Socket, WallClock,
-    ZoneEvent, ZoneView, RETRY_AFTER, SILENT_INTERVALS, TRIES,
+    ZoneEvent, ZoneView, MAX_PENDING_SCI, RETRY_AFTER, SILENT_INTERVALS, TRIES,
 };
 use crate::asn;
 use crate::h235::{self, Credentials, TokenError, Verifier};
@@ -35,9 +35,6 @@ use causeway_h323_asn1::h323_messages::{
 use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// SCIs waiting for their SCR at once, over all zones.
-pub const MAX_PENDING_SCI: usize = 1024;
 
 /// One traversal-server zone's H.323 settings.
 #[derive(Clone, Debug)]

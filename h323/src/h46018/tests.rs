@@ -436,3 +436,48 @@ fn incoming_call_indication_and_keep_alive_data_round_trip() {
     assert!(announces(Some(&feature_set())));
     assert!(!announces(None));
 }
+
+#[test]
+fn an_endpoint_sci_is_sent_again_until_its_scr() {
+    let t0 = Instant::now();
+    let mut a = Announcer::new(9);
+    let mut out = Vec::new();
+    let ep = sa("203.0.113.5:40000");
+    assert!(a.announce(ep, sa("198.51.100.1:1720"), [7; 16], t0, &mut out));
+    let Output::Send {
+        from: Socket::Ras,
+        to,
+        bytes,
+    } = &out[0]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*to, ep);
+    let sci: RasMessage = aper::decode(bytes).unwrap();
+    let RasMessage::serviceControlIndication(s) = &sci else {
+        panic!()
+    };
+    assert_eq!(
+        incoming_call(s.generic_data.as_deref()),
+        Some((sa("198.51.100.1:1720"), [7; 16]))
+    );
+    let seq = s.request_seq_num.0;
+    out.clear();
+    a.handle_timeout(t0 + RETRY_AFTER, &mut out);
+    assert_eq!(out.len(), 1, "sent again");
+    // an SCR from elsewhere does not count; the endpoint's does
+    a.answered(seq, sa("192.0.2.66:1719"));
+    assert_eq!(a.waiting(), 1);
+    a.answered(seq, sa("203.0.113.5:40000"));
+    assert_eq!(a.waiting(), 0);
+    out.clear();
+    a.handle_timeout(t0 + RETRY_AFTER * 5, &mut out);
+    assert!(out.is_empty());
+    // unanswered: three sends in all, then given up
+    assert!(a.announce(ep, sa("198.51.100.1:1720"), [8; 16], t0, &mut out));
+    for i in 1..6 {
+        a.handle_timeout(t0 + RETRY_AFTER * i, &mut out);
+    }
+    assert_eq!(out.len(), 3);
+    assert_eq!(a.waiting(), 0);
+}

@@ -220,6 +220,12 @@ impl Gatekeeper {
             for step in self.plan(a, &source_zone, registered, now) {
                 match step {
                     Step::Local(id, target) => {
+                        if let Some(ep) = self.table.get(&id).filter(|e| e.h46018) {
+                            return Resolve::CallBack {
+                                ras: ep.ras,
+                                signalling: self.signal_address(ep.local),
+                            };
+                        }
                         if let Some(dest) = self.local_destination(&id, &target, a) {
                             return Resolve::Found(dest);
                         }

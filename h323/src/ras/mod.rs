@@ -77,6 +77,9 @@ pub struct GatekeeperConfig {
     pub endpoint_id_prefix: String,
     /// How long a neighbor has to answer an LRQ.
     pub locate_timeout: Duration,
+    /// Endpoints that announce H.460.18 get it, with this time to live (their keep-alive,
+    /// seconds); `None`: not offered.
+    pub h46018_ttl: Option<u32>,
 }
 
 /// One datagram received on the RAS socket.
@@ -144,6 +147,11 @@ pub enum RasEvent {
         from: SocketAddr,
         error: String,
     },
+    /// An SCR (to an SCI the service sent an H.460.18 endpoint).
+    ServiceControlResponse {
+        seq: u16,
+        from: SocketAddr,
+    },
 }
 
 /// What [`Gatekeeper::resolve`] found.
@@ -159,6 +167,12 @@ pub enum Resolve {
     Traversal {
         zone: String,
         alias: AliasAddress,
+    },
+    /// A registered H.460.18 endpoint: announce the call with an SCI to `ras`; it calls back
+    /// to `signalling`.
+    CallBack {
+        ras: SocketAddr,
+        signalling: SocketAddr,
     },
 }
 
@@ -326,6 +340,12 @@ impl Gatekeeper {
             RasMessage::locationRequest(m) => self.on_lrq(&m, d, out),
             RasMessage::locationConfirm(m) => self.on_lcf(&m, now, out),
             RasMessage::locationReject(m) => self.on_lrj(m.request_seq_num.0, now, out),
+            RasMessage::serviceControlResponse(m) => {
+                out.push(Output::Event(RasEvent::ServiceControlResponse {
+                    seq: m.request_seq_num.0,
+                    from: d.from,
+                }))
+            }
             // answers to our URQs and IRQs need nothing more
             RasMessage::unregistrationConfirm(_)
             | RasMessage::unregistrationReject(_)

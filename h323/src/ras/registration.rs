@@ -26,14 +26,20 @@
 //!   NAT forwards it, or the call cannot reach it whatever we do). A lightweight RRQ of such an
 //!   endpoint from a new port of the same IP moves its RAS address there (the NAT rebound).
 //!
+//! - An RRQ announcing H.460.18 (feature 18) gets it when `h46018_ttl` is set: the RCF
+//!   announces it too and grants at most that time to live, so the endpoint's refreshes keep
+//!   its NAT mapping open; calls to it are announced by SCI (the service's `Announcer`) and it
+//!   calls back.
+//!
 //! Must not touch: admitted calls beyond dropping those of a removed endpoint, routing,
 //! sockets, clocks.
 
 use super::table::Endpoint;
 use super::{build, By, Datagram, Gatekeeper, Output, RasEvent};
 use crate::asn::{self, AliasText};
+use crate::h46018;
 use causeway_h323_asn1::h323_messages::{
-    AliasAddress, InfoRequestResponse, RegistrationRejectReason,
+    AliasAddress, InfoRequestResponse, RasMessage, RegistrationRejectReason,
     RegistrationRejectReasonInvalidTerminalAliases, RegistrationRequest, TimeToLive,
     UnregRejectReason, UnregRequestReason, UnregistrationRequest,
 };
@@ -73,7 +79,7 @@ impl Gatekeeper {
             self.refuse_rrq(n, "invalidRASAddress", reason, d.from, d.from, out);
             return;
         }
-        self.on_full_rrq(m, reply, ttl, d.from, now, out);
+        self.on_full_rrq(m, reply, ttl, d, now, out);
     }
 
     /// RRJ to `to`, and the rejection counted and reported as coming from `from`.
@@ -147,11 +153,17 @@ impl Gatekeeper {
         m: &RegistrationRequest,
         ras: SocketAddr,
         ttl: u32,
-        from: SocketAddr,
+        d: Datagram<'_>,
         now: Instant,
         out: &mut Vec<Output>,
     ) {
+        let from = d.from;
         let n = m.request_seq_num.0;
+        let h46018 = self
+            .cfg
+            .h46018_ttl
+            .filter(|_| h46018::announces(m.feature_set.as_ref()));
+        let ttl = h46018.map_or(ttl, |short| ttl.min(short));
         let nat = m
             .ras_address
             .iter()
@@ -212,10 +224,12 @@ impl Gatekeeper {
                 registered_at: now,
                 probe: None,
                 nat,
+                h46018: h46018.is_some(),
+                local: d.local,
             },
             now,
         );
-        let msg = build::rcf(build::Rcf {
+        let mut msg = build::rcf(build::Rcf {
             seq: n,
             gatekeeper: &self.cfg.gatekeeper_id,
             endpoint: &id,
@@ -223,6 +237,9 @@ impl Gatekeeper {
             aliases: m.terminal_alias.clone(),
             ttl,
         });
+        if let (Some(_), RasMessage::registrationConfirm(c)) = (h46018, &mut msg) {
+            c.feature_set = Some(h46018::feature_set());
+        }
         self.send(ras, &msg, out);
         out.push(Output::Event(RasEvent::Registered {
             id,

@@ -26,6 +26,10 @@ pub struct Endpoint {
     pub probe: Option<(u16, Instant)>,
     /// Registered from another IP than its rasAddress (a NAT between us).
     pub nat: bool,
+    /// Announced H.460.18: calls to it are announced by SCI and it calls back.
+    pub h46018: bool,
+    /// Our RAS address as its RRQ reached it (the IP it calls back to).
+    pub local: SocketAddr,
 }
 
 #[derive(Default, Debug)]

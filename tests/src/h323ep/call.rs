@@ -677,6 +677,34 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
 }
 
 /// Serves one call-signaling connection accepted on our Q.931 socket.
+/// The H.460.18 call-back connection: to `to`, with a Facility (undefinedReason, the
+/// callIdentifier of the SCI) as its first message; the Setup follows on it.
+pub async fn call_back(ep: &Ep, to: SocketAddr, call_id: [u8; 16]) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(to)
+        .await
+        .map_err(|e| format!("connect {to}: {e}"))?;
+    let ids = msg::CallIds {
+        crv: 0,
+        call_id,
+        conf_id: call_id,
+    };
+    let mut body = msg::facility_uuie(&ids);
+    if let Body::facility(f) = &mut body {
+        f.reason = h225::FacilityReason::undefinedReason(());
+    }
+    let uu = msg::encode_uu(body, ep.args.h245 == H245Mode::Tunnel, vec![])?;
+    let crv = CallReference::new(0, true).map_err(|e| e.to_string())?;
+    let mut q = Q931::new(MessageType::Facility, crv);
+    q.set_user_user(&uu).map_err(|e| e.to_string())?;
+    let frame = tpkt::encode(&q.encode()).map_err(|e| e.to_string())?;
+    stream
+        .write_all(&frame)
+        .await
+        .map_err(|e| format!("send Facility: {e}"))?;
+    emit(json!({"event":"called-back","to":to.to_string()}));
+    Ok(stream)
+}
+
 pub async fn incoming(ep: Arc<Ep>, stream: TcpStream, peer: SocketAddr) {
     ep.active_calls.fetch_add(1, Ordering::SeqCst);
     if let Err(e) = answer(&ep, stream, peer).await {

@@ -137,6 +137,10 @@ pub struct EpArgs {
     /// Do not treat end of stdin as the signal to stop.
     #[arg(long)]
     pub ignore_stdin: bool,
+    /// Announce H.460.18 in the RRQ; answer the gatekeeper's SCI by calling back (an endpoint
+    /// behind a NAT).
+    #[arg(long)]
+    pub h46018: bool,
 }
 
 #[derive(Default)]
@@ -156,6 +160,8 @@ pub struct Ep {
     pub reg: Mutex<Reg>,
     pub shutdown: watch::Receiver<bool>,
     pub active_calls: AtomicUsize,
+    /// callIdentifiers of the SCIs already called back for.
+    pub callbacks: Mutex<Vec<[u8; 16]>>,
 }
 
 impl Ep {
@@ -242,6 +248,7 @@ pub async fn run(args: EpArgs) -> i32 {
         reg: Mutex::new(Reg::default()),
         shutdown: stop_rx,
         active_calls: AtomicUsize::new(0),
+        callbacks: Mutex::new(Vec::new()),
     });
     emit(json!({
         "event":"ready",
@@ -387,8 +394,11 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
         let r = ep.reg();
         (r.gkid.clone(), r.discovered)
     };
-    let m =
+    let mut m =
         msg::rrq(ras.seq(), &ep.me, ep.args.ttl, gkid, None, discovered).map_err(|e| usage(&e))?;
+    if let (true, RasMessage::registrationRequest(r)) = (ep.args.h46018, &mut m) {
+        r.feature_set = Some(causeway_h323::h46018::feature_set());
+    }
     match ras.transact(m).await {
         Ok(RasMessage::registrationConfirm(rcf)) => {
             let ttl = rcf.time_to_live.as_ref().map(|t| t.0);
@@ -397,6 +407,7 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
                 "endpoint_id": asn::bmp_text_lossy(&rcf.endpoint_identifier.0),
                 "gatekeeper_id": rcf.gatekeeper_identifier.as_ref().map(|g| asn::bmp_text_lossy(&g.0)),
                 "ttl": ttl,
+                "h46018": causeway_h323::h46018::announces(rcf.feature_set.as_ref()),
             }));
             let mut r = ep.reg();
             r.registered = true;
@@ -564,11 +575,58 @@ async fn ras_loop(ep: Arc<Ep>, ras: Arc<ras::Ras>) {
                     Err(e) => emit(json!({"event":"error","what":"irr","detail":e})),
                 }
             }
+            RasMessage::serviceControlIndication(sci) if ep.args.h46018 => {
+                call_back(&ep, &ras, sci, from).await;
+            }
             other => {
                 emit(json!({"event":"ras","what":"unexpected","message":asn::choice_name(&other)}));
             }
         }
     }
+}
+
+/// H.460.18 8: SCR to the gatekeeper, then a connection to the call-signaling address the
+/// SCI names, a Facility with its callIdentifier, and the Setup that comes down it answered
+/// as any incoming call. A retransmitted SCI (same callIdentifier) is answered, not followed.
+async fn call_back(
+    ep: &Arc<Ep>,
+    ras: &ras::Ras,
+    sci: h225::ServiceControlIndication,
+    from: SocketAddr,
+) {
+    let scr = RasMessage::serviceControlResponse(h225::ServiceControlResponse::new(
+        sci.request_seq_num.clone(),
+        Some(h225::ServiceControlResponseResult::started(())),
+        None,
+        None,
+        None,
+        None,
+        Some(causeway_h323::h46018::feature_set()),
+        None,
+    ));
+    if let Ok(b) = msg::encode_ras(&scr) {
+        let _ = ras.sock.send_to(&b, from).await;
+    }
+    let Some((to, call_id)) = causeway_h323::h46018::incoming_call(sci.generic_data.as_deref())
+    else {
+        emit(json!({"event":"sci","what":"no IncomingCallIndication"}));
+        return;
+    };
+    {
+        let mut seen = ep.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&call_id) {
+            return;
+        }
+        seen.push(call_id);
+    }
+    emit(json!({"event":"sci","call_back":to.to_string()}));
+    let ep = ep.clone();
+    tokio::spawn(async move {
+        match call::call_back(&ep, to, call_id).await {
+            Ok(stream) => call::incoming(ep, stream, to).await,
+            Err(e) => emit(json!({"event":"error","what":"call-back","detail":e})),
+        }
+    });
 }
 
 async fn accept_loop(ep: Arc<Ep>, listener: TcpListener) {

@@ -1,6 +1,8 @@
 //! The H.460.18 call-back (ITU-T H.460.18 section 8): a call that crosses a traversal zone
 //! from E to C travels on a connection C opens, never on one E opens.
 //!
+//! - The same on any node for a registered H.460.18 endpoint (behind a NAT): the SCI goes to
+//!   its RAS address, it calls back with the Facility.
 //! - On E, a call routed to a traversal-server zone waits in state Connecting with no callee
 //!   connection ([`CallSignaling::routed_callback`]); [`Output::CallBack`] asks for the SCI down
 //!   the zone's RAS flow. When C's connection arrives on the Q.931 listener, its first message is
@@ -27,7 +29,7 @@ use crate::asn;
 use crate::call::release::Release;
 use crate::call::state::CallState;
 use crate::call::uuie;
-use crate::call::{CallEvent, CallId, ConnId, Output, Side};
+use crate::call::{CallBackTarget, CallEvent, CallId, ConnId, Output, Side};
 use crate::q931::{CallReference, MessageType, Q931};
 use causeway_h323_asn1::h323_messages::{
     FacilityReason, FacilityUUIE, H323UUPDUH323MessageBody as Body, H323UserInformation,
@@ -37,11 +39,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 impl CallSignaling {
-    /// E: call `id` goes to traversal-server zone `zone` (the service's index), by call-back.
+    /// Call `id` goes to `target` by call-back (a traversal-server zone's client, or an
+    /// H.460.18 endpoint).
     pub(super) fn routed_callback(
         &mut self,
         id: CallId,
-        zone: usize,
+        target: CallBackTarget,
         zone_name: String,
         flow: SocketAddr,
         out: &mut Vec<Output>,
@@ -71,7 +74,7 @@ impl CallSignaling {
         }));
         out.push(Output::CallBack {
             call: id,
-            zone,
+            target,
             call_id,
         });
         let dest = crate::call::Destination {

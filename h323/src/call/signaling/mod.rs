@@ -308,10 +308,10 @@ impl CallSignaling {
             Input::Routed { call, result } => self.routed(call, result, out),
             Input::RoutedCallBack {
                 call,
-                zone,
+                target,
                 zone_name,
                 flow,
-            } => self.routed_callback(call, zone, zone_name, flow, out),
+            } => self.routed_callback(call, target, zone_name, flow, out),
             Input::CallBackFailed { call } => self.callback_failed(call, out),
             Input::CallBack {
                 signalling,

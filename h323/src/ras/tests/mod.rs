@@ -32,6 +32,7 @@ fn config() -> GatekeeperConfig {
         deny: vec![Regex::new("^blocked.*$").unwrap()],
         endpoint_id_prefix: "t".into(),
         locate_timeout: Duration::from_secs(2),
+        h46018_ttl: Some(19),
     }
 }
 

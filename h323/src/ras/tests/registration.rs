@@ -432,3 +432,57 @@ fn an_rrq_from_another_port_of_the_same_ip_is_answered_at_its_ras_address() {
     assert!(!ep.nat);
     assert_eq!(ep.call_signal, vec![sa("192.0.2.10:1720")]);
 }
+
+/// H.460.18 (section 6): an endpoint that announces feature 18 gets it in the RCF with the
+/// short time to live its keep-alives need, and a call to it is a call-back: SCI to its RAS
+/// address (the NAT's), call-back to our call-signaling address; one that does not keep its
+/// time to live and is called directly.
+#[test]
+fn an_h46018_endpoint_gets_a_short_ttl_and_is_called_back() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let mut rrq = rrq(5, "10.1.1.10:1719", vec![h323id("dora")]);
+    if let RasMessage::registrationRequest(r) = &mut rrq {
+        r.feature_set = Some(crate::h46018::feature_set());
+    }
+    let (sent, _) = exchange(&mut gk, "203.0.113.5:40000", &rrq, now);
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("203.0.113.5:40000"));
+    let RasMessage::registrationConfirm(c) = msg else {
+        panic!("{msg:?}")
+    };
+    assert!(crate::h46018::announces(c.feature_set.as_ref()));
+    assert_eq!(
+        c.time_to_live,
+        Some(TimeToLive(19)),
+        "300 configured, 19 for H.460.18"
+    );
+    let r = gk.resolve(
+        1,
+        &[h323id("dora")],
+        None,
+        sa("192.0.2.10:40000"),
+        sa(GK_RAS),
+        now,
+        &mut Vec::new(),
+    );
+    assert_eq!(
+        r,
+        Resolve::CallBack {
+            ras: sa("203.0.113.5:40000"),
+            signalling: sa("192.0.2.1:1720"),
+        }
+    );
+    // without the feature: the plain registration, called directly
+    register(&mut gk, "192.0.2.11:1719", vec![h323id("plain")], now);
+    let r = gk.resolve(
+        2,
+        &[h323id("plain")],
+        None,
+        sa("192.0.2.10:40000"),
+        sa(GK_RAS),
+        now,
+        &mut Vec::new(),
+    );
+    assert!(matches!(r, Resolve::Found(_)), "{r:?}");
+}
