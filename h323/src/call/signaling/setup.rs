@@ -11,6 +11,8 @@
 //!   (gatekeeperResources).
 //! - A route failure clears the call with the H.225.0 table's reason and cause for it.
 //! - The forwarded Setup keeps the caller's call reference and identifiers; its
+//!   sourceCallSignalAddress is ours and transportID aliases of the caller are dropped (no
+//!   address of the caller's network travels on: what E needs to hide the inside); its
 //!   destCallSignalAddress is the callee, and an alias changed by transforms replaces
 //!   destinationAddress (and the Called party number when it is E.164).
 //!
@@ -336,7 +338,7 @@ impl CallSignaling {
         let Some(mut h) = call.setup.take() else {
             return;
         };
-        retarget_setup(&mut h, dest);
+        retarget_setup(&mut h, dest, call.caller_local);
         let pending = if call.setup_held {
             h.len = h.msg.encoded_len();
             Pending::Held(h)
@@ -377,11 +379,18 @@ impl CallSignaling {
 }
 
 /// The Setup as the callee gets it: destCallSignalAddress is the callee (H.225.0 7.3.1 says it
-/// is the address the Setup is sent to), and a transformed alias replaces destinationAddress
+/// is the address the Setup is sent to), sourceCallSignalAddress is ours (where the caller
+/// reached us: the callee never learns an address behind us; transport-address aliases of the
+/// caller are dropped for the same reason), and a transformed alias replaces destinationAddress
 /// and, when E.164, the Called party number digits (keeping the element's type and plan).
-fn retarget_setup(h: &mut HeldMsg, dest: &Destination) {
+fn retarget_setup(h: &mut HeldMsg, dest: &Destination, us: SocketAddr) {
     if let Body::setup(s) = &mut h.uu.h323_uu_pdu.h323_message_body {
         s.dest_call_signal_address = Some(asn::transport_address(dest.addr));
+        // the call comes from us: nothing of the caller's network goes on (on E, the inside)
+        s.source_call_signal_address = Some(asn::transport_address(us));
+        if let Some(a) = &mut s.source_address {
+            a.retain(|a| !matches!(a, AliasAddress::transportID(_)));
+        }
         if let Some(alias) = &dest.alias {
             s.destination_address = Some(vec![alias.clone()]);
         }

@@ -76,6 +76,11 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         su.dest_call_signal_address,
         Some(asn::transport_address(sa(CALLEE)))
     );
+    // the callee learns no address of the caller's side: the source is us
+    assert_eq!(
+        su.source_call_signal_address,
+        Some(asn::transport_address(sa(GK_OUTSIDE)))
+    );
     assert_eq!(su.call_identifier, Some(cid()));
     assert_eq!(
         su.conference_id,
