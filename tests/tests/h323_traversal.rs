@@ -197,7 +197,7 @@ fn the_h323_flow_comes_up_keeps_alive_and_returns_after_e_restarts() {
 #[test]
 fn wrong_credentials_leave_the_zone_down_with_the_reason_on_both_sides() {
     let ports = EdgePorts::new();
-    let e = edge(ports);
+    let e = edge_with(ports, TO_C);
     let c = control(ports, "not-the-secret");
     let cz = wait_zone(&c, T, |z| {
         z["last_error"]
@@ -215,6 +215,12 @@ fn wrong_credentials_leave_the_zone_down_with_the_reason_on_both_sides() {
             .is_some_and(|e| e.contains("hash")),
         "{ez}"
     );
+    // a call towards C meanwhile: a clean ReleaseComplete, not a hang
+    let mut eve = caller(ports.ras, "eve", "2001");
+    let released = eve.wait_event("released", T);
+    assert_eq!(released["by"], "remote", "{released}");
+    assert_eq!(released["reason"], "unreachableDestination", "{released}");
+    assert_eq!(eve.exit_status(T).and_then(|s| s.code()), Some(1));
 }
 
 #[test]
