@@ -481,3 +481,35 @@ fn an_endpoint_sci_is_sent_again_until_its_scr() {
     assert_eq!(out.len(), 3);
     assert_eq!(a.waiting(), 0);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An IncomingCallIndication built for any IPv4 address and call id reads back the
+        /// same.
+        #[test]
+        fn incoming_call_indication_round_trips(ip in any::<[u8; 4]>(), port in 1u16.., id in any::<[u8; 16]>()) {
+            let addr = SocketAddr::from((ip, port));
+            let d = incoming_call_data(addr, id).unwrap();
+            prop_assert_eq!(incoming_call(Some(&[d])), Some((addr, id)));
+        }
+
+        /// Any bytes on a zone port and from E: no panic; garbage gets no answer.
+        #[test]
+        fn any_datagram_is_survived(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let t0 = Instant::now();
+            let mut p = Pair::new("secret", t0);
+            p.tick(t0);
+            let mut out = Vec::new();
+            p.e.handle(0, sa("192.0.2.66:5000"), sa(E_ZONE), &bytes, t0, &mut out);
+            if aper::decode::<RasMessage>(&bytes).is_err() {
+                let answered = out.iter().any(|o| matches!(o, Output::Send { .. }));
+                prop_assert!(!answered, "garbage answered");
+            }
+            p.c.handle(&bytes, t0, &mut out);
+            prop_assert!(p.e.flow(0).is_some(), "the flow survives");
+        }
+    }
+}
