@@ -11,9 +11,10 @@
 //! - [`latch`]: per-leg source latching (pure);
 //! - [`session`]: the relay table: sessions, routes by local port, packet decisions (pure);
 //! - [`call`]: a call's sides and legs, as signaling describes them to the relay;
-//! - [`anchor`]: the anchoring state machine (offers and answers in, relay sessions, rewritten
-//!   bodies and commands for the relay driver out) and [`MediaAnchor`], what SIP and H.323
-//!   anchor through;
+//! - [`anchor`]: the anchoring state machines and [`MediaAnchor`], what SIP and H.323 anchor
+//!   through: [`Anchor`] for SDP (offers and answers in, relay sessions, rewritten bodies and
+//!   commands for the relay driver out), [`ChannelAnchor`] for H.245 logical-channel addresses
+//!   (one relay session per H.245 session of a call, its ports bound through a [`Relay`]);
 //! - [`relay`] (Linux): the tokio driver that owns the sockets and moves the packets.
 //!
 //! Depends on `config` only; the SIP and H.323 stacks depend on it, never the other way.
@@ -28,8 +29,8 @@ pub mod sdp;
 pub mod session;
 
 pub use anchor::{
-    Anchor, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal, Relay, RelayCommand,
-    RelayEvent,
+    Anchor, AnchorConfig, Anchored, ChannelAddress, ChannelAnchor, MediaAnchor, MediaRefusal,
+    Relay, RelayCommand, RelayEvent,
 };
 pub use call::{Leg, Legs, LinkEnd, Side};
 pub use session::Component;

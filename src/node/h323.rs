@@ -1,5 +1,6 @@
 //! The H.323 side of a node: the gatekeeper (RAS) and gatekeeper-routed call signaling of
-//! `[h323]`, built from the configuration and run on their own task.
+//! `[h323]`, built from the configuration and run on their own task; call signaling anchors
+//! H.245 media on the node's relay when there is one.
 
 use anyhow::Context;
 use causeway_config::zones::ZoneType;
@@ -19,6 +20,7 @@ pub(super) async fn start(
     endpoint_id_prefix: u32,
     router: causeway_zones::Router,
     tap: Option<Arc<dyn driver::Tap>>,
+    anchor: Option<causeway_media::ChannelAnchor>,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
     causeway_h323::driver::StatusHandle,
@@ -84,8 +86,8 @@ pub(super) async fn start(
             alerting_timeout: Duration::from_secs(h.setup_timeout),
             ..call::CallConfig::default()
         },
-        // H.323 media is not relayed yet: the channels' addresses pass as they are
-        None,
+        // the `[media] anchor` policy picks the calls (no relay: addresses pass as they are)
+        anchor.map(|a| Box::new(a) as Box<dyn causeway_media::MediaAnchor + Send>),
     );
     let now = std::time::Instant::now();
     let unix = std::time::SystemTime::now()

@@ -1,5 +1,7 @@
 //! The media relay of a node (`[media]`): the relay driver on its port range, and the
-//! anchoring state machine the SIP proxy core anchors calls through.
+//! anchoring state machines over its one relay table: the SIP proxy core anchors SDP through
+//! [`anchor`], H.323 call signaling its H.245 channels through [`channel_anchor`] (so the
+//! relay's counters and limits cover both).
 
 use anyhow::Context;
 use causeway_config::media::Anchor as Policy;
@@ -8,8 +10,9 @@ use causeway_media::latch::{LatchConfig, Relatch};
 use causeway_media::ports::PortPair;
 use causeway_media::relay::{self, RelayConfig, RelayHandle};
 use causeway_media::session::TableConfig;
-use causeway_media::{Anchor, AnchorConfig};
+use causeway_media::{Anchor, AnchorConfig, ChannelAnchor, Relay};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
@@ -65,14 +68,24 @@ pub(super) fn start(
     Ok(Some(relay))
 }
 
-/// The anchoring of calls on `relay`, by the `[media]` policy.
-pub(super) fn anchor(config: &Config, relay: &RelayHandle) -> Anchor {
+fn anchor_config(config: &Config) -> AnchorConfig {
     let m = &config.media;
-    let anchor = AnchorConfig {
+    AnchorConfig {
         policy: m.anchor,
         address: m.address,
         strip_ice: m.strip_ice,
         on_inactivity: m.on_inactivity,
-    };
-    Anchor::new(relay.table(), anchor)
+    }
+}
+
+/// The anchoring of SIP calls on `relay`, by the `[media]` policy.
+pub(super) fn anchor(config: &Config, relay: &RelayHandle) -> Anchor {
+    Anchor::new(relay.table(), anchor_config(config))
+}
+
+/// The anchoring of H.323 calls on `relay`, by the same policy; it binds relay ports itself
+/// through the handle (on the H.323 task, inside the runtime the relay runs on).
+pub(super) fn channel_anchor(config: &Config, relay: &RelayHandle) -> ChannelAnchor {
+    let handle: Arc<dyn Relay + Send + Sync> = Arc::new(relay.clone());
+    ChannelAnchor::new(relay.table(), handle, anchor_config(config))
 }

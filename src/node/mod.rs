@@ -102,7 +102,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let tap = history
             .as_ref()
             .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
-        let (task, snapshot) = h323::start(&config, shared, rng.gen(), router, tap).await?;
+        let anchor = relay.as_ref().map(|r| media::channel_anchor(&config, r));
+        let (task, snapshot) = h323::start(&config, shared, rng.gen(), router, tap, anchor).await?;
         (Some(task), Some(snapshot))
     } else {
         (None, None)

@@ -4,12 +4,21 @@
 //! H2250LogicalChannelAckParameters), whether the message came tunneled (h245Control), on a
 //! separate H.245 connection, or as a fastStart element (an encoded OpenLogicalChannel).
 //!
+//! Each address goes with its H.245 sessionID (the stream it belongs to; both directions of a
+//! medium share it): H2250LogicalChannelParameters carry it always; an
+//! OpenLogicalChannelAck's H2250LogicalChannelAckParameters only may, so the sessionID of every
+//! OpenLogicalChannel is remembered by (opening side, logical channel number) in the call's
+//! [`Channels`] and an Ack without one takes its channel's. An Ack's own sessionID wins: when
+//! a slave opens a channel of a new session it leaves sessionID 0 for the master to assign,
+//! and only the master's Ack has the real one.
+//!
 //! A message is re-encoded only when the anchor changed an address; otherwise the caller
 //! forwards the original bytes. Only IPv4/IPv6 unicast addresses are shown to it (the others
 //! cannot be carried as a socket address). Without an anchor every message is still decoded
 //! (undecodable H.245 is reported the same way) and forwarded as it came.
 //!
-//! Pure functions; no call state. Must not touch the Q.931 layer.
+//! Pure functions over a message and the call's [`Channels`] (kept in the call's state). Must
+//! not touch the Q.931 layer.
 
 use super::{CallId, Side};
 use crate::asn;
@@ -24,13 +33,40 @@ use causeway_h323_asn1::multimedia_system_control::{
 };
 use causeway_h323_asn1::rasn::aper;
 use causeway_h323_asn1::rasn::types::OctetString;
-use causeway_media::{ChannelAddress, Component, MediaAnchor};
+use causeway_media::{ChannelAddress, Component, Legs, MediaAnchor};
+use std::collections::HashMap;
 use std::time::Instant;
+
+/// Logical channels remembered per call: a bound on what one call's endpoints can make us hold
+/// (a call uses a handful; past it an Ack without a sessionID counts as session 0).
+const MAX_CHANNELS: usize = 64;
+
+/// The sessionID each logical channel of a call was opened with, by (side that opened it,
+/// forwardLogicalChannelNumber): what an OpenLogicalChannelAck without one belongs to.
+#[derive(Debug, Default)]
+pub(crate) struct Channels {
+    by_lcn: HashMap<(Side, u16), u8>,
+}
+
+impl Channels {
+    fn opened(&mut self, by: Side, lcn: u16, session: u8) {
+        if self.by_lcn.len() < MAX_CHANNELS || self.by_lcn.contains_key(&(by, lcn)) {
+            self.by_lcn.insert((by, lcn), session);
+        }
+    }
+
+    fn session(&self, by: Side, lcn: u16) -> u8 {
+        self.by_lcn.get(&(by, lcn)).copied().unwrap_or(0)
+    }
+}
 
 /// Who is asking, passed down to the anchor.
 pub(crate) struct HookCtx<'a> {
+    /// The media anchor, when this call is anchored.
     pub anchor: Option<&'a mut (dyn MediaAnchor + Send + 'static)>,
     pub call: CallId,
+    pub legs: Legs,
+    pub channels: &'a mut Channels,
     pub from: Side,
     pub fast_start: bool,
     pub now: Instant,
@@ -40,6 +76,7 @@ impl HookCtx<'_> {
     /// Shows one address to the anchor; true when it changed it (and it was written back).
     fn visit(
         &mut self,
+        session: u8,
         component: Component,
         answer: bool,
         slot: &mut Option<H245TransportAddress>,
@@ -51,12 +88,13 @@ impl HookCtx<'_> {
             return false;
         };
         let what = ChannelAddress {
+            session,
             component,
             answer,
             early: self.fast_start,
         };
         let call = self.call.to_string();
-        match anchor.channel_address(&call, self.from, what, before, self.now) {
+        match anchor.channel_address(&call, self.from, &self.legs, what, before, self.now) {
             Some(after) if after != before => {
                 *slot = Some(asn::h245_transport_address(after));
                 true
@@ -66,8 +104,9 @@ impl HookCtx<'_> {
     }
 
     fn h2250(&mut self, p: &mut H2250LogicalChannelParameters, answer: bool) -> bool {
-        let a = self.visit(Component::Rtp, answer, &mut p.media_channel);
-        let b = self.visit(Component::Rtcp, answer, &mut p.media_control_channel);
+        let s = p.session_id;
+        let a = self.visit(s, Component::Rtp, answer, &mut p.media_channel);
+        let b = self.visit(s, Component::Rtcp, answer, &mut p.media_control_channel);
         a | b
     }
 
@@ -77,6 +116,11 @@ impl HookCtx<'_> {
         if let FwdMux::h2250LogicalChannelParameters(p) =
             &mut olc.forward_logical_channel_parameters.multiplex_parameters
         {
+            // fastStart proposals are not acked: only a separate or tunneled OLC is
+            if !self.fast_start {
+                let lcn = olc.forward_logical_channel_number.0;
+                self.channels.opened(self.from, lcn, p.session_id);
+            }
             changed |= self.h2250(p, false);
         }
         if let Some(rev) = &mut olc.reverse_logical_channel_parameters {
@@ -93,8 +137,13 @@ impl HookCtx<'_> {
         if let Some(AckMux::h2250LogicalChannelAckParameters(p)) =
             &mut ack.forward_multiplex_ack_parameters
         {
-            let a = self.visit(Component::Rtp, true, &mut p.media_channel);
-            let b = self.visit(Component::Rtcp, true, &mut p.media_control_channel);
+            // the channel was opened by the other side
+            let lcn = ack.forward_logical_channel_number.0;
+            let s = p
+                .session_id
+                .unwrap_or_else(|| self.channels.session(self.from.other(), lcn));
+            let a = self.visit(s, Component::Rtp, true, &mut p.media_channel);
+            let b = self.visit(s, Component::Rtcp, true, &mut p.media_control_channel);
             changed |= a | b;
         }
         if let Some(rev) = &mut ack.reverse_logical_channel_parameters {

@@ -5,11 +5,13 @@
 //! `signaling` (its `setup`, `relay`, `h245_channel` and `clearing` parts). Must not touch the
 //! connection table or emit outputs itself.
 
+use super::h245::Channels;
 use super::{CallId, ConnId, ListenerId, Side};
 use crate::q931::{CallReference, Q931};
 use causeway_h323_asn1::h323_messages::{CallIdentifier, H323UserInformation, ProtocolIdentifier};
+use causeway_media::{Leg, Legs};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 /// Where a call stands (H.225.0 7.3 message sequence, seen from the gatekeeper).
@@ -192,6 +194,10 @@ pub(crate) struct Call {
     pub queues: [OutQueue; 2],
     /// E: routed to a traversal-server zone, waiting for C's call-back connection.
     pub awaiting_callback: bool,
+    /// The media anchor wanted this call (decided at the Setup) and is shown its channels.
+    pub anchored: bool,
+    /// The sessionID of each logical channel opened (for Acks that do not repeat it).
+    pub channels: Channels,
 }
 
 impl Call {
@@ -216,6 +222,26 @@ impl Call {
         match side {
             Side::Caller => Some(self.caller_local),
             Side::Callee => self.callee_local,
+        }
+    }
+
+    /// The call's legs as the media anchor sees them. Before the callee connection is up (a
+    /// Setup's fastStart is shown to the anchor before routing) the callee leg's local address
+    /// is the caller's (the same on a node with one address; with several, set `[media]
+    /// address`) and its peer the unspecified address. No H.323 leg is a traversal link yet.
+    pub fn legs(&self) -> Legs {
+        let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        Legs {
+            caller: Leg {
+                link: None,
+                local: self.caller_local,
+                remote: self.caller_addr,
+            },
+            callee: Leg {
+                link: None,
+                local: self.callee_local.unwrap_or(self.caller_local),
+                remote: self.callee_addr.unwrap_or(unknown),
+            },
         }
     }
 

@@ -19,12 +19,19 @@
 //! - every other leg gets a pair of its own from the media range; on C the link-facing pair is
 //!   where C sends to E's multiplexed pair from (so C's firewall sees only outbound flows).
 //!
+//! H.323's H.245 logical-channel addresses are anchored by [`ChannelAnchor`] (`channels`), in
+//! the same relay table, one session per H.245 session of a call; see its module docs for why
+//! it binds synchronously.
+//!
 //! Time is what the caller passes; nothing here reads a clock, opens a socket or spawns.
 //! Owns the call -> sessions map and the inactivity sweep; the packets are the driver's.
 
+mod channels;
 mod streams;
 #[cfg(test)]
 mod tests;
+
+pub use channels::ChannelAnchor;
 
 use crate::call::{Leg, Legs, LinkEnd, Side};
 use crate::sdp::Sdp;
@@ -99,6 +106,9 @@ pub trait Relay {
 /// (openings sent before the call is up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelAddress {
+    /// The stream it belongs to: H.245's sessionID (1 audio, 2 video, 3 data; both directions
+    /// of one medium share it). One relay session is set up per session of a call.
+    pub session: u8,
     /// RTP (H.245 mediaChannel) or RTCP (mediaControlChannel).
     pub component: Component,
     /// The answer to an opened channel (OpenLogicalChannelAck), not the opening itself.
@@ -122,13 +132,15 @@ pub trait MediaAnchor {
         body: &[u8],
         now: Instant,
     ) -> Result<Anchored, MediaRefusal>;
-    /// One address of a logical channel of call `call_id`, announced by `from`: the address to
-    /// announce to the other side instead, or `None` to leave it. [`Anchor`] does not relay
-    /// H.323 media yet and leaves every address alone (the default).
+    /// One address of a logical channel of call `call_id` between `legs`, announced by `from`
+    /// (where `from` receives that component of that stream): the address to announce to the
+    /// other side instead, or `None` to leave it. [`ChannelAnchor`] anchors them; [`Anchor`]
+    /// (SDP) leaves every address alone (the default).
     fn channel_address(
         &mut self,
         _call_id: &str,
         _from: Side,
+        _legs: &Legs,
         _what: ChannelAddress,
         _addr: SocketAddr,
         _now: Instant,
@@ -401,13 +413,19 @@ fn update_refusal(e: UpdateError) -> MediaRefusal {
     refuse(488, format!("Not Acceptable Here (media relay: {e})"))
 }
 
+/// The `[media] anchor` policy: whether a call between `legs` is anchored (SIP and H.323
+/// alike).
+fn wanted(policy: Policy, legs: &Legs) -> bool {
+    match policy {
+        Policy::All => true,
+        Policy::None => false,
+        Policy::Traversal => legs.caller.link.is_some() || legs.callee.link.is_some(),
+    }
+}
+
 impl MediaAnchor for Anchor {
     fn wants(&self, legs: &Legs) -> bool {
-        match self.config.policy {
-            Policy::All => true,
-            Policy::None => false,
-            Policy::Traversal => legs.caller.link.is_some() || legs.callee.link.is_some(),
-        }
+        wanted(self.config.policy, legs)
     }
 
     fn sdp(

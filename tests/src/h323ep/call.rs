@@ -9,6 +9,7 @@
 use super::asn;
 use super::h245::Session;
 use super::msg::{self, CallIds, H245Msg};
+use super::rtp::Media;
 use super::{emit, log, Answer, Ep, H245Mode};
 use bytes::Bytes;
 use causeway_h323::q931::{CallReference, CauseValue, MessageType, PartyNumber, Q931};
@@ -134,7 +135,7 @@ struct Call {
     ok: bool,
     answered: bool,
     admitted: bool,
-    _media: (UdpSocket, UdpSocket),
+    media: Media,
 }
 
 /// How a call ended, for the caller's exit status.
@@ -198,6 +199,9 @@ impl Call {
     fn h245_events(&mut self, events: Vec<serde_json::Value>) {
         for e in events {
             emit(e);
+        }
+        if let Some(to) = self.session.remote_rtp {
+            self.media.send_to(to);
         }
         // The hold starts once, at the OLC Ack; before that the deadline is the grace timer.
         if self.caller && self.session.olc_acked && !self.hold_started {
@@ -629,7 +633,7 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         ok: false,
         answered: false,
         admitted,
-        _media: media,
+        media: Media::new(media, ep.args.rtp),
     };
     let body = msg::setup_uuie(
         &ids,
@@ -812,7 +816,7 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         ok: false,
         answered: true,
         admitted: false,
-        _media: media,
+        media: Media::new(media, ep.args.rtp),
     };
     if ep.args.answer == Answer::No {
         call.hangup(

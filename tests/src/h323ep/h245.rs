@@ -29,6 +29,8 @@ pub struct Session {
     msd_acked: bool,
     olc_sent: bool,
     pub olc_acked: bool,
+    /// Where the peer's OpenLogicalChannelAck says to send RTP.
+    pub remote_rtp: Option<SocketAddr>,
     end_sent: bool,
 }
 
@@ -65,6 +67,7 @@ impl Session {
             msd_acked: false,
             olc_sent: false,
             olc_acked: false,
+            remote_rtp: None,
             end_sent: false,
         }
     }
@@ -176,6 +179,7 @@ impl Session {
                     ),
                     _ => (None, None),
                 };
+                self.remote_rtp = rtp;
                 out.events.push(json!({
                     "event":"h245","what":"olc-ack",
                     "lcn": a.forward_logical_channel_number.0,

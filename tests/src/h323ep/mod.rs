@@ -24,6 +24,8 @@
 //!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
 //! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
 //!   "self"|"remote"}.
+//! - `rtp` {sent, received, to} after the call ended, with `--rtp` only: RTP packets sent to
+//!   the acked audio address (caller) and received on the endpoint's RTP socket (see `rtp`).
 //! - `malformed` {where: ras|q931|setup|uuie|h245, detail, ...}, `error` {what, detail}.
 //!
 //! The caller holds a call for `--hold-ms` (1000) from the OLC Ack, then ends it as H.323 8.5
@@ -43,6 +45,7 @@ pub use causeway_h323::asn;
 /// The message builders live in the crate, beside the gatekeeper that answers them.
 pub use causeway_h323::endpoint as msg;
 pub mod ras;
+pub mod rtp;
 
 use causeway_h323_asn1::h323_messages::{self as h225, RasMessage};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -141,6 +144,9 @@ pub struct EpArgs {
     /// behind a NAT).
     #[arg(long)]
     pub h46018: bool,
+    /// Send G.711 RTP once the audio channel is acked and count what arrives (see `rtp`).
+    #[arg(long)]
+    pub rtp: bool,
 }
 
 #[derive(Default)]

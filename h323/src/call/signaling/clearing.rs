@@ -1,5 +1,6 @@
 //! Clearing a call (H.225.0 7.4.2, H.323 8.5): ReleaseComplete relayed or built for each side,
-//! every connection and listener of the call closed, and the Released event; the causes of
+//! every connection and listener of the call closed, its media relay sessions ended, and the
+//! Released event; the causes of
 //! calls cleared by causeway itself (a leg lost, a connection that could not be opened, a
 //! queue over its limit).
 //!
@@ -77,6 +78,11 @@ impl CallSignaling {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
+        if call.anchored {
+            if let Some(a) = self.anchor.as_deref_mut() {
+                a.end(&id.to_string());
+            }
+        }
         for side in [Side::Caller, Side::Callee] {
             let Some(conn) = call.conn(side) else {
                 continue;

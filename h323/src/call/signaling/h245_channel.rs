@@ -204,9 +204,14 @@ impl CallSignaling {
         now: Instant,
         out: &mut Vec<Output>,
     ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let mut ctx = HookCtx {
-            anchor: self.anchor.as_deref_mut(),
+            anchor: self.anchor.as_deref_mut().filter(|_| call.anchored),
             call: id,
+            legs: call.legs(),
+            channels: &mut call.channels,
             from,
             fast_start: false,
             now,

@@ -17,6 +17,10 @@
 //! H.323 v7; the others are in the file whose code makes them):
 //! - One call per signaling connection (multipleCalls is not offered; a message with another
 //!   call reference is answered with ReleaseComplete cause 81, Q.931 5.8.3.2).
+//! - The media anchor is asked once per call, at the Setup, whether it wants the call
+//!   (`MediaAnchor::wants`, the `[media] anchor` policy; the callee leg is not known then, and
+//!   no H.323 leg is a traversal link yet). Only a wanted call's H.245 addresses are shown to
+//!   it, and clearing the call, however it happens, ends it there (`MediaAnchor::end`).
 //! - A connection or listener that completes after its call was cleared is closed again
 //!   (the driver may have started it before it saw the Close).
 //! - Timeouts: no Alerting or Connect within `setup_timeout` after the Setup clears the call

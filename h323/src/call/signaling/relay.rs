@@ -229,9 +229,14 @@ impl CallSignaling {
             }
         }
         let mut bad = Vec::new();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return (changed, held);
+        };
         let mut ctx = HookCtx {
-            anchor: self.anchor.as_deref_mut(),
+            anchor: self.anchor.as_deref_mut().filter(|_| call.anchored),
             call: id,
+            legs: call.legs(),
+            channels: &mut call.channels,
             from,
             fast_start: true,
             now,

@@ -261,8 +261,16 @@ impl CallSignaling {
                 h245: None,
                 queues: Default::default(),
                 awaiting_callback: false,
+                anchored: false,
+                channels: Default::default(),
             },
         );
+        // The `[media] anchor` policy, decided once: H.323 legs are never traversal links yet,
+        // so only "all" anchors them.
+        let anchor = self.anchor.as_deref();
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.anchored = anchor.is_some_and(|a| a.wants(&call.legs()));
+        }
         id
     }
 

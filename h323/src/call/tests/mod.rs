@@ -4,8 +4,10 @@
 //!
 //! This file holds the message builders, the recording media hook and the harness; the tests
 //! are split as `signaling` is (`setup`, `relay`, `h245_channel`, `clearing`), with
-//! `release` (the H.225.0 reason/cause table) and `robustness` (property tests) beside them.
+//! `release` (the H.225.0 reason/cause table), `robustness` (property tests) and `anchor` (what
+//! the media anchor is shown: sessionIDs, legs, which calls, their end) beside them.
 
+mod anchor;
 mod clearing;
 mod h245_channel;
 mod relay;
@@ -287,11 +289,16 @@ fn release_complete(crv: CallReference, cause: Option<u8>) -> Vec<u8> {
 }
 
 fn olc_value(media: SocketAddr) -> OpenLogicalChannel {
+    olc_with(media, 1, 1)
+}
+
+/// An OpenLogicalChannel of channel `lcn` in H.245 session `session`.
+fn olc_with(media: SocketAddr, lcn: u16, session: u8) -> OpenLogicalChannel {
     let mut ctrl = media;
     ctrl.set_port(media.port() + 1);
     let p = H2250LogicalChannelParameters::new(
         None,
-        1,
+        session,
         None,
         Some(asn::h245_transport_address(media)),
         None,
@@ -306,7 +313,7 @@ fn olc_value(media: SocketAddr) -> OpenLogicalChannel {
         None,
     );
     OpenLogicalChannel::new(
-        LogicalChannelNumber(1),
+        LogicalChannelNumber(lcn),
         OpenLogicalChannelForwardLogicalChannelParameters::new(
             None,
             DataType::nullData(()),
@@ -332,12 +339,24 @@ fn olc_msg(media: SocketAddr) -> Vec<u8> {
     .unwrap()
 }
 
+fn olc_msg_with(media: SocketAddr, lcn: u16, session: u8) -> Vec<u8> {
+    aper::encode(&Mscm::request(RequestMessage::openLogicalChannel(
+        olc_with(media, lcn, session),
+    )))
+    .unwrap()
+}
+
 fn olc_ack_msg(media: SocketAddr) -> Vec<u8> {
+    olc_ack_with(media, 1, Some(1))
+}
+
+/// An OpenLogicalChannelAck of channel `lcn`, with or without a sessionID of its own.
+fn olc_ack_with(media: SocketAddr, lcn: u16, session: Option<u8>) -> Vec<u8> {
     let mut ctrl = media;
     ctrl.set_port(media.port() + 1);
     let p = H2250LogicalChannelAckParameters::new(
         None,
-        Some(1),
+        session,
         Some(asn::h245_transport_address(media)),
         Some(asn::h245_transport_address(ctrl)),
         None,
@@ -345,7 +364,7 @@ fn olc_ack_msg(media: SocketAddr) -> Vec<u8> {
         None,
     );
     let ack = OpenLogicalChannelAck::new(
-        LogicalChannelNumber(1),
+        LogicalChannelNumber(lcn),
         None,
         None,
         Some(AckMux::h2250LogicalChannelAckParameters(p)),
@@ -442,19 +461,24 @@ struct Seen {
     kind: Kind,
     fast_start: bool,
     addr: Option<SocketAddr>,
+    /// The H.245 sessionID it was shown with.
+    session: u8,
+    legs: Legs,
 }
 
-/// A media anchor that records the channel addresses it is shown; with `rewrite`, moves every
-/// address to 203.0.113.9, port + 10000.
+/// A media anchor that records the channel addresses it is shown and the calls ended; with
+/// `rewrite`, moves every address to 203.0.113.9, port + 10000; with `refuse`, wants no call.
 #[derive(Clone, Default)]
 struct TestHook {
     seen: Arc<Mutex<Vec<Seen>>>,
+    ended: Arc<Mutex<Vec<String>>>,
     rewrite: bool,
+    refuse: bool,
 }
 
 impl MediaAnchor for TestHook {
     fn wants(&self, _legs: &Legs) -> bool {
-        true
+        !self.refuse
     }
 
     fn sdp(
@@ -472,6 +496,7 @@ impl MediaAnchor for TestHook {
         &mut self,
         call_id: &str,
         from: Side,
+        legs: &Legs,
         what: ChannelAddress,
         addr: SocketAddr,
         _now: Instant,
@@ -482,12 +507,16 @@ impl MediaAnchor for TestHook {
             kind: Kind::of(what),
             fast_start: what.early,
             addr: Some(addr),
+            session: what.session,
+            legs: legs.clone(),
         });
         self.rewrite
             .then(|| SocketAddr::from(([203, 0, 113, 9], addr.port() + 10000)))
     }
 
-    fn end(&mut self, _call_id: &str) {}
+    fn end(&mut self, call_id: &str) {
+        self.ended.lock().unwrap().push(call_id.to_string());
+    }
 }
 
 // ---- harness -------------------------------------------------------------------------------
@@ -509,6 +538,10 @@ impl H {
             rewrite,
             ..Default::default()
         };
+        H::with_hook(cfg, hook)
+    }
+
+    fn with_hook(cfg: CallConfig, hook: TestHook) -> H {
         H {
             cs: CallSignaling::new(cfg, Some(Box::new(hook.clone()))),
             now: Instant::now(),

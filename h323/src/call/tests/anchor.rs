@@ -1,0 +1,135 @@
+//! What the media anchor is shown (`call::h245` through `signaling`): every address with its
+//! H.245 sessionID (an Ack without one takes its channel's), the call's legs as they become
+//! known, only the calls the anchor wants, and the end of each call it was shown.
+
+use super::*;
+
+/// A tunneled call up to Connect: (caller conn, callee conn, call).
+fn tunneled_call(h: &mut H, fast_start: Option<Vec<Vec<u8>>>) -> (ConnId, ConnId, CallId) {
+    let (caller, call, _) = h.setup(SetupOpts {
+        tunneling: Some(true),
+        fast_start,
+        ..Default::default()
+    });
+    let (callee, _) = h.route_and_connect(call);
+    h.data(callee, &connect(None, Some(true), None));
+    (caller, callee, call)
+}
+
+fn seen(h: &H) -> Vec<Seen> {
+    h.hook.seen.lock().unwrap().clone()
+}
+
+#[test]
+fn every_address_reaches_the_anchor_with_its_session_id() {
+    let mut h = H::new(CallConfig::default(), false);
+    let fs = vec![aper::encode(&olc_with(sa("198.51.100.7:7000"), 1, 1)).unwrap()];
+    let (caller, callee, call) = tunneled_call(&mut h, Some(fs));
+    // fastStart in the Setup: session 1, shown before routing, so the callee leg is not known
+    // yet (its local address is the caller's)
+    let s = seen(&h);
+    assert_eq!(s.len(), 2);
+    assert!(s.iter().all(|s| s.session == 1 && s.fast_start));
+    assert_eq!(s[0].legs.caller.remote, sa(CALLER));
+    assert_eq!(s[0].legs.caller.local, sa(GK_OUTSIDE));
+    assert_eq!(s[0].legs.callee.local, sa(GK_OUTSIDE));
+    assert!(s[0].legs.caller.link.is_none() && s[0].legs.callee.link.is_none());
+
+    // video from the caller on channel 2; the callee's Ack without a sessionID is channel 2's
+    let f = facility_control(to_gk(), vec![olc_msg_with(sa("198.51.100.7:7010"), 2, 2)]);
+    h.data(caller, &f);
+    let f = facility_control(
+        from_callee(),
+        vec![olc_ack_with(sa("10.1.1.5:9010"), 2, None)],
+    );
+    h.data(callee, &f);
+    let s = seen(&h);
+    let ack: Vec<&Seen> = s.iter().filter(|s| s.kind == Kind::OlcAckMedia).collect();
+    assert_eq!(ack.len(), 1);
+    assert_eq!((ack[0].session, ack[0].from), (2, Side::Callee));
+    // now the legs are whole: the callee leg is the connection we opened to it
+    assert_eq!(ack[0].legs.callee.local, sa(GK_INSIDE));
+    assert_eq!(ack[0].legs.callee.remote, sa(CALLEE));
+    let olc = s
+        .iter()
+        .find(|s| s.kind == Kind::OlcMediaControl && !s.fast_start)
+        .unwrap();
+    assert_eq!((olc.session, olc.from), (2, Side::Caller));
+
+    // an Ack's own sessionID wins (the master assigns a session the slave opened with 0)
+    h.data(
+        caller,
+        &facility_control(to_gk(), vec![olc_msg_with(sa("198.51.100.7:7020"), 3, 0)]),
+    );
+    let f = facility_control(
+        from_callee(),
+        vec![olc_ack_with(sa("10.1.1.5:9020"), 3, Some(3))],
+    );
+    h.data(callee, &f);
+    // an Ack of a channel never seen, without a sessionID: session 0
+    let f = facility_control(
+        from_callee(),
+        vec![olc_ack_with(sa("10.1.1.5:9030"), 9, None)],
+    );
+    h.data(callee, &f);
+    // the callee opens its own channel 2 (another direction, another opener): its own session
+    h.data(
+        callee,
+        &facility_control(from_callee(), vec![olc_msg_with(sa("10.1.1.5:9040"), 2, 1)]),
+    );
+    let f = facility_control(
+        to_gk(),
+        vec![olc_ack_with(sa("198.51.100.7:7040"), 2, None)],
+    );
+    h.data(caller, &f);
+    let acks: Vec<(u8, Side)> = seen(&h)
+        .iter()
+        .filter(|s| s.kind == Kind::OlcAckMedia)
+        .map(|s| (s.session, s.from))
+        .collect();
+    assert_eq!(
+        acks,
+        vec![
+            (2, Side::Callee),
+            (3, Side::Callee),
+            (0, Side::Callee),
+            (1, Side::Caller)
+        ]
+    );
+    assert!(h.hook.ended.lock().unwrap().is_empty());
+    h.data(caller, &release_complete(to_gk(), Some(16)));
+    assert_eq!(*h.hook.ended.lock().unwrap(), vec![call.to_string()]);
+}
+
+#[test]
+fn a_call_the_anchor_does_not_want_is_never_shown_nor_ended() {
+    let hook = TestHook {
+        rewrite: true,
+        refuse: true,
+        ..Default::default()
+    };
+    let mut h = H::with_hook(CallConfig::default(), hook);
+    let fs = vec![olc_bytes(sa("198.51.100.7:7000"))];
+    let (caller, callee, _) = tunneled_call(&mut h, Some(fs));
+    let f = facility_control(to_gk(), vec![olc_msg(sa("198.51.100.7:7002"))]);
+    assert_eq!(sends(&h.data(caller, &f), callee), vec![f], "untouched");
+    h.data(caller, &release_complete(to_gk(), Some(16)));
+    assert!(seen(&h).is_empty());
+    assert!(h.hook.ended.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_call_cleared_by_causeway_is_ended_at_the_anchor_too() {
+    let mut h = H::new(CallConfig::default(), true);
+    let (_, call, _) = h.setup(SetupOpts {
+        tunneling: Some(true),
+        fast_start: Some(vec![olc_bytes(sa("198.51.100.7:7000"))]),
+        ..Default::default()
+    });
+    // the route fails: the call is cleared before it reached the callee
+    h.input(Input::Routed {
+        call,
+        result: Err(RouteFailure::NotRegistered),
+    });
+    assert_eq!(*h.hook.ended.lock().unwrap(), vec![call.to_string()]);
+}

@@ -1,0 +1,166 @@
+//! H.323 media through the node's relay: a node with `[media] anchor = "all"` and `[h323]`
+//! relays two `h323-endpoint` processes' calls (H.245 tunneled, then on a separate channel),
+//! rewriting the OpenLogicalChannel / OpenLogicalChannelAck addresses to its relay ports, and
+//! the caller's G.711 RTP (`--rtp`: 50 packets a second) reaches the callee only through the
+//! relay. After each call the relay holds no session and no port again (the status JSON).
+
+use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(15);
+
+struct Gk {
+    node: Node,
+    ras: SocketAddr,
+    media: RangeInclusive<u16>,
+}
+
+fn gatekeeper() -> Gk {
+    let (ras, q931) = (free_port(), free_port());
+    // 20 pairs from an even port near a free one (free_port never picks 25000-29999)
+    let base = (free_port() & !1).clamp(30_000, 64_000);
+    let media = base..=base + 39;
+    let toml = format!(
+        "[media]\nanchor = \"all\"\naddress = \"127.0.0.1\"\nports = \"{}-{}\"\n\n\
+         [h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
+         q931_listen = \"127.0.0.1:{q931}\"\n",
+        media.start(),
+        media.end()
+    );
+    let node = Node::start(NodeOptions {
+        extra: &toml,
+        ..NodeOptions::default()
+    });
+    node.wait_for("H.323 gatekeeper", T);
+    Gk {
+        node,
+        ras: SocketAddr::from(([127, 0, 0, 1], ras)),
+        media,
+    }
+}
+
+fn status(gk: &Gk) -> Value {
+    let o = Command::new(causeway_tests::env_bin())
+        .args(["status", "--json", "--admin"])
+        .arg(format!("127.0.0.1:{}", gk.node.admin_port))
+        .output()
+        .expect("causeway status");
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status JSON: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// Waits until the media status (refreshed about once a second) satisfies `pred`.
+fn wait_media(gk: &Gk, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let end = Instant::now() + T;
+    loop {
+        let s = status(gk);
+        if pred(&s["media"]) {
+            return s["media"].clone();
+        }
+        if Instant::now() > end {
+            panic!(
+                "status never showed {what}: {:#}\nlog:\n{}",
+                s["media"],
+                gk.node.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn endpoint(gk: &Gk, name: &str, more: &[&str]) -> H323Endpoint {
+    let ras = gk.ras.to_string();
+    let alias = format!("h323:{name}");
+    let mut args = vec!["--gk", ras.as_str(), "--alias", alias.as_str(), "--rtp"];
+    args.extend(more);
+    let ep = H323Endpoint::start(name, &args);
+    ep.wait_event("registered", T);
+    ep
+}
+
+fn h245(ep: &H323Endpoint, what: &str) -> Value {
+    ep.wait(what, T, |v| v["event"] == "h245" && v["what"] == what)
+}
+
+fn addr(v: &Value) -> SocketAddr {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an address: {v}"))
+}
+
+/// The `n`th (from 1) event of `ep` matching `pred`, waiting for it.
+fn nth(ep: &H323Endpoint, n: usize, pred: impl Fn(&Value) -> bool) -> Value {
+    let all = || {
+        ep.events()
+            .into_iter()
+            .filter(|v| pred(v))
+            .collect::<Vec<_>>()
+    };
+    ep.wait(&format!("event {n} of its kind"), T, |_| all().len() >= n);
+    all().swap_remove(n - 1)
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key}: {v}"))
+}
+
+/// One call from a fresh caller to bob with RTP; checks the addresses and the packets.
+fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize) {
+    let relay_port = |a: SocketAddr| a.ip().is_loopback() && gk.media.contains(&a.port());
+    let mut alice = endpoint(
+        gk,
+        &format!("alice{n}"),
+        &["--call", "h323:bob", "--h245", mode, "--hold-ms", "3000"],
+    );
+    alice.wait_event("connected", T);
+    // the caller is told the relay's ports for bob's RTP and RTCP, not bob's sockets
+    let ack = h245(&alice, "olc-ack");
+    let olc = nth(bob, n, |v| v["event"] == "h245" && v["what"] == "olc");
+    let (to_rtp, to_rtcp) = (addr(&ack["remote_rtp"]), addr(&ack["remote_rtcp"]));
+    assert!(relay_port(to_rtp), "OLCAck RTP is a relay port: {ack}");
+    assert!(relay_port(to_rtcp), "OLCAck RTCP is a relay port: {ack}");
+    assert_ne!(to_rtp, addr(&olc["local_rtp"]), "not bob's own socket");
+    // and bob is told the relay's port for alice's RTCP
+    let rtcp = addr(&olc["remote_rtcp"]);
+    assert!(relay_port(rtcp), "OLC RTCP is a relay port: {olc}");
+    assert_ne!(rtcp.port(), to_rtcp.port(), "a port per leg");
+    // while the call is up: one relay session (audio, both legs)
+    wait_media(gk, "the call's relay session", |m| m["sessions"] == 1);
+
+    alice.wait_event("released", T);
+    let sent_ev = alice.wait_event("rtp", T);
+    assert_eq!(addr(&sent_ev["to"]), to_rtp);
+    let sent = count(&sent_ev, "sent");
+    alice.finish(T);
+    let received = count(&nth(bob, n, |v| v["event"] == "rtp"), "received");
+    // 3 s of hold at 50 packets a second; all of it relayed, bar what was in flight when
+    // the call ended
+    assert!(sent >= 120, "alice sent {sent}");
+    assert!(
+        received <= sent && received * 100 >= sent * 95,
+        "bob received {received} of {sent} packets\nlog:\n{}",
+        gk.node.log()
+    );
+    // nothing held once the call is over
+    let m = wait_media(gk, "no session after the call", |m| {
+        m["sessions"] == 0 && m["ports_in_use"] == 0
+    });
+    assert!(
+        count(&m, "packets_sent") >= received,
+        "the relay forwarded what bob received: {m:#}"
+    );
+}
+
+#[test]
+fn h323_media_is_relayed_through_the_node_and_freed_after_each_call() {
+    let gk = gatekeeper();
+    let bob = endpoint(&gk, "bob", &["--ignore-stdin"]);
+    call(&gk, &bob, "tunnel", 1);
+    call(&gk, &bob, "separate", 2);
+    let m = wait_media(&gk, "two sessions created", |m| m["sessions_created"] == 2);
+    assert_eq!(m["sessions"], 0, "{m:#}");
+}
