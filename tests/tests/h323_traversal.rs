@@ -4,7 +4,7 @@
 //! credentials leaving the zone down with the reason, and garbage on the zone port refused
 //! without an answer while the flow stays up. Free ports only, loopback only.
 
-use causeway_h323::q931::{CallReference, MessageType, Q931};
+use causeway_h323::q931::{MessageType, Q931};
 use causeway_tests::h323ep::{asn1, msg};
 use causeway_tests::tshark::{self, Capture};
 use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
@@ -434,15 +434,7 @@ fn a_call_back_for_no_waiting_call_is_refused() {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", ports.q931)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     // a Facility (undefinedReason) with a callIdentifier E never announced
-    let ids = msg::CallIds {
-        crv: 0,
-        call_id: [0x42; 16],
-        conf_id: [0x43; 16],
-    };
-    let uu = msg::encode_uu(msg::facility_uuie(&ids), false, vec![]).unwrap();
-    let mut q = Q931::new(MessageType::Facility, CallReference::new(0, true).unwrap());
-    q.set_user_user(&uu).unwrap();
-    let payload = q.encode();
+    let payload = msg::call_back_facility([0x42; 16], false).unwrap();
     let mut frame = vec![3, 0];
     frame.extend_from_slice(&((payload.len() + 4) as u16).to_be_bytes());
     frame.extend_from_slice(&payload);

@@ -30,8 +30,8 @@ pub use h245::{
     TERMINAL_TYPE,
 };
 pub use q931::{
-    alerting_uuie, call_proceeding_uuie, connect_uuie, decode_uu, encode_uu, facility_uuie,
-    release_complete_uuie, setup_uuie, status_uuie,
+    alerting_uuie, call_back_facility, call_proceeding_uuie, connect_uuie, decode_uu, encode_uu,
+    facility_uuie, release_complete_uuie, setup_uuie, status_uuie,
 };
 pub use ras::{arq, decode_ras, drq, encode_ras, grq, irr, rrq, seq_of, ucf, urq};
 

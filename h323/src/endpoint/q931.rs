@@ -218,3 +218,23 @@ pub fn release_complete_uuie(
         None,
     ))
 }
+
+/// The H.460.18 call-back Facility (H.460.18 section 8): the first message on the connection
+/// an endpoint (or C) opens after an SCI, reason undefinedReason with the SCI's callIdentifier,
+/// call reference 0 from the called side. The whole Q.931 payload.
+pub fn call_back_facility(call_id: [u8; 16], tunneling: bool) -> Result<Vec<u8>> {
+    let ids = CallIds {
+        crv: 0,
+        call_id,
+        conf_id: call_id,
+    };
+    let mut body = facility_uuie(&ids);
+    if let h225::H323UUPDUH323MessageBody::facility(f) = &mut body {
+        f.reason = h225::FacilityReason::undefinedReason(());
+    }
+    let uu = encode_uu(body, tunneling, vec![])?;
+    let crv = crate::q931::CallReference::new(0, true).map_err(|e| e.to_string())?;
+    let mut q = crate::q931::Q931::new(crate::q931::MessageType::Facility, crv);
+    q.set_user_user(&uu).map_err(|e| e.to_string())?;
+    Ok(q.encode())
+}

@@ -5,8 +5,7 @@
 //!
 //! Must not touch: sockets, the registration table (the caller says where the endpoint is).
 
-use super::{feature_set, incoming_call_data, Output, Socket, MAX_PENDING_SCI, RETRY_AFTER, TRIES};
-use causeway_h323_asn1::h323_messages::{RasMessage, RequestSeqNum, ServiceControlIndication};
+use super::{incoming_call_sci, Output, Socket, MAX_PENDING_SCI, RETRY_AFTER, TRIES};
 use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -52,22 +51,10 @@ impl Announcer {
         if self.pending.len() >= MAX_PENDING_SCI {
             return false;
         }
-        let Some(data) = incoming_call_data(signalling, call_id) else {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        let Some(msg) = incoming_call_sci(self.seq, signalling, call_id) else {
             return false;
         };
-        self.seq = self.seq.wrapping_add(1).max(1);
-        let msg = RasMessage::serviceControlIndication(ServiceControlIndication::new(
-            RequestSeqNum(self.seq),
-            None,
-            Vec::new(),
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(feature_set()),
-            Some(vec![data]),
-        ));
         let Ok(bytes) = aper::encode(&msg) else {
             return false;
         };

@@ -288,7 +288,7 @@ impl ZoneClient {
             if self.recent_calls.contains(&call_id) {
                 return;
             }
-            if self.recent_calls.len() == super::client::RECENT_CALLS {
+            if self.recent_calls.len() == RECENT_CALLS {
                 self.recent_calls.pop_front();
             }
             self.recent_calls.push_back(call_id);

@@ -232,6 +232,30 @@ pub fn incoming_call(data: Option<&[GenericData]>) -> Option<(SocketAddr, [u8; 1
     Some((addr, asn::guid_bytes(&ici.call_id.guid)))
 }
 
+/// The SCI that announces call `call_id` (call back to `signalling`): feature 18 and the
+/// IncomingCallIndication, as E sends it down a zone's flow and to an H.460.18 endpoint.
+pub fn incoming_call_sci(
+    seq: u16,
+    signalling: SocketAddr,
+    call_id: [u8; 16],
+) -> Option<RasMessage> {
+    let data = incoming_call_data(signalling, call_id)?;
+    Some(RasMessage::serviceControlIndication(
+        causeway_h323_asn1::h323_messages::ServiceControlIndication::new(
+            causeway_h323_asn1::h323_messages::RequestSeqNum(seq),
+            None,
+            Vec::new(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(feature_set()),
+            Some(vec![data]),
+        ),
+    ))
+}
+
 /// genericData carrying the keep-alive interval (RCF/SCR from E).
 pub fn keep_alive_data(seconds: u32) -> Option<GenericData> {
     let data = LRQKeepAliveData::new(causeway_h323_asn1::h323_messages::TimeToLive(

@@ -22,15 +22,14 @@
 //! Must not touch: sockets, the wall clock, the gatekeeper's registrations, call signaling.
 
 use super::{
-    announces, feature_set, incoming_call_data, keep_alive_data, Output, Socket, WallClock,
+    announces, feature_set, incoming_call_sci, keep_alive_data, Output, Socket, WallClock,
     ZoneEvent, ZoneView, MAX_PENDING_SCI, RETRY_AFTER, SILENT_INTERVALS, TRIES,
 };
 use crate::asn;
 use crate::h235::{self, Credentials, TokenError, Verifier};
 use crate::ras::build;
 use causeway_h323_asn1::h323_messages::{
-    RasMessage, RegistrationRejectReason, RegistrationRequest, RequestSeqNum,
-    ServiceControlIndication,
+    RasMessage, RegistrationRejectReason, RegistrationRequest,
 };
 use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
@@ -230,22 +229,10 @@ impl ZoneServer {
         if self.scis.len() >= MAX_PENDING_SCI {
             return false;
         }
-        let Some(data) = incoming_call_data(signalling, call_id) else {
+        let seq = self.next_seq();
+        let Some(msg) = incoming_call_sci(seq, signalling, call_id) else {
             return false;
         };
-        let seq = self.next_seq();
-        let msg = RasMessage::serviceControlIndication(ServiceControlIndication::new(
-            RequestSeqNum(seq),
-            None,
-            Vec::new(),
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(feature_set()),
-            Some(vec![data]),
-        ));
         self.scis.push(PendingSci {
             zone,
             seq,

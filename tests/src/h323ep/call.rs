@@ -687,20 +687,8 @@ pub async fn call_back(ep: &Ep, to: SocketAddr, call_id: [u8; 16]) -> Result<Tcp
     let mut stream = TcpStream::connect(to)
         .await
         .map_err(|e| format!("connect {to}: {e}"))?;
-    let ids = msg::CallIds {
-        crv: 0,
-        call_id,
-        conf_id: call_id,
-    };
-    let mut body = msg::facility_uuie(&ids);
-    if let Body::facility(f) = &mut body {
-        f.reason = h225::FacilityReason::undefinedReason(());
-    }
-    let uu = msg::encode_uu(body, ep.args.h245 == H245Mode::Tunnel, vec![])?;
-    let crv = CallReference::new(0, true).map_err(|e| e.to_string())?;
-    let mut q = Q931::new(MessageType::Facility, crv);
-    q.set_user_user(&uu).map_err(|e| e.to_string())?;
-    let frame = tpkt::encode(&q.encode()).map_err(|e| e.to_string())?;
+    let payload = msg::call_back_facility(call_id, ep.args.h245 == H245Mode::Tunnel)?;
+    let frame = tpkt::encode(&payload).map_err(|e| e.to_string())?;
     stream
         .write_all(&frame)
         .await

@@ -30,11 +30,8 @@ use crate::call::release::Release;
 use crate::call::state::CallState;
 use crate::call::uuie;
 use crate::call::{CallBackTarget, CallEvent, CallId, ConnId, Output, Side};
-use crate::q931::{CallReference, MessageType, Q931};
-use causeway_h323_asn1::h323_messages::{
-    FacilityReason, FacilityUUIE, H323UUPDUH323MessageBody as Body, H323UserInformation,
-    ReleaseCompleteReason,
-};
+use crate::q931::Q931;
+use causeway_h323_asn1::h323_messages::{H323UUPDUH323MessageBody as Body, ReleaseCompleteReason};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -178,7 +175,7 @@ impl CallSignaling {
         deadline: Instant,
         out: &mut Vec<Output>,
     ) {
-        match facility(call_id) {
+        match crate::endpoint::call_back_facility(call_id, true) {
             Ok(payload) => out.push(Output::Send { conn, payload }),
             Err(e) => {
                 out.push(malformed(
@@ -199,34 +196,4 @@ impl CallSignaling {
             },
         );
     }
-}
-
-/// The call-back Facility: reason undefinedReason with the callIdentifier.
-fn facility(call_id: [u8; 16]) -> Result<Vec<u8>, String> {
-    let body = FacilityUUIE::new(
-        asn::h225_protocol_identifier(),
-        None,
-        None,
-        None,
-        FacilityReason::undefinedReason(()),
-        Some(asn::call_identifier(call_id)),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    );
-    let uu = H323UserInformation::new(uuie::pdu(Body::facility(body)), None);
-    let crv = CallReference::new(0, true).map_err(|e| e.to_string())?;
-    uuie::encode(&mut Q931::new(MessageType::Facility, crv), &uu)
 }
