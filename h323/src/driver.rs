@@ -211,7 +211,7 @@ struct Driver {
     calls_total: u64,
     tap: Option<Arc<dyn Tap>>,
     /// E's zone ports, for sending.
-    zone_socks: Vec<Arc<UdpSocket>>,
+    zone_socks: Vec<zones::ZoneSock>,
 }
 
 /// Runs the H.323 side until the task is dropped; `tap` sees every message in and out.
@@ -368,8 +368,9 @@ impl Driver {
                 from,
                 payload,
             } => {
-                let bound = self.zone_socks.get(zone).and_then(|s| s.local_addr().ok());
-                let Some(bound) = bound else { return };
+                let Some(bound) = self.zone_socks.get(zone).map(|z| z.bound) else {
+                    return;
+                };
                 // a zone port on a wildcard address: the IP the sender reached, as for RAS
                 let local = if bound.ip().is_unspecified() {
                     SocketAddr::new(self.local_for(from).ip(), bound.port())

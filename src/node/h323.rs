@@ -26,13 +26,14 @@ pub(super) async fn start(
     causeway_h323::driver::StatusHandle,
 )> {
     let h = &config.h323;
+    let zones = server_zones(config);
     let dcfg = driver::DriverConfig {
         ras_listen: h.ras_listen,
         q931_listen: h.q931_listen,
         signaling_ports: h.signaling_ports,
         discovery_port: h.multicast_discovery.then_some(h.discovery_port),
-        zone_ports: server_zones(config).iter().map(|(_, a, _)| *a).collect(),
-        assent_listen: server_zones(config)
+        zone_ports: zones.iter().map(|(_, a, _)| *a).collect(),
+        assent_listen: zones
             .iter()
             .any(|(z, _, _)| z.signalling_port.is_some())
             .then(|| SocketAddr::new(h.q931_listen.ip(), h.assent_port)),
@@ -100,12 +101,10 @@ pub(super) async fn start(
         .gatekeeper_id
         .clone()
         .unwrap_or_else(|| config.system.name.clone());
-    let servers: Vec<ServerZoneConfig> = server_zones(config)
-        .into_iter()
-        .map(|(z, _, _)| z)
-        .collect();
-    for (z, a, _) in server_zones(config) {
+    let mut servers: Vec<ServerZoneConfig> = Vec::with_capacity(zones.len());
+    for (z, a, _) in zones {
         info!(zone = %z.zone, "H.323 traversal zone port udp {a}");
+        servers.push(z);
     }
     let skew = u32::try_from(h.token_skew).unwrap_or(u32::MAX);
     let server = ZoneServer::new(

@@ -23,13 +23,26 @@ pub(super) async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<UdpSocket>
     Ok(socks)
 }
 
+/// One zone port: its socket, shared with its reader, and the address it is bound to (read
+/// once here, not per datagram).
+pub(super) struct ZoneSock {
+    pub sock: Arc<UdpSocket>,
+    pub bound: SocketAddr,
+}
+
 /// A reader task per zone socket; the sockets, shared for sending.
-pub(super) fn start(socks: Vec<UdpSocket>, events: &mpsc::Sender<Event>) -> Vec<Arc<UdpSocket>> {
-    let socks: Vec<Arc<UdpSocket>> = socks.into_iter().map(Arc::new).collect();
-    for (zone, s) in socks.iter().enumerate() {
-        tokio::spawn(read(zone, s.clone(), events.clone()));
+pub(super) fn start(socks: Vec<UdpSocket>, events: &mpsc::Sender<Event>) -> Vec<ZoneSock> {
+    let mut out = Vec::with_capacity(socks.len());
+    for (zone, s) in socks.into_iter().enumerate() {
+        // indices must stay the service's zone indices: no socket is skipped
+        let bound = s
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let sock = Arc::new(s);
+        tokio::spawn(read(zone, sock.clone(), events.clone()));
+        out.push(ZoneSock { sock, bound });
     }
-    socks
+    out
 }
 
 async fn read(zone: usize, sock: Arc<UdpSocket>, events: mpsc::Sender<Event>) {
@@ -64,22 +77,20 @@ impl Driver {
                 let sock = match from {
                     Socket::Ras => None,
                     Socket::Zone(i) => match self.zone_socks.get(i) {
-                        Some(s) => Some(s.clone()),
+                        Some(z) => Some((z.sock.clone(), z.bound)),
                         None => return,
                     },
                 };
                 if self.tap.is_some() {
                     let local = match &sock {
-                        None => Some(self.local_for(to)),
-                        Some(s) => s.local_addr().ok(),
+                        None => self.local_for(to),
+                        Some((_, bound)) => *bound,
                     };
-                    if let Some(local) = local {
-                        self.tap_ras(false, local, to, &bytes);
-                    }
+                    self.tap_ras(false, local, to, &bytes);
                 }
                 let sent = match &sock {
                     None => ras.send_to(&bytes, to).await,
-                    Some(s) => s.send_to(&bytes, to).await,
+                    Some((s, _)) => s.send_to(&bytes, to).await,
                 };
                 if let Err(e) = sent {
                     debug!("traversal RAS send to {to}: {e}");
