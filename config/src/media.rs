@@ -36,6 +36,9 @@ pub struct Media {
     pub ports: PortRange,
     /// On E: where traversal media from C arrives, told apart by C's source port.
     pub multiplexed_ports: PortRange,
+    /// On E: traversal media from C arrives on `multiplexed_ports` (true) or on a pair of its
+    /// own per stream (false: H.460.19's non-multiplexed mode).
+    pub multiplexed: bool,
     /// Seconds without a packet before a relay session ends.
     pub inactivity_timeout: u64,
     pub anchor: Anchor,
@@ -57,6 +60,7 @@ impl Default for Media {
         Media {
             ports: d::MEDIA_PORTS,
             multiplexed_ports: d::MEDIA_MULTIPLEXED_PORTS,
+            multiplexed: true,
             inactivity_timeout: d::MEDIA_INACTIVITY_TIMEOUT_SECS,
             anchor: Anchor::Traversal,
             address: None,

@@ -322,7 +322,13 @@ impl Driver {
                 let conn = self.service.calls.next_conn_id();
                 self.start_conn(conn, stream);
                 let input = match listener {
-                    None => call::Input::Accepted { conn, peer, local },
+                    None => call::Input::Accepted {
+                        conn,
+                        peer,
+                        local,
+                        // the service knows its zones: it says whether this is C
+                        link: None,
+                    },
                     Some(listener) => call::Input::H245Accepted {
                         listener,
                         conn,

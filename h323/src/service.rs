@@ -14,7 +14,7 @@
 //! Owns only that plumbing; protocol behaviour is in [`crate::ras`] and [`crate::call`]. Must
 //! not touch sockets or clocks (the driver owns them).
 
-use crate::call::{self, CallSignaling};
+use crate::call::{self, CallSignaling, LinkEnd};
 use crate::h46018::{self, ZoneClient, ZoneServer, ZoneView};
 use crate::ras::{self, Gatekeeper, Resolve};
 use std::net::SocketAddr;
@@ -109,6 +109,18 @@ impl Service {
                 Some(client) => client.handle(d.bytes, now, &mut self.zone_out),
                 None => self.gatekeeper.handle(d, now, &mut self.ras_out),
             },
+            Input::Call(call::Input::Accepted {
+                conn, peer, local, ..
+            }) => {
+                let link = self.is_zone_client(peer).then_some(LinkEnd::Server);
+                let i = call::Input::Accepted {
+                    conn,
+                    peer,
+                    local,
+                    link,
+                };
+                self.calls.handle(i, now, &mut self.call_out)
+            }
             Input::Call(i) => self.calls.handle(i, now, &mut self.call_out),
             Input::Zone {
                 zone,
@@ -261,6 +273,16 @@ impl Service {
     /// A call routed to traversal zone `zone`: on C, Setup to E's call-signaling address (from
     /// E's RCF) while the flow is up; on E, the call-back through the zone's client flow.
     /// `None` when the call went to the call-back (its answer comes from call signaling).
+    /// E: whether a call-signaling connection from `peer` comes from the client of one of the
+    /// traversal-server zones (C's calls and call-backs come from the host its RAS flow does,
+    /// as the firewall between them shows it).
+    fn is_zone_client(&self, peer: SocketAddr) -> bool {
+        let Some(server) = &self.zone_server else {
+            return false;
+        };
+        (0..server.len()).any(|i| server.flow(i).is_some_and(|f| f.ip() == peer.ip()))
+    }
+
     fn route_traversal(
         &mut self,
         call: call::CallId,
@@ -274,6 +296,7 @@ impl Service {
                     addr,
                     alias: Some(alias),
                     zone,
+                    link: Some(LinkEnd::Client),
                 }),
                 None => Err(call::RouteFailure::Unreachable),
             });

@@ -27,6 +27,7 @@
 mod mmsg;
 
 use crate::anchor::{Relay, RelayCommand, RelayEvent};
+use crate::session::keepalive::{self, KeepAlive};
 use crate::session::{Local, SessionInfo, SharedTable, Table, TableConfig, TableStats};
 use mmsg::{Batch, BATCH};
 use std::cell::RefCell;
@@ -96,6 +97,8 @@ struct Counters {
     send_failed: AtomicU64,
     truncated: AtomicU64,
     recv_errors: AtomicU64,
+    /// The RTP sequence number of the next keep-alive.
+    keepalive_seq: AtomicU64,
 }
 
 /// What reader tasks share: the table (locked once per batch) and the sockets by port, so a
@@ -193,6 +196,14 @@ impl Relay for RelayHandle {
                 self.shared.close_session(&info);
                 None
             }
+            RelayCommand::KeepAlive { session, side } => {
+                let due = self
+                    .shared
+                    .table()
+                    .keepalive_now(session, side, Instant::now());
+                self.shared.send_keepalives(&due);
+                None
+            }
         }
     }
 }
@@ -235,6 +246,8 @@ impl Driver {
                 // nothing is ever sent: this ends when the last handle is dropped
                 None = alive.recv() => break,
                 _ = sweep.tick() => {
+                    let due = self.shared.table().keepalives(Instant::now(), keepalive::EVERY);
+                    self.shared.send_keepalives(&due);
                     let ended = self
                         .shared
                         .table()
@@ -288,6 +301,22 @@ impl Shared {
                     self.set_socket(port, None);
                 }
             }
+        }
+    }
+
+    /// Sends keep-alives from their ports (counted as sent or failed like relayed packets).
+    fn send_keepalives(&self, due: &[KeepAlive]) {
+        for k in due {
+            let seq = self.counters.keepalive_seq.fetch_add(1, Relaxed) as u16;
+            let ok = self
+                .socket(k.from_port)
+                .is_some_and(|s| s.get_ref().send_to(&k.packet(seq), k.to).is_ok());
+            let counter = if ok {
+                &self.counters.sent
+            } else {
+                &self.counters.send_failed
+            };
+            counter.fetch_add(1, Relaxed);
         }
     }
 

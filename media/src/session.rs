@@ -18,7 +18,7 @@
 //! against 228-239 ns as one function (criterion, three runs each interleaved back to back,
 //! 2 vCPU VM, 2026-12-04): no cost.
 
-use crate::call::Side;
+use crate::call::{LinkEnd, Side};
 use crate::latch::{DropReason, Latch, LatchConfig, Verdict};
 use crate::ports::{PortAllocator, PortPair, PortsExhausted};
 use causeway_config::PortRange;
@@ -81,6 +81,9 @@ pub struct LegSpec {
     /// learnt from the answer, see `Table::set_expected`).
     pub rtp: Option<SocketAddr>,
     pub rtcp: Option<SocketAddr>,
+    /// The leg is a traversal link (see `keepalive`): C's end sends keep-alives, E's end sends
+    /// nothing before C's first packet.
+    pub link: Option<LinkEnd>,
 }
 
 impl LegSpec {
@@ -90,6 +93,7 @@ impl LegSpec {
             local: LocalKind::Own,
             rtp,
             rtcp: rtp.and_then(rtcp_of),
+            link: None,
         }
     }
     /// E's leg towards C over the multiplexed pair, keyed by C's advertised RTP address (and
@@ -99,7 +103,13 @@ impl LegSpec {
             local: LocalKind::Multiplexed,
             rtp,
             rtcp: rtp.and_then(rtcp_of),
+            link: None,
         }
+    }
+    /// The same leg, marked as a traversal link's end (or not).
+    pub fn on_link(mut self, link: Option<LinkEnd>) -> LegSpec {
+        self.link = link;
+        self
     }
 }
 
@@ -213,6 +223,10 @@ pub struct Leg {
     forwarded: Flow,
     /// Arrived on this leg's ports and dropped (stranger, refused IP, nowhere to send).
     dropped: u64,
+    link: Option<LinkEnd>,
+    /// When a packet of each component last left towards this leg's peer (relayed or a
+    /// keep-alive).
+    last_out: [Option<Instant>; 2],
 }
 
 impl Leg {
@@ -227,6 +241,20 @@ impl Leg {
     }
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+    pub fn link(&self) -> Option<LinkEnd> {
+        self.link
+    }
+    /// Where this leg's media of `c` goes. E's end of a traversal link sends nothing until C's
+    /// first packet arrived (H.460.19: the client opens the pinhole; a datagram towards C
+    /// before that is one C's firewall drops); every other leg sends to the SDP's address
+    /// until then.
+    fn destination(&self, c: Component) -> Option<SocketAddr> {
+        let latch = &self.latches[c.index()];
+        match self.link {
+            Some(LinkEnd::Server) => latch.latched(),
+            _ => latch.destination(),
+        }
     }
 }
 
@@ -275,6 +303,9 @@ pub struct TableStats {
     pub relatched: u64,
     pub expired: u64,
     pub refused: u64,
+    /// RTP keep-alives (a bare 12-byte header, H.460.19) received: they latch, and go no
+    /// further.
+    pub keepalives: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -444,6 +475,8 @@ impl Table {
             ],
             forwarded: Flow::default(),
             dropped: 0,
+            link: specs[i].link,
+            last_out: [None; 2],
         };
         entry.session = Some(Session {
             id,
@@ -591,12 +624,18 @@ impl Table {
             }
         }
         session.last_activity = session.last_activity.max(now);
-        let other = &session.legs[side.other().index()];
-        let Some(to) = other.latches[component.index()].destination() else {
+        if component == Component::Rtp && len == keepalive::RTP_LEN {
+            // an RTP header and nothing else carries no media: a keep-alive
+            self.stats.keepalives += 1;
+            return None;
+        }
+        let other = &mut session.legs[side.other().index()];
+        let Some(to) = other.destination(component) else {
             session.legs[side.index()].dropped += 1;
             self.stats.dropped_no_destination += 1;
             return None;
         };
+        other.last_out[component.index()] = Some(now);
         let from_port = other.local.port(component);
         session.legs[side.index()].forwarded.add(len);
         self.stats.forwarded.add(len);
@@ -692,7 +731,9 @@ fn mux_keys(rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) -> Vec<(Component
     v
 }
 
+pub mod keepalive;
 mod shared;
+pub use keepalive::KeepAlive;
 pub use shared::SharedTable;
 
 #[cfg(test)]

@@ -318,9 +318,15 @@ impl Snapshot {
                 vec![("reason", "unknown_session".into())],
                 m.dropped_unknown,
             ),
+            (
+                vec![("reason", "no_destination".into())],
+                m.dropped_no_destination,
+            ),
         ];
         let help = "Packets the relay dropped, by reason";
-        counters(enc, "causeway_media_dropped", help, &drops)
+        counters(enc, "causeway_media_dropped", help, &drops)?;
+        let help = "Traversal media keep-alives received (H.460.19; not forwarded)";
+        counter(enc, "causeway_media_keepalives", help, m.keepalives)
     }
 
     fn encode_process(&self, enc: &mut DescriptorEncoder) -> fmt::Result {

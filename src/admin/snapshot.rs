@@ -179,6 +179,10 @@ pub struct MediaStatus {
     pub packets_sent: u64,
     pub dropped_stranger: u64,
     pub dropped_unknown: u64,
+    /// For a leg with nowhere to send yet (on E: C's end of a link before C's first packet).
+    pub dropped_no_destination: u64,
+    /// Traversal keep-alives received (a bare RTP header: latched, not forwarded).
+    pub keepalives: u64,
     pub expired: u64,
 }
 
@@ -256,6 +260,8 @@ impl Status {
             packets_sent: r.sent,
             dropped_stranger: r.table.dropped_stranger,
             dropped_unknown: r.table.dropped_unknown_port + r.table.dropped_unknown_source,
+            dropped_no_destination: r.table.dropped_no_destination,
+            keepalives: r.table.keepalives,
             expired: r.table.expired,
         });
     }

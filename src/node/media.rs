@@ -26,7 +26,7 @@ pub(super) fn start(
     if m.anchor == Policy::None {
         return Ok(None);
     }
-    let multiplexed = if has_server_zones {
+    let multiplexed = if has_server_zones && m.multiplexed {
         Some(
             PortPair::from_range(m.multiplexed_ports)
                 .context("media.multiplexed_ports is not one even/odd pair")?,
@@ -75,6 +75,7 @@ fn anchor_config(config: &Config) -> AnchorConfig {
         address: m.address,
         strip_ice: m.strip_ice,
         on_inactivity: m.on_inactivity,
+        multiplexed: m.multiplexed,
     }
 }
 

@@ -462,7 +462,9 @@ mod through_the_firewall {
     const E_IP: &str = "10.77.2.2";
     const NET_IP: &str = "10.77.3.2";
 
-    fn edge_toml() -> String {
+    /// E, anchoring traversal media (the default policy) on its multiplexed pair or, with
+    /// `multiplexed = false`, on a pair per stream.
+    fn edge_toml(multiplexed: bool) -> String {
         format!(
             r#"[system]
 name = "edge"
@@ -475,7 +477,7 @@ tls = {{ enabled = true, listen = "{E_IP}:5061" }}
 outbound_ports = "{outbound}"
 
 [media]
-anchor = "none"
+multiplexed = {multiplexed}
 
 [h323]
 enabled = true
@@ -508,9 +510,6 @@ domain = "example.com"
 udp = {{ enabled = true, listen = "{C_IP}:5060" }}
 outbound_ports = "{outbound}"
 
-[media]
-anchor = "none"
-
 [h323]
 enabled = true
 ras_listen = "{C_IP}:1719"
@@ -537,95 +536,120 @@ password = "secret"
         H323Endpoint::start_in(ns, args.first().copied().unwrap_or("ep"), &all)
     }
 
-    #[test]
-    fn h323_calls_cross_the_firewall_both_ways_and_nothing_enters_inside() {
+    /// The RTP an endpoint sent and received in its `n`th call (its `rtp` event).
+    fn rtp_of(ep: &H323Endpoint, n: usize) -> (u64, u64) {
+        let all = || {
+            ep.events()
+                .into_iter()
+                .filter(|v| v["event"] == "rtp")
+                .collect::<Vec<_>>()
+        };
+        ep.wait(&format!("rtp event {n}"), T, |_| all().len() >= n);
+        let v = all().swap_remove(n - 1);
+        let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k}: {v}"));
+        (n("sent"), n("received"))
+    }
+
+    /// Each direction got what the other side sent, within 5 % after the first second (50
+    /// packets: the channels are being opened and the pinholes punched then).
+    fn assert_media(what: &str, a: (u64, u64), b: (u64, u64), logs: &dyn Fn() -> String) {
+        for (dir, sent, received) in [("a -> b", a.0, b.1), ("b -> a", b.0, a.1)] {
+            eprintln!("{what}, {dir}: {received} of {sent} RTP packets arrived");
+            assert!(sent >= 120, "{what}, {dir}: only {sent} packets sent");
+            let expected = sent.saturating_sub(50);
+            assert!(
+                received <= sent && received * 100 >= expected * 95,
+                "{what}, {dir}: {received} of {sent} packets arrived\n{}",
+                logs()
+            );
+        }
+    }
+
+    /// Calls both ways through E and C with G.711 both ways on each, the media anchored on
+    /// both relays: it arrives, and the firewall counts nothing into `inside`.
+    fn calls_with_media(tag: &str, multiplexed: bool, h245: &str) {
         let _ = shared();
-        let topo = FwTopology::up("h");
+        let topo = FwTopology::up(tag);
         let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
-        let e = NsNode::start(&dmz, &edge_toml());
+        let e = NsNode::start(&dmz, &edge_toml(multiplexed));
         let c = NsNode::start(&inside, &control_toml());
         c.wait_for("H.323 traversal flow up", 1, T);
         e.wait_for("H.323 traversal flow up", 1, T);
-        let bob = endpoint(
-            &inside,
-            C_IP,
-            C_IP,
-            &[
-                "--alias",
-                "h323:bob",
-                "--alias",
-                "e164:2001",
-                "--ignore-stdin",
-            ],
-        );
-        bob.wait_event("registered", T);
-        let alice = endpoint(
-            &net,
-            NET_IP,
-            E_IP,
-            &[
-                "--alias",
-                "h323:alice",
-                "--alias",
-                "e164:3001",
-                "--ignore-stdin",
-            ],
-        );
-        alice.wait_event("registered", T);
+        let media = ["--rtp", "--both-ways", "--h245", h245];
+        let answerer = |ns: &str, ip: &str, gk: &str, name: &str, num: &str| {
+            let (h, n) = (format!("h323:{name}"), format!("e164:{num}"));
+            let mut args = vec!["--alias", &h, "--alias", &n, "--ignore-stdin"];
+            args.extend_from_slice(&media);
+            let ep = endpoint(ns, ip, gk, &args);
+            ep.wait_event("registered", T);
+            ep
+        };
+        let bob = answerer(&inside, C_IP, C_IP, "bob", "2001");
+        let alice = answerer(&net, NET_IP, E_IP, "alice", "3001");
         let before = topo.counters();
+        let logs = || format!("E:\n{}\nC:\n{}", e.log(), c.log());
 
-        // internet -> E -> (call-back from C) -> C -> inside
-        let mut eve = endpoint(
-            &net,
-            NET_IP,
-            E_IP,
-            &[
-                "--alias",
-                "h323:eve",
-                "--call",
-                "e164:2001",
-                "--hold-ms",
-                "300",
-            ],
-        );
-        let status = eve.exit_status(T);
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "inbound H.323 call failed: {:?}\nE:\n{}\nC:\n{}",
-            eve.events(),
-            e.log(),
-            c.log()
-        );
-        // inside -> C -> E -> internet
-        let mut carol = endpoint(
-            &inside,
-            C_IP,
-            C_IP,
-            &[
-                "--alias",
+        // internet -> E -> (call-back from C) -> C -> inside, then inside -> C -> E -> internet
+        let calls = [
+            ("inbound", &net, NET_IP, E_IP, "h323:eve", "e164:2001", &bob),
+            (
+                "outbound",
+                &inside,
+                C_IP,
+                C_IP,
                 "h323:carol",
-                "--call",
                 "e164:3001",
-                "--hold-ms",
-                "300",
-            ],
-        );
-        let status = carol.exit_status(T);
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "outbound H.323 call failed: {:?}\nE:\n{}\nC:\n{}",
-            carol.events(),
-            e.log(),
-            c.log()
-        );
+                &alice,
+            ),
+        ];
+        for (what, ns, ip, gk, alias, to, callee) in calls {
+            let mut args = vec!["--alias", alias, "--call", to, "--hold-ms", "3000"];
+            args.extend_from_slice(&media);
+            let mut caller = endpoint(ns, ip, gk, &args);
+            let status = caller.exit_status(T);
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "{what} H.323 call failed: {:?}\n{}",
+                caller.events(),
+                logs()
+            );
+            assert_media(what, rtp_of(&caller, 1), rtp_of(callee, 1), &logs);
+        }
         let after = topo.counters();
         assert_eq!(
             after, before,
             "the firewall dropped connections or datagrams into inside during the calls"
         );
         assert_eq!(after, (0, 0), "nothing ever tried to get into inside");
+        // both relays carried it; E took C's keep-alives and sent nothing towards C before them
+        let (es, cs) = (status_json(&dmz), status_json(&inside));
+        for (node, st) in [("E", &es), ("C", &cs)] {
+            let sent = st["media"]["packets_sent"].as_u64().unwrap_or(0);
+            assert!(sent > 500, "{node}'s relay carried the media: {st}");
+        }
+        eprintln!("E media: {}\nC media: {}", es["media"], cs["media"]);
+        assert!(
+            es["media"]["keepalives"].as_u64().unwrap_or(0) > 0,
+            "E received C's keep-alives: {}",
+            es["media"]
+        );
         drop(bob);
         drop(alice);
+    }
+
+    fn status_json(ns: &str) -> Value {
+        let st = causeway_tests::netns::status(ns);
+        serde_json::from_str(&st).unwrap_or_else(|e| panic!("status: {e}: {st}"))
+    }
+
+    #[test]
+    fn h323_calls_cross_the_firewall_with_media_and_nothing_enters_inside() {
+        calls_with_media("h", true, "tunnel");
+    }
+
+    #[test]
+    fn non_multiplexed_traversal_media_crosses_the_firewall_too() {
+        calls_with_media("hn", false, "tunnel");
     }
 
     const NAT_IP: &str = "10.77.4.2";
@@ -640,7 +664,7 @@ password = "secret"
         let _ = shared();
         let topo = FwTopology::up("n");
         let (dmz, net, nat) = (topo.ns("dmz"), topo.ns("net"), topo.ns("nat"));
-        let e = NsNode::start(&dmz, &edge_toml());
+        let e = NsNode::start(&dmz, &edge_toml(true));
         let plain = endpoint(
             &nat,
             NAT_IP,

@@ -46,7 +46,7 @@ pub type CallId = u64;
 
 /// The two legs of a call: the endpoint that sent Setup to causeway (caller) and the one
 /// causeway sent Setup to (callee). The media relay's vocabulary, shared by SIP and H.323.
-pub use causeway_media::Side;
+pub use causeway_media::{LinkEnd, Side};
 
 /// Where a routed call goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,8 @@ pub struct Destination {
     pub alias: Option<AliasAddress>,
     /// The zone the destination lies in (`LocalZone` for registered endpoints), for logs.
     pub zone: String,
+    /// C: the destination is E, across a traversal-client zone (the callee leg is a link).
+    pub link: Option<LinkEnd>,
 }
 
 /// Who is asked to call back for a call (H.460.18).
@@ -93,11 +95,13 @@ pub enum RouteFailure {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A connection to the Q.931 listener was accepted (`conn` from `next_conn_id`).
+    /// A connection to the Q.931 listener was accepted (`conn` from `next_conn_id`); `link`
+    /// on E when it comes from the client of a traversal-server zone (C).
     Accepted {
         conn: ConnId,
         peer: SocketAddr,
         local: SocketAddr,
+        link: Option<LinkEnd>,
     },
     /// One TPKT payload arrived: Q.931 on a call-signaling connection, H.245 on an H.245 one.
     Data { conn: ConnId, payload: &'a [u8] },

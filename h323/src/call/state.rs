@@ -6,7 +6,7 @@
 //! connection table or emit outputs itself.
 
 use super::h245::Channels;
-use super::{CallId, ConnId, ListenerId, Side};
+use super::{CallId, ConnId, LinkEnd, ListenerId, Side};
 use crate::q931::{CallReference, Q931};
 use causeway_h323_asn1::h323_messages::{CallIdentifier, H323UserInformation, ProtocolIdentifier};
 use causeway_media::{Leg, Legs};
@@ -194,7 +194,10 @@ pub(crate) struct Call {
     pub queues: [OutQueue; 2],
     /// E: routed to a traversal-server zone, waiting for C's call-back connection.
     pub awaiting_callback: bool,
-    /// The media anchor wanted this call (decided at the Setup) and is shown its channels.
+    /// The leg that is a traversal link, and our end of it.
+    pub link: Option<(Side, LinkEnd)>,
+    /// The media anchor wanted this call (decided once routed, when both legs are known) and
+    /// is shown its channels.
     pub anchored: bool,
     /// The sessionID of each logical channel opened (for Acks that do not repeat it).
     pub channels: Channels,
@@ -225,20 +228,22 @@ impl Call {
         }
     }
 
-    /// The call's legs as the media anchor sees them. Before the callee connection is up (a
-    /// Setup's fastStart is shown to the anchor before routing) the callee leg's local address
-    /// is the caller's (the same on a node with one address; with several, set `[media]
-    /// address`) and its peer the unspecified address. No H.323 leg is a traversal link yet.
+    /// The call's legs as the media anchor sees them. Before the callee connection is up (the
+    /// Setup's fastStart is shown to the anchor when the call is routed, before the callee's
+    /// connection is up) the callee leg's local address is the caller's (the same on a node
+    /// with one address; with several, set `[media] address`) and its peer the unspecified
+    /// address.
     pub fn legs(&self) -> Legs {
         let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        let link = |side: Side| self.link.filter(|(s, _)| *s == side).map(|(_, e)| e);
         Legs {
             caller: Leg {
-                link: None,
+                link: link(Side::Caller),
                 local: self.caller_local,
                 remote: self.caller_addr,
             },
             callee: Leg {
-                link: None,
+                link: link(Side::Callee),
                 local: self.callee_local.unwrap_or(self.caller_local),
                 remote: self.callee_addr.unwrap_or(unknown),
             },

@@ -284,6 +284,7 @@ impl Gatekeeper {
             addr: *addr,
             alias,
             zone: "LocalZone".to_string(),
+            link: None,
         })
     }
 
@@ -323,6 +324,7 @@ impl Gatekeeper {
                     addr: a,
                     alias: None,
                     zone: "neighbor".to_string(),
+                    link: None,
                 }),
             }),
             None => self.next_locate(l, now, out),

@@ -36,9 +36,9 @@
 #[cfg(test)]
 mod tests;
 
-use super::{wanted, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal};
+use super::{leg_spec, wanted, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal};
 use super::{Relay, RelayCommand, RelayEvent, BIND_ATTEMPTS, MAX_CALLS};
-use crate::call::{Leg, Legs, Side};
+use crate::call::{Leg, Legs, LinkEnd, Side};
 use crate::session::{Component, LegSpec, SessionInfo, SharedTable};
 use std::collections::HashMap;
 use std::fmt;
@@ -102,7 +102,13 @@ impl ChannelAnchor {
 
     /// The relay session of a call's H.245 session: the one it has (set up again if the relay
     /// ended it for inactivity), a new one, or `None` when it is refused.
-    fn session(&mut self, call_id: &str, session: u8, now: Instant) -> Option<SessionInfo> {
+    fn session(
+        &mut self,
+        call_id: &str,
+        session: u8,
+        legs: &Legs,
+        now: Instant,
+    ) -> Option<SessionInfo> {
         let calls = self.calls.len();
         let sessions = match self.calls.get_mut(call_id) {
             Some(s) => s,
@@ -125,7 +131,11 @@ impl ChannelAnchor {
             }
             None => {}
         }
-        let slot = match open(&self.table, self.relay.as_ref(), now) {
+        let specs = (
+            leg_spec(&legs.caller, self.config.multiplexed, None),
+            leg_spec(&legs.callee, self.config.multiplexed, None),
+        );
+        let slot = match open(&self.table, self.relay.as_ref(), specs, now) {
             Ok(info) => Slot::Relayed(info),
             Err(why) => {
                 tracing::warn!(
@@ -145,14 +155,20 @@ impl ChannelAnchor {
     }
 }
 
-/// Sets a session up with two legs of their own (H.323 has no traversal link, so no
-/// multiplexed leg) and has `relay` bind it, on new ports after a failed bind.
-fn open(table: &SharedTable, relay: &dyn Relay, now: Instant) -> Result<SessionInfo, String> {
+/// Sets a session up with the legs `specs` (E's end of a traversal link on the multiplexed
+/// pair, the others on pairs of their own) and has `relay` bind it, on new ports after a
+/// failed bind.
+fn open(
+    table: &SharedTable,
+    relay: &dyn Relay,
+    specs: (LegSpec, LegSpec),
+    now: Instant,
+) -> Result<SessionInfo, String> {
     let mut last = String::new();
     for _ in 0..BIND_ATTEMPTS {
         let info = table
             .lock()
-            .add(LegSpec::own(None), LegSpec::own(None), now)
+            .add(specs.0, specs.1, now)
             .map_err(|e| e.to_string())?;
         // the table lock is not held here: the relay's readers take it for every batch
         match relay.execute(RelayCommand::Open(info)) {
@@ -201,7 +217,7 @@ impl MediaAnchor for ChannelAnchor {
         if !relayable(addr) {
             return None;
         }
-        let info = self.session(call_id, what.session, now)?;
+        let info = self.session(call_id, what.session, legs, now)?;
         {
             let mut table = self.table.lock();
             let leg = table.get(info.id)?.leg(from);
@@ -211,6 +227,13 @@ impl MediaAnchor for ChannelAnchor {
                 Component::Rtcp => (leg.latch(Component::Rtp).expected(), Some(addr)),
             };
             table.set_expected(info.id, from, rtp, rtcp).ok()?;
+        }
+        if legs.leg(from).link == Some(LinkEnd::Client) {
+            // C just learnt where E receives this: open the pinhole before E's media comes
+            self.relay.execute(RelayCommand::KeepAlive {
+                session: info.id,
+                side: from,
+            });
         }
         let towards = from.other();
         let local = match towards {

@@ -82,6 +82,9 @@ pub enum RelayCommand {
     Open(SessionInfo),
     /// The session has left the table: close its own pairs' sockets.
     Close(SessionInfo),
+    /// Send the keep-alives of leg `side` now (C's end of a traversal link just learnt where
+    /// E receives it; see `session::keepalive`).
+    KeepAlive { session: SessionId, side: Side },
 }
 
 /// What the relay driver answers.
@@ -176,6 +179,9 @@ pub struct AnchorConfig {
     pub address: Option<IpAddr>,
     pub strip_ice: bool,
     pub on_inactivity: OnInactivity,
+    /// `[media] multiplexed`: E's end of a link uses the multiplexed pair (else a pair of its
+    /// own per stream, latched on C's first packet).
+    pub multiplexed: bool,
 }
 
 /// One relayed stream of a call.
@@ -242,14 +248,11 @@ impl Anchor {
         self.config.address.unwrap_or_else(|| leg.local.ip())
     }
 
-    /// The relay's view of a leg: E's link leg is multiplexed, every other one has its own pair.
-    fn spec(leg: &Leg, expected: Option<Stream>) -> LegSpec {
+    /// The relay's view of a leg: E's link leg is multiplexed (unless `[media] multiplexed` is
+    /// off), every other one has its own pair.
+    fn spec(&self, leg: &Leg, expected: Option<Stream>) -> LegSpec {
         let rtp = expected.map(|s| s.rtp);
-        let mut spec = if leg.link == Some(LinkEnd::Server) {
-            LegSpec::multiplexed(rtp)
-        } else {
-            LegSpec::own(rtp)
-        };
+        let mut spec = leg_spec(leg, self.config.multiplexed, rtp);
         if let Some(s) = expected {
             spec.rtcp = s.rtcp;
         }
@@ -276,8 +279,8 @@ impl Anchor {
                     continue;
                 };
                 let specs = (
-                    Self::spec(&legs.caller, Some(expected)),
-                    Self::spec(&legs.callee, None),
+                    self.spec(&legs.caller, Some(expected)),
+                    self.spec(&legs.callee, None),
                 );
                 match table.add(specs.0, specs.1, now) {
                     Ok(info) => streams.push(Some(Relayed {
@@ -340,6 +343,15 @@ impl Anchor {
                 if let Err(e) = table.set_expected(info.id, from, Some(s.rtp), s.rtcp) {
                     return Err(update_refusal(e));
                 }
+            }
+        }
+        if call.legs.leg(from).link == Some(LinkEnd::Client) {
+            // C just learnt where E receives: open the pinhole before E's media comes
+            for info in sessions.iter().flatten() {
+                self.commands.push_back(RelayCommand::KeepAlive {
+                    session: info.id,
+                    side: from,
+                });
             }
         }
         let addr = self.advertised(&to_leg);
@@ -415,6 +427,17 @@ fn update_refusal(e: UpdateError) -> MediaRefusal {
 
 /// The `[media] anchor` policy: whether a call between `legs` is anchored (SIP and H.323
 /// alike).
+/// A leg as the relay table takes it: E's end of a link on the multiplexed pair when
+/// `multiplexed`, every other leg on a pair of its own; a link end is marked as one.
+fn leg_spec(leg: &Leg, multiplexed: bool, rtp: Option<SocketAddr>) -> LegSpec {
+    let spec = if leg.link == Some(LinkEnd::Server) && multiplexed {
+        LegSpec::multiplexed(rtp)
+    } else {
+        LegSpec::own(rtp)
+    };
+    spec.on_link(leg.link)
+}
+
 fn wanted(policy: Policy, legs: &Legs) -> bool {
     match policy {
         Policy::All => true,

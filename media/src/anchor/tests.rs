@@ -33,6 +33,7 @@ fn anchoring(start: u16, pairs: u16, mux: Option<u16>) -> (Anchor, SharedTable) 
         address: None,
         strip_ice: true,
         on_inactivity: OnInactivity::Hangup,
+        multiplexed: true,
     };
     (Anchor::new(table.clone(), config), table)
 }

@@ -815,6 +815,7 @@ mod media_hook {
                 address: None,
                 strip_ice: false,
                 on_inactivity: OnInactivity::Hangup,
+                multiplexed: true,
             };
             h.core
                 .set_media(Box::new(Anchor::new(table.clone(), config)));

@@ -1,6 +1,6 @@
 //! The endpoint's H.245 session, without I/O: capability exchange (one G.711 µ-law
 //! capability), master/slave determination (H.245 Annex C.2, terminalType 50) and one forward
-//! audio logical channel opened by the caller. The call driver carries the messages it returns,
+//! audio logical channel opened by the caller (and one by the callee with `--both-ways`). The call driver carries the messages it returns,
 //! tunneled in H.225.0 or on a separate TPKT channel; this type does not know which.
 
 use super::asn;
@@ -53,7 +53,8 @@ fn local_is_master(
 }
 
 impl Session {
-    /// `opener`: this side opens the audio channel (the caller). `rtp`/`rtcp`: this side's
+    /// `opener`: this side opens an audio channel (the caller; the callee with `--both-ways`).
+    /// `rtp`/`rtcp`: this side's
     /// media sockets.
     pub fn new(opener: bool, rtp: SocketAddr, rtcp: SocketAddr) -> Self {
         Session {

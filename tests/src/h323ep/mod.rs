@@ -20,12 +20,14 @@
 //!   `connected` {tunneling, h245_address}; both: `status-enquiry` {state}.
 //! - `h245` {what}: `channel` {remote} (separate channel up), `tcs` (peer's TCS, acked),
 //!   `tcs-ack`, `msd` {role: "master"|"slave", as the peer's Ack decides}, `olc` {lcn,
-//!   remote_rtcp, local_rtp} (callee), `olc-ack` {lcn, remote_rtp, remote_rtcp} (caller),
+//!   remote_rtcp, local_rtp} (the side a channel is opened to), `olc-ack` {lcn, remote_rtp,
+//!   remote_rtcp} (the side that opened it: the caller, and the callee with `--both-ways`),
 //!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
 //! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
 //!   "self"|"remote"}.
 //! - `rtp` {sent, received, to} after the call ended, with `--rtp` only: RTP packets sent to
-//!   the acked audio address (caller) and received on the endpoint's RTP socket (see `rtp`).
+//!   the acked audio address (by the side that opened a channel) and received on the
+//!   endpoint's RTP socket (see `rtp`).
 //! - `malformed` {where: ras|q931|setup|uuie|h245, detail, ...}, `error` {what, detail}.
 //!
 //! The caller holds a call for `--hold-ms` (1000) from the OLC Ack, then ends it as H.323 8.5
@@ -147,6 +149,10 @@ pub struct EpArgs {
     /// Send G.711 RTP once the audio channel is acked and count what arrives (see `rtp`).
     #[arg(long)]
     pub rtp: bool,
+    /// As the callee, open an audio channel of its own too (media both ways; the caller
+    /// always opens one).
+    #[arg(long)]
+    pub both_ways: bool,
 }
 
 #[derive(Default)]

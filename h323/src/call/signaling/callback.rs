@@ -29,7 +29,7 @@ use crate::asn;
 use crate::call::release::Release;
 use crate::call::state::CallState;
 use crate::call::uuie;
-use crate::call::{CallBackTarget, CallEvent, CallId, ConnId, Output, Side};
+use crate::call::{CallBackTarget, CallEvent, CallId, ConnId, LinkEnd, Output, Side};
 use crate::q931::Q931;
 use causeway_h323_asn1::h323_messages::{H323UUPDUH323MessageBody as Body, ReleaseCompleteReason};
 use std::net::SocketAddr;
@@ -42,8 +42,8 @@ impl CallSignaling {
         &mut self,
         id: CallId,
         target: CallBackTarget,
-        zone_name: String,
-        flow: SocketAddr,
+        (zone_name, flow): (String, SocketAddr),
+        now: Instant,
         out: &mut Vec<Output>,
     ) {
         let Some(call) = self
@@ -64,6 +64,10 @@ impl CallSignaling {
         call.callee_addr = Some(flow);
         call.zone = Some(zone_name.clone());
         call.awaiting_callback = true;
+        if let CallBackTarget::Zone(_) = target {
+            // E: the callee is C, reached down the zone
+            call.link = Some((Side::Callee, LinkEnd::Server));
+        }
         out.push(Output::Event(CallEvent::Routed {
             call: id,
             to: flow,
@@ -78,9 +82,10 @@ impl CallSignaling {
             addr: flow,
             alias: None,
             zone: String::new(),
+            link: None,
         };
         // queued until C's connection is the callee leg
-        self.forward_setup_to(id, &dest, out);
+        self.forward_setup_to(id, &dest, now, out);
     }
 
     /// E: the SCI could not be sent (the flow went down, too many waiting).
@@ -193,6 +198,7 @@ impl CallSignaling {
                 peer,
                 local,
                 deadline,
+                link: Some(LinkEnd::Client),
             },
         );
     }

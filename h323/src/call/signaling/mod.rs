@@ -36,7 +36,7 @@ mod setup;
 
 use super::release::Release;
 use super::state::{Call, CallState, H245Mode};
-use super::{CallEvent, CallId, ConnId, Input, ListenerId, Output, Side};
+use super::{CallEvent, CallId, ConnId, Input, LinkEnd, ListenerId, Output, Side};
 use causeway_h323_asn1::h323_messages::ReleaseCompleteReason;
 use causeway_media::MediaAnchor;
 use clearing::ToSide;
@@ -92,6 +92,8 @@ enum Role {
         peer: SocketAddr,
         local: SocketAddr,
         deadline: Instant,
+        /// The connection is a traversal link's (E: from C; C: its call-back to E).
+        link: Option<LinkEnd>,
     },
     /// A call's signaling leg to `side`.
     Signaling { call: CallId, side: Side },
@@ -241,7 +243,12 @@ impl CallSignaling {
     /// Handles one input.
     pub fn handle(&mut self, input: Input<'_>, now: Instant, out: &mut Vec<Output>) {
         match input {
-            Input::Accepted { conn, peer, local } => {
+            Input::Accepted {
+                conn,
+                peer,
+                local,
+                link,
+            } => {
                 let deadline = now + self.cfg.first_message_timeout;
                 self.conns.insert(
                     conn,
@@ -249,13 +256,14 @@ impl CallSignaling {
                         peer,
                         local,
                         deadline,
+                        link,
                     },
                 );
             }
             Input::Data { conn, payload } => match self.conns.get(&conn).copied() {
-                Some(Role::Pending { peer, local, .. }) => {
-                    self.first_message(conn, peer, local, payload, now, out)
-                }
+                Some(Role::Pending {
+                    peer, local, link, ..
+                }) => self.first_message(conn, (peer, local, link), payload, now, out),
                 Some(Role::Signaling { call, side }) => {
                     self.signaling_data(call, side, conn, payload, now, out)
                 }
@@ -309,13 +317,13 @@ impl CallSignaling {
                 conn,
                 peer,
             } => self.h245_accepted(listener, conn, peer, out),
-            Input::Routed { call, result } => self.routed(call, result, out),
+            Input::Routed { call, result } => self.routed(call, result, now, out),
             Input::RoutedCallBack {
                 call,
                 target,
                 zone_name,
                 flow,
-            } => self.routed_callback(call, target, zone_name, flow, out),
+            } => self.routed_callback(call, target, (zone_name, flow), now, out),
             Input::CallBackFailed { call } => self.callback_failed(call, out),
             Input::CallBack {
                 signalling,

@@ -25,7 +25,7 @@ use crate::asn;
 use crate::call::release::{reason_name, route_failure_reason, Release};
 use crate::call::state::{Call, CallState, HeldMsg, Pending};
 use crate::call::uuie::{self, UuError};
-use crate::call::{CallEvent, CallId, ConnId, Destination, Output, RouteFailure, Side};
+use crate::call::{CallEvent, CallId, ConnId, Destination, LinkEnd, Output, RouteFailure, Side};
 use crate::q931::{CallReference, MessageType, PartyNumber, Q931};
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, CallIdentifier, H323UUPDUH323MessageBody as Body, H323UserInformation,
@@ -50,11 +50,11 @@ struct SetupInfo {
 }
 
 impl CallSignaling {
+    /// The first message on a connection from `peer` to `local`; `link`: see `Role::Pending`.
     pub(super) fn first_message(
         &mut self,
         conn: ConnId,
-        peer: SocketAddr,
-        local: SocketAddr,
+        (peer, local, link): (SocketAddr, SocketAddr, Option<LinkEnd>),
         payload: &[u8],
         now: Instant,
         out: &mut Vec<Output>,
@@ -73,7 +73,7 @@ impl CallSignaling {
             return;
         }
         match msg.message_type {
-            MessageType::Setup => self.setup(conn, peer, local, msg, now, out),
+            MessageType::Setup => self.setup(conn, (peer, local, link), msg, now, out),
             // H.460.18: C's call-back connection announces itself with a Facility
             MessageType::Facility => self.callback_arrived(conn, peer, local, &msg, out),
             // Q.931 5.8.3.2: ReleaseComplete for an unknown call is ignored, anything else
@@ -117,14 +117,13 @@ impl CallSignaling {
     fn setup(
         &mut self,
         conn: ConnId,
-        peer: SocketAddr,
-        local: SocketAddr,
+        (peer, local, link): (SocketAddr, SocketAddr, Option<LinkEnd>),
         msg: Q931,
         now: Instant,
         out: &mut Vec<Output>,
     ) {
         let crv = msg.call_reference;
-        let Some((mut uu, info)) = self.read_setup(conn, peer, &msg, out) else {
+        let Some((uu, info)) = self.read_setup(conn, peer, &msg, out) else {
             return;
         };
         if self.calls.len() >= self.cfg.max_calls {
@@ -141,6 +140,9 @@ impl CallSignaling {
             return;
         }
         let id = self.open_call(conn, peer, local, crv, &info, now);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.link = link.map(|e| (Side::Caller, e));
+        }
         out.push(Output::Event(CallEvent::Setup {
             call: id,
             caller: peer,
@@ -151,10 +153,10 @@ impl CallSignaling {
             Ok(p) => out.push(Output::Send { conn, payload: p }),
             Err(e) => out.push(malformed(conn, format!("building CallProceeding: {e}"))),
         }
-        let (_, held) = self.inspect(id, Side::Caller, conn, &mut uu, now, out);
+        // shown to the H.245 relay and the media anchor once routed (`forward_setup_to`): only
+        // then is it known whether the callee leg is a traversal link
         if let Some(call) = self.calls.get_mut(&id) {
             call.setup = Some(Box::new(HeldMsg { msg, uu, len: 0 }));
-            call.setup_held = held;
         }
         out.push(Output::Route {
             call: id,
@@ -261,16 +263,11 @@ impl CallSignaling {
                 h245: None,
                 queues: Default::default(),
                 awaiting_callback: false,
+                link: None,
                 anchored: false,
                 channels: Default::default(),
             },
         );
-        // The `[media] anchor` policy, decided once: H.323 legs are never traversal links yet,
-        // so only "all" anchors them.
-        let anchor = self.anchor.as_deref();
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.anchored = anchor.is_some_and(|a| a.wants(&call.legs()));
-        }
         id
     }
 
@@ -278,6 +275,7 @@ impl CallSignaling {
         &mut self,
         id: CallId,
         result: Result<Destination, RouteFailure>,
+        now: Instant,
         out: &mut Vec<Output>,
     ) {
         if !self
@@ -319,6 +317,9 @@ impl CallSignaling {
         call.callee_conn = Some(conn);
         call.callee_addr = Some(dest.addr);
         call.zone = Some(dest.zone.clone());
+        if let Some(e) = dest.link {
+            call.link = Some((Side::Callee, e));
+        }
         call.state = CallState::Connecting;
         out.push(Output::Connect {
             conn,
@@ -329,23 +330,33 @@ impl CallSignaling {
             to: dest.addr,
             zone: dest.zone.clone(),
         }));
-        self.forward_setup_to(id, &dest, out);
+        self.forward_setup_to(id, &dest, now, out);
     }
 
-    /// Queues the held Setup, retargeted at `dest`, for the callee.
+    /// Queues the held Setup, retargeted at `dest`, for the callee. The call's legs are known
+    /// now: the `[media] anchor` policy is decided (once), and the Setup goes through the
+    /// H.245 address relay and the media anchor.
     pub(super) fn forward_setup_to(
         &mut self,
         id: CallId,
         dest: &Destination,
+        now: Instant,
         out: &mut Vec<Output>,
     ) {
-        let conn = self.calls.get(&id).map_or(0, |c| c.caller_conn);
+        let anchor = self.anchor.as_deref();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        call.anchored = anchor.is_some_and(|a| a.wants(&call.legs()));
+        let conn = call.caller_conn;
         let Some(mut h) = call.setup.take() else {
             return;
         };
+        let (_, held) = self.inspect(id, Side::Caller, conn, &mut h.uu, now, out);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.setup_held = held;
         retarget_setup(&mut h, dest, call.caller_local);
         let pending = if call.setup_held {
             h.len = h.msg.encoded_len();

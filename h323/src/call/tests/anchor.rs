@@ -126,10 +126,23 @@ fn a_call_cleared_by_causeway_is_ended_at_the_anchor_too() {
         fast_start: Some(vec![olc_bytes(sa("198.51.100.7:7000"))]),
         ..Default::default()
     });
-    // the route fails: the call is cleared before it reached the callee
-    h.input(Input::Routed {
+    // routed (the anchor sees the fastStart), then the callee cannot be reached: the call is
+    // cleared before it reached the callee
+    let out = h.input(Input::Routed {
         call,
-        result: Err(RouteFailure::NotRegistered),
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "LocalZone".into(),
+            link: None,
+        }),
+    });
+    let Some(Output::Connect { conn, .. }) = out.first() else {
+        panic!("{out:?}")
+    };
+    h.input(Input::ConnectFailed {
+        conn: *conn,
+        reason: "refused".into(),
     });
     assert_eq!(*h.hook.ended.lock().unwrap(), vec![call.to_string()]);
 }

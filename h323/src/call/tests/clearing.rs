@@ -13,6 +13,7 @@ fn connect_failure_releases_the_caller() {
             addr: sa(CALLEE),
             alias: None,
             zone: "z".into(),
+            link: None,
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {
@@ -142,6 +143,7 @@ fn late_connect_and_bind_after_release_are_closed() {
             addr: sa(CALLEE),
             alias: None,
             zone: "z".into(),
+            link: None,
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {

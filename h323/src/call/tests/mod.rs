@@ -565,6 +565,7 @@ impl H {
             conn,
             peer: sa(CALLER),
             local: sa(GK_OUTSIDE),
+            link: None,
         });
         assert!(o.is_empty());
         conn
@@ -593,6 +594,7 @@ impl H {
                 addr: sa(CALLEE),
                 alias: None,
                 zone: "LocalZone".into(),
+                link: None,
             }),
         });
         let conn = match out.as_slice() {

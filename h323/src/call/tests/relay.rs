@@ -48,6 +48,12 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
             caller_aliases: vec![alias_address(AliasKind::H323Id, "alice").unwrap()],
         }
     );
+    // Nothing is shown to the hook before the route is known (the legs are not).
+    assert!(h.hook.seen.lock().unwrap().is_empty());
+    assert_eq!(h.cs.calls()[0].state, CallState::Routing);
+
+    // Routed, connected: the Setup goes to the callee, retargeted, fastStart untouched.
+    let (callee, out) = h.route_and_connect(call);
     // The hook saw the fastStart OLC (media and control) as fast start from the caller.
     {
         let seen = h.hook.seen.lock().unwrap();
@@ -59,10 +65,6 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
         assert_eq!(seen[0].addr, Some(sa("198.51.100.7:7000")));
         assert_eq!(seen[1].kind, Kind::OlcMediaControl);
     }
-    assert_eq!(h.cs.calls()[0].state, CallState::Routing);
-
-    // Routed, connected: the Setup goes to the callee, retargeted, fastStart untouched.
-    let (callee, out) = h.route_and_connect(call);
     let s = sends(&out, callee);
     assert_eq!(s.len(), 1);
     let (m, uu) = decode(&s[0]);
@@ -184,6 +186,7 @@ fn queue_is_bounded() {
             addr: sa(CALLEE),
             alias: None,
             zone: "z".into(),
+            link: None,
         }),
     });
     let f = facility_undefined(to_gk());
@@ -220,7 +223,8 @@ fn status_view() {
             callee: None,
             zone: None,
             state: CallState::Routing,
-            h245: H245Mode::Separate { up: false },
+            // the Setup's h245Address is taken up once the call is routed
+            h245: H245Mode::None,
         }]
     );
 }

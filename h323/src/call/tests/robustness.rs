@@ -88,6 +88,7 @@ proptest! {
                     conn,
                     peer: sa(CALLER),
                     local: sa(GK_OUTSIDE),
+                    link: None,
                 }),
                 Rand::Connected(conn) => h.input(Input::Connected { conn, local: sa(GK_INSIDE) }),
                 Rand::ConnectFailed(conn) => {
@@ -109,7 +110,7 @@ proptest! {
                 Rand::Routed(call, ok) => h.input(Input::Routed {
                     call,
                     result: if ok {
-                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() })
+                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() , link: None})
                     } else {
                         Err(RouteFailure::Unreachable)
                     },

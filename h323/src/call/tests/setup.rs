@@ -64,6 +64,7 @@ fn routed_alias_replaces_destination_and_called_number() {
             addr: sa(CALLEE),
             alias: alias_address(AliasKind::E164, "5551001"),
             zone: "LocalZone".into(),
+            link: None,
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {

@@ -73,7 +73,8 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
         Resolve::Found(Destination {
             addr: sa("192.0.2.11:1720"),
             alias: None,
-            zone: "LocalZone".into()
+            zone: "LocalZone".into(),
+            link: None
         })
     );
     let r = gk.resolve(
@@ -118,7 +119,8 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
             result: Ok(Destination {
                 addr: sa("198.51.100.7:1720"),
                 alias: None,
-                zone: "neighbor".into()
+                zone: "neighbor".into(),
+                link: None
             })
         }]
     );

@@ -90,6 +90,7 @@ fn setup(pairs: u16, max_sessions: usize, address: Option<&str>) -> T {
         address: address.map(|a| a.parse().expect("ip")),
         strip_ice: false,
         on_inactivity: OnInactivity::Report,
+        multiplexed: true,
     };
     let anchor = ChannelAnchor::new(table.clone(), relay.clone(), config);
     T {
