@@ -46,6 +46,9 @@ pub struct DriverConfig {
     pub zone_ports: Vec<SocketAddr>,
     /// E with assent-mode zones: a second call-signaling listener (2776).
     pub assent_listen: Option<SocketAddr>,
+    /// E with H.460.18-mode zones: where C opens the separate H.245 channels of traversal
+    /// calls (2777); each names its call first, so it is handled as a call-signaling listener.
+    pub h46018_listen: Option<SocketAddr>,
 }
 
 /// What `causeway status` shows of the H.323 side.
@@ -100,6 +103,7 @@ pub struct Bound {
     discovery: Option<UdpSocket>,
     zones: Vec<UdpSocket>,
     assent: Option<TcpListener>,
+    h46018: Option<TcpListener>,
 }
 
 pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
@@ -114,12 +118,17 @@ pub async fn bind(cfg: &DriverConfig) -> std::io::Result<Bound> {
         Some(a) => Some(TcpListener::bind(a).await?),
         None => None,
     };
+    let h46018 = match cfg.h46018_listen {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
     Ok(Bound {
         ras,
         q931,
         discovery,
         zones,
         assent,
+        h46018,
     })
 }
 
@@ -228,6 +237,10 @@ pub async fn run(
     tokio::spawn(accept_loop(bound.q931, None, events_tx.clone()));
     // the assent port is call signaling too: what arrives there is handled as on 1720
     if let Some(a) = bound.assent {
+        tokio::spawn(accept_loop(a, None, events_tx.clone()));
+    }
+    // so is the H.460.18 H.245 port: the call signaling ties each connection to its call
+    if let Some(a) = bound.h46018 {
         tokio::spawn(accept_loop(a, None, events_tx.clone()));
     }
     let zone_socks = zones::start(bound.zones, &events_tx);

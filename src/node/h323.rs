@@ -37,11 +37,17 @@ pub(super) async fn start(
             .iter()
             .any(|(z, _, _)| z.signalling_port.is_some())
             .then(|| SocketAddr::new(h.q931_listen.ip(), h.assent_port)),
+        // C opens the separate H.245 channels of H.460.18 traversal calls here
+        h46018_listen: zones
+            .iter()
+            .any(|(z, _, _)| z.signalling_port.is_none())
+            .then(|| SocketAddr::new(h.q931_listen.ip(), h.h46018_port)),
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(
-            "h323: cannot bind RAS {} / Q.931 {} / traversal zone ports {:?} / assent {:?}",
-            h.ras_listen, h.q931_listen, dcfg.zone_ports, dcfg.assent_listen
+            "h323: cannot bind RAS {} / Q.931 {} / traversal zone ports {:?} / assent {:?} / \
+             H.460.18 H.245 {:?}",
+            h.ras_listen, h.q931_listen, dcfg.zone_ports, dcfg.assent_listen, dcfg.h46018_listen
         )
     })?;
     let ras_addr = bound.ras_addr()?;
@@ -85,6 +91,8 @@ pub(super) async fn start(
             max_calls: h.max_calls,
             setup_timeout: Duration::from_secs(h.setup_timeout),
             alerting_timeout: Duration::from_secs(h.setup_timeout),
+            traversal_h245_port: h.h46018_port,
+            assent_port: dcfg.assent_listen.map(|a| a.port()),
             ..call::CallConfig::default()
         },
         // the `[media] anchor` policy picks the calls (no relay: addresses pass as they are)

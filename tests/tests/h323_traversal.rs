@@ -23,6 +23,7 @@ struct EdgePorts {
     ras: u16,
     q931: u16,
     assent: u16,
+    h245: u16,
 }
 
 impl EdgePorts {
@@ -33,6 +34,7 @@ impl EdgePorts {
             ras: free_port(),
             q931: free_port(),
             assent: free_port(),
+            h245: free_port(),
         }
     }
 }
@@ -51,6 +53,7 @@ enabled = true
 ras_listen = "127.0.0.1:{ras}"
 q931_listen = "127.0.0.1:{q931}"
 assent_port = {assent}
+h46018_port = {h245}
 
 [[credential]]
 username = "control-1"
@@ -69,6 +72,7 @@ listen_ip = "127.0.0.1"
         ras = p.ras,
         q931 = p.q931,
         assent = p.assent,
+        h245 = p.h245,
         zone_sip = p.zone_sip,
         zone_ras = p.zone_ras,
     );
@@ -615,6 +619,18 @@ password = "secret"
             );
             assert_media(what, rtp_of(&caller, 1), rtp_of(callee, 1), &logs);
         }
+        if h245 == "separate" {
+            // both calls' H.245 ran on separate channels relayed by both nodes
+            for (node, log) in [("E", e.log()), ("C", c.log())] {
+                let n = log.matches("H245 { call: ").count();
+                let separate = log.matches("tunneled: false").count();
+                assert!(
+                    n == 2 && separate == 2,
+                    "{node}: {separate} of {n}\n{}",
+                    logs()
+                );
+            }
+        }
         let after = topo.counters();
         assert_eq!(
             after, before,
@@ -650,6 +666,13 @@ password = "secret"
     #[test]
     fn non_multiplexed_traversal_media_crosses_the_firewall_too() {
         calls_with_media("hn", false, "tunnel");
+    }
+
+    /// Separate H.245 channels: C opens each to E's 2777 (naming its call first), whichever
+    /// side offered the channel; E never connects towards C.
+    #[test]
+    fn separate_h245_channels_are_opened_from_c_to_e() {
+        calls_with_media("hs", true, "separate");
     }
 
     const NAT_IP: &str = "10.77.4.2";

@@ -135,6 +135,12 @@ pub(crate) struct H245Relay {
     pub connected: [bool; 2],
     pub queues: [OutQueue; 2],
     pub up_reported: bool,
+    /// E, X is C (a traversal link): X's connection is not opened to `target` (nothing is
+    /// opened towards C) but arrives from C on the shared H.245 port, after a Facility
+    /// startH245 told C where (`h245_traversal`).
+    pub reverse: bool,
+    /// E, Y is C: the address Y is told is E's shared H.245 port, not a listener of the call.
+    pub shared: bool,
 }
 
 impl H245Relay {
@@ -149,6 +155,8 @@ impl H245Relay {
             connected: [false, false],
             queues: Default::default(),
             up_reported: false,
+            reverse: false,
+            shared: false,
         }
     }
 
@@ -217,6 +225,14 @@ impl Call {
         match side {
             Side::Caller => Some(self.caller_conn),
             Side::Callee => self.callee_conn.filter(|_| self.callee_connected),
+        }
+    }
+
+    /// The signaling peer of a side (the callee's once routed).
+    pub fn peer(&self, side: Side) -> Option<SocketAddr> {
+        match side {
+            Side::Caller => Some(self.caller_addr),
+            Side::Callee => self.callee_addr,
         }
     }
 

@@ -40,6 +40,7 @@
 
 mod announce;
 mod client;
+pub mod indication;
 mod server;
 #[cfg(test)]
 mod tests;

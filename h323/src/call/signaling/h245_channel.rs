@@ -17,6 +17,7 @@
 //! Must not touch: Q.931 messages (`relay` asks `offer` what an h245Address becomes),
 //! tunneled H.245 (that goes through `relay`).
 
+use super::h245_traversal::LinkOffer;
 use super::{malformed, CallSignaling, Role};
 use crate::asn;
 use crate::call::h245::{rewrite_message, HookCtx, Rewrite};
@@ -31,6 +32,8 @@ pub(super) enum Offer {
     Strip,
     Rewrite(SocketAddr),
     Hold,
+    /// The message was for causeway (C: E's startH245): it goes no further.
+    Consume,
 }
 
 impl CallSignaling {
@@ -44,23 +47,30 @@ impl CallSignaling {
         let Some(target) = asn::socket_addr(addr) else {
             return Offer::Strip;
         };
-        let Some(call) = self.calls.get_mut(&id) else {
-            return Offer::Strip;
-        };
-        match &mut call.h245 {
-            None => {
-                self.next_listener += 1;
-                let l = self.next_listener;
-                self.listeners.insert(l, id);
-                call.h245 = Some(H245Relay::new(from, target, l));
-            }
-            Some(r) if r.offered_by == from => {
-                // A repeated offer before causeway connected to it: the latest one counts.
-                if r.conns[from.index()].is_none() {
-                    r.target = target;
+        match self.link_offer(id, from, target, out) {
+            LinkOffer::Consumed => return Offer::Consume,
+            LinkOffer::Done => {}
+            LinkOffer::Plain => {
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return Offer::Strip;
+                };
+                match &mut call.h245 {
+                    None => {
+                        self.next_listener += 1;
+                        let l = self.next_listener;
+                        self.listeners.insert(l, id);
+                        call.h245 = Some(H245Relay::new(from, target, l));
+                    }
+                    Some(r) if r.offered_by == from => {
+                        // A repeated offer before causeway connected to it: the latest one
+                        // counts.
+                        if r.conns[from.index()].is_none() {
+                            r.target = target;
+                        }
+                    }
+                    Some(_) => return Offer::Strip,
                 }
             }
-            Some(_) => return Offer::Strip,
         }
         self.maybe_listen(id, out);
         let Some(r) = self.calls.get(&id).and_then(|c| c.h245.as_ref()) else {
@@ -76,6 +86,9 @@ impl CallSignaling {
     /// Asks for the H.245 listener once the side that will connect to it has a local address
     /// (the listener is bound on the address that side's signaling reached us on).
     pub(super) fn maybe_listen(&mut self, id: CallId, out: &mut Vec<Output>) {
+        if self.shared_listen(id) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -159,25 +172,49 @@ impl CallSignaling {
             out.push(Output::Close { conn });
             return;
         }
-        self.next_conn += 1;
-        let outbound = self.next_conn;
-        let Some(r) = call.h245.as_mut() else {
+        self.conns.insert(conn, Role::H245 { call: id, side: y });
+        self.y_joined(id, conn, true, out);
+    }
+
+    /// Y's connection `conn` is there (accepted, `connected`; or being opened by C towards
+    /// E): the listener is closed, and causeway connects to X unless X's connection comes to
+    /// it (`reverse`).
+    pub(super) fn y_joined(
+        &mut self,
+        id: CallId,
+        conn: ConnId,
+        connected: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let outbound = self.next_conn_id();
+        let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return;
         };
-        let x = r.offered_by;
+        let (x, y) = (r.offered_by, r.offered_by.other());
         r.conns[y.index()] = Some(conn);
-        r.connected[y.index()] = true;
-        r.conns[x.index()] = Some(outbound);
-        r.listener_open = false;
-        out.push(Output::CloseListener { listener });
-        out.push(Output::Connect {
-            conn: outbound,
-            to: r.target,
-        });
+        r.connected[y.index()] = connected;
+        let listener = r.listener;
+        if r.listener_open {
+            r.listener_open = false;
+            out.push(Output::CloseListener { listener });
+        }
+        let target = r.target;
+        let connect = !r.reverse;
+        if connect {
+            r.conns[x.index()] = Some(outbound);
+        }
         self.listeners.remove(&listener);
-        self.conns.insert(conn, Role::H245 { call: id, side: y });
-        self.conns
-            .insert(outbound, Role::H245 { call: id, side: x });
+        if connect {
+            self.conns
+                .insert(outbound, Role::H245 { call: id, side: x });
+            out.push(Output::Connect {
+                conn: outbound,
+                to: target,
+            });
+        }
+        if connected {
+            self.h245_connected(id, y, out);
+        }
     }
 
     pub(super) fn h245_connected(&mut self, id: CallId, side: Side, out: &mut Vec<Output>) {
@@ -192,6 +229,8 @@ impl CallSignaling {
                 tunneled: false,
             }));
         }
+        // C: its channel towards E says first which call it is
+        self.indicate(id, side, out);
         self.flush_h245(id, side, out);
     }
 
@@ -231,7 +270,9 @@ impl CallSignaling {
             return;
         };
         let to = from.other();
-        if r.conns[to.index()].is_none() {
+        // E: C's connection may still be on its way (`reverse`); otherwise no connection to
+        // that side means the channel is going away
+        if r.conns[to.index()].is_none() && !r.reverse {
             return;
         }
         if r.queues[to.index()]

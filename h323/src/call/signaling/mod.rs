@@ -11,6 +11,7 @@
 //! - `relay`: relaying Q.931 messages between the legs, the call state they move, the send
 //!   queues, and what a message goes through on the way (h245Address relay, the media anchor);
 //! - `h245_channel`: separate H.245 channels (offers, listeners, the two connections);
+//!   `h245_traversal` what differs when one leg is a traversal link (nothing opened towards C);
 //! - `clearing`: ReleaseComplete to each side, closing everything of a call.
 //!
 //! Decisions kept here, because they span those parts (references are to H.225.0 v7 and
@@ -31,6 +32,7 @@
 mod callback;
 mod clearing;
 mod h245_channel;
+mod h245_traversal;
 mod relay;
 mod setup;
 
@@ -58,6 +60,11 @@ pub struct CallConfig {
     /// Bytes held for one connection while it is not up (or waits for the H.245 listener);
     /// beyond it the call is cleared.
     pub max_queued_bytes: usize,
+    /// E: the port C opens traversal H.245 channels to (`[h323] h46018_port`, 2777).
+    pub traversal_h245_port: u16,
+    /// E with assent zones: `[h323] assent_port`; C's connections that came to it open their
+    /// H.245 channels to it as well.
+    pub assent_port: Option<u16>,
 }
 
 impl Default for CallConfig {
@@ -68,6 +75,8 @@ impl Default for CallConfig {
             alerting_timeout: Duration::from_secs(180),
             first_message_timeout: Duration::from_secs(30),
             max_queued_bytes: 64 * 1024,
+            traversal_h245_port: causeway_config::defaults::H46018_H245_PORT,
+            assent_port: None,
         }
     }
 }

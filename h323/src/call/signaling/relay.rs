@@ -32,6 +32,16 @@ use causeway_h323_asn1::h323_messages::{
 };
 use std::time::Instant;
 
+/// What `inspect` did to a message.
+pub(super) struct Inspected {
+    /// It must be re-encoded.
+    pub changed: bool,
+    /// It must wait for the H.245 listener.
+    pub held: bool,
+    /// It was for causeway and goes no further.
+    pub consumed: bool,
+}
+
 impl CallSignaling {
     pub(super) fn signaling_data(
         &mut self,
@@ -115,7 +125,14 @@ impl CallSignaling {
                 return;
             }
         };
-        let (mut changed, held) = self.inspect(id, from, conn, &mut uu, now, out);
+        let Inspected {
+            mut changed,
+            held,
+            consumed,
+        } = self.inspect(id, from, conn, &mut uu, now, out);
+        if consumed {
+            return;
+        }
         self.progress(id, from, mt, Some(&uu), now, out);
         if !self.calls.contains_key(&id) {
             return;
@@ -200,7 +217,6 @@ impl CallSignaling {
     }
 
     /// Runs a decoded message from `from` through the H.245 address relay and the media hook.
-    /// Returns (changed, held): held means it must wait for the H.245 listener.
     pub(super) fn inspect(
         &mut self,
         id: CallId,
@@ -209,7 +225,7 @@ impl CallSignaling {
         uu: &mut H323UserInformation,
         now: Instant,
         out: &mut Vec<Output>,
-    ) -> (bool, bool) {
+    ) -> Inspected {
         let mut changed = false;
         let mut held = false;
         let body = &mut uu.h323_uu_pdu.h323_message_body;
@@ -225,12 +241,23 @@ impl CallSignaling {
                         changed = true;
                     }
                     Offer::Hold => held = true,
+                    Offer::Consume => {
+                        return Inspected {
+                            changed,
+                            held,
+                            consumed: true,
+                        }
+                    }
                 }
             }
         }
         let mut bad = Vec::new();
         let Some(call) = self.calls.get_mut(&id) else {
-            return (changed, held);
+            return Inspected {
+                changed,
+                held,
+                consumed: false,
+            };
         };
         let mut ctx = HookCtx {
             anchor: self.anchor.as_deref_mut().filter(|_| call.anchored),
@@ -256,7 +283,11 @@ impl CallSignaling {
         for e in bad {
             out.push(malformed(conn, format!("H.245 in H.225.0 message: {e}")));
         }
-        (changed, held)
+        Inspected {
+            changed,
+            held,
+            consumed: false,
+        }
     }
 
     pub(super) fn enqueue(&mut self, id: CallId, to: Side, p: Pending, out: &mut Vec<Output>) {

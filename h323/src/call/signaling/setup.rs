@@ -26,6 +26,7 @@ use crate::call::release::{reason_name, route_failure_reason, Release};
 use crate::call::state::{Call, CallState, HeldMsg, Pending};
 use crate::call::uuie::{self, UuError};
 use crate::call::{CallEvent, CallId, ConnId, Destination, LinkEnd, Output, RouteFailure, Side};
+use crate::h46018::indication;
 use crate::q931::{CallReference, MessageType, PartyNumber, Q931};
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, CallIdentifier, H323UUPDUH323MessageBody as Body, H323UserInformation,
@@ -59,6 +60,13 @@ impl CallSignaling {
         now: Instant,
         out: &mut Vec<Output>,
     ) {
+        // E's shared H.245 port: C's traversal H.245 channel names its call first (Q.931
+        // messages start with protocol discriminator 8, an H.245 indication never does)
+        if payload.first() != Some(&0x08) {
+            if let Some(open) = indication::decode(payload) {
+                return self.h245_joined(conn, peer, open, out);
+            }
+        }
         let msg = match Q931::parse(payload) {
             Ok(m) => m,
             Err(e) => {
@@ -352,7 +360,9 @@ impl CallSignaling {
         let Some(mut h) = call.setup.take() else {
             return;
         };
-        let (_, held) = self.inspect(id, Side::Caller, conn, &mut h.uu, now, out);
+        let held = self
+            .inspect(id, Side::Caller, conn, &mut h.uu, now, out)
+            .held;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

@@ -10,6 +10,7 @@
 mod anchor;
 mod clearing;
 mod h245_channel;
+mod h245_traversal;
 mod relay;
 mod release;
 mod robustness;

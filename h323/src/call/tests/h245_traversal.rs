@@ -1,0 +1,234 @@
+//! Separate H.245 channels of traversal calls (`signaling::h245_traversal`): on E nothing is
+//! ever connected towards C (C is asked with a Facility startH245, and its channel to the
+//! shared port is tied to the call by the H.460.18 indication); on C, E's startH245 is taken
+//! by causeway, which opens the channel towards E and names the call first.
+
+use super::*;
+use crate::call::LinkEnd;
+use crate::h46018::indication::{self, ChannelOpen};
+
+const C_H245: &str = "198.51.100.7:5000";
+
+fn facility_start_h245(crv: CallReference, addr: SocketAddr) -> Vec<u8> {
+    let f = FacilityUUIE::new(
+        asn::h225_protocol_identifier(),
+        None,
+        None,
+        None,
+        FacilityReason::startH245(()),
+        Some(cid()),
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(asn::transport_address(addr)),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    );
+    let uu = H323UserInformation::new(pdu(Body::facility(f), None, None), None);
+    q931(MessageType::Facility, crv, &uu)
+}
+
+fn indication_for(answer: bool) -> Vec<u8> {
+    indication::encode(ChannelOpen {
+        call_id: asn::guid_bytes(&cid().guid),
+        answer,
+    })
+    .unwrap()
+}
+
+fn connects(out: &[Output]) -> Vec<SocketAddr> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Connect { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn e_asks_c_to_open_the_channel_c_offered_and_never_connects_to_c() {
+    let mut h = H::new(CallConfig::default(), false);
+    // C's Setup, on a connection the service marked as C's (the zone's client)
+    let c = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c,
+        peer: sa(CALLER),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(
+        c,
+        &setup(SetupOpts {
+            h245: Some(sa(C_H245)),
+            ..Default::default()
+        }),
+    );
+    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let call = *call;
+    let routed = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "LocalZone".into(),
+            link: None,
+        }),
+    });
+    let callee = connects_conn(&routed);
+    let out = h.input(Input::Connected {
+        conn: callee,
+        local: sa(GK_INSIDE),
+    });
+    // C is told E's shared H.245 port, where C reached E (at once: C's leg is up)
+    let to_c = sends(&routed, c);
+    let starth245 = to_c
+        .iter()
+        .map(|p| decode(p))
+        .find(|(m, _)| m.message_type == MessageType::Facility)
+        .expect("Facility to C");
+    let Body::facility(f) = &starth245.1.h323_uu_pdu.h323_message_body else {
+        panic!()
+    };
+    assert_eq!(f.reason, FacilityReason::startH245(()));
+    assert_eq!(
+        f.h245_address,
+        Some(asn::transport_address(sa("192.0.2.1:2777")))
+    );
+    assert_eq!(f.call_identifier, Some(cid()));
+    let listener = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Listen { listener, .. } => Some(*listener),
+            _ => None,
+        })
+        .expect("a listener for the callee");
+    h.input(Input::Listening {
+        listener,
+        addr: sa("10.1.1.1:15500"),
+    });
+    // the callee connects: no connection towards C's own address
+    let hc = h.cs.next_conn_id();
+    let out = h.input(Input::H245Accepted {
+        listener,
+        conn: hc,
+        peer: sa("10.1.1.5:33000"),
+    });
+    assert!(connects(&out).is_empty(), "{out:?}");
+    // what the callee says waits for C's channel
+    assert!(sends(&h.data(hc, &tcs_msg()), hc).is_empty());
+    // an indication from another host is refused
+    let stranger = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: stranger,
+        peer: sa("203.0.113.50:40000"),
+        local: sa("192.0.2.1:2777"),
+        link: None,
+    });
+    let out = h.data(stranger, &indication_for(false));
+    assert!(closes(&out).contains(&stranger), "{out:?}");
+    // C's channel names the call: it is the call's H.245 towards C, the queue goes out
+    let ch = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: ch,
+        peer: sa("198.51.100.7:41000"),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(ch, &indication_for(false));
+    assert_eq!(sends(&out, ch), vec![tcs_msg()]);
+    assert!(events(&out).contains(&CallEvent::H245 {
+        call,
+        tunneled: false
+    }));
+    // and relays both ways
+    assert_eq!(sends(&h.data(ch, &tcs_msg()), hc), vec![tcs_msg()]);
+    // a second channel for the same call is refused
+    let again = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: again,
+        peer: sa("198.51.100.7:41001"),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    assert!(closes(&h.data(again, &indication_for(false))).contains(&again));
+}
+
+fn connects_conn(out: &[Output]) -> ConnId {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("a Connect")
+}
+
+#[test]
+fn c_takes_es_start_h245_and_opens_the_channel_itself() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts {
+        h245: Some(sa(C_H245)),
+        ..Default::default()
+    });
+    // routed to E across the traversal-client zone
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: Some(LinkEnd::Client),
+        }),
+    });
+    let Some(Output::Connect { conn: e, .. }) = out.first() else {
+        panic!("{out:?}")
+    };
+    let e = *e;
+    let out = h.input(Input::Connected {
+        conn: e,
+        local: sa(GK_INSIDE),
+    });
+    let Some(Output::Listen { listener, .. }) = out.first() else {
+        panic!("{out:?}")
+    };
+    h.input(Input::Listening {
+        listener: *listener,
+        addr: sa("10.1.1.1:15500"),
+    });
+    // E asks for the channel: C opens it to E and to the caller, and the caller sees nothing
+    let e_shared = sa("10.1.1.5:2777");
+    let out = h.data(e, &facility_start_h245(from_callee(), e_shared));
+    assert!(sends(&out, caller).is_empty(), "{out:?}");
+    assert_eq!(connects(&out), vec![e_shared, sa(C_H245)]);
+    let to_e = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, to } if *to == e_shared => Some(*conn),
+            _ => None,
+        })
+        .unwrap();
+    let out = h.input(Input::Connected {
+        conn: to_e,
+        local: sa("10.1.1.1:16000"),
+    });
+    // the first message on it names the call (C called: not the answering side)
+    let first = sends(&out, to_e);
+    assert_eq!(
+        first.first().and_then(|p| indication::decode(p)),
+        Some(ChannelOpen {
+            call_id: asn::guid_bytes(&cid().guid),
+            answer: false
+        })
+    );
+}
