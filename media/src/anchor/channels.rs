@@ -21,13 +21,18 @@
 //! state machine stays free of I/O of its own: the relay is the one seam, and tests pass a
 //! fake.
 //!
+//! A call across a traversal zone has a link leg (`Leg::link`): E's end of it goes on the
+//! multiplexed pair (unless `[media] multiplexed` is off), and on C, as soon as E's address for
+//! a stream is known, the relay sends that leg's keep-alives at once (`RelayCommand::KeepAlive`,
+//! see `session::keepalive`), so C's firewall holds a pinhole before E's media comes.
+//!
 //! When no session can be had (`[media] max_sessions`, the port range exhausted, every bind
 //! attempt failed, the per-call bound), the addresses of that H.245 session are left as they
 //! are for the rest of the call and a warning is logged: the media goes end to end, as in an
 //! unanchored call. SIP answers 503 in that case because an offer can be refused; an H.245
 //! address sits in a message whose call is already up or being set up, and clearing the call
-//! would turn a relay limit into dropped calls, while every H.323 call today is between
-//! endpoints that can reach each other (no H.323 traversal yet). The refusal is remembered per
+//! would turn a relay limit into dropped calls (on a traversal call that stream then cannot
+//! cross the firewall). The refusal is remembered per
 //! session so both sides stay consistent (never one side anchored and the other not).
 //!
 //! Owns the call -> H.245 sessions map. Must not touch sockets or clocks (time is what the
