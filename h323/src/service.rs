@@ -9,7 +9,11 @@
 //!
 //! With traversal zones it also carries the H.460.18 flows (`crate::h46018`): datagrams from a
 //! traversal-client zone's E arrive on the RAS socket and go to that zone's [`ZoneClient`]
-//! instead of the gatekeeper; datagrams on E's zone ports come as [`Input::Zone`].
+//! instead of the gatekeeper; datagrams on E's zone ports come as [`Input::Zone`]. A call E
+//! routes to a traversal-server zone is first asked about down the flow (LRQ; C's gatekeeper
+//! answers from its registrations): LCF (or no answer) leads to the call-back, LRJ clears the
+//! call as calledPartyNotRegistered without bothering C. A call-signaling connection from a
+//! zone client's host is marked as the traversal link for the call signaling.
 //!
 //! Owns only that plumbing; protocol behaviour is in [`crate::ras`] and [`crate::call`]. Must
 //! not touch sockets or clocks (the driver owns them).
@@ -17,6 +21,7 @@
 use crate::call::{self, CallSignaling, LinkEnd};
 use crate::h46018::{self, ZoneClient, ZoneServer, ZoneView};
 use crate::ras::{self, Gatekeeper, Resolve};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -64,7 +69,13 @@ pub struct Service {
     zone_out: Vec<h46018::Output>,
     /// SCIs to registered H.460.18 endpoints.
     announcer: h46018::Announcer,
+    /// E: calls waiting for C's answer to the LRQ down a zone's flow: (zone index, name).
+    locating: HashMap<call::CallId, (usize, String)>,
 }
+
+/// Calls waiting for C's answer at once (each waits at most the LRQ's tries); past this a call
+/// goes straight to the call-back.
+const MAX_LOCATING: usize = 1024;
 
 impl Service {
     pub fn new(gatekeeper: Gatekeeper, calls: CallSignaling, ras_local: SocketAddr) -> Service {
@@ -78,6 +89,7 @@ impl Service {
             zone_server: None,
             zone_out: Vec::new(),
             announcer: h46018::Announcer::default(),
+            locating: HashMap::new(),
         }
     }
 
@@ -175,17 +187,28 @@ impl Service {
                 return;
             }
             for o in std::mem::take(&mut self.zone_out) {
-                if let h46018::Output::Event(h46018::ZoneEvent::IncomingCall {
-                    signalling,
-                    call_id,
-                    ..
-                }) = &o
-                {
-                    let input = call::Input::CallBack {
-                        signalling: *signalling,
-                        call_id: *call_id,
-                    };
-                    self.calls.handle(input, now, &mut self.call_out);
+                match &o {
+                    h46018::Output::Event(h46018::ZoneEvent::IncomingCall {
+                        signalling,
+                        call_id,
+                        ..
+                    }) => {
+                        let input = call::Input::CallBack {
+                            signalling: *signalling,
+                            call_id: *call_id,
+                        };
+                        self.calls.handle(input, now, &mut self.call_out);
+                    }
+                    h46018::Output::Event(h46018::ZoneEvent::Locate { zone, seq, aliases }) => {
+                        let found = self.gatekeeper.reaches(aliases, zone);
+                        if let Some(c) = self.zone_clients.iter_mut().find(|c| c.zone() == zone) {
+                            c.answer_locate(*seq, found, now, &mut self.zone_out);
+                        }
+                    }
+                    h46018::Output::Event(h46018::ZoneEvent::Located { tag, found }) => {
+                        self.located(*tag, *found, now)
+                    }
+                    _ => {}
                 }
                 out.push(Output::Zone(o));
             }
@@ -308,6 +331,27 @@ impl Service {
         let Some((index, flow)) = flow else {
             return Some(Err(call::RouteFailure::Unreachable));
         };
+        // E asks C first (LRQ down the flow); the call-back follows C's LCF
+        if self.locating.len() < MAX_LOCATING {
+            let server = self.zone_server.as_mut()?;
+            if server.locate(index, call, alias, now, &mut self.zone_out) {
+                self.locating.insert(call, (index, zone));
+                return None;
+            }
+        }
+        self.call_back(call, index, zone, flow, now);
+        None
+    }
+
+    /// E: call `call` goes to zone `index`'s client by call-back.
+    fn call_back(
+        &mut self,
+        call: call::CallId,
+        index: usize,
+        zone: String,
+        flow: SocketAddr,
+        now: Instant,
+    ) {
         let input = call::Input::RoutedCallBack {
             call,
             target: call::CallBackTarget::Zone(index),
@@ -315,6 +359,20 @@ impl Service {
             flow,
         };
         self.calls.handle(input, now, &mut self.call_out);
-        None
+    }
+
+    /// E: C answered the LRQ for `call` (or never did: `None`, the call-back decides).
+    fn located(&mut self, call: call::CallId, found: Option<bool>, now: Instant) {
+        let Some((index, zone)) = self.locating.remove(&call) else {
+            return;
+        };
+        let flow = self.zone_server.as_ref().and_then(|s| s.flow(index));
+        let result = match (found, flow) {
+            (Some(false), _) => Err(call::RouteFailure::NotRegistered),
+            (_, None) => Err(call::RouteFailure::Unreachable),
+            (_, Some(flow)) => return self.call_back(call, index, zone, flow, now),
+        };
+        let input = call::Input::Routed { call, result };
+        self.calls.handle(input, now, &mut self.call_out);
     }
 }

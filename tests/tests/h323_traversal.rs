@@ -380,6 +380,16 @@ fn calls_both_ways(mode: &str) {
     );
     assert!(c.log().contains("E announces a call"), "{}", c.log());
 
+    // E asks C first (LRQ down the flow): an alias C does not have is refused at once as not
+    // registered, and C is never asked to call back for it
+    let announced = c.log().matches("E announces a call").count();
+    let mut mallory = caller(ports.ras, "mallory", "2999");
+    let rel = mallory.wait_event("released", T);
+    assert_eq!(rel["cause"], 20, "calledPartyNotRegistered: {rel}");
+    assert_eq!(rel["reason"], "calledPartyNotRegistered", "{rel}");
+    mallory.exit_status(T);
+    assert_eq!(c.log().matches("E announces a call").count(), announced);
+
     // C -> E: carol inside calls alice on the internet side
     let mut carol = caller(c_ras, "carol", "3001");
     carol.wait_event("connected", T);
@@ -395,7 +405,8 @@ fn calls_both_ways(mode: &str) {
 }
 
 /// tshark, an independent H.225.0 dissector, reads the zone's RAS flow (RRQ/RCF with
-/// feature 18 and H.235 tokens, SCI with the IncomingCallIndication, SCR) and the call
+/// feature 18 and H.235 tokens, SCI with the IncomingCallIndication, SCR, E's LRQs and C's
+/// signed LCF/LRJ) and the call
 /// signaling on E's port (the call-back Facility, Setups) without a malformed frame.
 fn dissected_by_tshark(pcap: &std::path::Path, zone_ras: u16, c_ras: u16, signalling: u16) {
     let decode_as = vec![
@@ -416,6 +427,9 @@ fn dissected_by_tshark(pcap: &std::path::Path, zone_ras: u16, c_ras: u16, signal
         "h225.registrationConfirm_element && h225.featureSet_element",
         "h225.serviceControlIndication_element && h225.genericData",
         "h225.serviceControlResponse_element",
+        "h225.locationRequest_element && h225.cryptoTokens",
+        "h225.locationConfirm_element && h225.cryptoTokens",
+        "h225.locationReject_element && h225.cryptoTokens",
         "h225.facility_element && h225.callIdentifier_element",
         "h225.setup_element",
         "h225.connect_element",

@@ -114,5 +114,9 @@ fn log_zone(e: &ZoneEvent) {
         ZoneEvent::IncomingCall {
             zone, signalling, ..
         } => info!(zone = %zone, "E announces a call: call-back to {signalling}"),
+        ZoneEvent::Locate { zone, aliases, .. } => {
+            info!(zone = %zone, "E asks for {} alias(es)", aliases.len())
+        }
+        ZoneEvent::Located { tag, found } => info!(call = tag, "C's answer: {found:?}"),
     }
 }

@@ -25,8 +25,10 @@ use super::{
 use crate::asn::{self, AliasKind};
 use crate::endpoint::{self, Me};
 use crate::h235::{self, Credentials, Verifier};
+use crate::ras::build;
 use causeway_h323_asn1::h323_messages::{
-    RasMessage, RegistrationRejectReason, ServiceControlResponse, ServiceControlResponseResult,
+    LocationRejectReason, RasMessage, RegistrationRejectReason, ServiceControlResponse,
+    ServiceControlResponseResult,
 };
 use causeway_h323_asn1::rasn::aper;
 use std::collections::VecDeque;
@@ -180,7 +182,9 @@ impl ZoneClient {
             RasMessage::registrationReject(r) => {
                 self.on_rrj(r.request_seq_num.0, &r.reject_reason, now, out)
             }
-            RasMessage::registrationConfirm(_) | RasMessage::serviceControlIndication(_) => {
+            RasMessage::registrationConfirm(_)
+            | RasMessage::serviceControlIndication(_)
+            | RasMessage::locationRequest(_) => {
                 let password = self.cfg.password.clone();
                 let unix = self.clock.unix(now);
                 if let Err(e) = self.verifier.verify(bytes, &msg, |_| Some(password), unix) {
@@ -189,6 +193,11 @@ impl ZoneClient {
                 match msg {
                     RasMessage::registrationConfirm(c) => self.on_rcf(&c, now, out),
                     RasMessage::serviceControlIndication(s) => self.on_sci(&s, now, out),
+                    RasMessage::locationRequest(l) => out.push(Output::Event(ZoneEvent::Locate {
+                        zone: self.cfg.zone.clone(),
+                        seq: l.request_seq_num.0,
+                        aliases: l.destination_info,
+                    })),
                     _ => {}
                 }
             }
@@ -298,6 +307,22 @@ impl ZoneClient {
                 call_id,
             }));
         }
+    }
+
+    /// Answers E's LRQ `seq` ([`ZoneEvent::Locate`]): LCF naming our call-signaling and RAS
+    /// addresses when the aliases are reached here, LRJ `notRegistered` otherwise; signed,
+    /// from the RAS socket like everything on the flow.
+    pub fn answer_locate(&mut self, seq: u16, found: bool, now: Instant, out: &mut Vec<Output>) {
+        let msg = if found {
+            build::lcf(
+                seq,
+                asn::transport_address(self.cfg.call_signal),
+                asn::transport_address(self.cfg.ras),
+            )
+        } else {
+            build::lrj(seq, LocationRejectReason::notRegistered(()))
+        };
+        self.send(msg, now, out);
     }
 
     /// A full or lightweight RRQ, outstanding until answered.

@@ -51,7 +51,8 @@ pub use server::{ServerZoneConfig, ZoneServer};
 
 use crate::asn;
 use causeway_h323_asn1::h323_messages::{
-    Content, FeatureDescriptor, FeatureSet, GenericData, GenericIdentifier, RasMessage,
+    AliasAddress, Content, FeatureDescriptor, FeatureSet, GenericData, GenericIdentifier,
+    RasMessage,
 };
 use causeway_h323_asn1::h460::{IncomingCallIndication, LRQKeepAliveData};
 use causeway_h323_asn1::rasn::{aper, types::Integer};
@@ -134,6 +135,19 @@ pub enum ZoneEvent {
         zone: String,
         signalling: SocketAddr,
         call_id: [u8; 16],
+    },
+    /// C: E asks (LRQ down the flow) whether these aliases are reached here; answer with
+    /// [`ZoneClient::answer_locate`].
+    Locate {
+        zone: String,
+        seq: u16,
+        aliases: Vec<AliasAddress>,
+    },
+    /// E: C's answer to [`ZoneServer::locate`] for `tag`: found (LCF), not found (LRJ), or no
+    /// answer after every try (`None`).
+    Located {
+        tag: u64,
+        found: Option<bool>,
     },
 }
 

@@ -2,7 +2,7 @@
 //! each admits, and the SCIs that announce incoming calls down the flow.
 //!
 //! Choices:
-//! - Only RRQ (full or lightweight) and SCR are served on a zone port; anything else, and
+//! - Only RRQ (full or lightweight), SCR, LCF and LRJ are served on a zone port; anything else, and
 //!   anything undecodable, is dropped without an answer and counted (a zone port faces the
 //!   internet: no answer to garbage).
 //! - An RRQ whose token does not verify (none, wrong password, unknown sender, outside the
@@ -17,7 +17,10 @@
 //!   LRQKeepAliveData. A client silent for [`SILENT_INTERVALS`] intervals is forgotten and the
 //!   zone shown down; its next lightweight RRQ gets `fullRegistrationRequired`.
 //! - An SCI is sent again (new token, same sequence number) every [`RETRY_AFTER`] until its
-//!   SCR, [`TRIES`] times in all; at most [`MAX_PENDING_SCI`] wait at once.
+//!   SCR, [`TRIES`] times in all; at most [`MAX_PENDING_SCI`] wait at once. So is an LRQ
+//!   (E asks C whether it reaches a dialled alias before announcing the call), until C's LCF
+//!   or LRJ; with no answer after every try, the answer is "unknown" and the call-back is
+//!   tried anyway (it fails cleanly when C is gone).
 //!
 //! Must not touch: sockets, the wall clock, the gatekeeper's registrations, call signaling.
 
@@ -29,7 +32,7 @@ use crate::asn;
 use crate::h235::{self, Credentials, TokenError, Verifier};
 use crate::ras::build;
 use causeway_h323_asn1::h323_messages::{
-    RasMessage, RegistrationRejectReason, RegistrationRequest,
+    AliasAddress, RasMessage, RegistrationRejectReason, RegistrationRequest,
 };
 use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
@@ -67,12 +70,14 @@ struct Zone {
     registrations: u64,
 }
 
+/// An SCI waiting for its SCR, or an LRQ (`locate`: its tag) for its LCF or LRJ.
 struct PendingSci {
     zone: usize,
     seq: u16,
     msg: RasMessage,
     tries: u32,
     resend_at: Instant,
+    locate: Option<u64>,
 }
 
 pub struct ZoneServer {
@@ -193,6 +198,9 @@ impl ZoneServer {
                 return true;
             }
             if s.tries >= TRIES {
+                if let Some(tag) = s.locate {
+                    out.push(Output::Event(ZoneEvent::Located { tag, found: None }));
+                }
                 return false;
             }
             s.tries += 1;
@@ -239,9 +247,68 @@ impl ZoneServer {
             msg: msg.clone(),
             tries: 1,
             resend_at: now + RETRY_AFTER,
+            locate: None,
         });
         self.send(zone, msg, now, out);
         true
+    }
+
+    /// Asks zone `zone`'s client whether it reaches `alias` (LRQ down the flow, replies to
+    /// the zone port); the answer comes as [`ZoneEvent::Located`] with `tag`. False when the
+    /// zone has no client now, or too many requests wait.
+    pub fn locate(
+        &mut self,
+        zone: usize,
+        tag: u64,
+        alias: AliasAddress,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let Some(local) = self
+            .zones
+            .get(zone)
+            .and_then(|z| z.flow.as_ref())
+            .map(|f| f.local)
+        else {
+            return false;
+        };
+        if self.scis.len() >= MAX_PENDING_SCI {
+            return false;
+        }
+        let seq = self.next_seq();
+        // one hop: C answers from its own registrations
+        let msg = build::lrq(
+            seq,
+            &self.gatekeeper_id,
+            vec![alias],
+            asn::transport_address(local),
+            1,
+        );
+        self.scis.push(PendingSci {
+            zone,
+            seq,
+            msg: msg.clone(),
+            tries: 1,
+            resend_at: now + RETRY_AFTER,
+            locate: Some(tag),
+        });
+        self.send(zone, msg, now, out);
+        true
+    }
+
+    /// C answered request `seq` of zone `zone` (SCR, LCF or LRJ): it waits no more.
+    fn answered(&mut self, zone: usize, seq: u16, found: Option<bool>, out: &mut Vec<Output>) {
+        let Some(i) = self
+            .scis
+            .iter()
+            .position(|s| s.zone == zone && s.seq == seq)
+        else {
+            return;
+        };
+        let s = self.scis.swap_remove(i);
+        if let Some(tag) = s.locate {
+            out.push(Output::Event(ZoneEvent::Located { tag, found }));
+        }
     }
 
     /// A datagram on zone `zone`'s port (`local`: that port as the sender reached it).
@@ -284,8 +351,13 @@ impl ZoneServer {
                 }
             }
             (RasMessage::serviceControlResponse(r), Ok(_)) => {
-                let seq = r.request_seq_num.0;
-                self.scis.retain(|s| !(s.zone == zone && s.seq == seq));
+                self.answered(zone, r.request_seq_num.0, None, out)
+            }
+            (RasMessage::locationConfirm(c), Ok(_)) => {
+                self.answered(zone, c.request_seq_num.0, Some(true), out)
+            }
+            (RasMessage::locationReject(r), Ok(_)) => {
+                self.answered(zone, r.request_seq_num.0, Some(false), out)
             }
             (m, Err(e)) => self.refuse(zone, from, format!("{}: {e}", crate::ras::name(&m)), out),
             (m, Ok(_)) => {

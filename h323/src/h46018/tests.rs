@@ -384,6 +384,99 @@ fn sci_announces_an_incoming_call_once_and_its_scr_stops_the_retries() {
 }
 
 #[test]
+fn e_asks_c_with_lrq_down_the_flow_and_hears_lcf_lrj_or_nothing() {
+    let t0 = Instant::now();
+    let mut p = Pair::new("secret", t0);
+    p.tick(t0);
+    p.take_events();
+    let alias = asn::alias_address(asn::AliasKind::E164, "2001").unwrap();
+    let mut out = Vec::new();
+    assert!(p.e.locate(0, 7, alias.clone(), t0, &mut out));
+    let Output::Send { bytes: lrq, to, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*to, sa(C_FLOW), "down the flow");
+    // C verifies E's token and asks its gatekeeper
+    let mut c_out = Vec::new();
+    p.c.handle(lrq, t0, &mut c_out);
+    let Some(Output::Event(ZoneEvent::Locate { seq, aliases, .. })) = c_out.first() else {
+        panic!("{c_out:?}")
+    };
+    assert_eq!(aliases, &vec![alias.clone()]);
+    // found: LCF; E reports it
+    let mut answer = Vec::new();
+    p.c.answer_locate(*seq, true, t0, &mut answer);
+    p.pump(answer, t0);
+    assert_eq!(
+        p.take_events(),
+        vec![ZoneEvent::Located {
+            tag: 7,
+            found: Some(true)
+        }]
+    );
+    // not found: LRJ
+    let mut out = Vec::new();
+    assert!(p.e.locate(0, 8, alias.clone(), t0, &mut out));
+    let mut c_out = Vec::new();
+    if let Output::Send { bytes, .. } = &out[0] {
+        p.c.handle(bytes, t0, &mut c_out);
+    }
+    let Some(Output::Event(ZoneEvent::Locate { seq, .. })) = c_out.first() else {
+        panic!("{c_out:?}")
+    };
+    let mut answer = Vec::new();
+    p.c.answer_locate(*seq, false, t0, &mut answer);
+    p.pump(answer, t0);
+    assert_eq!(
+        p.take_events(),
+        vec![ZoneEvent::Located {
+            tag: 8,
+            found: Some(false)
+        }]
+    );
+    // no answer: sent again, then "unknown" after every try
+    let mut out = Vec::new();
+    assert!(p.e.locate(0, 9, alias, t0, &mut out));
+    let mut t = t0;
+    let mut sends = 1;
+    let mut located = Vec::new();
+    for _ in 0..TRIES + 1 {
+        t += RETRY_AFTER;
+        let mut o = Vec::new();
+        p.e.handle_timeout(t, &mut o);
+        for x in o {
+            match x {
+                Output::Send { .. } => sends += 1,
+                Output::Event(e @ ZoneEvent::Located { .. }) => located.push(e),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(sends, TRIES);
+    assert_eq!(
+        located,
+        vec![ZoneEvent::Located {
+            tag: 9,
+            found: None
+        }]
+    );
+    // a forged LRQ (no valid token) gets nothing from C
+    let forged = aper::encode(&crate::ras::build::lrq(
+        99,
+        "gk",
+        vec![],
+        asn::transport_address(sa(E_ZONE)),
+        1,
+    ))
+    .unwrap();
+    let mut c_out = Vec::new();
+    p.c.handle(&forged, t, &mut c_out);
+    assert!(c_out
+        .iter()
+        .all(|o| matches!(o, Output::Event(ZoneEvent::Refused { .. }))));
+}
+
+#[test]
 fn an_sci_whose_token_does_not_verify_is_not_answered() {
     let t0 = Instant::now();
     let mut p = Pair::new("secret", t0);

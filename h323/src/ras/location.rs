@@ -94,6 +94,18 @@ impl Gatekeeper {
         }
     }
 
+    /// Whether any of `aliases` is registered here, as the search rules see an alias asked
+    /// for from zone `zone` (E's LRQ down a traversal zone's flow).
+    pub fn reaches(&self, aliases: &[AliasAddress], zone: &str) -> bool {
+        aliases.iter().any(|a| {
+            asn::alias_text(a).is_some_and(|t| {
+                self.local_targets(&t, zone, false)
+                    .iter()
+                    .any(|text| self.table.by_alias(text).is_some())
+            })
+        })
+    }
+
     /// The alias texts to look up in the registrations for a dialled alias: the `LocalZone`
     /// targets of the search rules, or the alias itself when it is bare and no rule matched.
     fn local_targets(&self, alias: &AliasText, source_zone: &str, registered: bool) -> Vec<String> {
