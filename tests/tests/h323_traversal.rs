@@ -159,7 +159,8 @@ fn up(z: &Value) -> bool {
 fn the_h323_flow_comes_up_keeps_alive_and_returns_after_e_restarts() {
     let ports = EdgePorts::new();
     let e = edge(ports);
-    let c = control(ports, "secret");
+    let c_ras = free_port();
+    let c = control_with(ports, "secret", c_ras, "");
     let cz = wait_zone(&c, T, up).unwrap_or_else(|z| panic!("C's zone not up: {z}\n{}", c.log()));
     assert_eq!(cz["role"], "client");
     assert_eq!(cz["peer"], format!("127.0.0.1:{}", ports.zone_ras));
@@ -192,10 +193,19 @@ fn the_h323_flow_comes_up_keeps_alive_and_returns_after_e_restarts() {
     );
     let text = status(&c, false);
     assert!(text.contains("H.323 traversal zone to-edge down"), "{text}");
-    // E is back on the same ports: C registers again on its own
-    let e = edge(ports);
+    // E is back on the same ports: C registers again on its own, and a call crosses
+    let e = edge_with(ports, TO_C);
     wait_zone(&c, T, up).unwrap_or_else(|z| panic!("C did not come back: {z}\n{}", c.log()));
     wait_zone(&e, T, up).unwrap_or_else(|z| panic!("E did not see C again: {z}"));
+    let _bob = callee(c_ras, "bob", "2001");
+    let mut eve = caller(ports.ras, "eve", "2001");
+    assert!(
+        eve.exit_status(T).is_some_and(|s| s.success()),
+        "the call after E's restart failed: {:?}\nE:\n{}\nC:\n{}",
+        eve.events(),
+        e.log(),
+        c.log()
+    );
 }
 
 #[test]
@@ -512,7 +522,13 @@ type = "traversal-server"
 transport = "tls"
 username = "control-1"
 listen_ip = "{E_IP}"
-{TO_C}"#,
+{TO_C}
+[[search_rule]]
+name = "bob by H.323-ID to C"
+pattern_type = "exact"
+pattern = "bob"
+target = "from-control"
+"#,
             outbound = outbound_block()
         )
     }
@@ -541,7 +557,13 @@ h323_port = 6001
 transport = "tls"
 username = "control-1"
 password = "secret"
-{TO_E}"#,
+{TO_E}
+[[search_rule]]
+name = "alice by H.323-ID to E"
+pattern_type = "exact"
+pattern = "alice"
+target = "to-edge"
+"#,
             outbound = outbound_block()
         )
     }
@@ -584,8 +606,9 @@ password = "secret"
     }
 
     /// Calls both ways through E and C with G.711 both ways on each, the media anchored on
-    /// both relays: it arrives, and the firewall counts nothing into `inside`.
-    fn calls_with_media(tag: &str, multiplexed: bool, h245: &str) {
+    /// both relays: it arrives, and the firewall counts nothing into `inside`. `by_id`: dialled
+    /// by H.323-ID (`bob`, `alice`) rather than by E.164.
+    fn calls_with_media(tag: &str, multiplexed: bool, h245: &str, by_id: bool) {
         let _ = shared();
         let topo = FwTopology::up(tag);
         let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
@@ -608,15 +631,20 @@ password = "secret"
         let logs = || format!("E:\n{}\nC:\n{}", e.log(), c.log());
 
         // internet -> E -> (call-back from C) -> C -> inside, then inside -> C -> E -> internet
+        let (to_bob, to_alice) = if by_id {
+            ("h323:bob", "h323:alice")
+        } else {
+            ("e164:2001", "e164:3001")
+        };
         let calls = [
-            ("inbound", &net, NET_IP, E_IP, "h323:eve", "e164:2001", &bob),
+            ("inbound", &net, NET_IP, E_IP, "h323:eve", to_bob, &bob),
             (
                 "outbound",
                 &inside,
                 C_IP,
                 C_IP,
                 "h323:carol",
-                "e164:3001",
+                to_alice,
                 &alice,
             ),
         ];
@@ -674,19 +702,20 @@ password = "secret"
 
     #[test]
     fn h323_calls_cross_the_firewall_with_media_and_nothing_enters_inside() {
-        calls_with_media("h", true, "tunnel");
+        calls_with_media("h", true, "tunnel", false);
     }
 
+    /// Media on a pair per stream on E, and the calls dialled by H.323-ID.
     #[test]
     fn non_multiplexed_traversal_media_crosses_the_firewall_too() {
-        calls_with_media("hn", false, "tunnel");
+        calls_with_media("hn", false, "tunnel", true);
     }
 
     /// Separate H.245 channels: C opens each to E's 2777 (naming its call first), whichever
     /// side offered the channel; E never connects towards C.
     #[test]
     fn separate_h245_channels_are_opened_from_c_to_e() {
-        calls_with_media("hs", true, "separate");
+        calls_with_media("hs", true, "separate", false);
     }
 
     const NAT_IP: &str = "10.77.4.2";
