@@ -18,7 +18,12 @@
 # causeway/rtpengine of CPU per packet. A step passes with loss < 0.1 %
 # and a send rate >= 95 % of the target; a failing step ends that relay's ramp.
 #
-# Usage: bench/media.sh [causeway|rtpengine|both]          (default both)
+# Usage: bench/media.sh [causeway|rtpengine|both|layouts]  (default both)
+#   layouts: causeway alone, each RATE three times in a row: side B's leg a pair of its own
+#            (plain: every SIP and H.323 leg off a traversal link), E's multiplexed pair told
+#            apart by source (mux, marked as E's end of a link), a pair of its own marked as E's
+#            end of a link (nonmux, H.460.19's non-multiplexed layout); then the ratios of CPU
+#            per packet mux/plain and nonmux/plain (traversal media's target: within 10 %).
 # Knobs: RATES="10000 25000 50000" DUR=10 WARM=2 BASE=20000
 #        THREADS=1        causeway relay worker threads (1 = current-thread runtime)
 #        CW_PORTS=50000-59999  causeway's relay ports (clear of rtpengine's 40000-47999)
@@ -41,7 +46,9 @@ RTPE_THREADS="${RTPE_THREADS:-2}"
 NG=127.0.0.1:2223
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-case "$MODE" in causeway|rtpengine|both) ;; *) echo "usage: $0 [causeway|rtpengine|both]" >&2; exit 2 ;; esac
+LAYOUTS=0; LAYOUT=plain
+[ "$MODE" = layouts ] && { LAYOUTS=1; MODE=causeway; }
+case "$MODE" in causeway|rtpengine|both) ;; *) echo "usage: $0 [causeway|rtpengine|both|layouts]" >&2; exit 2 ;; esac
 need="gcc python3"; [ "$MODE" != causeway ] && need="$need rtpengine"
 for bin in $need; do
     command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y rtpengine-daemon gcc python3" >&2; exit 2; }
@@ -127,7 +134,7 @@ step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
     local rate=$1 calls=$(( $1 / 100 )) map="$WORK/cw.map"
     rm -f "$map"
     $RPIN "$RELAY_BENCH" --sessions "$calls" --base "$BASE" --map "$map" --threads "$THREADS" \
-        --ports "$CW_PORTS" 2>>"$WORK/relay_bench.log" &
+        --ports "$CW_PORTS" --layout "$LAYOUT" 2>>"$WORK/relay_bench.log" &
     CW_PID=$!
     for _ in $(seq 300); do
         [ -s "$map" ] && break
@@ -138,7 +145,7 @@ step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
     generate "$map" "$rate" "$CW_PID"
     stop_pid "$CW_PID"; CW_PID=""
     cw_us=$watched_us_per_pkt; cw_sched=$sched_us_per_pkt
-    report causeway "$rate" "$calls"
+    report "$LAYOUT" "$rate" "$calls"
 }
 
 step_rtpengine() {  # $1 rate -> sets re_us, returns 1 on failure
@@ -152,6 +159,20 @@ step_rtpengine() {  # $1 rate -> sets re_us, returns 1 on failure
 }
 
 echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS, PIN=${PIN:-0}"
+if [ "$LAYOUTS" = 1 ]; then
+    summary=""
+    for r in $RATES; do
+        for LAYOUT in plain mux nonmux; do
+            step_causeway "$r"
+            eval "us_$LAYOUT=$cw_us"
+        done
+        line=$(awk -v p="$us_plain" -v m="$us_mux" -v n="$us_nonmux" -v r="$r" \
+            'BEGIN{ printf "ratio     %7d pps  mux/plain = %.2f  nonmux/plain = %.2f  (%.2f / %.2f / %.2f us)", r, (p > 0 ? m / p : 0), (p > 0 ? n / p : 0), p, m, n }')
+        echo "$line"; summary="$summary$line"$'\n'
+    done
+    printf '# summary\n%s' "$summary"
+    exit 0
+fi
 [ "$MODE" != causeway ] && start_rtpengine
 cw_ok=1; re_ok=1; cw_best=0; re_best=0; summary=""
 for r in $RATES; do

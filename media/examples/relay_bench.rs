@@ -10,11 +10,20 @@
 //!
 //! `--threads 1` (the default) runs the relay on a current-thread runtime; more threads use
 //! the multi-thread runtime with that many workers.
+//!
+//! `--layout` picks what side B's leg is, as E sets up a traversal call's leg towards C:
+//! `plain` (the default: a pair of its own, as every SIP and H.323 leg off a link), `mux` (E's
+//! multiplexed pair `--mux-port`/+1, shared by every session and told apart by B's source,
+//! marked as E's end of a link) or `nonmux` (a pair of its own marked as E's end of a link:
+//! H.460.19's non-multiplexed layout). The generator's B side then sends to the multiplexed
+//! port for every call with `mux`.
 
 use causeway_config::PortRange;
 use causeway_media::latch::LatchConfig;
+use causeway_media::ports::PortPair;
 use causeway_media::relay::{self, RelayConfig};
 use causeway_media::session::{LegSpec, TableConfig};
+use causeway_media::LinkEnd;
 use causeway_media::{RelayCommand, RelayEvent};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,6 +37,15 @@ struct Args {
     threads: usize,
     ip: IpAddr,
     ports: PortRange,
+    layout: Layout,
+    mux_port: u16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Plain,
+    Mux,
+    NonMux,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +56,8 @@ fn parse_args() -> Result<Args, String> {
         threads: 1,
         ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ports: causeway_config::defaults::MEDIA_PORTS,
+        layout: Layout::Plain,
+        mux_port: 36000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,11 +71,22 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--ip" => a.ip = value()?.parse().map_err(|e| format!("--ip: {e}"))?,
             "--ports" => a.ports = value()?.parse().map_err(|e| format!("--ports: {e}"))?,
+            "--layout" => {
+                a.layout = match value()?.as_str() {
+                    "plain" => Layout::Plain,
+                    "mux" => Layout::Mux,
+                    "nonmux" => Layout::NonMux,
+                    other => return Err(format!("--layout: {other}: plain, mux or nonmux")),
+                }
+            }
+            "--mux-port" => {
+                a.mux_port = value()?.parse().map_err(|e| format!("--mux-port: {e}"))?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if a.sessions == 0 || a.map.is_empty() {
-        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B]".into());
+        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B] [--layout plain|mux|nonmux] [--mux-port P]".into());
     }
     let top = usize::from(a.base) + 2 * a.sessions;
     if top > usize::from(u16::MAX) {
@@ -120,7 +151,12 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let table = TableConfig {
         ports: args.ports,
-        multiplexed: None,
+        multiplexed: match args.layout {
+            Layout::Mux => Some(
+                PortPair::new(args.mux_port).ok_or("--mux-port must be even and below 65535")?,
+            ),
+            _ => None,
+        },
         max_sessions: args.sessions,
         latch: LatchConfig::default(),
     };
@@ -132,9 +168,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let b_port = a_port + 1;
         // what the anchoring state machine and a signaling driver do together: the session
         // in the table, then its sockets
+        let b = Some(SocketAddr::new(args.ip, b_port));
+        let b_leg = match args.layout {
+            Layout::Plain => LegSpec::own(b),
+            Layout::Mux => LegSpec::multiplexed(b).on_link(Some(LinkEnd::Server)),
+            Layout::NonMux => LegSpec::own(b).on_link(Some(LinkEnd::Server)),
+        };
         let s = relay.table().lock().add(
             LegSpec::own(Some(SocketAddr::new(args.ip, a_port))),
-            LegSpec::own(Some(SocketAddr::new(args.ip, b_port))),
+            b_leg,
             Instant::now(),
         )?;
         if let Some(RelayEvent::OpenFailed { port, error, .. }) =
