@@ -19,6 +19,8 @@ use tokio::time::Instant;
 pub enum Kind {
     Rrq,
     Arq,
+    /// Gatekeeper-routed calls (see `bench_call`): `--gk` is the call-signaling address.
+    Call,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -41,6 +43,12 @@ pub struct BenchArgs {
     /// timeToLive of the registrations, seconds.
     #[arg(long, default_value_t = 300)]
     pub ttl: u32,
+    /// `call`: the alias dialled (`e164:2001`, `h323:bob`).
+    #[arg(long, default_value = "e164:2001")]
+    pub to: String,
+    /// `call`: milliseconds between Connect and the ReleaseComplete.
+    #[arg(long, default_value_t = 100)]
+    pub hold_ms: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,7 +84,7 @@ fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
+pub(super) fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -85,7 +93,12 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 pub async fn run(a: BenchArgs) -> i32 {
-    match bench(a).await {
+    let r = if a.kind == Kind::Call {
+        super::bench_call::bench(a).await
+    } else {
+        bench(a).await
+    };
+    match r {
         Ok(()) => 0,
         Err(e) => {
             super::emit(json!({"event":"error","what":"bench","detail":e}));
@@ -197,7 +210,10 @@ async fn bench(a: BenchArgs) -> Result<(), String> {
             let s = next_seq();
             let eid = lock(&state).eids[i].clone();
             let m = match a.kind {
-                Kind::Rrq => msg::rrq(s, &mes[i], a.ttl, None, eid.clone(), eid.is_some())?,
+                // `call` never gets here (`run`)
+                Kind::Rrq | Kind::Call => {
+                    msg::rrq(s, &mes[i], a.ttl, None, eid.clone(), eid.is_some())?
+                }
                 Kind::Arq => {
                     let Some(eid) = eid else { continue };
                     let j = (i + 1) % n;

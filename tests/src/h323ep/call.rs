@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 /// Bearer capability of an H.323 call (H.225.0 7.2.2.1): unrestricted digital, circuit mode
 /// 64 kbit/s, layer 1 H.221/H.242.
-const BEARER: [u8; 3] = [0x88, 0x90, 0xa5];
+pub(super) const BEARER: [u8; 3] = [0x88, 0x90, 0xa5];
 /// How long a hanging-up side waits for the peer's endSessionCommand.
 const END_WAIT: Duration = Duration::from_secs(2);
 /// Call state (Q.931 4.5.7).
@@ -105,7 +105,7 @@ async fn media_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
     Ok((rtp, rtcp))
 }
 
-fn random_ids() -> CallIds {
+pub(super) fn random_ids() -> CallIds {
     CallIds {
         crv: rand::random::<u16>() % 0x7ffe + 1,
         call_id: rand::random(),

@@ -40,6 +40,7 @@
 pub use causeway_h323_asn1 as asn1;
 
 pub mod bench;
+mod bench_call;
 pub mod call;
 pub mod h245;
 /// The ASN.1 value conversions (addresses, aliases, BMP text, GUIDs) are the crate's too.
