@@ -24,9 +24,21 @@
 #            apart by source (mux, marked as E's end of a link), a pair of its own marked as E's
 #            end of a link (nonmux, H.460.19's non-multiplexed layout); then the ratios of CPU
 #            per packet mux/plain and nonmux/plain (traversal media's target: within 10 %).
+#            REPEAT=N runs the three N times over, interleaved, and takes each one's median.
+#            E's end of a link forwards nothing towards B before B's first packet, so mux and
+#            nonmux lose up to one packet per call (A's first): 0.083 % at DUR=10 WARM=2, over
+#            the 0.1 % pass rule below DUR=9.
 # Knobs: RATES="10000 25000 50000" DUR=10 WARM=2 BASE=20000
 #        THREADS=1        causeway relay worker threads (1 = current-thread runtime)
 #        CW_PORTS=50000-59999  causeway's relay ports (clear of rtpengine's 40000-47999)
+#                         (61000-65535 is clear of the ephemeral range too, when other
+#                         programs on the machine bind ports: relay_bench stops on EADDRINUSE)
+#        MUX_PORT=30000   layouts: E's multiplexed pair MUX_PORT/+1 (even; clear of BASE's
+#                         ports, of CW_PORTS and of the ephemeral range 32768-60999, where
+#                         other programs' sockets land; not 36000, which a causeway E may hold)
+#        REPEAT=1         layouts: rounds of the three per RATE (ratios of medians)
+#        CW_RCVBUF=       causeway's SO_RCVBUF per relay socket in bytes (relay_bench --rcvbuf;
+#                         empty: the kernel default, net.core.rmem_default; capped at rmem_max)
 #        RTPE_THREADS=2   rtpengine num-threads
 #        PIN=1            relay on CPU 0, generator on CPU 1 (taskset)
 #        KEEP=1           keep the work directory (logs, maps)
@@ -42,6 +54,9 @@ WARM="${WARM:-2}"
 BASE="${BASE:-20000}"
 THREADS="${THREADS:-1}"
 CW_PORTS="${CW_PORTS:-50000-59999}"
+MUX_PORT="${MUX_PORT:-30000}"
+REPEAT="${REPEAT:-1}"
+CW_RCVBUF="${CW_RCVBUF:-}"
 RTPE_THREADS="${RTPE_THREADS:-2}"
 NG=127.0.0.1:2223
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -134,14 +149,15 @@ step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
     local rate=$1 calls=$(( $1 / 100 )) map="$WORK/cw.map"
     rm -f "$map"
     $RPIN "$RELAY_BENCH" --sessions "$calls" --base "$BASE" --map "$map" --threads "$THREADS" \
-        --ports "$CW_PORTS" --layout "$LAYOUT" 2>>"$WORK/relay_bench.log" &
+        --ports "$CW_PORTS" --layout "$LAYOUT" --mux-port "$MUX_PORT" ${CW_RCVBUF:+--rcvbuf "$CW_RCVBUF"} \
+        2>>"$WORK/relay_bench.log" &
     CW_PID=$!
     for _ in $(seq 300); do
         [ -s "$map" ] && break
-        kill -0 "$CW_PID" 2>/dev/null || { echo "relay_bench died:"; cat "$WORK/relay_bench.log"; return 1; }
+        kill -0 "$CW_PID" 2>/dev/null || { echo "relay_bench died: $(tail -n 1 "$WORK/relay_bench.log")"; CW_PID=""; return 1; }
         sleep 0.1
     done
-    [ -s "$map" ] || { echo "relay_bench wrote no map"; return 1; }
+    [ -s "$map" ] || { echo "relay_bench wrote no map"; stop_pid "$CW_PID"; CW_PID=""; return 1; }
     generate "$map" "$rate" "$CW_PID"
     stop_pid "$CW_PID"; CW_PID=""
     cw_us=$watched_us_per_pkt; cw_sched=$sched_us_per_pkt
@@ -158,16 +174,24 @@ step_rtpengine() {  # $1 rate -> sets re_us, returns 1 on failure
     report rtpengine "$rate" "$calls"
 }
 
-echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS, PIN=${PIN:-0}"
+echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS rcvbuf ${CW_RCVBUF:-default}, PIN=${PIN:-0}"
+# median of the numbers in $1 that are above 0 (a step whose relay never ran counts 0); 0 if none
+median() { tr ' ' '\n' <<<"$1" | awk '$1 > 0' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0 }'; }
+
 if [ "$LAYOUTS" = 1 ]; then
     summary=""
     for r in $RATES; do
-        for LAYOUT in plain mux nonmux; do
-            step_causeway "$r"
-            eval "us_$LAYOUT=$cw_us"
+        all_plain=""; all_mux=""; all_nonmux=""
+        for _ in $(seq "$REPEAT"); do
+            for LAYOUT in plain mux nonmux; do
+                cw_us=0  # a step whose relay never ran counts 0, not the layout before's figure
+                step_causeway "$r"
+                eval "all_$LAYOUT=\"\$all_$LAYOUT $cw_us\""
+            done
         done
-        line=$(awk -v p="$us_plain" -v m="$us_mux" -v n="$us_nonmux" -v r="$r" \
-            'BEGIN{ printf "ratio     %7d pps  mux/plain = %.2f  nonmux/plain = %.2f  (%.2f / %.2f / %.2f us)", r, (p > 0 ? m / p : 0), (p > 0 ? n / p : 0), p, m, n }')
+        us_plain=$(median "$all_plain"); us_mux=$(median "$all_mux"); us_nonmux=$(median "$all_nonmux")
+        line=$(awk -v p="$us_plain" -v m="$us_mux" -v n="$us_nonmux" -v r="$r" -v k="$REPEAT" \
+            'BEGIN{ printf "ratio     %7d pps  mux/plain = %.2f  nonmux/plain = %.2f  (%.2f / %.2f / %.2f us%s)", r, (p > 0 ? m / p : 0), (p > 0 ? n / p : 0), p, m, n, (k > 1 ? ", medians of " k : "") }')
         echo "$line"; summary="$summary$line"$'\n'
     done
     printf '# summary\n%s' "$summary"

@@ -4,9 +4,10 @@
 //! ("a_port relay_for_a b_port relay_for_b"), then relays until SIGTERM or SIGINT and prints
 //! its counters once on the way out. Nothing is printed per packet.
 //!
-//!     cargo run --release -p causeway-traversal --example relay_bench -- \
+//!     cargo run --release -p causeway-media --example relay_bench -- \
 //!         --sessions 500 --base 20000 --map /tmp/map.txt [--threads 1] [--ip 127.0.0.1]
-//!         [--ports 36000-59999]
+//!         [--ports 36000-59999] [--layout plain|mux|nonmux] [--mux-port 36000]
+//!         [--rcvbuf BYTES]
 //!
 //! `--threads 1` (the default) runs the relay on a current-thread runtime; more threads use
 //! the multi-thread runtime with that many workers.
@@ -17,6 +18,10 @@
 //! marked as E's end of a link) or `nonmux` (a pair of its own marked as E's end of a link:
 //! H.460.19's non-multiplexed layout). The generator's B side then sends to the multiplexed
 //! port for every call with `mux`.
+//!
+//! `--rcvbuf` sets SO_RCVBUF on every relay socket (`RelayConfig::recv_buffer`; the kernel
+//! default, `net.core.rmem_default`, without it). It matters for `mux`: one socket then takes
+//! every call's B side.
 
 use causeway_config::PortRange;
 use causeway_media::latch::LatchConfig;
@@ -39,6 +44,7 @@ struct Args {
     ports: PortRange,
     layout: Layout,
     mux_port: u16,
+    rcvbuf: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         ports: causeway_config::defaults::MEDIA_PORTS,
         layout: Layout::Plain,
         mux_port: 36000,
+        rcvbuf: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,11 +89,12 @@ fn parse_args() -> Result<Args, String> {
             "--mux-port" => {
                 a.mux_port = value()?.parse().map_err(|e| format!("--mux-port: {e}"))?
             }
+            "--rcvbuf" => a.rcvbuf = Some(value()?.parse().map_err(|e| format!("--rcvbuf: {e}"))?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if a.sessions == 0 || a.map.is_empty() {
-        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B] [--layout plain|mux|nonmux] [--mux-port P]".into());
+        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B] [--layout plain|mux|nonmux] [--mux-port P] [--rcvbuf BYTES]".into());
     }
     let top = usize::from(a.base) + 2 * a.sessions;
     if top > usize::from(u16::MAX) {
@@ -160,7 +168,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_sessions: args.sessions,
         latch: LatchConfig::default(),
     };
-    let relay = relay::spawn(RelayConfig::new(args.ip, table))?;
+    let mut config = RelayConfig::new(args.ip, table);
+    config.recv_buffer = args.rcvbuf;
+    let relay = relay::spawn(config)?;
     let mut map = String::new();
     for i in 0..args.sessions {
         // checked against u16 in parse_args
@@ -210,7 +220,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let st = relay.stats();
     eprintln!(
         "relay_bench: received {} sent {} send_failed {} truncated {} recv_errors {} \
-         dropped: stranger {} unknown_port {} no_destination {}",
+         dropped: stranger {} unknown_port {} unknown_source {} no_destination {}",
         st.received,
         st.sent,
         st.send_failed,
@@ -218,6 +228,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         st.recv_errors,
         st.table.dropped_stranger,
         st.table.dropped_unknown_port,
+        st.table.dropped_unknown_source,
         st.table.dropped_no_destination
     );
     Ok(())
