@@ -679,17 +679,21 @@ target = "to-edge"
             "the firewall dropped connections or datagrams into inside during the calls"
         );
         assert_eq!(after, (0, 0), "nothing ever tried to get into inside");
-        // both relays carried it; E took C's keep-alives and sent nothing towards C before them
+        // both relays carried it
         let (es, cs) = (status_json(&dmz), status_json(&inside));
         for (node, st) in [("E", &es), ("C", &cs)] {
             let sent = st["media"]["packets_sent"].as_u64().unwrap_or(0);
             assert!(sent > 500, "{node}'s relay carried the media: {st}");
         }
         eprintln!("E media: {}\nC media: {}", es["media"], cs["media"]);
+        // C's keep-alives reached E: counted as such once E keyed the leg, or dropped as from
+        // an unknown source when they beat C's OpenLogicalChannel(Ack) to E (which is timing)
+        let m = &es["media"];
+        let n = |k: &str| m[k].as_u64().unwrap_or(0);
         assert!(
-            es["media"]["keepalives"].as_u64().unwrap_or(0) > 0,
+            n("keepalives") + n("dropped_unknown") > 0,
             "E received C's keep-alives: {}",
-            es["media"]
+            m
         );
         drop(bob);
         drop(alice);
