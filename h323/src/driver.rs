@@ -7,7 +7,11 @@
 //! snapshot. One task owns the service (no locks on the hot path); each TCP connection has a
 //! reader task that frames TPKT and a writer task that drains a bounded queue.
 
+mod ports;
 mod zones;
+
+pub use ports::route_source;
+use ports::{connect_from_range, listen_in_range};
 
 use crate::call::{self, CallEvent, ConnId, ListenerId};
 use crate::ras::{self, RasEvent};
@@ -16,12 +20,12 @@ use crate::tpkt::{self, TpktFramer, TPKT_MAX_PAYLOAD};
 use bytes::Bytes;
 use causeway_config::PortRange;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -728,88 +732,5 @@ async fn accept_loop(l: TcpListener, listener: Option<ListenerId>, events: mpsc:
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-    }
-}
-
-fn port_at(ports: PortRange, next: &AtomicU64) -> u16 {
-    let (lo, hi) = (u64::from(ports.start), u64::from(ports.end));
-    let span = hi - lo + 1;
-    let n = next.fetch_add(1, Ordering::Relaxed);
-    (lo + n % span) as u16
-}
-
-fn unspecified_like(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    }
-}
-
-/// Connects from the next free source port of the signaling range (reference table 001:
-/// "H.323 call signaling 15000-19999").
-async fn connect_from_range(
-    to: SocketAddr,
-    ports: PortRange,
-    next: &AtomicU64,
-) -> std::io::Result<(TcpStream, SocketAddr)> {
-    let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free source port");
-    for _ in 0..ports.len().min(512) {
-        let port = port_at(ports, next);
-        let sock = if to.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        sock.set_reuseaddr(true)?;
-        if let Err(e) = sock.bind(SocketAddr::new(unspecified_like(to.ip()), port)) {
-            last = e;
-            continue;
-        }
-        return match tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(to)).await {
-            Ok(Ok(s)) => {
-                let local = s.local_addr()?;
-                Ok((s, local))
-            }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                last = e;
-                continue;
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            )),
-        };
-    }
-    Err(last)
-}
-
-/// An H.245 listener on `ip`, on a free port of the signaling range.
-fn listen_in_range(ip: IpAddr, ports: PortRange, next: &AtomicU64) -> std::io::Result<TcpListener> {
-    let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port in range");
-    for _ in 0..ports.len().min(512) {
-        let port = port_at(ports, next);
-        let sock = if ip.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Err(e) = sock.bind(SocketAddr::new(ip, port)) {
-            last = e;
-            continue;
-        }
-        return sock.listen(8);
-    }
-    Err(last)
-}
-
-/// The source IP the kernel would use towards `peer` (a connected UDP socket sends nothing).
-pub fn route_source(peer: IpAddr) -> IpAddr {
-    let probe = std::net::UdpSocket::bind(SocketAddr::new(unspecified_like(peer), 0))
-        .and_then(|s| s.connect(SocketAddr::new(peer, 9)).map(|_| s))
-        .and_then(|s| s.local_addr());
-    match probe {
-        Ok(a) => a.ip(),
-        Err(_) => unspecified_like(peer),
     }
 }
