@@ -202,8 +202,12 @@ pub(crate) struct Call {
     pub queues: [OutQueue; 2],
     /// E: routed to a traversal-server zone, waiting for C's call-back connection.
     pub awaiting_callback: bool,
-    /// The leg that is a traversal link, and our end of it.
-    pub link: Option<(Side, LinkEnd)>,
+    /// Our end of each leg that is a traversal link (index [`Side::index`]): on E a call
+    /// from one C to another has two.
+    pub link: [Option<LinkEnd>; 2],
+    /// The caller's messages that came while the call was being routed (before the Setup
+    /// was forwarded): replayed after it, once the legs are known (`forward_setup_to`).
+    pub early: OutQueue,
     /// The media anchor wanted this call (decided once routed, when both legs are known) and
     /// is shown its channels.
     pub anchored: bool,
@@ -251,7 +255,7 @@ impl Call {
     /// address.
     pub fn legs(&self) -> Legs {
         let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-        let link = |side: Side| self.link.filter(|(s, _)| *s == side).map(|(_, e)| e);
+        let link = |side: Side| self.link_end(side);
         Legs {
             caller: Leg {
                 link: link(Side::Caller),
@@ -264,6 +268,11 @@ impl Call {
                 remote: self.callee_addr.unwrap_or(unknown),
             },
         }
+    }
+
+    /// Our end of a side's leg, when it is a traversal link.
+    pub fn link_end(&self, side: Side) -> Option<LinkEnd> {
+        self.link[side.index()]
     }
 
     /// The call reference of messages sent to a side: the caller allocated it, so towards

@@ -79,6 +79,19 @@ pub(crate) fn fast_start_mut(body: &mut Body) -> Option<&mut Option<SequenceOf<O
     }
 }
 
+/// A Facility startH245 that carries nothing but the address (no fastStart, no tunneled
+/// H.245): what E sends C to ask for the channel of a call (H.460.18 8.3), and the only
+/// message C takes for itself.
+pub(crate) fn is_bare_start_h245(uu: &H323UserInformation) -> bool {
+    let pdu = &uu.h323_uu_pdu;
+    let Body::facility(f) = &pdu.h323_message_body else {
+        return false;
+    };
+    matches!(f.reason, FacilityReason::startH245(_))
+        && f.fast_start.as_ref().is_none_or(|l| l.is_empty())
+        && pdu.h245_control.as_ref().is_none_or(|l| l.is_empty())
+}
+
 /// A bare H323-UU-PDU around a body.
 pub(crate) fn pdu(body: Body) -> H323UUPDU {
     H323UUPDU::new(

@@ -66,7 +66,7 @@ impl CallSignaling {
         call.awaiting_callback = true;
         if let CallBackTarget::Zone(_) = target {
             // E: the callee is C, reached down the zone
-            call.link = Some((Side::Callee, LinkEnd::Server));
+            call.link[Side::Callee.index()] = Some(LinkEnd::Server);
         }
         out.push(Output::Event(CallEvent::Routed {
             call: id,

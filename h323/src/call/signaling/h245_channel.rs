@@ -41,14 +41,15 @@ impl CallSignaling {
         &mut self,
         id: CallId,
         from: Side,
-        addr: &TransportAddress,
+        (addr, start_h245): (&TransportAddress, bool),
         out: &mut Vec<Output>,
     ) -> Offer {
         let Some(target) = asn::socket_addr(addr) else {
             return Offer::Strip;
         };
-        match self.link_offer(id, from, target, out) {
+        match self.link_offer(id, from, target, start_h245, out) {
             LinkOffer::Consumed => return Offer::Consume,
+            LinkOffer::Opened => return Offer::Strip,
             LinkOffer::Done => {}
             LinkOffer::Plain => {
                 let Some(call) = self.calls.get_mut(&id) else {

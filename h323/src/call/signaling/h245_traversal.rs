@@ -38,6 +38,9 @@ pub(super) enum LinkOffer {
     Done,
     /// C took E's startH245 for itself: the message goes no further.
     Consumed,
+    /// C opened the channel to the address E gave in another message, which goes on with
+    /// the address removed.
+    Opened,
 }
 
 impl CallSignaling {
@@ -52,56 +55,66 @@ impl CallSignaling {
         Some(SocketAddr::new(local.ip(), port))
     }
 
-    /// An h245Address from side `from` of call `id` (to `target`), when the call has a link leg.
+    /// An h245Address from side `from` of call `id` (to `target`), when the call has a link
+    /// leg. `start_h245`: the message is a Facility startH245 with nothing else in it (what
+    /// E sends C in case E1), the only message C may take for itself.
     pub(super) fn link_offer(
         &mut self,
         id: CallId,
         from: Side,
         target: SocketAddr,
+        start_h245: bool,
         out: &mut Vec<Output>,
     ) -> LinkOffer {
         let Some(call) = self.calls.get(&id) else {
             return LinkOffer::Plain;
         };
-        let Some((link, end)) = call.link else {
-            return LinkOffer::Plain;
-        };
-        match (&call.h245, end) {
-            (None, LinkEnd::Server) => {
+        let server = Some(LinkEnd::Server);
+        let (x_end, y_end) = (call.link_end(from), call.link_end(from.other()));
+        match &call.h245 {
+            None if x_end == server || y_end == server => {
                 self.next_listener += 1;
                 let l = self.next_listener;
                 let mut r = H245Relay::new(from, target, l);
-                if from == link {
-                    // E1: the outside gets a listener of the call; C is asked to connect
-                    r.reverse = true;
+                // E1: X is C, asked to connect; E2: Y is C, told the shared port. A call from
+                // one C to another is both.
+                r.reverse = x_end == server;
+                r.shared = y_end == server;
+                if !r.shared {
+                    // the outside Y gets a listener of the call
                     self.listeners.insert(l, id);
-                } else {
-                    // E2: C is told the shared port
-                    r.shared = true;
                 }
+                let reverse = r.reverse;
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.h245 = Some(r);
                 }
-                if from == link {
-                    self.start_h245(id, link, out);
+                if reverse {
+                    self.start_h245(id, from, out);
                 }
                 LinkOffer::Done
             }
-            // C, E's startH245 for the channel the inside endpoint offered
-            (Some(r), LinkEnd::Client)
-                if from == link && r.offered_by != from && r.conns[link.index()].is_none() =>
+            // C: E's address for the channel the inside endpoint offered
+            Some(r)
+                if x_end == Some(LinkEnd::Client)
+                    && r.offered_by != from
+                    && r.conns[from.index()].is_none() =>
             {
                 let conn = self.next_conn_id();
                 self.conns.insert(
                     conn,
                     Role::H245 {
                         call: id,
-                        side: link,
+                        side: from,
                     },
                 );
                 out.push(Output::Connect { conn, to: target });
                 self.y_joined(id, conn, false, out);
-                LinkOffer::Consumed
+                if start_h245 {
+                    LinkOffer::Consumed
+                } else {
+                    // E offered too (both sides at once): the message goes on without it
+                    LinkOffer::Opened
+                }
             }
             _ => LinkOffer::Plain,
         }
@@ -149,18 +162,16 @@ impl CallSignaling {
 
     /// E2: the address C is told is ready once C's signaling connection is up.
     pub(super) fn shared_listen(&mut self, id: CallId) -> bool {
-        let Some((link, _)) = self.calls.get(&id).and_then(|c| c.link) else {
-            return false;
-        };
-        if !self
+        let Some(y) = self
             .calls
             .get(&id)
             .and_then(|c| c.h245.as_ref())
-            .is_some_and(|r| r.shared && r.listen == ListenState::Waiting)
-        {
+            .filter(|r| r.shared && r.listen == ListenState::Waiting)
+            .map(|r| r.offered_by.other())
+        else {
             return false;
-        }
-        let addr = self.shared_h245(id, link);
+        };
+        let addr = self.shared_h245(id, y);
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return false;
         };
@@ -171,28 +182,41 @@ impl CallSignaling {
     }
 
     /// E: the first message on a connection to the shared port is the indication; the
-    /// connection is the H.245 channel of the call it names, towards C.
+    /// connection is the H.245 channel of the call it names, towards the C on the side the
+    /// indication's `answer` flag says (C answers when E called it: E's callee leg).
     pub(super) fn h245_joined(
         &mut self,
         conn: ConnId,
-        peer: SocketAddr,
+        (peer, local): (SocketAddr, SocketAddr),
         open: ChannelOpen,
         out: &mut Vec<Output>,
     ) {
-        let found = self.calls.values().find(|c| {
-            c.call_identifier.as_ref().map(|i| asn::guid_bytes(&i.guid)) == Some(open.call_id)
-        });
-        let fit = found.and_then(|c| {
-            let (link, end) = c.link?;
-            let r = c.h245.as_ref()?;
-            let ok = end == LinkEnd::Server
-                && (r.reverse || r.shared)
-                && r.conns[link.index()].is_none()
-                && c.ready_conn(link).is_some()
-                && c.peer(link).map(|a| a.ip()) == Some(peer.ip());
-            ok.then_some((c.id, link, r.reverse))
-        });
-        let Some((id, link, reverse)) = fit else {
+        let side = if open.answer {
+            Side::Callee
+        } else {
+            Side::Caller
+        };
+        // several calls may carry one callIdentifier (H.225.0 does not make it unique to a
+        // gatekeeper): the one waiting for this channel is taken
+        let fit = self
+            .calls
+            .values()
+            .filter(|c| {
+                c.call_identifier.as_ref().map(|i| asn::guid_bytes(&i.guid)) == Some(open.call_id)
+            })
+            .find_map(|c| {
+                let r = c.h245.as_ref()?;
+                let reverse = r.reverse && r.offered_by == side;
+                let shared = r.shared && r.offered_by != side;
+                let ok = c.link_end(side) == Some(LinkEnd::Server)
+                    && (reverse || shared)
+                    && r.conns[side.index()].is_none()
+                    && c.ready_conn(side).is_some()
+                    && c.peer(side).map(|a| a.ip()) == Some(peer.ip())
+                    && self.shared_h245(c.id, side) == Some(local);
+                ok.then_some((c.id, reverse))
+            });
+        let Some((id, reverse)) = fit else {
             out.push(Output::Close { conn });
             self.conns.remove(&conn);
             out.push(Output::Event(CallEvent::Rejected {
@@ -203,20 +227,14 @@ impl CallSignaling {
             }));
             return;
         };
-        self.conns.insert(
-            conn,
-            Role::H245 {
-                call: id,
-                side: link,
-            },
-        );
+        self.conns.insert(conn, Role::H245 { call: id, side });
         if reverse {
             // X's connection: Y's may be up already, or come later
             let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
                 return;
             };
-            r.conns[link.index()] = Some(conn);
-            self.h245_connected(id, link, out);
+            r.conns[side.index()] = Some(conn);
+            self.h245_connected(id, side, out);
         } else {
             self.y_joined(id, conn, true, out);
         }
@@ -227,7 +245,7 @@ impl CallSignaling {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
-        if call.link != Some((side, LinkEnd::Client)) {
+        if call.link_end(side) != Some(LinkEnd::Client) {
             return;
         }
         let Some(r) = call.h245.as_ref() else {

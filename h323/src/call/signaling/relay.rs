@@ -94,6 +94,17 @@ impl CallSignaling {
             MessageType::Setup => {
                 out.push(malformed(conn, "second Setup on a call".into()));
             }
+            // routing: what the caller sends waits for the Setup to be forwarded (H.245
+            // relay and media anchor need the callee leg), then goes after it
+            _ if from == Side::Caller && call.setup.is_some() => {
+                let max = self.cfg.max_queued_bytes;
+                let early = Pending::Bytes(payload.to_vec());
+                if let Some(c) = self.calls.get_mut(&id) {
+                    if c.early.push(early, max).is_err() {
+                        self.overflow(id, out);
+                    }
+                }
+            }
             _ => self.relay(id, from, conn, msg, payload, now, out),
         }
     }
@@ -228,10 +239,11 @@ impl CallSignaling {
     ) -> Inspected {
         let mut changed = false;
         let mut held = false;
+        let start_h245 = uuie::is_bare_start_h245(uu);
         let body = &mut uu.h323_uu_pdu.h323_message_body;
         if let Some(slot) = uuie::h245_address_mut(body) {
             if let Some(addr) = slot.as_ref() {
-                match self.offer(id, from, addr, out) {
+                match self.offer(id, from, (addr, start_h245), out) {
                     Offer::Strip => {
                         *slot = None;
                         changed = true;

@@ -64,7 +64,7 @@ impl CallSignaling {
         // messages start with protocol discriminator 8, an H.245 indication never does)
         if payload.first() != Some(&0x08) {
             if let Some(open) = indication::decode(payload) {
-                return self.h245_joined(conn, peer, open, out);
+                return self.h245_joined(conn, (peer, local), open, out);
             }
         }
         let msg = match Q931::parse(payload) {
@@ -149,7 +149,7 @@ impl CallSignaling {
         }
         let id = self.open_call(conn, peer, local, crv, &info, now);
         if let Some(call) = self.calls.get_mut(&id) {
-            call.link = link.map(|e| (Side::Caller, e));
+            call.link[Side::Caller.index()] = link;
         }
         out.push(Output::Event(CallEvent::Setup {
             call: id,
@@ -271,7 +271,8 @@ impl CallSignaling {
                 h245: None,
                 queues: Default::default(),
                 awaiting_callback: false,
-                link: None,
+                link: [None, None],
+                early: Default::default(),
                 anchored: false,
                 channels: Default::default(),
             },
@@ -326,7 +327,7 @@ impl CallSignaling {
         call.callee_addr = Some(dest.addr);
         call.zone = Some(dest.zone.clone());
         if let Some(e) = dest.link {
-            call.link = Some((Side::Callee, e));
+            call.link[Side::Callee.index()] = Some(e);
         }
         call.state = CallState::Connecting;
         out.push(Output::Connect {
@@ -386,6 +387,12 @@ impl CallSignaling {
             }
         };
         self.enqueue(id, Side::Callee, pending, out);
+        // what the caller sent while the call was being routed goes after the Setup
+        while let Some(p) = self.calls.get_mut(&id).and_then(|c| c.early.pop()) {
+            if let Pending::Bytes(payload) = p {
+                self.signaling_data(id, Side::Caller, conn, &payload, now, out);
+            }
+        }
     }
 
     pub(super) fn callee_connected(

@@ -4,7 +4,7 @@
 //! by causeway, which opens the channel towards E and names the call first.
 
 use super::*;
-use crate::call::LinkEnd;
+use crate::call::{CallBackTarget, LinkEnd};
 use crate::h46018::indication::{self, ChannelOpen};
 
 const C_H245: &str = "198.51.100.7:5000";
@@ -231,4 +231,192 @@ fn c_takes_es_start_h245_and_opens_the_channel_itself() {
             answer: false
         })
     );
+}
+
+/// C: the inside caller offered H.245 after its Setup and the outside callee's offer reached E
+/// first, so E's Connect names E's shared port. C opens the channel to it but relays the
+/// Connect (only a bare startH245 Facility is for C itself).
+#[test]
+fn c_relays_a_connect_from_e_that_names_the_shared_port() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts::default());
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: Some(LinkEnd::Client),
+        }),
+    });
+    let e = connects_conn(&out);
+    h.input(Input::Connected {
+        conn: e,
+        local: sa(GK_INSIDE),
+    });
+    // the inside caller offers its H.245 in a Facility
+    let inside = sa("10.1.1.20:5000");
+    let out = h.data(caller, &facility_start_h245(to_gk(), inside));
+    if let Some(listener) = out.iter().find_map(|o| match o {
+        Output::Listen { listener, .. } => Some(*listener),
+        _ => None,
+    }) {
+        h.input(Input::Listening {
+            listener,
+            addr: sa("10.1.1.1:15500"),
+        });
+    }
+    let e_shared = sa("10.1.1.5:2777");
+    let out = h.data(e, &connect(Some(e_shared), None, None));
+    assert!(
+        events(&out).contains(&CallEvent::Connected { call }),
+        "{out:?}"
+    );
+    let to_caller = sends(&out, caller);
+    let (m, uu) = decode(to_caller.first().expect("the Connect goes on"));
+    assert_eq!(m.message_type, MessageType::Connect);
+    let Body::connect(c) = &uu.h323_uu_pdu.h323_message_body else {
+        panic!()
+    };
+    assert_eq!(
+        c.h245_address, None,
+        "E's address does not reach the inside"
+    );
+    assert_eq!(connects(&out), vec![e_shared, inside]);
+}
+
+/// E: a call from one C (C1, caller) to another (C2, by call-back): nothing is connected
+/// towards either; C1 is asked with startH245, C2 is told the shared port, and each join is
+/// tied to its side by the indication's answer flag.
+#[test]
+fn e_call_between_two_cs_opens_nothing_towards_either() {
+    let mut h = H::new(CallConfig::default(), false);
+    let c1 = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c1,
+        peer: sa(CALLER),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(
+        c1,
+        &setup(SetupOpts {
+            h245: Some(sa(C_H245)),
+            ..Default::default()
+        }),
+    );
+    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let call = *call;
+    let c2_host = "203.0.113.9";
+    let out = h.input(Input::RoutedCallBack {
+        call,
+        target: CallBackTarget::Zone(1),
+        zone_name: "site2".into(),
+        flow: sa(&format!("{c2_host}:1719")),
+    });
+    let start = sends(&out, c1)
+        .iter()
+        .map(|p| decode(p))
+        .any(|(m, _)| m.message_type == MessageType::Facility);
+    assert!(start, "C1 is asked for its channel: {out:?}");
+    let c2 = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c2,
+        peer: sa(&format!("{c2_host}:40000")),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let fac = crate::endpoint::call_back_facility(asn::guid_bytes(&cid().guid), false).unwrap();
+    let out = h.data(c2, &fac);
+    assert!(connects(&out).is_empty(), "{out:?}");
+    // C2's channel (it answers)
+    let ch2 = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: ch2,
+        peer: sa(&format!("{c2_host}:40001")),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(ch2, &indication_for(true));
+    assert!(
+        connects(&out).is_empty() && !closes(&out).contains(&ch2),
+        "{out:?}"
+    );
+    // C1's channel (it called)
+    let ch1 = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: ch1,
+        peer: sa("198.51.100.7:41000"),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(ch1, &indication_for(false));
+    assert!(!closes(&out).contains(&ch1), "{out:?}");
+    assert!(events(&out).contains(&CallEvent::H245 {
+        call,
+        tunneled: false
+    }));
+    assert_eq!(sends(&h.data(ch1, &tcs_msg()), ch2), vec![tcs_msg()]);
+    assert_eq!(sends(&h.data(ch2, &tcs_msg()), ch1), vec![tcs_msg()]);
+}
+
+/// E: the channel C opens is tied to the call waiting for it even when another call carries
+/// the same callIdentifier; an indication on a port other than the shared one is refused.
+#[test]
+fn e_join_finds_the_waiting_call_among_equal_call_identifiers() {
+    let mut h = H::new(CallConfig::default(), false);
+    // an unrelated call, older, with the same callIdentifier
+    h.setup(SetupOpts::default());
+    let c = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c,
+        peer: sa(CALLER),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(
+        c,
+        &setup(SetupOpts {
+            h245: Some(sa(C_H245)),
+            ..Default::default()
+        }),
+    );
+    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let routed = h.input(Input::Routed {
+        call: *call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "LocalZone".into(),
+            link: None,
+        }),
+    });
+    h.input(Input::Connected {
+        conn: connects_conn(&routed),
+        local: sa(GK_INSIDE),
+    });
+    let wrong_port = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: wrong_port,
+        peer: sa("198.51.100.7:41001"),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(wrong_port, &indication_for(false));
+    assert!(closes(&out).contains(&wrong_port), "{out:?}");
+    let ch = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: ch,
+        peer: sa("198.51.100.7:41000"),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(ch, &indication_for(false));
+    assert!(!closes(&out).contains(&ch), "{out:?}");
 }

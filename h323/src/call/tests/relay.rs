@@ -228,3 +228,19 @@ fn status_view() {
         }]
     );
 }
+
+/// What the caller sends while its call is being routed (on E up to 6 s while C is asked
+/// with LRQ) goes to the callee after the Setup, not ahead of it.
+#[test]
+fn caller_messages_sent_while_routing_follow_the_setup() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts::default());
+    let early = facility_control(to_gk(), vec![tcs_msg()]);
+    assert!(h.data(caller, &early).is_empty());
+    let (callee, out) = h.route_and_connect(call);
+    let types: Vec<_> = sends(&out, callee)
+        .iter()
+        .map(|p| decode(p).0.message_type)
+        .collect();
+    assert_eq!(types, vec![MessageType::Setup, MessageType::Facility]);
+}
