@@ -642,6 +642,10 @@ impl Driver {
                 reason: e.to_string(),
             },
         };
+        if let call::Input::ListenFailed { reason, .. } = &input {
+            // the offered h245Address is removed: the call goes on without separate H.245
+            warn!(%ip, %reason, "H.245 listener not bound");
+        }
         let mut more = Vec::new();
         self.service
             .handle(service::Input::Call(input), Instant::now(), &mut more);

@@ -80,7 +80,13 @@ pub(super) fn listen_in_range(
             last = e;
             continue;
         }
-        return sock.listen(8);
+        // listen() can still find the port taken (a socket bound with SO_REUSEADDR, as the
+        // outbound connections of the range are, that started listening meanwhile): the
+        // next port is tried rather than the call's H.245 given up
+        match sock.listen(8) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
     }
     Err(last)
 }
