@@ -51,6 +51,18 @@ pub struct Described {
 /// A Q.931 payload of a call-signaling connection, with its H323-UserInformation and the
 /// H.245 messages tunneled in it.
 pub fn q931(payload: &[u8]) -> Described {
+    q931_with(payload, true)
+}
+
+/// What ties a Q.931 payload to its call (`call`, `from`/`to`, `release`, `connect`) and its
+/// message type as `summary`, without `text`: the pretty-printed `Debug` form is most of the
+/// cost of describing a message, and most kept messages are never read (the call history
+/// describes them in full when a ladder is asked for).
+pub fn q931_ids(payload: &[u8]) -> Described {
+    q931_with(payload, false)
+}
+
+fn q931_with(payload: &[u8], detail: bool) -> Described {
     let msg = match Q931::parse(payload) {
         Ok(m) => m,
         Err(e) => return undecodable("Q.931", &e.to_string(), payload),
@@ -64,6 +76,24 @@ pub fn q931(payload: &[u8]) -> Described {
     let cause = msg.cause().ok().flatten().map(|c| c.value.0);
     if kind == MessageType::ReleaseComplete {
         d.release = Some(cause);
+    }
+    if !detail {
+        if let Some(Ok(uu)) = user_information(&msg) {
+            let body = &uu.h323_uu_pdu.h323_message_body;
+            d.call = call_identifier(body).map(guid_hex);
+            if let Body::setup(s) = body {
+                let mut scratch = String::new();
+                d.from = aliases("sourceAddress", s.source_address.as_deref(), &mut scratch)
+                    .or_else(|| number(msg.calling_party_number().ok().flatten()));
+                d.to = aliases(
+                    "destinationAddress",
+                    s.destination_address.as_deref(),
+                    &mut scratch,
+                )
+                .or_else(|| number(msg.called_party_number().ok().flatten()));
+            }
+        }
+        return d;
     }
     let _ = writeln!(
         d.text,
@@ -95,7 +125,6 @@ pub fn q931(payload: &[u8]) -> Described {
                     s.destination_address.as_deref(),
                     &mut d.text,
                 );
-                let number = |n: Option<PartyNumber>| n.map(|n| n.digits);
                 d.from = d
                     .from
                     .take()
@@ -152,8 +181,22 @@ pub fn h245(payload: &[u8]) -> Described {
     d
 }
 
+fn number(n: Option<PartyNumber>) -> Option<String> {
+    n.map(|n| n.digits)
+}
+
 /// One RAS datagram.
 pub fn ras(bytes: &[u8]) -> Described {
+    ras_with(bytes, true)
+}
+
+/// A RAS datagram's `seq`, `call`, `answer`, `from`/`to` and summary, without `text` (see
+/// [`q931_ids`]).
+pub fn ras_ids_of(bytes: &[u8]) -> Described {
+    ras_with(bytes, false)
+}
+
+fn ras_with(bytes: &[u8], detail: bool) -> Described {
     let m = match aper::decode::<RasMessage>(bytes) {
         Ok(m) => m,
         Err(e) => return undecodable("RAS", &e.to_string(), bytes),
@@ -174,7 +217,11 @@ pub fn ras(bytes: &[u8]) -> Described {
             &mut d.text,
         );
     }
-    let _ = write!(d.text, "{m:#?}");
+    if detail {
+        let _ = write!(d.text, "{m:#?}");
+    } else {
+        d.text.clear();
+    }
     let _ = write!(d.summary, " seq {seq}");
     cap(&mut d.text);
     d

@@ -188,8 +188,8 @@ enum Item {
         key: String,
         start: Option<(Protocol, String, String)>,
         head: Head,
-        summary: String,
-        text: String,
+        channel: Channel,
+        data: Bytes,
         effect: Effect,
     },
     Search(Search),
@@ -242,8 +242,8 @@ fn item(w: Wire, links: &mut Links) -> Option<Item> {
                 key: seen.key,
                 start: seen.start.map(|(f, to)| (Protocol::H323, f, to)),
                 head,
-                summary: seen.summary,
-                text: seen.text,
+                channel,
+                data,
                 effect: seen.effect,
             })
         }
@@ -274,14 +274,11 @@ fn keep_item(st: &mut Store, item: Item) {
             key,
             start,
             head,
-            summary,
-            text,
+            channel,
+            data,
             effect,
         } => {
-            let content = Content::Described {
-                summary: &summary,
-                text: &text,
-            };
+            let content = Content::H323(channel, &data);
             keep(st, &key, start, head, content, effect);
         }
         Item::Search(s) => st.add_search(s),

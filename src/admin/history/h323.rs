@@ -5,8 +5,11 @@
 //! Q.931 messages); a RAS confirm or reject joins the request with its sequence number from
 //! the same peer. A Setup or an ARQ starts a call; Connect answers it; ReleaseComplete ends it.
 //!
-//! The decoding and naming are `causeway_h323::describe`'s; this module only links. Its maps
-//! are bounded (cleared when full: a lost link costs a message of a ladder, nothing else).
+//! The decoding and naming are `causeway_h323::describe`'s; this module only links, from the
+//! identifiers alone (`q931_ids`, `ras_ids_of`): the full description is made when a ladder
+//! is read (the pretty-printed text of every message, made as it passed, was most of the
+//! CPU of an H.323 call through a node). Its maps are bounded (cleared when full: a lost link
+//! costs a message of a ladder, nothing else).
 
 use super::store::Effect;
 use causeway_h323::describe::{self, Described};
@@ -23,9 +26,17 @@ pub struct Seen {
     pub key: String,
     /// (from, to) when it starts a call (Setup, ARQ).
     pub start: Option<(String, String)>,
-    pub summary: String,
-    pub text: String,
     pub effect: Effect,
+}
+
+/// The summary and text of a kept message, described when its ladder is read.
+pub fn describe(channel: Channel, bytes: &[u8]) -> (String, String) {
+    let d = match channel {
+        Channel::Ras => describe::ras(bytes),
+        Channel::Q931 => describe::q931(bytes),
+        Channel::H245 => describe::h245(bytes),
+    };
+    (d.summary, d.text)
 }
 
 #[derive(Default, Debug)]
@@ -50,26 +61,26 @@ impl Links {
             Channel::Q931 => self.q931(call, bytes),
             Channel::H245 => {
                 let key = self.by_call.get(&call?)?.clone();
-                Some(seen(key, describe::h245(bytes), None, Effect::None))
+                Some(seen(key, None, Effect::None))
             }
         }
     }
 
     fn ras(&mut self, remote: SocketAddr, bytes: &[u8]) -> Option<Seen> {
-        let d = describe::ras(bytes);
+        let d = describe::ras_ids_of(bytes);
         let seq = d.seq?;
         if d.answer {
             let key = self.by_ras.remove(&(remote, seq))?;
-            return Some(seen(key, d, None, Effect::None));
+            return Some(seen(key, None, Effect::None));
         }
         let key = d.call.clone()?;
         bounded(&mut self.by_ras).insert((remote, seq), key.clone());
         let start = d.summary.starts_with("ARQ").then(|| parties(&d));
-        Some(seen(key, d, start, Effect::None))
+        Some(seen(key, start, Effect::None))
     }
 
     fn q931(&mut self, call: Option<u64>, bytes: &[u8]) -> Option<Seen> {
-        let d = describe::q931(bytes);
+        let d = describe::q931_ids(bytes);
         let known = call.and_then(|c| self.by_call.get(&c).cloned());
         let key = match (d.call.clone(), known, call) {
             (Some(k), _, _) | (None, Some(k), _) => k,
@@ -87,7 +98,7 @@ impl Links {
             None if d.connect => Effect::Answered,
             None => Effect::None,
         };
-        Some(seen(key, d, start, effect))
+        Some(seen(key, start, effect))
     }
 }
 
@@ -98,14 +109,8 @@ fn parties(d: &Described) -> (String, String) {
     )
 }
 
-fn seen(key: String, d: Described, start: Option<(String, String)>, effect: Effect) -> Seen {
-    Seen {
-        key,
-        start,
-        summary: d.summary,
-        text: d.text,
-        effect,
-    }
+fn seen(key: String, start: Option<(String, String)>, effect: Effect) -> Seen {
+    Seen { key, start, effect }
 }
 
 fn bounded<K, V>(m: &mut HashMap<K, V>) -> &mut HashMap<K, V> {

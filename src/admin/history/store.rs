@@ -8,6 +8,7 @@
 //! the allocator is asked for; the allocator's own overhead comes on top (BENCHMARKS.md has
 //! the process RSS with 100,000 calls through a node).
 
+use causeway_h323::driver::Channel;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -49,30 +50,28 @@ pub struct Msg {
     pub remote: SocketAddr,
     kind: Kind,
     start: u32,
-    /// Described: the summary's length; the text follows it.
-    split: u32,
     end: u32,
 }
 
-/// How a message's content is kept: SIP as its bytes (described when read: most kept messages
-/// are never read), H.323 already described (its decoding found its call).
+/// How a message's content is kept: as its bytes, described when read (most kept messages
+/// are never read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Sip,
-    Described,
+    H323(Channel),
 }
 
 /// A message's content as handed to the store.
 pub enum Content<'a> {
     Sip(&'a [u8]),
-    Described { summary: &'a str, text: &'a str },
+    /// A RAS datagram or a TPKT payload of the channel.
+    H323(Channel, &'a [u8]),
 }
 
 impl Content<'_> {
     fn len(&self) -> usize {
         match self {
-            Content::Sip(b) => b.len(),
-            Content::Described { summary, text } => summary.len() + text.len(),
+            Content::Sip(b) | Content::H323(_, b) => b.len(),
         }
     }
 }
@@ -98,13 +97,7 @@ impl Serialize for Ladder<'_> {
             let bytes = rec.buf.get(m.start as usize..m.end as usize).unwrap_or(&[]);
             let (summary, text) = match m.kind {
                 Kind::Sip => super::sip::describe(bytes),
-                Kind::Described => {
-                    let (a, b) = bytes.split_at((m.split as usize).min(bytes.len()));
-                    (
-                        String::from_utf8_lossy(a).into_owned(),
-                        String::from_utf8_lossy(b).into_owned(),
-                    )
-                }
+                Kind::H323(channel) => super::h323::describe(channel, bytes),
             };
             #[derive(Serialize)]
             struct View<'a> {
@@ -218,17 +211,11 @@ fn add(rec: &mut CallRecord, head: Head, content: &Content<'_>, per_call: usize)
         rec.buf.reserve_exact(cap - rec.buf.len());
     }
     let start = rec.buf.len() as u32;
-    let (kind, split) = match content {
-        Content::Sip(b) => {
-            rec.buf.extend_from_slice(b);
-            (Kind::Sip, 0)
-        }
-        Content::Described { summary, text } => {
-            rec.buf.extend_from_slice(summary.as_bytes());
-            rec.buf.extend_from_slice(text.as_bytes());
-            (Kind::Described, summary.len() as u32)
-        }
+    let (kind, bytes) = match content {
+        Content::Sip(b) => (Kind::Sip, b),
+        Content::H323(channel, b) => (Kind::H323(*channel), b),
     };
+    rec.buf.extend_from_slice(bytes);
     if rec.ladder.len() == rec.ladder.capacity() {
         rec.ladder.reserve_exact(ladder_cap - rec.ladder.len());
     }
@@ -240,7 +227,6 @@ fn add(rec: &mut CallRecord, head: Head, content: &Content<'_>, per_call: usize)
         remote: head.remote,
         kind,
         start,
-        split,
         end: rec.buf.len() as u32,
     });
     true
