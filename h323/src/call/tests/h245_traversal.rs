@@ -420,3 +420,56 @@ fn e_join_finds_the_waiting_call_among_equal_call_identifiers() {
     let out = h.data(ch, &indication_for(false));
     assert!(!closes(&out).contains(&ch), "{out:?}");
 }
+
+/// E, case E2: the outside caller offered H.245 in its Setup and the call goes to C by
+/// call-back. C is told E's shared port (not a listener of the call) in the Setup it gets;
+/// C's channel there, naming the call as the answering side, is joined to the call and only
+/// then does E connect to the outside caller's address.
+#[test]
+fn e_tells_c_the_shared_port_and_connects_to_the_outside_once_c_joined() {
+    let mut h = H::new(CallConfig::default(), false);
+    let outside_h245 = sa("198.51.100.20:5000");
+    let (_, call, _) = h.setup(SetupOpts {
+        h245: Some(outside_h245),
+        ..Default::default()
+    });
+    let c_host = "203.0.113.9";
+    let out = h.input(Input::RoutedCallBack {
+        call,
+        target: CallBackTarget::Zone(0),
+        zone_name: "to-c".into(),
+        flow: sa(&format!("{c_host}:1719")),
+    });
+    assert!(connects(&out).is_empty(), "{out:?}");
+    let c = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c,
+        peer: sa(&format!("{c_host}:40000")),
+        local: sa(GK_OUTSIDE),
+        link: Some(LinkEnd::Server),
+    });
+    let fac = crate::endpoint::call_back_facility(asn::guid_bytes(&cid().guid), false).unwrap();
+    let out = h.data(c, &fac);
+    let setup_to_c = sends(&out, c)
+        .iter()
+        .map(|p| decode(p))
+        .find(|(m, _)| m.message_type == MessageType::Setup)
+        .expect("the Setup goes down C's call-back connection");
+    let Body::setup(s) = &setup_to_c.1.h323_uu_pdu.h323_message_body else {
+        panic!()
+    };
+    assert_eq!(
+        s.h245_address,
+        Some(asn::transport_address(sa("192.0.2.1:2777")))
+    );
+    assert!(connects(&out).is_empty(), "nothing towards C: {out:?}");
+    let ch = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: ch,
+        peer: sa(&format!("{c_host}:40001")),
+        local: sa("192.0.2.1:2777"),
+        link: Some(LinkEnd::Server),
+    });
+    let out = h.data(ch, &indication_for(true));
+    assert_eq!(connects(&out), vec![outside_h245]);
+}
