@@ -513,3 +513,53 @@ fn the_policy_decides_which_calls_are_anchored() {
     legs.callee.link = Some(LinkEnd::Client);
     assert!(a.wants(&legs));
 }
+
+/// Review probe: on E (multiplexed), a stream only C sends (C's OLC names only its RTCP, the
+/// mediaControlChannel): C's RTP source is never a multiplexed key.
+#[test]
+fn review_one_way_stream_from_c_on_mux() {
+    let table = SharedTable::new(TableConfig {
+        ports: PortRange {
+            start: 48000,
+            end: 48099,
+        },
+        multiplexed: crate::ports::PortPair::new(36000),
+        max_sessions: 10,
+        latch: LatchConfig::default(),
+    });
+    let relay = Arc::new(FakeRelay::default());
+    let config = AnchorConfig {
+        policy: Policy::All,
+        address: None,
+        strip_ice: false,
+        on_inactivity: OnInactivity::Report,
+        multiplexed: true,
+    };
+    let mut anchor = ChannelAnchor::new(table.clone(), relay.clone(), config);
+    let mut legs = Legs {
+        caller: leg("192.0.2.1:1720", "198.51.100.7:40000"),
+        callee: leg("192.0.2.1:1720", "192.0.2.254:41000"),
+    };
+    legs.callee.link = Some(LinkEnd::Server);
+    let now = Instant::now();
+    // C's OLC (inside -> outside, e.g. H.239 presentation): mediaControlChannel only
+    let told = anchor.channel_address(
+        "1",
+        Side::Callee,
+        &legs,
+        what(32, Component::Rtcp, false),
+        sa("10.1.1.2:40011"),
+        now,
+    );
+    println!("outside told {told:?}");
+    // C's keep-alive and media from its RTP port (40010) to E's multiplexed RTP port
+    let mut t = table.lock();
+    let ka = t.handle(36000, sa("10.1.1.2:40010"), 12, now);
+    let media = t.handle(36000, sa("10.1.1.2:40010"), 1200, now);
+    println!("ka {ka:?} media {media:?} stats {:?}", t.stats());
+    assert_eq!(
+        t.stats().dropped_unknown_source,
+        0,
+        "C's RTP dropped on E's multiplexed pair"
+    );
+}
