@@ -75,7 +75,8 @@ pub enum LocalKind {
     /// A pair of its own from the media range.
     Own,
     /// E's multiplexed pair: packets are told apart by the source they come from, which must
-    /// be the address C advertised in its SDP (exact IP and port).
+    /// be the address C advertised in its SDP (exact IP and port; see `mux` for RTP when only
+    /// RTCP was advertised).
     Multiplexed,
 }
 
