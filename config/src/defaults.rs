@@ -147,3 +147,7 @@ pub const MEDIA_MULTIPLEXED_PORTS: PortRange = PortRange {
 pub const MEDIA_INACTIVITY_TIMEOUT_SECS: u64 = 60;
 /// Relay sessions alive at once; past this a call that needs anchoring is refused (488/503).
 pub const MEDIA_MAX_SESSIONS: usize = 10_000;
+/// The RTP payload type of C's traversal media keep-alives (GNU Gatekeeper's), and the range
+/// allowed for it: RTP's dynamic payload types (RFC 3551 6).
+pub const MEDIA_KEEPALIVE_PAYLOAD_TYPE: u8 = 116;
+pub const MEDIA_KEEPALIVE_PAYLOAD_TYPE_RANGE: std::ops::RangeInclusive<u8> = 96..=127;

@@ -53,6 +53,9 @@ pub struct Media {
     pub relatch_after: u64,
     /// What happens to a call whose relay session ended for inactivity.
     pub on_inactivity: OnInactivity,
+    /// On C: the RTP payload type of traversal media keep-alives (96-127; must not be one the
+    /// endpoints use).
+    pub keepalive_payload_type: u8,
 }
 
 impl Default for Media {
@@ -68,6 +71,7 @@ impl Default for Media {
             max_sessions: d::MEDIA_MAX_SESSIONS,
             relatch_after: 0,
             on_inactivity: OnInactivity::Hangup,
+            keepalive_payload_type: d::MEDIA_KEEPALIVE_PAYLOAD_TYPE,
         }
     }
 }

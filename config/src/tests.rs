@@ -422,3 +422,26 @@ fn admin_history_bounds() {
     let e = err(&format!("{MINIMAL}[admin]\ncall_history = 2000000\n"));
     assert_eq!(e.field.as_deref(), Some("admin.call_history"));
 }
+
+#[test]
+fn media_keepalive_payload_type_defaults_to_116_and_must_be_dynamic() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert_eq!(c.media.keepalive_payload_type, 116);
+    let c = Config::parse(
+        "t.toml",
+        &format!("{MINIMAL}[media]\nkeepalive_payload_type = 96\n"),
+    )
+    .unwrap();
+    assert_eq!(c.media.keepalive_payload_type, 96);
+    for bad in [0, 95, 128] {
+        let e = err(&format!(
+            "{MINIMAL}[media]\nkeepalive_payload_type = {bad}\n"
+        ));
+        let e = e.to_string();
+        assert!(e.contains("media.keepalive_payload_type"), "{e}");
+        assert!(e.contains("96 to 127"), "{e}");
+    }
+    // not a u8 at all: a type error naming the key
+    let e = err(&format!("{MINIMAL}[media]\nkeepalive_payload_type = 300\n"));
+    assert!(e.to_string().contains("keepalive_payload_type"), "{e}");
+}

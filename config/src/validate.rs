@@ -311,6 +311,18 @@ fn check_media(c: &Config) -> Result<(), FieldError> {
             "must be positive",
         ));
     }
+    let pt = &crate::defaults::MEDIA_KEEPALIVE_PAYLOAD_TYPE_RANGE;
+    if !pt.contains(&m.keepalive_payload_type) {
+        return Err(FieldError::new(
+            &[Key("media"), Key("keepalive_payload_type")],
+            format!(
+                "must be a dynamic RTP payload type, {} to {} (116 by default), and none the \
+                 endpoints use",
+                pt.start(),
+                pt.end()
+            ),
+        ));
+    }
     Ok(())
 }
 

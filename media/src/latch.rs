@@ -12,7 +12,7 @@
 //! `Relatch::AfterSilence`, once the latched source has been silent that long (an endpoint
 //! that moved, or a NAT binding that changed).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Which first packet may latch.
@@ -22,7 +22,8 @@ pub enum LatchRule {
     #[default]
     AnySource,
     /// Only the IP the SDP named, from any port (a NAT that keeps the address but maps the
-    /// port). With no SDP address nothing can latch.
+    /// port), or the peer's IP as signaling saw it (`Latch::admitting`). With neither nothing
+    /// can latch.
     ExpectedIpOnly,
 }
 
@@ -89,6 +90,9 @@ pub struct Latch {
     config: LatchConfig,
     /// From the SDP; kept after latching because `ExpectedIpOnly` checks relatches too.
     expected: Option<SocketAddr>,
+    /// Another IP `ExpectedIpOnly` admits: the peer's address as its signaling connection was
+    /// seen (a NAT rewrites the source of its media to that, not to what the SDP says).
+    also: Option<IpAddr>,
     latched: Option<(SocketAddr, Instant)>,
 }
 
@@ -97,8 +101,15 @@ impl Latch {
         Latch {
             config,
             expected,
+            also: None,
             latched: None,
         }
+    }
+
+    /// The same latch, `ExpectedIpOnly` admitting `ip` too (nothing more with `None`).
+    pub fn admitting(mut self, ip: Option<IpAddr>) -> Latch {
+        self.also = ip;
+        self
     }
 
     /// A packet from `src` arrived at `now`.
@@ -136,10 +147,14 @@ impl Latch {
     fn admit(&self, src: SocketAddr) -> Result<(), DropReason> {
         match self.config.rule {
             LatchRule::AnySource => Ok(()),
-            LatchRule::ExpectedIpOnly => match self.expected {
-                Some(e) if e.ip() == src.ip() => Ok(()),
-                _ => Err(DropReason::NotExpectedIp),
-            },
+            LatchRule::ExpectedIpOnly => {
+                let ip = src.ip();
+                if self.expected.is_some_and(|e| e.ip() == ip) || self.also == Some(ip) {
+                    Ok(())
+                } else {
+                    Err(DropReason::NotExpectedIp)
+                }
+            }
         }
     }
 
@@ -164,6 +179,13 @@ impl Latch {
 
     pub fn expected(&self) -> Option<SocketAddr> {
         self.expected
+    }
+
+    /// Forgets the latched source and expects `expected` (a multiplexed leg re-keyed: its
+    /// old source no longer reaches it).
+    pub fn reset(&mut self, expected: Option<SocketAddr>) {
+        self.expected = expected;
+        self.latched = None;
     }
 
     /// A new offer or answer named another address. The latch stays: a NATed peer's real

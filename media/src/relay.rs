@@ -52,8 +52,13 @@ pub struct RelayConfig {
     pub inactivity: Duration,
     /// How often idle sessions are looked for.
     pub sweep_every: Duration,
-    /// SO_RCVBUF for each relay socket; the kernel default when `None`.
+    /// SO_RCVBUF for each relay socket; the kernel default when `None`. The multiplexed
+    /// socket carries every traversal call's media and overflows the default at some 50k
+    /// packets/s. A size the kernel refuses is logged, and the socket keeps its default (the
+    /// kernel silently caps a request at `net.core.rmem_max`).
     pub recv_buffer: Option<usize>,
+    /// The RTP payload type of the keep-alives sent (`[media] keepalive_payload_type`).
+    pub keepalive_payload_type: u8,
 }
 
 impl RelayConfig {
@@ -66,6 +71,7 @@ impl RelayConfig {
             ),
             sweep_every: Duration::from_secs(1),
             recv_buffer: None,
+            keepalive_payload_type: keepalive::PAYLOAD_TYPE,
         }
     }
 }
@@ -306,11 +312,12 @@ impl Shared {
 
     /// Sends keep-alives from their ports (counted as sent or failed like relayed packets).
     fn send_keepalives(&self, due: &[KeepAlive]) {
+        let pt = self.config.keepalive_payload_type;
         for k in due {
             let seq = self.counters.keepalive_seq.fetch_add(1, Relaxed) as u16;
             let ok = self
                 .socket(k.from_port)
-                .is_some_and(|s| s.get_ref().send_to(&k.packet(seq), k.to).is_ok());
+                .is_some_and(|s| s.get_ref().send_to(&k.packet(pt, seq), k.to).is_ok());
             let counter = if ok {
                 &self.counters.sent
             } else {
@@ -330,7 +337,10 @@ impl Shared {
         )?;
         s.set_nonblocking(true)?;
         if let Some(size) = self.config.recv_buffer {
-            s.set_recv_buffer_size(size)?;
+            // a smaller buffer only costs packets under load: never a reason to refuse a call
+            if let Err(error) = s.set_recv_buffer_size(size) {
+                tracing::warn!(port, size, %error, "media relay socket: SO_RCVBUF not set");
+            }
         }
         s.bind(&addr.into())?;
         let std_sock = std::net::UdpSocket::from(s);

@@ -11,7 +11,13 @@
 //! binds or closes sockets for the port pairs that `add`, `remove` and `expire` report.
 //!
 //! Memory is bounded: at most `max_sessions` sessions, one route slot per port number, one
-//! multiplexed-source entry per multiplexed leg component.
+//! multiplexed-source entry per multiplexed leg component. How multiplexed legs are keyed (and
+//! re-keyed without losing their latch) is `mux`'s.
+//!
+//! E's end of a link on a pair of its own (`[media] multiplexed = false`, or C behind a NAT,
+//! see `anchor`) latches only on a source whose IP is the one C advertised or the one its
+//! signaling came from (`LegSpec::observed`): the first packet of anyone else would otherwise
+//! take C's stream.
 //!
 //! `add` runs in steps, one function each (sources, ports, slot, session, routes). Split out of
 //! one long `try_add`, an add + remove of an own/multiplexed session measured 213-229 ns
@@ -19,12 +25,12 @@
 //! 2 vCPU VM, 2026-12-04): no cost.
 
 use crate::call::{LinkEnd, Side};
-use crate::latch::{DropReason, Latch, LatchConfig, Verdict};
+use crate::latch::{DropReason, Latch, LatchConfig, LatchRule, Verdict};
 use crate::ports::{PortAllocator, PortPair, PortsExhausted};
 use causeway_config::PortRange;
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,7 +75,8 @@ pub enum LocalKind {
     /// A pair of its own from the media range.
     Own,
     /// E's multiplexed pair: packets are told apart by the source they come from, which must
-    /// be the address C advertised in its SDP (exact IP and port).
+    /// be the address C advertised in its SDP (exact IP and port; see `mux` for RTP when only
+    /// RTCP was advertised).
     Multiplexed,
 }
 
@@ -84,6 +91,10 @@ pub struct LegSpec {
     /// The leg is a traversal link (see `keepalive`): C's end sends keep-alives, E's end sends
     /// nothing before C's first packet.
     pub link: Option<LinkEnd>,
+    /// E's end of a link: C's IP as its signaling connection was seen. A pair of its own
+    /// latches on it as well as on the advertised IP (a NAT between C and E rewrites C's
+    /// media to it).
+    pub observed: Option<IpAddr>,
 }
 
 impl LegSpec {
@@ -94,6 +105,7 @@ impl LegSpec {
             rtp,
             rtcp: rtp.and_then(rtcp_of),
             link: None,
+            observed: None,
         }
     }
     /// E's leg towards C over the multiplexed pair, keyed by C's advertised RTP address (and
@@ -104,12 +116,29 @@ impl LegSpec {
             rtp,
             rtcp: rtp.and_then(rtcp_of),
             link: None,
+            observed: None,
         }
     }
     /// The same leg, marked as a traversal link's end (or not).
     pub fn on_link(mut self, link: Option<LinkEnd>) -> LegSpec {
         self.link = link;
         self
+    }
+    /// The same leg, with the link peer's IP as signaling saw it (or not).
+    pub fn observed_at(mut self, ip: Option<IpAddr>) -> LegSpec {
+        self.observed = ip;
+        self
+    }
+    /// How this leg's latches admit a first source: E's end of a link on a pair of its own
+    /// only from C's IPs (advertised or observed), every other leg as the table says.
+    fn latch_config(&self, table: LatchConfig) -> LatchConfig {
+        match (self.local, self.link) {
+            (LocalKind::Own, Some(LinkEnd::Server)) => LatchConfig {
+                rule: LatchRule::ExpectedIpOnly,
+                ..table
+            },
+            _ => table,
+        }
     }
 }
 
@@ -224,9 +253,11 @@ pub struct Leg {
     /// Arrived on this leg's ports and dropped (stranger, refused IP, nowhere to send).
     dropped: u64,
     link: Option<LinkEnd>,
-    /// When a packet of each component last left towards this leg's peer (relayed or a
-    /// keep-alive).
+    /// C's end of a link only (the keep-alives' clock): when a packet of each component last
+    /// left towards this leg's peer (relayed or a keep-alive).
     last_out: [Option<Instant>; 2],
+    /// A multiplexed leg's keys in `Table::mux_sources`, per component (see `mux`).
+    keys: [Option<SocketAddr>; 2],
 }
 
 impl Leg {
@@ -388,37 +419,17 @@ impl Table {
             });
         }
         let specs = [a, b];
-        self.check_mux_sources(&specs)?;
+        let keys = self.plan_mux_keys(&specs)?;
         let locals = self.allocate_locals(&specs)?;
         let slot = self.take_slot(&locals)?;
-        let id = self.place_session(slot, &specs, &locals, now);
-        self.route_legs(slot, &specs, &locals);
+        let id = self.place_session(slot, &specs, &locals, keys, now);
+        self.route_legs(slot, &locals, &keys);
         self.stats.sessions += 1;
         Ok(SessionInfo {
             id,
             a: locals[0],
             b: locals[1],
         })
-    }
-
-    /// A multiplexed leg needs the multiplexed pair, and sources that no other leg (of this
-    /// session or another) already expects: they are how its packets are told apart.
-    fn check_mux_sources(&self, specs: &[LegSpec; 2]) -> Result<(), AddError> {
-        let mut keys: Vec<(Component, SocketAddr)> = Vec::new();
-        for s in specs {
-            if s.local == LocalKind::Multiplexed {
-                if self.config.multiplexed.is_none() {
-                    return Err(AddError::NoMultiplexedPair);
-                }
-                for k in mux_keys(s.rtp, s.rtcp) {
-                    if self.mux_sources.contains_key(&k) || keys.contains(&k) {
-                        return Err(AddError::MultiplexedSourceTaken(k.1));
-                    }
-                    keys.push(k);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Both legs' local pairs, or none: a failure for B gives A's pair back.
@@ -459,24 +470,28 @@ impl Table {
         slot: u32,
         specs: &[LegSpec; 2],
         locals: &[Local; 2],
+        keys: [[Option<SocketAddr>; 2]; 2],
         now: Instant,
     ) -> SessionId {
-        let latch = self.config.latch;
+        let table = self.config.latch;
         let entry = &mut self.slots[slot as usize];
         let id = SessionId {
             slot,
             generation: entry.generation,
         };
-        let leg = |i: usize| Leg {
-            local: locals[i],
-            latches: [
-                Latch::new(specs[i].rtp, latch),
-                Latch::new(specs[i].rtcp, latch),
-            ],
-            forwarded: Flow::default(),
-            dropped: 0,
-            link: specs[i].link,
-            last_out: [None; 2],
+        let leg = |i: usize| {
+            let spec = &specs[i];
+            let latch = spec.latch_config(table);
+            let new = |a| Latch::new(a, latch).admitting(spec.observed);
+            Leg {
+                local: locals[i],
+                latches: [new(spec.rtp), new(spec.rtcp)],
+                forwarded: Flow::default(),
+                dropped: 0,
+                link: spec.link,
+                last_out: [None; 2],
+                keys: keys[i],
+            }
         };
         entry.session = Some(Session {
             id,
@@ -487,8 +502,8 @@ impl Table {
     }
 
     /// Makes packets find the session: an own pair by its port numbers, a multiplexed leg by
-    /// the sources it expects.
-    fn route_legs(&mut self, slot: u32, specs: &[LegSpec; 2], locals: &[Local; 2]) {
+    /// its keys (the sources it expects).
+    fn route_legs(&mut self, slot: u32, locals: &[Local; 2], keys: &[[Option<SocketAddr>; 2]; 2]) {
         for (i, side) in [Side::Caller, Side::Callee].into_iter().enumerate() {
             match locals[i] {
                 Local::Own(p) => {
@@ -500,11 +515,7 @@ impl Table {
                         };
                     }
                 }
-                Local::Multiplexed(_) => {
-                    for k in mux_keys(specs[i].rtp, specs[i].rtcp) {
-                        self.mux_sources.insert(k, (slot, side));
-                    }
-                }
+                Local::Multiplexed(_) => self.insert_mux_keys(keys[i], (slot, side)),
             }
         }
     }
@@ -527,7 +538,7 @@ impl Table {
     }
 
     /// The far side's SDP (an answer, a re-INVITE) named these addresses for leg `side`. An
-    /// established latch stays where it is; a multiplexed leg is re-keyed.
+    /// established latch stays where it is; a multiplexed leg is re-keyed (see `mux`).
     pub fn set_expected(
         &mut self,
         id: SessionId,
@@ -535,43 +546,14 @@ impl Table {
         rtp: Option<SocketAddr>,
         rtcp: Option<SocketAddr>,
     ) -> Result<(), UpdateError> {
-        let session = self.get(id).ok_or(UpdateError::UnknownSession)?;
-        let leg = session.leg(side);
+        let leg = self.get(id).ok_or(UpdateError::UnknownSession)?.leg(side);
         if let Local::Multiplexed(_) = leg.local {
-            let old = mux_keys(
-                leg.latch(Component::Rtp).expected(),
-                leg.latch(Component::Rtcp).expected(),
-            );
-            let new = mux_keys(rtp, rtcp);
-            for k in &new {
-                match self.mux_sources.get(k) {
-                    Some(&owner) if owner != (id.slot, side) => {
-                        return Err(UpdateError::MultiplexedSourceTaken(k.1))
-                    }
-                    _ => {}
-                }
-            }
-            for k in old {
-                self.mux_sources.remove(&k);
-            }
-            for k in new {
-                self.mux_sources.insert(k, (id.slot, side));
-            }
+            return self.rekey_mux(id, side, rtp, rtcp);
         }
-        let config = self.config.latch;
         let session = self.get_mut(id).ok_or(UpdateError::UnknownSession)?;
         let leg = &mut session.legs[side.index()];
-        match leg.local {
-            Local::Own(_) => {
-                leg.latches[0].set_expected(rtp);
-                leg.latches[1].set_expected(rtcp);
-            }
-            // On the multiplexed pair the source is the key: a latch to the old key would
-            // refuse every packet the new key now lets through.
-            Local::Multiplexed(_) => {
-                leg.latches = [Latch::new(rtp, config), Latch::new(rtcp, config)];
-            }
-        }
+        leg.latches[0].set_expected(rtp);
+        leg.latches[1].set_expected(rtcp);
         Ok(())
     }
 
@@ -635,7 +617,10 @@ impl Table {
             self.stats.dropped_no_destination += 1;
             return None;
         };
-        other.last_out[component.index()] = Some(now);
+        if other.link == Some(LinkEnd::Client) {
+            // only C's end of a link reads it (keep-alives): off the path of every other packet
+            other.last_out[component.index()] = Some(now);
+        }
         let from_port = other.local.port(component);
         session.legs[side.index()].forwarded.add(len);
         self.stats.forwarded.add(len);
@@ -659,17 +644,7 @@ impl Table {
                     self.routes[usize::from(p.rtcp())] = Route::Free;
                     self.ports.release(p);
                 }
-                Local::Multiplexed(_) => {
-                    let keys = mux_keys(
-                        leg.latch(Component::Rtp).expected(),
-                        leg.latch(Component::Rtcp).expected(),
-                    );
-                    for k in keys {
-                        if self.mux_sources.get(&k) == Some(&(id.slot, side)) {
-                            self.mux_sources.remove(&k);
-                        }
-                    }
-                }
+                Local::Multiplexed(_) => self.remove_mux_keys(leg.keys, (id.slot, side)),
             }
         }
         self.stats.sessions -= 1;
@@ -719,19 +694,8 @@ impl Table {
     }
 }
 
-/// The multiplexed-source keys of a leg's expected addresses.
-fn mux_keys(rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) -> Vec<(Component, SocketAddr)> {
-    let mut v = Vec::with_capacity(2);
-    if let Some(a) = rtp {
-        v.push((Component::Rtp, a));
-    }
-    if let Some(a) = rtcp {
-        v.push((Component::Rtcp, a));
-    }
-    v
-}
-
 pub mod keepalive;
+mod mux;
 mod shared;
 pub use keepalive::KeepAlive;
 pub use shared::SharedTable;

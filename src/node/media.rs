@@ -16,6 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
+/// SO_RCVBUF of relay sockets, as the SIP UDP transport's (the kernel caps it at
+/// `net.core.rmem_max`).
+const RELAY_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 /// The media relay, unless `[media] anchor = "none"`. E (a node with traversal server zones)
 /// also binds the multiplexed pair its links' media arrives on.
 pub(super) fn start(
@@ -50,6 +54,10 @@ pub(super) fn start(
     let ip = m.address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let mut rc = RelayConfig::new(ip, table);
     rc.inactivity = Duration::from_secs(m.inactivity_timeout);
+    // every relay socket (the multiplexed one above all: the default overflows at some 50k
+    // packets/s); a kernel that refuses it only gets a warning per socket
+    rc.recv_buffer = Some(RELAY_RECV_BUFFER);
+    rc.keepalive_payload_type = m.keepalive_payload_type;
     let relay = relay::spawn(rc).with_context(|| {
         format!(
             "media relay on {ip} (multiplexed pair {})",

@@ -22,7 +22,9 @@
 //! fake.
 //!
 //! A call across a traversal zone has a link leg (`Leg::link`): E's end of it goes on the
-//! multiplexed pair (unless `[media] multiplexed` is off), and on C, as soon as E's address for
+//! multiplexed pair (unless `[media] multiplexed` is off, or a NAT between C and E shows: see
+//! `peers`; the address that sets the session up is the one C's advertised IP is judged by,
+//! when C announced it), and on C, as soon as E's address for
 //! a stream is known, the relay sends that leg's keep-alives at once (`RelayCommand::KeepAlive`,
 //! see `session::keepalive`), so C's firewall holds a pinhole before E's media comes.
 //!
@@ -41,7 +43,8 @@
 #[cfg(test)]
 mod tests;
 
-use super::{leg_spec, wanted, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal};
+use super::peers::{leg_spec, Peers};
+use super::{wanted, AnchorConfig, Anchored, ChannelAddress, MediaAnchor, MediaRefusal};
 use super::{Relay, RelayCommand, RelayEvent, BIND_ATTEMPTS, MAX_CALLS};
 use crate::call::{Leg, Legs, LinkEnd, Side};
 use crate::session::{Component, LegSpec, SessionInfo, SharedTable};
@@ -70,6 +73,8 @@ pub struct ChannelAnchor {
     config: AnchorConfig,
     /// Call -> H.245 sessionID -> its relay session.
     calls: HashMap<String, HashMap<u8, Slot>>,
+    /// What signaling saw of the calls' link peers.
+    peers: Peers,
 }
 
 impl ChannelAnchor {
@@ -85,6 +90,7 @@ impl ChannelAnchor {
             relay,
             config,
             calls: HashMap::new(),
+            peers: Peers::default(),
         }
     }
 
@@ -106,12 +112,14 @@ impl ChannelAnchor {
     }
 
     /// The relay session of a call's H.245 session: the one it has (set up again if the relay
-    /// ended it for inactivity), a new one, or `None` when it is refused.
+    /// ended it for inactivity), a new one, or `None` when it is refused. `first`: the side
+    /// that announced the address at hand, and its IP.
     fn session(
         &mut self,
         call_id: &str,
         session: u8,
         legs: &Legs,
+        first: (Side, IpAddr),
         now: Instant,
     ) -> Option<SessionInfo> {
         let calls = self.calls.len();
@@ -136,10 +144,12 @@ impl ChannelAnchor {
             }
             None => {}
         }
-        let specs = (
-            leg_spec(&legs.caller, self.config.multiplexed, None),
-            leg_spec(&legs.callee, self.config.multiplexed, None),
-        );
+        let spec = |side: Side| {
+            let media = (first.0 == side).then_some(first.1);
+            let observed = self.peers.get(call_id, side);
+            leg_spec(legs.leg(side), self.config.multiplexed, observed, media)
+        };
+        let specs = (spec(Side::Caller), spec(Side::Callee));
         let slot = match open(&self.table, self.relay.as_ref(), specs, now) {
             Ok(info) => Slot::Relayed(info),
             Err(why) => {
@@ -222,7 +232,7 @@ impl MediaAnchor for ChannelAnchor {
         if !relayable(addr) {
             return None;
         }
-        let info = self.session(call_id, what.session, legs, now)?;
+        let info = self.session(call_id, what.session, legs, (from, addr.ip()), now)?;
         {
             let mut table = self.table.lock();
             let leg = table.get(info.id)?.leg(from);
@@ -249,7 +259,12 @@ impl MediaAnchor for ChannelAnchor {
         Some(SocketAddr::new(ip, local.port(what.component)))
     }
 
+    fn link_peer(&mut self, call_id: &str, side: Side, observed: IpAddr) {
+        self.peers.set(call_id, side, observed);
+    }
+
     fn end(&mut self, call_id: &str) {
+        self.peers.remove(call_id);
         let Some(sessions) = self.calls.remove(call_id) else {
             return;
         };

@@ -17,7 +17,9 @@
 //! - a leg that is C's link as seen from E uses E's multiplexed pair (36000/36001): E
 //!   advertises it to C and tells C's calls apart by the source port C advertised;
 //! - every other leg gets a pair of its own from the media range; on C the link-facing pair is
-//!   where C sends to E's multiplexed pair from (so C's firewall sees only outbound flows).
+//!   where C sends to E's multiplexed pair from (so C's firewall sees only outbound flows);
+//! - unless a NAT between C and E shows (`MediaAnchor::link_peer`): then E's link leg gets a
+//!   pair of its own too, see `peers`.
 //!
 //! H.323's H.245 logical-channel addresses are anchored by [`ChannelAnchor`] (`channels`), in
 //! the same relay table, one session per H.245 session of a call; see its module docs for why
@@ -27,6 +29,7 @@
 //! Owns the call -> sessions map and the inactivity sweep; the packets are the driver's.
 
 mod channels;
+mod peers;
 mod streams;
 #[cfg(test)]
 mod tests;
@@ -40,6 +43,7 @@ use crate::session::{
 };
 use bytes::Bytes;
 use causeway_config::media::{Anchor as Policy, OnInactivity};
+use peers::{leg_spec, Peers};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -152,6 +156,12 @@ pub trait MediaAnchor {
     }
     /// The call ended (BYE, CANCEL, a failure answer): free what it holds.
     fn end(&mut self, call_id: &str);
+    /// Side `side` of call `call_id` is E's end of a traversal link, and C's signaling
+    /// connection came from `observed` (its source IP as seen here). Tell it before the call's
+    /// first media description: a NAT between C and E (`observed` not the IP C advertises for
+    /// its media) puts that leg on a pair of its own instead of the multiplexed one (see
+    /// `peers`). Not telling it keeps the multiplexed layout. Freed by `end`.
+    fn link_peer(&mut self, _call_id: &str, _side: Side, _observed: IpAddr) {}
     /// The relay driver's answer to a command; the call whose set-up it settled, if any (ask
     /// `sdp` again for it).
     fn handle(&mut self, _event: RelayEvent, _now: Instant) -> Option<String> {
@@ -213,6 +223,8 @@ pub struct Anchor {
     table: SharedTable,
     config: AnchorConfig,
     calls: HashMap<String, Call>,
+    /// What signaling saw of the calls' link peers.
+    peers: Peers,
     /// Sessions the driver is binding: (call, stream index).
     opening: HashMap<SessionId, (String, usize)>,
     commands: VecDeque<RelayCommand>,
@@ -225,6 +237,7 @@ impl Anchor {
             table,
             config,
             calls: HashMap::new(),
+            peers: Peers::default(),
             opening: HashMap::new(),
             commands: VecDeque::new(),
             sweep_at: None,
@@ -248,12 +261,14 @@ impl Anchor {
         self.config.address.unwrap_or_else(|| leg.local.ip())
     }
 
-    /// The relay's view of a leg: E's link leg is multiplexed (unless `[media] multiplexed` is
-    /// off), every other one has its own pair.
-    fn spec(&self, leg: &Leg, expected: Option<Stream>) -> LegSpec {
-        let rtp = expected.map(|s| s.rtp);
-        let mut spec = leg_spec(leg, self.config.multiplexed, rtp);
+    /// The relay's view of side `side` of call `call_id`: E's link leg is multiplexed (unless
+    /// `[media] multiplexed` is off or C is behind a NAT), every other one has its own pair.
+    fn spec(&self, call_id: &str, side: Side, leg: &Leg, expected: Option<Stream>) -> LegSpec {
+        let observed = self.peers.get(call_id, side);
+        let media = expected.map(|s| s.rtp.ip());
+        let mut spec = leg_spec(leg, self.config.multiplexed, observed, media);
         if let Some(s) = expected {
+            spec.rtp = Some(s.rtp);
             spec.rtcp = s.rtcp;
         }
         spec
@@ -279,8 +294,8 @@ impl Anchor {
                     continue;
                 };
                 let specs = (
-                    self.spec(&legs.caller, Some(expected)),
-                    self.spec(&legs.callee, None),
+                    self.spec(call_id, Side::Caller, &legs.caller, Some(expected)),
+                    self.spec(call_id, Side::Callee, &legs.callee, None),
                 );
                 match table.add(specs.0, specs.1, now) {
                     Ok(info) => streams.push(Some(Relayed {
@@ -427,17 +442,6 @@ fn update_refusal(e: UpdateError) -> MediaRefusal {
 
 /// The `[media] anchor` policy: whether a call between `legs` is anchored (SIP and H.323
 /// alike).
-/// A leg as the relay table takes it: E's end of a link on the multiplexed pair when
-/// `multiplexed`, every other leg on a pair of its own; a link end is marked as one.
-fn leg_spec(leg: &Leg, multiplexed: bool, rtp: Option<SocketAddr>) -> LegSpec {
-    let spec = if leg.link == Some(LinkEnd::Server) && multiplexed {
-        LegSpec::multiplexed(rtp)
-    } else {
-        LegSpec::own(rtp)
-    };
-    spec.on_link(leg.link)
-}
-
 fn wanted(policy: Policy, legs: &Legs) -> bool {
     match policy {
         Policy::All => true,
@@ -485,6 +489,7 @@ impl MediaAnchor for Anchor {
     }
 
     fn end(&mut self, call_id: &str) {
+        self.peers.remove(call_id);
         let Some(call) = self.calls.remove(call_id) else {
             return;
         };
@@ -495,6 +500,10 @@ impl MediaAnchor for Anchor {
                 self.commands.push_back(RelayCommand::Close(info));
             }
         }
+    }
+
+    fn link_peer(&mut self, call_id: &str, side: Side, observed: IpAddr) {
+        self.peers.set(call_id, side, observed);
     }
 
     fn handle(&mut self, event: RelayEvent, now: Instant) -> Option<String> {

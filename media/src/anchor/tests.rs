@@ -338,3 +338,36 @@ fn a_call_whose_media_the_relay_ended_is_hung_up_by_the_next_sweep() {
     assert!(a.handle_timeout(after).is_empty());
     assert_eq!(a.poll_timeout(), None);
 }
+
+#[test]
+fn c_behind_a_nat_offering_through_e_gets_a_pair_of_its_own() {
+    let (mut a, table) = anchoring(47400, 10, Some(47500));
+    let t0 = Instant::now();
+    // E: C is the caller over the link; its SDP names its private address, its signaling came
+    // from the NAT's
+    let legs = Legs {
+        caller: leg(Some(LinkEnd::Server), "127.0.0.1:7001", "127.0.0.3:40000"),
+        callee: leg(None, "127.0.0.1:5060", "127.0.0.2:5060"),
+    };
+    a.link_peer("nat", Side::Caller, "127.0.0.3".parse().expect("ip"));
+    offer(&mut a, "nat", &legs, &sdp("10.1.1.2", 40010), t0);
+    let ids = a.sessions_of("nat");
+    let info = table
+        .lock()
+        .get(ids[0])
+        .expect("session")
+        .leg(Side::Caller)
+        .local();
+    assert!(matches!(info, Local::Own(_)), "{info:?}");
+    // the same, with its SDP naming the address its signaling came from: multiplexed
+    a.link_peer("plain", Side::Caller, "127.0.0.3".parse().expect("ip"));
+    offer(&mut a, "plain", &legs, &sdp("127.0.0.3", 40010), t0);
+    let ids = a.sessions_of("plain");
+    let info = table
+        .lock()
+        .get(ids[0])
+        .expect("session")
+        .leg(Side::Caller)
+        .local();
+    assert!(matches!(info, Local::Multiplexed(_)), "{info:?}");
+}

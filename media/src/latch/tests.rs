@@ -151,3 +151,34 @@ fn a_new_sdp_address_moves_an_unlatched_destination_only() {
     assert_eq!(l.expected(), Some(sa(SDP)));
     assert_eq!(l.latched(), Some(sa(NAT)));
 }
+
+#[test]
+fn expected_ip_only_admits_the_peer_ip_signaling_saw_too() {
+    let t0 = Instant::now();
+    let config = LatchConfig {
+        rule: LatchRule::ExpectedIpOnly,
+        relatch: Relatch::Never,
+    };
+    let natted: IpAddr = "198.51.100.7".parse().unwrap();
+    // the SDP names a private address; the NAT's public one is what the peer's media comes from
+    let mut l = Latch::new(Some(sa("10.1.1.2:40010")), config).admitting(Some(natted));
+    assert_eq!(
+        l.handle(sa(EVIL), t0),
+        Verdict::Drop(DropReason::NotExpectedIp)
+    );
+    assert_eq!(l.handle(sa(NAT), t0), Verdict::Latched);
+    // no SDP address yet: the signaling peer's IP alone admits
+    let mut l = Latch::new(None, config).admitting(Some(natted));
+    assert_eq!(
+        l.handle(sa(EVIL), t0),
+        Verdict::Drop(DropReason::NotExpectedIp)
+    );
+    assert_eq!(l.handle(sa(NAT), t0), Verdict::Latched);
+    // without it, the SDP's IP only
+    let mut l = Latch::new(Some(sa("10.1.1.2:40010")), config).admitting(None);
+    assert_eq!(
+        l.handle(sa(NAT), t0),
+        Verdict::Drop(DropReason::NotExpectedIp)
+    );
+    assert_eq!(l.handle(sa("10.1.1.2:5000"), t0), Verdict::Latched);
+}

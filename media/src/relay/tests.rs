@@ -169,3 +169,28 @@ async fn limits_come_back_as_errors() {
     let e = open(&relay, LegSpec::multiplexed(Some(at(9))), leg()).unwrap_err();
     assert!(matches!(e, AddError::TooManySessions { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buffer() {
+    let mut cfg = config(46800, None);
+    cfg.keepalive_payload_type = 100;
+    cfg.recv_buffer = Some(4 * 1024 * 1024);
+    let relay = spawn(cfg).unwrap();
+    let (inside, e) = (peer().await, peer().await);
+    let e_addr = e.local_addr().unwrap();
+    // C: the callee leg is C's end of the link to E
+    let s = open(
+        &relay,
+        LegSpec::own(Some(inside.local_addr().unwrap())),
+        LegSpec::own(Some(e_addr)).on_link(Some(crate::call::LinkEnd::Client)),
+    )
+    .unwrap();
+    relay.execute(RelayCommand::KeepAlive {
+        session: s.id,
+        side: crate::call::Side::Callee,
+    });
+    let (p, from) = recv(&e).await;
+    assert_eq!(from, at(s.b.pair().rtp()));
+    assert_eq!(p.len(), keepalive::RTP_LEN);
+    assert_eq!(p[1], 100, "payload type, marker clear");
+}

@@ -6,9 +6,11 @@
 //! that component came back). E's end sends nothing until C's first packet
 //! arrived (`Leg::destination`), so no datagram ever goes towards C unasked.
 //!
-//! The packets: RTP, a bare 12-byte header with payload type [`PAYLOAD_TYPE`] (GNU
-//! Gatekeeper's keep-alive type; any relay, causeway's included, takes an RTP packet with no
-//! payload for a keep-alive and does not forward it); RTCP, an empty receiver report (RFC 3550
+//! The packets: RTP, a bare 12-byte header with payload type `[media] keepalive_payload_type`
+//! ([`PAYLOAD_TYPE`] by default, GNU Gatekeeper's keep-alive type; configurable because it
+//! must not collide with a payload type the endpoints negotiate; any relay, causeway's
+//! included, takes an RTP packet with no payload for a keep-alive, whatever its type, and does
+//! not forward it); RTCP, an empty receiver report (RFC 3550
 //! 6.4.2, RC = 0), which is valid RTCP wherever it ends up.
 //!
 //! Owns which legs are due and the packet bytes; the relay driver sends them. Must not touch
@@ -25,8 +27,9 @@ pub const EVERY: Duration = Duration::from_secs(19);
 /// The interval until E's first packet of that component arrived: E may have learnt C's address
 /// after C's first keep-alive reached it (then E had no use for it and still waits for one).
 pub const UNTIL_ANSWERED: Duration = Duration::from_secs(1);
-/// The RTP payload type of keep-alives (dynamic range; as GNU Gatekeeper sends them).
-pub const PAYLOAD_TYPE: u8 = 116;
+/// The RTP payload type of keep-alives by default (dynamic range; as GNU Gatekeeper sends
+/// them).
+pub const PAYLOAD_TYPE: u8 = causeway_config::defaults::MEDIA_KEEPALIVE_PAYLOAD_TYPE;
 /// An RTP packet of this length is a header with no payload: a keep-alive.
 pub const RTP_LEN: usize = 12;
 
@@ -39,14 +42,15 @@ pub struct KeepAlive {
 }
 
 impl KeepAlive {
-    /// The datagram: an RTP header (sequence number `seq`) or an empty RTCP receiver report.
-    /// The SSRC is the local port, which is unique on the node.
-    pub fn packet(&self, seq: u16) -> Vec<u8> {
+    /// The datagram: an RTP header (payload type `payload_type`, sequence number `seq`) or an
+    /// empty RTCP receiver report. The SSRC is the local port, which is unique on the node.
+    pub fn packet(&self, payload_type: u8, seq: u16) -> Vec<u8> {
         let ssrc = u32::from(self.from_port).to_be_bytes();
         match self.component {
             Component::Rtp => {
                 let s = seq.to_be_bytes();
-                let mut p = vec![0x80, PAYLOAD_TYPE, s[0], s[1], 0, 0, 0, 0];
+                // the marker bit stays clear whatever the caller passes
+                let mut p = vec![0x80, payload_type & 0x7f, s[0], s[1], 0, 0, 0, 0];
                 p.extend_from_slice(&ssrc);
                 p
             }

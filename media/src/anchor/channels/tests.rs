@@ -513,3 +513,172 @@ fn the_policy_decides_which_calls_are_anchored() {
     legs.callee.link = Some(LinkEnd::Client);
     assert!(a.wants(&legs));
 }
+
+/// E: the outside caller, and C (the callee) over E's traversal server zone, whose signaling
+/// comes from 192.0.2.254; the multiplexed pair is 36000/36001 when `multiplexed`.
+fn setup_e(multiplexed: bool) -> T {
+    let table = SharedTable::new(TableConfig {
+        ports: PortRange {
+            start: 48000,
+            end: 48099,
+        },
+        multiplexed: crate::ports::PortPair::new(36000),
+        max_sessions: 10,
+        latch: LatchConfig::default(),
+    });
+    let relay = Arc::new(FakeRelay::default());
+    let config = AnchorConfig {
+        policy: Policy::All,
+        address: None,
+        strip_ice: false,
+        on_inactivity: OnInactivity::Report,
+        multiplexed,
+    };
+    let mut callee = leg("192.0.2.1:1720", "192.0.2.254:41000");
+    callee.link = Some(LinkEnd::Server);
+    T {
+        anchor: ChannelAnchor::new(table.clone(), relay.clone(), config),
+        table,
+        relay,
+        legs: Legs {
+            caller: leg("192.0.2.1:1720", "198.51.100.7:40000"),
+            callee,
+        },
+        now: Instant::now(),
+    }
+}
+
+const C_RTP: &str = "10.1.1.2:40010";
+const C_RTCP: &str = "10.1.1.2:40011";
+const OUT_RTP: &str = "198.51.100.7:5000";
+
+#[test]
+fn a_one_way_stream_from_c_on_es_multiplexed_pair_is_keyed_by_its_rtcp() {
+    let mut t = setup_e(true);
+    // C's OLC of a stream C sends (an H.239 presentation): its mediaControlChannel only
+    t.show("1", Side::Callee, what(32, Component::Rtcp, false), C_RTCP)
+        .expect("anchored");
+    // the outside receiver's OLCAck: where it receives
+    t.show("1", Side::Caller, what(32, Component::Rtp, true), OUT_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 32).expect("a relay session");
+    assert!(matches!(info.b, Local::Multiplexed(_)), "{info:?}");
+    let now = t.now;
+    let mut table = t.table.lock();
+    // C's keep-alive and media, from its RTP port, reach the outside
+    assert_eq!(table.handle(36000, sa(C_RTP), 12, now), None);
+    assert_eq!(table.stats().keepalives, 1);
+    let f = table.handle(36000, sa(C_RTP), 1200, now).expect("relayed");
+    assert_eq!(
+        (f.from_port, f.to),
+        (info.a.port(Component::Rtp), sa(OUT_RTP))
+    );
+    assert_eq!(table.stats().dropped_unknown_source, 0);
+}
+
+#[test]
+fn a_nat_between_c_and_e_puts_es_leg_on_a_pair_of_its_own() {
+    let mut t = setup_e(true);
+    // C's signaling came through its firewall, which rewrites its media's source too
+    t.anchor
+        .link_peer("1", Side::Callee, "192.0.2.200".parse().unwrap());
+    let told_out = t
+        .show("1", Side::Callee, what(1, Component::Rtp, false), C_RTP)
+        .expect("anchored");
+    let told_c = t
+        .show("1", Side::Caller, what(1, Component::Rtp, true), OUT_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 1).expect("a relay session");
+    let Local::Own(b) = info.b else {
+        panic!("E's link leg on a pair of its own: {info:?}");
+    };
+    assert_eq!(told_c.port(), b.rtp(), "C sends to that pair");
+    assert_eq!(told_out.port(), info.a.port(Component::Rtp));
+    let now = t.now;
+    let mut table = t.table.lock();
+    let natted = sa("192.0.2.200:61000");
+    // a stranger cannot take C's stream; C's keep-alive from the NAT's address latches
+    assert_eq!(
+        table.handle(b.rtp(), sa("203.0.113.66:4444"), 12, now),
+        None
+    );
+    assert_eq!(table.stats().dropped_not_expected_ip, 1);
+    assert_eq!(table.handle(b.rtp(), natted, 12, now), None);
+    // media both ways
+    let f = table
+        .handle(info.a.port(Component::Rtp), sa(OUT_RTP), 172, now)
+        .expect("outside -> C");
+    assert_eq!((f.from_port, f.to), (b.rtp(), natted));
+    let f = table
+        .handle(b.rtp(), natted, 172, now)
+        .expect("C -> outside");
+    assert_eq!(f.to, sa(OUT_RTP));
+}
+
+#[test]
+fn with_no_nat_shown_es_leg_stays_on_the_multiplexed_pair() {
+    let mut t = setup_e(true);
+    // reported, and the same IP C advertises: no NAT
+    t.anchor
+        .link_peer("1", Side::Callee, "10.1.1.2".parse().unwrap());
+    t.show("1", Side::Callee, what(1, Component::Rtp, false), C_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 1).expect("a relay session");
+    assert!(matches!(info.b, Local::Multiplexed(_)), "{info:?}");
+    // not reported at all: the multiplexed pair, whoever speaks first
+    t.show("2", Side::Caller, what(1, Component::Rtp, false), OUT_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("2", 1).expect("a relay session");
+    assert!(matches!(info.b, Local::Multiplexed(_)), "{info:?}");
+}
+
+#[test]
+fn a_reported_peer_whose_media_address_is_not_known_yet_gets_a_pair_of_its_own() {
+    let mut t = setup_e(true);
+    t.anchor
+        .link_peer("1", Side::Callee, "10.1.1.2".parse().unwrap());
+    // the outside speaks first: C's address is unknown, and what C is told cannot change later
+    t.show("1", Side::Caller, what(1, Component::Rtp, false), OUT_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 1).expect("a relay session");
+    assert!(matches!(info.b, Local::Own(_)), "{info:?}");
+    // the report goes with the call
+    t.anchor.end("1");
+    t.show("1", Side::Caller, what(1, Component::Rtp, false), OUT_RTP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 1).expect("a relay session");
+    assert!(matches!(info.b, Local::Multiplexed(_)), "{info:?}");
+}
+
+#[test]
+fn es_own_pair_latches_only_on_cs_advertised_or_signaling_ip() {
+    // `[media] multiplexed = false`, no peer reported: C's signaling peer stands in for it
+    let mut t = setup_e(false);
+    t.show("1", Side::Callee, what(1, Component::Rtp, false), C_RTP)
+        .expect("anchored");
+    t.show("1", Side::Callee, what(1, Component::Rtcp, false), C_RTCP)
+        .expect("anchored");
+    let info = t.anchor.session_of("1", 1).expect("a relay session");
+    let Local::Own(b) = info.b else {
+        panic!("{info:?}");
+    };
+    let now = t.now;
+    let mut table = t.table.lock();
+    assert_eq!(
+        table.handle(b.rtp(), sa("203.0.113.66:4444"), 12, now),
+        None
+    );
+    assert_eq!(
+        table.handle(b.rtcp(), sa("203.0.113.66:4445"), 8, now),
+        None
+    );
+    assert_eq!(table.stats().dropped_not_expected_ip, 2);
+    // C's signaling address (a NAT's) latches RTP; its advertised IP (another port) RTCP
+    assert_eq!(
+        table.handle(b.rtp(), sa("192.0.2.254:61000"), 12, now),
+        None
+    );
+    assert_eq!(table.handle(b.rtcp(), sa("10.1.1.2:7001"), 8, now), None);
+    assert_eq!(table.stats().keepalives, 1);
+    assert_eq!(table.stats().dropped_not_expected_ip, 2);
+}

@@ -125,14 +125,24 @@ fn e_sends_nothing_towards_c_before_cs_first_packet() {
 fn a_non_multiplexed_server_leg_latches_on_cs_keepalive() {
     let t0 = Instant::now();
     let mut t = table(None);
+    // C's signaling came from its firewall's address
     let s = t
         .add(
             LegSpec::own(Some(sa(OUTSIDE))),
-            LegSpec::own(Some(sa(C_LINK))).on_link(Some(LinkEnd::Server)),
+            LegSpec::own(Some(sa(C_LINK)))
+                .on_link(Some(LinkEnd::Server))
+                .observed_at(Some("192.0.2.1".parse().unwrap())),
             t0,
         )
         .unwrap();
     let (a, b) = (s.a.pair(), s.b.pair());
+    assert_eq!(t.handle(a.rtp(), sa(OUTSIDE), 172, t0), None);
+    // a stranger who learnt the port cannot take C's stream
+    assert_eq!(
+        t.handle(b.rtp(), sa("203.0.113.66:4444"), RTP_LEN, t0),
+        None
+    );
+    assert_eq!(t.stats().dropped_not_expected_ip, 1);
     assert_eq!(t.handle(a.rtp(), sa(OUTSIDE), 172, t0), None);
     // C's firewall rewrote the source: the keep-alive's source is where media goes
     let seen = sa("192.0.2.1:61000");
@@ -148,16 +158,19 @@ fn packets_are_an_rtp_header_and_an_empty_receiver_report() {
         to: sa(E_MUX),
         component: Component::Rtp,
     };
-    let p = k.packet(7);
+    let p = k.packet(PAYLOAD_TYPE, 7);
     assert_eq!(p.len(), RTP_LEN);
     assert_eq!(p[0] >> 6, 2, "RTP version 2");
-    assert_eq!(p[1] & 0x7f, PAYLOAD_TYPE);
+    assert_eq!(p[1], PAYLOAD_TYPE);
+    assert_eq!(k.packet(96, 7)[1], 96);
+    // the marker bit is never set, whatever the type passed
+    assert_eq!(k.packet(0xff, 7)[1], 0x7f);
     assert_eq!(u16::from_be_bytes([p[2], p[3]]), 7);
     assert_eq!(u32::from_be_bytes([p[8], p[9], p[10], p[11]]), 40010);
     let r = KeepAlive {
         component: Component::Rtcp,
         ..k
     }
-    .packet(0);
+    .packet(PAYLOAD_TYPE, 0);
     assert_eq!(r, vec![0x80, 201, 0, 1, 0, 0, 0x9c, 0x4a]);
 }
