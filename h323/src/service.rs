@@ -125,6 +125,9 @@ impl Service {
                 conn, peer, local, ..
             }) => {
                 let link = self.is_zone_client(peer).then_some(LinkEnd::Server);
+                if link.is_some() {
+                    self.tell_nat(peer.ip(), now);
+                }
                 let i = call::Input::Accepted {
                     conn,
                     peer,
@@ -306,6 +309,14 @@ impl Service {
         (0..server.len()).any(|i| server.flow(i).is_some_and(|f| f.ip() == peer.ip()))
     }
 
+    /// Tells call signaling whether the zone client at `ip` is behind a NAT, before a call
+    /// with a link leg to it is routed.
+    fn tell_nat(&mut self, ip: std::net::IpAddr, now: Instant) {
+        let behind_nat = self.zone_server.as_ref().is_some_and(|s| s.behind_nat(ip));
+        let input = call::Input::LinkNat { ip, behind_nat };
+        self.calls.handle(input, now, &mut self.call_out);
+    }
+
     fn route_traversal(
         &mut self,
         call: call::CallId,
@@ -352,6 +363,7 @@ impl Service {
         flow: SocketAddr,
         now: Instant,
     ) {
+        self.tell_nat(flow.ip(), now);
         let input = call::Input::RoutedCallBack {
             call,
             target: call::CallBackTarget::Zone(index),

@@ -148,6 +148,11 @@ pub enum Input<'a> {
         signalling: SocketAddr,
         call_id: [u8; 16],
     },
+    /// E: whether the traversal client at `ip` sits behind a NAT (its RRQ named other
+    /// addresses than the one it came from). Told before a call with a link leg to it is
+    /// routed, so that the media anchor gives that leg pairs of its own (the multiplexed pair
+    /// tells calls apart by the addresses C advertises, which a NAT rewrites).
+    LinkNat { ip: IpAddr, behind_nat: bool },
 }
 
 /// What the driver must do.

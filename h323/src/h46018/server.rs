@@ -58,6 +58,9 @@ struct Flow {
     /// Our zone port as the client reached it (its IP is where C calls back).
     local: SocketAddr,
     last_seen: Instant,
+    /// The full RRQ came from an IP none of its rasAddresses names: a NAT between C and E
+    /// (the media anchor then gives C's legs pairs of their own, see `causeway_media`).
+    behind_nat: bool,
 }
 
 struct Zone {
@@ -141,6 +144,15 @@ impl ZoneServer {
     /// The index of the zone named `name`.
     pub fn zone_index(&self, name: &str) -> Option<usize> {
         self.zones.iter().position(|z| z.cfg.zone == name)
+    }
+
+    /// A zone's client is at `ip` (its flow's source) and its RRQ showed a NAT between it and
+    /// us.
+    pub fn behind_nat(&self, ip: std::net::IpAddr) -> bool {
+        self.zones
+            .iter()
+            .filter_map(|z| z.flow.as_ref())
+            .any(|f| f.at.ip() == ip && f.behind_nat)
     }
 
     /// Where zone `zone`'s client flow is, while it is up.
@@ -405,11 +417,17 @@ impl ZoneServer {
         z.registrations += 1;
         let id = format!("{}-{}", z.cfg.zone, z.registrations);
         let was_up = z.flow.is_some();
+        let behind_nat = !r
+            .ras_address
+            .iter()
+            .filter_map(asn::socket_addr)
+            .any(|a| a.ip() == from.ip());
         z.flow = Some(Flow {
             endpoint_id: id.clone(),
             at: from,
             local,
             last_seen: now,
+            behind_nat,
         });
         z.last_error = None;
         if !was_up {

@@ -606,3 +606,19 @@ mod props {
         }
     }
 }
+
+/// E notes whether a client's RRQ came from an address its rasAddress does not name (a NAT
+/// between C and E, as the firewall's source rewriting shows): the call signaling then keeps
+/// C's media off the multiplexed pair.
+#[test]
+fn e_notes_a_client_behind_a_nat_from_its_rrq() {
+    let t0 = Instant::now();
+    let mut p = Pair::new("secret", t0);
+    p.tick(t0);
+    assert!(p.e.behind_nat(sa(C_FLOW).ip()), "10.0.0.2 came as {C_FLOW}");
+    let mut cfg = client_cfg("secret");
+    cfg.ras = sa(C_FLOW);
+    p.c = ZoneClient::new(cfg, WallClock::new(t0, UNIX), 2000, t0);
+    p.tick(t0);
+    assert!(!p.e.behind_nat(sa(C_FLOW).ip()), "the same address: no NAT");
+}

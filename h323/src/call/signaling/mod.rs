@@ -42,8 +42,8 @@ use super::{CallEvent, CallId, ConnId, Input, LinkEnd, ListenerId, Output, Side}
 use causeway_h323_asn1::h323_messages::ReleaseCompleteReason;
 use causeway_media::MediaAnchor;
 use clearing::ToSide;
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Limits and timers of the call-signaling relay.
@@ -127,7 +127,13 @@ pub struct CallSignaling {
     conns: HashMap<ConnId, Role>,
     listeners: HashMap<ListenerId, CallId>,
     calls: BTreeMap<CallId, Call>,
+    /// E: traversal clients behind a NAT (`Input::LinkNat`).
+    nat_links: HashSet<IpAddr>,
 }
+
+/// Most traversal clients remembered as behind a NAT: one per traversal-server zone, so a
+/// few; past this the rest are taken as not (the multiplexed layout, as before).
+const MAX_NAT_LINKS: usize = 256;
 
 impl CallSignaling {
     pub fn new(cfg: CallConfig, anchor: Option<Box<dyn MediaAnchor + Send>>) -> Self {
@@ -140,6 +146,7 @@ impl CallSignaling {
             conns: HashMap::new(),
             listeners: HashMap::new(),
             calls: BTreeMap::new(),
+            nat_links: HashSet::new(),
         }
     }
 
@@ -338,6 +345,13 @@ impl CallSignaling {
                 signalling,
                 call_id,
             } => self.call_back(signalling, call_id, now, out),
+            Input::LinkNat { ip, behind_nat } => {
+                if !behind_nat {
+                    self.nat_links.remove(&ip);
+                } else if self.nat_links.len() < MAX_NAT_LINKS {
+                    self.nat_links.insert(ip);
+                }
+            }
         }
     }
 }

@@ -358,6 +358,20 @@ impl CallSignaling {
         };
         call.anchored = anchor.is_some_and(|a| a.wants(&call.legs()));
         let conn = call.caller_conn;
+        // before the first channel is shown to the anchor: a link leg to a C behind a NAT
+        let natted: Vec<(Side, std::net::IpAddr)> = [Side::Caller, Side::Callee]
+            .into_iter()
+            .filter(|s| call.link_end(*s) == Some(LinkEnd::Server))
+            .filter_map(|s| Some((s, call.peer(s)?.ip())))
+            .filter(|(_, ip)| self.nat_links.contains(ip))
+            .collect();
+        if call.anchored {
+            if let Some(a) = self.anchor.as_deref_mut() {
+                for (side, ip) in natted {
+                    a.link_peer(&id.to_string(), side, ip);
+                }
+            }
+        }
         let Some(mut h) = call.setup.take() else {
             return;
         };

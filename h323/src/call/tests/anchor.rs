@@ -146,3 +146,46 @@ fn a_call_cleared_by_causeway_is_ended_at_the_anchor_too() {
     });
     assert_eq!(*h.hook.ended.lock().unwrap(), vec![call.to_string()]);
 }
+
+/// E: a call from a traversal client that the service says is behind a NAT tells the anchor
+/// which leg and which observed IP before any of the call's addresses; one from a client not
+/// behind a NAT tells nothing.
+#[test]
+fn a_link_leg_to_a_c_behind_a_nat_is_told_to_the_anchor_first() {
+    for behind_nat in [true, false] {
+        let mut h = H::new(CallConfig::default(), false);
+        let c_ip = sa(CALLER).ip();
+        h.input(Input::LinkNat {
+            ip: c_ip,
+            behind_nat,
+        });
+        let c = h.cs.next_conn_id();
+        h.input(Input::Accepted {
+            conn: c,
+            peer: sa(CALLER),
+            local: sa(GK_OUTSIDE),
+            link: Some(crate::call::LinkEnd::Server),
+        });
+        let fs = vec![aper::encode(&olc_with(sa("10.9.9.9:7000"), 1, 1)).unwrap()];
+        let out = h.data(
+            c,
+            &setup(SetupOpts {
+                fast_start: Some(fs),
+                ..Default::default()
+            }),
+        );
+        let Some(Output::Route { call, .. }) =
+            out.iter().find(|o| matches!(o, Output::Route { .. }))
+        else {
+            panic!("{out:?}")
+        };
+        h.route_and_connect(*call);
+        let told = h.hook.link_peers.lock().unwrap().clone();
+        if behind_nat {
+            assert_eq!(told, vec![(call.to_string(), Side::Caller, c_ip, 0)]);
+            assert!(!seen(&h).is_empty(), "the fastStart was shown after");
+        } else {
+            assert!(told.is_empty(), "{told:?}");
+        }
+    }
+}

@@ -473,6 +473,8 @@ struct Seen {
 struct TestHook {
     seen: Arc<Mutex<Vec<Seen>>>,
     ended: Arc<Mutex<Vec<String>>>,
+    /// `link_peer` calls: (call, side, observed IP, how many addresses were seen before).
+    link_peers: Arc<Mutex<Vec<(String, Side, std::net::IpAddr, usize)>>>,
     rewrite: bool,
     refuse: bool,
 }
@@ -517,6 +519,12 @@ impl MediaAnchor for TestHook {
 
     fn end(&mut self, call_id: &str) {
         self.ended.lock().unwrap().push(call_id.to_string());
+    }
+
+    fn link_peer(&mut self, call_id: &str, side: Side, observed: std::net::IpAddr) {
+        let before = self.seen.lock().unwrap().len();
+        let entry = (call_id.to_string(), side, observed, before);
+        self.link_peers.lock().unwrap().push(entry);
     }
 }
 
