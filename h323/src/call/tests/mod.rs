@@ -467,6 +467,9 @@ struct Seen {
     legs: Legs,
 }
 
+/// A `link_peer` call: (call, side, observed IP, how many addresses were seen before it).
+type LinkPeerSeen = (String, Side, std::net::IpAddr, usize);
+
 /// A media anchor that records the channel addresses it is shown and the calls ended; with
 /// `rewrite`, moves every address to 203.0.113.9, port + 10000; with `refuse`, wants no call.
 #[derive(Clone, Default)]
@@ -474,7 +477,7 @@ struct TestHook {
     seen: Arc<Mutex<Vec<Seen>>>,
     ended: Arc<Mutex<Vec<String>>>,
     /// `link_peer` calls: (call, side, observed IP, how many addresses were seen before).
-    link_peers: Arc<Mutex<Vec<(String, Side, std::net::IpAddr, usize)>>>,
+    link_peers: Arc<Mutex<Vec<LinkPeerSeen>>>,
     rewrite: bool,
     refuse: bool,
 }
