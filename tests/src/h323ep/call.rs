@@ -7,10 +7,11 @@
 //! TPKT stream ends the connection.
 
 use super::asn;
+use super::faststart;
 use super::h245::Session;
 use super::msg::{self, CallIds, H245Msg};
 use super::rtp::Media;
-use super::{emit, log, Answer, Ep, H245Mode};
+use super::{emit, log, Answer, Ep, FastIn, H245Mode};
 use bytes::Bytes;
 use causeway_h323::q931::{CallReference, CauseValue, MessageType, PartyNumber, Q931};
 use causeway_h323::tpkt::{self, TpktFramer};
@@ -136,6 +137,8 @@ struct Call {
     answered: bool,
     admitted: bool,
     media: Media,
+    /// The caller proposed fastStart and has had no answer yet.
+    fast_proposed: bool,
 }
 
 /// How a call ended, for the caller's exit status.
@@ -174,6 +177,38 @@ impl Call {
         self.write_q931(&q).await
     }
 
+    /// The callee's CallProceeding, Alerting or Connect, with the fastStart answer when it is
+    /// the message `--fast-start-in` names (`fast` is taken then), and the media started
+    /// towards the caller's accepted channel once it is sent.
+    async fn send_fast(
+        &mut self,
+        mt: MessageType,
+        mut body: Body,
+        h245: Vec<H245Msg>,
+        fast: &mut Option<faststart::Accepted>,
+    ) -> Result<(), String> {
+        let carries = match self.ep.args.fast_start_in {
+            FastIn::Proceeding => true,
+            FastIn::Alerting => mt != MessageType::CallProceeding,
+            FastIn::Connect => mt == MessageType::Connect,
+        };
+        let Some(acc) = fast.take_if(|_| carries) else {
+            return self.send(mt, body, h245, None).await;
+        };
+        faststart::set(&mut body, acc.olcs);
+        self.send(mt, body, h245, None).await?;
+        emit(json!({
+            "event":"fast-start","what":"accepted","in":format!("{mt:?}"),
+            "codec": acc.codec.name(),
+            "remote_rtp": acc.remote_rtp.map(|a| a.to_string()),
+            "remote_rtcp": acc.remote_rtcp.map(|a| a.to_string()),
+            "local_rtp": acc.local_rtp.to_string(),
+        }));
+        self.session.fast_started(acc.remote_rtp);
+        self.h245_events(Vec::new());
+        Ok(())
+    }
+
     /// Sends H.245 messages the way this call carries them.
     async fn send_h245(&mut self, msgs: Vec<H245Msg>) -> Result<(), String> {
         if msgs.is_empty() {
@@ -207,6 +242,29 @@ impl Call {
         if self.caller && self.session.olc_acked && !self.hold_started {
             self.hold_started = true;
             self.deadline = Some(Instant::now() + self.hold.unwrap_or(Duration::from_millis(1000)));
+        }
+    }
+
+    /// The caller's fastStart answer, in the first message of the callee that has one.
+    fn on_fast_start_answer(&mut self, mt: MessageType, body: &Body) {
+        if !self.fast_proposed {
+            return;
+        }
+        let Some(list) = faststart::of(body) else {
+            return;
+        };
+        self.fast_proposed = false;
+        let a = faststart::answer(list);
+        emit(json!({
+            "event":"fast-start","what":"accepted","in":format!("{mt:?}"),
+            "codec": a.codec.map(|c| c.name()),
+            "remote_rtp": a.remote_rtp.map(|a| a.to_string()),
+            "remote_rtcp": a.remote_rtcp.map(|a| a.to_string()),
+            "reverse": a.reverse,
+        }));
+        if a.codec.is_some() {
+            self.session.fast_started(a.remote_rtp);
+            self.h245_events(Vec::new());
         }
     }
 
@@ -344,6 +402,12 @@ impl Call {
             }
         }
         let body = pdu.as_ref().map(|p| p.h323_message_body.clone());
+        if let Some(b) = body
+            .as_ref()
+            .filter(|_| q.message_type != MessageType::ReleaseComplete)
+        {
+            self.on_fast_start_answer(q.message_type, b);
+        }
         let control: Vec<Vec<u8>> = pdu
             .as_ref()
             .and_then(|p| p.h245_control.clone())
@@ -380,7 +444,12 @@ impl Call {
             MessageType::Connect => {
                 self.connected = true;
                 emit(json!({"event":"connected","tunneling":self.tunnel}));
-                if self.caller {
+                if self.fast_proposed {
+                    // H.323 8.1.7.1: no answer up to Connect, the channels open with H.245
+                    self.fast_proposed = false;
+                    emit(json!({"event":"fast-start","what":"none"}));
+                }
+                if self.caller && !self.hold_started {
                     self.deadline = Some(
                         Instant::now()
                             + self.hold.unwrap_or(Duration::from_millis(1000))
@@ -541,6 +610,26 @@ fn e164(a: &h225::AliasAddress) -> Option<String> {
     }
 }
 
+/// The callee's fastStart answer to the Setup's proposals: with `--fast-start`, one channel
+/// each way; without, the proposals are reported and left (slow start follows).
+fn fast_answer(
+    ep: &Ep,
+    setup: &h225::SetupUUIE,
+    rtp: SocketAddr,
+    rtcp: SocketAddr,
+) -> Option<faststart::Accepted> {
+    let list = setup.fast_start.as_deref().filter(|l| !l.is_empty())?;
+    if !ep.args.fast_start {
+        emit(json!({"event":"fast-start","what":"ignored","proposals":list.len()}));
+        return None;
+    }
+    let acc = faststart::accept(list, rtp, rtcp);
+    if acc.is_none() {
+        emit(json!({"event":"fast-start","what":"no-choice","proposals":list.len()}));
+    }
+    acc
+}
+
 /// Places the call of `--call`: Ok when it connected and ended normally.
 pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
     let dest = asn::typed_alias(&target).map_err(|e| e.to_string())?;
@@ -634,8 +723,9 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         answered: false,
         admitted,
         media: Media::new(media, ep.args.rtp),
+        fast_proposed: ep.args.fast_start,
     };
-    let body = msg::setup_uuie(
+    let mut body = msg::setup_uuie(
         &ids,
         ep.me.aliases.clone(),
         Some(vec![dest.clone()]),
@@ -643,8 +733,12 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         None,
         ep.me.csa,
     )?;
-    let mut encoded = Vec::new();
-    let uu = msg::encode_uu(body, tunnel, std::mem::take(&mut encoded))?;
+    if ep.args.fast_start {
+        let list = faststart::proposals(rtp, rtcp)?;
+        emit(json!({"event":"fast-start","what":"proposed","count":list.len()}));
+        faststart::set(&mut body, list);
+    }
+    let uu = msg::encode_uu(body, tunnel, Vec::new())?;
     let mut q = Q931::new(MessageType::Setup, cr);
     let qe = |e: causeway_h323::q931::Q931Error| e.to_string();
     q.set_bearer_capability(BEARER.to_vec()).map_err(qe)?;
@@ -805,7 +899,9 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         answered: true,
         admitted: false,
         media: Media::new(media, ep.args.rtp),
+        fast_proposed: false,
     };
+    let mut fast = fast_answer(ep, &setup, rtp, rtcp);
     if ep.args.answer == Answer::No {
         call.hangup(
             CauseValue::CALL_REJECTED,
@@ -814,13 +910,9 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         .await;
         return Ok(());
     }
-    call.send(
-        MessageType::CallProceeding,
-        msg::call_proceeding_uuie(&ids),
-        Vec::new(),
-        None,
-    )
-    .await?;
+    let body = msg::call_proceeding_uuie(&ids);
+    call.send_fast(MessageType::CallProceeding, body, Vec::new(), &mut fast)
+        .await?;
     if let (Some(ras), Some((eid, gkid))) = (ep.ras.as_ref(), ep.registration()) {
         let src = setup.source_address.clone().unwrap_or_default();
         let m = msg::arq(
@@ -873,13 +965,9 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
             }
         }
     }
-    call.send(
-        MessageType::Alerting,
-        msg::alerting_uuie(&ids),
-        Vec::new(),
-        None,
-    )
-    .await?;
+    let body = msg::alerting_uuie(&ids);
+    call.send_fast(MessageType::Alerting, body, Vec::new(), &mut fast)
+        .await?;
     let (h245_addr, tunneled) = if tunnel {
         (None, call.session.start())
     } else {
@@ -890,13 +978,9 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         call.h245_listener = Some(l);
         (Some(a), Vec::new())
     };
-    call.send(
-        MessageType::Connect,
-        msg::connect_uuie(&ids, h245_addr)?,
-        tunneled,
-        None,
-    )
-    .await?;
+    let body = msg::connect_uuie(&ids, h245_addr)?;
+    call.send_fast(MessageType::Connect, body, tunneled, &mut fast)
+        .await?;
     call.connected = true;
     emit(
         json!({"event":"connected","tunneling":tunnel,"h245_address":h245_addr.map(|a| a.to_string())}),
