@@ -762,6 +762,13 @@ target = "to-edge"
         calls_with_media("hf", true, "tunnel", false, true);
     }
 
+    /// fastStart with E's media on a pair per stream (latched on C's first packet, which may
+    /// come before the answer reaches E) and the separate H.245 channels C opens to E.
+    #[test]
+    fn fast_start_with_non_multiplexed_media_and_separate_h245() {
+        calls_with_media("hfs", false, "separate", true, true);
+    }
+
     const NAT_IP: &str = "10.77.4.2";
 
     /// Internet endpoints behind a masquerading NAT register on E's 1719: RCF reaches them
