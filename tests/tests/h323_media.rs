@@ -167,7 +167,9 @@ fn h323_media_is_relayed_through_the_node_and_freed_after_each_call() {
 
 /// The `fast-start` `accepted` event of an endpoint's `n`th fastStart call (waiting for it).
 fn fast_accepted(ep: &H323Endpoint, n: usize) -> Value {
-    nth(ep, n, |v| v["event"] == "fast-start" && v["what"] == "accepted")
+    nth(ep, n, |v| {
+        v["event"] == "fast-start" && v["what"] == "accepted"
+    })
 }
 
 /// One fastStart call (H.323 8.1.7) from a fresh caller to `to` with RTP both ways: the
@@ -203,15 +205,25 @@ fn fast_call(gk: &Gk, to: &str, callee: &H323Endpoint, mode: &str, n: usize) {
     assert_eq!(got["reverse"], true, "{got}");
     assert!(relay_port(to_rtp), "answer's RTP is a relay port: {got}");
     assert!(relay_port(to_rtcp), "answer's RTCP is a relay port: {got}");
-    assert_ne!(to_rtp, addr(&sent_ans["local_rtp"]), "not the callee's own socket");
+    assert_ne!(
+        to_rtp,
+        addr(&sent_ans["local_rtp"]),
+        "not the callee's own socket"
+    );
     // and the callee is told the relay's ports for the caller's RTP and RTCP (the reverse
     // proposal it accepted)
     let (back_rtp, back_rtcp) = (
         addr(&sent_ans["remote_rtp"]),
         addr(&sent_ans["remote_rtcp"]),
     );
-    assert!(relay_port(back_rtp), "proposal's RTP is a relay port: {sent_ans}");
-    assert!(relay_port(back_rtcp), "proposal's RTCP is a relay port: {sent_ans}");
+    assert!(
+        relay_port(back_rtp),
+        "proposal's RTP is a relay port: {sent_ans}"
+    );
+    assert!(
+        relay_port(back_rtcp),
+        "proposal's RTCP is a relay port: {sent_ans}"
+    );
     assert_ne!(back_rtp.port(), to_rtp.port(), "a port per leg");
     wait_media(gk, "the call's relay session", |m| m["sessions"] == 1);
 
@@ -231,7 +243,10 @@ fn fast_call(gk: &Gk, to: &str, callee: &H323Endpoint, mode: &str, n: usize) {
     }
     let b_rtp = nth(callee, 1, |v| v["event"] == "rtp");
     assert_eq!(addr(&b_rtp["to"]), back_rtp);
-    for (dir, from, to) in [("caller -> callee", &a_rtp, &b_rtp), ("callee -> caller", &b_rtp, &a_rtp)] {
+    for (dir, from, to) in [
+        ("caller -> callee", &a_rtp, &b_rtp),
+        ("callee -> caller", &b_rtp, &a_rtp),
+    ] {
         let (sent, received) = (count(from, "sent"), count(to, "received"));
         eprintln!("fastStart {mode}, {dir}: {received} of {sent} RTP packets arrived");
         assert!(sent >= 120, "{dir}: only {sent} sent");

@@ -720,11 +720,16 @@ target = "to-edge"
             .iter()
             .find(|v| v["event"] == "fast-start" && v["what"] == "accepted")
             .unwrap_or_else(|| panic!("{what}: no fastStart answer: {ev:?}\n{}", logs()));
-        assert!(got["remote_rtp"].is_string() && got["reverse"] == true, "{what}: {got}");
+        assert!(
+            got["remote_rtp"].is_string() && got["reverse"] == true,
+            "{what}: {got}"
+        );
         eprintln!("{what}: fastStart answer {got}");
         for ep in [caller, callee] {
             assert!(
-                !ep.events().iter().any(|v| v["event"] == "h245" && v["what"] == "olc"),
+                !ep.events()
+                    .iter()
+                    .any(|v| v["event"] == "h245" && v["what"] == "olc"),
                 "{what}: a channel opened with H.245: {:?}",
                 ep.events()
             );
