@@ -108,15 +108,20 @@ fn count(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("no {key}: {v}"))
 }
 
-/// One call from a fresh caller to bob with RTP; checks the addresses and the packets.
-fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize) {
+/// One call from a fresh caller (with `more` arguments) to bob with RTP; checks the addresses
+/// and the packets.
+fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize, more: &[&str]) {
     let relay_port = |a: SocketAddr| a.ip().is_loopback() && gk.media.contains(&a.port());
-    let mut alice = endpoint(
-        gk,
-        &format!("alice{n}"),
-        &["--call", "h323:bob", "--h245", mode, "--hold-ms", "3000"],
-    );
+    let mut args = vec!["--call", "h323:bob", "--h245", mode, "--hold-ms", "3000"];
+    args.extend_from_slice(more);
+    let mut alice = endpoint(gk, &format!("alice{n}"), &args);
     alice.wait_event("connected", T);
+    if more.contains(&"--fast-start") {
+        // bob does not do fastStart: no answer up to Connect, slow start follows
+        alice.wait("no fastStart answer", T, |v| {
+            v["event"] == "fast-start" && v["what"] == "none"
+        });
+    }
     // the caller is told the relay's ports for bob's RTP and RTCP, not bob's sockets
     let ack = h245(&alice, "olc-ack");
     let olc = nth(bob, n, |v| v["event"] == "h245" && v["what"] == "olc");
@@ -159,8 +164,8 @@ fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize) {
 fn h323_media_is_relayed_through_the_node_and_freed_after_each_call() {
     let gk = gatekeeper();
     let bob = endpoint(&gk, "bob", &["--ignore-stdin"]);
-    call(&gk, &bob, "tunnel", 1);
-    call(&gk, &bob, "separate", 2);
+    call(&gk, &bob, "tunnel", 1, &[]);
+    call(&gk, &bob, "separate", 2, &[]);
     let m = wait_media(&gk, "two sessions created", |m| m["sessions_created"] == 2);
     assert_eq!(m["sessions"], 0, "{m:#}");
 }
@@ -267,7 +272,8 @@ fn fast_call(gk: &Gk, to: &str, callee: &H323Endpoint, mode: &str, n: usize) {
 
 /// fastStart calls through the relay: answered in the callee's CallProceeding (which the node
 /// passes on as a Facility) with H.245 tunneled, and in its Connect with a separate H.245
-/// channel.
+/// channel; proposed to a callee that does not do fastStart, the call falls back to slow
+/// start (H.245 opens the channel) and is relayed as any other.
 #[test]
 fn h323_fast_start_media_is_relayed_both_ways() {
     let gk = gatekeeper();
@@ -289,6 +295,13 @@ fn h323_fast_start_media_is_relayed_both_ways() {
     );
     fast_call(&gk, "early", &early, "tunnel", 1);
     fast_call(&gk, "late", &late, "separate", 2);
-    let m = wait_media(&gk, "two sessions created", |m| m["sessions_created"] == 2);
+    let bob = endpoint(&gk, "bob", &["--ignore-stdin"]);
+    call(&gk, &bob, "tunnel", 1, &["--fast-start"]);
+    bob.wait("the proposals ignored", T, |v| {
+        v["event"] == "fast-start" && v["what"] == "ignored" && v["proposals"] == 4
+    });
+    let m = wait_media(&gk, "three sessions created", |m| {
+        m["sessions_created"] == 3
+    });
     assert_eq!(m["sessions"], 0, "{m:#}");
 }
