@@ -108,15 +108,20 @@ fn count(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("no {key}: {v}"))
 }
 
-/// One call from a fresh caller to bob with RTP; checks the addresses and the packets.
-fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize) {
+/// One call from a fresh caller (with `more` arguments) to bob with RTP; checks the addresses
+/// and the packets.
+fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize, more: &[&str]) {
     let relay_port = |a: SocketAddr| a.ip().is_loopback() && gk.media.contains(&a.port());
-    let mut alice = endpoint(
-        gk,
-        &format!("alice{n}"),
-        &["--call", "h323:bob", "--h245", mode, "--hold-ms", "3000"],
-    );
+    let mut args = vec!["--call", "h323:bob", "--h245", mode, "--hold-ms", "3000"];
+    args.extend_from_slice(more);
+    let mut alice = endpoint(gk, &format!("alice{n}"), &args);
     alice.wait_event("connected", T);
+    if more.contains(&"--fast-start") {
+        // bob does not do fastStart: no answer up to Connect, slow start follows
+        alice.wait("no fastStart answer", T, |v| {
+            v["event"] == "fast-start" && v["what"] == "none"
+        });
+    }
     // the caller is told the relay's ports for bob's RTP and RTCP, not bob's sockets
     let ack = h245(&alice, "olc-ack");
     let olc = nth(bob, n, |v| v["event"] == "h245" && v["what"] == "olc");
@@ -159,8 +164,144 @@ fn call(gk: &Gk, bob: &H323Endpoint, mode: &str, n: usize) {
 fn h323_media_is_relayed_through_the_node_and_freed_after_each_call() {
     let gk = gatekeeper();
     let bob = endpoint(&gk, "bob", &["--ignore-stdin"]);
-    call(&gk, &bob, "tunnel", 1);
-    call(&gk, &bob, "separate", 2);
+    call(&gk, &bob, "tunnel", 1, &[]);
+    call(&gk, &bob, "separate", 2, &[]);
     let m = wait_media(&gk, "two sessions created", |m| m["sessions_created"] == 2);
+    assert_eq!(m["sessions"], 0, "{m:#}");
+}
+
+/// The `fast-start` `accepted` event of an endpoint's `n`th fastStart call (waiting for it).
+fn fast_accepted(ep: &H323Endpoint, n: usize) -> Value {
+    nth(ep, n, |v| {
+        v["event"] == "fast-start" && v["what"] == "accepted"
+    })
+}
+
+/// One fastStart call (H.323 8.1.7) from a fresh caller to `to` with RTP both ways: the
+/// channels are opened by the Setup's proposals and the callee's answer alone (no H.245
+/// OpenLogicalChannel), every address either side is told is the relay's, and each
+/// direction's packets arrive through it.
+fn fast_call(gk: &Gk, to: &str, callee: &H323Endpoint, mode: &str, n: usize) {
+    let relay_port = |a: SocketAddr| a.ip().is_loopback() && gk.media.contains(&a.port());
+    let target = format!("h323:{to}");
+    let mut alice = endpoint(
+        gk,
+        &format!("fast{n}"),
+        &[
+            "--call",
+            &target,
+            "--h245",
+            mode,
+            "--hold-ms",
+            "3000",
+            "--fast-start",
+            "--both-ways",
+        ],
+    );
+    alice.wait_event("connected", T);
+    // the caller is told the relay's ports for the callee's RTP and RTCP
+    let got = alice.wait("the fastStart answer", T, |v| {
+        v["event"] == "fast-start" && v["what"] == "accepted"
+    });
+    // each callee answers one call
+    let sent_ans = fast_accepted(callee, 1);
+    let (to_rtp, to_rtcp) = (addr(&got["remote_rtp"]), addr(&got["remote_rtcp"]));
+    assert_eq!(got["codec"], "PCMU", "{got}");
+    assert_eq!(got["reverse"], true, "{got}");
+    assert!(relay_port(to_rtp), "answer's RTP is a relay port: {got}");
+    assert!(relay_port(to_rtcp), "answer's RTCP is a relay port: {got}");
+    assert_ne!(
+        to_rtp,
+        addr(&sent_ans["local_rtp"]),
+        "not the callee's own socket"
+    );
+    // and the callee is told the relay's ports for the caller's RTP and RTCP (the reverse
+    // proposal it accepted)
+    let (back_rtp, back_rtcp) = (
+        addr(&sent_ans["remote_rtp"]),
+        addr(&sent_ans["remote_rtcp"]),
+    );
+    assert!(
+        relay_port(back_rtp),
+        "proposal's RTP is a relay port: {sent_ans}"
+    );
+    assert!(
+        relay_port(back_rtcp),
+        "proposal's RTCP is a relay port: {sent_ans}"
+    );
+    assert_ne!(back_rtp.port(), to_rtp.port(), "a port per leg");
+    wait_media(gk, "the call's relay session", |m| m["sessions"] == 1);
+
+    alice.wait_event("released", T);
+    let a_rtp = alice.wait_event("rtp", T);
+    assert_eq!(addr(&a_rtp["to"]), to_rtp);
+    alice.finish(T);
+    // fastStart opened the channels: H.245 opened none
+    for (who, ep) in [("caller", &alice), ("callee", callee)] {
+        assert!(
+            !ep.events()
+                .iter()
+                .any(|v| v["event"] == "h245" && (v["what"] == "olc" || v["what"] == "olc-ack")),
+            "the {who} opened a channel with H.245: {:?}",
+            ep.events()
+        );
+    }
+    let b_rtp = nth(callee, 1, |v| v["event"] == "rtp");
+    assert_eq!(addr(&b_rtp["to"]), back_rtp);
+    for (dir, from, to) in [
+        ("caller -> callee", &a_rtp, &b_rtp),
+        ("callee -> caller", &b_rtp, &a_rtp),
+    ] {
+        let (sent, received) = (count(from, "sent"), count(to, "received"));
+        eprintln!("fastStart {mode}, {dir}: {received} of {sent} RTP packets arrived");
+        assert!(sent >= 120, "{dir}: only {sent} sent");
+        assert!(
+            received <= sent && received * 100 >= sent * 95,
+            "{dir}: {received} of {sent} packets arrived\nlog:\n{}",
+            gk.node.log()
+        );
+    }
+    let m = wait_media(gk, "no session after the call", |m| {
+        m["sessions"] == 0 && m["ports_in_use"] == 0
+    });
+    assert!(
+        count(&m, "packets_sent") >= count(&b_rtp, "received"),
+        "the relay forwarded what the callee received: {m:#}"
+    );
+}
+
+/// fastStart calls through the relay: answered in the callee's CallProceeding (which the node
+/// passes on as a Facility) with H.245 tunneled, and in its Connect with a separate H.245
+/// channel; proposed to a callee that does not do fastStart, the call falls back to slow
+/// start (H.245 opens the channel) and is relayed as any other.
+#[test]
+fn h323_fast_start_media_is_relayed_both_ways() {
+    let gk = gatekeeper();
+    let early = endpoint(
+        &gk,
+        "early",
+        &["--ignore-stdin", "--fast-start", "--both-ways"],
+    );
+    let late = endpoint(
+        &gk,
+        "late",
+        &[
+            "--ignore-stdin",
+            "--fast-start",
+            "--fast-start-in",
+            "connect",
+            "--both-ways",
+        ],
+    );
+    fast_call(&gk, "early", &early, "tunnel", 1);
+    fast_call(&gk, "late", &late, "separate", 2);
+    let bob = endpoint(&gk, "bob", &["--ignore-stdin"]);
+    call(&gk, &bob, "tunnel", 1, &["--fast-start"]);
+    bob.wait("the proposals ignored", T, |v| {
+        v["event"] == "fast-start" && v["what"] == "ignored" && v["proposals"] == 4
+    });
+    let m = wait_media(&gk, "three sessions created", |m| {
+        m["sessions_created"] == 3
+    });
     assert_eq!(m["sessions"], 0, "{m:#}");
 }

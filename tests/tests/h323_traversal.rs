@@ -607,8 +607,10 @@ target = "to-edge"
 
     /// Calls both ways through E and C with G.711 both ways on each, the media anchored on
     /// both relays: it arrives, and the firewall counts nothing into `inside`. `by_id`: dialled
-    /// by H.323-ID (`bob`, `alice`) rather than by E.164.
-    fn calls_with_media(tag: &str, multiplexed: bool, h245: &str, by_id: bool) {
+    /// by H.323-ID (`bob`, `alice`) rather than by E.164. `fast`: every endpoint proposes and
+    /// accepts fastStart (H.323 8.1.7), so the channels are opened by the Setup and the
+    /// callee's answer, H.245 opening none.
+    fn calls_with_media(tag: &str, multiplexed: bool, h245: &str, by_id: bool, fast: bool) {
         let _ = shared();
         let topo = FwTopology::up(tag);
         let (inside, dmz, net) = (topo.ns("in"), topo.ns("dmz"), topo.ns("net"));
@@ -616,7 +618,10 @@ target = "to-edge"
         let c = NsNode::start(&inside, &control_toml());
         c.wait_for("H.323 traversal flow up", 1, T);
         e.wait_for("H.323 traversal flow up", 1, T);
-        let media = ["--rtp", "--both-ways", "--h245", h245];
+        let mut media = vec!["--rtp", "--both-ways", "--h245", h245];
+        if fast {
+            media.push("--fast-start");
+        }
         let answerer = |ns: &str, ip: &str, gk: &str, name: &str, num: &str| {
             let (h, n) = (format!("h323:{name}"), format!("e164:{num}"));
             let mut args = vec!["--alias", &h, "--alias", &n, "--ignore-stdin"];
@@ -659,6 +664,9 @@ target = "to-edge"
                 caller.events(),
                 logs()
             );
+            if fast {
+                assert_fast_started(what, &caller, callee, &logs);
+            }
             assert_media(what, rtp_of(&caller, 1), rtp_of(callee, 1), &logs);
         }
         if h245 == "separate" {
@@ -699,6 +707,35 @@ target = "to-edge"
         drop(alice);
     }
 
+    /// The caller got the callee's fastStart answer (the relay's address to send to) and
+    /// neither opened a channel with H.245.
+    fn assert_fast_started(
+        what: &str,
+        caller: &H323Endpoint,
+        callee: &H323Endpoint,
+        logs: &dyn Fn() -> String,
+    ) {
+        let ev = caller.events();
+        let got = ev
+            .iter()
+            .find(|v| v["event"] == "fast-start" && v["what"] == "accepted")
+            .unwrap_or_else(|| panic!("{what}: no fastStart answer: {ev:?}\n{}", logs()));
+        assert!(
+            got["remote_rtp"].is_string() && got["reverse"] == true,
+            "{what}: {got}"
+        );
+        eprintln!("{what}: fastStart answer {got}");
+        for ep in [caller, callee] {
+            assert!(
+                !ep.events()
+                    .iter()
+                    .any(|v| v["event"] == "h245" && v["what"] == "olc"),
+                "{what}: a channel opened with H.245: {:?}",
+                ep.events()
+            );
+        }
+    }
+
     fn status_json(ns: &str) -> Value {
         let st = causeway_tests::netns::status(ns);
         serde_json::from_str(&st).unwrap_or_else(|e| panic!("status: {e}: {st}"))
@@ -706,20 +743,35 @@ target = "to-edge"
 
     #[test]
     fn h323_calls_cross_the_firewall_with_media_and_nothing_enters_inside() {
-        calls_with_media("h", true, "tunnel", false);
+        calls_with_media("h", true, "tunnel", false, false);
     }
 
     /// Media on a pair per stream on E, and the calls dialled by H.323-ID.
     #[test]
     fn non_multiplexed_traversal_media_crosses_the_firewall_too() {
-        calls_with_media("hn", false, "tunnel", true);
+        calls_with_media("hn", false, "tunnel", true, false);
     }
 
     /// Separate H.245 channels: C opens each to E's 2777 (naming its call first), whichever
     /// side offered the channel; E never connects towards C.
     #[test]
     fn separate_h245_channels_are_opened_from_c_to_e() {
-        calls_with_media("hs", true, "separate", false);
+        calls_with_media("hs", true, "separate", false, false);
+    }
+
+    /// fastStart: the channels are proposed in the Setup and accepted in the callee's
+    /// CallProceeding (relayed as a Facility), both relays anchoring them; G.711 crosses both
+    /// ways and nothing enters inside.
+    #[test]
+    fn fast_start_calls_cross_the_firewall_with_media() {
+        calls_with_media("hf", true, "tunnel", false, true);
+    }
+
+    /// fastStart with E's media on a pair per stream (latched on C's first packet, which may
+    /// come before the answer reaches E) and the separate H.245 channels C opens to E.
+    #[test]
+    fn fast_start_with_non_multiplexed_media_and_separate_h245() {
+        calls_with_media("hfs", false, "separate", true, true);
     }
 
     const NAT_IP: &str = "10.77.4.2";

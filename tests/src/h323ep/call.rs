@@ -1,16 +1,20 @@
 //! One call on one call-signaling TCP connection (H.225.0 / H.323 section 8): the caller's
 //! ARQ, Setup and H.245 start, the callee's ARQ, CallProceeding, Alerting and Connect, H.245
 //! carried either tunneled in `h245Control` (H.323 8.2.1) or on the separate TCP channel of
-//! `h245Address`, the hang-up (endSessionCommand, ReleaseComplete cause 16) and DRQ.
+//! `h245Address`, the hang-up (endSessionCommand, ReleaseComplete cause 16) and DRQ. With
+//! `--fast-start` the caller's Setup carries fastStart proposals and the first answer in the
+//! callee's messages opens the channels instead of H.245 (the content is `faststart`'s); the
+//! callee's side of a call is `answer`.
 //!
 //! A frame that does not parse is reported as a `malformed` event and skipped; only a broken
 //! TPKT stream ends the connection.
 
 use super::asn;
+use super::faststart;
 use super::h245::Session;
 use super::msg::{self, CallIds, H245Msg};
 use super::rtp::Media;
-use super::{emit, log, Answer, Ep, H245Mode};
+use super::{emit, log, Answer, Ep, FastIn, H245Mode};
 use bytes::Bytes;
 use causeway_h323::q931::{CallReference, CauseValue, MessageType, PartyNumber, Q931};
 use causeway_h323::tpkt::{self, TpktFramer};
@@ -27,6 +31,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+mod answer;
+pub use answer::incoming;
 
 /// Bearer capability of an H.323 call (H.225.0 7.2.2.1): unrestricted digital, circuit mode
 /// 64 kbit/s, layer 1 H.221/H.242.
@@ -136,6 +143,8 @@ struct Call {
     answered: bool,
     admitted: bool,
     media: Media,
+    /// The caller proposed fastStart and has had no answer yet.
+    fast_proposed: bool,
 }
 
 /// How a call ended, for the caller's exit status.
@@ -174,6 +183,38 @@ impl Call {
         self.write_q931(&q).await
     }
 
+    /// The callee's CallProceeding, Alerting or Connect, with the fastStart answer when it is
+    /// the message `--fast-start-in` names (`fast` is taken then), and the media started
+    /// towards the caller's accepted channel once it is sent.
+    async fn send_fast(
+        &mut self,
+        mt: MessageType,
+        mut body: Body,
+        h245: Vec<H245Msg>,
+        fast: &mut Option<faststart::Accepted>,
+    ) -> Result<(), String> {
+        let carries = match self.ep.args.fast_start_in {
+            FastIn::Proceeding => true,
+            FastIn::Alerting => mt != MessageType::CallProceeding,
+            FastIn::Connect => mt == MessageType::Connect,
+        };
+        let Some(acc) = fast.take_if(|_| carries) else {
+            return self.send(mt, body, h245, None).await;
+        };
+        faststart::set(&mut body, acc.olcs);
+        self.send(mt, body, h245, None).await?;
+        emit(json!({
+            "event":"fast-start","what":"accepted","in":format!("{mt:?}"),
+            "codec": acc.codec.name(),
+            "remote_rtp": acc.remote_rtp.map(|a| a.to_string()),
+            "remote_rtcp": acc.remote_rtcp.map(|a| a.to_string()),
+            "local_rtp": acc.local_rtp.to_string(),
+        }));
+        self.session.fast_started(acc.remote_rtp);
+        self.h245_events(Vec::new());
+        Ok(())
+    }
+
     /// Sends H.245 messages the way this call carries them.
     async fn send_h245(&mut self, msgs: Vec<H245Msg>) -> Result<(), String> {
         if msgs.is_empty() {
@@ -207,6 +248,29 @@ impl Call {
         if self.caller && self.session.olc_acked && !self.hold_started {
             self.hold_started = true;
             self.deadline = Some(Instant::now() + self.hold.unwrap_or(Duration::from_millis(1000)));
+        }
+    }
+
+    /// The caller's fastStart answer, in the first message of the callee that has one.
+    fn on_fast_start_answer(&mut self, mt: MessageType, body: &Body) {
+        if !self.fast_proposed {
+            return;
+        }
+        let Some(list) = faststart::of(body) else {
+            return;
+        };
+        self.fast_proposed = false;
+        let a = faststart::answer(list);
+        emit(json!({
+            "event":"fast-start","what":"accepted","in":format!("{mt:?}"),
+            "codec": a.codec.map(|c| c.name()),
+            "remote_rtp": a.remote_rtp.map(|a| a.to_string()),
+            "remote_rtcp": a.remote_rtcp.map(|a| a.to_string()),
+            "reverse": a.reverse,
+        }));
+        if a.codec.is_some() {
+            self.session.fast_started(a.remote_rtp);
+            self.h245_events(Vec::new());
         }
     }
 
@@ -344,6 +408,12 @@ impl Call {
             }
         }
         let body = pdu.as_ref().map(|p| p.h323_message_body.clone());
+        if let Some(b) = body
+            .as_ref()
+            .filter(|_| q.message_type != MessageType::ReleaseComplete)
+        {
+            self.on_fast_start_answer(q.message_type, b);
+        }
         let control: Vec<Vec<u8>> = pdu
             .as_ref()
             .and_then(|p| p.h245_control.clone())
@@ -380,7 +450,12 @@ impl Call {
             MessageType::Connect => {
                 self.connected = true;
                 emit(json!({"event":"connected","tunneling":self.tunnel}));
-                if self.caller {
+                if self.fast_proposed {
+                    // H.323 8.1.7.1: no answer up to Connect, the channels open with H.245
+                    self.fast_proposed = false;
+                    emit(json!({"event":"fast-start","what":"none"}));
+                }
+                if self.caller && !self.hold_started {
                     self.deadline = Some(
                         Instant::now()
                             + self.hold.unwrap_or(Duration::from_millis(1000))
@@ -634,8 +709,9 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         answered: false,
         admitted,
         media: Media::new(media, ep.args.rtp),
+        fast_proposed: ep.args.fast_start,
     };
-    let body = msg::setup_uuie(
+    let mut body = msg::setup_uuie(
         &ids,
         ep.me.aliases.clone(),
         Some(vec![dest.clone()]),
@@ -643,8 +719,12 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         None,
         ep.me.csa,
     )?;
-    let mut encoded = Vec::new();
-    let uu = msg::encode_uu(body, tunnel, std::mem::take(&mut encoded))?;
+    if ep.args.fast_start {
+        let list = faststart::proposals(rtp, rtcp)?;
+        emit(json!({"event":"fast-start","what":"proposed","count":list.len()}));
+        faststart::set(&mut body, list);
+    }
+    let uu = msg::encode_uu(body, tunnel, Vec::new())?;
     let mut q = Q931::new(MessageType::Setup, cr);
     let qe = |e: causeway_h323::q931::Q931Error| e.to_string();
     q.set_bearer_capability(BEARER.to_vec()).map_err(qe)?;
@@ -680,7 +760,6 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
     }
 }
 
-/// Serves one call-signaling connection accepted on our Q.931 socket.
 /// The H.460.18 call-back connection: to `to`, with a Facility (undefinedReason, the
 /// callIdentifier of the SCI) as its first message; the Setup follows on it.
 pub async fn call_back(ep: &Ep, to: SocketAddr, call_id: [u8; 16]) -> Result<TcpStream, String> {
@@ -695,215 +774,4 @@ pub async fn call_back(ep: &Ep, to: SocketAddr, call_id: [u8; 16]) -> Result<Tcp
         .map_err(|e| format!("send Facility: {e}"))?;
     emit(json!({"event":"called-back","to":to.to_string()}));
     Ok(stream)
-}
-
-pub async fn incoming(ep: Arc<Ep>, stream: TcpStream, peer: SocketAddr) {
-    ep.active_calls.fetch_add(1, Ordering::SeqCst);
-    if let Err(e) = answer(&ep, stream, peer).await {
-        emit(json!({"event":"error","what":"incoming","detail":e}));
-    }
-    ep.active_calls.fetch_sub(1, Ordering::SeqCst);
-}
-
-async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
-    let lip = local_ip(&stream, ep);
-    let (r, w) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel(64);
-    tokio::spawn(read_tpkt(r, Chan::Q931, tx.clone()));
-    // Wait for the Setup; anything before it is reported and skipped.
-    let (q, setup, tunnel_offered) = loop {
-        let Some(Frame::Data(Chan::Q931, b)) = rx.recv().await else {
-            return Ok(());
-        };
-        let q = match Q931::parse(&b) {
-            Ok(q) => q,
-            Err(e) => {
-                emit(
-                    json!({"event":"malformed","where":"q931","from":peer.to_string(),"detail":e.to_string()}),
-                );
-                continue;
-            }
-        };
-        if q.message_type != MessageType::Setup {
-            emit(json!({"event":"q931","what":"before-setup","type":q.message_type.to_u8()}));
-            continue;
-        }
-        let uu = match q.user_user().map_err(|e| e.to_string()).and_then(|u| {
-            let u = u.ok_or("Setup without User-user")?;
-            msg::decode_uu(&u.data)
-        }) {
-            Ok(u) => u,
-            Err(e) => {
-                emit(
-                    json!({"event":"malformed","where":"setup","from":peer.to_string(),"detail":e}),
-                );
-                continue;
-            }
-        };
-        let tunnel = uu.h323_uu_pdu.h245_tunnelling == Some(true);
-        let Body::setup(s) = uu.h323_uu_pdu.h323_message_body else {
-            emit(
-                json!({"event":"malformed","where":"setup","detail":"Setup message without Setup-UUIE"}),
-            );
-            continue;
-        };
-        break (q, s, tunnel);
-    };
-    let ids = CallIds {
-        crv: q.call_reference.value(),
-        call_id: setup
-            .call_identifier
-            .as_ref()
-            .map(|c| asn::guid_bytes(&c.guid))
-            .unwrap_or_else(rand::random),
-        conf_id: asn::guid_bytes(&setup.conference_id.0),
-    };
-    let from: Vec<String> = setup
-        .source_address
-        .iter()
-        .flatten()
-        .map(asn::typed_alias_text)
-        .collect();
-    let to: Vec<String> = setup
-        .destination_address
-        .iter()
-        .flatten()
-        .map(asn::typed_alias_text)
-        .collect();
-    emit(json!({
-        "event":"setup","from":from,"to":to,"peer":peer.to_string(),
-        "tunneling":tunnel_offered,
-        "calling_number": q.calling_party_number().ok().flatten().map(|n| n.digits),
-        "called_number": q.called_party_number().ok().flatten().map(|n| n.digits),
-    }));
-    let tunnel = tunnel_offered && ep.args.h245 == H245Mode::Tunnel;
-    let media = media_pair(lip)
-        .await
-        .map_err(|e| format!("media sockets: {e}"))?;
-    let rtp = media.0.local_addr().map_err(|e| e.to_string())?;
-    let rtcp = media.1.local_addr().map_err(|e| e.to_string())?;
-    let mut call = Call {
-        ep: ep.clone(),
-        caller: false,
-        ids: ids.clone(),
-        cr: q.call_reference.reply(),
-        w,
-        tunnel,
-        session: Session::new(ep.args.both_ways, rtp, rtcp),
-        h245_w: None,
-        h245_pending: Vec::new(),
-        h245_listener: None,
-        tx,
-        connected: false,
-        hold: ep.args.hold_ms.map(Duration::from_millis),
-        deadline: None,
-        hold_started: true,
-        ending: false,
-        peer_ended: false,
-        ok: false,
-        answered: true,
-        admitted: false,
-        media: Media::new(media, ep.args.rtp),
-    };
-    if ep.args.answer == Answer::No {
-        call.hangup(
-            CauseValue::CALL_REJECTED,
-            Some(h225::ReleaseCompleteReason::destinationRejection(())),
-        )
-        .await;
-        return Ok(());
-    }
-    call.send(
-        MessageType::CallProceeding,
-        msg::call_proceeding_uuie(&ids),
-        Vec::new(),
-        None,
-    )
-    .await?;
-    if let (Some(ras), Some((eid, gkid))) = (ep.ras.as_ref(), ep.registration()) {
-        let src = setup.source_address.clone().unwrap_or_default();
-        let m = msg::arq(
-            ras.seq(),
-            &ep.me,
-            eid,
-            gkid,
-            &ids,
-            Some(ep.me.aliases.clone()),
-            src,
-            true,
-        )?;
-        match ras.transact(m).await {
-            Ok(RasMessage::admissionConfirm(acf)) => {
-                call.admitted = true;
-                emit(
-                    json!({"event":"acf","answer":true,"dest":asn::socket_addr(&acf.dest_call_signal_address).map(|a| a.to_string())}),
-                );
-            }
-            Ok(RasMessage::admissionReject(arj)) => {
-                emit(
-                    json!({"event":"arj","answer":true,"reason":asn::choice_name(&arj.reject_reason)}),
-                );
-                call.hangup(
-                    CauseValue::CALL_REJECTED,
-                    Some(h225::ReleaseCompleteReason::noPermission(())),
-                )
-                .await;
-                return Ok(());
-            }
-            Ok(other) => {
-                emit(
-                    json!({"event":"error","what":"arq","detail":format!("unexpected reply {}", asn::choice_name(&other))}),
-                );
-                call.hangup(
-                    CauseValue::TEMPORARY_FAILURE,
-                    Some(h225::ReleaseCompleteReason::unreachableGatekeeper(())),
-                )
-                .await;
-                return Ok(());
-            }
-            Err(e) => {
-                emit(json!({"event":"error","what":"arq","detail":e}));
-                call.hangup(
-                    CauseValue::TEMPORARY_FAILURE,
-                    Some(h225::ReleaseCompleteReason::unreachableGatekeeper(())),
-                )
-                .await;
-                return Ok(());
-            }
-        }
-    }
-    call.send(
-        MessageType::Alerting,
-        msg::alerting_uuie(&ids),
-        Vec::new(),
-        None,
-    )
-    .await?;
-    let (h245_addr, tunneled) = if tunnel {
-        (None, call.session.start())
-    } else {
-        let l = TcpListener::bind((lip, 0))
-            .await
-            .map_err(|e| format!("H.245 listener: {e}"))?;
-        let a = l.local_addr().map_err(|e| e.to_string())?;
-        call.h245_listener = Some(l);
-        (Some(a), Vec::new())
-    };
-    call.send(
-        MessageType::Connect,
-        msg::connect_uuie(&ids, h245_addr)?,
-        tunneled,
-        None,
-    )
-    .await?;
-    call.connected = true;
-    emit(
-        json!({"event":"connected","tunneling":tunnel,"h245_address":h245_addr.map(|a| a.to_string())}),
-    );
-    if let Some(h) = call.hold {
-        call.deadline = Some(Instant::now() + h);
-    }
-    call.run(rx).await;
-    Ok(())
 }

@@ -77,6 +77,14 @@ impl Session {
         self.started
     }
 
+    /// The audio channels were opened by fastStart: H.245 opens none, and RTP goes to
+    /// `remote_rtp` as if an OpenLogicalChannelAck had said so.
+    pub fn fast_started(&mut self, remote_rtp: Option<SocketAddr>) {
+        self.opener = false;
+        self.olc_acked = true;
+        self.remote_rtp = remote_rtp;
+    }
+
     /// The opening messages: TCS and MSD (sent once).
     pub fn start(&mut self) -> Vec<H245Msg> {
         if self.started {

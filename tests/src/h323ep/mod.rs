@@ -23,6 +23,11 @@
 //!   remote_rtcp, local_rtp} (the side a channel is opened to), `olc-ack` {lcn, remote_rtp,
 //!   remote_rtcp} (the side that opened it: the caller, and the callee with `--both-ways`),
 //!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
+//! - `fast-start` {what}: `proposed` {count} (caller, in its Setup), `accepted` {in, codec,
+//!   remote_rtp, remote_rtcp, local_rtp[, reverse]} (callee: the answer it sent; caller: the
+//!   one it got), `ignored` {proposals} (a callee without --fast-start), `none` (caller:
+//!   connected without an answer, slow start follows). A fastStart call opens no channel
+//!   with H.245 (TCS and MSD still run) and its `rtp` goes to the accepted addresses.
 //! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
 //!   "self"|"remote"}.
 //! - `rtp` {sent, received, to} after the call ended, with `--rtp` only: RTP packets sent to
@@ -42,6 +47,7 @@ pub use causeway_h323_asn1 as asn1;
 pub mod bench;
 mod bench_call;
 pub mod call;
+pub mod faststart;
 pub mod h245;
 /// The ASN.1 value conversions (addresses, aliases, BMP text, GUIDs) are the crate's too.
 pub use causeway_h323::asn;
@@ -77,6 +83,14 @@ pub fn log(text: &str) {
 pub enum H245Mode {
     Tunnel,
     Separate,
+}
+
+/// The callee's message that carries its fastStart answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FastIn {
+    Proceeding,
+    Alerting,
+    Connect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -154,6 +168,14 @@ pub struct EpArgs {
     /// always opens one).
     #[arg(long)]
     pub both_ways: bool,
+    /// fastStart (H.323 8.1.7): as the caller, propose G.711 µ-law and A-law both ways in the
+    /// Setup; as the callee, accept one channel each way (see `faststart`). A callee without
+    /// it ignores the proposals (slow start).
+    #[arg(long)]
+    pub fast_start: bool,
+    /// As a callee with --fast-start: the message that carries the answer.
+    #[arg(long, value_enum, default_value_t = FastIn::Proceeding)]
+    pub fast_start_in: FastIn,
 }
 
 #[derive(Default)]
