@@ -212,6 +212,48 @@ fn an_ipv4_mapped_address_reads_back_as_ipv4() {
     assert_eq!(back.keep_alive_channel, Some(sa("192.0.2.7:4000")));
 }
 
+// ---- golden vector --------------------------------------------------------------------------
+
+/// h323-asn1/tests/golden/vectors.json `olc_h46019`: asn1tools 0.169.0 (aligned PER, the ITU
+/// H.245 module in ../shared/asn1 and h46019.asn, make_vectors.py) encoding of the G.711 OLC
+/// (channel 101, RTCP 192.0.2.10:5005) with TraversalParameters multiplexedMediaChannel
+/// 198.51.100.1:36000, multiplexedMediaControlChannel :36001, multiplexID 0x01020304,
+/// keepAliveChannel :36000, keepAlivePayloadType 116, keepAliveInterval 19.
+const OLC_H46019: &str = "038000640c6013801215000100c000020a138c00c000020a138d0004402c0120070008\
+                          834c1300010100161e7e00c63364018ca000c63364018ca1c00102030400c63364018c\
+                          a0e80012";
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn reads_and_writes_the_asn1tools_olc() {
+    let golden = unhex(OLC_H46019);
+    let H245Msg::request(RequestMessage::openLogicalChannel(mut o)) = decode_h245(&golden).unwrap()
+    else {
+        panic!("not an OLC")
+    };
+    let want = TraversalParams {
+        multiplexed_media: Some(sa("198.51.100.1:36000")),
+        multiplexed_control: Some(sa("198.51.100.1:36001")),
+        multiplex_id: Some(0x0102_0304),
+        keep_alive_channel: Some(sa("198.51.100.1:36000")),
+        keep_alive_payload_type: Some(116),
+        keep_alive_interval: Some(19),
+    };
+    assert_eq!(olc_params(&o), Some(want));
+    // stripped, it is the plain OLC; our entry put back gives asn1tools' bytes again
+    assert!(set_olc_params(&mut o, None));
+    assert!(set_olc_params(&mut o, Some(&want)));
+    let ours = encode_h245(&H245Msg::request(RequestMessage::openLogicalChannel(o))).unwrap();
+    assert_eq!(ours, golden);
+}
+
 // ---- feature 19 ---------------------------------------------------------------------------
 
 fn supported(d: Vec<causeway_h323_asn1::h323_messages::FeatureDescriptor>) -> FeatureSet {
