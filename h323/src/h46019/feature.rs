@@ -23,6 +23,19 @@ const PARAM_MULTIPLEX: u32 = 1;
 /// Parameter 2: mediaTraversalServer.
 const PARAM_SERVER: u32 = 2;
 
+/// What causeway's E says of itself: it anchors its traversal clients' media
+/// (mediaTraversalServer); it does not claim to send multiplexed media.
+pub const SERVER: Feature19 = Feature19 {
+    transmit_multiplexed: false,
+    traversal_server: true,
+};
+
+/// What a traversal client (C, or an endpoint) says: H.460.19 spoken, nothing more.
+pub const CLIENT: Feature19 = Feature19 {
+    transmit_multiplexed: false,
+    traversal_server: false,
+};
+
 /// What a feature-19 descriptor says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Feature19 {
