@@ -15,6 +15,8 @@
 //! - [`ras`]: the gatekeeper (RAS, UDP 1719).
 //! - [`h235`]: H.235.1 baseline security (procedure I): signing RAS messages with an
 //!   HMAC-SHA1-96 CryptoToken and verifying them (time window, replay memory).
+//! - [`h46019`]: H.460.19 media traversal on the wire (TraversalParameters in OLC/OLCAck,
+//!   feature 19 in RAS).
 //! - [`call`]: gatekeeper-routed call signaling and H.245 relaying.
 //! - [`describe`]: any of their messages as text, for the call history's message ladder.
 //! - [`service`]: both as one sans-IO value; [`driver`]: its tokio sockets and timers.
@@ -26,6 +28,7 @@ pub mod driver;
 pub mod endpoint;
 pub mod h235;
 pub mod h46018;
+pub mod h46019;
 pub mod q931;
 pub mod ras;
 pub mod service;

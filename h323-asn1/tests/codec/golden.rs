@@ -6,18 +6,23 @@
 use crate::common::*;
 use causeway_h323_asn1::h323_messages::{
     AdmissionRejectReason, Content, FacilityReason, GenericIdentifier, H323UUPDUH323MessageBody,
-    H323UserInformation, RasMessage, RegistrationRejectReason, ReleaseCompleteReason,
+    H323UserInformation, RasMessage, RegistrationRejectReason, ReleaseCompleteReason, TimeToLive,
     TransportAddress, TransportAddressIpAddress,
 };
 use causeway_h323_asn1::h460::{IncomingCallIndication, LRQKeepAliveData, TraversalParameters};
 use causeway_h323_asn1::multimedia_system_control::{
-    AudioCapability, Capability, CommandMessage, DataType, EndSessionCommand, IndicationMessage,
+    AudioCapability, Capability, CapabilityIdentifier, CommandMessage, DataType, EndSessionCommand,
+    GenericInformation, GenericMessage, GenericParameter, IndicationMessage,
     MultimediaSystemControlMessage, OpenLogicalChannel,
     OpenLogicalChannelAckForwardMultiplexAckParameters,
-    OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters, RequestMessage,
-    ResponseMessage, UserInputIndication,
+    OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters, ParameterIdentifier,
+    ParameterValue, RequestMessage, ResponseMessage, UserInputIndication,
 };
-use causeway_h323_asn1::rasn::{aper, types::Integer};
+use causeway_h323_asn1::rasn::{
+    aper,
+    types::{Integer, ObjectIdentifier},
+};
+use std::borrow::Cow;
 
 /// Vectors known not to round-trip, with the reason.
 pub const KNOWN_FAILING: &[(&str, &str)] = &[
@@ -637,4 +642,78 @@ fn h460_fields() {
     assert_eq!(tp.keep_alive_channel, None);
     assert_eq!(tp.keep_alive_payload_type, Some(127));
     assert_eq!(tp.keep_alive_interval.map(|t| t.0), Some(19));
+}
+
+/// The OLC a traversal server sends its client, with H.460.19 traversal parameters
+/// (multiplexed media, multiplexID, keep-alive channel/payload type/interval) in
+/// genericInformation: the G.711 OLC of `olc` plus one GenericInformation whose parameter 1
+/// holds the PER TraversalParameters. Decoded field by field, then rebuilt from scratch by
+/// rasn and compared with asn1tools' bytes.
+#[test]
+fn olc_with_h46019_traversal_parameters_and_multiplex_id() {
+    let MultimediaSystemControlMessage::request(RequestMessage::openLogicalChannel(olc)) =
+        h245("olc_h46019")
+    else {
+        panic!("not an OLC")
+    };
+    check_olc(&olc);
+    let info = olc
+        .generic_information
+        .as_deref()
+        .expect("genericInformation");
+    assert_eq!(info.len(), 1);
+    let msg = &info[0].0;
+    let CapabilityIdentifier::standard(oid) = &msg.message_identifier else {
+        panic!("not a standard identifier")
+    };
+    assert_eq!(&oid[..], H46019_OID);
+    assert_eq!(msg.sub_message_identifier, None);
+    let content = msg.message_content.as_deref().expect("messageContent");
+    assert_eq!(content.len(), 1);
+    assert_eq!(
+        content[0].parameter_identifier,
+        ParameterIdentifier::standard(1)
+    );
+    let ParameterValue::octetString(raw) = &content[0].parameter_value else {
+        panic!("not an octetString")
+    };
+    let tp: TraversalParameters = round_trip(raw).expect("TraversalParameters");
+    assert_eq!(tp, traversal_parameters_of_the_vector());
+
+    // the same message built here
+    let MultimediaSystemControlMessage::request(RequestMessage::openLogicalChannel(mut ours)) =
+        h245("olc")
+    else {
+        panic!("not an OLC")
+    };
+    let id = ObjectIdentifier::new_unchecked(Cow::Borrowed(H46019_OID));
+    let raw = aper::encode(&traversal_parameters_of_the_vector()).unwrap();
+    ours.generic_information = Some(vec![GenericInformation(GenericMessage::new(
+        CapabilityIdentifier::standard(id),
+        None,
+        Some(vec![GenericParameter::new(
+            ParameterIdentifier::standard(1),
+            ParameterValue::octetString(raw.into()),
+            None,
+        )]),
+    ))]);
+    let ours = aper::encode(&MultimediaSystemControlMessage::request(
+        RequestMessage::openLogicalChannel(ours),
+    ))
+    .unwrap();
+    assert_eq!(hex::encode(ours), hex::encode(vector_bytes("olc_h46019")));
+}
+
+const H46019_OID: &[u32] = &[0, 0, 8, 460, 19, 0, 1];
+
+/// make_vectors.py TP_OLC.
+fn traversal_parameters_of_the_vector() -> TraversalParameters {
+    TraversalParameters::new(
+        Some(h245_ta4(GK, 36000)),
+        Some(h245_ta4(GK, 36001)),
+        Some(0x0102_0304),
+        Some(h245_ta4(GK, 36000)),
+        Some(116),
+        Some(TimeToLive(19)),
+    )
 }

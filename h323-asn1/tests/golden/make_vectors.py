@@ -164,6 +164,33 @@ H245 = [
         'signalType': '#', 'duration': 250}))),),
 ]
 
+# H.460.19 traversal parameters as a traversal server puts them in an OLC towards its client
+# (multiplexed RTP/RTCP ports, the multiplex ID, keep-alive channel, payload type and interval);
+# the OLC carries their PER encoding in genericInformation (OID 0.0.8.460.19.0.1, parameter 1).
+H46019_OID = '0.0.8.460.19.0.1'
+TP_OLC = {
+    'multiplexedMediaChannel': h245_ip(GK_IP, 36000),
+    'multiplexedMediaControlChannel': h245_ip(GK_IP, 36001),
+    'multiplexID': 0x01020304,
+    'keepAliveChannel': h245_ip(GK_IP, 36000),
+    'keepAlivePayloadType': 116,
+    'keepAliveInterval': 19,
+}
+
+
+def h245_late_vectors():
+    """H.245 vectors that embed a PER value encoded once the spec is compiled (by main())."""
+    return [
+        ('olc_h46019', ('request', ('openLogicalChannel', dict(OLC_BODY, genericInformation=[{
+            'messageIdentifier': ('standard', H46019_OID),
+            'messageContent': [{
+                'parameterIdentifier': ('standard', 1),
+                'parameterValue': ('octetString', ENCODED['TraversalParameters']),
+            }],
+        }])))),
+    ]
+
+
 # ---- H323-UserInformation (the User-user content of Q.931) ---------------------------------
 
 
@@ -546,9 +573,12 @@ def main():
     ENCODED['OpenLogicalChannel'] = spec.encode('OpenLogicalChannel', OLC_BODY,
                                                 check_constraints=True)
     ENCODED['tcs'] = spec.encode('MultimediaSystemControlMessage', TCS, check_constraints=True)
+    ENCODED['TraversalParameters'] = spec.encode('TraversalParameters', TP_OLC,
+                                                 check_constraints=True)
     cases = [('ras', name, (alt, value)) for alt, name, value in RAS]
     cases += [('uuie', name, value) for name, value in uuie_vectors()]
     cases += [('h245', name, value) for name, value in H245]
+    cases += [('h245', name, value) for name, value in h245_late_vectors()]
     cases += [('h460', name, value, ty) for ty, name, value in H460]
     out = []
     for family, name, msg, *ty in cases:

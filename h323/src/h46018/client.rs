@@ -15,6 +15,8 @@
 //! - An SCI whose token does not verify gets no answer. E signs each retransmission anew, so
 //!   the same call may be announced twice: the last [`RECENT_CALLS`] call identifiers are
 //!   remembered and announced to call signaling once.
+//! - Our RRQs announce H.460.19 (feature 19, no parameters) next to 18; an RCF answering it
+//!   with mediaTraversalServer makes [`ZoneClient::media_traversal_server`] true.
 //!
 //! Must not touch: sockets, the wall clock (a [`WallClock`] is given), call signaling.
 
@@ -25,6 +27,7 @@ use super::{
 use crate::asn::{self, AliasKind};
 use crate::endpoint::{self, Me};
 use crate::h235::{self, Credentials, Verifier};
+use crate::h46019::feature as feature19;
 use crate::ras::build;
 use causeway_h323_asn1::h323_messages::{
     LocationRejectReason, RasMessage, RegistrationRejectReason, ServiceControlResponse,
@@ -71,6 +74,8 @@ pub struct ZoneClient {
     endpoint_id: Option<String>,
     /// E's call-signaling address, from its RCF.
     e_signalling: Option<SocketAddr>,
+    /// E's last RCF announced H.460.19 as media traversal server.
+    e_media_server: bool,
     interval: Duration,
     pending: Option<Pending>,
     /// When the next request starts (keep-alive when up, a new registration when down).
@@ -96,6 +101,7 @@ impl ZoneClient {
             up: false,
             endpoint_id: None,
             e_signalling: None,
+            e_media_server: false,
             pending: None,
             next: Some(now),
             since: now,
@@ -122,6 +128,12 @@ impl ZoneClient {
     /// Where calls to E go (E's call-signaling address from its RCF), while the flow is up.
     pub fn signalling(&self) -> Option<SocketAddr> {
         self.e_signalling.filter(|_| self.up)
+    }
+
+    /// E answered our H.460.19 as media traversal server (its OLCs towards us may carry
+    /// traversal parameters).
+    pub fn media_traversal_server(&self) -> bool {
+        self.up && self.e_media_server
     }
 
     pub fn view(&self, now: Instant) -> ZoneView {
@@ -226,6 +238,8 @@ impl ZoneClient {
         }
         self.endpoint_id = asn::bmp_text(&c.endpoint_identifier.0);
         self.e_signalling = c.call_signal_address.iter().find_map(asn::socket_addr);
+        self.e_media_server =
+            feature19::find(c.feature_set.as_ref()).is_some_and(|f| f.traversal_server);
         let granted = c
             .time_to_live
             .as_ref()
@@ -350,7 +364,8 @@ impl ZoneClient {
             }
         };
         if let RasMessage::registrationRequest(r) = &mut msg {
-            r.feature_set = Some(feature_set());
+            // H.460.19 next to 18: C is E's media traversal client
+            r.feature_set = Some(feature19::with_feature(feature_set(), feature19::CLIENT));
         }
         let Some(seq) = seq_of(&msg) else { return };
         if lightweight {

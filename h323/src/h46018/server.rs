@@ -15,7 +15,8 @@
 //!   a routing gatekeeper's RCF does: C sends the Setups of calls to E there.
 //! - The RCF grants the zone's keep-alive interval as time to live and carries feature 18 with
 //!   LRQKeepAliveData. A client silent for [`SILENT_INTERVALS`] intervals is forgotten and the
-//!   zone shown down; its next lightweight RRQ gets `fullRegistrationRequired`.
+//!   zone shown down; its next lightweight RRQ gets `fullRegistrationRequired`. When the RRQ
+//!   announces H.460.19 the RCF carries feature 19 with mediaTraversalServer too.
 //! - An SCI is sent again (new token, same sequence number) every [`RETRY_AFTER`] until its
 //!   SCR, [`TRIES`] times in all; at most [`MAX_PENDING_SCI`] wait at once. So is an LRQ
 //!   (E asks C whether it reaches a dialled alias before announcing the call), until C's LCF
@@ -30,6 +31,7 @@ use super::{
 };
 use crate::asn;
 use crate::h235::{self, Credentials, TokenError, Verifier};
+use crate::h46019::feature as feature19;
 use crate::ras::build;
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, RasMessage, RegistrationRejectReason, RegistrationRequest,
@@ -407,7 +409,8 @@ impl ZoneServer {
             flow.local = local;
             flow.last_seen = now;
             let id = flow.endpoint_id.clone();
-            return self.confirm(zone, n, &id, from, now, out);
+            let h46019 = feature19::announces(r.feature_set.as_ref());
+            return self.confirm(zone, n, (&id, h46019), from, now, out);
         }
         if !announces(r.feature_set.as_ref()) {
             self.refuse(zone, from, "RRQ without the H.460.18 feature".into(), out);
@@ -437,14 +440,15 @@ impl ZoneServer {
                 peer: from,
             }));
         }
-        self.confirm(zone, n, &id, from, now, out);
+        let h46019 = feature19::announces(r.feature_set.as_ref());
+        self.confirm(zone, n, (&id, h46019), from, now, out);
     }
 
     fn confirm(
         &mut self,
         zone: usize,
         n: u16,
-        id: &str,
+        (id, h46019): (&str, bool),
         to: SocketAddr,
         now: Instant,
         out: &mut Vec<Output>,
@@ -462,7 +466,12 @@ impl ZoneServer {
             ttl,
         });
         if let RasMessage::registrationConfirm(c) = &mut msg {
-            c.feature_set = Some(feature_set());
+            // a client that speaks H.460.19 is answered as by its media traversal server
+            c.feature_set = Some(if h46019 {
+                feature19::with_feature(feature_set(), feature19::SERVER)
+            } else {
+                feature_set()
+            });
             c.generic_data = keep_alive_data(ttl).map(|d| vec![d]);
         }
         self.send_to(zone, msg, to, now, out);

@@ -165,6 +165,38 @@ fn h46018_c_registers_on_e_and_keeps_the_flow_alive_every_interval() {
     assert!(p.take_events().is_empty());
 }
 
+/// C's RRQs (full and lightweight) announce H.460.19 next to 18 without parameters (C is the
+/// media traversal client); E's RCF answers with feature 19 mediaTraversalServer, which C
+/// records.
+#[test]
+fn c_announces_h46019_and_e_answers_as_media_traversal_server() {
+    let t0 = Instant::now();
+    let mut p = Pair::new("secret", t0);
+    assert!(!p.c.media_traversal_server(), "not before E answered");
+    assert_eq!(p.tick(t0), 2);
+    let rrq: RasMessage = aper::decode(&p.c_sent[0]).unwrap();
+    let RasMessage::registrationRequest(r) = &rrq else {
+        panic!()
+    };
+    assert!(announces(r.feature_set.as_ref()), "18 still there");
+    assert_eq!(
+        crate::h46019::feature::find(r.feature_set.as_ref()),
+        Some(crate::h46019::feature::CLIENT)
+    );
+    assert!(p.c.media_traversal_server());
+    p.tick(t0 + Duration::from_secs(19));
+    let light: RasMessage = aper::decode(p.c_sent.last().unwrap()).unwrap();
+    let RasMessage::registrationRequest(r) = &light else {
+        panic!()
+    };
+    assert_eq!(r.keep_alive, Some(true));
+    assert!(crate::h46019::feature::announces(r.feature_set.as_ref()));
+    assert!(
+        p.c.media_traversal_server(),
+        "the lightweight RCF says it again"
+    );
+}
+
 #[test]
 fn wrong_credentials_get_security_denial_and_the_zone_shows_why() {
     let t0 = Instant::now();

@@ -30,6 +30,10 @@
 //!   announces it too and grants at most that time to live, so the endpoint's refreshes keep
 //!   its NAT mapping open; calls to it are announced by SCI (the service's `Announcer`) and it
 //!   calls back.
+//! - An RRQ that also announces H.460.19 (feature 19) gets feature 19 with
+//!   mediaTraversalServer in that RCF (whoever answers H.460.18 anchors the endpoint's media),
+//!   and the registration remembers it (`Endpoint::h46019`). Without H.460.18 it is not
+//!   answered: H.460.19 keep-alives only make sense behind the signalling traversal.
 //!
 //! Must not touch: admitted calls beyond dropping those of a removed endpoint, routing,
 //! sockets, clocks.
@@ -38,6 +42,7 @@ use super::table::Endpoint;
 use super::{build, By, Datagram, Gatekeeper, Output, RasEvent};
 use crate::asn::{self, AliasText};
 use crate::h46018;
+use crate::h46019::feature as feature19;
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, InfoRequestResponse, RasMessage, RegistrationRejectReason,
     RegistrationRejectReasonInvalidTerminalAliases, RegistrationRequest, TimeToLive,
@@ -164,6 +169,7 @@ impl Gatekeeper {
             .h46018_ttl
             .filter(|_| h46018::announces(m.feature_set.as_ref()));
         let ttl = h46018.map_or(ttl, |short| ttl.min(short));
+        let h46019 = h46018.is_some() && feature19::announces(m.feature_set.as_ref());
         let nat = m
             .ras_address
             .iter()
@@ -225,6 +231,7 @@ impl Gatekeeper {
                 probe: None,
                 nat,
                 h46018: h46018.is_some(),
+                h46019,
                 local: d.local,
             },
             now,
@@ -238,7 +245,12 @@ impl Gatekeeper {
             ttl,
         });
         if let (Some(_), RasMessage::registrationConfirm(c)) = (h46018, &mut msg) {
-            c.feature_set = Some(h46018::feature_set());
+            let fs = h46018::feature_set();
+            c.feature_set = Some(if h46019 {
+                feature19::with_feature(fs, feature19::SERVER)
+            } else {
+                fs
+            });
         }
         self.send(ras, &msg, out);
         out.push(Output::Event(RasEvent::Registered {

@@ -28,6 +28,9 @@ pub struct Endpoint {
     pub nat: bool,
     /// Announced H.460.18: calls to it are announced by SCI and it calls back.
     pub h46018: bool,
+    /// Announced H.460.19 in that RRQ and was answered as by a media traversal server: its
+    /// OLCs may carry traversal parameters (keep-alives towards our relay).
+    pub h46019: bool,
     /// Our RAS address as its RRQ reached it (the IP it calls back to).
     pub local: SocketAddr,
 }

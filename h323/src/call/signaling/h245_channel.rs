@@ -13,6 +13,13 @@
 //! - A listener that cannot be bound: the offered h245Address is removed from the message
 //!   that carried it.
 //! - An H.245 payload that does not decode is forwarded untouched and counted.
+//! - H.460.19 on a traversal link of an anchored call: an OLC towards the traversal client
+//!   (our end is `LinkEnd::Server`) gets TraversalParameters naming the relay address it
+//!   carries as keepAliveChannel, with [`h46019::KEEP_ALIVE_PAYLOAD_TYPE`] and
+//!   [`h46019::KEEP_ALIVE_INTERVAL`]; on our `LinkEnd::Client` leg the parameters of received
+//!   OLCs/OLCAcks are read ([`received_traversal`]) and removed before the message goes on
+//!   (they name the server's relay, not something the endpoint inside should use). Media
+//!   behaviour is unchanged: the relays already send and answer keep-alives.
 //!
 //! Must not touch: Q.931 messages (`relay` asks `offer` what an h245Address becomes),
 //! tunneled H.245 (that goes through `relay`).
@@ -22,8 +29,15 @@ use super::{malformed, CallSignaling, Role};
 use crate::asn;
 use crate::call::h245::{rewrite_message, HookCtx, Rewrite};
 use crate::call::state::{H245Relay, ListenState, Pending};
-use crate::call::{CallEvent, CallId, ConnId, ListenerId, Output, Side};
+use crate::call::{CallEvent, CallId, ConnId, LinkEnd, ListenerId, Output, Side};
+use crate::h46019::{self, TraversalParams};
 use causeway_h323_asn1::h323_messages::TransportAddress;
+use causeway_h323_asn1::multimedia_system_control::{
+    MultimediaSystemControlMessage as H245Msg,
+    OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters as FwdMux, RequestMessage,
+    ResponseMessage,
+};
+use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -266,6 +280,7 @@ impl CallSignaling {
                 payload.to_vec()
             }
         };
+        let bytes = self.traversal_link(id, from, bytes);
         let max = self.cfg.max_queued_bytes;
         let Some(r) = self.calls.get_mut(&id).and_then(|c| c.h245.as_mut()) else {
             return;
@@ -318,5 +333,160 @@ impl CallSignaling {
             self.conns.remove(&other);
             out.push(Output::Close { conn: other });
         }
+    }
+}
+
+impl CallSignaling {
+    /// The H.460.19 step of a message relayed from `from` on an anchored call with a
+    /// traversal link (see the module doc); any other message is returned as it is.
+    fn traversal_link(&self, id: CallId, from: Side, bytes: Vec<u8>) -> Vec<u8> {
+        let Some(call) = self.calls.get(&id).filter(|c| c.anchored) else {
+            return bytes;
+        };
+        match call.link {
+            Some((side, LinkEnd::Server)) if side == from.other() => {
+                add_traversal(&bytes).unwrap_or(bytes)
+            }
+            Some((side, LinkEnd::Client)) if side == from => match received_traversal(&bytes) {
+                // exposed to the lead's integration (call state is not this module's)
+                Some((_lcn, _params, stripped)) => stripped,
+                None => bytes,
+            },
+            _ => bytes,
+        }
+    }
+}
+
+/// `payload` with the TraversalParameters a traversal server puts in an OLC towards its
+/// client: keepAliveChannel = the RTP address the OLC names (its mediaChannel, else the port
+/// below its mediaControlChannel: RTP/RTCP pairs are even/odd, RFC 3550 section 11),
+/// keepAlivePayloadType and keepAliveInterval. `None` for anything else, or an OLC naming no
+/// address.
+pub(crate) fn add_traversal(payload: &[u8]) -> Option<Vec<u8>> {
+    let H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) =
+        aper::decode::<H245Msg>(payload).ok()?
+    else {
+        return None;
+    };
+    let FwdMux::h2250LogicalChannelParameters(p) =
+        &olc.forward_logical_channel_parameters.multiplex_parameters
+    else {
+        return None;
+    };
+    let rtp = match p.media_channel.as_ref().and_then(asn::h245_socket_addr) {
+        Some(a) => a,
+        None => {
+            let rtcp = p
+                .media_control_channel
+                .as_ref()
+                .and_then(asn::h245_socket_addr)?;
+            SocketAddr::new(rtcp.ip(), rtcp.port().checked_sub(1)?)
+        }
+    };
+    let params = TraversalParams {
+        keep_alive_channel: Some(rtp),
+        keep_alive_payload_type: Some(h46019::KEEP_ALIVE_PAYLOAD_TYPE),
+        keep_alive_interval: Some(h46019::KEEP_ALIVE_INTERVAL),
+        ..TraversalParams::default()
+    };
+    h46019::set_olc_params(&mut olc, Some(&params));
+    aper::encode(&H245Msg::request(RequestMessage::openLogicalChannel(olc))).ok()
+}
+
+/// The TraversalParameters of an OLC or OLCAck received from a traversal server: the
+/// forwardLogicalChannelNumber, the parameters, and the message without them (to forward).
+/// `None` when `payload` is neither or carries none.
+pub(crate) fn received_traversal(payload: &[u8]) -> Option<(u16, TraversalParams, Vec<u8>)> {
+    let (lcn, params, stripped) = match aper::decode::<H245Msg>(payload).ok()? {
+        H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) => {
+            let params = h46019::olc_params(&olc)?;
+            h46019::set_olc_params(&mut olc, None);
+            let lcn = olc.forward_logical_channel_number.0;
+            (
+                lcn,
+                params,
+                H245Msg::request(RequestMessage::openLogicalChannel(olc)),
+            )
+        }
+        H245Msg::response(ResponseMessage::openLogicalChannelAck(mut ack)) => {
+            let params = h46019::ack_params(&ack)?;
+            h46019::set_ack_params(&mut ack, None);
+            let lcn = ack.forward_logical_channel_number.0;
+            let msg = H245Msg::response(ResponseMessage::openLogicalChannelAck(ack));
+            (lcn, params, msg)
+        }
+        _ => return None,
+    };
+    Some((lcn, params, aper::encode(&stripped).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::{decode_h245, encode_h245, olc, olc_ack, tcs};
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_olc_towards_the_client_names_its_relay_as_keep_alive_channel() {
+        // the relay's RTCP at :36001 (E's multiplexed pair): keep-alives go to :36000
+        let bytes = encode_h245(&olc(3, sa("198.51.100.1:36001")).unwrap()).unwrap();
+        let added = add_traversal(&bytes).expect("an OLC");
+        let H245Msg::request(RequestMessage::openLogicalChannel(o)) = decode_h245(&added).unwrap()
+        else {
+            panic!("not an OLC")
+        };
+        assert_eq!(
+            h46019::olc_params(&o),
+            Some(TraversalParams {
+                keep_alive_channel: Some(sa("198.51.100.1:36000")),
+                keep_alive_payload_type: Some(116),
+                keep_alive_interval: Some(19),
+                ..TraversalParams::default()
+            })
+        );
+        // C reads them and forwards the OLC as it was before E added them
+        let (lcn, params, stripped) = received_traversal(&added).expect("parameters");
+        assert_eq!(lcn, 3);
+        assert_eq!(params.keep_alive_channel, Some(sa("198.51.100.1:36000")));
+        assert_eq!(stripped, bytes);
+    }
+
+    #[test]
+    fn other_messages_are_left_alone() {
+        let t = encode_h245(&tcs(1)).unwrap();
+        assert_eq!(add_traversal(&t), None);
+        assert_eq!(received_traversal(&t), None);
+        let ack = olc_ack(3, sa("10.0.0.5:5004"), sa("10.0.0.5:5005")).unwrap();
+        let ack = encode_h245(&ack).unwrap();
+        assert_eq!(add_traversal(&ack), None, "only OLCs get parameters");
+        assert_eq!(received_traversal(&ack), None, "an Ack without any");
+        assert_eq!(add_traversal(&[0xff; 7]), None);
+        assert_eq!(received_traversal(&[]), None);
+    }
+
+    #[test]
+    fn an_ack_from_the_server_is_read_and_stripped() {
+        let H245Msg::response(ResponseMessage::openLogicalChannelAck(mut ack)) =
+            olc_ack(4, sa("10.0.0.5:5004"), sa("10.0.0.5:5005")).unwrap()
+        else {
+            panic!()
+        };
+        let plain = encode_h245(&H245Msg::response(ResponseMessage::openLogicalChannelAck(
+            ack.clone(),
+        )))
+        .unwrap();
+        let p = TraversalParams {
+            keep_alive_payload_type: Some(116),
+            ..TraversalParams::default()
+        };
+        h46019::set_ack_params(&mut ack, Some(&p));
+        let bytes = encode_h245(&H245Msg::response(ResponseMessage::openLogicalChannelAck(
+            ack,
+        )))
+        .unwrap();
+        assert_eq!(received_traversal(&bytes), Some((4, p, plain)));
     }
 }

@@ -486,3 +486,81 @@ fn an_h46018_endpoint_gets_a_short_ttl_and_is_called_back() {
     );
     assert!(matches!(r, Resolve::Found(_)), "{r:?}");
 }
+
+fn rrq_with(n: u16, alias: &str, fs: Option<FeatureSet>) -> RasMessage {
+    let mut m = rrq(n, "10.1.1.10:1719", vec![h323id(alias)]);
+    if let RasMessage::registrationRequest(r) = &mut m {
+        r.feature_set = fs;
+    }
+    m
+}
+
+/// H.460.19 in RAS: an endpoint announcing 18 and 19 gets both in the RCF, 19 with
+/// mediaTraversalServer, and its registration says it speaks H.460.19. 19 without 18 (no
+/// signalling traversal) and 18 without 19 are not H.460.19 registrations. The feature sets
+/// are asn1tools' bytes (FeatureSet in H323-MESSAGES, make_vectors.edited_modules()).
+#[test]
+fn an_h46019_endpoint_is_answered_as_by_a_media_traversal_server() {
+    use crate::h46019::feature::{self, CLIENT, SERVER};
+    use causeway_h323_asn1::rasn::aper;
+    // supportedFeatures [{standard 18}, {standard 19, parameters [{standard 2}]}]
+    const SERVER_SET: &str = "10020000124000130000000002";
+    // supportedFeatures [{standard 18}, {standard 19}]
+    const CLIENT_SET: &str = "1002000012000013";
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let both = feature::with_feature(crate::h46018::feature_set(), CLIENT);
+    assert_eq!(hex(&aper::encode(&both).unwrap()), CLIENT_SET);
+
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    let (sent, _) = exchange(
+        &mut gk,
+        "203.0.113.5:40000",
+        &rrq_with(5, "erin", Some(both)),
+        now,
+    );
+    let RasMessage::registrationConfirm(c) = one(sent).1 else {
+        panic!("not an RCF")
+    };
+    let fs = c.feature_set.expect("RCF feature set");
+    assert!(crate::h46018::announces(Some(&fs)));
+    assert_eq!(feature::find(Some(&fs)), Some(SERVER));
+    assert_eq!(hex(&aper::encode(&fs).unwrap()), SERVER_SET);
+    let ep = gk.registrations().by_alias("erin").cloned().unwrap();
+    assert!(ep.h46018 && ep.h46019);
+
+    // 18 only: no 19 in the answer, not an H.460.19 registration
+    let only18 = Some(crate::h46018::feature_set());
+    let (sent, _) = exchange(
+        &mut gk,
+        "203.0.113.6:40000",
+        &rrq_with(6, "fay", only18),
+        now,
+    );
+    let RasMessage::registrationConfirm(c) = one(sent).1 else {
+        panic!("not an RCF")
+    };
+    assert!(!feature::announces(c.feature_set.as_ref()));
+    let ep = gk.registrations().by_alias("fay").cloned().unwrap();
+    assert!(ep.h46018 && !ep.h46019);
+
+    // 19 only: nothing of either
+    let only19 = Some(FeatureSet::new(
+        false,
+        None,
+        None,
+        Some(vec![feature::descriptor(CLIENT)]),
+    ));
+    let (sent, _) = exchange(
+        &mut gk,
+        "203.0.113.7:40000",
+        &rrq_with(7, "gil", only19),
+        now,
+    );
+    let RasMessage::registrationConfirm(c) = one(sent).1 else {
+        panic!("not an RCF")
+    };
+    assert_eq!(c.feature_set, None);
+    let ep = gk.registrations().by_alias("gil").cloned().unwrap();
+    assert!(!ep.h46018 && !ep.h46019);
+}
