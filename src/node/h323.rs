@@ -93,6 +93,7 @@ pub(super) async fn start(
             alerting_timeout: Duration::from_secs(h.setup_timeout),
             traversal_h245_port: h.h46018_port,
             assent_port: dcfg.assent_listen.map(|a| a.port()),
+            keepalive_payload_type: config.media.keepalive_payload_type,
             ..call::CallConfig::default()
         },
         // the `[media] anchor` policy picks the calls (no relay: addresses pass as they are)

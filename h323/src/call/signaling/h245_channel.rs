@@ -15,7 +15,7 @@
 //! - An H.245 payload that does not decode is forwarded untouched and counted.
 //! - H.460.19 on a traversal link of an anchored call: an OLC towards the traversal client
 //!   (our end is `LinkEnd::Server`) gets TraversalParameters naming the relay address it
-//!   carries as keepAliveChannel, with [`h46019::KEEP_ALIVE_PAYLOAD_TYPE`] and
+//!   carries as keepAliveChannel, with `[media] keepalive_payload_type` and
 //!   [`h46019::KEEP_ALIVE_INTERVAL`]; on our `LinkEnd::Client` leg the parameters of received
 //!   OLCs/OLCAcks are read ([`received_traversal`]) and removed before the message goes on
 //!   (they name the server's relay, not something the endpoint inside should use). Media
@@ -343,17 +343,18 @@ impl CallSignaling {
         let Some(call) = self.calls.get(&id).filter(|c| c.anchored) else {
             return bytes;
         };
-        match call.link {
-            Some((side, LinkEnd::Server)) if side == from.other() => {
-                add_traversal(&bytes).unwrap_or(bytes)
-            }
-            Some((side, LinkEnd::Client)) if side == from => match received_traversal(&bytes) {
-                // exposed to the lead's integration (call state is not this module's)
-                Some((_lcn, _params, stripped)) => stripped,
-                None => bytes,
-            },
-            _ => bytes,
+        if call.link_end(from.other()) == Some(LinkEnd::Server) {
+            let pt = self.cfg.keepalive_payload_type;
+            return add_traversal(&bytes, pt).unwrap_or(bytes);
         }
+        if call.link_end(from) == Some(LinkEnd::Client) {
+            if let Some((_lcn, _params, stripped)) = received_traversal(&bytes) {
+                // C's relay keeps alive towards the addresses E's OLC/OLCAck name; what E's
+                // parameters add is not used yet (see the module doc)
+                return stripped;
+            }
+        }
+        bytes
     }
 }
 
@@ -362,7 +363,7 @@ impl CallSignaling {
 /// below its mediaControlChannel: RTP/RTCP pairs are even/odd, RFC 3550 section 11),
 /// keepAlivePayloadType and keepAliveInterval. `None` for anything else, or an OLC naming no
 /// address.
-pub(crate) fn add_traversal(payload: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn add_traversal(payload: &[u8], keep_alive_pt: u8) -> Option<Vec<u8>> {
     let H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) =
         aper::decode::<H245Msg>(payload).ok()?
     else {
@@ -385,7 +386,7 @@ pub(crate) fn add_traversal(payload: &[u8]) -> Option<Vec<u8>> {
     };
     let params = TraversalParams {
         keep_alive_channel: Some(rtp),
-        keep_alive_payload_type: Some(h46019::KEEP_ALIVE_PAYLOAD_TYPE),
+        keep_alive_payload_type: Some(keep_alive_pt),
         keep_alive_interval: Some(h46019::KEEP_ALIVE_INTERVAL),
         ..TraversalParams::default()
     };
@@ -433,7 +434,7 @@ mod tests {
     fn an_olc_towards_the_client_names_its_relay_as_keep_alive_channel() {
         // the relay's RTCP at :36001 (E's multiplexed pair): keep-alives go to :36000
         let bytes = encode_h245(&olc(3, sa("198.51.100.1:36001")).unwrap()).unwrap();
-        let added = add_traversal(&bytes).expect("an OLC");
+        let added = add_traversal(&bytes, h46019::KEEP_ALIVE_PAYLOAD_TYPE).expect("an OLC");
         let H245Msg::request(RequestMessage::openLogicalChannel(o)) = decode_h245(&added).unwrap()
         else {
             panic!("not an OLC")
@@ -457,13 +458,20 @@ mod tests {
     #[test]
     fn other_messages_are_left_alone() {
         let t = encode_h245(&tcs(1)).unwrap();
-        assert_eq!(add_traversal(&t), None);
+        assert_eq!(add_traversal(&t, h46019::KEEP_ALIVE_PAYLOAD_TYPE), None);
         assert_eq!(received_traversal(&t), None);
         let ack = olc_ack(3, sa("10.0.0.5:5004"), sa("10.0.0.5:5005")).unwrap();
         let ack = encode_h245(&ack).unwrap();
-        assert_eq!(add_traversal(&ack), None, "only OLCs get parameters");
+        assert_eq!(
+            add_traversal(&ack, h46019::KEEP_ALIVE_PAYLOAD_TYPE),
+            None,
+            "only OLCs get parameters"
+        );
         assert_eq!(received_traversal(&ack), None, "an Ack without any");
-        assert_eq!(add_traversal(&[0xff; 7]), None);
+        assert_eq!(
+            add_traversal(&[0xff; 7], h46019::KEEP_ALIVE_PAYLOAD_TYPE),
+            None
+        );
         assert_eq!(received_traversal(&[]), None);
     }
 

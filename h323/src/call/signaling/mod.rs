@@ -65,6 +65,9 @@ pub struct CallConfig {
     /// E with assent zones: `[h323] assent_port`; C's connections that came to it open their
     /// H.245 channels to it as well.
     pub assent_port: Option<u16>,
+    /// The RTP payload type of media keep-alives E asks for in H.460.19 traversal parameters
+    /// (`[media] keepalive_payload_type`).
+    pub keepalive_payload_type: u8,
 }
 
 impl Default for CallConfig {
@@ -77,6 +80,7 @@ impl Default for CallConfig {
             max_queued_bytes: 64 * 1024,
             traversal_h245_port: causeway_config::defaults::H46018_H245_PORT,
             assent_port: None,
+            keepalive_payload_type: crate::h46019::KEEP_ALIVE_PAYLOAD_TYPE,
         }
     }
 }
