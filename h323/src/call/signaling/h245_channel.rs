@@ -21,6 +21,9 @@
 //!   (they name the server's relay, not something the endpoint inside should use). Media
 //!   behaviour is unchanged: the relays already send and answer keep-alives.
 //!
+//!   The same step runs on tunneled H.245 (`relay` calls [`CallSignaling::traversal_link`]
+//!   for each h245Control element).
+//!
 //! Must not touch: Q.931 messages (`relay` asks `offer` what an h245Address becomes),
 //! tunneled H.245 (that goes through `relay`).
 
@@ -339,7 +342,7 @@ impl CallSignaling {
 impl CallSignaling {
     /// The H.460.19 step of a message relayed from `from` on an anchored call with a
     /// traversal link (see the module doc); any other message is returned as it is.
-    fn traversal_link(&self, id: CallId, from: Side, bytes: Vec<u8>) -> Vec<u8> {
+    pub(super) fn traversal_link(&self, id: CallId, from: Side, bytes: Vec<u8>) -> Vec<u8> {
         let Some(call) = self.calls.get(&id).filter(|c| c.anchored) else {
             return bytes;
         };

@@ -189,3 +189,59 @@ fn a_link_leg_to_a_c_behind_a_nat_is_told_to_the_anchor_first() {
         }
     }
 }
+
+/// E: an OLC tunneled towards C (our end of C's leg is the traversal server) gets H.460.19
+/// traversal parameters: keepAliveChannel the relay address the OLC names, the configured
+/// keep-alive payload type, interval 19; the same OLC towards an endpoint that is no link
+/// gets none.
+#[test]
+fn a_tunneled_olc_towards_c_carries_h46019_traversal_parameters() {
+    for link in [Some(crate::call::LinkEnd::Server), None] {
+        let cfg = CallConfig {
+            keepalive_payload_type: 120,
+            ..CallConfig::default()
+        };
+        let mut h = H::new(cfg, true);
+        let c = h.cs.next_conn_id();
+        h.input(Input::Accepted {
+            conn: c,
+            peer: sa(CALLER),
+            local: sa(GK_OUTSIDE),
+            link,
+        });
+        let out = h.data(
+            c,
+            &setup(SetupOpts {
+                tunneling: Some(true),
+                ..Default::default()
+            }),
+        );
+        let Some(Output::Route { call, .. }) =
+            out.iter().find(|o| matches!(o, Output::Route { .. }))
+        else {
+            panic!("{out:?}")
+        };
+        let (callee, _) = h.route_and_connect(*call);
+        h.data(callee, &connect(None, Some(true), None));
+        let olc = olc_msg_with(sa("10.1.1.5:9000"), 1, 1);
+        let out = h.data(callee, &facility_control(from_callee(), vec![olc]));
+        let to_c = sends(&out, c);
+        let (_, uu) = decode(to_c.last().expect("relayed to C"));
+        let pdu = &uu.h323_uu_pdu.h245_control.expect("tunneled")[0];
+        let Mscm::request(RequestMessage::openLogicalChannel(o)) =
+            aper::decode::<Mscm>(pdu).unwrap()
+        else {
+            panic!()
+        };
+        let params = crate::h46019::olc_params(&o);
+        if link.is_none() {
+            assert_eq!(params, None);
+            continue;
+        }
+        let p = params.expect("traversal parameters");
+        // the test anchor moved the address to 203.0.113.9, port + 10000
+        assert_eq!(p.keep_alive_channel, Some(sa("203.0.113.9:19000")));
+        assert_eq!(p.keep_alive_payload_type, Some(120));
+        assert_eq!(p.keep_alive_interval, Some(19));
+    }
+}
