@@ -18,7 +18,9 @@
 //!   carries as keepAliveChannel, with `[media] keepalive_payload_type` and
 //!   [`h46019::KEEP_ALIVE_INTERVAL`]; on our `LinkEnd::Client` leg the parameters of received
 //!   OLCs/OLCAcks are read ([`received_traversal`]) and removed before the message goes on
-//!   (they name the server's relay, not something the endpoint inside should use). Media
+//!   (they name the server's relay, not something the endpoint inside should use), and the
+//!   OLCAcks it sends towards the server name its keep-alive payload type (which E removes in
+//!   turn). Media
 //!   behaviour is unchanged: the relays already send and answer keep-alives.
 //!
 //!   The same step runs on tunneled H.245 (`relay` calls [`CallSignaling::traversal_link`]
@@ -346,18 +348,23 @@ impl CallSignaling {
         let Some(call) = self.calls.get(&id).filter(|c| c.anchored) else {
             return bytes;
         };
-        if call.link_end(from.other()) == Some(LinkEnd::Server) {
-            let pt = self.cfg.keepalive_payload_type;
-            return add_traversal(&bytes, pt).unwrap_or(bytes);
-        }
-        if call.link_end(from) == Some(LinkEnd::Client) {
+        let mut bytes = bytes;
+        // what the other end of a link put in is for this node (C: E's relay addresses; E:
+        // C's keep-alive payload type); the endpoint beyond never sees it. C's relay keeps
+        // alive towards the addresses the channels name, so nothing more is read of it yet.
+        if call.link_end(from).is_some() {
             if let Some((_lcn, _params, stripped)) = received_traversal(&bytes) {
-                // C's relay keeps alive towards the addresses E's OLC/OLCAck name; what E's
-                // parameters add is not used yet (see the module doc)
-                return stripped;
+                bytes = stripped;
             }
         }
-        bytes
+        let pt = self.cfg.keepalive_payload_type;
+        match call.link_end(from.other()) {
+            Some(LinkEnd::Server) => add_traversal(&bytes, pt).unwrap_or(bytes),
+            // C, the traversal client, says in its OLCAck which payload type its keep-alives
+            // carry (as GNU Gatekeeper's client side does)
+            Some(LinkEnd::Client) => ack_payload_type(&bytes, pt).unwrap_or(bytes),
+            None => bytes,
+        }
     }
 }
 
@@ -395,6 +402,25 @@ pub(crate) fn add_traversal(payload: &[u8], keep_alive_pt: u8) -> Option<Vec<u8>
     };
     h46019::set_olc_params(&mut olc, Some(&params));
     aper::encode(&H245Msg::request(RequestMessage::openLogicalChannel(olc))).ok()
+}
+
+/// `payload` with the TraversalParameters a traversal client puts in an OLCAck towards its
+/// server: keepAlivePayloadType. `None` for anything else.
+pub(crate) fn ack_payload_type(payload: &[u8], keep_alive_pt: u8) -> Option<Vec<u8>> {
+    let H245Msg::response(ResponseMessage::openLogicalChannelAck(mut ack)) =
+        aper::decode::<H245Msg>(payload).ok()?
+    else {
+        return None;
+    };
+    let params = TraversalParams {
+        keep_alive_payload_type: Some(keep_alive_pt),
+        ..TraversalParams::default()
+    };
+    h46019::set_ack_params(&mut ack, Some(&params));
+    aper::encode(&H245Msg::response(ResponseMessage::openLogicalChannelAck(
+        ack,
+    )))
+    .ok()
 }
 
 /// The TraversalParameters of an OLC or OLCAck received from a traversal server: the
@@ -499,5 +525,19 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(received_traversal(&bytes), Some((4, p, plain)));
+    }
+
+    #[test]
+    fn the_clients_ack_names_its_keep_alive_payload_type() {
+        let ack =
+            encode_h245(&olc_ack(4, sa("10.0.0.5:5004"), sa("10.0.0.5:5005")).unwrap()).unwrap();
+        let with = ack_payload_type(&ack, 120).expect("an OLCAck");
+        let (lcn, p, stripped) = received_traversal(&with).expect("parameters");
+        assert_eq!(
+            (lcn, p.keep_alive_payload_type, stripped),
+            (4, Some(120), ack)
+        );
+        let t = encode_h245(&tcs(1)).unwrap();
+        assert_eq!(ack_payload_type(&t, 120), None, "only OLCAcks");
     }
 }

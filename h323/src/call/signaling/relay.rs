@@ -25,7 +25,7 @@ use crate::call::h245::{rewrite_list, HookCtx};
 use crate::call::release::{reason_cause, reason_name, Release};
 use crate::call::state::{CallState, HeldMsg, Pending};
 use crate::call::uuie::{self, UuError};
-use crate::call::{CallEvent, CallId, ConnId, LinkEnd, Output, Side};
+use crate::call::{CallEvent, CallId, ConnId, Output, Side};
 use crate::q931::{MessageType, Q931};
 use causeway_h323_asn1::h323_messages::{
     H323UUPDUH323MessageBody as Body, H323UserInformation, ReleaseCompleteReason,
@@ -293,9 +293,7 @@ impl CallSignaling {
             changed |= rewrite_list(&mut ctx, list, &mut bad);
             // H.460.19 parameters on a traversal link, as on a separate channel
             let link = self.calls.get(&id).is_some_and(|c| {
-                c.anchored
-                    && (c.link_end(from.other()) == Some(LinkEnd::Server)
-                        || c.link_end(from) == Some(LinkEnd::Client))
+                c.anchored && (c.link_end(from).is_some() || c.link_end(from.other()).is_some())
             });
             for pdu in list.iter_mut().filter(|_| link) {
                 let done = self.traversal_link(id, from, pdu.to_vec());

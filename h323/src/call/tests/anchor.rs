@@ -245,3 +245,65 @@ fn a_tunneled_olc_towards_c_carries_h46019_traversal_parameters() {
         assert_eq!(p.keep_alive_interval, Some(19));
     }
 }
+
+/// C: the OLCAck the inside endpoint sends towards E (our end of E's leg is the traversal
+/// client) names C's keep-alive payload type; E's parameters in its OLC do not reach inside.
+#[test]
+fn c_names_its_keep_alive_payload_type_in_acks_towards_e() {
+    let cfg = CallConfig {
+        keepalive_payload_type: 121,
+        ..CallConfig::default()
+    };
+    let mut h = H::new(cfg, true);
+    let (caller, call, _) = h.setup(SetupOpts {
+        tunneling: Some(true),
+        ..Default::default()
+    });
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: Some(crate::call::LinkEnd::Client),
+        }),
+    });
+    let Some(Output::Connect { conn: e, .. }) = out.first() else {
+        panic!("{out:?}")
+    };
+    let e = *e;
+    h.input(Input::Connected {
+        conn: e,
+        local: sa(GK_INSIDE),
+    });
+    h.data(e, &connect(None, Some(true), None));
+    // E's OLC with its parameters: the inside caller gets it without them
+    let mut olc = olc_with(sa("10.1.1.5:36000"), 1, 1);
+    let p = crate::h46019::TraversalParams {
+        keep_alive_channel: Some(sa("10.1.1.5:36000")),
+        keep_alive_payload_type: Some(116),
+        ..Default::default()
+    };
+    crate::h46019::set_olc_params(&mut olc, Some(&p));
+    let msg = aper::encode(&Mscm::request(RequestMessage::openLogicalChannel(olc))).unwrap();
+    let out = h.data(e, &facility_control(from_callee(), vec![msg]));
+    let (_, uu) = decode(sends(&out, caller).last().expect("relayed inside"));
+    let pdu = &uu.h323_uu_pdu.h245_control.expect("tunneled")[0];
+    let Mscm::request(RequestMessage::openLogicalChannel(o)) = aper::decode::<Mscm>(pdu).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(crate::h46019::olc_params(&o), None);
+    // the caller's Ack goes to E with C's payload type
+    let ack = olc_ack_with(sa("10.1.1.20:6000"), 1, Some(1));
+    let out = h.data(caller, &facility_control(to_gk(), vec![ack]));
+    let (_, uu) = decode(sends(&out, e).last().expect("relayed to E"));
+    let pdu = &uu.h323_uu_pdu.h245_control.expect("tunneled")[0];
+    let Mscm::response(ResponseMessage::openLogicalChannelAck(a)) =
+        aper::decode::<Mscm>(pdu).unwrap()
+    else {
+        panic!()
+    };
+    let p = crate::h46019::ack_params(&a).expect("parameters");
+    assert_eq!(p.keep_alive_payload_type, Some(121));
+}
