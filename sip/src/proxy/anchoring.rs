@@ -13,7 +13,7 @@ use super::io::Output;
 use super::tables::{Anchored as AnchoredCall, Target, TxId};
 use super::teardown::capture;
 use crate::message::{Bytes, Message, Method, Uri};
-use causeway_media::{Anchored, Legs, RelayEvent, Side};
+use causeway_media::{Anchored, Legs, LinkEnd, RelayEvent, Side};
 use rand::RngCore;
 use std::time::Instant;
 use tracing::{debug, warn};
@@ -72,6 +72,12 @@ impl Core {
         }
         if !media.wants(&legs) {
             return Ok(Offer::Untouched);
+        }
+        // E: C's request over the link. The relay compares the media address C advertises
+        // with where C's connection comes from: a NAT between them gets C's leg a pair of its
+        // own instead of the multiplexed pair keyed by advertised addresses
+        if legs.caller.link == Some(LinkEnd::Server) {
+            media.link_peer(&call_id, Side::Caller, legs.caller.remote.ip());
         }
         // initial INVITEs and re-INVITEs: the relay tells a re-offer's direction from the
         // legs it stored for the call
