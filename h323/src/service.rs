@@ -388,3 +388,6 @@ impl Service {
         self.calls.handle(input, now, &mut self.call_out);
     }
 }
+
+#[cfg(test)]
+mod tests;
