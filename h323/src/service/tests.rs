@@ -134,14 +134,14 @@ impl E {
                     self.s.handle(input, self.now, &mut e_out);
                 }
             }
-            pending = self.to_c(&e_out);
+            pending = self.deliver_to_c(&e_out);
             seen.extend(e_out);
         }
         seen
     }
 
     /// E's datagrams on the zone port, handed to C; C's outputs.
-    fn to_c(&mut self, e_out: &[Output]) -> Vec<h46018::Output> {
+    fn deliver_to_c(&mut self, e_out: &[Output]) -> Vec<h46018::Output> {
         let mut c_out = Vec::new();
         for o in e_out {
             if let Output::Zone(h46018::Output::Send {
@@ -231,7 +231,7 @@ fn c_s_lrj_clears_the_call_as_not_registered_without_an_sci() {
         "{sent:?}"
     );
     // C does not reach 2001
-    let mut c_out = e.to_c(&out);
+    let mut c_out = e.deliver_to_c(&out);
     let seq = c_out.iter().find_map(|o| match o {
         h46018::Output::Event(ZoneEvent::Locate { seq, .. }) => Some(*seq),
         _ => None,
@@ -251,7 +251,7 @@ fn c_s_lcf_or_its_silence_lead_to_the_call_back() {
     // LCF
     let mut e = E::new();
     let (conn, out) = e.call("2001");
-    let mut c_out = e.to_c(&out);
+    let mut c_out = e.deliver_to_c(&out);
     let seq = c_out.iter().find_map(|o| match o {
         h46018::Output::Event(ZoneEvent::Locate { seq, .. }) => Some(*seq),
         _ => None,
