@@ -33,6 +33,7 @@ mod callback;
 mod clearing;
 mod h245_channel;
 mod h245_traversal;
+mod h46019_link;
 mod relay;
 mod setup;
 

@@ -291,17 +291,9 @@ impl CallSignaling {
         }
         if let Some(list) = &mut uu.h323_uu_pdu.h245_control {
             changed |= rewrite_list(&mut ctx, list, &mut bad);
-            // H.460.19 parameters on a traversal link, as on a separate channel
-            let link = self.calls.get(&id).is_some_and(|c| {
-                c.anchored && (c.link_end(from).is_some() || c.link_end(from.other()).is_some())
-            });
-            for pdu in list.iter_mut().filter(|_| link) {
-                let done = self.traversal_link(id, from, pdu.to_vec());
-                if done[..] != pdu[..] {
-                    *pdu = done.into();
-                    changed = true;
-                }
-            }
+        }
+        if self.on_link(id, from) {
+            changed |= self.h46019_step(id, from, uu);
         }
         for e in bad {
             out.push(malformed(conn, format!("H.245 in H.225.0 message: {e}")));
@@ -311,6 +303,28 @@ impl CallSignaling {
             held,
             consumed: false,
         }
+    }
+
+    /// H.460.19 parameters on a traversal link (`h46019_link`), in the fastStart proposals
+    /// and tunneled H.245 of a message as on a separate channel; whether anything changed.
+    fn h46019_step(&self, id: CallId, from: Side, uu: &mut H323UserInformation) -> bool {
+        let mut changed = false;
+        if let Some(Some(list)) = uuie::fast_start_mut(&mut uu.h323_uu_pdu.h323_message_body) {
+            for olc in list.iter_mut() {
+                if let Some(done) = self.fast_start_link(id, from, olc) {
+                    *olc = done.into();
+                    changed = true;
+                }
+            }
+        }
+        for pdu in uu.h323_uu_pdu.h245_control.iter_mut().flatten() {
+            let done = self.traversal_link(id, from, pdu.to_vec());
+            if done[..] != pdu[..] {
+                *pdu = done.into();
+                changed = true;
+            }
+        }
+        changed
     }
 
     pub(super) fn enqueue(&mut self, id: CallId, to: Side, p: Pending, out: &mut Vec<Output>) {

@@ -307,3 +307,46 @@ fn c_names_its_keep_alive_payload_type_in_acks_towards_e() {
     let p = crate::h46019::ack_params(&a).expect("parameters");
     assert_eq!(p.keep_alive_payload_type, Some(121));
 }
+
+/// E: the fastStart proposals of an outside caller's Setup reach C (by call-back) with H.460.19
+/// traversal parameters naming the relay address of each; the proposals' media addresses are
+/// the relay's as always.
+#[test]
+fn fast_start_proposals_towards_c_carry_h46019_traversal_parameters() {
+    let mut h = H::new(CallConfig::default(), true);
+    let fs = vec![aper::encode(&olc_with(sa("198.51.100.7:7000"), 1, 1)).unwrap()];
+    let (_, call, _) = h.setup(SetupOpts {
+        tunneling: Some(true),
+        fast_start: Some(fs),
+        ..Default::default()
+    });
+    h.input(Input::RoutedCallBack {
+        call,
+        target: crate::call::CallBackTarget::Zone(0),
+        zone_name: "to-c".into(),
+        flow: sa("203.0.113.9:1719"),
+    });
+    let c = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c,
+        peer: sa("203.0.113.9:40000"),
+        local: sa(GK_OUTSIDE),
+        link: Some(crate::call::LinkEnd::Server),
+    });
+    let fac = crate::endpoint::call_back_facility(asn::guid_bytes(&cid().guid), false).unwrap();
+    let out = h.data(c, &fac);
+    let (_, uu) = sends(&out, c)
+        .iter()
+        .map(|p| decode(p))
+        .find(|(m, _)| m.message_type == MessageType::Setup)
+        .expect("the Setup goes to C");
+    let Body::setup(s) = &uu.h323_uu_pdu.h323_message_body else {
+        panic!()
+    };
+    let proposal: causeway_h323_asn1::multimedia_system_control::OpenLogicalChannel =
+        aper::decode(&s.fast_start.as_ref().expect("fastStart")[0]).unwrap();
+    let p = crate::h46019::olc_params(&proposal).expect("parameters");
+    // the test anchor moved 7000 to 203.0.113.9:17000
+    assert_eq!(p.keep_alive_channel, Some(sa("203.0.113.9:17000")));
+    assert_eq!(p.keep_alive_interval, Some(19));
+}
