@@ -183,6 +183,26 @@ impl Latch {
 
     /// Forgets the latched source and expects `expected` (a multiplexed leg re-keyed: its
     /// old source no longer reaches it).
+    /// A packet from `src` whose leg was named by something other than its source (an
+    /// H.460.19 multiplexID): `src` is latched whatever the rule, as the keep-alives of a
+    /// NATed H.460.19 client are meant to be.
+    pub fn take(&mut self, src: SocketAddr, now: Instant) -> Verdict {
+        match self.latched {
+            Some((s, _)) if s == src => {
+                self.latched = Some((src, now));
+                Verdict::Accept
+            }
+            Some(_) => {
+                self.latched = Some((src, now));
+                Verdict::Relatched { from: src }
+            }
+            None => {
+                self.latched = Some((src, now));
+                Verdict::Latched
+            }
+        }
+    }
+
     pub fn reset(&mut self, expected: Option<SocketAddr>) {
         self.expected = expected;
         self.latched = None;

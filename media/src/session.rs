@@ -258,6 +258,9 @@ pub struct Leg {
     last_out: [Option<Instant>; 2],
     /// A multiplexed leg's keys in `Table::mux_sources`, per component (see `mux`).
     keys: [Option<SocketAddr>; 2],
+    /// C's end of a link: the multiplexID E gave for this leg's stream; every packet towards
+    /// E's multiplexed pair starts with it (H.460.19, see `mux_id`).
+    send_mux_id: Option<u32>,
 }
 
 impl Leg {
@@ -337,6 +340,9 @@ pub struct TableStats {
     /// RTP keep-alives (a bare 12-byte header, H.460.19) received: they latch, and go no
     /// further.
     pub keepalives: u64,
+    /// Packets on the multiplexed pair told apart by their multiplexID rather than their
+    /// source (H.460.19 multiplexed media, `mux_id`).
+    pub demuxed_by_id: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -491,6 +497,7 @@ impl Table {
                 link: spec.link,
                 last_out: [None; 2],
                 keys: keys[i],
+                send_mux_id: None,
             }
         };
         entry.session = Some(Session {
@@ -558,7 +565,8 @@ impl Table {
     }
 
     /// A packet of `len` bytes from `src` arrived on local port `local_port`: where to send
-    /// it, or `None` to drop it (counted).
+    /// it, or `None` to drop it (counted). The relay driver calls `handle_framed` (`mux_id`),
+    /// which also reads multiplexID-prefixed packets.
     pub fn handle(
         &mut self,
         local_port: u16,
@@ -566,24 +574,45 @@ impl Table {
         len: usize,
         now: Instant,
     ) -> Option<Forward> {
-        let (slot, side, component) = match self.routes[usize::from(local_port)] {
+        let (slot, side, component) = self.resolve(local_port, src)?;
+        self.relay_from((slot, side, component), src, len, false, now)
+            .map(|(f, _)| f)
+    }
+
+    /// The leg a packet from `src` on `local_port` belongs to, by port or (the multiplexed
+    /// pair) by source; `None` counted.
+    fn resolve(&mut self, local_port: u16, src: SocketAddr) -> Option<(u32, Side, Component)> {
+        match self.routes[usize::from(local_port)] {
             Route::Free => {
                 self.stats.dropped_unknown_port += 1;
-                return None;
+                None
             }
             Route::Leg {
                 slot,
                 side,
                 component,
-            } => (slot, side, component),
+            } => Some((slot, side, component)),
             Route::Multiplexed(component) => match self.mux_sources.get(&(component, src)) {
-                Some(&(slot, side)) => (slot, side, component),
+                Some(&(slot, side)) => Some((slot, side, component)),
                 None => {
                     self.stats.dropped_unknown_source += 1;
-                    return None;
+                    None
                 }
             },
-        };
+        }
+    }
+
+    /// A packet of leg (`slot`, `side`)'s `component` from `src`: latched (`by_id`: taken
+    /// whatever its source, the multiplexID named the leg), counted, and where it goes with
+    /// the multiplexID the destination leg's packets carry, if any.
+    fn relay_from(
+        &mut self,
+        (slot, side, component): (u32, Side, Component),
+        src: SocketAddr,
+        len: usize,
+        by_id: bool,
+        now: Instant,
+    ) -> Option<(Forward, Option<u32>)> {
         let Some(session) = self
             .slots
             .get_mut(slot as usize)
@@ -593,7 +622,13 @@ impl Table {
             return None;
         };
         let leg = &mut session.legs[side.index()];
-        match leg.latches[component.index()].handle(src, now) {
+        let latch = &mut leg.latches[component.index()];
+        let verdict = if by_id {
+            latch.take(src, now)
+        } else {
+            latch.handle(src, now)
+        };
+        match verdict {
             Verdict::Accept | Verdict::Latched => {}
             Verdict::Relatched { .. } => self.stats.relatched += 1,
             Verdict::Drop(why) => {
@@ -622,9 +657,10 @@ impl Table {
             other.last_out[component.index()] = Some(now);
         }
         let from_port = other.local.port(component);
+        let prefix = other.send_mux_id;
         session.legs[side.index()].forwarded.add(len);
         self.stats.forwarded.add(len);
-        Some(Forward { from_port, to })
+        Some((Forward { from_port, to }, prefix))
     }
 
     /// Ends the session; its pairs go back to the allocator. `None` for an unknown or stale id.
@@ -696,6 +732,7 @@ impl Table {
 
 pub mod keepalive;
 mod mux;
+mod mux_id;
 mod shared;
 pub use keepalive::KeepAlive;
 pub use shared::SharedTable;
