@@ -28,7 +28,9 @@ mod mmsg;
 
 use crate::anchor::{Relay, RelayCommand, RelayEvent};
 use crate::session::keepalive::{self, KeepAlive};
-use crate::session::{Local, SessionInfo, SharedTable, Table, TableConfig, TableStats};
+use crate::session::{
+    Framing, Local, SessionInfo, SharedTable, Table, TableConfig, TableStats, MUX_ID_LEN,
+};
 use mmsg::{Batch, BATCH};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -424,6 +426,7 @@ fn relay_batch(shared: &Shared, sock: &std::net::UdpSocket, port: u16, b: &mut B
     // `i` leaves from, 0 for a dropped one (port 0 is never a relay port).
     let mut to_port = [0u16; BATCH];
     let mut to_addr = [None::<SocketAddr>; BATCH];
+    let mut framing = [Framing::default(); BATCH];
     let mut truncated = 0;
     {
         let now = Instant::now();
@@ -435,9 +438,10 @@ fn relay_batch(shared: &Shared, sock: &std::net::UdpSocket, port: u16, b: &mut B
                 truncated += 1;
                 continue;
             }
-            if let Some(f) = table.handle(port, src, rx.len, now) {
+            if let Some((f, how)) = table.handle_framed(port, src, b.data(i), now) {
                 to_port[i] = f.from_port;
                 to_addr[i] = Some(f.to);
+                framing[i] = how;
             }
         }
     }
@@ -457,7 +461,8 @@ fn relay_batch(shared: &Shared, sock: &std::net::UdpSocket, port: u16, b: &mut B
         for j in i..got {
             if to_port[j] == from {
                 if let Some(to) = to_addr[j] {
-                    b.push_send(j, to);
+                    let skip = if framing[j].strip { MUX_ID_LEN } else { 0 };
+                    b.push_framed(j, to, skip, framing[j].prefix);
                 }
                 to_port[j] = 0;
             }

@@ -735,6 +735,7 @@ mod mux;
 mod mux_id;
 mod shared;
 pub use keepalive::KeepAlive;
+pub use mux_id::{Framing, MUX_ID_LEN};
 pub use shared::SharedTable;
 
 #[cfg(test)]

@@ -17,11 +17,14 @@ pub const BATCH: usize = 32;
 /// to the lower layers, and media stacks packetise to fit 1500); a larger datagram arrives
 /// truncated and is dropped rather than forwarded cut.
 pub const BUF: usize = 2048;
+/// Room in front of every received datagram: an H.460.19 multiplexID is put there when the
+/// packet goes to E's multiplexed pair, without moving the packet.
+pub const HEAD: usize = 4;
 
 /// The kernel-facing arrays. Every field is plain data for which all-zero bytes are a valid
 /// value (null pointers, zero lengths), which is what `Batch::new` relies on.
 struct Raw {
-    bufs: [[u8; BUF]; BATCH],
+    bufs: [[u8; HEAD + BUF]; BATCH],
     names: [libc::sockaddr_storage; BATCH],
     iovs: [libc::iovec; BATCH],
     hdrs: [libc::mmsghdr; BATCH],
@@ -67,7 +70,7 @@ impl Batch {
         let raw = &mut *self.raw;
         for i in 0..BATCH {
             raw.iovs[i] = libc::iovec {
-                iov_base: raw.bufs[i].as_mut_ptr().cast(),
+                iov_base: raw.bufs[i][HEAD..].as_mut_ptr().cast(),
                 iov_len: BUF,
             };
             // SAFETY: msghdr is a C struct of integers and pointers; zero is valid (and
@@ -115,21 +118,48 @@ impl Batch {
         })
     }
 
+    /// The bytes of the `i`-th datagram of the last `recv` (empty for an index not received).
+    pub fn data(&self, i: usize) -> &[u8] {
+        let len = self.received(i).map_or(0, |r| r.len);
+        &self.raw.bufs[i.min(BATCH - 1)][HEAD..HEAD + len]
+    }
+
     /// Queues received datagram `i` to be sent to `to` by the next `send`. Returns false
     /// (and queues nothing) for an index that was not received or a full queue.
+    #[cfg(test)]
     pub fn push_send(&mut self, i: usize, to: SocketAddr) -> bool {
+        self.push_framed(i, to, 0, None)
+    }
+
+    /// `push_send` with the first `skip` octets left out (a multiplexID that came in front)
+    /// and `prefix` put in front (E's multiplexID, big-endian, in the room `HEAD` keeps).
+    pub fn push_framed(
+        &mut self,
+        i: usize,
+        to: SocketAddr,
+        skip: usize,
+        prefix: Option<u32>,
+    ) -> bool {
         let Some(r) = self.received(i) else {
             return false;
         };
-        if self.out >= BATCH {
+        if self.out >= BATCH || skip > r.len {
             return false;
         }
         let o = self.out;
         let raw = &mut *self.raw;
         let name_len = to_storage(to, &mut raw.out_names[o]);
+        // the packet is bufs[i][HEAD + skip .. HEAD + len]; a prefix goes just before it (at
+        // least HEAD octets of room, as skip >= 0)
+        let mut start = HEAD + skip;
+        if let Some(id) = prefix {
+            start -= 4;
+            raw.bufs[i][start..start + 4].copy_from_slice(&id.to_be_bytes());
+        }
+        let end = HEAD + r.len;
         raw.out_iovs[o] = libc::iovec {
-            iov_base: raw.bufs[i].as_mut_ptr().cast(),
-            iov_len: r.len,
+            iov_base: raw.bufs[i][start..].as_mut_ptr().cast(),
+            iov_len: end - start,
         };
         // SAFETY: as in `recv`.
         let mut h: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };

@@ -194,3 +194,61 @@ async fn keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buff
     assert_eq!(p.len(), keepalive::RTP_LEN);
     assert_eq!(p[1], 100, "payload type, marker clear");
 }
+
+/// H.460.19 multiplexed media through real sockets: on E, C's packets prefixed with the leg's
+/// multiplexID come from a source no leg expects (a NAT) and reach the outside without it; the
+/// outside's answer goes back to that source. On C, a link leg told E's ID puts it in front of
+/// every packet towards E, keep-alives included.
+#[tokio::test]
+async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c() {
+    let relay = spawn(config(47400, Some(47400))).unwrap();
+    let (c_advertised, natted, ua) = (peer().await, peer().await, peer().await);
+    let s = open(
+        &relay,
+        LegSpec::multiplexed(Some(c_advertised.local_addr().unwrap()))
+            .on_link(Some(crate::call::LinkEnd::Server)),
+        LegSpec::own(Some(ua.local_addr().unwrap())),
+    )
+    .unwrap();
+    let id = relay
+        .table()
+        .lock()
+        .multiplex_id(s.id, crate::call::Side::Caller)
+        .expect("an ID");
+    let mut packet = id.to_be_bytes().to_vec();
+    packet.extend_from_slice(&[0x80; 20]);
+    natted.send_to(&packet, at(47400)).await.unwrap();
+    assert_eq!(recv(&ua).await, (vec![0x80; 20], at(s.b.pair().rtp())));
+    ua.send_to(&[0x80; 30], at(s.b.pair().rtp())).await.unwrap();
+    assert_eq!(recv(&natted).await, (vec![0x80; 30], at(47400)));
+    assert_eq!(relay.stats().table.demuxed_by_id, 1);
+
+    // C: the inside endpoint's media towards E's multiplexed pair carries E's ID
+    let c_relay = spawn(config(47600, None)).unwrap();
+    let (inside, e_mux) = (peer().await, peer().await);
+    let s = open(
+        &c_relay,
+        LegSpec::own(Some(inside.local_addr().unwrap())),
+        LegSpec::own(Some(e_mux.local_addr().unwrap())).on_link(Some(crate::call::LinkEnd::Client)),
+    )
+    .unwrap();
+    c_relay
+        .table()
+        .lock()
+        .set_send_mux_id(s.id, crate::call::Side::Callee, Some(0x0102_0304))
+        .unwrap();
+    inside
+        .send_to(&[0x80; 20], at(s.a.pair().rtp()))
+        .await
+        .unwrap();
+    let mut want = vec![1, 2, 3, 4];
+    want.extend_from_slice(&[0x80; 20]);
+    assert_eq!(recv(&e_mux).await, (want, at(s.b.pair().rtp())));
+    c_relay.execute(RelayCommand::KeepAlive {
+        session: s.id,
+        side: crate::call::Side::Callee,
+    });
+    let (ka, _) = recv(&e_mux).await;
+    assert_eq!(&ka[..4], &[1, 2, 3, 4], "keep-alives carry it too");
+    assert_eq!(ka.len(), 4 + 12);
+}

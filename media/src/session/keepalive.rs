@@ -39,6 +39,8 @@ pub struct KeepAlive {
     pub from_port: u16,
     pub to: SocketAddr,
     pub component: Component,
+    /// E's multiplexID for the leg, put in front (H.460.19 multiplexed media, `mux_id`).
+    pub mux_id: Option<u32>,
 }
 
 impl KeepAlive {
@@ -46,7 +48,7 @@ impl KeepAlive {
     /// empty RTCP receiver report. The SSRC is the local port, which is unique on the node.
     pub fn packet(&self, payload_type: u8, seq: u16) -> Vec<u8> {
         let ssrc = u32::from(self.from_port).to_be_bytes();
-        match self.component {
+        let packet = match self.component {
             Component::Rtp => {
                 let s = seq.to_be_bytes();
                 // the marker bit stays clear whatever the caller passes
@@ -60,6 +62,10 @@ impl KeepAlive {
                 p.extend_from_slice(&ssrc);
                 p
             }
+        };
+        match self.mux_id {
+            Some(id) => [&id.to_be_bytes()[..], &packet].concat(),
+            None => packet,
         }
     }
 }
@@ -115,6 +121,7 @@ fn push_leg(leg: &mut super::Leg, now: Instant, every: Option<Duration>, due: &m
             from_port: leg.local.port(component),
             to,
             component,
+            mux_id: leg.send_mux_id,
         });
     }
 }

@@ -11,6 +11,11 @@
 //! an ended session (another generation) names nothing. Sessions in slots past 65535 have none
 //! (their packets are told apart by source, as without H.460.19).
 //!
+//! A packet from a source that is a leg's key goes to that leg as before, and loses its first
+//! four octets only when they are that leg's own ID: what else starts below 0x80 (STUN, say)
+//! from a known source is relayed as it was. Only a packet from an unknown source is read as
+//! ID-first.
+//!
 //! Owns the ID's encoding and the framed entry point the relay driver calls; the forwarding
 //! itself is `Table::relay_from`'s.
 
@@ -88,8 +93,27 @@ impl Table {
         now: Instant,
     ) -> Option<(Forward, Framing)> {
         if let Route::Multiplexed(component) = self.routes[usize::from(local_port)] {
-            if let Some(mux_id) = prefixed(data) {
-                return self.handle_by_id(component, mux_id, src, data.len(), now);
+            let keyed = self.mux_sources.get(&(component, src)).copied();
+            match (keyed, prefixed(data)) {
+                // from the source C advertised, with this leg's own ID in front
+                (Some((slot, side)), Some(mux_id)) if self.id_of(slot, side) == Some(mux_id) => {
+                    self.stats.demuxed_by_id += 1;
+                    let leg = (slot, side, component);
+                    let len = data.len() - MUX_ID_LEN;
+                    let (f, prefix) = self.relay_from(leg, src, len, false, now)?;
+                    return Some((
+                        f,
+                        Framing {
+                            strip: true,
+                            prefix,
+                        },
+                    ));
+                }
+                // any other source: the ID names the leg (a NAT between C and E)
+                (None, Some(mux_id)) => {
+                    return self.handle_by_id(component, mux_id, src, data.len(), now);
+                }
+                _ => {}
             }
         }
         let leg = self.resolve(local_port, src)?;
@@ -99,6 +123,12 @@ impl Table {
             prefix,
         };
         Some((f, framing))
+    }
+
+    /// The multiplexID of the leg in `slot` on `side`, when it has one.
+    fn id_of(&self, slot: u32, side: Side) -> Option<u32> {
+        let generation = self.slots.get(slot as usize)?.generation;
+        encode(SessionId { slot, generation }, side)
     }
 
     fn handle_by_id(

@@ -58,12 +58,14 @@ fn c_sends_keepalives_at_once_then_only_after_silence() {
             KeepAlive {
                 from_port: b.rtp(),
                 to: sa(E_MUX),
-                component: Component::Rtp
+                component: Component::Rtp,
+                mux_id: None,
             },
             KeepAlive {
                 from_port: b.rtcp(),
                 to: sa("192.0.2.2:36001"),
-                component: Component::Rtcp
+                component: Component::Rtcp,
+                mux_id: None,
             },
         ]
     );
@@ -157,6 +159,7 @@ fn packets_are_an_rtp_header_and_an_empty_receiver_report() {
         from_port: 40010,
         to: sa(E_MUX),
         component: Component::Rtp,
+        mux_id: None,
     };
     let p = k.packet(PAYLOAD_TYPE, 7);
     assert_eq!(p.len(), RTP_LEN);
@@ -169,6 +172,7 @@ fn packets_are_an_rtp_header_and_an_empty_receiver_report() {
     assert_eq!(u32::from_be_bytes([p[8], p[9], p[10], p[11]]), 40010);
     let r = KeepAlive {
         component: Component::Rtcp,
+        mux_id: None,
         ..k
     }
     .packet(PAYLOAD_TYPE, 0);

@@ -152,6 +152,27 @@ fn c_puts_es_id_in_front_of_what_it_sends_towards_e() {
     assert_eq!(framing, Framing::default());
 }
 
+#[test]
+fn from_cs_advertised_source_only_its_own_id_is_taken_off() {
+    let t0 = Instant::now();
+    let mut t = table(Some(MUX));
+    let c = LegSpec::multiplexed(Some(sa(C_RTP))).on_link(Some(LinkEnd::Server));
+    let s = t.add(LegSpec::own(Some(sa(OUTSIDE))), c, t0).unwrap();
+    let id = t.multiplex_id(s.id, Side::Callee).unwrap();
+    let (_, framing) = t
+        .handle_framed(MUX, sa(C_RTP), &with_id(id, &rtp(172)), t0)
+        .expect("relayed");
+    assert!(framing.strip);
+    assert_eq!(t.stats().demuxed_by_id, 1);
+    // a STUN binding request from the same source goes on as it is
+    let stun = [
+        0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let (_, framing) = t.handle_framed(MUX, sa(C_RTP), &stun, t0).expect("relayed");
+    assert_eq!(framing, Framing::default());
+    assert_eq!(t.stats().demuxed_by_id, 1);
+}
+
 proptest! {
     /// Every ID decodes to what it was made of, and none starts like RTP version 2.
     #[test]
