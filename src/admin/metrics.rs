@@ -326,7 +326,9 @@ impl Snapshot {
         let help = "Packets the relay dropped, by reason";
         counters(enc, "causeway_media_dropped", help, &drops)?;
         let help = "Traversal media keep-alives received (H.460.19; not forwarded)";
-        counter(enc, "causeway_media_keepalives", help, m.keepalives)
+        counter(enc, "causeway_media_keepalives", help, m.keepalives)?;
+        let help = "Packets on the multiplexed pair told apart by their H.460.19 multiplexID";
+        counter(enc, "causeway_media_demuxed_by_id", help, m.demuxed_by_id)
     }
 
     fn encode_process(&self, enc: &mut DescriptorEncoder) -> fmt::Result {

@@ -183,6 +183,8 @@ pub struct MediaStatus {
     pub dropped_no_destination: u64,
     /// Traversal keep-alives received (a bare RTP header: latched, not forwarded).
     pub keepalives: u64,
+    /// Packets on E's multiplexed pair told apart by their H.460.19 multiplexID.
+    pub demuxed_by_id: u64,
     pub expired: u64,
 }
 
@@ -262,6 +264,7 @@ impl Status {
             dropped_unknown: r.table.dropped_unknown_port + r.table.dropped_unknown_source,
             dropped_no_destination: r.table.dropped_no_destination,
             keepalives: r.table.keepalives,
+            demuxed_by_id: r.table.demuxed_by_id,
             expired: r.table.expired,
         });
     }

@@ -703,6 +703,13 @@ target = "to-edge"
             "E received C's keep-alives: {}",
             m
         );
+        // on the multiplexed pair C's media carries the multiplexID E gave (H.460.19)
+        if multiplexed {
+            assert!(
+                n("demuxed_by_id") > 100,
+                "C's media came by multiplexID: {m}"
+            );
+        }
         drop(bob);
         drop(alice);
     }

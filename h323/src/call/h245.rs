@@ -55,7 +55,7 @@ impl Channels {
         }
     }
 
-    fn session(&self, by: Side, lcn: u16) -> u8 {
+    pub(crate) fn session(&self, by: Side, lcn: u16) -> u8 {
         self.by_lcn.get(&(by, lcn)).copied().unwrap_or(0)
     }
 }

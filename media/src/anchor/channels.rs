@@ -263,6 +263,29 @@ impl MediaAnchor for ChannelAnchor {
         self.peers.set(call_id, side, observed);
     }
 
+    fn multiplex_id(&self, call_id: &str, side: Side, session: u8) -> Option<u32> {
+        let info = self.session_of(call_id, session)?;
+        self.table.lock().multiplex_id(info.id, side)
+    }
+
+    fn set_multiplex_id(&mut self, call_id: &str, side: Side, session: u8, id: u32) {
+        let Some(info) = self.session_of(call_id, session) else {
+            return;
+        };
+        if self
+            .table
+            .lock()
+            .set_send_mux_id(info.id, side, Some(id))
+            .is_ok()
+        {
+            // a keep-alive carrying the ID at once: E latches C's leg by it, NAT or not
+            self.relay.execute(RelayCommand::KeepAlive {
+                session: info.id,
+                side,
+            });
+        }
+    }
+
     fn end(&mut self, call_id: &str) {
         self.peers.remove(call_id);
         let Some(sessions) = self.calls.remove(call_id) else {

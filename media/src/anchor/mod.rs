@@ -162,6 +162,14 @@ pub trait MediaAnchor {
     /// its media) puts that leg on a pair of its own instead of the multiplexed one (see
     /// `peers`). Not telling it keeps the multiplexed layout. Freed by `end`.
     fn link_peer(&mut self, _call_id: &str, _side: Side, _observed: IpAddr) {}
+    /// E: the H.460.19 multiplexID of leg `side`'s stream of H.245 session `session` (when
+    /// that leg is on the multiplexed pair), for C's traversal parameters.
+    fn multiplex_id(&self, _call_id: &str, _side: Side, _session: u8) -> Option<u32> {
+        None
+    }
+    /// C: E's multiplexID for leg `side`'s stream of H.245 session `session`: what C's relay
+    /// sends towards E on that leg starts with it.
+    fn set_multiplex_id(&mut self, _call_id: &str, _side: Side, _session: u8, _id: u32) {}
     /// The relay driver's answer to a command; the call whose set-up it settled, if any (ask
     /// `sdp` again for it).
     fn handle(&mut self, _event: RelayEvent, _now: Instant) -> Option<String> {

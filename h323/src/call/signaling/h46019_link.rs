@@ -21,6 +21,7 @@ use crate::call::{CallId, LinkEnd, Side};
 use crate::h46019::{self, TraversalParams};
 use causeway_h323_asn1::multimedia_system_control::{
     MultimediaSystemControlMessage as H245Msg, OpenLogicalChannel,
+    OpenLogicalChannelAckForwardMultiplexAckParameters as AckMux,
     OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters as FwdMux, RequestMessage,
     ResponseMessage,
 };
@@ -30,26 +31,72 @@ use std::net::SocketAddr;
 impl CallSignaling {
     /// The H.460.19 step of a message relayed from `from` on an anchored call with a
     /// traversal link (see the module doc); any other message is returned as it is.
-    pub(super) fn traversal_link(&self, id: CallId, from: Side, bytes: Vec<u8>) -> Vec<u8> {
+    pub(super) fn traversal_link(&mut self, id: CallId, from: Side, bytes: Vec<u8>) -> Vec<u8> {
         let Some(call) = self.calls.get(&id).filter(|c| c.anchored) else {
             return bytes;
         };
+        let (from_end, to_end) = (call.link_end(from), call.link_end(from.other()));
         let mut bytes = bytes;
-        // what the other end of a link put in is for this node (C: E's relay addresses; E:
-        // C's keep-alive payload type); the endpoint beyond never sees it. C's relay keeps
-        // alive towards the addresses the channels name, so nothing more is read of it yet.
-        if call.link_end(from).is_some() {
-            if let Some((_lcn, _params, stripped)) = received_traversal(&bytes) {
-                bytes = stripped;
+        // what the other end of a link put in is for this node (C: E's relay addresses and
+        // multiplexID; E: C's keep-alive payload type); the endpoint beyond never sees it
+        if from_end.is_some() {
+            if let Some(r) = received_traversal(&bytes) {
+                bytes = r.stripped;
+                if from_end == Some(LinkEnd::Client) {
+                    self.take_mux_id(id, from, (r.lcn, r.session, r.ack), &r.params);
+                }
             }
         }
         let pt = self.cfg.keepalive_payload_type;
-        match call.link_end(from.other()) {
-            Some(LinkEnd::Server) => add_traversal(&bytes, pt).unwrap_or(bytes),
+        match to_end {
+            Some(LinkEnd::Server) => {
+                let to = from.other();
+                let (mux, opened) = self.mux_lookups(id, to);
+                add_server(&bytes, pt, &mux, &opened).unwrap_or(bytes)
+            }
             // C, the traversal client, says in its OLCAck which payload type its keep-alives
             // carry (as GNU Gatekeeper's client side does)
             Some(LinkEnd::Client) => ack_payload_type(&bytes, pt).unwrap_or(bytes),
             None => bytes,
+        }
+    }
+
+    /// E: what C's leg `to` of call `id` is told: the multiplexID of an H.245 session's
+    /// stream on it (the anchor's), and the session of a channel C opened (by its number).
+    fn mux_lookups(
+        &self,
+        id: CallId,
+        to: Side,
+    ) -> (impl Fn(u8) -> Option<u32> + '_, impl Fn(u16) -> u8 + '_) {
+        let call_id = id.to_string();
+        let anchor = self.anchor.as_deref();
+        let mux = move |session: u8| anchor?.multiplex_id(&call_id, to, session);
+        let call = self.calls.get(&id);
+        let opened = move |lcn: u16| call.map_or(0, |c| c.channels.session(to, lcn));
+        (mux, opened)
+    }
+
+    /// C: E's multiplexID for a stream of leg `from` (E's): what C's relay sends towards E
+    /// starts with it. `what`: the channel number, its session if the message said, and
+    /// whether it was an Ack (the channel was opened by the inside side).
+    fn take_mux_id(
+        &mut self,
+        id: CallId,
+        from: Side,
+        (lcn, session, ack): (u16, Option<u8>, bool),
+        params: &TraversalParams,
+    ) {
+        let Some(mux_id) = params.multiplex_id else {
+            return;
+        };
+        let opener = if ack { from.other() } else { from };
+        let session = session.unwrap_or_else(|| {
+            self.calls
+                .get(&id)
+                .map_or(0, |c| c.channels.session(opener, lcn))
+        });
+        if let Some(a) = self.anchor.as_deref_mut() {
+            a.set_multiplex_id(&id.to_string(), from, session, mux_id);
         }
     }
 
@@ -62,32 +109,105 @@ impl CallSignaling {
 
     /// The H.460.19 step of a fastStart element from `from` (see the module doc); `None` when
     /// it stays as it is.
-    pub(super) fn fast_start_link(&self, id: CallId, from: Side, bytes: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn fast_start_link(
+        &mut self,
+        id: CallId,
+        from: Side,
+        bytes: &[u8],
+    ) -> Option<Vec<u8>> {
         let call = self.calls.get(&id).filter(|c| c.anchored)?;
-        let strip = call.link_end(from).is_some();
-        let add = (call.link_end(from.other()) == Some(LinkEnd::Server))
-            .then_some(self.cfg.keepalive_payload_type);
-        fast_start_step(bytes, strip, add)
+        let (from_end, to_end) = (call.link_end(from), call.link_end(from.other()));
+        let mut olc = aper::decode::<OpenLogicalChannel>(bytes).ok()?;
+        let mut changed = false;
+        if from_end.is_some() {
+            if let Some(params) = h46019::olc_params(&olc) {
+                changed |= h46019::set_olc_params(&mut olc, None);
+                if from_end == Some(LinkEnd::Client) {
+                    let lcn = olc.forward_logical_channel_number.0;
+                    let session = olc_session(&olc);
+                    self.take_mux_id(id, from, (lcn, session, false), &params);
+                }
+            }
+        }
+        if to_end == Some(LinkEnd::Server) {
+            let pt = self.cfg.keepalive_payload_type;
+            let (mux, _) = self.mux_lookups(id, from.other());
+            changed |= add_to_olc(&mut olc, pt, &mux);
+        }
+        changed.then(|| aper::encode(&olc).ok()).flatten()
+    }
+}
+
+/// The H.245 sessionID of an OLC's forward channel.
+fn olc_session(olc: &OpenLogicalChannel) -> Option<u8> {
+    match &olc.forward_logical_channel_parameters.multiplex_parameters {
+        FwdMux::h2250LogicalChannelParameters(p) => Some(p.session_id),
+        _ => None,
     }
 }
 
 /// `payload` with the TraversalParameters a traversal server puts in an OLC towards its
-/// client (see [`add_to_olc`]). `None` for anything else, or an OLC naming no address.
+/// client (see [`add_to_olc`]); no multiplexing. `None` for anything else, or an OLC naming no
+/// address.
+#[cfg(test)]
 pub(crate) fn add_traversal(payload: &[u8], keep_alive_pt: u8) -> Option<Vec<u8>> {
-    let H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) =
-        aper::decode::<H245Msg>(payload).ok()?
-    else {
-        return None;
-    };
-    add_to_olc(&mut olc, keep_alive_pt).then_some(())?;
-    aper::encode(&H245Msg::request(RequestMessage::openLogicalChannel(olc))).ok()
+    add_server(payload, keep_alive_pt, &|_| None, &|_| 0)
+}
+
+/// `payload` with the TraversalParameters a traversal server puts in what it sends its
+/// client: an OLC's (see [`add_to_olc`]); an OLCAck's, when the channel's stream on the
+/// client's leg has a multiplexID: the multiplexed media and control channels (the Ack's own
+/// addresses: E's multiplexed pair) and the ID, which the client's media must carry. `mux`:
+/// the multiplexID of a session's stream; `opened`: the session of a channel the client
+/// opened. `None` when nothing changes.
+fn add_server(
+    payload: &[u8],
+    keep_alive_pt: u8,
+    mux: &dyn Fn(u8) -> Option<u32>,
+    opened: &dyn Fn(u16) -> u8,
+) -> Option<Vec<u8>> {
+    match aper::decode::<H245Msg>(payload).ok()? {
+        H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) => {
+            add_to_olc(&mut olc, keep_alive_pt, mux).then_some(())?;
+            aper::encode(&H245Msg::request(RequestMessage::openLogicalChannel(olc))).ok()
+        }
+        H245Msg::response(ResponseMessage::openLogicalChannelAck(mut ack)) => {
+            let Some(AckMux::h2250LogicalChannelAckParameters(p)) =
+                &ack.forward_multiplex_ack_parameters
+            else {
+                return None;
+            };
+            let lcn = ack.forward_logical_channel_number.0;
+            let session = p.session_id.unwrap_or_else(|| opened(lcn));
+            let mux_id = mux(session)?;
+            let params = TraversalParams {
+                multiplexed_media: p.media_channel.as_ref().and_then(asn::h245_socket_addr),
+                multiplexed_control: p
+                    .media_control_channel
+                    .as_ref()
+                    .and_then(asn::h245_socket_addr),
+                multiplex_id: Some(mux_id),
+                ..TraversalParams::default()
+            };
+            h46019::set_ack_params(&mut ack, Some(&params));
+            let msg = H245Msg::response(ResponseMessage::openLogicalChannelAck(ack));
+            aper::encode(&msg).ok()
+        }
+        _ => None,
+    }
 }
 
 /// Sets an OLC's TraversalParameters as a traversal server sends them: keepAliveChannel = the
 /// RTP address the OLC names (its mediaChannel, else the port below its mediaControlChannel:
 /// RTP/RTCP pairs are even/odd, RFC 3550 section 11), keepAlivePayloadType and
-/// keepAliveInterval. False when the OLC names no address (nothing set).
-fn add_to_olc(olc: &mut OpenLogicalChannel, keep_alive_pt: u8) -> bool {
+/// keepAliveInterval; with a multiplexID for the session's stream (`mux`), that ID and the
+/// multiplexed channels (that RTP address and the next port). False when the OLC names no
+/// address (nothing set).
+fn add_to_olc(
+    olc: &mut OpenLogicalChannel,
+    keep_alive_pt: u8,
+    mux: &dyn Fn(u8) -> Option<u32>,
+) -> bool {
     let FwdMux::h2250LogicalChannelParameters(p) =
         &olc.forward_logical_channel_parameters.multiplex_parameters
     else {
@@ -104,24 +224,32 @@ fn add_to_olc(olc: &mut OpenLogicalChannel, keep_alive_pt: u8) -> bool {
     let Some(rtp) = rtp else {
         return false;
     };
-    let params = TraversalParams {
+    let mut params = TraversalParams {
         keep_alive_channel: Some(rtp),
         keep_alive_payload_type: Some(keep_alive_pt),
         keep_alive_interval: Some(h46019::KEEP_ALIVE_INTERVAL),
         ..TraversalParams::default()
     };
+    if let Some(id) = mux(p.session_id) {
+        params.multiplex_id = Some(id);
+        params.multiplexed_media = Some(rtp);
+        params.multiplexed_control = rtp
+            .port()
+            .checked_add(1)
+            .map(|port| SocketAddr::new(rtp.ip(), port));
+    }
     h46019::set_olc_params(olc, Some(&params));
     true
 }
 
-/// A fastStart element (a bare OpenLogicalChannel) through the same step as
-/// [`CallSignaling::traversal_link`]: `strip` removes what the other end put in, `add` sets
-/// the parameters of an OLC towards the client. `None` when nothing changes.
+/// A fastStart element (a bare OpenLogicalChannel) through the step without multiplexing
+/// (tests of the codec side).
+#[cfg(test)]
 fn fast_start_step(bytes: &[u8], strip: bool, add: Option<u8>) -> Option<Vec<u8>> {
     let mut olc = aper::decode::<OpenLogicalChannel>(bytes).ok()?;
     let mut changed = strip && h46019::set_olc_params(&mut olc, None);
     if let Some(pt) = add {
-        changed |= add_to_olc(&mut olc, pt);
+        changed |= add_to_olc(&mut olc, pt, &|_| None);
     }
     changed.then(|| aper::encode(&olc).ok()).flatten()
 }
@@ -145,31 +273,53 @@ pub(crate) fn ack_payload_type(payload: &[u8], keep_alive_pt: u8) -> Option<Vec<
     .ok()
 }
 
-/// The TraversalParameters of an OLC or OLCAck received from a traversal server: the
-/// forwardLogicalChannelNumber, the parameters, and the message without them (to forward).
-/// `None` when `payload` is neither or carries none.
-pub(crate) fn received_traversal(payload: &[u8]) -> Option<(u16, TraversalParams, Vec<u8>)> {
-    let (lcn, params, stripped) = match aper::decode::<H245Msg>(payload).ok()? {
+/// What [`received_traversal`] found.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Received {
+    /// The forwardLogicalChannelNumber.
+    pub lcn: u16,
+    /// The sessionID, when the message names it.
+    pub session: Option<u8>,
+    /// An OLCAck (the channel was opened by the other side).
+    pub ack: bool,
+    pub params: TraversalParams,
+    /// The message without them (to forward).
+    pub stripped: Vec<u8>,
+}
+
+/// The TraversalParameters of an OLC or OLCAck received over a traversal link. `None` when
+/// `payload` is neither or carries none.
+pub(crate) fn received_traversal(payload: &[u8]) -> Option<Received> {
+    let (lcn, session, ack, params, stripped) = match aper::decode::<H245Msg>(payload).ok()? {
         H245Msg::request(RequestMessage::openLogicalChannel(mut olc)) => {
             let params = h46019::olc_params(&olc)?;
             h46019::set_olc_params(&mut olc, None);
             let lcn = olc.forward_logical_channel_number.0;
-            (
-                lcn,
-                params,
-                H245Msg::request(RequestMessage::openLogicalChannel(olc)),
-            )
+            let session = olc_session(&olc);
+            let msg = H245Msg::request(RequestMessage::openLogicalChannel(olc));
+            (lcn, session, false, params, msg)
         }
         H245Msg::response(ResponseMessage::openLogicalChannelAck(mut ack)) => {
             let params = h46019::ack_params(&ack)?;
             h46019::set_ack_params(&mut ack, None);
             let lcn = ack.forward_logical_channel_number.0;
+            let session = match &ack.forward_multiplex_ack_parameters {
+                Some(AckMux::h2250LogicalChannelAckParameters(p)) => p.session_id,
+                _ => None,
+            };
             let msg = H245Msg::response(ResponseMessage::openLogicalChannelAck(ack));
-            (lcn, params, msg)
+            (lcn, session, true, params, msg)
         }
         _ => return None,
     };
-    Some((lcn, params, aper::encode(&stripped).ok()?))
+    let stripped = aper::encode(&stripped).ok()?;
+    Some(Received {
+        lcn,
+        session,
+        ack,
+        params,
+        stripped,
+    })
 }
 
 #[cfg(test)]
@@ -200,7 +350,8 @@ mod tests {
             })
         );
         // C reads them and forwards the OLC as it was before E added them
-        let (lcn, params, stripped) = received_traversal(&added).expect("parameters");
+        let r = received_traversal(&added).expect("parameters");
+        let (lcn, params, stripped) = (r.lcn, r.params, r.stripped);
         assert_eq!(lcn, 3);
         assert_eq!(params.keep_alive_channel, Some(sa("198.51.100.1:36000")));
         assert_eq!(stripped, bytes);
@@ -246,7 +397,8 @@ mod tests {
             ack,
         )))
         .unwrap();
-        assert_eq!(received_traversal(&bytes), Some((4, p, plain)));
+        let r = received_traversal(&bytes).expect("parameters");
+        assert_eq!((r.lcn, r.ack, r.params, r.stripped), (4, true, p, plain));
     }
 
     #[test]
@@ -254,7 +406,8 @@ mod tests {
         let ack =
             encode_h245(&olc_ack(4, sa("10.0.0.5:5004"), sa("10.0.0.5:5005")).unwrap()).unwrap();
         let with = ack_payload_type(&ack, 120).expect("an OLCAck");
-        let (lcn, p, stripped) = received_traversal(&with).expect("parameters");
+        let r = received_traversal(&with).expect("parameters");
+        let (lcn, p, stripped) = (r.lcn, r.params, r.stripped);
         assert_eq!(
             (lcn, p.keep_alive_payload_type, stripped),
             (4, Some(120), ack)

@@ -307,7 +307,7 @@ impl CallSignaling {
 
     /// H.460.19 parameters on a traversal link (`h46019_link`), in the fastStart proposals
     /// and tunneled H.245 of a message as on a separate channel; whether anything changed.
-    fn h46019_step(&self, id: CallId, from: Side, uu: &mut H323UserInformation) -> bool {
+    fn h46019_step(&mut self, id: CallId, from: Side, uu: &mut H323UserInformation) -> bool {
         let mut changed = false;
         if let Some(Some(list)) = uuie::fast_start_mut(&mut uu.h323_uu_pdu.h323_message_body) {
             for olc in list.iter_mut() {

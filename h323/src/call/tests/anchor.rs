@@ -350,3 +350,102 @@ fn fast_start_proposals_towards_c_carry_h46019_traversal_parameters() {
     assert_eq!(p.keep_alive_channel, Some(sa("203.0.113.9:17000")));
     assert_eq!(p.keep_alive_interval, Some(19));
 }
+
+/// H.460.19 multiplexed media: E tells C the multiplexID of each stream on C's leg, with E's
+/// multiplexed channels, in its OLCs and in its Acks of C's channels; C hands the IDs it gets
+/// to its relay (`set_multiplex_id`) and the inside endpoint sees none of it.
+#[test]
+fn multiplex_ids_go_from_e_to_cs_relay() {
+    // E: C called (caller leg is the link)
+    let hook = TestHook {
+        rewrite: true,
+        mux_id: Some(0x0012_3456),
+        ..Default::default()
+    };
+    let mut h = H::with_hook(CallConfig::default(), hook);
+    let c = h.cs.next_conn_id();
+    h.input(Input::Accepted {
+        conn: c,
+        peer: sa(CALLER),
+        local: sa(GK_OUTSIDE),
+        link: Some(crate::call::LinkEnd::Server),
+    });
+    let out = h.data(
+        c,
+        &setup(SetupOpts {
+            tunneling: Some(true),
+            ..Default::default()
+        }),
+    );
+    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let (callee, _) = h.route_and_connect(*call);
+    h.data(callee, &connect(None, Some(true), None));
+    // the outside's OLC towards C
+    let olc = olc_msg_with(sa("10.1.1.5:9000"), 1, 1);
+    let out = h.data(callee, &facility_control(from_callee(), vec![olc]));
+    let (_, uu) = decode(sends(&out, c).last().expect("relayed to C"));
+    let pdu = &uu.h323_uu_pdu.h245_control.expect("tunneled")[0];
+    let Mscm::request(RequestMessage::openLogicalChannel(o)) = aper::decode::<Mscm>(pdu).unwrap()
+    else {
+        panic!()
+    };
+    let p = crate::h46019::olc_params(&o).expect("parameters");
+    assert_eq!(p.multiplex_id, Some(0x0012_3456));
+    assert_eq!(p.multiplexed_media, Some(sa("203.0.113.9:19000")));
+    assert_eq!(p.multiplexed_control, Some(sa("203.0.113.9:19001")));
+    // C's own channel: the outside's Ack towards C names E's pair and the ID
+    let c_olc = olc_msg_with(sa("10.9.9.9:7000"), 2, 1);
+    h.data(c, &facility_control(to_gk(), vec![c_olc]));
+    let ack = olc_ack_with(sa("10.1.1.5:9100"), 2, None);
+    let out = h.data(callee, &facility_control(from_callee(), vec![ack]));
+    let (_, uu) = decode(sends(&out, c).last().expect("relayed to C"));
+    let pdu = &uu.h323_uu_pdu.h245_control.expect("tunneled")[0];
+    let Mscm::response(ResponseMessage::openLogicalChannelAck(a)) =
+        aper::decode::<Mscm>(pdu).unwrap()
+    else {
+        panic!()
+    };
+    let p = crate::h46019::ack_params(&a).expect("parameters");
+    assert_eq!(p.multiplex_id, Some(0x0012_3456));
+    assert_eq!(p.multiplexed_media, Some(sa("203.0.113.9:19100")));
+
+    // C: routed to E; E's OLC carries an ID
+    let mut h = H::new(CallConfig::default(), true);
+    let (caller, call, _) = h.setup(SetupOpts {
+        tunneling: Some(true),
+        ..Default::default()
+    });
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: Some(crate::call::LinkEnd::Client),
+        }),
+    });
+    let Some(Output::Connect { conn: e, .. }) = out.first() else {
+        panic!("{out:?}")
+    };
+    let e = *e;
+    h.input(Input::Connected {
+        conn: e,
+        local: sa(GK_INSIDE),
+    });
+    h.data(e, &connect(None, Some(true), None));
+    let mut olc = olc_with(sa("10.1.1.5:36000"), 1, 1);
+    let p = crate::h46019::TraversalParams {
+        multiplex_id: Some(77),
+        multiplexed_media: Some(sa("10.1.1.5:36000")),
+        ..Default::default()
+    };
+    crate::h46019::set_olc_params(&mut olc, Some(&p));
+    let msg = aper::encode(&Mscm::request(RequestMessage::openLogicalChannel(olc))).unwrap();
+    let out = h.data(e, &facility_control(from_callee(), vec![msg]));
+    assert!(!sends(&out, caller).is_empty());
+    let told = h.hook.mux_told.lock().unwrap().clone();
+    assert_eq!(told, vec![(call.to_string(), Side::Callee, 1, 77)]);
+}

@@ -478,6 +478,9 @@ struct TestHook {
     ended: Arc<Mutex<Vec<String>>>,
     /// `link_peer` calls: (call, side, observed IP, how many addresses were seen before).
     link_peers: Arc<Mutex<Vec<LinkPeerSeen>>>,
+    /// E: the multiplexID it reports for every stream; C: the IDs it was told.
+    mux_id: Option<u32>,
+    mux_told: Arc<Mutex<Vec<(String, Side, u8, u32)>>>,
     rewrite: bool,
     refuse: bool,
 }
@@ -522,6 +525,15 @@ impl MediaAnchor for TestHook {
 
     fn end(&mut self, call_id: &str) {
         self.ended.lock().unwrap().push(call_id.to_string());
+    }
+
+    fn multiplex_id(&self, _call_id: &str, _side: Side, _session: u8) -> Option<u32> {
+        self.mux_id
+    }
+
+    fn set_multiplex_id(&mut self, call_id: &str, side: Side, session: u8, id: u32) {
+        let told = (call_id.to_string(), side, session, id);
+        self.mux_told.lock().unwrap().push(told);
     }
 
     fn link_peer(&mut self, call_id: &str, side: Side, observed: std::net::IpAddr) {

@@ -682,3 +682,49 @@ fn es_own_pair_latches_only_on_cs_advertised_or_signaling_ip() {
     assert_eq!(table.stats().keepalives, 1);
     assert_eq!(table.stats().dropped_not_expected_ip, 2);
 }
+
+/// H.460.19 multiplexIDs through the anchor: on E, C's multiplexed leg of a session has one
+/// (the outside's own pair none); told E's ID, a leg's packets carry it and a keep-alive goes
+/// at once.
+#[test]
+fn multiplex_ids_are_reported_on_e_and_taken_on_c() {
+    let mut t = setup_e(true);
+    t.show("1", Side::Callee, what(1, Component::Rtp, false), C_RTP)
+        .expect("anchored");
+    let id = t.anchor.multiplex_id("1", Side::Callee, 1).expect("an ID");
+    assert_eq!(t.anchor.multiplex_id("1", Side::Caller, 1), None);
+    assert_eq!(
+        t.anchor.multiplex_id("1", Side::Callee, 2),
+        None,
+        "no such session"
+    );
+
+    // the same anchor used as C would (its caller leg faces E): told E's ID
+    t.show("1", Side::Caller, what(1, Component::Rtp, true), OUT_RTP)
+        .expect("anchored");
+    let before = t.relay.commands().len();
+    t.anchor.set_multiplex_id("1", Side::Caller, 1, 0x0042_4242);
+    assert!(matches!(
+        t.relay.commands()[before..],
+        [RelayCommand::KeepAlive {
+            side: Side::Caller,
+            ..
+        }]
+    ));
+    let info = t.anchor.session_of("1", 1).expect("a session");
+    let mut media = id.to_be_bytes().to_vec();
+    media.extend_from_slice(&[0x80; 160]);
+    let (_, framing) = t
+        .table
+        .lock()
+        .handle_framed(36000, sa(C_RTP), &media, t.now)
+        .expect("relayed towards the caller leg");
+    assert_eq!(
+        framing,
+        crate::session::Framing {
+            strip: true,
+            prefix: Some(0x0042_4242)
+        }
+    );
+    assert!(matches!(info.b, Local::Multiplexed(_)));
+}
