@@ -467,6 +467,9 @@ struct Seen {
     legs: Legs,
 }
 
+/// A `set_multiplex_id` call: (call, side, H.245 session, multiplexID).
+type MuxTold = (String, Side, u8, u32);
+
 /// A `link_peer` call: (call, side, observed IP, how many addresses were seen before it).
 type LinkPeerSeen = (String, Side, std::net::IpAddr, usize);
 
@@ -480,7 +483,7 @@ struct TestHook {
     link_peers: Arc<Mutex<Vec<LinkPeerSeen>>>,
     /// E: the multiplexID it reports for every stream; C: the IDs it was told.
     mux_id: Option<u32>,
-    mux_told: Arc<Mutex<Vec<(String, Side, u8, u32)>>>,
+    mux_told: Arc<Mutex<Vec<MuxTold>>>,
     rewrite: bool,
     refuse: bool,
 }
