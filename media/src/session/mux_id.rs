@@ -113,7 +113,19 @@ impl Table {
                 (None, Some(mux_id)) => {
                     return self.handle_by_id(component, mux_id, src, data.len(), now);
                 }
-                _ => {}
+                // by source, as without H.460.19 (one lookup of the key, not two)
+                (Some((slot, side)), _) => {
+                    let leg = (slot, side, component);
+                    let (f, prefix) = self.relay_from(leg, src, data.len(), false, now)?;
+                    return Some((
+                        f,
+                        Framing {
+                            strip: false,
+                            prefix,
+                        },
+                    ));
+                }
+                (None, None) => {}
             }
         }
         let leg = self.resolve(local_port, src)?;
