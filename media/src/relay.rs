@@ -317,9 +317,10 @@ impl Shared {
         let pt = self.config.keepalive_payload_type;
         for k in due {
             let seq = self.counters.keepalive_seq.fetch_add(1, Relaxed) as u16;
-            let ok = self
-                .socket(k.from_port)
-                .is_some_and(|s| s.get_ref().send_to(&k.packet(pt, seq), k.to).is_ok());
+            let ok = self.socket(k.from_port).is_some_and(|s| {
+                let packet = k.packet(k.payload_type.unwrap_or(pt), seq);
+                s.get_ref().send_to(&packet, k.to).is_ok()
+            });
             let counter = if ok {
                 &self.counters.sent
             } else {

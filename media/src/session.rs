@@ -261,6 +261,9 @@ pub struct Leg {
     /// C's end of a link: the multiplexID E gave for this leg's stream; every packet towards
     /// E's multiplexed pair starts with it (H.460.19, see `mux_id`).
     send_mux_id: Option<u32>,
+    /// C's end of a link: the keep-alive payload type E asked for in its traversal
+    /// parameters (`None`: the configured one).
+    keepalive_pt: Option<u8>,
 }
 
 impl Leg {
@@ -498,6 +501,7 @@ impl Table {
                 last_out: [None; 2],
                 keys: keys[i],
                 send_mux_id: None,
+                keepalive_pt: None,
             }
         };
         entry.session = Some(Session {

@@ -268,6 +268,12 @@ impl MediaAnchor for ChannelAnchor {
         self.table.lock().multiplex_id(info.id, side)
     }
 
+    fn set_keepalive_payload_type(&mut self, call_id: &str, side: Side, session: u8, pt: u8) {
+        if let Some(info) = self.session_of(call_id, session) {
+            let _ = self.table.lock().set_keepalive_pt(info.id, side, Some(pt));
+        }
+    }
+
     fn set_multiplex_id(&mut self, call_id: &str, side: Side, session: u8, id: u32) {
         let Some(info) = self.session_of(call_id, session) else {
             return;

@@ -170,6 +170,9 @@ pub trait MediaAnchor {
     /// C: E's multiplexID for leg `side`'s stream of H.245 session `session`: what C's relay
     /// sends towards E on that leg starts with it.
     fn set_multiplex_id(&mut self, _call_id: &str, _side: Side, _session: u8, _id: u32) {}
+    /// C: the keep-alive payload type E's traversal parameters asked for on leg `side`'s
+    /// stream of H.245 session `session`.
+    fn set_keepalive_payload_type(&mut self, _call_id: &str, _side: Side, _session: u8, _pt: u8) {}
     /// The relay driver's answer to a command; the call whose set-up it settled, if any (ask
     /// `sdp` again for it).
     fn handle(&mut self, _event: RelayEvent, _now: Instant) -> Option<String> {

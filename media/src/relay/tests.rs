@@ -244,6 +244,12 @@ async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c() {
     let mut want = vec![1, 2, 3, 4];
     want.extend_from_slice(&[0x80; 20]);
     assert_eq!(recv(&e_mux).await, (want, at(s.b.pair().rtp())));
+    // E asked for payload type 120 in its traversal parameters
+    c_relay
+        .table()
+        .lock()
+        .set_keepalive_pt(s.id, crate::call::Side::Callee, Some(120))
+        .unwrap();
     c_relay.execute(RelayCommand::KeepAlive {
         session: s.id,
         side: crate::call::Side::Callee,
@@ -251,4 +257,5 @@ async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c() {
     let (ka, _) = recv(&e_mux).await;
     assert_eq!(&ka[..4], &[1, 2, 3, 4], "keep-alives carry it too");
     assert_eq!(ka.len(), 4 + 12);
+    assert_eq!(ka[4 + 1], 120, "with the payload type E asked for");
 }

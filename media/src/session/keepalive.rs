@@ -41,6 +41,8 @@ pub struct KeepAlive {
     pub component: Component,
     /// E's multiplexID for the leg, put in front (H.460.19 multiplexed media, `mux_id`).
     pub mux_id: Option<u32>,
+    /// The payload type E asked for (H.460.19 keepAlivePayloadType); `None`: the configured.
+    pub payload_type: Option<u8>,
 }
 
 impl KeepAlive {
@@ -85,6 +87,19 @@ impl Table {
         due
     }
 
+    /// C: the keep-alive payload type E's traversal parameters asked for on leg `side` of
+    /// session `id` (`None`: the configured one).
+    pub fn set_keepalive_pt(
+        &mut self,
+        id: SessionId,
+        side: Side,
+        pt: Option<u8>,
+    ) -> Result<(), super::UpdateError> {
+        let session = self.get_mut(id).ok_or(super::UpdateError::UnknownSession)?;
+        session.legs[side.index()].keepalive_pt = pt.map(|p| p & 0x7f);
+        Ok(())
+    }
+
     /// The keep-alives of leg `side` of session `id` now, whatever it sent before: E just told
     /// C where that leg's media goes. Nothing unless the leg is C's end of a link.
     pub fn keepalive_now(&mut self, id: SessionId, side: Side, now: Instant) -> Vec<KeepAlive> {
@@ -122,6 +137,7 @@ fn push_leg(leg: &mut super::Leg, now: Instant, every: Option<Duration>, due: &m
             to,
             component,
             mux_id: leg.send_mux_id,
+            payload_type: leg.keepalive_pt,
         });
     }
 }

@@ -76,8 +76,8 @@ impl CallSignaling {
         (mux, opened)
     }
 
-    /// C: E's multiplexID for a stream of leg `from` (E's): what C's relay sends towards E
-    /// starts with it. `what`: the channel number, its session if the message said, and
+    /// C: E's multiplexID and keep-alive payload type for a stream of leg `from` (E's): what
+    /// C's relay sends towards E starts with the ID, its keep-alives carry the type. `what`: the channel number, its session if the message said, and
     /// whether it was an Ack (the channel was opened by the inside side).
     fn take_mux_id(
         &mut self,
@@ -86,17 +86,25 @@ impl CallSignaling {
         (lcn, session, ack): (u16, Option<u8>, bool),
         params: &TraversalParams,
     ) {
-        let Some(mux_id) = params.multiplex_id else {
+        if params.multiplex_id.is_none() && params.keep_alive_payload_type.is_none() {
             return;
-        };
+        }
         let opener = if ack { from.other() } else { from };
         let session = session.unwrap_or_else(|| {
             self.calls
                 .get(&id)
                 .map_or(0, |c| c.channels.session(opener, lcn))
         });
-        if let Some(a) = self.anchor.as_deref_mut() {
-            a.set_multiplex_id(&id.to_string(), from, session, mux_id);
+        let Some(a) = self.anchor.as_deref_mut() else {
+            return;
+        };
+        let call = id.to_string();
+        // the payload type first: the keep-alive the multiplexID sends at once carries it
+        if let Some(pt) = params.keep_alive_payload_type {
+            a.set_keepalive_payload_type(&call, from, session, pt);
+        }
+        if let Some(mux_id) = params.multiplex_id {
+            a.set_multiplex_id(&call, from, session, mux_id);
         }
     }
 

@@ -440,6 +440,7 @@ fn multiplex_ids_go_from_e_to_cs_relay() {
     let p = crate::h46019::TraversalParams {
         multiplex_id: Some(77),
         multiplexed_media: Some(sa("10.1.1.5:36000")),
+        keep_alive_payload_type: Some(118),
         ..Default::default()
     };
     crate::h46019::set_olc_params(&mut olc, Some(&p));
@@ -448,4 +449,5 @@ fn multiplex_ids_go_from_e_to_cs_relay() {
     assert!(!sends(&out, caller).is_empty());
     let told = h.hook.mux_told.lock().unwrap().clone();
     assert_eq!(told, vec![(call.to_string(), Side::Callee, 1, 77)]);
+    assert_eq!(*h.hook.pt_told.lock().unwrap(), vec![118]);
 }

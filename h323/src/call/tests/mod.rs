@@ -484,6 +484,8 @@ struct TestHook {
     /// E: the multiplexID it reports for every stream; C: the IDs it was told.
     mux_id: Option<u32>,
     mux_told: Arc<Mutex<Vec<MuxTold>>>,
+    /// C: the keep-alive payload types it was told.
+    pt_told: Arc<Mutex<Vec<u8>>>,
     rewrite: bool,
     refuse: bool,
 }
@@ -532,6 +534,10 @@ impl MediaAnchor for TestHook {
 
     fn multiplex_id(&self, _call_id: &str, _side: Side, _session: u8) -> Option<u32> {
         self.mux_id
+    }
+
+    fn set_keepalive_payload_type(&mut self, _call_id: &str, _side: Side, _session: u8, pt: u8) {
+        self.pt_told.lock().unwrap().push(pt);
     }
 
     fn set_multiplex_id(&mut self, call_id: &str, side: Side, session: u8, id: u32) {

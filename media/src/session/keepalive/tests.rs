@@ -60,12 +60,14 @@ fn c_sends_keepalives_at_once_then_only_after_silence() {
                 to: sa(E_MUX),
                 component: Component::Rtp,
                 mux_id: None,
+                payload_type: None,
             },
             KeepAlive {
                 from_port: b.rtcp(),
                 to: sa("192.0.2.2:36001"),
                 component: Component::Rtcp,
                 mux_id: None,
+                payload_type: None,
             },
         ]
     );
@@ -160,6 +162,7 @@ fn packets_are_an_rtp_header_and_an_empty_receiver_report() {
         to: sa(E_MUX),
         component: Component::Rtp,
         mux_id: None,
+        payload_type: None,
     };
     let p = k.packet(PAYLOAD_TYPE, 7);
     assert_eq!(p.len(), RTP_LEN);
@@ -173,6 +176,7 @@ fn packets_are_an_rtp_header_and_an_empty_receiver_report() {
     let r = KeepAlive {
         component: Component::Rtcp,
         mux_id: None,
+        payload_type: None,
         ..k
     }
     .packet(PAYLOAD_TYPE, 0);
