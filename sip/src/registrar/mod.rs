@@ -355,6 +355,10 @@ fn apply_contacts(
         if expires == 0 {
             continue;
         }
+        // one more slot, not Vec's first growth to four: nearly every AOR has one contact,
+        // and four Bindings of capacity were half the heap of 100,000 registrations
+        // (heaptrack, BENCHMARKS.md)
+        bindings.reserve_exact(1);
         bindings.push(Binding {
             contact: c.uri.clone(),
             raw: c.raw.clone(),
