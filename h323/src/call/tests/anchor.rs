@@ -363,25 +363,14 @@ fn multiplex_ids_go_from_e_to_cs_relay() {
         ..Default::default()
     };
     let mut h = H::with_hook(CallConfig::default(), hook);
-    let c = h.cs.next_conn_id();
-    h.input(Input::Accepted {
-        conn: c,
-        peer: sa(CALLER),
-        local: sa(GK_OUTSIDE),
-        link: Some(crate::call::LinkEnd::Server),
-    });
-    let out = h.data(
-        c,
-        &setup(SetupOpts {
+    let (c, call, _) = h.setup_linked(
+        Some(crate::call::LinkEnd::Server),
+        SetupOpts {
             tunneling: Some(true),
             ..Default::default()
-        }),
+        },
     );
-    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
-    else {
-        panic!("{out:?}")
-    };
-    let (callee, _) = h.route_and_connect(*call);
+    let (callee, _) = h.route_and_connect(call);
     h.data(callee, &connect(None, Some(true), None));
     // the outside's OLC towards C
     let olc = olc_msg_with(sa("10.1.1.5:9000"), 1, 1);

@@ -58,25 +58,13 @@ fn connects(out: &[Output]) -> Vec<SocketAddr> {
 fn e_asks_c_to_open_the_channel_c_offered_and_never_connects_to_c() {
     let mut h = H::new(CallConfig::default(), false);
     // C's Setup, on a connection the service marked as C's (the zone's client)
-    let c = h.cs.next_conn_id();
-    h.input(Input::Accepted {
-        conn: c,
-        peer: sa(CALLER),
-        local: sa(GK_OUTSIDE),
-        link: Some(LinkEnd::Server),
-    });
-    let out = h.data(
-        c,
-        &setup(SetupOpts {
+    let (c, call, _) = h.setup_linked(
+        Some(LinkEnd::Server),
+        SetupOpts {
             h245: Some(sa(C_H245)),
             ..Default::default()
-        }),
+        },
     );
-    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
-    else {
-        panic!("{out:?}")
-    };
-    let call = *call;
     let routed = h.input(Input::Routed {
         call,
         result: Ok(Destination {
@@ -291,25 +279,13 @@ fn c_relays_a_connect_from_e_that_names_the_shared_port() {
 #[test]
 fn e_call_between_two_cs_opens_nothing_towards_either() {
     let mut h = H::new(CallConfig::default(), false);
-    let c1 = h.cs.next_conn_id();
-    h.input(Input::Accepted {
-        conn: c1,
-        peer: sa(CALLER),
-        local: sa(GK_OUTSIDE),
-        link: Some(LinkEnd::Server),
-    });
-    let out = h.data(
-        c1,
-        &setup(SetupOpts {
+    let (c1, call, _) = h.setup_linked(
+        Some(LinkEnd::Server),
+        SetupOpts {
             h245: Some(sa(C_H245)),
             ..Default::default()
-        }),
+        },
     );
-    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
-    else {
-        panic!("{out:?}")
-    };
-    let call = *call;
     let c2_host = "203.0.113.9";
     let out = h.input(Input::RoutedCallBack {
         call,
@@ -370,26 +346,15 @@ fn e_join_finds_the_waiting_call_among_equal_call_identifiers() {
     let mut h = H::new(CallConfig::default(), false);
     // an unrelated call, older, with the same callIdentifier
     h.setup(SetupOpts::default());
-    let c = h.cs.next_conn_id();
-    h.input(Input::Accepted {
-        conn: c,
-        peer: sa(CALLER),
-        local: sa(GK_OUTSIDE),
-        link: Some(LinkEnd::Server),
-    });
-    let out = h.data(
-        c,
-        &setup(SetupOpts {
+    let (c, call, out) = h.setup_linked(
+        Some(LinkEnd::Server),
+        SetupOpts {
             h245: Some(sa(C_H245)),
             ..Default::default()
-        }),
+        },
     );
-    let Some(Output::Route { call, .. }) = out.iter().find(|o| matches!(o, Output::Route { .. }))
-    else {
-        panic!("{out:?}")
-    };
     let routed = h.input(Input::Routed {
-        call: *call,
+        call,
         result: Ok(Destination {
             addr: sa(CALLEE),
             alias: None,

@@ -606,7 +606,23 @@ impl H {
 
     /// Caller connects and sends Setup; returns (caller conn, call id, outputs).
     fn setup(&mut self, o: SetupOpts) -> (ConnId, CallId, Vec<Output>) {
-        let conn = self.accept();
+        self.setup_linked(None, o)
+    }
+
+    /// `setup` on a connection the service marked (`link`: E's end of C's link).
+    fn setup_linked(
+        &mut self,
+        link: Option<crate::call::LinkEnd>,
+        o: SetupOpts,
+    ) -> (ConnId, CallId, Vec<Output>) {
+        let conn = self.cs.next_conn_id();
+        let accepted = self.input(Input::Accepted {
+            conn,
+            peer: sa(CALLER),
+            local: sa(GK_OUTSIDE),
+            link,
+        });
+        assert!(accepted.is_empty());
         let out = self.data(conn, &setup(o));
         let call = out
             .iter()
