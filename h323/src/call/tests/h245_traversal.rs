@@ -346,7 +346,7 @@ fn e_join_finds_the_waiting_call_among_equal_call_identifiers() {
     let mut h = H::new(CallConfig::default(), false);
     // an unrelated call, older, with the same callIdentifier
     h.setup(SetupOpts::default());
-    let (c, call, out) = h.setup_linked(
+    let (_, call, _) = h.setup_linked(
         Some(LinkEnd::Server),
         SetupOpts {
             h245: Some(sa(C_H245)),
