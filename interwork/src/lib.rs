@@ -1,0 +1,8 @@
+//! SIP <-> H.323 interworking, as a gateway inside the node: a back-to-back user agent whose
+//! SIP side talks to the node's own SIP proxy and whose H.323 side talks to the node's own
+//! gatekeeper (routed call signaling), both over loopback, as the reference systems' B2BUA
+//! does. The two stacks therefore route, anchor media and cross traversal zones for each leg
+//! exactly as for a native call; this crate only translates.
+//!
+//! Sans-IO like every machine of the workspace. Must not touch sockets or clocks (the
+//! binary's `node::interwork` drives it), nor the proxy's or the gatekeeper's state.
