@@ -6,3 +6,15 @@
 //!
 //! Sans-IO like every machine of the workspace. Must not touch sockets or clocks (the
 //! binary's `node::interwork` drives it), nor the proxy's or the gatekeeper's state.
+//!
+//! The media and cause mapping (sans-IO, pure functions): [`media`] is the neutral model that
+//! [`sdp_map`] (SDP), [`fast_start`] (H.323 fastStart) and [`caps`] (H.245 capabilities and
+//! logical channels) map to and from; [`cause`] maps clearing causes, [`dtmf`] digits.
+
+pub mod caps;
+pub mod cause;
+pub mod dtmf;
+pub mod fast_start;
+mod h245_codec;
+pub mod media;
+pub mod sdp_map;
