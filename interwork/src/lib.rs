@@ -13,8 +13,10 @@
 
 pub mod caps;
 pub mod cause;
+pub mod driver;
 pub mod dtmf;
 pub mod fast_start;
+pub mod gateway;
 mod h245_codec;
 pub mod media;
 pub mod sdp_map;

@@ -1,0 +1,422 @@
+//! The gateway's call flows with a fake clock: SIP and H.225 messages in, what it sends out.
+//! The far sides are played with the mapping functions of this crate (an accepted fastStart
+//! is made with `fast_start::accept`, as an H.323 callee would).
+
+use super::*;
+use crate::fast_start;
+use crate::media::{Codec, Direction, Format, Kind, Stream};
+use causeway_h323::endpoint::{self as ep, CallIds};
+use causeway_h323::q931::{CallReference, CauseValue, MessageType, Q931};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+const PROXY: &str = "127.0.0.1:5060";
+const GK: &str = "127.0.0.1:1720";
+
+fn gw() -> Gateway {
+    let cfg = Config {
+        sip_local: "127.0.0.1:40000".parse().unwrap(),
+        proxy: PROXY.parse().unwrap(),
+        gatekeeper: GK.parse().unwrap(),
+        h225_local: "127.0.0.1:40001".parse().unwrap(),
+        domain: "example.com".into(),
+        max_calls: 10,
+        answer_timeout: Duration::from_secs(60),
+        timers: TimerConfig::default(),
+    };
+    Gateway::new(cfg, Box::new(StdRng::seed_from_u64(7)))
+}
+
+const SDP: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 30000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+
+fn invite(call_id: &str, ruri: &str) -> Bytes {
+    Bytes::from(format!(
+        "INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKp1\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa1\r\nMax-Forwards: 69\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>\r\n\
+Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.10:5060>\r\n\
+Record-Route: <sip:127.0.0.1:5060;lr>\r\nContent-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    ))
+}
+
+fn sip_out(out: &[Output]) -> Vec<Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Sip { data, .. } => Message::parse(data.clone()).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn h225_out(out: &[Output]) -> Vec<(ConnId, h225::Incoming)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::H225 { conn, data } => h225::read(data).ok().map(|m| (*conn, m)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A message of the H.323 far end on `cr` (the gateway's call reference, flag flipped).
+fn from_h323(
+    mt: MessageType,
+    cr: u16,
+    originated_by_gw: bool,
+    body: h225::Body,
+    cause: Option<u8>,
+) -> Vec<u8> {
+    let uu = ep::encode_uu(body, true, Vec::new()).unwrap();
+    let mut q = Q931::new(mt, CallReference::new(cr, originated_by_gw).unwrap());
+    q.set_user_user(&uu).unwrap();
+    if let Some(c) = cause {
+        q.set_cause(CauseValue(c)).unwrap();
+    }
+    q.encode()
+}
+
+fn answer_media(port: u16) -> Media {
+    Media {
+        streams: vec![Stream {
+            kind: Kind::Audio,
+            rtp: SocketAddr::from(([198, 51, 100, 7], port)),
+            rtcp: SocketAddr::from(([198, 51, 100, 7], port + 1)),
+            formats: vec![Format {
+                pt: 8,
+                codec: Codec::Pcma,
+                fmtp: None,
+            }],
+            direction: Direction::SendRecv,
+        }],
+    }
+}
+
+/// A call from SIP up to the Setup on the gateway's connection.
+fn sip_call(g: &mut Gateway, now: Instant) -> (ConnId, h225::Incoming) {
+    let mut out = Vec::new();
+    let from = PROXY.parse().unwrap();
+    g.handle(
+        Input::Sip {
+            from,
+            data: invite("c1@x", "sip:2002@127.0.0.1:40000"),
+        },
+        now,
+        &mut out,
+    );
+    let sip = sip_out(&out);
+    assert_eq!(sip[0].status(), Some(100));
+    let conn = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, to } if *to == GK.parse().unwrap() => Some(*conn),
+            _ => None,
+        })
+        .expect("a connection to the gatekeeper");
+    out.clear();
+    g.handle(Input::Connected { conn }, now, &mut out);
+    let mut h = h225_out(&out);
+    assert_eq!(h.len(), 1);
+    h.remove(0)
+}
+
+#[test]
+fn sip_invite_becomes_a_setup_with_fast_start_and_the_answer_a_200() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, setup) = sip_call(&mut g, now);
+    assert_eq!(setup.mt, MessageType::Setup);
+    assert_eq!(h225::destination_text(&setup).as_deref(), Some("2002"));
+    assert_eq!(setup.display.as_deref(), Some("Alice"));
+    assert!(
+        setup.fast_start.len() >= 4,
+        "G.711 u/A each way: {}",
+        setup.fast_start.len()
+    );
+    // the callee accepts A-law in Connect
+    let accepted = fast_start::accept(&setup.fast_start, &answer_media(40100)).unwrap();
+    let ids = CallIds {
+        crv: setup.cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let mut body = ep::connect_uuie(&ids, None).unwrap();
+    if let h225::Body::connect(c) = &mut body {
+        c.fast_start = Some(accepted.into_iter().map(Into::into).collect());
+    }
+    let mut out = Vec::new();
+    g.handle(
+        Input::H225 {
+            conn,
+            data: from_h323(MessageType::Connect, setup.cr, true, body, None),
+        },
+        now,
+        &mut out,
+    );
+    let sip = sip_out(&out);
+    assert_eq!(sip.len(), 1, "{out:?}");
+    assert_eq!(sip[0].status(), Some(200));
+    let answer = crate::sdp_map::from_sdp(sip[0].body()).unwrap();
+    assert_eq!(
+        answer.streams[0].rtp,
+        SocketAddr::from(([198, 51, 100, 7], 40100))
+    );
+    assert_eq!(answer.streams[0].formats[0].codec, Codec::Pcma);
+    // the 2xx is sent again until the ACK
+    out.clear();
+    g.handle_timeout(now + Duration::from_millis(600), &mut out);
+    assert_eq!(sip_out(&out).first().and_then(|m| m.status()), Some(200));
+    // BYE from SIP: 200 and ReleaseComplete with cause 16
+    let bye = Bytes::from(
+        "BYE sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb\r\n\
+From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>;tag=x\r\nCall-ID: c1@x\r\n\
+CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    );
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: bye,
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(sip_out(&out)[0].status(), Some(200));
+    let rc = h225_out(&out);
+    assert_eq!(rc[0].1.mt, MessageType::ReleaseComplete);
+    assert_eq!(rc[0].1.cause, Some(16));
+    assert!(out.contains(&Output::Close { conn }));
+    assert_eq!(g.active(), 0);
+}
+
+#[test]
+fn release_complete_before_answer_maps_to_the_rfc_3398_status() {
+    for (cause, status) in [(17u8, 486u16), (1, 404), (18, 408)] {
+        let mut g = gw();
+        let now = Instant::now();
+        let (conn, setup) = sip_call(&mut g, now);
+        let ids = CallIds {
+            crv: setup.cr,
+            call_id: [1; 16],
+            conf_id: [2; 16],
+        };
+        let rc = from_h323(
+            MessageType::ReleaseComplete,
+            setup.cr,
+            true,
+            ep::release_complete_uuie(&ids, None),
+            Some(cause),
+        );
+        let mut out = Vec::new();
+        g.handle(Input::H225 { conn, data: rc }, now, &mut out);
+        assert_eq!(sip_out(&out)[0].status(), Some(status), "cause {cause}");
+        assert_eq!(g.active(), 0);
+        assert_eq!(g.counters.failed, 1);
+    }
+}
+
+#[test]
+fn cancel_before_answer_is_487_and_release_complete() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, _setup) = sip_call(&mut g, now);
+    let cancel = Bytes::from(
+        "CANCEL sip:2002@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKp1\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>\r\nCall-ID: c1@x\r\n\
+CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+    );
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: cancel,
+        },
+        now,
+        &mut out,
+    );
+    let st: Vec<_> = sip_out(&out).iter().filter_map(|m| m.status()).collect();
+    assert_eq!(st, vec![200, 487]);
+    assert_eq!(h225_out(&out)[0].1.mt, MessageType::ReleaseComplete);
+    assert!(out.contains(&Output::Close { conn }));
+}
+
+#[test]
+fn an_offer_without_an_h323_codec_is_488_and_nothing_is_held() {
+    let mut g = gw();
+    let sdp = "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
+    let inv = String::from_utf8(invite("c9@x", "sip:2002@127.0.0.1:40000").to_vec()).unwrap();
+    let head = inv.split("Content-Length").next().unwrap();
+    let msg = format!("{head}Content-Length: {}\r\n\r\n{sdp}", sdp.len());
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: Bytes::from(msg),
+        },
+        Instant::now(),
+        &mut out,
+    );
+    assert_eq!(sip_out(&out)[0].status(), Some(488));
+    assert!(!out.iter().any(|o| matches!(o, Output::Connect { .. })));
+    assert_eq!(g.active(), 0);
+    assert_eq!(g.poll_timeout(), None);
+}
+
+/// An H.323 caller's Setup with fastStart proposals of `offer`.
+fn h323_setup(g: &mut Gateway, now: Instant, dest: &str) -> (ConnId, Message, Vec<Output>) {
+    let conn = ConnId(ConnId::ACCEPTED | 1);
+    let mut out = Vec::new();
+    g.handle(
+        Input::Accepted {
+            conn,
+            peer: GK.parse().unwrap(),
+        },
+        now,
+        &mut out,
+    );
+    let offer = answer_media(50000);
+    let ids = CallIds {
+        crv: 77,
+        call_id: [3; 16],
+        conf_id: [4; 16],
+    };
+    let src = vec![h225::alias_of("3001")];
+    let mut body = ep::setup_uuie(
+        &ids,
+        src,
+        Some(vec![h225::alias_of(dest)]),
+        None,
+        None,
+        "127.0.0.1:1720".parse().unwrap(),
+    )
+    .unwrap();
+    if let h225::Body::setup(s) = &mut body {
+        s.fast_start = Some(
+            fast_start::proposals(&offer, 1)
+                .unwrap()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        );
+    }
+    g.handle(
+        Input::H225 {
+            conn,
+            data: from_h323(MessageType::Setup, 77, false, body, None),
+        },
+        now,
+        &mut out,
+    );
+    let inv = sip_out(&out).into_iter().next().expect("an INVITE");
+    (conn, inv, out)
+}
+
+fn response_to(inv: &Message, status: u16, sdp: Option<&str>) -> Bytes {
+    let mut b = inv.response(status, "X");
+    b.to_tag("u1");
+    b.header("Contact", "<sip:bob@192.0.2.20>");
+    if let Some(s) = sdp {
+        b.body("application/sdp", s.as_bytes());
+    }
+    b.finish()
+}
+
+#[test]
+fn h323_setup_becomes_an_invite_and_the_200_a_connect_with_fast_start() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, inv, out) = h323_setup(&mut g, now, "sip:bob@example.com");
+    assert_eq!(h225_out(&out)[0].1.mt, MessageType::CallProceeding);
+    assert_eq!(inv.request_uri_str(), Some("sip:bob@example.com"));
+    assert!(inv.header("From").unwrap().contains("sip:3001@"));
+    let offer = crate::sdp_map::from_sdp(inv.body()).unwrap();
+    assert_eq!(
+        offer.streams[0].rtp,
+        SocketAddr::from(([198, 51, 100, 7], 50000))
+    );
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 180, None),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(h225_out(&out)[0].1.mt, MessageType::Alerting);
+    out.clear();
+    let ans = "v=0\r\no=b 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\n";
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 200, Some(ans)),
+        },
+        now,
+        &mut out,
+    );
+    let acks = sip_out(&out);
+    assert_eq!(acks[0].method(), Some(&Method::Ack));
+    let connect = h225_out(&out);
+    assert_eq!(connect[0].0, conn);
+    assert_eq!(connect[0].1.mt, MessageType::Connect);
+    assert!(!connect[0].1.fast_start.is_empty());
+    // ReleaseComplete from H.323 after the answer: BYE
+    out.clear();
+    let ids = CallIds {
+        crv: 77,
+        call_id: [3; 16],
+        conf_id: [4; 16],
+    };
+    let rc = from_h323(
+        MessageType::ReleaseComplete,
+        77,
+        false,
+        ep::release_complete_uuie(&ids, None),
+        Some(16),
+    );
+    g.handle(Input::H225 { conn, data: rc }, now, &mut out);
+    assert_eq!(sip_out(&out)[0].method(), Some(&Method::Bye));
+}
+
+#[test]
+fn a_486_from_sip_is_release_complete_with_cause_17() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, inv, _) = h323_setup(&mut g, now, "sip:bob@example.com");
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 486, None),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(sip_out(&out)[0].method(), Some(&Method::Ack));
+    let rc = h225_out(&out);
+    assert_eq!(
+        (rc[0].0, rc[0].1.mt, rc[0].1.cause),
+        (conn, MessageType::ReleaseComplete, Some(17))
+    );
+}
+
+#[test]
+fn a_connection_without_setup_is_closed_at_its_deadline() {
+    let mut g = gw();
+    let now = Instant::now();
+    let conn = ConnId(ConnId::ACCEPTED | 5);
+    let mut out = Vec::new();
+    g.handle(
+        Input::Accepted {
+            conn,
+            peer: GK.parse().unwrap(),
+        },
+        now,
+        &mut out,
+    );
+    let t = g.poll_timeout().unwrap();
+    g.handle_timeout(t, &mut out);
+    assert_eq!(out, vec![Output::Close { conn }]);
+    assert_eq!(g.poll_timeout(), None);
+}

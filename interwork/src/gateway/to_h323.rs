@@ -1,0 +1,473 @@
+//! Calls from SIP to H.323: the INVITE (with an SDP offer) becomes a Setup with fastStart
+//! proposals made from the offer, sent to the gatekeeper; CallProceeding/Alerting/Progress/
+//! Connect come back as 100/180/183/200 (the answer from the accepted fastStart channels, or
+//! from H.245 when the callee refused fastStart), ReleaseComplete as the mapped final status
+//! or a BYE. SIP's ACK, BYE and CANCEL of such a call are here too.
+//!
+//! Must not build messages itself (`h225`, `sip_ua`, the mapping modules do).
+
+use super::control::{self, Control};
+use super::h225::{self, Incoming, Leg};
+use super::sip_ua::{self, Dialog, Uas};
+use super::{Call, Gateway, Origin, Output, Phase};
+use crate::{cause, fast_start, media::Media, sdp_map};
+use causeway_h323::endpoint::CallIds;
+use causeway_h323::q931::{CallReference, MessageType};
+use causeway_sip::message::Message;
+use std::time::Instant;
+
+impl Gateway {
+    /// A new INVITE from the proxy.
+    pub(super) fn sip_invite(&mut self, msg: Message, now: Instant, out: &mut Vec<Output>) {
+        if self.active() >= self.cfg.max_calls {
+            self.counters.refused += 1;
+            return self.reply(
+                &msg,
+                503,
+                "Service Unavailable (interworking call limit)",
+                out,
+            );
+        }
+        let Some(callee) = sip_ua::ruri_user(&msg) else {
+            return self.reply(&msg, 404, "Not Found (no user part to dial on H.323)", out);
+        };
+        let offer = if msg.body().is_empty() {
+            None
+        } else {
+            match sdp_map::from_sdp(msg.body()) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.counters.malformed += 1;
+                    return self.reply(&msg, 400, &format!("Bad Request (SDP: {e})"), out);
+                }
+            }
+        };
+        let proposals = match &offer {
+            Some(m) => match fast_start::proposals(m, 1) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.counters.failed += 1;
+                    let reason = format!("Not Acceptable Here ({e})");
+                    return self.reply(&msg, 488, &reason, out);
+                }
+            },
+            None => Vec::new(),
+        };
+        let (user, display) = sip_ua::caller_of(&msg);
+        let caller = user.unwrap_or_else(|| "anonymous".into());
+        let tag = sip_ua::token(&mut *self.rng);
+        let Some(dialog) = Dialog::uas(&msg, &tag) else {
+            return self.reply(
+                &msg,
+                400,
+                "Bad Request (no From, To, Call-ID or Contact)",
+                out,
+            );
+        };
+        let leg = Leg {
+            conn: self.new_conn(),
+            cr: match CallReference::new((self.rng.next_u32() as u16 & 0x7fff).max(1), false) {
+                Ok(cr) => cr,
+                Err(_) => CallReference::dummy(),
+            },
+            ids: self.new_ids(),
+            tunneling: true,
+        };
+        let setup = leg.setup(
+            &h225::alias_of(&caller),
+            display.as_deref(),
+            &h225::alias_of(&callee),
+            self.cfg.h225_local,
+            proposals,
+        );
+        let setup = match setup {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!("interworking: Setup for `{callee}` not built: {e}");
+                return self.reply(&msg, 484, "Address Incomplete (not an H.323 alias)", out);
+            }
+        };
+        self.counters.calls_from_sip += 1;
+        let mut uas = Uas::new(msg, tag, now, &self.cfg.timers);
+        let trying = uas.respond(
+            100,
+            "Trying",
+            None,
+            self.cfg.sip_local,
+            now,
+            &self.cfg.timers,
+        );
+        if let Some(b) = trying {
+            out.push(Output::Sip {
+                to: self.cfg.proxy,
+                data: b,
+            });
+        }
+        out.push(Output::Connect {
+            conn: leg.conn,
+            to: self.cfg.gatekeeper,
+        });
+        let id = self.new_call_id();
+        let session = self.rng.next_u64() >> 1;
+        let call = Call {
+            origin: Origin::Sip,
+            phase: Phase::Calling,
+            started: now,
+            caller,
+            callee,
+            dialog,
+            uas: Some(uas),
+            uac: Vec::new(),
+            leg,
+            pending_setup: Some(setup),
+            offer,
+            answer: None,
+            ack: None,
+            proposals: Vec::new(),
+            control: None,
+            deadline: Some(now + self.cfg.answer_timeout),
+            sdp_version: 1,
+            sdp_session: session,
+            linger: None,
+        };
+        self.insert(id, call);
+    }
+
+    pub(super) fn new_ids(&mut self) -> CallIds {
+        let mut call_id = [0u8; 16];
+        let mut conf_id = [0u8; 16];
+        self.rng.fill_bytes(&mut call_id);
+        self.rng.fill_bytes(&mut conf_id);
+        CallIds {
+            crv: 0,
+            call_id,
+            conf_id,
+        }
+    }
+
+    /// A message on a call's H.225 connection, either origin.
+    pub(super) fn on_h225_call(
+        &mut self,
+        id: u64,
+        m: Incoming,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if m.tunneling == Some(false) && m.mt != MessageType::ReleaseComplete {
+            c.leg.tunneling = false;
+        }
+        if m.mt == MessageType::ReleaseComplete {
+            return self.h323_released(id, &m, now, out);
+        }
+        let h245 = m.h245.clone();
+        match c.origin {
+            Origin::Sip => self.h225_for_sip_caller(id, m, now, out),
+            Origin::H323 => self.h225_for_h323_caller(id, m, now, out),
+        }
+        if !h245.is_empty() {
+            self.on_h245(id, h245, now, out);
+        }
+    }
+
+    fn h225_for_sip_caller(&mut self, id: u64, m: Incoming, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase == Phase::Ended {
+            return;
+        }
+        if !m.fast_start.is_empty() && c.answer.is_none() {
+            if let Some(offer) = &c.offer {
+                match fast_start::answer_from_accepted(&m.fast_start, offer) {
+                    Ok(a) => c.answer = Some(a),
+                    Err(e) => tracing::info!("interworking: fastStart answer unusable: {e}"),
+                }
+            }
+        }
+        match m.mt {
+            MessageType::Alerting if c.phase == Phase::Calling => {
+                c.phase = Phase::Early;
+                self.respond_invite(id, 180, "Ringing", false, now, out);
+            }
+            MessageType::Progress if c.answer.is_some() => {
+                c.phase = Phase::Early;
+                self.respond_invite(id, 183, "Session Progress", true, now, out);
+            }
+            MessageType::CallProceeding => {}
+            MessageType::Connect => {
+                if c.answer.is_some() {
+                    self.answered_from_h323(id, now, out);
+                } else {
+                    // H.323 8.1.7.1: fastStart refused; the media comes with H.245
+                    c.phase = Phase::Early;
+                    let local = c.offer.clone().unwrap_or_default();
+                    let mut ctl = Control::new(local, self.rng.next_u32());
+                    let msgs = ctl.start();
+                    c.control = Some(ctl);
+                    self.send_h245(id, msgs, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The H.323 side answered and the answer is known: 200 with the SDP answer.
+    pub(super) fn answered_from_h323(&mut self, id: u64, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase == Phase::Answered || c.phase == Phase::Ended {
+            return;
+        }
+        c.phase = Phase::Answered;
+        c.deadline = None;
+        self.counters.answered += 1;
+        self.respond_invite(id, 200, "OK", true, now, out);
+    }
+
+    /// A response to the INVITE from SIP, with our SDP answer when `with_sdp`.
+    fn respond_invite(
+        &mut self,
+        id: u64,
+        status: u16,
+        reason: &str,
+        with_sdp: bool,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let me = self.cfg.sip_local;
+        let proxy = self.cfg.proxy;
+        let t = self.cfg.timers.clone();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let sdp = if with_sdp {
+            c.answer.as_ref().map(|a| sdp_of(a, c))
+        } else {
+            None
+        };
+        if let Some(u) = c.uas.as_mut() {
+            if let Some(b) = u.respond(status, reason, sdp.as_deref(), me, now, &t) {
+                out.push(Output::Sip { to: proxy, data: b });
+            }
+        }
+    }
+
+    /// ReleaseComplete from the H.323 side.
+    fn h323_released(&mut self, id: u64, m: &Incoming, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        let q850 = m
+            .cause
+            .or_else(|| m.body.as_ref().and_then(cause_of_reason))
+            .unwrap_or(16);
+        let answered = c.phase == Phase::Answered;
+        let conn = c.leg.conn;
+        if !answered {
+            self.counters.failed += 1;
+        }
+        let status = cause::status_for_cause(q850);
+        let reason = format!("{} (H.323 cause {q850})", reason_phrase(status));
+        self.end_sip(id, status, &reason, now, out);
+        out.push(Output::Close { conn });
+        self.finish(id, now);
+    }
+
+    pub(super) fn sip_ack(&mut self, id: u64, _msg: &Message) {
+        if let Some(u) = self.calls.get_mut(&id).and_then(|c| c.uas.as_mut()) {
+            u.acked();
+        }
+    }
+
+    pub(super) fn sip_bye(&mut self, id: u64, msg: &Message, now: Instant, out: &mut Vec<Output>) {
+        self.reply(msg, 200, "OK", out);
+        let live = self.calls.get(&id).is_some_and(|c| c.phase != Phase::Ended);
+        if live {
+            self.release_h323(id, 16, out); // normal call clearing
+            self.finish(id, now);
+        }
+    }
+
+    pub(super) fn sip_cancel(
+        &mut self,
+        id: u64,
+        msg: &Message,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        self.reply(msg, 200, "OK", out);
+        let pending = self.calls.get(&id).is_some_and(|c| {
+            c.origin == Origin::Sip && matches!(c.phase, Phase::Calling | Phase::Early)
+        });
+        if pending {
+            self.end_sip(id, 487, "Request Terminated", now, out);
+            self.release_h323(id, 16, out);
+            self.finish(id, now);
+        }
+    }
+
+    /// An INVITE on a known Call-ID: a retransmission of the first (answered again by the
+    /// transaction) or a re-INVITE, answered with the session as it stands.
+    pub(super) fn sip_reinvite(
+        &mut self,
+        id: u64,
+        msg: Message,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let proxy = self.cfg.proxy;
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let first = c
+            .uas
+            .as_ref()
+            .is_some_and(|u| u.invite.vias().first() == msg.vias().first());
+        if first && msg.to().and_then(|t| t.tag()).is_none() {
+            if let Some(b) = c.uas.as_mut().and_then(|u| u.tx.on_request(false, now)) {
+                out.push(Output::Sip { to: proxy, data: b });
+            }
+            return;
+        }
+        if c.phase != Phase::Answered {
+            return self.reply(&msg, 491, "Request Pending", out);
+        }
+        let sdp = c.answer.as_ref().map(|a| sdp_of(a, c));
+        let mut b = msg.response(200, "OK");
+        b.header("Contact", &format!("<sip:gw@{}>", self.cfg.sip_local));
+        if let Some(s) = &sdp {
+            b.body("application/sdp", s);
+        }
+        out.push(Output::Sip {
+            to: proxy,
+            data: b.finish(),
+        });
+    }
+
+    /// Tunneled H.245 from the H.323 side.
+    pub(super) fn on_h245(
+        &mut self,
+        id: u64,
+        msgs: Vec<Vec<u8>>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(ctl) = c.control.as_mut() else {
+            // fastStart settled the media; endSession and the like need no answer here
+            return;
+        };
+        let mut replies = Vec::new();
+        let mut events = Vec::new();
+        for b in msgs {
+            match ctl.on_bytes(&b, &mut replies) {
+                Ok(ev) => events.extend(ev),
+                Err(e) => {
+                    self.counters.malformed += 1;
+                    tracing::info!("interworking: H.245 message dropped: {e}");
+                }
+            }
+        }
+        self.send_h245(id, replies, out);
+        for ev in events {
+            self.on_control_event(id, ev, now, out);
+        }
+    }
+
+    fn on_control_event(
+        &mut self,
+        id: u64,
+        ev: control::Event,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match ev {
+            control::Event::Ready(answer) => {
+                c.answer = Some(answer);
+                match c.origin {
+                    Origin::Sip => self.answered_from_h323(id, now, out),
+                    Origin::H323 => self.h245_ready_for_sip(id, now, out),
+                }
+            }
+            control::Event::Failed(why) => {
+                tracing::info!(call = %c.dialog.call_id, "interworking: H.245 failed: {why}");
+                self.counters.failed += 1;
+                self.end_sip(id, 488, &format!("Not Acceptable Here ({why})"), now, out);
+                self.release_h323(id, 65, out); // bearer capability not implemented
+                self.finish(id, now);
+            }
+            control::Event::EndSession => {}
+        }
+    }
+
+    /// H.245 messages, tunneled in a Facility (or the Connect being built).
+    pub(super) fn send_h245(&mut self, id: u64, msgs: Vec<Vec<u8>>, out: &mut Vec<Output>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        if !c.leg.tunneling {
+            tracing::info!("interworking: the H.323 side refused H.245 tunneling; separate H.245 is not supported");
+            return;
+        }
+        match c.leg.facility(msgs) {
+            Ok(b) => out.push(Output::H225 {
+                conn: c.leg.conn,
+                data: b,
+            }),
+            Err(e) => tracing::warn!("interworking: Facility not built: {e}"),
+        }
+    }
+}
+
+/// The SDP we send for `m`: o= with the call's session id and a version bumped per change.
+pub(super) fn sdp_of(m: &Media, c: &Call) -> Vec<u8> {
+    let origin = m
+        .streams
+        .first()
+        .map(|s| s.rtp.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    sdp_map::to_sdp(m, origin, c.sdp_session, c.sdp_version).into_bytes()
+}
+
+fn cause_of_reason(b: &h225::Body) -> Option<u8> {
+    match b {
+        h225::Body::releaseComplete(rc) => rc.reason.as_ref().map(cause::cause_for_reason),
+        _ => None,
+    }
+}
+
+/// The reason phrase of a status code (RFC 3261 21).
+pub(super) fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        410 => "Gone",
+        480 => "Temporarily Unavailable",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "Call Failed",
+    }
+}

@@ -1,0 +1,384 @@
+//! Calls from H.323 to SIP: the Setup the gatekeeper routed to the gateway becomes an INVITE
+//! to the proxy, with an SDP offer made from the Setup's fastStart proposals (a delayed-offer
+//! INVITE when there are none: the 2xx's offer is answered in the ACK once H.245 settled the
+//! channels). 180/183/2xx come back as Alerting/Connect with the fastStart answer, a final
+//! error as ReleaseComplete with the RFC 3398 cause; ReleaseComplete from H.323 becomes a
+//! CANCEL or a BYE.
+//!
+//! Must not build messages itself (`h225`, `sip_ua`, the mapping modules do).
+
+use super::control::Control;
+use super::h225::{self, Incoming, Leg};
+use super::sip_ua::{self, NewInvite, Uac};
+use super::to_h323::sdp_of;
+use super::{Call, ConnId, Gateway, Origin, Output, Phase};
+use crate::{cause, fast_start, sdp_map};
+use causeway_h323::asn;
+use causeway_h323::endpoint::CallIds;
+use causeway_h323::q931::CallReference;
+use causeway_sip::message::{build_ack, Message};
+use std::time::Instant;
+
+impl Gateway {
+    /// The first message on a connection the gatekeeper opened: a Setup, or the connection
+    /// is closed.
+    pub(super) fn h323_setup(
+        &mut self,
+        conn: ConnId,
+        m: Incoming,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(h225::Body::setup(setup)) = &m.body else {
+            out.push(Output::Close { conn });
+            return;
+        };
+        let ids = CallIds {
+            crv: m.cr,
+            call_id: setup
+                .call_identifier
+                .as_ref()
+                .map(|c| asn::guid_bytes(&c.guid))
+                .unwrap_or_default(),
+            conf_id: asn::guid_bytes(&setup.conference_id.0),
+        };
+        let cr = CallReference::new(m.cr, false)
+            .map(|c| c.reply())
+            .unwrap_or_else(|_| CallReference::dummy());
+        let leg = Leg {
+            conn,
+            cr,
+            ids,
+            tunneling: m.tunneling == Some(true),
+        };
+        if self.active() >= self.cfg.max_calls {
+            self.counters.refused += 1;
+            return refuse(&leg, 47, out); // resource unavailable, unspecified
+        }
+        let Some(dest) = h225::destination_text(&m) else {
+            return refuse(&leg, 28, out); // invalid number format
+        };
+        let offer = if m.fast_start.is_empty() {
+            None
+        } else {
+            match fast_start::offer_from_proposals(&m.fast_start) {
+                Ok(o) => Some(o),
+                Err(crate::media::MapError::NoCommonCodec) => {
+                    self.counters.failed += 1;
+                    return refuse(&leg, 65, out); // bearer capability not implemented
+                }
+                Err(e) => {
+                    self.counters.malformed += 1;
+                    tracing::info!("interworking: fastStart proposals unreadable: {e}");
+                    return refuse(&leg, 100, out);
+                }
+            }
+        };
+        let (user, display) = h225::source_of(&m);
+        let caller = user.unwrap_or_else(|| "anonymous".into());
+        let ruri = self.ruri_for(&dest);
+        let session = self.rng.next_u64() >> 1;
+        let sdp = offer.as_ref().map(|o| {
+            let origin = o
+                .streams
+                .first()
+                .map(|s| s.rtp.ip())
+                .unwrap_or(self.cfg.sip_local.ip());
+            sdp_map::to_sdp(o, origin, session, 1).into_bytes()
+        });
+        let (invite, dialog, branch) = sip_ua::invite(
+            &NewInvite {
+                ruri: &ruri,
+                from_user: &caller,
+                display: display.as_deref(),
+                me: self.cfg.sip_local,
+                sdp: sdp.as_deref(),
+            },
+            &mut *self.rng,
+        );
+        match leg.call_proceeding() {
+            Ok(b) => out.push(Output::H225 { conn, data: b }),
+            Err(e) => tracing::warn!("interworking: CallProceeding not built: {e}"),
+        }
+        out.push(Output::Sip {
+            to: self.cfg.proxy,
+            data: invite.clone(),
+        });
+        let Some(uac) = Uac::new("INVITE", branch, invite, now, &self.cfg.timers) else {
+            return;
+        };
+        self.counters.calls_from_h323 += 1;
+        let id = self.new_call_id();
+        let call = Call {
+            origin: Origin::H323,
+            phase: Phase::Calling,
+            started: now,
+            caller,
+            callee: dest,
+            dialog,
+            uas: None,
+            uac: vec![uac],
+            leg,
+            pending_setup: None,
+            offer,
+            answer: None,
+            ack: None,
+            proposals: m.fast_start,
+            control: None,
+            deadline: Some(now + self.cfg.answer_timeout),
+            sdp_version: 1,
+            sdp_session: session,
+            linger: None,
+        };
+        self.insert(id, call);
+    }
+
+    /// The Request-URI for an H.323 destination alias: a SIP URI as it is (the gatekeeper
+    /// names a SIP registration as url-ID `sip:aor`), `user@host` as a SIP URI, anything else
+    /// as a user at the node's domain.
+    fn ruri_for(&self, dest: &str) -> String {
+        let lower = dest.to_ascii_lowercase();
+        if lower.starts_with("sip:") || lower.starts_with("sips:") {
+            return dest.to_string();
+        }
+        match dest.split_once('@') {
+            Some((user, host)) if !host.is_empty() => {
+                format!("sip:{}@{host}", sip_ua::escape_user(user))
+            }
+            _ => format!("sip:{}@{}", sip_ua::escape_user(dest), self.cfg.domain),
+        }
+    }
+
+    /// A response on the SIP side, either origin (the gateway's own client transactions).
+    pub(super) fn on_sip_response(
+        &mut self,
+        id: u64,
+        resp: &Message,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let proxy = self.cfg.proxy;
+        let (Some(status), Some(branch)) = (resp.status(), sip_ua::branch_of(resp)) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(u) = c
+            .uac
+            .iter_mut()
+            .find(|u| u.branch == branch && cseq_method(resp) == Some(u.method))
+        else {
+            return;
+        };
+        let method = u.method;
+        let req = u.request.clone();
+        let (pass, ack) = u.tx.on_response(status, now, &|| build_ack(&req, resp));
+        if let Some(a) = ack {
+            out.push(Output::Sip { to: proxy, data: a });
+        }
+        if method != "INVITE" {
+            return;
+        }
+        if (200..300).contains(&status) {
+            // a retransmitted 2xx (RFC 6026: passed up) is acknowledged again
+            if let Some(a) = c.ack.clone() {
+                out.push(Output::Sip { to: proxy, data: a });
+                return;
+            }
+        }
+        if !pass {
+            return;
+        }
+        match status {
+            100 => {}
+            101..=199 => self.sip_early(id, status, resp, out),
+            200..=299 => self.sip_answered(id, resp, now, out),
+            _ => {
+                self.counters.failed += 1;
+                let q850 = cause::cause_for_status(status);
+                self.release_h323(id, q850, out);
+                self.finish(id, now);
+            }
+        }
+    }
+
+    fn sip_early(&mut self, id: u64, status: u16, _resp: &Message, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if status == 180 && c.phase == Phase::Calling {
+            c.phase = Phase::Early;
+            match c.leg.alerting(Vec::new()) {
+                Ok(b) => out.push(Output::H225 {
+                    conn: c.leg.conn,
+                    data: b,
+                }),
+                Err(e) => tracing::warn!("interworking: Alerting not built: {e}"),
+            }
+        }
+    }
+
+    /// 2xx to our INVITE: ACK it and Connect the H.323 side with the fastStart answer (or,
+    /// for a delayed offer, start H.245 with the 2xx's offer and ACK once it settled).
+    fn sip_answered(&mut self, id: u64, resp: &Message, now: Instant, out: &mut Vec<Output>) {
+        let me = self.cfg.sip_local;
+        let proxy = self.cfg.proxy;
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.control.is_some() {
+            // a delayed-offer call whose H.245 is still settling: the ACK follows then
+            return;
+        }
+        c.dialog.confirm(resp);
+        let sdp = match sdp_map::from_sdp(resp.body()) {
+            Ok(m) if !resp.body().is_empty() => Some(m),
+            Ok(_) => None,
+            Err(e) => {
+                self.counters.malformed += 1;
+                tracing::info!("interworking: SDP of the 2xx unreadable: {e}");
+                None
+            }
+        };
+        let Some(sdp) = sdp else {
+            // no usable answer: the dialog is confirmed and ended at once
+            let branch = sip_ua::token(&mut *self.rng);
+            let ack = c.dialog.request("ACK", me, &branch, None);
+            out.push(Output::Sip {
+                to: proxy,
+                data: ack.clone(),
+            });
+            c.ack = Some(ack);
+            c.phase = Phase::Answered;
+            self.counters.failed += 1;
+            self.end_sip(id, 0, "", now, out);
+            self.release_h323(id, 65, out);
+            self.finish(id, now);
+            return;
+        };
+        if c.offer.is_none() {
+            // delayed offer: the 2xx carries the offer; H.245 settles the answer
+            c.phase = Phase::Early;
+            let mut ctl = Control::new(sdp, self.rng.next_u32());
+            let msgs = ctl.start();
+            c.control = Some(ctl);
+            c.answer = None;
+            return self.connect_h323(id, Vec::new(), msgs, out);
+        }
+        let branch = sip_ua::token(&mut *self.rng);
+        let ack = c.dialog.request("ACK", me, &branch, None);
+        out.push(Output::Sip {
+            to: proxy,
+            data: ack.clone(),
+        });
+        c.ack = Some(ack);
+        c.phase = Phase::Answered;
+        c.deadline = None;
+        self.counters.answered += 1;
+        let accepted = match fast_start::accept(&c.proposals, &sdp) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::info!("interworking: the SIP answer fits no fastStart proposal: {e}");
+                self.counters.failed += 1;
+                self.end_sip(id, 0, "", now, out);
+                self.release_h323(id, 65, out);
+                self.finish(id, now);
+                return;
+            }
+        };
+        c.answer = Some(sdp);
+        self.connect_h323(id, accepted, Vec::new(), out);
+    }
+
+    fn connect_h323(
+        &mut self,
+        id: u64,
+        fast: Vec<Vec<u8>>,
+        h245: Vec<Vec<u8>>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        match c.leg.connect(fast, h245) {
+            Ok(b) => out.push(Output::H225 {
+                conn: c.leg.conn,
+                data: b,
+            }),
+            Err(e) => tracing::warn!("interworking: Connect not built: {e}"),
+        }
+    }
+
+    /// H.323 messages of a call from H.323 (ReleaseComplete is handled for both origins).
+    pub(super) fn h225_for_h323_caller(
+        &mut self,
+        _id: u64,
+        _m: Incoming,
+        _now: Instant,
+        _out: &mut Vec<Output>,
+    ) {
+        // Facility, Status and the like carry nothing to map; tunneled H.245 is taken by
+        // the caller of this function.
+    }
+
+    /// H.245 settled the media of a delayed-offer call: the ACK carries the answer.
+    pub(super) fn h245_ready_for_sip(&mut self, id: u64, _now: Instant, out: &mut Vec<Output>) {
+        let me = self.cfg.sip_local;
+        let proxy = self.cfg.proxy;
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase == Phase::Answered || c.phase == Phase::Ended {
+            return;
+        }
+        let sdp = c.answer.as_ref().map(|a| sdp_of(a, c));
+        let branch = sip_ua::token(&mut *self.rng);
+        let ack = c.dialog.request(
+            "ACK",
+            me,
+            &branch,
+            sdp.as_deref().map(|b| ("application/sdp", b)),
+        );
+        out.push(Output::Sip {
+            to: proxy,
+            data: ack.clone(),
+        });
+        c.ack = Some(ack);
+        c.phase = Phase::Answered;
+        c.deadline = None;
+        self.counters.answered += 1;
+    }
+
+    /// A SIP-side failure of a call from H.323 (e.g. timer B): ReleaseComplete.
+    pub(super) fn sip_failed(&mut self, id: u64, status: u16, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        if c.phase == Phase::Ended {
+            return;
+        }
+        self.counters.failed += 1;
+        if c.origin == Origin::H323 {
+            self.release_h323(id, cause::cause_for_status(status), out);
+        }
+        self.finish(id, now);
+    }
+}
+
+fn refuse(leg: &Leg, cause: u8, out: &mut Vec<Output>) {
+    if let Ok(b) = leg.release_complete(cause) {
+        out.push(Output::H225 {
+            conn: leg.conn,
+            data: b,
+        });
+    }
+    out.push(Output::Close { conn: leg.conn });
+}
+
+fn cseq_method(m: &Message) -> Option<&'static str> {
+    let (_, method) = m.cseq()?;
+    ["INVITE", "BYE", "CANCEL"]
+        .into_iter()
+        .find(|x| *x == method.as_str())
+}
