@@ -78,7 +78,9 @@ fn interworking_mode_defaults_to_registered_and_refuses_unknown_keys() {
     assert!(!InterworkingMode::Off.enabled() && InterworkingMode::On.enabled());
     let e = err(&format!("{MINIMAL}[interworking]\nmode = \"always\"\n"));
     assert!(e.to_string().contains("interworking.mode"), "{e}");
-    let e = err(&format!("{MINIMAL}[interworking]\ngateway = \"127.0.0.1:1\"\n"));
+    let e = err(&format!(
+        "{MINIMAL}[interworking]\ngateway = \"127.0.0.1:1\"\n"
+    ));
     assert!(e.to_string().contains("gateway"), "{e}");
 }
 
