@@ -6,6 +6,7 @@
 
 pub mod defaults;
 pub mod h323;
+pub mod interworking;
 mod load;
 pub mod media;
 mod schema;
@@ -13,6 +14,7 @@ pub mod types;
 mod validate;
 pub mod zones;
 
+pub use interworking::InterworkingMode;
 pub use load::{ConfigError, FieldError, PathPart};
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role, Transport};

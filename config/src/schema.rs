@@ -38,6 +38,8 @@ pub struct Config {
     pub media: crate::media::Media,
     #[serde(default)]
     pub h323: crate::h323::H323,
+    #[serde(default)]
+    pub interworking: crate::interworking::Interworking,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -54,6 +54,37 @@ fn h323_keys_parse_with_defaults_and_bad_values_are_named() {
 }
 
 #[test]
+fn interworking_mode_defaults_to_registered_and_refuses_unknown_keys() {
+    use crate::interworking::InterworkingMode;
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert_eq!(c.interworking.mode, InterworkingMode::Registered);
+    assert_eq!(
+        Config::embedded_default().interworking.mode,
+        InterworkingMode::Registered
+    );
+    for (text, mode) in [
+        ("off", InterworkingMode::Off),
+        ("registered", InterworkingMode::Registered),
+        ("on", InterworkingMode::On),
+    ] {
+        let c = Config::parse(
+            "t.toml",
+            &format!("{MINIMAL}[interworking]\nmode = \"{text}\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.interworking.mode, mode);
+        assert_eq!(mode.to_string(), text);
+    }
+    assert!(!InterworkingMode::Off.enabled() && InterworkingMode::On.enabled());
+    let e = err(&format!("{MINIMAL}[interworking]\nmode = \"always\"\n"));
+    assert!(e.to_string().contains("interworking.mode"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[interworking]\ngateway = \"127.0.0.1:1\"\n"
+    ));
+    assert!(e.to_string().contains("gateway"), "{e}");
+}
+
+#[test]
 fn issue_example_keys_all_parse() {
     let text = r#"
 [system]

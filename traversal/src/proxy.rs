@@ -11,7 +11,7 @@
 use crate::client::{Event as ClientEvent, Input as ClientInput, LinkClient, LinkStatus};
 use crate::edge::{Admission, Input as AdmissionInput};
 use causeway_sip::proxy::{
-    Core, Event, Link, LinkEvent, LinkOutput, Machine, Output, Transmit, WallClock,
+    Core, Event, Interworking, Link, LinkEvent, LinkOutput, Machine, Output, Transmit, WallClock,
 };
 use std::time::Instant;
 
@@ -44,6 +44,12 @@ impl LinkedProxy {
 
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The core's SIP <-> H.323 interworking gateway ([`Core::set_interworking`]), for a
+    /// node that binds the gateway after the links are built.
+    pub fn set_interworking(&mut self, interworking: Option<Interworking>) {
+        self.core.set_interworking(interworking);
     }
 
     /// Every traversal link of the node: C's clients, then the links C holds to our server

@@ -10,6 +10,7 @@
 use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
+use super::interworking::Interworking;
 use super::io::{
     ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,
     WallClock,
@@ -102,6 +103,8 @@ pub struct Core {
     pub(super) media: Option<Box<dyn MediaAnchor + Send>>,
     /// The alias table shared with the H.323 gatekeeper, when the node runs one.
     pub(super) shared_aliases: Option<SharedAliases>,
+    /// The node's SIP <-> H.323 gateway: where `LocalZone` aliases of H.323 endpoints go.
+    pub(super) interworking: Option<Interworking>,
     /// Established anchored calls, for ending them when their media dies
     pub(super) teardowns: HashMap<String, Teardown>,
     /// Contexts holding a target until the relay has bound its ports, by Call-ID.
@@ -153,6 +156,7 @@ impl Core {
             links: Links::new(settings.server_zones.clone(), settings.client_zones.clone()),
             media: None,
             shared_aliases: None,
+            interworking: None,
             teardowns: HashMap::new(),
             parked: HashMap::new(),
             registrar: Registrar::new(settings.registrar.clone()),
@@ -217,6 +221,13 @@ impl Core {
     /// Shares the alias table with the H.323 gatekeeper (see `causeway_zones::shared`).
     pub fn set_shared_aliases(&mut self, shared: SharedAliases) {
         self.shared_aliases = Some(shared);
+    }
+
+    /// The node's SIP <-> H.323 interworking gateway (its SIP UDP address and the configured
+    /// mode), or none: requests for aliases only H.323 endpoints registered are then refused.
+    /// Needs the shared alias table (`set_shared_aliases`) to find those aliases.
+    pub fn set_interworking(&mut self, interworking: Option<Interworking>) {
+        self.interworking = interworking;
     }
 
     pub(super) fn id(&mut self) -> u64 {
@@ -352,6 +363,7 @@ impl Core {
             registrar: &self.registrar,
             shared_aliases: self.shared_aliases.as_ref(),
             flows: &self.flows,
+            interworking: self.interworking.as_ref(),
         };
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),

@@ -9,7 +9,8 @@
 //! - `io`: the shapes that cross the boundary (`Event`, `Output`, `Transmit`, `Received`);
 //! - `core`: the tables and the dispatch of inputs;
 //! - `plan` (16.3-16.5, pure: a request and the tables in, a `RoutePlan` out) and `targets`
-//!   (16.5 for what the zones router answers);
+//!   (16.5 for what the zones router answers), with `interworking` (local aliases of H.323
+//!   endpoints to the node's SIP <-> H.323 gateway);
 //! - `forward` (16.6, 16.10, 16.11: branches, CANCEL, stateless ACK);
 //! - `response` (16.7: responses, the best one, the final answer);
 //! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
@@ -29,6 +30,7 @@ mod flows;
 mod forward;
 mod hop;
 mod identity;
+mod interworking;
 mod io;
 mod links;
 mod local;
@@ -50,6 +52,7 @@ pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
+pub use interworking::Interworking;
 pub use io::{
     ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,
     WallClock,

@@ -11,6 +11,7 @@
 use super::flows::{same_flow, FlowTokens};
 use super::hop::{hop_for_uri, HopError, NextHop};
 use super::identity::Identity;
+use super::interworking::Interworking;
 use super::io::Flow;
 use super::links::{link_of_route, Links};
 use super::tables::{RouteEdit, Target};
@@ -30,6 +31,8 @@ pub(super) struct Tables<'a> {
     pub registrar: &'a Registrar,
     pub shared_aliases: Option<&'a SharedAliases>,
     pub flows: &'a FlowTokens,
+    /// The node's SIP <-> H.323 gateway, when it runs one.
+    pub interworking: Option<&'a Interworking>,
 }
 
 /// What to do with a request.
@@ -239,7 +242,7 @@ fn next_targets(
         source_zone: &source_zone,
         source_registered,
     });
-    router_targets(&answer, &alias, ruri, t, now)
+    router_targets(&answer, (&alias, ruri), flow.remote, t, now)
 }
 
 /// Loose routing: the next hop from the Route, Request-URI unchanged (16.6 item 6 for a strict

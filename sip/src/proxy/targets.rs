@@ -1,11 +1,13 @@
 //! RFC 3261 16.5 for requests the zones router routes: each target zone of its answer becomes
 //! hops to try (a local-zone alias its registered contacts, a traversal zone its live link, a
-//! neighbor zone its peer, a DNS zone RFC 3263 on the Request-URI), in the router's order; no
-//! target at all is a 404 that says why.
+//! neighbor zone its peer, a DNS zone RFC 3263 on the Request-URI), in the router's order,
+//! then the interworking gateway for local-zone aliases only H.323 endpoints registered
+//! (`interworking`); no target at all is a 404 that says why.
 //!
 //! Pure: reads the tables, returns targets or the refusal.
 
 use super::hop::{hop_for_uri, HopError, NextHop};
+use super::interworking::{gateway_target, h323_owner, refusal, InterworkCtx};
 use super::io::{ConnId, Flow};
 use super::plan::Tables;
 use super::tables::Target;
@@ -13,7 +15,7 @@ use crate::dns::SipTarget;
 use crate::message::{Host, SipUri, Uri};
 use crate::registrar::Reach;
 use causeway_config::Transport;
-use causeway_zones::{Alias, Protocol, Route, ZoneKind};
+use causeway_zones::{Alias, Owner, Route, ZoneKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -27,11 +29,12 @@ pub(super) struct ZoneTargets {
     pub local_zone: bool,
 }
 
-/// The targets of the router's answer `route` for `alias` (dialled as `ruri`).
+/// The targets of the router's answer `route` for `alias` (dialled as `ruri`, sent by
+/// `source`): SIP's, in the router's order, then the interworked ones.
 pub(super) fn router_targets(
     route: &Route,
-    alias: &Alias,
-    ruri: &Uri,
+    (alias, ruri): (&Alias, &Uri),
+    source: SocketAddr,
     t: &mut Tables,
     now: Instant,
 ) -> Result<ZoneTargets, (u16, String)> {
@@ -40,6 +43,13 @@ pub(super) fn router_targets(
         local_zone: false,
     };
     let mut down: Vec<String> = Vec::new();
+    let iw = InterworkCtx {
+        config: t.interworking,
+        source,
+    };
+    // local-zone aliases only H.323 endpoints hold: to the gateway, after every SIP target
+    let mut interworked: Vec<Target> = Vec::new();
+    let mut h323: Option<(Alias, Owner)> = None;
     let hop_cap = Some(t.router.hop_limit());
     for target in &route.targets {
         // the Request-URI changes only when a rule rewrote the alias
@@ -47,7 +57,17 @@ pub(super) fn router_targets(
         match target.kind {
             ZoneKind::Local => {
                 found.local_zone = true;
+                let before = found.targets.len();
                 local_contacts(&target.alias, t, now, &mut found.targets);
+                // the shared table gives an alias to one protocol only: an H.323 holder means
+                // no SIP registration
+                if found.targets.len() > before {
+                    continue;
+                }
+                if let Some(o) = h323_owner(t.shared_aliases, &target.alias, now) {
+                    interworked.extend(gateway_target(&iw, &target.alias));
+                    h323.get_or_insert((target.alias.clone(), o));
+                }
             }
             ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
                 match t.links.hop(&target.zone) {
@@ -83,8 +103,11 @@ pub(super) fn router_targets(
             }
         }
     }
+    found.targets.extend(interworked);
     if found.targets.is_empty() {
-        let refusal = no_target(alias, found.local_zone, &down, t, now);
+        let h323 =
+            h323.or_else(|| Some((alias.clone(), h323_owner(t.shared_aliases, alias, now)?)));
+        let refusal = no_target(alias, found.local_zone, &down, (&iw, h323));
         debug!(trace = ?route.trace, "{}", refusal.1);
         return Err(refusal);
     }
@@ -168,26 +191,19 @@ fn neighbor(zone: &str, ruri: Option<String>, t: &Tables) -> Result<Option<Targe
     }
 }
 
-/// Why no target was found: a zone down (503), or no registration or route (404).
+/// Why no target was found: a zone down (503), or no registration or route (404; a local
+/// alias an H.323 endpoint holds says why it was not interworked).
 fn no_target(
     alias: &Alias,
     local_zone: bool,
     down: &[String],
-    t: &Tables,
-    now: Instant,
+    (iw, h323): (&InterworkCtx<'_>, Option<(Alias, Owner)>),
 ) -> (u16, String) {
     if !down.is_empty() {
         return (503, format!("Service Unavailable ({})", down.join("; ")));
     }
-    let h323 = t
-        .shared_aliases
-        .and_then(|sh| sh.owner(&alias.to_string(), now))
-        .filter(|o| o.protocol == Protocol::H323);
     let reason = match (local_zone, h323) {
-        (true, Some(o)) => format!(
-            "Not Found ({alias} is registered by H.323 endpoint {}; SIP/H.323 interworking is not available)",
-            o.id
-        ),
+        (true, Some((a, o))) => refusal(iw, &a, &o),
         (true, None) => format!("Not Found ({alias} is not registered)"),
         (false, _) => format!("Not Found (no route to {alias})"),
     };

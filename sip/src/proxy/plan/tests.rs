@@ -90,6 +90,7 @@ impl Node {
             registrar: &self.registrar,
             shared_aliases: None,
             flows: &self.flows,
+            interworking: None,
         };
         plan(&msg, &flow, &mut t, self.now)
     }
