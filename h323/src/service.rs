@@ -104,6 +104,15 @@ impl Service {
         self
     }
 
+    /// The node's SIP <-> H.323 interworking gateway (its call-signaling address) and
+    /// `[interworking] mode`: see [`Gatekeeper::set_interworking`].
+    pub fn set_interworking(
+        &mut self,
+        interworking: Option<(SocketAddr, causeway_config::InterworkingMode)>,
+    ) {
+        self.gatekeeper.set_interworking(interworking);
+    }
+
     /// Each traversal zone's H.323 side, for status.
     pub fn zone_views(&self, now: Instant) -> Vec<ZoneView> {
         let mut v: Vec<ZoneView> = self.zone_clients.iter().map(|c| c.view(now)).collect();
@@ -233,12 +242,14 @@ impl Service {
                         called_number,
                         caller,
                         caller_aliases: _,
+                        from_interworking,
                     } => {
                         let r = self.gatekeeper.resolve(
                             call,
                             &called,
                             called_number.as_deref(),
                             caller,
+                            from_interworking,
                             self.ras_local,
                             now,
                             &mut self.ras_out,

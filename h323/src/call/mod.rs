@@ -199,6 +199,9 @@ pub enum Output {
         /// The caller's signaling address and its sourceAddress aliases.
         caller: SocketAddr,
         caller_aliases: Vec<AliasAddress>,
+        /// The Setup's sourceInfo names the node's interworking gateway
+        /// ([`crate::endpoint::INTERWORKING_PRODUCT`]): never route it back there.
+        from_interworking: bool,
     },
     Event(CallEvent),
 }

@@ -40,6 +40,10 @@ use causeway_h323_asn1::h323_messages as h225;
 use causeway_h323_asn1::rasn::types::OctetString;
 use std::net::SocketAddr;
 
+/// The vendor productId of the node's SIP <-> H.323 interworking gateway: the gatekeeper never
+/// routes a Setup whose sourceInfo carries it back to the gateway (loop guard).
+pub const INTERWORKING_PRODUCT: &[u8] = b"causeway interworking";
+
 /// Errors of the endpoint builders: a message for the test tool to print.
 pub type Result<T> = std::result::Result<T, String>;
 

@@ -6,7 +6,8 @@
 //!   gatekeeper-routed, so ACF names causeway's call-signaling address. A dialled alias is
 //!   routed through the search rules; a bare alias (no domain) that no rule matches is looked
 //!   up in the registrations (the local zone of an H.323 gatekeeper). The LRQs of a neighbor
-//!   target are sent when the Setup arrives, not at ARQ time (see `location`).
+//!   target are sent when the Setup arrives, not at ARQ time (see `location`). A SIP UA's
+//!   alias is admitted when the call would be interworked (`interworking`).
 //! - An admitted call is keyed by endpoint, callIdentifier (the conferenceID for a v1 endpoint
 //!   that sends none) and direction; past `max_calls` admitted calls an ARQ gets
 //!   resourceUnavailable. A DRQ ends the endpoint's leg(s) of the call; a BRQ for a call the
@@ -124,11 +125,12 @@ impl Gatekeeper {
         let mut failure = RouteFailure::Unreachable;
         for a in dest.iter().filter_map(asn::alias_text) {
             let plan = self.plan(&a, "LocalZone", caller.is_some(), now);
-            if plan.iter().any(|t| {
-                matches!(
-                    t,
-                    Step::Local(..) | Step::Neighbor(..) | Step::Traversal(..)
-                )
+            if plan.iter().any(|t| match t {
+                Step::Local(..) | Step::Neighbor(..) | Step::Traversal(..) => true,
+                // the Setup will go to the interworking gateway
+                Step::SipOnly(_) => self.interworks_registered(false),
+                Step::SipZone(_) => self.interworks_zones(false),
+                Step::LocalMissing => false,
             }) {
                 return Ok(());
             }

@@ -12,8 +12,11 @@
 //!   E.164; the first registration found wins, else the neighbor zones are asked one after the
 //!   other (hopCount: the router's hop limit). A transform or rule that changed the dialled
 //!   alias makes the callee be told the alias it registered.
-//! - An alias registered by a SIP UA is found but not reached: SIP/H.323 interworking is not
-//!   available, which is logged.
+//! - An alias registered by a SIP UA (and with `[interworking] mode = "on"` an alias the
+//!   search sends only to zones that carry SIP alone) goes to the node's interworking gateway
+//!   when one is set (`interworking`), after every H.323 target: registrations, traversal
+//!   zones, and neighbors (the gateway is the fallback when their LRQs fail). Without a
+//!   gateway, or with mode "off", or for a Setup from the gateway, it is not reached (logged).
 //!
 //! Must not touch: registrations (read only), admitted calls, sockets, clocks.
 
@@ -37,6 +40,8 @@ pub(super) struct Locate {
     pub(super) deadline: Instant,
     local: SocketAddr,
     any_local: bool,
+    /// The interworking gateway, when every neighbor fails.
+    fallback: Option<Destination>,
 }
 
 /// One way to reach a dialled alias.
@@ -47,8 +52,11 @@ pub(super) enum Step {
     Local(String, String),
     /// A local-zone target nobody registered.
     LocalMissing,
-    /// A local-zone target registered by a SIP UA (the shared alias table).
-    SipOnly,
+    /// A local-zone target registered by a SIP UA (the shared alias table): its AOR.
+    SipOnly(String),
+    /// A target in a zone that carries SIP alone (a DNS zone, a traversal zone without
+    /// H.323): the alias asked for there.
+    SipZone(String),
     /// Ask a neighbor zone: (zone, its RAS address, alias).
     Neighbor(String, SocketAddr, AliasAddress),
     /// A traversal zone that carries H.323: (zone, alias).
@@ -176,7 +184,9 @@ impl Gatekeeper {
                     ))
                 }
                 // SIP-only zones (traversal zones without H.323, DNS zones)
-                _ => {}
+                ZoneKind::TraversalClient | ZoneKind::TraversalServer | ZoneKind::Dns => {
+                    steps.push(Step::SipZone(t.alias.to_string()))
+                }
             }
         }
         if as_dialled {
@@ -191,22 +201,15 @@ impl Gatekeeper {
             return Step::Local(ep.id.clone(), text);
         }
         match self.shared.as_ref().and_then(|sh| sh.owner(&text, now)) {
-            Some(o) if o.protocol == Protocol::Sip => {
-                // found, but reaching a SIP UA from H.323 needs interworking, which this
-                // version does not do
-                tracing::info!(
-                    "H.323 call to `{text}`: registered by SIP ({}); SIP/H.323 interworking is not available",
-                    o.id
-                );
-                Step::SipOnly
-            }
+            Some(o) if o.protocol == Protocol::Sip => Step::SipOnly(o.id),
             _ => Step::LocalMissing,
         }
     }
 
     /// Where a gatekeeper-routed Setup goes: called aliases in order, then the Called party
     /// number as E.164. Neighbor targets are asked with LRQ (answer later as
-    /// [`Output::Resolved`]).
+    /// [`Output::Resolved`]). `from_gateway`: the Setup comes from the node's interworking
+    /// gateway (never routed back to it).
     #[allow(clippy::too_many_arguments)]
     pub fn resolve(
         &mut self,
@@ -214,6 +217,7 @@ impl Gatekeeper {
         called: &[AliasAddress],
         called_number: Option<&str>,
         caller: SocketAddr,
+        from_gateway: bool,
         local: SocketAddr,
         now: Instant,
         out: &mut Vec<Output>,
@@ -228,6 +232,8 @@ impl Gatekeeper {
         let (source_zone, registered) = self.source_of(caller);
         let mut neighbors = VecDeque::new();
         let mut any_local = false;
+        // the first target the gateway could take, tried after every H.323 one
+        let mut interwork: Option<Destination> = None;
         for a in &aliases {
             for step in self.plan(a, &source_zone, registered, now) {
                 match step {
@@ -243,7 +249,22 @@ impl Gatekeeper {
                         }
                     }
                     Step::LocalMissing => any_local = true,
-                    Step::SipOnly => {}
+                    Step::SipOnly(aor) => {
+                        if interwork.is_none() && self.interworks_registered(from_gateway) {
+                            interwork = self.gateway_destination(&aor);
+                        } else if interwork.is_none() {
+                            let why = self.not_interworked(from_gateway);
+                            tracing::info!(
+                                "H.323 call to `{}`: registered by SIP ({aor}); {why}",
+                                a.text
+                            );
+                        }
+                    }
+                    Step::SipZone(alias) => {
+                        if interwork.is_none() && self.interworks_zones(from_gateway) {
+                            interwork = self.gateway_destination(&alias);
+                        }
+                    }
                     // the first traversal zone takes the call (as the first local hit does)
                     Step::Traversal(zone, alias) if neighbors.is_empty() => {
                         return Resolve::Traversal { zone, alias };
@@ -258,10 +279,16 @@ impl Gatekeeper {
             }
         }
         if neighbors.is_empty() {
-            return Resolve::Failed(local_failure(any_local));
+            return match interwork {
+                Some(d) => Resolve::Found(d),
+                None => Resolve::Failed(local_failure(any_local)),
+            };
         }
         if self.locates.len() >= self.cfg.max_calls {
-            return Resolve::Failed(RouteFailure::Unreachable);
+            return match interwork {
+                Some(d) => Resolve::Found(d),
+                None => Resolve::Failed(RouteFailure::Unreachable),
+            };
         }
         let locate = Locate {
             call,
@@ -269,6 +296,7 @@ impl Gatekeeper {
             deadline: now,
             local,
             any_local,
+            fallback: interwork,
         };
         self.next_locate(locate, now, out);
         Resolve::Pending
@@ -303,9 +331,10 @@ impl Gatekeeper {
     /// Sends the LRQ of the next neighbor target, or reports the failure.
     fn next_locate(&mut self, mut l: Locate, now: Instant, out: &mut Vec<Output>) {
         let Some((peer, alias)) = l.rest.pop_front() else {
+            let result = l.fallback.ok_or(local_failure(l.any_local));
             out.push(Output::Resolved {
                 call: l.call,
-                result: Err(local_failure(l.any_local)),
+                result,
             });
             return;
         };

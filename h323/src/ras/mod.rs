@@ -17,7 +17,8 @@
 //!   probes and URQ ttlExpired; the shared alias table's side of registering.
 //! - `admission`: ARQ/DRQ/BRQ and the admitted calls.
 //! - `location`: LRQ from neighbors, LCF/LRJ to our LRQs, the plan of a dialled alias and
-//!   [`Gatekeeper::resolve`] for the call-signaling relay.
+//!   [`Gatekeeper::resolve`] for the call-signaling relay; `interworking`: when a call goes
+//!   to the node's SIP <-> H.323 gateway instead.
 //! - [`build`]: the messages the gatekeeper sends; [`table`]: the registration table.
 //!
 //! This file holds the [`Gatekeeper`] value, its configuration, inputs and outputs, the
@@ -36,9 +37,12 @@
 mod admission;
 pub mod build;
 mod discovery;
+mod interworking;
 mod location;
 mod registration;
 pub mod table;
+
+pub use interworking::INTERWORKING_ZONE;
 
 use crate::asn;
 use crate::call::{CallId, Destination, RouteFailure};
@@ -211,6 +215,8 @@ pub struct Gatekeeper {
     shared: Option<SharedAliases>,
     /// Traversal zones that carry H.323 (search rule targets the service routes).
     traversal: Vec<String>,
+    /// The node's SIP <-> H.323 gateway (call-signaling address) and `[interworking] mode`.
+    interworking: Option<(SocketAddr, causeway_config::InterworkingMode)>,
 }
 
 impl Gatekeeper {
@@ -232,6 +238,7 @@ impl Gatekeeper {
             counters: Counters::default(),
             shared: None,
             traversal: Vec::new(),
+            interworking: None,
         }
     }
 

@@ -13,6 +13,8 @@ use causeway_h323_asn1::rasn::aper;
 use causeway_zones::Router;
 use std::time::Duration;
 
+mod interworking;
+
 const UNIX: u64 = 1_800_000_000;
 const E_ZONE: &str = "192.0.2.1:6001";
 /// C's RAS as the firewall shows it.

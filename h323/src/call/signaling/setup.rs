@@ -13,8 +13,11 @@
 //! - The forwarded Setup keeps the caller's call reference and identifiers; its
 //!   sourceCallSignalAddress is ours and transportID aliases of the caller are dropped (no
 //!   address of the caller's network travels on: what E needs to hide the inside); its
-//!   destCallSignalAddress is the callee, and an alias changed by transforms replaces
-//!   destinationAddress (and the Called party number when it is E.164).
+//!   destCallSignalAddress is the callee, and an alias changed by transforms (or the SIP URI
+//!   of a call to the interworking gateway) replaces destinationAddress (and the Called party
+//!   number when it is E.164).
+//! - A Setup whose sourceInfo names the interworking gateway's product is flagged in the
+//!   route question, so the gatekeeper does not send it back to the gateway.
 //!
 //! Must not touch: the registration table or the router (it asks with [`Output::Route`]),
 //! messages after the Setup (that is `relay`).
@@ -26,6 +29,7 @@ use crate::call::release::{reason_name, route_failure_reason, Release};
 use crate::call::state::{Call, CallState, HeldMsg, Pending};
 use crate::call::uuie::{self, UuError};
 use crate::call::{CallEvent, CallId, ConnId, Destination, LinkEnd, Output, RouteFailure, Side};
+use crate::endpoint::INTERWORKING_PRODUCT;
 use crate::h46018::indication;
 use crate::q931::{CallReference, MessageType, PartyNumber, Q931};
 use causeway_h323_asn1::h323_messages::{
@@ -48,6 +52,8 @@ struct SetupInfo {
     called: String,
     call_identifier: Option<CallIdentifier>,
     tunneling: Option<bool>,
+    /// sourceInfo's vendor productId is the interworking gateway's.
+    from_interworking: bool,
 }
 
 impl CallSignaling {
@@ -172,6 +178,7 @@ impl CallSignaling {
             called_number: info.called_number,
             caller: peer,
             caller_aliases: info.caller_aliases,
+            from_interworking: info.from_interworking,
         });
     }
 
@@ -223,6 +230,12 @@ impl CallSignaling {
             called,
             call_identifier: s.call_identifier.clone(),
             tunneling: uu.h323_uu_pdu.h245_tunnelling,
+            from_interworking: s
+                .source_info
+                .vendor
+                .as_ref()
+                .and_then(|v| v.product_id.as_deref())
+                == Some(INTERWORKING_PRODUCT),
         };
         Some((uu, info))
     }

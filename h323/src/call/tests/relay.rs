@@ -46,6 +46,7 @@ fn h323_8_2_1_full_call_with_h245_tunneling() {
             called_number: Some("1001".into()),
             caller: sa(CALLER),
             caller_aliases: vec![alias_address(AliasKind::H323Id, "alice").unwrap()],
+            from_interworking: false,
         }
     );
     // Nothing is shown to the hook before the route is known (the legs are not).

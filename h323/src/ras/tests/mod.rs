@@ -7,6 +7,7 @@
 
 mod admission;
 mod discovery;
+mod interworking;
 mod location;
 mod registration;
 
