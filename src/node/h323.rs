@@ -18,12 +18,16 @@ pub(super) async fn start(
     config: &Config,
     shared: SharedAliases,
     endpoint_id_prefix: u32,
-    router: causeway_zones::Router,
+    (router, interworking): (
+        causeway_zones::Router,
+        Option<(SocketAddr, causeway_config::InterworkingMode)>,
+    ),
     tap: Option<Arc<dyn driver::Tap>>,
     anchor: Option<causeway_media::ChannelAnchor>,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
     causeway_h323::driver::StatusHandle,
+    SocketAddr,
 )> {
     let h = &config.h323;
     let zones = server_zones(config);
@@ -125,14 +129,15 @@ pub(super) async fn start(
         rand::random(),
         now,
     );
-    let svc = service::Service::new(gk, calls, ras_addr).with_traversal(clients, Some(server));
+    let mut svc = service::Service::new(gk, calls, ras_addr).with_traversal(clients, Some(server));
+    svc.set_interworking(interworking);
     info!(
         "H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}",
         h.signaling_ports
     );
     let snapshot = driver::StatusHandle::default();
     let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone(), tap));
-    Ok((task, snapshot))
+    Ok((task, snapshot, q931_addr))
 }
 
 fn regexes(list: &[String]) -> anyhow::Result<Vec<regex::Regex>> {

@@ -5,6 +5,7 @@
 //! status on the way (`publish`).
 
 mod h323;
+mod interwork;
 mod media;
 mod publish;
 mod sip;
@@ -95,18 +96,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
-    let (h323, h323_status) = if config.h323.enabled {
+    let (h323, h323_status, gateway) = if config.h323.enabled {
         // one alias table for the SIP registrar and the gatekeeper
         let shared = SharedAliases::default();
         core.set_shared_aliases(shared.clone());
+        let gw_sockets = interwork::bind(&config).await?;
+        let mode = config.interworking.mode;
+        let gw_csa = match &gw_sockets {
+            Some(s) => {
+                core.set_interworking(Some(causeway_sip::proxy::Interworking {
+                    gateway: s.sip_addr()?,
+                    mode,
+                }));
+                Some((s.h225_addr()?, mode))
+            }
+            None => None,
+        };
         let tap = history
             .as_ref()
             .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
         let anchor = relay.as_ref().map(|r| media::channel_anchor(&config, r));
-        let (task, snapshot) = h323::start(&config, shared, rng.gen(), router, tap, anchor).await?;
-        (Some(task), Some(snapshot))
+        let (task, snapshot, q931) =
+            h323::start(&config, shared, rng.gen(), (router, gw_csa), tap, anchor).await?;
+        let gateway = match gw_sockets {
+            Some(s) => Some(interwork::start(&config, s, &bound, q931)?),
+            None => None,
+        };
+        (Some(task), Some(snapshot), gateway)
     } else {
-        (None, None)
+        (None, None, None)
     };
     let machine = sip::linked(&config, core, links, server_zones, clock, &mut rng, now)?;
     let io = Io {
@@ -128,6 +146,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     driver::run(machine, io, shutdown_signal(), &mut publisher).await;
     handle.shutdown();
     if let Some(t) = h323 {
+        t.abort();
+    }
+    if let Some((t, _)) = gateway {
         t.abort();
     }
     info!("stopped");

@@ -101,7 +101,3 @@ pub fn terminal_type() -> h225::EndpointType {
         None,
     )
 }
-
-/// The vendor productId of the SIP<->H.323 interworking gateway's Setups: the gatekeeper
-/// never routes a call carrying it back to the gateway (no interworking loops).
-pub const INTERWORKING_PRODUCT: &[u8] = b"causeway interworking";

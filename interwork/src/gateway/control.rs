@@ -4,8 +4,9 @@
 //!
 //! `local` is what the SIP side offered (its codecs and the addresses where it receives);
 //! our channel towards H.323 carries the first of its codecs the far end can receive, and
-//! the far end's channel is acknowledged with the SIP side's address. Once both channels are
-//! up, [`Event::Ready`] gives the media of the H.323 side as an SDP answer would describe it.
+//! the far end's channel is acknowledged with the SIP side's address. Once our channel is
+//! acknowledged, [`Event::Ready`] gives the media of the H.323 side as an SDP answer would
+//! describe it (with the far end's codec too when its channel came first).
 //!
 //! Audio only (one stream): video in slow start is left for later. Must not touch H.225 or
 //! SIP (the call flows send what this returns).
@@ -233,11 +234,12 @@ impl Control {
         if self.ready {
             return None;
         }
-        let ((rtp, rtcp), ours, theirs) =
-            (self.ours_ack?, self.ours.clone()?, self.theirs.clone()?);
+        // our channel is enough: H.323 does not require the far end to open one (a
+        // receive-only terminal), and one opened later is acknowledged all the same
+        let ((rtp, rtcp), ours) = (self.ours_ack?, self.ours.clone()?);
         self.ready = true;
         let mut formats = vec![ours.clone()];
-        if theirs.codec != ours.codec {
+        if let Some(theirs) = self.theirs.clone().filter(|t| t.codec != ours.codec) {
             formats.push(theirs);
         }
         let remote_dtmf = self

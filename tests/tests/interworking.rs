@@ -1,0 +1,196 @@
+//! SIP <-> H.323 interworking through the real binary: a node with `[h323]`, media anchored
+//! on its relay and `[interworking] mode = "registered"` (the default) interworks calls
+//! between sipp and the project's `h323-endpoint`, both ways, with G.711 RTP through the
+//! relay (sipp `-rtp_echo` sends back what the H.323 endpoint sends, and the endpoint counts
+//! it), and maps failures: an H.323 callee's busy ReleaseComplete reaches sipp as 486, a
+//! SIP UAS's 486 reaches the H.323 caller as cause 17.
+
+use causeway_tests::{
+    free_port, register, sipp_background, sipp_uac_with, H323Endpoint, Node, NodeOptions,
+};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+struct Iw {
+    node: Node,
+    ras: SocketAddr,
+}
+
+fn node() -> Iw {
+    let (ras, q931) = (free_port(), free_port());
+    let base = (free_port() & !1).clamp(30_000, 64_000);
+    // SIP users dial H.323 numbers as sip:2002@example.com
+    let toml = format!(
+        "[media]\nanchor = \"all\"\naddress = \"127.0.0.1\"\nports = \"{}-{}\"\n\n\
+         [h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
+         q931_listen = \"127.0.0.1:{q931}\"\n\n\
+         [[search_rule]]\nname = \"numbers\"\npriority = 10\npattern_type = \"regex\"\n\
+         pattern = '^(\\d+)@example\\.com$'\npattern_behavior = \"replace\"\nreplace = '\\1'\n\
+         target = \"LocalZone\"\n",
+        base,
+        base + 39
+    );
+    let node = Node::start(NodeOptions {
+        extra: &toml,
+        ..NodeOptions::default()
+    });
+    node.wait_for("SIP/H.323 interworking", T);
+    Iw {
+        node,
+        ras: SocketAddr::from(([127, 0, 0, 1], ras)),
+    }
+}
+
+fn endpoint(iw: &Iw, name: &str, alias: &str, more: &[&str]) -> H323Endpoint {
+    let ras = iw.ras.to_string();
+    let mut args = vec!["--gk", ras.as_str(), "--alias", alias, "--rtp"];
+    args.extend(more);
+    let ep = H323Endpoint::start(name, &args);
+    ep.wait_event("registered", T);
+    ep
+}
+
+fn rtp(ep: &H323Endpoint) -> Value {
+    ep.wait("rtp counts", T, |v| v["event"] == "rtp")
+}
+
+fn sip_to_h323(fast_start: bool) {
+    let iw = node();
+    // slow start: bob opens its own channel too (--both-ways), so that RTP flows both ways
+    let more: &[&str] = if fast_start {
+        &["--fast-start"]
+    } else {
+        &["--both-ways"]
+    };
+    let bob = endpoint(&iw, "bob", "e164:2002", more);
+    let o = sipp_uac_with(&iw.node, "uac_iw.xml", "2002", "u1", 1, 1, &["-rtp_echo"]);
+    assert!(
+        o.status.success(),
+        "sipp call to H.323 failed: {}\n{}\nnode log:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        iw.node.log()
+    );
+    let setup = bob.wait_event("setup", T);
+    assert_eq!(
+        setup["to"].as_array().map(|a| !a.is_empty()),
+        Some(true),
+        "{setup}"
+    );
+    let released = bob.wait_event("released", T);
+    assert_eq!(released["cause"], 16, "{released}");
+    let counts = rtp(&bob);
+    let (sent, received) = (
+        counts["sent"].as_u64().unwrap_or(0),
+        counts["received"].as_u64().unwrap_or(0),
+    );
+    // 3 s of a 50 packet/s stream, echoed by sipp through the relay both ways
+    assert!(
+        sent > 50 && received > 50,
+        "RTP through the interworked call: {counts}\n{}",
+        iw.node.log()
+    );
+}
+
+#[test]
+fn sip_calls_an_h323_endpoint_with_fast_start_and_audio() {
+    sip_to_h323(true);
+}
+
+#[test]
+fn sip_calls_an_h323_endpoint_that_refuses_fast_start() {
+    sip_to_h323(false);
+}
+
+#[test]
+fn h323_calls_a_sip_ua_with_audio() {
+    let iw = node();
+    let port = free_port();
+    register(&iw.node, "carol", port);
+    let uas = sipp_background(&[
+        "-sf",
+        &causeway_tests::scenario("uas_sdp.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "u1",
+        "-rtp_echo",
+        "-m",
+        "1",
+    ]);
+    let alice = endpoint(
+        &iw,
+        "alice",
+        "e164:3001",
+        &[
+            "--call",
+            "h323:carol@example.com",
+            "--fast-start",
+            "--hold-ms",
+            "3000",
+        ],
+    );
+    let connected = alice.wait_event("connected", T);
+    assert!(connected.is_object());
+    let fs = alice.wait("fastStart answer", T, |v| {
+        v["event"] == "fast-start" && v["what"] == "accepted"
+    });
+    assert!(fs["remote_rtp"].is_string(), "{fs}");
+    let released = alice.wait_event("released", T);
+    assert_eq!(released["by"], "self", "{released}\n{}", iw.node.log());
+    let counts = rtp(&alice);
+    let received = counts["received"].as_u64().unwrap_or(0);
+    assert!(
+        received > 50,
+        "RTP back from the SIP UA: {counts}\n{}",
+        iw.node.log()
+    );
+    drop(uas);
+}
+
+#[test]
+fn failures_map_both_ways() {
+    let iw = node();
+    // H.323 callee rejecting (cause 21, call rejected) -> 403 at the SIP caller
+    let _bob = endpoint(&iw, "bob", "e164:2002", &["--answer", "no"]);
+    let o = sipp_uac_with(&iw.node, "uac_403.xml", "2002", "u1", 1, 1, &[]);
+    assert!(
+        o.status.success(),
+        "the SIP caller did not get 403: {}\nnode log:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        iw.node.log()
+    );
+    // SIP callee busy (486) -> cause 17 at the H.323 caller
+    let port = free_port();
+    register(&iw.node, "dave", port);
+    let uas = sipp_background(&[
+        "-sf",
+        &causeway_tests::scenario("uas_486.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "u1",
+        "-m",
+        "1",
+    ]);
+    let alice = endpoint(
+        &iw,
+        "alice",
+        "e164:3001",
+        &["--call", "h323:dave@example.com", "--fast-start"],
+    );
+    let released = alice.wait_event("released", T);
+    assert_eq!(released["cause"], 17, "{released}\n{}", iw.node.log());
+    drop(uas);
+}
