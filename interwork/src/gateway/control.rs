@@ -266,6 +266,14 @@ impl Control {
     }
 }
 
+/// Whether an encoded H.245 message is endSessionCommand.
+pub fn is_end_session(b: &[u8]) -> bool {
+    matches!(
+        ep::decode_h245(b),
+        Ok(H245Msg::command(h245::CommandMessage::endSessionCommand(_)))
+    )
+}
+
 fn reject(lcn: u16) -> H245Msg {
     H245Msg::response(h245::ResponseMessage::openLogicalChannelReject(
         h245::OpenLogicalChannelReject::new(

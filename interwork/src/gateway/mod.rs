@@ -167,6 +167,8 @@ struct Call {
     sdp_session: u64,
     /// When an ended call is dropped (its SIP transactions have run out).
     linger: Option<Instant>,
+    /// Our endSessionCommand went out.
+    h245_ended: bool,
 }
 
 pub struct Gateway {
@@ -532,6 +534,7 @@ impl Gateway {
 
     /// Sends ReleaseComplete with `cause` and closes the connection.
     fn release_h323(&mut self, id: u64, cause: u8, out: &mut Vec<Output>) {
+        self.end_h245(id, out);
         let Some(c) = self.calls.get(&id) else {
             return;
         };

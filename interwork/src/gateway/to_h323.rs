@@ -129,6 +129,7 @@ impl Gateway {
             sdp_version: 1,
             sdp_session: session,
             linger: None,
+            h245_ended: false,
         };
         self.insert(id, call);
     }
@@ -356,11 +357,16 @@ impl Gateway {
         now: Instant,
         out: &mut Vec<Output>,
     ) {
+        let ends = msgs.iter().any(|b| control::is_end_session(b));
+        if ends {
+            // H.323 8.5: the far end closes H.245; ours follows, ReleaseComplete comes next
+            self.end_h245(id, out);
+        }
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
         let Some(ctl) = c.control.as_mut() else {
-            // fastStart settled the media; endSession and the like need no answer here
+            // fastStart settled the media: nothing else of H.245 needs an answer here
             return;
         };
         let mut replies = Vec::new();
@@ -406,6 +412,22 @@ impl Gateway {
                 self.finish(id, now);
             }
             control::Event::EndSession => {}
+        }
+    }
+
+    /// Our endSessionCommand (H.323 8.5), once per call, when H.245 is up (the call was
+    /// connected).
+    pub(super) fn end_h245(&mut self, id: u64, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.h245_ended || c.phase != Phase::Answered {
+            return;
+        }
+        c.h245_ended = true;
+        let end = causeway_h323::endpoint::encode_h245(&causeway_h323::endpoint::end_session());
+        if let Ok(b) = end {
+            self.send_h245(id, vec![b], out);
         }
     }
 

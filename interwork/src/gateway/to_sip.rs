@@ -129,6 +129,7 @@ impl Gateway {
             sdp_version: 1,
             sdp_session: session,
             linger: None,
+            h245_ended: false,
         };
         self.insert(id, call);
     }
