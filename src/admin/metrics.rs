@@ -146,6 +146,7 @@ impl Collector for Snapshot {
         self.encode_calls(&mut enc)?;
         self.encode_links(&mut enc)?;
         self.encode_h323(&mut enc)?;
+        self.encode_interworking(&mut enc)?;
         self.encode_media(&mut enc)?;
         self.encode_process(&mut enc)
     }
@@ -274,6 +275,34 @@ impl Snapshot {
         counters(enc, "causeway_ras_messages", help, &ras)?;
         let help = "RAS requests rejected";
         counter(enc, "causeway_ras_rejected", help, h.ras_rejected)
+    }
+
+    fn encode_interworking(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let Some(i) = &self.status.interworking else {
+            return Ok(());
+        };
+        let calls = vec![
+            (vec![("origin", "sip".into())], i.calls_from_sip),
+            (vec![("origin", "h323".into())], i.calls_from_h323),
+        ];
+        let help = "Interworked calls placed, by the protocol of the caller";
+        counters(enc, "causeway_interworking_calls", help, &calls)?;
+        let ends = vec![
+            (vec![("outcome", "answered".into())], i.answered),
+            (vec![("outcome", "failed".into())], i.failed),
+            (vec![("outcome", "refused".into())], i.refused),
+        ];
+        let help = "Interworked calls by outcome (refused: over the call limit)";
+        counters(enc, "causeway_interworking_outcomes", help, &ends)?;
+        let help = "Malformed SIP, SDP, H.225 or H.245 messages the gateway dropped";
+        counter(enc, "causeway_interworking_malformed", help, i.malformed)?;
+        let help = "Interworked calls now";
+        gauge(
+            enc,
+            "causeway_interworking_active",
+            help,
+            int(i.calls.len()),
+        )
     }
 
     fn encode_media(&self, enc: &mut DescriptorEncoder) -> fmt::Result {

@@ -98,6 +98,10 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
         h323_registrations(&mut out, h);
         h323_calls(&mut out, h);
     }
+    let iw = &v["interworking"];
+    if iw.is_object() {
+        interworked_calls(&mut out, iw);
+    }
     Ok(out)
 }
 
@@ -263,6 +267,37 @@ fn h323_calls(out: &mut String, h: &Value) {
         h["ras_rejected"].as_u64().unwrap_or(0),
         h["ras_malformed"].as_u64().unwrap_or(0),
         h["signaling_malformed"].as_u64().unwrap_or(0),
+    ));
+}
+
+/// Interworked calls with both legs, then the gateway's counters.
+fn interworked_calls(out: &mut String, iw: &Value) {
+    list(
+        out,
+        "Interworked calls (SIP <-> H.323)",
+        &iw["calls"],
+        |c| {
+            format!(
+                "  from {:<4} {:<20} -> {:<24} {:<9} {:>5}s  SIP {}  H.323 {}\n",
+                text(&c["origin"]),
+                text(&c["caller"]),
+                text(&c["callee"]),
+                text(&c["state"]),
+                c["seconds"].as_u64().unwrap_or(0),
+                text(&c["sip_call_id"]),
+                text(&c["h323_call_id"])
+            )
+        },
+    );
+    let n = |k: &str| iw[k].as_u64().unwrap_or(0);
+    out.push_str(&format!(
+        "  from SIP {}, from H.323 {}, answered {}, failed {}, refused (limit) {}, malformed {}\n",
+        n("calls_from_sip"),
+        n("calls_from_h323"),
+        n("answered"),
+        n("failed"),
+        n("refused"),
+        n("malformed")
     ));
 }
 

@@ -46,6 +46,8 @@ pub struct Status {
     pub media: Option<MediaStatus>,
     /// The gatekeeper and H.323 call signaling, when `[h323] enabled`.
     pub h323: Option<H323Status>,
+    /// The SIP <-> H.323 interworking gateway, when it runs.
+    pub interworking: Option<InterworkingStatus>,
     /// What the SIP side counted (the metrics endpoint renders these).
     pub sip: SipCounters,
     /// What needs an operator now (`alarms`), most severe first.
@@ -127,6 +129,32 @@ pub struct H323Call {
     pub callee: Option<String>,
     pub state: String,
     pub h245: String,
+}
+
+/// The interworking gateway's counters since start and its calls now, each with both legs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InterworkingStatus {
+    pub calls_from_sip: u64,
+    pub calls_from_h323: u64,
+    pub answered: u64,
+    pub failed: u64,
+    pub malformed: u64,
+    pub refused: u64,
+    pub calls: Vec<InterworkedCall>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InterworkedCall {
+    /// `sip` or `h323`: the protocol that placed the call.
+    pub origin: String,
+    pub state: String,
+    /// The SIP leg's Call-ID.
+    pub sip_call_id: String,
+    /// The H.323 leg's callIdentifier (hex).
+    pub h323_call_id: String,
+    pub caller: String,
+    pub callee: String,
+    pub seconds: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -271,6 +299,36 @@ impl Status {
 }
 
 impl Status {
+    pub fn fill_interworking(&mut self, i: &causeway_interwork::driver::Snapshot) {
+        use causeway_interwork::gateway::Origin;
+        let c = &i.counters;
+        self.interworking = Some(InterworkingStatus {
+            calls_from_sip: c.calls_from_sip,
+            calls_from_h323: c.calls_from_h323,
+            answered: c.answered,
+            failed: c.failed,
+            malformed: c.malformed,
+            refused: c.refused,
+            calls: i
+                .calls
+                .iter()
+                .map(|v| InterworkedCall {
+                    origin: match v.origin {
+                        Origin::Sip => "sip",
+                        Origin::H323 => "h323",
+                    }
+                    .to_string(),
+                    state: format!("{:?}", v.phase).to_lowercase(),
+                    sip_call_id: v.sip_call_id.clone(),
+                    h323_call_id: v.h323_call_id.iter().map(|b| format!("{b:02x}")).collect(),
+                    caller: v.caller.clone(),
+                    callee: v.callee.clone(),
+                    seconds: v.age.as_secs(),
+                })
+                .collect(),
+        });
+    }
+
     pub fn fill_h323(&mut self, h: &causeway_h323::driver::Snapshot) {
         self.h323 = Some(H323Status {
             registrations: h

@@ -138,6 +138,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sources = publish::Sources {
         relay,
         h323: h323_status,
+        interworking: gateway.as_ref().map(|(_, s)| s.clone()),
         transport: handle.clone(),
         cert_not_after,
         tap: history.map(|(_, t)| t),

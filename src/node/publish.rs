@@ -24,6 +24,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 pub(super) struct Sources {
     pub relay: Option<RelayHandle>,
     pub h323: Option<causeway_h323::driver::StatusHandle>,
+    /// The SIP <-> H.323 interworking gateway.
+    pub interworking: Option<causeway_interwork::driver::StatusHandle>,
     pub transport: TransportHandle,
     /// When the node's certificate expires (Unix seconds), for its alarm.
     pub cert_not_after: Option<u64>,
@@ -38,6 +40,7 @@ pub(super) struct Publisher {
     clock: WallClock,
     relay: Option<RelayHandle>,
     h323: Option<causeway_h323::driver::StatusHandle>,
+    interworking: Option<causeway_interwork::driver::StatusHandle>,
     metrics: MetricsHandle,
     transport: TransportHandle,
     alarms: Alarms,
@@ -76,6 +79,11 @@ impl Observer<LinkedProxy> for Publisher {
                 s.fill_h323(&snap);
             }
         }
+        if let Some(i) = &self.interworking {
+            if let Ok(snap) = i.lock() {
+                s.fill_interworking(&snap);
+            }
+        }
         if let Some(r) = &self.relay {
             s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
         }
@@ -111,6 +119,7 @@ impl Publisher {
             clock,
             relay: sources.relay,
             h323: sources.h323,
+            interworking: sources.interworking,
             metrics,
             transport: sources.transport,
             alarms: Alarms::new(sources.cert_not_after),

@@ -10,7 +10,8 @@ use causeway_tests::{
 };
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -51,6 +52,37 @@ fn endpoint(iw: &Iw, name: &str, alias: &str, more: &[&str]) -> H323Endpoint {
     let ep = H323Endpoint::start(name, &args);
     ep.wait_event("registered", T);
     ep
+}
+
+fn status_json(iw: &Iw) -> Value {
+    let o = Command::new(causeway_tests::env_bin())
+        .args(["status", "--json", "--admin"])
+        .arg(format!("127.0.0.1:{}", iw.node.admin_port))
+        .output()
+        .expect("causeway status");
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+fn status_text(iw: &Iw) -> String {
+    let o = Command::new(causeway_tests::env_bin())
+        .args(["status", "--admin"])
+        .arg(format!("127.0.0.1:{}", iw.node.admin_port))
+        .output()
+        .expect("causeway status");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The status JSON once `pred` holds (it is refreshed about once a second).
+fn wait_status(iw: &Iw, pred: impl Fn(&Value) -> bool) -> Value {
+    let end = Instant::now() + T;
+    loop {
+        let s = status_json(iw);
+        if pred(&s) {
+            return s;
+        }
+        assert!(Instant::now() < end, "status never matched: {s:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn rtp(ep: &H323Endpoint) -> Value {
@@ -137,8 +169,28 @@ fn h323_calls_a_sip_ua_with_audio() {
             "3000",
         ],
     );
-    let connected = alice.wait_event("connected", T);
-    assert!(connected.is_object());
+    alice.wait_event("connected", T);
+    // `causeway status` lists the call with both legs while it lasts
+    let listed = wait_status(&iw, |s| {
+        s["interworking"]["calls"][0]["state"] == "answered"
+    });
+    let call = &listed["interworking"]["calls"][0];
+    assert_eq!(call["origin"], "h323", "{call}");
+    assert_eq!(call["callee"], "carol@example.com", "{call}");
+    assert!(
+        call["sip_call_id"].as_str().is_some_and(|s| !s.is_empty()),
+        "{call}"
+    );
+    assert_eq!(
+        call["h323_call_id"].as_str().map(str::len),
+        Some(32),
+        "{call}"
+    );
+    let text = status_text(&iw);
+    assert!(
+        text.contains("Interworked calls") && text.contains("carol@example.com"),
+        "{text}"
+    );
     let fs = alice.wait("fastStart answer", T, |v| {
         v["event"] == "fast-start" && v["what"] == "accepted"
     });
@@ -152,6 +204,14 @@ fn h323_calls_a_sip_ua_with_audio() {
         "RTP back from the SIP UA: {counts}\n{}",
         iw.node.log()
     );
+    // counted once, and nothing left afterwards
+    let after = wait_status(&iw, |s| {
+        s["interworking"]["calls"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    assert_eq!(after["interworking"]["calls_from_h323"], 1, "{after:#}");
+    assert_eq!(after["interworking"]["answered"], 1, "{after:#}");
     drop(uas);
 }
 
