@@ -18,3 +18,5 @@ pub mod fast_start;
 mod h245_codec;
 pub mod media;
 pub mod sdp_map;
+#[cfg(test)]
+mod test_support;
