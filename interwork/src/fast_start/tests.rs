@@ -265,3 +265,33 @@ proptest! {
         }
     }
 }
+
+/// interwork/tests/golden/fast_start.py: asn1tools 0.169.0's aligned-PER encoding of the
+/// G.711 mu-law transmit (channel 1) and receive (channel 2) proposals of session 1, RTP
+/// 192.0.2.10:4000 and RTCP :4001. The receive proposal differs in one place, the known
+/// disagreement of h323-asn1's crate doc: the extension-addition NULL `none` of
+/// multiplexParameters is one zero octet in rasn and H.323 stacks (`01 00`, X.691 10.1.3/10.2)
+/// and an empty open type (`00`) in asn1tools; the script checks that asn1tools reads our
+/// bytes (`GOLDEN_RECEIVE_RASN`) as the same value.
+const GOLDEN_TRANSMIT: &str = "0000000c6013800a0c000100c000020a0fa1";
+const GOLDEN_RECEIVE: &str = "4000010604004c601380111c000100c000020a0fa000c000020a0fa1";
+const GOLDEN_RECEIVE_RASN: &str = "400001060401004c601380111c000100c000020a0fa000c000020a0fa1";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn g711_proposals_match_asn1tools() {
+    let m = Media {
+        streams: vec![audio(&[Codec::Pcmu], Direction::SendRecv)],
+    };
+    let p = proposals(&m, 1).unwrap();
+    assert_eq!(hex(&p[0]), GOLDEN_TRANSMIT);
+    assert_eq!(hex(&p[1]), GOLDEN_RECEIVE_RASN);
+    assert_eq!(
+        GOLDEN_RECEIVE_RASN.replacen("06040100", "060400", 1),
+        GOLDEN_RECEIVE,
+        "only the NULL extension addition differs"
+    );
+}
