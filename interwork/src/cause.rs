@@ -39,10 +39,15 @@ pub fn cause_for_status(status: u16) -> u8 {
         606 => 58,
         502 => 38,
         603 => 21,
-        // ours: class defaults
-        400..=499 => 21,
-        500..=599 => 41,
-        600..=699 => 21,
+        _ => status_class_default(status),
+    }
+}
+
+/// Ours: the cause of a status RFC 3398 does not list, by its class.
+fn status_class_default(status: u16) -> u8 {
+    match status / 100 {
+        4 | 6 => 21,
+        5 => 41,
         _ => 31,
     }
 }
@@ -65,11 +70,19 @@ pub fn status_for_cause(cause: u8) -> u16 {
         65 | 70 => 488,
         102 => 504,
         111 | 127 => 500,
-        // ours: class defaults (Q.850 table 1 classes)
-        0..=31 => 480,
-        32..=47 => 503,
-        48..=63 => 503,
-        64..=79 => 501,
+        _ => cause_class_default(cause),
+    }
+}
+
+/// Ours: the response to a cause RFC 3398 does not list, by its Q.850 class (table 1: normal
+/// event, resource unavailable, service or option not available, not implemented, invalid
+/// message, protocol error, interworking).
+fn cause_class_default(cause: u8) -> u16 {
+    match cause >> 4 {
+        0 | 1 => 480,
+        2 => 503,
+        3 => 503,
+        4 => 501,
         _ => 500,
     }
 }

@@ -137,8 +137,7 @@ pub(crate) fn format_of_video(v: &h245::VideoCapability, pt: Option<u8>) -> Opti
     // the highest level not above the announced one (an H.241 value between two rows)
     let level_idc = LEVELS
         .iter()
-        .filter(|(_, h241, _)| *h241 <= level)
-        .next_back()
+        .rfind(|(_, h241, _)| *h241 <= level)
         .map_or(10, |&(idc, _, _)| idc);
     Some(Format {
         pt: pt.unwrap_or(Codec::H264.default_pt()),

@@ -20,3 +20,5 @@ pub mod gateway;
 mod h245_codec;
 pub mod media;
 pub mod sdp_map;
+#[cfg(test)]
+mod test_support;
