@@ -2,11 +2,11 @@
 //! and print what the router decided, so an operator can check a dial plan without a call.
 //!
 //! Owns the command's argument checks, the reading of a dialled URI into an alias, and the
-//! output format. Must not make routing decisions: those are `causeway_zones::Router`'s, the
+//! output format (with, under each target, what SIP/H.323 interworking would do with it). Must not make routing decisions: those are `causeway_zones::Router`'s, the
 //! same code the running node uses.
 
-use causeway_config::Config;
-use causeway_zones::{Alias, Protocol, RouteRequest, Router, LOCAL_ZONE};
+use causeway_config::{Config, InterworkingMode};
+use causeway_zones::{Alias, Protocol, RouteRequest, Router, Target, ZoneKind, LOCAL_ZONE};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -52,8 +52,51 @@ pub fn run(file: &Path, alias: &str, from: &str, protocol: Protocol, registered:
             t.alias,
             t.rule
         );
+        if let Some(note) = interworking_note(&cfg, protocol, t) {
+            println!("   {note}");
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// What SIP/H.323 interworking does with target `t` of a call of `protocol`: a `LocalZone`
+/// alias registered with the other protocol goes to the node's gateway after the native
+/// registrations (unless `[interworking] mode` is off or the node runs no H.323); for an H.323
+/// call, with mode "on", a zone that carries SIP alone too. `None`: nothing to say.
+fn interworking_note(cfg: &Config, protocol: Protocol, t: &Target) -> Option<String> {
+    let mode = cfg.interworking.mode;
+    let other = match protocol {
+        Protocol::Sip => Protocol::H323,
+        Protocol::H323 => Protocol::Sip,
+    };
+    let key = format!("[interworking] mode = \"{mode}\"");
+    if t.kind == ZoneKind::Local {
+        let note = if !cfg.h323.enabled {
+            "interworking: none, [h323] is not enabled".to_string()
+        } else if mode.enabled() {
+            format!("interworked if registered by {other} (after {protocol} registrations; {key})")
+        } else {
+            format!("interworking is off ({key}): registrations by {other} are not reached")
+        };
+        return Some(note);
+    }
+    let sip_only = match t.kind {
+        ZoneKind::Dns => true,
+        ZoneKind::TraversalClient | ZoneKind::TraversalServer => cfg
+            .zones
+            .iter()
+            .find(|z| z.name == t.zone)
+            .is_some_and(|z| !z.carries_h323(cfg.h323.enabled)),
+        _ => false,
+    };
+    if protocol != Protocol::H323 || !sip_only {
+        return None;
+    }
+    Some(if mode == InterworkingMode::On {
+        format!("zone carries SIP only: interworked ({key})")
+    } else {
+        format!("zone carries SIP only: not reached from H.323 ({key})")
+    })
 }
 
 /// The alias of what an operator typed: `bob@example.com` as it is, or a URI such as

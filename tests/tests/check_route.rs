@@ -71,9 +71,13 @@ target = "internet"
 "#;
 
 fn check_route(args: &[&str]) -> (i32, String, String) {
+    check_route_with(CONFIG, args)
+}
+
+fn check_route_with(config: &str, args: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let f = dir.path().join("node.toml");
-    std::fs::write(&f, CONFIG).expect("write config");
+    std::fs::write(&f, config).expect("write config");
     let o = Command::new(env_bin())
         .arg("check-route")
         .arg("--config")
@@ -151,6 +155,61 @@ fn local_domain_goes_to_local_zone() {
     assert_eq!(
         targets(&out),
         ["1. zone `LocalZone` (local) alias alice@example.com  [rule \"registrar domains (implicit)\"]"],
+        "{out}"
+    );
+    // no gateway without the gatekeeper
+    assert!(
+        out.contains("\n   interworking: none, [h323] is not enabled\n"),
+        "{out}"
+    );
+}
+
+/// The line under a `LocalZone` target says whether a registration of the other protocol
+/// would be interworked, by `[interworking] mode`; with "on", an H.323 call to a zone that
+/// carries SIP alone is interworked too.
+#[test]
+fn local_zone_targets_say_what_interworking_does() {
+    // the link to E carries SIP only
+    let h323 = CONFIG.replacen(
+        "password = \"secret\"\n",
+        "password = \"secret\"\nh323 = false\n",
+        1,
+    );
+    let h323 = format!("{h323}\n[h323]\nenabled = true\n");
+    let (code, out, err) = check_route_with(&h323, &["alice@example.com"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("\n   interworked if registered by H.323 (after SIP registrations; [interworking] mode = \"registered\")\n"),
+        "{out}"
+    );
+    let (_, out, _) = check_route_with(&h323, &["alice@example.com", "--protocol", "h323"]);
+    assert!(
+        out.contains("interworked if registered by SIP (after H.323 registrations;"),
+        "{out}"
+    );
+    let off = format!("{h323}\n[interworking]\nmode = \"off\"\n");
+    let (_, out, _) = check_route_with(&off, &["alice@example.com"]);
+    assert!(
+        out.contains("\n   interworking is off ([interworking] mode = \"off\"): registrations by H.323 are not reached\n"),
+        "{out}"
+    );
+    // from the edge, an H.323 call for the internet goes to the DNS zone (SIP only)
+    let on = format!("{h323}\n[interworking]\nmode = \"on\"\n");
+    let args = [
+        "carol@elsewhere.net",
+        "--from",
+        "to-edge",
+        "--protocol",
+        "h323",
+    ];
+    let (_, out, _) = check_route_with(&on, &args);
+    assert!(
+        out.contains("\n   zone carries SIP only: interworked ([interworking] mode = \"on\")\n"),
+        "{out}"
+    );
+    let (_, out, _) = check_route_with(&h323, &args);
+    assert!(
+        out.contains("zone carries SIP only: not reached from H.323"),
         "{out}"
     );
 }

@@ -12,6 +12,7 @@
 //! Must not touch: registrations, sockets, the call-signaling relay (it only builds the
 //! [`Destination`]).
 
+use super::location::Step;
 use super::Gatekeeper;
 use crate::asn::{self, AliasKind};
 use crate::call::Destination;
@@ -55,8 +56,32 @@ impl Gatekeeper {
         })
     }
 
+    /// The gateway for a step of dialled alias `dialled` that only SIP reaches, when the mode
+    /// allows it; a SIP UA's alias that is not interworked is logged.
+    pub(super) fn interwork(
+        &self,
+        step: &Step,
+        dialled: &str,
+        from_gateway: bool,
+    ) -> Option<Destination> {
+        match step {
+            Step::SipOnly(aor) if self.interworks_registered(from_gateway) => {
+                self.gateway_destination(aor)
+            }
+            Step::SipOnly(aor) => {
+                let why = self.not_interworked(from_gateway);
+                tracing::info!("H.323 call to `{dialled}`: registered by SIP ({aor}); {why}");
+                None
+            }
+            Step::SipZone(alias) if self.interworks_zones(from_gateway) => {
+                self.gateway_destination(alias)
+            }
+            _ => None,
+        }
+    }
+
     /// Why a SIP UA's alias is not reached, for the log.
-    pub(super) fn not_interworked(&self, from_gateway: bool) -> &'static str {
+    fn not_interworked(&self, from_gateway: bool) -> &'static str {
         match self.interworking {
             None => "SIP/H.323 interworking is not available",
             Some((_, InterworkingMode::Off)) => {

@@ -249,22 +249,10 @@ impl Gatekeeper {
                         }
                     }
                     Step::LocalMissing => any_local = true,
-                    Step::SipOnly(aor) => {
-                        if interwork.is_none() && self.interworks_registered(from_gateway) {
-                            interwork = self.gateway_destination(&aor);
-                        } else if interwork.is_none() {
-                            let why = self.not_interworked(from_gateway);
-                            tracing::info!(
-                                "H.323 call to `{}`: registered by SIP ({aor}); {why}",
-                                a.text
-                            );
-                        }
+                    Step::SipOnly(_) | Step::SipZone(_) if interwork.is_none() => {
+                        interwork = self.interwork(&step, &a.text, from_gateway);
                     }
-                    Step::SipZone(alias) => {
-                        if interwork.is_none() && self.interworks_zones(from_gateway) {
-                            interwork = self.gateway_destination(&alias);
-                        }
-                    }
+                    Step::SipOnly(_) | Step::SipZone(_) => {}
                     // the first traversal zone takes the call (as the first local hit does)
                     Step::Traversal(zone, alias) if neighbors.is_empty() => {
                         return Resolve::Traversal { zone, alias };

@@ -35,7 +35,7 @@ pub(super) struct InterworkCtx<'a> {
 
 impl InterworkCtx<'_> {
     /// The request came from the gateway.
-    fn from_gateway(&self) -> bool {
+    fn came_from_gateway(&self) -> bool {
         self.config.is_some_and(|i| i.gateway == self.source)
     }
 }
@@ -55,7 +55,7 @@ pub(super) fn h323_owner(
 /// allows it and the request did not come from the gateway.
 pub(super) fn gateway_target(ctx: &InterworkCtx<'_>, alias: &Alias) -> Option<Target> {
     let iw = ctx.config.filter(|i| i.mode.enabled())?;
-    if ctx.from_gateway() {
+    if ctx.came_from_gateway() {
         return None;
     }
     let hop = NextHop {
@@ -99,7 +99,7 @@ pub(super) fn refusal(ctx: &InterworkCtx<'_>, alias: &Alias, owner: &Owner) -> S
         Some(i) if !i.mode.enabled() => {
             "SIP/H.323 interworking is off ([interworking] mode = \"off\")".to_string()
         }
-        Some(_) if ctx.from_gateway() => {
+        Some(_) if ctx.came_from_gateway() => {
             "not sent back to the SIP/H.323 interworking gateway it came from".to_string()
         }
         Some(_) => "SIP/H.323 interworking is not available".to_string(),

@@ -61,12 +61,8 @@ pub(super) fn router_targets(
                 local_contacts(&target.alias, t, now, &mut found.targets);
                 // the shared table gives an alias to one protocol only: an H.323 holder means
                 // no SIP registration
-                if found.targets.len() > before {
-                    continue;
-                }
-                if let Some(o) = h323_owner(t.shared_aliases, &target.alias, now) {
-                    interworked.extend(gateway_target(&iw, &target.alias));
-                    h323.get_or_insert((target.alias.clone(), o));
+                if found.targets.len() == before {
+                    interworked.extend(h323_target(&iw, &target.alias, t, now, &mut h323));
                 }
             }
             ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
@@ -112,6 +108,20 @@ pub(super) fn router_targets(
         return Err(refusal);
     }
     Ok(found)
+}
+
+/// The gateway for a local-zone alias an H.323 endpoint holds (the first such alias and its
+/// owner kept in `h323` for the refusal when nothing is found).
+fn h323_target(
+    iw: &InterworkCtx<'_>,
+    alias: &Alias,
+    t: &Tables,
+    now: Instant,
+    h323: &mut Option<(Alias, Owner)>,
+) -> Option<Target> {
+    let owner = h323_owner(t.shared_aliases, alias, now)?;
+    h323.get_or_insert((alias.clone(), owner));
+    gateway_target(iw, alias)
 }
 
 /// The registered contacts of a local-zone alias, by the registrar's order (q, then the most
