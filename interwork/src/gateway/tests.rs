@@ -183,9 +183,12 @@ CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
         &mut out,
     );
     assert_eq!(sip_out(&out)[0].status(), Some(200));
+    // H.323 8.5: endSessionCommand (tunneled in a Facility), then ReleaseComplete
     let rc = h225_out(&out);
-    assert_eq!(rc[0].1.mt, MessageType::ReleaseComplete);
-    assert_eq!(rc[0].1.cause, Some(16));
+    assert_eq!(rc[0].1.mt, MessageType::Facility);
+    assert!(control::is_end_session(&rc[0].1.h245[0]));
+    assert_eq!(rc[1].1.mt, MessageType::ReleaseComplete);
+    assert_eq!(rc[1].1.cause, Some(16));
     assert!(out.contains(&Output::Close { conn }));
     assert_eq!(g.active(), 0);
 }
