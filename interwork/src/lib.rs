@@ -20,5 +20,6 @@ pub mod gateway;
 mod h245_codec;
 pub mod media;
 pub mod sdp_map;
+pub mod tap;
 #[cfg(test)]
 mod test_support;

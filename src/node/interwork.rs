@@ -5,7 +5,7 @@
 use anyhow::Context;
 use causeway_config::{Config, InterworkingMode, Transport};
 use causeway_interwork::driver::{self, Sockets, StatusHandle};
-use causeway_interwork::gateway::{Config as GwConfig, Gateway};
+use causeway_interwork::gateway::Config as GwConfig;
 use causeway_sip::transaction::TimerConfig;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -70,7 +70,20 @@ pub(super) fn start(
         cfg.h225_local,
         cfg.gatekeeper
     );
-    let gw = Gateway::new(cfg, Box::new(StdRng::from_entropy()));
+    // the calls' media taps listen where the node's media does (the SIP side's relay or
+    // the UAs themselves send there)
+    let media_ip = config
+        .media
+        .address
+        .or_else(|| {
+            bound
+                .iter()
+                .map(|(_, a, _)| a.ip())
+                .find(|ip| !ip.is_unspecified())
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let status = StatusHandle::default();
-    Ok((driver::spawn(gw, sockets, status.clone()), status))
+    let rng = Box::new(StdRng::from_entropy());
+    let task = driver::spawn(cfg, rng, sockets, media_ip, status.clone());
+    Ok((task, status))
 }

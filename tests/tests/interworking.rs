@@ -89,7 +89,7 @@ fn rtp(ep: &H323Endpoint) -> Value {
     ep.wait("rtp counts", T, |v| v["event"] == "rtp")
 }
 
-fn sip_to_h323(fast_start: bool) {
+fn sip_to_h323(fast_start: bool, scenario: &str) {
     let iw = node();
     // slow start: bob opens its own channel too (--both-ways), so that RTP flows both ways
     let more: &[&str] = if fast_start {
@@ -98,7 +98,7 @@ fn sip_to_h323(fast_start: bool) {
         &["--both-ways"]
     };
     let bob = endpoint(&iw, "bob", "e164:2002", more);
-    let o = sipp_uac_with(&iw.node, "uac_iw.xml", "2002", "u1", 1, 1, &["-rtp_echo"]);
+    let o = sipp_uac_with(&iw.node, scenario, "2002", "u1", 1, 1, &["-rtp_echo"]);
     assert!(
         o.status.success(),
         "sipp call to H.323 failed: {}\n{}\nnode log:\n{}",
@@ -129,12 +129,22 @@ fn sip_to_h323(fast_start: bool) {
 
 #[test]
 fn sip_calls_an_h323_endpoint_with_fast_start_and_audio() {
-    sip_to_h323(true);
+    sip_to_h323(true, "uac_iw.xml");
 }
 
 #[test]
 fn sip_calls_an_h323_endpoint_that_refuses_fast_start() {
-    sip_to_h323(false);
+    sip_to_h323(false, "uac_iw.xml");
+}
+
+#[test]
+fn a_delayed_offer_invite_reaches_an_h323_endpoint_with_audio() {
+    sip_to_h323(true, "uac_iw_delayed.xml");
+}
+
+#[test]
+fn a_delayed_offer_invite_reaches_a_slow_start_h323_endpoint() {
+    sip_to_h323(false, "uac_iw_delayed.xml");
 }
 
 #[test]

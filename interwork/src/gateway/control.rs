@@ -26,6 +26,8 @@ pub enum Event {
     Failed(String),
     /// endSessionCommand: the far side ends H.245 (the call ends with ReleaseComplete).
     EndSession,
+    /// A UserInputIndication digit, with its duration when it was a `signal`.
+    Digit(char, Option<u16>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +52,10 @@ pub struct Control {
     ours_ack: Option<(SocketAddr, Option<SocketAddr>)>,
     theirs: Option<Format>,
     ready: bool,
+    /// fastStart opened the channels: only answer (TCS, MSD, the far end's channels).
+    passive: bool,
+    /// The far end's TCS announced DTMF as `signal` (else digits go as alphanumeric).
+    remote_signal: bool,
 }
 
 impl Control {
@@ -63,7 +69,24 @@ impl Control {
             ours_ack: None,
             theirs: None,
             ready: false,
+            passive: false,
+            remote_signal: false,
         }
+    }
+
+    /// H.245 beside fastStart channels (H.323 8.1.7.1: capability exchange and MSD still
+    /// run): answers the far end, opens no channel of its own.
+    pub fn passive(local: Media, sdn: u32) -> Control {
+        Control {
+            passive: true,
+            ..Control::new(local, sdn)
+        }
+    }
+
+    /// Whether digits should go as UserInputIndication `signal` (with a duration): the far
+    /// end's TCS said it takes DTMF signals, or no TCS came yet (H.323 terminals take both).
+    pub fn remote_takes_signal(&self) -> bool {
+        self.remote_caps.is_none() || self.remote_signal
     }
 
     /// Our TerminalCapabilitySet and MasterSlaveDetermination, encoded.
@@ -92,6 +115,11 @@ impl Control {
             H245Msg::command(h245::CommandMessage::endSessionCommand(_)) => {
                 events.push(Event::EndSession)
             }
+            H245Msg::indication(h245::IndicationMessage::userInput(u)) => {
+                if let Some((d, ms)) = crate::dtmf::digit_of_uii(&u) {
+                    events.push(Event::Digit(d, ms));
+                }
+            }
             _ => {}
         }
         for m in out {
@@ -113,6 +141,7 @@ impl Control {
         match r {
             R::terminalCapabilitySet(t) => {
                 self.remote_caps = Some(caps::formats_from_tcs(&t));
+                self.remote_signal = takes_dtmf_signal(&t);
                 out.push(ep::tcs_ack(t.sequence_number.0));
                 self.open_ours(out, events);
             }
@@ -159,14 +188,11 @@ impl Control {
                 }
                 self.msd = Msd::Done;
             }
-            R::openLogicalChannelAck(a) => {
-                if a.forward_logical_channel_number.0 == OUR_LCN {
-                    self.ours_ack = caps::ack_addresses(&a);
-                    if self.ours_ack.is_none() {
-                        events.push(Event::Failed(
-                            "channel acknowledged without a media address".into(),
-                        ));
-                    }
+            R::openLogicalChannelAck(a) if a.forward_logical_channel_number.0 == OUR_LCN => {
+                self.ours_ack = caps::ack_addresses(&a);
+                if self.ours_ack.is_none() {
+                    let why = "channel acknowledged without a media address";
+                    events.push(Event::Failed(why.into()));
                 }
             }
             R::openLogicalChannelReject(r) if r.forward_logical_channel_number.0 == OUR_LCN => {
@@ -185,7 +211,7 @@ impl Control {
 
     /// Opens our audio channel with the first SIP codec the far end can receive.
     fn open_ours(&mut self, out: &mut Vec<H245Msg>, events: &mut Vec<Event>) {
-        if self.ours.is_some() {
+        if self.ours.is_some() || self.passive {
             return;
         }
         let (Some(remote), Some(audio)) = (self.remote_caps.as_ref(), self.audio()) else {
@@ -264,6 +290,20 @@ impl Control {
             }],
         }))
     }
+}
+
+/// Whether a TCS lists userInputCapability `dtmf` (H.245: signal with duration).
+fn takes_dtmf_signal(t: &h245::TerminalCapabilitySet) -> bool {
+    t.capability_table.iter().flat_map(|s| s.iter()).any(|e| {
+        matches!(
+            &e.capability,
+            Some(h245::Capability::receiveUserInputCapability(
+                h245::UserInputCapability::dtmf(_)
+            )) | Some(h245::Capability::receiveAndTransmitUserInputCapability(
+                h245::UserInputCapability::dtmf(_)
+            ))
+        )
+    })
 }
 
 /// Whether an encoded H.245 message is endSessionCommand.

@@ -12,6 +12,7 @@
 
 mod control;
 mod h225;
+mod media_path;
 mod sip_ua;
 mod to_h323;
 mod to_sip;
@@ -19,7 +20,9 @@ mod to_sip;
 #[cfg(test)]
 mod tests;
 
-use crate::media::Media;
+pub use media_path::{TapAddrs, TapCmd, TapPorts};
+
+use crate::media::{Format, Media};
 use bytes::Bytes;
 use causeway_sip::message::{Message, Method};
 use causeway_sip::transaction::TimerConfig;
@@ -69,6 +72,12 @@ pub enum Input {
     H225 { conn: ConnId, data: Vec<u8> },
     /// A connection closed (or could not be opened).
     Closed { conn: ConnId },
+    /// A digit the SIP side sent in call `call`'s media (RFC 4733, seen by its tap).
+    Digit {
+        call: u64,
+        digit: char,
+        duration_ms: u16,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -89,6 +98,11 @@ pub enum Output {
     },
     Close {
         conn: ConnId,
+    },
+    /// A command for call `call`'s media tap.
+    Tap {
+        call: u64,
+        cmd: TapCmd,
     },
 }
 
@@ -151,10 +165,18 @@ struct Call {
     leg: h225::Leg,
     /// The Setup waiting for its connection (calls from SIP).
     pending_setup: Option<Vec<u8>>,
-    /// The offer as the originating side made it.
+    /// The offer towards the far side: calls from SIP, the SIP offer as the H.323 side is
+    /// told it (through the tap); calls from H.323, the Setup's fastStart offer (`None`: a
+    /// Setup without fastStart, a delayed-offer INVITE).
     offer: Option<Media>,
-    /// The other side's media as an SDP answer describes it (what re-INVITEs are told).
-    answer: Option<Media>,
+    /// The H.323 side's media (where it receives): what the SIP side is told, through the tap.
+    h323_media: Option<Media>,
+    /// The telephone-event the SIP side uses (the tap makes and takes its events).
+    sip_te: Option<Format>,
+    /// The call's media tap.
+    tap: Option<TapAddrs>,
+    /// A call from SIP whose INVITE had no SDP: the 2xx carries our offer, the ACK the answer.
+    delayed: bool,
     /// Our ACK of the SIP side's 2xx, sent again for each retransmitted 2xx.
     ack: Option<Bytes>,
     /// The Setup's fastStart proposals (calls from H.323).
@@ -174,6 +196,7 @@ struct Call {
 pub struct Gateway {
     cfg: Config,
     rng: Box<dyn RngCore + Send>,
+    ports: Box<dyn TapPorts>,
     calls: HashMap<u64, Call>,
     by_call_id: HashMap<String, u64>,
     by_conn: HashMap<ConnId, u64>,
@@ -190,10 +213,11 @@ fn linger(t: &TimerConfig) -> Duration {
 }
 
 impl Gateway {
-    pub fn new(cfg: Config, rng: Box<dyn RngCore + Send>) -> Gateway {
+    pub fn new(cfg: Config, rng: Box<dyn RngCore + Send>, ports: Box<dyn TapPorts>) -> Gateway {
         Gateway {
             cfg,
             rng,
+            ports,
             calls: HashMap::new(),
             by_call_id: HashMap::new(),
             by_conn: HashMap::new(),
@@ -252,6 +276,11 @@ impl Gateway {
                 }
             }
             Input::H225 { conn, data } => self.on_h225(conn, &data, now, out),
+            Input::Digit {
+                call,
+                digit,
+                duration_ms,
+            } => self.digit_from_sip(call, digit, duration_ms, out),
             Input::Closed { conn } => {
                 self.fresh.remove(&conn);
                 if let Some(id) = self.by_conn.remove(&conn) {
@@ -281,7 +310,7 @@ impl Gateway {
         match (method, id) {
             (Some(Method::Invite), None) => self.sip_invite(msg, now, out),
             (Some(Method::Invite), Some(id)) => self.sip_reinvite(id, msg, now, out),
-            (Some(Method::Ack), Some(id)) => self.sip_ack(id, &msg),
+            (Some(Method::Ack), Some(id)) => self.sip_ack(id, &msg, now, out),
             (Some(Method::Ack), None) => {}
             (Some(Method::Bye), Some(id)) => self.sip_bye(id, &msg, now, out),
             (Some(Method::Cancel), Some(id)) => self.sip_cancel(id, &msg, now, out),
@@ -334,7 +363,7 @@ impl Gateway {
             out,
         );
         self.release_h323(id, 100, out); // Q.850 100: invalid information element contents
-        self.finish(id, now);
+        self.finish(id, now, out);
     }
 
     fn h323_gone(&mut self, id: u64, now: Instant, out: &mut Vec<Output>) {
@@ -347,7 +376,7 @@ impl Gateway {
         } else {
             self.end_sip(id, 503, "Service Unavailable (H.323 side closed)", now, out);
         }
-        self.finish(id, now);
+        self.finish(id, now, out);
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
@@ -413,7 +442,7 @@ impl Gateway {
             // RFC 3261 13.3.1.4: no ACK for the 2xx; the dialog ends with a BYE
             self.end_sip(id, 0, "", now, out);
             self.release_h323(id, 41, out);
-            self.finish(id, now);
+            self.finish(id, now, out);
         } else if invite_timed_out {
             self.sip_failed(id, 408, now, out);
         } else if expired {
@@ -438,7 +467,7 @@ impl Gateway {
             out,
         );
         self.release_h323(id, 102, out); // recovery on timer expiry
-        self.finish(id, now);
+        self.finish(id, now, out);
     }
 
     fn new_call_id(&mut self) -> u64 {
@@ -459,17 +488,22 @@ impl Gateway {
         self.calls.insert(id, c);
     }
 
-    /// The call is over: its H.323 connection goes, its SIP side lingers for retransmissions.
-    fn finish(&mut self, id: u64, now: Instant) {
+    /// The call is over: its H.323 connection and its tap go, its SIP side lingers for
+    /// retransmissions.
+    fn finish(&mut self, id: u64, now: Instant, out: &mut Vec<Output>) {
         let l = linger(&self.cfg.timers);
-        if let Some(c) = self.calls.get_mut(&id) {
-            if c.phase != Phase::Answered && c.phase != Phase::Ended {
-                // counted as failed by whoever refused it; answered calls ended normally
-            }
-            c.phase = Phase::Ended;
-            c.deadline = None;
-            c.linger = Some(now + l);
-            self.by_conn.remove(&c.leg.conn);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.phase = Phase::Ended;
+        c.deadline = None;
+        c.linger = Some(now + l);
+        self.by_conn.remove(&c.leg.conn);
+        if c.tap.take().is_some() {
+            out.push(Output::Tap {
+                call: id,
+                cmd: TapCmd::Close,
+            });
         }
     }
 

@@ -284,6 +284,11 @@ impl Uas {
         self.ok = None;
     }
 
+    /// Our 2xx is out and not acknowledged yet.
+    pub fn awaiting_ack(&self) -> bool {
+        self.ok.is_some()
+    }
+
     /// Whether the 2xx went unacknowledged for 64*T1 (the call is then ended with a BYE).
     pub fn handle_timeout(&mut self, now: Instant, t: &TimerConfig) -> (Option<Bytes>, bool) {
         let _ = self.tx.handle_timeout(now);

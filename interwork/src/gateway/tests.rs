@@ -5,6 +5,7 @@
 use super::*;
 use crate::fast_start;
 use crate::media::{Codec, Direction, Format, Kind, Stream};
+use crate::tap::Side;
 use causeway_h323::endpoint::{self as ep, CallIds};
 use causeway_h323::q931::{CallReference, CauseValue, MessageType, Q931};
 use rand::rngs::StdRng;
@@ -24,7 +25,35 @@ fn gw() -> Gateway {
         answer_timeout: Duration::from_secs(60),
         timers: TimerConfig::default(),
     };
-    Gateway::new(cfg, Box::new(StdRng::seed_from_u64(7)))
+    Gateway::new(cfg, Box::new(StdRng::seed_from_u64(7)), Box::new(FakeTaps))
+}
+
+/// Taps at fixed addresses: the SIP side at 127.0.0.9:6000, the H.323 side at :7000.
+struct FakeTaps;
+
+const TAP_SIP: (u16, u16) = (6000, 6001);
+const TAP_H323: (u16, u16) = (7000, 7001);
+
+fn tap_addr(p: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 9], p))
+}
+
+impl TapPorts for FakeTaps {
+    fn open(&mut self, _call: u64) -> Result<TapAddrs, String> {
+        Ok(TapAddrs {
+            sip: (tap_addr(TAP_SIP.0), tap_addr(TAP_SIP.1)),
+            h323: (tap_addr(TAP_H323.0), tap_addr(TAP_H323.1)),
+        })
+    }
+}
+
+fn tap_cmds(out: &[Output]) -> Vec<TapCmd> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Tap { cmd, .. } => Some(cmd.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 const SDP: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
@@ -134,6 +163,9 @@ fn sip_invite_becomes_a_setup_with_fast_start_and_the_answer_a_200() {
         "G.711 u/A each way: {}",
         setup.fast_start.len()
     );
+    // the H.323 side is offered the tap's H.323-facing pair
+    let proposed = fast_start::offer_from_proposals(&setup.fast_start).unwrap();
+    assert_eq!(proposed.streams[0].rtp, tap_addr(TAP_H323.0));
     // the callee accepts A-law in Connect
     let accepted = fast_start::accept(&setup.fast_start, &answer_media(40100)).unwrap();
     let ids = CallIds {
@@ -157,16 +189,76 @@ fn sip_invite_becomes_a_setup_with_fast_start_and_the_answer_a_200() {
     let sip = sip_out(&out);
     assert_eq!(sip.len(), 1, "{out:?}");
     assert_eq!(sip[0].status(), Some(200));
+    // the SIP side is answered with the tap's SIP-facing pair, telephone-event kept (the
+    // tap takes the events), and the tap is told where the H.323 side receives
     let answer = crate::sdp_map::from_sdp(sip[0].body()).unwrap();
-    assert_eq!(
-        answer.streams[0].rtp,
-        SocketAddr::from(([198, 51, 100, 7], 40100))
-    );
+    assert_eq!(answer.streams[0].rtp, tap_addr(TAP_SIP.0));
     assert_eq!(answer.streams[0].formats[0].codec, Codec::Pcma);
+    assert!(answer.streams[0]
+        .formats
+        .iter()
+        .any(|f| f.codec == Codec::TelephoneEvent && f.pt == 101));
+    let h323_at = SocketAddr::from(([198, 51, 100, 7], 40100));
+    assert!(
+        tap_cmds(&out)
+            .iter()
+            .any(|c| matches!(c, TapCmd::Peer { side: Side::H323, rtp, .. } if *rtp == h323_at)),
+        "{out:?}"
+    );
     // the 2xx is sent again until the ACK
     out.clear();
     g.handle_timeout(now + Duration::from_millis(600), &mut out);
     assert_eq!(sip_out(&out).first().and_then(|m| m.status()), Some(200));
+    // a digit the SIP side sent (seen by the tap) goes as a UserInputIndication signal
+    out.clear();
+    g.handle(
+        Input::Digit {
+            call: 1,
+            digit: '7',
+            duration_ms: 160,
+        },
+        now,
+        &mut out,
+    );
+    let uii = h225_out(&out);
+    assert_eq!(uii.len(), 1, "{out:?}");
+    let m = ep::decode_h245(&uii[0].1.h245[0]).unwrap();
+    let ep::H245Msg::indication(
+        causeway_h323_asn1::multimedia_system_control::IndicationMessage::userInput(u),
+    ) = m
+    else {
+        panic!("not a UII: {m:?}");
+    };
+    assert_eq!(crate::dtmf::digit_of_uii(&u), Some(('7', Some(160))));
+    // a UII from H.323 goes into the SIP side's stream through the tap
+    let uii = ep::encode_h245(&crate::dtmf::uii_alpha('#')).unwrap();
+    let ids = CallIds {
+        crv: setup.cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let fac = ep::encode_uu(ep::facility_uuie(&ids), true, vec![uii]).unwrap();
+    let mut q = Q931::new(
+        MessageType::Facility,
+        CallReference::new(setup.cr, true).unwrap(),
+    );
+    q.set_user_user(&fac).unwrap();
+    out.clear();
+    g.handle(
+        Input::H225 {
+            conn,
+            data: q.encode(),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(
+        tap_cmds(&out),
+        vec![TapCmd::Digit {
+            digit: '#',
+            duration_ms: 100
+        }]
+    );
     // BYE from SIP: 200 and ReleaseComplete with cause 16
     let bye = Bytes::from(
         "BYE sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb\r\n\
@@ -334,10 +426,11 @@ fn h323_setup_becomes_an_invite_and_the_200_a_connect_with_fast_start() {
     assert_eq!(inv.request_uri_str(), Some("sip:bob@example.com"));
     assert!(inv.header("From").unwrap().contains("sip:3001@"));
     let offer = crate::sdp_map::from_sdp(inv.body()).unwrap();
-    assert_eq!(
-        offer.streams[0].rtp,
-        SocketAddr::from(([198, 51, 100, 7], 50000))
-    );
+    assert_eq!(offer.streams[0].rtp, tap_addr(TAP_SIP.0));
+    assert!(offer.streams[0]
+        .formats
+        .iter()
+        .any(|f| f.codec == Codec::TelephoneEvent));
     let mut out = Vec::new();
     g.handle(
         Input::Sip {
@@ -422,4 +515,125 @@ fn a_connection_without_setup_is_closed_at_its_deadline() {
     g.handle_timeout(t, &mut out);
     assert_eq!(out, vec![Output::Close { conn }]);
     assert_eq!(g.poll_timeout(), None);
+}
+
+#[test]
+fn a_delayed_offer_gets_the_h323_side_s_media_as_the_offer_in_the_200() {
+    let mut g = gw();
+    let now = Instant::now();
+    let inv = String::from_utf8(invite("c7@x", "sip:2002@127.0.0.1:40000").to_vec()).unwrap();
+    let head = inv.split("Content-Type").next().unwrap();
+    let msg = format!("{head}Content-Length: 0\r\n\r\n");
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: Bytes::from(msg),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(sip_out(&out)[0].status(), Some(100), "{out:?}");
+    let conn = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("a connection to the gatekeeper");
+    out.clear();
+    g.handle(Input::Connected { conn }, now, &mut out);
+    let setup = h225_out(&out).remove(0).1;
+    let proposed = fast_start::offer_from_proposals(&setup.fast_start).unwrap();
+    let codecs: Vec<Codec> = proposed.streams[0]
+        .formats
+        .iter()
+        .map(|f| f.codec)
+        .collect();
+    assert!(
+        codecs.starts_with(&[Codec::Pcmu, Codec::Pcma]),
+        "{codecs:?}"
+    );
+    assert_eq!(proposed.streams[0].rtp, tap_addr(TAP_H323.0));
+}
+
+#[test]
+fn a_delayed_offer_is_answered_in_the_ack() {
+    let mut g = gw();
+    let now = Instant::now();
+    let inv = String::from_utf8(invite("c8@x", "sip:2002@127.0.0.1:40000").to_vec()).unwrap();
+    let head = inv.split("Content-Type").next().unwrap();
+    let mut out = Vec::new();
+    let data = Bytes::from(format!("{head}Content-Length: 0\r\n\r\n"));
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data,
+        },
+        now,
+        &mut out,
+    );
+    let conn = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .unwrap();
+    out.clear();
+    g.handle(Input::Connected { conn }, now, &mut out);
+    let setup = h225_out(&out).remove(0).1;
+    // the callee takes mu-law
+    let mut pcmu = answer_media(40200);
+    pcmu.streams[0].formats = vec![Format {
+        pt: 0,
+        codec: Codec::Pcmu,
+        fmtp: None,
+    }];
+    let accepted = fast_start::accept(&setup.fast_start, &pcmu).unwrap();
+    let ids = CallIds {
+        crv: setup.cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let mut body = ep::connect_uuie(&ids, None).unwrap();
+    if let h225::Body::connect(c) = &mut body {
+        c.fast_start = Some(accepted.into_iter().map(Into::into).collect());
+    }
+    out.clear();
+    let data = from_h323(MessageType::Connect, setup.cr, true, body, None);
+    g.handle(Input::H225 { conn, data }, now, &mut out);
+    let ok = sip_out(&out).remove(0);
+    assert_eq!(ok.status(), Some(200));
+    let offer = crate::sdp_map::from_sdp(ok.body()).unwrap();
+    assert_eq!(offer.streams[0].rtp, tap_addr(TAP_SIP.0));
+    assert_eq!(offer.streams[0].formats[0].codec, Codec::Pcmu);
+    // the ACK's answer tells the tap where the SIP side receives
+    let sdp = "v=0\r\no=a 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 31000 RTP/AVP 0\r\n";
+    let ack = format!(
+        "ACK sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKack\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>;tag=x\r\nCall-ID: c8@x\r\n\
+CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: Bytes::from(ack),
+        },
+        now,
+        &mut out,
+    );
+    let sip_at = SocketAddr::from(([192, 0, 2, 10], 31000));
+    assert!(
+        tap_cmds(&out)
+            .iter()
+            .any(|c| matches!(c, TapCmd::Peer { side: Side::Sip, rtp, .. } if *rtp == sip_at)),
+        "{out:?}"
+    );
+    // no more 2xx retransmissions
+    out.clear();
+    g.handle_timeout(now + Duration::from_secs(1), &mut out);
+    assert!(sip_out(&out).is_empty(), "{out:?}");
 }

@@ -8,8 +8,10 @@
 
 use super::control::{self, Control};
 use super::h225::{self, Incoming, Leg};
+use super::media_path::{self, TapAddrs, TapCmd};
 use super::sip_ua::{self, Dialog, Uas};
 use super::{Call, Gateway, Origin, Output, Phase};
+use crate::tap::Side;
 use crate::{cause, fast_start, media::Media, sdp_map};
 use causeway_h323::endpoint::CallIds;
 use causeway_h323::q931::{CallReference, MessageType};
@@ -17,66 +19,94 @@ use causeway_sip::message::Message;
 use std::time::Instant;
 
 impl Gateway {
-    /// A new INVITE from the proxy.
+    /// A new INVITE from the proxy: checked, then placed as a Setup ([`Gateway::place`]).
     pub(super) fn sip_invite(&mut self, msg: Message, now: Instant, out: &mut Vec<Output>) {
         if self.active() >= self.cfg.max_calls {
             self.counters.refused += 1;
-            return self.reply(
-                &msg,
-                503,
-                "Service Unavailable (interworking call limit)",
-                out,
-            );
+            let reason = "Service Unavailable (interworking call limit)";
+            return self.reply(&msg, 503, reason, out);
         }
         let Some(callee) = sip_ua::ruri_user(&msg) else {
             return self.reply(&msg, 404, "Not Found (no user part to dial on H.323)", out);
         };
-        let offer = if msg.body().is_empty() {
-            None
+        // RFC 3264 delayed offer: the H.323 side is offered every audio codec the gateway
+        // maps; what it picks is the 200's offer, the ACK brings the SIP side's answer
+        let delayed = msg.body().is_empty();
+        let parsed = if delayed {
+            Ok(media_path::every_audio_codec())
         } else {
-            match sdp_map::from_sdp(msg.body()) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.counters.malformed += 1;
-                    return self.reply(&msg, 400, &format!("Bad Request (SDP: {e})"), out);
-                }
+            sdp_map::from_sdp(msg.body())
+        };
+        let offer = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                self.counters.malformed += 1;
+                return self.reply(&msg, 400, &format!("Bad Request (SDP: {e})"), out);
             }
         };
-        let proposals = match &offer {
-            Some(m) => match fast_start::proposals(m, 1) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.counters.failed += 1;
-                    let reason = format!("Not Acceptable Here ({e})");
-                    return self.reply(&msg, 488, &reason, out);
-                }
-            },
-            None => Vec::new(),
-        };
-        let (user, display) = sip_ua::caller_of(&msg);
-        let caller = user.unwrap_or_else(|| "anonymous".into());
         let tag = sip_ua::token(&mut *self.rng);
         let Some(dialog) = Dialog::uas(&msg, &tag) else {
-            return self.reply(
-                &msg,
-                400,
-                "Bad Request (no From, To, Call-ID or Contact)",
-                out,
-            );
+            let reason = "Bad Request (no From, To, Call-ID or Contact)";
+            return self.reply(&msg, 400, reason, out);
         };
+        let id = self.new_call_id();
+        let tap = match self.ports.open(id) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("interworking: no media ports for a call: {e}");
+                return self.reply(&msg, 503, "Service Unavailable (no media ports)", out);
+            }
+        };
+        // the H.323 side must be offered at least one codec it can be told
+        if let Err(e) = fast_start::proposals(&media_path::h323_view(&offer, Some(tap)), 1) {
+            self.counters.failed += 1;
+            out.push(Output::Tap {
+                call: id,
+                cmd: TapCmd::Close,
+            });
+            return self.reply(&msg, 488, &format!("Not Acceptable Here ({e})"), out);
+        }
+        self.place(
+            id,
+            msg,
+            dialog,
+            tag,
+            (offer, tap, delayed),
+            callee,
+            now,
+            out,
+        );
+    }
+
+    /// Sends the Setup of a checked INVITE (with the media through `tap`) and keeps the call.
+    #[allow(clippy::too_many_arguments)]
+    fn place(
+        &mut self,
+        id: u64,
+        msg: Message,
+        dialog: Dialog,
+        tag: String,
+        (offer, tap, delayed): (Media, TapAddrs, bool),
+        callee: String,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let (user, display) = sip_ua::caller_of(&msg);
+        let caller = user.unwrap_or_else(|| "anonymous".into());
+        let towards_h323 = media_path::h323_view(&offer, Some(tap));
+        let proposals = fast_start::proposals(&towards_h323, 1).unwrap_or_default();
+        let cr = CallReference::new((self.rng.next_u32() as u16 & 0x7fff).max(1), false);
         let leg = Leg {
             conn: self.new_conn(),
-            cr: match CallReference::new((self.rng.next_u32() as u16 & 0x7fff).max(1), false) {
-                Ok(cr) => cr,
-                Err(_) => CallReference::dummy(),
-            },
+            cr: cr.unwrap_or_else(|_| CallReference::dummy()),
             ids: self.new_ids(),
             tunneling: true,
         };
+        let (from, to) = (h225::alias_of(&caller), h225::alias_of(&callee));
         let setup = leg.setup(
-            &h225::alias_of(&caller),
+            &from,
             display.as_deref(),
-            &h225::alias_of(&callee),
+            &to,
             self.cfg.h225_local,
             proposals,
         );
@@ -84,20 +114,17 @@ impl Gateway {
             Ok(s) => s,
             Err(e) => {
                 tracing::info!("interworking: Setup for `{callee}` not built: {e}");
+                out.push(Output::Tap {
+                    call: id,
+                    cmd: TapCmd::Close,
+                });
                 return self.reply(&msg, 484, "Address Incomplete (not an H.323 alias)", out);
             }
         };
         self.counters.calls_from_sip += 1;
         let mut uas = Uas::new(msg, tag, now, &self.cfg.timers);
-        let trying = uas.respond(
-            100,
-            "Trying",
-            None,
-            self.cfg.sip_local,
-            now,
-            &self.cfg.timers,
-        );
-        if let Some(b) = trying {
+        let (me, t) = (self.cfg.sip_local, &self.cfg.timers);
+        if let Some(b) = uas.respond(100, "Trying", None, me, now, t) {
             out.push(Output::Sip {
                 to: self.cfg.proxy,
                 data: b,
@@ -107,7 +134,7 @@ impl Gateway {
             conn: leg.conn,
             to: self.cfg.gatekeeper,
         });
-        let id = self.new_call_id();
+        let sip_te = media_path::telephone_event(&offer);
         let session = self.rng.next_u64() >> 1;
         let call = Call {
             origin: Origin::Sip,
@@ -120,8 +147,11 @@ impl Gateway {
             uac: Vec::new(),
             leg,
             pending_setup: Some(setup),
-            offer,
-            answer: None,
+            offer: Some(towards_h323),
+            h323_media: None,
+            sip_te: sip_te.clone(),
+            tap: Some(tap),
+            delayed,
             ack: None,
             proposals: Vec::new(),
             control: None,
@@ -132,6 +162,12 @@ impl Gateway {
             h245_ended: false,
         };
         self.insert(id, call);
+        if let Some(c) = self.calls.get(&id) {
+            self.tap_cmd(id, c, TapCmd::SipTelephoneEvent(sip_te.map(|f| f.pt)), out);
+        }
+        if !delayed {
+            self.tap_peer(id, Side::Sip, &offer, out);
+        }
     }
 
     pub(super) fn new_ids(&mut self) -> CallIds {
@@ -180,10 +216,10 @@ impl Gateway {
         if c.phase == Phase::Ended {
             return;
         }
-        if !m.fast_start.is_empty() && c.answer.is_none() {
+        if !m.fast_start.is_empty() && c.h323_media.is_none() {
             if let Some(offer) = &c.offer {
                 match fast_start::answer_from_accepted(&m.fast_start, offer) {
-                    Ok(a) => c.answer = Some(a),
+                    Ok(a) => c.h323_media = Some(a),
                     Err(e) => tracing::info!("interworking: fastStart answer unusable: {e}"),
                 }
             }
@@ -193,23 +229,28 @@ impl Gateway {
                 c.phase = Phase::Early;
                 self.respond_invite(id, 180, "Ringing", false, now, out);
             }
-            MessageType::Progress if c.answer.is_some() => {
+            MessageType::Progress if c.h323_media.is_some() => {
                 c.phase = Phase::Early;
                 self.respond_invite(id, 183, "Session Progress", true, now, out);
             }
             MessageType::CallProceeding => {}
             MessageType::Connect => {
-                if c.answer.is_some() {
+                // H.323 8.1.7.1: without a fastStart answer the media comes with H.245
+                let fast = c.h323_media.is_some();
+                let local = c.offer.clone().unwrap_or_default();
+                let mut ctl = if fast {
+                    Control::passive(local, self.rng.next_u32())
+                } else {
+                    Control::new(local, self.rng.next_u32())
+                };
+                let msgs = ctl.start();
+                c.control = Some(ctl);
+                if fast {
                     self.answered_from_h323(id, now, out);
                 } else {
-                    // H.323 8.1.7.1: fastStart refused; the media comes with H.245
                     c.phase = Phase::Early;
-                    let local = c.offer.clone().unwrap_or_default();
-                    let mut ctl = Control::new(local, self.rng.next_u32());
-                    let msgs = ctl.start();
-                    c.control = Some(ctl);
-                    self.send_h245(id, msgs, out);
                 }
+                self.send_h245(id, msgs, out);
             }
             _ => {}
         }
@@ -226,6 +267,9 @@ impl Gateway {
         c.phase = Phase::Answered;
         c.deadline = None;
         self.counters.answered += 1;
+        if let Some(m) = c.h323_media.clone() {
+            self.tap_peer(id, Side::H323, &m, out);
+        }
         self.respond_invite(id, 200, "OK", true, now, out);
     }
 
@@ -245,11 +289,7 @@ impl Gateway {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        let sdp = if with_sdp {
-            c.answer.as_ref().map(|a| sdp_of(a, c))
-        } else {
-            None
-        };
+        let sdp = if with_sdp { sip_sdp(c) } else { None };
         if let Some(u) = c.uas.as_mut() {
             if let Some(b) = u.respond(status, reason, sdp.as_deref(), me, now, &t) {
                 out.push(Output::Sip { to: proxy, data: b });
@@ -275,12 +315,41 @@ impl Gateway {
         let reason = format!("{} (H.323 cause {q850})", reason_phrase(status));
         self.end_sip(id, status, &reason, now, out);
         out.push(Output::Close { conn });
-        self.finish(id, now);
+        self.finish(id, now, out);
     }
 
-    pub(super) fn sip_ack(&mut self, id: u64, _msg: &Message) {
-        if let Some(u) = self.calls.get_mut(&id).and_then(|c| c.uas.as_mut()) {
+    /// The ACK of our 2xx; for a delayed offer it carries the SIP side's answer.
+    pub(super) fn sip_ack(&mut self, id: u64, msg: &Message, now: Instant, out: &mut Vec<Output>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let acked = c.uas.as_ref().is_some_and(|u| u.awaiting_ack());
+        if let Some(u) = c.uas.as_mut() {
             u.acked();
+        }
+        if !(acked && c.delayed) {
+            return;
+        }
+        c.delayed = false;
+        match sdp_map::from_sdp(msg.body()) {
+            Ok(m) if !msg.body().is_empty() => {
+                c.sip_te = media_path::telephone_event(&m);
+                let te = c.sip_te.as_ref().map(|f| f.pt);
+                if let Some(c) = self.calls.get(&id) {
+                    self.tap_cmd(id, c, TapCmd::SipTelephoneEvent(te), out);
+                }
+                self.tap_peer(id, Side::Sip, &m, out);
+            }
+            other => {
+                // RFC 3264 5: the answer is mandatory; without one the call cannot go on
+                if other.is_err() {
+                    self.counters.malformed += 1;
+                }
+                tracing::info!("interworking: the ACK of a delayed offer has no usable answer");
+                self.end_sip(id, 0, "", now, out);
+                self.release_h323(id, 31, out); // normal, unspecified
+                self.finish(id, now, out);
+            }
         }
     }
 
@@ -289,7 +358,7 @@ impl Gateway {
         let live = self.calls.get(&id).is_some_and(|c| c.phase != Phase::Ended);
         if live {
             self.release_h323(id, 16, out); // normal call clearing
-            self.finish(id, now);
+            self.finish(id, now, out);
         }
     }
 
@@ -307,7 +376,7 @@ impl Gateway {
         if pending {
             self.end_sip(id, 487, "Request Terminated", now, out);
             self.release_h323(id, 16, out);
-            self.finish(id, now);
+            self.finish(id, now, out);
         }
     }
 
@@ -337,7 +406,7 @@ impl Gateway {
         if c.phase != Phase::Answered {
             return self.reply(&msg, 491, "Request Pending", out);
         }
-        let sdp = c.answer.as_ref().map(|a| sdp_of(a, c));
+        let sdp = sip_sdp(c);
         let mut b = msg.response(200, "OK");
         b.header("Contact", &format!("<sip:gw@{}>", self.cfg.sip_local));
         if let Some(s) = &sdp {
@@ -398,7 +467,7 @@ impl Gateway {
         };
         match ev {
             control::Event::Ready(answer) => {
-                c.answer = Some(answer);
+                c.h323_media = Some(answer);
                 match c.origin {
                     Origin::Sip => self.answered_from_h323(id, now, out),
                     Origin::H323 => self.h245_ready_for_sip(id, now, out),
@@ -409,9 +478,12 @@ impl Gateway {
                 self.counters.failed += 1;
                 self.end_sip(id, 488, &format!("Not Acceptable Here ({why})"), now, out);
                 self.release_h323(id, 65, out); // bearer capability not implemented
-                self.finish(id, now);
+                self.finish(id, now, out);
             }
             control::Event::EndSession => {}
+            control::Event::Digit(digit, duration) => {
+                self.digit_from_h323(id, digit, duration, out)
+            }
         }
     }
 
@@ -451,6 +523,12 @@ impl Gateway {
             Err(e) => tracing::warn!("interworking: Facility not built: {e}"),
         }
     }
+}
+
+/// The SDP the SIP side gets from us: the H.323 side's media through the tap.
+pub(super) fn sip_sdp(c: &Call) -> Option<Vec<u8>> {
+    let m = c.h323_media.as_ref()?;
+    Some(sdp_of(&media_path::sip_view(m, c.tap, c.sip_te.clone()), c))
 }
 
 /// The SDP we send for `m`: o= with the call's session id and a version bumped per change.

@@ -9,9 +9,11 @@
 
 use super::control::Control;
 use super::h225::{self, Incoming, Leg};
+use super::media_path::{self, TapAddrs, TapCmd};
 use super::sip_ua::{self, NewInvite, Uac};
-use super::to_h323::sdp_of;
 use super::{Call, ConnId, Gateway, Origin, Output, Phase};
+use crate::media::Media;
+use crate::tap::Side;
 use crate::{cause, fast_start, sdp_map};
 use causeway_h323::asn;
 use causeway_h323::endpoint::CallIds;
@@ -74,17 +76,42 @@ impl Gateway {
                 }
             }
         };
-        let (user, display) = h225::source_of(&m);
+        let id = self.new_call_id();
+        let tap = match self.ports.open(id) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("interworking: no media ports for a call: {e}");
+                return refuse(&leg, 47, out);
+            }
+        };
+        self.invite_sip(id, &m, (leg, tap), offer, dest, now, out);
+    }
+
+    /// Sends the INVITE of a checked Setup (media through `tap`) and keeps the call.
+    #[allow(clippy::too_many_arguments)]
+    fn invite_sip(
+        &mut self,
+        id: u64,
+        m: &Incoming,
+        (leg, tap): (Leg, TapAddrs),
+        offer: Option<Media>,
+        dest: String,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        let (user, display) = h225::source_of(m);
         let caller = user.unwrap_or_else(|| "anonymous".into());
         let ruri = self.ruri_for(&dest);
         let session = self.rng.next_u64() >> 1;
+        let sip_te = Some(media_path::default_te());
         let sdp = offer.as_ref().map(|o| {
-            let origin = o
+            let v = media_path::sip_view(o, Some(tap), sip_te.clone());
+            let origin = v
                 .streams
                 .first()
                 .map(|s| s.rtp.ip())
                 .unwrap_or(self.cfg.sip_local.ip());
-            sdp_map::to_sdp(o, origin, session, 1).into_bytes()
+            sdp_map::to_sdp(&v, origin, session, 1).into_bytes()
         });
         let (invite, dialog, branch) = sip_ua::invite(
             &NewInvite {
@@ -96,6 +123,7 @@ impl Gateway {
             },
             &mut *self.rng,
         );
+        let conn = leg.conn;
         match leg.call_proceeding() {
             Ok(b) => out.push(Output::H225 { conn, data: b }),
             Err(e) => tracing::warn!("interworking: CallProceeding not built: {e}"),
@@ -105,10 +133,13 @@ impl Gateway {
             data: invite.clone(),
         });
         let Some(uac) = Uac::new("INVITE", branch, invite, now, &self.cfg.timers) else {
-            return;
+            out.push(Output::Tap {
+                call: id,
+                cmd: TapCmd::Close,
+            });
+            return refuse(&leg, 41, out);
         };
         self.counters.calls_from_h323 += 1;
-        let id = self.new_call_id();
         let call = Call {
             origin: Origin::H323,
             phase: Phase::Calling,
@@ -120,10 +151,13 @@ impl Gateway {
             uac: vec![uac],
             leg,
             pending_setup: None,
+            h323_media: offer.clone(),
             offer,
-            answer: None,
+            sip_te,
+            tap: Some(tap),
+            delayed: false,
             ack: None,
-            proposals: m.fast_start,
+            proposals: m.fast_start.clone(),
             control: None,
             deadline: Some(now + self.cfg.answer_timeout),
             sdp_version: 1,
@@ -132,6 +166,9 @@ impl Gateway {
             h245_ended: false,
         };
         self.insert(id, call);
+        if let Some(o) = self.calls.get(&id).and_then(|c| c.offer.clone()) {
+            self.tap_peer(id, Side::H323, &o, out);
+        }
     }
 
     /// The Request-URI for an H.323 destination alias: a SIP URI as it is (the gatekeeper
@@ -199,7 +236,7 @@ impl Gateway {
                 self.counters.failed += 1;
                 let q850 = cause::cause_for_status(status);
                 self.release_h323(id, q850, out);
-                self.finish(id, now);
+                self.finish(id, now, out);
             }
         }
     }
@@ -255,16 +292,26 @@ impl Gateway {
             self.counters.failed += 1;
             self.end_sip(id, 0, "", now, out);
             self.release_h323(id, 65, out);
-            self.finish(id, now);
+            self.finish(id, now, out);
+            return;
+        };
+        // the SIP side's media and telephone-event, wherever it is in the exchange
+        c.sip_te = media_path::telephone_event(&sdp);
+        let te = c.sip_te.as_ref().map(|f| f.pt);
+        let towards_h323 = media_path::h323_view(&media_path::without_telephone_event(&sdp), c.tap);
+        if let Some(cc) = self.calls.get(&id) {
+            self.tap_cmd(id, cc, TapCmd::SipTelephoneEvent(te), out);
+        }
+        self.tap_peer(id, Side::Sip, &sdp, out);
+        let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
         if c.offer.is_none() {
             // delayed offer: the 2xx carries the offer; H.245 settles the answer
             c.phase = Phase::Early;
-            let mut ctl = Control::new(sdp, self.rng.next_u32());
+            let mut ctl = Control::new(media_path::h323_view(&sdp, c.tap), self.rng.next_u32());
             let msgs = ctl.start();
             c.control = Some(ctl);
-            c.answer = None;
             return self.connect_h323(id, Vec::new(), msgs, out);
         }
         let branch = sip_ua::token(&mut *self.rng);
@@ -277,19 +324,22 @@ impl Gateway {
         c.phase = Phase::Answered;
         c.deadline = None;
         self.counters.answered += 1;
-        let accepted = match fast_start::accept(&c.proposals, &sdp) {
+        let accepted = match fast_start::accept(&c.proposals, &towards_h323) {
             Ok(a) => a,
             Err(e) => {
                 tracing::info!("interworking: the SIP answer fits no fastStart proposal: {e}");
                 self.counters.failed += 1;
                 self.end_sip(id, 0, "", now, out);
                 self.release_h323(id, 65, out);
-                self.finish(id, now);
+                self.finish(id, now, out);
                 return;
             }
         };
-        c.answer = Some(sdp);
-        self.connect_h323(id, accepted, Vec::new(), out);
+        // H.245 runs beside the fastStart channels (capabilities, UII, pause)
+        let mut ctl = Control::passive(towards_h323, self.rng.next_u32());
+        let msgs = ctl.start();
+        c.control = Some(ctl);
+        self.connect_h323(id, accepted, msgs, out);
     }
 
     fn connect_h323(
@@ -333,7 +383,13 @@ impl Gateway {
         if c.phase == Phase::Answered || c.phase == Phase::Ended {
             return;
         }
-        let sdp = c.answer.as_ref().map(|a| sdp_of(a, c));
+        if let Some(m) = c.h323_media.clone() {
+            self.tap_peer(id, Side::H323, &m, out);
+        }
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let sdp = super::to_h323::sip_sdp(c);
         let branch = sip_ua::token(&mut *self.rng);
         let ack = c.dialog.request(
             "ACK",
@@ -363,7 +419,7 @@ impl Gateway {
         if c.origin == Origin::H323 {
             self.release_h323(id, cause::cause_for_status(status), out);
         }
-        self.finish(id, now);
+        self.finish(id, now, out);
     }
 }
 

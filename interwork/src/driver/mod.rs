@@ -1,13 +1,16 @@
 //! The tokio driver of the [`Gateway`]: one UDP socket for its SIP side and one TCP listener
 //! for its H.323 side, both on loopback, plus the TCP connections it opens to the
-//! gatekeeper. Thin: every datagram and TPKT frame goes to the machine, every output to a
+//! gatekeeper, and each call's media tap (`taps`). Thin: every datagram and TPKT frame goes to the machine, every output to a
 //! socket; time comes from `Instant::now()` here only.
 //!
 //! Must not decide anything about calls.
 
-use crate::gateway::{CallView, ConnId, Counters, Gateway, Input, Output};
+mod taps;
+
+use crate::gateway::{CallView, Config, ConnId, Counters, Gateway, Input, Output};
 use bytes::Bytes;
 use causeway_h323::tpkt::{self, TpktFramer};
+use rand::RngCore;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -56,6 +59,8 @@ enum Event {
     Connected(ConnId, OwnedWriteHalf, OwnedReadHalf),
     Frame(ConnId, Bytes),
     Closed(ConnId),
+    /// A digit a call's tap saw from the SIP side.
+    Digit(u64, char, u16),
 }
 
 struct Driver {
@@ -64,19 +69,33 @@ struct Driver {
     writers: HashMap<ConnId, mpsc::Sender<Bytes>>,
     readers: HashMap<ConnId, tokio::task::AbortHandle>,
     events: mpsc::Sender<Event>,
+    taps: taps::Registry,
     accepted: u64,
 }
 
-/// Runs the gateway until the task is aborted.
-pub fn spawn(gw: Gateway, s: Sockets, status: StatusHandle) -> tokio::task::JoinHandle<()> {
+/// Runs the gateway until the task is aborted; the calls' media taps bind on `media_ip`.
+pub fn spawn(
+    cfg: Config,
+    rng: Box<dyn RngCore + Send>,
+    s: Sockets,
+    media_ip: IpAddr,
+    status: StatusHandle,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let (tx, mut rx) = mpsc::channel(1024);
+        let registry = taps::Registry::default();
+        let ports = taps::DriverTaps {
+            ip: media_ip,
+            registry: registry.clone(),
+            events: tx.clone(),
+        };
         let mut d = Driver {
-            gw,
+            gw: Gateway::new(cfg, rng, Box::new(ports)),
             udp: s.udp,
             writers: HashMap::new(),
             readers: HashMap::new(),
             events: tx,
+            taps: registry,
             accepted: 0,
         };
         let mut buf = vec![0u8; 65_535];
@@ -136,6 +155,14 @@ impl Driver {
             Event::Closed(conn) => {
                 self.drop_conn(conn);
                 self.gw.handle(Input::Closed { conn }, now, out);
+            }
+            Event::Digit(call, digit, duration_ms) => {
+                let input = Input::Digit {
+                    call,
+                    digit,
+                    duration_ms,
+                };
+                self.gw.handle(input, now, out);
             }
         }
     }
@@ -199,6 +226,7 @@ impl Driver {
                 }
                 // dropping the writer's sender ends its task, which shuts the stream down
                 Output::Close { conn } => self.drop_conn(conn),
+                Output::Tap { call, cmd } => taps::command(&self.taps, call, cmd),
             }
         }
     }
