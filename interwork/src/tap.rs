@@ -80,6 +80,8 @@ pub struct Tap {
     /// The timestamp of the last event taken from the SIP side (RFC 4733 2.5.1.4: the end
     /// packet comes three times).
     last_event: Option<u32>,
+    /// Sides not sent to (they paused).
+    muted: [bool; 2],
     /// Packets dropped: from strangers, or unparsable where they must be read.
     pub dropped: u64,
     pub forwarded: u64,
@@ -101,6 +103,11 @@ impl Tap {
             self.rtp[i] = Some(rtp);
             self.rtcp[i] = Some(rtcp);
         }
+    }
+
+    /// Stops (or starts again) sending to side `side`.
+    pub fn set_mute(&mut self, side: Side, on: bool) {
+        self.muted[side as usize] = on;
     }
 
     /// The SIP side's telephone-event payload type (None: it negotiated none).
@@ -136,6 +143,9 @@ impl Tap {
             return Action::Drop;
         }
         let o = side.other();
+        if self.muted[o as usize] {
+            return Action::Drop;
+        }
         let to = if rtcp {
             self.rtcp[o as usize]
         } else {

@@ -147,6 +147,7 @@ async fn apply(tap: &mut Tap, cmd: TapCmd, socks: &[UdpSocket; 4]) {
     match cmd {
         TapCmd::Peer { side, rtp, rtcp } => tap.set_peer(side, rtp, rtcp),
         TapCmd::SipTelephoneEvent(pt) => tap.set_sip_te(pt),
+        TapCmd::Mute { towards, on } => tap.set_mute(towards, on),
         TapCmd::Digit { digit, duration_ms } => {
             for (to, p) in tap.digit_to_sip(digit, duration_ms, Instant::now()) {
                 let _ = socks[index(Side::Sip, false)].send_to(&p, to).await;

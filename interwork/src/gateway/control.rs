@@ -28,6 +28,11 @@ pub enum Event {
     EndSession,
     /// A UserInputIndication digit, with its duration when it was a `signal`.
     Digit(char, Option<u16>),
+    /// The far end sent an empty TCS (H.323 8.4.6, third-party-initiated pause): it receives
+    /// nothing until [`Event::Resumed`]; our channel to it is closed.
+    Paused,
+    /// A TCS with capabilities again after [`Event::Paused`]; our channel is reopened.
+    Resumed,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -56,6 +61,10 @@ pub struct Control {
     passive: bool,
     /// The far end's TCS announced DTMF as `signal` (else digits go as alphanumeric).
     remote_signal: bool,
+    /// Our last TCS sequence number.
+    seq: u8,
+    /// The far end paused us (its last TCS was empty).
+    paused: bool,
 }
 
 impl Control {
@@ -71,7 +80,27 @@ impl Control {
             ready: false,
             passive: false,
             remote_signal: false,
+            seq: 1,
+            paused: false,
         }
+    }
+
+    pub fn is_passive(&self) -> bool {
+        self.passive
+    }
+
+    /// Our empty TCS (H.323 8.4.6): the far end is to close its channels to us.
+    pub fn pause(&mut self) -> Vec<Vec<u8>> {
+        self.seq = self.seq.wrapping_add(1);
+        ep::encode_h245(&empty_tcs(self.seq)).into_iter().collect()
+    }
+
+    /// Our full TCS again: the far end reopens its channels.
+    pub fn resume(&mut self) -> Vec<Vec<u8>> {
+        self.seq = self.seq.wrapping_add(1);
+        ep::encode_h245(&caps::tcs(&self.local, self.seq))
+            .into_iter()
+            .collect()
     }
 
     /// H.245 beside fastStart channels (H.323 8.1.7.1: capability exchange and MSD still
@@ -140,9 +169,15 @@ impl Control {
         use h245::RequestMessage as R;
         match r {
             R::terminalCapabilitySet(t) => {
+                out.push(ep::tcs_ack(t.sequence_number.0));
+                if is_empty_tcs(&t) {
+                    return self.remote_paused(out, events);
+                }
                 self.remote_caps = Some(caps::formats_from_tcs(&t));
                 self.remote_signal = takes_dtmf_signal(&t);
-                out.push(ep::tcs_ack(t.sequence_number.0));
+                if std::mem::take(&mut self.paused) {
+                    events.push(Event::Resumed);
+                }
                 self.open_ours(out, events);
             }
             R::masterSlaveDetermination(m) => {
@@ -207,6 +242,27 @@ impl Control {
             }
             _ => {}
         }
+    }
+
+    /// An empty TCS: our channel (when we opened one) is closed, to be opened again on the
+    /// next full TCS.
+    fn remote_paused(&mut self, out: &mut Vec<H245Msg>, events: &mut Vec<Event>) {
+        if self.paused {
+            return;
+        }
+        self.paused = true;
+        if self.ours.take().is_some() {
+            self.ours_ack = None;
+            self.ready = false;
+            out.push(H245Msg::request(h245::RequestMessage::closeLogicalChannel(
+                h245::CloseLogicalChannel::new(
+                    h245::LogicalChannelNumber(OUR_LCN),
+                    h245::CloseLogicalChannelSource::user(()),
+                    None,
+                ),
+            )));
+        }
+        events.push(Event::Paused);
     }
 
     /// Opens our audio channel with the first SIP codec the far end can receive.
@@ -290,6 +346,27 @@ impl Control {
             }],
         }))
     }
+}
+
+/// A TCS with no capability at all: H.323 8.4.6's third-party-initiated pause.
+fn is_empty_tcs(t: &h245::TerminalCapabilitySet) -> bool {
+    t.capability_table.as_ref().is_none_or(|c| c.is_empty())
+        && t.capability_descriptors
+            .as_ref()
+            .is_none_or(|d| d.is_empty())
+}
+
+fn empty_tcs(seq: u8) -> H245Msg {
+    H245Msg::request(h245::RequestMessage::terminalCapabilitySet(
+        h245::TerminalCapabilitySet::new(
+            h245::SequenceNumber(seq),
+            causeway_h323::asn::h245_protocol_identifier(),
+            None,
+            None,
+            None,
+            None,
+        ),
+    ))
 }
 
 /// Whether a TCS lists userInputCapability `dtmf` (H.245: signal with duration).

@@ -37,6 +37,11 @@ pub enum TapCmd {
         digit: char,
         duration_ms: u16,
     },
+    /// Stop (or start again) sending to side `towards` (it paused).
+    Mute {
+        towards: Side,
+        on: bool,
+    },
     Close,
 }
 

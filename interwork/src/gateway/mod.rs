@@ -12,6 +12,7 @@
 
 mod control;
 mod h225;
+mod hold;
 mod media_path;
 mod sip_ua;
 mod to_h323;
@@ -177,6 +178,10 @@ struct Call {
     tap: Option<TapAddrs>,
     /// A call from SIP whose INVITE had no SDP: the 2xx carries our offer, the ACK the answer.
     delayed: bool,
+    /// The SIP side holds the call (its last offer was sendonly or inactive).
+    sip_held: bool,
+    /// The H.323 side paused it (an empty TCS).
+    h323_held: bool,
     /// Our ACK of the SIP side's 2xx, sent again for each retransmitted 2xx.
     ack: Option<Bytes>,
     /// The Setup's fastStart proposals (calls from H.323).

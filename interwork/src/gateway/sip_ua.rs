@@ -321,6 +321,8 @@ impl Uas {
 pub struct Uac {
     pub branch: String,
     pub method: &'static str,
+    /// An INVITE inside the dialog (hold, resume), not the call's first.
+    pub reinvite: bool,
     pub request: Message,
     pub tx: Client,
 }
@@ -338,6 +340,7 @@ impl Uac {
         Some(Uac {
             branch,
             method,
+            reinvite: false,
             request,
             tx: Client::new(method == "INVITE", bytes, false, now, t),
         })

@@ -637,3 +637,157 @@ CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}"
     g.handle_timeout(now + Duration::from_secs(1), &mut out);
     assert!(sip_out(&out).is_empty(), "{out:?}");
 }
+
+/// A call from SIP answered by the H.323 side with fastStart (A-law at 198.51.100.7:40100).
+fn answered_call(g: &mut Gateway, now: Instant) -> (ConnId, u16) {
+    let (conn, setup) = sip_call(g, now);
+    let accepted = fast_start::accept(&setup.fast_start, &answer_media(40100)).unwrap();
+    let ids = CallIds {
+        crv: setup.cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let mut body = ep::connect_uuie(&ids, None).unwrap();
+    if let h225::Body::connect(c) = &mut body {
+        c.fast_start = Some(accepted.into_iter().map(Into::into).collect());
+    }
+    let mut out = Vec::new();
+    let data = from_h323(MessageType::Connect, setup.cr, true, body, None);
+    g.handle(Input::H225 { conn, data }, now, &mut out);
+    assert_eq!(sip_out(&out)[0].status(), Some(200));
+    (conn, setup.cr)
+}
+
+fn reinvite(direction: &str, cseq: u32) -> Bytes {
+    let sdp = format!(
+        "v=0\r\no=alice 1 {cseq} IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 30000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+    );
+    Bytes::from(format!(
+        "INVITE sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKre{cseq}\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>;tag=x\r\nCall-ID: c1@x\r\n\
+CSeq: {cseq} INVITE\r\nContact: <sip:alice@192.0.2.10>\r\nContent-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    ))
+}
+
+/// The H.245 messages tunneled in `out`'s H.225 messages.
+fn h245_out(out: &[Output]) -> Vec<ep::H245Msg> {
+    h225_out(out)
+        .into_iter()
+        .flat_map(|(_, m)| m.h245)
+        .filter_map(|b| ep::decode_h245(&b).ok())
+        .collect()
+}
+
+fn tcs_entries(m: &ep::H245Msg) -> Option<usize> {
+    use causeway_h323_asn1::multimedia_system_control as h245;
+    match m {
+        ep::H245Msg::request(h245::RequestMessage::terminalCapabilitySet(t)) => {
+            Some(t.capability_table.as_ref().map_or(0, |c| c.len()))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn a_sip_hold_pauses_the_h323_side_and_a_resume_brings_it_back() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (_conn, _cr) = answered_call(&mut g, now);
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: reinvite("sendonly", 2),
+        },
+        now,
+        &mut out,
+    );
+    let ok = sip_out(&out).remove(0);
+    assert_eq!(ok.status(), Some(200));
+    let answer = crate::sdp_map::from_sdp(ok.body()).unwrap();
+    assert_eq!(answer.streams[0].direction, Direction::RecvOnly);
+    let tcs: Vec<usize> = h245_out(&out).iter().filter_map(tcs_entries).collect();
+    assert_eq!(tcs, vec![0], "an empty TCS pauses the H.323 side: {out:?}");
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: reinvite("sendrecv", 3),
+        },
+        now,
+        &mut out,
+    );
+    let answer = crate::sdp_map::from_sdp(sip_out(&out)[0].body()).unwrap();
+    assert_eq!(answer.streams[0].direction, Direction::SendRecv);
+    let tcs: Vec<usize> = h245_out(&out).iter().filter_map(tcs_entries).collect();
+    assert!(
+        tcs.len() == 1 && tcs[0] > 0,
+        "the full TCS resumes it: {tcs:?}"
+    );
+}
+
+#[test]
+fn an_h323_pause_reinvites_the_sip_side_sendonly_and_mutes_the_tap() {
+    use causeway_h323_asn1::multimedia_system_control as h245;
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, cr) = answered_call(&mut g, now);
+    let empty = ep::H245Msg::request(h245::RequestMessage::terminalCapabilitySet(
+        h245::TerminalCapabilitySet::new(
+            h245::SequenceNumber(5),
+            causeway_h323::asn::h245_protocol_identifier(),
+            None,
+            None,
+            None,
+            None,
+        ),
+    ));
+    let ids = CallIds {
+        crv: cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let fac = ep::encode_uu(
+        ep::facility_uuie(&ids),
+        true,
+        vec![ep::encode_h245(&empty).unwrap()],
+    )
+    .unwrap();
+    let mut q = Q931::new(MessageType::Facility, CallReference::new(cr, true).unwrap());
+    q.set_user_user(&fac).unwrap();
+    let mut out = Vec::new();
+    g.handle(
+        Input::H225 {
+            conn,
+            data: q.encode(),
+        },
+        now,
+        &mut out,
+    );
+    let re = sip_out(&out)
+        .into_iter()
+        .find(|m| m.method() == Some(&Method::Invite))
+        .expect("a re-INVITE");
+    let offer = crate::sdp_map::from_sdp(re.body()).unwrap();
+    assert_eq!(offer.streams[0].direction, Direction::SendOnly);
+    assert!(tap_cmds(&out).contains(&TapCmd::Mute {
+        towards: Side::H323,
+        on: true
+    }));
+    // the 2xx is acknowledged
+    out.clear();
+    let mut ok = re.response(200, "OK");
+    ok.header("Contact", "<sip:alice@192.0.2.10>");
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: ok.finish(),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(sip_out(&out)[0].method(), Some(&Method::Ack), "{out:?}");
+}

@@ -152,6 +152,8 @@ impl Gateway {
             sip_te: sip_te.clone(),
             tap: Some(tap),
             delayed,
+            sip_held: false,
+            h323_held: false,
             ack: None,
             proposals: Vec::new(),
             control: None,
@@ -406,16 +408,7 @@ impl Gateway {
         if c.phase != Phase::Answered {
             return self.reply(&msg, 491, "Request Pending", out);
         }
-        let sdp = sip_sdp(c);
-        let mut b = msg.response(200, "OK");
-        b.header("Contact", &format!("<sip:gw@{}>", self.cfg.sip_local));
-        if let Some(s) = &sdp {
-            b.body("application/sdp", s);
-        }
-        out.push(Output::Sip {
-            to: proxy,
-            data: b.finish(),
-        });
+        self.sip_hold_or_resume(id, &msg, out);
     }
 
     /// Tunneled H.245 from the H.323 side.
@@ -466,6 +459,16 @@ impl Gateway {
             return;
         };
         match ev {
+            control::Event::Ready(answer) if c.phase == Phase::Answered => {
+                self.channel_reopened(id, answer, now, out);
+            }
+            control::Event::Paused => self.h323_hold(id, true, now, out),
+            control::Event::Resumed => {
+                // a channel of ours to reopen first (slow start): resumed once it is acked
+                if c.control.as_ref().is_some_and(|ctl| ctl.is_passive()) {
+                    self.h323_hold(id, false, now, out);
+                }
+            }
             control::Event::Ready(answer) => {
                 c.h323_media = Some(answer);
                 match c.origin {

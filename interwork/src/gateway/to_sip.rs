@@ -156,6 +156,8 @@ impl Gateway {
             sip_te,
             tap: Some(tap),
             delayed: false,
+            sip_held: false,
+            h323_held: false,
             ack: None,
             proposals: m.fast_start.clone(),
             control: None,
@@ -209,11 +211,17 @@ impl Gateway {
         else {
             return;
         };
-        let method = u.method;
+        let (method, reinvite) = (u.method, u.reinvite);
         let req = u.request.clone();
         let (pass, ack) = u.tx.on_response(status, now, &|| build_ack(&req, resp));
         if let Some(a) = ack {
             out.push(Output::Sip { to: proxy, data: a });
+        }
+        if reinvite {
+            if pass {
+                self.reinvite_answered(id, resp, out);
+            }
+            return;
         }
         if method != "INVITE" {
             return;
