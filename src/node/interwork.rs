@@ -59,7 +59,8 @@ pub(super) fn start(
         gatekeeper: reachable(gatekeeper),
         h225_local: sockets.h225_addr()?,
         domain: config.system.domain.clone(),
-        max_calls: config.h323.max_calls,
+        // each interworked call is an H.323 call and takes a media session (its tap)
+        max_calls: config.h323.max_calls.min(config.media.max_sessions),
         answer_timeout: ANSWER_TIMEOUT,
         timers: TimerConfig::default(),
     };

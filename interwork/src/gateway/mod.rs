@@ -359,7 +359,7 @@ impl Gateway {
     }
 
     /// The H.323 side sent something unreadable: the call is cleared on both sides.
-    fn clear_h323_broken(&mut self, id: u64, now: Instant, out: &mut Vec<Output>) {
+    pub(super) fn clear_h323_broken(&mut self, id: u64, now: Instant, out: &mut Vec<Output>) {
         self.end_sip(
             id,
             500,

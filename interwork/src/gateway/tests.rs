@@ -791,3 +791,89 @@ fn an_h323_pause_reinvites_the_sip_side_sendonly_and_mutes_the_tap() {
     );
     assert_eq!(sip_out(&out)[0].method(), Some(&Method::Ack), "{out:?}");
 }
+
+#[test]
+fn release_complete_from_the_h323_caller_before_answer_cancels_the_invite() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, inv, _) = h323_setup(&mut g, now, "sip:bob@example.com");
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 180, None),
+        },
+        now,
+        &mut out,
+    );
+    out.clear();
+    let ids = CallIds {
+        crv: 77,
+        call_id: [3; 16],
+        conf_id: [4; 16],
+    };
+    let rc = from_h323(
+        MessageType::ReleaseComplete,
+        77,
+        false,
+        ep::release_complete_uuie(&ids, None),
+        Some(16),
+    );
+    g.handle(Input::H225 { conn, data: rc }, now, &mut out);
+    let cancel = sip_out(&out)
+        .into_iter()
+        .find(|m| m.method() == Some(&Method::Cancel))
+        .expect("a CANCEL");
+    assert_eq!(cancel.call_id(), inv.call_id());
+    assert_eq!(cancel.vias()[0].branch(), inv.vias()[0].branch());
+    assert!(tap_cmds(&out).contains(&TapCmd::Close));
+    // the 487 that follows is acknowledged, nothing else happens
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 487, None),
+        },
+        now,
+        &mut out,
+    );
+    let sent = sip_out(&out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method(), Some(&Method::Ack));
+    assert!(h225_out(&out).is_empty());
+}
+
+#[test]
+fn an_undecodable_h245_message_clears_that_call_only() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, cr) = answered_call(&mut g, now);
+    let ids = CallIds {
+        crv: cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let fac = ep::encode_uu(ep::facility_uuie(&ids), true, vec![vec![0xff, 0x00, 0x13]]).unwrap();
+    let mut q = Q931::new(MessageType::Facility, CallReference::new(cr, true).unwrap());
+    q.set_user_user(&fac).unwrap();
+    let mut out = Vec::new();
+    g.handle(
+        Input::H225 {
+            conn,
+            data: q.encode(),
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!(g.counters.malformed, 1);
+    assert!(
+        sip_out(&out)
+            .iter()
+            .any(|m| m.method() == Some(&Method::Bye)),
+        "{out:?}"
+    );
+    assert!(h225_out(&out)
+        .iter()
+        .any(|(_, m)| m.mt == MessageType::ReleaseComplete));
+    assert_eq!(g.active(), 0);
+}

@@ -433,14 +433,20 @@ impl Gateway {
         };
         let mut replies = Vec::new();
         let mut events = Vec::new();
+        let mut broken = false;
         for b in msgs {
             match ctl.on_bytes(&b, &mut replies) {
                 Ok(ev) => events.extend(ev),
                 Err(e) => {
-                    self.counters.malformed += 1;
-                    tracing::info!("interworking: H.245 message dropped: {e}");
+                    tracing::info!("interworking: undecodable H.245 message: {e}");
+                    broken = true;
                 }
             }
+        }
+        if broken {
+            // a peer whose H.245 cannot be read cannot be followed: that call is cleared
+            self.counters.malformed += 1;
+            return self.clear_h323_broken(id, now, out);
         }
         self.send_h245(id, replies, out);
         for ev in events {
