@@ -76,6 +76,9 @@ impl Gateway {
             .filter(|(rtp, _)| !rtp.ip().is_unspecified());
         let mut b = msg.response(200, "OK");
         b.header("Contact", &format!("<sip:gw@{}>", self.cfg.sip_local));
+        for r in sip_ua::record_routes(msg) {
+            b.header("Record-Route", &r);
+        }
         if let Some(s) = &sdp {
             b.body("application/sdp", s);
         }

@@ -133,6 +133,11 @@ fn contact_uri(m: &Message) -> Option<String> {
     }
 }
 
+/// The Record-Route values of a request, in order.
+pub fn record_routes(m: &Message) -> Vec<String> {
+    m.header_values("Record-Route").map(str::to_string).collect()
+}
+
 /// A header value list split at top-level commas (Record-Route may carry several).
 fn split_list(v: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -269,6 +274,11 @@ impl Uas {
         }
         if (101..300).contains(&status) {
             b.header("Contact", &format!("<sip:gw@{me}>"));
+            // RFC 3261 12.1.1: the UAS copies Record-Route into its dialog-making responses,
+            // or the caller's ACK and BYE go to our loopback Contact from wherever it is
+            for r in record_routes(&self.invite) {
+                b.header("Record-Route", &r);
+            }
         }
         if let Some(sdp) = sdp {
             b.body("application/sdp", sdp);
