@@ -47,6 +47,7 @@ pub use causeway_h323_asn1 as asn1;
 pub mod bench;
 mod bench_call;
 pub mod call;
+pub mod caps;
 pub mod faststart;
 pub mod h245;
 /// The ASN.1 value conversions (addresses, aliases, BMP text, GUIDs) are the crate's too.
@@ -55,6 +56,7 @@ pub use causeway_h323::asn;
 pub use causeway_h323::endpoint as msg;
 pub mod ras;
 pub mod rtp;
+pub mod uii;
 
 use causeway_h323_asn1::h323_messages::{self as h225, RasMessage};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -176,6 +178,38 @@ pub struct EpArgs {
     /// As a callee with --fast-start: the message that carries the answer.
     #[arg(long, value_enum, default_value_t = FastIn::Proceeding)]
     pub fast_start_in: FastIn,
+    /// DTMF digits (0-9 * # A-D) to send as H.245 UserInputIndication once the call's media is
+    /// up, 200 ms apart.
+    #[arg(long)]
+    pub dtmf: Option<String>,
+    /// How --dtmf digits are sent: UserInputIndication signal (100 ms) or alphanumeric.
+    #[arg(long, value_enum, default_value_t = uii::Mode::Signal)]
+    pub dtmf_mode: uii::Mode,
+    /// RTP payload type of RFC 4733 telephone-events recognised on the RTP socket.
+    #[arg(long, default_value_t = 101, value_parser = clap::value_parser!(u8).range(0..=127))]
+    pub te_pt: u8,
+    /// This many ms after the call's media is up, pause the peer with an empty
+    /// TerminalCapabilitySet (H.323 8.4.6).
+    #[arg(long)]
+    pub pause_at_ms: Option<u64>,
+    /// With --pause-at-ms: this many ms after the media is up, send the full
+    /// TerminalCapabilitySet again (resume).
+    #[arg(long, requires = "pause_at_ms")]
+    pub resume_at_ms: Option<u64>,
+}
+
+impl EpArgs {
+    /// The --dtmf digits, and the pause and resume times in order; Err is a usage error.
+    pub fn checked(&self) -> Result<Vec<char>, String> {
+        if let (Some(p), Some(r)) = (self.pause_at_ms, self.resume_at_ms) {
+            if r <= p {
+                return Err(format!(
+                    "--resume-at-ms {r} must come after --pause-at-ms {p}"
+                ));
+            }
+        }
+        uii::parse_digits(self.dtmf.as_deref().unwrap_or(""))
+    }
 }
 
 #[derive(Default)]
@@ -222,6 +256,9 @@ fn reason_of<T: std::fmt::Debug>(r: &T) -> String {
 
 /// Runs the endpoint; the process exit code.
 pub async fn run(args: EpArgs) -> i32 {
+    if let Err(e) = args.checked() {
+        return usage(&e);
+    }
     let aliases = match args
         .aliases
         .iter()
