@@ -1,14 +1,16 @@
 //! The `h323-endpoint` test tool against itself and against a gatekeeper played by the test:
 //! two endpoints calling each other directly (H.245 tunneled and on its own channel), the RAS
 //! side decoded with causeway-h323-asn1 from a UDP socket of the test, and the call traffic
-//! dissected by tshark.
+//! dissected by tshark. The DTMF (UserInputIndication) and pause/resume (empty
+//! TerminalCapabilitySet) tests run two endpoints through the causeway binary as gatekeeper
+//! (gatekeeper-routed, H.245 relayed by it): build it first with `cargo build -p causeway`.
 
 use causeway_tests::h323ep::asn1::h323_messages as h225;
 use causeway_tests::h323ep::asn1::rasn;
 use causeway_tests::h323ep::{asn, msg};
 use causeway_tests::tshark::{self, Capture};
-use causeway_tests::{free_port, H323Endpoint};
-use serde_json::Value;
+use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
+use serde_json::{json, Value};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -908,4 +910,177 @@ fn tshark_dissects_a_tunneled_call() {
 #[test]
 fn tshark_dissects_a_call_with_a_separate_h245_channel() {
     tshark_checks_call("separate");
+}
+
+// ---------------------------------------------- through causeway: DTMF and pause/resume
+
+/// The causeway node as gatekeeper on free ports (gatekeeper-routed calls, no media anchor).
+struct Causeway {
+    _node: Node,
+    ras: String,
+}
+
+fn causeway() -> Causeway {
+    let (ras, q931) = (free_port(), free_port());
+    let toml = format!(
+        "[media]\nanchor = \"none\"\n\n[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
+         q931_listen = \"127.0.0.1:{q931}\"\n"
+    );
+    let node = Node::start(NodeOptions {
+        extra: &toml,
+        ..NodeOptions::default()
+    });
+    node.wait_for("H.323 gatekeeper", T);
+    Causeway {
+        _node: node,
+        ras: format!("127.0.0.1:{ras}"),
+    }
+}
+
+fn registered(gk: &Causeway, name: &str, aliases: &[&str], more: &[&str]) -> H323Endpoint {
+    let mut args = vec!["--gk", gk.ras.as_str()];
+    for a in aliases {
+        args.extend(["--alias", a]);
+    }
+    args.extend(more);
+    let ep = H323Endpoint::start(name, &args);
+    ep.wait_event("registered", T);
+    ep
+}
+
+/// The first `n` events matching `pred`, waiting for them.
+fn wait_n(ep: &H323Endpoint, what: &str, n: usize, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let end = Instant::now() + T;
+    loop {
+        let found: Vec<Value> = ep.events().into_iter().filter(&pred).collect();
+        if found.len() >= n {
+            return found.into_iter().take(n).collect();
+        }
+        assert!(
+            Instant::now() < end,
+            "{}: {n} `{what}` events expected, {} came: {:#?}",
+            ep.name,
+            found.len(),
+            ep.events()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+#[test]
+fn dtmf_reaches_the_callee_as_user_input_through_the_gatekeeper() {
+    let gk = causeway();
+    let bob = registered(&gk, "bob", &["h323:bob", "e164:2002"], &[]);
+    for (n, mode, h245_mode) in [(1, "signal", "tunnel"), (2, "alpha", "separate")] {
+        let mut alice = registered(
+            &gk,
+            &format!("alice{n}"),
+            &[&format!("h323:alice{n}")],
+            &[
+                "--call",
+                "e164:2002",
+                "--dtmf",
+                "12#",
+                "--dtmf-mode",
+                mode,
+                "--h245",
+                h245_mode,
+                "--hold-ms",
+                "1500",
+            ],
+        );
+        // the callee's capabilities said it takes user input
+        let tcs = h245(&alice, "tcs");
+        assert_eq!(tcs["user_input"], true, "{tcs}");
+        assert_eq!(tcs["empty"], false, "{tcs}");
+        let sent = wait_n(&alice, "dtmf-sent", 3, |v| v["event"] == "dtmf-sent");
+        assert!(sent.iter().all(|v| v["kind"] == mode), "{sent:?}");
+        let got = wait_n(&bob, &format!("uii {mode}"), 3, |v| {
+            v["event"] == "uii" && v["kind"] == mode
+        });
+        let digits: Vec<&str> = got.iter().filter_map(|v| v["digit"].as_str()).collect();
+        assert_eq!(digits, ["1", "2", "#"], "{got:?}");
+        let duration = if mode == "signal" {
+            json!(100)
+        } else {
+            Value::Null
+        };
+        assert!(got.iter().all(|v| v["duration"] == duration), "{got:?}");
+        assert_eq!(alice.wait_event("released", T)["cause"], 16);
+        alice.finish(T);
+    }
+    // nothing on the RTP socket looked like a telephone-event
+    assert!(bob.events().iter().all(|v| v["event"] != "rtp-event"));
+}
+
+#[test]
+fn the_callee_pauses_and_resumes_the_callers_media_through_the_gatekeeper() {
+    let gk = causeway();
+    let bob = registered(
+        &gk,
+        "bob",
+        &["e164:2002"],
+        &["--rtp", "--pause-at-ms", "1000", "--resume-at-ms", "2500"],
+    );
+    let mut alice = registered(
+        &gk,
+        "alice",
+        &["e164:2001"],
+        &["--call", "e164:2002", "--rtp", "--hold-ms", "4500"],
+    );
+    let paused = alice.wait_event("paused", T);
+    let resumed = alice.wait_event("resumed", T);
+    let order: Vec<Value> = alice
+        .events()
+        .into_iter()
+        .filter(|v| v["event"] == "paused" || v["event"] == "resumed")
+        .collect();
+    assert_eq!(order.len(), 2, "one pause, one resume: {order:?}");
+    assert_eq!(order[0]["event"], "paused");
+    let (s1, s2) = (
+        count(&paused, "sent_so_far"),
+        count(&resumed, "sent_so_far"),
+    );
+    assert!(
+        s1 >= 30,
+        "about 50 packets a second before the pause: {paused}"
+    );
+    assert!(
+        s2 - s1 <= 2,
+        "the caller sent while paused: {paused} {resumed}"
+    );
+    // the callee: its empty set closed the caller's channel, its full set got a new one
+    let ps = bob.wait_event("pause-sent", T);
+    let rs = bob.wait_event("resume-sent", T);
+    let (r1, r2) = (count(&ps, "received_so_far"), count(&rs, "received_so_far"));
+    assert!(r1 >= 30, "{ps}");
+    assert!(
+        r2 - r1 <= 10,
+        "1.5 s of pause would be 75 packets: {ps} {rs}"
+    );
+    assert_eq!(bob.wait_event("channel-closed", T)["lcn"], 1);
+    let olcs = wait_n(&bob, "olc", 2, |v| {
+        v["event"] == "h245" && v["what"] == "olc"
+    });
+    assert_eq!(
+        (olcs[0]["lcn"].clone(), olcs[1]["lcn"].clone()),
+        (json!(1), json!(2))
+    );
+    // and the media came back
+    assert_eq!(alice.wait_event("released", T)["cause"], 16);
+    let rtp = alice.wait_event("rtp", T);
+    assert!(
+        count(&rtp, "sent") >= s2 + 50,
+        "sending resumed: {resumed} {rtp}"
+    );
+    alice.finish(T);
+    let rtp = bob.wait_event("rtp", T);
+    assert!(
+        count(&rtp, "received") >= r2 + 50,
+        "receiving resumed: {rs} {rtp}"
+    );
 }
