@@ -914,16 +914,27 @@ fn tshark_dissects_a_call_with_a_separate_h245_channel() {
 
 // ---------------------------------------------- through causeway: DTMF and pause/resume
 
-/// The causeway node as gatekeeper on free ports (gatekeeper-routed calls, no media anchor).
+/// The causeway node as gatekeeper on free ports (gatekeeper-routed calls).
 struct Causeway {
     _node: Node,
     ras: String,
 }
 
-fn causeway() -> Causeway {
+/// `anchored`: the node relays the media too (`[media] anchor = "all"`, 20 port pairs).
+fn causeway(anchored: bool) -> Causeway {
     let (ras, q931) = (free_port(), free_port());
+    let media = if anchored {
+        // an even port near a free one (free_port never picks 25000-29999)
+        let base = (free_port() & !1).clamp(30_000, 64_000);
+        format!(
+            "anchor = \"all\"\naddress = \"127.0.0.1\"\nports = \"{base}-{}\"",
+            base + 39
+        )
+    } else {
+        "anchor = \"none\"".to_string()
+    };
     let toml = format!(
-        "[media]\nanchor = \"none\"\n\n[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
+        "[media]\n{media}\n\n[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
          q931_listen = \"127.0.0.1:{q931}\"\n"
     );
     let node = Node::start(NodeOptions {
@@ -973,7 +984,7 @@ fn count(v: &Value, key: &str) -> u64 {
 
 #[test]
 fn dtmf_reaches_the_callee_as_user_input_through_the_gatekeeper() {
-    let gk = causeway();
+    let gk = causeway(false);
     let bob = registered(&gk, "bob", &["h323:bob", "e164:2002"], &[]);
     for (n, mode, h245_mode) in [(1, "signal", "tunnel"), (2, "alpha", "separate")] {
         let mut alice = registered(
@@ -1052,9 +1063,9 @@ fn telephone_event_to(bob: &H323Endpoint) {
 }
 
 /// The callee pauses the caller 1 s after the media is up and resumes it 1.5 s later; `more`
-/// goes to both. `first_lcn`: the channel the caller transmits on first.
-fn pause_and_resume(more: &[&str], first_lcn: u64) {
-    let gk = causeway();
+/// goes to both, `anchored` relays the media through the node. `first_lcn`: the channel the caller transmits on first.
+fn pause_and_resume(anchored: bool, more: &[&str], first_lcn: u64) {
+    let gk = causeway(anchored);
     let mut bob_args = vec!["--rtp", "--pause-at-ms", "1000", "--resume-at-ms", "2500"];
     bob_args.extend(more);
     let bob = registered(&gk, "bob", &["e164:2002"], &bob_args);
@@ -1114,10 +1125,15 @@ fn pause_and_resume(more: &[&str], first_lcn: u64) {
 
 #[test]
 fn the_callee_pauses_and_resumes_the_callers_media_through_the_gatekeeper() {
-    pause_and_resume(&[], 1);
+    pause_and_resume(false, &[], 1);
+}
+
+#[test]
+fn pause_and_resume_with_the_media_anchored_by_the_node() {
+    pause_and_resume(true, &[], 1);
 }
 
 #[test]
 fn a_fast_start_call_is_paused_and_resumed_with_h245_channels() {
-    pause_and_resume(&["--fast-start", "--h245", "separate"], 1);
+    pause_and_resume(false, &["--fast-start", "--h245", "separate"], 1);
 }
