@@ -1,14 +1,16 @@
 //! The `h323-endpoint` test tool against itself and against a gatekeeper played by the test:
 //! two endpoints calling each other directly (H.245 tunneled and on its own channel), the RAS
 //! side decoded with causeway-h323-asn1 from a UDP socket of the test, and the call traffic
-//! dissected by tshark.
+//! dissected by tshark. The DTMF (UserInputIndication) and pause/resume (empty
+//! TerminalCapabilitySet) tests run two endpoints through the causeway binary as gatekeeper
+//! (gatekeeper-routed, H.245 relayed by it): build it first with `cargo build -p causeway`.
 
 use causeway_tests::h323ep::asn1::h323_messages as h225;
 use causeway_tests::h323ep::asn1::rasn;
 use causeway_tests::h323ep::{asn, msg};
 use causeway_tests::tshark::{self, Capture};
-use causeway_tests::{free_port, H323Endpoint};
-use serde_json::Value;
+use causeway_tests::{free_port, H323Endpoint, Node, NodeOptions};
+use serde_json::{json, Value};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -908,4 +910,230 @@ fn tshark_dissects_a_tunneled_call() {
 #[test]
 fn tshark_dissects_a_call_with_a_separate_h245_channel() {
     tshark_checks_call("separate");
+}
+
+// ---------------------------------------------- through causeway: DTMF and pause/resume
+
+/// The causeway node as gatekeeper on free ports (gatekeeper-routed calls).
+struct Causeway {
+    _node: Node,
+    ras: String,
+}
+
+/// `anchored`: the node relays the media too (`[media] anchor = "all"`, 20 port pairs).
+fn causeway(anchored: bool) -> Causeway {
+    let (ras, q931) = (free_port(), free_port());
+    let media = if anchored {
+        // an even port near a free one (free_port never picks 25000-29999)
+        let base = (free_port() & !1).clamp(30_000, 64_000);
+        format!(
+            "anchor = \"all\"\naddress = \"127.0.0.1\"\nports = \"{base}-{}\"",
+            base + 39
+        )
+    } else {
+        "anchor = \"none\"".to_string()
+    };
+    let toml = format!(
+        "[media]\n{media}\n\n[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\n\
+         q931_listen = \"127.0.0.1:{q931}\"\n"
+    );
+    let node = Node::start(NodeOptions {
+        extra: &toml,
+        ..NodeOptions::default()
+    });
+    node.wait_for("H.323 gatekeeper", T);
+    Causeway {
+        _node: node,
+        ras: format!("127.0.0.1:{ras}"),
+    }
+}
+
+fn registered(gk: &Causeway, name: &str, aliases: &[&str], more: &[&str]) -> H323Endpoint {
+    let mut args = vec!["--gk", gk.ras.as_str()];
+    for a in aliases {
+        args.extend(["--alias", a]);
+    }
+    args.extend(more);
+    let ep = H323Endpoint::start(name, &args);
+    ep.wait_event("registered", T);
+    ep
+}
+
+/// The first `n` events matching `pred`, waiting for them.
+fn wait_n(ep: &H323Endpoint, what: &str, n: usize, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let end = Instant::now() + T;
+    loop {
+        let found: Vec<Value> = ep.events().into_iter().filter(&pred).collect();
+        if found.len() >= n {
+            return found.into_iter().take(n).collect();
+        }
+        assert!(
+            Instant::now() < end,
+            "{}: {n} `{what}` events expected, {} came: {:#?}",
+            ep.name,
+            found.len(),
+            ep.events()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+#[test]
+fn dtmf_reaches_the_callee_as_user_input_through_the_gatekeeper() {
+    let gk = causeway(false);
+    let bob = registered(&gk, "bob", &["h323:bob", "e164:2002"], &[]);
+    for (n, mode, h245_mode) in [(1, "signal", "tunnel"), (2, "alpha", "separate")] {
+        let mut alice = registered(
+            &gk,
+            &format!("alice{n}"),
+            &[&format!("h323:alice{n}")],
+            &[
+                "--call",
+                "e164:2002",
+                "--dtmf",
+                "12#",
+                "--dtmf-mode",
+                mode,
+                "--h245",
+                h245_mode,
+                "--hold-ms",
+                "1500",
+            ],
+        );
+        // the callee's capabilities said it takes user input
+        let tcs = h245(&alice, "tcs");
+        assert_eq!(tcs["user_input"], true, "{tcs}");
+        assert_eq!(tcs["empty"], false, "{tcs}");
+        let sent = wait_n(&alice, "dtmf-sent", 3, |v| v["event"] == "dtmf-sent");
+        assert!(sent.iter().all(|v| v["kind"] == mode), "{sent:?}");
+        let got = wait_n(&bob, &format!("uii {mode}"), 3, |v| {
+            v["event"] == "uii" && v["kind"] == mode
+        });
+        let digits: Vec<&str> = got.iter().filter_map(|v| v["digit"].as_str()).collect();
+        assert_eq!(digits, ["1", "2", "#"], "{got:?}");
+        let duration = if mode == "signal" {
+            json!(100)
+        } else {
+            Value::Null
+        };
+        assert!(got.iter().all(|v| v["duration"] == duration), "{got:?}");
+        if n == 1 {
+            telephone_event_to(&bob);
+        }
+        assert_eq!(alice.wait_event("released", T)["cause"], 16);
+        alice.finish(T);
+    }
+}
+
+/// RFC 4733 packets for `5` (two updates, the end packet three times) and one of audio, sent
+/// to the callee's RTP socket: one `rtp-event`.
+fn telephone_event_to(bob: &H323Endpoint) {
+    let rtp = addr(&h245(bob, "olc")["local_rtp"]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let packet = |pt: u8, seq: u8, end: bool, duration: u16| {
+        let mut p = vec![0x80, pt, 0, seq, 0, 0, 0x10, 0, 0, 0, 0, 7];
+        let d = duration.to_be_bytes();
+        p.extend_from_slice(&[5, if end { 0x8a } else { 0x0a }, d[0], d[1]]);
+        p
+    };
+    let mut packets = vec![
+        packet(0x80 | 101, 1, false, 160),
+        packet(101, 2, false, 320),
+    ];
+    packets.extend((3..6).map(|seq| packet(101, seq, true, 800)));
+    packets.push(packet(0, 6, false, 0)); // PCMU: not an event
+    for p in packets {
+        sock.send_to(&p, rtp).unwrap();
+    }
+    let ev = bob.wait_event("rtp-event", T);
+    assert_eq!(ev["digit"], "5", "{ev}");
+    assert_eq!(ev["duration_ms"], 100, "{ev}");
+    assert_eq!(ev["pt"], 101, "{ev}");
+    std::thread::sleep(Duration::from_millis(200));
+    let n = bob
+        .events()
+        .iter()
+        .filter(|v| v["event"] == "rtp-event")
+        .count();
+    assert_eq!(n, 1, "the end packet repeated is one event");
+}
+
+/// The callee pauses the caller 1 s after the media is up and resumes it 1.5 s later; `more`
+/// goes to both, `anchored` relays the media through the node. `first_lcn`: the channel the caller transmits on first.
+fn pause_and_resume(anchored: bool, more: &[&str], first_lcn: u64) {
+    let gk = causeway(anchored);
+    let mut bob_args = vec!["--rtp", "--pause-at-ms", "1000", "--resume-at-ms", "2500"];
+    bob_args.extend(more);
+    let bob = registered(&gk, "bob", &["e164:2002"], &bob_args);
+    let mut alice_args = vec!["--call", "e164:2002", "--rtp", "--hold-ms", "4500"];
+    alice_args.extend(more);
+    let mut alice = registered(&gk, "alice", &["e164:2001"], &alice_args);
+    let paused = alice.wait_event("paused", T);
+    let resumed = alice.wait_event("resumed", T);
+    let order: Vec<Value> = alice
+        .events()
+        .into_iter()
+        .filter(|v| v["event"] == "paused" || v["event"] == "resumed")
+        .collect();
+    assert_eq!(order.len(), 2, "one pause, one resume: {order:?}");
+    assert_eq!(order[0]["event"], "paused");
+    let (s1, s2) = (
+        count(&paused, "sent_so_far"),
+        count(&resumed, "sent_so_far"),
+    );
+    assert!(
+        s1 >= 30,
+        "about 50 packets a second before the pause: {paused}"
+    );
+    assert!(
+        s2 - s1 <= 2,
+        "the caller sent while paused: {paused} {resumed}"
+    );
+    // the callee: its empty set closed the caller's channel, its full set got a new one
+    let ps = bob.wait_event("pause-sent", T);
+    let rs = bob.wait_event("resume-sent", T);
+    let (r1, r2) = (count(&ps, "received_so_far"), count(&rs, "received_so_far"));
+    assert!(r1 >= 30, "{ps}");
+    assert!(
+        r2 - r1 <= 10,
+        "1.5 s of pause would be 75 packets: {ps} {rs}"
+    );
+    assert_eq!(bob.wait_event("channel-closed", T)["lcn"], first_lcn);
+    // the new channel: a new number (the first one came by H.245 or by fastStart)
+    let olc = bob.wait("olc after the pause", T, |v| {
+        v["event"] == "h245" && v["what"] == "olc" && v["lcn"] != first_lcn
+    });
+    assert_eq!(olc["lcn"], first_lcn + 1);
+    // and the media came back
+    assert_eq!(alice.wait_event("released", T)["cause"], 16);
+    let rtp = alice.wait_event("rtp", T);
+    assert!(
+        count(&rtp, "sent") >= s2 + 50,
+        "sending resumed: {resumed} {rtp}"
+    );
+    alice.finish(T);
+    let rtp = bob.wait_event("rtp", T);
+    assert!(
+        count(&rtp, "received") >= r2 + 50,
+        "receiving resumed: {rs} {rtp}"
+    );
+}
+
+#[test]
+fn the_callee_pauses_and_resumes_the_callers_media_through_the_gatekeeper() {
+    pause_and_resume(false, &[], 1);
+}
+
+#[test]
+fn pause_and_resume_with_the_media_anchored_by_the_node() {
+    pause_and_resume(true, &[], 1);
+}
+
+#[test]
+fn a_fast_start_call_is_paused_and_resumed_with_h245_channels() {
+    pause_and_resume(false, &["--fast-start", "--h245", "separate"], 1);
 }

@@ -32,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+mod actions;
 mod answer;
 pub use answer::incoming;
 
@@ -145,6 +146,9 @@ struct Call {
     media: Media,
     /// The caller proposed fastStart and has had no answer yet.
     fast_proposed: bool,
+    /// The media came up (see `actions`), and what is to be done since.
+    media_up: bool,
+    actions: actions::Schedule,
 }
 
 /// How a call ended, for the caller's exit status.
@@ -210,7 +214,7 @@ impl Call {
             "remote_rtcp": acc.remote_rtcp.map(|a| a.to_string()),
             "local_rtp": acc.local_rtp.to_string(),
         }));
-        self.session.fast_started(acc.remote_rtp);
+        self.session.fast_started(acc.remote_rtp, acc.lcn);
         self.h245_events(Vec::new());
         Ok(())
     }
@@ -238,12 +242,12 @@ impl Call {
     }
 
     fn h245_events(&mut self, events: Vec<serde_json::Value>) {
+        // RTP stops (a pause) or starts before the counts of the events are taken
+        self.media.set_target(self.session.sending());
         for e in events {
-            emit(e);
+            emit(self.stamp(e));
         }
-        if let Some(to) = self.session.remote_rtp {
-            self.media.send_to(to);
-        }
+        self.check_media_up();
         // The hold starts once, at the OLC Ack; before that the deadline is the grace timer.
         if self.caller && self.session.olc_acked && !self.hold_started {
             self.hold_started = true;
@@ -269,7 +273,7 @@ impl Call {
             "reverse": a.reverse,
         }));
         if a.codec.is_some() {
-            self.session.fast_started(a.remote_rtp);
+            self.session.fast_started(a.remote_rtp, a.lcn.unwrap_or(1));
             self.h245_events(Vec::new());
         }
     }
@@ -523,6 +527,7 @@ impl Call {
         let mut shutdown = self.ep.shutdown.clone();
         loop {
             let deadline = self.deadline;
+            let next_action = self.actions.next_at();
             let listener = self.h245_listener.as_ref();
             tokio::select! {
                 f = rx.recv() => {
@@ -587,6 +592,11 @@ impl Call {
                         log("no endSessionCommand from the peer in time");
                     }
                     return self.finish_hangup().await;
+                }
+                _ = async { match next_action { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                    if let Err(e) = self.run_due().await {
+                        emit(json!({"event":"error","what":"h245","detail":e}));
+                    }
                 }
                 r = shutdown.changed() => {
                     if r.is_err() || *shutdown.borrow() {
@@ -708,8 +718,10 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
         ok: false,
         answered: false,
         admitted,
-        media: Media::new(media, ep.args.rtp),
+        media: Media::new(media, ep.args.rtp, ep.args.te_pt),
         fast_proposed: ep.args.fast_start,
+        media_up: false,
+        actions: actions::Schedule::default(),
     };
     let mut body = msg::setup_uuie(
         &ids,

@@ -153,6 +153,8 @@ pub struct Accepted {
     pub remote_rtcp: Option<SocketAddr>,
     /// The callee's RTP address it announced.
     pub local_rtp: SocketAddr,
+    /// The number of the channel the callee transmits on.
+    pub lcn: u16,
 }
 
 fn fwd_h2250(o: &mut h245::OpenLogicalChannel) -> Option<&mut h245::H2250LogicalChannelParameters> {
@@ -219,6 +221,7 @@ pub fn accept(list: &[OctetString], rtp: SocketAddr, rtcp: SocketAddr) -> Option
         remote_rtp,
         remote_rtcp,
         local_rtp: rtp,
+        lcn: CALLEE_LCN,
     })
 }
 
@@ -231,6 +234,8 @@ pub struct Answer {
     pub remote_rtcp: Option<SocketAddr>,
     /// A channel from the callee was accepted too.
     pub reverse: bool,
+    /// The number of the accepted forward channel (the caller transmits on it).
+    pub lcn: Option<u16>,
 }
 
 /// The callee's answer: the accepted forward channel's addresses and whether it opened a
@@ -240,8 +245,10 @@ pub fn answer(list: &[OctetString]) -> Answer {
     for mut o in decode(list) {
         match direction(&o) {
             Some((true, c)) if a.codec.is_none() => {
+                let lcn = o.forward_logical_channel_number.0;
                 if let Some(p) = fwd_h2250(&mut o) {
                     a.codec = Some(c);
+                    a.lcn = Some(lcn);
                     a.remote_rtp = p.media_channel.as_ref().and_then(asn::h245_socket_addr);
                     a.remote_rtcp = p
                         .media_control_channel
@@ -312,6 +319,8 @@ mod tests {
         assert_eq!(ans.remote_rtp, Some(a(40010)));
         assert_eq!(ans.remote_rtcp, Some(a(40011)));
         assert!(ans.reverse);
+        assert_eq!(ans.lcn, Some(1));
+        assert_eq!(acc.lcn, CALLEE_LCN);
     }
 
     #[test]

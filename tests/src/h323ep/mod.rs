@@ -18,11 +18,30 @@
 //!   `facility` {reason} (other than transportedInformation), `connected` {tunneling};
 //!   callee: `setup` {from, to, peer, tunneling, calling_number, called_number},
 //!   `connected` {tunneling, h245_address}; both: `status-enquiry` {state}.
-//! - `h245` {what}: `channel` {remote} (separate channel up), `tcs` (peer's TCS, acked),
-//!   `tcs-ack`, `msd` {role: "master"|"slave", as the peer's Ack decides}, `olc` {lcn,
-//!   remote_rtcp, local_rtp} (the side a channel is opened to), `olc-ack` {lcn, remote_rtp,
-//!   remote_rtcp} (the side that opened it: the caller, and the callee with `--both-ways`),
-//!   `olc-reject` {cause}, `end-session`, `ignored` {message}.
+//! - `h245` {what}: `channel` {remote} (separate channel up), `tcs` {empty, user_input}
+//!   (peer's TCS, acked; `empty`: no capabilities, the pause of H.323 8.4.6; `user_input`: it
+//!   lists a user input capability), `tcs-ack`, `msd` {role: "master"|"slave", as the peer's
+//!   Ack decides}, `olc` {lcn, remote_rtcp, local_rtp} (the side a channel is opened to),
+//!   `olc-ack` {lcn, remote_rtp, remote_rtcp} (the side that opened it: the caller, and the
+//!   callee with `--both-ways`), `olc-reject` {cause}, `clc-ack` {lcn}, `uii-update`
+//!   {duration} (a signalUpdate), `end-session`, `ignored` {message}. The endpoint's own TCS
+//!   has G.711 µ-law and receiveAndTransmitUserInputCapability basicString and dtmf (`caps`).
+//! - DTMF: `dtmf-sent` {digit, kind: "signal"|"alpha"} for each `--dtmf` digit sent as a
+//!   UserInputIndication (signal: signalType and duration 100 ms; alpha: alphanumeric), 200 ms
+//!   apart from the moment the media is up (caller: its OLC Ack or fastStart answer; callee:
+//!   the first channel acked either way); `uii` {digit, kind: "signal"|"alpha", duration (ms
+//!   or null)} for each character of a UserInputIndication received (extendedAlphanumeric
+//!   counts as alpha); `rtp-event` {digit (0-9 * # A-D, null for other codes), code,
+//!   duration_ms, pt} once per RFC 4733 telephone-event (payload type `--te-pt`, 101) arriving
+//!   on the RTP socket, at its first end packet; these are not counted as audio.
+//! - Pause (H.323 8.4.6): an empty TCS received is acked, the channel this side transmits on
+//!   is closed (CloseLogicalChannel) and its RTP stops: `paused`; a full TCS then is acked and
+//!   a new channel (new number; also in a fastStart call) is opened, `resumed` at its Ack
+//!   (at once when there was none to reopen). `channel-closed` {lcn}: the peer closed a
+//!   channel it had opened to this side (acked). With `--pause-at-ms N [--resume-at-ms M]`
+//!   the endpoint sends the empty TCS N ms after its media is up (`pause-sent` {seq}) and the
+//!   full one at M (`resume-sent` {seq}). These four carry `sent_so_far` and
+//!   `received_so_far` (RTP packets, counted as `rtp` counts them).
 //! - `fast-start` {what}: `proposed` {count} (caller, in its Setup), `accepted` {in, codec,
 //!   remote_rtp, remote_rtcp, local_rtp[, reverse]} (callee: the answer it sent; caller: the
 //!   one it got), `ignored` {proposals} (a callee without --fast-start), `none` (caller:
@@ -31,11 +50,12 @@
 //! - `released` {cause (Q.850 value or null), reason (ReleaseCompleteReason or null), by:
 //!   "self"|"remote"}.
 //! - `rtp` {sent, received, to} after the call ended, with `--rtp` only: RTP packets sent to
-//!   the acked audio address (by the side that opened a channel) and received on the
-//!   endpoint's RTP socket (see `rtp`).
+//!   the acked audio address (by the side that opened a channel; none while paused) and
+//!   received on the endpoint's RTP socket (telephone-events excepted; see `rtp`).
 //! - `malformed` {where: ras|q931|setup|uuie|h245, detail, ...}, `error` {what, detail}.
 //!
-//! The caller holds a call for `--hold-ms` (1000) from the OLC Ack, then ends it as H.323 8.5
+//! The caller holds a call for `--hold-ms` (1000) from the OLC Ack (or fastStart answer; give
+//! a call with `--pause-at-ms` a hold longer than its pause and resume), then ends it as H.323 8.5
 //! says (endSessionCommand, the peer's endSessionCommand, ReleaseComplete cause 16, DRQ),
 //! unregisters and exits: 0 when the call connected and got its audio channel, 1 when it was
 //! rejected or failed, 2 on usage errors, 3 when the gatekeeper did not answer the GRQ/RRQ.
@@ -47,6 +67,7 @@ pub use causeway_h323_asn1 as asn1;
 pub mod bench;
 mod bench_call;
 pub mod call;
+pub mod caps;
 pub mod faststart;
 pub mod h245;
 /// The ASN.1 value conversions (addresses, aliases, BMP text, GUIDs) are the crate's too.
@@ -55,6 +76,7 @@ pub use causeway_h323::asn;
 pub use causeway_h323::endpoint as msg;
 pub mod ras;
 pub mod rtp;
+pub mod uii;
 
 use causeway_h323_asn1::h323_messages::{self as h225, RasMessage};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -176,6 +198,38 @@ pub struct EpArgs {
     /// As a callee with --fast-start: the message that carries the answer.
     #[arg(long, value_enum, default_value_t = FastIn::Proceeding)]
     pub fast_start_in: FastIn,
+    /// DTMF digits (0-9 * # A-D) to send as H.245 UserInputIndication once the call's media is
+    /// up, 200 ms apart.
+    #[arg(long)]
+    pub dtmf: Option<String>,
+    /// How --dtmf digits are sent: UserInputIndication signal (100 ms) or alphanumeric.
+    #[arg(long, value_enum, default_value_t = uii::Mode::Signal)]
+    pub dtmf_mode: uii::Mode,
+    /// RTP payload type of RFC 4733 telephone-events recognised on the RTP socket.
+    #[arg(long, default_value_t = 101, value_parser = clap::value_parser!(u8).range(0..=127))]
+    pub te_pt: u8,
+    /// This many ms after the call's media is up, pause the peer with an empty
+    /// TerminalCapabilitySet (H.323 8.4.6).
+    #[arg(long)]
+    pub pause_at_ms: Option<u64>,
+    /// With --pause-at-ms: this many ms after the media is up, send the full
+    /// TerminalCapabilitySet again (resume).
+    #[arg(long, requires = "pause_at_ms")]
+    pub resume_at_ms: Option<u64>,
+}
+
+impl EpArgs {
+    /// The --dtmf digits, and the pause and resume times in order; Err is a usage error.
+    pub fn checked(&self) -> Result<Vec<char>, String> {
+        if let (Some(p), Some(r)) = (self.pause_at_ms, self.resume_at_ms) {
+            if r <= p {
+                return Err(format!(
+                    "--resume-at-ms {r} must come after --pause-at-ms {p}"
+                ));
+            }
+        }
+        uii::parse_digits(self.dtmf.as_deref().unwrap_or(""))
+    }
 }
 
 #[derive(Default)]
@@ -222,6 +276,9 @@ fn reason_of<T: std::fmt::Debug>(r: &T) -> String {
 
 /// Runs the endpoint; the process exit code.
 pub async fn run(args: EpArgs) -> i32 {
+    if let Err(e) = args.checked() {
+        return usage(&e);
+    }
     let aliases = match args
         .aliases
         .iter()

@@ -113,8 +113,10 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
         ok: false,
         answered: true,
         admitted: false,
-        media: Media::new(media, ep.args.rtp),
+        media: Media::new(media, ep.args.rtp, ep.args.te_pt),
         fast_proposed: false,
+        media_up: false,
+        actions: actions::Schedule::default(),
     };
     let mut fast = fast_answer(ep, &setup, rtp, rtcp);
     if ep.args.answer == Answer::No {
