@@ -95,6 +95,17 @@ impl Tap {
         Tap::default()
     }
 
+    /// A tap whose own stream towards SIP (events before any audio came from H.323) uses
+    /// `ssrc` and starts at sequence number and timestamp derived from it (RFC 3550 5.1: the
+    /// initial values should be random; the driver passes a random `ssrc`).
+    pub fn with_ssrc(ssrc: u32) -> Tap {
+        let mut t = Tap::default();
+        t.to_sip.ssrc = ssrc;
+        t.to_sip.seq = (ssrc >> 16) as u16;
+        t.to_sip.ts = ssrc.rotate_left(13);
+        t
+    }
+
     /// Where side `side`'s far end receives, as its signaling said (until a packet from it
     /// names the address it really sends from).
     pub fn set_peer(&mut self, side: Side, rtp: SocketAddr, rtcp: SocketAddr) {
@@ -212,8 +223,8 @@ impl Tap {
 
     /// RFC 4733 packets for `digit` towards the SIP side: the start packet (marker set) and
     /// the three end packets with the whole duration, in the stream the SIP side receives
-    /// (the last SSRC seen, the timestamp it has reached by now). Nothing when the SIP side
-    /// negotiated no telephone-event or no packet has gone to it yet.
+    /// (the last SSRC seen, the timestamp it has reached by now; the tap's own stream when no
+    /// audio came from H.323 yet). Nothing when the SIP side negotiated no telephone-event.
     pub fn digit_to_sip(
         &mut self,
         digit: char,
@@ -228,9 +239,7 @@ impl Tap {
             return Vec::new();
         };
         let o = &mut self.to_sip;
-        let Some(at) = o.at else {
-            return Vec::new();
-        };
+        let at = *o.at.get_or_insert(now);
         let elapsed = now
             .saturating_duration_since(at)
             .min(Duration::from_secs(60));

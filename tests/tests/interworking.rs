@@ -129,12 +129,12 @@ fn sip_to_h323(fast_start: bool, scenario: &str) {
 
 #[test]
 fn sip_calls_an_h323_endpoint_with_fast_start_and_audio() {
-    sip_to_h323(true, "uac_iw.xml");
+    sip_to_h323(true, "uac_iw_bye.xml");
 }
 
 #[test]
 fn sip_calls_an_h323_endpoint_that_refuses_fast_start() {
-    sip_to_h323(false, "uac_iw.xml");
+    sip_to_h323(false, "uac_iw_bye.xml");
 }
 
 #[test]
@@ -263,4 +263,154 @@ fn failures_map_both_ways() {
     let released = alice.wait_event("released", T);
     assert_eq!(released["cause"], 17, "{released}\n{}", iw.node.log());
     drop(uas);
+}
+
+/// The `uii` digits an endpoint printed, in order.
+fn uii_digits(ep: &H323Endpoint) -> Vec<(String, Value)> {
+    ep.events()
+        .into_iter()
+        .filter(|v| v["event"] == "uii")
+        .map(|v| {
+            (
+                v["digit"].as_str().unwrap_or("").to_string(),
+                v["duration"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dtmf_crosses_both_ways() {
+    // bob's UserInputIndications become RFC 4733 events towards sipp, sipp (-rtp_echo) sends
+    // them back, and they come back to bob as UserInputIndications: H.323 -> SIP -> H.323
+    let iw = node();
+    let bob = endpoint(&iw, "bob", "e164:2002", &["--fast-start", "--dtmf", "12#"]);
+    let o = sipp_uac_with(
+        &iw.node,
+        "uac_iw_bye.xml",
+        "2002",
+        "u1",
+        1,
+        1,
+        &["-rtp_echo"],
+    );
+    assert!(
+        o.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        iw.node.log()
+    );
+    bob.wait_event("released", T);
+    let sent: Vec<Value> = bob
+        .events()
+        .into_iter()
+        .filter(|v| v["event"] == "dtmf-sent")
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    let back = uii_digits(&bob);
+    let digits: Vec<&str> = back.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(
+        digits,
+        ["1", "2", "#"],
+        "digits back at bob: {back:?}\n{}",
+        iw.node.log()
+    );
+    // durations kept: bob sent 100 ms signals, they return as 100 ms signals
+    assert!(back.iter().all(|(_, d)| d == 100), "{back:?}");
+}
+
+#[test]
+fn a_sip_hold_pauses_the_h323_endpoint_and_resume_brings_its_audio_back() {
+    let iw = node();
+    let bob = endpoint(&iw, "bob", "e164:2002", &["--fast-start"]);
+    let o = sipp_uac_with(
+        &iw.node,
+        "uac_iw_hold.xml",
+        "2002",
+        "u1",
+        1,
+        1,
+        &["-rtp_echo"],
+    );
+    assert!(
+        o.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        iw.node.log()
+    );
+    let paused = bob.wait_event("paused", T);
+    let resumed = bob.wait_event("resumed", T);
+    let released = bob.wait_event("released", T);
+    assert_eq!(released["cause"], 16, "{released}");
+    let sent = |v: &Value| v["sent_so_far"].as_u64().unwrap_or(0);
+    let counts = rtp(&bob);
+    // bob stopped sending while held and sent again once resumed
+    assert!(sent(&resumed) >= sent(&paused), "{paused} {resumed}");
+    assert!(
+        counts["sent"].as_u64().unwrap_or(0) > sent(&resumed) + 25,
+        "{counts} after {resumed}"
+    );
+    assert!(counts["received"].as_u64().unwrap_or(0) > 50, "{counts}");
+}
+
+#[test]
+fn an_h323_pause_reinvites_the_sip_ua_sendonly_then_sendrecv() {
+    let iw = node();
+    let port = free_port();
+    register(&iw.node, "erin", port);
+    let uas = sipp_background(&[
+        "-sf",
+        &causeway_tests::scenario("uas_iw_hold.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "u1",
+        "-rtp_echo",
+        "-m",
+        "1",
+    ]);
+    let alice = endpoint(
+        &iw,
+        "alice",
+        "e164:3001",
+        &[
+            "--call",
+            "h323:erin@example.com",
+            "--fast-start",
+            "--hold-ms",
+            "4000",
+            "--pause-at-ms",
+            "1000",
+            "--resume-at-ms",
+            "2000",
+        ],
+    );
+    alice.wait_event("pause-sent", T);
+    alice.wait_event("resume-sent", T);
+    let released = alice.wait_event("released", T);
+    assert_eq!(released["by"], "self", "{released}\n{}", iw.node.log());
+    // sipp's scenario fails the call unless both re-INVITEs came with the right direction
+    let mut uas = uas;
+    let status = wait_exit(&mut uas.0, T);
+    assert_eq!(
+        status,
+        Some(0),
+        "the SIP UA did not see sendonly then sendrecv\n{}",
+        iw.node.log()
+    );
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Ok(Some(s)) = child.try_wait() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
 }

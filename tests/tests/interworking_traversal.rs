@@ -311,17 +311,11 @@ fn internet_calls_h323(fast_start: bool) {
 }
 
 #[test]
-#[ignore = "defect: the gateway's 2xx to a SIP INVITE copies no Record-Route (RFC 3261 12.1.1; \
-            interwork/src/gateway/sip_ua.rs Uas::respond), so the caller's ACK and BYE go to the \
-            gateway's Contact sip:gw@127.0.0.1:PORT, which E forwards to its own loopback"]
 fn a_sip_ua_on_the_internet_calls_an_h323_endpoint_inside_with_fast_start() {
     internet_calls_h323(true);
 }
 
 #[test]
-#[ignore = "defect: the gateway's 2xx to a SIP INVITE copies no Record-Route (RFC 3261 12.1.1; \
-            interwork/src/gateway/sip_ua.rs Uas::respond), so the caller's ACK and BYE go to the \
-            gateway's Contact sip:gw@127.0.0.1:PORT, which E forwards to its own loopback"]
 fn a_sip_ua_on_the_internet_calls_an_h323_endpoint_inside_with_slow_start() {
     internet_calls_h323(false);
 }

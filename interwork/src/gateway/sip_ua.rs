@@ -135,7 +135,9 @@ fn contact_uri(m: &Message) -> Option<String> {
 
 /// The Record-Route values of a request, in order.
 pub fn record_routes(m: &Message) -> Vec<String> {
-    m.header_values("Record-Route").map(str::to_string).collect()
+    m.header_values("Record-Route")
+        .map(str::to_string)
+        .collect()
 }
 
 /// A header value list split at top-level commas (Record-Route may carry several).

@@ -190,7 +190,10 @@ fn sip_invite_becomes_a_setup_with_fast_start_and_the_answer_a_200() {
     assert_eq!(sip.len(), 1, "{out:?}");
     assert_eq!(sip[0].status(), Some(200));
     // RFC 3261 12.1.1: the proxy's Record-Route comes back, so ACK and BYE go through it
-    assert_eq!(sip[0].header("Record-Route"), Some("<sip:127.0.0.1:5060;lr>"));
+    assert_eq!(
+        sip[0].header("Record-Route"),
+        Some("<sip:127.0.0.1:5060;lr>")
+    );
     // the SIP side is answered with the tap's SIP-facing pair, telephone-event kept (the
     // tap takes the events), and the tap is told where the H.323 side receives
     let answer = crate::sdp_map::from_sdp(sip[0].body()).unwrap();

@@ -138,10 +138,6 @@ fn an_rfc_4733_event_from_sip_is_one_digit_and_never_forwarded() {
 fn a_digit_to_sip_joins_the_stream_and_renumbers_what_follows() {
     let mut t = tap();
     let now = Instant::now();
-    assert!(
-        t.digit_to_sip('5', 100, now).is_empty(),
-        "no stream to join yet"
-    );
     let _ = t.on_packet(
         Side::H323,
         false,
@@ -173,6 +169,27 @@ fn a_digit_to_sip_joins_the_stream_and_renumbers_what_follows() {
         panic!("{next:?}")
     };
     assert_eq!(u16::from_be_bytes([data[2], data[3]]), 105);
+}
+
+#[test]
+fn a_digit_before_any_audio_starts_the_tap_s_own_stream() {
+    let mut t = tap();
+    let ev = t.digit_to_sip('1', 100, Instant::now());
+    assert_eq!(ev.len(), 4);
+    let seqs: Vec<u16> = ev
+        .iter()
+        .map(|(_, p)| u16::from_be_bytes([p[2], p[3]]))
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{seqs:?}"
+    );
+    let mut off = Tap::new();
+    off.set_peer(Side::Sip, a(4000), a(4001));
+    assert!(
+        off.digit_to_sip('1', 100, Instant::now()).is_empty(),
+        "no telephone-event negotiated"
+    );
 }
 
 #[test]
