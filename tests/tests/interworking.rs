@@ -263,6 +263,34 @@ fn failures_map_both_ways() {
     let released = alice.wait_event("released", T);
     assert_eq!(released["cause"], 17, "{released}\n{}", iw.node.log());
     drop(uas);
+    // SIP callee unknown (404) -> cause 1 (unallocated number) at the H.323 caller
+    let port = free_port();
+    register(&iw.node, "fred", port);
+    let uas = sipp_background(&[
+        "-sf",
+        &causeway_tests::scenario("uas_404.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "u1",
+        "-m",
+        "1",
+    ]);
+    let gina = endpoint(
+        &iw,
+        "gina",
+        "e164:3002",
+        &["--call", "h323:fred@example.com", "--fast-start"],
+    );
+    let released = gina.wait_event("released", T);
+    assert_eq!(released["cause"], 1, "{released}\n{}", iw.node.log());
+    drop(uas);
+    let st = wait_status(&iw, |s| s["interworking"]["failed"] == 3);
+    assert_eq!(st["interworking"]["answered"], 0, "{st:#}");
 }
 
 /// The `uii` digits an endpoint printed, in order.
