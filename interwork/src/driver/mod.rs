@@ -20,6 +20,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+/// How often the status snapshot is refreshed.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Frames queued towards one connection before it is taken as stuck and closed.
 const WRITE_QUEUE: usize = 256;
 
@@ -99,9 +102,16 @@ pub fn spawn(
             accepted: 0,
         };
         let mut buf = vec![0u8; 65_535];
+        let mut next_publish = Instant::now();
+        // something changed since the last snapshot
+        let mut dirty = false;
         let mut out = Vec::new();
         loop {
-            let deadline = d.gw.poll_timeout();
+            let publish_at = dirty.then_some(next_publish);
+            let deadline = [d.gw.poll_timeout(), publish_at]
+                .into_iter()
+                .flatten()
+                .min();
             let sleep = async {
                 match deadline {
                     Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -128,7 +138,15 @@ pub fn spawn(
                 _ = sleep => d.gw.handle_timeout(Instant::now(), &mut out),
             }
             d.flush(&mut out).await;
-            publish(&d.gw, &status);
+            // the node's status is read about once a second: no need to copy every call's
+            // view after every message
+            let now = Instant::now();
+            dirty = true;
+            if now >= next_publish {
+                publish(&d.gw, &status);
+                next_publish = now + PUBLISH_EVERY;
+                dirty = false;
+            }
         }
     })
 }
