@@ -105,7 +105,7 @@ step() {
     k0=$(ticks "$NODE"); t0=$(date +%s.%N)
     sipp "$IP:$SIP" -sf "$ROOT/bench/sipp/iw_uac.xml" -s "$service" -i $IP -p "$UAC" -r "$rate" -m "$calls" \
         -d "$HOLD" -nostdin -buff_size 4194304 -recv_timeout 10000 -timeout $(( DUR + 60 ))s \
-        -trace_stat -stf "$stat" -fd 1 >"$WORK/uac_$label_$rate.out" 2>&1
+        -trace_stat -stf "$stat" -fd 1 >"$WORK/uac_${label}_${rate}.out" 2>&1
     rc=$?
     t1=$(date +%s.%N); k1=$(ticks "$NODE")
     local line
