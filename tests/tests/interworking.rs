@@ -453,3 +453,69 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     }
     None
 }
+
+#[test]
+fn cancel_before_the_answer_both_ways() {
+    let iw = node();
+    // SIP caller cancels while the H.323 callee rings: 487 for sipp, ReleaseComplete for bob
+    let bob = endpoint(&iw, "bob", "e164:2002", &["--answer", "ring"]);
+    let o = sipp_uac_with(&iw.node, "uac_cancel.xml", "2002", "u1", 1, 1, &[]);
+    assert!(
+        o.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        iw.node.log()
+    );
+    bob.wait_event("ringing", T);
+    let released = bob.wait_event("released", T);
+    assert_eq!(
+        (released["by"].as_str(), released["cause"].as_u64()),
+        (Some("remote"), Some(16)),
+        "{released}"
+    );
+    // H.323 caller gives up while the SIP callee rings: the gateway CANCELs the INVITE
+    let port = free_port();
+    register(&iw.node, "hana", port);
+    let mut uas = sipp_background(&[
+        "-sf",
+        &causeway_tests::scenario("uas_cancel.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "u1",
+        "-m",
+        "1",
+    ]);
+    let alice = endpoint(
+        &iw,
+        "alice",
+        "e164:3001",
+        &[
+            "--call",
+            "h323:hana@example.com",
+            "--fast-start",
+            "--cancel-after-ms",
+            "1000",
+        ],
+    );
+    alice.wait_event("alerting", T);
+    let released = alice.wait_event("released", T);
+    assert_eq!(released["by"], "self", "{released}");
+    // sipp's scenario ends only with the CANCEL, its 487 and the ACK
+    assert_eq!(
+        wait_exit(&mut uas.0, T),
+        Some(0),
+        "the SIP UA saw no CANCEL\n{}",
+        iw.node.log()
+    );
+    let st = wait_status(&iw, |s| {
+        s["interworking"]["calls"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    assert_eq!(st["interworking"]["answered"], 0, "{st:#}");
+}

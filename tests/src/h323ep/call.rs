@@ -580,6 +580,12 @@ impl Call {
                 }
                 _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                     self.deadline = None;
+                    if !self.connected && self.ep.args.cancel_after_ms.is_some() {
+                        // --cancel-after-ms: the caller gives up before the answer
+                        self.hangup(CauseValue::NORMAL_CALL_CLEARING, None).await;
+                        self.disengage().await;
+                        return End::Normal;
+                    }
                     if !self.ending {
                         if !self.session.olc_acked {
                             emit(json!({"event":"error","what":"h245","detail":"no audio channel before the hold ran out"}));
@@ -763,6 +769,10 @@ pub async fn outgoing(ep: Arc<Ep>, target: String) -> Result<(), String> {
     q.set_user_user(&uu).map_err(qe)?;
     call.write_q931(&q).await?;
     emit(json!({"event":"setup-sent","to":addr.to_string(),"tunneling":tunnel}));
+    call.deadline = ep
+        .args
+        .cancel_after_ms
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
     ep.active_calls.fetch_add(1, Ordering::SeqCst);
     let end = call.run(rx).await;
     ep.active_calls.fetch_sub(1, Ordering::SeqCst);

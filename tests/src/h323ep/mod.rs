@@ -59,6 +59,8 @@
 //! says (endSessionCommand, the peer's endSessionCommand, ReleaseComplete cause 16, DRQ),
 //! unregisters and exits: 0 when the call connected and got its audio channel, 1 when it was
 //! rejected or failed, 2 on usage errors, 3 when the gatekeeper did not answer the GRQ/RRQ.
+//! `--answer ring` alerts and never connects (`ringing`); the caller's `--cancel-after-ms N`
+//! gives up with ReleaseComplete cause 16 when not connected N ms after its Setup.
 //! Stop a long-running endpoint with SIGTERM or by closing its stdin (`--ignore-stdin` to
 //! run with stdin at /dev/null).
 
@@ -119,6 +121,8 @@ pub enum FastIn {
 pub enum Answer {
     Auto,
     No,
+    /// Alert and never connect: the call waits for the caller to give up.
+    Ring,
 }
 
 #[derive(Parser, Debug)]
@@ -198,6 +202,10 @@ pub struct EpArgs {
     /// As a callee with --fast-start: the message that carries the answer.
     #[arg(long, value_enum, default_value_t = FastIn::Proceeding)]
     pub fast_start_in: FastIn,
+    /// As the caller: give up (ReleaseComplete, cause 16) this many ms after the Setup when
+    /// the call is not connected by then.
+    #[arg(long)]
+    pub cancel_after_ms: Option<u64>,
     /// DTMF digits (0-9 * # A-D) to send as H.245 UserInputIndication once the call's media is
     /// up, 200 ms apart.
     #[arg(long)]

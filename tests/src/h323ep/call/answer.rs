@@ -185,6 +185,11 @@ async fn answer(ep: &Arc<Ep>, stream: TcpStream, peer: SocketAddr) -> Result<(),
     let body = msg::alerting_uuie(&ids);
     call.send_fast(MessageType::Alerting, body, Vec::new(), &mut fast)
         .await?;
+    if ep.args.answer == Answer::Ring {
+        emit(json!({"event":"ringing"}));
+        call.run(rx).await;
+        return Ok(());
+    }
     let (h245_addr, tunneled) = if tunnel {
         (None, call.session.start())
     } else {
