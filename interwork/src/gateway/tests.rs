@@ -882,3 +882,57 @@ fn an_undecodable_h245_message_clears_that_call_only() {
         .any(|(_, m)| m.mt == MessageType::ReleaseComplete));
     assert_eq!(g.active(), 0);
 }
+
+#[test]
+fn a_2xx_after_the_h323_caller_gave_up_is_acked_and_byed() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (conn, inv, _) = h323_setup(&mut g, now, "sip:bob@example.com");
+    // no provisional yet: nothing to CANCEL (RFC 3261 9.1), the call ends on our side
+    let ids = CallIds {
+        crv: 77,
+        call_id: [3; 16],
+        conf_id: [4; 16],
+    };
+    let rc = from_h323(
+        MessageType::ReleaseComplete,
+        77,
+        false,
+        ep::release_complete_uuie(&ids, None),
+        Some(16),
+    );
+    let mut out = Vec::new();
+    g.handle(Input::H225 { conn, data: rc }, now, &mut out);
+    assert!(sip_out(&out).is_empty(), "{out:?}");
+    // its first provisional gets the CANCEL
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 180, None),
+        },
+        now,
+        &mut out,
+    );
+    let methods: Vec<_> = sip_out(&out)
+        .iter()
+        .filter_map(|m| m.method().cloned())
+        .collect();
+    assert_eq!(methods, vec![Method::Cancel]);
+    out.clear();
+    let ans = "v=0\r\no=b 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\n";
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 200, Some(ans)),
+        },
+        now,
+        &mut out,
+    );
+    let methods: Vec<_> = sip_out(&out)
+        .iter()
+        .filter_map(|m| m.method().cloned())
+        .collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert!(h225_out(&out).is_empty());
+}

@@ -226,6 +226,28 @@ impl Gateway {
         if method != "INVITE" {
             return;
         }
+        if c.phase == Phase::Ended {
+            let cancelled = c.uac.iter().any(|u| u.method == "CANCEL");
+            if (101..200).contains(&status) && !cancelled && c.ack.is_none() {
+                // RFC 3261 9.1: the CANCEL waits for a provisional response
+                let cancel = causeway_sip::message::build_cancel(&req);
+                out.push(Output::Sip {
+                    to: proxy,
+                    data: cancel.clone(),
+                });
+                let t = &self.cfg.timers;
+                if let Some(u) = Uac::new("CANCEL", branch.to_string(), cancel, now, t) {
+                    c.uac.push(u);
+                }
+                return;
+            }
+            if (200..300).contains(&status) && c.ack.is_none() {
+                // RFC 3261 15: the H.323 caller gave up, yet the callee answered (the CANCEL
+                // crossed the 2xx, or there was no provisional to CANCEL after): ACK and BYE
+                self.answered_after_the_end(id, resp, out);
+            }
+            return;
+        }
         if (200..300).contains(&status) {
             // a retransmitted 2xx (RFC 6026: passed up) is acknowledged again
             if let Some(a) = c.ack.clone() {
@@ -348,6 +370,27 @@ impl Gateway {
         let msgs = ctl.start();
         c.control = Some(ctl);
         self.connect_h323(id, accepted, msgs, out);
+    }
+
+    fn answered_after_the_end(&mut self, id: u64, resp: &Message, out: &mut Vec<Output>) {
+        let (me, proxy) = (self.cfg.sip_local, self.cfg.proxy);
+        let (ack_branch, bye_branch) =
+            (sip_ua::token(&mut *self.rng), sip_ua::token(&mut *self.rng));
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.dialog.confirm(resp);
+        let ack = c.dialog.request("ACK", me, &ack_branch, None);
+        out.push(Output::Sip {
+            to: proxy,
+            data: ack.clone(),
+        });
+        c.ack = Some(ack);
+        let bye = c.dialog.request("BYE", me, &bye_branch, None);
+        out.push(Output::Sip {
+            to: proxy,
+            data: bye,
+        });
     }
 
     fn connect_h323(
