@@ -234,6 +234,25 @@ impl Leg {
         Ok(self.q931(MessageType::Alerting, body, Vec::new())?.encode())
     }
 
+    /// Progress (H.225.0 7.3.9), with the fastStart answer of early media.
+    pub fn progress(&self, fast_start: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
+        let mut body = Body::progress(h225::ProgressUUIE::new(
+            asn::h225_protocol_identifier(),
+            ep::terminal_type(),
+            None,
+            asn::call_identifier(self.ids.call_id),
+            None,
+            None,
+            None,
+            None,
+            Some(false), // multipleCalls
+            Some(false), // maintainConnection
+            None,
+        ));
+        set_fast_start(&mut body, fast_start);
+        Ok(self.q931(MessageType::Progress, body, Vec::new())?.encode())
+    }
+
     /// Connect with the fastStart answer (if any) and H.245 to tunnel in it.
     pub fn connect(&self, fast_start: Vec<Vec<u8>>, h245: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
         let mut body = ep::connect_uuie(&self.ids, None)?;

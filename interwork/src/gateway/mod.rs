@@ -182,6 +182,8 @@ struct Call {
     sip_held: bool,
     /// The H.323 side paused it (an empty TCS).
     h323_held: bool,
+    /// A call from H.323 whose fastStart answer went out with early media (180/183 SDP).
+    fast_answered: bool,
     /// Our ACK of the SIP side's 2xx, sent again for each retransmitted 2xx.
     ack: Option<Bytes>,
     /// The Setup's fastStart proposals (calls from H.323).

@@ -936,3 +936,42 @@ fn a_2xx_after_the_h323_caller_gave_up_is_acked_and_byed() {
     assert_eq!(methods, vec![Method::Ack, Method::Bye]);
     assert!(h225_out(&out).is_empty());
 }
+
+#[test]
+fn early_media_in_a_183_answers_fast_start_in_progress() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (_conn, inv, _) = h323_setup(&mut g, now, "sip:bob@example.com");
+    let ans = "v=0\r\no=b 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\n";
+    let mut out = Vec::new();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 183, Some(ans)),
+        },
+        now,
+        &mut out,
+    );
+    let progress = h225_out(&out).remove(0).1;
+    assert_eq!(progress.mt, MessageType::Progress);
+    assert!(
+        !progress.fast_start.is_empty(),
+        "the fastStart answer goes with the early media"
+    );
+    let sip_at = SocketAddr::from(([192, 0, 2, 20], 6000));
+    assert!(tap_cmds(&out)
+        .iter()
+        .any(|c| matches!(c, TapCmd::Peer { side: Side::Sip, rtp, .. } if *rtp == sip_at)));
+    out.clear();
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: response_to(&inv, 200, Some(ans)),
+        },
+        now,
+        &mut out,
+    );
+    let connect = h225_out(&out).remove(0).1;
+    assert_eq!(connect.mt, MessageType::Connect);
+    assert!(connect.fast_start.is_empty(), "answered once only");
+}

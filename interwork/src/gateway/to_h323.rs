@@ -154,6 +154,7 @@ impl Gateway {
             delayed,
             sip_held: false,
             h323_held: false,
+            fast_answered: false,
             ack: None,
             proposals: Vec::new(),
             control: None,

@@ -158,6 +158,7 @@ impl Gateway {
             delayed: false,
             sip_held: false,
             h323_held: false,
+            fast_answered: false,
             ack: None,
             proposals: m.fast_start.clone(),
             control: None,
@@ -271,20 +272,56 @@ impl Gateway {
         }
     }
 
-    fn sip_early(&mut self, id: u64, status: u16, _resp: &Message, out: &mut Vec<Output>) {
+    /// 180 / 183 to our INVITE: Alerting / Progress; one with an SDP answer (early media)
+    /// carries the fastStart answer at once (H.323 8.1.7: any of them may), and the 2xx then
+    /// needs none.
+    fn sip_early(&mut self, id: u64, status: u16, resp: &Message, out: &mut Vec<Output>) {
+        let fast = self.early_fast_start(id, resp, out);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        if status == 180 && c.phase == Phase::Calling {
-            c.phase = Phase::Early;
-            match c.leg.alerting(Vec::new()) {
-                Ok(b) => out.push(Output::H225 {
-                    conn: c.leg.conn,
-                    data: b,
-                }),
-                Err(e) => tracing::warn!("interworking: Alerting not built: {e}"),
-            }
+        let first = c.phase == Phase::Calling;
+        let msg = match status {
+            180 if first => c.leg.alerting(fast),
+            _ if !fast.is_empty() => c.leg.progress(fast),
+            183 if first => c.leg.progress(Vec::new()),
+            _ => return,
+        };
+        c.phase = Phase::Early;
+        match msg {
+            Ok(b) => out.push(Output::H225 {
+                conn: c.leg.conn,
+                data: b,
+            }),
+            Err(e) => tracing::warn!("interworking: Alerting/Progress not built: {e}"),
         }
+    }
+
+    /// The fastStart answer an early SDP answer makes (once per call), with the tap told the
+    /// SIP side's address.
+    fn early_fast_start(&mut self, id: u64, resp: &Message, out: &mut Vec<Output>) -> Vec<Vec<u8>> {
+        let Some(c) = self.calls.get(&id) else {
+            return Vec::new();
+        };
+        if c.fast_answered || c.offer.is_none() || resp.body().is_empty() {
+            return Vec::new();
+        }
+        let Ok(sdp) = sdp_map::from_sdp(resp.body()) else {
+            return Vec::new();
+        };
+        let towards_h323 = media_path::h323_view(&media_path::without_telephone_event(&sdp), c.tap);
+        let Ok(accepted) = fast_start::accept(&c.proposals, &towards_h323) else {
+            return Vec::new();
+        };
+        let te = media_path::telephone_event(&sdp);
+        let pt = te.as_ref().map(|f| f.pt);
+        self.tap_cmd(id, c, TapCmd::SipTelephoneEvent(pt), out);
+        self.tap_peer(id, Side::Sip, &sdp, out);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.sip_te = te;
+            c.fast_answered = true;
+        }
+        accepted
     }
 
     /// 2xx to our INVITE: ACK it and Connect the H.323 side with the fastStart answer (or,
@@ -355,6 +392,8 @@ impl Gateway {
         c.deadline = None;
         self.counters.answered += 1;
         let accepted = match fast_start::accept(&c.proposals, &towards_h323) {
+            // already given with early media
+            Ok(_) if c.fast_answered => Vec::new(),
             Ok(a) => a,
             Err(e) => {
                 tracing::info!("interworking: the SIP answer fits no fastStart proposal: {e}");
