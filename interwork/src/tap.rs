@@ -82,10 +82,18 @@ pub struct Tap {
     last_event: Option<u32>,
     /// Sides not sent to (they paused).
     muted: [bool; 2],
+    /// Digits from H.323 that came before any audio went to SIP: held until the audio's
+    /// stream exists (one SSRC for the SIP side), at most [`DIGIT_WAIT`].
+    pending: Vec<(char, u16, Instant)>,
     /// Packets dropped: from strangers, or unparsable where they must be read.
     pub dropped: u64,
     pub forwarded: u64,
 }
+
+/// How long a digit waits for the H.323 side's audio stream before the tap's own carries it.
+pub const DIGIT_WAIT: Duration = Duration::from_millis(300);
+/// Digits held at most (more are dropped: a peer cannot press keys that fast).
+const PENDING_MAX: usize = 16;
 
 /// RTP clock of the tapped audio (G.711, G.729; G.722's RTP clock is 8 kHz too).
 const CLOCK_KHZ: u32 = 8;
@@ -231,6 +239,45 @@ impl Tap {
         duration_ms: u16,
         now: Instant,
     ) -> Vec<(SocketAddr, Vec<u8>)> {
+        if self.to_sip.at.is_none() || !self.pending.is_empty() {
+            if self.sip_te.is_some() && self.pending.len() < PENDING_MAX {
+                self.pending.push((digit, duration_ms, now + DIGIT_WAIT));
+            }
+            return self.handle_timeout(now);
+        }
+        self.event_to_sip(digit, duration_ms, now)
+    }
+
+    /// When held digits are due: at their deadline, or at once when audio has gone to SIP.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.first().map(|(_, _, at)| *at)
+    }
+
+    /// The held digits' packets, once the audio's stream exists or their wait is over.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        let due = self.pending.first().is_some_and(|(_, _, at)| *at <= now);
+        if self.pending.is_empty() || (self.to_sip.at.is_none() && !due) {
+            return Vec::new();
+        }
+        let held = std::mem::take(&mut self.pending);
+        let mut out = Vec::new();
+        for (digit, duration_ms, _) in held {
+            out.extend(self.event_to_sip(digit, duration_ms, now));
+        }
+        out
+    }
+
+    /// Whether held digits can go now (the driver asks after each packet).
+    pub fn digits_ready(&self) -> bool {
+        !self.pending.is_empty() && self.to_sip.at.is_some()
+    }
+
+    fn event_to_sip(
+        &mut self,
+        digit: char,
+        duration_ms: u16,
+        now: Instant,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
         let (Some(pt), Some(to), Some(event)) = (
             self.sip_te,
             self.rtp[Side::Sip as usize],
@@ -266,6 +313,8 @@ impl Tap {
             p.extend_from_slice(&ev.encode());
             out.push((to, p));
         }
+        o.ts = ts.wrapping_add(u32::from(duration));
+        o.at = Some(now);
         out
     }
 }

@@ -260,3 +260,45 @@ fn an_h323_endpoint_calls_baresip_with_audio_both_ways() {
     assert_eq!(st["interworking"]["calls_from_h323"], 1, "{st:#}");
     assert_eq!(st["interworking"]["answered"], 1, "{st:#}");
 }
+
+/// DTMF both ways between real ends: the H.323 endpoint's UserInputIndications reach baresip
+/// as RFC 4733 events (its log: "received event"), and the digit baresip sends (ctrl_tcp
+/// `sndcode`, RFC 4733) reaches the endpoint as a UserInputIndication.
+#[test]
+fn dtmf_between_baresip_and_an_h323_endpoint_both_ways() {
+    let s = setup("d");
+    let bob = s.endpoint(
+        "bob",
+        &[
+            "--alias",
+            "e164:2002",
+            "--ignore-stdin",
+            "--fast-start",
+            "--dtmf",
+            "47",
+        ],
+    );
+    s.event(&bob, "registered");
+    s.carol.command("dial sip:2002@example.com");
+    wait_established(&s.carol, "baresip -> H.323");
+    s.event(&bob, "connected");
+    std::thread::sleep(Duration::from_millis(500));
+    s.carol.command("sndcode 9");
+    let uii = s.event(&bob, "uii");
+    assert_eq!(uii["digit"], "9", "{uii}\n{}", s.logs());
+    for digit in ['4', '7'] {
+        // baresip's RFC 4733 receiver ("received DTMF" is its SIP INFO one)
+        let needle = format!("received event: '{digit}' (end=0)");
+        let end = Instant::now() + T;
+        while !s.carol.log().contains(&needle) {
+            assert!(
+                Instant::now() < end,
+                "baresip never printed `{needle}`\n{}",
+                s.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    s.carol.command("hangup");
+    s.event(&bob, "released");
+}

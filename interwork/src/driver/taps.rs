@@ -104,11 +104,21 @@ async fn run(
     mut rx: mpsc::Receiver<TapCmd>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut tap = Tap::new();
+    let mut tap = Tap::with_ssrc(rand::random());
     let mut bufs = [[0u8; 2048]; 4];
     loop {
         let [b0, b1, b2, b3] = &mut bufs;
+        let held = tap.poll_timeout();
         let (i, r) = tokio::select! {
+            _ = async {
+                match held {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                send_digits(&mut tap, &socks).await;
+                continue;
+            }
             r = socks[0].recv_from(b0) => (0, r),
             r = socks[1].recv_from(b1) => (1, r),
             r = socks[2].recv_from(b2) => (2, r),
@@ -140,6 +150,16 @@ async fn run(
             }
             Action::Drop => {}
         }
+        if tap.digits_ready() {
+            send_digits(&mut tap, &socks).await;
+        }
+    }
+}
+
+/// The held digits that are due, towards the SIP side.
+async fn send_digits(tap: &mut Tap, socks: &[UdpSocket; 4]) {
+    for (to, p) in tap.handle_timeout(Instant::now()) {
+        let _ = socks[index(Side::Sip, false)].send_to(&p, to).await;
     }
 }
 

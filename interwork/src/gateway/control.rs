@@ -383,6 +383,16 @@ fn takes_dtmf_signal(t: &h245::TerminalCapabilitySet) -> bool {
     })
 }
 
+/// The digit of an encoded UserInputIndication.
+pub fn digit_of(b: &[u8]) -> Option<(char, Option<u16>)> {
+    match ep::decode_h245(b) {
+        Ok(H245Msg::indication(h245::IndicationMessage::userInput(u))) => {
+            crate::dtmf::digit_of_uii(&u)
+        }
+        _ => None,
+    }
+}
+
 /// Whether an encoded H.245 message is endSessionCommand.
 pub fn is_end_session(b: &[u8]) -> bool {
     matches!(

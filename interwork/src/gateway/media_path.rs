@@ -202,6 +202,10 @@ impl Gateway {
         let Some(c) = self.calls.get(&id) else {
             return;
         };
+        if c.sip_te.is_none() {
+            tracing::info!(call = %c.dialog.call_id, "interworking: digit `{digit}` from H.323 not passed on: the SIP side negotiated no telephone-event");
+            return;
+        }
         // an alphanumeric digit has no duration: RFC 4733's usual 100 ms
         let duration_ms = duration_ms.unwrap_or(100);
         self.tap_cmd(id, c, TapCmd::Digit { digit, duration_ms }, out);

@@ -429,7 +429,13 @@ impl Gateway {
             return;
         };
         let Some(ctl) = c.control.as_mut() else {
-            // fastStart settled the media: nothing else of H.245 needs an answer here
+            // before Connect (H.245 starts with it here): only digits are taken, a fastStart
+            // callee may send them as soon as its channels are open
+            for b in &msgs {
+                if let Some((d, ms)) = control::digit_of(b) {
+                    self.digit_from_h323(id, d, ms, out);
+                }
+            }
             return;
         };
         let mut replies = Vec::new();

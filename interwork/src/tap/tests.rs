@@ -172,10 +172,20 @@ fn a_digit_to_sip_joins_the_stream_and_renumbers_what_follows() {
 }
 
 #[test]
-fn a_digit_before_any_audio_starts_the_tap_s_own_stream() {
+fn a_digit_before_any_audio_waits_then_starts_the_tap_s_own_stream() {
     let mut t = tap();
-    let ev = t.digit_to_sip('1', 100, Instant::now());
+    let now = Instant::now();
+    assert!(
+        t.digit_to_sip('1', 100, now).is_empty(),
+        "held for the audio's stream"
+    );
+    assert_eq!(t.poll_timeout(), Some(now + DIGIT_WAIT));
+    assert!(t
+        .handle_timeout(now + Duration::from_millis(100))
+        .is_empty());
+    let ev = t.handle_timeout(now + DIGIT_WAIT);
     assert_eq!(ev.len(), 4);
+    assert_eq!(t.poll_timeout(), None);
     let seqs: Vec<u16> = ev
         .iter()
         .map(|(_, p)| u16::from_be_bytes([p[2], p[3]]))
@@ -187,8 +197,33 @@ fn a_digit_before_any_audio_starts_the_tap_s_own_stream() {
     let mut off = Tap::new();
     off.set_peer(Side::Sip, a(4000), a(4001));
     assert!(
-        off.digit_to_sip('1', 100, Instant::now()).is_empty(),
+        off.digit_to_sip('1', 100, now).is_empty(),
         "no telephone-event negotiated"
+    );
+    assert_eq!(off.poll_timeout(), None, "nothing held either");
+}
+
+#[test]
+fn held_digits_join_the_audio_stream_when_it_comes_each_with_its_own_timestamp() {
+    let mut t = tap();
+    let now = Instant::now();
+    assert!(t.digit_to_sip('1', 100, now).is_empty());
+    assert!(t.digit_to_sip('2', 100, now).is_empty());
+    let _ = t.on_packet(Side::H323, false, a(5000), rtp(0, 10, 8000, &[0; 160]), now);
+    assert!(t.digits_ready());
+    let ev = t.handle_timeout(now);
+    assert_eq!(ev.len(), 8);
+    assert!(
+        ev.iter()
+            .all(|(_, p)| p[8..12] == 0x1234_5678u32.to_be_bytes()),
+        "the audio's SSRC"
+    );
+    let ts = |p: &[u8]| u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+    assert_eq!(ts(&ev[0].1), 8000);
+    assert_eq!(
+        ts(&ev[4].1),
+        8800,
+        "the second event after the first's 100 ms"
     );
 }
 
