@@ -200,6 +200,48 @@ struct Call {
     h245_ended: bool,
 }
 
+impl Call {
+    /// A call just placed, with nothing of its media or H.245 known yet.
+    fn new(
+        origin: Origin,
+        (caller, callee): (String, String),
+        dialog: sip_ua::Dialog,
+        (leg, tap): (h225::Leg, TapAddrs),
+        deadline: Instant,
+        sdp_session: u64,
+        now: Instant,
+    ) -> Call {
+        Call {
+            origin,
+            phase: Phase::Calling,
+            started: now,
+            caller,
+            callee,
+            dialog,
+            uas: None,
+            uac: Vec::new(),
+            leg,
+            pending_setup: None,
+            offer: None,
+            h323_media: None,
+            sip_te: None,
+            tap: Some(tap),
+            delayed: false,
+            sip_held: false,
+            h323_held: false,
+            fast_answered: false,
+            ack: None,
+            proposals: Vec::new(),
+            control: None,
+            deadline: Some(deadline),
+            sdp_version: 1,
+            sdp_session,
+            linger: None,
+            h245_ended: false,
+        }
+    }
+}
+
 pub struct Gateway {
     cfg: Config,
     rng: Box<dyn RngCore + Send>,

@@ -137,32 +137,20 @@ impl Gateway {
         let sip_te = media_path::telephone_event(&offer);
         let session = self.rng.next_u64() >> 1;
         let call = Call {
-            origin: Origin::Sip,
-            phase: Phase::Calling,
-            started: now,
-            caller,
-            callee,
-            dialog,
             uas: Some(uas),
-            uac: Vec::new(),
-            leg,
             pending_setup: Some(setup),
             offer: Some(towards_h323),
-            h323_media: None,
             sip_te: sip_te.clone(),
-            tap: Some(tap),
             delayed,
-            sip_held: false,
-            h323_held: false,
-            fast_answered: false,
-            ack: None,
-            proposals: Vec::new(),
-            control: None,
-            deadline: Some(now + self.cfg.answer_timeout),
-            sdp_version: 1,
-            sdp_session: session,
-            linger: None,
-            h245_ended: false,
+            ..Call::new(
+                Origin::Sip,
+                (caller, callee),
+                dialog,
+                (leg, tap),
+                now + self.cfg.answer_timeout,
+                session,
+                now,
+            )
         };
         self.insert(id, call);
         if let Some(c) = self.calls.get(&id) {

@@ -141,32 +141,20 @@ impl Gateway {
         };
         self.counters.calls_from_h323 += 1;
         let call = Call {
-            origin: Origin::H323,
-            phase: Phase::Calling,
-            started: now,
-            caller,
-            callee: dest,
-            dialog,
-            uas: None,
             uac: vec![uac],
-            leg,
-            pending_setup: None,
             h323_media: offer.clone(),
             offer,
             sip_te,
-            tap: Some(tap),
-            delayed: false,
-            sip_held: false,
-            h323_held: false,
-            fast_answered: false,
-            ack: None,
             proposals: m.fast_start.clone(),
-            control: None,
-            deadline: Some(now + self.cfg.answer_timeout),
-            sdp_version: 1,
-            sdp_session: session,
-            linger: None,
-            h245_ended: false,
+            ..Call::new(
+                Origin::H323,
+                (caller, dest),
+                dialog,
+                (leg, tap),
+                now + self.cfg.answer_timeout,
+                session,
+                now,
+            )
         };
         self.insert(id, call);
         if let Some(o) = self.calls.get(&id).and_then(|c| c.offer.clone()) {
@@ -327,8 +315,6 @@ impl Gateway {
     /// 2xx to our INVITE: ACK it and Connect the H.323 side with the fastStart answer (or,
     /// for a delayed offer, start H.245 with the 2xx's offer and ACK once it settled).
     fn sip_answered(&mut self, id: u64, resp: &Message, now: Instant, out: &mut Vec<Output>) {
-        let me = self.cfg.sip_local;
-        let proxy = self.cfg.proxy;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -348,14 +334,8 @@ impl Gateway {
         };
         let Some(sdp) = sdp else {
             // no usable answer: the dialog is confirmed and ended at once
-            let branch = sip_ua::token(&mut *self.rng);
-            let ack = c.dialog.request("ACK", me, &branch, None);
-            out.push(Output::Sip {
-                to: proxy,
-                data: ack.clone(),
-            });
-            c.ack = Some(ack);
             c.phase = Phase::Answered;
+            self.send_ack(id, None, out);
             self.counters.failed += 1;
             self.end_sip(id, 0, "", now, out);
             self.release_h323(id, 65, out);
@@ -381,16 +361,13 @@ impl Gateway {
             c.control = Some(ctl);
             return self.connect_h323(id, Vec::new(), msgs, out);
         }
-        let branch = sip_ua::token(&mut *self.rng);
-        let ack = c.dialog.request("ACK", me, &branch, None);
-        out.push(Output::Sip {
-            to: proxy,
-            data: ack.clone(),
-        });
-        c.ack = Some(ack);
         c.phase = Phase::Answered;
         c.deadline = None;
         self.counters.answered += 1;
+        self.send_ack(id, None, out);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
         let accepted = match fast_start::accept(&c.proposals, &towards_h323) {
             // already given with early media
             Ok(_) if c.fast_answered => Vec::new(),
@@ -409,6 +386,22 @@ impl Gateway {
         let msgs = ctl.start();
         c.control = Some(ctl);
         self.connect_h323(id, accepted, msgs, out);
+    }
+
+    /// Our ACK of the 2xx (kept, for its retransmissions), with the answer of a delayed offer.
+    fn send_ack(&mut self, id: u64, sdp: Option<&[u8]>, out: &mut Vec<Output>) {
+        let (me, proxy) = (self.cfg.sip_local, self.cfg.proxy);
+        let branch = sip_ua::token(&mut *self.rng);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let body = sdp.map(|b| ("application/sdp", b));
+        let ack = c.dialog.request("ACK", me, &branch, body);
+        out.push(Output::Sip {
+            to: proxy,
+            data: ack.clone(),
+        });
+        c.ack = Some(ack);
     }
 
     fn answered_after_the_end(&mut self, id: u64, resp: &Message, out: &mut Vec<Output>) {
