@@ -28,7 +28,8 @@ use bytes::Bytes;
 use causeway_sip::message::{Message, Method};
 use causeway_sip::transaction::TimerConfig;
 use rand::RngCore;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -198,6 +199,8 @@ struct Call {
     linger: Option<Instant>,
     /// Our endSessionCommand went out.
     h245_ended: bool,
+    /// The earliest entry of this call in the gateway's timer heap.
+    scheduled: Option<Instant>,
 }
 
 impl Call {
@@ -238,6 +241,7 @@ impl Call {
             sdp_session,
             linger: None,
             h245_ended: false,
+            scheduled: None,
         }
     }
 }
@@ -247,6 +251,9 @@ pub struct Gateway {
     rng: Box<dyn RngCore + Send>,
     ports: Box<dyn TapPorts>,
     calls: HashMap<u64, Call>,
+    /// (deadline, call): every call's next deadline, and stale ones (see `schedule`), so
+    /// that neither `poll_timeout` nor `handle_timeout` walks every call.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
     by_call_id: HashMap<String, u64>,
     by_conn: HashMap<ConnId, u64>,
     /// Accepted connections with no Setup yet.
@@ -268,6 +275,7 @@ impl Gateway {
             rng,
             ports,
             calls: HashMap::new(),
+            timers: BinaryHeap::new(),
             by_call_id: HashMap::new(),
             by_conn: HashMap::new(),
             fresh: HashMap::new(),
@@ -306,6 +314,14 @@ impl Gateway {
     }
 
     pub fn handle(&mut self, input: Input, now: Instant, out: &mut Vec<Output>) {
+        // the one call an input concerns has its timers looked at again afterwards
+        let id = self.dispatch(input, now, out);
+        if let Some(id) = id {
+            self.schedule(id);
+        }
+    }
+
+    fn dispatch(&mut self, input: Input, now: Instant, out: &mut Vec<Output>) -> Option<u64> {
         match input {
             Input::Sip { from, data } => self.on_sip(from, data, now, out),
             Input::Accepted { conn, .. } => {
@@ -315,39 +331,74 @@ impl Gateway {
                 } else {
                     self.fresh.insert(conn, now + self.cfg.answer_timeout);
                 }
+                None
             }
             Input::Connected { conn } => {
-                let Some(&id) = self.by_conn.get(&conn) else {
-                    return;
-                };
+                let id = *self.by_conn.get(&conn)?;
                 if let Some(setup) = self.calls.get_mut(&id).and_then(|c| c.pending_setup.take()) {
                     out.push(Output::H225 { conn, data: setup });
                 }
+                Some(id)
             }
-            Input::H225 { conn, data } => self.on_h225(conn, &data, now, out),
+            Input::H225 { conn, data } => {
+                let before = self.by_conn.get(&conn).copied();
+                self.on_h225(conn, &data, now, out);
+                before.or_else(|| self.by_conn.get(&conn).copied())
+            }
             Input::Digit {
                 call,
                 digit,
                 duration_ms,
-            } => self.digit_from_sip(call, digit, duration_ms, out),
+            } => {
+                self.digit_from_sip(call, digit, duration_ms, out);
+                Some(call)
+            }
             Input::Closed { conn } => {
                 self.fresh.remove(&conn);
-                if let Some(id) = self.by_conn.remove(&conn) {
-                    self.h323_gone(id, now, out);
-                }
+                let id = self.by_conn.remove(&conn)?;
+                self.h323_gone(id, now, out);
+                Some(id)
             }
         }
     }
 
-    fn on_sip(&mut self, from: SocketAddr, data: Bytes, now: Instant, out: &mut Vec<Output>) {
+    /// Puts call `id`'s next deadline in the timer heap, unless an earlier entry for it is
+    /// there already (that one looks again when it comes due).
+    fn schedule(&mut self, id: u64) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(d) = call_deadline(c) else {
+            return;
+        };
+        if c.scheduled.is_none_or(|s| d < s) {
+            c.scheduled = Some(d);
+            self.timers.push(Reverse((d, id)));
+        }
+    }
+
+    /// A SIP message; the call it concerns (after: a new call is found too).
+    fn on_sip(
+        &mut self,
+        from: SocketAddr,
+        data: Bytes,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> Option<u64> {
         let msg = match Message::parse(data) {
             Ok(m) if m.defect().is_none() => m,
             _ => {
                 self.counters.malformed += 1;
                 tracing::debug!(%from, "interworking: unreadable SIP message dropped");
-                return;
+                return None;
             }
         };
+        let call_id = msg.call_id().map(str::to_string);
+        self.on_sip_message(msg, now, out);
+        call_id.and_then(|c| self.by_call_id.get(&c).copied())
+    }
+
+    fn on_sip_message(&mut self, msg: Message, now: Instant, out: &mut Vec<Output>) {
         let id = msg.call_id().and_then(|c| self.by_call_id.get(c)).copied();
         if !msg.is_request() {
             if let Some(id) = id {
@@ -436,19 +487,34 @@ impl Gateway {
             }
             keep
         });
-        let due: Vec<u64> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| call_deadline(c).is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            // an entry that is not the call's earliest is stale: its call looks again then
+            if let Some(c) = self.calls.get_mut(&id).filter(|c| c.scheduled == Some(t)) {
+                c.scheduled = None;
+                due.push(id);
+            }
+        }
         for id in due {
-            self.call_timeout(id, now, out);
+            let ripe = self
+                .calls
+                .get(&id)
+                .and_then(call_deadline)
+                .is_some_and(|t| t <= now);
+            if ripe {
+                self.call_timeout(id, now, out);
+            }
+            self.schedule(id);
         }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.calls.values().filter_map(call_deadline).min();
+        // the heap's first entry may be early (stale): a wake-up then only reschedules
+        let calls = self.timers.peek().map(|Reverse((t, _))| *t);
         [calls, self.fresh.values().min().copied()]
             .into_iter()
             .flatten()

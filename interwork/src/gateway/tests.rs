@@ -975,3 +975,54 @@ fn early_media_in_a_183_answers_fast_start_in_progress() {
     assert_eq!(connect.mt, MessageType::Connect);
     assert!(connect.fast_start.is_empty(), "answered once only");
 }
+
+#[test]
+fn ended_calls_are_dropped_after_their_linger_through_the_timer_heap() {
+    let mut g = gw();
+    let now = Instant::now();
+    let (_conn, _cr) = answered_call(&mut g, now);
+    let mut out = Vec::new();
+    // the 200 is ACKed, then BYE: the call ends and lingers 64*T1
+    let ack = Bytes::from(
+        "ACK sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa\r\n\
+From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>;tag=x\r\nCall-ID: c1@x\r\n\
+CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+    );
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: ack,
+        },
+        now,
+        &mut out,
+    );
+    let bye = Bytes::from(
+        "BYE sip:gw@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb\r\n\
+From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:2002@example.com>;tag=x\r\nCall-ID: c1@x\r\n\
+CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    );
+    g.handle(
+        Input::Sip {
+            from: PROXY.parse().unwrap(),
+            data: bye,
+        },
+        now,
+        &mut out,
+    );
+    assert_eq!((g.active(), g.calls.len()), (0, 1));
+    // the heap wakes the gateway until the linger is over, then nothing is left
+    let mut t = now;
+    for _ in 0..100 {
+        let Some(next) = g.poll_timeout() else { break };
+        assert!(next >= t, "time only moves on");
+        t = next;
+        g.handle_timeout(t, &mut out);
+    }
+    assert_eq!(g.calls.len(), 0);
+    assert!(
+        t >= now + Duration::from_secs(32),
+        "kept for the linger: {:?}",
+        t - now
+    );
+    assert_eq!(g.poll_timeout(), None);
+}
