@@ -6,7 +6,8 @@
 //! SIP UAS's 486 reaches the H.323 caller as cause 17.
 
 use causeway_tests::{
-    free_port, register, sipp_background, sipp_uac_with, H323Endpoint, Node, NodeOptions,
+    free_port, register, sipp_background, sipp_uac_with, Background, H323Endpoint, Node,
+    NodeOptions,
 };
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -52,6 +53,31 @@ fn endpoint(iw: &Iw, name: &str, alias: &str, more: &[&str]) -> H323Endpoint {
     let ep = H323Endpoint::start(name, &args);
     ep.wait_event("registered", T);
     ep
+}
+
+/// A sipp UAS running `scenario` for one call, registered on the node as `user@example.com`
+/// (with `-rtp_echo` when `echo`).
+fn registered_uas(iw: &Iw, user: &str, scenario: &str, echo: bool) -> Background {
+    let port = free_port();
+    register(&iw.node, user, port);
+    let file = causeway_tests::scenario(scenario).display().to_string();
+    let port = port.to_string();
+    let mut args = vec![
+        "-sf",
+        &file,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        "u1",
+        "-m",
+        "1",
+    ];
+    if echo {
+        args.push("-rtp_echo");
+    }
+    sipp_background(&args)
 }
 
 fn status_json(iw: &Iw) -> Value {
@@ -150,23 +176,7 @@ fn a_delayed_offer_invite_reaches_a_slow_start_h323_endpoint() {
 #[test]
 fn h323_calls_a_sip_ua_with_audio() {
     let iw = node();
-    let port = free_port();
-    register(&iw.node, "carol", port);
-    let uas = sipp_background(&[
-        "-sf",
-        &causeway_tests::scenario("uas_sdp.xml")
-            .display()
-            .to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "u1",
-        "-rtp_echo",
-        "-m",
-        "1",
-    ]);
+    let uas = registered_uas(&iw, "carol", "uas_sdp.xml", true);
     let alice = endpoint(
         &iw,
         "alice",
@@ -238,22 +248,7 @@ fn failures_map_both_ways() {
         iw.node.log()
     );
     // SIP callee busy (486) -> cause 17 at the H.323 caller
-    let port = free_port();
-    register(&iw.node, "dave", port);
-    let uas = sipp_background(&[
-        "-sf",
-        &causeway_tests::scenario("uas_486.xml")
-            .display()
-            .to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "u1",
-        "-m",
-        "1",
-    ]);
+    let uas = registered_uas(&iw, "dave", "uas_486.xml", false);
     let alice = endpoint(
         &iw,
         "alice",
@@ -264,22 +259,7 @@ fn failures_map_both_ways() {
     assert_eq!(released["cause"], 17, "{released}\n{}", iw.node.log());
     drop(uas);
     // SIP callee unknown (404) -> cause 1 (unallocated number) at the H.323 caller
-    let port = free_port();
-    register(&iw.node, "fred", port);
-    let uas = sipp_background(&[
-        "-sf",
-        &causeway_tests::scenario("uas_404.xml")
-            .display()
-            .to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "u1",
-        "-m",
-        "1",
-    ]);
+    let uas = registered_uas(&iw, "fred", "uas_404.xml", false);
     let gina = endpoint(
         &iw,
         "gina",
@@ -395,23 +375,7 @@ fn a_sip_hold_pauses_the_h323_endpoint_and_resume_brings_its_audio_back() {
 #[test]
 fn an_h323_pause_reinvites_the_sip_ua_sendonly_then_sendrecv() {
     let iw = node();
-    let port = free_port();
-    register(&iw.node, "erin", port);
-    let uas = sipp_background(&[
-        "-sf",
-        &causeway_tests::scenario("uas_iw_hold.xml")
-            .display()
-            .to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "u1",
-        "-rtp_echo",
-        "-m",
-        "1",
-    ]);
+    let uas = registered_uas(&iw, "erin", "uas_iw_hold.xml", true);
     let alice = endpoint(
         &iw,
         "alice",
@@ -474,22 +438,7 @@ fn cancel_before_the_answer_both_ways() {
         "{released}"
     );
     // H.323 caller gives up while the SIP callee rings: the gateway CANCELs the INVITE
-    let port = free_port();
-    register(&iw.node, "hana", port);
-    let mut uas = sipp_background(&[
-        "-sf",
-        &causeway_tests::scenario("uas_cancel.xml")
-            .display()
-            .to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "u1",
-        "-m",
-        "1",
-    ]);
+    let mut uas = registered_uas(&iw, "hana", "uas_cancel.xml", false);
     let alice = endpoint(
         &iw,
         "alice",

@@ -47,6 +47,29 @@ impl TapPorts for FakeTaps {
     }
 }
 
+/// A Facility from the H.323 side of call reference `cr` tunneling `h245`.
+fn facility_with_h245(cr: u16, h245: Vec<Vec<u8>>) -> Vec<u8> {
+    let ids = CallIds {
+        crv: cr,
+        call_id: [1; 16],
+        conf_id: [2; 16],
+    };
+    let fac = ep::encode_uu(ep::facility_uuie(&ids), true, h245).unwrap();
+    let mut q = Q931::new(MessageType::Facility, CallReference::new(cr, true).unwrap());
+    q.set_user_user(&fac).unwrap();
+    q.encode()
+}
+
+/// The connection the gateway opened towards the gatekeeper.
+fn connect_of(out: &[Output]) -> ConnId {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("a connection to the gatekeeper")
+}
+
 fn tap_cmds(out: &[Output]) -> Vec<TapCmd> {
     out.iter()
         .filter_map(|o| match o {
@@ -237,22 +260,12 @@ fn sip_invite_becomes_a_setup_with_fast_start_and_the_answer_a_200() {
     assert_eq!(crate::dtmf::digit_of_uii(&u), Some(('7', Some(160))));
     // a UII from H.323 goes into the SIP side's stream through the tap
     let uii = ep::encode_h245(&crate::dtmf::uii_alpha('#')).unwrap();
-    let ids = CallIds {
-        crv: setup.cr,
-        call_id: [1; 16],
-        conf_id: [2; 16],
-    };
-    let fac = ep::encode_uu(ep::facility_uuie(&ids), true, vec![uii]).unwrap();
-    let mut q = Q931::new(
-        MessageType::Facility,
-        CallReference::new(setup.cr, true).unwrap(),
-    );
-    q.set_user_user(&fac).unwrap();
+    let facility = facility_with_h245(setup.cr, vec![uii]);
     out.clear();
     g.handle(
         Input::H225 {
             conn,
-            data: q.encode(),
+            data: facility,
         },
         now,
         &mut out,
@@ -539,13 +552,7 @@ fn a_delayed_offer_gets_the_h323_side_s_media_as_the_offer_in_the_200() {
         &mut out,
     );
     assert_eq!(sip_out(&out)[0].status(), Some(100), "{out:?}");
-    let conn = out
-        .iter()
-        .find_map(|o| match o {
-            Output::Connect { conn, .. } => Some(*conn),
-            _ => None,
-        })
-        .expect("a connection to the gatekeeper");
+    let conn = connect_of(&out);
     out.clear();
     g.handle(Input::Connected { conn }, now, &mut out);
     let setup = h225_out(&out).remove(0).1;
@@ -578,13 +585,7 @@ fn a_delayed_offer_is_answered_in_the_ack() {
         now,
         &mut out,
     );
-    let conn = out
-        .iter()
-        .find_map(|o| match o {
-            Output::Connect { conn, .. } => Some(*conn),
-            _ => None,
-        })
-        .unwrap();
+    let conn = connect_of(&out);
     out.clear();
     g.handle(Input::Connected { conn }, now, &mut out);
     let setup = h225_out(&out).remove(0).1;
@@ -750,24 +751,12 @@ fn an_h323_pause_reinvites_the_sip_side_sendonly_and_mutes_the_tap() {
             None,
         ),
     ));
-    let ids = CallIds {
-        crv: cr,
-        call_id: [1; 16],
-        conf_id: [2; 16],
-    };
-    let fac = ep::encode_uu(
-        ep::facility_uuie(&ids),
-        true,
-        vec![ep::encode_h245(&empty).unwrap()],
-    )
-    .unwrap();
-    let mut q = Q931::new(MessageType::Facility, CallReference::new(cr, true).unwrap());
-    q.set_user_user(&fac).unwrap();
+    let facility = facility_with_h245(cr, vec![ep::encode_h245(&empty).unwrap()]);
     let mut out = Vec::new();
     g.handle(
         Input::H225 {
             conn,
-            data: q.encode(),
+            data: facility,
         },
         now,
         &mut out,
@@ -853,19 +842,12 @@ fn an_undecodable_h245_message_clears_that_call_only() {
     let mut g = gw();
     let now = Instant::now();
     let (conn, cr) = answered_call(&mut g, now);
-    let ids = CallIds {
-        crv: cr,
-        call_id: [1; 16],
-        conf_id: [2; 16],
-    };
-    let fac = ep::encode_uu(ep::facility_uuie(&ids), true, vec![vec![0xff, 0x00, 0x13]]).unwrap();
-    let mut q = Q931::new(MessageType::Facility, CallReference::new(cr, true).unwrap());
-    q.set_user_user(&fac).unwrap();
+    let facility = facility_with_h245(cr, vec![vec![0xff, 0x00, 0x13]]);
     let mut out = Vec::new();
     g.handle(
         Input::H225 {
             conn,
-            data: q.encode(),
+            data: facility,
         },
         now,
         &mut out,

@@ -406,19 +406,15 @@ impl Gateway {
 
     fn answered_after_the_end(&mut self, id: u64, resp: &Message, out: &mut Vec<Output>) {
         let (me, proxy) = (self.cfg.sip_local, self.cfg.proxy);
-        let (ack_branch, bye_branch) =
-            (sip_ua::token(&mut *self.rng), sip_ua::token(&mut *self.rng));
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.dialog.confirm(resp);
+        }
+        self.send_ack(id, None, out);
+        let branch = sip_ua::token(&mut *self.rng);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        c.dialog.confirm(resp);
-        let ack = c.dialog.request("ACK", me, &ack_branch, None);
-        out.push(Output::Sip {
-            to: proxy,
-            data: ack.clone(),
-        });
-        c.ack = Some(ack);
-        let bye = c.dialog.request("BYE", me, &bye_branch, None);
+        let bye = c.dialog.request("BYE", me, &branch, None);
         out.push(Output::Sip {
             to: proxy,
             data: bye,
@@ -458,36 +454,20 @@ impl Gateway {
 
     /// H.245 settled the media of a delayed-offer call: the ACK carries the answer.
     pub(super) fn h245_ready_for_sip(&mut self, id: u64, _now: Instant, out: &mut Vec<Output>) {
-        let me = self.cfg.sip_local;
-        let proxy = self.cfg.proxy;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
         if c.phase == Phase::Answered || c.phase == Phase::Ended {
             return;
         }
-        if let Some(m) = c.h323_media.clone() {
-            self.tap_peer(id, Side::H323, &m, out);
-        }
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let sdp = super::to_h323::sip_sdp(c);
-        let branch = sip_ua::token(&mut *self.rng);
-        let ack = c.dialog.request(
-            "ACK",
-            me,
-            &branch,
-            sdp.as_deref().map(|b| ("application/sdp", b)),
-        );
-        out.push(Output::Sip {
-            to: proxy,
-            data: ack.clone(),
-        });
-        c.ack = Some(ack);
         c.phase = Phase::Answered;
         c.deadline = None;
         self.counters.answered += 1;
+        let sdp = super::to_h323::sip_sdp(c);
+        if let Some(m) = c.h323_media.clone() {
+            self.tap_peer(id, Side::H323, &m, out);
+        }
+        self.send_ack(id, sdp.as_deref(), out);
     }
 
     /// A SIP-side failure of a call from H.323 (e.g. timer B): ReleaseComplete.
