@@ -90,6 +90,24 @@ pub const MAX_HEADERS: usize = 256;
 pub const IDLE_TIMEOUT_SECS: u64 = 600;
 pub const MAX_CONNECTIONS: usize = 10_000;
 pub const MAX_CONNECTIONS_PER_IP: usize = 256;
+/// `[protection]`: one source may send this many SIP messages per second. 1000 calls/s from
+/// one source is about 3,000 requests/s, 7,000 messages/s when it is caller and callee both.
+pub const PROTECTION_MESSAGES_PER_SECOND: u32 = 10_000;
+/// Unparsable messages per second before a source is blocked (a UA's bug sends a few, a
+/// flood thousands).
+pub const PROTECTION_GARBAGE_PER_SECOND: u32 = 20;
+/// Failed authentications per second before a source is blocked (a phone with a wrong
+/// password fails once per registration attempt; a guesser hundreds of times a second).
+pub const PROTECTION_AUTH_FAILURES_PER_SECOND: u32 = 10;
+/// New TCP/TLS connections per second from one source before it is blocked.
+pub const PROTECTION_CONNECTIONS_PER_SECOND: u32 = 50;
+/// Seconds a source that went over a budget gets no answer at all.
+pub const PROTECTION_BLOCK_SECS: u64 = 60;
+/// Seconds a message on a stream may take from its first byte (and an accepted connection to
+/// its first message).
+pub const PROTECTION_MESSAGE_TIMEOUT_SECS: u64 = 10;
+/// Sources counted per second, and blocked at once.
+pub const PROTECTION_MAX_SOURCES: usize = 65_536;
 /// Transactions alive at once; past this new requests get 503. RFC 3261/6026 keep a finished
 /// transaction for 64*T1 = 32 s on UDP, so a call holds about four for ~32 s: 1,000,000 covers
 /// some 7,000 calls/s (about 2 KB each once finished).

@@ -9,6 +9,7 @@ pub mod h323;
 pub mod interworking;
 mod load;
 pub mod media;
+pub mod protection;
 mod schema;
 pub mod types;
 mod validate;
@@ -16,6 +17,7 @@ pub mod zones;
 
 pub use interworking::InterworkingMode;
 pub use load::{ConfigError, FieldError, PathPart};
+pub use protection::Protection;
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role, Transport};
 pub use validate::{traversal_server_h323_port, traversal_server_port, LOCAL_ZONE};

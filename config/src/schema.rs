@@ -40,6 +40,8 @@ pub struct Config {
     pub h323: crate::h323::H323,
     #[serde(default)]
     pub interworking: crate::interworking::Interworking,
+    #[serde(default)]
+    pub protection: crate::protection::Protection,
 }
 
 #[derive(Clone, Debug, Deserialize)]

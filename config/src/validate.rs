@@ -35,6 +35,7 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
     check_admin(c)?;
     check_media(c)?;
     check_h323(c)?;
+    check_protection(&c.protection)?;
     Ok(())
 }
 
@@ -140,6 +141,39 @@ fn check_sip_limits(c: &Config) -> Result<(), FieldError> {
         return Err(FieldError::new(
             &[Key("sip")],
             "max_transactions and max_connections must be positive",
+        ));
+    }
+    Ok(())
+}
+
+/// Budgets of zero would block every source at its first message; a block of zero seconds or
+/// a message timeout of zero would be no protection at all.
+fn check_protection(p: &crate::protection::Protection) -> Result<(), FieldError> {
+    let at = |k: &'static str| [Key("protection"), Key(k)];
+    let positive = [
+        ("messages_per_second", u64::from(p.messages_per_second)),
+        ("garbage_per_second", u64::from(p.garbage_per_second)),
+        (
+            "auth_failures_per_second",
+            u64::from(p.auth_failures_per_second),
+        ),
+        (
+            "connections_per_second",
+            u64::from(p.connections_per_second),
+        ),
+        ("block_seconds", p.block_seconds),
+        ("message_timeout", p.message_timeout),
+        ("max_sources", p.max_sources as u64),
+    ];
+    for (key, v) in positive {
+        if v == 0 {
+            return Err(FieldError::new(&at(key), "must be positive"));
+        }
+    }
+    if p.block_seconds > 86_400 {
+        return Err(FieldError::new(
+            &at("block_seconds"),
+            "at most 86400 (a day)",
         ));
     }
     Ok(())

@@ -188,6 +188,7 @@ fn carry_out<M: Machine>(
                     Some(relay) => answers.extend(relay.execute(c).map(Event::Media)),
                     None => tracing::debug!(command = ?c, "relay command without a relay"),
                 },
+                Output::Report { source, report } => io.transport.report(source, report),
                 Output::Link(l) => {
                     tracing::debug!(output = ?l, "link output without a traversal layer")
                 }

@@ -147,6 +147,7 @@ impl Collector for Snapshot {
         self.encode_links(&mut enc)?;
         self.encode_h323(&mut enc)?;
         self.encode_interworking(&mut enc)?;
+        self.encode_protection(&mut enc)?;
         self.encode_media(&mut enc)?;
         self.encode_process(&mut enc)
     }
@@ -222,6 +223,34 @@ impl Snapshot {
         ];
         let help = "Registrations: SIP addresses of record with a binding, H.323 endpoints";
         gauges(enc, "causeway_registrations", help, &regs)
+    }
+
+    fn encode_protection(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let p = &self.status.protection;
+        let blocks: Vec<_> = p
+            .blocks
+            .iter()
+            .map(|(r, n)| (vec![("reason", r.clone())], *n))
+            .collect();
+        let help = "Sources blocked by [protection], by the budget they exceeded";
+        counters(enc, "causeway_protection_blocks", help, &blocks)?;
+        let help = "Sources blocked now";
+        gauge(
+            enc,
+            "causeway_protection_blocked_sources",
+            help,
+            int(p.blocked_now),
+        )?;
+        let dropped = vec![
+            (vec![("what", "message".to_string())], p.dropped_messages),
+            (
+                vec![("what", "connection".to_string())],
+                p.refused_connections,
+            ),
+            (vec![("what", "slow_message".to_string())], p.slow_messages),
+        ];
+        let help = "What [protection] dropped unanswered: messages and connections of blocked sources, connections whose message came too slowly";
+        counters(enc, "causeway_protection_dropped", help, &dropped)
     }
 
     fn encode_calls(&self, enc: &mut DescriptorEncoder) -> fmt::Result {

@@ -102,6 +102,7 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
     if iw.is_object() {
         interworked_calls(&mut out, iw);
     }
+    protection(&mut out, &v["protection"]);
     Ok(out)
 }
 
@@ -298,6 +299,38 @@ fn interworked_calls(out: &mut String, iw: &Value) {
         n("failed"),
         n("refused"),
         n("malformed")
+    ));
+}
+
+/// The sources blocked now, then the guard's counters; nothing when protection is off.
+fn protection(out: &mut String, p: &Value) {
+    if p["enabled"].as_bool() != Some(true) {
+        return;
+    }
+    list(out, "Blocked sources", &p["blocked"], |b| {
+        format!(
+            "  {:<40} {:<14} {:>5}s left  {} dropped\n",
+            text(&b["source"]),
+            text(&b["reason"]),
+            b["remaining_s"].as_u64().unwrap_or(0),
+            b["dropped"].as_u64().unwrap_or(0)
+        )
+    });
+    let n = |k: &str| p[k].as_u64().unwrap_or(0);
+    let blocks: Vec<String> = p["blocks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k} {}", v.as_u64().unwrap_or(0)))
+        .collect();
+    out.push_str(&format!(
+        "  blocks since start: {}; dropped messages {}, refused connections {}, slow messages {}, garbage {}, failed authentications {}\n",
+        blocks.join(", "),
+        n("dropped_messages"),
+        n("refused_connections"),
+        n("slow_messages"),
+        n("garbage"),
+        n("auth_failures")
     ));
 }
 

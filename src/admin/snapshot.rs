@@ -54,6 +54,40 @@ pub struct Status {
     pub alarms: Vec<Alarm>,
     /// The admin listener's own counters.
     pub admin: AdminStatus,
+    /// `[protection]`: who is blocked now and what was dropped.
+    pub protection: ProtectionStatus,
+}
+
+/// The guard's view: its counters since start and the sources blocked now.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProtectionStatus {
+    pub enabled: bool,
+    /// Blocks started since start, by the budget exceeded (messages, garbage, auth_failures,
+    /// connections).
+    pub blocks: BTreeMap<String, u64>,
+    pub blocked_now: usize,
+    /// Messages dropped unanswered from blocked sources, connections refused, connections
+    /// closed because a message came too slowly.
+    pub dropped_messages: u64,
+    pub refused_connections: u64,
+    pub slow_messages: u64,
+    /// Unparsable messages and failed authentications the guard was told of.
+    pub garbage: u64,
+    pub auth_failures: u64,
+    /// Sources counted in the current and last second.
+    pub tracked_sources: usize,
+    /// Served uncounted because `max_sources` were counted already.
+    pub untracked: u64,
+    /// The sources blocked now, longest remaining first (at most 100).
+    pub blocked: Vec<BlockedSource>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BlockedSource {
+    pub source: String,
+    pub reason: String,
+    pub remaining_s: u64,
+    pub dropped: u64,
 }
 
 /// The SIP proxy's and transport's counters since start, and its gauges now.
@@ -241,6 +275,36 @@ impl Status {
         s.unparsable = st.dropped_unparsable;
         s.rejected = st.rejected;
         s.auth_failures = core.auth_failures().total();
+    }
+
+    /// The guard's counters and block list.
+    pub fn fill_protection(&mut self, g: &causeway_guard::Guard, slow: u64, now: Instant) {
+        let st = g.stats();
+        self.protection = ProtectionStatus {
+            enabled: g.enabled(),
+            blocks: causeway_guard::Reason::ALL
+                .iter()
+                .map(|r| (r.as_str().to_string(), st.blocks_for(*r)))
+                .collect(),
+            blocked_now: g.blocked_count(),
+            dropped_messages: st.dropped_messages,
+            refused_connections: st.refused_connections,
+            slow_messages: slow,
+            garbage: st.garbage,
+            auth_failures: st.auth_failures,
+            tracked_sources: g.tracked(),
+            untracked: st.untracked,
+            blocked: g
+                .blocked(now, 100)
+                .into_iter()
+                .map(|b| BlockedSource {
+                    source: b.source.to_string(),
+                    reason: b.reason.as_str().to_string(),
+                    remaining_s: b.remaining.as_secs(),
+                    dropped: b.dropped,
+                })
+                .collect(),
+        };
     }
 
     /// The transport's counters (messages, drops, bad frames, STUN answers).

@@ -4,6 +4,7 @@
 //! configuration (`sip`, `media`, `h323`) and runs them until a shutdown signal, publishing the
 //! status on the way (`publish`).
 
+mod guard;
 mod h323;
 mod interwork;
 mod media;
@@ -39,7 +40,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .and_then(|m| m.certs.first())
         .and_then(|c| crate::admin::alarms::not_after(c));
     let links = sip::link_configs(&config, tls.as_ref()).await?;
-    let (handle, events) = transport::start(sip::transport_config(&config, listeners, tls))
+    let guard = guard::build(&config).await;
+    let transport_config = sip::transport_config(&config, listeners, tls, guard.clone());
+    let (handle, events) = transport::start(transport_config)
         .await
         .context("cannot start SIP transports")?;
     let bound = handle.local_addrs();
@@ -140,6 +143,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         h323: h323_status,
         interworking: gateway.as_ref().map(|(_, s)| s.clone()),
         transport: handle.clone(),
+        guard,
         cert_not_after,
         tap: history.map(|(_, t)| t),
     };

@@ -10,11 +10,13 @@ use crate::admin::metrics::MetricsHandle;
 use crate::admin::{Status, StatusHandle, ZoneStatus};
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
+use causeway_guard::SharedGuard;
 use causeway_media::relay::RelayHandle;
 use causeway_sip::driver::Observer;
 use causeway_sip::proxy::{Received, Transmit, WallClock};
 use causeway_sip::transport::TransportHandle;
 use causeway_traversal::LinkedProxy;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How often the status snapshot is refreshed.
@@ -27,6 +29,7 @@ pub(super) struct Sources {
     /// The SIP <-> H.323 interworking gateway.
     pub interworking: Option<causeway_interwork::driver::StatusHandle>,
     pub transport: TransportHandle,
+    pub guard: SharedGuard,
     /// When the node's certificate expires (Unix seconds), for its alarm.
     pub cert_not_after: Option<u64>,
     /// The call history's feed, shown every SIP message in and out.
@@ -43,6 +46,7 @@ pub(super) struct Publisher {
     interworking: Option<causeway_interwork::driver::StatusHandle>,
     metrics: MetricsHandle,
     transport: TransportHandle,
+    guard: SharedGuard,
     alarms: Alarms,
     tap: Option<Tap>,
     trim: super::trim::Trim,
@@ -88,6 +92,12 @@ impl Observer<LinkedProxy> for Publisher {
             s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
         }
         s.fill_transport(self.transport.stats());
+        {
+            let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
+            g.handle_timeout(now);
+            let slow = self.transport.stats().slow_messages.load(Ordering::Relaxed);
+            s.fill_protection(&g, slow, now);
+        }
         s.admin = self.handle.admin_status();
         s.alarms = self.alarms.evaluate(&s);
         if self.trim.due(s.sip.transactions, now) {
@@ -122,6 +132,7 @@ impl Publisher {
             interworking: sources.interworking,
             metrics,
             transport: sources.transport,
+            guard: sources.guard,
             alarms: Alarms::new(sources.cert_not_after),
             tap: sources.tap,
             trim: super::trim::Trim::new(now),

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use causeway_config::zones::{Zone, ZoneType};
 use causeway_config::{Config, DigestAlgorithm, Transport};
+use causeway_guard::SharedGuard;
 use causeway_sip::auth::Algorithm;
 use causeway_sip::driver;
 use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone, WallClock};
@@ -166,6 +167,7 @@ pub(super) fn transport_config(
     config: &Config,
     listeners: Vec<ListenerSpec>,
     tls: Option<TlsMaterial>,
+    guard: SharedGuard,
 ) -> TransportConfig {
     let sip = &config.sip;
     TransportConfig {
@@ -179,6 +181,8 @@ pub(super) fn transport_config(
         tls,
         trusted_ca: sip.trusted_ca.clone(),
         verify_outbound: sip.tls_verify == causeway_config::TlsVerify::Enforce,
+        guard,
+        message_timeout: Duration::from_secs(config.protection.message_timeout),
     }
 }
 

@@ -11,7 +11,8 @@
 use crate::client::{Event as ClientEvent, Input as ClientInput, LinkClient, LinkStatus};
 use crate::edge::{Admission, Input as AdmissionInput};
 use causeway_sip::proxy::{
-    Core, Event, Interworking, Link, LinkEvent, LinkOutput, Machine, Output, Transmit, WallClock,
+    Core, Event, Interworking, Link, LinkEvent, LinkOutput, Machine, Output, Report, Transmit,
+    WallClock,
 };
 use std::time::Instant;
 
@@ -154,6 +155,7 @@ impl LinkedProxy {
                     flow,
                 } => {
                     let mut events = Vec::new();
+                    let source = flow.remote.ip();
                     let input = AdmissionInput::Register {
                         tx,
                         zone: &zone,
@@ -162,6 +164,9 @@ impl LinkedProxy {
                     };
                     self.admission.handle(input, now, &mut events);
                     for ev in events {
+                        if let Some(report) = guard_report(&ev) {
+                            out.push(Output::Report { source, report });
+                        }
                         self.core.handle(Event::Link(ev), now, out);
                     }
                 }
@@ -178,6 +183,16 @@ impl LinkedProxy {
                 self.core.handle(Event::Link(ev), now, out);
             }
         }
+    }
+}
+
+/// What an admission tells the guard: a link up proves its peer, a refused one (403) is a
+/// failed authentication.
+fn guard_report(ev: &LinkEvent) -> Option<Report> {
+    match ev {
+        LinkEvent::Set { link: Some(_), .. } => Some(Report::Peer),
+        LinkEvent::Answer { status: 403, .. } => Some(Report::AuthFailure),
+        _ => None,
     }
 }
 

@@ -25,6 +25,7 @@ use crate::message::{check_request, Bytes, Host, Limits, Message, Method};
 use crate::registrar::{Registrar, RegistrarPolicy};
 use crate::transaction::TimerConfig;
 use causeway_config::Transport;
+use causeway_guard::Report;
 use causeway_media::MediaAnchor;
 use causeway_zones::{Router, SharedAliases};
 use rand::rngs::StdRng;
@@ -255,6 +256,11 @@ impl Core {
             Err(e) => {
                 self.stats.dropped_unparsable += 1;
                 debug!(remote = %inbound.remote, error = %e, "dropped unparsable message");
+                // never answered (no amplification), and counted against the source
+                out.push(Output::Report {
+                    source: inbound.remote.ip(),
+                    report: Report::Garbage,
+                });
                 return;
             }
         };
@@ -309,6 +315,10 @@ impl Core {
         if let Err(rej) = check_request(&msg, SCHEMES, PROXY_EXTENSIONS) {
             self.stats.rejected += 1;
             debug!(status = rej.status, reason = %rej.reason, "request rejected");
+            out.push(Output::Report {
+                source: flow.remote.ip(),
+                report: Report::Garbage,
+            });
             if !is_ack && msg.header_count("Via") > 0 {
                 let mut b = msg.response(rej.status, &rej.reason);
                 b.source(flow.remote);

@@ -10,8 +10,9 @@ use crate::dns::{Hop as DnsHop, SipTarget};
 use crate::message::Message;
 use bytes::Bytes;
 use causeway_config::Transport;
+pub use causeway_guard::Report;
 use causeway_media::{RelayCommand, RelayEvent};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -140,6 +141,13 @@ pub enum Output {
     /// Boxed: rare, and a whole message; a `Transmit` stays small.
     Link(Box<LinkOutput>),
     Media(RelayCommand),
+    /// What `source` sent told something about it (unparsable, credentials that failed, a
+    /// traversal peer that proved itself): for the node's guard, which blocks a source over
+    /// its budget and never limits a peer.
+    Report {
+        source: IpAddr,
+        report: Report,
+    },
 }
 
 /// The verbs of every sans-IO state machine of the workspace: one input path, one timer path,

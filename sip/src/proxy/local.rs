@@ -6,7 +6,7 @@
 //! by `plan` and the registrar.
 
 use super::core::{send_reply, Core, SERVER};
-use super::io::{Flow, Output};
+use super::io::{Flow, Output, Report};
 use super::register::{self, RegisterOutcome};
 use super::tables::{ServerTx, Timer, TxId};
 use crate::message::{Bytes, Message, Method};
@@ -138,12 +138,14 @@ impl Core {
         let Some(request) = &s.request else {
             return;
         };
+        let source_ip = s.reply.remote.ip();
         let source = register::Source {
             kind: s.reply.kind,
             remote: s.reply.remote,
             local: s.reply.local,
             conn: s.reply.conn,
         };
+        let failures_before = self.auth_failures.total();
         let RegisterOutcome {
             status,
             reason,
@@ -168,6 +170,13 @@ impl Core {
         );
         if status == 200 {
             self.arm_purge();
+        }
+        if self.auth_failures.total() > failures_before {
+            // the guard counts it against the source's budget of failed authentications
+            out.push(Output::Report {
+                source: source_ip,
+                report: Report::AuthFailure,
+            });
         }
         self.respond(id, status, &reason, &headers, now, out);
     }

@@ -54,7 +54,7 @@ pub use hop::{hop_for_uri, HopError, NextHop};
 pub use identity::{NetEnv, BRANCH_PREFIX};
 pub use interworking::Interworking;
 pub use io::{
-    ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,
-    WallClock,
+    ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Report,
+    Transmit, WallClock,
 };
 pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};

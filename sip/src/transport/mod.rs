@@ -19,6 +19,7 @@ pub use tls::{client_config, server_config, TlsError, TlsMaterial};
 use crate::proxy::{ConnId, Received, Transmit};
 use bytes::Bytes;
 use causeway_config::Transport;
+use causeway_guard::{Guard, Inbound, Report, SharedGuard, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -49,6 +50,11 @@ pub struct TransportConfig {
     pub trusted_ca: Option<PathBuf>,
     /// Verify outbound TLS servers (`enforce`) or accept any certificate (`permissive`).
     pub verify_outbound: bool,
+    /// The per-source budgets every datagram, connection and framed message passes first.
+    pub guard: SharedGuard,
+    /// How long an accepted connection has for its first message, and any message from its
+    /// first byte (slowloris).
+    pub message_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +100,8 @@ pub struct TransportStats {
     pub refused_connections: AtomicU64,
     /// STUN Binding requests answered on the UDP ports (RFC 5626 keep-alives).
     pub stun_answered: AtomicU64,
+    /// Connections closed because a message took longer than `message_timeout`.
+    pub slow_messages: AtomicU64,
 }
 
 /// Events waiting for the core; UDP drops (and counts) rather than grow it further.
@@ -156,6 +164,22 @@ impl Shared {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn guard(&self) -> std::sync::MutexGuard<'_, Guard> {
+        self.cfg.guard.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the guard lets what `remote` sends through now.
+    fn admit(&self, remote: SocketAddr, what: Inbound) -> bool {
+        self.guard()
+            .admit(remote.ip(), what, std::time::Instant::now())
+            == Verdict::Pass
+    }
+
+    fn report(&self, remote: SocketAddr, report: Report) {
+        self.guard()
+            .report(remote.ip(), report, std::time::Instant::now());
+    }
+
     fn fail(&self, token: u64, error: String) {
         self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
         if token != 0 {
@@ -204,6 +228,13 @@ impl TransportHandle {
 
     pub fn stats(&self) -> &TransportStats {
         &self.shared.stats
+    }
+
+    /// What a state machine learnt about `source`, for the guard.
+    pub fn report(&self, source: IpAddr, report: Report) {
+        self.shared
+            .guard()
+            .report(source, report, std::time::Instant::now());
     }
 
     pub fn shutdown(&self) {

@@ -7,6 +7,7 @@
 use super::framing::{Frame, Framer};
 use super::{ConnEntry, ConnId, Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::{Bytes, BytesMut};
+use causeway_guard::{Inbound, Report};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,10 @@ pub(super) async fn accept(
             },
             _ = shutdown.changed() => return,
         };
+        // a blocked source's connection is closed at once, unanswered
+        if !shared.admit(remote, Inbound::Connection) {
+            continue;
+        }
         {
             let t = shared.conns();
             let per_ip = t.per_ip.get(&remote.ip()).copied().unwrap_or(0);
@@ -81,7 +86,15 @@ pub(super) async fn accept(
         tokio::spawn(async move {
             let (id, rx) = register(&shared, kind, remote);
             match acceptor {
-                None => run(shared, id, kind, local, remote, tcp, rx, None).await,
+                None => {
+                    run(
+                        shared,
+                        Origin::accepted(id, kind, local, remote, None),
+                        tcp,
+                        rx,
+                    )
+                    .await
+                }
                 Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let peer = if mtls {
@@ -93,7 +106,13 @@ pub(super) async fn accept(
                         } else {
                             None
                         };
-                        run(shared, id, kind, local, remote, tls, rx, peer).await
+                        run(
+                            shared,
+                            Origin::accepted(id, kind, local, remote, peer),
+                            tls,
+                            rx,
+                        )
+                        .await
                     }
                     Ok(Err(e)) => {
                         debug!(%remote, error = %e, mtls, "TLS handshake refused");
@@ -200,7 +219,13 @@ fn connect_and_send(shared: &Arc<Shared>, out: Transmit) {
                         .await
                     {
                         Ok(Ok(tls)) => {
-                            run(shared, id, out.kind, local, out.dest, tls, rx, None).await
+                            run(
+                                shared,
+                                Origin::opened(id, out.kind, local, out.dest),
+                                tls,
+                                rx,
+                            )
+                            .await
                         }
                         Ok(Err(e)) => {
                             shared.conns().remove(id);
@@ -215,7 +240,13 @@ fn connect_and_send(shared: &Arc<Shared>, out: Transmit) {
                         }
                     }
                 } else {
-                    run(shared, id, out.kind, local, out.dest, tcp, rx, None).await
+                    run(
+                        shared,
+                        Origin::opened(id, out.kind, local, out.dest),
+                        tcp,
+                        rx,
+                    )
+                    .await
                 }
             }
             Err(e) => {
@@ -272,19 +303,11 @@ async fn connect(shared: &Shared, dest: SocketAddr) -> std::io::Result<(TcpStrea
 }
 
 /// Serves one established connection until it closes, errs, idles out or shutdown.
-#[allow(clippy::too_many_arguments)]
-async fn run<S>(
-    shared: Arc<Shared>,
-    id: u64,
-    kind: Transport,
-    local: SocketAddr,
-    remote: SocketAddr,
-    stream: S,
-    rx: mpsc::Receiver<Bytes>,
-    mtls_peer: Option<String>,
-) where
+async fn run<S>(shared: Arc<Shared>, conn: Origin, stream: S, rx: mpsc::Receiver<Bytes>)
+where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let (id, remote) = (conn.id, conn.remote);
     let (mut reader, writer) = tokio::io::split(stream);
     let activity = Activity {
         epoch: Instant::now(),
@@ -292,13 +315,6 @@ async fn run<S>(
     };
     let writer_task = tokio::spawn(write_queued(shared.clone(), writer, rx, activity.clone()));
     let mut shutdown = shared.shutdown.subscribe();
-    let conn = Origin {
-        id,
-        kind,
-        local,
-        remote,
-        mtls_peer,
-    };
     read_until_closed(&shared, &conn, &mut reader, &mut shutdown, &activity).await;
     // Answers to what was read may still be on their way from the core (a bad frame right
     // after a good request, RFC 4475 dblreq.dat over TCP): keep the connection writable a moment
@@ -343,6 +359,39 @@ struct Origin {
     local: SocketAddr,
     remote: SocketAddr,
     mtls_peer: Option<String>,
+    /// Accepted from a listener (the peer must speak first, within the message timeout);
+    /// otherwise opened by us.
+    accepted: bool,
+}
+
+impl Origin {
+    fn accepted(
+        id: u64,
+        kind: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        mtls_peer: Option<String>,
+    ) -> Origin {
+        Origin {
+            id,
+            kind,
+            local,
+            remote,
+            mtls_peer,
+            accepted: true,
+        }
+    }
+
+    fn opened(id: u64, kind: Transport, local: SocketAddr, remote: SocketAddr) -> Origin {
+        Origin {
+            id,
+            kind,
+            local,
+            remote,
+            mtls_peer: None,
+            accepted: false,
+        }
+    }
 }
 
 /// The writer half: sends queued messages in order until the queue closes or a write fails,
@@ -379,8 +428,17 @@ async fn read_until_closed<R>(
     let mut framer = Framer::new(shared.cfg.max_message_size, shared.cfg.max_headers);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let idle = shared.cfg.idle_timeout;
+    // slowloris: a message must be whole `message_timeout` after its first byte, and an
+    // accepted connection must bring its first message as soon
+    let mut message_due = conn
+        .accepted
+        .then(|| Instant::now() + shared.cfg.message_timeout);
+    let mut got_message = !conn.accepted;
     loop {
-        let deadline = activity.idle_at(idle);
+        let deadline = match message_due {
+            Some(due) => due.min(activity.idle_at(idle)),
+            None => activity.idle_at(idle),
+        };
         buf.clear();
         let n = tokio::select! {
             r = reader.read_buf(&mut buf) => match r {
@@ -388,7 +446,13 @@ async fn read_until_closed<R>(
                 Ok(n) => n,
             },
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                if activity.idle_at(idle) <= Instant::now() {
+                let now = Instant::now();
+                if message_due.is_some_and(|due| due <= now) {
+                    shared.stats.slow_messages.fetch_add(1, Ordering::Relaxed);
+                    debug!(remote = %conn.remote, "message not complete in time: connection closed");
+                    break;
+                }
+                if activity.idle_at(idle) <= now {
                     debug!(remote = %conn.remote, "idle connection closed");
                     break;
                 }
@@ -398,18 +462,42 @@ async fn read_until_closed<R>(
         };
         activity.touch();
         framer.push(&buf[..n]);
-        if !deliver_frames(shared, conn, &mut framer).await {
-            break;
-        }
+        let delivered = match deliver_frames(shared, conn, &mut framer).await {
+            Delivered::Close => break,
+            Delivered::Some => true,
+            Delivered::None => false,
+        };
+        got_message |= delivered;
+        message_due = if framer.pending() > 0 {
+            // a message under way: it keeps its deadline, a new one starts its own
+            match message_due {
+                Some(due) if !delivered => Some(due),
+                _ => Some(Instant::now() + shared.cfg.message_timeout),
+            }
+        } else if got_message {
+            None
+        } else {
+            message_due
+        };
     }
 }
 
-/// Hands every complete frame to the core (and answers RFC 5626 pings); `false` when the
-/// connection must end: the core is gone, or the bytes cannot be framed.
-async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> bool {
+/// What one turn of `deliver_frames` did.
+enum Delivered {
+    /// The connection must end: the core is gone, the bytes cannot be framed, or the source
+    /// is blocked.
+    Close,
+    /// At least one message went to the core.
+    Some,
+    None,
+}
+
+/// Hands every complete frame to the core (and answers RFC 5626 pings), each past the guard.
+async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> Delivered {
+    let mut delivered = Delivered::None;
     loop {
         match framer.next_frame() {
-            Ok(None) => return true,
+            Ok(None) => return delivered,
             Ok(Some(Frame::Ping)) => {
                 let tx = shared.conns().by_id.get(&conn.id).map(|e| e.tx.clone());
                 if let Some(tx) = tx {
@@ -417,6 +505,10 @@ async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> 
                 }
             }
             Ok(Some(Frame::Message(data))) => {
+                if !shared.admit(conn.remote, Inbound::Message) {
+                    debug!(remote = %conn.remote, "source blocked: connection closed");
+                    return Delivered::Close;
+                }
                 shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
                 let ev = TransportEvent::Message(Received {
                     data,
@@ -427,17 +519,19 @@ async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> 
                     mtls_peer: conn.mtls_peer.clone(),
                 });
                 if shared.events.send(ev).await.is_err() {
-                    return false;
+                    return Delivered::Close;
                 }
+                delivered = Delivered::Some;
             }
             Err(error) => {
                 shared.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                shared.report(conn.remote, Report::Garbage);
                 let _ = shared.events.try_send(TransportEvent::BadFrame {
                     conn: ConnId(conn.id),
                     remote: conn.remote,
                     error,
                 });
-                return false;
+                return Delivered::Close;
             }
         }
     }

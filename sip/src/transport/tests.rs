@@ -21,6 +21,10 @@ fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> Transp
         tls,
         trusted_ca: None,
         verify_outbound: false,
+        guard: std::sync::Arc::new(std::sync::Mutex::new(causeway_guard::Guard::new(
+            &causeway_config::Protection::default(),
+        ))),
+        message_timeout: Duration::from_secs(10),
     }
 }
 

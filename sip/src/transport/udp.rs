@@ -8,6 +8,7 @@
 use super::stun::{self, Stun};
 use super::{Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::Bytes;
+use causeway_guard::Inbound;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -46,6 +47,14 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
             },
             _ = shutdown.changed() => return,
         };
+        // a blocked (or now over-budget) source gets nothing, not even a STUN answer
+        if !shared.admit(remote, Inbound::Message) {
+            shared
+                .stats
+                .dropped_datagrams
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         if n == 0 || n > shared.cfg.max_message_size {
             shared
                 .stats
