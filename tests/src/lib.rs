@@ -171,6 +171,27 @@ outbound_ports = "{outbound}"
     pub fn udp(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// `causeway status --json` of this node (`Null` when it does not answer).
+    pub fn status_json(&self) -> serde_json::Value {
+        let o = Command::new(env_bin())
+            .args(["status", "--json", "--admin"])
+            .arg(format!("127.0.0.1:{}", self.admin_port))
+            .output()
+            .expect("causeway status");
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    }
+    /// `causeway status` of this node, as printed.
+    pub fn status_text(&self) -> String {
+        let o = Command::new(env_bin())
+            .args(["status", "--admin"])
+            .arg(format!("127.0.0.1:{}", self.admin_port))
+            .output()
+            .expect("causeway status");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
     pub fn tls(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.tls_port))
     }
@@ -411,9 +432,18 @@ impl Default for UdpClient {
 
 impl UdpClient {
     pub fn new() -> UdpClient {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
+        UdpClient::from_ip([127, 0, 0, 1].into())
+    }
+    /// A client on another source address (a loopback address other than 127.0.0.1 is another
+    /// source to the node: an attacker beside the legitimate clients).
+    pub fn from_ip(ip: std::net::IpAddr) -> UdpClient {
+        let s = UdpSocket::bind((ip, 0)).expect("udp bind");
         s.set_read_timeout(Some(Duration::from_millis(200))).ok();
         UdpClient(s)
+    }
+    /// Sends without waiting or failing (a flood: a full socket buffer only loses datagrams).
+    pub fn send_lossy(&self, to: SocketAddr, data: &[u8]) -> bool {
+        self.0.send_to(data, to).is_ok()
     }
     pub fn local(&self) -> SocketAddr {
         self.0.local_addr().expect("local addr")
@@ -451,6 +481,18 @@ impl UdpClient {
     }
 }
 
+/// A TCP connection to `to` from address `from` (the system's choice when `None`).
+pub fn connect_from(from: Option<std::net::IpAddr>, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(ip) = from else {
+        return TcpStream::connect(to);
+    };
+    let domain = socket2::Domain::for_address(to);
+    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    s.bind(&SocketAddr::new(ip, 0).into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(3))?;
+    Ok(s.into())
+}
+
 /// A TCP or TLS SIP connection with Content-Length framing.
 pub struct StreamClient {
     io: Box<dyn ReadWrite>,
@@ -469,18 +511,35 @@ pub struct ClientCert {
 
 impl StreamClient {
     pub fn tcp(to: SocketAddr) -> StreamClient {
-        let s = TcpStream::connect(to).expect("tcp connect");
+        StreamClient::tcp_from(None, to).expect("tcp connect")
+    }
+
+    /// TCP from source address `from` (any when `None`).
+    pub fn tcp_from(
+        from: Option<std::net::IpAddr>,
+        to: SocketAddr,
+    ) -> std::io::Result<StreamClient> {
+        let s = connect_from(from, to)?;
         s.set_read_timeout(Some(Duration::from_millis(200))).ok();
         let local = s.local_addr().expect("local");
-        StreamClient {
+        Ok(StreamClient {
             io: Box::new(s),
             buf: Vec::new(),
             local,
-        }
+        })
     }
 
     /// TLS to `to`, accepting any server certificate; with `cert`, offers a client certificate.
     pub fn tls(to: SocketAddr, cert: Option<ClientCert>) -> std::io::Result<StreamClient> {
+        StreamClient::tls_from(None, to, cert)
+    }
+
+    /// [`StreamClient::tls`] from source address `from`.
+    pub fn tls_from(
+        from: Option<std::net::IpAddr>,
+        to: SocketAddr,
+        cert: Option<ClientCert>,
+    ) -> std::io::Result<StreamClient> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -498,7 +557,7 @@ impl StreamClient {
             ServerName::try_from("localhost").map_err(std::io::Error::other)?,
         )
         .map_err(std::io::Error::other)?;
-        let tcp = TcpStream::connect(to)?;
+        let tcp = connect_from(from, to)?;
         tcp.set_read_timeout(Some(Duration::from_millis(200))).ok();
         let local = tcp.local_addr()?;
         let mut s = rustls::StreamOwned::new(conn, tcp);

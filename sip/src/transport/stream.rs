@@ -81,6 +81,8 @@ pub(super) async fn accept(
             }
         }
         let _ = tcp.set_nodelay(true);
+        // an accepted handshake has the message timeout (slow handshakes hold a task each)
+        let handshake = shared.cfg.message_timeout.min(HANDSHAKE_TIMEOUT);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
@@ -95,7 +97,7 @@ pub(super) async fn accept(
                     )
                     .await
                 }
-                Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
+                Some(acc) => match tokio::time::timeout(handshake, acc.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let peer = if mtls {
                             tls.get_ref()
@@ -116,9 +118,11 @@ pub(super) async fn accept(
                     }
                     Ok(Err(e)) => {
                         debug!(%remote, error = %e, mtls, "TLS handshake refused");
+                        shared.report(remote, Report::Garbage);
                         shared.conns().remove(id);
                     }
                     Err(_) => {
+                        shared.stats.slow_messages.fetch_add(1, Ordering::Relaxed);
                         shared.conns().remove(id);
                     }
                 },
