@@ -20,6 +20,7 @@ mod grammar;
 mod parse;
 mod peek;
 mod rewrite;
+mod typed;
 mod types;
 mod validate;
 
