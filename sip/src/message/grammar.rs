@@ -44,7 +44,8 @@ pub fn find(c: u8, b: &[u8]) -> Option<usize> {
 /// Replaces each line fold (CRLF followed by SP/HT) with a space, so the rules below see one
 /// line; borrows when there is nothing to unfold.
 pub fn unfold(v: &str) -> Cow<'_, str> {
-    if find(b'\n', v.as_bytes()).is_none() {
+    // a whole value: memchr's vector scan pays here
+    if memchr::memchr(b'\n', v.as_bytes()).is_none() {
         return Cow::Borrowed(v);
     }
     let mut out = String::with_capacity(v.len());
@@ -518,11 +519,20 @@ fn lt_before_comma(b: &[u8]) -> bool {
     false
 }
 
-/// A comma-separated list of name-addrs (Route, Record-Route, Contact).
-pub fn parse_name_addr_list(v: &str) -> Res<Vec<NameAddr>> {
+/// A comma-separated list of name-addrs (Route, Record-Route, Contact), appended to `out`
+/// (no list of its own to allocate and move); on an error `out` is left as it was.
+pub fn parse_name_addr_list(v: &str, out: &mut Vec<NameAddr>) -> Res<()> {
+    let before = out.len();
+    let r = name_addrs_into(v, out);
+    if r.is_err() {
+        out.truncate(before);
+    }
+    r
+}
+
+fn name_addrs_into(v: &str, out: &mut Vec<NameAddr>) -> Res<()> {
     let v = unfold(v);
     let mut c = Cur::new(&v);
-    let mut out = Vec::new();
     loop {
         c.ws();
         if c.at_end() || c.peek() == Some(b',') {
@@ -531,7 +541,7 @@ pub fn parse_name_addr_list(v: &str) -> Res<Vec<NameAddr>> {
         out.push(parse_name_addr(&mut c)?);
         c.ws();
         if c.at_end() {
-            return Ok(out);
+            return Ok(());
         }
         if !c.eat(b',') {
             return Err(format!(
@@ -593,7 +603,13 @@ fn parse_via(c: &mut Cur<'_>) -> Res<Via> {
     if !c.eat(b'/') {
         return Err("expected '/' before the transport".into());
     }
-    let transport = CompactString::from(c.token().ok_or("missing transport")?).to_ascii_uppercase();
+    let t = c.token().ok_or("missing transport")?;
+    // nearly always written upper-case already: one string then, not two
+    let transport = if t.bytes().any(|b| b.is_ascii_lowercase()) {
+        CompactString::from(t).to_ascii_uppercase()
+    } else {
+        CompactString::from(t)
+    };
     c.ws();
     let hp = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'));
     let (host, port) = parse_hostport(hp)?;

@@ -97,10 +97,8 @@ impl Typed {
                 })
                 .map_err(|e| format!("Content-Length {e}")),
             Known::Expires => expires_value(value).map(|n| self.expires = Some(n)),
-            Known::Route => parse_name_addr_list(value).map(|mut l| self.routes.append(&mut l)),
-            Known::RecordRoute => {
-                parse_name_addr_list(value).map(|mut l| self.record_routes.append(&mut l))
-            }
+            Known::Route => parse_name_addr_list(value, &mut self.routes),
+            Known::RecordRoute => parse_name_addr_list(value, &mut self.record_routes),
             Known::Contact => self.add_contacts(value),
             Known::Other | Known::ContentType => Ok(()),
         }
@@ -117,17 +115,20 @@ impl Typed {
                 Ok(())
             }
         } else {
-            parse_name_addr_list(value).and_then(|mut l| match &mut self.contacts {
+            match &mut self.contacts {
+                Some(Contacts::Star) => {
+                    // a malformed list is reported as such, before the mix with `*`
+                    parse_name_addr_list(value, &mut Vec::new())?;
+                    Err("Contact: * must be the only contact".into())
+                }
+                Some(Contacts::List(list)) => parse_name_addr_list(value, list),
                 None => {
-                    self.contacts = Some(Contacts::List(l));
+                    let mut list = Vec::new();
+                    parse_name_addr_list(value, &mut list)?;
+                    self.contacts = Some(Contacts::List(list));
                     Ok(())
                 }
-                Some(Contacts::List(list)) => {
-                    list.append(&mut l);
-                    Ok(())
-                }
-                Some(Contacts::Star) => Err("Contact: * must be the only contact".into()),
-            })
+            }
         }
     }
 }
