@@ -9,9 +9,9 @@
 //! small; it is written as a hand-rolled cursor (`grammar`) because RFC 3261 allows LWS around
 //! every separator and the rules stay shortest that way, with memchr for the scans over whole
 //! messages. Measured here (criterion, `cargo bench -p causeway-sip --bench parse`, 2 vCPU Xeon VM,
-//! 2026-11-24): 1.85 µs to parse a 650-byte INVITE with every proxy header typed (target < 1 µs:
-//! not yet; the typed values still own their strings, about 20 allocations), 264 ns to rewrite
-//! and serialise it as a proxy does (Max-Forwards, Record-Route, Via). The whole RFC 4475/5118
+//! 2026-12-05): 1.29 µs to parse a 650-byte INVITE with every proxy header typed (target < 1 µs:
+//! not yet; see BENCHMARKS.md for where the time goes), about 300 ns to rewrite and serialise it
+//! as a proxy does (Max-Forwards, Record-Route, Via). The whole RFC 4475/5118
 //! corpus meets `shared/torture/expected.tsv` (`sip/tests/torture_parse.rs`).
 //!
 //! This module holds no transport or transaction state.
@@ -20,6 +20,7 @@ mod grammar;
 mod parse;
 mod peek;
 mod rewrite;
+mod typed;
 mod types;
 mod validate;
 

@@ -77,3 +77,31 @@ fn numbers() {
     assert!(parse_cseq("36893488147419103232 INVITE").is_err());
     assert_eq!(parse_cseq("0009\r\n  INVITE"), Ok((9, Method::Invite)));
 }
+
+#[test]
+fn ipv4_reads_as_the_std_parser_does() {
+    for s in [
+        "192.0.2.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1.2.3.",
+        ".1.2.3",
+        "1..2.3",
+        "1.2.3.4a",
+        "1234.1.1.1",
+        "a.b.c.d",
+        "",
+        "1.2.3.0",
+        "10.0.0.00",
+        "example.com",
+        "1.2.3.-4",
+        "+1.2.3.4",
+        "١.2.3.4",
+    ] {
+        assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
+    }
+}
