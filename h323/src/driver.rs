@@ -7,6 +7,7 @@
 //! snapshot. One task owns the service (no locks on the hot path); each TCP connection has a
 //! reader task that frames TPKT and a writer task that drains a bounded queue.
 
+mod guard;
 mod ports;
 mod zones;
 
@@ -14,11 +15,12 @@ pub use ports::route_source;
 use ports::{connect_from_range, listen_in_range};
 
 use crate::call::{self, CallEvent, ConnId, ListenerId};
-use crate::ras::{self, RasEvent};
+use crate::ras;
 use crate::service::{self, Service};
 use crate::tpkt::{self, TpktFramer, TPKT_MAX_PAYLOAD};
 use bytes::Bytes;
 use causeway_config::PortRange;
+use causeway_guard::Inbound;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicU64;
@@ -53,6 +55,8 @@ pub struct DriverConfig {
     /// E with H.460.18-mode zones: where C opens the separate H.245 channels of traversal
     /// calls (2777); each names its call first, so it is handled as a call-signaling listener.
     pub h46018_listen: Option<SocketAddr>,
+    /// The node's per-source budgets (`[protection]`), shared with the SIP transports.
+    pub guard: causeway_guard::SharedGuard,
 }
 
 /// What `causeway status` shows of the H.323 side.
@@ -281,22 +285,25 @@ pub async fn run(
         };
         tokio::select! {
             r = ras.recv_from(&mut buf) => match r {
-                Ok((n, from)) => {
+                Ok((n, from)) if d.admit(from, Inbound::Message) => {
                     let local = d.local_for(from);
                     d.tap_ras(true, local, from, &buf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &buf[..n], multicast: false };
                     d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
+                // a blocked source: dropped unanswered
+                Ok(_) => {}
                 // ICMP errors of earlier sends surface here on some systems; not fatal
                 Err(e) => debug!("RAS receive: {e}"),
             },
             r = recv_opt(discovery.as_ref(), &mut mbuf) => match r {
-                Ok((n, from)) => {
+                Ok((n, from)) if d.admit(from, Inbound::Message) => {
                     let local = d.local_for(from);
                     d.tap_ras(true, local, from, &mbuf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &mbuf[..n], multicast: true };
                     d.service.handle(service::Input::Ras(dg), Instant::now(), &mut actions);
                 }
+                Ok(_) => {}
                 Err(e) => debug!("discovery receive: {e}"),
             },
             Some(ev) = events.recv() => d.event(ev, &mut actions),
@@ -336,6 +343,10 @@ impl Driver {
                 local,
                 listener,
             } => {
+                if !self.admit(peer, Inbound::Connection) {
+                    // a blocked source's connection is closed unanswered
+                    return;
+                }
                 let conn = self.service.calls.next_conn_id();
                 self.start_conn(conn, stream);
                 let input = match listener {
@@ -371,7 +382,7 @@ impl Driver {
                     .handle(service::Input::Call(input), now, actions);
             }
             Event::Data { conn, payload } => {
-                if self.conns.contains_key(&conn) {
+                if self.conns.contains_key(&conn) && self.admit_data(conn) {
                     let input = call::Input::Data {
                         conn,
                         payload: &payload,
@@ -384,6 +395,7 @@ impl Driver {
             }
             Event::Malformed { conn, what } => {
                 self.q931_malformed += 1;
+                self.malformed_on(conn);
                 warn!(conn, "H.323 stream: {what}");
             }
             Event::Zone {
@@ -501,7 +513,7 @@ impl Driver {
                     debug!("RAS send to {to}: {e}");
                 }
             }
-            service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
+            service::Output::Ras(ras::Output::Event(e)) => self.ras_event(&e),
             // answered inside the service
             service::Output::Ras(ras::Output::Resolved { .. }) => {}
             service::Output::Call(o) => self.call_output(o),
@@ -542,8 +554,9 @@ impl Driver {
                 if matches!(e, CallEvent::Setup { .. }) {
                     self.calls_total += 1;
                 }
-                if matches!(e, CallEvent::Malformed { .. }) {
+                if let CallEvent::Malformed { conn, .. } = &e {
                     self.q931_malformed += 1;
+                    self.malformed_on(*conn);
                 }
                 info!("h323 call: {e:?}");
             }
@@ -652,7 +665,7 @@ impl Driver {
         for a in more {
             match a {
                 service::Output::Call(o) => self.call_output(o),
-                service::Output::Ras(ras::Output::Event(e)) => log_ras(&e),
+                service::Output::Ras(ras::Output::Event(e)) => self.ras_event(&e),
                 // a Listening answer never produces RAS datagrams
                 service::Output::Ras(_) | service::Output::Zone(_) => {}
             }
@@ -697,18 +710,6 @@ async fn recv_opt(s: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usi
     match s {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,
-    }
-}
-
-fn log_ras(e: &RasEvent) {
-    match e {
-        RasEvent::Malformed { from, error } => warn!("RAS from {from}: malformed: {error}"),
-        RasEvent::Rejected {
-            message,
-            reason,
-            from,
-        } => info!("RAS {message} from {from} rejected: {reason}"),
-        other => info!("RAS: {other:?}"),
     }
 }
 

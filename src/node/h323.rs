@@ -24,6 +24,7 @@ pub(super) async fn start(
     ),
     tap: Option<Arc<dyn driver::Tap>>,
     anchor: Option<causeway_media::ChannelAnchor>,
+    guard: causeway_guard::SharedGuard,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
     causeway_h323::driver::StatusHandle,
@@ -46,6 +47,7 @@ pub(super) async fn start(
             .iter()
             .any(|(z, _, _)| z.signalling_port.is_none())
             .then(|| SocketAddr::new(h.q931_listen.ip(), h.h46018_port)),
+        guard,
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(

@@ -42,6 +42,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let links = sip::link_configs(&config, tls.as_ref()).await?;
     let guard = guard::build(&config).await;
     let transport_config = sip::transport_config(&config, listeners, tls, guard.clone());
+    // one guard for both protocols: a source over a budget on one is blocked on the other
     let (handle, events) = transport::start(transport_config)
         .await
         .context("cannot start SIP transports")?;
@@ -119,8 +120,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .as_ref()
             .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
         let anchor = relay.as_ref().map(|r| media::channel_anchor(&config, r));
-        let (task, snapshot, q931) =
-            h323::start(&config, shared, rng.gen(), (router, gw_csa), tap, anchor).await?;
+        let (task, snapshot, q931) = h323::start(
+            &config,
+            shared,
+            rng.gen(),
+            (router, gw_csa),
+            tap,
+            anchor,
+            guard.clone(),
+        )
+        .await?;
         let gateway = match gw_sockets {
             Some(s) => Some(interwork::start(&config, s, &bound, q931)?),
             None => None,

@@ -420,3 +420,61 @@ fn slowloris_messages_are_cut_at_the_message_timeout() {
     // under every budget: the slow source is cut, not blocked
     assert_eq!(blocked_for(&p, attacker(7)), None, "{p}");
 }
+
+#[test]
+fn a_ras_garbage_flood_is_blocked_while_h323_endpoints_register_and_call() {
+    use causeway_tests::{free_port, H323Endpoint};
+    let (ras_port, q931_port) = (free_port(), free_port());
+    let extra = format!(
+        "[media]\nanchor = \"none\"\n\n[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras_port}\"\nq931_listen = \"127.0.0.1:{q931_port}\"\n"
+    );
+    let node = Node::start(NodeOptions {
+        extra: &extra,
+        ..Default::default()
+    });
+    let ras = SocketAddr::from(([127, 0, 0, 1], ras_port)).to_string();
+    let t = Duration::from_secs(15);
+    let bob = H323Endpoint::start("bob-h323", &["--gk", &ras, "--alias", "e164:2001"]);
+    bob.wait_event("registered", t);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = flood(
+        attacker(8),
+        ras.parse().unwrap_or(node.udp()),
+        20_000,
+        stop.clone(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // registration, admission and a routed call through the gatekeeper during the flood
+    let mut alice = H323Endpoint::start(
+        "alice-h323",
+        &[
+            "--gk",
+            &ras,
+            "--alias",
+            "e164:1001",
+            "--call",
+            "e164:2001",
+            "--hold-ms",
+            "300",
+        ],
+    );
+    alice.wait_event("connected", t);
+    let rel = alice.wait_event("released", t);
+    assert_eq!(rel["cause"], 16, "{rel}");
+    alice.finish(t);
+    stop.store(true, Ordering::Relaxed);
+    let sent = flooder.join().unwrap_or(0);
+    let p = protection(&node, |p| p["dropped_messages"].as_u64() > Some(10_000));
+    assert_eq!(
+        blocked_for(&p, attacker(8)).as_deref(),
+        Some("garbage"),
+        "{p}"
+    );
+    assert!(
+        p["dropped_messages"].as_u64() > Some(10_000),
+        "sent {sent}: {p}"
+    );
+    let h323 = node.status_json()["h323"].clone();
+    // the gatekeeper decoded only the datagrams before the block
+    assert!(h323["ras_malformed"].as_u64() < Some(100), "{h323}");
+}
