@@ -24,6 +24,10 @@ pub struct Protection {
     /// Seconds an accepted connection has to deliver its first complete message, and any message
     /// once its first byte arrived (slowloris).
     pub message_timeout: u64,
+    /// Over UDP, an answer of the node's own (a challenge, an error, an OPTIONS answer) is never
+    /// longer than the request it answers: first without optional headers and with one
+    /// challenge, else not sent. Off for minimal clients whose requests are shorter than that.
+    pub amplification_limit: bool,
     /// Sources never limited, besides the peers of configured zones and the node itself.
     pub exempt: Vec<IpNet>,
     /// Sources counted at once (per second) and blocked at once; memory stays bounded by it.
@@ -40,6 +44,7 @@ impl Default for Protection {
             connections_per_second: d::PROTECTION_CONNECTIONS_PER_SECOND,
             block_seconds: d::PROTECTION_BLOCK_SECS,
             message_timeout: d::PROTECTION_MESSAGE_TIMEOUT_SECS,
+            amplification_limit: true,
             exempt: Vec::new(),
             max_sources: d::PROTECTION_MAX_SOURCES,
         }

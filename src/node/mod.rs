@@ -73,6 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &mut rng,
         router.clone(),
     )?;
+    core.set_amplification_limit(config.protection.amplification_limit);
     let relay = media::start(&config, !server_zones.is_empty())?;
     if let Some(relay) = &relay {
         core.set_media(Box::new(media::anchor(&config, relay)));

@@ -18,6 +18,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// One flood at a time: on two cores, concurrent floods would measure each other.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn attacker(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
@@ -90,6 +96,7 @@ fn flood(from: IpAddr, to: SocketAddr, rate: u64, stop: Arc<AtomicBool>) -> Join
 
 #[test]
 fn a_garbage_flood_at_50k_per_second_is_blocked_while_calls_complete() {
+    let _serial = serial();
     let node = Node::start(NodeOptions::default());
     let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
     register_with(&node, "bob", &format!("127.0.0.1:{uas_port}"));
@@ -147,6 +154,9 @@ Call-ID: storm-{user}-{local}
 CSeq: {cseq} REGISTER
 Contact: <sip:{user}@{contact}>
 Expires: 600
+User-Agent: causeway-e2e phone 1.0 (protection test)
+Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, REFER
+Supported: path, outbound, gruu, replaces
 {auth}Content-Length: 0
 
 ",
@@ -175,6 +185,7 @@ fn register_digest(node: &Node, c: &UdpClient, user: &str, password: &str, conta
 
 #[test]
 fn a_storm_of_wrong_passwords_is_blocked_while_calls_complete() {
+    let _serial = serial();
     let node = Node::start(NodeOptions {
         extra: AUTH,
         ..Default::default()
@@ -280,6 +291,7 @@ fn tcp_calls(node: &Node, calls: u32, rate: u32) -> Output {
 
 #[test]
 fn a_tcp_connection_flood_is_refused_and_idle_connections_closed() {
+    let _serial = serial();
     let node = Node::start(NodeOptions {
         extra: SHORT_TIMEOUT,
         ..Default::default()
@@ -323,6 +335,7 @@ fn a_tcp_connection_flood_is_refused_and_idle_connections_closed() {
 
 #[test]
 fn a_tls_handshake_flood_is_cut_off_while_tls_clients_register() {
+    let _serial = serial();
     let node = Node::start(NodeOptions {
         extra: SHORT_TIMEOUT,
         ..Default::default()
@@ -381,6 +394,7 @@ fn a_tls_handshake_flood_is_cut_off_while_tls_clients_register() {
 
 #[test]
 fn slowloris_messages_are_cut_at_the_message_timeout() {
+    let _serial = serial();
     let node = Node::start(NodeOptions {
         extra: SHORT_TIMEOUT,
         ..Default::default()
@@ -423,6 +437,7 @@ fn slowloris_messages_are_cut_at_the_message_timeout() {
 
 #[test]
 fn a_ras_garbage_flood_is_blocked_while_h323_endpoints_register_and_call() {
+    let _serial = serial();
     use causeway_tests::{free_port, H323Endpoint};
     let (ras_port, q931_port) = (free_port(), free_port());
     let extra = format!(

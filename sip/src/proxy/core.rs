@@ -82,6 +82,8 @@ pub struct ProxyStats {
     pub responses: u64,
     pub dropped_unparsable: u64,
     pub rejected: u64,
+    /// Answers of ours not sent because they were longer than an unauthenticated request.
+    pub amplification_refused: u64,
     pub dropped_responses: u64,
     pub forwarded_requests: u64,
     pub forwarded_responses: u64,
@@ -100,6 +102,9 @@ pub struct Core {
     pub(super) flows: FlowTokens,
     /// Failed REGISTER authentications per source (what protection rate-limits on).
     pub(super) auth_failures: AuthFailures,
+    /// Over UDP, answers of ours are never longer than the request (`[protection]
+    /// amplification_limit`; on unless turned off).
+    pub(super) amplification_limit: bool,
     pub(super) links: Links,
     pub(super) media: Option<Box<dyn MediaAnchor + Send>>,
     /// The alias table shared with the H.323 gatekeeper, when the node runs one.
@@ -164,6 +169,7 @@ impl Core {
             digest,
             flows: FlowTokens::new(flow_key),
             auth_failures: AuthFailures::new(AUTH_FAILURE_SOURCES),
+            amplification_limit: true,
             servers: Map::default(),
             server_index: Map::default(),
             clients: Map::default(),
@@ -229,6 +235,12 @@ impl Core {
     /// Needs the shared alias table (`set_shared_aliases`) to find those aliases.
     pub fn set_interworking(&mut self, interworking: Option<Interworking>) {
         self.interworking = interworking;
+    }
+
+    /// Whether answers of ours over UDP may be longer than the request they answer (off: a lab
+    /// with minimal clients whose requests are shorter than a challenge).
+    pub fn set_amplification_limit(&mut self, on: bool) {
+        self.amplification_limit = on;
     }
 
     pub(super) fn id(&mut self) -> u64 {
@@ -608,7 +620,12 @@ fn note_alias(msg: &Message, flow: &Flow, out: &mut Vec<Output>) {
 }
 
 /// A response (or a stateless answer) to the flow a request came on.
+/// An empty reply is one the amplification limit withheld (`Core::respond`): its transaction
+/// keeps it, and neither it nor a retransmission of it is sent.
 pub(super) fn send_reply(flow: &Flow, data: Bytes, out: &mut Vec<Output>) {
+    if data.is_empty() {
+        return;
+    }
     out.push(Output::Transmit(Transmit {
         kind: flow.kind,
         dest: flow.remote,

@@ -11,8 +11,10 @@ use super::register::{self, RegisterOutcome};
 use super::tables::{ServerTx, Timer, TxId};
 use crate::message::{Bytes, Message, Method};
 use crate::transaction::Server;
+use causeway_config::Transport;
 use rand::RngCore;
 use std::time::Instant;
+use tracing::debug;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
 
@@ -59,16 +61,44 @@ impl Core {
         let Some(request) = &s.request else {
             return;
         };
-        let mut b = request.response(status, reason);
-        b.source(s.reply.remote);
-        if status > 100 {
-            b.to_tag(&s.to_tag);
+        let build = |compact: bool| {
+            let mut b = request.response(status, reason);
+            b.source(s.reply.remote);
+            if status > 100 {
+                b.to_tag(&s.to_tag);
+            }
+            if !compact {
+                b.header("Server", SERVER);
+            }
+            for (i, (n, v)) in headers.iter().enumerate() {
+                if !compact || keep_when_compact(headers, i) {
+                    b.header(n, v);
+                }
+            }
+            b.finish()
+        };
+        let mut bytes = build(false);
+        // no amplification (issue 15): over UDP, an answer of ours (a challenge, an error, an
+        // OPTIONS answer) is never longer than the request; first without what it may lack,
+        // then not at all (an empty response is kept by the machine and never sent)
+        let limit = request.as_bytes().len();
+        if self.amplification_limit
+            && s.reply.kind == Transport::Udp
+            && bytes.len() > limit
+            && !registered(status, request)
+        {
+            bytes = build(true);
+            if bytes.len() > limit {
+                self.stats.amplification_refused += 1;
+                debug!(
+                    status,
+                    bytes = bytes.len(),
+                    request = limit,
+                    "answer longer than the request: not sent"
+                );
+                bytes = Bytes::new();
+            }
         }
-        b.header("Server", SERVER);
-        for (n, v) in headers {
-            b.header(n, v);
-        }
-        let bytes = b.finish();
         self.server_send(id, status, bytes, now, out);
     }
 
@@ -180,4 +210,35 @@ impl Core {
         }
         self.respond(id, status, &reason, &headers, now, out);
     }
+}
+
+/// Optional headers an answer keeps when it must be short: of several challenges only the last
+/// (the digest algorithm every client supports is offered last); capability lists go.
+fn keep_when_compact(headers: &[(&str, String)], i: usize) -> bool {
+    let name = headers[i].0;
+    if [
+        "Allow",
+        "Accept",
+        "Supported",
+        "Accept-Encoding",
+        "Accept-Language",
+    ]
+    .iter()
+    .any(|h| h.eq_ignore_ascii_case(name))
+    {
+        return false;
+    }
+    !headers[i + 1..]
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        || !["WWW-Authenticate", "Proxy-Authenticate"]
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// A registrar's success: with `authenticate` on it required credentials that verified; with
+/// it off the operator runs an open registrar (inside a network), whose answers list the
+/// bindings asked for. Either way not a reflection an outsider can aim.
+fn registered(status: u16, request: &Message) -> bool {
+    (200..300).contains(&status) && request.method() == Some(&Method::Register)
 }
