@@ -29,12 +29,21 @@ pub use stats::{Blocked, GuardStats};
 /// The counting window.
 const WINDOW: Duration = Duration::from_secs(1);
 
-/// What a source is asking to have handled.
+/// What the guard is told about a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inbound {
-    /// A message: a UDP datagram, or one framed from a stream.
+pub enum Input {
+    /// A message arrived from it: a UDP datagram, or one framed from a stream.
     Message,
-    /// A new TCP or TLS connection.
+    /// It opened a TCP or TLS connection.
+    Connection,
+    /// A state machine learnt something from what it sent.
+    Report(Report),
+}
+
+/// What a source asks to have handled (the inputs that get a verdict of their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inbound {
+    Message,
     Connection,
 }
 
@@ -156,9 +165,21 @@ impl Guard {
         self.exempt_ips.contains(&ip) || self.exempt_nets.iter().any(|n| n.contains(&ip))
     }
 
-    /// Whether what `ip` sends now is handled: counts it, and blocks the source when this
-    /// takes it over its budget (this one is dropped too).
-    pub fn admit(&mut self, ip: IpAddr, what: Inbound, now: Instant) -> Verdict {
+    /// The one input verb: a message or a connection gets its verdict (counted; a source this
+    /// takes over its budget is blocked, and this one dropped too); a report is counted against
+    /// the source's budget (or makes a peer exempt) and passes.
+    pub fn handle(&mut self, ip: IpAddr, input: Input, now: Instant) -> Verdict {
+        match input {
+            Input::Message => self.admit(ip, Inbound::Message, now),
+            Input::Connection => self.admit(ip, Inbound::Connection, now),
+            Input::Report(r) => {
+                self.report(ip, r, now);
+                Verdict::Pass
+            }
+        }
+    }
+
+    fn admit(&mut self, ip: IpAddr, what: Inbound, now: Instant) -> Verdict {
         if !self.enabled {
             return Verdict::Pass;
         }
@@ -185,7 +206,7 @@ impl Guard {
 
     /// What a state machine learnt about `ip`: abuse counts against the source's budget; a
     /// peer becomes exempt (at most `max_sources` learnt so; configured ones come first).
-    pub fn report(&mut self, ip: IpAddr, report: Report, now: Instant) {
+    fn report(&mut self, ip: IpAddr, report: Report, now: Instant) {
         let ip = canonical(ip);
         let reason = match report {
             Report::Garbage => {

@@ -21,12 +21,12 @@ fn run(
     src: IpAddr,
     rate: u32,
     secs: u32,
-    what: Inbound,
+    what: Input,
 ) -> Option<Duration> {
     let gap = Duration::from_secs(1) / rate;
     for i in 0..rate * secs {
         let at = t0 + gap * i;
-        if g.admit(src, what, at) == Verdict::Drop {
+        if g.handle(src, what, at) == Verdict::Drop {
             return Some(at - t0);
         }
     }
@@ -37,7 +37,7 @@ fn run(
 fn a_source_at_3000_requests_a_second_is_untouched() {
     let mut g = guard();
     let t0 = Instant::now();
-    assert_eq!(run(&mut g, t0, ip(1), 3000, 5, Inbound::Message), None);
+    assert_eq!(run(&mut g, t0, ip(1), 3000, 5, Input::Message), None);
     // and one at 9,000 messages a second (1000 calls/s as caller and callee) too
     assert_eq!(
         run(
@@ -46,7 +46,7 @@ fn a_source_at_3000_requests_a_second_is_untouched() {
             ip(2),
             9000,
             3,
-            Inbound::Message
+            Input::Message
         ),
         None
     );
@@ -57,12 +57,12 @@ fn a_source_at_3000_requests_a_second_is_untouched() {
 fn twenty_thousand_messages_a_second_are_cut_within_a_second() {
     let mut g = guard();
     let t0 = Instant::now();
-    let cut = run(&mut g, t0, ip(1), 20_000, 2, Inbound::Message).expect("blocked");
+    let cut = run(&mut g, t0, ip(1), 20_000, 2, Input::Message).expect("blocked");
     assert!(cut < Duration::from_secs(1), "{cut:?}");
     assert_eq!(g.stats().blocks_for(Reason::Messages), 1);
     assert!(g.is_blocked(ip(1), t0 + cut));
     // others are not affected
-    assert_eq!(g.admit(ip(2), Inbound::Message, t0 + cut), Verdict::Pass);
+    assert_eq!(g.handle(ip(2), Input::Message, t0 + cut), Verdict::Pass);
 }
 
 #[test]
@@ -74,11 +74,11 @@ fn garbage_and_failed_authentications_block_within_milliseconds() {
         let mut cut = None;
         for i in 0..20_000 {
             let at = t0 + gap * i;
-            if g.admit(ip(7), Inbound::Message, at) == Verdict::Drop {
+            if g.handle(ip(7), Input::Message, at) == Verdict::Drop {
                 cut = Some(at - t0);
                 break;
             }
-            g.report(ip(7), report, at);
+            g.handle(ip(7), Input::Report(report), at);
         }
         let cut = cut.expect("blocked");
         assert!(cut < Duration::from_millis(5), "{report:?} {cut:?}");
@@ -97,8 +97,8 @@ fn a_few_failures_now_and_then_never_block() {
     // a phone with a wrong password: one failure every two seconds, for an hour
     for i in 0..1800u32 {
         let at = t0 + Duration::from_secs(2) * i;
-        assert_eq!(g.admit(ip(3), Inbound::Message, at), Verdict::Pass);
-        g.report(ip(3), Report::AuthFailure, at);
+        assert_eq!(g.handle(ip(3), Input::Message, at), Verdict::Pass);
+        g.handle(ip(3), Input::Report(Report::AuthFailure), at);
     }
     assert_eq!(g.stats().blocks_total(), 0);
     assert_eq!(g.stats().auth_failures, 1800);
@@ -112,13 +112,13 @@ fn a_block_drops_everything_until_it_expires() {
     };
     let mut g = Guard::new(&p);
     let t0 = Instant::now();
-    let cut = run(&mut g, t0, ip(1), 50_000, 1, Inbound::Message).expect("blocked");
+    let cut = run(&mut g, t0, ip(1), 50_000, 1, Input::Message).expect("blocked");
     let blocked_at = t0 + cut;
     assert_eq!(g.poll_timeout(), Some(blocked_at + Duration::from_secs(30)));
     for s in [1, 10, 29] {
         let at = blocked_at + Duration::from_secs(s);
-        assert_eq!(g.admit(ip(1), Inbound::Message, at), Verdict::Drop);
-        assert_eq!(g.admit(ip(1), Inbound::Connection, at), Verdict::Drop);
+        assert_eq!(g.handle(ip(1), Input::Message, at), Verdict::Drop);
+        assert_eq!(g.handle(ip(1), Input::Connection, at), Verdict::Drop);
     }
     let listed = g.blocked(blocked_at + Duration::from_secs(29), 10);
     assert_eq!(listed.len(), 1);
@@ -128,7 +128,7 @@ fn a_block_drops_everything_until_it_expires() {
     g.handle_timeout(after);
     assert_eq!(g.blocked_count(), 0);
     assert_eq!(g.poll_timeout(), None);
-    assert_eq!(g.admit(ip(1), Inbound::Message, after), Verdict::Pass);
+    assert_eq!(g.handle(ip(1), Input::Message, after), Verdict::Pass);
     assert!(g.stats().dropped_messages >= 4);
     assert_eq!(g.stats().refused_connections, 3);
 }
@@ -137,14 +137,14 @@ fn a_block_drops_everything_until_it_expires() {
 fn a_connection_flood_is_refused() {
     let mut g = guard();
     let t0 = Instant::now();
-    assert_eq!(run(&mut g, t0, ip(1), 20, 5, Inbound::Connection), None);
+    assert_eq!(run(&mut g, t0, ip(1), 20, 5, Input::Connection), None);
     let cut = run(
         &mut g,
         t0 + Duration::from_secs(10),
         ip(2),
         1000,
         1,
-        Inbound::Connection,
+        Input::Connection,
     );
     assert!(cut.expect("blocked") < Duration::from_millis(100));
     assert_eq!(g.stats().blocks_for(Reason::Connections), 1);
@@ -161,11 +161,11 @@ fn exempt_sources_are_never_counted() {
     let t0 = Instant::now();
     let peer = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20));
     for src in [peer, ip(9)] {
-        assert_eq!(run(&mut g, t0, src, 50_000, 1, Inbound::Message), None);
+        assert_eq!(run(&mut g, t0, src, 50_000, 1, Input::Message), None);
         for _ in 0..1000 {
-            g.report(src, Report::Garbage, t0);
+            g.handle(src, Input::Report(Report::Garbage), t0);
         }
-        assert_eq!(g.admit(src, Inbound::Message, t0), Verdict::Pass);
+        assert_eq!(g.handle(src, Input::Message, t0), Verdict::Pass);
     }
     assert_eq!(g.tracked(), 0);
 }
@@ -178,7 +178,7 @@ fn ipv4_mapped_sources_are_their_ipv4_address() {
     assert!(g.is_exempt(mapped));
     let t0 = Instant::now();
     let other = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 6).to_ipv6_mapped());
-    run(&mut g, t0, other, 50_000, 1, Inbound::Message).expect("blocked");
+    run(&mut g, t0, other, 50_000, 1, Input::Message).expect("blocked");
     assert!(g.is_blocked(ip(6), t0 + Duration::from_millis(900)));
 }
 
@@ -190,7 +190,7 @@ fn disabled_lets_everything_through() {
     };
     let mut g = Guard::new(&p);
     let t0 = Instant::now();
-    assert_eq!(run(&mut g, t0, ip(1), 50_000, 1, Inbound::Message), None);
+    assert_eq!(run(&mut g, t0, ip(1), 50_000, 1, Input::Message), None);
     assert_eq!(g.tracked(), 0);
 }
 
@@ -200,15 +200,15 @@ fn a_burst_straddling_two_windows_is_still_seen() {
     // a fraction of a second, over the 10,000 budget though neither window holds that many
     let mut g = guard();
     let t0 = Instant::now();
-    let _ = g.admit(ip(8), Inbound::Message, t0);
+    let _ = g.handle(ip(8), Input::Message, t0);
     let mut dropped = false;
     for i in 0..7000u32 {
         let at = t0 + Duration::from_millis(900) + Duration::from_micros(14) * i;
-        dropped |= g.admit(ip(8), Inbound::Message, at) == Verdict::Drop;
+        dropped |= g.handle(ip(8), Input::Message, at) == Verdict::Drop;
     }
     for i in 0..7000u32 {
         let at = t0 + Duration::from_millis(1000) + Duration::from_micros(14) * i;
-        dropped |= g.admit(ip(8), Inbound::Message, at) == Verdict::Drop;
+        dropped |= g.handle(ip(8), Input::Message, at) == Verdict::Drop;
     }
     assert!(dropped);
 }
@@ -223,12 +223,13 @@ proptest! {
         for (n, (addr, kind, ms)) in sources.into_iter().enumerate() {
             let src = IpAddr::V6(Ipv6Addr::from(addr % 512));
             let at = t0 + Duration::from_millis(u64::from(ms)) + Duration::from_micros(n as u64);
-            match kind {
-                0 => { g.admit(src, Inbound::Message, at); }
-                1 => { g.admit(src, Inbound::Connection, at); }
-                2 => g.report(src, Report::Garbage, at),
-                _ => g.report(src, Report::AuthFailure, at),
-            }
+            let input = match kind {
+                0 => Input::Message,
+                1 => Input::Connection,
+                2 => Input::Report(Report::Garbage),
+                _ => Input::Report(Report::AuthFailure),
+            };
+            g.handle(src, input, at);
             prop_assert!(g.current.len() <= 64 && g.previous.len() <= 64);
             prop_assert!(g.blocked_count() <= 64);
             prop_assert!(g.expiries.len() <= 64 * 2 + 1);

@@ -20,7 +20,7 @@ use crate::service::{self, Service};
 use crate::tpkt::{self, TpktFramer, TPKT_MAX_PAYLOAD};
 use bytes::Bytes;
 use causeway_config::PortRange;
-use causeway_guard::Inbound;
+use causeway_guard::Input;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicU64;
@@ -285,7 +285,7 @@ pub async fn run(
         };
         tokio::select! {
             r = ras.recv_from(&mut buf) => match r {
-                Ok((n, from)) if d.admit(from, Inbound::Message) => {
+                Ok((n, from)) if d.admit(from, Input::Message) => {
                     let local = d.local_for(from);
                     d.tap_ras(true, local, from, &buf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &buf[..n], multicast: false };
@@ -297,7 +297,7 @@ pub async fn run(
                 Err(e) => debug!("RAS receive: {e}"),
             },
             r = recv_opt(discovery.as_ref(), &mut mbuf) => match r {
-                Ok((n, from)) if d.admit(from, Inbound::Message) => {
+                Ok((n, from)) if d.admit(from, Input::Message) => {
                     let local = d.local_for(from);
                     d.tap_ras(true, local, from, &mbuf[..n]);
                     let dg = ras::Datagram { from, local, bytes: &mbuf[..n], multicast: true };
@@ -343,7 +343,7 @@ impl Driver {
                 local,
                 listener,
             } => {
-                if !self.admit(peer, Inbound::Connection) {
+                if !self.admit(peer, Input::Connection) {
                     // a blocked source's connection is closed unanswered
                     return;
                 }

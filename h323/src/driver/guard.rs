@@ -7,21 +7,21 @@
 use super::{Driver, Event};
 use crate::call::ConnId;
 use crate::ras::RasEvent;
-use causeway_guard::{Inbound, Report, Verdict};
+use causeway_guard::{Input, Report, Verdict};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
 impl Driver {
     /// Whether what `from` sends is handled (counted either way).
-    pub(super) fn admit(&self, from: SocketAddr, what: Inbound) -> bool {
+    pub(super) fn admit(&self, from: SocketAddr, what: Input) -> bool {
         let mut g = self.cfg.guard.lock().unwrap_or_else(|e| e.into_inner());
-        g.admit(from.ip(), what, Instant::now()) == Verdict::Pass
+        g.handle(from.ip(), what, Instant::now()) == Verdict::Pass
     }
 
     pub(super) fn report(&self, from: IpAddr, report: Report) {
         let mut g = self.cfg.guard.lock().unwrap_or_else(|e| e.into_inner());
-        g.report(from, report, Instant::now());
+        g.handle(from, Input::Report(report), Instant::now());
     }
 
     /// A message framed on `conn`: `false` (and the connection closed) when its source is
@@ -30,7 +30,7 @@ impl Driver {
         let Some(peer) = self.conns.get(&conn).map(|c| c.peer) else {
             return true;
         };
-        if self.admit(peer, Inbound::Message) {
+        if self.admit(peer, Input::Message) {
             return true;
         }
         debug!(conn, %peer, "source blocked: H.323 connection closed");

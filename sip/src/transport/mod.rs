@@ -19,7 +19,7 @@ pub use tls::{client_config, server_config, TlsError, TlsMaterial};
 use crate::proxy::{ConnId, Received, Transmit};
 use bytes::Bytes;
 use causeway_config::Transport;
-use causeway_guard::{Guard, Inbound, Report, SharedGuard, Verdict};
+use causeway_guard::{Guard, Input, Report, SharedGuard, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -169,15 +169,18 @@ impl Shared {
     }
 
     /// Whether the guard lets what `remote` sends through now.
-    fn admit(&self, remote: SocketAddr, what: Inbound) -> bool {
+    fn admit(&self, remote: SocketAddr, what: Input) -> bool {
         self.guard()
-            .admit(remote.ip(), what, std::time::Instant::now())
+            .handle(remote.ip(), what, std::time::Instant::now())
             == Verdict::Pass
     }
 
     fn report(&self, remote: SocketAddr, report: Report) {
-        self.guard()
-            .report(remote.ip(), report, std::time::Instant::now());
+        self.guard().handle(
+            remote.ip(),
+            Input::Report(report),
+            std::time::Instant::now(),
+        );
     }
 
     fn fail(&self, token: u64, error: String) {
@@ -234,7 +237,7 @@ impl TransportHandle {
     pub fn report(&self, source: IpAddr, report: Report) {
         self.shared
             .guard()
-            .report(source, report, std::time::Instant::now());
+            .handle(source, Input::Report(report), std::time::Instant::now());
     }
 
     pub fn shutdown(&self) {

@@ -7,7 +7,7 @@
 use super::framing::{Frame, Framer};
 use super::{ConnEntry, ConnId, Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::{Bytes, BytesMut};
-use causeway_guard::{Inbound, Report};
+use causeway_guard::{Input, Report};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +64,7 @@ pub(super) async fn accept(
             _ = shutdown.changed() => return,
         };
         // a blocked source's connection is closed at once, unanswered
-        if !shared.admit(remote, Inbound::Connection) {
+        if !shared.admit(remote, Input::Connection) {
             continue;
         }
         {
@@ -509,7 +509,7 @@ async fn deliver_frames(shared: &Shared, conn: &Origin, framer: &mut Framer) -> 
                 }
             }
             Ok(Some(Frame::Message(data))) => {
-                if !shared.admit(conn.remote, Inbound::Message) {
+                if !shared.admit(conn.remote, Input::Message) {
                     debug!(remote = %conn.remote, "source blocked: connection closed");
                     return Delivered::Close;
                 }

@@ -8,7 +8,7 @@
 use super::stun::{self, Stun};
 use super::{Received, Shared, Transmit, Transport, TransportEvent};
 use bytes::Bytes;
-use causeway_guard::Inbound;
+use causeway_guard::Input;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -48,7 +48,7 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
             _ = shutdown.changed() => return,
         };
         // a blocked (or now over-budget) source gets nothing, not even a STUN answer
-        if !shared.admit(remote, Inbound::Message) {
+        if !shared.admit(remote, Input::Message) {
             shared
                 .stats
                 .dropped_datagrams
