@@ -113,11 +113,11 @@ pub async fn run<M: Machine>(
             ev = io.events.recv() => {
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
-                feed(&mut machine, ev, now, &mut out, observer);
+                feed(&mut machine, (ev, &io.transport), now, &mut out, observer);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
                     match io.events.try_recv() {
-                        Ok(ev) => feed(&mut machine, ev, now, &mut out, observer),
+                        Ok(ev) => feed(&mut machine, (ev, &io.transport), now, &mut out, observer),
                         Err(_) => break,
                     }
                 }
@@ -140,13 +140,18 @@ pub async fn run<M: Machine>(
 /// A transport event as the machine's input.
 fn feed<M: Machine>(
     machine: &mut M,
-    ev: TransportEvent,
+    (ev, transport): (TransportEvent, &TransportHandle),
     now: Instant,
     out: &mut Vec<Output>,
     observer: &mut impl Observer<M>,
 ) {
     let ev = match ev {
         TransportEvent::Message(r) => {
+            // blocked while its messages waited in the queue: none of them is handled (a
+            // source over its budget gets no answer at all)
+            if transport.is_blocked(r.remote.ip(), now) {
+                return;
+            }
             observer.received(&r);
             Event::Received(r)
         }
@@ -157,7 +162,19 @@ fn feed<M: Machine>(
             return;
         }
     };
+    let start = out.len();
     machine.handle(ev, now, out);
+    // what the machine reports about a source counts before the next message of the batch:
+    // a source blocked by this one has the rest of its queued messages dropped
+    let mut i = start;
+    while i < out.len() {
+        if let Output::Report { source, report } = out[i] {
+            transport.report(source, report);
+            out.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 struct Lookups {

@@ -481,6 +481,18 @@ impl UdpClient {
     }
 }
 
+/// The header fields a real UA's REGISTER carries besides the required ones (User-Agent,
+/// Allow, Supported, Accept, Allow-Events), for raw requests in tests: over UDP the node never
+/// answers with more bytes than it was sent (`[protection] amplification_limit`), and a
+/// minimal request is shorter than most answers. Each line ends in `\n` (`crlf` converts).
+pub const UA_HEADERS: &str =
+    "User-Agent: causeway-e2e softphone 1.0 (x86_64-linux; headers like a real UA)
+Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE, NOTIFY, REFER, SUBSCRIBE
+Supported: path, outbound, gruu, replaces, timer, 100rel
+Accept: application/sdp, application/dtmf-relay, text/plain
+Allow-Events: presence, message-summary, refer, dialog, conference, talk, hold
+";
+
 /// A TCP connection to `to` from address `from` (the system's choice when `None`).
 pub fn connect_from(from: Option<std::net::IpAddr>, to: SocketAddr) -> std::io::Result<TcpStream> {
     let Some(ip) = from else {

@@ -449,10 +449,11 @@ Call-ID: reg-dave
 CSeq: 1 REGISTER
 Contact: <sip:dave@{local}>
 Expires: 600
-Content-Length: 0
+{ua}Content-Length: 0
 
 ",
-        local = c.local()
+        local = c.local(),
+        ua = causeway_tests::UA_HEADERS,
     ));
     let r = c.request(gk.node.udp(), &msg);
     assert_eq!(causeway_tests::status(&r), 403, "{r}");

@@ -20,10 +20,11 @@ To: <sip:nobody@example.com>
 Call-ID: {call_id}
 CSeq: 1 INVITE
 Contact: <sip:alice@{local}>
-Content-Length: 0
+{headers}Content-Length: 0
 
 ",
-        local = ua.local()
+        local = ua.local(),
+        headers = causeway_tests::UA_HEADERS,
     ));
     let resp = ua.request(node.udp(), &invite);
     assert_eq!(status(&resp), 404, "{resp}");

@@ -154,13 +154,11 @@ Call-ID: storm-{user}-{local}
 CSeq: {cseq} REGISTER
 Contact: <sip:{user}@{contact}>
 Expires: 600
-User-Agent: causeway-e2e phone 1.0 (protection test)
-Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, REFER
-Supported: path, outbound, gruu, replaces
-{auth}Content-Length: 0
+{ua}{auth}Content-Length: 0
 
 ",
-        local = c.local()
+        local = c.local(),
+        ua = causeway_tests::UA_HEADERS,
     ))
 }
 

@@ -3,20 +3,9 @@
 //! Min-Expires, removal by Expires: 0 and Contact: *.
 
 use causeway_sip::auth::respond;
-use causeway_tests::{crlf, header_values, status, Node, NodeOptions, UdpClient};
+use causeway_tests::{crlf, header_values, status, Node, NodeOptions, UdpClient, UA_HEADERS as UA};
 
 const AUTH: &str = "[registrar]\nauthenticate = true\n\n[[credential]]\nusername = \"alice\"\npassword = \"secret\"\n";
-
-/// What a real UA's REGISTER carries besides the required fields: over UDP the node never
-/// answers with more bytes than it was sent (issue 15), and both challenges fit in an answer to
-/// a request of this size.
-const UA: &str =
-    "User-Agent: causeway-e2e softphone 1.0 (register test; x86_64-linux; like a real UA)
-Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE, NOTIFY, REFER, SUBSCRIBE
-Supported: path, outbound, gruu, replaces, timer, 100rel
-Accept: application/sdp, application/dtmf-relay, text/plain
-Allow-Events: presence, message-summary, refer, dialog, conference, talk, hold
-";
 
 fn register(
     c: &UdpClient,

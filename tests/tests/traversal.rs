@@ -366,7 +366,8 @@ fn calls_cross_the_firewall_both_ways_over_the_link_c_opened() {
     let invite = format!(
         "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKdown1\r\n\
          Max-Forwards: 70\r\nFrom: <sip:x@{NET_IP}>;tag=d1\r\nTo: <sip:bob@example.com>\r\n\
-         Call-ID: down-1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{NET_IP}:5099>\r\nContent-Length: 0\r\n\r\n"
+         Call-ID: down-1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{NET_IP}:5099>\r\n{ua}Content-Length: 0\r\n\r\n",
+        ua = causeway_tests::UA_HEADERS.replace('\n', "\r\n")
     );
     let t = Instant::now();
     let line = udp_final_status(&net, NET_IP, &format!("{E_IP}:5060"), &invite);

@@ -233,6 +233,11 @@ impl TransportHandle {
         &self.shared.stats
     }
 
+    /// Whether the guard blocks `source` now (what it sent is dropped unhandled).
+    pub fn is_blocked(&self, source: IpAddr, now: std::time::Instant) -> bool {
+        self.shared.guard().is_blocked(source, now)
+    }
+
     /// What a state machine learnt about `source`, for the guard.
     pub fn report(&self, source: IpAddr, report: Report) {
         self.shared

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Long-running fuzzing of every parser and decoder: runs each cargo-fuzz target of fuzz/ (or
+# the ones named) for SECONDS (default 3600) with libFuzzer, one after the other, keeping the
+# corpus in fuzz/corpus/<target> (it grows from run to run) and any crash in
+# fuzz/artifacts/<target>/. Prints one line per target, then a summary, in the form
+# BENCHMARKS.md records:
+#
+#   target=parse_message seconds=3600 runs=123456789 corpus=2345 crashes=0 rc=0
+#
+# Usage: fuzz/run.sh [SECONDS] [TARGET ...]      e.g. fuzz/run.sh 60 parse_message ras
+# Knobs: JOBS=N (libFuzzer -fork=N workers per target; default 1), RSS_MB (default 2048).
+# Needs: a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz (installed
+# here with `cargo install cargo-fuzz` when missing).
+set -u
+SECONDS_EACH="${1:-3600}"
+shift || true
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$HERE" || exit 2
+JOBS="${JOBS:-1}"
+RSS_MB="${RSS_MB:-2048}"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz || exit 2
+targets="$*"
+[ -n "$targets" ] || targets="$(cargo +nightly fuzz list)"
+cargo +nightly fuzz build --release $targets >/dev/null 2>&1 || cargo +nightly fuzz build --release || exit 2
+failed=0
+for t in $targets; do
+    mkdir -p "corpus/$t" "artifacts/$t"
+    log="$(mktemp)"
+    before=$(find "artifacts/$t" -type f | wc -l)
+    cargo +nightly fuzz run --release "$t" "corpus/$t" -- \
+        -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS_MB" -print_final_stats=1 \
+        -artifact_prefix="artifacts/$t/" $( [ "$JOBS" -gt 1 ] && echo "-fork=$JOBS" ) \
+        >"$log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    [ -n "$runs" ] || runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+    crashes=$(( $(find "artifacts/$t" -type f | wc -l) - before ))
+    corpus=$(find "corpus/$t" -type f | wc -l)
+    echo "target=$t seconds=$SECONDS_EACH runs=${runs:-?} corpus=$corpus crashes=$crashes rc=$rc"
+    if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+        failed=$((failed + 1))
+        tail -30 "$log" | sed "s/^/    [$t] /"
+    fi
+    rm -f "$log"
+done
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'): $(echo $targets | wc -w) targets, $failed with a crash or an error"
+[ "$failed" -eq 0 ]
