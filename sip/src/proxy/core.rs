@@ -33,6 +33,7 @@ use rand::RngCore;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::debug;
 
@@ -113,7 +114,8 @@ pub struct Core {
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     pub(super) servers: Map<TxId, Box<ServerTx>>,
-    pub(super) server_index: Map<String, TxId>,
+    /// RFC 3261 17.2.3 key -> server transaction (the key text is shared with the record)
+    pub(super) server_index: Map<Arc<str>, TxId>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
@@ -331,7 +333,7 @@ impl Core {
             return;
         }
         let key = server_key(&msg);
-        if let Some(&id) = self.server_index.get(&key) {
+        if let Some(&id) = self.server_index.get(key.as_str()) {
             // a retransmission, or the ACK of a non-2xx final response (RFC 3261 17.2.1)
             if let Some(s) = self.servers.get_mut(&id) {
                 if let Some(bytes) = s.machine.on_request(is_ack, now) {

@@ -12,6 +12,7 @@ use super::tables::{ServerTx, Timer, TxId};
 use crate::message::{Bytes, Message, Method};
 use crate::transaction::Server;
 use rand::RngCore;
+use std::sync::Arc;
 use std::time::Instant;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
@@ -27,7 +28,8 @@ impl Core {
         let invite = msg.method() == Some(&Method::Invite);
         let id = self.id();
         let machine = Server::new(invite, reply.kind.is_reliable(), now, &self.settings.timers);
-        let to_tag = self.tag();
+        let to_tag = self.tag().into_boxed_str();
+        let key: Arc<str> = key.into();
         self.server_index.insert(key.clone(), id);
         self.servers.insert(
             id,
@@ -93,6 +95,7 @@ impl Core {
         }
         if status >= 200 {
             s.request = None;
+            s.to_tag = Box::default();
         }
         let at = s.machine.poll_timeout();
         self.arm(at, Timer::Server(id));

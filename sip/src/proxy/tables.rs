@@ -13,11 +13,16 @@ use crate::message::{Bytes, Message};
 use crate::transaction::{Client, Server};
 use causeway_media::Legs;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 pub(super) type TxId = u64;
 
+/// A server transaction. Finished non-INVITE ones are kept 64*T1 (32 s) to answer
+/// retransmissions, 100,000s of them under a registration load: after the final response the
+/// record holds only the machine (with the response), the key and the flow.
 pub(super) struct ServerTx {
-    pub key: String,
+    /// the same text as the index's key
+    pub key: Arc<str>,
     pub machine: Server,
     /// the request, until a final response is sent (then only the machine's copy of the
     /// response is needed; dropping it keeps 32 s of finished transactions small)
@@ -25,7 +30,8 @@ pub(super) struct ServerTx {
     /// where responses go (RFC 3261 18.2.2, RFC 3581) and our address it arrived on
     pub reply: Flow,
     pub ctx: Option<TxId>,
-    pub to_tag: String,
+    /// the To tag of our own responses; emptied with `request` (no response is built after)
+    pub to_tag: Box<str>,
 }
 
 pub(super) struct ClientTx {
@@ -118,7 +124,28 @@ pub(super) enum Timer {
     Purge,
 }
 
+/// A table that has emptied to a quarter of its capacity gives half of that back: after
+/// 100,000 registrations' transactions are gone, their tables are megabytes of empty slots.
+fn shrink<K: Eq + std::hash::Hash, V>(m: &mut super::core::Map<K, V>) {
+    if m.capacity() > 4 * m.len() + 1024 {
+        m.shrink_to(2 * m.len());
+    }
+}
+
 impl Core {
+    /// Cheap unless a table has shrunk a lot (then a rehash of what is left, rarely).
+    pub(super) fn shrink_tables(&mut self) {
+        shrink(&mut self.servers);
+        shrink(&mut self.server_index);
+        shrink(&mut self.clients);
+        shrink(&mut self.client_index);
+        shrink(&mut self.ctxs);
+        shrink(&mut self.tokens);
+        if self.timers.capacity() > 4 * self.timers.len() + 1024 {
+            self.timers.shrink_to(2 * self.timers.len());
+        }
+    }
+
     pub(super) fn remove_client(&mut self, id: TxId) {
         if let Some(c) = self.clients.remove(&id) {
             self.tokens.remove(&c.token);
@@ -177,5 +204,25 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod sizes_tmp {
+    #[test]
+    fn sizes() {
+        use std::mem::size_of;
+        eprintln!(
+            "ServerTx {} Server {} Flow {} Message {} Binding {} BindingSource {} Timer {} heap entry {} Bytes {}",
+            size_of::<super::ServerTx>(),
+            size_of::<crate::transaction::Server>(),
+            size_of::<super::Flow>(),
+            size_of::<crate::message::Message>(),
+            size_of::<crate::registrar::Binding>(),
+            size_of::<crate::registrar::BindingSource>(),
+            size_of::<super::Timer>(),
+            size_of::<std::cmp::Reverse<(std::time::Instant, u64, super::Timer)>>(),
+            size_of::<bytes::Bytes>(),
+        );
     }
 }

@@ -149,8 +149,8 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
                 conn: b.source.conn.map(ConnId),
             };
             out.push_back(Target {
-                path: b.path.clone(),
-                ..Target::to(Some(b.contact.clone()), NextHop::down_flow(&flow))
+                path: b.path.to_vec(),
+                ..Target::to(Some(b.contact.to_string()), NextHop::down_flow(&flow))
             });
             continue;
         }
@@ -165,13 +165,13 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
                     hop.conn = b.source.conn.map(ConnId);
                 }
                 out.push_back(Target {
-                    path: b.path.clone(),
-                    ..Target::to(Some(b.contact.clone()), hop)
+                    path: b.path.to_vec(),
+                    ..Target::to(Some(b.contact.to_string()), hop)
                 });
             }
             Err(HopError::NeedsDns(_)) => {
-                let mut d = dns_target(&cu, None, Some(b.contact.clone()));
-                d.path = b.path.clone();
+                let mut d = dns_target(&cu, None, Some(b.contact.to_string()));
+                d.path = b.path.to_vec();
                 out.push_back(d);
             }
             Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
