@@ -17,7 +17,7 @@ use super::io::{
 };
 use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
-use super::tables::{ClientTx, Ctx, ServerTx, Target, Timer, TxId};
+use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId};
 use super::teardown::Teardown;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
@@ -116,6 +116,8 @@ pub struct Core {
     pub(super) servers: Map<TxId, Box<ServerTx>>,
     /// RFC 3261 17.2.3 key -> server transaction (the key text is shared with the record)
     pub(super) server_index: Map<Arc<str>, TxId>,
+    /// Finished non-INVITE server transactions of ours (their ids in `server_index` too)
+    pub(super) done: Map<TxId, Box<Done>>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
@@ -168,6 +170,7 @@ impl Core {
             auth_failures: AuthFailures::new(AUTH_FAILURE_SOURCES),
             servers: Map::default(),
             server_index: Map::default(),
+            done: Map::default(),
             clients: Map::default(),
             client_index: Map::default(),
             ctxs: Map::default(),
@@ -203,7 +206,7 @@ impl Core {
 
     /// Live transactions (server + client), for tests and status.
     pub fn transaction_count(&self) -> usize {
-        self.servers.len() + self.clients.len()
+        self.servers.len() + self.done.len() + self.clients.len()
     }
 
     /// The registrar's bindings, for status: (AOR, contact, seconds left).
@@ -341,6 +344,10 @@ impl Core {
                 }
                 let at = s.machine.poll_timeout();
                 self.arm(at, Timer::Server(id));
+            } else if let Some(d) = self.done.get(&id).filter(|_| !is_ack) {
+                // RFC 3261 17.2.2: Completed answers a retransmission with its final response
+                let bytes = Bytes::copy_from_slice(&d.completed.response);
+                send_reply(&d.reply, bytes, out);
             }
             return;
         }
@@ -349,7 +356,7 @@ impl Core {
             Some(Method::Cancel) => return self.on_cancel(msg, flow, now, out),
             _ => {}
         }
-        if self.servers.len() + self.clients.len() >= self.settings.max_transactions {
+        if self.transaction_count() >= self.settings.max_transactions {
             let mut b = msg.response(503, "Service Unavailable (transaction table full)");
             b.source(flow.remote);
             b.header("Retry-After", "5");

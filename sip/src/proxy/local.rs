@@ -100,6 +100,7 @@ impl Core {
         let at = s.machine.poll_timeout();
         self.arm(at, Timer::Server(id));
         self.reap_server(id);
+        self.retire_server(id);
     }
 
     /// Requests addressed to this node: REGISTER (registrar), OPTIONS (health probe).

@@ -10,10 +10,11 @@ use super::io::Flow;
 use super::Core;
 use crate::dns::SipTarget;
 use crate::message::{Bytes, Message};
-use crate::transaction::{Client, Server};
+use crate::transaction::{Client, Completed, Server, ServerState};
 use causeway_media::Legs;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub(super) type TxId = u64;
 
@@ -32,6 +33,16 @@ pub(super) struct ServerTx {
     pub ctx: Option<TxId>,
     /// the To tag of our own responses; emptied with `request` (no response is built after)
     pub to_tag: Box<str>,
+}
+
+/// A finished non-INVITE server transaction with no proxy context (our own answers: REGISTER,
+/// OPTIONS, refusals) over an unreliable transport, kept until timer J to answer
+/// retransmissions: its key, the flow to answer on and the response. Less than half of a
+/// `ServerTx`, and 100,000 registrations at 5000/s keep 100,000 of them.
+pub(super) struct Done {
+    pub key: Arc<str>,
+    pub reply: Flow,
+    pub completed: Completed,
 }
 
 pub(super) struct ClientTx {
@@ -137,6 +148,7 @@ impl Core {
     pub(super) fn shrink_tables(&mut self) {
         shrink(&mut self.servers);
         shrink(&mut self.server_index);
+        shrink(&mut self.done);
         shrink(&mut self.clients);
         shrink(&mut self.client_index);
         shrink(&mut self.ctxs);
@@ -182,6 +194,57 @@ impl Core {
                 if let Some(ctx) = s.ctx {
                     self.reap_ctx(ctx);
                 }
+            }
+        }
+    }
+
+    /// A server transaction that only has retransmissions left to answer becomes a `Done`.
+    pub(super) fn retire_server(&mut self, id: TxId) {
+        let finished = self.servers.get(&id).is_some_and(|s| {
+            s.ctx.is_none() && s.request.is_none() && s.machine.state() == ServerState::Completed
+        });
+        if !finished {
+            return;
+        }
+        let Some(s) = self.servers.remove(&id) else {
+            return;
+        };
+        let ServerTx {
+            key,
+            machine,
+            request,
+            reply,
+            ctx,
+            to_tag,
+        } = *s;
+        match machine.into_completed() {
+            Ok(completed) => {
+                let done = Done {
+                    key,
+                    reply,
+                    completed,
+                };
+                self.done.insert(id, Box::new(done));
+            }
+            Err(machine) => {
+                let s = ServerTx {
+                    key,
+                    machine,
+                    request,
+                    reply,
+                    ctx,
+                    to_tag,
+                };
+                self.servers.insert(id, Box::new(s));
+            }
+        }
+    }
+
+    /// Timer J of a `Done`: it goes.
+    pub(super) fn done_timer(&mut self, id: TxId, now: Instant) {
+        if self.done.get(&id).is_some_and(|d| d.completed.end <= now) {
+            if let Some(d) = self.done.remove(&id) {
+                self.server_index.remove(&d.key);
             }
         }
     }

@@ -71,7 +71,7 @@ impl Core {
 
     fn server_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
         let Some(s) = self.servers.get_mut(&id) else {
-            return;
+            return self.done_timer(id, now);
         };
         if s.machine.poll_timeout().is_some_and(|t| t > now) {
             return; // a stale entry: the machine re-armed later
