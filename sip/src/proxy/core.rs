@@ -17,7 +17,7 @@ use super::io::{
 };
 use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
-use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId};
+use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
@@ -33,7 +33,6 @@ use rand::RngCore;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::debug;
 
@@ -114,8 +113,9 @@ pub struct Core {
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     pub(super) servers: Map<TxId, Box<ServerTx>>,
-    /// RFC 3261 17.2.3 key -> server transaction (the key text is shared with the record)
-    pub(super) server_index: Map<Arc<str>, TxId>,
+    /// RFC 3261 17.2.3 key (as `TxKey`) -> server transaction
+    pub(super) server_index: Map<TxKey, TxId>,
+    pub(super) tx_keys: TxKeys,
     /// Finished non-INVITE server transactions of ours (their ids in `server_index` too)
     pub(super) done: Map<TxId, Box<Done>>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
@@ -170,6 +170,7 @@ impl Core {
             auth_failures: AuthFailures::new(AUTH_FAILURE_SOURCES),
             servers: Map::default(),
             server_index: Map::default(),
+            tx_keys: TxKeys::default(),
             done: Map::default(),
             clients: Map::default(),
             client_index: Map::default(),
@@ -335,8 +336,8 @@ impl Core {
             }
             return;
         }
-        let key = server_key(&msg);
-        if let Some(&id) = self.server_index.get(key.as_str()) {
+        let key = self.tx_keys.of(&server_key(&msg));
+        if let Some(&id) = self.server_index.get(&key) {
             // a retransmission, or the ACK of a non-2xx final response (RFC 3261 17.2.1)
             if let Some(s) = self.servers.get_mut(&id) {
                 if let Some(bytes) = s.machine.on_request(is_ack, now) {

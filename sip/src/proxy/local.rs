@@ -8,11 +8,10 @@
 use super::core::{send_reply, Core, SERVER};
 use super::io::{Flow, Output, Report};
 use super::register::{self, RegisterOutcome};
-use super::tables::{ServerTx, Timer, TxId};
+use super::tables::{ServerTx, Timer, TxId, TxKey};
 use crate::message::{Bytes, Message, Method};
 use crate::transaction::Server;
 use rand::RngCore;
-use std::sync::Arc;
 use std::time::Instant;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
@@ -21,7 +20,7 @@ impl Core {
     pub(super) fn new_server(
         &mut self,
         msg: Message,
-        key: String,
+        key: TxKey,
         reply: Flow,
         now: Instant,
     ) -> TxId {
@@ -29,8 +28,7 @@ impl Core {
         let id = self.id();
         let machine = Server::new(invite, reply.kind.is_reliable(), now, &self.settings.timers);
         let to_tag = self.tag().into_boxed_str();
-        let key: Arc<str> = key.into();
-        self.server_index.insert(key.clone(), id);
+        self.server_index.insert(key, id);
         self.servers.insert(
             id,
             Box::new(ServerTx {

@@ -302,3 +302,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_purge_frees_at_most_its_budget_of_aors_and_says_there_is_more() {
+    let mut r = Registrar::new(RegistrarPolicy {
+        max_aors: 1000,
+        ..policy()
+    });
+    let now = Instant::now();
+    for i in 0..250 {
+        let c = list(vec![contact(&format!("sip:u{i}@h"), None, None)]);
+        r.register(reg(&format!("sip:u{i}@x"), "c", 1, c, Some(60)), now)
+            .expect("registered");
+    }
+    let later = now + Duration::from_secs(61);
+    let p = r.purge_some(later, 100);
+    assert_eq!((p.removed, p.more), (100, true));
+    assert!(p.next.is_some_and(|t| t <= later), "{p:?}");
+    assert_eq!(r.len(), 150);
+    assert_eq!(r.purge_some(later, 100).removed, 100);
+    let p = r.purge_some(later, 100);
+    assert_eq!((p.removed, p.more, p.next), (50, false, None));
+    assert!(r.is_empty());
+}
