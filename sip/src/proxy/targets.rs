@@ -150,11 +150,11 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
             };
             out.push_back(Target {
                 path: b.path.to_vec(),
-                ..Target::to(Some(b.contact.to_string()), NextHop::down_flow(&flow))
+                ..Target::to(Some(b.contact().to_string()), NextHop::down_flow(&flow))
             });
             continue;
         }
-        let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
+        let Ok(Uri::Sip(cu)) = Uri::parse(b.contact()) else {
             continue;
         };
         match hop_for_uri(&cu) {
@@ -166,15 +166,15 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
                 }
                 out.push_back(Target {
                     path: b.path.to_vec(),
-                    ..Target::to(Some(b.contact.to_string()), hop)
+                    ..Target::to(Some(b.contact().to_string()), hop)
                 });
             }
             Err(HopError::NeedsDns(_)) => {
-                let mut d = dns_target(&cu, None, Some(b.contact.to_string()));
+                let mut d = dns_target(&cu, None, Some(b.contact().to_string()));
                 d.path = b.path.to_vec();
                 out.push_back(d);
             }
-            Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
+            Err(e) => debug!(contact = %b.contact(), error = %e, "unusable contact"),
         }
     }
 }

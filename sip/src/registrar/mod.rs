@@ -84,15 +84,17 @@ pub struct RegisterInput {
     pub source: BindingSource,
 }
 
-/// One contact of an AOR. There are 100,000s of them, so each string is held at its exact
-/// size (`Box<str>`) and the rare parts (Path, RFC 5626 identity) cost a pointer when absent.
+/// One contact of an AOR. There are 100,000s of them, so the contact and the Call-ID share one
+/// allocation of their exact size (`contact()`, `call_id()`), and the rare parts (Path, RFC 5626
+/// identity) cost a pointer when absent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Binding {
-    pub contact: Box<str>,
+    /// the contact URI, then the Call-ID from byte `split`
+    text: Box<str>,
+    split: u32,
     pub expires_at: Instant,
     pub q: f32,
     pub cseq: u32,
-    pub call_id: Box<str>,
     pub path: Box<[String]>,
     pub source: BindingSource,
     /// when this binding was last refreshed (ties in q go to the most recent)
@@ -102,12 +104,22 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The contact URI (canonical text).
+    pub fn contact(&self) -> &str {
+        self.text.get(..self.split as usize).unwrap_or("")
+    }
+
+    /// The Call-ID of the REGISTER that made or last refreshed it.
+    pub fn call_id(&self) -> &str {
+        self.text.get(self.split as usize..).unwrap_or("")
+    }
+
     /// Whether `c` names this binding: the same instance and reg-id for outbound contacts
     /// (RFC 5626 6: a new Contact URI from the same flow replaces the old), else the same URI.
     fn is(&self, c: &ContactInput) -> bool {
         match (&self.outbound, &c.outbound) {
             (Some(a), Some(b)) => **a == *b,
-            _ => *self.contact == *c.uri,
+            _ => self.contact() == c.uri,
         }
     }
 }
@@ -210,7 +222,7 @@ impl Registrar {
         let views = bindings
             .iter()
             .map(|b| BindingView {
-                contact: b.contact.to_string(),
+                contact: b.contact().to_string(),
                 expires: remaining(b, now),
                 outbound: b.outbound.as_deref().cloned(),
             })
@@ -241,7 +253,7 @@ impl Registrar {
                     .filter(|b| b.expires_at > now)
                     .map(move |b| Registered {
                         aor: aor.to_string(),
-                        contact: b.contact.to_string(),
+                        contact: b.contact().to_string(),
                         expires_in: b.expires_at.saturating_duration_since(now).as_secs(),
                         flow: flow_text(b),
                     })
@@ -342,7 +354,7 @@ fn remove_all(input: &RegisterInput, bindings: &mut Vec<Binding>) -> Result<(), 
     }
     // step 6: a `*` removal obeys the Call-ID/CSeq ordering too
     for b in bindings.iter() {
-        if *b.call_id == *input.call_id && input.cseq <= b.cseq {
+        if b.call_id() == input.call_id && input.cseq <= b.cseq {
             return Err(RegisterError::OutOfOrder {
                 cseq: input.cseq,
                 stored: b.cseq,
@@ -376,7 +388,7 @@ fn apply_contacts(
             });
         }
         if let Some(b) = bindings.iter().find(|b| b.is(c)) {
-            if *b.call_id == *input.call_id && input.cseq <= b.cseq {
+            if b.call_id() == input.call_id && input.cseq <= b.cseq {
                 return Err(RegisterError::OutOfOrder {
                     cseq: input.cseq,
                     stored: b.cseq,
@@ -400,10 +412,11 @@ fn apply_contacts(
         // (heaptrack, BENCHMARKS.md)
         bindings.reserve_exact(1);
         bindings.push(Binding {
-            contact: c.uri.as_str().into(),
+            text: [c.uri.as_str(), &input.call_id].concat().into(),
+            // a contact over 4 GB was refused long before (message size limits)
+            split: u32::try_from(c.uri.len()).unwrap_or(u32::MAX),
             expires_at: now + Duration::from_secs(u64::from(expires)),
             q: c.q.unwrap_or(1.0).clamp(0.0, 1.0),
-            call_id: input.call_id.as_str().into(),
             cseq: input.cseq,
             path: input.path.iter().map(|p| p.as_str().into()).collect(),
             source: input.source.clone(),

@@ -217,7 +217,7 @@ fn lookup_orders_by_q_and_expiry_is_honoured() {
     let l: Vec<&str> = r
         .lookup("sip:a@x", now)
         .iter()
-        .map(|b| &*b.contact)
+        .map(|b| b.contact())
         .collect();
     assert_eq!(l, vec!["sip:a@high", "sip:a@low"]);
     assert_eq!(r.next_expiry(), Some(now + Duration::from_secs(60)));
