@@ -31,7 +31,7 @@ use causeway_zones::{Router, SharedAliases};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -118,6 +118,9 @@ pub struct Core {
     pub(super) tx_keys: TxKeys,
     /// Finished non-INVITE server transactions of ours (their ids in `server_index` too)
     pub(super) done: Map<TxId, Box<Done>>,
+    /// Their timer J, in the order they were made: every one runs 64*T1, so a queue serves
+    /// (24 bytes each, not a 40-byte entry of `timers`)
+    pub(super) done_ends: VecDeque<(Instant, TxId)>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
@@ -172,6 +175,7 @@ impl Core {
             server_index: Map::default(),
             tx_keys: TxKeys::default(),
             done: Map::default(),
+            done_ends: VecDeque::new(),
             clients: Map::default(),
             client_index: Map::default(),
             ctxs: Map::default(),
@@ -347,7 +351,7 @@ impl Core {
                 self.arm(at, Timer::Server(id));
             } else if let Some(d) = self.done.get(&id).filter(|_| !is_ack) {
                 // RFC 3261 17.2.2: Completed answers a retransmission with its final response
-                let bytes = Bytes::copy_from_slice(&d.completed.response);
+                let bytes = Bytes::copy_from_slice(&d.response);
                 send_reply(&d.reply, bytes, out);
             }
             return;
@@ -587,7 +591,9 @@ impl Machine for Core {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let heap = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let done = self.done_ends.front().map(|(t, _)| *t);
+        let timer = heap.into_iter().chain(done).min();
         let media = self.media.as_ref().and_then(|m| m.poll_timeout());
         match (timer, media) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -96,9 +96,10 @@ impl Core {
             s.to_tag = Box::default();
         }
         let at = s.machine.poll_timeout();
-        self.arm(at, Timer::Server(id));
         self.reap_server(id);
-        self.retire_server(id);
+        if !self.retire_server(id) {
+            self.arm(at, Timer::Server(id));
+        }
     }
 
     /// Requests addressed to this node: REGISTER (registrar), OPTIONS (health probe).

@@ -55,12 +55,13 @@ pub(super) struct ServerTx {
 
 /// A finished non-INVITE server transaction with no proxy context (our own answers: REGISTER,
 /// OPTIONS, refusals) over an unreliable transport, kept until timer J to answer
-/// retransmissions: its key, the flow to answer on and the response. Less than half of a
-/// `ServerTx`, and 100,000 registrations at 5000/s keep 100,000 of them.
+/// retransmissions: its key, the flow to answer on and the response (its end is in
+/// `Core::done_ends`). Half of a `ServerTx`, and 100,000 registrations at 5000/s keep 100,000
+/// of them.
 pub(super) struct Done {
     pub key: TxKey,
     pub reply: Flow,
-    pub completed: Completed,
+    pub response: Box<[u8]>,
 }
 
 pub(super) struct ClientTx {
@@ -171,6 +172,9 @@ impl Core {
         shrink(&mut self.client_index);
         shrink(&mut self.ctxs);
         shrink(&mut self.tokens);
+        if self.done_ends.capacity() > 4 * self.done_ends.len() + 1024 {
+            self.done_ends.shrink_to(2 * self.done_ends.len());
+        }
         if self.timers.capacity() > 4 * self.timers.len() + 1024 {
             self.timers.shrink_to(2 * self.timers.len());
         }
@@ -216,16 +220,17 @@ impl Core {
         }
     }
 
-    /// A server transaction that only has retransmissions left to answer becomes a `Done`.
-    pub(super) fn retire_server(&mut self, id: TxId) {
+    /// A server transaction that only has retransmissions left to answer becomes a `Done`
+    /// (true), with its timer J queued.
+    pub(super) fn retire_server(&mut self, id: TxId) -> bool {
         let finished = self.servers.get(&id).is_some_and(|s| {
             s.ctx.is_none() && s.request.is_none() && s.machine.state() == ServerState::Completed
         });
         if !finished {
-            return;
+            return false;
         }
         let Some(s) = self.servers.remove(&id) else {
-            return;
+            return false;
         };
         let ServerTx {
             key,
@@ -236,13 +241,15 @@ impl Core {
             to_tag,
         } = *s;
         match machine.into_completed() {
-            Ok(completed) => {
+            Ok(Completed { response, end }) => {
                 let done = Done {
                     key,
                     reply,
-                    completed,
+                    response,
                 };
                 self.done.insert(id, Box::new(done));
+                self.done_ends.push_back((end, id));
+                true
             }
             Err(machine) => {
                 let s = ServerTx {
@@ -254,13 +261,19 @@ impl Core {
                     to_tag,
                 };
                 self.servers.insert(id, Box::new(s));
+                false
             }
         }
     }
 
-    /// Timer J of a `Done`: it goes.
-    pub(super) fn done_timer(&mut self, id: TxId, now: Instant) {
-        if self.done.get(&id).is_some_and(|d| d.completed.end <= now) {
+    /// Timer J of the `Done`s due: they go. (Should T1 change on a running core, a later end
+    /// queued before an earlier one only holds that one back a little.)
+    pub(super) fn end_done(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.done_ends.front() {
+            if at > now {
+                break;
+            }
+            self.done_ends.pop_front();
             if let Some(d) = self.done.remove(&id) {
                 self.server_index.remove(&d.key);
             }

@@ -34,6 +34,7 @@ impl Core {
                 Timer::Purge => self.purge(now),
             }
         }
+        self.end_done(now);
         self.media_timeout(now, out);
         self.shrink_tables();
     }
@@ -71,7 +72,7 @@ impl Core {
 
     fn server_timer(&mut self, id: TxId, now: Instant, out: &mut Vec<Output>) {
         let Some(s) = self.servers.get_mut(&id) else {
-            return self.done_timer(id, now);
+            return;
         };
         if s.machine.poll_timeout().is_some_and(|t| t > now) {
             return; // a stale entry: the machine re-armed later
