@@ -17,7 +17,7 @@ use super::io::{
 };
 use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
-use super::tables::{ClientTx, Ctx, ServerTx, Target, Timer, TxId};
+use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
@@ -31,7 +31,7 @@ use causeway_zones::{Router, SharedAliases};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -118,7 +118,14 @@ pub struct Core {
     // boxed: the maps grow to hundreds of thousands of entries at load, and a resize then
     // moves pointers instead of whole transactions
     pub(super) servers: Map<TxId, Box<ServerTx>>,
-    pub(super) server_index: Map<String, TxId>,
+    /// RFC 3261 17.2.3 key (as `TxKey`) -> server transaction
+    pub(super) server_index: Map<TxKey, TxId>,
+    pub(super) tx_keys: TxKeys,
+    /// Finished non-INVITE server transactions of ours (their ids in `server_index` too)
+    pub(super) done: Map<TxId, Box<Done>>,
+    /// Their timer J, in the order they were made: every one runs 64*T1, so a queue serves
+    /// (24 bytes each, not a 40-byte entry of `timers`)
+    pub(super) done_ends: VecDeque<(Instant, TxId)>,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
@@ -172,6 +179,9 @@ impl Core {
             amplification_limit: true,
             servers: Map::default(),
             server_index: Map::default(),
+            tx_keys: TxKeys::default(),
+            done: Map::default(),
+            done_ends: VecDeque::new(),
             clients: Map::default(),
             client_index: Map::default(),
             ctxs: Map::default(),
@@ -207,7 +217,7 @@ impl Core {
 
     /// Live transactions (server + client), for tests and status.
     pub fn transaction_count(&self) -> usize {
-        self.servers.len() + self.clients.len()
+        self.servers.len() + self.done.len() + self.clients.len()
     }
 
     /// The registrar's bindings, for status: (AOR, contact, seconds left).
@@ -342,7 +352,7 @@ impl Core {
             }
             return;
         }
-        let key = server_key(&msg);
+        let key = self.tx_keys.of(&server_key(&msg));
         if let Some(&id) = self.server_index.get(&key) {
             // a retransmission, or the ACK of a non-2xx final response (RFC 3261 17.2.1)
             if let Some(s) = self.servers.get_mut(&id) {
@@ -351,6 +361,10 @@ impl Core {
                 }
                 let at = s.machine.poll_timeout();
                 self.arm(at, Timer::Server(id));
+            } else if let Some(d) = self.done.get(&id).filter(|_| !is_ack) {
+                // RFC 3261 17.2.2: Completed answers a retransmission with its final response
+                let bytes = Bytes::copy_from_slice(&d.response);
+                send_reply(&d.reply, bytes, out);
             }
             return;
         }
@@ -359,7 +373,7 @@ impl Core {
             Some(Method::Cancel) => return self.on_cancel(msg, flow, now, out),
             _ => {}
         }
-        if self.servers.len() + self.clients.len() >= self.settings.max_transactions {
+        if self.transaction_count() >= self.settings.max_transactions {
             let mut b = msg.response(503, "Service Unavailable (transaction table full)");
             b.source(flow.remote);
             b.header("Retry-After", "5");
@@ -589,7 +603,9 @@ impl Machine for Core {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let heap = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let done = self.done_ends.front().map(|(t, _)| *t);
+        let timer = heap.into_iter().chain(done).min();
         let media = self.media.as_ref().and_then(|m| m.poll_timeout());
         match (timer, media) {
             (Some(a), Some(b)) => Some(a.min(b)),

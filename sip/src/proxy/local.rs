@@ -8,7 +8,7 @@
 use super::core::{send_reply, Core, SERVER};
 use super::io::{Flow, Output, Report};
 use super::register::{self, RegisterOutcome};
-use super::tables::{ServerTx, Timer, TxId};
+use super::tables::{ServerTx, Timer, TxId, TxKey};
 use crate::message::{Bytes, Message, Method};
 use crate::transaction::Server;
 use causeway_config::Transport;
@@ -22,15 +22,15 @@ impl Core {
     pub(super) fn new_server(
         &mut self,
         msg: Message,
-        key: String,
+        key: TxKey,
         reply: Flow,
         now: Instant,
     ) -> TxId {
         let invite = msg.method() == Some(&Method::Invite);
         let id = self.id();
         let machine = Server::new(invite, reply.kind.is_reliable(), now, &self.settings.timers);
-        let to_tag = self.tag();
-        self.server_index.insert(key.clone(), id);
+        let to_tag = self.tag().into_boxed_str();
+        self.server_index.insert(key, id);
         self.servers.insert(
             id,
             Box::new(ServerTx {
@@ -123,10 +123,13 @@ impl Core {
         }
         if status >= 200 {
             s.request = None;
+            s.to_tag = Box::default();
         }
         let at = s.machine.poll_timeout();
-        self.arm(at, Timer::Server(id));
         self.reap_server(id);
+        if !self.retire_server(id) {
+            self.arm(at, Timer::Server(id));
+        }
     }
 
     /// Requests addressed to this node: REGISTER (registrar), OPTIONS (health probe).

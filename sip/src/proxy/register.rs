@@ -338,7 +338,6 @@ fn contacts_of(msg: &Message, flow: &Flow, outbound: Outbound) -> Option<Contact
                         uri: c.uri.to_string(),
                         expires_param: param("expires").and_then(|v| v.parse().ok()),
                         q: param("q").and_then(|v| v.parse().ok()),
-                        raw: c.uri.to_string(),
                         reach,
                         outbound: ob_id,
                     }

@@ -149,12 +149,12 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
                 conn: b.source.conn.map(ConnId),
             };
             out.push_back(Target {
-                path: b.path.clone(),
-                ..Target::to(Some(b.contact.clone()), NextHop::down_flow(&flow))
+                path: b.path.to_vec(),
+                ..Target::to(Some(b.contact().to_string()), NextHop::down_flow(&flow))
             });
             continue;
         }
-        let Ok(Uri::Sip(cu)) = Uri::parse(&b.contact) else {
+        let Ok(Uri::Sip(cu)) = Uri::parse(b.contact()) else {
             continue;
         };
         match hop_for_uri(&cu) {
@@ -165,16 +165,16 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
                     hop.conn = b.source.conn.map(ConnId);
                 }
                 out.push_back(Target {
-                    path: b.path.clone(),
-                    ..Target::to(Some(b.contact.clone()), hop)
+                    path: b.path.to_vec(),
+                    ..Target::to(Some(b.contact().to_string()), hop)
                 });
             }
             Err(HopError::NeedsDns(_)) => {
-                let mut d = dns_target(&cu, None, Some(b.contact.clone()));
-                d.path = b.path.clone();
+                let mut d = dns_target(&cu, None, Some(b.contact().to_string()));
+                d.path = b.path.to_vec();
                 out.push_back(d);
             }
-            Err(e) => debug!(contact = %b.contact, error = %e, "unusable contact"),
+            Err(e) => debug!(contact = %b.contact(), error = %e, "unusable contact"),
         }
     }
 }

@@ -590,6 +590,43 @@ Content-Length: 0
 }
 
 #[test]
+fn rfc3261_17_2_2_retransmitted_register_gets_the_kept_response_until_timer_j() {
+    // the finished transaction is kept as a `Done` record: same answer, then gone at 64*T1
+    let mut h = Harness::new();
+    let reg = format!(
+        "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {UAS};branch=z9hG4bKrj1
+Max-Forwards: 70
+From: <sip:dave@example.com>;tag=r1
+To: <sip:dave@example.com>
+Call-ID: reg-dave
+CSeq: 1 REGISTER
+Contact: <sip:dave@127.0.0.1:6004>
+Expires: 600
+Content-Length: 0
+
+"
+    );
+    let first = h.send(UAS, &reg);
+    assert_eq!(status_of(&first[0]), 200);
+    assert_eq!(h.core.transaction_count(), 1);
+    h.advance(Duration::from_secs(31));
+    let again = h.send(UAS, &reg);
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].data, first[0].data,
+        "the kept response, byte for byte"
+    );
+    assert_eq!(again[0].dest, first[0].dest);
+    assert_eq!(h.core.transaction_count(), 1);
+    h.advance(Duration::from_millis(1500)); // past timer J, 32 s after the 200
+    assert_eq!(h.core.transaction_count(), 0);
+    // after timer J the same request is a new one: its CSeq is not newer (10.3 step 7)
+    let late = h.send(UAS, &reg);
+    assert_eq!(status_of(&late[0]), 500);
+}
+
+#[test]
 fn rfc3261_16_4_strict_routing_previous_hop_is_repaired() {
     // a strict router put our address in the Request-URI and the real one last in Route
     let mut h = Harness::new();

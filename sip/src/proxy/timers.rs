@@ -9,8 +9,15 @@ use super::io::Output;
 use super::tables::{Timer, TxId};
 use crate::transaction::ClientTimeout;
 use std::cmp::Reverse;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::debug;
+
+/// AORs a purge frees at a time (about a millisecond of work).
+const PURGE_BATCH: usize = 5_000;
+/// Between two slices of a purge.
+const PURGE_SLICE: Duration = Duration::from_millis(20);
+/// Between two purges that found nothing more than they freed.
+const PURGE_GAP: Duration = Duration::from_secs(1);
 
 impl Core {
     /// Everything due at `now`, in deadline order.
@@ -24,17 +31,34 @@ impl Core {
                 Timer::Server(id) => self.server_timer(id, now, out),
                 Timer::Client(id) => self.client_timer(id, now, out),
                 Timer::TimerC(id) => self.timer_c(id, now, out),
-                Timer::Purge => {
-                    self.purge_at = None;
-                    let n = self.registrar.purge_expired(now);
-                    if n > 0 {
-                        debug!(removed = n, "expired registrations purged");
-                    }
-                    self.arm_purge();
-                }
+                Timer::Purge => self.purge(now),
             }
         }
+        self.end_done(now);
         self.media_timeout(now, out);
+        self.shrink_tables();
+    }
+
+    /// Expired registrations go in slices of `PURGE_BATCH` AORs a `PURGE_SLICE` apart, so
+    /// that 100,000 running out together do not hold up calls for the time it takes to free
+    /// them; a purge runs at most once a `PURGE_GAP` otherwise (bindings run out one after the
+    /// other at the pace they registered, and each purge is a pass over the whole table).
+    /// Lookups skip expired bindings, so a late purge only holds memory a little longer.
+    fn purge(&mut self, now: Instant) {
+        self.purge_at = None;
+        let p = self.registrar.purge_some(now, PURGE_BATCH);
+        if p.removed > 0 {
+            debug!(removed = p.removed, "expired registrations purged");
+        }
+        let at = if p.more {
+            Some(now + PURGE_SLICE)
+        } else {
+            p.next.map(|t| t.max(now + PURGE_GAP))
+        };
+        if let Some(at) = at {
+            self.purge_at = Some(at);
+            self.arm(Some(at), Timer::Purge);
+        }
     }
 
     pub(super) fn arm_purge(&mut self) {

@@ -61,7 +61,6 @@ pub struct ContactInput {
     pub uri: String,
     pub expires_param: Option<u32>,
     pub q: Option<f32>,
-    pub raw: String,
     pub reach: Reach,
     /// Set with `Reach::Outbound`: the binding is keyed by it instead of the URI.
     pub outbound: Option<OutboundId>,
@@ -85,29 +84,42 @@ pub struct RegisterInput {
     pub source: BindingSource,
 }
 
+/// One contact of an AOR. There are 100,000s of them, so the contact and the Call-ID share one
+/// allocation of their exact size (`contact()`, `call_id()`), and the rare parts (Path, RFC 5626
+/// identity) cost a pointer when absent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Binding {
-    pub contact: String,
-    pub raw: String,
+    /// the contact URI, then the Call-ID from byte `split`
+    text: Box<str>,
+    split: u32,
     pub expires_at: Instant,
     pub q: f32,
-    pub call_id: String,
     pub cseq: u32,
-    pub path: Vec<String>,
+    pub path: Box<[String]>,
     pub source: BindingSource,
     /// when this binding was last refreshed (ties in q go to the most recent)
     pub updated: Instant,
     pub reach: Reach,
-    pub outbound: Option<OutboundId>,
+    pub outbound: Option<Box<OutboundId>>,
 }
 
 impl Binding {
+    /// The contact URI (canonical text).
+    pub fn contact(&self) -> &str {
+        self.text.get(..self.split as usize).unwrap_or("")
+    }
+
+    /// The Call-ID of the REGISTER that made or last refreshed it.
+    pub fn call_id(&self) -> &str {
+        self.text.get(self.split as usize..).unwrap_or("")
+    }
+
     /// Whether `c` names this binding: the same instance and reg-id for outbound contacts
     /// (RFC 5626 6: a new Contact URI from the same flow replaces the old), else the same URI.
     fn is(&self, c: &ContactInput) -> bool {
         match (&self.outbound, &c.outbound) {
-            (Some(a), Some(b)) => a == b,
-            _ => self.contact == c.uri,
+            (Some(a), Some(b)) => **a == *b,
+            _ => self.contact() == c.uri,
         }
     }
 }
@@ -147,9 +159,19 @@ pub enum RegisterError {
     TooManyAors { max: usize },
 }
 
+/// What one `purge_some` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Purged {
+    pub removed: usize,
+    /// The earliest expiry left (in the past when `more`).
+    pub next: Option<Instant>,
+    /// The budget ran out with expired bindings left.
+    pub more: bool,
+}
+
 pub struct Registrar {
     policy: RegistrarPolicy,
-    aors: HashMap<String, Vec<Binding>, foldhash::fast::RandomState>,
+    aors: HashMap<Box<str>, Vec<Binding>, foldhash::fast::RandomState>,
 }
 
 impl Registrar {
@@ -171,7 +193,11 @@ impl Registrar {
         now: Instant,
     ) -> Result<Vec<BindingView>, RegisterError> {
         let p = self.policy.clone();
-        let existing = self.aors.get(&input.aor).cloned().unwrap_or_default();
+        let existing = self
+            .aors
+            .get(input.aor.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut bindings: Vec<Binding> = existing
             .into_iter()
             .filter(|b| b.expires_at > now)
@@ -183,7 +209,7 @@ impl Registrar {
                 apply_contacts(&p, &input, list, &mut bindings, now)?
             }
         }
-        if !self.aors.contains_key(&input.aor)
+        if !self.aors.contains_key(input.aor.as_str())
             && !bindings.is_empty()
             && self.aors.len() >= p.max_aors
         {
@@ -196,15 +222,15 @@ impl Registrar {
         let views = bindings
             .iter()
             .map(|b| BindingView {
-                contact: b.contact.clone(),
+                contact: b.contact().to_string(),
                 expires: remaining(b, now),
-                outbound: b.outbound.clone(),
+                outbound: b.outbound.as_deref().cloned(),
             })
             .collect();
         if bindings.is_empty() {
-            self.aors.remove(&input.aor);
+            self.aors.remove(input.aor.as_str());
         } else {
-            self.aors.insert(input.aor, bindings);
+            self.aors.insert(input.aor.into_boxed_str(), bindings);
         }
         Ok(views)
     }
@@ -226,8 +252,8 @@ impl Registrar {
                 bs.iter()
                     .filter(|b| b.expires_at > now)
                     .map(move |b| Registered {
-                        aor: aor.clone(),
-                        contact: b.contact.clone(),
+                        aor: aor.to_string(),
+                        contact: b.contact().to_string(),
                         expires_in: b.expires_at.saturating_duration_since(now).as_secs(),
                         flow: flow_text(b),
                     })
@@ -257,7 +283,7 @@ impl Registrar {
             let before = v.len();
             v.retain(|b| !gone(b));
             if v.len() != before {
-                aors.push(aor.clone());
+                aors.push(aor.to_string());
             }
             !v.is_empty()
         });
@@ -266,14 +292,40 @@ impl Registrar {
 
     /// Drops expired bindings; returns how many.
     pub fn purge_expired(&mut self, now: Instant) -> usize {
-        let mut n = 0;
+        self.purge_some(now, usize::MAX).removed
+    }
+
+    /// Drops expired bindings of at most `budget` AORs, so that 100,000 bindings running out
+    /// at once are freed over several calls with other work between them. Says how many went
+    /// and when to call again. One pass over the table either way; when it has shrunk to a
+    /// quarter of its capacity, the capacity goes too.
+    pub fn purge_some(&mut self, now: Instant, budget: usize) -> Purged {
+        let (mut removed, mut touched) = (0, 0);
+        let mut next: Option<Instant> = None;
         self.aors.retain(|_, v| {
-            let before = v.len();
-            v.retain(|b| b.expires_at > now);
-            n += before - v.len();
-            !v.is_empty()
+            if touched < budget && v.iter().any(|b| b.expires_at <= now) {
+                touched += 1;
+                let before = v.len();
+                v.retain(|b| b.expires_at > now);
+                removed += before - v.len();
+                if v.is_empty() {
+                    return false;
+                }
+                v.shrink_to_fit();
+            }
+            if let Some(t) = v.iter().map(|b| b.expires_at).min() {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+            true
         });
-        n
+        if self.aors.capacity() > 4 * self.aors.len() + 64 {
+            self.aors.shrink_to(2 * self.aors.len());
+        }
+        Purged {
+            removed,
+            next,
+            more: touched >= budget && next.is_some_and(|t| t <= now),
+        }
     }
 
     pub fn next_expiry(&self) -> Option<Instant> {
@@ -290,7 +342,7 @@ impl Registrar {
     }
 
     pub fn aors(&self) -> impl Iterator<Item = (&str, &[Binding])> {
-        self.aors.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.aors.iter().map(|(k, v)| (&**k, v.as_slice()))
     }
 }
 
@@ -302,7 +354,7 @@ fn remove_all(input: &RegisterInput, bindings: &mut Vec<Binding>) -> Result<(), 
     }
     // step 6: a `*` removal obeys the Call-ID/CSeq ordering too
     for b in bindings.iter() {
-        if b.call_id == input.call_id && input.cseq <= b.cseq {
+        if b.call_id() == input.call_id && input.cseq <= b.cseq {
             return Err(RegisterError::OutOfOrder {
                 cseq: input.cseq,
                 stored: b.cseq,
@@ -336,7 +388,7 @@ fn apply_contacts(
             });
         }
         if let Some(b) = bindings.iter().find(|b| b.is(c)) {
-            if b.call_id == input.call_id && input.cseq <= b.cseq {
+            if b.call_id() == input.call_id && input.cseq <= b.cseq {
                 return Err(RegisterError::OutOfOrder {
                     cseq: input.cseq,
                     stored: b.cseq,
@@ -360,17 +412,17 @@ fn apply_contacts(
         // (heaptrack, BENCHMARKS.md)
         bindings.reserve_exact(1);
         bindings.push(Binding {
-            contact: c.uri.clone(),
-            raw: c.raw.clone(),
+            text: [c.uri.as_str(), &input.call_id].concat().into(),
+            // a contact over 4 GB was refused long before (message size limits)
+            split: u32::try_from(c.uri.len()).unwrap_or(u32::MAX),
             expires_at: now + Duration::from_secs(u64::from(expires)),
             q: c.q.unwrap_or(1.0).clamp(0.0, 1.0),
-            call_id: input.call_id.clone(),
             cseq: input.cseq,
-            path: input.path.clone(),
+            path: input.path.iter().map(|p| p.as_str().into()).collect(),
             source: input.source.clone(),
             updated: now,
             reach: c.reach,
-            outbound: c.outbound.clone(),
+            outbound: c.outbound.clone().map(Box::new),
         });
     }
     if bindings.len() > p.max_bindings_per_aor {

@@ -30,7 +30,6 @@ fn contact(uri: &str, expires: Option<u32>, q: Option<f32>) -> ContactInput {
         uri: uri.into(),
         expires_param: expires,
         q,
-        raw: uri.into(),
         reach: Reach::Contact,
         outbound: None,
     }
@@ -218,7 +217,7 @@ fn lookup_orders_by_q_and_expiry_is_honoured() {
     let l: Vec<&str> = r
         .lookup("sip:a@x", now)
         .iter()
-        .map(|b| b.contact.as_str())
+        .map(|b| b.contact())
         .collect();
     assert_eq!(l, vec!["sip:a@high", "sip:a@low"]);
     assert_eq!(r.next_expiry(), Some(now + Duration::from_secs(60)));
@@ -302,4 +301,27 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_purge_frees_at_most_its_budget_of_aors_and_says_there_is_more() {
+    let mut r = Registrar::new(RegistrarPolicy {
+        max_aors: 1000,
+        ..policy()
+    });
+    let now = Instant::now();
+    for i in 0..250 {
+        let c = list(vec![contact(&format!("sip:u{i}@h"), None, None)]);
+        r.register(reg(&format!("sip:u{i}@x"), "c", 1, c, Some(60)), now)
+            .expect("registered");
+    }
+    let later = now + Duration::from_secs(61);
+    let p = r.purge_some(later, 100);
+    assert_eq!((p.removed, p.more), (100, true));
+    assert!(p.next.is_some_and(|t| t <= later), "{p:?}");
+    assert_eq!(r.len(), 150);
+    assert_eq!(r.purge_some(later, 100).removed, 100);
+    let p = r.purge_some(later, 100);
+    assert_eq!((p.removed, p.more, p.next), (50, false, None));
+    assert!(r.is_empty());
 }

@@ -11,7 +11,7 @@ mod client;
 mod server;
 
 pub use client::{Client, ClientState, ClientTimeout};
-pub use server::{Server, ServerState};
+pub use server::{Completed, Server, ServerState};
 
 use std::time::Duration;
 

@@ -27,16 +27,44 @@ pub struct Server {
     invite: bool,
     reliable: bool,
     state: ServerState,
-    last: Option<Bytes>,
-    timers: TimerConfig,
-    interval: Duration,
+    /// The response to send again, copied out of the one sent: kept as plain bytes, a clone
+    /// of the `Bytes` would cost a shared header besides (32 bytes, 100,000s of times)
+    last: Option<Box<[u8]>>,
+    /// T1, T2, T4 in milliseconds: a finished non-INVITE transaction is kept 64*T1 (32 s) and
+    /// there may be 100,000s of them, so the machine carries 12 bytes of timers, not a
+    /// `TimerConfig` (64)
+    timers: [u32; 3],
+    /// timer G's current interval, milliseconds
+    interval: u32,
     /// timer G
     retransmit_at: Option<Instant>,
     /// timers H, I, J, L
     end_at: Option<Instant>,
 }
 
+const T1: usize = 0;
+const T2: usize = 1;
+const T4: usize = 2;
+
+/// A timer value in whole milliseconds (RFC 3261 timers are; longer than 49 days saturates).
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// What is left of a completed non-INVITE server transaction (`Server::into_completed`).
+#[derive(Debug)]
+pub struct Completed {
+    /// The final response, sent again for each retransmitted request.
+    pub response: Box<[u8]>,
+    /// Timer J: the transaction is over.
+    pub end: Instant,
+}
+
 impl Server {
+    fn t(&self, which: usize) -> Duration {
+        Duration::from_millis(self.timers[which].into())
+    }
+
     pub fn new(invite: bool, reliable: bool, _now: Instant, timers: &TimerConfig) -> Server {
         Server {
             invite,
@@ -47,8 +75,8 @@ impl Server {
                 ServerState::Trying
             },
             last: None,
-            timers: timers.clone(),
-            interval: timers.t1,
+            timers: [timers.t1, timers.t2, timers.t4].map(millis),
+            interval: millis(timers.t1),
             retransmit_at: None,
             end_at: None,
         }
@@ -85,13 +113,13 @@ impl Server {
                 if self.reliable {
                     self.terminate();
                 } else {
-                    self.end_at = Some(now + self.timers.t4);
+                    self.end_at = Some(now + self.t(T4));
                 }
             }
             return None;
         }
         match self.state {
-            Proceeding | Completed => self.last.clone(),
+            Proceeding | Completed => self.resend(),
             Trying | Confirmed | Accepted | Terminated => None,
         }
     }
@@ -106,32 +134,53 @@ impl Server {
             Trying | Proceeding => {
                 if provisional {
                     self.state = Proceeding;
-                    self.last = Some(bytes.clone());
+                    self.last = Some(bytes.as_ref().into());
                 } else if self.invite && success {
                     self.state = Accepted;
                     self.last = None;
-                    self.end_at = Some(now + self.timers.t1x64()); // timer L
+                    self.end_at = Some(now + self.t(T1) * 64); // timer L
                 } else if self.invite {
                     self.state = Completed;
-                    self.last = Some(bytes.clone());
+                    self.last = Some(bytes.as_ref().into());
                     if !self.reliable {
-                        self.interval = self.timers.t1;
-                        self.retransmit_at = Some(now + self.interval); // timer G
+                        self.interval = self.timers[T1];
+                        self.retransmit_at = Some(now + self.t(T1)); // timer G
                     }
-                    self.end_at = Some(now + self.timers.t1x64()); // timer H
+                    self.end_at = Some(now + self.t(T1) * 64); // timer H
                 } else {
                     self.state = Completed;
-                    self.last = Some(bytes.clone());
+                    self.last = Some(bytes.as_ref().into());
                     if self.reliable {
                         self.terminate();
                     } else {
-                        self.end_at = Some(now + self.timers.t1x64()); // timer J
+                        self.end_at = Some(now + self.t(T1) * 64); // timer J
                     }
                 }
                 Some(bytes)
             }
             Accepted if success => Some(bytes),
             _ => None,
+        }
+    }
+
+    fn resend(&self) -> Option<Bytes> {
+        self.last.as_deref().map(Bytes::copy_from_slice)
+    }
+
+    /// A non-INVITE transaction in Completed (its final response sent over an unreliable
+    /// transport): what it still has to do is answer retransmissions with `response` until
+    /// `end` (timer J). The caller may keep just that instead of the machine.
+    pub fn into_completed(self) -> Result<Completed, Server> {
+        if self.invite || self.state != ServerState::Completed {
+            return Err(self);
+        }
+        match (self.last, self.end_at) {
+            (Some(response), Some(end)) => Ok(Completed { response, end }),
+            (last, end_at) => Err(Server {
+                last,
+                end_at,
+                ..self
+            }),
         }
     }
 
@@ -150,9 +199,9 @@ impl Server {
             return None;
         }
         if self.retransmit_at.is_some_and(|t| t <= now) {
-            self.interval = (self.interval * 2).min(self.timers.t2);
-            self.retransmit_at = Some(now + self.interval);
-            return self.last.clone();
+            self.interval = self.interval.saturating_mul(2).min(self.timers[T2]);
+            self.retransmit_at = Some(now + Duration::from_millis(self.interval.into()));
+            return self.resend();
         }
         None
     }

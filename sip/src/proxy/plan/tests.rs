@@ -108,7 +108,6 @@ impl Node {
                 uri: contact.into(),
                 expires_param: None,
                 q: None,
-                raw: contact.into(),
                 reach: Reach::Contact,
                 outbound: None,
             }])),
