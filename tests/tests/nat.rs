@@ -208,7 +208,7 @@ inv = ("INVITE sip:{user}@{DOMAIN} SIP/2.0\r\n"
        "Via: SIP/2.0/UDP {NET_IP}:%d;branch=z9hG4bKnat430;rport\r\n"
        "Max-Forwards: 70\r\nFrom: <sip:probe@internet.test>;tag=p1\r\n"
        "To: <sip:{user}@{DOMAIN}>\r\nCall-ID: nat430-{user}@internet.test\r\n"
-       "CSeq: 1 INVITE\r\nContact: <sip:probe@{NET_IP}:%d>\r\nContent-Length: 0\r\n\r\n") % (port, port)
+       "CSeq: 1 INVITE\r\nContact: <sip:probe@{NET_IP}:%d>\r\n{ua}Content-Length: 0\r\n\r\n") % (port, port)
 end = time.time() + 40
 sent = 0
 while time.time() < end:
@@ -224,7 +224,8 @@ while time.time() < end:
         print(code)
         sys.exit(0)
 print(0)
-"#
+"#,
+        ua = causeway_tests::UA_HEADERS.replace('\n', "\\r\\n")
     );
     let t = Instant::now();
     let o = Command::new("ip")
