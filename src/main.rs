@@ -48,6 +48,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a running node re-read its configuration file (as SIGHUP does): the dial plan,
+    /// zones, credentials, registrar and gatekeeper policy apply at once, without dropping
+    /// calls, registrations or unchanged traversal links. 0 when applied (what changed is
+    /// printed, with the settings that wait for a restart), 1 when the file is refused (its
+    /// error is printed; the node keeps its configuration).
+    Reload {
+        #[command(flatten)]
+        target: AdminArgs,
+    },
     /// Print the message ladder of a recent call as a sequence diagram (from the node's call
     /// history): 0 when the call is kept, 2 when no kept call matches.
     Trace {
@@ -138,6 +147,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Status { target, json } => with_target(target, |t| status(t, json)),
+        Command::Reload { target } => with_target(target, reload),
         Command::Trace {
             target,
             call,
@@ -189,8 +199,8 @@ fn init_logging(log: &causeway_config::Log) {
 }
 
 /// `causeway run`: the node on its configuration (or the embedded default), until a signal.
-fn run_command(config: Option<PathBuf>) -> ExitCode {
-    let config = match &config {
+fn run_command(path: Option<PathBuf>) -> ExitCode {
+    let config = match &path {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
             Err(e) => {
@@ -201,7 +211,7 @@ fn run_command(config: Option<PathBuf>) -> ExitCode {
         None => Config::embedded_default(),
     };
     init_logging(&config.log);
-    match run(config) {
+    match run(config, path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -219,6 +229,17 @@ fn with_target(a: AdminArgs, f: impl FnOnce(&admin::print::Target) -> ExitCode) 
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `causeway reload`: the node's answer on standard output, or its refusal on standard error.
+fn reload(t: &admin::print::Target) -> ExitCode {
+    match admin::print::reload(t) {
+        Err(admin::print::FetchError::Refused(why)) => {
+            eprintln!("{why}");
+            ExitCode::FAILURE
+        }
+        other => print_or_fail(other, t.addr),
     }
 }
 
@@ -334,12 +355,12 @@ fn hash_password() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     // One thread: the proxy core is one sans-IO state machine, and keeping its socket tasks on
     // the same thread avoids a cross-thread wake-up per message (measured: BENCHMARKS.md).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(node::run(config))
+    runtime.block_on(node::run(config, path))
 }

@@ -11,6 +11,7 @@ mod load;
 pub mod media;
 pub mod protection;
 mod schema;
+pub mod scope;
 pub mod types;
 mod validate;
 pub mod zones;

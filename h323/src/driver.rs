@@ -231,11 +231,14 @@ struct Driver {
     zone_socks: Vec<zones::ZoneSock>,
 }
 
+/// Work the node hands the running service between two inputs (a reload's new policy).
+pub type Control = Box<dyn FnOnce(&mut Service, Instant) + Send>;
+
 /// Runs the H.323 side until the task is dropped; `tap` sees every message in and out.
 pub async fn run(
     bound: Bound,
     cfg: DriverConfig,
-    service: Service,
+    (service, mut control): (Service, mpsc::UnboundedReceiver<Control>),
     status: StatusHandle,
     tap: Option<Arc<dyn Tap>>,
 ) {
@@ -310,6 +313,7 @@ pub async fn run(
             Some(ev) = closed.recv() => d.event(ev, &mut actions),
             _ = sleep => d.service.handle_timeout(Instant::now(), &mut actions),
             _ = status_tick.tick() => d.refresh_status(),
+            Some(f) = control.recv() => f(&mut d.service, Instant::now()),
         }
         for a in actions.drain(..) {
             d.act(a, &ras).await;

@@ -75,11 +75,18 @@ pub trait Observer<M> {
     fn sent(&mut self, _message: &Transmit) {}
 }
 
-/// Runs `machine` until `shutdown`.
+/// Work the node hands the running machine between two inputs (a reload's new tables): called
+/// with the machine, `now` and the outputs to carry out.
+pub type Control<M> = Box<dyn FnOnce(&mut M, Instant, &mut Vec<Output>) + Send>;
+
+/// Runs `machine` until `shutdown`, with what arrives on `control` applied between inputs.
 pub async fn run<M: Machine>(
     mut machine: M,
     mut io: Io,
-    shutdown: impl Future<Output = ()>,
+    (shutdown, mut control): (
+        impl Future<Output = ()>,
+        mpsc::UnboundedReceiver<Control<M>>,
+    ),
     observer: &mut impl Observer<M>,
 ) {
     let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
@@ -126,6 +133,7 @@ pub async fn run<M: Machine>(
                 dns.in_flight = dns.in_flight.saturating_sub(1);
                 machine.handle(Event::Dns { ctx, answer }, Instant::now(), &mut out);
             }
+            Some(f) = control.recv() => f(&mut machine, Instant::now(), &mut out),
             _ = &mut sleep => armed = None,
         }
         let now = Instant::now();

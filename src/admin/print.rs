@@ -33,6 +33,9 @@ pub enum FetchError {
     Unauthorized,
     #[error("HTTP {0} {1}")]
     Status(u16, String),
+    /// `POST /reload` refused: the node's own words (the file's error with its position).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Transport(String),
     #[error("unreadable answer: {0}")]
@@ -46,6 +49,20 @@ pub fn fetch(t: &Target) -> Result<String, FetchError> {
 
 /// The body of a GET of `path` on the admin listener.
 pub fn fetch_path(t: &Target, path: &str) -> Result<String, FetchError> {
+    call(t, "GET", path)
+}
+
+/// `causeway reload`: asks the node to re-read its configuration file; what it applied.
+pub fn reload(t: &Target) -> Result<String, FetchError> {
+    match call(t, "POST", "/reload") {
+        Err(FetchError::Status(code, body)) if code == 409 || code == 422 => {
+            Err(FetchError::Refused(body.trim_end().to_string()))
+        }
+        other => other,
+    }
+}
+
+fn call(t: &Target, method: &str, path: &str) -> Result<String, FetchError> {
     let mut agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(3))
         .timeout(Duration::from_secs(5));
@@ -53,14 +70,26 @@ pub fn fetch_path(t: &Target, path: &str) -> Result<String, FetchError> {
         agent = agent.tls_config(causeway_sip::transport::client_config(None, false, None)?);
     }
     let scheme = if t.tls { "https" } else { "http" };
-    let mut req = agent.build().get(&format!("{scheme}://{}{path}", t.addr));
+    let mut req = agent
+        .build()
+        .request(method, &format!("{scheme}://{}{path}", t.addr));
     if let Some((name, password)) = &t.user {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
         req = req.set("Authorization", &format!("Basic {token}"));
     }
-    match req.call() {
+    let sent = if method == "POST" {
+        req.send_bytes(&[])
+    } else {
+        req.call()
+    };
+    match sent {
         Ok(r) => r.into_string().map_err(FetchError::Body),
         Err(ureq::Error::Status(401, _)) => Err(FetchError::Unauthorized),
+        // a refused reload says why in its body
+        Err(ureq::Error::Status(code @ (409 | 422), r)) => Err(FetchError::Status(
+            code,
+            r.into_string().unwrap_or_default(),
+        )),
         Err(ureq::Error::Status(code, r)) => {
             Err(FetchError::Status(code, r.status_text().to_string()))
         }

@@ -1,13 +1,15 @@
 //! What the admin listener answers: `GET /` the status page (`page.html`, one self-contained
 //! file), `GET /status` the status JSON, any other GET the first `Endpoint` that claims its
-//! path (the call history, the metrics), else 404. Only GETs; nothing here changes the node.
+//! path (the call history, the metrics), else 404. One POST: `/reload` asks the node to
+//! re-read its own configuration file (it cannot send a configuration; whoever may reach the
+//! listener may already read everything the node shows).
 
 use super::auth::{self, Gate};
-use super::server::{Endpoint, StatusHandle};
+use super::server::{Endpoint, Reloads, StatusHandle};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -23,16 +25,23 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; \
 struct Shared {
     status: StatusHandle,
     endpoints: Arc<Vec<Arc<dyn Endpoint>>>,
+    reloads: Option<Reloads>,
 }
 
-pub fn router(status: StatusHandle, endpoints: Vec<Arc<dyn Endpoint>>, gate: Arc<Gate>) -> Router {
+pub fn router(
+    status: StatusHandle,
+    (endpoints, reloads): (Vec<Arc<dyn Endpoint>>, Option<Reloads>),
+    gate: Arc<Gate>,
+) -> Router {
     let shared = Shared {
         status,
         endpoints: Arc::new(endpoints),
+        reloads,
     };
     Router::new()
         .route("/", get(page))
         .route("/status", get(status_json))
+        .route("/reload", post(reload))
         .fallback(endpoint)
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(gate, auth::require))
@@ -52,6 +61,34 @@ async fn page() -> Response {
 
 async fn status_json(State(s): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], s.status.get()).into_response()
+}
+
+/// `POST /reload`: 200 with what was applied, 422 with why the file was refused (the running
+/// configuration stays), 409 when the node has no file to re-read.
+async fn reload(State(s): State<Shared>) -> Response {
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    let Some(reloads) = s.reloads else {
+        return (StatusCode::CONFLICT, text, "this node cannot reload\n").into_response();
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if reloads.send(tx).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            "the node is stopping\n",
+        )
+            .into_response();
+    }
+    match rx.await {
+        Ok(Ok(applied)) => (StatusCode::OK, text, applied).into_response(),
+        Ok(Err(why)) => (StatusCode::UNPROCESSABLE_ENTITY, text, why).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            "the node is stopping\n",
+        )
+            .into_response(),
+    }
 }
 
 /// Any other path: the first endpoint that has it.

@@ -78,6 +78,10 @@ impl StatusHandle {
     }
 }
 
+/// Where `POST /reload` asks the node to re-read its configuration file; the answer says what
+/// was applied, or why nothing was.
+pub type Reloads = tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<String, String>>>;
+
 /// Where and how the listener serves: `[admin]` with the TLS configuration built from the
 /// node's certificate when `[admin] tls`.
 pub struct Access {
@@ -91,7 +95,7 @@ pub struct Access {
 pub async fn serve(
     access: Access,
     handle: StatusHandle,
-    endpoints: Vec<Arc<dyn Endpoint>>,
+    (endpoints, reloads): (Vec<Arc<dyn Endpoint>>, Option<Reloads>),
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(access.listen).await?;
     let scheme = if access.tls.is_some() {
@@ -105,7 +109,7 @@ pub async fn serve(
         access.listen
     );
     let gate = Arc::new(Gate::new(access.users, handle.clone()));
-    let app = routes::router(handle, endpoints, gate);
+    let app = routes::router(handle, (endpoints, reloads), gate);
     let tls = access.tls.map(TlsAcceptor::from);
     tokio::spawn(accept(listener, tls, app));
     Ok(())

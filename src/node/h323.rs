@@ -13,6 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
+/// The running H.323 side: its task, its status, its call-signaling address and where a
+/// reload sends the gatekeeper's new policy.
+pub(super) struct Started {
+    pub task: tokio::task::JoinHandle<()>,
+    pub snapshot: causeway_h323::driver::StatusHandle,
+    pub q931: SocketAddr,
+    pub control: tokio::sync::mpsc::UnboundedSender<driver::Control>,
+}
+
 /// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
 pub(super) async fn start(
     config: &Config,
@@ -25,11 +34,7 @@ pub(super) async fn start(
     tap: Option<Arc<dyn driver::Tap>>,
     anchor: Option<causeway_media::ChannelAnchor>,
     guard: causeway_guard::SharedGuard,
-) -> anyhow::Result<(
-    tokio::task::JoinHandle<()>,
-    causeway_h323::driver::StatusHandle,
-    SocketAddr,
-)> {
+) -> anyhow::Result<Started> {
     let h = &config.h323;
     let zones = server_zones(config);
     let dcfg = driver::DriverConfig {
@@ -60,26 +65,7 @@ pub(super) async fn start(
     let q931_addr = bound.q931_addr()?;
     let neighbors = neighbors(config).await;
     let gk = ras::Gatekeeper::new(
-        ras::GatekeeperConfig {
-            gatekeeper_id: h
-                .gatekeeper_id
-                .clone()
-                .unwrap_or_else(|| config.system.name.clone()),
-            time_to_live: h.time_to_live,
-            probe_timeout: Duration::from_secs(h.probe_timeout),
-            max_registrations: h.max_registrations,
-            max_calls: h.max_calls,
-            q931_port: q931_addr.port(),
-            q931_ip: (!h.q931_listen.ip().is_unspecified()).then(|| h.q931_listen.ip()),
-            allow: regexes(&h.registration_allow)?,
-            deny: regexes(&h.registration_deny)?,
-            endpoint_id_prefix: format!("{endpoint_id_prefix:08x}"),
-            locate_timeout: Duration::from_secs(h.locate_timeout),
-            // endpoints behind a NAT keep their mapping open with their refreshes
-            h46018_ttl: Some(
-                u32::try_from(causeway_config::defaults::H46018_KEEPALIVE_SECS).unwrap_or(19),
-            ),
-        },
+        gatekeeper_config(config, q931_addr, endpoint_id_prefix)?,
         router,
         neighbors,
     )
@@ -138,8 +124,50 @@ pub(super) async fn start(
         h.signaling_ports
     );
     let snapshot = driver::StatusHandle::default();
-    let task = tokio::spawn(driver::run(bound, dcfg, svc, snapshot.clone(), tap));
-    Ok((task, snapshot, q931_addr))
+    let (control, controls) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(driver::run(
+        bound,
+        dcfg,
+        (svc, controls),
+        snapshot.clone(),
+        tap,
+    ));
+    Ok(Started {
+        task,
+        snapshot,
+        q931: q931_addr,
+        control,
+    })
+}
+
+/// The gatekeeper's settings from `[h323]`, with this run's call-signaling address and endpoint
+/// identifier prefix (a reload keeps the running ones).
+pub(super) fn gatekeeper_config(
+    config: &Config,
+    q931_addr: SocketAddr,
+    endpoint_id_prefix: u32,
+) -> anyhow::Result<ras::GatekeeperConfig> {
+    let h = &config.h323;
+    Ok(ras::GatekeeperConfig {
+        gatekeeper_id: h
+            .gatekeeper_id
+            .clone()
+            .unwrap_or_else(|| config.system.name.clone()),
+        time_to_live: h.time_to_live,
+        probe_timeout: Duration::from_secs(h.probe_timeout),
+        max_registrations: h.max_registrations,
+        max_calls: h.max_calls,
+        q931_port: q931_addr.port(),
+        q931_ip: (!h.q931_listen.ip().is_unspecified()).then(|| h.q931_listen.ip()),
+        allow: regexes(&h.registration_allow)?,
+        deny: regexes(&h.registration_deny)?,
+        endpoint_id_prefix: format!("{endpoint_id_prefix:08x}"),
+        locate_timeout: Duration::from_secs(h.locate_timeout),
+        // endpoints behind a NAT keep their mapping open with their refreshes
+        h46018_ttl: Some(
+            u32::try_from(causeway_config::defaults::H46018_KEEPALIVE_SECS).unwrap_or(19),
+        ),
+    })
 }
 
 fn regexes(list: &[String]) -> anyhow::Result<Vec<regex::Regex>> {
@@ -150,7 +178,7 @@ fn regexes(list: &[String]) -> anyhow::Result<Vec<regex::Regex>> {
 
 /// Neighbor zones with an IP peer (a host name is resolved once, here): where LRQs go and
 /// whose LRQs are answered.
-async fn neighbors(config: &Config) -> Vec<(String, SocketAddr)> {
+pub(super) async fn neighbors(config: &Config) -> Vec<(String, SocketAddr)> {
     let mut neighbors = Vec::new();
     for z in config.zones.iter().filter(|z| z.kind == ZoneType::Neighbor) {
         let host = z.peer.clone().unwrap_or_default();

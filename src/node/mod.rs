@@ -9,6 +9,7 @@ mod h323;
 mod interwork;
 mod media;
 mod publish;
+mod reload;
 mod sip;
 mod trim;
 
@@ -31,7 +32,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tracing::info;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Runs the node on `config` (read from `path`, which a reload re-reads) until a signal.
+pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let (listeners, server_zones) = sip::listeners(&config);
     let tls = sip::tls_material(&config, &listeners)?;
     let admin_tls = admin_tls(&config, tls.as_ref())?;
@@ -41,6 +43,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .and_then(|c| crate::admin::alarms::not_after(c));
     let links = sip::link_configs(&config, tls.as_ref()).await?;
     let guard = guard::build(&config).await;
+    let reload_tls = tls.clone();
     let transport_config = sip::transport_config(&config, listeners, tls, guard.clone());
     // one guard for both protocols: a source over a budget on one is blocked on the other
     let (handle, events) = transport::start(transport_config)
@@ -61,8 +64,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let history = history(&config, &bound);
     // one router for both protocols, showing its decisions to the search history
     let mut router = causeway_zones::Router::from_config(&config);
-    if let Some((_, tap)) = &history {
-        router = router.with_recorder(Arc::new(tap.clone()));
+    let recorder = history
+        .as_ref()
+        .map(|(_, tap)| Arc::new(tap.clone()) as Arc<dyn causeway_zones::SearchRecorder>);
+    if let Some(r) = &recorder {
+        router = router.with_recorder(r.clone());
     }
     let mut core = sip::core(
         &config,
@@ -78,13 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(relay) = &relay {
         core.set_media(Box::new(media::anchor(&config, relay)));
     }
-    info!(
-        system = %config.system.name,
-        role = %config.system.role,
-        domains = ?config.registrar_domains(),
-        "causeway {} running",
-        env!("CARGO_PKG_VERSION")
-    );
+    let (reload_asks, reload_rx) = tokio::sync::mpsc::channel(4);
     let status = StatusHandle::default();
     let metrics = MetricsHandle::default();
     if config.admin.enabled {
@@ -97,10 +97,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         if let Some((h, _)) = &history {
             endpoints.push(Arc::new(h.clone()));
         }
-        crate::admin::serve(access, status.clone(), endpoints)
+        crate::admin::serve(access, status.clone(), (endpoints, Some(reload_asks)))
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
+    let mut h323_side = None;
     let (h323, h323_status, gateway) = if config.h323.enabled {
         // one alias table for the SIP registrar and the gatekeeper
         let shared = SharedAliases::default();
@@ -121,10 +122,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .as_ref()
             .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
         let anchor = relay.as_ref().map(|r| media::channel_anchor(&config, r));
-        let (task, snapshot, q931) = h323::start(
+        let endpoint_id_prefix = rng.gen();
+        let started = h323::start(
             &config,
             shared,
-            rng.gen(),
+            endpoint_id_prefix,
             (router, gw_csa),
             tap,
             anchor,
@@ -132,10 +134,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         .await?;
         let gateway = match gw_sockets {
-            Some(s) => Some(interwork::start(&config, s, &bound, q931)?),
+            Some(s) => Some(interwork::start(&config, s, &bound, started.q931)?),
             None => None,
         };
-        (Some(task), Some(snapshot), gateway)
+        h323_side = Some(reload::H323Side {
+            control: started.control,
+            q931: started.q931,
+            endpoint_id_prefix,
+        });
+        (Some(started.task), Some(started.snapshot), gateway)
     } else {
         (None, None, None)
     };
@@ -158,7 +165,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tap: history.map(|(_, t)| t),
     };
     let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
-    driver::run(machine, io, shutdown_signal(), &mut publisher).await;
+    // only now: every listener (SIP, admin, H.323 with its zone ports, the gateway) is bound, so
+    // whoever waits for this line (an operator, the e2e tests) can reach all of them
+    info!(
+        system = %config.system.name,
+        role = %config.system.role,
+        domains = ?config.registrar_domains(),
+        "causeway {} running",
+        env!("CARGO_PKG_VERSION")
+    );
+    let (control, controls) = tokio::sync::mpsc::unbounded_channel();
+    let reloader = reload::Reloader {
+        path,
+        started: config.clone(),
+        current: config.clone(),
+        tls: reload_tls,
+        recorder,
+        sip: control,
+        h323: h323_side,
+        rng: StdRng::from_rng(&mut rng).context("random generator")?,
+    };
+    let reloads = tokio::spawn(reload::serve(reloader, reload_rx));
+    driver::run(machine, io, (shutdown_signal(), controls), &mut publisher).await;
+    reloads.abort();
     handle.shutdown();
     if let Some(t) = h323 {
         t.abort();

@@ -8,7 +8,7 @@ use causeway_config::{Config, DigestAlgorithm, Transport};
 use causeway_guard::SharedGuard;
 use causeway_sip::auth::Algorithm;
 use causeway_sip::driver;
-use causeway_sip::proxy::{AuthSettings, Core, ProxySettings, ServerZone, WallClock};
+use causeway_sip::proxy::{AuthSettings, Core, Policy, ProxySettings, ServerZone, WallClock};
 use causeway_sip::registrar::RegistrarPolicy;
 use causeway_sip::transaction::TimerConfig;
 use causeway_sip::transport::{self, ListenerSpec, TlsMaterial, TransportConfig};
@@ -258,8 +258,45 @@ fn proxy_settings(
     router: causeway_zones::Router,
 ) -> ProxySettings {
     let sip = &config.sip;
+    ProxySettings {
+        system_name: config.system.name.clone(),
+        domains: config.registrar_domains(),
+        timers: TimerConfig {
+            t1: Duration::from_millis(sip.t1_ms),
+            t2: Duration::from_millis(sip.t2_ms),
+            t4: Duration::from_millis(sip.t4_ms),
+            timer_c: Duration::from_secs(sip.timer_c),
+        },
+        max_transactions: sip.max_transactions,
+        max_message_size: sip.max_message_size,
+        max_headers: sip.max_headers,
+        registrar: registrar_policy(config),
+        auth: auth_settings(config, credentials, rng),
+        router: Some(router),
+        server_zones,
+        client_zones,
+    }
+}
+
+/// What a reload changes in the running core: the same values `proxy_settings` starts it with.
+pub(super) fn policy(config: &Config, rng: &mut StdRng, router: causeway_zones::Router) -> Policy {
+    Policy {
+        domains: config.registrar_domains(),
+        registrar: registrar_policy(config),
+        auth: auth_settings(config, credentials(config), rng),
+        router,
+        amplification_limit: config.protection.amplification_limit,
+    }
+}
+
+/// `[registrar] authenticate`: digest settings with `[[credential]]`.
+fn auth_settings(
+    config: &Config,
+    credentials: HashMap<String, String>,
+    rng: &mut StdRng,
+) -> Option<AuthSettings> {
     let r = &config.registrar;
-    let auth = r.authenticate.then(|| AuthSettings {
+    r.authenticate.then(|| AuthSettings {
         realm: r
             .realm
             .clone()
@@ -275,34 +312,21 @@ fn proxy_settings(
         credentials,
         nonce_lifetime: Duration::from_secs(r.nonce_lifetime),
         secret: rng.gen(),
-    });
-    ProxySettings {
-        system_name: config.system.name.clone(),
-        domains: config.registrar_domains(),
-        timers: TimerConfig {
-            t1: Duration::from_millis(sip.t1_ms),
-            t2: Duration::from_millis(sip.t2_ms),
-            t4: Duration::from_millis(sip.t4_ms),
-            timer_c: Duration::from_secs(sip.timer_c),
-        },
-        max_transactions: sip.max_transactions,
-        max_message_size: sip.max_message_size,
-        max_headers: sip.max_headers,
-        registrar: RegistrarPolicy {
-            min_expires: r.min_expires,
-            max_expires: r.max_expires,
-            default_expires: r.default_expires,
-            max_bindings_per_aor: r.max_bindings_per_aor,
-            max_aors: r.max_registrations,
-            // a binding only reachable over its connection re-registers before it idles out
-            stream_flow_max_expires: u32::try_from(sip.idle_timeout.saturating_mul(9) / 10)
-                .unwrap_or(u32::MAX),
-            flow_timer_udp: r.flow_timer_udp,
-            flow_timer_stream: r.flow_timer_stream,
-        },
-        auth,
-        router: Some(router),
-        server_zones,
-        client_zones,
+    })
+}
+
+fn registrar_policy(config: &Config) -> RegistrarPolicy {
+    let r = &config.registrar;
+    RegistrarPolicy {
+        min_expires: r.min_expires,
+        max_expires: r.max_expires,
+        default_expires: r.default_expires,
+        max_bindings_per_aor: r.max_bindings_per_aor,
+        max_aors: r.max_registrations,
+        // a binding only reachable over its connection re-registers before it idles out
+        stream_flow_max_expires: u32::try_from(config.sip.idle_timeout.saturating_mul(9) / 10)
+            .unwrap_or(u32::MAX),
+        flow_timer_udp: r.flow_timer_udp,
+        flow_timer_stream: r.flow_timer_stream,
     }
 }

@@ -70,6 +70,12 @@ enum Verdict {
 
 impl Admission {
     /// `realm`: of the digest challenge; `secret`: keys its nonces; `rng`: makes them unique.
+    /// A reload's `[[credential]]`: the next link REGISTER is checked against them; links
+    /// admitted before stay until they fail to refresh.
+    pub fn set_credentials(&mut self, credentials: HashMap<String, String>) {
+        self.credentials = credentials;
+    }
+
     pub fn new(
         zones: Vec<ServerZone>,
         credentials: HashMap<String, String>,

@@ -10,7 +10,11 @@
 pub mod client;
 pub mod edge;
 pub mod proxy;
+pub mod reconfigure;
+#[cfg(test)]
+mod test_core;
 
 pub use client::{LinkClient, LinkConfig, LinkStatus};
 pub use edge::Admission;
 pub use proxy::LinkedProxy;
+pub use reconfigure::{Applied, Reconfig};

@@ -22,10 +22,12 @@ pub const CLIENT_TOKENS: u64 = 1 << 63;
 pub const CLIENT_TOKEN_SPAN: u64 = 1 << 40;
 
 pub struct LinkedProxy {
-    core: Core,
-    clients: Vec<LinkClient>,
-    admission: Admission,
-    clock: WallClock,
+    pub(crate) core: Core,
+    pub(crate) clients: Vec<LinkClient>,
+    pub(crate) admission: Admission,
+    pub(crate) clock: WallClock,
+    /// The token span the next new client gets (`reconfigure` adds clients).
+    pub(crate) next_client: u64,
 }
 
 impl LinkedProxy {
@@ -36,6 +38,7 @@ impl LinkedProxy {
         clock: WallClock,
     ) -> Self {
         LinkedProxy {
+            next_client: clients.len() as u64,
             core,
             clients,
             admission,

@@ -242,6 +242,28 @@ impl Gatekeeper {
         }
     }
 
+    /// A reload's policy, dial plan and neighbor zones, from the next RAS message on. The
+    /// call-signaling address and the endpoint identifier prefix stay (they are this run's);
+    /// registrations and admitted calls stay too: a changed limit applies to the next RRQ/ARQ.
+    pub fn reconfigure(
+        &mut self,
+        cfg: GatekeeperConfig,
+        router: Router,
+        neighbors: Vec<(String, SocketAddr)>,
+    ) {
+        let GatekeeperConfig {
+            q931_port,
+            q931_ip,
+            endpoint_id_prefix,
+            ..
+        } = std::mem::replace(&mut self.cfg, cfg);
+        self.cfg.q931_port = q931_port;
+        self.cfg.q931_ip = q931_ip;
+        self.cfg.endpoint_id_prefix = endpoint_id_prefix;
+        self.router = router;
+        self.neighbors = neighbors;
+    }
+
     /// The traversal zones that carry H.323: calls routed to them are the service's to place
     /// ([`Resolve::Traversal`]).
     pub fn with_traversal_zones(mut self, zones: Vec<String>) -> Gatekeeper {

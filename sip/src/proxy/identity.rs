@@ -49,6 +49,11 @@ impl Identity {
         }
     }
 
+    /// A reload's registrar domains.
+    pub fn set_domains(&mut self, domains: Vec<String>) {
+        self.domains = domains;
+    }
+
     pub fn domains(&self) -> &[String] {
         &self.domains
     }

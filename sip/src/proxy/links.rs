@@ -76,6 +76,14 @@ impl Links {
             .find(|z| z.kind == kind && z.port == local_port)
     }
 
+    /// A reload's traversal client zones (C); a link of a zone no longer among them is down.
+    pub fn set_clients(&mut self, clients: Vec<String>) {
+        let servers = &self.servers;
+        self.up
+            .retain(|zone, _| clients.contains(zone) || servers.iter().any(|s| &s.name == zone));
+        self.clients = clients;
+    }
+
     /// The traversal zone a request came from: a server zone by port, a client zone by the
     /// connection its link runs on.
     pub fn source_zone(

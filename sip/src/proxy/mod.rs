@@ -16,6 +16,7 @@
 //! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
 //! - `timers` (transaction timers, timer C, the registrar's purge);
 //! - `anchoring` (the relay's view of INVITEs and answers; hanging up dead calls, `teardown`);
+//! - `reconfigure` (a reload's new dial plan, registrar policy and credentials);
 //! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
 //!   flows) and `nat` (what a request says about a NAT in front of its sender), `hop`,
 //!   `identity`, `select`, `tables`.
@@ -36,6 +37,7 @@ mod links;
 mod local;
 mod nat;
 mod plan;
+mod reconfigure;
 mod register;
 mod response;
 mod select;
@@ -58,3 +60,4 @@ pub use io::{
     Transmit, WallClock,
 };
 pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};
+pub use reconfigure::Policy;

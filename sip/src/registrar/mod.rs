@@ -182,6 +182,12 @@ impl Registrar {
         }
     }
 
+    /// A reload's policy: it applies to the next REGISTER; bindings made under the old one
+    /// keep their expiry.
+    pub fn set_policy(&mut self, policy: RegistrarPolicy) {
+        self.policy = policy;
+    }
+
     pub fn policy(&self) -> &RegistrarPolicy {
         &self.policy
     }

@@ -8,29 +8,12 @@ use crate::proxy::LinkedProxy;
 use bytes::Bytes;
 use causeway_config::Transport;
 use causeway_sip::auth;
-use causeway_sip::proxy::{
-    ConnId, Core, Event, Link, Machine, NetEnv, Output, ProxySettings, Received, ServerZone,
-    Transmit, WallClock,
-};
-use causeway_sip::registrar::RegistrarPolicy;
-use causeway_sip::transaction::TimerConfig;
-use causeway_zones::Router;
+use causeway_sip::proxy::{ConnId, Event, Link, Machine, Output, Received, ServerZone, Transmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime};
-
-struct FakeEnv;
-
-impl NetEnv for FakeEnv {
-    fn source_ip_for(&self, _dest: IpAddr) -> Option<IpAddr> {
-        Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
-    }
-    fn is_local_ip(&self, ip: IpAddr) -> bool {
-        ip.is_loopback()
-    }
-}
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
@@ -142,46 +125,17 @@ impl Edge {
             port: 7001,
             username: USER.into(),
         };
-        let settings = ProxySettings {
-            system_name: "edge".into(),
-            domains: cfg.registrar_domains(),
-            timers: TimerConfig::default(),
-            max_transactions: 1000,
-            max_message_size: 65535,
-            max_headers: 256,
-            registrar: RegistrarPolicy {
-                min_expires: 60,
-                max_expires: 3600,
-                default_expires: 3600,
-                max_bindings_per_aor: 8,
-                max_aors: 100,
-                stream_flow_max_expires: u32::MAX,
-                flow_timer_udp: 29,
-                flow_timer_stream: 120,
-            },
-            auth: None,
-            router: Some(Router::from_config(&cfg)),
-            server_zones: vec![zone.clone()],
-            client_zones: Vec::new(),
-        };
         let now = Instant::now();
-        let clock = WallClock::at(
-            now,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        );
-        let mut core = Core::new(
-            settings,
+        let clock = crate::test_core::clock(now);
+        let core = crate::test_core::core(
+            &cfg,
             vec![
                 (Transport::Udp, addr(E_SIP)),
                 (Transport::Tls, addr(E_ZONE)),
             ],
-            Box::new(FakeEnv),
-            clock,
-            StdRng::seed_from_u64(5626),
+            (vec![zone.clone()], Vec::new()),
+            now,
         );
-        // minimal requests here, shorter than most answers: the amplification limit has its
-        // own tests (sip/src/proxy/tests/amplification.rs)
-        core.set_amplification_limit(false);
         let credentials = cfg
             .credentials
             .iter()

@@ -1,0 +1,159 @@
+//! Live reconfiguration through the real binary: `causeway reload` and SIGHUP re-read the
+//! node's file and apply a new dial plan while sipp calls run through it, without failing one
+//! of them or dropping a registration; a bad file is refused with its `file:line:col` and the
+//! running configuration stays; a changed setting that needs a restart is named.
+
+use causeway_tests::{
+    env_bin, register, sipp_uac, sipp_uac_with, sipp_uas, wait_for_log, Node, NodeOptions,
+};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn report(out: &Output, node: &Node) -> String {
+    format!(
+        "stdout: {}\nstderr: {}\nnode log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        node.log()
+    )
+}
+
+fn reload(node: &Node) -> Output {
+    Command::new(env_bin())
+        .args(["reload", "--admin"])
+        .arg(format!("127.0.0.1:{}", node.admin_port))
+        .output()
+        .expect("causeway reload")
+}
+
+fn config_path(node: &Node) -> std::path::PathBuf {
+    node.dir.path().join("node.toml")
+}
+
+/// carol@example.com to the neighbor on `port` (a sipp UAS).
+fn carol_rule(port: u16) -> String {
+    format!(
+        r#"
+[[zone]]
+name = "partner"
+type = "neighbor"
+peer = "127.0.0.1:{port}"
+
+[[search_rule]]
+name = "carol is the partner's"
+priority = 10
+pattern_type = "exact"
+pattern = "carol@example.com"
+target = "partner"
+"#
+    )
+}
+
+#[test]
+fn reload_applies_a_new_dial_plan_under_calls_and_refuses_a_bad_file() {
+    let node = Node::start(NodeOptions::default());
+    let (_bob, bob_port) = sipp_uas("uas_call.xml", "u1");
+    let (_partner, partner_port) = sipp_uas("uas_call.xml", "u1");
+    register(&node, "bob", bob_port);
+    let out = sipp_uac(&node, "uac_404.xml", "carol", "u1", 2, 10);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "carol is nobody's yet\n{}",
+        report(&out, &node)
+    );
+
+    let original = std::fs::read_to_string(config_path(&node)).expect("config");
+    std::thread::scope(|scope| {
+        // 120 calls to bob at 20/s (10 open at most) run across every reload below
+        let calls = scope
+            .spawn(|| sipp_uac_with(&node, "uac_call.xml", "bob", "u1", 120, 20, &["-l", "10"]));
+        reloads(&node, &original, partner_port);
+        let out = calls.join().expect("calls thread");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "no call failed across the reloads\n{}",
+            report(&out, &node)
+        );
+    });
+    let regs = node.status_json()["registrations"].to_string();
+    assert!(
+        regs.contains("bob@example.com"),
+        "bob's registration stayed: {regs}"
+    );
+}
+
+/// A new rule by `causeway reload`, a bad file refused, the old file back by SIGHUP.
+fn reloads(node: &Node, original: &str, partner_port: u16) {
+    std::thread::sleep(Duration::from_secs(1));
+    std::fs::write(
+        config_path(node),
+        format!("{original}{}", carol_rule(partner_port)),
+    )
+    .expect("write");
+    let out = reload(node);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out, node));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("1 zones") && said.contains("1 search rules"),
+        "{said}"
+    );
+    assert!(!said.contains("not applied"), "{said}");
+    let out = sipp_uac(node, "uac_call.xml", "carol", "u1", 3, 10);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "carol goes to the partner now\n{}",
+        report(&out, node)
+    );
+
+    // a bad file: refused with its position, the dial plan stays
+    std::fs::write(
+        config_path(node),
+        format!(
+            "{original}{}\n[registrar]\nmin_expires = \"soon\"\n",
+            carol_rule(partner_port)
+        ),
+    )
+    .expect("write");
+    let out = reload(node);
+    assert_eq!(out.status.code(), Some(1), "{}", report(&out, node));
+    let why = String::from_utf8_lossy(&out.stderr);
+    let lines = original.lines().count() + carol_rule(partner_port).lines().count() + 2;
+    assert!(
+        why.contains(&format!("node.toml:{}:", lines + 1)) && why.contains("min_expires"),
+        "the file's position and field: {why}"
+    );
+    let out = sipp_uac(node, "uac_call.xml", "carol", "u1", 2, 10);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the running dial plan stayed\n{}",
+        report(&out, node)
+    );
+
+    // SIGHUP with the original file: carol is nobody's again; a peer-local change is named
+    std::fs::write(
+        config_path(node),
+        original.replace("[admin]", "[log]\nlevel = \"debug\"\n[admin]"),
+    )
+    .expect("write");
+    Command::new("kill")
+        .args(["-HUP", &node.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    wait_for_log(
+        &node.dir.path().join("node.log"),
+        "not applied until the next start: [log]",
+        1,
+        Duration::from_secs(5),
+    );
+    let out = sipp_uac(node, "uac_404.xml", "carol", "u1", 2, 10);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the rule is gone\n{}",
+        report(&out, node)
+    );
+}
