@@ -157,3 +157,140 @@ fn reloads(node: &Node, original: &str, partner_port: u16) {
         report(&out, node)
     );
 }
+
+/// E with two traversal-server zones (TCP) on `ports`, for C's two links.
+fn edge(ports: [u16; 2]) -> Node {
+    let extra = format!(
+        r#"[[credential]]
+username = "control-1"
+password = "secret-1"
+
+[[credential]]
+username = "control-2"
+password = "secret-2"
+
+[[zone]]
+name = "from-control-1"
+type = "traversal-server"
+sip_port = {}
+transport = "tcp"
+username = "control-1"
+listen_ip = "127.0.0.1"
+
+[[zone]]
+name = "from-control-2"
+type = "traversal-server"
+sip_port = {}
+transport = "tcp"
+username = "control-2"
+listen_ip = "127.0.0.1"
+
+# signaling only: tests run side by side and would all want the multiplexed pair 36000/36001
+[media]
+anchor = "none"
+"#,
+        ports[0], ports[1]
+    );
+    Node::start(NodeOptions {
+        extra: &extra,
+        role: Some("edge"),
+        ..Default::default()
+    })
+}
+
+/// C's traversal-client zone `n` to E's port, with `keepalive` seconds between keep-alives.
+fn client_zone(n: u8, port: u16, keepalive: u32) -> String {
+    format!(
+        r#"
+[[zone]]
+name = "to-edge-{n}"
+type = "traversal-client"
+peer = "127.0.0.1"
+sip_port = {port}
+transport = "tcp"
+username = "control-{n}"
+password = "secret-{n}"
+keepalive_interval = {keepalive}
+retry_first = 1
+retry_max = 2
+"#
+    )
+}
+
+/// How many times C's log says zone `zone`'s link came up.
+fn ups(node: &Node, zone: &str) -> usize {
+    node.log()
+        .lines()
+        .filter(|l| l.contains("traversal link up") && l.contains(zone))
+        .count()
+}
+
+fn link_since(node: &Node, zone: &str) -> serde_json::Value {
+    node.status_json()["links"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["zone"] == zone).cloned())
+        .map(|l| l["since"].clone())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn a_changed_traversal_zone_reconnects_that_link_only() {
+    let ports = [causeway_tests::free_port(), causeway_tests::free_port()];
+    let e = edge(ports);
+    let zones = format!(
+        "{}{}",
+        client_zone(1, ports[0], 25),
+        client_zone(2, ports[1], 25)
+    );
+    let c = Node::start(NodeOptions {
+        extra: &zones,
+        ..Default::default()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while (ups(&c, "to-edge-1") < 1 || ups(&c, "to-edge-2") < 1)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        ups(&c, "to-edge-1") == 1 && ups(&c, "to-edge-2") == 1,
+        "{}",
+        c.log()
+    );
+    let since_1 = link_since(&c, "to-edge-1");
+    assert!(since_1.is_u64(), "{since_1}");
+
+    // zone 2's keep-alive changes; zone 1 is as it was
+    let original = std::fs::read_to_string(config_path(&c)).expect("config");
+    let changed = original.replace(&client_zone(2, ports[1], 25), &client_zone(2, ports[1], 20));
+    assert_ne!(changed, original);
+    std::fs::write(config_path(&c), changed).expect("write");
+    std::thread::sleep(Duration::from_millis(1100)); // a new `since` would differ
+    let out = reload(&c);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out, &c));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("traversal links kept: to-edge-1")
+            && said.contains("traversal links restarted: to-edge-2"),
+        "{said}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while ups(&c, "to-edge-2") < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ups(&c, "to-edge-2"), 2, "zone 2 came up again\n{}", c.log());
+    assert_eq!(
+        ups(&c, "to-edge-1"),
+        1,
+        "zone 1 was left alone\n{}",
+        c.log()
+    );
+    assert_eq!(
+        link_since(&c, "to-edge-1"),
+        since_1,
+        "zone 1's link is the same one"
+    );
+    // both links serve E: its status shows each up
+    let links = e.status_json()["links"].to_string();
+    assert_eq!(links.matches("\"up\"").count(), 2, "{links}");
+}
