@@ -195,3 +195,45 @@ fn lrq_is_answered_for_neighbors_only() {
     };
     assert_eq!(r.reject_reason, LocationRejectReason::requestDenied(()));
 }
+
+#[test]
+fn a_reload_brings_a_new_neighbor_rule_and_keeps_registrations_and_the_call_address() {
+    let mut gk = gatekeeper();
+    let now = Instant::now();
+    register(&mut gk, "192.0.2.11:1719", vec![h323id("bob")], now);
+    let mut out = Vec::new();
+    let from = sa("192.0.2.10:40000");
+    let local = sa("192.0.2.1:1719");
+    let r = gk.resolve(1, &[], Some("4420"), from, false, local, now, &mut out);
+    assert!(matches!(r, Resolve::Failed(_)), "no rule for 44 yet: {r:?}");
+    // the reload: the neighbor rule, a new limit, another call-signaling port (which is this
+    // run's and stays)
+    let mut cfg = config();
+    cfg.max_registrations = 1;
+    cfg.q931_port = 9999;
+    gk.reconfigure(
+        cfg,
+        neighbor_router(),
+        vec![("Branch".into(), sa("198.51.100.7:1719"))],
+    );
+    let r = gk.resolve(2, &[], Some("4420"), from, false, local, now, &mut out);
+    assert_eq!(r, Resolve::Pending, "44 now goes to the neighbor");
+    let (sent, _) = split(std::mem::take(&mut out));
+    assert_eq!(one(sent).0, sa("198.51.100.7:1719"));
+    let r = gk.resolve(3, &[h323id("bob")], None, from, false, local, now, &mut out);
+    assert_eq!(
+        r,
+        Resolve::Found(Destination {
+            addr: sa("192.0.2.11:1720"),
+            alias: None,
+            zone: "LocalZone".into(),
+            link: None
+        }),
+        "bob's registration stayed"
+    );
+    assert_eq!(
+        gk.cfg.q931_port, 1720,
+        "the running call-signaling port stays"
+    );
+    assert_eq!(gk.cfg.max_registrations, 1, "the new limit applies");
+}
