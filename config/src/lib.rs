@@ -4,6 +4,7 @@
 //! This crate is the bottom of the dependency graph: it knows nothing of SIP, H.323 or sockets,
 //! it only describes what the operator asked for.
 
+pub mod cluster;
 pub mod defaults;
 pub mod h323;
 pub mod interworking;

@@ -42,6 +42,9 @@ pub struct Config {
     pub interworking: crate::interworking::Interworking,
     #[serde(default)]
     pub protection: crate::protection::Protection,
+    /// Absent: a single node (nothing of the cluster listens).
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

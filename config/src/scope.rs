@@ -6,7 +6,7 @@
 //! `[[search_rule]]`, `[routing]`, and the gatekeeper policy of `[h323]` (time to live, probe
 //! and locate timeouts, limits, registration allow/deny). Peer-local, applied at the next
 //! start: `[system]` name and role, `[sip]` (listeners, certificates, timers, limits),
-//! `[admin]`, `[log]`, `[media]`, `[protection]`, `[interworking]`, the rest of `[h323]`
+//! `[admin]`, `[log]`, `[media]`, `[protection]`, `[interworking]`, `[cluster]`, the rest of `[h323]`
 //! (listeners and ports), and traversal-server zones (each is a listener) and the H.323 flows
 //! of traversal zones.
 //!
@@ -21,7 +21,8 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
     let mut changed = Vec::new();
-    let checks: [(&'static str, bool); 8] = [
+    let checks: [(&'static str, bool); 9] = [
+        ("[cluster]", same(&old.cluster, &new.cluster)),
         ("[system] name", old.system.name == new.system.name),
         ("[system] role", old.system.role == new.system.role),
         ("[sip]", same(&old.sip, &new.sip)),

@@ -476,3 +476,35 @@ fn media_keepalive_payload_type_defaults_to_116_and_must_be_dynamic() {
     let e = err(&format!("{MINIMAL}[media]\nkeepalive_payload_type = 300\n"));
     assert!(e.to_string().contains("keepalive_payload_type"), "{e}");
 }
+
+#[test]
+fn cluster_table_parses_with_defaults_and_bad_peers_are_named() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert!(c.cluster.is_none(), "a single node unless configured");
+    let c = Config::parse(
+        "t.toml",
+        &format!(
+            "{MINIMAL}[cluster]\nname = \"expc.example.com\"\nnode_id = 2\n\
+             peers = [\"10.0.0.1\", \"10.0.0.2\", \"127.0.0.1:14373\"]\n"
+        ),
+    )
+    .unwrap();
+    let cl = c.cluster.unwrap();
+    assert_eq!(cl.port, defaults::CLUSTER_TLS_PORT);
+    assert_eq!(cl.tls_verify, TlsVerify::Permissive);
+    assert_eq!(cl.own_addr(), Some("10.0.0.2:4372".parse().unwrap()));
+    assert_eq!(cl.peer_addrs()[2], (3, "127.0.0.1:14373".parse().unwrap()));
+
+    let cluster = |body: &str| err(&format!("{MINIMAL}[cluster]\nname = \"c.example\"\n{body}"));
+    let e = cluster("node_id = 4\npeers = [\"10.0.0.1\", \"10.0.0.2\", \"10.0.0.3\"]\n");
+    assert_eq!(e.field.as_deref(), Some("cluster.node_id"));
+    assert_eq!(e.position.map(|p| p.0), Some(6));
+    let e = cluster("node_id = 1\npeers = [\"10.0.0.1\", \"10.0.0.1:4372\"]\n");
+    assert_eq!(e.field.as_deref(), Some("cluster.peers[1]"));
+    assert!(e.message.contains("twice"), "{e}");
+    let e = cluster("node_id = 1\npeers = [\"expc-1.example.com\"]\n");
+    assert!(e.message.contains("not an IP address"), "{e}");
+    let seven: Vec<String> = (1..=7).map(|i| format!("\"10.0.0.{i}\"")).collect();
+    let e = cluster(&format!("node_id = 1\npeers = [{}]\n", seven.join(", ")));
+    assert!(e.message.contains("1 to 6 peers"), "{e}");
+}

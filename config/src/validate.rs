@@ -5,7 +5,8 @@
 //! Only checks here; no defaults (schema) and no I/O beyond checking that named files exist.
 //!
 //! `check` runs one function per section or rule family in a fixed order (system, sip,
-//! registrar, credentials, zones, transforms, search rules, routing, admin, media, h323). Only
+//! registrar, credentials, zones, transforms, search rules, routing, admin, media, h323,
+//! protection, cluster). Only
 //! the first failure is reported, so that order is behaviour: an error message a user sees
 //! depends on it. Each zone is checked in three steps: its name, the keys its type may carry
 //! (`check_zone_keys`), then what its type requires (one function per type).
@@ -36,6 +37,9 @@ pub(crate) fn check(c: &Config) -> Result<(), FieldError> {
     check_media(c)?;
     check_h323(c)?;
     check_protection(&c.protection)?;
+    if let Some(cluster) = &c.cluster {
+        crate::cluster::check(cluster)?;
+    }
     Ok(())
 }
 
