@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod defaults;
+pub mod document;
 pub mod h323;
 pub mod interworking;
 mod load;

@@ -198,14 +198,46 @@ fn push_key(path: &mut String, k: &str) {
 }
 
 /// Span of the value (or, failing that, the nearest enclosing table) at `path`.
+/// 1-based line and column of the field a dotted path (`zone[2].peer`) names in `text`.
+pub(crate) fn position_of(text: &str, dotted: &str) -> Option<(usize, usize)> {
+    let mut parts = Vec::new();
+    for piece in dotted.split('.') {
+        let (key, rest) = piece.split_once('[').unwrap_or((piece, ""));
+        parts.push(Part::Key(key));
+        for index in rest.split('[') {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                parts.push(Part::Index(i));
+            }
+        }
+    }
+    span_in(text, &parts).map(|s| line_col(text, s.start))
+}
+
+/// A path step with a borrowed key (`PathPart`'s keys are static).
+enum Part<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
 fn span_of(text: &str, path: &[PathPart]) -> Option<Range<usize>> {
+    let parts: Vec<Part<'_>> = path
+        .iter()
+        .map(|p| match p {
+            PathPart::Key(k) => Part::Key(k),
+            PathPart::Index(i) => Part::Index(*i),
+        })
+        .collect();
+    span_in(text, &parts)
+}
+
+fn span_in(text: &str, path: &[Part<'_>]) -> Option<Range<usize>> {
     let doc = ImDocument::parse(text.to_string()).ok()?;
     let mut best: Option<Range<usize>> = None;
     let mut item: Option<&Item> = None;
     let mut table: Option<&dyn TableLike> = Some(doc.as_table());
     for part in path {
         match part {
-            PathPart::Key(k) => {
+            Part::Key(k) => {
                 let Some((key, next)) = table.and_then(|t| t.get_key_value(k)) else {
                     return best;
                 };
@@ -213,7 +245,7 @@ fn span_of(text: &str, path: &[PathPart]) -> Option<Range<usize>> {
                 item = Some(next);
                 table = next.as_table_like();
             }
-            PathPart::Index(i) => match item {
+            Part::Index(i) => match item {
                 Some(Item::ArrayOfTables(a)) => {
                     let Some(t) = a.get(*i) else { return best };
                     best = t.span().or(best);
