@@ -4,8 +4,9 @@
 //! leader change until the deadline).
 //!
 //! Choices: the leader confirms it still reaches a majority *before* proposing, so that a
-//! leader cut off from the others refuses outright (`NoQuorum`, nothing proposed) instead of
-//! appending an entry that could commit much later. The race left — the majority vanishes
+//! leader cut off from the others refuses (`NoQuorum`, nothing proposed; the asking peer
+//! retries until its deadline in case the majority returns) instead of appending an entry
+//! that could commit much later. The race left — the majority vanishes
 //! between the check and the commit — is reported as `NotCommitted`, which says that the
 //! entry may still be applied.
 
@@ -21,6 +22,10 @@ use crate::types::{document_hash, DocumentEntry, TypeConfig};
 use crate::wire::{self, Request, Response};
 use crate::{Applied, ApplyError, MAX_DOCUMENT};
 
+/// Longest wait an apply accepts; longer ones (a peer's `Forward` may ask anything) are cut
+/// to this, so that no deadline arithmetic can overflow.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// How often a peer re-looks for the leader while none is known or the known one fails.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
@@ -29,7 +34,11 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// Apply `text` on this peer, which should be the leader.
-pub async fn leader_apply(raft: &Raft<TypeConfig>, text: String, timeout: Duration) -> Result<Applied, ApplyError> {
+pub async fn leader_apply(
+    raft: &Raft<TypeConfig>,
+    text: String,
+    timeout: Duration,
+) -> Result<Applied, ApplyError> {
     if text.len() > MAX_DOCUMENT {
         return Err(ApplyError::TooLarge {
             len: text.len(),
@@ -37,16 +46,20 @@ pub async fn leader_apply(raft: &Raft<TypeConfig>, text: String, timeout: Durati
         });
     }
     let me = raft.metrics().borrow().id;
-    let deadline = Instant::now() + timeout;
+    let timeout = timeout.min(MAX_TIMEOUT);
+    let start = Instant::now();
+    let deadline = start + timeout;
     match tokio::time::timeout_at(deadline, raft.get_read_log_id()).await {
         Err(_) | Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))) => {
             return Err(ApplyError::NoQuorum {
                 leader: me,
-                waited_ms: ms(timeout),
+                waited_ms: ms(start.elapsed()),
             })
         }
         Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
-            return Err(ApplyError::NotLeader { leader: f.leader_id })
+            return Err(ApplyError::NotLeader {
+                leader: f.leader_id,
+            })
         }
         Ok(Err(RaftError::Fatal(_))) => return Err(ApplyError::Shutdown),
         Ok(Ok(_)) => {}
@@ -58,7 +71,9 @@ pub async fn leader_apply(raft: &Raft<TypeConfig>, text: String, timeout: Durati
             waited_ms: ms(timeout),
         }),
         Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-            Err(ApplyError::NotLeader { leader: f.leader_id })
+            Err(ApplyError::NotLeader {
+                leader: f.leader_id,
+            })
         }
         Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
             Err(ApplyError::Engine(e.to_string()))
@@ -72,7 +87,12 @@ pub async fn leader_apply(raft: &Raft<TypeConfig>, text: String, timeout: Durati
 }
 
 /// Hand `text` to the leader `leader` and wait for its answer.
-async fn forward(shared: &Arc<Shared>, leader: u64, text: String, timeout: Duration) -> Result<Applied, ApplyError> {
+async fn forward(
+    shared: &Arc<Shared>,
+    leader: u64,
+    text: String,
+    timeout: Duration,
+) -> Result<Applied, ApplyError> {
     let Some(addr) = shared.peers.get(&leader).copied() else {
         return Err(ApplyError::Unreachable {
             peer: leader,
@@ -100,6 +120,10 @@ async fn forward(shared: &Arc<Shared>, leader: u64, text: String, timeout: Durat
             leader,
             waited_ms: ms(timeout),
         }),
+        Err(CallError::Unreachable(_, io)) => Err(ApplyError::Unreachable {
+            peer: leader,
+            reason: io.to_string(),
+        }),
         Err(e) => Err(ApplyError::Unreachable {
             peer: leader,
             reason: e.to_string(),
@@ -120,6 +144,7 @@ pub async fn apply_anywhere(
             max: MAX_DOCUMENT,
         });
     }
+    let timeout = timeout.min(MAX_TIMEOUT);
     let start = Instant::now();
     let deadline = start + timeout;
     let mut metrics = raft.metrics();
@@ -129,7 +154,9 @@ pub async fn apply_anywhere(
         let remaining = deadline.saturating_duration_since(Instant::now());
         let attempt = match leader {
             None => None,
-            Some(id) if id == shared.node_id => Some(leader_apply(raft, text.clone(), remaining).await),
+            Some(id) if id == shared.node_id => {
+                Some(leader_apply(raft, text.clone(), remaining).await)
+            }
             Some(id) => Some(forward(shared, id, text.clone(), remaining).await),
         };
         match attempt {
@@ -140,9 +167,14 @@ pub async fn apply_anywhere(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(last_error.unwrap_or(ApplyError::NoLeader {
-                waited_ms: ms(now - start),
-            }));
+            let waited_ms = ms(now - start);
+            return Err(match last_error {
+                Some(ApplyError::NoQuorum { leader, .. }) => {
+                    ApplyError::NoQuorum { leader, waited_ms }
+                }
+                Some(e) => e,
+                None => ApplyError::NoLeader { waited_ms },
+            });
         }
         // Wake on a leader change, or re-try after a pause.
         let pause = deadline.min(now + RETRY_PAUSE);

@@ -96,9 +96,15 @@ pub enum StartError {
     #[error("cluster settings: {0}")]
     Settings(String),
     #[error("cluster store in {dir}: {source}")]
-    Store { dir: PathBuf, source: std::io::Error },
+    Store {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cluster peer port {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cluster engine: {0}")]
     Engine(String),
 }
@@ -108,7 +114,7 @@ pub enum StartError {
 pub enum ApplyError {
     #[error("no leader known after {waited_ms} ms (are a majority of peers up and reachable?)")]
     NoLeader { waited_ms: u64 },
-    #[error("leader {leader} could not confirm a majority of peers within {waited_ms} ms; nothing was proposed")]
+    #[error("leader {leader} could not confirm a majority of peers (gave up after {waited_ms} ms); nothing was proposed")]
     NoQuorum { leader: u64, waited_ms: u64 },
     #[error("proposed by leader {leader} but not committed within {waited_ms} ms; it takes effect if a majority acknowledges it later")]
     NotCommitted { leader: u64, waited_ms: u64 },
@@ -125,11 +131,15 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    /// Worth another try within the same deadline (the leader may have moved).
+    /// Worth another try within the same deadline (the leader may have moved, a peer may be
+    /// back).
     fn is_retriable(&self) -> bool {
         matches!(
             self,
-            ApplyError::NoLeader { .. } | ApplyError::NotLeader { .. } | ApplyError::Unreachable { .. }
+            ApplyError::NoLeader { .. }
+                | ApplyError::NoQuorum { .. }
+                | ApplyError::NotLeader { .. }
+                | ApplyError::Unreachable { .. }
         )
     }
 }
@@ -147,7 +157,10 @@ fn check_settings(settings: &ClusterSettings) -> Result<BTreeMap<u64, SocketAddr
     let bad = |s: String| Err(StartError::Settings(s));
     let ids = 1..=MAX_PEERS;
     if !ids.contains(&settings.node_id) {
-        return bad(format!("node_id {} is not within 1..={MAX_PEERS}", settings.node_id));
+        return bad(format!(
+            "node_id {} is not within 1..={MAX_PEERS}",
+            settings.node_id
+        ));
     }
     let mut peers = BTreeMap::new();
     for &(id, addr) in &settings.peers {
@@ -159,7 +172,10 @@ fn check_settings(settings: &ClusterSettings) -> Result<BTreeMap<u64, SocketAddr
         }
     }
     if !peers.contains_key(&settings.node_id) {
-        return bad(format!("node_id {} is not in the peer list", settings.node_id));
+        return bad(format!(
+            "node_id {} is not in the peer list",
+            settings.node_id
+        ));
     }
     Ok(peers)
 }
@@ -179,7 +195,9 @@ fn raft_config(name: &str) -> Result<openraft::Config, StartError> {
         max_payload_entries: 64,
         ..Default::default()
     };
-    config.validate().map_err(|e| StartError::Engine(e.to_string()))
+    config
+        .validate()
+        .map_err(|e| StartError::Engine(e.to_string()))
 }
 
 impl Cluster {
@@ -206,7 +224,9 @@ impl Cluster {
             peers.clone(),
             settings.tls.clone(),
         ));
-        let network = net::NetworkFactory { shared: shared.clone() };
+        let network = net::NetworkFactory {
+            shared: shared.clone(),
+        };
         let config = Arc::new(raft_config(&settings.name)?);
         let raft = Raft::new(settings.node_id, config, network, log, state)
             .await
@@ -220,7 +240,14 @@ impl Cluster {
         if lowest == Some(settings.node_id) && !initialized {
             let members: BTreeMap<u64, BasicNode> = peers
                 .iter()
-                .map(|(&id, addr)| (id, BasicNode { addr: addr.to_string() }))
+                .map(|(&id, addr)| {
+                    (
+                        id,
+                        BasicNode {
+                            addr: addr.to_string(),
+                        },
+                    )
+                })
                 .collect();
             raft.initialize(members)
                 .await
@@ -228,7 +255,12 @@ impl Cluster {
         }
 
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listener, shared.clone(), raft.clone(), stopped));
+        let server = tokio::spawn(server::serve(
+            listener,
+            shared.clone(),
+            raft.clone(),
+            stopped,
+        ));
         Ok(Cluster {
             raft,
             shared,

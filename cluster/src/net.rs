@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{Backoff, RPCOption};
 use openraft::raft::{
@@ -43,7 +44,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(name: String, node_id: u64, peers: BTreeMap<u64, SocketAddr>, tls: Option<Tls>) -> Shared {
+    pub fn new(
+        name: String,
+        node_id: u64,
+        peers: BTreeMap<u64, SocketAddr>,
+        tls: Option<Tls>,
+    ) -> Shared {
         Shared {
             name,
             node_id,
@@ -77,7 +83,7 @@ impl Shared {
 /// Why a call to a peer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("peer {0} unreachable: {1}")]
+    #[error("cannot connect to peer {0}: {1}")]
     Unreachable(u64, std::io::Error),
     #[error("peer {0}: {1}")]
     Frame(u64, FrameError),
@@ -116,7 +122,9 @@ impl PeerClient {
         // Leave from our own peer address: the far side admits connections by source address.
         if let Some(own) = self.shared.peers.get(&self.shared.node_id) {
             if !own.ip().is_unspecified() && own.is_ipv4() == self.addr.is_ipv4() {
-                socket.bind(SocketAddr::new(own.ip(), 0)).map_err(unreachable)?;
+                socket
+                    .bind(SocketAddr::new(own.ip(), 0))
+                    .map_err(unreachable)?;
             }
         }
         let tcp: TcpStream = socket.connect(self.addr).await.map_err(unreachable)?;
@@ -162,7 +170,9 @@ impl PeerClient {
             None => self.connect().await?,
         };
         let frame_err = |e| CallError::Frame(self.target, e);
-        wire::write_frame(&mut conn, frame).await.map_err(frame_err)?;
+        wire::write_frame(&mut conn, frame)
+            .await
+            .map_err(frame_err)?;
         let response = wire::read_frame(&mut conn).await.map_err(frame_err)?;
         self.conn = Some(conn);
         Ok(response)
@@ -208,13 +218,17 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             Ok(frame) => frame,
             // openraft retries with fewer entries.
             Err(FrameError::TooLarge(_)) if entries > 1 => {
-                return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(entries / 2)))
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(entries / 2),
+                ))
             }
             Err(e) => return Err(RPCError::Network(NetworkError::new(&e))),
         };
         match self.call(&frame, option.hard_ttl()).await {
             Ok(Response::AppendEntries(Ok(r))) => Ok(r),
-            Ok(Response::AppendEntries(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(Response::AppendEntries(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             Ok(_) => Err(self.rpc_error(CallError::Unexpected(self.target))),
             Err(e) => Err(self.rpc_error(e)),
         }
@@ -224,9 +238,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>>
-    {
-        let frame = wire::encode(&Request::InstallSnapshot(rpc)).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        let frame = wire::encode(&Request::InstallSnapshot(rpc))
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         match self.call(&frame, option.hard_ttl()).await {
             Ok(Response::InstallSnapshot(Ok(r))) => Ok(r),
             Ok(Response::InstallSnapshot(Err(e))) => {
@@ -242,10 +259,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        let frame = wire::encode(&Request::Vote(rpc)).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let frame = wire::encode(&Request::Vote(rpc))
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         match self.call(&frame, option.hard_ttl()).await {
             Ok(Response::Vote(Ok(r))) => Ok(r),
-            Ok(Response::Vote(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(Response::Vote(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             Ok(_) => Err(self.rpc_error(CallError::Unexpected(self.target))),
             Err(e) => Err(self.rpc_error(e)),
         }

@@ -36,7 +36,12 @@ enum HandshakeError {
 
 /// Accept peers until `stop` changes (or its sender is gone); then every connection task
 /// is aborted with the listener.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, raft: Raft<TypeConfig>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    raft: Raft<TypeConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -63,7 +68,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, raft: Raft<TypeCo
     conns.abort_all();
 }
 
-async fn handshake(tcp: TcpStream, from: SocketAddr, shared: &Shared) -> Result<(Box<dyn PeerStream>, u64), HandshakeError> {
+async fn handshake(
+    tcp: TcpStream,
+    from: SocketAddr,
+    shared: &Shared,
+) -> Result<(Box<dyn PeerStream>, u64), HandshakeError> {
     let mut stream: Box<dyn PeerStream> = match &shared.tls {
         None => Box::new(tcp),
         Some(tls) => {
@@ -82,7 +91,11 @@ async fn handshake(tcp: TcpStream, from: SocketAddr, shared: &Shared) -> Result<
     }
     match shared.peers.get(&id) {
         Some(addr) if addr.ip() == from.ip() => {}
-        Some(_) => return Err(HandshakeError::Refused("node id from another peer's address")),
+        Some(_) => {
+            return Err(HandshakeError::Refused(
+                "node id from another peer's address",
+            ))
+        }
         None => return Err(HandshakeError::Refused("unknown node id")),
     }
     wire::write_frame(&mut stream, &wire::encode(&Response::Hello)?).await?;
@@ -130,7 +143,9 @@ async fn handle(request: Request, raft: &Raft<TypeConfig>) -> Response {
         Request::Hello { .. } => Response::Hello,
         Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
         Request::Vote(rpc) => Response::Vote(raft.vote(rpc).await),
-        Request::InstallSnapshot(rpc) => Response::InstallSnapshot(raft.install_snapshot(rpc).await),
+        Request::InstallSnapshot(rpc) => {
+            Response::InstallSnapshot(raft.install_snapshot(rpc).await)
+        }
         Request::Forward { text, timeout_ms } => {
             Response::Forward(leader_apply(raft, text, Duration::from_millis(timeout_ms)).await)
         }

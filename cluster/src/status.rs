@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use openraft::{RaftMetrics, BasicNode, ServerState};
+use openraft::{BasicNode, RaftMetrics, ServerState};
 use serde::Serialize;
 
 use crate::net::Shared;
@@ -83,7 +83,11 @@ pub fn build(
                 addr,
                 is_self,
                 matched_index,
-                last_contact: if is_self { None } else { shared.last_contact(id).map(|t| t.elapsed()) },
+                last_contact: if is_self {
+                    None
+                } else {
+                    shared.last_contact(id).map(|t| t.elapsed())
+                },
             }
         })
         .collect();

@@ -27,13 +27,19 @@ pub const MAX_FRAME: usize = 8 * 1024 * 1024;
 /// What a peer asks.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    Hello { cluster: String, from: u64 },
+    Hello {
+        cluster: String,
+        from: u64,
+    },
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Apply this document (sent to the leader by a follower); `timeout_ms` is what the
     /// originator has left.
-    Forward { text: String, timeout_ms: u64 },
+    Forward {
+        text: String,
+        timeout_ms: u64,
+    },
 }
 
 /// What a peer answers.
@@ -78,7 +84,9 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> Resu
 }
 
 /// Read one frame and decode it.
-pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameError> {
+pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+) -> Result<T, FrameError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -118,5 +126,31 @@ mod tests {
         let mut bytes: &[u8] = &[0, 0, 0, 3, b'x', b'y', b'z'];
         let r: Result<Request, _> = read_frame(&mut bytes).await;
         assert!(matches!(r, Err(FrameError::Malformed(_))));
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, reading yields a message or an error, never a panic; and a
+        /// forwarded document survives the trip whatever its characters.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let mut slice = bytes.as_slice();
+            let _ = rt.block_on(read_frame::<_, Request>(&mut slice));
+        }
+
+        #[test]
+        fn forward_round_trip(text in ".{0,200}", timeout_ms in proptest::num::u64::ANY) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let frame = encode(&Request::Forward { text: text.clone(), timeout_ms }).unwrap();
+            let mut slice = frame.as_slice();
+            let back: Request = rt.block_on(read_frame(&mut slice)).unwrap();
+            match back {
+                Request::Forward { text: t, timeout_ms: m } => {
+                    proptest::prop_assert_eq!(t, text);
+                    proptest::prop_assert_eq!(m, timeout_ms);
+                }
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
     }
 }

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError, Vote};
+use openraft::{
+    Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError, Vote,
+};
 
 use super::disk::{self, RecordFile};
 use super::{io_err, json_err};
@@ -77,7 +79,9 @@ impl LogStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the files half-updated in a way the
         // in-memory copy hides: every mutation writes the file first.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -108,7 +112,8 @@ impl Inner {
         let at = self.file.append(&encoded)?;
         for (entry, start) in entries.into_iter().zip(starts) {
             let offset = at + start;
-            self.entries.insert(entry.log_id.index, Stored { offset, entry });
+            self.entries
+                .insert(entry.log_id.index, Stored { offset, entry });
         }
         Ok(())
     }
@@ -152,7 +157,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<u64>> {
         let inner = self.lock();
-        Ok(inner.entries.range(range).map(|(_, s)| s.entry.clone()).collect())
+        Ok(inner
+            .entries
+            .range(range)
+            .map(|(_, s)| s.entry.clone())
+            .collect())
     }
 }
 
@@ -187,7 +196,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.lock().vote)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError<u64>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<u64>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
@@ -246,7 +259,10 @@ mod tests {
             .unwrap();
         store.lock().truncate(4).unwrap();
         store.lock().append(vec![entry(2, 4, "new")]).unwrap();
-        store.lock().purge(LogId::new(CommittedLeaderId::new(1, 1), 2)).unwrap();
+        store
+            .lock()
+            .purge(LogId::new(CommittedLeaderId::new(1, 1), 2))
+            .unwrap();
         store.lock().append(vec![entry(2, 5, "more")]).unwrap();
         assert_eq!(indexes(&store), vec![3, 4, 5]);
         drop(store);
@@ -262,7 +278,10 @@ mod tests {
     fn gap_in_the_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = LogStore::open(dir.path()).unwrap();
-        store.lock().append(vec![entry(1, 1, "a"), entry(1, 3, "c")]).unwrap();
+        store
+            .lock()
+            .append(vec![entry(1, 1, "a"), entry(1, 3, "c")])
+            .unwrap();
         drop(store);
         assert!(LogStore::open(dir.path()).is_err());
     }

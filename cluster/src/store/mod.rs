@@ -24,7 +24,11 @@ use openraft::{ErrorSubject, ErrorVerb, StorageError};
 
 /// An I/O failure on `subject` as openraft's storage error; openraft stops the node on it
 /// (a store that cannot write must not keep voting).
-pub(crate) fn io_err(subject: ErrorSubject<u64>, verb: ErrorVerb, e: io::Error) -> StorageError<u64> {
+pub(crate) fn io_err(
+    subject: ErrorSubject<u64>,
+    verb: ErrorVerb,
+    e: io::Error,
+) -> StorageError<u64> {
     StorageError::from_io_error(subject, verb, e)
 }
 
