@@ -46,6 +46,9 @@ pub struct ClusterStatus {
     pub last_log_index: Option<u64>,
     /// Index of the last log entry applied here (any kind of entry).
     pub applied_index: Option<u64>,
+    /// Last entry covered by this peer's snapshot, and last entry compacted out of its log.
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
     /// The document in force here: the index of its entry and its SHA-256.
     pub document_index: Option<u64>,
     pub document_hash: Option<String>,
@@ -99,6 +102,8 @@ pub fn build(
         term: metrics.current_term,
         last_log_index: metrics.last_log_index,
         applied_index: metrics.last_applied.map(|l| l.index),
+        snapshot_index: metrics.snapshot.map(|l| l.index),
+        purged_index: metrics.purged.map(|l| l.index),
         document_index: document.map(|d| d.index),
         document_hash: document.map(|d| d.hash.clone()),
         peers,

@@ -3,6 +3,7 @@
 //! with deadlines; nothing asserts on a fixed sleep.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +13,36 @@ use tokio::io::AsyncWriteExt;
 const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONVERGE: Duration = Duration::from_secs(10);
 
-/// `n` free loopback ports outside 25000-29999.
+/// `n` free loopback ports, below the kernel's ephemeral range and outside 25000-29999.
+///
+/// A stopped peer must get its port back on restart. A port from the ephemeral range (what
+/// binding port 0 hands out) may meanwhile become the source port of some outgoing
+/// connection, and the restart fails with "address in use"; a real peer's fixed port (4372)
+/// is below that range too. Each port is checked free by binding it.
 fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        })
+        .unwrap_or(32768);
+    let (low, high) = (30000u32, ephemeral_low.clamp(30001, 65535));
+    let span = high - low;
+    let seed = std::process::id() * 131;
     let mut held = Vec::new();
-    while held.len() < n {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if !(25000..=29999).contains(&port) {
+    for _ in 0..span {
+        if held.len() == n {
+            break;
+        }
+        let port = low + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port as u16)) {
             held.push(l);
         }
     }
+    assert_eq!(held.len(), n, "no free ports in {low}..{high}");
     held.iter().map(|l| l.local_addr().unwrap()).collect()
 }
 
@@ -238,6 +259,45 @@ async fn peer_down_during_apply_catches_up_after_restart() {
     let (index, hash) = h.same_state(CONVERGE).await;
     assert!(index >= last.index);
     assert_eq!(hash, Some(last.hash.clone()));
+    h.shutdown_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_far_behind_is_restored_from_a_snapshot() {
+    let mut h = Harness::new(3, None).await;
+    let leader = h.leader(Duration::from_secs(5)).await;
+    let down = follower_of(leader, 3);
+    let first = h.node(leader).apply(doc(0), APPLY_TIMEOUT).await.unwrap();
+    h.converged(&first, CONVERGE).await;
+    h.stop(down).await;
+    // Past the snapshot policy (every 64 entries, 64 kept): the leader compacts its log
+    // beyond what the stopped peer has, so only a snapshot can bring it back.
+    let mut last = first.clone();
+    for n in 1..=140 {
+        last = h.node(leader).apply(doc(n), APPLY_TIMEOUT).await.unwrap();
+    }
+    // Snapshot and purge run in the background after the applies.
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let purged = h.node(leader).status().purged_index;
+        if purged.is_some_and(|p| p > first.index) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leader did not compact: {purged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    h.start(down).await;
+    h.converged(&last, CONVERGE).await;
+    h.same_state(CONVERGE).await;
+    let restored = h.node(down).status();
+    assert!(
+        restored.snapshot_index.is_some_and(|s| s > first.index),
+        "{restored:?}"
+    );
     h.shutdown_all().await;
 }
 
