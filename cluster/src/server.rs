@@ -19,6 +19,12 @@ use crate::net::{PeerStream, Shared};
 use crate::types::TypeConfig;
 use crate::wire::{self, FrameError, Request, Response};
 
+/// Most incoming connections served at once. Each peer opens one per replication stream
+/// and one per forwarded write: a handful each, for at most five others. Past this, new
+/// connections are refused (and counted) so that no address can make us hold tasks and
+/// buffers without bound.
+const MAX_CONNECTIONS: usize = 64;
+
 /// A peer has this long to finish TLS and `Hello` after connecting.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,6 +57,12 @@ pub async fn serve(
                     if !shared.is_peer_ip(from.ip()) {
                         shared.refuse();
                         tracing::warn!(%from, "cluster: connection from a non-peer address refused");
+                        drop(tcp);
+                        continue;
+                    }
+                    if conns.len() >= MAX_CONNECTIONS {
+                        shared.refuse();
+                        tracing::warn!(%from, "cluster: too many peer connections, refused");
                         drop(tcp);
                         continue;
                     }
