@@ -57,6 +57,9 @@ enum Command {
         #[command(flatten)]
         target: AdminArgs,
     },
+    /// The cluster-wide configuration of a cluster peer.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the message ladder of a recent call as a sequence diagram (from the node's call
     /// history): 0 when the call is kept, 2 when no kept call matches.
     Trace {
@@ -100,6 +103,20 @@ enum Command {
         /// The caller is an endpoint registered here (for `source = "registered"` rules).
         #[arg(long)]
         registered: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE (only the shared tables: [registrar], [[credential]], [[zone]],
+    /// [[transform]], [[search_rule]], [routing], [h323] policy keys) against the peer's own
+    /// file and commit it on the cluster through any peer: 0 once a majority committed it and
+    /// it is in effect on that peer, 1 with the reason otherwise.
+    Apply {
+        #[command(flatten)]
+        target: AdminArgs,
+        /// The shared document (TOML).
+        file: PathBuf,
     },
 }
 
@@ -148,6 +165,7 @@ fn main() -> ExitCode {
         },
         Command::Status { target, json } => with_target(target, |t| status(t, json)),
         Command::Reload { target } => with_target(target, reload),
+        Command::Config(ConfigCommand::Apply { target, file }) => config_apply(target, &file),
         Command::Trace {
             target,
             call,
@@ -241,6 +259,28 @@ fn reload(t: &admin::print::Target) -> ExitCode {
         }
         other => print_or_fail(other, t.addr),
     }
+}
+
+/// `causeway config apply`: the document's text to the peer; its answer, or why not.
+fn config_apply(target: AdminArgs, file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    with_target(target, |t| match admin::print::apply(t, &text) {
+        Err(admin::print::FetchError::Refused(why)) => {
+            // the peer names the document "document": the operator knows it by its path
+            eprintln!(
+                "{}",
+                why.replace("error: document:", &format!("error: {}:", file.display()))
+            );
+            ExitCode::FAILURE
+        }
+        other => print_or_fail(other, t.addr),
+    })
 }
 
 /// `causeway trace`: 2 when no kept call matches.

@@ -49,12 +49,21 @@ pub fn fetch(t: &Target) -> Result<String, FetchError> {
 
 /// The body of a GET of `path` on the admin listener.
 pub fn fetch_path(t: &Target, path: &str) -> Result<String, FetchError> {
-    call(t, "GET", path)
+    call(t, "GET", path, "")
 }
 
 /// `causeway reload`: asks the node to re-read its configuration file; what it applied.
 pub fn reload(t: &Target) -> Result<String, FetchError> {
-    match call(t, "POST", "/reload") {
+    post(t, "/reload", "")
+}
+
+/// `causeway config apply`: hands a cluster peer a shared document; what was committed.
+pub fn apply(t: &Target, document: &str) -> Result<String, FetchError> {
+    post(t, "/config", document)
+}
+
+fn post(t: &Target, path: &str, body: &str) -> Result<String, FetchError> {
+    match call(t, "POST", path, body) {
         Err(FetchError::Status(code, body)) if code == 409 || code == 422 => {
             Err(FetchError::Refused(body.trim_end().to_string()))
         }
@@ -62,10 +71,11 @@ pub fn reload(t: &Target) -> Result<String, FetchError> {
     }
 }
 
-fn call(t: &Target, method: &str, path: &str) -> Result<String, FetchError> {
+fn call(t: &Target, method: &str, path: &str, body: &str) -> Result<String, FetchError> {
     let mut agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(3))
-        .timeout(Duration::from_secs(5));
+        // a committed document waits for a majority of peers (up to 10 s)
+        .timeout(Duration::from_secs(15));
     if t.tls {
         agent = agent.tls_config(causeway_sip::transport::client_config(None, false, None)?);
     }
@@ -78,7 +88,7 @@ fn call(t: &Target, method: &str, path: &str) -> Result<String, FetchError> {
         req = req.set("Authorization", &format!("Basic {token}"));
     }
     let sent = if method == "POST" {
-        req.send_bytes(&[])
+        req.send_bytes(body.as_bytes())
     } else {
         req.call()
     };
@@ -132,6 +142,7 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
         interworked_calls(&mut out, iw);
     }
     protection(&mut out, &v["protection"]);
+    cluster(&mut out, &v["cluster"]);
     Ok(out)
 }
 
@@ -360,6 +371,49 @@ fn protection(out: &mut String, p: &Value) {
         n("slow_messages"),
         n("garbage"),
         n("auth_failures")
+    ));
+}
+
+/// This peer's view of its cluster, when it is a peer of one.
+fn cluster(out: &mut String, c: &Value) {
+    if !c.is_object() {
+        return;
+    }
+    let id = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    out.push_str(&format!(
+        "\nCluster {}: this peer {} ({}), leader {}, term {}, applied index {}, document {} at index {}\n",
+        text(&c["name"]),
+        id(&c["node_id"]),
+        text(&c["role"]),
+        id(&c["leader"]),
+        id(&c["term"]),
+        id(&c["applied_index"]),
+        c["document_hash"].as_str().and_then(|h| h.get(..16)).unwrap_or("-"),
+        id(&c["document_index"]),
+    ));
+    let seconds = |d: &Value| {
+        d["secs"].as_u64().map_or("-".to_string(), |s| {
+            let ms = d["nanos"].as_u64().unwrap_or(0) / 1_000_000;
+            format!("{}.{:03}s ago", s, ms)
+        })
+    };
+    list(out, "Cluster peers", &c["peers"], |p| {
+        format!(
+            "  {:<3} {:<22} {:<5} matched {:<6} last contact {}\n",
+            id(&p["node_id"]),
+            text(&p["addr"]),
+            if p["is_self"].as_bool() == Some(true) {
+                "self"
+            } else {
+                ""
+            },
+            id(&p["matched_index"]),
+            seconds(&p["last_contact"])
+        )
+    });
+    out.push_str(&format!(
+        "  refused connections {}\n",
+        c["refused_connections"].as_u64().unwrap_or(0)
     ));
 }
 

@@ -78,9 +78,18 @@ impl StatusHandle {
     }
 }
 
-/// Where `POST /reload` asks the node to re-read its configuration file; the answer says what
-/// was applied, or why nothing was.
-pub type Reloads = tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<String, String>>>;
+/// What the admin listener asks of the node's configuration: `POST /reload` (re-read the file)
+/// and `POST /config` (a cluster document to commit); the answer says what was applied, or
+/// why nothing was.
+pub enum Ask {
+    Reload(Reply),
+    Apply(String, Reply),
+}
+
+pub type Reply = tokio::sync::oneshot::Sender<Result<String, String>>;
+
+/// Where the admin listener sends its `Ask`s.
+pub type Asks = tokio::sync::mpsc::Sender<Ask>;
 
 /// Where and how the listener serves: `[admin]` with the TLS configuration built from the
 /// node's certificate when `[admin] tls`.
@@ -95,7 +104,7 @@ pub struct Access {
 pub async fn serve(
     access: Access,
     handle: StatusHandle,
-    (endpoints, reloads): (Vec<Arc<dyn Endpoint>>, Option<Reloads>),
+    (endpoints, asks): (Vec<Arc<dyn Endpoint>>, Option<Asks>),
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(access.listen).await?;
     let scheme = if access.tls.is_some() {
@@ -109,7 +118,7 @@ pub async fn serve(
         access.listen
     );
     let gate = Arc::new(Gate::new(access.users, handle.clone()));
-    let app = routes::router(handle, (endpoints, reloads), gate);
+    let app = routes::router(handle, (endpoints, asks), gate);
     let tls = access.tls.map(TlsAcceptor::from);
     tokio::spawn(accept(listener, tls, app));
     Ok(())

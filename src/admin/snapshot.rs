@@ -56,6 +56,8 @@ pub struct Status {
     pub admin: AdminStatus,
     /// `[protection]`: who is blocked now and what was dropped.
     pub protection: ProtectionStatus,
+    /// This peer's view of its cluster, when `[cluster]` is configured.
+    pub cluster: Option<causeway_cluster::ClusterStatus>,
 }
 
 /// The guard's view: its counters since start and the sources blocked now.

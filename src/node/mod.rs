@@ -4,6 +4,7 @@
 //! configuration (`sip`, `media`, `h323`) and runs them until a shutdown signal, publishing the
 //! status on the way (`publish`).
 
+mod cluster;
 mod guard;
 mod h323;
 mod interwork;
@@ -44,6 +45,10 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     let links = sip::link_configs(&config, tls.as_ref()).await?;
     let guard = guard::build(&config).await;
     let reload_tls = tls.clone();
+    // a peer of a cluster: the replicated document's engine on the node's certificate
+    let cluster = cluster::start(&config, tls.as_ref()).await?;
+    let cluster_view = cluster::View::default();
+    let zones = publish::Zones::default();
     let transport_config = sip::transport_config(&config, listeners, tls, guard.clone());
     // one guard for both protocols: a source over a budget on one is blocked on the other
     let (handle, events) = transport::start(transport_config)
@@ -163,6 +168,8 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         guard,
         cert_not_after,
         tap: history.map(|(_, t)| t),
+        cluster: cluster_view.clone(),
+        zones: zones.clone(),
     };
     let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     // only now: every listener (SIP, admin, H.323 with its zone ports, the gateway) is bound, so
@@ -184,8 +191,10 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         sip: control,
         h323: h323_side,
         rng: StdRng::from_rng(&mut rng).context("random generator")?,
+        document: None,
+        zones,
     };
-    let reloads = tokio::spawn(reload::serve(reloader, reload_rx));
+    let reloads = tokio::spawn(reload::serve(reloader, reload_rx, (cluster, cluster_view)));
     driver::run(machine, io, (shutdown_signal(), controls), &mut publisher).await;
     reloads.abort();
     handle.shutdown();

@@ -34,7 +34,14 @@ pub(super) struct Sources {
     pub cert_not_after: Option<u64>,
     /// The call history's feed, shown every SIP message in and out.
     pub tap: Option<Tap>,
+    /// The cluster peer's view (empty on a single node).
+    pub cluster: super::cluster::View,
+    /// The zones as configured now (a reload changes them).
+    pub zones: Zones,
 }
+
+/// The zones of the running configuration, as the status lists them.
+pub(super) type Zones = std::sync::Arc<std::sync::Mutex<Vec<ZoneStatus>>>;
 
 /// Refreshes the status snapshot about once a second from the running parts.
 pub(super) struct Publisher {
@@ -49,6 +56,8 @@ pub(super) struct Publisher {
     guard: SharedGuard,
     alarms: Alarms,
     tap: Option<Tap>,
+    cluster: super::cluster::View,
+    zones: Zones,
     trim: super::trim::Trim,
     /// When the next snapshot is due.
     at: Instant,
@@ -77,6 +86,12 @@ impl Observer<LinkedProxy> for Publisher {
         }
         self.at = now + STATUS_EVERY;
         let mut s = self.template.clone();
+        if let Ok(z) = self.zones.lock() {
+            s.zones = z.clone();
+        }
+        if let Ok(c) = self.cluster.lock() {
+            s.cluster = c.clone();
+        }
         s.fill(sip, &self.clock, now);
         if let Some(h) = &self.h323 {
             if let Ok(snap) = h.lock() {
@@ -117,13 +132,15 @@ impl Publisher {
         now: Instant,
     ) -> Publisher {
         let (handle, metrics) = outputs;
+        if let Ok(mut z) = sources.zones.lock() {
+            *z = zone_status(config);
+        }
         Publisher {
             handle,
             template: Status {
                 system: config.system.name.clone(),
                 role: config.system.role.to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
-                zones: zone_status(config),
                 ..Status::default()
             },
             clock,
@@ -135,13 +152,15 @@ impl Publisher {
             guard: sources.guard,
             alarms: Alarms::new(sources.cert_not_after),
             tap: sources.tap,
+            cluster: sources.cluster,
+            zones: sources.zones,
             trim: super::trim::Trim::new(now),
             at: now,
         }
     }
 }
 
-fn zone_status(config: &Config) -> Vec<ZoneStatus> {
+pub(super) fn zone_status(config: &Config) -> Vec<ZoneStatus> {
     let mut v = vec![ZoneStatus {
         name: causeway_config::LOCAL_ZONE.to_string(),
         kind: "local".into(),

@@ -10,9 +10,11 @@
 //! same functions the node starts with (`sip`, `h323`). Must not touch protocol state itself.
 
 use super::{h323, sip};
+use crate::admin::server::Ask;
 use anyhow::Context;
+use causeway_cluster::{AppliedDocument, Cluster};
 use causeway_config::zones::ZoneType;
-use causeway_config::{scope, Config};
+use causeway_config::{document, scope, Config};
 use causeway_sip::driver::Control;
 use causeway_sip::transport::TlsMaterial;
 use causeway_traversal::{Applied, LinkedProxy, Reconfig};
@@ -23,7 +25,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 /// The H.323 side as a reload reaches it.
@@ -45,6 +47,11 @@ pub(super) struct Reloader {
     pub sip: mpsc::UnboundedSender<Control<LinkedProxy>>,
     pub h323: Option<H323Side>,
     pub rng: StdRng,
+    /// On a cluster peer, the cluster document in force (a name for errors, its text): its
+    /// tables replace the file's shared ones (`causeway_config::document`).
+    pub document: Option<(String, String)>,
+    /// The zones the status lists, replaced with each applied configuration.
+    pub zones: super::publish::Zones,
 }
 
 impl Reloader {
@@ -57,12 +64,54 @@ impl Reloader {
                     .into(),
             );
         };
-        let new = Config::load(&path).map_err(|e| format!("error: {e}\n"))?;
+        let new = self.read(&path, self.document.as_ref())?;
         let answer = self
             .apply(&new)
             .await
             .map_err(|e| format!("error: {}: {e:#}\n", path.display()))?;
         self.current = new;
+        Ok(answer)
+    }
+
+    /// The node's configuration from its file and, on a cluster peer, `document`.
+    fn read(
+        &self,
+        path: &std::path::Path,
+        document: Option<&(String, String)>,
+    ) -> Result<Config, String> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("error: {name}: cannot read: {e}\n"))?;
+        match document {
+            Some((doc_name, doc)) => document::merge((&name, &text), (doc_name, doc)),
+            None => Config::parse(&name, &text),
+        }
+        .map_err(|e| format!("error: {e}\n"))
+    }
+
+    /// Whether a cluster document, with this peer's file, makes a valid configuration.
+    pub fn check_document(&self, name: &str, text: &str) -> Result<(), String> {
+        match &self.path {
+            Some(path) => self
+                .read(path, Some(&(name.to_string(), text.to_string())))
+                .map(|_| ()),
+            None => Err("the node runs on the embedded default configuration\n".into()),
+        }
+    }
+
+    /// Applies a committed cluster document (this peer's file with its tables).
+    pub async fn apply_document(&mut self, name: String, text: String) -> Result<String, String> {
+        let Some(path) = self.path.clone() else {
+            return Err("the node runs on the embedded default configuration\n".into());
+        };
+        let document = Some((name, text));
+        let new = self.read(&path, document.as_ref())?;
+        let answer = self
+            .apply(&new)
+            .await
+            .map_err(|e| format!("error: {}: {e:#}\n", path.display()))?;
+        self.current = new;
+        self.document = document;
         Ok(answer)
     }
 
@@ -107,6 +156,9 @@ impl Reloader {
                 .send(apply)
                 .ok()
                 .context("the H.323 side is stopping")?;
+        }
+        if let Ok(mut z) = self.zones.lock() {
+            *z = super::publish::zone_status(new);
         }
         Ok(summary(new, &applied, &later))
     }
@@ -156,14 +208,20 @@ fn summary(new: &Config, applied: &Applied, later: &[&str]) -> String {
     s
 }
 
-/// Serves reloads asked for on the admin listener and by SIGHUP, one at a time, until the
-/// node stops.
+/// Serves what the admin listener asks (`Ask`), SIGHUP and, on a cluster peer, each committed
+/// document, one at a time, until the node stops.
 pub(super) async fn serve(
     mut r: Reloader,
-    mut asks: mpsc::Receiver<oneshot::Sender<Result<String, String>>>,
+    mut asks: mpsc::Receiver<Ask>,
+    (cluster, view): (Option<Cluster>, super::cluster::View),
 ) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut documents = cluster.as_ref().map(Cluster::watch);
+    // the document in force on a restarted peer is applied at once (it came back from disk)
+    let mut applied: Option<u64> = None;
+    apply_committed(&mut r, documents.as_mut(), &mut applied).await;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut open = true;
     loop {
         #[cfg(unix)]
@@ -175,18 +233,123 @@ pub(super) async fn serve(
         };
         #[cfg(not(unix))]
         let hangup = std::future::pending::<Option<()>>();
-        tokio::select! {
-            ask = asks.recv(), if open => {
-                // no admin listener: SIGHUP only
-                let Some(reply) = ask else { open = false; continue };
-                let answer = r.reload().await;
-                log(&answer);
-                let _ = reply.send(answer);
+        let committed = async {
+            match documents.as_mut() {
+                Some(d) => d.changed().await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            ask = asks.recv(), if open => match ask {
+                Some(Ask::Reload(reply)) => {
+                    let answer = r.reload().await;
+                    log(&answer);
+                    let _ = reply.send(answer);
+                }
+                Some(Ask::Apply(text, reply)) => {
+                    let answer = match &cluster {
+                        Some(c) => submit(&mut r, c, text, (documents.as_mut(), &mut applied)).await,
+                        None => Err(NOT_A_PEER.into()),
+                    };
+                    let _ = reply.send(answer);
+                }
+                // no admin listener: SIGHUP only
+                None => open = false,
+            },
             Some(()) = hangup => log(&r.reload().await),
+            Ok(()) = committed => {
+                apply_committed(&mut r, documents.as_mut(), &mut applied).await;
+            }
+            _ = tick.tick() => {
+                if let (Some(c), Ok(mut v)) = (&cluster, view.lock()) {
+                    *v = Some(c.status());
+                }
+            }
         }
     }
 }
+
+/// Applies the committed document when it is newer than the one applied here.
+async fn apply_committed(
+    r: &mut Reloader,
+    documents: Option<&mut watch::Receiver<Option<AppliedDocument>>>,
+    applied: &mut Option<u64>,
+) -> Option<Result<String, String>> {
+    let doc = documents?.borrow_and_update().clone()?;
+    if applied.is_some_and(|i| i >= doc.index) {
+        return None;
+    }
+    *applied = Some(doc.index);
+    let name = format!("cluster document #{} ({})", doc.index, short(&doc.hash));
+    let answer = r.apply_document(name, doc.text.to_string()).await;
+    match &answer {
+        Ok(a) => info!(
+            index = doc.index,
+            hash = %doc.hash,
+            "cluster document applied: {}",
+            a.trim_end().replace('\n', "; ")
+        ),
+        // committed by a majority but not valid with this peer's file: the peer keeps what
+        // it runs, and says so (status shows its applied hash beside the others')
+        Err(e) => warn!(
+            index = doc.index,
+            "cluster document not applied here: {}",
+            e.trim_end()
+        ),
+    }
+    Some(answer)
+}
+
+/// `causeway config apply`: checked against this peer's file, committed by a majority, then
+/// applied here before the answer.
+async fn submit(
+    r: &mut Reloader,
+    cluster: &Cluster,
+    text: String,
+    (documents, applied): (
+        Option<&mut watch::Receiver<Option<AppliedDocument>>>,
+        &mut Option<u64>,
+    ),
+) -> Result<String, String> {
+    r.check_document("document", &text)?;
+    let done = cluster
+        .apply(text, super::cluster::APPLY_TIMEOUT)
+        .await
+        .map_err(|e| format!("error: not committed: {e}\n"))?;
+    let Some(documents) = documents else {
+        return Err(NOT_A_PEER.into());
+    };
+    // the entry is committed; this peer applies it as soon as its state machine has
+    let deadline = tokio::time::Instant::now() + super::cluster::APPLY_TIMEOUT;
+    while documents
+        .borrow()
+        .as_ref()
+        .is_none_or(|d| d.index < done.index)
+    {
+        if tokio::time::timeout_at(deadline, documents.changed())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let here = match apply_committed(r, Some(documents), applied).await {
+        Some(Ok(a)) => a,
+        Some(Err(e)) => format!("not applied on this peer: {e}"),
+        None => String::new(),
+    };
+    Ok(format!(
+        "committed: index {} hash {}\n{here}",
+        done.index, done.hash
+    ))
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+const NOT_A_PEER: &str = "this node is not a cluster peer ([cluster] is absent): edit its file \
+                          and run `causeway reload`\n";
 
 fn log(answer: &Result<String, String>) {
     match answer {

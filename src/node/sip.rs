@@ -66,6 +66,7 @@ pub(super) fn tls_material(
 ) -> anyhow::Result<Option<TlsMaterial>> {
     let sip = &config.sip;
     let needs_tls = config.admin.tls
+        || config.cluster.is_some()
         || listeners.iter().any(|l| l.kind == Transport::Tls)
         || config
             .zones

@@ -14,7 +14,7 @@ mod tls;
 mod udp;
 
 pub use framing::{Frame, FrameError, Framer};
-pub use tls::{client_config, server_config, TlsError, TlsMaterial};
+pub use tls::{client_config, roots_from, server_config, TlsError, TlsMaterial};
 
 use crate::proxy::{ConnId, Received, Transmit};
 use bytes::Bytes;

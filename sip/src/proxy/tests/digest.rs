@@ -22,7 +22,7 @@ fn harness() -> Harness {
     }
 }
 
-fn register(cseq: u32, authorization: Option<&str>) -> String {
+pub(super) fn register(cseq: u32, authorization: Option<&str>) -> String {
     let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\n"));
     format!(
         "REGISTER sip:example.com SIP/2.0

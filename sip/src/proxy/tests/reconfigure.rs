@@ -3,6 +3,7 @@
 //! are untouched; a UA between its challenge and its retry is not failed by a credential change
 //! elsewhere.
 
+use super::digest::register;
 use super::*;
 use crate::auth::{respond, Algorithm};
 use crate::proxy::core::AuthSettings;
@@ -114,24 +115,6 @@ fn auth(password: &str, realm: &str) -> AuthSettings {
         nonce_lifetime: Duration::from_secs(300),
         secret: [9; 32],
     }
-}
-
-fn register(cseq: u32, authorization: Option<&str>) -> String {
-    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\n"));
-    format!(
-        "REGISTER sip:example.com SIP/2.0
-Via: SIP/2.0/UDP {UAS};branch=z9hG4bKrla{cseq}
-Max-Forwards: 70
-From: <sip:bob@example.com>;tag=r1
-To: <sip:bob@example.com>
-Call-ID: reload-bob
-CSeq: {cseq} REGISTER
-Contact: <sip:bob@{UAS}>
-{auth}Expires: 600
-Content-Length: 0
-
-"
-    )
 }
 
 #[test]
