@@ -47,6 +47,21 @@ pub fn free_port() -> u16 {
     panic!("no free port on 127.0.0.1");
 }
 
+/// A port free for TCP on 127.0.0.1 below the ephemeral range (30000-32767, away from the
+/// outbound default 25000-29999): a peer that restarts gets it back, where a port the system
+/// handed out may meanwhile be the source port of another connection.
+pub fn stable_port() -> u16 {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..500 {
+        let port = rng.gen_range(30000..=32767);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 30000-32767 on 127.0.0.1");
+}
+
 /// A block of 50 ports for a node's outbound connections, away from the outbound default.
 pub fn outbound_block() -> String {
     let n = u32::from(free_port() % 200);
@@ -139,14 +154,7 @@ outbound_ports = "{outbound}"
         let cfg = dir.path().join("node.toml");
         std::fs::write(&cfg, toml).expect("write config");
         let log = dir.path().join("node.log");
-        let child = Command::new(env_bin())
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info,causeway_sip=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn causeway");
+        let child = spawn(&cfg, &log);
         let node = Node {
             child,
             dir,
@@ -162,6 +170,22 @@ outbound_ports = "{outbound}"
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the node (SIGTERM, then SIGKILL); its directory (configuration, data) stays.
+    pub fn stop(&mut self) {
+        stop(&mut self.child);
+    }
+
+    /// Starts the node again on the same configuration file, logging to a new file.
+    pub fn restart(&mut self) {
+        stop(&mut self.child);
+        let n = std::fs::read_dir(self.dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        self.log = self.dir.path().join(format!("node.{n}.log"));
+        self.child = spawn(&self.dir.path().join("node.toml"), &self.log);
+        self.wait_for("running", Duration::from_secs(20));
     }
 
     pub fn wait_for(&self, needle: &str, timeout: Duration) {
@@ -200,6 +224,17 @@ outbound_ports = "{outbound}"
     }
 }
 
+fn spawn(cfg: &Path, log: &Path) -> Child {
+    Command::new(env_bin())
+        .args(["run", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "info,causeway_sip=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn causeway")
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         stop(&mut self.child);
@@ -207,6 +242,10 @@ impl Drop for Node {
 }
 
 fn stop(child: &mut Child) {
+    // already stopped (and reaped): its pid may be someone else's by now
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
