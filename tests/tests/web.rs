@@ -97,6 +97,18 @@ fn status_page_in_chromium_shows_role_registration_call_and_down_link_with_its_a
         "no alarm or registration in the status: {}",
         get(admin, "/status").1
     );
+    // a source sending garbage is blocked, and the page lists it
+    let flooder = causeway_tests::UdpClient::from_ip([127, 0, 0, 2].into());
+    for _ in 0..40 {
+        flooder.send_lossy(node.udp(), b"garbage, not SIP\r\n\r\n");
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || get(admin, "/status")
+            .1
+            .contains("127.0.0.2")),
+        "no block in the status: {}",
+        get(admin, "/status").1
+    );
     let (page_code, page) = get(admin, "/");
     assert_eq!(page_code, 200);
     assert!(
@@ -118,6 +130,10 @@ fn status_page_in_chromium_shows_role_registration_call_and_down_link_with_its_a
     assert!(
         d.contains("traversal link to-edge is down"),
         "alarm not shown: {d}"
+    );
+    assert!(
+        d.contains(r#"<td class="mono">127.0.0.2</td><td><span class="pill crit">garbage</span>"#),
+        "the blocked source not shown: {d}"
     );
     assert!(
         d.contains(r#"class="pill crit">1 critical<"#),
