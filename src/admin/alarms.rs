@@ -20,6 +20,7 @@ pub struct Alarms {
     cert_not_after: Option<u64>,
     /// Since when the media ports have been short (warning or exhausted).
     ports_since: Option<u64>,
+    cluster_since: Option<u64>,
 }
 
 impl Alarms {
@@ -27,6 +28,7 @@ impl Alarms {
         Alarms {
             cert_not_after,
             ports_since: None,
+            cluster_since: None,
         }
     }
 
@@ -36,6 +38,7 @@ impl Alarms {
         v.extend(s.h323.iter().flat_map(|h| &h.zones).filter_map(h323_zone));
         v.extend(self.ports(s));
         v.extend(self.certificate(s.time));
+        v.extend(self.cluster(s));
         v.sort_by_key(|a| a.severity);
         v
     }
@@ -63,6 +66,49 @@ impl Alarms {
             return None;
         };
         let since = *self.ports_since.get_or_insert(s.time);
+        Some(Alarm {
+            severity,
+            text,
+            since,
+        })
+    }
+
+    /// A cluster peer whose engine stopped, or that knows no leader (no majority reachable:
+    /// `config apply` fails until one is).
+    fn cluster(&mut self, s: &Status) -> Option<Alarm> {
+        use causeway_cluster::Role;
+        let alarm = s.cluster.as_ref().and_then(|c| match (c.role, c.leader) {
+            (Role::Shutdown, _) => Some((
+                Severity::Critical,
+                "cluster engine stopped (the log says why): restart the node".to_string(),
+            )),
+            (Role::Leader, _)
+                if c.since_quorum_ack
+                    .is_some_and(|d| d > std::time::Duration::from_secs(2)) =>
+            {
+                Some((
+                    Severity::Warning,
+                    format!(
+                        "cluster {} leader without a majority: fewer than a majority of its peers \
+                         are reachable",
+                        c.name
+                    ),
+                ))
+            }
+            (_, None) => Some((
+                Severity::Warning,
+                format!(
+                    "cluster {} has no leader: fewer than a majority of its peers are reachable",
+                    c.name
+                ),
+            )),
+            _ => None,
+        });
+        let Some((severity, text)) = alarm else {
+            self.cluster_since = None;
+            return None;
+        };
+        let since = *self.cluster_since.get_or_insert(s.time);
         Some(Alarm {
             severity,
             text,
