@@ -39,12 +39,7 @@ pub async fn leader_apply(
     text: String,
     timeout: Duration,
 ) -> Result<Applied, ApplyError> {
-    if text.len() > MAX_DOCUMENT {
-        return Err(ApplyError::TooLarge {
-            len: text.len(),
-            max: MAX_DOCUMENT,
-        });
-    }
+    check_size(&text)?;
     let me = raft.metrics().borrow().id;
     let timeout = timeout.min(MAX_TIMEOUT);
     let start = Instant::now();
@@ -138,12 +133,7 @@ pub async fn apply_anywhere(
     text: String,
     timeout: Duration,
 ) -> Result<Applied, ApplyError> {
-    if text.len() > MAX_DOCUMENT {
-        return Err(ApplyError::TooLarge {
-            len: text.len(),
-            max: MAX_DOCUMENT,
-        });
-    }
+    check_size(&text)?;
     let timeout = timeout.min(MAX_TIMEOUT);
     let start = Instant::now();
     let deadline = start + timeout;
@@ -182,4 +172,16 @@ pub async fn apply_anywhere(
             return Err(ApplyError::Shutdown);
         }
     }
+}
+
+/// Documents above `MAX_DOCUMENT` are refused before they reach the log (a log entry must fit
+/// one peer-protocol frame).
+fn check_size(text: &str) -> Result<(), ApplyError> {
+    if text.len() > MAX_DOCUMENT {
+        return Err(ApplyError::TooLarge {
+            len: text.len(),
+            max: MAX_DOCUMENT,
+        });
+    }
+    Ok(())
 }
