@@ -270,7 +270,14 @@ fn fake_status(now: u64) -> String {
         r#"{{"system":"lab-e1","role":"edge","version":"0.1.0","time":{now},
         "zones":[{{"name":"LocalZone","type":"local","detail":"domains example.com"}}],
         "links":[],"registrations":[],"media":null,"h323":null,"alarms":[],
-        "admin":{{"auth_failures":0,"rate_limited":0}}}}"#
+        "admin":{{"auth_failures":0,"rate_limited":0}},
+        "cluster":{{"name":"expe.example.com","node_id":2,"role":"follower","leader":1,"term":3,
+          "last_log_index":9,"applied_index":9,"document_index":8,
+          "document_hash":"3f1c0a9b7d6e5f4a3f1c0a9b7d6e5f4a3f1c0a9b7d6e5f4a3f1c0a9b7d6e5f4a",
+          "peers":[{{"node_id":1,"addr":"192.0.2.31:4372","is_self":false,"matched_index":null,
+            "last_contact":{{"secs":0,"nanos":120000000}}}},
+            {{"node_id":2,"addr":"192.0.2.32:4372","is_self":true,"matched_index":null,"last_contact":null}}],
+          "refused_connections":4,"since_quorum_ack":null}}}}"#
     )
 }
 
@@ -382,6 +389,16 @@ fn a_linked_call_opens_its_message_ladder_with_a_column_per_peer() {
         "{d}"
     );
     assert!(d.contains(">edge (E)<"), "{d}");
+    // a cluster peer: its view of the cluster, the leader marked
+    assert!(
+        !d.contains(r#"id="cluster-panel" hidden"#)
+            && d.contains(">expe.example.com<")
+            && d.contains(">2 (follower)<")
+            && d.contains(">3f1c0a9b7d6e5f4a at 8<")
+            && d.contains(r#"1 <span class="pill ok">leader</span>"#)
+            && d.contains("0.1 s ago"),
+        "the cluster panel: {d}"
+    );
     screenshot(
         &format!("http://{}/#call=c2", fake.addr),
         "status-page-ladder.png",
