@@ -82,6 +82,21 @@ fn reload_applies_a_new_dial_plan_under_calls_and_refuses_a_bad_file() {
         regs.contains("bob@example.com"),
         "bob's registration stayed: {regs}"
     );
+    // a cluster document for a node that is no cluster's peer: refused, with what to do
+    let doc = node.dir.path().join("shared.toml");
+    std::fs::write(&doc, carol_rule(partner_port)).expect("write");
+    let out = Command::new(env_bin())
+        .args(["config", "apply", "--admin"])
+        .arg(format!("127.0.0.1:{}", node.admin_port))
+        .arg(&doc)
+        .output()
+        .expect("causeway config apply");
+    assert_eq!(out.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        why.contains("not a cluster peer") && why.contains("causeway reload"),
+        "{why}"
+    );
 }
 
 /// A new rule by `causeway reload`, a bad file refused, the old file back by SIGHUP.
