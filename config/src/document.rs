@@ -7,7 +7,7 @@
 //!
 //! Text in, text or `Config` out: no I/O, no knowledge of how the document travels.
 
-use crate::load::{position_of, ConfigError};
+use crate::load::{line_col, position_of, ConfigError};
 use crate::Config;
 use toml_edit::{DocumentMut, Item};
 
@@ -142,13 +142,6 @@ pub fn merge(
             e
         }
     })
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 #[cfg(test)]

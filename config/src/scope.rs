@@ -7,7 +7,7 @@
 //! and locate timeouts, limits, registration allow/deny). Peer-local, applied at the next
 //! start: `[system]` name and role, `[sip]` (listeners, certificates, timers, limits),
 //! `[admin]`, `[log]`, `[media]`, `[protection]`, `[interworking]`, `[cluster]`, the rest of `[h323]`
-//! (listeners and ports), and traversal-server zones (each is a listener) and the H.323 flows
+//! (listeners, ports, call timers), and traversal-server zones (each is a listener) and the H.323 flows
 //! of traversal zones.
 //!
 //! Compares what the operator wrote (the parsed, validated values), nothing derived.
@@ -39,7 +39,7 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
             .map(|(name, _)| *name),
     );
     if !same(&h323_local(old), &h323_local(new)) {
-        changed.push("[h323] listeners and ports");
+        changed.push("[h323] (besides the gatekeeper policy)");
     }
     if !same(&listening_zones(old), &listening_zones(new)) {
         changed.push("traversal-server zones");
@@ -148,8 +148,27 @@ max_registrations = 10
                 "[system] name",
                 "[sip]",
                 "[log]",
-                "[h323] listeners and ports"
+                "[h323] (besides the gatekeeper policy)"
             ]
+        );
+    }
+
+    /// `h323_local` and the document's `SHARED_H323_KEYS` name the same policy keys.
+    #[test]
+    fn the_h323_policy_keys_a_reload_applies_are_the_documents() {
+        let old = parse("");
+        let value = |k: &str| match k {
+            "registration_allow" | "registration_deny" => "[\"^x\"]",
+            _ => "7",
+        };
+        for k in crate::document::SHARED_H323_KEYS {
+            let new = parse(&format!("[h323]\n{k} = {}\n", value(k)));
+            assert_eq!(restart_needed(&old, &new), Vec::<&str>::new(), "{k}");
+        }
+        let new = parse("[h323]\nsetup_timeout = 7\n");
+        assert_eq!(
+            restart_needed(&old, &new),
+            ["[h323] (besides the gatekeeper policy)"]
         );
     }
 

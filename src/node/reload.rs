@@ -55,22 +55,42 @@ pub(super) struct Reloader {
 }
 
 impl Reloader {
-    /// Re-reads and applies the file; the answer for the operator.
+    /// Re-reads and applies the file (with the cluster document in force, on a peer); the
+    /// answer for the operator.
     pub async fn reload(&mut self) -> Result<String, String> {
-        let Some(path) = self.path.clone() else {
-            return Err(
-                "the node runs on the embedded default configuration: there is no file \
-                        to re-read (start it with --config FILE)\n"
-                    .into(),
-            );
-        };
-        let new = self.read(&path, self.document.as_ref())?;
+        self.take(self.document.clone()).await
+    }
+
+    /// Applies a committed cluster document (this peer's file with its tables).
+    pub async fn apply_document(&mut self, name: String, text: String) -> Result<String, String> {
+        self.take(Some((name, text))).await
+    }
+
+    /// Whether a cluster document, with this peer's file, makes a valid configuration.
+    pub fn check_document(&self, name: &str, text: &str) -> Result<(), String> {
+        let document = (name.to_string(), text.to_string());
+        self.read(&self.file()?, Some(&document)).map(|_| ())
+    }
+
+    /// Reads the file with `document` and applies the result; `document` is in force after.
+    async fn take(&mut self, document: Option<(String, String)>) -> Result<String, String> {
+        let path = self.file()?;
+        let new = self.read(&path, document.as_ref())?;
         let answer = self
             .apply(&new)
             .await
             .map_err(|e| format!("error: {}: {e:#}\n", path.display()))?;
         self.current = new;
+        self.document = document;
         Ok(answer)
+    }
+
+    fn file(&self) -> Result<PathBuf, String> {
+        self.path.clone().ok_or_else(|| {
+            "the node runs on the embedded default configuration: there is no file to re-read \
+             (start it with --config FILE)\n"
+                .to_string()
+        })
     }
 
     /// The node's configuration from its file and, on a cluster peer, `document`.
@@ -87,32 +107,6 @@ impl Reloader {
             None => Config::parse(&name, &text),
         }
         .map_err(|e| format!("error: {e}\n"))
-    }
-
-    /// Whether a cluster document, with this peer's file, makes a valid configuration.
-    pub fn check_document(&self, name: &str, text: &str) -> Result<(), String> {
-        match &self.path {
-            Some(path) => self
-                .read(path, Some(&(name.to_string(), text.to_string())))
-                .map(|_| ()),
-            None => Err("the node runs on the embedded default configuration\n".into()),
-        }
-    }
-
-    /// Applies a committed cluster document (this peer's file with its tables).
-    pub async fn apply_document(&mut self, name: String, text: String) -> Result<String, String> {
-        let Some(path) = self.path.clone() else {
-            return Err("the node runs on the embedded default configuration\n".into());
-        };
-        let document = Some((name, text));
-        let new = self.read(&path, document.as_ref())?;
-        let answer = self
-            .apply(&new)
-            .await
-            .map_err(|e| format!("error: {}: {e:#}\n", path.display()))?;
-        self.current = new;
-        self.document = document;
-        Ok(answer)
     }
 
     async fn apply(&mut self, new: &Config) -> anyhow::Result<String> {
