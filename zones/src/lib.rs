@@ -10,13 +10,15 @@
 //! Modules: `alias` (the dialled alias and its text), `pattern` (exact/prefix/suffix/regex
 //! matching and rewriting), `rule` (one transform or search rule deciding on one request),
 //! `route` (request and answer types), `router` (ordering, grouping, stop/continue), `shared`
-//! (the alias table the SIP registrar and the H.323 gatekeeper share).
+//! (the alias table the SIP registrar and the H.323 gatekeeper share), `peers` (the aliases
+//! registered on the other peers of the node's cluster, and how to reach those peers).
 
 mod alias;
 mod pattern;
 mod route;
 mod router;
 mod rule;
+pub mod peers;
 pub mod shared;
 
 pub use alias::Alias;
@@ -24,4 +26,5 @@ pub use causeway_config::LOCAL_ZONE;
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
+pub use peers::{Holder, PeerAliases, PeerInfo};
 pub use shared::{Owner, SharedAliases};

@@ -10,6 +10,7 @@
 use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
+use super::cluster::ClusterPeers;
 use super::interworking::Interworking;
 use super::io::{
     ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,
@@ -111,6 +112,7 @@ pub struct Core {
     pub(super) shared_aliases: Option<SharedAliases>,
     /// The node's SIP <-> H.323 gateway: where `LocalZone` aliases of H.323 endpoints go.
     pub(super) interworking: Option<Interworking>,
+    pub(super) cluster: Option<ClusterPeers>,
     /// Established anchored calls, for ending them when their media dies
     pub(super) teardowns: HashMap<String, Teardown>,
     /// Contexts holding a target until the relay has bound its ports, by Call-ID.
@@ -170,6 +172,7 @@ impl Core {
             media: None,
             shared_aliases: None,
             interworking: None,
+            cluster: None,
             teardowns: HashMap::new(),
             parked: HashMap::new(),
             registrar: Registrar::new(settings.registrar.clone()),
@@ -238,6 +241,12 @@ impl Core {
     /// Shares the alias table with the H.323 gatekeeper (see `causeway_zones::shared`).
     pub fn set_shared_aliases(&mut self, shared: SharedAliases) {
         self.shared_aliases = Some(shared);
+    }
+
+    /// The other peers of the node's cluster: local-zone aliases registered on them are
+    /// routed to them, and H.323 aliases they hold cannot be registered here.
+    pub fn set_cluster(&mut self, cluster: Option<ClusterPeers>) {
+        self.cluster = cluster;
     }
 
     /// The node's SIP <-> H.323 interworking gateway (its SIP UDP address and the configured
@@ -400,6 +409,7 @@ impl Core {
             shared_aliases: self.shared_aliases.as_ref(),
             flows: &self.flows,
             interworking: self.interworking.as_ref(),
+            cluster: self.cluster.as_ref(),
         };
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),

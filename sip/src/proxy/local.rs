@@ -199,7 +199,7 @@ impl Core {
             },
             now,
             self.clock.wall(now),
-            self.shared_aliases.as_ref(),
+            (self.shared_aliases.as_ref(), self.cluster.as_ref()),
         );
         if status == 200 {
             self.arm_purge();

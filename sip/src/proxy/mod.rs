@@ -10,7 +10,8 @@
 //! - `core`: the tables and the dispatch of inputs;
 //! - `plan` (16.3-16.5, pure: a request and the tables in, a `RoutePlan` out) and `targets`
 //!   (16.5 for what the zones router answers), with `interworking` (local aliases of H.323
-//!   endpoints to the node's SIP <-> H.323 gateway);
+//!   endpoints to the node's SIP <-> H.323 gateway) and `cluster` (aliases registered on
+//!   the other peers of the node's cluster, to those peers);
 //! - `forward` (16.6, 16.10, 16.11: branches, CANCEL, stateless ACK);
 //! - `response` (16.7: responses, the best one, the final answer);
 //! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
@@ -25,6 +26,7 @@
 //! run transaction timers by hand (that is `transaction`).
 
 mod anchoring;
+mod cluster;
 mod core;
 mod counters;
 mod flows;
@@ -49,6 +51,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use cluster::ClusterPeers;
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};

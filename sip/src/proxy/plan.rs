@@ -8,6 +8,7 @@
 //! itself, Max-Forwards (16.3 item 3), loops (16.3 item 4), and last the targets (16.5: the
 //! next Route, a Request-URI outside our responsibility, or the zones router).
 
+use super::cluster::ClusterPeers;
 use super::flows::{same_flow, FlowTokens};
 use super::hop::{hop_for_uri, HopError, NextHop};
 use super::identity::Identity;
@@ -33,6 +34,8 @@ pub(super) struct Tables<'a> {
     pub flows: &'a FlowTokens,
     /// The node's SIP <-> H.323 gateway, when it runs one.
     pub interworking: Option<&'a Interworking>,
+    /// The other peers of the node's cluster, when it is in one.
+    pub cluster: Option<&'a ClusterPeers>,
 }
 
 /// What to do with a request.
@@ -242,7 +245,8 @@ fn next_targets(
         source_zone: &source_zone,
         source_registered,
     });
-    router_targets(&answer, (&alias, ruri), flow.remote, t, now)
+    let from_peer = t.cluster.is_some_and(|c| c.came_from_peer(msg));
+    router_targets(&answer, (&alias, ruri), (flow.remote, from_peer), t, now)
 }
 
 /// Loose routing: the next hop from the Route, Request-URI unchanged (16.6 item 6 for a strict

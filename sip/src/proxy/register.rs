@@ -15,6 +15,7 @@ use crate::registrar::{
     Registrar,
 };
 use causeway_config::Transport;
+use super::cluster::ClusterPeers;
 use causeway_zones::{Owner, Protocol, SharedAliases};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
@@ -84,7 +85,7 @@ pub(super) fn handle(
     auth: Option<Auth<'_>>,
     now: Instant,
     wall: SystemTime,
-    shared: Option<&SharedAliases>,
+    (shared, peers): (Option<&SharedAliases>, Option<&ClusterPeers>),
 ) -> RegisterOutcome {
     let (user, aor) = match address_of_record(msg, domains) {
         Ok(a) => a,
@@ -105,6 +106,12 @@ pub(super) fn handle(
         return RegisterOutcome::new(
             403,
             format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id),
+        );
+    }
+    if let Some(peer) = peers.and_then(|p| p.h323_holder(&aor)) {
+        return RegisterOutcome::new(
+            403,
+            format!("Forbidden ({aor} is registered by an H.323 endpoint on cluster peer {peer})"),
         );
     }
     let path: Vec<String> = msg

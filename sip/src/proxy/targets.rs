@@ -2,7 +2,8 @@
 //! hops to try (a local-zone alias its registered contacts, a traversal zone its live link, a
 //! neighbor zone its peer, a DNS zone RFC 3263 on the Request-URI), in the router's order,
 //! then the interworking gateway for local-zone aliases only H.323 endpoints registered
-//! (`interworking`); no target at all is a 404 that says why.
+//! (`interworking`), then the cluster peers holding local-zone aliases registered nowhere here
+//! (`cluster`); no target at all is a 404 that says why.
 //!
 //! Pure: reads the tables, returns targets or the refusal.
 
@@ -34,7 +35,7 @@ pub(super) struct ZoneTargets {
 pub(super) fn router_targets(
     route: &Route,
     (alias, ruri): (&Alias, &Uri),
-    source: SocketAddr,
+    (source, from_peer): (SocketAddr, bool),
     t: &mut Tables,
     now: Instant,
 ) -> Result<ZoneTargets, (u16, String)> {
@@ -50,6 +51,8 @@ pub(super) fn router_targets(
     // local-zone aliases only H.323 endpoints hold: to the gateway, after every SIP target
     let mut interworked: Vec<Target> = Vec::new();
     let mut h323: Option<(Alias, Owner)> = None;
+    // local-zone aliases held on another peer of the cluster: to that peer, after the rest
+    let mut clustered: Vec<Target> = Vec::new();
     let hop_cap = Some(t.router.hop_limit());
     for target in &route.targets {
         // the Request-URI changes only when a rule rewrote the alias
@@ -62,7 +65,11 @@ pub(super) fn router_targets(
                 // the shared table gives an alias to one protocol only: an H.323 holder means
                 // no SIP registration
                 if found.targets.len() == before {
-                    interworked.extend(h323_target(&iw, &target.alias, t, now, &mut h323));
+                    if h323_owner(t.shared_aliases, &target.alias, now).is_some() {
+                        interworked.extend(h323_target(&iw, &target.alias, t, now, &mut h323));
+                    } else if let Some(c) = t.cluster.filter(|_| !from_peer) {
+                        clustered.extend(c.targets(&target.alias));
+                    }
                 }
             }
             ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
@@ -100,6 +107,7 @@ pub(super) fn router_targets(
         }
     }
     found.targets.extend(interworked);
+    found.targets.extend(clustered);
     if found.targets.is_empty() {
         let h323 =
             h323.or_else(|| Some((alias.clone(), h323_owner(t.shared_aliases, alias, now)?)));

@@ -3,6 +3,7 @@
 
 use super::{plan, Forwarding, RoutePlan, Tables};
 use crate::message::{Message, Method};
+use crate::proxy::cluster::ClusterPeers;
 use crate::proxy::flows::FlowTokens;
 use crate::proxy::identity::{Identity, NetEnv};
 use crate::proxy::io::{ConnId, Flow};
@@ -43,6 +44,7 @@ struct Node {
     router: Router,
     registrar: Registrar,
     flows: FlowTokens,
+    cluster: Option<ClusterPeers>,
     now: Instant,
 }
 
@@ -77,6 +79,7 @@ impl Node {
                 flow_timer_stream: 120,
             }),
             flows: FlowTokens::new([7; 32]),
+            cluster: None,
             now: Instant::now(),
         }
     }
@@ -91,6 +94,7 @@ impl Node {
             shared_aliases: None,
             flows: &self.flows,
             interworking: None,
+            cluster: self.cluster.as_ref(),
         };
         plan(&msg, &flow, &mut t, self.now)
     }
@@ -175,6 +179,56 @@ fn rfc3261_16_5_a_registered_aor_goes_to_its_contact() {
 fn rfc3261_16_5_an_unregistered_user_of_our_domain_is_404_saying_so() {
     let mut n = Node::new();
     match n.plan_uac(&request("INVITE sip:carol@example.com", "")) {
+        RoutePlan::Reject(404, reason) => assert!(reason.contains("is not registered"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Peer 2 of the cluster (SIP on 127.0.0.1:5070 UDP and 5071 TLS) holds `user@example.com`.
+fn cluster_holding(user: &str) -> ClusterPeers {
+    let aliases = causeway_zones::PeerAliases::default();
+    let info = causeway_zones::PeerInfo {
+        sip: vec![
+            (Transport::Udp, addr("127.0.0.1:5070")),
+            (Transport::Tls, addr("127.0.0.1:5071")),
+        ],
+        ..Default::default()
+    };
+    aliases.reset(2, info.clone());
+    let key = format!("{user}@example.com");
+    aliases.update(2, info, &[(key, Some(causeway_zones::Protocol::Sip))]);
+    ClusterPeers {
+        aliases,
+        prefer: vec![Transport::Tls, Transport::Udp],
+    }
+}
+
+#[test]
+fn an_alias_registered_on_another_peer_goes_to_that_peer_after_local_contacts() {
+    let mut n = Node::new();
+    n.cluster = Some(cluster_holding("bob"));
+    let f = forwarding(n.plan_uac(&request("INVITE sip:bob@example.com", "")));
+    assert!(f.local_zone);
+    assert_eq!(f.targets.len(), 1);
+    assert_eq!(f.targets[0].hop.addr, addr("127.0.0.1:5071"));
+    assert_eq!(f.targets[0].hop.kind, Transport::Tls);
+    assert_eq!(f.targets[0].ruri.as_deref(), Some("sip:bob@example.com"));
+
+    // registered here as well: the local contact only (a peer is asked only for aliases
+    // registered nowhere here)
+    n.register("bob", "sip:bob@127.0.0.1:6002");
+    let f = forwarding(n.plan_uac(&request("INVITE sip:bob@example.com", "")));
+    let hops: Vec<SocketAddr> = f.targets.iter().map(|t| t.hop.addr).collect();
+    assert_eq!(hops, [addr("127.0.0.1:6002")]);
+}
+
+#[test]
+fn a_request_a_peer_forwarded_is_not_sent_to_a_peer_again() {
+    let mut n = Node::new();
+    n.cluster = Some(cluster_holding("bob"));
+    let from_peer = request("INVITE sip:bob@example.com", "")
+        .replace(&format!("Via: SIP/2.0/UDP {UAC}"), "Via: SIP/2.0/UDP 127.0.0.1:5070");
+    match n.plan(&from_peer, udp("127.0.0.1:5070")) {
         RoutePlan::Reject(404, reason) => assert!(reason.contains("is not registered"), "{reason}"),
         other => panic!("{other:?}"),
     }
