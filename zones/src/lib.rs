@@ -15,16 +15,16 @@
 
 mod alias;
 mod pattern;
+pub mod peers;
 mod route;
 mod router;
 mod rule;
-pub mod peers;
 pub mod shared;
 
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
+pub use peers::{Holder, PeerAliases, PeerInfo};
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
-pub use peers::{Holder, PeerAliases, PeerInfo};
 pub use shared::{Owner, SharedAliases};

@@ -129,6 +129,11 @@ impl PeerAliases {
         })
     }
 
+    /// Is `addr` a live peer's gatekeeper (RAS)?
+    pub fn is_peer_ras(&self, addr: SocketAddr) -> bool {
+        self.with(|m| m.peers.values().any(|p| p.ras == Some(addr)))
+    }
+
     /// The live peers with their info and how many aliases each holds.
     pub fn peers(&self) -> Vec<(u64, PeerInfo, usize)> {
         self.with(|m| {
@@ -191,7 +196,11 @@ mod tests {
             ],
         );
         t.reset(3, info(5063));
-        t.update(3, info(5063), &[("bob@example.com".into(), Some(Protocol::Sip))]);
+        t.update(
+            3,
+            info(5063),
+            &[("bob@example.com".into(), Some(Protocol::Sip))],
+        );
         let bob: Vec<u64> = t
             .holders("sip:Bob@Example.com")
             .iter()
@@ -204,7 +213,11 @@ mod tests {
 
         // a removal, and a re-add of the same alias does not count twice
         t.update(2, info(5062), &[("2001".into(), None)]);
-        t.update(2, info(5062), &[("bob@example.com".into(), Some(Protocol::Sip))]);
+        t.update(
+            2,
+            info(5062),
+            &[("bob@example.com".into(), Some(Protocol::Sip))],
+        );
         assert!(t.holders("2001").is_empty());
         let counts: Vec<(u64, usize)> = t.peers().iter().map(|(id, _, n)| (*id, *n)).collect();
         assert_eq!(counts, [(2, 1), (3, 1)]);

@@ -82,6 +82,17 @@ impl SharedAliases {
         });
     }
 
+    /// Every live alias (its key) with the protocol that holds it: what this node publishes
+    /// to the other peers of its cluster.
+    pub fn live(&self, now: Instant) -> Vec<(String, Protocol)> {
+        self.with(|m| {
+            m.iter()
+                .filter(|(_, o)| o.until.is_none_or(|t| t > now))
+                .map(|(k, o)| (k.clone(), o.protocol))
+                .collect()
+        })
+    }
+
     /// The live owner of `alias`.
     pub fn owner(&self, alias: &str, now: Instant) -> Option<Owner> {
         let k = key(alias);

@@ -67,12 +67,16 @@ impl Gatekeeper {
     pub(super) fn on_lrq(&mut self, m: &LocationRequest, d: Datagram<'_>, out: &mut Vec<Output>) {
         let n = m.request_seq_num.0;
         let reply = super::answer_to(asn::socket_addr(&m.reply_address), d.from);
-        let Some(zone) = self
+        let neighbor = self
             .neighbors
             .iter()
             .find(|(_, a)| a.ip() == d.from.ip())
-            .map(|(z, _)| z.clone())
-        else {
+            .map(|(z, _)| z.clone());
+        let peer = || {
+            self.from_peer(d.from)
+                .then(|| super::cluster::CLUSTER_ZONE.to_string())
+        };
+        let Some(zone) = neighbor.or_else(peer) else {
             self.reject("LRQ", "requestDenied (not a neighbor)", d.from, out);
             let msg = build::lrj(n, LocationRejectReason::requestDenied(()));
             self.send(reply, &msg, out);
@@ -156,7 +160,13 @@ impl Gatekeeper {
         let mut steps = Vec::new();
         for t in &route.targets {
             match t.kind {
-                ZoneKind::Local => steps.push(self.local_step(t.alias.to_string(), now)),
+                ZoneKind::Local => {
+                    let target = AliasText {
+                        kind: alias.kind,
+                        text: t.alias.to_string(),
+                    };
+                    steps.push(self.local_step(&target, now))
+                }
                 ZoneKind::Neighbor => {
                     let peer = self
                         .neighbors
@@ -190,19 +200,25 @@ impl Gatekeeper {
             }
         }
         if as_dialled {
-            steps.push(self.local_step(alias.text.clone(), now));
+            steps.push(self.local_step(alias, now));
         }
         steps
     }
 
-    /// A local-zone target: a registration, or nobody, or a SIP UA (the shared alias table).
-    fn local_step(&self, text: String, now: Instant) -> Step {
-        if let Some(ep) = self.table.by_alias(&text) {
-            return Step::Local(ep.id.clone(), text);
+    /// A local-zone target: a registration, a SIP UA (the shared alias table), another
+    /// cluster peer's registration, or nobody.
+    fn local_step(&self, alias: &AliasText, now: Instant) -> Step {
+        if let Some(ep) = self.table.by_alias(&alias.text) {
+            return Step::Local(ep.id.clone(), alias.text.clone());
         }
-        match self.shared.as_ref().and_then(|sh| sh.owner(&text, now)) {
+        match self
+            .shared
+            .as_ref()
+            .and_then(|sh| sh.owner(&alias.text, now))
+        {
             Some(o) if o.protocol == Protocol::Sip => Step::SipOnly(o.id),
-            _ => Step::LocalMissing,
+            Some(_) => Step::LocalMissing,
+            None => self.peer_step(alias).unwrap_or(Step::LocalMissing),
         }
     }
 

@@ -18,7 +18,8 @@
 //! - `admission`: ARQ/DRQ/BRQ and the admitted calls.
 //! - `location`: LRQ from neighbors, LCF/LRJ to our LRQs, the plan of a dialled alias and
 //!   [`Gatekeeper::resolve`] for the call-signaling relay; `interworking`: when a call goes
-//!   to the node's SIP <-> H.323 gateway instead.
+//!   to the node's SIP <-> H.323 gateway instead; `cluster`: aliases registered on the other
+//!   peers of the node's cluster, located there with LRQ.
 //! - [`build`]: the messages the gatekeeper sends; [`table`]: the registration table.
 //!
 //! This file holds the [`Gatekeeper`] value, its configuration, inputs and outputs, the
@@ -36,6 +37,7 @@
 
 mod admission;
 pub mod build;
+mod cluster;
 mod discovery;
 mod interworking;
 mod location;
@@ -217,6 +219,8 @@ pub struct Gatekeeper {
     traversal: Vec<String>,
     /// The node's SIP <-> H.323 gateway (call-signaling address) and `[interworking] mode`.
     interworking: Option<(SocketAddr, causeway_config::InterworkingMode)>,
+    /// The other peers of the node's cluster and what they hold.
+    peers: Option<causeway_zones::PeerAliases>,
 }
 
 impl Gatekeeper {
@@ -239,6 +243,7 @@ impl Gatekeeper {
             shared: None,
             traversal: Vec::new(),
             interworking: None,
+            peers: None,
         }
     }
 

@@ -306,8 +306,8 @@ impl Gatekeeper {
             .map(|e| e.id.clone())
     }
 
-    /// Aliases held by another H.323 endpoint than `previous`, or by a SIP UA (the shared
-    /// alias table).
+    /// Aliases held by another H.323 endpoint than `previous`, by a SIP UA (the shared alias
+    /// table), or on another cluster peer.
     fn alias_conflicts(
         &self,
         aliases: &[AliasText],
@@ -323,6 +323,11 @@ impl Gatekeeper {
                 if sip && !conflicts.contains(a) {
                     conflicts.push(a.clone());
                 }
+            }
+        }
+        for a in self.held_by_peers(aliases) {
+            if !conflicts.contains(&a) {
+                conflicts.push(a);
             }
         }
         conflicts

@@ -92,7 +92,11 @@ mod tests {
             ..Default::default()
         };
         aliases.reset(2, info(5070, true));
-        aliases.update(2, info(5070, true), &[("bob@example.com".into(), Some(Protocol::Sip))]);
+        aliases.update(
+            2,
+            info(5070, true),
+            &[("bob@example.com".into(), Some(Protocol::Sip))],
+        );
         aliases.reset(3, info(5080, false));
         aliases.update(
             3,
@@ -121,7 +125,8 @@ mod tests {
     fn each_holder_is_a_target_over_the_best_transport_it_has() {
         let p = peers();
         let t = p.targets(&Alias::parse("bob@example.com"));
-        let hops: Vec<(Transport, u16)> = t.iter().map(|t| (t.hop.kind, t.hop.addr.port())).collect();
+        let hops: Vec<(Transport, u16)> =
+            t.iter().map(|t| (t.hop.kind, t.hop.addr.port())).collect();
         assert_eq!(hops, [(Transport::Tls, 5071), (Transport::Udp, 5080)]);
         assert_eq!(t[0].ruri.as_deref(), Some("sip:bob@example.com"));
         assert!(p.targets(&Alias::parse("carol@example.com")).is_empty());

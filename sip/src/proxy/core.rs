@@ -7,10 +7,10 @@
 //! Must not touch sockets, clocks or the global RNG: time comes with every input, randomness
 //! from the generator the core was built with.
 
+use super::cluster::ClusterPeers;
 use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
-use super::cluster::ClusterPeers;
 use super::interworking::Interworking;
 use super::io::{
     ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Transmit,

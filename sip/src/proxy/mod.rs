@@ -51,8 +51,8 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use cluster::ClusterPeers;
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
+pub use cluster::ClusterPeers;
 pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};

@@ -5,6 +5,7 @@
 //! Owns the mapping between the message and the sans-IO `registrar` and `auth` modules; it sends
 //! nothing itself (the core wraps the outcome in a server transaction).
 
+use super::cluster::ClusterPeers;
 use super::core::AuthSettings;
 use super::io::{ConnId, Flow};
 use super::nat;
@@ -15,7 +16,6 @@ use crate::registrar::{
     Registrar,
 };
 use causeway_config::Transport;
-use super::cluster::ClusterPeers;
 use causeway_zones::{Owner, Protocol, SharedAliases};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};

@@ -6,6 +6,7 @@
 //! the tests of the dispatch itself (malformed datagrams, XRS).
 
 mod admission;
+mod cluster;
 mod discovery;
 mod interworking;
 mod location;

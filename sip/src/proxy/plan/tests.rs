@@ -226,8 +226,10 @@ fn an_alias_registered_on_another_peer_goes_to_that_peer_after_local_contacts() 
 fn a_request_a_peer_forwarded_is_not_sent_to_a_peer_again() {
     let mut n = Node::new();
     n.cluster = Some(cluster_holding("bob"));
-    let from_peer = request("INVITE sip:bob@example.com", "")
-        .replace(&format!("Via: SIP/2.0/UDP {UAC}"), "Via: SIP/2.0/UDP 127.0.0.1:5070");
+    let from_peer = request("INVITE sip:bob@example.com", "").replace(
+        &format!("Via: SIP/2.0/UDP {UAC}"),
+        "Via: SIP/2.0/UDP 127.0.0.1:5070",
+    );
     match n.plan(&from_peer, udp("127.0.0.1:5070")) {
         RoutePlan::Reject(404, reason) => assert!(reason.contains("is not registered"), "{reason}"),
         other => panic!("{other:?}"),

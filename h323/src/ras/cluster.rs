@@ -1,0 +1,61 @@
+//! The gatekeeper in a cluster: an alias registered on no endpoint here but on another peer
+//! (`causeway_zones::PeerAliases`, what the peers publish) is located there as a neighbor
+//! zone is, with an LRQ to that peer's RAS address (the port tables' peer-to-peer 1719); the
+//! peer answers from its own registrations only, so a call goes at most one peer further. An
+//! alias a SIP UA holds on another peer is interworked here and reaches that peer over SIP.
+//! LRQs from a peer are answered like a neighbor's. An RRQ for an alias another peer's
+//! endpoint or UA holds is refused (duplicateAlias) until that peer drops it.
+//!
+//! Must not touch: registrations, sockets, the call-signaling relay.
+
+use super::location::Step;
+use super::Gatekeeper;
+use crate::asn::{self, AliasText};
+use causeway_zones::{PeerAliases, Protocol};
+use std::net::SocketAddr;
+
+/// The zone name of LRQs to and from cluster peers (logs, status).
+pub const CLUSTER_ZONE: &str = "Cluster";
+
+impl Gatekeeper {
+    /// The other peers of the node's cluster.
+    pub fn with_cluster_peers(mut self, peers: PeerAliases) -> Gatekeeper {
+        self.peers = Some(peers);
+        self
+    }
+
+    /// The step for a local-zone alias nobody holds here: the first peer whose endpoint holds
+    /// it (LRQ), or the interworking gateway for a peer's SIP UA.
+    pub(super) fn peer_step(&self, alias: &AliasText) -> Option<Step> {
+        let holders = self.peers.as_ref()?.holders(&alias.text);
+        let h323 = holders
+            .iter()
+            .filter(|(h, _)| h.protocol == Protocol::H323)
+            .find_map(|(_, info)| info.ras);
+        if let Some(ras) = h323 {
+            let address = asn::alias_address_or_guess(alias.kind, &alias.text);
+            return Some(Step::Neighbor(CLUSTER_ZONE.to_string(), ras, address));
+        }
+        holders
+            .iter()
+            .any(|(h, _)| h.protocol == Protocol::Sip)
+            .then(|| Step::SipOnly(alias.text.clone()))
+    }
+
+    /// An LRQ from `from` is a cluster peer's.
+    pub(super) fn from_peer(&self, from: SocketAddr) -> bool {
+        self.peers.as_ref().is_some_and(|p| p.is_peer_ras(from))
+    }
+
+    /// The aliases of `aliases` that another peer holds.
+    pub(super) fn held_by_peers(&self, aliases: &[AliasText]) -> Vec<AliasText> {
+        let Some(peers) = &self.peers else {
+            return Vec::new();
+        };
+        aliases
+            .iter()
+            .filter(|a| !peers.holders(&a.text).is_empty())
+            .cloned()
+            .collect()
+    }
+}

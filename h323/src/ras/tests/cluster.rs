@@ -1,0 +1,130 @@
+//! Tests of the gatekeeper in a cluster (`ras::cluster`): aliases another peer publishes are
+//! located there with LRQ, that peer's LRQs are answered, and its aliases cannot be registered
+//! here.
+
+use super::*;
+use causeway_zones::{PeerAliases, PeerInfo};
+
+const PEER_RAS: &str = "198.51.100.2:1719";
+
+/// Peer 2 holds H.323 alias 2001 and SIP AOR bob@example.com.
+fn peers() -> PeerAliases {
+    let p = PeerAliases::default();
+    let info = PeerInfo {
+        ras: Some(sa(PEER_RAS)),
+        q931: Some(sa("198.51.100.2:1720")),
+        ..Default::default()
+    };
+    p.reset(2, info.clone());
+    p.update(
+        2,
+        info,
+        &[
+            ("2001".into(), Some(Protocol::H323)),
+            ("bob@example.com".into(), Some(Protocol::Sip)),
+        ],
+    );
+    p
+}
+
+fn resolve(gk: &mut Gatekeeper, call: u64, alias: AliasAddress, out: &mut Vec<Output>) -> Resolve {
+    let now = Instant::now();
+    let caller = sa("192.0.2.10:40000");
+    gk.resolve(call, &[alias], None, caller, false, sa(GK_RAS), now, out)
+}
+
+#[test]
+fn an_alias_on_another_peer_is_located_there_with_lrq() {
+    let mut gk = gatekeeper().with_cluster_peers(peers());
+    let mut out = Vec::new();
+    assert_eq!(
+        resolve(&mut gk, 1, e164("2001"), &mut out),
+        Resolve::Pending
+    );
+    let (sent, _) = split(std::mem::take(&mut out));
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa(PEER_RAS));
+    let RasMessage::locationRequest(q) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(q.destination_info, vec![e164("2001")]);
+    // registered nowhere in the cluster: not registered, no LRQ
+    assert_eq!(
+        resolve(&mut gk, 2, e164("2002"), &mut out),
+        Resolve::Failed(RouteFailure::NotRegistered)
+    );
+    assert!(out.is_empty());
+    // without the cluster, 2001 is simply not registered
+    let mut alone = gatekeeper();
+    assert_eq!(
+        resolve(&mut alone, 3, e164("2001"), &mut out),
+        Resolve::Failed(RouteFailure::NotRegistered)
+    );
+}
+
+#[test]
+fn a_sip_ua_on_another_peer_is_interworked_here() {
+    let mut gk = gatekeeper().with_cluster_peers(peers());
+    gk.set_interworking(Some((
+        sa("127.0.0.1:41000"),
+        causeway_config::InterworkingMode::Registered,
+    )));
+    let mut out = Vec::new();
+    match resolve(&mut gk, 1, h323id("bob@example.com"), &mut out) {
+        Resolve::Found(d) => {
+            assert_eq!(d.addr, sa("127.0.0.1:41000"), "the gateway: {d:?}");
+            assert_eq!(d.zone, crate::ras::interworking::INTERWORKING_ZONE);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_peers_lrq_is_answered_and_its_aliases_are_not_registered_here() {
+    let mut gk = gatekeeper().with_cluster_peers(peers());
+    let now = Instant::now();
+    register(&mut gk, "192.0.2.11:1719", vec![e164("1002")], now);
+    let lrq = RasMessage::locationRequest(LocationRequest::new(
+        RequestSeqNum(5),
+        None,
+        vec![e164("1002")],
+        None,
+        asn::transport_address(sa(PEER_RAS)),
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+    ));
+    let (sent, _) = exchange(&mut gk, PEER_RAS, &lrq, now);
+    assert!(matches!(one(sent).1, RasMessage::locationConfirm(_)));
+    // a stranger on another port of the peer's address is not the peer's gatekeeper
+    let (sent, _) = exchange(&mut gk, "198.51.100.2:5000", &lrq, now);
+    assert!(matches!(one(sent).1, RasMessage::locationReject(_)));
+
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.12:1719",
+        &rrq(1, "192.0.2.12:1719", vec![e164("2001")]),
+        now,
+    );
+    let RasMessage::registrationReject(r) = one(sent).1 else {
+        panic!("2001 is peer 2's")
+    };
+    assert!(matches!(
+        r.reject_reason,
+        RegistrationRejectReason::duplicateAlias(_)
+    ));
+}
