@@ -11,6 +11,7 @@
 use super::location::Step;
 use super::Gatekeeper;
 use crate::asn::{self, AliasText};
+use causeway_h323_asn1::h323_messages::AlternateGK;
 use causeway_zones::{PeerAliases, Protocol};
 use std::net::SocketAddr;
 
@@ -45,6 +46,28 @@ impl Gatekeeper {
     /// An LRQ from `from` is a cluster peer's.
     pub(super) fn from_peer(&self, from: SocketAddr) -> bool {
         self.peers.as_ref().is_some_and(|p| p.is_peer_ras(from))
+    }
+
+    /// The other live peers' gatekeepers as an RCF's alternateGatekeeper (H.225.0 7.8.1): by
+    /// peer id, the first the most preferred (priority 0 is the highest); the endpoint must
+    /// register with one before using it (needToRegister), as each peer keeps its own
+    /// registrations. `None` when there is no other peer.
+    pub(super) fn alternate_gatekeepers(&self) -> Option<Vec<AlternateGK>> {
+        let peers = self.peers.as_ref()?.peers();
+        let list: Vec<AlternateGK> = peers
+            .iter()
+            .filter_map(|(_, info, _)| info.ras)
+            .zip(0u8..=127)
+            .map(|(ras, priority)| {
+                AlternateGK::new(
+                    asn::transport_address(ras),
+                    Some(asn::gatekeeper_id(&self.cfg.gatekeeper_id)),
+                    true,
+                    priority,
+                )
+            })
+            .collect();
+        (!list.is_empty()).then_some(list)
     }
 
     /// The aliases of `aliases` that another peer holds.

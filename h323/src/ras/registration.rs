@@ -244,6 +244,9 @@ impl Gatekeeper {
             aliases: m.terminal_alias.clone(),
             ttl,
         });
+        if let RasMessage::registrationConfirm(c) = &mut msg {
+            c.alternate_gatekeeper = self.alternate_gatekeepers();
+        }
         if let (Some(_), RasMessage::registrationConfirm(c)) = (h46018, &mut msg) {
             let fs = h46018::feature_set();
             c.feature_set = Some(if h46019 {

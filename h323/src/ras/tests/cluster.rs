@@ -128,3 +128,35 @@ fn a_peers_lrq_is_answered_and_its_aliases_are_not_registered_here() {
         RegistrationRejectReason::duplicateAlias(_)
     ));
 }
+
+#[test]
+fn rcf_names_the_other_peers_as_alternate_gatekeepers() {
+    let mut gk = gatekeeper().with_cluster_peers(peers());
+    let now = Instant::now();
+    let (sent, _) = exchange(
+        &mut gk,
+        "192.0.2.11:1719",
+        &rrq(1, "192.0.2.11:1719", vec![e164("1002")]),
+        now,
+    );
+    let RasMessage::registrationConfirm(c) = one(sent).1 else {
+        panic!()
+    };
+    let alt = c.alternate_gatekeeper.expect("alternates");
+    assert_eq!(alt.len(), 1);
+    assert_eq!(asn::socket_addr(&alt[0].ras_address), Some(sa(PEER_RAS)));
+    assert!(alt[0].need_to_register);
+    assert_eq!(alt[0].priority, 0);
+    // alone: no alternates
+    let mut alone = gatekeeper();
+    let (sent, _) = exchange(
+        &mut alone,
+        "192.0.2.11:1719",
+        &rrq(1, "192.0.2.11:1719", vec![e164("1002")]),
+        now,
+    );
+    let RasMessage::registrationConfirm(c) = one(sent).1 else {
+        panic!()
+    };
+    assert!(c.alternate_gatekeeper.is_none());
+}
