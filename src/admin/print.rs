@@ -143,6 +143,7 @@ pub fn render(body: &str) -> Result<String, serde_json::Error> {
     }
     protection(&mut out, &v["protection"]);
     cluster(&mut out, &v["cluster"]);
+    directory(&mut out, &v["directory"]);
     Ok(out)
 }
 
@@ -415,6 +416,44 @@ fn cluster(out: &mut String, c: &Value) {
         "  refused connections {}\n",
         c["refused_connections"].as_u64().unwrap_or(0)
     ));
+}
+
+/// Who is registered on the other peers, their load, and the cluster totals.
+fn directory(out: &mut String, d: &Value) {
+    if !d.is_object() {
+        return;
+    }
+    let n = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    out.push_str(&format!(
+        "\nCluster totals: {} registrations, {} calls, {} free media sessions\n",
+        n(&d["total_registrations"]),
+        n(&d["total_calls"]),
+        n(&d["total_free_media"]),
+    ));
+    list(out, "Other peers (published)", &d["peers"], |p| {
+        let sip: Vec<String> = p["sip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        format!(
+            "  {:<3} {} registrations, {} calls, {} free media, SIP {}\n",
+            n(&p["node_id"]),
+            n(&p["registrations"]),
+            n(&p["calls"]),
+            n(&p["free_media"]),
+            sip.join(", ")
+        )
+    });
+    list(out, "Registered on other peers", &d["registrations"], |r| {
+        format!(
+            "  {:<40} {:<6} on peer {}\n",
+            text(&r["alias"]),
+            text(&r["protocol"]),
+            n(&r["node_id"])
+        )
+    });
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 //!
 //! Reads those parts, never changes them.
 
+mod directory;
+
 use causeway_media::relay::RelayStats;
 use causeway_sip::proxy::{WallClock, METHODS};
 use causeway_sip::transport::TransportStats;
 use causeway_traversal::{LinkStatus, LinkedProxy};
+pub use directory::{ClusterDirectory, PeerLoad, PeerRegistration};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -58,6 +61,8 @@ pub struct Status {
     pub protection: ProtectionStatus,
     /// This peer's view of its cluster, when `[cluster]` is configured.
     pub cluster: Option<causeway_cluster::ClusterStatus>,
+    /// Who is registered on the other peers of the cluster, and the cluster totals.
+    pub directory: Option<ClusterDirectory>,
 }
 
 /// The guard's view: its counters since start and the sources blocked now.

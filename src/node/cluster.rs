@@ -7,7 +7,7 @@
 //! reconfigure anything itself (that is `reload`'s).
 
 use anyhow::Context;
-use causeway_cluster::{Cluster, ClusterSettings, ClusterStatus, Tls};
+use causeway_cluster::{Cluster, ClusterSettings, ClusterStatus, DirectorySink, Tls};
 use causeway_config::{Config, TlsVerify};
 use causeway_sip::transport::{self, TlsMaterial};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,7 @@ pub(super) type View = Arc<Mutex<Option<ClusterStatus>>>;
 pub(super) async fn start(
     config: &Config,
     tls: Option<&TlsMaterial>,
+    directory: Option<Arc<dyn DirectorySink>>,
 ) -> anyhow::Result<Option<Cluster>> {
     let Some(c) = &config.cluster else {
         return Ok(None);
@@ -45,6 +46,7 @@ pub(super) async fn start(
         peers: c.peer_addrs(),
         data_dir: c.data_dir.clone(),
         tls: Some(Tls { server, client }),
+        directory,
     };
     let cluster = Cluster::start(settings).await.context("[cluster]")?;
     info!(

@@ -1,5 +1,5 @@
 //! The node's guard (`[protection]`): built from the configuration, with the peers of its
-//! zones exempt. The transports ask it about everything that arrives; the SIP driver passes it
+//! zones and of its cluster exempt. The transports ask it about everything that arrives; the SIP driver passes it
 //! what the core reports; the status publisher reads it.
 
 use causeway_config::Config;
@@ -21,6 +21,10 @@ pub(super) async fn build(config: &Config) -> SharedGuard {
             // whose name does not resolve now is limited like anyone
             Err(e) => warn!(peer, error = %e, "protection: zone peer not resolved; not exempt"),
         }
+    }
+    // the other peers of the cluster forward calls for their registrations here
+    for (_, addr) in config.cluster.iter().flat_map(|c| c.peer_addrs()) {
+        guard.exempt(addr.ip());
     }
     if config.protection.enabled {
         let p = &config.protection;

@@ -19,13 +19,14 @@ pub(super) struct Started {
     pub task: tokio::task::JoinHandle<()>,
     pub snapshot: causeway_h323::driver::StatusHandle,
     pub q931: SocketAddr,
+    pub ras: SocketAddr,
     pub control: tokio::sync::mpsc::UnboundedSender<driver::Control>,
 }
 
 /// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
 pub(super) async fn start(
     config: &Config,
-    shared: SharedAliases,
+    (shared, peers): (SharedAliases, Option<causeway_zones::PeerAliases>),
     endpoint_id_prefix: u32,
     (router, interworking): (
         causeway_zones::Router,
@@ -64,13 +65,15 @@ pub(super) async fn start(
     let ras_addr = bound.ras_addr()?;
     let q931_addr = bound.q931_addr()?;
     let neighbors = neighbors(config).await;
-    let gk = ras::Gatekeeper::new(
+    let mut gk = ras::Gatekeeper::new(
         gatekeeper_config(config, q931_addr, endpoint_id_prefix)?,
         router,
         neighbors,
-    )
-    .with_shared_aliases(shared)
-    .with_traversal_zones(
+    );
+    if let Some(peers) = peers {
+        gk = gk.with_cluster_peers(peers);
+    }
+    let gk = gk.with_shared_aliases(shared).with_traversal_zones(
         config
             .zones
             .iter()
@@ -136,6 +139,7 @@ pub(super) async fn start(
         task,
         snapshot,
         q931: q931_addr,
+        ras: ras_addr,
         control,
     })
 }

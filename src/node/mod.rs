@@ -5,6 +5,7 @@
 //! status on the way (`publish`).
 
 mod cluster;
+mod directory;
 mod guard;
 mod h323;
 mod interwork;
@@ -24,7 +25,7 @@ use causeway_media::Relay;
 use causeway_sip::driver::{self, Io};
 use causeway_sip::proxy::WallClock;
 use causeway_sip::transport;
-use causeway_zones::SharedAliases;
+use causeway_zones::{PeerAliases, SharedAliases};
 use publish::Publisher;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -46,7 +47,12 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     let guard = guard::build(&config).await;
     let reload_tls = tls.clone();
     // a peer of a cluster: the replicated document's engine on the node's certificate
-    let cluster = cluster::start(&config, tls.as_ref()).await?;
+    // and the other peers' registrations, as they publish them
+    let peer_aliases = config.cluster.as_ref().map(|_| PeerAliases::default());
+    let sink = peer_aliases
+        .clone()
+        .map(|p| Arc::new(directory::Sink(p)) as Arc<dyn causeway_cluster::DirectorySink>);
+    let cluster = cluster::start(&config, tls.as_ref(), sink).await?;
     let cluster_view = cluster::View::default();
     let zones = publish::Zones::default();
     let transport_config = sip::transport_config(&config, listeners, tls, guard.clone());
@@ -106,11 +112,21 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             .await
             .with_context(|| format!("admin.listen {}", config.admin.listen))?;
     }
-    let mut h323_side = None;
-    let (h323, h323_status, gateway) = if config.h323.enabled {
-        // one alias table for the SIP registrar and the gatekeeper
-        let shared = SharedAliases::default();
+    // one alias table for the SIP registrar and the gatekeeper, which a cluster peer also
+    // publishes to the other peers
+    let shared = SharedAliases::default();
+    if config.h323.enabled || peer_aliases.is_some() {
         core.set_shared_aliases(shared.clone());
+    }
+    if let Some(aliases) = &peer_aliases {
+        core.set_cluster(Some(causeway_sip::proxy::ClusterPeers {
+            aliases: aliases.clone(),
+            prefer: peer_transports(&bound),
+        }));
+    }
+    let mut h323_side = None;
+    let mut h323_addrs = None;
+    let (h323, h323_status, gateway) = if config.h323.enabled {
         let gw_sockets = interwork::bind(&config).await?;
         let mode = config.interworking.mode;
         let gw_csa = match &gw_sockets {
@@ -130,7 +146,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         let endpoint_id_prefix = rng.gen();
         let started = h323::start(
             &config,
-            shared,
+            (shared.clone(), peer_aliases.clone()),
             endpoint_id_prefix,
             (router, gw_csa),
             tap,
@@ -142,6 +158,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             Some(s) => Some(interwork::start(&config, s, &bound, started.q931)?),
             None => None,
         };
+        h323_addrs = Some((started.ras, started.q931));
         h323_side = Some(reload::H323Side {
             control: started.control,
             q931: started.q931,
@@ -160,6 +177,21 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
+    let load = directory::Load::default();
+    let mut publishing = None;
+    if let (Some(c), Some(cc)) = (&cluster, &config.cluster) {
+        let own = cc
+            .own_addr()
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
+        let fixed = directory::about(&bound, h323_addrs, own);
+        let handle = c.directory();
+        publishing = Some(tokio::spawn(directory::publish_loop(
+            move |about, entries| handle.publish(about, entries),
+            shared.clone(),
+            fixed,
+            load.clone(),
+        )));
+    }
     let sources = publish::Sources {
         relay,
         h323: h323_status,
@@ -170,6 +202,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         tap: history.map(|(_, t)| t),
         cluster: cluster_view.clone(),
         zones: zones.clone(),
+        directory: peer_aliases.map(|p| (p, load.clone())),
     };
     let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     // only now: every listener (SIP, admin, H.323 with its zone ports, the gateway) is bound, so
@@ -197,6 +230,9 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     let reloads = tokio::spawn(reload::serve(reloader, reload_rx, (cluster, cluster_view)));
     driver::run(machine, io, (shutdown_signal(), controls), &mut publisher).await;
     reloads.abort();
+    if let Some(t) = publishing {
+        t.abort();
+    }
     handle.shutdown();
     if let Some(t) = h323 {
         t.abort();
@@ -206,6 +242,18 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     }
     info!("stopped");
     Ok(())
+}
+
+/// The transports a request to another cluster peer may take, best first: TLS when this node
+/// listens on it (the port tables' peer-to-peer SIP), then TCP, then UDP.
+fn peer_transports(
+    bound: &[(causeway_config::Transport, SocketAddr, bool)],
+) -> Vec<causeway_config::Transport> {
+    use causeway_config::Transport::{Tcp, Tls, Udp};
+    [Tls, Tcp, Udp]
+        .into_iter()
+        .filter(|k| bound.iter().any(|(b, _, mtls)| b == k && !mtls))
+        .collect()
 }
 
 /// The call and search histories of `[admin]`, when either is on: the reading end the admin

@@ -38,6 +38,8 @@ pub(super) struct Sources {
     pub cluster: super::cluster::View,
     /// The zones as configured now (a reload changes them).
     pub zones: Zones,
+    /// The other cluster peers' registrations, and where this peer's load goes for them.
+    pub directory: Option<(causeway_zones::PeerAliases, super::directory::Load)>,
 }
 
 /// The zones of the running configuration, as the status lists them.
@@ -58,6 +60,7 @@ pub(super) struct Publisher {
     tap: Option<Tap>,
     cluster: super::cluster::View,
     zones: Zones,
+    directory: Option<(causeway_zones::PeerAliases, super::directory::Load)>,
     trim: super::trim::Trim,
     /// When the next snapshot is due.
     at: Instant,
@@ -105,6 +108,10 @@ impl Observer<LinkedProxy> for Publisher {
         }
         if let Some(r) = &self.relay {
             s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
+        }
+        if let Some((peers, load)) = &self.directory {
+            s.fill_directory(peers);
+            *load.lock().unwrap_or_else(|p| p.into_inner()) = s.load();
         }
         s.fill_transport(self.transport.stats());
         {
@@ -154,6 +161,7 @@ impl Publisher {
             tap: sources.tap,
             cluster: sources.cluster,
             zones: sources.zones,
+            directory: sources.directory,
             trim: super::trim::Trim::new(now),
             at: now,
         }

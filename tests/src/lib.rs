@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 /// `../shared` beside the repository (CI clones the repository with it there).
 pub mod baresip;
+pub mod cluster;
 pub mod h323ep;
 pub mod netns;
 pub mod tshark;

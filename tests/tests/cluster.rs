@@ -9,60 +9,19 @@
 //! How long replication takes is printed (`replication:` lines), not asserted: speed is
 //! `bench/`'s. The bounds here are only the tests' patience.
 
-use causeway_tests::{env_bin, stable_port, Node, NodeOptions};
+use causeway_tests::cluster::{peers, until};
+use causeway_tests::{env_bin, Node};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Three peers of one cluster and the directory that holds their data directories.
 fn cluster3() -> (Vec<Node>, tempfile::TempDir) {
-    let data = tempfile::tempdir().expect("tempdir");
-    let ports: Vec<u16> = (0..3).map(|_| stable_port()).collect();
-    let peers: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
-    let nodes = (1..=3)
-        .map(|id| {
-            let extra = format!(
-                r#"[cluster]
-name = "expc.example.com"
-node_id = {id}
-peers = [{}]
-data_dir = "{}"
-
-# signaling only: tests run side by side and would all want the multiplexed pair 36000/36001
-[media]
-anchor = "none"
-"#,
-                peers.join(", "),
-                data.path().join(format!("peer{id}")).display()
-            );
-            Node::start(NodeOptions {
-                extra: &extra,
-                ..Default::default()
-            })
-        })
-        .collect::<Vec<_>>();
-    (nodes, data)
+    peers(3, "")
 }
 
 fn cluster_of(node: &Node) -> serde_json::Value {
     node.status_json()["cluster"].clone()
-}
-
-/// Waits until `cond` holds for the node's status, or panics with `what` and the log.
-fn until(node: &Node, what: &str, limit: Duration, cond: impl Fn(&serde_json::Value) -> bool) {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond(&node.status_json()) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{what}: not within {limit:?}\n{}\n{}",
-        node.status_text(),
-        node.log()
-    );
 }
 
 fn apply(node: &Node, file: &std::path::Path) -> Output {

@@ -1,0 +1,194 @@
+//! The node's registrations shared with the other peers of its cluster (soft state, the
+//! cluster crate's directory; never the Raft log): what this peer publishes about itself (the
+//! aliases registered here, its SIP and H.323 addresses, its load), and the sink that turns
+//! what the other peers publish into `causeway_zones::PeerAliases`, which the SIP core and
+//! the status read.
+//!
+//! Owns the text form of a publication (the `about` keys and entry values) in both
+//! directions; must not route (the SIP core does) or talk to peers (the cluster crate does).
+
+use causeway_cluster::DirectorySink;
+use causeway_config::Transport;
+use causeway_zones::{PeerAliases, PeerInfo, Protocol, SharedAliases};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often this peer's registrations are gathered and handed to the cluster crate (which
+/// sends only what changed).
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// The `about` keys.
+const SIP_KEYS: [(Transport, &str); 3] = [
+    (Transport::Udp, "sip.udp"),
+    (Transport::Tcp, "sip.tcp"),
+    (Transport::Tls, "sip.tls"),
+];
+const RAS: &str = "h323.ras";
+const Q931: &str = "h323.q931";
+const CALLS: &str = "load.calls";
+const FREE_MEDIA: &str = "load.media_free";
+
+/// The load the status publisher last saw: calls in progress, free media sessions.
+pub(super) type Load = Arc<Mutex<(Option<u64>, Option<u64>)>>;
+
+fn protocol_text(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Sip => "sip",
+        Protocol::H323 => "h323",
+    }
+}
+
+fn protocol_of(text: &str) -> Option<Protocol> {
+    match text {
+        "sip" => Some(Protocol::Sip),
+        "h323" => Some(Protocol::H323),
+        _ => None,
+    }
+}
+
+/// What a peer's `about` says of it; unknown keys and unparsable values are ignored (a newer
+/// peer may publish more).
+pub(super) fn info_of(about: &BTreeMap<String, String>) -> PeerInfo {
+    let addr = |k: &str| about.get(k).and_then(|v| v.parse::<SocketAddr>().ok());
+    let number = |k: &str| about.get(k).and_then(|v| v.parse::<u64>().ok());
+    PeerInfo {
+        sip: SIP_KEYS
+            .iter()
+            .filter_map(|(kind, k)| Some((*kind, addr(k)?)))
+            .collect(),
+        ras: addr(RAS),
+        q931: addr(Q931),
+        calls: number(CALLS),
+        free_media: number(FREE_MEDIA),
+    }
+}
+
+/// This peer's fixed facts: its SIP listeners (the first of each transport, not the mutual-TLS
+/// ones) and H.323 addresses, a wildcard address replaced by the peer's cluster address.
+pub(super) fn about(
+    sip: &[(Transport, SocketAddr, bool)],
+    h323: Option<(SocketAddr, SocketAddr)>,
+    own: IpAddr,
+) -> BTreeMap<String, String> {
+    let reachable = |a: SocketAddr| {
+        if a.ip().is_unspecified() {
+            SocketAddr::new(own, a.port())
+        } else {
+            a
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (kind, key) in SIP_KEYS {
+        if let Some((_, a, _)) = sip.iter().find(|(k, _, mtls)| *k == kind && !mtls) {
+            out.insert(key.to_string(), reachable(*a).to_string());
+        }
+    }
+    if let Some((ras, q931)) = h323 {
+        out.insert(RAS.to_string(), reachable(ras).to_string());
+        out.insert(Q931.to_string(), reachable(q931).to_string());
+    }
+    out
+}
+
+/// Turns the other peers' publications into the peer alias table.
+pub(super) struct Sink(pub PeerAliases);
+
+impl DirectorySink for Sink {
+    fn reset(&self, peer: u64, about: &BTreeMap<String, String>) {
+        self.0.reset(peer, info_of(about));
+    }
+
+    fn update(
+        &self,
+        peer: u64,
+        about: &BTreeMap<String, String>,
+        changes: &[(String, Option<String>)],
+    ) {
+        let changes: Vec<(String, Option<Protocol>)> = changes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_deref().and_then(protocol_of)))
+            .collect();
+        self.0.update(peer, info_of(about), &changes);
+    }
+
+    fn forget(&self, peer: u64) {
+        self.0.forget(peer);
+    }
+}
+
+/// Gathers this peer's live aliases and load every `PUBLISH_EVERY` and hands them to
+/// `publish` (the cluster crate diffs and sends); runs until the node stops.
+pub(super) async fn publish_loop(
+    publish: impl Fn(BTreeMap<String, String>, BTreeMap<String, String>),
+    shared: SharedAliases,
+    fixed: BTreeMap<String, String>,
+    load: Load,
+) {
+    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let entries: BTreeMap<String, String> = shared
+            .live(Instant::now())
+            .into_iter()
+            .map(|(k, p)| (k, protocol_text(p).to_string()))
+            .collect();
+        let mut about = fixed.clone();
+        let (calls, free) = *load.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = calls {
+            about.insert(CALLS.to_string(), c.to_string());
+        }
+        if let Some(f) = free {
+            about.insert(FREE_MEDIA.to_string(), f.to_string());
+        }
+        publish(about, entries);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn about_round_trips_into_peer_info() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let sip = [
+            (Transport::Udp, a("0.0.0.0:5060"), false),
+            (Transport::Tls, a("127.0.0.1:5062"), true),
+            (Transport::Tls, a("127.0.0.1:5061"), false),
+        ];
+        let own = "10.0.0.2".parse().unwrap();
+        let mut about = about(&sip, Some((a("0.0.0.0:1719"), a("10.0.0.2:1720"))), own);
+        about.insert(CALLS.into(), "3".into());
+        about.insert("future.key".into(), "x".into());
+        let info = info_of(&about);
+        assert_eq!(info.sip_addr(Transport::Udp), Some(a("10.0.0.2:5060")));
+        assert_eq!(info.sip_addr(Transport::Tls), Some(a("127.0.0.1:5061")));
+        assert_eq!(info.sip_addr(Transport::Tcp), None);
+        assert_eq!(info.ras, Some(a("10.0.0.2:1719")));
+        assert_eq!(info.calls, Some(3));
+        assert_eq!(info.free_media, None);
+    }
+
+    #[test]
+    fn entries_become_aliases_and_unknown_protocols_removals() {
+        let sink = Sink(PeerAliases::default());
+        sink.reset(2, &BTreeMap::new());
+        sink.update(
+            2,
+            &BTreeMap::new(),
+            &[
+                ("bob@example.com".into(), Some("sip".into())),
+                ("2001".into(), Some("h323".into())),
+                ("odd".into(), Some("xmpp".into())),
+            ],
+        );
+        assert_eq!(sink.0.holders("bob@example.com").len(), 1);
+        assert_eq!(sink.0.holders("2001")[0].0.protocol, Protocol::H323);
+        assert!(sink.0.holders("odd").is_empty());
+        sink.forget(2);
+        assert!(sink.0.holders("2001").is_empty());
+    }
+}
