@@ -21,6 +21,7 @@
 //!   further according to the rustls configs the caller builds.
 
 mod apply;
+pub mod directory;
 mod net;
 mod server;
 mod status;
