@@ -297,7 +297,11 @@ impl Outbox {
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (Some((a, _)), Some((b, _))) => a.as_str().cmp(b.as_str()),
             };
-            match (step, old.next_if(|_| step.is_le()), new.next_if(|_| step.is_ge())) {
+            match (
+                step,
+                old.next_if(|_| step.is_le()),
+                new.next_if(|_| step.is_ge()),
+            ) {
                 (_, Some((k, _)), None) => diff.push((k, None)),
                 (_, None, Some((k, v))) => diff.push((k.clone(), Some(v.clone()))),
                 (_, Some((k, a)), Some((_, b))) if a != *b => diff.push((k, Some(b.clone()))),

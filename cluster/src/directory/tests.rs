@@ -57,10 +57,7 @@ fn set_diffs_into_consecutive_seqs() {
     out.set(map(&[("os", "linux")]), map(&[("b", "3"), ("c", "4")]));
     assert_eq!(out.head(), 5);
     let seqs: Vec<_> = out.log.iter().map(|c| (c.seq, c.key.as_str())).collect();
-    assert_eq!(
-        seqs,
-        vec![(1, "a"), (2, "b"), (3, "a"), (4, "b"), (5, "c")]
-    );
+    assert_eq!(seqs, vec![(1, "a"), (2, "b"), (3, "a"), (4, "b"), (5, "c")]);
     assert_eq!(out.log[2].value, None);
     // The same state again changes nothing; only `about` still counts as a change.
     let same = out.set(map(&[("os", "linux")]), map(&[("b", "3"), ("c", "4")]));
@@ -103,7 +100,10 @@ fn first_publication_is_a_reset_then_deltas_after_ack() {
     assert_eq!((d.seq, d.base), (4, 2));
     assert_eq!(
         d.changes,
-        vec![("b".to_string(), None), ("c".to_string(), Some("3".to_string()))]
+        vec![
+            ("b".to_string(), None),
+            ("c".to_string(), Some("3".to_string()))
+        ]
     );
     let (reply, tell) = inbox.receive(FROM, d, now);
     assert_eq!(reply, Reply::Ok { seq: 4 });
@@ -253,7 +253,9 @@ fn silent_peers_expire_after_dead_after() {
     let mut out = Outbox::new(1);
     out.set(BTreeMap::new(), map(&[("a", "1")]));
     sync(&mut out, &mut inbox, t0, 5);
-    assert!(inbox.expire(t0 + DEAD_AFTER - Duration::from_millis(1)).is_empty());
+    assert!(inbox
+        .expire(t0 + DEAD_AFTER - Duration::from_millis(1))
+        .is_empty());
     // A heartbeat keeps it.
     let hb = out.publication_for(PEER);
     inbox.receive(FROM, hb, t0 + Duration::from_secs(2));
@@ -291,13 +293,18 @@ fn out_of_bounds_publications_are_refused_and_drop_the_peer() {
     };
     let mut inbox = Inbox::new();
     let ok = reset(vec![("a".into(), Some("1".into()))]);
-    assert_eq!(inbox.receive(FROM, ok, Instant::now()).0, Reply::Ok { seq: 1 });
+    assert_eq!(
+        inbox.receive(FROM, ok, Instant::now()).0,
+        Reply::Ok { seq: 1 }
+    );
     let long = "x".repeat(MAX_KEY + 1);
     let tell = refused(&mut inbox, reset(vec![(long.clone(), Some("1".into()))]));
     assert_eq!(tell, vec![Tell::Forget { peer: FROM }]);
     refused(&mut inbox, reset(vec![("a".into(), Some(long.clone()))]));
     let mut p = reset(Vec::new());
-    p.about = (0..=MAX_ABOUT_KEYS).map(|i| (i.to_string(), String::new())).collect();
+    p.about = (0..=MAX_ABOUT_KEYS)
+        .map(|i| (i.to_string(), String::new()))
+        .collect();
     refused(&mut inbox, p);
     let mut p = reset(Vec::new());
     p.about.insert("sip".into(), long);
@@ -337,13 +344,18 @@ fn parts_stay_within_the_byte_bound() {
     // Long values full of control characters: six JSON bytes each.
     let mut out = Outbox::new(1);
     let value = "\u{1}".repeat(MAX_VALUE);
-    let entries = (0..10_000).map(|i| (format!("{i:05}"), value.clone())).collect();
+    let entries = (0..10_000)
+        .map(|i| (format!("{i:05}"), value.clone()))
+        .collect();
     out.set(BTreeMap::new(), entries);
     let p = out.publication_for(PEER);
     let len = serde_json::to_vec(&p).unwrap().len();
     assert!(p.changes.len() < 10_000);
     assert!(len <= PART_BYTES + 4096, "{len}");
-    assert!(len >= PART_BYTES - 4096, "parts are not needlessly small: {len}");
+    assert!(
+        len >= PART_BYTES - 4096,
+        "parts are not needlessly small: {len}"
+    );
 }
 
 /// A sink that records calls, to check `Tell::deliver`.
@@ -352,7 +364,10 @@ struct Record(Mutex<Vec<String>>);
 
 impl DirectorySink for Record {
     fn reset(&self, peer: u64, about: &BTreeMap<String, String>) {
-        self.0.lock().unwrap().push(format!("reset {peer} {about:?}"));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("reset {peer} {about:?}"));
     }
     fn update(
         &self,
@@ -360,7 +375,10 @@ impl DirectorySink for Record {
         _about: &BTreeMap<String, String>,
         changes: &[(String, Option<String>)],
     ) {
-        self.0.lock().unwrap().push(format!("update {peer} {changes:?}"));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("update {peer} {changes:?}"));
     }
     fn forget(&self, peer: u64) {
         self.0.lock().unwrap().push(format!("forget {peer}"));
