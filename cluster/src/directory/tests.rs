@@ -419,6 +419,9 @@ enum Step {
     Drop,
     /// The publication arrives but its answer is lost.
     LoseAnswer,
+    /// The receiver forgets the sender (as after a silence): its next delta is answered
+    /// NeedFull.
+    Forget,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -428,6 +431,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Deliver),
         Just(Step::Drop),
         Just(Step::LoseAnswer),
+        Just(Step::Forget),
     ]
 }
 
@@ -465,6 +469,9 @@ proptest! {
                     let p = out.publication_for(PEER);
                     let _ = inbox.receive(FROM, p, now);
                     out.failed(PEER);
+                }
+                Step::Forget => {
+                    inbox.expire(now + DEAD_AFTER);
                 }
             }
         }
