@@ -157,6 +157,60 @@ impl ApplyError {
     }
 }
 
+/// Entry points for the fuzz targets (`fuzz/fuzz_targets/cluster_frame.rs`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Instant;
+
+    use crate::directory::Inbox;
+    use crate::wire::{self, Request};
+
+    /// Read `data` as peer frames (`u32 BE length | JSON`), one after the other, and decode
+    /// each as a [`Request`]; hand every `Publish` to `inbox` as from peer 2, so a sequence
+    /// of them reaches the delta paths too. Must never panic.
+    pub fn peer_frames(inbox: &mut Inbox, mut data: &[u8], now: Instant) {
+        while let Some((len, rest)) = data.split_first_chunk::<4>() {
+            let len = u32::from_be_bytes(*len) as usize;
+            if len > wire::MAX_FRAME {
+                return;
+            }
+            let Some(body) = rest.get(..len) else {
+                return;
+            };
+            data = &rest[len..];
+            if let Ok(Request::Publish(p)) = wire::decode::<Request>(body) {
+                let _ = inbox.receive(2, p, now);
+            }
+        }
+        let _ = inbox.expire(now);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::directory::Publication;
+
+        #[test]
+        fn a_publish_frame_reaches_the_inbox() {
+            let p = Publication {
+                epoch: 1,
+                seq: 1,
+                base: 0,
+                reset: true,
+                about: Default::default(),
+                changes: vec![("a".into(), Some("1".into()))],
+            };
+            let frame = wire::encode(&Request::Publish(p)).unwrap();
+            let mut inbox = Inbox::new();
+            let now = Instant::now();
+            peer_frames(&mut inbox, &frame[..frame.len() - 1], now);
+            assert_eq!(inbox.entries(2), None, "a cut frame is nothing");
+            peer_frames(&mut inbox, &frame, now);
+            assert_eq!(inbox.entries(2).map(|e| e.len()), Some(1));
+        }
+    }
+}
+
 /// A running cluster peer.
 pub struct Cluster {
     raft: Raft<types::TypeConfig>,
