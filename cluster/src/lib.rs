@@ -6,9 +6,15 @@
 //! document (the caller passes it through causeway-config first) and does not reconfigure
 //! the node (the node watches [`Cluster::watch`]).
 //!
+//! Besides, each peer publishes soft state to the others (its registrations and a few facts
+//! about itself, see [`directory`]), pushed over the same peer connections and never through
+//! the Raft log: [`Cluster::publish`] sets this peer's, [`ClusterSettings::directory`] hears
+//! the others'.
+//!
 //! Map: `types` (what a log entry is), `store/` (log, vote, applied state on disk), `wire`
 //! (frames and messages), `net` (outgoing connections, openraft's network), `server`
-//! (incoming connections), `apply` (writing a document from any peer), `status`.
+//! (incoming connections), `apply` (writing a document from any peer), `status`,
+//! `directory` (the soft state's protocol, sans-IO), `publish` (its tasks).
 //!
 //! Choices:
 //! - Membership is the configured peer list. On an empty store the peer with the lowest id
@@ -21,7 +27,9 @@
 //!   further according to the rustls configs the caller builds.
 
 mod apply;
+pub mod directory;
 mod net;
+mod publish;
 mod server;
 mod status;
 mod store;
@@ -40,6 +48,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use directory::{DirectorySink, SetOutcome};
 pub use status::{ClusterStatus, PeerStatus, Role};
 pub use types::document_hash;
 
@@ -71,6 +80,10 @@ pub struct ClusterSettings {
     pub data_dir: PathBuf,
     /// TLS for peer traffic; `None` for plain TCP.
     pub tls: Option<Tls>,
+    /// Told what the other peers publish ([`Cluster::publish`]). With `None` their
+    /// publications are still received, answered and kept (the status shows them); nobody
+    /// else is told.
+    pub directory: Option<Arc<dyn directory::DirectorySink>>,
 }
 
 /// The result of a committed write.
@@ -144,6 +157,60 @@ impl ApplyError {
     }
 }
 
+/// Entry points for the fuzz targets (`fuzz/fuzz_targets/cluster_frame.rs`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Instant;
+
+    use crate::directory::Inbox;
+    use crate::wire::{self, Request};
+
+    /// Read `data` as peer frames (`u32 BE length | JSON`), one after the other, and decode
+    /// each as a [`Request`]; hand every `Publish` to `inbox` as from peer 2, so a sequence
+    /// of them reaches the delta paths too. Must never panic.
+    pub fn peer_frames(inbox: &mut Inbox, mut data: &[u8], now: Instant) {
+        while let Some((len, rest)) = data.split_first_chunk::<4>() {
+            let len = u32::from_be_bytes(*len) as usize;
+            if len > wire::MAX_FRAME {
+                return;
+            }
+            let Some(body) = rest.get(..len) else {
+                return;
+            };
+            data = &rest[len..];
+            if let Ok(Request::Publish(p)) = wire::decode::<Request>(body) {
+                let _ = inbox.receive(2, p, now);
+            }
+        }
+        let _ = inbox.expire(now);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::directory::Publication;
+
+        #[test]
+        fn a_publish_frame_reaches_the_inbox() {
+            let p = Publication {
+                epoch: 1,
+                seq: 1,
+                base: 0,
+                reset: true,
+                about: Default::default(),
+                changes: vec![("a".into(), Some("1".into()))],
+            };
+            let frame = wire::encode(&Request::Publish(p)).unwrap();
+            let mut inbox = Inbox::new();
+            let now = Instant::now();
+            peer_frames(&mut inbox, &frame[..frame.len() - 1], now);
+            assert_eq!(inbox.entries(2), None, "a cut frame is nothing");
+            peer_frames(&mut inbox, &frame, now);
+            assert_eq!(inbox.entries(2).map(|e| e.len()), Some(1));
+        }
+    }
+}
+
 /// A running cluster peer.
 pub struct Cluster {
     raft: Raft<types::TypeConfig>,
@@ -151,6 +218,8 @@ pub struct Cluster {
     document: watch::Receiver<Option<AppliedDocument>>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    exchange: Arc<publish::Exchange>,
+    publishers: Vec<JoinHandle<()>>,
 }
 
 fn check_settings(settings: &ClusterSettings) -> Result<BTreeMap<u64, SocketAddr>, StartError> {
@@ -254,11 +323,17 @@ impl Cluster {
                 .map_err(|e| StartError::Engine(e.to_string()))?;
         }
 
+        let exchange = Arc::new(publish::Exchange::new(
+            publish::random_epoch(),
+            settings.directory.clone(),
+        ));
         let (stop, stopped) = watch::channel(false);
+        let publishers = publish::spawn(&exchange, &shared, &stopped);
         let server = tokio::spawn(server::serve(
             listener,
             shared.clone(),
             raft.clone(),
+            exchange.clone(),
             stopped,
         ));
         Ok(Cluster {
@@ -267,6 +342,8 @@ impl Cluster {
             document,
             stop,
             server,
+            exchange,
+            publishers,
         })
     }
 
@@ -281,16 +358,33 @@ impl Cluster {
         self.document.clone()
     }
 
+    /// Set this peer's directory state: `about` (a few facts: SIP addresses, load) and
+    /// `entries` (its registrations: alias key -> value), each time whole. Cheap: the
+    /// differences are queued and the publishers woken; every other peer has them within
+    /// a round trip. Keys and values over 256 bytes, `about` keys past 32 and entries past
+    /// 200 000 are left out (counted in the outcome), as the receivers would refuse them.
+    pub fn publish(
+        &self,
+        about: BTreeMap<String, String>,
+        entries: BTreeMap<String, String>,
+    ) -> SetOutcome {
+        self.exchange.publish(about, entries)
+    }
+
     /// This peer's view of the cluster.
     pub fn status(&self) -> ClusterStatus {
         let metrics = self.raft.metrics().borrow().clone();
         let document = self.document.borrow().clone();
-        status::build(&self.shared, &metrics, document.as_ref())
+        status::build(&self.shared, &self.exchange, &metrics, document.as_ref())
     }
 
-    /// Stop the engine and close the peer port and every peer connection.
+    /// Stop the engine and the publishers, close the peer port and every peer connection.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        for task in self.publishers {
+            task.abort();
+            let _ = task.await;
+        }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "cluster: engine did not stop cleanly");
         }

@@ -2,7 +2,8 @@
 //! counts) connections from addresses that are not peers, secures the rest with TLS when
 //! configured, checks the `Hello` (cluster name, a known node id whose configured address is
 //! the source address), then serves requests in order: openraft's RPCs go to the local
-//! Raft, `Forward` goes through [`crate::apply::leader_apply`].
+//! Raft, `Forward` goes through [`crate::apply::leader_apply`], `Publish` to the directory's
+//! [`Exchange`] under the connection's peer id.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::apply::leader_apply;
 use crate::net::{PeerStream, Shared};
+use crate::publish::Exchange;
 use crate::types::TypeConfig;
 use crate::wire::{self, FrameError, Request, Response};
 
@@ -46,6 +48,7 @@ pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     raft: Raft<TypeConfig>,
+    exchange: Arc<Exchange>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
@@ -66,7 +69,7 @@ pub async fn serve(
                         drop(tcp);
                         continue;
                     }
-                    conns.spawn(connection(tcp, from, shared.clone(), raft.clone()));
+                    conns.spawn(connection(tcp, from, shared.clone(), raft.clone(), exchange.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors and the like: pause rather than spin.
@@ -114,7 +117,13 @@ async fn handshake(
     Ok((stream, id))
 }
 
-async fn connection(tcp: TcpStream, from: SocketAddr, shared: Arc<Shared>, raft: Raft<TypeConfig>) {
+async fn connection(
+    tcp: TcpStream,
+    from: SocketAddr,
+    shared: Arc<Shared>,
+    raft: Raft<TypeConfig>,
+    exchange: Arc<Exchange>,
+) {
     let _ = tcp.set_nodelay(true);
     let greeted = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(tcp, from, &shared)).await;
     let (mut stream, peer) = match greeted.unwrap_or(Err(HandshakeError::Timeout)) {
@@ -135,7 +144,7 @@ async fn connection(tcp: TcpStream, from: SocketAddr, shared: Arc<Shared>, raft:
             }
         };
         shared.touch(peer);
-        let response = handle(request, &raft).await;
+        let response = handle(request, peer, &raft, &exchange).await;
         let frame = match wire::encode(&response) {
             Ok(frame) => frame,
             Err(e) => {
@@ -150,7 +159,12 @@ async fn connection(tcp: TcpStream, from: SocketAddr, shared: Arc<Shared>, raft:
     }
 }
 
-async fn handle(request: Request, raft: &Raft<TypeConfig>) -> Response {
+async fn handle(
+    request: Request,
+    peer: u64,
+    raft: &Raft<TypeConfig>,
+    exchange: &Exchange,
+) -> Response {
     match request {
         Request::Hello { .. } => Response::Hello,
         Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
@@ -161,5 +175,6 @@ async fn handle(request: Request, raft: &Raft<TypeConfig>) -> Response {
         Request::Forward { text, timeout_ms } => {
             Response::Forward(leader_apply(raft, text, Duration::from_millis(timeout_ms)).await)
         }
+        Request::Publish(publication) => Response::Published(exchange.receive(peer, publication)),
     }
 }

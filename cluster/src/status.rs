@@ -1,7 +1,9 @@
 //! What a peer knows of the cluster, for `causeway status` and the metrics page: built from
 //! openraft's metrics (role, term, leader, matched index per peer when leader) and from the
-//! network layer's own observations (last contact, refused connections).
+//! network layer's own observations (last contact, refused connections), and from the
+//! directory (entries and `about` held from each peer).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use openraft::{BasicNode, RaftMetrics, ServerState};
 use serde::Serialize;
 
 use crate::net::Shared;
+use crate::publish::Exchange;
 use crate::AppliedDocument;
 
 /// This peer's role in the cluster.
@@ -33,6 +36,11 @@ pub struct PeerStatus {
     pub matched_index: Option<u64>,
     /// Time since it was last heard from (an answer, or a request from it).
     pub last_contact: Option<Duration>,
+    /// Directory entries held from it (for this peer: its own); `None` while nothing is
+    /// held (never heard, or forgotten).
+    pub published_entries: Option<usize>,
+    /// The facts it published about itself (SIP addresses, load); empty while none held.
+    pub about: BTreeMap<String, String>,
 }
 
 /// This peer's view of the cluster.
@@ -61,6 +69,7 @@ pub struct ClusterStatus {
 
 pub fn build(
     shared: &Shared,
+    exchange: &Exchange,
     metrics: &RaftMetrics<u64, BasicNode>,
     document: Option<&AppliedDocument>,
 ) -> ClusterStatus {
@@ -81,6 +90,11 @@ pub fn build(
                 (Some(repl), false) => repl.get(&id).and_then(|m| m.map(|l| l.index)),
                 (None, _) => None,
             };
+            let held = if is_self {
+                Some(exchange.own())
+            } else {
+                exchange.held(id)
+            };
             PeerStatus {
                 node_id: id,
                 addr,
@@ -91,6 +105,8 @@ pub fn build(
                 } else {
                     shared.last_contact(id).map(|t| t.elapsed())
                 },
+                published_entries: held.as_ref().map(|h| h.0),
+                about: held.map(|h| h.1).unwrap_or_default(),
             }
         })
         .collect();

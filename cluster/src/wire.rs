@@ -1,7 +1,8 @@
 //! The peer protocol: length-prefixed JSON frames over TCP (or TLS), one request then one
 //! response at a time on a connection. A connection opens with `Hello` naming the cluster
-//! and the sender's node id; then carries openraft's three RPCs and `Forward`, by which a
-//! follower hands a document to the leader.
+//! and the sender's node id; then carries openraft's three RPCs, `Forward`, by which a
+//! follower hands a document to the leader, and `Publish`, a peer's directory state (see
+//! `directory`).
 //!
 //! Frame: `u32 BE length | JSON`. A length above [`MAX_FRAME`] closes the connection before
 //! anything is allocated for it.
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::directory::{Publication, Reply};
 use crate::types::TypeConfig;
 use crate::{Applied, ApplyError};
 
@@ -40,6 +42,8 @@ pub enum Request {
         text: String,
         timeout_ms: u64,
     },
+    /// The sender's directory state, or changes of it.
+    Publish(Publication),
 }
 
 /// What a peer answers.
@@ -50,6 +54,7 @@ pub enum Response {
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     Forward(Result<Applied, ApplyError>),
+    Published(Reply),
 }
 
 /// Why a frame could not be read or written.
@@ -83,6 +88,14 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> Resu
     Ok(())
 }
 
+/// Decode a frame's body (what follows the length prefix).
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
+    if body.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge(body.len()));
+    }
+    Ok(serde_json::from_slice(body)?)
+}
+
 /// Read one frame and decode it.
 pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
@@ -95,7 +108,7 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    Ok(serde_json::from_slice(&body)?)
+    decode(&body)
 }
 
 #[cfg(test)]
@@ -136,6 +149,29 @@ mod tests {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let mut slice = bytes.as_slice();
             let _ = rt.block_on(read_frame::<_, Request>(&mut slice));
+        }
+
+        #[test]
+        fn publish_round_trip(
+            epoch in proptest::num::u64::ANY,
+            seq in proptest::num::u64::ANY,
+            reset in proptest::bool::ANY,
+            about in proptest::collection::btree_map(".{0,20}", ".{0,20}", 0..4),
+            changes in proptest::collection::vec((".{0,20}", proptest::option::of(".{0,20}")), 0..8),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let sent = Publication { epoch, seq, base: seq / 2, reset, about, changes };
+            let frame = encode(&Request::Publish(sent.clone())).unwrap();
+            let mut slice = frame.as_slice();
+            let back: Request = rt.block_on(read_frame(&mut slice)).unwrap();
+            match back {
+                Request::Publish(p) => proptest::prop_assert_eq!(p, sent),
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+            let reply = Response::Published(Reply::Refused("x".into()));
+            let frame = encode(&reply).unwrap();
+            let back: Response = decode(&frame[4..]).unwrap();
+            proptest::prop_assert!(matches!(back, Response::Published(Reply::Refused(r)) if r == "x"));
         }
 
         #[test]

@@ -79,6 +79,7 @@ impl Harness {
             peers: self.peers.clone(),
             data_dir: self.dir.path().join(format!("node{}", i + 1)),
             tls: self.tls.clone(),
+            directory: None,
         };
         self.nodes[i] = Some(Cluster::start(settings).await.unwrap());
     }
