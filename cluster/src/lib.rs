@@ -211,6 +211,21 @@ pub mod fuzzing {
     }
 }
 
+/// Publishes this peer's soft state (see [`Cluster::publish`]); cheap to clone.
+#[derive(Clone)]
+pub struct Publisher(Arc<publish::Exchange>);
+
+impl Publisher {
+    /// As [`Cluster::publish`].
+    pub fn publish(
+        &self,
+        about: BTreeMap<String, String>,
+        entries: BTreeMap<String, String>,
+    ) -> SetOutcome {
+        self.0.publish(about, entries)
+    }
+}
+
 /// A running cluster peer.
 pub struct Cluster {
     raft: Raft<types::TypeConfig>,
@@ -369,6 +384,12 @@ impl Cluster {
         entries: BTreeMap<String, String>,
     ) -> SetOutcome {
         self.exchange.publish(about, entries)
+    }
+
+    /// A handle that publishes as [`Cluster::publish`] does, for a task that does not own the
+    /// cluster; it does nothing once the cluster is shut down.
+    pub fn publisher(&self) -> Publisher {
+        Publisher(self.exchange.clone())
     }
 
     /// This peer's view of the cluster.

@@ -119,13 +119,15 @@ impl DirectorySink for Sink {
 }
 
 /// Gathers this peer's live aliases and load every `PUBLISH_EVERY` and hands them to
-/// `publish` (the cluster crate diffs and sends); runs until the node stops.
+/// `publish` (the cluster crate diffs and sends, and answers how many it left out); runs until
+/// the node stops.
 pub(super) async fn publish_loop(
-    publish: impl Fn(BTreeMap<String, String>, BTreeMap<String, String>),
+    publish: impl Fn(BTreeMap<String, String>, BTreeMap<String, String>) -> usize,
     shared: SharedAliases,
     fixed: BTreeMap<String, String>,
     load: Load,
 ) {
+    let mut skipped_before = 0;
     let mut tick = tokio::time::interval(PUBLISH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -143,7 +145,15 @@ pub(super) async fn publish_loop(
         if let Some(f) = free {
             about.insert(FREE_MEDIA.to_string(), f.to_string());
         }
-        publish(about, entries);
+        let skipped = publish(about, entries);
+        if skipped != skipped_before {
+            // said once per change, not every half second
+            tracing::warn!(
+                skipped,
+                "cluster: aliases left out of what this peer publishes (over the directory's bounds)"
+            );
+            skipped_before = skipped;
+        }
     }
 }
 

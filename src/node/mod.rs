@@ -184,9 +184,9 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             .own_addr()
             .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
         let fixed = directory::about(&bound, h323_addrs, own);
-        let handle = c.directory();
+        let handle = c.publisher();
         publishing = Some(tokio::spawn(directory::publish_loop(
-            move |about, entries| handle.publish(about, entries),
+            move |about, entries| handle.publish(about, entries).skipped,
             shared.clone(),
             fixed,
             load.clone(),

@@ -208,6 +208,23 @@ outbound_ports = "{outbound}"
             .expect("causeway status");
         serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
     }
+    /// `GET path` on the node's admin listener: the status code (0 when it does not answer)
+    /// and the body.
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.admin_port)) else {
+            return (0, String::new());
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let mut r = String::new();
+        let _ = s.read_to_string(&mut r);
+        let code = r.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = r.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (code, body.to_string())
+    }
     /// `causeway status` of this node, as printed.
     pub fn status_text(&self) -> String {
         let o = Command::new(env_bin())

@@ -10,8 +10,6 @@ use causeway_tests::{
     NodeOptions,
 };
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,19 +17,7 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(15);
 
 fn get(node: &Node, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", node.admin_port)) else {
-        return (0, String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut r = String::new();
-    let _ = s.read_to_string(&mut r);
-    let code = r.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = r.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (code, body.to_string())
+    node.admin_get(path)
 }
 
 fn get_json(node: &Node, path: &str) -> Value {
