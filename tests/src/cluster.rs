@@ -9,16 +9,24 @@ use std::time::{Duration, Instant};
 /// peers run). Media anchoring is off unless `extra` has a `[media]` table: tests run side by
 /// side and would all want the multiplexed pair 36000/36001.
 pub fn peers(n: u64, extra: &str) -> (Vec<Node>, tempfile::TempDir) {
+    let extras: Vec<String> = (0..n).map(|_| extra.to_string()).collect();
+    peers_each(&extras)
+}
+
+/// As [`peers`], one peer per element of `extras`, each with its own extra tables (its own
+/// H.323 ports, say).
+pub fn peers_each(extras: &[String]) -> (Vec<Node>, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("tempdir");
-    let ports: Vec<u16> = (0..n).map(|_| stable_port()).collect();
+    let ports: Vec<u16> = extras.iter().map(|_| stable_port()).collect();
     let list: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
-    let media = if extra.contains("[media]") {
-        ""
-    } else {
-        "[media]\nanchor = \"none\"\n"
-    };
-    let nodes = (1..=n)
-        .map(|id| {
+    let nodes = (1..)
+        .zip(extras)
+        .map(|(id, extra)| {
+            let media = if extra.contains("[media]") {
+                ""
+            } else {
+                "[media]\nanchor = \"none\"\n"
+            };
             let extra = format!(
                 "[cluster]\nname = \"expc.example.com\"\nnode_id = {id}\npeers = [{}]\n\
                  data_dir = \"{}\"\n\n{media}\n{extra}",

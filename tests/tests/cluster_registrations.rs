@@ -3,23 +3,33 @@
 //! registered on it over the cluster port; the call goes peer to peer over SIP TLS); every
 //! peer's status lists who is registered where; peer 1 killed, its registrations disappear
 //! from the others within the failure-detection time, a call for the UA is a clean 404, and
-//! once the UA registers on peer 2 it is reachable through peer 3 again.
+//! once the UA registers on peer 2 it is reachable through peer 3 again. An H.323 endpoint
+//! registered on peer 1 is called from one on peer 2 (LRQ between the peers' gatekeepers),
+//! each RCF names the other peer as alternate gatekeeper, and peer 1's alias cannot be
+//! registered on peer 2.
 
-use causeway_tests::cluster::{peers, until};
-use causeway_tests::{register, register_with, sipp_uac, sipp_uas, Node};
+use causeway_tests::cluster::{peers, peers_each, until};
+use causeway_tests::{free_port, register, register_with, sipp_uac, sipp_uas, H323Endpoint, Node};
 use std::process::Output;
 use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(15);
+
+/// Every node's status and log.
+fn logs(nodes: &[&Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("--- {}\n{}", n.status_text(), n.log()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 fn report(out: &Output, nodes: &[&Node]) -> String {
     format!(
         "stdout: {}\nstderr: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        nodes
-            .iter()
-            .map(|n| format!("--- {}\n{}", n.status_text(), n.log()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        logs(nodes)
     )
 }
 
@@ -145,4 +155,78 @@ fn a_ua_registered_on_one_peer_is_called_through_the_others_and_moves_when_its_p
         "via peer 3 to peer 2\n{}",
         report(&out, &all)
     );
+}
+
+/// A peer's H.323 side on free loopback ports: `[h323]` for `peers`' extra, and the RAS
+/// address.
+fn h323_extra() -> (String, std::net::SocketAddr) {
+    let (ras, q931) = (free_port(), free_port());
+    let extra = format!(
+        "[h323]\nenabled = true\nras_listen = \"127.0.0.1:{ras}\"\nq931_listen = \"127.0.0.1:{q931}\"\n"
+    );
+    (extra, std::net::SocketAddr::from(([127, 0, 0, 1], ras)))
+}
+
+#[test]
+fn an_h323_endpoint_on_one_peer_is_called_from_another_and_told_of_the_alternates() {
+    let (extras, ras): (Vec<String>, Vec<std::net::SocketAddr>) =
+        (0..2).map(|_| h323_extra()).unzip();
+    let (nodes, _data) = peers_each(&extras);
+    let bob = H323Endpoint::start(
+        "bob",
+        &[
+            "--gk",
+            &ras[0].to_string(),
+            "--alias",
+            "e164:4001",
+            "--ignore-stdin",
+        ],
+    );
+    let registered = bob.wait_event("registered", T);
+    // before peer 2 is heard of, or after: the RCF names the other live peers
+    let alternates = registered["alternates"].clone();
+    until(&nodes[1], "4001 published by peer 1", T, |s| {
+        lists(s, "4001", 1)
+    });
+    let mut alice = H323Endpoint::start(
+        "alice",
+        &[
+            "--gk",
+            &ras[1].to_string(),
+            "--alias",
+            "e164:1001",
+            "--call",
+            "e164:4001",
+            "--hold-ms",
+            "300",
+        ],
+    );
+    let registered = alice.wait_event("registered", T);
+    assert_eq!(
+        registered["alternates"][0]["ras"],
+        ras[0].to_string(),
+        "peer 1's gatekeeper is the alternate: {registered} (bob's: {alternates})"
+    );
+    let outcome = alice.wait("connected or released", T, |v| {
+        v["event"] == "connected" || v["event"] == "released" || v["event"] == "arj"
+    });
+    let all: Vec<&Node> = nodes.iter().collect();
+    assert_eq!(outcome["event"], "connected", "{outcome}\n{}", logs(&all));
+    bob.wait("setup for 4001", T, |v| v["event"] == "setup");
+    alice.wait_event("released", T);
+    alice.finish(T);
+
+    // an alias peer 1's endpoint holds cannot be registered on peer 2
+    let mut dup = H323Endpoint::start(
+        "dup",
+        &["--gk", &ras[1].to_string(), "--alias", "e164:4001"],
+    );
+    let rrj = dup.wait_event("rrj", T);
+    assert!(
+        rrj["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("duplicateAlias")),
+        "{rrj}"
+    );
+    dup.kill();
 }

@@ -508,6 +508,11 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
                 "gatekeeper_id": rcf.gatekeeper_identifier.as_ref().map(|g| asn::bmp_text_lossy(&g.0)),
                 "ttl": ttl,
                 "h46018": causeway_h323::h46018::announces(rcf.feature_set.as_ref()),
+                "alternates": rcf.alternate_gatekeeper.iter().flatten().map(|g| json!({
+                    "ras": asn::socket_addr(&g.ras_address).map(|a| a.to_string()),
+                    "need_to_register": g.need_to_register,
+                    "priority": g.priority,
+                })).collect::<Vec<_>>(),
             }));
             let mut r = ep.reg();
             r.registered = true;
