@@ -47,6 +47,10 @@ pub struct Leg {
     pub local: SocketAddr,
     /// The signaling peer on this side.
     pub remote: SocketAddr,
+    /// This side is another peer of the node's cluster, which anchors the call itself when
+    /// it anchors every call (so the call is anchored once, on the peer that holds the
+    /// registration).
+    pub cluster_peer: bool,
 }
 
 /// The two legs of a call.

@@ -261,11 +261,13 @@ impl Call {
                 link: link(Side::Caller),
                 local: self.caller_local,
                 remote: self.caller_addr,
+                cluster_peer: false,
             },
             callee: Leg {
                 link: link(Side::Callee),
                 local: self.callee_local.unwrap_or(self.caller_local),
                 remote: self.callee_addr.unwrap_or(unknown),
+                cluster_peer: self.zone.as_deref() == Some(crate::ras::CLUSTER_ZONE),
             },
         }
     }

@@ -35,8 +35,10 @@ use std::time::Instant;
 #[derive(Debug)]
 pub(super) struct Locate {
     call: CallId,
-    /// (peer RAS address, alias) targets left after the current one.
-    rest: VecDeque<(SocketAddr, AliasAddress)>,
+    /// (peer RAS address, alias, zone) targets left after the current one.
+    rest: VecDeque<(SocketAddr, AliasAddress, String)>,
+    /// The zone of the LRQ in flight (the found call goes there).
+    zone: String,
     pub(super) deadline: Instant,
     local: SocketAddr,
     any_local: bool,
@@ -274,9 +276,9 @@ impl Gatekeeper {
                         return Resolve::Traversal { zone, alias };
                     }
                     Step::Traversal(..) => {}
-                    Step::Neighbor(_, peer, alias) => {
-                        if !neighbors.iter().any(|(p, al)| *p == peer && *al == alias) {
-                            neighbors.push_back((peer, alias));
+                    Step::Neighbor(zone, peer, alias) => {
+                        if !neighbors.iter().any(|(p, al, _)| *p == peer && *al == alias) {
+                            neighbors.push_back((peer, alias, zone));
                         }
                     }
                 }
@@ -297,6 +299,7 @@ impl Gatekeeper {
         let locate = Locate {
             call,
             rest: neighbors,
+            zone: String::new(),
             deadline: now,
             local,
             any_local,
@@ -334,7 +337,7 @@ impl Gatekeeper {
 
     /// Sends the LRQ of the next neighbor target, or reports the failure.
     fn next_locate(&mut self, mut l: Locate, now: Instant, out: &mut Vec<Output>) {
-        let Some((peer, alias)) = l.rest.pop_front() else {
+        let Some((peer, alias, zone)) = l.rest.pop_front() else {
             let result = l.fallback.ok_or(local_failure(l.any_local));
             out.push(Output::Resolved {
                 call: l.call,
@@ -355,6 +358,7 @@ impl Gatekeeper {
         );
         self.send(peer, &msg, out);
         l.deadline = now + self.cfg.locate_timeout;
+        l.zone = zone;
         self.locates.insert(n, l);
     }
 
@@ -368,7 +372,7 @@ impl Gatekeeper {
                 result: Ok(Destination {
                     addr: a,
                     alias: None,
-                    zone: "neighbor".to_string(),
+                    zone: l.zone,
                     link: None,
                 }),
             }),

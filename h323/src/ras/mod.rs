@@ -38,6 +38,7 @@
 mod admission;
 pub mod build;
 mod cluster;
+pub use cluster::CLUSTER_ZONE;
 mod discovery;
 mod interworking;
 mod location;

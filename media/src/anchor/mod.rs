@@ -455,7 +455,8 @@ fn update_refusal(e: UpdateError) -> MediaRefusal {
 /// alike).
 fn wanted(policy: Policy, legs: &Legs) -> bool {
     match policy {
-        Policy::All => true,
+        // the peer the call goes to anchors it (it anchors every call too)
+        Policy::All => !legs.callee.cluster_peer,
         Policy::None => false,
         Policy::Traversal => legs.caller.link.is_some() || legs.callee.link.is_some(),
     }

@@ -43,6 +43,7 @@ fn leg(link: Option<LinkEnd>, local: &str, remote: &str) -> Leg {
         link,
         local: local.parse().expect("addr"),
         remote: remote.parse().expect("addr"),
+        cluster_peer: false,
     }
 }
 
@@ -370,4 +371,33 @@ fn c_behind_a_nat_offering_through_e_gets_a_pair_of_its_own() {
         .leg(Side::Caller)
         .local();
     assert!(matches!(info, Local::Multiplexed(_)), "{info:?}");
+}
+
+#[test]
+fn a_call_to_another_cluster_peer_is_left_for_that_peer_to_anchor() {
+    let plain = |caller_peer: bool, callee_peer: bool| Legs {
+        caller: Leg {
+            cluster_peer: caller_peer,
+            ..leg(None, "127.0.0.1:5060", "127.0.0.2:5060")
+        },
+        callee: Leg {
+            cluster_peer: callee_peer,
+            ..leg(None, "127.0.0.1:5060", "127.0.0.6:5060")
+        },
+    };
+    // anchoring every call: the peer that holds the registration anchors, not the one that
+    // forwards to it
+    assert!(super::wanted(Policy::All, &plain(false, false)));
+    assert!(!super::wanted(Policy::All, &plain(false, true)));
+    assert!(super::wanted(Policy::All, &plain(true, false)));
+    // anchoring traversal calls: the peer the link reaches anchors, the other has no link leg
+    let from_link = Legs {
+        caller: leg(Some(LinkEnd::Server), "127.0.0.1:5060", "127.0.0.2:5060"),
+        callee: Leg {
+            cluster_peer: true,
+            ..leg(None, "127.0.0.1:5060", "127.0.0.6:5060")
+        },
+    };
+    assert!(super::wanted(Policy::Traversal, &from_link));
+    assert!(!super::wanted(Policy::Traversal, &plain(true, false)));
 }

@@ -106,6 +106,7 @@ impl Core {
                 link: caller_link,
                 local: caller.local,
                 remote: caller.remote,
+                cluster_peer: false,
             },
             callee: Leg {
                 link: link.map(|l| match l.server_zone {
@@ -114,6 +115,10 @@ impl Core {
                 }),
                 local,
                 remote: hop.addr,
+                cluster_peer: self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|c| c.aliases.is_peer_sip(hop.addr)),
             },
         }
     }

@@ -122,7 +122,7 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
             result: Ok(Destination {
                 addr: sa("198.51.100.7:1720"),
                 alias: None,
-                zone: "neighbor".into(),
+                zone: "Branch".into(),
                 link: None
             })
         }]

@@ -110,6 +110,7 @@ fn leg(local: &str, remote: &str) -> Leg {
         link: None,
         local: sa(local),
         remote: sa(remote),
+        cluster_peer: false,
     }
 }
 
