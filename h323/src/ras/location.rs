@@ -277,7 +277,10 @@ impl Gatekeeper {
                     }
                     Step::Traversal(..) => {}
                     Step::Neighbor(zone, peer, alias) => {
-                        if !neighbors.iter().any(|(p, al, _)| *p == peer && *al == alias) {
+                        if !neighbors
+                            .iter()
+                            .any(|(p, al, _)| *p == peer && *al == alias)
+                        {
                             neighbors.push_back((peer, alias, zone));
                         }
                     }
