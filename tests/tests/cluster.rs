@@ -4,7 +4,8 @@
 //! catches up; every peer restarted, the document comes back from disk; two of three down, a
 //! document is refused with a clear error and the survivor keeps its configuration; a peer-local
 //! table in a document is refused with its position; strangers on the cluster port are refused
-//! and counted.
+//! and counted. Six peers elect a new leader within 3 s of the old one's death, take the next
+//! document through a survivor and share a registration with every peer.
 //!
 //! How long replication takes is printed (`replication:` lines), not asserted: speed is
 //! `bench/`'s. The bounds here are only the tests' patience.
@@ -269,4 +270,61 @@ fn peer_local_tables_and_strangers_are_refused() {
     // the cluster is unaffected
     let out = apply(&nodes[2], &document(docs.path(), "one.toml", "partner"));
     ok(&out, &[&nodes[2]]);
+}
+
+#[test]
+fn six_peers_elect_a_new_leader_take_documents_and_share_registrations() {
+    let (mut nodes, _data) = peers(6, "");
+    let docs = tempfile::tempdir().expect("tempdir");
+    for n in &nodes {
+        until(n, "a leader", Duration::from_secs(15), |s| {
+            s["cluster"]["leader"].as_u64().is_some()
+        });
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    let first = leader(&all).expect("a leader");
+    drop(all);
+    let li = nodes
+        .iter()
+        .position(|n| cluster_of(n)["node_id"].as_u64() == Some(first))
+        .expect("the leader");
+    // a UA registered on one follower is known on every other peer
+    let home = (li + 1) % 6;
+    causeway_tests::register(&nodes[home], "bob", causeway_tests::free_port());
+    let home_id = cluster_of(&nodes[home])["node_id"].as_u64();
+    for (_, n) in nodes.iter().enumerate().filter(|(i, _)| *i != home) {
+        until(n, "bob published", Duration::from_secs(5), |s| {
+            s["directory"]["registrations"].as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|r| r["alias"] == "bob@example.com" && r["node_id"].as_u64() == home_id)
+            })
+        });
+    }
+
+    // the leader killed: a new one within 3 s (as the survivors' status shows it), and a
+    // document committed through any survivor reaches the other four
+    nodes[li].stop();
+    let killed = Instant::now();
+    let survivor = (li + 2) % 6;
+    until(
+        &nodes[survivor],
+        "a new leader",
+        Duration::from_secs(3),
+        |s| s["cluster"]["leader"].as_u64().is_some_and(|l| l != first),
+    );
+    println!(
+        "six peers: a new leader seen {:?} after the kill",
+        killed.elapsed()
+    );
+    let out = apply(&nodes[survivor], &document(docs.path(), "six.toml", "six"));
+    ok(&out, &[&nodes[survivor]]);
+    let hash = committed_hash(&out);
+    for (_, n) in nodes.iter().enumerate().filter(|(i, _)| *i != li) {
+        until(
+            n,
+            "the document on every survivor",
+            Duration::from_secs(5),
+            |s| s["cluster"]["document_hash"] == hash.as_str() && has_zone(s, "six"),
+        );
+    }
 }
