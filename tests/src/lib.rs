@@ -418,12 +418,25 @@ pub fn sipp_uac_with(
     rate: u32,
     extra: &[&str],
 ) -> Output {
+    sipp_uac_port(node.port, (name, service, transport), calls, rate, extra)
+}
+
+/// [`sipp_uac_with`] to the node listening on 127.0.0.1:`port` (for a thread that may not
+/// borrow the node).
+pub fn sipp_uac_port(
+    port: u16,
+    (name, service, transport): (&str, &str, &str),
+    calls: u32,
+    rate: u32,
+    extra: &[&str],
+) -> Output {
+    let node_port = port;
     let limit = 15 + calls / rate.max(1);
     let calls_text = calls.to_string();
     let rate_text = rate.to_string();
     let port = free_port().to_string();
     let timeout = format!("{limit}s");
-    let target = format!("127.0.0.1:{}", node.port);
+    let target = format!("127.0.0.1:{node_port}");
     let file = scenario(name).display().to_string();
     let mut args: Vec<&str> = vec![
         &target,

@@ -1,6 +1,7 @@
 //! Clusters of real nodes on loopback (issue 12): three peers replicate the cluster document
 //! with Raft. A document applied through a follower is in effect on every peer; the leader
-//! killed, a survivor elects a new one and takes the next document; the killed peer, restarted,
+//! killed, a survivor elects a new one and takes the next document, and calls between UAs of a
+//! survivor run through the death undisturbed; the killed peer, restarted,
 //! catches up; every peer restarted, the document comes back from disk; two of three down, a
 //! document is refused with a clear error and the survivor keeps its configuration; a peer-local
 //! table in a document is refused with its position; strangers on the cluster port are refused
@@ -11,7 +12,7 @@
 //! `bench/`'s. The bounds here are only the tests' patience.
 
 use causeway_tests::cluster::{peers, until};
-use causeway_tests::{env_bin, Node};
+use causeway_tests::{env_bin, register, sipp_uac_port, sipp_uas, Node};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output};
@@ -122,9 +123,16 @@ fn a_document_reaches_every_peer_through_leader_loss_and_restarts() {
         .position(|n| cluster_of(n)["node_id"].as_u64() == Some(first))
         .expect("the leader");
     drop(all);
+    // calls between UAs of a survivor run across the leader's death, undisturbed
+    let survivor = (li + 1) % 3;
+    let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
+    register(&nodes[survivor], "bob", uas_port);
+    let port = nodes[survivor].port;
+    let calls =
+        std::thread::spawn(move || sipp_uac_port(port, ("uac_call.xml", "bob", "u1"), 60, 20, &[]));
+    std::thread::sleep(Duration::from_millis(500));
     nodes[li].stop();
     let killed = Instant::now();
-    let survivor = (li + 1) % 3;
     let out = apply(
         &nodes[survivor],
         &document(docs.path(), "two.toml", "partner2"),
@@ -149,6 +157,20 @@ fn a_document_reaches_every_peer_through_leader_loss_and_restarts() {
         );
         let _ = i;
     }
+    let calls = calls.join().expect("sipp");
+    assert_eq!(
+        calls.status.code(),
+        Some(0),
+        "calls on a survivor across the leader's death\n{}{}",
+        String::from_utf8_lossy(&calls.stdout),
+        nodes[survivor].log()
+    );
+    assert!(
+        nodes[survivor].status_json()["registrations"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["aor"] == "sip:bob@example.com")),
+        "bob's registration stays"
+    );
 
     // the killed peer comes back and catches up
     nodes[li].restart();

@@ -9,7 +9,10 @@
 //! registered on peer 2.
 
 use causeway_tests::cluster::{peers, peers_each, until};
-use causeway_tests::{free_port, register, register_with, sipp_uac, sipp_uas, H323Endpoint, Node};
+use causeway_tests::{
+    free_port, header_values, register, register_with, sipp_uac, sipp_uas, status, H323Endpoint,
+    Node, StreamClient,
+};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -31,6 +34,68 @@ fn report(out: &Output, nodes: &[&Node]) -> String {
         String::from_utf8_lossy(&out.stderr),
         logs(nodes)
     )
+}
+
+/// alice registers on `node` over TLS and, on the same connection, calls bob (registered on
+/// another peer): 200, ACK and BYE along the route the four Record-Route entries make.
+fn tls_call(node: &Node, all: &[&Node]) {
+    let mut c = StreamClient::tls(node.tls(), None).expect("TLS handshake");
+    let local = c.local;
+    let head = |method: &str, uri: &str, branch: &str, cseq: u32, to: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: {to}\r\n\
+             Call-ID: cluster-tls-{method}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:alice@{local};transport=tls>\r\n"
+        )
+    };
+    let reg = head(
+        "REGISTER",
+        "sip:example.com",
+        "r1",
+        1,
+        "<sip:alice@example.com>",
+    );
+    let r = c.request(&format!("{reg}Expires: 600\r\nContent-Length: 0\r\n\r\n"));
+    assert_eq!(r.as_deref().map(status), Some(200), "{r:?}\n{}", logs(all));
+    let invite = head(
+        "INVITE",
+        "sip:bob@example.com",
+        "i1",
+        1,
+        "<sip:bob@example.com>",
+    )
+    .replace("cluster-tls-INVITE", "cluster-tls-call");
+    let ok = c
+        .request(&format!("{invite}Content-Length: 0\r\n\r\n"))
+        .expect("final response over TLS");
+    assert_eq!(status(&ok), 200, "{ok}\n{}", logs(all));
+    // sipp combines the entries into one field; split them again
+    let rr: Vec<String> = header_values(&ok, "Record-Route")
+        .iter()
+        .flat_map(|v| {
+            v.split(',')
+                .map(|x| x.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(rr.len() >= 3, "both peers record-route: {ok}");
+    let route: String = rr.iter().rev().map(|r| format!("Route: {r}\r\n")).collect();
+    let to = header_values(&ok, "To")[0].clone();
+    let remote = header_values(&ok, "Contact")[0]
+        .trim_matches(|ch| ch == '<' || ch == '>')
+        .to_string();
+    let ack = head("ACK", &remote, "a1", 1, &to).replace("cluster-tls-ACK", "cluster-tls-call");
+    c.send(format!("{ack}{route}Content-Length: 0\r\n\r\n").as_bytes())
+        .expect("ACK sent");
+    let bye = head("BYE", &remote, "b1", 2, &to).replace("cluster-tls-BYE", "cluster-tls-call");
+    let r = c.request(&format!("{bye}{route}Content-Length: 0\r\n\r\n"));
+    assert_eq!(
+        r.as_deref().map(status),
+        Some(200),
+        "BYE: {r:?}\n{}",
+        logs(all)
+    );
 }
 
 /// How many INVITEs the node's call history shows received, by transport.
@@ -115,6 +180,8 @@ fn a_ua_registered_on_one_peer_is_called_through_the_others_and_moves_when_its_p
     // peer to peer over TLS (the port tables' SIP between peers): peer 1 took every INVITE
     // of the 20 calls over TLS, as its call history shows
     assert_eq!(invites_by_transport(&nodes[0]), [("TLS".to_string(), 20)]);
+    // a UA registered on peer 3 over TLS calls bob (on peer 1) over TLS
+    tls_call(&nodes[2], &all);
 
     // peer 1 dies: the others drop its registrations within the failure-detection time
     nodes[0].stop();
