@@ -508,3 +508,33 @@ fn cluster_table_parses_with_defaults_and_bad_peers_are_named() {
     let e = cluster(&format!("node_id = 1\npeers = [{}]\n", seven.join(", ")));
     assert!(e.message.contains("1 to 6 peers"), "{e}");
 }
+
+#[test]
+fn a_neighbor_zone_lists_the_peers_of_a_remote_cluster() {
+    let zone = |body: &str| format!("{MINIMAL}[[zone]]\nname = \"B\"\ntype = \"neighbor\"\n{body}");
+    let c = Config::parse(
+        "t.toml",
+        &zone("peers = [\"10.1.0.1\", \"10.1.0.2:5070\", \"b3.example.com\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.zones[0].peer_list(),
+        ["10.1.0.1", "10.1.0.2:5070", "b3.example.com"]
+    );
+    let one = Config::parse("t.toml", &zone("peer = \"10.1.0.1\"\n")).unwrap();
+    assert_eq!(one.zones[0].peer_list(), ["10.1.0.1"]);
+    let e = err(&zone("peer = \"10.1.0.1\"\npeers = [\"10.1.0.2\"]\n")).to_string();
+    assert!(e.contains("not both"), "{e}");
+    let e = err(&zone("peers = [\"10.1.0.1\", \"a b\"]\n")).to_string();
+    assert!(e.contains("peers[1]") && e.contains("host[:port]"), "{e}");
+    let seven: Vec<String> = (1..=7).map(|i| format!("\"10.1.0.{i}\"")).collect();
+    let e = err(&zone(&format!("peers = [{}]\n", seven.join(", ")))).to_string();
+    assert!(e.contains("at most 6"), "{e}");
+    let e = err(&zone("")).to_string();
+    assert!(e.contains("peer"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[[zone]]\nname = \"d\"\ntype = \"dns\"\npeers = [\"10.1.0.1\"]\n"
+    ))
+    .to_string();
+    assert!(e.contains("peers") && e.contains("neighbor"), "{e}");
+}

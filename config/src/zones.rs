@@ -17,6 +17,10 @@ pub struct Zone {
     pub kind: ZoneType,
     /// neighbor: `host[:port]`; traversal-client: E's host name or IP.
     pub peer: Option<String>,
+    /// neighbor, instead of `peer`: the peers of a remote cluster (`host[:port]` each, at most
+    /// six), tried one after the other, a peer that just failed last.
+    #[serde(default)]
+    pub peers: Vec<String>,
     /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.
     pub transport: Option<Transport>,
     /// neighbor: the H.323 RAS port of the peer gatekeeper (LRQs go there); 1719 when absent.
@@ -95,7 +99,19 @@ impl ZoneType {
     }
 }
 
+/// The most peers a neighbor zone lists (a cluster's size).
+pub const MAX_ZONE_PEERS: usize = 6;
+
 impl Zone {
+    /// The zone's peers in order: `peers`, or the one `peer`.
+    pub fn peer_list(&self) -> Vec<&str> {
+        if self.peers.is_empty() {
+            self.peer.as_deref().into_iter().collect()
+        } else {
+            self.peers.iter().map(String::as_str).collect()
+        }
+    }
+
     pub fn transport(&self) -> Transport {
         self.transport.unwrap_or(match self.kind {
             ZoneType::Neighbor | ZoneType::Dns => Transport::Udp,

@@ -14,7 +14,7 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(super) async fn build(config: &Config) -> SharedGuard {
     let mut guard = Guard::new(&config.protection);
-    for peer in config.zones.iter().filter_map(|z| z.peer.as_deref()) {
+    for peer in config.zones.iter().flat_map(|z| z.peer_list()) {
         match peer_ips(peer).await {
             Ok(ips) => ips.into_iter().for_each(|ip| guard.exempt(ip)),
             // the peer is still exempt once it proves itself (a traversal link); a neighbor

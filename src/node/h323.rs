@@ -184,21 +184,29 @@ fn regexes(list: &[String]) -> anyhow::Result<Vec<regex::Regex>> {
 /// whose LRQs are answered.
 pub(super) async fn neighbors(config: &Config) -> Vec<(String, SocketAddr)> {
     let mut neighbors = Vec::new();
-    for z in config.zones.iter().filter(|z| z.kind == ZoneType::Neighbor) {
-        let host = z.peer.clone().unwrap_or_default();
+    // owned, so that no borrow of the configuration is held across the lookups
+    let peers: Vec<(String, Option<u16>, String)> = config
+        .zones
+        .iter()
+        .filter(|z| z.kind == ZoneType::Neighbor)
+        .flat_map(|z| {
+            z.peer_list()
+                .into_iter()
+                .map(|p| (z.name.clone(), z.ras_port, p.to_string()))
+        })
+        .collect();
+    for (name, ras_port, host) in peers {
         let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = z
-            .ras_port
-            .unwrap_or(causeway_config::defaults::H323_RAS_PORT);
+        let port = ras_port.unwrap_or(causeway_config::defaults::H323_RAS_PORT);
         match host.parse::<IpAddr>() {
-            Ok(ip) => neighbors.push((z.name.clone(), SocketAddr::new(ip, port))),
+            Ok(ip) => neighbors.push((name, SocketAddr::new(ip, port))),
             Err(_) => match tokio::net::lookup_host((host, port)).await {
                 Ok(mut a) => match a.next() {
-                    Some(a) => neighbors.push((z.name.clone(), a)),
-                    None => tracing::warn!("zone `{}`: `{host}` has no address; no H.323", z.name),
+                    Some(a) => neighbors.push((name, a)),
+                    None => tracing::warn!("zone `{name}`: `{host}` has no address; no H.323"),
                 },
-                Err(e) => tracing::warn!("zone `{}`: `{host}`: {e}; no H.323", z.name),
+                Err(e) => tracing::warn!("zone `{name}`: `{host}`: {e}; no H.323"),
             },
         }
     }

@@ -176,7 +176,10 @@ pub(super) fn zone_status(config: &Config) -> Vec<ZoneStatus> {
     }];
     for (i, z) in config.zones.iter().enumerate() {
         let detail = match z.kind {
-            ZoneType::Neighbor => format!("peer {}", z.peer.as_deref().unwrap_or("")),
+            ZoneType::Neighbor => match z.peer_list().as_slice() {
+                [one] => format!("peer {one}"),
+                many => format!("peers {}", many.join(", ")),
+            },
             ZoneType::TraversalClient => format!(
                 "peer {}:{}",
                 z.peer.as_deref().unwrap_or(""),

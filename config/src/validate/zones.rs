@@ -157,6 +157,11 @@ fn check_zone_keys(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
         ));
     }
     at.only(
+        z.kind != ZoneType::Neighbor && !z.peers.is_empty(),
+        "peers",
+        "neighbor",
+    )?;
+    at.only(
         !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
         "peer",
         "neighbor and traversal-client",
@@ -229,13 +234,34 @@ fn check_zone_h323(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
     Ok(())
 }
 
-/// A neighbor is reached at `peer`, which must be `host[:port]`.
+/// A neighbor is reached at `peer`, or at each of `peers` (a remote cluster), each
+/// `host[:port]`.
 fn check_neighbor_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    at.need(z.peer.is_some(), "peer")?;
+    if z.peer.is_some() && !z.peers.is_empty() {
+        return Err(FieldError::new(
+            &at.key("peers"),
+            "give `peer` or `peers`, not both",
+        ));
+    }
+    at.need(z.peer.is_some() || !z.peers.is_empty(), "peer")?;
+    if z.peers.len() > crate::zones::MAX_ZONE_PEERS {
+        return Err(FieldError::new(
+            &at.key("peers"),
+            format!("at most {} peers", crate::zones::MAX_ZONE_PEERS),
+        ));
+    }
     if let Some(p) = &z.peer {
         if split_host(p).is_none() {
             return Err(FieldError::new(
                 &at.key("peer"),
+                format!("`{p}` is not host[:port]"),
+            ));
+        }
+    }
+    for (i, p) in z.peers.iter().enumerate() {
+        if split_host(p).is_none() {
+            return Err(FieldError::new(
+                &[Key("zone"), Index(at.i), Key("peers"), Index(i)],
                 format!("`{p}` is not host[:port]"),
             ));
         }

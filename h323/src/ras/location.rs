@@ -170,21 +170,21 @@ impl Gatekeeper {
                     steps.push(self.local_step(&target, now))
                 }
                 ZoneKind::Neighbor => {
-                    let peer = self
-                        .neighbors
-                        .iter()
-                        .find(|(z, _)| *z == t.zone)
-                        .map(|(_, a)| *a);
-                    match peer {
-                        Some(p) => steps.push(Step::Neighbor(
+                    // each peer of the zone in order (a remote cluster's): LRQ to one after
+                    // the other until one confirms
+                    let before = steps.len();
+                    for (_, p) in self.neighbors.iter().filter(|(z, _)| *z == t.zone) {
+                        steps.push(Step::Neighbor(
                             t.zone.clone(),
-                            p,
+                            *p,
                             asn::alias_address_or_guess(alias.kind, &t.alias.to_string()),
-                        )),
-                        None => tracing::debug!(
+                        ));
+                    }
+                    if steps.len() == before {
+                        tracing::debug!(
                             "zone {} has no RAS peer address; skipped for H.323",
                             t.zone
-                        ),
+                        );
                     }
                 }
                 ZoneKind::TraversalClient | ZoneKind::TraversalServer

@@ -20,6 +20,7 @@ use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
 use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
+use super::unreachable::Unreachable;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
 use crate::message::{check_request, Bytes, Host, Limits, Message, Method};
@@ -113,6 +114,8 @@ pub struct Core {
     /// The node's SIP <-> H.323 gateway: where `LocalZone` aliases of H.323 endpoints go.
     pub(super) interworking: Option<Interworking>,
     pub(super) cluster: Option<ClusterPeers>,
+    /// Next hops that just failed (a neighbor zone's peers are tried in order, these last).
+    pub(super) unreachable: Unreachable,
     /// Established anchored calls, for ending them when their media dies
     pub(super) teardowns: HashMap<String, Teardown>,
     /// Contexts holding a target until the relay has bound its ports, by Call-ID.
@@ -173,6 +176,7 @@ impl Core {
             shared_aliases: None,
             interworking: None,
             cluster: None,
+            unreachable: Unreachable::default(),
             teardowns: HashMap::new(),
             parked: HashMap::new(),
             registrar: Registrar::new(settings.registrar.clone()),
@@ -410,6 +414,7 @@ impl Core {
             flows: &self.flows,
             interworking: self.interworking.as_ref(),
             cluster: self.cluster.as_ref(),
+            unreachable: &self.unreachable,
         };
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),
@@ -538,6 +543,7 @@ impl Core {
             return;
         };
         debug!(dest = %c.hop.addr, error, "transport failure");
+        self.unreachable.failed(c.hop.addr, now);
         c.machine.on_transport_error(now);
         let ctx = c.ctx;
         let is_cancel = c.is_cancel;

@@ -20,7 +20,7 @@
 //! - `reconfigure` (a reload's new dial plan, registrar policy and credentials);
 //! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
 //!   flows) and `nat` (what a request says about a NAT in front of its sender), `hop`,
-//!   `identity`, `select`, `tables`.
+//!   `identity`, `select`, `tables`, `unreachable` (hops that just failed, tried last).
 //!
 //! Must not do I/O, read a clock or the global RNG, parse bytes itself (that is `message`) or
 //! run transaction timers by hand (that is `transaction`).
@@ -47,6 +47,7 @@ mod tables;
 mod targets;
 mod teardown;
 mod timers;
+mod unreachable;
 
 #[cfg(test)]
 mod tests;

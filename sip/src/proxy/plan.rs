@@ -17,6 +17,7 @@ use super::io::Flow;
 use super::links::{link_of_route, Links};
 use super::tables::{RouteEdit, Target};
 use super::targets::{dns_target, router_targets, ZoneTargets};
+use super::unreachable::Unreachable;
 use crate::message::{Host, Message, Method, NameAddr, SipUri, Uri};
 use crate::registrar::Registrar;
 use causeway_zones::{Alias, Protocol, RouteRequest, Router, SharedAliases, LOCAL_ZONE};
@@ -36,6 +37,8 @@ pub(super) struct Tables<'a> {
     pub interworking: Option<&'a Interworking>,
     /// The other peers of the node's cluster, when it is in one.
     pub cluster: Option<&'a ClusterPeers>,
+    /// Next hops that just failed.
+    pub unreachable: &'a Unreachable,
 }
 
 /// What to do with a request.

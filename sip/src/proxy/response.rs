@@ -52,6 +52,7 @@ impl Core {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
+        self.unreachable.answered(c.hop.addr);
         let sent = c.sent.clone();
         let (deliver, transmit) = c.machine.on_response(status, now, &|| match sent
             .as_ref()

@@ -81,12 +81,10 @@ pub(super) fn router_targets(
                     None => down.push(format!("traversal zone `{}` is down", target.zone)),
                 }
             }
-            ZoneKind::Neighbor => match neighbor(&target.zone, rewritten, t) {
-                Ok(Some(mut n)) => {
-                    n.hop_cap = hop_cap;
-                    found.targets.push_back(n);
-                }
-                Ok(None) => {}
+            ZoneKind::Neighbor => match neighbor(&target.zone, rewritten, t, now) {
+                Ok(peers) => found
+                    .targets
+                    .extend(peers.into_iter().map(|n| Target { hop_cap, ..n })),
                 Err(e) => down.push(format!("neighbor zone `{}`: {e}", target.zone)),
             },
             ZoneKind::Dns => {
@@ -187,13 +185,35 @@ fn local_contacts(alias: &Alias, t: &mut Tables, now: Instant, out: &mut VecDequ
     }
 }
 
-/// A neighbor zone's peer: an address, or a host name for RFC 3263 with the node's resolver.
-fn neighbor(zone: &str, ruri: Option<String>, t: &Tables) -> Result<Option<Target>, String> {
+/// A neighbor zone's peers in order (one, or a remote cluster's), a peer that just failed
+/// last (`unreachable`): each an address, or a host name for RFC 3263 with the node's resolver.
+fn neighbor(
+    zone: &str,
+    ruri: Option<String>,
+    t: &Tables,
+    now: Instant,
+) -> Result<Vec<Target>, String> {
     let Some(z) = t.router.zone(zone) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    let peer = z.peer.clone().unwrap_or_default();
-    let uri = Uri::parse(&format!("sip:{peer};transport={}", z.transport().param()));
+    let mut targets = Vec::new();
+    for peer in z.peer_list() {
+        if let Some(target) = neighbor_peer(peer, z.transport(), ruri.clone())? {
+            targets.push(target);
+        }
+    }
+    // stable: the configured order among the live ones, then among the failed ones
+    targets.sort_by_key(|n| t.unreachable.is_down(n.hop.addr, now));
+    Ok(targets)
+}
+
+/// One peer of a neighbor zone.
+fn neighbor_peer(
+    peer: &str,
+    transport: Transport,
+    ruri: Option<String>,
+) -> Result<Option<Target>, String> {
+    let uri = Uri::parse(&format!("sip:{peer};transport={}", transport.param()));
     let hop = uri
         .clone()
         .map_err(|e| e.to_string())

@@ -101,6 +101,7 @@ impl Core {
                 let dest = c.hop.addr;
                 let is_cancel = c.is_cancel;
                 self.remove_client(id);
+                self.unreachable.failed(dest, now);
                 if let (Some(ctx), false) = (ctx, is_cancel) {
                     let reason = format!("Request Timeout (no answer from {dest})");
                     self.branch_failed(ctx, 408, &reason, now, out);

@@ -237,3 +237,39 @@ fn a_reload_brings_a_new_neighbor_rule_and_keeps_registrations_and_the_call_addr
     );
     assert_eq!(gk.cfg.max_registrations, 1, "the new limit applies");
 }
+
+#[test]
+fn a_neighbor_cluster_is_asked_peer_by_peer() {
+    // zone Branch with two peers: LRQ to the first; its LRJ sends the LRQ to the second
+    let mut gk = gatekeeper_with(
+        neighbor_router(),
+        vec![
+            ("Branch".into(), sa("198.51.100.7:1719")),
+            ("Branch".into(), sa("198.51.100.8:1719")),
+        ],
+    );
+    let now = Instant::now();
+    let mut out = Vec::new();
+    let caller = sa("192.0.2.10:40000");
+    let r = gk.resolve(
+        1,
+        &[],
+        Some("4420"),
+        caller,
+        false,
+        sa(GK_RAS),
+        now,
+        &mut out,
+    );
+    assert_eq!(r, Resolve::Pending);
+    let (sent, _) = split(std::mem::take(&mut out));
+    let (to, msg) = one(sent);
+    assert_eq!(to, sa("198.51.100.7:1719"));
+    let RasMessage::locationRequest(q) = msg else {
+        panic!()
+    };
+    let lrj = build::lrj(q.request_seq_num.0, LocationRejectReason::notRegistered(()));
+    let (sent, _) = exchange(&mut gk, "198.51.100.7:1719", &lrj, now);
+    let (to, _) = one(sent);
+    assert_eq!(to, sa("198.51.100.8:1719"), "the second peer is asked");
+}

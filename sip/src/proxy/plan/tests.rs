@@ -45,6 +45,7 @@ struct Node {
     registrar: Registrar,
     flows: FlowTokens,
     cluster: Option<ClusterPeers>,
+    unreachable: crate::proxy::unreachable::Unreachable,
     now: Instant,
 }
 
@@ -80,6 +81,7 @@ impl Node {
             }),
             flows: FlowTokens::new([7; 32]),
             cluster: None,
+            unreachable: Default::default(),
             now: Instant::now(),
         }
     }
@@ -95,6 +97,7 @@ impl Node {
             flows: &self.flows,
             interworking: None,
             cluster: self.cluster.as_ref(),
+            unreachable: &self.unreachable,
         };
         plan(&msg, &flow, &mut t, self.now)
     }
@@ -326,4 +329,44 @@ fn on_a_server_zone_port_register_is_for_the_link_and_the_rest_needs_the_link() 
         RoutePlan::Reject(403, reason) => assert!(reason.contains("from-control"), "{reason}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_neighbor_cluster_is_tried_peer_by_peer_a_failed_peer_last() {
+    let toml = r#"
+[system]
+role = "control"
+domain = "example.com"
+[[zone]]
+name = "B"
+type = "neighbor"
+peers = ["192.0.2.1", "192.0.2.2:5070", "192.0.2.3"]
+[[search_rule]]
+name = "to-b"
+priority = 60
+pattern_type = "suffix"
+pattern = "@b.example"
+target = "B"
+"#;
+    let cfg = causeway_config::Config::parse("t.toml", toml).unwrap();
+    let mut n = Node::new();
+    n.router = Router::from_config(&cfg);
+    let hops = |n: &mut Node| -> Vec<SocketAddr> {
+        forwarding(n.plan_uac(&request("INVITE sip:carol@b.example", "")))
+            .targets
+            .iter()
+            .map(|t| t.hop.addr)
+            .collect()
+    };
+    let (p1, p2, p3) = (
+        addr("192.0.2.1:5060"),
+        addr("192.0.2.2:5070"),
+        addr("192.0.2.3:5060"),
+    );
+    assert_eq!(hops(&mut n), [p1, p2, p3]);
+    // peer 1 did not answer: tried last while the failure is fresh, first again once it answers
+    n.unreachable.failed(p1, n.now);
+    assert_eq!(hops(&mut n), [p2, p3, p1]);
+    n.unreachable.answered(p1);
+    assert_eq!(hops(&mut n), [p1, p2, p3]);
 }
