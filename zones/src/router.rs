@@ -111,6 +111,11 @@ impl Router {
         self.hop_limit
     }
 
+    /// The configured zones, in file order.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
     /// A configured zone by name (`LocalZone` is implicit and has no entry).
     pub fn zone(&self, name: &str) -> Option<&Zone> {
         self.zones.iter().find(|z| z.name == name)

@@ -20,6 +20,7 @@ use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
 use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
+use super::probe::{LoadHandle, Probes};
 use super::unreachable::Unreachable;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;
@@ -116,6 +117,10 @@ pub struct Core {
     pub(super) cluster: Option<ClusterPeers>,
     /// Next hops that just failed (a neighbor zone's peers are tried in order, these last).
     pub(super) unreachable: Unreachable,
+    /// Probes of a remote cluster's peers, and the loads they answered with.
+    pub(super) probes: Probes,
+    /// This node's load, for its OPTIONS answers.
+    pub(super) load: Option<LoadHandle>,
     /// Established anchored calls, for ending them when their media dies
     pub(super) teardowns: HashMap<String, Teardown>,
     /// Contexts holding a target until the relay has bound its ports, by Call-ID.
@@ -177,6 +182,8 @@ impl Core {
             interworking: None,
             cluster: None,
             unreachable: Unreachable::default(),
+            probes: Probes::default(),
+            load: None,
             teardowns: HashMap::new(),
             parked: HashMap::new(),
             registrar: Registrar::new(settings.registrar.clone()),
@@ -245,6 +252,11 @@ impl Core {
     /// Shares the alias table with the H.323 gatekeeper (see `causeway_zones::shared`).
     pub fn set_shared_aliases(&mut self, shared: SharedAliases) {
         self.shared_aliases = Some(shared);
+    }
+
+    /// This node's load (written by the node), told in its answers to OPTIONS.
+    pub fn set_load(&mut self, load: LoadHandle) {
+        self.load = Some(load);
     }
 
     /// The other peers of the node's cluster: local-zone aliases registered on them are
@@ -415,6 +427,7 @@ impl Core {
             interworking: self.interworking.as_ref(),
             cluster: self.cluster.as_ref(),
             unreachable: &self.unreachable,
+            probes: &self.probes,
         };
         match plan(msg, &flow, &mut tables, now) {
             RoutePlan::Local(method) => self.local_request(id, method, now, out),
@@ -602,6 +615,7 @@ impl Core {
 
 impl Machine for Core {
     fn handle(&mut self, event: Event, now: Instant, out: &mut Vec<Output>) {
+        self.arm_probes(now);
         match event {
             Event::Received(r) => self.on_received(r, now, out),
             Event::SendFailed { token, error } => self.on_send_failed(token, &error, now, out),

@@ -143,11 +143,15 @@ impl Core {
         match method {
             Method::Register => self.register(id, now, out),
             Method::Options => {
-                let h = [
+                let mut h = vec![
                     ("Allow", ALLOW.to_string()),
                     ("Accept", "application/sdp".to_string()),
                     ("Supported", "path, outbound".to_string()),
                 ];
+                let load = self.load.as_ref().and_then(|l| *l.lock().unwrap_or_else(|p| p.into_inner()));
+                if let Some(load) = load {
+                    h.push((super::probe::LOAD_HEADER, super::probe::load_value(&load)));
+                }
                 self.respond(id, 200, "OK", &h, now, out);
             }
             Method::Invite | Method::Message | Method::Subscribe => {

@@ -20,7 +20,8 @@
 //! - `reconfigure` (a reload's new dial plan, registrar policy and credentials);
 //! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
 //!   flows) and `nat` (what a request says about a NAT in front of its sender), `hop`,
-//!   `identity`, `select`, `tables`, `unreachable` (hops that just failed, tried last).
+//!   `identity`, `select`, `tables`, `unreachable` (hops that just failed, tried last),
+//!   `probe` (OPTIONS to a remote cluster's peers, and the load they answer with).
 //!
 //! Must not do I/O, read a clock or the global RNG, parse bytes itself (that is `message`) or
 //! run transaction timers by hand (that is `transaction`).
@@ -39,6 +40,7 @@ mod links;
 mod local;
 mod nat;
 mod plan;
+mod probe;
 mod reconfigure;
 mod register;
 mod response;
@@ -54,6 +56,7 @@ mod tests;
 
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use cluster::ClusterPeers;
+pub use probe::{Load, LoadHandle, LOAD_HEADER};
 pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};

@@ -17,6 +17,7 @@ use super::io::Flow;
 use super::links::{link_of_route, Links};
 use super::tables::{RouteEdit, Target};
 use super::targets::{dns_target, router_targets, ZoneTargets};
+use super::probe::Probes;
 use super::unreachable::Unreachable;
 use crate::message::{Host, Message, Method, NameAddr, SipUri, Uri};
 use crate::registrar::Registrar;
@@ -39,6 +40,8 @@ pub(super) struct Tables<'a> {
     pub cluster: Option<&'a ClusterPeers>,
     /// Next hops that just failed.
     pub unreachable: &'a Unreachable,
+    /// The loads a remote cluster's peers answered probes with.
+    pub probes: &'a Probes,
 }
 
 /// What to do with a request.

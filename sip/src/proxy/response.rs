@@ -52,7 +52,12 @@ impl Core {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        self.unreachable.answered(c.hop.addr);
+        let from = c.hop.addr;
+        self.unreachable.answered(from);
+        self.note_load(from, &msg);
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
         let sent = c.sent.clone();
         let (deliver, transmit) = c.machine.on_response(status, now, &|| match sent
             .as_ref()

@@ -152,6 +152,7 @@ pub(super) enum Timer {
     Client(TxId),
     TimerC(TxId),
     Purge,
+    Probe,
 }
 
 /// A table that has emptied to a quarter of its capacity gives half of that back: after

@@ -202,8 +202,12 @@ fn neighbor(
             targets.push(target);
         }
     }
-    // stable: the configured order among the live ones, then among the failed ones
-    targets.sort_by_key(|n| t.unreachable.is_down(n.hop.addr, now));
+    // stable: live before failed, then the most free media sessions a probe heard of, then
+    // the configured order
+    targets.sort_by_key(|n| {
+        let free = t.probes.free_media(n.hop.addr);
+        (t.unreachable.is_down(n.hop.addr, now), std::cmp::Reverse(free))
+    });
     Ok(targets)
 }
 

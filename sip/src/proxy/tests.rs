@@ -17,6 +17,7 @@ mod amplification;
 mod digest;
 mod interworking;
 mod outbound;
+mod probe;
 mod reconfigure;
 
 struct FakeEnv;

@@ -32,6 +32,7 @@ impl Core {
                 Timer::Client(id) => self.client_timer(id, now, out),
                 Timer::TimerC(id) => self.timer_c(id, now, out),
                 Timer::Purge => self.purge(now),
+                Timer::Probe => self.probe(now, out),
             }
         }
         self.end_done(now);

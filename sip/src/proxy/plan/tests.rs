@@ -46,6 +46,7 @@ struct Node {
     flows: FlowTokens,
     cluster: Option<ClusterPeers>,
     unreachable: crate::proxy::unreachable::Unreachable,
+    probes: crate::proxy::probe::Probes,
     now: Instant,
 }
 
@@ -82,6 +83,7 @@ impl Node {
             flows: FlowTokens::new([7; 32]),
             cluster: None,
             unreachable: Default::default(),
+            probes: Default::default(),
             now: Instant::now(),
         }
     }
@@ -98,6 +100,7 @@ impl Node {
             interworking: None,
             cluster: self.cluster.as_ref(),
             unreachable: &self.unreachable,
+            probes: &self.probes,
         };
         plan(&msg, &flow, &mut t, self.now)
     }

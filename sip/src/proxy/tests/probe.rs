@@ -1,0 +1,121 @@
+//! A remote cluster as a neighbor zone (`peers = [...]`), sans-IO: its peers are probed with
+//! OPTIONS; the loads they answer with order the next call's targets (most free media sessions
+//! first), a peer that does not answer goes last, and this node's own OPTIONS answer tells its
+//! load.
+
+use super::*;
+use crate::proxy::probe::{Load, LOAD_HEADER};
+use crate::proxy::Policy;
+use causeway_config::Config;
+use causeway_zones::Router;
+
+const P1: &str = "127.0.0.1:6011";
+const P2: &str = "127.0.0.1:6012";
+
+fn with_cluster_neighbor(h: &mut Harness) {
+    let toml = format!(
+        r#"
+[system]
+role = "control"
+domain = "example.com"
+[[zone]]
+name = "B"
+type = "neighbor"
+peers = ["{P1}", "{P2}"]
+[[search_rule]]
+name = "to-b"
+priority = 60
+pattern_type = "suffix"
+pattern = "@b.example"
+target = "B"
+"#
+    );
+    let cfg = Config::parse("t.toml", &toml).expect("config");
+    h.core.reconfigure(Policy {
+        domains: cfg.registrar_domains(),
+        registrar: settings().registrar,
+        auth: None,
+        router: Router::from_config(&cfg),
+        amplification_limit: false,
+    });
+}
+
+fn options(branch: &str) -> String {
+    format!(
+        "OPTIONS sip:{PROXY} SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch={branch}
+Max-Forwards: 70
+From: <sip:probe@example.com>;tag=p
+To: <sip:{PROXY}>
+Call-ID: {branch}
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+    )
+}
+
+/// The peer a call to carol@b.example goes to first (which answers it 486, so that the call
+/// says nothing of the peers' liveness).
+fn call_b(h: &mut Harness, branch: &str) -> SocketAddr {
+    let out = h.send(UAC, &invite(branch, "carol").replace("@example.com", "@b.example"));
+    let sent = out
+        .iter()
+        .find(|t| text(t).starts_with("INVITE"))
+        .expect("the INVITE forwarded");
+    h.send(&sent.dest.to_string(), &answer(sent, 486, "Busy Here", Some("b")));
+    sent.dest
+}
+
+#[test]
+fn a_remote_clusters_peers_are_tried_by_the_load_they_answer_probes_with() {
+    let mut h = Harness::new();
+    with_cluster_neighbor(&mut h);
+    // the first input arms the probes; both peers get an OPTIONS
+    h.send(UAC, &options("z9hG4bKo1"));
+    let probes: Vec<Transmit> = h
+        .advance(Duration::ZERO)
+        .into_iter()
+        .filter(|t| text(t).starts_with("OPTIONS"))
+        .collect();
+    let mut dests: Vec<SocketAddr> = probes.iter().map(|t| t.dest).collect();
+    dests.sort();
+    assert_eq!(dests, [addr(P1), addr(P2)]);
+    // before any answer: the configured order
+    assert_eq!(call_b(&mut h, "z9hG4bKc1"), addr(P1));
+    for p in &probes {
+        let free = if p.dest == addr(P2) { 900 } else { 100 };
+        let ok = answer(p, 200, "OK", Some("t")).replace(
+            "Content-Length: 0",
+            &format!("{LOAD_HEADER}: calls=5;media-free={free}\nContent-Length: 0"),
+        );
+        h.send(&p.dest.to_string(), &ok);
+    }
+    assert_eq!(call_b(&mut h, "z9hG4bKc2"), addr(P2), "the emptier peer first");
+
+    // from now on peer 2 does not answer: once its probe times out it goes last, emptier or not
+    for _ in 0..5 {
+        let round: Vec<Transmit> = h
+            .advance(Duration::from_secs(10))
+            .into_iter()
+            .filter(|t| text(t).starts_with("OPTIONS"))
+            .collect();
+        for p in round.iter().filter(|p| p.dest == addr(P1)) {
+            h.send(P1, &answer(p, 200, "OK", Some("t")));
+        }
+    }
+    assert_eq!(call_b(&mut h, "z9hG4bKc3"), addr(P1), "the silent peer last");
+}
+
+#[test]
+fn this_nodes_options_answer_tells_its_load() {
+    let mut h = Harness::new();
+    let load = std::sync::Arc::new(std::sync::Mutex::new(Some(Load {
+        calls: 2,
+        free_media: Some(498),
+    })));
+    h.core.set_load(load);
+    let out = h.send(UAC, &options("z9hG4bKo2"));
+    let t = text(&out[0]);
+    assert_eq!(header(&t, LOAD_HEADER), ["calls=2;media-free=498"], "{t}");
+}
