@@ -12,7 +12,6 @@ use causeway_config::Transport;
 use causeway_zones::{PeerAliases, PeerInfo, Protocol, SharedAliases};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often this peer's registrations are gathered and handed to the cluster crate (which
@@ -30,8 +29,9 @@ const Q931: &str = "h323.q931";
 const CALLS: &str = "load.calls";
 const FREE_MEDIA: &str = "load.media_free";
 
-/// The load the status publisher last saw: calls in progress, free media sessions.
-pub(super) type Load = Arc<Mutex<(Option<u64>, Option<u64>)>>;
+/// The load the status publisher last saw (calls in progress, free media sessions); the SIP
+/// core tells it in its OPTIONS answers too.
+pub(super) type Load = causeway_sip::proxy::LoadHandle;
 
 fn protocol_text(p: Protocol) -> &'static str {
     match p {
@@ -138,12 +138,12 @@ pub(super) async fn publish_loop(
             .map(|(k, p)| (k, protocol_text(p).to_string()))
             .collect();
         let mut about = fixed.clone();
-        let (calls, free) = *load.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = calls {
-            about.insert(CALLS.to_string(), c.to_string());
-        }
-        if let Some(f) = free {
-            about.insert(FREE_MEDIA.to_string(), f.to_string());
+        let now_load = *load.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = now_load {
+            about.insert(CALLS.to_string(), l.calls.to_string());
+            if let Some(f) = l.free_media {
+                about.insert(FREE_MEDIA.to_string(), f.to_string());
+            }
         }
         let skipped = publish(about, entries);
         if skipped != skipped_before {

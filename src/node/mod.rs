@@ -91,6 +91,10 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         router.clone(),
     )?;
     core.set_amplification_limit(config.protection.amplification_limit);
+    // this node's load, as the status publisher sees it: told in OPTIONS answers and, on a
+    // cluster peer, published to the other peers
+    let load = directory::Load::default();
+    core.set_load(load.clone());
     let relay = media::start(&config, !server_zones.is_empty())?;
     if let Some(relay) = &relay {
         core.set_media(Box::new(media::anchor(&config, relay)));
@@ -177,7 +181,6 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
-    let load = directory::Load::default();
     let mut publishing = None;
     if let (Some(c), Some(cc)) = (&cluster, &config.cluster) {
         let own = cc
@@ -202,7 +205,8 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         tap: history.map(|(_, t)| t),
         cluster: cluster_view.clone(),
         zones: zones.clone(),
-        directory: peer_aliases.map(|p| (p, load.clone())),
+        directory: peer_aliases,
+        load,
     };
     let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     // only now: every listener (SIP, admin, H.323 with its zone ports, the gateway) is bound, so

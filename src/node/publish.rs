@@ -38,8 +38,10 @@ pub(super) struct Sources {
     pub cluster: super::cluster::View,
     /// The zones as configured now (a reload changes them).
     pub zones: Zones,
-    /// The other cluster peers' registrations, and where this peer's load goes for them.
-    pub directory: Option<(causeway_zones::PeerAliases, super::directory::Load)>,
+    /// The other cluster peers' registrations, when the node is a peer.
+    pub directory: Option<causeway_zones::PeerAliases>,
+    /// Where this node's load goes (its OPTIONS answers, what a cluster peer publishes).
+    pub load: super::directory::Load,
 }
 
 /// The zones of the running configuration, as the status lists them.
@@ -60,7 +62,8 @@ pub(super) struct Publisher {
     tap: Option<Tap>,
     cluster: super::cluster::View,
     zones: Zones,
-    directory: Option<(causeway_zones::PeerAliases, super::directory::Load)>,
+    directory: Option<causeway_zones::PeerAliases>,
+    load: super::directory::Load,
     trim: super::trim::Trim,
     /// When the next snapshot is due.
     at: Instant,
@@ -109,10 +112,14 @@ impl Observer<LinkedProxy> for Publisher {
         if let Some(r) = &self.relay {
             s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
         }
-        if let Some((peers, load)) = &self.directory {
+        if let Some(peers) = &self.directory {
             s.fill_directory(peers);
-            *load.lock().unwrap_or_else(|p| p.into_inner()) = s.load();
         }
+        let (calls, free_media) = s.load();
+        *self.load.lock().unwrap_or_else(|p| p.into_inner()) = Some(causeway_sip::proxy::Load {
+            calls: calls.unwrap_or(0),
+            free_media,
+        });
         s.fill_transport(self.transport.stats());
         {
             let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,6 +169,7 @@ impl Publisher {
             cluster: sources.cluster,
             zones: sources.zones,
             directory: sources.directory,
+            load: sources.load,
             trim: super::trim::Trim::new(now),
             at: now,
         }
