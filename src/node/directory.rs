@@ -26,6 +26,7 @@ const SIP_KEYS: [(Transport, &str); 3] = [
 ];
 const RAS: &str = "h323.ras";
 const Q931: &str = "h323.q931";
+const GATEKEEPER_ID: &str = "h323.gatekeeper_id";
 const CALLS: &str = "load.calls";
 const FREE_MEDIA: &str = "load.media_free";
 
@@ -60,6 +61,7 @@ pub(super) fn info_of(about: &BTreeMap<String, String>) -> PeerInfo {
             .collect(),
         ras: addr(RAS),
         q931: addr(Q931),
+        gatekeeper_id: about.get(GATEKEEPER_ID).cloned(),
         calls: number(CALLS),
         free_media: number(FREE_MEDIA),
     }
@@ -69,7 +71,7 @@ pub(super) fn info_of(about: &BTreeMap<String, String>) -> PeerInfo {
 /// ones) and H.323 addresses, a wildcard address replaced by the peer's cluster address.
 pub(super) fn about(
     sip: &[(Transport, SocketAddr, bool)],
-    h323: Option<(SocketAddr, SocketAddr)>,
+    h323: Option<(SocketAddr, SocketAddr, &str)>,
     own: IpAddr,
 ) -> BTreeMap<String, String> {
     let reachable = |a: SocketAddr| {
@@ -85,9 +87,10 @@ pub(super) fn about(
             out.insert(key.to_string(), reachable(*a).to_string());
         }
     }
-    if let Some((ras, q931)) = h323 {
+    if let Some((ras, q931, gatekeeper_id)) = h323 {
         out.insert(RAS.to_string(), reachable(ras).to_string());
         out.insert(Q931.to_string(), reachable(q931).to_string());
+        out.insert(GATEKEEPER_ID.to_string(), gatekeeper_id.to_string());
     }
     out
 }
@@ -170,7 +173,8 @@ mod tests {
             (Transport::Tls, a("127.0.0.1:5061"), false),
         ];
         let own = "10.0.0.2".parse().unwrap();
-        let mut about = about(&sip, Some((a("0.0.0.0:1719"), a("10.0.0.2:1720"))), own);
+        let h323 = Some((a("0.0.0.0:1719"), a("10.0.0.2:1720"), "peer2"));
+        let mut about = about(&sip, h323, own);
         about.insert(CALLS.into(), "3".into());
         about.insert("future.key".into(), "x".into());
         let info = info_of(&about);
@@ -178,6 +182,7 @@ mod tests {
         assert_eq!(info.sip_addr(Transport::Tls), Some(a("127.0.0.1:5061")));
         assert_eq!(info.sip_addr(Transport::Tcp), None);
         assert_eq!(info.ras, Some(a("10.0.0.2:1719")));
+        assert_eq!(info.gatekeeper_id.as_deref(), Some("peer2"));
         assert_eq!(info.calls, Some(3));
         assert_eq!(info.free_media, None);
     }

@@ -153,10 +153,7 @@ pub(super) fn gatekeeper_config(
 ) -> anyhow::Result<ras::GatekeeperConfig> {
     let h = &config.h323;
     Ok(ras::GatekeeperConfig {
-        gatekeeper_id: h
-            .gatekeeper_id
-            .clone()
-            .unwrap_or_else(|| config.system.name.clone()),
+        gatekeeper_id: gatekeeper_id(config),
         time_to_live: h.time_to_live,
         probe_timeout: Duration::from_secs(h.probe_timeout),
         max_registrations: h.max_registrations,
@@ -181,6 +178,15 @@ fn regexes(list: &[String]) -> anyhow::Result<Vec<regex::Regex>> {
 }
 
 /// Neighbor zones with an IP peer (a host name is resolved once, here): where LRQs go and
+/// The gatekeeper identifier: `[h323] gatekeeper_id`, by default the system name.
+pub(super) fn gatekeeper_id(config: &Config) -> String {
+    config
+        .h323
+        .gatekeeper_id
+        .clone()
+        .unwrap_or_else(|| config.system.name.clone())
+}
+
 /// whose LRQs are answered.
 pub(super) async fn neighbors(config: &Config) -> Vec<(String, SocketAddr)> {
     let mut neighbors = Vec::new();

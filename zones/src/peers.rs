@@ -21,6 +21,9 @@ pub struct PeerInfo {
     pub ras: Option<SocketAddr>,
     /// Its H.225.0 call signaling address.
     pub q931: Option<SocketAddr>,
+    /// Its gatekeeper identifier (peer-local: `[h323] gatekeeper_id`, by default the system
+    /// name), which an endpoint moving to it names in its RRQ.
+    pub gatekeeper_id: Option<String>,
     /// Calls in progress and free media sessions, as last published (its load).
     pub calls: Option<u64>,
     pub free_media: Option<u64>,

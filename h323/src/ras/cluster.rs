@@ -49,19 +49,20 @@ impl Gatekeeper {
     }
 
     /// The other live peers' gatekeepers as an RCF's alternateGatekeeper (H.225.0 7.8.1): by
-    /// peer id, the first the most preferred (priority 0 is the highest); the endpoint must
-    /// register with one before using it (needToRegister), as each peer keeps its own
-    /// registrations. `None` when there is no other peer.
+    /// peer id, the first the most preferred (priority 0 is the highest), each with the
+    /// identifier that peer published (an endpoint moving there names it in its RRQ); the
+    /// endpoint must register with one before using it (needToRegister), as each peer keeps
+    /// its own registrations. `None` when there is no other peer.
     pub(super) fn alternate_gatekeepers(&self) -> Option<Vec<AlternateGK>> {
         let peers = self.peers.as_ref()?.peers();
         let list: Vec<AlternateGK> = peers
             .iter()
-            .filter_map(|(_, info, _)| info.ras)
+            .filter_map(|(_, info, _)| Some((info.ras?, info.gatekeeper_id.as_deref())))
             .zip(0u8..=127)
-            .map(|(ras, priority)| {
+            .map(|((ras, id), priority)| {
                 AlternateGK::new(
                     asn::transport_address(ras),
-                    Some(asn::gatekeeper_id(&self.cfg.gatekeeper_id)),
+                    id.map(asn::gatekeeper_id),
                     true,
                     priority,
                 )
