@@ -18,9 +18,9 @@ use super::io::{
 };
 use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
+use super::probe::{LoadHandle, Probes};
 use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
-use super::probe::{LoadHandle, Probes};
 use super::unreachable::Unreachable;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
 use crate::dns::Hop as DnsHop;

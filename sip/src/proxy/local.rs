@@ -148,7 +148,10 @@ impl Core {
                     ("Accept", "application/sdp".to_string()),
                     ("Supported", "path, outbound".to_string()),
                 ];
-                let load = self.load.as_ref().and_then(|l| *l.lock().unwrap_or_else(|p| p.into_inner()));
+                let load = self
+                    .load
+                    .as_ref()
+                    .and_then(|l| *l.lock().unwrap_or_else(|p| p.into_inner()));
                 if let Some(load) = load {
                     h.push((super::probe::LOAD_HEADER, super::probe::load_value(&load)));
                 }

@@ -56,7 +56,6 @@ mod tests;
 
 pub use self::core::{AuthSettings, Core, ProxySettings, ProxyStats};
 pub use cluster::ClusterPeers;
-pub use probe::{Load, LoadHandle, LOAD_HEADER};
 pub use counters::{Counters, METHODS};
 pub use flows::{FlowTokens, FLOW_PARAM};
 pub use hop::{hop_for_uri, HopError, NextHop};
@@ -67,4 +66,5 @@ pub use io::{
     Transmit, WallClock,
 };
 pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};
+pub use probe::{Load, LoadHandle, LOAD_HEADER};
 pub use reconfigure::Policy;

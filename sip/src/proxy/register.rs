@@ -99,20 +99,12 @@ pub(super) fn handle(
     let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
         return RegisterOutcome::new(400, "Bad Request (missing Call-ID or CSeq)");
     };
-    if let Some(o) = shared
-        .and_then(|sh| sh.owner(&aor, now))
-        .filter(|o| o.protocol == Protocol::H323)
+    // only a REGISTER that adds bindings is refused: removing or fetching them stays possible
+    if let Some(refusal) = adds_bindings(msg)
+        .then(|| held_by_h323(&aor, (shared, peers), now))
+        .flatten()
     {
-        return RegisterOutcome::new(
-            403,
-            format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id),
-        );
-    }
-    if let Some(peer) = peers.and_then(|p| p.h323_holder(&aor)) {
-        return RegisterOutcome::new(
-            403,
-            format!("Forbidden ({aor} is registered by an H.323 endpoint on cluster peer {peer})"),
-        );
+        return refusal;
     }
     let path: Vec<String> = msg
         .header_values("Path")
@@ -318,6 +310,41 @@ fn outbound_of(msg: &Message, path: &[String]) -> Result<Outbound, RegisterOutco
 /// The Contact header as the registrar takes it, each contact with how it will be reached:
 /// its flow for outbound at the first hop or when a NAT shows (RFC 5626 5, RFC 3581), else as
 /// written.
+/// Whether the REGISTER would add or refresh a binding (RFC 3261 10.2: a Contact other than
+/// `*` whose expiry, from its parameter or the Expires header, is not zero).
+fn adds_bindings(msg: &Message) -> bool {
+    let header_zero = msg.expires() == Some(0);
+    match msg.contacts() {
+        Some(Contacts::List(list)) => {
+            list.iter()
+                .any(|c| match c.params.get("expires").flatten().map(str::trim) {
+                    Some(v) => v != "0",
+                    None => !header_zero,
+                })
+        }
+        _ => false,
+    }
+}
+
+/// The refusal of an AOR an H.323 endpoint holds, here or on another cluster peer.
+fn held_by_h323(
+    aor: &str,
+    (shared, peers): (Option<&SharedAliases>, Option<&ClusterPeers>),
+    now: Instant,
+) -> Option<RegisterOutcome> {
+    if let Some(o) = shared
+        .and_then(|sh| sh.owner(aor, now))
+        .filter(|o| o.protocol == Protocol::H323)
+    {
+        let why = format!("Forbidden ({aor} is registered by H.323 endpoint {})", o.id);
+        return Some(RegisterOutcome::new(403, why));
+    }
+    let peer = peers.and_then(|p| p.h323_holder(aor))?;
+    let why =
+        format!("Forbidden ({aor} is registered by an H.323 endpoint on cluster peer {peer})");
+    Some(RegisterOutcome::new(403, why))
+}
+
 fn contacts_of(msg: &Message, flow: &Flow, outbound: Outbound) -> Option<ContactsInput> {
     let nat = outbound == Outbound::No && msg.vias().len() <= 1 && nat::via_differs(msg, flow);
     match msg.contacts()? {

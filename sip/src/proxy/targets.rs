@@ -206,7 +206,10 @@ fn neighbor(
     // the configured order
     targets.sort_by_key(|n| {
         let free = t.probes.free_media(n.hop.addr);
-        (t.unreachable.is_down(n.hop.addr, now), std::cmp::Reverse(free))
+        (
+            t.unreachable.is_down(n.hop.addr, now),
+            std::cmp::Reverse(free),
+        )
     });
     Ok(targets)
 }

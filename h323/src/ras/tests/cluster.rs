@@ -147,8 +147,15 @@ fn rcf_names_the_other_peers_as_alternate_gatekeepers() {
     assert_eq!(alt.len(), 1);
     assert_eq!(asn::socket_addr(&alt[0].ras_address), Some(sa(PEER_RAS)));
     assert!(alt[0].need_to_register);
-    let id = alt[0].gatekeeper_identifier.as_ref().map(|g| asn::bmp_text(&g.0));
-    assert_eq!(id, Some(Some("peer2".to_string())), "the peer's own identifier");
+    let id = alt[0]
+        .gatekeeper_identifier
+        .as_ref()
+        .map(|g| asn::bmp_text(&g.0));
+    assert_eq!(
+        id,
+        Some(Some("peer2".to_string())),
+        "the peer's own identifier"
+    );
     assert_eq!(alt[0].priority, 0);
     // alone: no alternates
     let mut alone = gatekeeper();

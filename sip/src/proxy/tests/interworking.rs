@@ -153,3 +153,39 @@ fn a_request_from_the_gateway_is_not_sent_back_to_it() {
     );
     assert!(!out.iter().any(|t| text(t).starts_with("INVITE")));
 }
+
+#[test]
+fn a_register_adding_a_binding_for_an_h323_alias_is_refused_but_removing_or_fetching_is_not() {
+    let (mut h, shared) = harness(Some(InterworkingMode::Registered));
+    h323_holds(&shared, "dave@example.com", "ep-3", h.now);
+    let register = |branch: &str, contact: &str, expires: &str| {
+        format!(
+            "REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP {UAS};branch={branch}
+Max-Forwards: 70
+From: <sip:dave@example.com>;tag=r1
+To: <sip:dave@example.com>
+Call-ID: reg-dave
+CSeq: {} REGISTER
+{contact}Expires: {expires}
+Content-Length: 0
+
+",
+            branch.len()
+        )
+    };
+    let contact = format!("Contact: <sip:dave@{UAS}>\n");
+    let out = h.send(UAS, &register("z9hG4bKd1", &contact, "600"));
+    assert_eq!(status_of(&out[0]), 403, "{}", text(&out[0]));
+    // removing (Expires: 0, or `*`) and fetching (no Contact) are answered
+    let out = h.send(UAS, &register("z9hG4bKd22", &contact, "0"));
+    assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
+    let out = h.send(UAS, &register("z9hG4bKd333", "Contact: *\n", "0"));
+    assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
+    let out = h.send(UAS, &register("z9hG4bKd4444", "", "600"));
+    assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
+    // a contact parameter overrides the header: this one adds a binding
+    let adds = format!("Contact: <sip:dave@{UAS}>;expires=60\n");
+    let out = h.send(UAS, &register("z9hG4bKd55555", &adds, "0"));
+    assert_eq!(status_of(&out[0]), 403, "{}", text(&out[0]));
+}

@@ -58,12 +58,18 @@ Content-Length: 0
 /// The peer a call to carol@b.example goes to first (which answers it 486, so that the call
 /// says nothing of the peers' liveness).
 fn call_b(h: &mut Harness, branch: &str) -> SocketAddr {
-    let out = h.send(UAC, &invite(branch, "carol").replace("@example.com", "@b.example"));
+    let out = h.send(
+        UAC,
+        &invite(branch, "carol").replace("@example.com", "@b.example"),
+    );
     let sent = out
         .iter()
         .find(|t| text(t).starts_with("INVITE"))
         .expect("the INVITE forwarded");
-    h.send(&sent.dest.to_string(), &answer(sent, 486, "Busy Here", Some("b")));
+    h.send(
+        &sent.dest.to_string(),
+        &answer(sent, 486, "Busy Here", Some("b")),
+    );
     sent.dest
 }
 
@@ -91,7 +97,11 @@ fn a_remote_clusters_peers_are_tried_by_the_load_they_answer_probes_with() {
         );
         h.send(&p.dest.to_string(), &ok);
     }
-    assert_eq!(call_b(&mut h, "z9hG4bKc2"), addr(P2), "the emptier peer first");
+    assert_eq!(
+        call_b(&mut h, "z9hG4bKc2"),
+        addr(P2),
+        "the emptier peer first"
+    );
 
     // from now on peer 2 does not answer: once its probe times out it goes last, emptier or not
     for _ in 0..5 {
@@ -104,7 +114,11 @@ fn a_remote_clusters_peers_are_tried_by_the_load_they_answer_probes_with() {
             h.send(P1, &answer(p, 200, "OK", Some("t")));
         }
     }
-    assert_eq!(call_b(&mut h, "z9hG4bKc3"), addr(P1), "the silent peer last");
+    assert_eq!(
+        call_b(&mut h, "z9hG4bKc3"),
+        addr(P1),
+        "the silent peer last"
+    );
 }
 
 #[test]
