@@ -319,6 +319,15 @@ impl Outbox {
         }
     }
 
+    /// Replace only this peer's `about` (sent whole in every publication, heartbeats
+    /// included, so it reaches the others within `PUBLISH_EVERY` without a change of its own).
+    pub fn set_about(&mut self, mut about: BTreeMap<String, String>) -> SetOutcome {
+        let skipped = bound(&mut about, MAX_ABOUT_KEYS);
+        let changed = about != self.about;
+        self.about = about;
+        SetOutcome { changed, skipped }
+    }
+
     fn push(&mut self, key: String, value: Option<String>) {
         self.head += 1;
         self.log.push_back(Change {

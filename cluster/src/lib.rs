@@ -224,6 +224,11 @@ impl Publisher {
     ) -> SetOutcome {
         self.0.publish(about, entries)
     }
+
+    /// Only this peer's `about` changed (its load, say): no pass over the entries.
+    pub fn publish_about(&self, about: BTreeMap<String, String>) -> SetOutcome {
+        self.0.publish_about(about)
+    }
 }
 
 /// A running cluster peer.
@@ -374,9 +379,10 @@ impl Cluster {
     }
 
     /// Set this peer's directory state: `about` (a few facts: SIP addresses, load) and
-    /// `entries` (its registrations: alias key -> value), each time whole. Cheap: the
-    /// differences are queued and the publishers woken; every other peer has them within
-    /// a round trip. Keys and values over 256 bytes, `about` keys past 32 and entries past
+    /// `entries` (its registrations: alias key -> value), each time whole. A pass over the
+    /// entries (tens of milliseconds at 100,000): call it when they changed, and
+    /// [`Publisher::publish_about`] otherwise. The differences are queued and the publishers
+    /// woken; every other peer has them within a round trip of this call. Keys and values over 256 bytes, `about` keys past 32 and entries past
     /// 200 000 are left out (counted in the outcome), as the receivers would refuse them.
     pub fn publish(
         &self,

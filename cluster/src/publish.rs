@@ -82,6 +82,12 @@ impl Exchange {
         outcome
     }
 
+    /// Set only this peer's `about`; the next publication (a heartbeat at the latest) carries
+    /// it, so nobody is woken.
+    pub fn publish_about(&self, about: BTreeMap<String, String>) -> SetOutcome {
+        lock(&self.outbox).set_about(about)
+    }
+
     fn tell(&self, tells: &[Tell]) {
         if let Some(sink) = &self.sink {
             for t in tells {

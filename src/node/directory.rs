@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 /// sends only what changed).
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
+/// The longest between two passes over this peer's aliases: a SIP registration that ran out
+/// leaves the published set this late at most.
+const RESCAN_EVERY: Duration = Duration::from_secs(5);
+
 /// The `about` keys.
 const SIP_KEYS: [(Transport, &str); 3] = [
     (Transport::Udp, "sip.udp"),
@@ -121,25 +125,22 @@ impl DirectorySink for Sink {
     }
 }
 
-/// Gathers this peer's live aliases and load every `PUBLISH_EVERY` and hands them to
-/// `publish` (the cluster crate diffs and sends, and answers how many it left out); runs until
-/// the node stops.
+/// Hands this peer's load to the cluster crate every `PUBLISH_EVERY`, and its live aliases
+/// when they changed (the shared table's change count moved) or `RESCAN_EVERY` passed (a SIP
+/// claim lapses without a change of its own); the cluster crate diffs and sends, and answers
+/// how many it left out. Runs until the node stops.
 pub(super) async fn publish_loop(
-    publish: impl Fn(BTreeMap<String, String>, BTreeMap<String, String>) -> usize,
+    publisher: causeway_cluster::Publisher,
     shared: SharedAliases,
     fixed: BTreeMap<String, String>,
     load: Load,
 ) {
     let mut skipped_before = 0;
+    let mut scanned: Option<(u64, Instant)> = None;
     let mut tick = tokio::time::interval(PUBLISH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let entries: BTreeMap<String, String> = shared
-            .live(Instant::now())
-            .into_iter()
-            .map(|(k, p)| (k, protocol_text(p).to_string()))
-            .collect();
         let mut about = fixed.clone();
         let now_load = *load.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = now_load {
@@ -148,7 +149,20 @@ pub(super) async fn publish_loop(
                 about.insert(FREE_MEDIA.to_string(), f.to_string());
             }
         }
-        let skipped = publish(about, entries);
+        let now = Instant::now();
+        let changes = shared.changes();
+        let due = scanned.is_none_or(|(seen, at)| seen != changes || now >= at + RESCAN_EVERY);
+        if !due {
+            publisher.publish_about(about);
+            continue;
+        }
+        scanned = Some((changes, now));
+        let entries: BTreeMap<String, String> = shared
+            .live(now)
+            .into_iter()
+            .map(|(k, p)| (k, protocol_text(p).to_string()))
+            .collect();
+        let skipped = publisher.publish(about, entries).skipped;
         if skipped != skipped_before {
             // said once per change, not every half second
             tracing::warn!(

@@ -189,9 +189,8 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         let gatekeeper_id = h323::gatekeeper_id(&config);
         let h323 = h323_addrs.map(|(ras, q931)| (ras, q931, gatekeeper_id.as_str()));
         let fixed = directory::about(&bound, h323, own);
-        let handle = c.publisher();
         publishing = Some(tokio::spawn(directory::publish_loop(
-            move |about, entries| handle.publish(about, entries).skipped,
+            c.publisher(),
             shared.clone(),
             fixed,
             load.clone(),

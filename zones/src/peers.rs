@@ -53,7 +53,8 @@ struct Inner {
 }
 
 /// Shared by the node's cluster task (writer) and the SIP core and gatekeeper (readers): a
-/// short mutex, held for one map operation.
+/// mutex held for one operation. Lookups are one map access; a peer's reset or death is a pass
+/// over the table (rare: a restart or a death); an update is as long as its changes.
 #[derive(Clone, Debug, Default)]
 pub struct PeerAliases {
     inner: Arc<Mutex<Inner>>,
@@ -147,8 +148,13 @@ impl PeerAliases {
         })
     }
 
-    /// Up to `limit` aliases `peer` holds, sorted (for status).
+    /// Up to `limit` aliases `peer` holds, sorted (for status): all of them when it holds no
+    /// more, else the first `limit` met (the scan stops there, so a status listing costs about
+    /// `limit` times the share of the table that is `peer`'s, not the whole table).
     pub fn aliases_of(&self, peer: u64, limit: usize) -> Vec<(String, Protocol)> {
+        if limit == 0 {
+            return Vec::new();
+        }
         self.with(|m| {
             let mut out: Vec<(String, Protocol)> = m
                 .aliases
@@ -157,9 +163,9 @@ impl PeerAliases {
                     let h = hs.iter().find(|h| h.peer == peer)?;
                     Some((k.clone(), h.protocol))
                 })
+                .take(limit)
                 .collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
-            out.truncate(limit);
             out
         })
     }

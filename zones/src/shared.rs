@@ -10,6 +10,7 @@
 
 use crate::route::Protocol;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ pub struct Owner {
 #[derive(Clone, Debug, Default)]
 pub struct SharedAliases {
     map: Arc<Mutex<HashMap<String, Owner>>>,
+    /// Counts the claims that added an alias or changed its owner, and the releases: what a
+    /// cluster peer publishes changes only then (or when a claim lapses).
+    changes: Arc<AtomicU64>,
 }
 
 /// The table key of an alias text: a SIP/H.323/tel URI scheme dropped, lower case.
@@ -56,11 +60,17 @@ impl SharedAliases {
     pub fn claim(&self, alias: &str, owner: Owner, now: Instant) -> Result<(), Owner> {
         let k = key(alias);
         self.with(|m| {
+            let mut same = false;
             if let Some(cur) = m.get(&k) {
                 let live = cur.until.is_none_or(|t| t > now);
-                if live && (cur.protocol != owner.protocol || cur.id != owner.id) {
+                let other = cur.protocol != owner.protocol || cur.id != owner.id;
+                if live && other {
                     return Err(cur.clone());
                 }
+                same = live && !other;
+            }
+            if !same {
+                self.changes.fetch_add(1, Ordering::Relaxed);
             }
             m.insert(k, owner);
             // lapsed SIP claims are dropped now and then, so the map stays as large as the
@@ -78,8 +88,15 @@ impl SharedAliases {
         self.with(|m| {
             if m.get(&k).is_some_and(|o| o.id == id) {
                 m.remove(&k);
+                self.changes.fetch_add(1, Ordering::Relaxed);
             }
         });
+    }
+
+    /// How many times an alias was added, changed owner or was released since the start (a
+    /// refresh of a claim is not a change).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// Every live alias (its key) with the protocol that holds it: what this node publishes

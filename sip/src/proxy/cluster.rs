@@ -1,8 +1,9 @@
 //! The SIP side of a cluster as routing sees it: a `LocalZone` alias that nobody registered
 //! on this peer but another peer published (`causeway_zones::PeerAliases`) goes to that
 //! peer's SIP listener, after every local target; the peer then reaches its own registration.
-//! A request that came from a peer (its top Via is a peer's SIP listener) is never sent to a
-//! peer again, so an alias that just moved cannot bounce between peers. A REGISTER for an AOR
+//! A request that came from a peer (its top Via carries the `cw-peer` mark a peer adds, or
+//! names a peer's SIP listener) is never sent to a peer again, so an alias that just moved
+//! cannot bounce between peers. A REGISTER for an AOR
 //! an H.323 endpoint holds on another peer is refused as it is for one held here.
 //!
 //! Pure: reads the peer table, builds targets and refusals; sends nothing.
@@ -14,6 +15,9 @@ use causeway_config::Transport;
 use causeway_zones::{Alias, PeerAliases, Protocol};
 use std::net::{IpAddr, SocketAddr};
 
+/// The parameter a peer adds to its Via on a request it forwards to another peer.
+pub(super) const PEER_VIA_PARAM: &str = ";cw-peer";
+
 /// What the core knows of its cluster: the other peers' aliases and listeners, and the
 /// transports to reach a peer over, best first (TLS when this node has it, as the port
 /// tables' peer-to-peer SIP).
@@ -24,11 +28,20 @@ pub struct ClusterPeers {
 }
 
 impl ClusterPeers {
-    /// The request's top Via names a peer's SIP listener: it was forwarded by a peer.
+    /// `addr` is one of a live peer's SIP listeners.
+    pub(super) fn is_peer(&self, addr: SocketAddr) -> bool {
+        self.aliases.is_peer_sip(addr)
+    }
+
+    /// The request was forwarded by a peer: its top Via carries the peer mark, or names a
+    /// peer's SIP listener. (A UA that forges either only loses the routing to peers.)
     pub(super) fn came_from_peer(&self, msg: &Message) -> bool {
         let Some(via) = msg.vias().first() else {
             return false;
         };
+        if via.params.get(&PEER_VIA_PARAM[1..]).is_some() {
+            return true;
+        }
         let ip: IpAddr = match via.host {
             Host::V4(a) => a.into(),
             Host::V6(a) => a.into(),
@@ -142,5 +155,7 @@ mod tests {
         assert!(!p.came_from_peer(&request("SIP/2.0/UDP 127.0.0.1:5090")));
         assert!(!p.came_from_peer(&request("SIP/2.0/UDP 127.0.0.1")));
         assert!(!p.came_from_peer(&request("SIP/2.0/UDP peer.example.com:5080")));
+        // the mark, whatever address the peer is known by
+        assert!(p.came_from_peer(&request("SIP/2.0/TLS 10.9.9.9:5061;cw-peer")));
     }
 }

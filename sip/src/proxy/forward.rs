@@ -115,10 +115,7 @@ impl Core {
                 }),
                 local,
                 remote: hop.addr,
-                cluster_peer: self
-                    .cluster
-                    .as_ref()
-                    .is_some_and(|c| c.aliases.is_peer_sip(hop.addr)),
+                cluster_peer: self.cluster.as_ref().is_some_and(|c| c.is_peer(hop.addr)),
             },
         }
     }
@@ -240,7 +237,13 @@ impl Core {
             }
             rw.push_record_route(&outbound);
         }
-        rw.push_via(&via_value(hop.kind, local, &branch));
+        let mut via = via_value(hop.kind, local, &branch);
+        if self.cluster.as_ref().is_some_and(|c| c.is_peer(hop.addr)) {
+            // the peer must not send it to a peer again (`cluster`), whatever address it
+            // knows ours by
+            via.push_str(super::cluster::PEER_VIA_PARAM);
+        }
+        rw.push_via(&via);
         if let Some(b) = body {
             rw.set_body(b, None);
         }

@@ -35,7 +35,8 @@ pub struct PeerRegistration {
 pub struct ClusterDirectory {
     /// The other live peers (a peer not heard from is not listed).
     pub peers: Vec<PeerLoad>,
-    /// Up to 1000 aliases registered on other peers, by peer then alias.
+    /// Up to 1000 aliases registered on other peers, by peer then alias (a sample of each
+    /// peer's when there are more).
     pub registrations: Vec<PeerRegistration>,
     /// Over the live peers and this one.
     pub total_registrations: usize,

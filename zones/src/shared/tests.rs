@@ -54,3 +54,25 @@ fn keys_drop_the_scheme_and_case() {
     assert_eq!(key("H323:room"), "room");
     assert_eq!(key("plain"), "plain");
 }
+
+#[test]
+fn changes_count_what_a_peer_publishes_not_refreshes() {
+    let t = SharedAliases::default();
+    let now = Instant::now();
+    let later = now + std::time::Duration::from_secs(60);
+    assert_eq!(t.changes(), 0);
+    t.claim("bob@example.com", sip("sip:bob@example.com", later), now)
+        .unwrap();
+    assert_eq!(t.changes(), 1, "a new alias");
+    t.claim("bob@example.com", sip("sip:bob@example.com", later), now)
+        .unwrap();
+    assert_eq!(t.changes(), 1, "a refresh");
+    assert!(t.claim("bob@example.com", h323("ep-1"), now).is_err());
+    assert_eq!(t.changes(), 1, "a refused claim");
+    t.claim("bob@example.com", h323("ep-1"), later).unwrap();
+    assert_eq!(t.changes(), 2, "the lapsed claim taken by another owner");
+    t.release("bob@example.com", "someone else");
+    assert_eq!(t.changes(), 2);
+    t.release("bob@example.com", "ep-1");
+    assert_eq!(t.changes(), 3);
+}
