@@ -480,3 +480,22 @@ proptest! {
         prop_assert_eq!(inbox.entries(FROM), Some(out.entries()));
     }
 }
+
+#[test]
+fn about_alone_changes_no_entry_and_rides_the_next_heartbeat() {
+    let now = Instant::now();
+    let mut out = Outbox::new(7);
+    let mut inbox = Inbox::new();
+    out.set(map(&[("load", "1")]), map(&[("a", "1")]));
+    sync(&mut out, &mut inbox, now, 4);
+    let r = out.set_about(map(&[("load", "2")]));
+    assert!(r.changed);
+    assert_eq!(out.head(), 1, "no entry changed");
+    assert!(!out.set_about(map(&[("load", "2")])).changed);
+    // the next publication (a heartbeat: no changes) carries it
+    let p = out.publication_for(PEER);
+    assert!(p.changes.is_empty());
+    inbox.receive(FROM, p, now);
+    assert_eq!(inbox.about(FROM), Some(&map(&[("load", "2")])));
+    assert_eq!(inbox.entries(FROM), Some(&map(&[("a", "1")])));
+}
