@@ -527,7 +527,11 @@ impl Inbox {
             false
         } else {
             match self.peers.get(&from) {
-                Some(r) if r.epoch == p.epoch && r.seq == p.base => r.about != p.about,
+                // changes from `base` on, in order, applied again from a later point give the
+                // same state: a publication whose answer was lost is taken again
+                Some(r) if r.epoch == p.epoch && p.base <= r.seq && r.seq <= p.seq => {
+                    r.about != p.about
+                }
                 _ => return (Reply::NeedFull, tell),
             }
         };

@@ -203,7 +203,9 @@ async fn publish_once(ex: &Exchange, client: &mut PeerClient, target: u64) -> Ou
             if !matches!(e, CallError::Unreachable(..)) {
                 tracing::debug!(peer = target, error = %e, "cluster: directory publication failed");
             }
-            out.failed(target);
+            // No answer says nothing of what the peer holds: the next publication starts
+            // from what it acknowledged last (the peer takes it again if it had applied this
+            // one, and asks for everything if it lost our state).
             Outcome::Backoff
         }
     }

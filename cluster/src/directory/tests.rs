@@ -499,3 +499,29 @@ fn about_alone_changes_no_entry_and_rides_the_next_heartbeat() {
     assert_eq!(inbox.about(FROM), Some(&map(&[("load", "2")])));
     assert_eq!(inbox.entries(FROM), Some(&map(&[("a", "1")])));
 }
+
+#[test]
+fn a_publication_whose_answer_was_lost_is_taken_again_without_a_reset() {
+    let now = Instant::now();
+    let mut out = Outbox::new(7);
+    let mut inbox = Inbox::new();
+    out.set(map(&[]), map(&[("a", "1")]));
+    sync(&mut out, &mut inbox, now, 4);
+    out.set(map(&[]), map(&[("a", "1"), ("b", "2")]));
+    // delivered and applied, but the answer never came back (a timeout, a dropped connection)
+    let lost = out.publication_for(PEER);
+    let (reply, _) = inbox.receive(FROM, lost, now);
+    assert_eq!(reply, Reply::Ok { seq: 2 });
+    out.set(map(&[]), map(&[("a", "1"), ("b", "2"), ("c", "3")]));
+    // the next one starts from what was acknowledged: taken again, no reset, no forgetting
+    let again = out.publication_for(PEER);
+    assert!(!again.reset);
+    assert_eq!(again.base, 1);
+    let (reply, tells) = inbox.receive(FROM, again, now);
+    assert_eq!(reply, Reply::Ok { seq: 3 });
+    assert!(
+        !tells.iter().any(|t| matches!(t, Tell::Reset { .. } | Tell::Forget { .. })),
+        "{tells:?}"
+    );
+    assert_eq!(inbox.entries(FROM), Some(&map(&[("a", "1"), ("b", "2"), ("c", "3")])));
+}
