@@ -38,17 +38,24 @@ const FREE_MEDIA: &str = "load.media_free";
 /// core tells it in its OPTIONS answers too.
 pub(super) type Load = causeway_sip::proxy::LoadHandle;
 
-fn protocol_text(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Sip => "sip",
-        Protocol::H323 => "h323",
+/// An entry's value: `sip`, or `h323` with the endpoint's RAS address (`h323 10.0.0.5`).
+fn entry_text(p: Protocol, address: Option<IpAddr>) -> String {
+    match (p, address) {
+        (Protocol::Sip, _) => "sip".to_string(),
+        (Protocol::H323, None) => "h323".to_string(),
+        (Protocol::H323, Some(a)) => format!("h323 {a}"),
     }
 }
 
-fn protocol_of(text: &str) -> Option<Protocol> {
-    match text {
-        "sip" => Some(Protocol::Sip),
-        "h323" => Some(Protocol::H323),
+/// An entry's value read back; an unknown protocol is `None` (the alias is not taken as held).
+fn entry_of(text: &str) -> Option<(Protocol, Option<IpAddr>)> {
+    let (proto, address) = match text.split_once(' ') {
+        Some((p, a)) => (p, a.parse().ok()),
+        None => (text, None),
+    };
+    match proto {
+        "sip" => Some((Protocol::Sip, None)),
+        "h323" => Some((Protocol::H323, address)),
         _ => None,
     }
 }
@@ -113,11 +120,11 @@ impl DirectorySink for Sink {
         about: &BTreeMap<String, String>,
         changes: &[(String, Option<String>)],
     ) {
-        let changes: Vec<(String, Option<Protocol>)> = changes
+        let changes: Vec<(String, Option<(Protocol, Option<IpAddr>)>)> = changes
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_deref().and_then(protocol_of)))
+            .map(|(k, v)| (k.clone(), v.as_deref().and_then(entry_of)))
             .collect();
-        self.0.update(peer, info_of(about), &changes);
+        self.0.update_with(peer, info_of(about), &changes);
     }
 
     fn forget(&self, peer: u64) {
@@ -160,7 +167,7 @@ pub(super) async fn publish_loop(
         let entries: BTreeMap<String, String> = shared
             .live(now)
             .into_iter()
-            .map(|(k, p)| (k, protocol_text(p).to_string()))
+            .map(|(k, p, address)| (k, entry_text(p, address)))
             .collect();
         let skipped = publisher.publish(about, entries).skipped;
         if skipped != skipped_before {
@@ -210,12 +217,14 @@ mod tests {
             &BTreeMap::new(),
             &[
                 ("bob@example.com".into(), Some("sip".into())),
-                ("2001".into(), Some("h323".into())),
+                ("2001".into(), Some("h323 192.0.2.7".into())),
                 ("odd".into(), Some("xmpp".into())),
             ],
         );
         assert_eq!(sink.0.holders("bob@example.com").len(), 1);
-        assert_eq!(sink.0.holders("2001")[0].0.protocol, Protocol::H323);
+        let h = sink.0.holders("2001")[0].0;
+        assert_eq!(h.protocol, Protocol::H323);
+        assert_eq!(h.address, "192.0.2.7".parse().ok());
         assert!(sink.0.holders("odd").is_empty());
         sink.forget(2);
         assert!(sink.0.holders("2001").is_empty());

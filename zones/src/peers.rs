@@ -9,7 +9,7 @@
 use crate::route::Protocol;
 use causeway_config::Transport;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 /// How another peer is reached, as it published it.
@@ -41,6 +41,8 @@ impl PeerInfo {
 pub struct Holder {
     pub peer: u64,
     pub protocol: Protocol,
+    /// H.323: the endpoint's RAS address, when the peer published it.
+    pub address: Option<IpAddr>,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +80,21 @@ impl PeerAliases {
 
     /// `peer`'s aliases changed (`None`: no longer held), and its info is `info`.
     pub fn update(&self, peer: u64, info: PeerInfo, changes: &[(String, Option<Protocol>)]) {
+        let changes: Vec<(String, Option<(Protocol, Option<IpAddr>)>)> = changes
+            .iter()
+            .map(|(k, p)| (k.clone(), p.map(|p| (p, None))))
+            .collect();
+        self.update_with(peer, info, &changes);
+    }
+
+    /// As [`PeerAliases::update`], each held alias with the H.323 endpoint's address.
+    #[allow(clippy::type_complexity)]
+    pub fn update_with(
+        &self,
+        peer: u64,
+        info: PeerInfo,
+        changes: &[(String, Option<(Protocol, Option<IpAddr>)>)],
+    ) {
         self.with(|m| {
             m.peers.insert(peer, info);
             let mut count = m.counts.get(&peer).copied().unwrap_or(0);
@@ -86,10 +103,11 @@ impl PeerAliases {
                 let before = holders.len();
                 holders.retain(|h| h.peer != peer);
                 count = count.saturating_sub(before - holders.len());
-                if let Some(protocol) = protocol {
+                if let Some((protocol, address)) = protocol {
                     holders.push(Holder {
                         peer,
                         protocol: *protocol,
+                        address: *address,
                     });
                     holders.sort_by_key(|h| h.peer);
                     count += 1;

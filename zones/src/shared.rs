@@ -10,6 +10,7 @@
 
 use crate::route::Protocol;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,6 +23,9 @@ pub struct Owner {
     pub id: String,
     /// When the claim lapses by itself (SIP bindings); `None`: until released.
     pub until: Option<Instant>,
+    /// H.323: the endpoint's RAS address (a cluster peer recognises the same endpoint moving
+    /// to it by this); SIP: none.
+    pub address: Option<IpAddr>,
 }
 
 /// Shared by the SIP core and the gatekeeper (each on its own task): a short mutex, held for
@@ -99,13 +103,13 @@ impl SharedAliases {
         self.changes.load(Ordering::Relaxed)
     }
 
-    /// Every live alias (its key) with the protocol that holds it: what this node publishes
-    /// to the other peers of its cluster.
-    pub fn live(&self, now: Instant) -> Vec<(String, Protocol)> {
+    /// Every live alias (its key) with the protocol that holds it and the H.323 endpoint's
+    /// address: what this node publishes to the other peers of its cluster.
+    pub fn live(&self, now: Instant) -> Vec<(String, Protocol, Option<IpAddr>)> {
         self.with(|m| {
             m.iter()
                 .filter(|(_, o)| o.until.is_none_or(|t| t > now))
-                .map(|(k, o)| (k.clone(), o.protocol))
+                .map(|(k, o)| (k.clone(), o.protocol, o.address))
                 .collect()
         })
     }

@@ -520,8 +520,13 @@ fn a_publication_whose_answer_was_lost_is_taken_again_without_a_reset() {
     let (reply, tells) = inbox.receive(FROM, again, now);
     assert_eq!(reply, Reply::Ok { seq: 3 });
     assert!(
-        !tells.iter().any(|t| matches!(t, Tell::Reset { .. } | Tell::Forget { .. })),
+        !tells
+            .iter()
+            .any(|t| matches!(t, Tell::Reset { .. } | Tell::Forget { .. })),
         "{tells:?}"
     );
-    assert_eq!(inbox.entries(FROM), Some(&map(&[("a", "1"), ("b", "2"), ("c", "3")])));
+    assert_eq!(
+        inbox.entries(FROM),
+        Some(&map(&[("a", "1"), ("b", "2"), ("c", "3")]))
+    );
 }

@@ -203,7 +203,7 @@ impl Gatekeeper {
             return;
         }
         let previous = self.previous_registration(ras, &call_signal, &aliases);
-        let conflicts = self.alias_conflicts(&aliases, previous.as_deref(), now);
+        let conflicts = self.alias_conflicts(&aliases, (previous.as_deref(), ras), now);
         if !conflicts.is_empty() {
             let dup = conflicts
                 .iter()
@@ -310,11 +310,12 @@ impl Gatekeeper {
     }
 
     /// Aliases held by another H.323 endpoint than `previous`, by a SIP UA (the shared alias
-    /// table), or on another cluster peer.
+    /// table), or on another cluster peer by someone else than the endpoint at `ras` (aliases
+    /// `previous` holds here already are its own: a peer's stale view does not take them).
     fn alias_conflicts(
         &self,
         aliases: &[AliasText],
-        previous: Option<&str>,
+        (previous, ras): (Option<&str>, SocketAddr),
         now: Instant,
     ) -> Vec<AliasText> {
         let mut conflicts = self.table.conflicts(aliases, previous);
@@ -328,7 +329,11 @@ impl Gatekeeper {
                 }
             }
         }
-        for a in self.held_by_peers(aliases) {
+        let held_here = |a: &AliasText| {
+            previous.is_some_and(|p| self.table.by_alias(&a.text).is_some_and(|e| e.id == p))
+        };
+        let new: Vec<AliasText> = aliases.iter().filter(|a| !held_here(a)).cloned().collect();
+        for a in self.held_by_peers(&new, ras.ip()) {
             if !conflicts.contains(&a) {
                 conflicts.push(a);
             }
@@ -350,6 +355,7 @@ impl Gatekeeper {
                     protocol: Protocol::H323,
                     id: ep.id.clone(),
                     until: None,
+                    address: Some(ep.ras.ip()),
                 };
                 // checked above; a SIP claim racing in between keeps its alias
                 let _ = sh.claim(&a.text, owner, now);

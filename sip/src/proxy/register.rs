@@ -395,6 +395,7 @@ pub(super) fn claim(sh: &SharedAliases, registrar: &Registrar, aor: &str, now: I
                 protocol: Protocol::Sip,
                 id: aor.to_string(),
                 until: Some(until),
+                address: None,
             };
             // checked before; an H.323 claim racing in between keeps the alias
             let _ = sh.claim(aor, owner, now);

@@ -8,6 +8,7 @@ fn sip(aor: &str, until: Instant) -> Owner {
         protocol: Protocol::Sip,
         id: aor.into(),
         until: Some(until),
+        address: None,
     }
 }
 
@@ -16,6 +17,7 @@ fn h323(id: &str) -> Owner {
         protocol: Protocol::H323,
         id: id.into(),
         until: None,
+        address: None,
     }
 }
 

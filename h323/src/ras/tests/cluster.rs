@@ -170,3 +170,46 @@ fn rcf_names_the_other_peers_as_alternate_gatekeepers() {
     };
     assert!(c.alternate_gatekeeper.is_none());
 }
+
+#[test]
+fn the_same_endpoint_moving_from_a_peer_keeps_its_aliases_another_does_not() {
+    // peer 2 holds 3001 for the endpoint whose RAS address is 192.0.2.12
+    let p = peers();
+    let ip = "192.0.2.12".parse().ok();
+    let info = p.peers()[0].1.clone();
+    p.update_with(2, info, &[("3001".into(), Some((Protocol::H323, ip)))]);
+    let mut gk = gatekeeper().with_cluster_peers(p);
+    let now = Instant::now();
+    let rrq_from = |gk: &mut Gatekeeper, ras: &str| {
+        let (sent, _) = exchange(gk, ras, &rrq(1, ras, vec![e164("3001")]), now);
+        one(sent).1
+    };
+    let other = rrq_from(&mut gk, "192.0.2.13:1719");
+    assert!(
+        matches!(other, RasMessage::registrationReject(_)),
+        "another endpoint: {other:?}"
+    );
+    let moving = rrq_from(&mut gk, "192.0.2.12:1719");
+    assert!(
+        matches!(moving, RasMessage::registrationConfirm(_)),
+        "the same endpoint, moving here: {moving:?}"
+    );
+}
+
+#[test]
+fn a_peers_stale_claim_does_not_take_an_alias_registered_here() {
+    let p = peers();
+    let mut gk = gatekeeper().with_cluster_peers(p.clone());
+    let now = Instant::now();
+    register(&mut gk, "192.0.2.14:1719", vec![e164("4001")], now);
+    // a race: peer 2 published 4001 too (for someone else)
+    let info = p.peers()[0].1.clone();
+    p.update(2, info, &[("4001".into(), Some(Protocol::H323))]);
+    let ras = "192.0.2.14:1719";
+    let (sent, _) = exchange(&mut gk, ras, &rrq(2, ras, vec![e164("4001")]), now);
+    let answer = one(sent).1;
+    assert!(
+        matches!(answer, RasMessage::registrationConfirm(_)),
+        "the registered endpoint's own alias: {answer:?}"
+    );
+}

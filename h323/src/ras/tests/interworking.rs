@@ -21,6 +21,7 @@ fn sip_holds(shared: &SharedAliases, aor: &str, now: Instant) {
         protocol: Protocol::Sip,
         id: aor.into(),
         until: Some(now + Duration::from_secs(600)),
+        address: None,
     };
     shared.claim(aor, owner, now).unwrap();
 }

@@ -311,6 +311,7 @@ fn the_alias_table_is_shared_with_sip_both_ways() {
         protocol: Protocol::Sip,
         id: "sip:carol@example.com".into(),
         until: Some(now + Duration::from_secs(600)),
+        address: None,
     };
     shared.claim("sip:carol@example.com", sip, now).unwrap();
     // a SIP UA holds carol@example.com: the H.323 URL alias is a duplicate

@@ -32,6 +32,7 @@ fn node() -> Service {
         protocol: Protocol::Sip,
         id: "sip:carol@example.com".into(),
         until: Some(now + Duration::from_secs(600)),
+        address: None,
     };
     shared.claim("sip:carol@example.com", sip, now).unwrap();
     let gk = Gatekeeper::new(gk_cfg, Router::new(&["example.com".to_string()]), vec![])

@@ -56,6 +56,7 @@ fn h323_holds(shared: &SharedAliases, alias: &str, ep: &str, now: Instant) {
         protocol: Protocol::H323,
         id: ep.into(),
         until: None,
+        address: None,
     };
     shared.claim(alias, owner, now).expect("claimed");
 }
