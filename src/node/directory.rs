@@ -38,8 +38,8 @@ const FREE_MEDIA: &str = "load.media_free";
 /// core tells it in its OPTIONS answers too.
 pub(super) type Load = causeway_sip::proxy::LoadHandle;
 
-/// An entry's value: `sip`, or `h323` with the endpoint's RAS address (`h323 10.0.0.5`).
-fn entry_text(p: Protocol, address: Option<IpAddr>) -> String {
+/// An entry's value: `sip`, or `h323` with the endpoint's RAS address (`h323 10.0.0.5:1719`).
+fn entry_text(p: Protocol, address: Option<SocketAddr>) -> String {
     match (p, address) {
         (Protocol::Sip, _) => "sip".to_string(),
         (Protocol::H323, None) => "h323".to_string(),
@@ -48,7 +48,7 @@ fn entry_text(p: Protocol, address: Option<IpAddr>) -> String {
 }
 
 /// An entry's value read back; an unknown protocol is `None` (the alias is not taken as held).
-fn entry_of(text: &str) -> Option<(Protocol, Option<IpAddr>)> {
+fn entry_of(text: &str) -> Option<(Protocol, Option<SocketAddr>)> {
     let (proto, address) = match text.split_once(' ') {
         Some((p, a)) => (p, a.parse().ok()),
         None => (text, None),
@@ -120,7 +120,7 @@ impl DirectorySink for Sink {
         about: &BTreeMap<String, String>,
         changes: &[(String, Option<String>)],
     ) {
-        let changes: Vec<(String, Option<(Protocol, Option<IpAddr>)>)> = changes
+        let changes: Vec<(String, Option<(Protocol, Option<SocketAddr>)>)> = changes
             .iter()
             .map(|(k, v)| (k.clone(), v.as_deref().and_then(entry_of)))
             .collect();
@@ -217,14 +217,14 @@ mod tests {
             &BTreeMap::new(),
             &[
                 ("bob@example.com".into(), Some("sip".into())),
-                ("2001".into(), Some("h323 192.0.2.7".into())),
+                ("2001".into(), Some("h323 192.0.2.7:1719".into())),
                 ("odd".into(), Some("xmpp".into())),
             ],
         );
         assert_eq!(sink.0.holders("bob@example.com").len(), 1);
         let h = sink.0.holders("2001")[0].0;
         assert_eq!(h.protocol, Protocol::H323);
-        assert_eq!(h.address, "192.0.2.7".parse().ok());
+        assert_eq!(h.address, "192.0.2.7:1719".parse().ok());
         assert!(sink.0.holders("odd").is_empty());
         sink.forget(2);
         assert!(sink.0.holders("2001").is_empty());

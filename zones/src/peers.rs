@@ -9,7 +9,7 @@
 use crate::route::Protocol;
 use causeway_config::Transport;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// How another peer is reached, as it published it.
@@ -42,7 +42,7 @@ pub struct Holder {
     pub peer: u64,
     pub protocol: Protocol,
     /// H.323: the endpoint's RAS address, when the peer published it.
-    pub address: Option<IpAddr>,
+    pub address: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default)]
@@ -80,7 +80,7 @@ impl PeerAliases {
 
     /// `peer`'s aliases changed (`None`: no longer held), and its info is `info`.
     pub fn update(&self, peer: u64, info: PeerInfo, changes: &[(String, Option<Protocol>)]) {
-        let changes: Vec<(String, Option<(Protocol, Option<IpAddr>)>)> = changes
+        let changes: Vec<(String, Option<(Protocol, Option<SocketAddr>)>)> = changes
             .iter()
             .map(|(k, p)| (k.clone(), p.map(|p| (p, None))))
             .collect();
@@ -93,7 +93,7 @@ impl PeerAliases {
         &self,
         peer: u64,
         info: PeerInfo,
-        changes: &[(String, Option<(Protocol, Option<IpAddr>)>)],
+        changes: &[(String, Option<(Protocol, Option<SocketAddr>)>)],
     ) {
         self.with(|m| {
             m.peers.insert(peer, info);

@@ -10,7 +10,7 @@
 
 use crate::route::Protocol;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -25,7 +25,7 @@ pub struct Owner {
     pub until: Option<Instant>,
     /// H.323: the endpoint's RAS address (a cluster peer recognises the same endpoint moving
     /// to it by this); SIP: none.
-    pub address: Option<IpAddr>,
+    pub address: Option<SocketAddr>,
 }
 
 /// Shared by the SIP core and the gatekeeper (each on its own task): a short mutex, held for
@@ -105,7 +105,7 @@ impl SharedAliases {
 
     /// Every live alias (its key) with the protocol that holds it and the H.323 endpoint's
     /// address: what this node publishes to the other peers of its cluster.
-    pub fn live(&self, now: Instant) -> Vec<(String, Protocol, Option<IpAddr>)> {
+    pub fn live(&self, now: Instant) -> Vec<(String, Protocol, Option<SocketAddr>)> {
         self.with(|m| {
             m.iter()
                 .filter(|(_, o)| o.until.is_none_or(|t| t > now))

@@ -13,7 +13,7 @@ use super::Gatekeeper;
 use crate::asn::{self, AliasText};
 use causeway_h323_asn1::h323_messages::AlternateGK;
 use causeway_zones::{PeerAliases, Protocol};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// The zone name of LRQs to and from cluster peers (logs, status).
 pub const CLUSTER_ZONE: &str = "Cluster";
@@ -71,9 +71,9 @@ impl Gatekeeper {
         (!list.is_empty()).then_some(list)
     }
 
-    /// The aliases of `aliases` that another peer holds for someone else than an endpoint at
-    /// `from` (the same endpoint moving here, as its RCF's alternates invite it to, keeps them).
-    pub(super) fn held_by_peers(&self, aliases: &[AliasText], from: IpAddr) -> Vec<AliasText> {
+    /// The aliases of `aliases` that another peer holds for someone else than the endpoint whose RAS
+    /// address is `from` (the same endpoint moving here, as its RCF's alternates invite it to, keeps them).
+    pub(super) fn held_by_peers(&self, aliases: &[AliasText], from: SocketAddr) -> Vec<AliasText> {
         let Some(peers) = &self.peers else {
             return Vec::new();
         };

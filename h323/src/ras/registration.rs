@@ -333,7 +333,7 @@ impl Gatekeeper {
             previous.is_some_and(|p| self.table.by_alias(&a.text).is_some_and(|e| e.id == p))
         };
         let new: Vec<AliasText> = aliases.iter().filter(|a| !held_here(a)).cloned().collect();
-        for a in self.held_by_peers(&new, ras.ip()) {
+        for a in self.held_by_peers(&new, ras) {
             if !conflicts.contains(&a) {
                 conflicts.push(a);
             }
@@ -355,7 +355,7 @@ impl Gatekeeper {
                     protocol: Protocol::H323,
                     id: ep.id.clone(),
                     until: None,
-                    address: Some(ep.ras.ip()),
+                    address: Some(ep.ras),
                 };
                 // checked above; a SIP claim racing in between keeps its alias
                 let _ = sh.claim(&a.text, owner, now);

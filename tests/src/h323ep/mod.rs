@@ -510,6 +510,7 @@ async fn register(ep: &Arc<Ep>, ras: &ras::Ras) -> Result<(), i32> {
                 "h46018": causeway_h323::h46018::announces(rcf.feature_set.as_ref()),
                 "alternates": rcf.alternate_gatekeeper.iter().flatten().map(|g| json!({
                     "ras": asn::socket_addr(&g.ras_address).map(|a| a.to_string()),
+                    "gatekeeper_id": g.gatekeeper_identifier.as_ref().map(|i| asn::bmp_text_lossy(&i.0)),
                     "need_to_register": g.need_to_register,
                     "priority": g.priority,
                 })).collect::<Vec<_>>(),

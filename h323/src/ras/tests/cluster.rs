@@ -173,9 +173,9 @@ fn rcf_names_the_other_peers_as_alternate_gatekeepers() {
 
 #[test]
 fn the_same_endpoint_moving_from_a_peer_keeps_its_aliases_another_does_not() {
-    // peer 2 holds 3001 for the endpoint whose RAS address is 192.0.2.12
+    // peer 2 holds 3001 for the endpoint whose RAS address is 192.0.2.12:1719
     let p = peers();
-    let ip = "192.0.2.12".parse().ok();
+    let ip = "192.0.2.12:1719".parse().ok();
     let info = p.peers()[0].1.clone();
     p.update_with(2, info, &[("3001".into(), Some((Protocol::H323, ip)))]);
     let mut gk = gatekeeper().with_cluster_peers(p);
@@ -184,7 +184,7 @@ fn the_same_endpoint_moving_from_a_peer_keeps_its_aliases_another_does_not() {
         let (sent, _) = exchange(gk, ras, &rrq(1, ras, vec![e164("3001")]), now);
         one(sent).1
     };
-    let other = rrq_from(&mut gk, "192.0.2.13:1719");
+    let other = rrq_from(&mut gk, "192.0.2.12:1720");
     assert!(
         matches!(other, RasMessage::registrationReject(_)),
         "another endpoint: {other:?}"
