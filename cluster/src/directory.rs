@@ -8,8 +8,8 @@
 //! Why a full-mesh push and not gossip (chitchat and the like): a cluster has at most six
 //! peers, so a full mesh is at most 30 streams; it reuses the mutually authenticated TLS
 //! channel and the peer admission already on the peer port (4372) instead of a second,
-//! unauthenticated UDP port that a gossip library would need; and a change reaches every peer
-//! in one round trip instead of log(n) gossip rounds.
+//! unauthenticated UDP port that a gossip library would need; and a change handed to
+//! [`Outbox::set`] reaches every peer in one round trip instead of log(n) gossip rounds.
 //!
 //! Protocol: every change of this peer's entries gets the next sequence number (`seq`) in a
 //! bounded change log. A publication carries the changes after the `base` the receiver

@@ -1,8 +1,8 @@
 //! A stale leader cut off from its cluster (issue 12, failure test 4): three peers on
 //! 127.0.0.1-3 inside a network namespace this test makes; nftables there drops the leader's
 //! cluster traffic (port 4372) both ways. The cut-off leader cannot commit (a clear error), the
-//! other two elect a leader of their own and commit; the peers forget each other's
-//! registrations; once the partition heals, every peer has one history (the same applied
+//! other two elect a leader of their own and commit; the majority forgets what the cut-off
+//! peer published (its soft state); once the partition heals, every peer has one history (the same applied
 //! document, hash and index).
 //!
 //! Needs root (network namespaces) and nftables: `.ci/run` installs them.

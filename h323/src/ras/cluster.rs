@@ -1,10 +1,13 @@
 //! The gatekeeper in a cluster: an alias registered on no endpoint here but on another peer
 //! (`causeway_zones::PeerAliases`, what the peers publish) is located there as a neighbor
 //! zone is, with an LRQ to that peer's RAS address (the port tables' peer-to-peer 1719); the
-//! peer answers from its own registrations only, so a call goes at most one peer further. An
+//! peer answers from its own registrations only, so an LCF always names a peer that holds the
+//! alias (the Setup there is resolved again: it goes further only if the endpoint moved in
+//! between, each step to a peer that confirmed a registration). An
 //! alias a SIP UA holds on another peer is interworked here and reaches that peer over SIP.
 //! LRQs from a peer are answered like a neighbor's. An RRQ for an alias another peer's
-//! endpoint or UA holds is refused (duplicateAlias) until that peer drops it.
+//! endpoint or UA holds is refused (duplicateAlias) until that peer drops it, unless it comes
+//! from that same endpoint (its RAS address, published with the alias) moving here.
 //!
 //! Must not touch: registrations, sockets, the call-signaling relay.
 
