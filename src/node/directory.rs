@@ -9,7 +9,7 @@
 
 use causeway_cluster::DirectorySink;
 use causeway_config::Transport;
-use causeway_zones::{PeerAliases, PeerInfo, Protocol, SharedAliases};
+use causeway_zones::{Held, PeerAliases, PeerInfo, Protocol, SharedAliases};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ fn entry_text(p: Protocol, address: Option<SocketAddr>) -> String {
 }
 
 /// An entry's value read back; an unknown protocol is `None` (the alias is not taken as held).
-fn entry_of(text: &str) -> Option<(Protocol, Option<SocketAddr>)> {
+fn entry_of(text: &str) -> Option<Held> {
     let (proto, address) = match text.split_once(' ') {
         Some((p, a)) => (p, a.parse().ok()),
         None => (text, None),
@@ -81,6 +81,19 @@ pub(super) fn info_of(about: &BTreeMap<String, String>) -> PeerInfo {
 /// This peer's fixed facts: its SIP listeners (the first of each transport, not the mutual-TLS
 /// ones) and H.323 addresses, a wildcard address replaced by the peer's cluster address.
 pub(super) fn about(
+    sip: &[(Transport, SocketAddr, bool)],
+    h323: Option<(SocketAddr, SocketAddr, &str)>,
+    config: &causeway_config::Config,
+) -> BTreeMap<String, String> {
+    let own = config
+        .cluster
+        .as_ref()
+        .and_then(|c| c.own_addr())
+        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    about_with(sip, h323, own)
+}
+
+fn about_with(
     sip: &[(Transport, SocketAddr, bool)],
     h323: Option<(SocketAddr, SocketAddr, &str)>,
     own: IpAddr,
@@ -120,7 +133,7 @@ impl DirectorySink for Sink {
         about: &BTreeMap<String, String>,
         changes: &[(String, Option<String>)],
     ) {
-        let changes: Vec<(String, Option<(Protocol, Option<SocketAddr>)>)> = changes
+        let changes: Vec<(String, Option<Held>)> = changes
             .iter()
             .map(|(k, v)| (k.clone(), v.as_deref().and_then(entry_of)))
             .collect();
@@ -195,7 +208,7 @@ mod tests {
         ];
         let own = "10.0.0.2".parse().unwrap();
         let h323 = Some((a("0.0.0.0:1719"), a("10.0.0.2:1720"), "peer2"));
-        let mut about = about(&sip, h323, own);
+        let mut about = about_with(&sip, h323, own);
         about.insert(CALLS.into(), "3".into());
         about.insert("future.key".into(), "x".into());
         let info = info_of(&about);

@@ -122,55 +122,34 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     if config.h323.enabled || peer_aliases.is_some() {
         core.set_shared_aliases(shared.clone());
     }
-    if let Some(aliases) = &peer_aliases {
-        core.set_cluster(Some(causeway_sip::proxy::ClusterPeers {
-            aliases: aliases.clone(),
-            prefer: peer_transports(&bound),
-        }));
-    }
-    let mut h323_side = None;
-    let mut h323_addrs = None;
-    let (h323, h323_status, gateway) = if config.h323.enabled {
-        let gw_sockets = interwork::bind(&config).await?;
-        let mode = config.interworking.mode;
-        let gw_csa = match &gw_sockets {
-            Some(s) => {
-                core.set_interworking(Some(causeway_sip::proxy::Interworking {
-                    gateway: s.sip_addr()?,
-                    mode,
-                }));
-                Some((s.h225_addr()?, mode))
-            }
-            None => None,
-        };
-        let tap = history
-            .as_ref()
-            .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
-        let anchor = relay.as_ref().map(|r| media::channel_anchor(&config, r));
-        let endpoint_id_prefix = rng.gen();
-        let started = h323::start(
-            &config,
-            (shared.clone(), peer_aliases.clone()),
-            endpoint_id_prefix,
-            (router, gw_csa),
-            tap,
-            anchor,
-            guard.clone(),
-        )
-        .await?;
-        let gateway = match gw_sockets {
-            Some(s) => Some(interwork::start(&config, s, &bound, started.q931)?),
-            None => None,
-        };
-        h323_addrs = Some((started.ras, started.q931));
-        h323_side = Some(reload::H323Side {
-            control: started.control,
-            q931: started.q931,
-            endpoint_id_prefix,
-        });
-        (Some(started.task), Some(started.snapshot), gateway)
-    } else {
-        (None, None, None)
+    core.set_cluster(
+        peer_aliases
+            .clone()
+            .map(|aliases| causeway_sip::proxy::ClusterPeers {
+                aliases,
+                prefer: peer_transports(&bound),
+            }),
+    );
+    let tap = history
+        .as_ref()
+        .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
+    let h323_parts = H323Parts {
+        aliases: (shared.clone(), peer_aliases.clone()),
+        router,
+        tap,
+        anchor: relay.as_ref().map(|r| media::channel_anchor(&config, r)),
+        guard: guard.clone(),
+        bound: &bound,
+        endpoint_id_prefix: rng.gen(),
+    };
+    let h323_started = match config.h323.enabled {
+        true => Some(start_h323(&config, &mut core, h323_parts).await?),
+        false => None,
+    };
+    let h323_addrs = h323_started.as_ref().map(|s| s.addrs);
+    let (h323, h323_status, gateway, h323_side) = match h323_started {
+        Some(s) => (Some(s.task), Some(s.snapshot), s.gateway, Some(s.side)),
+        None => (None, None, None, None),
     };
     let machine = sip::linked(&config, core, links, server_zones, clock, &mut rng, now)?;
     let io = Io {
@@ -181,21 +160,17 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn Relay + Send + Sync>),
     };
-    let mut publishing = None;
-    if let (Some(c), Some(cc)) = (&cluster, &config.cluster) {
-        let own = cc
-            .own_addr()
-            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip());
+    let publishing = cluster.as_ref().map(|c| {
         let gatekeeper_id = h323::gatekeeper_id(&config);
         let h323 = h323_addrs.map(|(ras, q931)| (ras, q931, gatekeeper_id.as_str()));
-        let fixed = directory::about(&bound, h323, own);
-        publishing = Some(tokio::spawn(directory::publish_loop(
+        let fixed = directory::about(&bound, h323, &config);
+        tokio::spawn(directory::publish_loop(
             c.publisher(),
             shared.clone(),
             fixed,
             load.clone(),
-        )));
-    }
+        ))
+    });
     let sources = publish::Sources {
         relay,
         h323: h323_status,
@@ -247,6 +222,76 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     }
     info!("stopped");
     Ok(())
+}
+
+/// What the H.323 side needs from the rest of the node.
+struct H323Parts<'a> {
+    aliases: (SharedAliases, Option<PeerAliases>),
+    router: causeway_zones::Router,
+    tap: Option<Arc<dyn causeway_h323::driver::Tap>>,
+    anchor: Option<causeway_media::ChannelAnchor>,
+    guard: causeway_guard::SharedGuard,
+    bound: &'a [(causeway_config::Transport, SocketAddr, bool)],
+    endpoint_id_prefix: u32,
+}
+
+/// The H.323 side as started: its task and snapshot, the interworking gateway when it runs,
+/// what a reload needs, and the RAS and call-signaling addresses.
+struct H323Started {
+    task: tokio::task::JoinHandle<()>,
+    snapshot: causeway_h323::driver::StatusHandle,
+    gateway: Option<(
+        tokio::task::JoinHandle<()>,
+        causeway_interwork::driver::StatusHandle,
+    )>,
+    side: reload::H323Side,
+    addrs: (SocketAddr, SocketAddr),
+}
+
+/// The gatekeeper and H.323 call signaling (`[h323] enabled`), and the SIP <-> H.323 gateway
+/// beside them when `[interworking]` runs one (the SIP core learns where it is).
+async fn start_h323(
+    config: &Config,
+    core: &mut causeway_sip::proxy::Core,
+    parts: H323Parts<'_>,
+) -> anyhow::Result<H323Started> {
+    let gw_sockets = interwork::bind(config).await?;
+    let mode = config.interworking.mode;
+    let gw_csa = match &gw_sockets {
+        Some(s) => {
+            core.set_interworking(Some(causeway_sip::proxy::Interworking {
+                gateway: s.sip_addr()?,
+                mode,
+            }));
+            Some((s.h225_addr()?, mode))
+        }
+        None => None,
+    };
+    let started = h323::start(
+        config,
+        parts.aliases,
+        parts.endpoint_id_prefix,
+        (parts.router, gw_csa),
+        parts.tap,
+        parts.anchor,
+        parts.guard,
+    )
+    .await?;
+    let gateway = match gw_sockets {
+        Some(s) => Some(interwork::start(config, s, parts.bound, started.q931)?),
+        None => None,
+    };
+    Ok(H323Started {
+        task: started.task,
+        snapshot: started.snapshot,
+        gateway,
+        side: reload::H323Side {
+            control: started.control,
+            q931: started.q931,
+            endpoint_id_prefix: parts.endpoint_id_prefix,
+        },
+        addrs: (started.ras, started.q931),
+    })
 }
 
 /// The transports a request to another cluster peer may take, best first: TLS when this node

@@ -23,7 +23,7 @@ pub mod shared;
 
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
-pub use peers::{Holder, PeerAliases, PeerInfo};
+pub use peers::{Held, Holder, PeerAliases, PeerInfo};
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};

@@ -36,6 +36,9 @@ impl PeerInfo {
     }
 }
 
+/// How an alias is held: by which protocol, and for H.323 the endpoint's RAS address.
+pub type Held = (Protocol, Option<SocketAddr>);
+
 /// One alias as another peer holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Holder {
@@ -80,7 +83,7 @@ impl PeerAliases {
 
     /// `peer`'s aliases changed (`None`: no longer held), and its info is `info`.
     pub fn update(&self, peer: u64, info: PeerInfo, changes: &[(String, Option<Protocol>)]) {
-        let changes: Vec<(String, Option<(Protocol, Option<SocketAddr>)>)> = changes
+        let changes: Vec<(String, Option<Held>)> = changes
             .iter()
             .map(|(k, p)| (k.clone(), p.map(|p| (p, None))))
             .collect();
@@ -88,13 +91,7 @@ impl PeerAliases {
     }
 
     /// As [`PeerAliases::update`], each held alias with the H.323 endpoint's address.
-    #[allow(clippy::type_complexity)]
-    pub fn update_with(
-        &self,
-        peer: u64,
-        info: PeerInfo,
-        changes: &[(String, Option<(Protocol, Option<SocketAddr>)>)],
-    ) {
+    pub fn update_with(&self, peer: u64, info: PeerInfo, changes: &[(String, Option<Held>)]) {
         self.with(|m| {
             m.peers.insert(peer, info);
             let mut count = m.counts.get(&peer).copied().unwrap_or(0);

@@ -47,7 +47,7 @@ impl Gatekeeper {
     }
 
     /// An LRQ from `from` is a cluster peer's.
-    pub(super) fn from_peer(&self, from: SocketAddr) -> bool {
+    pub(super) fn is_peer_ras(&self, from: SocketAddr) -> bool {
         self.peers.as_ref().is_some_and(|p| p.is_peer_ras(from))
     }
 

@@ -75,7 +75,7 @@ impl Gatekeeper {
             .find(|(_, a)| a.ip() == d.from.ip())
             .map(|(z, _)| z.clone());
         let peer = || {
-            self.from_peer(d.from)
+            self.is_peer_ras(d.from)
                 .then(|| super::cluster::CLUSTER_ZONE.to_string())
         };
         let Some(zone) = neighbor.or_else(peer) else {
