@@ -116,10 +116,16 @@ impl Core {
             };
             let branch = format!("{BRANCH_PREFIX}probe{:016x}", self.rng.next_u64());
             let tag = self.rng.next_u64();
+            // the User-Agent and Accept lines are what a UA's OPTIONS carries, and they make
+            // the probe longer than a causeway peer's compact answer with its load: a peer
+            // that never answers more bytes than it got over UDP (`[protection]
+            // amplification_limit`) still answers
             let text = format!(
                 "OPTIONS sip:{addr} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n\
                  From: <sip:ping@{local}>;tag={tag:x}\r\nTo: <sip:{addr}>\r\n\
-                 Call-ID: probe-{tag:x}@{local}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                 Call-ID: probe-{tag:x}@{local}\r\nCSeq: 1 OPTIONS\r\n\
+                 User-Agent: causeway neighbor probe (OPTIONS, asking for X-Causeway-Load)\r\n\
+                 Accept: application/sdp\r\nContent-Length: 0\r\n\r\n",
                 via_value(hop.kind, local, &branch)
             );
             self.start_client(false, Bytes::from(text), hop, branch, None, false, now, out);

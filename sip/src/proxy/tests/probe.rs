@@ -133,3 +133,37 @@ fn this_nodes_options_answer_tells_its_load() {
     let t = text(&out[0]);
     assert_eq!(header(&t, LOAD_HEADER), ["calls=2;media-free=498"], "{t}");
 }
+
+#[test]
+fn a_probe_is_answered_with_the_load_by_a_peer_that_never_amplifies() {
+    let mut a = Harness::new();
+    with_cluster_neighbor(&mut a);
+    a.send(UAC, &options("z9hG4bKo3"));
+    let probe = a
+        .advance(Duration::ZERO)
+        .into_iter()
+        .find(|t| text(t).starts_with("OPTIONS"))
+        .expect("a probe");
+    // the peer: another core, with the amplification limit on (the default) and a big load
+    let mut b = Harness::new();
+    b.core.set_amplification_limit(true);
+    let load = Load {
+        calls: 123_456,
+        free_media: Some(987_654),
+    };
+    b.core
+        .set_load(std::sync::Arc::new(std::sync::Mutex::new(Some(load))));
+    // the probe as the peer gets it: from a node that is not the peer itself (the two test
+    // cores share an address), for the peer's own address (all the same length)
+    let request = text(&probe)
+        .replace(PROXY, UAC)
+        .replace(&probe.dest.to_string(), PROXY);
+    let out = b.send(UAC, &request.replace("\r\n", "\n"));
+    let answer = out.first().map(text).unwrap_or_default();
+    assert!(answer.len() <= request.len(), "never amplified");
+    assert_eq!(
+        header(&answer, LOAD_HEADER),
+        ["calls=123456;media-free=987654"],
+        "answered with the load: {answer}"
+    );
+}
