@@ -6,12 +6,13 @@
 //! once the UA registers on peer 2 it is reachable through peer 3 again. An H.323 endpoint
 //! registered on peer 1 is called from one on peer 2 (LRQ between the peers' gatekeepers),
 //! each RCF names the other peer as alternate gatekeeper, and peer 1's alias cannot be
-//! registered on peer 2.
+//! registered on peer 2. A remote cluster as a neighbor zone (`peers = [...]`): a dead peer is
+//! passed over, the live one is probed with OPTIONS and answers with its load.
 
 use causeway_tests::cluster::{peers, peers_each, until};
 use causeway_tests::{
-    free_port, header_values, register, register_with, sipp_uac, sipp_uas, status, H323Endpoint,
-    Node, StreamClient,
+    crlf, free_port, header_values, register, register_with, sipp_uac, sipp_uas, status,
+    H323Endpoint, Node, NodeOptions, StreamClient, UdpClient, UA_HEADERS,
 };
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -299,4 +300,53 @@ fn an_h323_endpoint_on_one_peer_is_called_from_another_and_told_of_the_alternate
         "{rrj}"
     );
     dup.kill();
+}
+
+#[test]
+fn a_remote_cluster_as_a_neighbor_zone_is_probed_and_tried_peer_by_peer() {
+    // the remote cluster: a dead peer (nothing listens on its port) and a live one with carol
+    let live = Node::start(NodeOptions::default());
+    let (_uas, uas_port) = sipp_uas("uas_call.xml", "t1");
+    register_with(
+        &live,
+        "carol",
+        &format!("127.0.0.1:{uas_port};transport=tcp"),
+    );
+    let dead = free_port();
+    let extra = format!(
+        "[[zone]]\nname = \"B\"\ntype = \"neighbor\"\ntransport = \"tcp\"\n\
+         peers = [\"127.0.0.1:{dead}\", \"127.0.0.1:{}\"]\n\n\
+         [[search_rule]]\nname = \"to-b\"\npriority = 40\npattern_type = \"prefix\"\n\
+         pattern = \"carol@\"\ntarget = \"B\"\n",
+        live.port
+    );
+    let a = Node::start(NodeOptions {
+        extra: &extra,
+        ..Default::default()
+    });
+    // the dead peer refuses the connection: the call goes on to the live one
+    let out = sipp_uac(&a, "uac_call.xml", "carol", "u1", 3, 3);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out, &[&a, &live]));
+    // the live peer is probed (OPTIONS) and tells its load in its answer
+    until(&live, "probed by the other node", T, |s| {
+        s["sip"]["requests"]["OPTIONS"].as_u64().unwrap_or(0) >= 1
+    });
+    let probe = crlf(&format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKp1\n\
+         Max-Forwards: 70\nFrom: <sip:ping@127.0.0.1>;tag=p1\nTo: <sip:127.0.0.1:{port}>\n\
+         Call-ID: probe-e2e\nCSeq: 1 OPTIONS\n{UA_HEADERS}Content-Length: 0\n\n",
+        port = live.port
+    ));
+    let c = UdpClient::new();
+    let answer = c.request(
+        live.udp(),
+        &probe.replace("127.0.0.1:9", &c.local().to_string()),
+    );
+    assert_eq!(status(&answer), 200, "{answer}");
+    assert!(
+        header_values(&answer, "X-Causeway-Load")
+            .first()
+            .is_some_and(|v| v.starts_with("calls=")),
+        "{answer}"
+    );
 }
