@@ -70,6 +70,18 @@ pub fn outbound_block() -> String {
     format!("{}-{}", start, start + 49)
 }
 
+/// The Record-Route entries of a response, one each (sipp combines them into one field).
+pub fn record_routes(resp: &str) -> Vec<String> {
+    header_values(resp, "Record-Route")
+        .iter()
+        .flat_map(|v| {
+            v.split(',')
+                .map(|x| x.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Raw SIP text with `\n` line ends turned into CRLF.
 pub fn crlf(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\n', "\r\n")

@@ -11,8 +11,8 @@
 
 use causeway_tests::cluster::{peers, peers_each, until};
 use causeway_tests::{
-    crlf, free_port, header_values, register, register_with, sipp_uac, sipp_uas, status,
-    H323Endpoint, Node, NodeOptions, StreamClient, UdpClient, UA_HEADERS,
+    crlf, free_port, header_values, record_routes, register, register_with, sipp_uac, sipp_uas,
+    status, H323Endpoint, Node, NodeOptions, StreamClient, UdpClient, UA_HEADERS,
 };
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -71,15 +71,7 @@ fn tls_call(node: &Node, all: &[&Node]) {
         .request(&format!("{invite}Content-Length: 0\r\n\r\n"))
         .expect("final response over TLS");
     assert_eq!(status(&ok), 200, "{ok}\n{}", logs(all));
-    // sipp combines the entries into one field; split them again
-    let rr: Vec<String> = header_values(&ok, "Record-Route")
-        .iter()
-        .flat_map(|v| {
-            v.split(',')
-                .map(|x| x.trim().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let rr = record_routes(&ok);
     assert!(rr.len() >= 3, "both peers record-route: {ok}");
     let route: String = rr.iter().rev().map(|r| format!("Route: {r}\r\n")).collect();
     let to = header_values(&ok, "To")[0].clone();

@@ -3,8 +3,8 @@
 //! MTLS accepts a client certificate signed by `trusted_ca` and refuses a client without one.
 
 use causeway_tests::{
-    crlf, header_values, make_ca_and_client, register, sipp_uas, status, Node, NodeOptions,
-    StreamClient,
+    crlf, header_values, make_ca_and_client, record_routes, register, sipp_uas, status, Node,
+    NodeOptions, StreamClient,
 };
 use std::time::Duration;
 
@@ -30,15 +30,7 @@ Content-Length: 0
     ));
     let ok = c.request(&invite).expect("final response over TLS");
     assert_eq!(status(&ok), 200, "{ok}\n{}", node.log());
-    // sipp combines the entries into one field; split it again
-    let rr: Vec<String> = header_values(&ok, "Record-Route")
-        .iter()
-        .flat_map(|v| {
-            v.split(',')
-                .map(|x| x.trim().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let rr = record_routes(&ok);
     assert_eq!(rr.len(), 2, "double Record-Route: {ok}");
     assert!(
         rr[0].contains("transport=udp") && rr[1].contains("transport=tls"),

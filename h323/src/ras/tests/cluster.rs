@@ -28,6 +28,12 @@ fn peers() -> PeerAliases {
     p
 }
 
+/// The gatekeeper's answer to a full RRQ from `ras` for E.164 `alias`.
+fn rrq_answer(gk: &mut Gatekeeper, ras: &str, alias: &str, now: Instant) -> RasMessage {
+    let (sent, _) = exchange(gk, ras, &rrq(1, ras, vec![e164(alias)]), now);
+    one(sent).1
+}
+
 fn resolve(gk: &mut Gatekeeper, call: u64, alias: AliasAddress, out: &mut Vec<Output>) -> Resolve {
     let now = Instant::now();
     let caller = sa("192.0.2.10:40000");
@@ -85,30 +91,7 @@ fn a_peers_lrq_is_answered_and_its_aliases_are_not_registered_here() {
     let mut gk = gatekeeper().with_cluster_peers(peers());
     let now = Instant::now();
     register(&mut gk, "192.0.2.11:1719", vec![e164("1002")], now);
-    let lrq = RasMessage::locationRequest(LocationRequest::new(
-        RequestSeqNum(5),
-        None,
-        vec![e164("1002")],
-        None,
-        asn::transport_address(sa(PEER_RAS)),
-        None,
-        Some(false),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(false),
-        None,
-    ));
+    let lrq = lrq(5, vec![e164("1002")], sa(PEER_RAS));
     let (sent, _) = exchange(&mut gk, PEER_RAS, &lrq, now);
     assert!(matches!(one(sent).1, RasMessage::locationConfirm(_)));
     // a stranger on another port of the peer's address is not the peer's gatekeeper
@@ -180,16 +163,12 @@ fn the_same_endpoint_moving_from_a_peer_keeps_its_aliases_another_does_not() {
     p.update_with(2, info, &[("3001".into(), Some((Protocol::H323, ip)))]);
     let mut gk = gatekeeper().with_cluster_peers(p);
     let now = Instant::now();
-    let rrq_from = |gk: &mut Gatekeeper, ras: &str| {
-        let (sent, _) = exchange(gk, ras, &rrq(1, ras, vec![e164("3001")]), now);
-        one(sent).1
-    };
-    let other = rrq_from(&mut gk, "192.0.2.12:1720");
+    let other = rrq_answer(&mut gk, "192.0.2.12:1720", "3001", now);
     assert!(
         matches!(other, RasMessage::registrationReject(_)),
         "another endpoint: {other:?}"
     );
-    let moving = rrq_from(&mut gk, "192.0.2.12:1719");
+    let moving = rrq_answer(&mut gk, "192.0.2.12:1719", "3001", now);
     assert!(
         matches!(moving, RasMessage::registrationConfirm(_)),
         "the same endpoint, moving here: {moving:?}"
@@ -205,9 +184,7 @@ fn a_peers_stale_claim_does_not_take_an_alias_registered_here() {
     // a race: peer 2 published 4001 too (for someone else)
     let info = p.peers()[0].1.clone();
     p.update(2, info, &[("4001".into(), Some(Protocol::H323))]);
-    let ras = "192.0.2.14:1719";
-    let (sent, _) = exchange(&mut gk, ras, &rrq(2, ras, vec![e164("4001")]), now);
-    let answer = one(sent).1;
+    let answer = rrq_answer(&mut gk, "192.0.2.14:1719", "4001", now);
     assert!(
         matches!(answer, RasMessage::registrationConfirm(_)),
         "the registered endpoint's own alias: {answer:?}"

@@ -3,33 +3,6 @@
 
 use super::*;
 
-fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {
-    RasMessage::locationRequest(LocationRequest::new(
-        RequestSeqNum(n),
-        None,
-        dest,
-        None,
-        asn::transport_address(reply),
-        None,
-        Some(false),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(false),
-        None,
-    ))
-}
-
 fn neighbor_router() -> Router {
     let toml = r#"
 [system]

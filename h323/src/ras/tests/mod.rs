@@ -179,6 +179,34 @@ fn one(sent: Vec<(SocketAddr, RasMessage)>) -> (SocketAddr, RasMessage) {
     sent.into_iter().next().unwrap()
 }
 
+/// An LRQ for `dest`, answered to `reply`.
+fn lrq(n: u16, dest: Vec<AliasAddress>, reply: SocketAddr) -> RasMessage {
+    RasMessage::locationRequest(LocationRequest::new(
+        RequestSeqNum(n),
+        None,
+        dest,
+        None,
+        asn::transport_address(reply),
+        None,
+        Some(false),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(false),
+        None,
+    ))
+}
+
 /// Registers and returns the endpoint identifier.
 fn register(gk: &mut Gatekeeper, ras: &str, aliases: Vec<AliasAddress>, now: Instant) -> String {
     let (sent, _) = exchange(gk, ras, &rrq(1, ras, aliases), now);
