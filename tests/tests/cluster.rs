@@ -3,7 +3,8 @@
 //! killed, a survivor elects a new one and takes the next document, and calls between UAs of a
 //! survivor run through the death undisturbed; the killed peer, restarted,
 //! catches up; every peer restarted, the document comes back from disk; two of three down, a
-//! document is refused with a clear error and the survivor keeps its configuration; a peer-local
+//! document is refused with a clear error and the survivor keeps its configuration and its
+//! calls; a peer-local
 //! table in a document is refused with its position; strangers on the cluster port are refused
 //! and counted. Six peers elect a new leader within 3 s of the old one's death, take the next
 //! document through a survivor and share a registration with every peer.
@@ -220,6 +221,16 @@ fn without_a_majority_a_document_is_refused_and_nothing_diverges() {
         has_zone(&s, "partner") && !has_zone(&s, "partner2"),
         "{}",
         nodes[0].status_text()
+    );
+    // calls keep working on the survivor, with the configuration it has
+    let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
+    register(&nodes[0], "bob", uas_port);
+    let calls = sipp_uac_port(nodes[0].port, ("uac_call.xml", "bob", "u1"), 10, 10, &[]);
+    assert_eq!(
+        calls.status.code(),
+        Some(0),
+        "calls on the survivor alone\n{}",
+        nodes[0].log()
     );
     // back together: one document everywhere
     nodes[1].restart();
