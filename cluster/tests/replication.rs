@@ -501,7 +501,8 @@ async fn strangers_and_garbage_are_refused_and_counted() {
     h.shutdown_all().await;
 }
 
-fn tls_pair() -> Tls {
+/// The peers' TLS (one certificate for all, from one CA) and the CA as roots.
+fn tls_pair() -> (Tls, Arc<rustls::RootCertStore>) {
     use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let ca_key = KeyPair::generate().unwrap();
@@ -537,18 +538,20 @@ fn tls_pair() -> Tls {
     let client = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(roots.clone())
         .with_client_auth_cert(chain, der())
         .unwrap();
-    Tls {
+    let tls = Tls {
         server: Arc::new(server),
         client: Arc::new(client),
-    }
+    };
+    (tls, roots)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_peers_over_mutual_tls() {
-    let h = Harness::new(3, Some(tls_pair())).await;
+    let (tls, roots) = tls_pair();
+    let h = Harness::new(3, Some(tls)).await;
     let leader = h.leader(Duration::from_secs(5)).await;
     let applied = h
         .node(follower_of(leader, 3))
@@ -567,5 +570,32 @@ async fn three_peers_over_mutual_tls() {
         .unwrap();
     plain.write_all(hello).await.unwrap();
     refused_at_least(&h, 0, 1).await;
+
+    // A TLS client that trusts the peers' CA but has no certificate of its own: refused.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let anonymous = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(anonymous));
+    let tcp = tokio::net::TcpStream::connect(target).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(target.ip().into());
+    // TLS 1.3: the client may finish its side before the server refuses; either way the
+    // hello goes nowhere
+    if let Ok(mut tls) = connector.connect(name, tcp).await {
+        let _ = tls.write_all(&(hello.len() as u32).to_be_bytes()).await;
+        let _ = tls.write_all(hello).await;
+        let _ = tls.flush().await;
+    }
+    refused_at_least(&h, 0, 2).await;
+
+    // and the cluster is unaffected
+    let applied = h
+        .node(follower_of(leader, 3))
+        .apply(doc(2), APPLY_TIMEOUT)
+        .await
+        .unwrap();
+    h.converged(&applied, CONVERGE).await;
     h.shutdown_all().await;
 }
