@@ -26,7 +26,11 @@ pub(super) struct Started {
 /// The gatekeeper (RAS) and H.323 call signaling of `[h323]`, on their own task.
 pub(super) async fn start(
     config: &Config,
-    (shared, peers): (SharedAliases, Option<causeway_zones::PeerAliases>),
+    (shared, peers, health): (
+        SharedAliases,
+        Option<causeway_zones::PeerAliases>,
+        causeway_zones::PeerHealth,
+    ),
     endpoint_id_prefix: u32,
     (router, interworking): (
         causeway_zones::Router,
@@ -73,6 +77,7 @@ pub(super) async fn start(
     if let Some(peers) = peers {
         gk = gk.with_cluster_peers(peers);
     }
+    gk = gk.with_peer_health(health);
     let gk = gk.with_shared_aliases(shared).with_traversal_zones(
         config
             .zones

@@ -95,6 +95,9 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     // cluster peer, published to the other peers
     let load = directory::Load::default();
     core.set_load(load.clone());
+    // what the SIP probes find of a remote cluster's peers orders the gatekeeper's LRQs too
+    let health = causeway_zones::PeerHealth::default();
+    core.set_peer_health(health.clone());
     let relay = media::start(&config, !server_zones.is_empty())?;
     if let Some(relay) = &relay {
         core.set_media(Box::new(media::anchor(&config, relay)));
@@ -134,7 +137,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         .as_ref()
         .map(|(_, t)| Arc::new(t.clone()) as Arc<dyn causeway_h323::driver::Tap>);
     let h323_parts = H323Parts {
-        aliases: (shared.clone(), peer_aliases.clone()),
+        aliases: (shared.clone(), peer_aliases.clone(), health),
         router,
         tap,
         anchor: relay.as_ref().map(|r| media::channel_anchor(&config, r)),
@@ -226,7 +229,11 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
 
 /// What the H.323 side needs from the rest of the node.
 struct H323Parts<'a> {
-    aliases: (SharedAliases, Option<PeerAliases>),
+    aliases: (
+        SharedAliases,
+        Option<PeerAliases>,
+        causeway_zones::PeerHealth,
+    ),
     router: causeway_zones::Router,
     tap: Option<Arc<dyn causeway_h323::driver::Tap>>,
     anchor: Option<causeway_media::ChannelAnchor>,

@@ -11,9 +11,11 @@
 //! matching and rewriting), `rule` (one transform or search rule deciding on one request),
 //! `route` (request and answer types), `router` (ordering, grouping, stop/continue), `shared`
 //! (the alias table the SIP registrar and the H.323 gatekeeper share), `peers` (the aliases
-//! registered on the other peers of the node's cluster, and how to reach those peers).
+//! registered on the other peers of the node's cluster, and how to reach those peers), `health`
+//! (what probes of a remote cluster's peers found).
 
 mod alias;
+pub mod health;
 mod pattern;
 pub mod peers;
 mod route;
@@ -23,6 +25,7 @@ pub mod shared;
 
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
+pub use health::{Health, PeerHealth};
 pub use peers::{Held, Holder, PeerAliases, PeerInfo};
 pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::{Router, SearchRecorder};

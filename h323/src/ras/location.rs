@@ -26,7 +26,7 @@ use crate::call::{CallId, Destination, RouteFailure};
 use causeway_h323_asn1::h323_messages::{
     AliasAddress, LocationConfirm, LocationRejectReason, LocationRequest,
 };
-use causeway_zones::{Alias, Protocol, Route, RouteRequest, ZoneKind};
+use causeway_zones::{Alias, Health, Protocol, Route, RouteRequest, ZoneKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -170,13 +170,23 @@ impl Gatekeeper {
                     steps.push(self.local_step(&target, now))
                 }
                 ZoneKind::Neighbor => {
-                    // each peer of the zone in order (a remote cluster's): LRQ to one after
-                    // the other until one confirms
+                    // each peer of the zone (a remote cluster's): LRQ to one after the other
+                    // until one confirms, in the order the SIP probes found (live first, the
+                    // emptiest first), else as configured
                     let before = steps.len();
-                    for (_, p) in self.neighbors.iter().filter(|(z, _)| *z == t.zone) {
+                    let mut peers: Vec<SocketAddr> = self
+                        .neighbors
+                        .iter()
+                        .filter(|(z, _)| *z == t.zone)
+                        .map(|(_, p)| *p)
+                        .collect();
+                    if let Some(health) = &self.health {
+                        peers.sort_by_key(|p| Health::order_key(health.get(p.ip())));
+                    }
+                    for p in peers {
                         steps.push(Step::Neighbor(
                             t.zone.clone(),
-                            *p,
+                            p,
                             asn::alias_address_or_guess(alias.kind, &t.alias.to_string()),
                         ));
                     }

@@ -222,6 +222,8 @@ pub struct Gatekeeper {
     interworking: Option<(SocketAddr, causeway_config::InterworkingMode)>,
     /// The other peers of the node's cluster and what they hold.
     peers: Option<causeway_zones::PeerAliases>,
+    /// What the SIP probes found of a remote cluster's peers (the order of LRQs to them).
+    health: Option<causeway_zones::PeerHealth>,
 }
 
 impl Gatekeeper {
@@ -245,6 +247,7 @@ impl Gatekeeper {
             traversal: Vec::new(),
             interworking: None,
             peers: None,
+            health: None,
         }
     }
 
@@ -274,6 +277,13 @@ impl Gatekeeper {
     /// ([`Resolve::Traversal`]).
     pub fn with_traversal_zones(mut self, zones: Vec<String>) -> Gatekeeper {
         self.traversal = zones;
+        self
+    }
+
+    /// What the SIP core's probes find of a remote cluster's peers: LRQs to a zone's peers go
+    /// in that order.
+    pub fn with_peer_health(mut self, health: causeway_zones::PeerHealth) -> Gatekeeper {
+        self.health = Some(health);
         self
     }
 

@@ -254,6 +254,11 @@ impl Core {
         self.shared_aliases = Some(shared);
     }
 
+    /// Where the probes of a remote cluster's peers leave what they found, for the gatekeeper.
+    pub fn set_peer_health(&mut self, health: causeway_zones::PeerHealth) {
+        self.probes.shared = Some(health);
+    }
+
     /// This node's load (written by the node), told in its answers to OPTIONS.
     pub fn set_load(&mut self, load: LoadHandle) {
         self.load = Some(load);

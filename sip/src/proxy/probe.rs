@@ -15,6 +15,7 @@ use super::io::Output;
 use super::tables::Timer;
 use crate::message::{Bytes, Message, Uri};
 use causeway_config::zones::ZoneType;
+use causeway_zones::{Health, PeerHealth};
 use rand::RngCore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -63,11 +64,23 @@ pub(super) struct Probes {
     next: Option<Instant>,
     /// Free media sessions by peer address (only addresses this node probes).
     free: HashMap<SocketAddr, u64>,
+    /// Where each round's view goes for the gatekeeper (its LRQs to the same peers).
+    pub shared: Option<PeerHealth>,
 }
 
 impl Probes {
     pub fn free_media(&self, addr: SocketAddr) -> Option<u64> {
         self.free.get(&addr).copied()
+    }
+}
+
+impl Core {
+    /// How `addr` stands: failed lately or not, and the free media sessions it told.
+    pub(super) fn health(&self, addr: SocketAddr, now: Instant) -> Health {
+        Health {
+            down: self.unreachable.is_down(addr, now),
+            free_media: self.probes.free_media(addr),
+        }
     }
 }
 
@@ -110,6 +123,14 @@ impl Core {
         self.probes
             .free
             .retain(|a, _| targets.iter().any(|(t, _)| t == a));
+        if let Some(shared) = &self.probes.shared {
+            // what the rounds so far found, for the gatekeeper
+            let view = targets
+                .iter()
+                .map(|(a, _)| (a.ip(), self.health(*a, now)))
+                .collect();
+            shared.replace(view);
+        }
         for (addr, hop) in targets {
             let Some(local) = self.identity.local_addr_towards(hop.kind, addr.ip()) else {
                 continue;

@@ -205,11 +205,11 @@ fn neighbor(
     // stable: live before failed, then the most free media sessions a probe heard of, then
     // the configured order
     targets.sort_by_key(|n| {
-        let free = t.probes.free_media(n.hop.addr);
-        (
-            t.unreachable.is_down(n.hop.addr, now),
-            std::cmp::Reverse(free),
-        )
+        let h = causeway_zones::Health {
+            down: t.unreachable.is_down(n.hop.addr, now),
+            free_media: t.probes.free_media(n.hop.addr),
+        };
+        causeway_zones::Health::order_key(Some(h))
     });
     Ok(targets)
 }

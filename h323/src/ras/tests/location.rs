@@ -246,3 +246,39 @@ fn a_neighbor_cluster_is_asked_peer_by_peer() {
     let (to, _) = one(sent);
     assert_eq!(to, sa("198.51.100.8:1719"), "the second peer is asked");
 }
+
+#[test]
+fn a_neighbor_clusters_peers_are_asked_in_the_order_the_probes_found() {
+    // the second peer is live and emptier: asked first; the first failed lately: last
+    let health = causeway_zones::PeerHealth::default();
+    let (p1, p2) = (sa("198.51.100.7:1719"), sa("198.51.100.8:1719"));
+    let h = |down, free| causeway_zones::Health {
+        down,
+        free_media: Some(free),
+    };
+    health.replace(std::collections::HashMap::from([
+        (p1.ip(), h(true, 900)),
+        (p2.ip(), h(false, 100)),
+    ]));
+    let mut gk = gatekeeper_with(
+        neighbor_router(),
+        vec![("Branch".into(), p1), ("Branch".into(), p2)],
+    )
+    .with_peer_health(health);
+    let mut out = Vec::new();
+    let caller = sa("192.0.2.10:40000");
+    let now = Instant::now();
+    let r = gk.resolve(
+        1,
+        &[],
+        Some("4420"),
+        caller,
+        false,
+        sa(GK_RAS),
+        now,
+        &mut out,
+    );
+    assert_eq!(r, Resolve::Pending);
+    let (sent, _) = split(out);
+    assert_eq!(one(sent).0, p2, "the live peer first");
+}

@@ -77,6 +77,8 @@ fn call_b(h: &mut Harness, branch: &str) -> SocketAddr {
 fn a_remote_clusters_peers_are_tried_by_the_load_they_answer_probes_with() {
     let mut h = Harness::new();
     with_cluster_neighbor(&mut h);
+    let health = causeway_zones::PeerHealth::default();
+    h.core.set_peer_health(health.clone());
     // the first input arms the probes; both peers get an OPTIONS
     h.send(UAC, &options("z9hG4bKo1"));
     let probes: Vec<Transmit> = h
@@ -102,6 +104,14 @@ fn a_remote_clusters_peers_are_tried_by_the_load_they_answer_probes_with() {
         addr(P2),
         "the emptier peer first"
     );
+    // each round hands what the probes found so far to the gatekeeper (by IP: both test
+    // peers share 127.0.0.1, so the view holds one of them): the first, nothing yet
+    let first = health.get(addr(P1).ip());
+    assert_eq!(first.and_then(|x| x.free_media), None, "{first:?}");
+    h.advance(Duration::from_secs(10));
+    assert!(health
+        .get(addr(P1).ip())
+        .is_some_and(|x| !x.down && x.free_media.is_some()));
 
     // from now on peer 2 does not answer: once its probe times out it goes last, emptier or not
     for _ in 0..5 {
