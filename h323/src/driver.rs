@@ -65,6 +65,8 @@ pub struct Snapshot {
     pub registrations: Vec<ras::RegistrationView>,
     pub calls: Vec<call::CallStatus>,
     pub admitted_calls: usize,
+    /// Their bandwidth, in units of 100 bit/s.
+    pub admitted_bandwidth: u64,
     pub ras_received: Vec<(&'static str, u64)>,
     pub ras_malformed: u64,
     pub ras_rejected: u64,
@@ -691,6 +693,7 @@ impl Driver {
             registrations: gk.registration_views(now),
             calls: self.service.calls.calls(),
             admitted_calls: gk.admitted_calls(),
+            admitted_bandwidth: gk.admitted_bandwidth(),
             ras_received: gk
                 .counters()
                 .received

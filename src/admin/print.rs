@@ -425,10 +425,11 @@ fn directory(out: &mut String, d: &Value) {
     }
     let n = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
     out.push_str(&format!(
-        "\nCluster totals: {} registrations, {} calls, {} free media sessions\n",
+        "\nCluster totals: {} registrations, {} calls, {} free media sessions, {} kbit/s\n",
         n(&d["total_registrations"]),
         n(&d["total_calls"]),
         n(&d["total_free_media"]),
+        n(&d["total_kbps"]),
     ));
     list(out, "Other peers (published)", &d["peers"], |p| {
         let sip: Vec<String> = p["sip"]
@@ -438,11 +439,12 @@ fn directory(out: &mut String, d: &Value) {
             .map(text)
             .collect();
         format!(
-            "  {:<3} {} registrations, {} calls, {} free media, SIP {}\n",
+            "  {:<3} {} registrations, {} calls, {} free media, {} kbit/s, SIP {}\n",
             n(&p["node_id"]),
             n(&p["registrations"]),
             n(&p["calls"]),
             n(&p["free_media"]),
+            n(&p["kbps"]),
             sip.join(", ")
         )
     });

@@ -204,6 +204,8 @@ pub struct H323Status {
     pub calls: Vec<H323Call>,
     /// Calls admitted by ARQ and not yet disengaged.
     pub admitted_calls: usize,
+    /// Their bandwidth (what the ARQs and BRQs asked), kbit/s.
+    pub admitted_kbps: u64,
     /// Setups received since start.
     pub calls_total: u64,
     /// RAS messages received, by type (GRQ, RRQ, ARQ, ...).
@@ -427,6 +429,7 @@ impl Status {
                 })
                 .collect(),
             admitted_calls: h.admitted_calls,
+            admitted_kbps: h.admitted_bandwidth / 10,
             calls_total: h.calls_total,
             ras_received: h
                 .ras_received

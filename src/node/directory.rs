@@ -33,6 +33,7 @@ const Q931: &str = "h323.q931";
 const GATEKEEPER_ID: &str = "h323.gatekeeper_id";
 const CALLS: &str = "load.calls";
 const FREE_MEDIA: &str = "load.media_free";
+const KBPS: &str = "load.kbps";
 
 /// The load the status publisher last saw (calls in progress, free media sessions); the SIP
 /// core tells it in its OPTIONS answers too.
@@ -75,6 +76,7 @@ pub(super) fn info_of(about: &BTreeMap<String, String>) -> PeerInfo {
         gatekeeper_id: about.get(GATEKEEPER_ID).cloned(),
         calls: number(CALLS),
         free_media: number(FREE_MEDIA),
+        kbps: number(KBPS),
     }
 }
 
@@ -168,6 +170,7 @@ pub(super) async fn publish_loop(
             if let Some(f) = l.free_media {
                 about.insert(FREE_MEDIA.to_string(), f.to_string());
             }
+            about.insert(KBPS.to_string(), l.kbps.to_string());
         }
         let now = Instant::now();
         let changes = shared.changes();

@@ -115,11 +115,7 @@ impl Observer<LinkedProxy> for Publisher {
         if let Some(peers) = &self.directory {
             s.fill_directory(peers);
         }
-        let (calls, free_media) = s.load();
-        *self.load.lock().unwrap_or_else(|p| p.into_inner()) = Some(causeway_sip::proxy::Load {
-            calls: calls.unwrap_or(0),
-            free_media,
-        });
+        *self.load.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.load());
         s.fill_transport(self.transport.stats());
         {
             let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());

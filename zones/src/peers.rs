@@ -27,6 +27,8 @@ pub struct PeerInfo {
     /// Calls in progress and free media sessions, as last published (its load).
     pub calls: Option<u64>,
     pub free_media: Option<u64>,
+    /// Bandwidth its H.323 admissions asked for, kbit/s.
+    pub kbps: Option<u64>,
 }
 
 impl PeerInfo {

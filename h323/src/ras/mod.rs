@@ -302,6 +302,12 @@ impl Gatekeeper {
         &self.table
     }
 
+    /// The bandwidth of the admitted calls, in H.225.0 units of 100 bit/s (each call as its
+    /// ARQ or last BRQ asked).
+    pub fn admitted_bandwidth(&self) -> u64 {
+        self.calls.values().map(|a| u64::from(a.bandwidth)).sum()
+    }
+
     pub fn admitted_calls(&self) -> usize {
         self.calls.len()
     }

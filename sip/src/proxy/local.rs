@@ -61,23 +61,31 @@ impl Core {
         let Some(request) = &s.request else {
             return;
         };
-        let build = |compact: bool| {
+        // compact 0: everything; 1: without what the answer may lack; 2: without the load
+        // either (a causeway peer's probe is long enough for 1, a short OPTIONS only for 2)
+        let build = |compact: u8| {
             let mut b = request.response(status, reason);
             b.source(s.reply.remote);
             if status > 100 {
                 b.to_tag(&s.to_tag);
             }
-            if !compact {
+            if compact == 0 {
                 b.header("Server", SERVER);
             }
             for (i, (n, v)) in headers.iter().enumerate() {
-                if !compact || keep_when_compact(headers, i) {
+                let load = n.eq_ignore_ascii_case(super::probe::LOAD_HEADER);
+                let keep = match compact {
+                    0 => true,
+                    1 => keep_when_compact(headers, i),
+                    _ => keep_when_compact(headers, i) && !load,
+                };
+                if keep {
                     b.header(n, v);
                 }
             }
             b.finish()
         };
-        let mut bytes = build(false);
+        let mut bytes = build(0);
         // no amplification (issue 15): over UDP, an answer of ours (a challenge, an error, an
         // OPTIONS answer) is never longer than the request; first without what it may lack,
         // then not at all (an empty response is kept by the machine and never sent)
@@ -87,7 +95,10 @@ impl Core {
             && bytes.len() > limit
             && !registered(status, request)
         {
-            bytes = build(true);
+            bytes = build(1);
+            if bytes.len() > limit {
+                bytes = build(2);
+            }
             if bytes.len() > limit {
                 self.stats.amplification_refused += 1;
                 debug!(

@@ -34,16 +34,18 @@ const PROBE_EVERY: Duration = Duration::from_secs(10);
 pub struct Load {
     pub calls: u64,
     pub free_media: Option<u64>,
+    /// Bandwidth of the calls in progress that asked for some (H.323 admissions), kbit/s.
+    pub kbps: u64,
 }
 
 /// Written by the node about once a second, read when the core answers OPTIONS.
 pub type LoadHandle = Arc<Mutex<Option<Load>>>;
 
-/// `calls=N;media-free=M` (`media-free` only with a relay).
+/// `calls=N;media-free=M;kbps=K` (`media-free` only with a relay).
 pub fn load_value(load: &Load) -> String {
     match load.free_media {
-        Some(free) => format!("calls={};media-free={free}", load.calls),
-        None => format!("calls={}", load.calls),
+        Some(free) => format!("calls={};media-free={free};kbps={}", load.calls, load.kbps),
+        None => format!("calls={};kbps={}", load.calls, load.kbps),
     }
 }
 
@@ -174,8 +176,9 @@ mod tests {
         let v = load_value(&Load {
             calls: 3,
             free_media: Some(997),
+            kbps: 768,
         });
-        assert_eq!(v, "calls=3;media-free=997");
+        assert_eq!(v, "calls=3;media-free=997;kbps=768");
         assert_eq!(free_media_of(&v), Some(997));
         assert_eq!(free_media_of(" Media-Free = 12 ; calls=1"), Some(12));
         assert_eq!(free_media_of("calls=3"), None);
@@ -184,6 +187,7 @@ mod tests {
         let none = load_value(&Load {
             calls: 0,
             free_media: None,
+            kbps: 0,
         });
         assert_eq!(free_media_of(&none), None);
     }

@@ -4,6 +4,7 @@
 //! Reads the peer alias table and this snapshot's own counts; changes nothing.
 
 use super::Status;
+use causeway_sip::proxy::Load;
 use causeway_zones::PeerAliases;
 use serde::Serialize;
 
@@ -18,6 +19,8 @@ pub struct PeerLoad {
     pub registrations: usize,
     pub calls: Option<u64>,
     pub free_media: Option<u64>,
+    /// Bandwidth its H.323 admissions asked for, kbit/s.
+    pub kbps: Option<u64>,
     /// Its SIP listeners, `transport address`.
     pub sip: Vec<String>,
 }
@@ -42,6 +45,7 @@ pub struct ClusterDirectory {
     pub total_registrations: usize,
     pub total_calls: u64,
     pub total_free_media: u64,
+    pub total_kbps: u64,
 }
 
 impl Status {
@@ -53,17 +57,19 @@ impl Status {
                 .h323
                 .as_ref()
                 .map_or(0, |h| h.registrations.iter().map(|r| r.aliases.len()).sum());
-        let (own_calls, own_free) = self.load();
+        let own = self.load();
         let mut d = ClusterDirectory {
             total_registrations: own_registrations,
-            total_calls: own_calls.unwrap_or(0),
-            total_free_media: own_free.unwrap_or(0),
+            total_calls: own.calls,
+            total_free_media: own.free_media.unwrap_or(0),
+            total_kbps: own.kbps,
             ..Default::default()
         };
         for (node_id, info, count) in peers.peers() {
             d.total_registrations += count;
             d.total_calls += info.calls.unwrap_or(0);
             d.total_free_media += info.free_media.unwrap_or(0);
+            d.total_kbps += info.kbps.unwrap_or(0);
             let room = LISTED.saturating_sub(d.registrations.len());
             d.registrations
                 .extend(
@@ -81,6 +87,7 @@ impl Status {
                 registrations: count,
                 calls: info.calls,
                 free_media: info.free_media,
+                kbps: info.kbps,
                 sip: info
                     .sip
                     .iter()
@@ -92,14 +99,17 @@ impl Status {
     }
 
     /// This peer's load as it publishes it: calls in progress (SIP calls the relay anchors and
-    /// H.323 calls), and free media sessions (port pairs the relay can still hand out).
-    pub fn load(&self) -> (Option<u64>, Option<u64>) {
+    /// H.323 calls), free media sessions (port pairs the relay can still hand out), and the
+    /// bandwidth H.323 admissions asked for.
+    pub fn load(&self) -> Load {
         let h323_calls = self.h323.as_ref().map_or(0, |h| h.calls.len());
-        let calls = (self.sip.calls_anchored + h323_calls) as u64;
-        let free = self
-            .media
-            .as_ref()
-            .map(|m| m.ports_capacity.saturating_sub(m.ports_in_use) as u64);
-        (Some(calls), free)
+        Load {
+            calls: (self.sip.calls_anchored + h323_calls) as u64,
+            free_media: self
+                .media
+                .as_ref()
+                .map(|m| m.ports_capacity.saturating_sub(m.ports_in_use) as u64),
+            kbps: self.h323.as_ref().map_or(0, |h| h.admitted_kbps),
+        }
     }
 }

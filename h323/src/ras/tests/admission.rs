@@ -54,9 +54,15 @@ fn arq_is_confirmed_for_a_registered_alias_with_our_call_signaling_address() {
     );
     assert!(matches!(one(sent).1, RasMessage::admissionConfirm(_)));
     assert_eq!(gk.admitted_calls(), 2);
+    assert_eq!(
+        gk.admitted_bandwidth(),
+        2 * 1280,
+        "each leg as its ARQ asked"
+    );
     let (sent, _) = exchange(&mut gk, "192.0.2.10:1719", &drq(9, &alice), now);
     assert!(matches!(one(sent).1, RasMessage::disengageConfirm(_)));
     assert_eq!(gk.admitted_calls(), 1, "the answering leg stays");
+    assert_eq!(gk.admitted_bandwidth(), 1280);
 }
 
 #[test]

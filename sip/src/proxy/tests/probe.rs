@@ -137,11 +137,16 @@ fn this_nodes_options_answer_tells_its_load() {
     let load = std::sync::Arc::new(std::sync::Mutex::new(Some(Load {
         calls: 2,
         free_media: Some(498),
+        kbps: 0,
     })));
     h.core.set_load(load);
     let out = h.send(UAC, &options("z9hG4bKo2"));
     let t = text(&out[0]);
-    assert_eq!(header(&t, LOAD_HEADER), ["calls=2;media-free=498"], "{t}");
+    assert_eq!(
+        header(&t, LOAD_HEADER),
+        ["calls=2;media-free=498;kbps=0"],
+        "{t}"
+    );
 }
 
 #[test]
@@ -160,6 +165,7 @@ fn a_probe_is_answered_with_the_load_by_a_peer_that_never_amplifies() {
     let load = Load {
         calls: 123_456,
         free_media: Some(987_654),
+        kbps: 99_999,
     };
     b.core
         .set_load(std::sync::Arc::new(std::sync::Mutex::new(Some(load))));
@@ -173,7 +179,26 @@ fn a_probe_is_answered_with_the_load_by_a_peer_that_never_amplifies() {
     assert!(answer.len() <= request.len(), "never amplified");
     assert_eq!(
         header(&answer, LOAD_HEADER),
-        ["calls=123456;media-free=987654"],
+        ["calls=123456;media-free=987654;kbps=99999"],
         "answered with the load: {answer}"
     );
+}
+
+#[test]
+fn a_short_options_is_still_answered_under_the_amplification_limit_without_the_load() {
+    let mut h = Harness::new();
+    h.core.set_amplification_limit(true);
+    let load = Load {
+        calls: 1,
+        free_media: Some(10),
+        kbps: 0,
+    };
+    h.core
+        .set_load(std::sync::Arc::new(std::sync::Mutex::new(Some(load))));
+    let request = options("z9hG4bKshort");
+    let out = h.send(UAC, &request);
+    let answer = out.first().map(text).unwrap_or_default();
+    assert_eq!(status_of(&out[0]), 200, "{answer}");
+    assert!(answer.len() <= request.len() + request.matches('\n').count());
+    assert!(header(&answer, LOAD_HEADER).is_empty(), "{answer}");
 }
