@@ -7,7 +7,7 @@
 //! Reads the snapshot, never the running parts.
 
 use super::server::Endpoint;
-use super::snapshot::Status;
+use super::snapshot::{PeerLoad, Status};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -140,6 +140,10 @@ fn int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+fn int64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 impl Collector for Snapshot {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         self.encode_sip(&mut enc)?;
@@ -149,6 +153,7 @@ impl Collector for Snapshot {
         self.encode_interworking(&mut enc)?;
         self.encode_protection(&mut enc)?;
         self.encode_media(&mut enc)?;
+        self.encode_cluster(&mut enc)?;
         self.encode_process(&mut enc)
     }
 }
@@ -332,6 +337,60 @@ impl Snapshot {
             help,
             int(i.calls.len()),
         )
+    }
+
+    /// A cluster peer's view: its Raft state, and the registrations and load the peers
+    /// publish (absent on a single node).
+    fn encode_cluster(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let Some(c) = &self.status.cluster else {
+            return Ok(());
+        };
+        let leader = i64::from(c.role == causeway_cluster::Role::Leader);
+        gauge(
+            enc,
+            "causeway_cluster_leader",
+            "Whether this peer is the leader (1) or not (0)",
+            leader,
+        )?;
+        let help = "The Raft term this peer is in";
+        gauge(enc, "causeway_cluster_term", help, int64(c.term))?;
+        let help = "Index of the last log entry applied on this peer";
+        let applied = int64(c.applied_index.unwrap_or(0));
+        gauge(enc, "causeway_cluster_applied_index", help, applied)?;
+        let help = "Connections to the cluster port closed unheard (non-peers, garbage)";
+        counter(
+            enc,
+            "causeway_cluster_refused_connections",
+            help,
+            c.refused_connections,
+        )?;
+        let Some(d) = &self.status.directory else {
+            return Ok(());
+        };
+        let per_peer = |f: &dyn Fn(&PeerLoad) -> u64| -> Vec<(Labels, i64)> {
+            d.peers
+                .iter()
+                .map(|p| (vec![("peer", p.node_id.to_string())], int64(f(p))))
+                .collect()
+        };
+        let help = "Aliases registered on each other live peer, as it publishes them";
+        let regs = per_peer(&|p| p.registrations as u64);
+        gauges(enc, "causeway_cluster_peer_registrations", help, &regs)?;
+        let help = "Calls in progress on each other live peer, as it publishes them";
+        let calls = per_peer(&|p| p.calls.unwrap_or(0));
+        gauges(enc, "causeway_cluster_peer_calls", help, &calls)?;
+        let totals = [
+            ("registrations", int(d.total_registrations)),
+            ("calls", int64(d.total_calls)),
+            ("free_media", int64(d.total_free_media)),
+            ("kbps", int64(d.total_kbps)),
+        ];
+        let rows: Vec<(Labels, i64)> = totals
+            .iter()
+            .map(|(k, v)| (vec![("of", (*k).to_string())], *v))
+            .collect();
+        let help = "Cluster totals over the live peers, this one included";
+        gauges(enc, "causeway_cluster_totals", help, &rows)
     }
 
     fn encode_media(&self, enc: &mut DescriptorEncoder) -> fmt::Result {

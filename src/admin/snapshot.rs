@@ -10,7 +10,7 @@ use causeway_media::relay::RelayStats;
 use causeway_sip::proxy::{WallClock, METHODS};
 use causeway_sip::transport::TransportStats;
 use causeway_traversal::{LinkStatus, LinkedProxy};
-pub use directory::ClusterDirectory;
+pub use directory::{ClusterDirectory, PeerLoad};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -153,6 +153,11 @@ fn a_ua_registered_on_one_peer_is_called_through_the_others_and_moves_when_its_p
         "{}",
         nodes[2].status_text()
     );
+    let (_, metrics) = nodes[2].admin_get("/metrics");
+    assert!(
+        metrics.contains("causeway_cluster_peer_registrations{peer=\"1\"} 1"),
+        "{metrics}"
+    );
 
     // through peer 2 over UDP and through peer 3 over TCP: each call goes peer to peer
     let out = sipp_uac(&nodes[1], "uac_call.xml", "bob", "u1", 10, 20);
