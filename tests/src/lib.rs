@@ -29,7 +29,17 @@ pub fn scenario(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sipp")).join(name)
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1, never in the outbound range 25000-29999.
+/// Ports this test process handed out already: the system may give a port it just released
+/// again (a node's SIP and admin ports once came out the same), so none is handed out twice.
+fn first_time(port: u16) -> bool {
+    static GIVEN: std::sync::Mutex<Option<std::collections::HashSet<u16>>> =
+        std::sync::Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    given.get_or_insert_with(Default::default).insert(port)
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1, never in the outbound range 25000-29999,
+/// and never handed out before in this test process.
 pub fn free_port() -> u16 {
     for _ in 0..200 {
         let Ok(u) = UdpSocket::bind("127.0.0.1:0") else {
@@ -41,7 +51,7 @@ pub fn free_port() -> u16 {
         if (25000..=29999).contains(&port) {
             continue;
         }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && first_time(port) {
             return port;
         }
     }
@@ -56,7 +66,7 @@ pub fn stable_port() -> u16 {
     let mut rng = rand::thread_rng();
     for _ in 0..500 {
         let port = rng.gen_range(30000..=32767);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && first_time(port) {
             return port;
         }
     }
