@@ -375,12 +375,17 @@ fn protection(out: &mut String, p: &Value) {
     ));
 }
 
+/// A number field as printed: `-` when absent.
+fn number(v: &Value) -> String {
+    v.as_u64().map_or("-".to_string(), |n| n.to_string())
+}
+
 /// This peer's view of its cluster, when it is a peer of one.
 fn cluster(out: &mut String, c: &Value) {
     if !c.is_object() {
         return;
     }
-    let id = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    let id = number;
     out.push_str(&format!(
         "\nCluster {}: this peer {} ({}), leader {}, term {}, applied index {}, document {} at index {}\n",
         text(&c["name"]),
@@ -423,7 +428,7 @@ fn directory(out: &mut String, d: &Value) {
     if !d.is_object() {
         return;
     }
-    let n = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    let n = number;
     out.push_str(&format!(
         "\nCluster totals: {} registrations, {} calls, {} free media sessions, {} kbit/s\n",
         n(&d["total_registrations"]),

@@ -13,6 +13,7 @@ use super::hop::hop_for_uri;
 use super::identity::{via_value, BRANCH_PREFIX};
 use super::io::Output;
 use super::tables::Timer;
+use super::unreachable::Unreachable;
 use crate::message::{Bytes, Message, Uri};
 use causeway_config::zones::ZoneType;
 use causeway_zones::{Health, PeerHealth};
@@ -76,13 +77,17 @@ impl Probes {
     }
 }
 
-impl Core {
-    /// How `addr` stands: failed lately or not, and the free media sessions it told.
-    pub(super) fn health(&self, addr: SocketAddr, now: Instant) -> Health {
-        Health {
-            down: self.unreachable.is_down(addr, now),
-            free_media: self.probes.free_media(addr),
-        }
+/// How `addr` stands: failed lately or not, and the free media sessions it told (the one
+/// view routing and the gatekeeper's share are built from).
+pub(super) fn health(
+    unreachable: &Unreachable,
+    probes: &Probes,
+    addr: SocketAddr,
+    now: Instant,
+) -> Health {
+    Health {
+        down: unreachable.is_down(addr, now),
+        free_media: probes.free_media(addr),
     }
 }
 
@@ -129,7 +134,7 @@ impl Core {
             // what the rounds so far found, for the gatekeeper
             let view = targets
                 .iter()
-                .map(|(a, _)| (a.ip(), self.health(*a, now)))
+                .map(|(a, _)| (a.ip(), health(&self.unreachable, &self.probes, *a, now)))
                 .collect();
             shared.replace(view);
         }

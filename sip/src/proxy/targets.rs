@@ -205,10 +205,7 @@ fn neighbor(
     // stable: live before failed, then the most free media sessions a probe heard of, then
     // the configured order
     targets.sort_by_key(|n| {
-        let h = causeway_zones::Health {
-            down: t.unreachable.is_down(n.hop.addr, now),
-            free_media: t.probes.free_media(n.hop.addr),
-        };
+        let h = super::probe::health(t.unreachable, t.probes, n.hop.addr, now);
         causeway_zones::Health::order_key(Some(h))
     });
     Ok(targets)

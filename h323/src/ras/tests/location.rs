@@ -222,21 +222,7 @@ fn a_neighbor_cluster_is_asked_peer_by_peer() {
         ],
     );
     let now = Instant::now();
-    let mut out = Vec::new();
-    let caller = sa("192.0.2.10:40000");
-    let r = gk.resolve(
-        1,
-        &[],
-        Some("4420"),
-        caller,
-        false,
-        sa(GK_RAS),
-        now,
-        &mut out,
-    );
-    assert_eq!(r, Resolve::Pending);
-    let (sent, _) = split(std::mem::take(&mut out));
-    let (to, msg) = one(sent);
+    let (to, msg) = first_lrq(&mut gk, "4420", now);
     assert_eq!(to, sa("198.51.100.7:1719"));
     let RasMessage::locationRequest(q) = msg else {
         panic!()
@@ -265,13 +251,18 @@ fn a_neighbor_clusters_peers_are_asked_in_the_order_the_probes_found() {
         vec![("Branch".into(), p1), ("Branch".into(), p2)],
     )
     .with_peer_health(health);
+    let (to, _) = first_lrq(&mut gk, "4420", Instant::now());
+    assert_eq!(to, p2, "the live peer first");
+}
+
+/// A call to `number` waits for a neighbor: the one LRQ it sent, and where to.
+fn first_lrq(gk: &mut Gatekeeper, number: &str, now: Instant) -> (SocketAddr, RasMessage) {
     let mut out = Vec::new();
     let caller = sa("192.0.2.10:40000");
-    let now = Instant::now();
     let r = gk.resolve(
         1,
         &[],
-        Some("4420"),
+        Some(number),
         caller,
         false,
         sa(GK_RAS),
@@ -279,6 +270,5 @@ fn a_neighbor_clusters_peers_are_asked_in_the_order_the_probes_found() {
         &mut out,
     );
     assert_eq!(r, Resolve::Pending);
-    let (sent, _) = split(out);
-    assert_eq!(one(sent).0, p2, "the live peer first");
+    one(split(out).0)
 }
