@@ -538,3 +538,32 @@ fn a_neighbor_zone_lists_the_peers_of_a_remote_cluster() {
     .to_string();
     assert!(e.contains("peers") && e.contains("neighbor"), "{e}");
 }
+
+#[test]
+fn a_traversal_client_zone_lists_the_peers_of_an_e_cluster() {
+    let zone = |body: &str| {
+        format!(
+            "{MINIMAL}[[zone]]\nname = \"E\"\ntype = \"traversal-client\"\n\
+             username = \"c\"\npassword = \"p\"\n{body}"
+        )
+    };
+    let c = Config::parse("t.toml", &zone("peers = [\"10.2.0.1\", \"e2.example.com\"]\n"))
+        .unwrap();
+    assert_eq!(c.zones[0].peer_list(), ["10.2.0.1", "e2.example.com"]);
+    // the port is the zone's `sip_port`, shared by every peer
+    let e = err(&zone("peers = [\"10.2.0.1\", \"10.2.0.2:7001\"]\n")).to_string();
+    assert!(e.contains("peers[1]") && e.contains("sip_port"), "{e}");
+    let e = err(&zone("peers = [\"10.2.0.1\", \"10.2.0.1\"]\n")).to_string();
+    assert!(e.contains("peers[1]") && e.contains("twice"), "{e}");
+    let e = err(&zone("peer = \"10.2.0.1\"\npeers = [\"10.2.0.2\"]\n")).to_string();
+    assert!(e.contains("not both"), "{e}");
+    let seven: Vec<String> = (1..=7).map(|i| format!("\"10.2.0.{i}\"")).collect();
+    let e = err(&zone(&format!("peers = [{}]\n", seven.join(", ")))).to_string();
+    assert!(e.contains("at most 6"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[[zone]]\nname = \"E\"\ntype = \"traversal-server\"\nusername = \"c\"\n\
+         peers = [\"10.2.0.1\"]\n"
+    ))
+    .to_string();
+    assert!(e.contains("peers") && e.contains("traversal-client"), "{e}");
+}

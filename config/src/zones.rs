@@ -17,8 +17,10 @@ pub struct Zone {
     pub kind: ZoneType,
     /// neighbor: `host[:port]`; traversal-client: E's host name or IP.
     pub peer: Option<String>,
-    /// neighbor, instead of `peer`: the peers of a remote cluster (`host[:port]` each, at most
-    /// six), tried one after the other, a peer that just failed last.
+    /// Instead of `peer`, the peers of a remote cluster (at most six). neighbor: `host[:port]`
+    /// each, tried one after the other, a peer that just failed last. traversal-client: E's
+    /// peers (host or IP each, the port is `sip_port`), a link to each; calls go down the link
+    /// of the peer with the most free media sessions, the next link only when no answer came.
     #[serde(default)]
     pub peers: Vec<String>,
     /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.

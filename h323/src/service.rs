@@ -211,9 +211,15 @@ impl Service {
                         };
                         self.calls.handle(input, now, &mut self.call_out);
                     }
-                    h46018::Output::Event(h46018::ZoneEvent::Locate { zone, seq, aliases }) => {
+                    h46018::Output::Event(h46018::ZoneEvent::Locate {
+                        zone,
+                        peer,
+                        seq,
+                        aliases,
+                    }) => {
                         let found = self.gatekeeper.reaches(aliases, zone);
-                        if let Some(c) = self.zone_clients.iter_mut().find(|c| c.zone() == zone) {
+                        let asking = |c: &&mut ZoneClient| c.zone() == zone && c.peer() == *peer;
+                        if let Some(c) = self.zone_clients.iter_mut().find(asking) {
                             c.answer_locate(*seq, found, now, &mut self.zone_out);
                         }
                     }
@@ -335,8 +341,18 @@ impl Service {
         alias: causeway_h323_asn1::h323_messages::AliasAddress,
         now: Instant,
     ) -> Option<Result<call::Destination, call::RouteFailure>> {
-        if let Some(c) = self.zone_clients.iter().find(|c| c.zone() == zone) {
-            return Some(match c.signalling() {
+        // a zone to an E cluster has a flow to each peer: the live one the SIP probes found
+        // the emptiest, the next if that one's flow is down
+        let mut clients: Vec<&ZoneClient> = self
+            .zone_clients
+            .iter()
+            .filter(|c| c.zone() == zone)
+            .collect();
+        if !clients.is_empty() {
+            clients.sort_by_key(|c| {
+                causeway_zones::Health::order_key(self.gatekeeper.peer_health(c.peer().ip()))
+            });
+            return Some(match clients.iter().find_map(|c| c.signalling()) {
                 Some(addr) => Ok(call::Destination {
                     addr,
                     alias: Some(alias),

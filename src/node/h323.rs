@@ -257,9 +257,9 @@ fn server_zones(config: &Config) -> Vec<(ServerZoneConfig, SocketAddr, usize)> {
         .collect()
 }
 
-/// C's traversal-client zones that carry H.323: one flow each from our RAS socket to E's zone
-/// port (a host name is resolved once, here; a name that does not resolve leaves the zone
-/// without H.323, said in the log).
+/// C's traversal-client zones that carry H.323: one flow from our RAS socket to the zone
+/// port of each of E's peers (a host name is resolved once, here; a name that does not
+/// resolve leaves that peer without H.323, said in the log).
 async fn zone_clients(
     config: &Config,
     ras: SocketAddr,
@@ -274,45 +274,47 @@ async fn zone_clients(
         .iter()
         .filter(|z| z.kind == ZoneType::TraversalClient && z.carries_h323(h.enabled))
     {
-        let host = z.peer.clone().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = z
             .h323_port
             .unwrap_or(causeway_config::defaults::TRAVERSAL_RAS_FIRST_PORT);
-        let peer = match host.parse::<IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, port),
-            Err(_) => match tokio::net::lookup_host((host, port))
-                .await
-                .map(|mut a| a.next())
-            {
-                Ok(Some(a)) => a,
-                Ok(None) | Err(_) => {
-                    tracing::warn!(
-                        "zone `{}`: `{host}` does not resolve; no H.323 on it",
-                        z.name
-                    );
-                    continue;
-                }
-            },
-        };
-        // our addresses as E's side sees them (before any NAT)
-        let ip = if ras.ip().is_unspecified() {
-            driver::route_source(peer.ip())
-        } else {
-            ras.ip()
-        };
-        let cfg = ClientConfig {
-            zone: z.name.clone(),
-            peer,
-            username: z.username.clone().unwrap_or_default(),
-            password: z.password.clone().unwrap_or_default(),
-            keepalive: Duration::from_secs(z.h323_keepalive_interval()),
-            ras: SocketAddr::new(ip, ras.port()),
-            call_signal: SocketAddr::new(ip, q931.port()),
-            skew_window: u32::try_from(h.token_skew).unwrap_or(u32::MAX),
-        };
-        info!(zone = %z.name, "H.323 traversal flow to {peer}");
-        clients.push(ZoneClient::new(cfg, clock, rand::random(), now));
+        for host in z.peer_list() {
+            let Some(peer) = resolve_once(&z.name, host, port).await else {
+                continue;
+            };
+            // our addresses as E's side sees them (before any NAT)
+            let ip = if ras.ip().is_unspecified() {
+                driver::route_source(peer.ip())
+            } else {
+                ras.ip()
+            };
+            let cfg = ClientConfig {
+                zone: z.name.clone(),
+                peer,
+                username: z.username.clone().unwrap_or_default(),
+                password: z.password.clone().unwrap_or_default(),
+                keepalive: Duration::from_secs(z.h323_keepalive_interval()),
+                ras: SocketAddr::new(ip, ras.port()),
+                call_signal: SocketAddr::new(ip, q931.port()),
+                skew_window: u32::try_from(h.token_skew).unwrap_or(u32::MAX),
+            };
+            info!(zone = %z.name, "H.323 traversal flow to {peer}");
+            clients.push(ZoneClient::new(cfg, clock, rand::random(), now));
+        }
     }
     clients
+}
+
+/// A traversal peer's RAS address: `host` (an IP, or a name resolved now) at `port`.
+async fn resolve_once(zone: &str, host: &str, port: u16) -> Option<SocketAddr> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    match tokio::net::lookup_host((host, port)).await.map(|mut a| a.next()) {
+        Ok(Some(a)) => Some(a),
+        Ok(None) | Err(_) => {
+            tracing::warn!("zone `{zone}`: `{host}` does not resolve; no H.323 to it");
+            None
+        }
+    }
 }

@@ -99,7 +99,8 @@ pub(super) fn tls_material(
     Ok(tls)
 }
 
-/// C's traversal client zones, with their own TLS verification.
+/// C's traversal client zones, with their own TLS verification: a link per peer (E's peers
+/// of a zone that lists several, `zone~1`, `zone~2`, …).
 pub(super) async fn link_configs(
     config: &Config,
     tls: Option<&TlsMaterial>,
@@ -110,7 +111,11 @@ pub(super) async fn link_configs(
         .iter()
         .filter(|z| z.kind == ZoneType::TraversalClient)
     {
-        link_configs.push(link_config(config, z, tls).await?);
+        let peers = z.peer_list();
+        for (i, host) in peers.iter().enumerate() {
+            let key = (peers.len() > 1).then(|| (i + 1).to_string());
+            link_configs.push(link_config(config, z, (host, key), tls).await?);
+        }
     }
     Ok(link_configs)
 }
@@ -118,10 +123,11 @@ pub(super) async fn link_configs(
 async fn link_config(
     config: &Config,
     z: &Zone,
+    (host, key): (&str, Option<String>),
     tls: Option<&TlsMaterial>,
 ) -> anyhow::Result<LinkConfig> {
     let sip = &config.sip;
-    let host = z.peer.clone().unwrap_or_default();
+    let host = host.to_string();
     let port = z
         .sip_port
         .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT);
@@ -150,6 +156,7 @@ async fn link_config(
     };
     Ok(LinkConfig {
         zone: z.name.clone(),
+        key,
         peer,
         peer_host: z.peer_name.clone().unwrap_or(host),
         kind,

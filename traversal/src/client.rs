@@ -13,7 +13,9 @@
 use bytes::Bytes;
 use causeway_config::Transport;
 use causeway_sip::auth;
-use causeway_sip::proxy::{ConnId, LinkResponse, Transmit, WallClock, LINK_BRANCH_PREFIX};
+use causeway_sip::proxy::{
+    link_name, ConnId, LinkResponse, Transmit, WallClock, LINK_BRANCH_PREFIX,
+};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use std::net::SocketAddr;
@@ -26,6 +28,9 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(32);
 #[derive(Clone)]
 pub struct LinkConfig {
     pub zone: String,
+    /// Which of the zone's peers (`None` for a zone's only one): the link's name is
+    /// `zone~key` ([`link_name`]).
+    pub key: Option<String>,
     /// E's address and the name it was configured by (TLS server name, URIs).
     pub peer: SocketAddr,
     pub peer_host: String,
@@ -39,6 +44,13 @@ pub struct LinkConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Our system name, for Via and Contact of the REGISTER.
     pub system_name: String,
+}
+
+impl LinkConfig {
+    /// The link's name in the core's link table.
+    pub fn name(&self) -> String {
+        link_name(&self.zone, self.key.as_deref())
+    }
 }
 
 /// What reaches a link client.
@@ -103,6 +115,9 @@ pub struct LinkClient {
     backoff: Duration,
     call_id: String,
     tag: String,
+    /// RFC 5626 `+sip.instance` of the Contact: E names this client's link by it, apart from
+    /// the links of the other peers of a C cluster.
+    instance: String,
     cseq: u32,
     branch_n: u64,
     /// the challenge to answer on the next REGISTER, and whether it was already answered once
@@ -138,6 +153,7 @@ impl LinkClient {
         LinkClient {
             call_id: format!("{r:016x}-link@{}", cfg.system_name),
             tag: format!("{:x}", r >> 16),
+            instance: uuid(rng.next_u64(), rng.next_u64()),
             backoff: cfg.retry_first,
             cfg,
             state: State::Idle { at: now },
@@ -161,6 +177,11 @@ impl LinkClient {
 
     pub fn zone(&self) -> &str {
         &self.cfg.zone
+    }
+
+    /// The link's name in the core's link table.
+    pub fn name(&self) -> String {
+        self.cfg.name()
     }
 
     pub fn kind(&self) -> Transport {
@@ -409,7 +430,7 @@ impl LinkClient {
              To: <sip:{}@{host}>\r\n\
              Call-ID: {}\r\n\
              CSeq: {} REGISTER\r\n\
-             Contact: <sip:{}@{}.invalid;transport={t};ob>\r\n\
+             Contact: <sip:{}@{}.invalid;transport={t};ob>;+sip.instance=\"<urn:uuid:{}>\";reg-id=1\r\n\
              Expires: {}\r\n\
              Supported: outbound, path\r\n\
              User-Agent: causeway/{}\r\n",
@@ -424,6 +445,7 @@ impl LinkClient {
             self.cseq,
             c.username,
             c.system_name,
+            self.instance,
             c.expires,
             env!("CARGO_PKG_VERSION"),
         );
@@ -464,6 +486,20 @@ impl LinkClient {
             local: None,
         }
     }
+}
+
+/// A random (version 4) UUID from two random words (RFC 4122 4.4).
+fn uuid(a: u64, b: u64) -> String {
+    let a = (a & !0xf000) | 0x4000;
+    let b = (b & !(0xc << 60)) | (0x8 << 60);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// A host for a SIP URI: IPv6 literals in brackets.

@@ -5,6 +5,12 @@
 //! keep it, `Expires: 0` removes it, and a registration that is not refreshed within its
 //! lifetime (plus a grace of 10 s, as registrars allow for clock skew) takes the link down.
 //!
+//! A zone holds one link per C instance (the Contact's RFC 5626 `+sip.instance`): the peers
+//! of a C cluster each link to every E peer, and each of their links is named apart
+//! (`zone~key`, [`link_name`]) so that dialogs stay on theirs. A C that names no instance has
+//! the zone's one unnamed link. At most [`MAX_LINKS`] per zone: one more is refused (503)
+//! until a link expires or closes.
+//!
 //! Inputs: `handle` (a link REGISTER, a closed connection) and `handle_timeout` (expiry), each
 //! with `now`; outputs: `LinkEvent`s for the proxy core (the answer to send, the link up or
 //! down). Owns the admitted links' lifetimes and the digest secret; it never sends a message
@@ -12,7 +18,7 @@
 
 use causeway_sip::auth::{AuthError, DigestServer};
 use causeway_sip::message::{Contacts, Message};
-use causeway_sip::proxy::{ConnId, Flow, Link, LinkEvent, ServerZone, WallClock};
+use causeway_sip::proxy::{link_name, ConnId, Flow, Link, LinkEvent, ServerZone, WallClock};
 use rand::rngs::StdRng;
 use rand::RngCore;
 use std::collections::HashMap;
@@ -27,6 +33,8 @@ const MAX_EXPIRES: u32 = 3600;
 const GRACE: Duration = Duration::from_secs(10);
 /// Lifetime of the link digest's nonces.
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
+/// Links one server zone holds at most: one per peer of a C cluster (at most six).
+pub const MAX_LINKS: usize = 6;
 
 /// What reaches E's admission.
 #[derive(Debug)]
@@ -44,6 +52,7 @@ pub enum Input<'a> {
 
 #[derive(Clone, Debug)]
 struct Admitted {
+    zone: String,
     conn: ConnId,
     since: SystemTime,
     expires: Instant,
@@ -54,6 +63,7 @@ pub struct Admission {
     /// `[[credential]]`: what traversal clients authenticate with.
     credentials: HashMap<String, String>,
     digest: DigestServer,
+    /// By link name.
     admitted: HashMap<String, Admitted>,
     clock: WallClock,
     /// Makes each challenge's nonce unique.
@@ -62,10 +72,18 @@ pub struct Admission {
 
 /// What E answers to a link REGISTER.
 enum Verdict {
-    Up { expires: u32 },
+    Up {
+        expires: u32,
+    },
     Removed,
-    Challenge { stale: bool },
-    Refused { reason: String },
+    Challenge {
+        stale: bool,
+    },
+    Refused {
+        reason: String,
+    },
+    /// The zone holds its most links.
+    Full,
 }
 
 impl Admission {
@@ -122,10 +140,10 @@ impl Admission {
             .filter(|(_, a)| a.expires <= now)
             .map(|(z, _)| z.clone())
             .collect();
-        for zone in gone {
-            self.admitted.remove(&zone);
-            tracing::warn!(zone = %zone, "traversal link down: registration expired");
-            out.push(LinkEvent::Set { zone, link: None });
+        for name in gone {
+            self.admitted.remove(&name);
+            tracing::warn!(link = %name, "traversal link down: registration expired");
+            out.push(LinkEvent::Set { name, link: None });
         }
     }
 
@@ -152,23 +170,29 @@ impl Admission {
             reason,
             headers,
         };
-        match self.verdict(&z, request, flow, now, wall) {
+        let name = link_name(&z.name, instance_key(request).as_deref());
+        match self.verdict(&z, &name, request, flow, now, wall) {
             Verdict::Up { expires } => {
-                tracing::info!(zone = %z.name, peer = %flow.remote, "traversal link up");
+                tracing::info!(zone = %z.name, link = %name, peer = %flow.remote, "traversal link up");
                 let mut h = vec![("Expires", expires.to_string())];
                 if let Some(contact) = request.header("Contact").filter(|c| !c.is_empty()) {
                     h.push(("Contact", format!("{contact};expires={expires}")));
                 }
-                out.push(self.link_event(&z.name, flow, wall));
+                out.push(self.link_event(&name, flow, wall));
                 out.push(answer(200, "OK".into(), h));
             }
             Verdict::Removed => {
-                tracing::info!(zone = %z.name, peer = %flow.remote, "traversal link unregistered");
-                out.push(LinkEvent::Set {
-                    zone: z.name.clone(),
-                    link: None,
-                });
+                tracing::info!(zone = %z.name, link = %name, peer = %flow.remote, "traversal link unregistered");
+                out.push(LinkEvent::Set { name, link: None });
                 out.push(answer(200, "OK".into(), Vec::new()));
+            }
+            Verdict::Full => {
+                tracing::warn!(zone = %z.name, peer = %flow.remote, "traversal link refused: the zone holds {MAX_LINKS} links");
+                let reason = format!(
+                    "Service Unavailable (zone `{}` holds {MAX_LINKS} links)",
+                    z.name
+                );
+                out.push(answer(503, reason, vec![("Retry-After", "30".into())]));
             }
             Verdict::Challenge { stale } => {
                 let random = self.rng.next_u64();
@@ -188,11 +212,12 @@ impl Admission {
     }
 
     /// The core's view of an admitted link.
-    fn link_event(&self, zone: &str, flow: Flow, wall: SystemTime) -> LinkEvent {
-        let a = self.admitted.get(zone);
+    fn link_event(&self, name: &str, flow: Flow, wall: SystemTime) -> LinkEvent {
+        let a = self.admitted.get(name);
         LinkEvent::Set {
-            zone: zone.to_string(),
+            name: name.to_string(),
             link: a.map(|a| Link {
+                zone: a.zone.clone(),
                 kind: flow.kind,
                 remote: flow.remote,
                 local: flow.local,
@@ -207,6 +232,7 @@ impl Admission {
     fn verdict(
         &mut self,
         zone: &ServerZone,
+        name: &str,
         msg: &Message,
         flow: Flow,
         now: Instant,
@@ -253,17 +279,26 @@ impl Admission {
             })
             .unwrap_or(DEFAULT_EXPIRES);
         if asked == 0 {
-            self.admitted.remove(&zone.name);
+            self.admitted.remove(name);
             return Verdict::Removed;
         }
+        let held = self
+            .admitted
+            .values()
+            .filter(|a| a.zone == zone.name)
+            .count();
+        if !self.admitted.contains_key(name) && held >= MAX_LINKS {
+            return Verdict::Full;
+        }
         let expires = asked.clamp(MIN_EXPIRES, MAX_EXPIRES);
-        let since = match self.admitted.get(&zone.name) {
+        let since = match self.admitted.get(name) {
             Some(a) if a.conn == conn => a.since,
             _ => wall,
         };
         self.admitted.insert(
-            zone.name.clone(),
+            name.to_string(),
             Admitted {
+                zone: zone.name.clone(),
                 conn,
                 since,
                 expires: now + Duration::from_secs(u64::from(expires)) + GRACE,
@@ -271,6 +306,20 @@ impl Admission {
         );
         Verdict::Up { expires }
     }
+}
+
+/// The key of the link a REGISTER asks for: a short, stable form of its Contact's RFC 5626
+/// `+sip.instance` (32 bits of its hash, in hex), or none when it names no instance.
+fn instance_key(msg: &Message) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let Some(Contacts::List(l)) = msg.contacts() else {
+        return None;
+    };
+    let instance = l.first()?.params.get("+sip.instance").flatten()?;
+    // fixed keys: the same instance gets the same name for the life of the process
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    instance.trim_matches('"').hash(&mut h);
+    Some(format!("{:08x}", h.finish() as u32))
 }
 
 #[cfg(test)]

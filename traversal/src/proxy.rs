@@ -56,8 +56,9 @@ impl LinkedProxy {
         self.core.set_interworking(interworking);
     }
 
-    /// Every traversal link of the node: C's clients, then the links C holds to our server
-    /// zones (`server_zones` names them all, up or not), by zone name.
+    /// Every traversal link of the node: C's clients, then the links C peers hold to our
+    /// server zones (`server_zones` names them all, up or not: a zone without a link is one
+    /// "down" line), by zone name.
     pub fn link_status(&self, server_zones: &[String]) -> Vec<LinkStatus> {
         let unix = |t: std::time::SystemTime| {
             t.duration_since(std::time::SystemTime::UNIX_EPOCH)
@@ -65,10 +66,25 @@ impl LinkedProxy {
                 .unwrap_or(0)
         };
         let mut links: Vec<LinkStatus> = self.clients.iter().map(LinkClient::status).collect();
-        let mut server: Vec<LinkStatus> = server_zones
-            .iter()
-            .map(|zone| match self.core.links().get(zone) {
-                Some(l) => LinkStatus {
+        let mut sorted: Vec<&String> = server_zones.iter().collect();
+        sorted.sort();
+        for zone in sorted {
+            let mut up: Vec<(&String, &causeway_sip::proxy::Link)> = self
+                .core
+                .links()
+                .iter()
+                .filter(|(_, l)| &l.zone == zone)
+                .collect();
+            up.sort_by(|a, b| a.0.cmp(b.0));
+            if up.is_empty() {
+                links.push(LinkStatus {
+                    zone: zone.clone(),
+                    state: "down".into(),
+                    ..LinkStatus::default()
+                });
+            }
+            for (_, l) in up {
+                links.push(LinkStatus {
                     zone: zone.clone(),
                     peer: l.remote.to_string(),
                     transport: l.kind.via_token().to_string(),
@@ -78,16 +94,9 @@ impl LinkedProxy {
                     last_error: None,
                     attempts: 0,
                     ups: 0,
-                },
-                None => LinkStatus {
-                    zone: zone.clone(),
-                    state: "down".into(),
-                    ..LinkStatus::default()
-                },
-            })
-            .collect();
-        server.sort_by(|a, b| a.zone.cmp(&b.zone));
-        links.extend(server);
+                });
+            }
+        }
         links
     }
 
@@ -103,15 +112,17 @@ impl LinkedProxy {
             return;
         };
         let zone = self.clients[i].zone().to_string();
+        let name = self.clients[i].name();
         let link = match ev {
             ClientEvent::Up {
                 conn,
                 local,
                 remote,
             } => {
-                tracing::info!(zone = %zone, peer = %remote, "traversal link up");
+                tracing::info!(zone = %zone, link = %name, peer = %remote, "traversal link up");
                 let wall = self.clock.wall(now);
                 Some(Link {
+                    zone,
                     kind: self.clients[i].kind(),
                     remote,
                     local,
@@ -123,7 +134,7 @@ impl LinkedProxy {
             ClientEvent::Down { .. } => None,
         };
         self.core
-            .handle(Event::Link(LinkEvent::Set { zone, link }), now, out);
+            .handle(Event::Link(LinkEvent::Set { name, link }), now, out);
     }
 
     /// Feeds `input` to every client.

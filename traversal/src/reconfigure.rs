@@ -32,7 +32,7 @@ pub struct Reconfig {
     pub rng: StdRng,
 }
 
-/// What a reload did to C's links, by zone.
+/// What a reload did to C's links, by zone (a zone of several peers once).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub kept: Vec<String>,
@@ -58,7 +58,8 @@ impl LinkedProxy {
         let mut applied = Applied::default();
         for cfg in links {
             let zone = cfg.zone.clone();
-            let pos = old.iter().position(|c| c.zone() == zone);
+            let name = cfg.name();
+            let pos = old.iter().position(|c| c.name() == name);
             if let Some(i) = pos.filter(|_| unchanged.contains(&zone)) {
                 self.clients.push(old.swap_remove(i));
                 applied.kept.push(zone);
@@ -66,7 +67,7 @@ impl LinkedProxy {
             }
             if let Some(i) = pos {
                 old.swap_remove(i);
-                self.link_down(&zone, now, out);
+                self.link_down(&name, now, out);
                 applied.restarted.push(zone);
             } else {
                 applied.added.push(zone);
@@ -80,18 +81,27 @@ impl LinkedProxy {
                 .push(LinkClient::new(cfg, now, self.clock, client_rng, tokens));
         }
         for c in old {
-            let zone = c.zone().to_string();
-            self.link_down(&zone, now, out);
-            applied.removed.push(zone);
+            self.link_down(&c.name(), now, out);
+            applied.removed.push(c.zone().to_string());
         }
-        let zones = self.clients.iter().map(|c| c.zone().to_string()).collect();
+        let mut zones: Vec<String> = self.clients.iter().map(|c| c.zone().to_string()).collect();
+        zones.dedup();
         self.core.set_client_zones(zones);
+        // a zone of several peers is named once
+        for list in [
+            &mut applied.kept,
+            &mut applied.added,
+            &mut applied.restarted,
+            &mut applied.removed,
+        ] {
+            list.dedup();
+        }
         applied
     }
 
-    fn link_down(&mut self, zone: &str, now: Instant, out: &mut Vec<Output>) {
+    fn link_down(&mut self, name: &str, now: Instant, out: &mut Vec<Output>) {
         let ev = Event::Link(LinkEvent::Set {
-            zone: zone.to_string(),
+            name: name.to_string(),
             link: None,
         });
         self.core.handle(ev, now, out);

@@ -157,9 +157,9 @@ fn check_zone_keys(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
         ));
     }
     at.only(
-        z.kind != ZoneType::Neighbor && !z.peers.is_empty(),
+        !(client || z.kind == ZoneType::Neighbor) && !z.peers.is_empty(),
         "peers",
-        "neighbor",
+        "neighbor and traversal-client",
     )?;
     at.only(
         !(client || z.kind == ZoneType::Neighbor) && z.peer.is_some(),
@@ -237,19 +237,7 @@ fn check_zone_h323(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
 /// A neighbor is reached at `peer`, or at each of `peers` (a remote cluster), each
 /// `host[:port]`.
 fn check_neighbor_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    if z.peer.is_some() && !z.peers.is_empty() {
-        return Err(FieldError::new(
-            &at.key("peers"),
-            "give `peer` or `peers`, not both",
-        ));
-    }
-    at.need(z.peer.is_some() || !z.peers.is_empty(), "peer")?;
-    if z.peers.len() > crate::zones::MAX_ZONE_PEERS {
-        return Err(FieldError::new(
-            &at.key("peers"),
-            format!("at most {} peers", crate::zones::MAX_ZONE_PEERS),
-        ));
-    }
+    check_peer_or_peers(z, at)?;
     if let Some(p) = &z.peer {
         if split_host(p).is_none() {
             return Err(FieldError::new(
@@ -269,16 +257,49 @@ fn check_neighbor_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A zone reached at `peer` or at each of `peers` (a remote cluster, at most
+/// `MAX_ZONE_PEERS`), never both, and never twice the same peer.
+fn check_peer_or_peers(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
+    if z.peer.is_some() && !z.peers.is_empty() {
+        return Err(FieldError::new(
+            &at.key("peers"),
+            "give `peer` or `peers`, not both",
+        ));
+    }
+    at.need(z.peer.is_some() || !z.peers.is_empty(), "peer")?;
+    if z.peers.len() > crate::zones::MAX_ZONE_PEERS {
+        return Err(FieldError::new(
+            &at.key("peers"),
+            format!("at most {} peers", crate::zones::MAX_ZONE_PEERS),
+        ));
+    }
+    if let Some(i) = (1..z.peers.len()).find(|&i| z.peers[..i].contains(&z.peers[i])) {
+        return Err(FieldError::new(
+            &[Key("zone"), Index(at.i), Key("peers"), Index(i)],
+            format!("`{}` is listed twice", z.peers[i]),
+        ));
+    }
+    Ok(())
+}
+
 /// C's side of a traversal link: where E is, the credentials, a stream transport, timers that
 /// can work, and the CA file if one is named.
 fn check_traversal_client_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> {
-    at.need(z.peer.is_some(), "peer")?;
+    check_peer_or_peers(z, at)?;
     at.need(z.username.is_some(), "username")?;
     at.need(z.password.is_some(), "password")?;
     if let Some(p) = &z.peer {
         if !is_hostname(p) {
             return Err(FieldError::new(
                 &at.key("peer"),
+                format!("`{p}` is not a host name or IP address (the port is `sip_port`)"),
+            ));
+        }
+    }
+    for (i, p) in z.peers.iter().enumerate() {
+        if !is_hostname(p) {
+            return Err(FieldError::new(
+                &[Key("zone"), Index(at.i), Key("peers"), Index(i)],
                 format!("`{p}` is not a host name or IP address (the port is `sip_port`)"),
             ));
         }

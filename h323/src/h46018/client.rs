@@ -207,6 +207,7 @@ impl ZoneClient {
                     RasMessage::serviceControlIndication(s) => self.on_sci(&s, now, out),
                     RasMessage::locationRequest(l) => out.push(Output::Event(ZoneEvent::Locate {
                         zone: self.cfg.zone.clone(),
+                        peer: self.cfg.peer,
                         seq: l.request_seq_num.0,
                         aliases: l.destination_info,
                     })),

@@ -140,6 +140,8 @@ pub enum ZoneEvent {
     /// [`ZoneClient::answer_locate`].
     Locate {
         zone: String,
+        /// The E peer that asks (a zone to an E cluster has a flow to each).
+        peer: SocketAddr,
         seq: u16,
         aliases: Vec<AliasAddress>,
     },

@@ -287,6 +287,11 @@ impl Gatekeeper {
         self
     }
 
+    /// How the SIP probes last found the peer at `ip` (none without a shared view).
+    pub fn peer_health(&self, ip: std::net::IpAddr) -> Option<causeway_zones::Health> {
+        self.health.as_ref()?.get(ip)
+    }
+
     /// Shares the alias table with the SIP registrar: an alias a SIP UA registered cannot be
     /// registered here (duplicateAlias), and the other way round.
     pub fn with_shared_aliases(mut self, shared: SharedAliases) -> Gatekeeper {

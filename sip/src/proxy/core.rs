@@ -467,6 +467,7 @@ impl Core {
                         finished: false,
                         anchored: None,
                         parked: None,
+                        retry_alternate: false,
                     }),
                 );
                 if let Some(s) = self.servers.get_mut(&id) {
@@ -512,6 +513,7 @@ impl Core {
                     path: waiting.path.clone(),
                     hop_cap: waiting.hop_cap,
                     resolve: None,
+                    alternate: false,
                 })
                 .collect(),
             Err(_) => Vec::new(),
@@ -590,8 +592,8 @@ impl Core {
         // on the connection is down until the client registers again.
         let aors = self.registrar.flow_closed(conn.0);
         self.bindings_gone(&aors, now);
-        for zone in self.links.on_closed(conn) {
-            tracing::warn!(zone = %zone, "traversal link down: connection closed");
+        for link in self.links.on_closed(conn) {
+            tracing::warn!(link = %link, "traversal link down: connection closed");
         }
     }
 
@@ -607,7 +609,7 @@ impl Core {
 
     fn on_link_event(&mut self, ev: LinkEvent, now: Instant, out: &mut Vec<Output>) {
         match ev {
-            LinkEvent::Set { zone, link } => self.links.set(&zone, link),
+            LinkEvent::Set { name, link } => self.links.set(&name, link),
             LinkEvent::Answer {
                 tx,
                 status,

@@ -22,10 +22,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::debug;
 
-/// Where a branch leaves from when it goes down a traversal link: the zone, our end of the
-/// link, and the server zone whose port it is (we are E) or none (we are C).
+/// Where a branch leaves from when it goes down a traversal link: the link's name, our end
+/// of the link, and the server zone whose port it is (we are E) or none (we are C).
 struct LinkSide {
-    zone: String,
+    name: String,
     local: SocketAddr,
     server_zone: Option<String>,
 }
@@ -50,6 +50,9 @@ impl Core {
             let Some(target) = ctx.targets.pop_front() else {
                 return self.finish(ctx_id, now, out);
             };
+            if target.alternate && !ctx.retry_alternate {
+                continue;
+            }
             if target.resolve.is_some() {
                 // the answer continues this context (`Event::Dns`)
                 self.ask_dns(ctx_id, &target, out);
@@ -60,16 +63,21 @@ impl Core {
             }
             match self.forward(ctx_id, target, now, out) {
                 Ok(()) => return,
-                Err((status, reason)) => self.record_best_local(ctx_id, status, &reason),
+                Err((status, reason)) => {
+                    if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
+                        ctx.retry_alternate = true;
+                    }
+                    self.record_best_local(ctx_id, status, &reason)
+                }
             }
         }
     }
 
     fn link_side(&self, hop: &NextHop) -> Option<LinkSide> {
-        let zone = hop.link.as_ref()?;
-        let l = self.links.get(zone)?;
+        let name = hop.link.as_ref()?;
+        let l = self.links.get(name)?;
         Some(LinkSide {
-            zone: zone.clone(),
+            name: name.clone(),
             local: l.local,
             server_zone: self
                 .links
@@ -266,10 +274,14 @@ impl Core {
         link: Option<&LinkSide>,
         local: SocketAddr,
     ) -> (String, String) {
+        // came over a link of one of our server zones: our entry names that link
         let in_zone = self
             .links
             .server_zone_at(caller.kind, caller.local.port())
-            .map(|z| z.name.clone());
+            .map(|z| {
+                let name = self.links.name_on(&z.name, caller.conn);
+                name.unwrap_or(&z.name).to_string()
+            });
         let in_local = if self
             .identity
             .is_listener_port(caller.kind, caller.local.port())
@@ -292,10 +304,10 @@ impl Core {
         }
         let outbound = match link {
             Some(LinkSide {
-                zone,
+                name,
                 local: l,
                 server_zone: Some(_),
-            }) => link_record_route(hop.kind, *l, Some(zone)),
+            }) => link_record_route(hop.kind, *l, Some(name)),
             Some(LinkSide { local: l, .. }) => {
                 let listener = self
                     .identity
@@ -504,10 +516,11 @@ fn with_flow_token(rr: &str, token: &str) -> String {
     format!("{};{FLOW_PARAM}={token}>", rr.trim_end_matches('>'))
 }
 
-/// Our Record-Route value, with the flow parameter when it faces traversal server zone `zone`.
-fn link_record_route(kind: Transport, local: SocketAddr, zone: Option<&str>) -> String {
+/// Our Record-Route value, with the link parameter when it faces a link of one of our
+/// traversal server zones (`link`: the link's name).
+fn link_record_route(kind: Transport, local: SocketAddr, link: Option<&str>) -> String {
     let v = record_route_value(kind, local);
-    match zone {
+    match link {
         Some(z) => format!("{};{LINK_PARAM}={z}>", v.trim_end_matches('>')),
         None => v,
     }

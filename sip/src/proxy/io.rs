@@ -78,8 +78,9 @@ pub struct Flow {
 /// The traversal layer above the core (crate `traversal`) talking to it.
 #[derive(Clone, Debug)]
 pub enum LinkEvent {
-    /// The link of traversal zone `zone` is up on this connection, or down (`None`).
-    Set { zone: String, link: Option<Link> },
+    /// The link named `name` (see `links::link_name`) is up on this connection, or down
+    /// (`None`).
+    Set { name: String, link: Option<Link> },
     /// The answer to `LinkOutput::Register`: the response to send on server transaction `tx`.
     Answer {
         tx: u64,

@@ -1,6 +1,12 @@
-//! Traversal links as the proxy core routes by them: which connection carries each traversal
+//! Traversal links as the proxy core routes by them: which connections carry each traversal
 //! zone, how a request is told to have come over a link (RFC 5626 flow tokens: the zone's port
 //! on E, the link's connection on C), and the hop down a link.
+//!
+//! A zone may have several links: C's zone to an E cluster has one per E peer, and E's server
+//! zone one per C peer linking to it (the Expressway cluster layout: every C peer to every E
+//! peer). Each link has a name, unique on the node, that our Record-Route entry facing it
+//! carries (`cw-link=`), so that a dialog stays on the link it was made over: the zone's name
+//! for a zone's only link, `zone~key` for one of several ([`link_name`]).
 //!
 //! The table is filled from above, by the traversal layer (crate `traversal`: C's link clients
 //! and E's admission of the links C opens), through `LinkEvent::Set`. This module admits
@@ -35,6 +41,8 @@ pub struct ServerZone {
 /// A live link: the connection that carries the zone's requests both ways.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
+    /// The traversal zone it belongs to.
+    pub zone: String,
     pub kind: Transport,
     pub remote: SocketAddr,
     /// Our end of the connection.
@@ -57,7 +65,17 @@ pub struct LinkResponse {
 pub struct Links {
     servers: Vec<ServerZone>,
     clients: Vec<String>,
+    /// By link name.
     up: HashMap<String, Link>,
+}
+
+/// The name of a link of `zone`: the zone's own name for its only link, `zone~key` for one of
+/// several (`key`: C's index of the E peer, or E's short form of the C peer's instance).
+pub fn link_name(zone: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("{zone}~{k}"),
+        None => zone.to_string(),
+    }
 }
 
 impl Links {
@@ -79,8 +97,9 @@ impl Links {
     /// A reload's traversal client zones (C); a link of a zone no longer among them is down.
     pub fn set_clients(&mut self, clients: Vec<String>) {
         let servers = &self.servers;
-        self.up
-            .retain(|zone, _| clients.contains(zone) || servers.iter().any(|s| &s.name == zone));
+        self.up.retain(|_, l| {
+            clients.contains(&l.zone) || servers.iter().any(|s| s.name == l.zone)
+        });
         self.clients = clients;
     }
 
@@ -96,46 +115,70 @@ impl Links {
             return Some(&z.name);
         }
         let conn = conn?;
-        self.clients
-            .iter()
-            .find(|n| self.up.get(*n).is_some_and(|l| l.conn == conn))
-            .map(String::as_str)
+        self.up
+            .values()
+            .find(|l| l.conn == conn && self.clients.contains(&l.zone))
+            .map(|l| l.zone.as_str())
     }
 
-    /// Whether `conn` is the admitted link of server zone `zone`.
+    /// Whether `conn` is an admitted link of server zone `zone`.
     pub fn is_link_conn(&self, zone: &str, conn: Option<ConnId>) -> bool {
-        conn.is_some_and(|c| self.up.get(zone).is_some_and(|l| l.conn == c))
+        conn.is_some_and(|c| self.up.values().any(|l| l.conn == c && l.zone == zone))
     }
 
-    pub fn get(&self, zone: &str) -> Option<&Link> {
-        self.up.get(zone)
+    /// The name of zone `zone`'s link on connection `conn`.
+    pub fn name_on(&self, zone: &str, conn: Option<ConnId>) -> Option<&str> {
+        let c = conn?;
+        self.up
+            .iter()
+            .find(|(_, l)| l.conn == c && l.zone == zone)
+            .map(|(n, _)| n.as_str())
     }
 
+    /// The link named `name`.
+    pub fn get(&self, name: &str) -> Option<&Link> {
+        self.up.get(name)
+    }
+
+    /// Every live link, by name.
     pub fn all(&self) -> &HashMap<String, Link> {
         &self.up
     }
 
-    /// The hop down the live link of traversal zone `zone`.
-    pub fn hop(&self, zone: &str) -> Option<NextHop> {
-        let l = self.up.get(zone)?;
+    /// The names of the live links of traversal zone `zone`, in name order.
+    pub fn of_zone(&self, zone: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .up
+            .iter()
+            .filter(|(_, l)| l.zone == zone)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The hop down the live link named `name`.
+    pub fn hop(&self, name: &str) -> Option<NextHop> {
+        let l = self.up.get(name)?;
         Some(NextHop {
             kind: l.kind,
             addr: l.remote,
             conn: Some(l.conn),
             server_name: None,
-            link: Some(zone.to_string()),
+            link: Some(name.to_string()),
             flow: false,
             local: Some(l.local),
         })
     }
 
-    pub fn set(&mut self, zone: &str, link: Option<Link>) {
+    /// The link named `name` is up (on this connection) or down (`None`).
+    pub fn set(&mut self, name: &str, link: Option<Link>) {
         match link {
             Some(l) => {
-                self.up.insert(zone.to_string(), l);
+                self.up.insert(name.to_string(), l);
             }
             None => {
-                self.up.remove(zone);
+                self.up.remove(name);
             }
         }
     }
@@ -146,7 +189,7 @@ impl Links {
         let gone: Vec<String> = self
             .up
             .iter()
-            .filter(|(n, l)| l.conn == conn && servers.iter().any(|z| &z.name == *n))
+            .filter(|(_, l)| l.conn == conn && servers.iter().any(|z| z.name == l.zone))
             .map(|(n, _)| n.clone())
             .collect();
         for n in &gone {
@@ -156,7 +199,7 @@ impl Links {
     }
 }
 
-/// The zone named by our own Route entry's link parameter, if it has one.
+/// The link named by our own Route entry's link parameter, if it has one.
 pub fn link_of_route(uri: &Uri) -> Option<String> {
     match uri {
         Uri::Sip(u) => u.params.get(LINK_PARAM).flatten().map(str::to_string),

@@ -65,6 +65,6 @@ pub use io::{
     ConnId, DnsQuery, Event, Flow, LinkEvent, LinkOutput, Machine, Output, Received, Report,
     Transmit, WallClock,
 };
-pub use links::{Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};
+pub use links::{link_name, Link, LinkResponse, ServerZone, LINK_BRANCH_PREFIX, LINK_PARAM};
 pub use probe::{Load, LoadHandle, LOAD_HEADER};
 pub use reconfigure::Policy;

@@ -152,6 +152,11 @@ pub(super) fn plan(msg: &Message, flow: &Flow, t: &mut Tables, now: Instant) -> 
         return RoutePlan::Local(method);
     }
     if msg.max_forwards() == Some(0) {
+        // RFC 3261 16.3 item 3: an OPTIONS that can go no further is answered here (how a
+        // traversal peer probes the far end of a link, whose address it cannot name)
+        if method == Method::Options {
+            return RoutePlan::Local(method);
+        }
         return RoutePlan::Reject(483, "Too Many Hops".into());
     }
     if t.identity.is_loop(msg) {

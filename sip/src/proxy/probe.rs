@@ -1,5 +1,7 @@
-//! The peers of a neighbor zone that lists several (a remote cluster, `peers = [...]`) are
-//! probed with OPTIONS every `PROBE_EVERY`. An answer clears a failed peer and may carry its
+//! The peers of a neighbor zone that lists several (a remote cluster, `peers = [...]`), and
+//! the links of a traversal zone that has several up (one per peer of a remote cluster), are
+//! probed with OPTIONS every `PROBE_EVERY`; a link's probe goes down its connection with
+//! Max-Forwards 0, so that the far end answers it whatever address we know it by. An answer clears a failed peer and may carry its
 //! load: a causeway node answers OPTIONS with `X-Causeway-Load: calls=N;media-free=M` (this
 //! module also builds that header). No answer marks the peer failed (`unreachable`), by the
 //! transaction layer as for any request. Routing (`targets`) orders the zone's peers by it:
@@ -109,7 +111,24 @@ impl Core {
                 }
             }
         }
+        v.extend(self.link_probe_targets());
         v
+    }
+
+    /// The links of every traversal zone that has several up (C to an E cluster, or E with
+    /// links from a C cluster's peers), each down its own connection.
+    fn link_probe_targets(&self) -> Vec<(SocketAddr, super::hop::NextHop)> {
+        let mut zones: Vec<&str> = self.links.all().values().map(|l| l.zone.as_str()).collect();
+        zones.sort_unstable();
+        zones.dedup();
+        zones
+            .into_iter()
+            .map(|z| self.links.of_zone(z))
+            .filter(|names| names.len() > 1)
+            .flatten()
+            .filter_map(|name| self.links.hop(name))
+            .map(|hop| (hop.addr, hop))
+            .collect()
     }
 
     /// Arms the first round at the first input (the core has no clock of its own before).
@@ -139,9 +158,16 @@ impl Core {
             shared.replace(view);
         }
         for (addr, hop) in targets {
-            let Some(local) = self.identity.local_addr_towards(hop.kind, addr.ip()) else {
+            let local = match hop.local.filter(|_| hop.link.is_some()) {
+                Some(l) => Some(l),
+                None => self.identity.local_addr_towards(hop.kind, addr.ip()),
+            };
+            let Some(local) = local else {
                 continue;
             };
+            // down a link, the far end knows not its address as we see it (a NAT between):
+            // Max-Forwards 0 makes it answer the OPTIONS itself (RFC 3261 16.3 item 3)
+            let max_forwards = if hop.link.is_some() { 0 } else { 70 };
             let branch = format!("{BRANCH_PREFIX}probe{:016x}", self.rng.next_u64());
             let tag = self.rng.next_u64();
             // the User-Agent and Accept lines are what a UA's OPTIONS carries, and they make
@@ -149,7 +175,7 @@ impl Core {
             // that never answers more bytes than it got over UDP (`[protection]
             // amplification_limit`) still answers
             let text = format!(
-                "OPTIONS sip:{addr} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n\
+                "OPTIONS sip:{addr} SIP/2.0\r\nVia: {}\r\nMax-Forwards: {max_forwards}\r\n\
                  From: <sip:ping@{local}>;tag={tag:x}\r\nTo: <sip:{addr}>\r\n\
                  Call-ID: probe-{tag:x}@{local}\r\nCSeq: 1 OPTIONS\r\n\
                  User-Agent: causeway neighbor probe (OPTIONS, asking for X-Causeway-Load)\r\n\

@@ -152,6 +152,7 @@ impl Core {
         if ctx.active == Some(client) {
             ctx.active = None;
         }
+        ctx.retry_alternate = status == 503 && !timer_c;
         if timer_c {
             self.record_best_local(ctx_id, 408, "Request Timeout (no final answer in time)");
         } else {
@@ -207,6 +208,7 @@ impl Core {
     ) {
         if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
             ctx.active = None;
+            ctx.retry_alternate = true;
         }
         self.record_best_local(ctx_id, status, reason);
         self.next_target(ctx_id, now, out);

@@ -92,6 +92,10 @@ pub(super) struct Target {
     /// RFC 3263: the hop is not known yet; resolve this first (the DNS zone of `resolve.1`, or
     /// the node's resolver) and try what it answers, in order
     pub resolve: Option<(SipTarget, Option<String>)>,
+    /// Another way to the target before it (another peer of the same remote cluster or
+    /// traversal zone): tried only when no answer came through the one before
+    /// (`Ctx::retry_alternate`).
+    pub alternate: bool,
 }
 
 impl Target {
@@ -103,6 +107,7 @@ impl Target {
             path: Vec::new(),
             hop_cap: None,
             resolve: None,
+            alternate: false,
         }
     }
 }
@@ -144,6 +149,10 @@ pub(super) struct Ctx {
     pub anchored: Option<Anchored>,
     /// A target held until the relay has bound the ports its offer names.
     pub parked: Option<Target>,
+    /// The last branch ended without an answer from beyond the hop (a timeout, a transport
+    /// failure, a 503 from the hop itself): an `alternate` target is worth trying. Any other
+    /// final answer came from the destination, which another peer would reach as well.
+    pub retry_alternate: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

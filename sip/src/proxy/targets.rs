@@ -73,18 +73,14 @@ pub(super) fn router_targets(
                 }
             }
             ZoneKind::TraversalServer | ZoneKind::TraversalClient => {
-                match t.links.hop(&target.zone) {
-                    Some(hop) => found.targets.push_back(Target {
-                        hop_cap,
-                        ..Target::to(rewritten, hop)
-                    }),
-                    None => down.push(format!("traversal zone `{}` is down", target.zone)),
+                let links = links_of(&target.zone, rewritten, t, now);
+                if links.is_empty() {
+                    down.push(format!("traversal zone `{}` is down", target.zone));
                 }
+                found.targets.extend(peers_in_turn(links, hop_cap));
             }
             ZoneKind::Neighbor => match neighbor(&target.zone, rewritten, t, now) {
-                Ok(peers) => found
-                    .targets
-                    .extend(peers.into_iter().map(|n| Target { hop_cap, ..n })),
+                Ok(peers) => found.targets.extend(peers_in_turn(peers, hop_cap)),
                 Err(e) => down.push(format!("neighbor zone `{}`: {e}", target.zone)),
             },
             ZoneKind::Dns => {
@@ -209,6 +205,34 @@ fn neighbor(
         causeway_zones::Health::order_key(Some(h))
     });
     Ok(targets)
+}
+
+/// The live links of a traversal zone (one, or one per peer of a remote cluster), in the
+/// order `neighbor` gives a remote cluster's peers.
+fn links_of(zone: &str, ruri: Option<String>, t: &Tables, now: Instant) -> Vec<Target> {
+    let mut targets: Vec<Target> = t
+        .links
+        .of_zone(zone)
+        .into_iter()
+        .filter_map(|name| t.links.hop(name))
+        .map(|hop| Target::to(ruri.clone(), hop))
+        .collect();
+    targets.sort_by_key(|n| {
+        let h = super::probe::health(t.unreachable, t.probes, n.hop.addr, now);
+        causeway_zones::Health::order_key(Some(h))
+    });
+    targets
+}
+
+/// One zone's peers in the order to try them: the first, then each other only as an
+/// alternate (tried when the one before gave no answer: the same destination behind another
+/// peer would give the same one).
+fn peers_in_turn(peers: Vec<Target>, hop_cap: Option<u32>) -> impl Iterator<Item = Target> {
+    peers.into_iter().enumerate().map(move |(i, p)| Target {
+        hop_cap,
+        alternate: i > 0,
+        ..p
+    })
 }
 
 /// One peer of a neighbor zone.

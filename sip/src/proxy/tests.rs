@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 mod amplification;
 mod digest;
 mod interworking;
+mod links;
 mod outbound;
 mod probe;
 mod reconfigure;

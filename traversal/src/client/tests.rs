@@ -39,6 +39,7 @@ fn addr(s: &str) -> SocketAddr {
 
 fn config() -> LinkConfig {
     LinkConfig {
+        key: None,
         zone: "to-edge".into(),
         peer: addr(E_ZONE),
         peer_host: "127.0.0.1".into(),
@@ -457,6 +458,14 @@ fn rfc3261_10_2_1_refresh_at_half_the_granted_expires() {
         m.header("Authorization").is_some(),
         "the refresh carries credentials (E asks for them every time)"
     );
+    // the same RFC 5626 instance as the first REGISTER: E keeps this peer's link by it
+    let instance = |m: &Message| {
+        let c = m.header("Contact").expect("Contact").to_string();
+        let at = c.find("+sip.instance=\"<urn:uuid:").expect("an instance");
+        c[at..].to_string()
+    };
+    assert_eq!(instance(&m), instance(&parse(&up)));
+    assert!(instance(&m).ends_with(">\";reg-id=1"), "{}", instance(&m));
     // answered: still up, no event; the next refresh is half a lifetime later
     f.set_now(f.now + Duration::from_secs(1));
     let (out, ev) = f.answer(ok_200(&reg, EXPIRES), LINK);

@@ -512,3 +512,110 @@ fn link_unregister_with_expires_zero_removes_the_link() {
     assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
     assert!(e.links().is_empty());
 }
+
+/// Registers a C peer naming RFC 5626 instance `instance` on connection `conn` from `from`;
+/// E's final answer.
+fn register_instance(e: &mut Edge, conn: ConnId, from: &str, instance: &str) -> Transmit {
+    let with = |m: String| {
+        m.replace(
+            ";ob>\n",
+            &format!(";ob>;+sip.instance=\"<urn:uuid:{instance}>\";reg-id=1\n"),
+        )
+        .replace("Call-ID: link-1@control", &format!("Call-ID: {instance}"))
+    };
+    let out = e.feed(
+        Transport::Tls,
+        E_ZONE,
+        from,
+        Some(conn),
+        &with(link_register(1, None)),
+    );
+    let t = text(&out[0]);
+    let challenge = header(&t, "WWW-Authenticate")[0];
+    let auth = auth::respond(
+        challenge, "REGISTER", ZONE_RURI, USER, PASSWORD, "0a4f113b", 1,
+    )
+    .expect("the challenge is answerable");
+    let out = e.feed(
+        Transport::Tls,
+        E_ZONE,
+        from,
+        Some(conn),
+        &with(link_register(2, Some(&auth))),
+    );
+    out[0].clone()
+}
+
+#[test]
+fn each_peer_of_a_c_cluster_has_its_own_link_and_dialogs_stay_on_theirs() {
+    let mut e = Edge::new();
+    let (c1, c2) = (ConnId(21), ConnId(22));
+    let ok = register_instance(
+        &mut e,
+        c1,
+        "127.0.0.1:40021",
+        "00000000-0000-4000-8000-000000000001",
+    );
+    assert_eq!(status_of(&ok), 200, "{}", text(&ok));
+    let ok = register_instance(
+        &mut e,
+        c2,
+        "127.0.0.1:40022",
+        "00000000-0000-4000-8000-000000000002",
+    );
+    assert_eq!(status_of(&ok), 200, "{}", text(&ok));
+    let mut names: Vec<(String, ConnId)> =
+        e.links().iter().map(|(n, l)| (n.clone(), l.conn)).collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(names.len(), 2, "both peers are linked: {names:?}");
+    assert!(names
+        .iter()
+        .all(|(n, _)| n.starts_with(&format!("{ZONE}~"))));
+    assert_ne!(names[0].0, names[1].0);
+
+    // a call goes down the first link, and our entry facing it names that link
+    let out = e.caller_sends(&invite_bob("z9hG4bKcl1"));
+    let fwd = out
+        .iter()
+        .find(|o| text(o).starts_with("INVITE "))
+        .expect("forwarded");
+    assert_eq!(fwd.conn, Some(names[0].1));
+    let rr = header(&text(fwd), "Record-Route")[0].to_string();
+    assert!(rr.ends_with(&format!(";cw-link={}>", names[0].0)), "{rr}");
+
+    // that peer's connection closes: the next call goes down the other's
+    e.closed(names[0].1);
+    let out = e.caller_sends(&invite_bob("z9hG4bKcl2"));
+    let fwd = out
+        .iter()
+        .find(|o| text(o).starts_with("INVITE "))
+        .expect("forwarded");
+    assert_eq!(fwd.conn, Some(names[1].1));
+}
+
+#[test]
+fn a_zone_holds_at_most_six_links_the_seventh_peer_waits() {
+    let mut e = Edge::new();
+    for i in 1..=6u16 {
+        let from = format!("127.0.0.1:{}", 41000 + i);
+        let instance = format!("00000000-0000-4000-8000-00000000000{i}");
+        let ok = register_instance(&mut e, ConnId(100 + u64::from(i)), &from, &instance);
+        assert_eq!(status_of(&ok), 200, "{}", text(&ok));
+    }
+    let out = register_instance(
+        &mut e,
+        ConnId(107),
+        "127.0.0.1:41007",
+        "00000000-0000-4000-8000-000000000007",
+    );
+    assert_eq!(status_of(&out), 503, "{}", text(&out));
+    assert_eq!(e.links().len(), 6);
+    // a link already held refreshes as before
+    let again = register_instance(
+        &mut e,
+        ConnId(101),
+        "127.0.0.1:41001",
+        "00000000-0000-4000-8000-000000000001",
+    );
+    assert_eq!(status_of(&again), 200, "{}", text(&again));
+}

@@ -23,6 +23,7 @@ fn addr(s: &str) -> SocketAddr {
 
 fn link(zone: &str, peer: &str) -> LinkConfig {
     LinkConfig {
+        key: None,
         zone: zone.into(),
         peer: addr(peer),
         peer_host: "127.0.0.1".into(),
@@ -117,6 +118,7 @@ fn only_the_changed_zones_links_start_over() {
     // `drop` is up, as C's core sees it
     let mut out = Vec::new();
     let up = Link {
+        zone: "drop".into(),
         kind: Transport::Tcp,
         remote: addr("127.0.0.1:7003"),
         local: addr("127.0.0.1:40003"),
@@ -125,7 +127,7 @@ fn only_the_changed_zones_links_start_over() {
         refreshed: SystemTime::UNIX_EPOCH,
     };
     let set = LinkEvent::Set {
-        zone: "drop".into(),
+        name: "drop".into(),
         link: Some(up),
     };
     node.core.handle(Event::Link(set), now, &mut out);

@@ -297,6 +297,7 @@ fn rfc3261_16_4_our_route_entry_facing_a_link_sends_the_request_down_it() {
     }
     let since = SystemTime::UNIX_EPOCH;
     let link = Link {
+        zone: "to-edge".into(),
         kind: Transport::Tls,
         remote: addr("192.0.2.20:7001"),
         local: addr("127.0.0.1:40001"),
