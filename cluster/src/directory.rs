@@ -14,15 +14,30 @@
 //! Protocol: every change of this peer's entries gets the next sequence number (`seq`) in a
 //! bounded change log. A publication carries the changes after the `base` the receiver
 //! acknowledged, or, when the receiver has nothing, lost track (`NeedFull`), or is further
-//! behind than the log reaches, the full state: a first part with `reset` and then parts that
-//! continue it, each within [`PART_ENTRIES`] entries and about [`PART_BYTES`] of JSON. Every
-//! part of a full state at change `at` carries `seq = base = at`: the receiver's state is
-//! only whole once the last part is in, and the sender only counts the target as holding
-//! `at` then. The parts list the entries as they are when each part is made; the changes
-//! after `at` that follow as deltas make the result exact whatever changed meanwhile. The
-//! `epoch` (random, new on every process start) tells a restarted sender from the old one.
-//! A publication with nothing new is the heartbeat: a sender publishes at least every
-//! [`PUBLISH_EVERY`], and a peer unheard for [`DEAD_AFTER`] is forgotten.
+//! behind than the log reaches, the full state: a first part with `reset`, then parts that
+//! continue it, the last one marked `last`, each within [`PART_ENTRIES`] entries and about
+//! [`PART_BYTES`] of JSON. Every part of a full state at change `at` carries `seq = base = at`;
+//! the sender only counts the target as holding `at` once the last part is acknowledged. The
+//! parts list the entries as they are when each part is made; the changes after `at` that
+//! follow as deltas make the result exact whatever changed meanwhile. The `epoch` (random,
+//! new on every process start) tells a restarted sender from the old one. A publication with
+//! nothing new is the heartbeat: a sender publishes at least every [`PUBLISH_EVERY`], and a
+//! peer unheard for [`DEAD_AFTER`] is forgotten.
+//!
+//! A full state is staged: the receiver gathers the parts apart and keeps serving what it
+//! held of the sender until the last one is in, then tells the sink only the difference (one
+//! update: the keys gone, the keys new or changed). Telling a reset at the first part would
+//! leave the sender's aliases missing until the last (ten parts for 200k entries): calls to
+//! them would fail for that long after a mere restart or gap. The sender marks the last part
+//! (`last`) rather than the receiver waiting for what follows it, because what follows an
+//! up-to-date target is the next heartbeat, up to [`PUBLISH_EVERY`] later. A sender from
+//! before `last` leaves it out (`false` by default); its full state ends at the first
+//! publication after the parts that is not one (a heartbeat or a delta from `at`), since a part
+//! that is not the last always carries entries. `about` is small and sent whole each time: it
+//! is taken at once, staging or not. The staging holds at most [`MAX_ENTRIES_PER_PEER`]
+//! entries, beside at most as many held; a new `reset` replaces an unfinished staging, and a
+//! forgotten or refused peer takes its staging with it, so a sender that never finishes costs
+//! one bounded map.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
@@ -60,8 +75,13 @@ pub struct Publication {
     pub seq: u64,
     /// The sequence number the receiver must hold to apply this (ignored with `reset`).
     pub base: u64,
-    /// Drop all held of the sender first: this starts a full state.
+    /// This starts a full state (what the receiver gathered of an earlier one is dropped;
+    /// what it holds is served until the full state is complete).
     pub reset: bool,
+    /// This part completes a full state (with `reset` too when one part holds it all).
+    /// Absent from a sender that predates it; see the module doc.
+    #[serde(default)]
+    pub last: bool,
     /// The sender's `about`, whole.
     pub about: BTreeMap<String, String>,
     /// Entry changes in order; `None`: removed.
@@ -83,9 +103,9 @@ pub enum Reply {
 
 /// Where the application learns the other peers' state. Called in order for each peer.
 pub trait DirectorySink: Send + Sync {
-    /// Everything known of `peer` is replaced (a reset): `about` and no entries yet.
-    fn reset(&self, peer: u64, about: &BTreeMap<String, String>);
-    /// Changes of `peer`'s entries (None = removed), and its current `about`.
+    /// Changes of `peer`'s entries (None = removed), and its current `about`. The first call
+    /// for a peer (heard first, or again after `forget`) may carry no changes: it is known,
+    /// its entries are still on the way.
     fn update(
         &self,
         peer: u64,
@@ -99,10 +119,6 @@ pub trait DirectorySink: Send + Sync {
 /// What to tell the sink after an [`Inbox`] call, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tell {
-    Reset {
-        peer: u64,
-        about: BTreeMap<String, String>,
-    },
     Update {
         peer: u64,
         about: BTreeMap<String, String>,
@@ -116,7 +132,6 @@ pub enum Tell {
 impl Tell {
     pub fn deliver(&self, sink: &dyn DirectorySink) {
         match self {
-            Tell::Reset { peer, about } => sink.reset(*peer, about),
             Tell::Update {
                 peer,
                 about,
@@ -191,6 +206,36 @@ fn bound(map: &mut BTreeMap<String, String>, max: usize) -> usize {
         map.split_off(&cut);
     }
     before - map.len()
+}
+
+/// Entry changes in order; `None`: removed.
+type Changes = Vec<(String, Option<String>)>;
+
+/// What turns `old` into `new`, in key order: the keys gone (`None`), the keys new or changed.
+fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Changes {
+    use std::cmp::Ordering;
+    let mut out = Vec::new();
+    let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        let order = match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            Ordering::Less => out.extend(old.next().map(|(k, _)| (k.clone(), None))),
+            Ordering::Greater => out.extend(new.next().map(|(k, v)| (k.clone(), Some(v.clone())))),
+            Ordering::Equal => {
+                if let (Some((k, a)), Some((_, b))) = (old.next(), new.next()) {
+                    if a != b {
+                        out.push((k.clone(), Some(b.clone())));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 struct Change {
@@ -286,31 +331,10 @@ impl Outbox {
     ) -> SetOutcome {
         let skipped = bound(&mut about, MAX_ABOUT_KEYS) + bound(&mut entries, MAX_ENTRIES_PER_PEER);
         let head = self.head;
-        let old = std::mem::replace(&mut self.entries, entries);
-        let mut old = old.into_iter().peekable();
-        let mut new = self.entries.iter().peekable();
-        let mut diff = Vec::new();
-        loop {
-            let step = match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((a, _)), Some((b, _))) => a.as_str().cmp(b.as_str()),
-            };
-            match (
-                step,
-                old.next_if(|_| step.is_le()),
-                new.next_if(|_| step.is_ge()),
-            ) {
-                (_, Some((k, _)), None) => diff.push((k, None)),
-                (_, None, Some((k, v))) => diff.push((k.clone(), Some(v.clone()))),
-                (_, Some((k, a)), Some((_, b))) if a != *b => diff.push((k, Some(b.clone()))),
-                _ => {}
-            }
-        }
-        for (key, value) in diff {
+        for (key, value) in diff(&self.entries, &entries) {
             self.push(key, value);
         }
+        self.entries = entries;
         let about_changed = about != self.about;
         self.about = about;
         SetOutcome {
@@ -368,7 +392,7 @@ impl Outbox {
         }
         let mut budget = Budget::new(self.part_entries);
         let mut changes = Vec::new();
-        let (seq, base, reset) = if let Some(tr) = &t.transfer {
+        let (seq, base, reset, last) = if let Some(tr) = &t.transfer {
             let lower = match &tr.after {
                 None => Bound::Unbounded,
                 Some(k) => Bound::Excluded(k.as_str()),
@@ -386,7 +410,7 @@ impl Outbox {
                 last_key: changes.last().map(|(k, _)| k.clone()),
                 last,
             });
-            (tr.at, tr.at, !tr.reset_done)
+            (tr.at, tr.at, !tr.reset_done, last)
         } else {
             let acked = t.acked.unwrap_or(0);
             let skip = usize::try_from(acked + 1 - first).unwrap_or(usize::MAX);
@@ -399,13 +423,14 @@ impl Outbox {
                 seq = c.seq;
             }
             t.pending = Some(Pending::Delta { seq });
-            (seq, acked, false)
+            (seq, acked, false, false)
         };
         Publication {
             epoch: self.epoch,
             seq,
             base,
             reset,
+            last,
             about: self.about.clone(),
             changes,
         }
@@ -454,13 +479,133 @@ impl Outbox {
     }
 }
 
+/// A full state arriving from a peer, gathered apart from what the sink was told.
+struct Staging {
+    epoch: u64,
+    /// The change the full state is at (`seq` and `base` of its parts).
+    at: u64,
+    entries: BTreeMap<String, String>,
+}
+
 /// What this peer holds of one other peer.
 struct Remote {
+    /// The incarnation and change `entries` are at. Not read while `staging` is set (it is
+    /// looked at first, and sets them when complete), so a peer first heard by a full state
+    /// needs no "nothing yet" value here.
     epoch: u64,
     seq: u64,
+    /// What the sink was told, served until a staged full state is complete.
     entries: BTreeMap<String, String>,
     about: BTreeMap<String, String>,
     last_heard: Instant,
+    staging: Option<Staging>,
+}
+
+fn apply(
+    entries: &mut BTreeMap<String, String>,
+    changes: impl IntoIterator<Item = (String, Option<String>)>,
+) {
+    for (k, v) in changes {
+        match v {
+            Some(v) => entries.insert(k, v),
+            None => entries.remove(&k),
+        };
+    }
+}
+
+/// Where a publication goes.
+enum Route {
+    /// Into the staging (a new one with `start`); `finish`: the full state is complete.
+    Stage {
+        start: bool,
+        finish: bool,
+    },
+    /// Over the held entries.
+    Delta,
+    NeedFull,
+}
+
+fn route(r: Option<&Remote>, p: &Publication) -> Route {
+    // A part that is not the last always carries entries (the sender stops a part only
+    // before an entry that does not fit), so a heartbeat or a delta from `at` after the parts
+    // ends a full state whose sender does not mark the last part.
+    let finish = p.last || p.changes.is_empty() || p.seq != p.base;
+    if p.reset {
+        return Route::Stage {
+            start: true,
+            finish,
+        };
+    }
+    let Some(r) = r else {
+        return Route::NeedFull;
+    };
+    match &r.staging {
+        Some(s) if s.epoch == p.epoch && s.at == p.base => Route::Stage {
+            start: false,
+            finish,
+        },
+        Some(_) => Route::NeedFull,
+        // changes from `base` on, in order, applied again from a later point give the same
+        // state: a publication whose answer was lost is taken again
+        None if r.epoch == p.epoch && p.base <= r.seq && r.seq <= p.seq => Route::Delta,
+        None => Route::NeedFull,
+    }
+}
+
+impl Remote {
+    fn new(now: Instant) -> Remote {
+        Remote {
+            epoch: 0,
+            seq: 0,
+            entries: BTreeMap::new(),
+            about: BTreeMap::new(),
+            last_heard: now,
+            staging: None,
+        }
+    }
+
+    /// Apply a delta; the changes to tell the sink, or why it is refused.
+    fn delta(&mut self, p: &mut Publication) -> Result<Changes, String> {
+        apply(&mut self.entries, p.changes.iter().cloned());
+        if self.entries.len() > MAX_ENTRIES_PER_PEER {
+            return Err(format!("more than {MAX_ENTRIES_PER_PEER} entries"));
+        }
+        self.seq = p.seq;
+        Ok(std::mem::take(&mut p.changes))
+    }
+
+    /// Gather a part of a full state (the first with `start`, replacing an unfinished one);
+    /// with `finish`, the staged state becomes the held one. The changes to tell the sink
+    /// (none before the end), or why it is refused.
+    fn stage(&mut self, start: bool, finish: bool, p: &mut Publication) -> Result<Changes, String> {
+        if start || self.staging.is_none() {
+            self.staging = Some(Staging {
+                epoch: p.epoch,
+                at: p.seq,
+                entries: BTreeMap::new(),
+            });
+        }
+        let Some(staging) = &mut self.staging else {
+            return Ok(Vec::new());
+        };
+        apply(&mut staging.entries, std::mem::take(&mut p.changes));
+        if staging.entries.len() > MAX_ENTRIES_PER_PEER {
+            return Err(format!(
+                "more than {MAX_ENTRIES_PER_PEER} entries in a full state"
+            ));
+        }
+        if !finish {
+            return Ok(Vec::new());
+        }
+        let Some(staged) = self.staging.take() else {
+            return Ok(Vec::new());
+        };
+        let told = diff(&self.entries, &staged.entries);
+        self.entries = staged.entries;
+        self.epoch = staged.epoch;
+        self.seq = p.seq;
+        Ok(told)
+    }
 }
 
 /// The other peers' state as received. `from` in every call is an authenticated peer id
@@ -504,58 +649,34 @@ impl Inbox {
     }
 
     /// Apply a publication from `from`; the answer, and what to tell the sink.
-    pub fn receive(&mut self, from: u64, p: Publication, now: Instant) -> (Reply, Vec<Tell>) {
+    pub fn receive(&mut self, from: u64, mut p: Publication, now: Instant) -> (Reply, Vec<Tell>) {
         if let Err(reason) = check(&p) {
             return self.refuse(from, reason);
         }
-        let mut tell = Vec::new();
-        let about_changed = if p.reset {
-            tell.push(Tell::Reset {
-                peer: from,
-                about: p.about.clone(),
-            });
-            self.peers.insert(
-                from,
-                Remote {
-                    epoch: p.epoch,
-                    seq: p.seq,
-                    entries: BTreeMap::new(),
-                    about: p.about.clone(),
-                    last_heard: now,
-                },
-            );
-            false
-        } else {
-            match self.peers.get(&from) {
-                // changes from `base` on, in order, applied again from a later point give the
-                // same state: a publication whose answer was lost is taken again
-                Some(r) if r.epoch == p.epoch && p.base <= r.seq && r.seq <= p.seq => {
-                    r.about != p.about
-                }
-                _ => return (Reply::NeedFull, tell),
-            }
-        };
-        let Some(r) = self.peers.get_mut(&from) else {
-            return (Reply::NeedFull, tell);
-        };
-        for (k, v) in &p.changes {
-            match v {
-                Some(v) => r.entries.insert(k.clone(), v.clone()),
-                None => r.entries.remove(k),
-            };
+        let route = route(self.peers.get(&from), &p);
+        if matches!(route, Route::NeedFull) {
+            return (Reply::NeedFull, Vec::new());
         }
-        if r.entries.len() > MAX_ENTRIES_PER_PEER {
-            let reason = format!("more than {MAX_ENTRIES_PER_PEER} entries");
-            return self.refuse(from, reason);
-        }
-        r.seq = p.seq;
-        r.last_heard = now;
+        let fresh = !self.peers.contains_key(&from);
+        let r = self.peers.entry(from).or_insert_with(|| Remote::new(now));
+        let taken = match route {
+            Route::Stage { start, finish } => r.stage(start, finish, &mut p),
+            _ => r.delta(&mut p),
+        };
+        let changes = match taken {
+            Ok(changes) => changes,
+            Err(reason) => return self.refuse(from, reason),
+        };
+        // A peer heard first is told at once, entries or not, so the sink knows its `about`.
+        let about_changed = fresh || r.about != p.about;
         r.about = p.about;
-        if !p.changes.is_empty() || about_changed {
+        r.last_heard = now;
+        let mut tell = Vec::new();
+        if !changes.is_empty() || about_changed {
             tell.push(Tell::Update {
                 peer: from,
                 about: r.about.clone(),
-                changes: p.changes,
+                changes,
             });
         }
         (Reply::Ok { seq: p.seq }, tell)

@@ -197,6 +197,7 @@ pub mod fuzzing {
                 seq: 1,
                 base: 0,
                 reset: true,
+                last: true,
                 about: Default::default(),
                 changes: vec![("a".into(), Some("1".into()))],
             };

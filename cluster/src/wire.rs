@@ -141,6 +141,15 @@ mod tests {
         assert!(matches!(r, Err(FrameError::Malformed(_))));
     }
 
+    #[test]
+    fn a_publication_from_before_last_reads_as_not_last() {
+        let old = br#"{"Publish":{"epoch":1,"seq":2,"base":2,"reset":true,"about":{},"changes":[["a","1"]]}}"#;
+        match decode::<Request>(old) {
+            Ok(Request::Publish(p)) => assert!(p.reset && !p.last),
+            other => panic!("{other:?}"),
+        }
+    }
+
     proptest::proptest! {
         /// Whatever arrives, reading yields a message or an error, never a panic; and a
         /// forwarded document survives the trip whatever its characters.
@@ -156,11 +165,12 @@ mod tests {
             epoch in proptest::num::u64::ANY,
             seq in proptest::num::u64::ANY,
             reset in proptest::bool::ANY,
+            last in proptest::bool::ANY,
             about in proptest::collection::btree_map(".{0,20}", ".{0,20}", 0..4),
             changes in proptest::collection::vec((".{0,20}", proptest::option::of(".{0,20}")), 0..8),
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let sent = Publication { epoch, seq, base: seq / 2, reset, about, changes };
+            let sent = Publication { epoch, seq, base: seq / 2, reset, last, about, changes };
             let frame = encode(&Request::Publish(sent.clone())).unwrap();
             let mut slice = frame.as_slice();
             let back: Request = rt.block_on(read_frame(&mut slice)).unwrap();

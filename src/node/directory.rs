@@ -125,10 +125,6 @@ fn about_with(
 pub(super) struct Sink(pub PeerAliases);
 
 impl DirectorySink for Sink {
-    fn reset(&self, peer: u64, about: &BTreeMap<String, String>) {
-        self.0.reset(peer, info_of(about));
-    }
-
     fn update(
         &self,
         peer: u64,
@@ -227,7 +223,6 @@ mod tests {
     #[test]
     fn entries_become_aliases_and_unknown_protocols_removals() {
         let sink = Sink(PeerAliases::default());
-        sink.reset(2, &BTreeMap::new());
         sink.update(
             2,
             &BTreeMap::new(),

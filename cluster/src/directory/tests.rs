@@ -74,19 +74,21 @@ fn first_publication_is_a_reset_then_deltas_after_ack() {
     let mut inbox = Inbox::new();
     out.set(map(&[("load", "3")]), map(&[("a", "1"), ("b", "2")]));
     let p = out.publication_for(PEER);
-    assert!(p.reset);
+    assert!(p.reset && p.last);
     assert_eq!((p.seq, p.base, p.epoch), (2, 2, 7));
     assert_eq!(p.changes.len(), 2);
     let (reply, tell) = inbox.receive(FROM, p, now);
     assert_eq!(reply, Reply::Ok { seq: 2 });
-    assert!(matches!(tell[0], Tell::Reset { peer: FROM, .. }));
-    assert!(matches!(&tell[1], Tell::Update { changes, .. } if changes.len() == 2));
+    // One part: staged and complete at once; the difference from nothing is all of it.
+    assert!(
+        matches!(&tell[..], [Tell::Update { peer: FROM, about, changes }] if changes.len() == 2 && about["load"] == "3")
+    );
     out.acknowledged(PEER, 2);
     assert!(!out.behind(PEER));
 
     // Nothing new: a heartbeat, which tells the sink nothing.
     let hb = out.publication_for(PEER);
-    assert!(!hb.reset && hb.changes.is_empty());
+    assert!(!hb.reset && !hb.last && hb.changes.is_empty());
     assert_eq!((hb.seq, hb.base), (2, 2));
     let (reply, tell) = inbox.receive(FROM, hb, now);
     assert_eq!(reply, Reply::Ok { seq: 2 });
@@ -96,7 +98,7 @@ fn first_publication_is_a_reset_then_deltas_after_ack() {
     out.set(map(&[("load", "4")]), map(&[("a", "1"), ("c", "3")]));
     assert!(out.behind(PEER));
     let d = out.publication_for(PEER);
-    assert!(!d.reset);
+    assert!(!d.reset && !d.last);
     assert_eq!((d.seq, d.base), (4, 2));
     assert_eq!(
         d.changes,
@@ -116,7 +118,7 @@ fn first_publication_is_a_reset_then_deltas_after_ack() {
 }
 
 #[test]
-fn full_state_is_split_into_parts_and_only_the_first_resets() {
+fn full_state_is_split_into_parts_the_first_resets_the_last_is_marked() {
     let now = Instant::now();
     let mut out = Outbox::new(1);
     let mut inbox = Inbox::new();
@@ -125,7 +127,7 @@ fn full_state_is_split_into_parts_and_only_the_first_resets() {
     let mut parts = Vec::new();
     for _ in 0..3 {
         let p = out.publication_for(PEER);
-        parts.push((p.reset, p.seq, p.base, p.changes.len()));
+        parts.push((p.reset, p.last, p.seq, p.base, p.changes.len()));
         let (reply, _) = inbox.receive(FROM, p, now);
         assert_eq!(reply, Reply::Ok { seq: head });
         out.acknowledged(PEER, head);
@@ -133,9 +135,9 @@ fn full_state_is_split_into_parts_and_only_the_first_resets() {
     assert_eq!(
         parts,
         vec![
-            (true, head, head, PART_ENTRIES),
-            (false, head, head, PART_ENTRIES),
-            (false, head, head, 5_000)
+            (true, false, head, head, PART_ENTRIES),
+            (false, false, head, head, PART_ENTRIES),
+            (false, true, head, head, 5_000)
         ]
     );
     assert!(!out.behind(PEER));
@@ -180,6 +182,7 @@ fn restarted_sender_gets_need_full_then_resets() {
         seq: 1,
         base: 0,
         reset: false,
+        last: false,
         about: BTreeMap::new(),
         changes: vec![("c".into(), Some("3".into()))],
     };
@@ -190,13 +193,22 @@ fn restarted_sender_gets_need_full_then_resets() {
         seq: 9,
         base: 5,
         reset: false,
+        last: false,
         about: BTreeMap::new(),
         changes: Vec::new(),
     };
     assert_eq!(inbox.receive(FROM, gap, now).0, Reply::NeedFull);
     assert_eq!(inbox.entries(FROM).map(|e| e.len()), Some(2));
-    let replies = sync(&mut new, &mut inbox, now, 5);
-    assert_eq!(replies, vec![Reply::Ok { seq: 1 }]);
+    let p = new.publication_for(PEER);
+    let (reply, tell) = inbox.receive(FROM, p, now);
+    assert_eq!(reply, Reply::Ok { seq: 1 });
+    // The old incarnation's entries are dropped as the new one's full state completes.
+    let diff = vec![
+        ("a".to_string(), None),
+        ("b".to_string(), None),
+        ("c".to_string(), Some("3".to_string())),
+    ];
+    assert!(matches!(&tell[..], [Tell::Update { changes, .. }] if *changes == diff));
     assert_eq!(inbox.entries(FROM), Some(&map(&[("c", "3")])));
 }
 
@@ -288,6 +300,7 @@ fn out_of_bounds_publications_are_refused_and_drop_the_peer() {
         seq: 1,
         base: 0,
         reset: true,
+        last: true,
         about: BTreeMap::new(),
         changes,
     };
@@ -310,20 +323,25 @@ fn out_of_bounds_publications_are_refused_and_drop_the_peer() {
     p.about.insert("sip".into(), long);
     refused(&mut inbox, p);
     // Over the entry bound across publications: the last one is refused, all is dropped.
-    let half = |from: usize| -> Vec<(String, Option<String>)> {
-        (from..from + MAX_ENTRIES_PER_PEER / 2 + 1)
-            .map(|i| (i.to_string(), Some(String::new())))
-            .collect()
-    };
+    // Held entries, by a delta:
     assert!(matches!(
         inbox.receive(FROM, reset(half(0)), Instant::now()).0,
         Reply::Ok { .. }
     ));
     let mut more = reset(half(MAX_ENTRIES_PER_PEER));
     more.reset = false;
+    more.last = false;
+    more.seq = 2;
     more.base = 1;
     let tell = refused(&mut inbox, more);
     assert_eq!(tell, vec![Tell::Forget { peer: FROM }]);
+}
+
+/// `MAX_ENTRIES_PER_PEER / 2 + 1` entries from `from` on: two of them break the bound.
+fn half(from: usize) -> Vec<(String, Option<String>)> {
+    (from..from + MAX_ENTRIES_PER_PEER / 2 + 1)
+        .map(|i| (i.to_string(), Some(String::new())))
+        .collect()
 }
 
 #[test]
@@ -363,22 +381,16 @@ fn parts_stay_within_the_byte_bound() {
 struct Record(Mutex<Vec<String>>);
 
 impl DirectorySink for Record {
-    fn reset(&self, peer: u64, about: &BTreeMap<String, String>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("reset {peer} {about:?}"));
-    }
     fn update(
         &self,
         peer: u64,
-        _about: &BTreeMap<String, String>,
+        about: &BTreeMap<String, String>,
         changes: &[(String, Option<String>)],
     ) {
         self.0
             .lock()
             .unwrap()
-            .push(format!("update {peer} {changes:?}"));
+            .push(format!("update {peer} {about:?} {changes:?}"));
     }
     fn forget(&self, peer: u64) {
         self.0.lock().unwrap().push(format!("forget {peer}"));
@@ -402,8 +414,7 @@ fn tells_reach_the_sink_in_order() {
     assert_eq!(
         *sink.0.lock().unwrap(),
         vec![
-            r#"reset 1 {"l": "1"}"#.to_string(),
-            r#"update 1 [("a", Some("1"))]"#.to_string(),
+            r#"update 1 {"l": "1"} [("a", Some("1"))]"#.to_string(),
             "forget 1".to_string()
         ]
     );
@@ -411,7 +422,7 @@ fn tells_reach_the_sink_in_order() {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Set a state built from these (key index, value) pairs.
+    /// Set a state built from these (key index, value) pairs, and the stable keys.
     Set(Vec<(u8, u8)>),
     /// Deliver the next publication and acknowledge it.
     Deliver,
@@ -422,6 +433,8 @@ enum Step {
     /// The receiver forgets the sender (as after a silence): its next delta is answered
     /// NeedFull.
     Forget,
+    /// The sender restarts (a new epoch) with the same state: a full resend.
+    Restart,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -429,33 +442,86 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::collection::vec((0u8..40, 0u8..4), 0..30).prop_map(Step::Set),
         Just(Step::Deliver),
         Just(Step::Deliver),
+        Just(Step::Deliver),
         Just(Step::Drop),
         Just(Step::LoseAnswer),
         Just(Step::Forget),
+        Just(Step::Restart),
     ]
 }
 
+/// Keys every `Set` holds, spread among the others in key order (so across parts): the
+/// sender never drops them.
+const STABLE: [&str; 4] = ["k1", "k2", "k25", "k33"];
+
+/// What the receiver's application sees of the sender, built only from what it is told;
+/// after each publication: it must match the inbox, and no key may vanish unless the sender
+/// dropped it at some point (`dropped`), nor the sender be forgotten.
+struct Watch {
+    seen: Option<BTreeMap<String, String>>,
+    dropped: std::collections::BTreeSet<String>,
+}
+
+impl Watch {
+    fn receive(
+        &mut self,
+        inbox: &mut Inbox,
+        p: Publication,
+        now: Instant,
+    ) -> Result<Reply, TestCaseError> {
+        let before = self.seen.clone().unwrap_or_default();
+        let (reply, tell) = inbox.receive(FROM, p, now);
+        for t in tell {
+            match t {
+                Tell::Update { changes, .. } => {
+                    apply(self.seen.get_or_insert_with(BTreeMap::new), changes);
+                }
+                Tell::Forget { .. } => prop_assert!(false, "forgotten: {reply:?}"),
+            }
+        }
+        prop_assert_eq!(self.seen.as_ref(), inbox.entries(FROM), "told = held");
+        let after = self.seen.clone().unwrap_or_default();
+        for k in before.keys().filter(|k| !after.contains_key(*k)) {
+            prop_assert!(
+                self.dropped.contains(k),
+                "{k} vanished though never dropped"
+            );
+        }
+        Ok(reply)
+    }
+}
+
 proptest! {
-    /// Whatever is set, lost or half-delivered on the way, one more round of successful
-    /// exchanges leaves the receiver with exactly the sender's state.
+    /// Whatever is set, lost, half-delivered or resent on the way, one more round of
+    /// successful exchanges leaves the receiver with exactly the sender's state; and at
+    /// every step what the receiver's application sees matches the inbox and loses no key
+    /// the sender kept (a full resend, a restart included, serves the old entries until
+    /// the new ones are in).
     #[test]
     fn inbox_converges_to_outbox(steps in proptest::collection::vec(step(), 0..60)) {
         // Small parts and a small log, so full transfers, splits and overflows all happen.
-        let mut out = Outbox::with_limits(9, 4, 12);
+        let mut epoch = 9;
+        let mut out = Outbox::with_limits(epoch, 4, 12);
         let mut inbox = Inbox::new();
+        let mut watch = Watch { seen: None, dropped: Default::default() };
         let now = Instant::now();
         for s in steps {
             match s {
                 Step::Set(pairs) => {
-                    let entries = pairs
+                    let mut entries: BTreeMap<String, String> = pairs
                         .into_iter()
                         .map(|(k, v)| (format!("k{k}"), format!("v{v}")))
                         .collect();
+                    for k in STABLE {
+                        entries.insert(k.to_string(), "stable".to_string());
+                    }
+                    let gone = out.entries().keys().filter(|k| !entries.contains_key(*k));
+                    watch.dropped.extend(gone.cloned());
                     out.set(BTreeMap::new(), entries);
                 }
                 Step::Deliver => {
                     let p = out.publication_for(PEER);
-                    match inbox.receive(FROM, p, now).0 {
+                    match watch.receive(&mut inbox, p, now)? {
                         Reply::Ok { seq } => out.acknowledged(PEER, seq),
                         Reply::NeedFull => out.failed(PEER),
                         Reply::Refused(r) => prop_assert!(false, "refused: {r}"),
@@ -467,11 +533,18 @@ proptest! {
                 }
                 Step::LoseAnswer => {
                     let p = out.publication_for(PEER);
-                    let _ = inbox.receive(FROM, p, now);
+                    watch.receive(&mut inbox, p, now)?;
                     out.failed(PEER);
                 }
                 Step::Forget => {
                     inbox.expire(now + DEAD_AFTER);
+                    watch.seen = None;
+                }
+                Step::Restart => {
+                    epoch += 1;
+                    let mut next = Outbox::with_limits(epoch, 4, 12);
+                    next.set(out.about().clone(), out.entries().clone());
+                    out = next;
                 }
             }
         }
@@ -520,13 +593,279 @@ fn a_publication_whose_answer_was_lost_is_taken_again_without_a_reset() {
     let (reply, tells) = inbox.receive(FROM, again, now);
     assert_eq!(reply, Reply::Ok { seq: 3 });
     assert!(
-        !tells
-            .iter()
-            .any(|t| matches!(t, Tell::Reset { .. } | Tell::Forget { .. })),
+        !tells.iter().any(|t| matches!(t, Tell::Forget { .. })),
         "{tells:?}"
     );
     assert_eq!(
         inbox.entries(FROM),
         Some(&map(&[("a", "1"), ("b", "2"), ("c", "3")]))
     );
+}
+
+/// Hand the next publication for PEER to the inbox and acknowledge it: what was sent, the
+/// answer and what the sink is told.
+fn deliver(out: &mut Outbox, inbox: &mut Inbox, now: Instant) -> (Publication, Reply, Vec<Tell>) {
+    let p = out.publication_for(PEER);
+    let (reply, tell) = inbox.receive(FROM, p.clone(), now);
+    match &reply {
+        Reply::Ok { seq } => out.acknowledged(PEER, *seq),
+        _ => out.failed(PEER),
+    }
+    (p, reply, tell)
+}
+
+fn changes(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+        .collect()
+}
+
+#[test]
+fn a_full_resend_serves_the_old_entries_until_its_last_part_then_tells_the_difference() {
+    let now = Instant::now();
+    let mut out = Outbox::with_limits(1, 3, 100);
+    let mut inbox = Inbox::new();
+    out.set(map(&[("load", "1")]), numbered(10));
+    sync(&mut out, &mut inbox, now, 10);
+    let before = numbered(10);
+    // The receiver lost track (NeedFull, say) while the state changed: a full state, in parts
+    // of three, of one removed, one changed and one added key.
+    let mut next = numbered(10);
+    next.remove("alias-000002");
+    next.insert("alias-000005".into(), "changed".into());
+    next.insert("zz".into(), "new".into());
+    out.set(map(&[("load", "1")]), next.clone());
+    out.failed(PEER);
+    for part in 0..3 {
+        let (p, reply, tell) = deliver(&mut out, &mut inbox, now);
+        assert_eq!((p.reset, p.last, p.changes.len()), (part == 0, false, 3));
+        assert_eq!(reply, Reply::Ok { seq: out.head() });
+        assert!(tell.is_empty(), "part {part}: {tell:?}");
+        assert_eq!(inbox.entries(FROM), Some(&before), "part {part}");
+    }
+    let (p, _, tell) = deliver(&mut out, &mut inbox, now);
+    assert!(p.last && p.changes.len() == 1);
+    let diff = changes(&[
+        ("alias-000002", None),
+        ("alias-000005", Some("changed")),
+        ("zz", Some("new")),
+    ]);
+    assert_eq!(
+        tell,
+        vec![Tell::Update {
+            peer: FROM,
+            about: map(&[("load", "1")]),
+            changes: diff
+        }]
+    );
+    assert_eq!(inbox.entries(FROM), Some(&next));
+    assert!(!out.behind(PEER));
+}
+
+#[test]
+fn keys_removed_while_a_full_state_runs_go_by_its_end() {
+    let now = Instant::now();
+    let mut inbox = Inbox::new();
+    let mut old = Outbox::with_limits(1, 3, 100);
+    old.set(BTreeMap::new(), numbered(10));
+    sync(&mut old, &mut inbox, now, 10);
+    // The sender restarts with the same aliases: a new epoch, a full state in parts of three.
+    let mut new = Outbox::with_limits(2, 3, 100);
+    new.set(BTreeMap::new(), numbered(10));
+    let (p, _, tell) = deliver(&mut new, &mut inbox, now);
+    assert!(p.reset && tell.is_empty());
+    // Then two keys go: one already sent (0), one not yet (8).
+    let mut less = numbered(10);
+    less.remove("alias-000000");
+    less.remove("alias-000008");
+    new.set(BTreeMap::new(), less.clone());
+    let told = loop {
+        let (p, reply, tell) = deliver(&mut new, &mut inbox, now);
+        assert!(matches!(reply, Reply::Ok { .. }));
+        if p.last {
+            break tell;
+        }
+        assert!(tell.is_empty());
+        assert_eq!(inbox.entries(FROM), Some(&numbered(10)));
+    };
+    // The one not sent is missing from the staged state: removed as it completes.
+    assert_eq!(
+        told,
+        vec![Tell::Update {
+            peer: FROM,
+            about: BTreeMap::new(),
+            changes: changes(&[("alias-000008", None)])
+        }]
+    );
+    // The one sent before it went is removed by the delta that follows (the changes after
+    // the full state's `at`, both removals; the second finds nothing to remove).
+    let (p, _, tell) = deliver(&mut new, &mut inbox, now);
+    assert_eq!(
+        p.changes,
+        changes(&[("alias-000000", None), ("alias-000008", None)])
+    );
+    assert_eq!(tell.len(), 1);
+    assert_eq!(inbox.entries(FROM), Some(&less));
+    assert!(!new.behind(PEER));
+}
+
+#[test]
+fn a_sender_restarting_mid_transfer_discards_the_old_staging() {
+    let now = Instant::now();
+    let mut inbox = Inbox::new();
+    let held = map(&[("held", "1")]);
+    let mut first = Outbox::with_limits(1, 2, 100);
+    first.set(BTreeMap::new(), held.clone());
+    sync(&mut first, &mut inbox, now, 5);
+    // A second incarnation sends one part of its full state and dies.
+    let mut second = Outbox::with_limits(2, 2, 100);
+    second.set(BTreeMap::new(), map(&[("a", "2"), ("b", "2"), ("c", "2")]));
+    let (p, _, _) = deliver(&mut second, &mut inbox, now);
+    assert!(p.reset && !p.last);
+    let stale = second.publication_for(PEER);
+    // A third one sends its own: the second's part is not part of it.
+    let mut third = Outbox::with_limits(3, 2, 100);
+    let state = map(&[("c", "3"), ("d", "3"), ("e", "3")]);
+    third.set(BTreeMap::new(), state.clone());
+    let (p, _, tell) = deliver(&mut third, &mut inbox, now);
+    assert!(p.reset && !p.last && tell.is_empty());
+    assert_eq!(inbox.entries(FROM), Some(&held), "still served");
+    let staged = inbox.peers[&FROM].staging.as_ref().map(|s| s.entries.len());
+    assert_eq!(staged, Some(2), "only the third's part");
+    // The second's next part, arriving late, is not taken into the third's staging.
+    assert_eq!(inbox.receive(FROM, stale, now).0, Reply::NeedFull);
+    let (p, _, tell) = deliver(&mut third, &mut inbox, now);
+    assert!(p.last);
+    let diff = changes(&[
+        ("c", Some("3")),
+        ("d", Some("3")),
+        ("e", Some("3")),
+        ("held", None),
+    ]);
+    assert!(matches!(&tell[..], [Tell::Update { changes, .. }] if *changes == diff));
+    assert_eq!(inbox.entries(FROM), Some(&state));
+}
+
+#[test]
+fn a_new_reset_replaces_an_unfinished_staging() {
+    let now = Instant::now();
+    let mut inbox = Inbox::new();
+    let part = |reset: bool, from: usize, n: usize| Publication {
+        epoch: 1,
+        seq: 5,
+        base: 5,
+        reset,
+        last: false,
+        about: BTreeMap::new(),
+        changes: (from..from + n)
+            .map(|i| (i.to_string(), Some(String::new())))
+            .collect(),
+    };
+    // A sender that starts full states over and over and never finishes holds one staging.
+    for round in 0..5 {
+        let (reply, _) = inbox.receive(FROM, part(true, round * 100, 50), now);
+        assert_eq!(reply, Reply::Ok { seq: 5 });
+        inbox.receive(FROM, part(false, round * 100 + 50, 50), now);
+        let staged = &inbox.peers[&FROM].staging.as_ref().unwrap().entries;
+        assert_eq!(staged.len(), 100);
+        assert!(staged.contains_key(&(round * 100).to_string()));
+    }
+    assert_eq!(inbox.entries(FROM).map(|e| e.len()), Some(0));
+}
+
+#[test]
+fn a_staging_is_bounded_apart_from_the_held_entries() {
+    let now = Instant::now();
+    let mut inbox = Inbox::new();
+    let p = |reset: bool, last: bool, changes| Publication {
+        epoch: 1,
+        seq: 1,
+        base: 1,
+        reset,
+        last,
+        about: BTreeMap::new(),
+        changes,
+    };
+    let full: Vec<_> = (0..MAX_ENTRIES_PER_PEER)
+        .map(|i| (i.to_string(), Some(String::new())))
+        .collect();
+    // The bound held, and the bound staged beside it (a restart of a full peer).
+    let ok = inbox.receive(FROM, p(true, true, full.clone()), now).0;
+    assert_eq!(ok, Reply::Ok { seq: 1 });
+    let ok = inbox.receive(FROM, p(true, false, full), now).0;
+    assert_eq!(ok, Reply::Ok { seq: 1 });
+    assert_eq!(
+        inbox.entries(FROM).map(|e| e.len()),
+        Some(MAX_ENTRIES_PER_PEER)
+    );
+    // One more staged is refused, and everything held goes with it.
+    let one = vec![("x".to_string(), Some(String::new()))];
+    let tell = refused(&mut inbox, p(false, false, one));
+    assert_eq!(tell, vec![Tell::Forget { peer: FROM }]);
+    // Across parts of a first full state too.
+    inbox.receive(FROM, p(true, false, half(0)), now);
+    let tell = refused(&mut inbox, p(false, true, half(MAX_ENTRIES_PER_PEER)));
+    assert_eq!(tell, vec![Tell::Forget { peer: FROM }]);
+}
+
+#[test]
+fn an_unfinished_staging_goes_with_a_silent_peer() {
+    let t0 = Instant::now();
+    let mut inbox = Inbox::new();
+    let mut out = Outbox::with_limits(1, 2, 100);
+    out.set(BTreeMap::new(), numbered(5));
+    let (p, _, _) = deliver(&mut out, &mut inbox, t0);
+    assert!(p.reset && !p.last);
+    assert!(inbox.peers[&FROM].staging.is_some());
+    assert_eq!(inbox.expire(t0 + DEAD_AFTER), vec![FROM]);
+    assert!(inbox.peers.is_empty());
+    // Its next part finds nothing to continue.
+    let p = out.publication_for(PEER);
+    assert!(!p.reset);
+    assert_eq!(inbox.receive(FROM, p, t0 + DEAD_AFTER).0, Reply::NeedFull);
+}
+
+#[test]
+fn a_sender_that_does_not_mark_the_last_part_completes_by_what_follows_it() {
+    // A peer from before `last` (rolling upgrade): its full state ends at its next heartbeat,
+    // or at its next delta, applied with it.
+    for delta in [false, true] {
+        let now = Instant::now();
+        let mut inbox = Inbox::new();
+        let mut old = Outbox::with_limits(1, 3, 100);
+        old.set(BTreeMap::new(), map(&[("gone", "1"), ("kept", "1")]));
+        sync(&mut old, &mut inbox, now, 5);
+        let mut out = Outbox::with_limits(2, 3, 100);
+        out.set(
+            BTreeMap::new(),
+            numbered(6)
+                .into_iter()
+                .chain(map(&[("kept", "1")]))
+                .collect(),
+        );
+        while out.behind(PEER) {
+            let mut p = out.publication_for(PEER);
+            p.last = false;
+            let (reply, tell) = inbox.receive(FROM, p, now);
+            out.acknowledged(PEER, out.head());
+            assert_eq!(reply, Reply::Ok { seq: out.head() });
+            assert!(tell.is_empty());
+            assert!(inbox.entries(FROM).is_some_and(|e| e.contains_key("gone")));
+        }
+        if delta {
+            let mut next = out.entries().clone();
+            next.insert("late".into(), "1".into());
+            out.set(BTreeMap::new(), next);
+        }
+        let p = out.publication_for(PEER);
+        assert_eq!(p.changes.len(), usize::from(delta));
+        let (reply, tell) = inbox.receive(FROM, p, now);
+        assert_eq!(reply, Reply::Ok { seq: out.head() });
+        let Some(Tell::Update { changes, .. }) = tell.first() else {
+            panic!("{tell:?}")
+        };
+        assert_eq!(changes.len(), 7 + usize::from(delta), "{changes:?}");
+        assert_eq!(inbox.entries(FROM), Some(out.entries()));
+    }
 }
