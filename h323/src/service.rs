@@ -323,7 +323,7 @@ impl Service {
         let Some(server) = &self.zone_server else {
             return false;
         };
-        (0..server.len()).any(|i| server.flow(i).is_some_and(|f| f.ip() == peer.ip()))
+        server.is_client_ip(peer.ip())
     }
 
     /// Tells call signaling whether the zone client at `ip` is behind a NAT, before a call

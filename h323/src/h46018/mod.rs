@@ -47,7 +47,7 @@ mod tests;
 
 pub use announce::Announcer;
 pub use client::{ClientConfig, ZoneClient};
-pub use server::{ServerZoneConfig, ZoneServer};
+pub use server::{ServerZoneConfig, ZoneServer, MAX_FLOWS};
 
 use crate::asn;
 use causeway_h323_asn1::h323_messages::{

@@ -1,5 +1,6 @@
-//! E's side of traversal zones' H.323 flows: the zone ports (6001, 6002, …), the one client
-//! each admits, and the SCIs that announce incoming calls down the flow.
+//! E's side of traversal zones' H.323 flows: the zone ports (6001, 6002, …), the clients each
+//! admits (C, or each peer of a C cluster: at most [`MAX_FLOWS`]), and the SCIs that announce
+//! incoming calls down a flow.
 //!
 //! Choices:
 //! - Only RRQ (full or lightweight), SCR, LCF and LRJ are served on a zone port; anything else, and
@@ -8,9 +9,13 @@
 //! - An RRQ whose token does not verify (none, wrong password, unknown sender, outside the
 //!   clock-skew window) gets RRJ `securityDenial`, smaller than the RRQ, so never an
 //!   amplifier; a replayed token gets nothing (a replay is an attack or a stale duplicate).
-//! - A full RRQ must announce H.460.18 (RRJ `neededFeatureNotSupported` otherwise). It
-//!   replaces the zone's client (C restarted); the flow's address is where the RRQ came
-//!   from, as the firewall rewrote it: SCIs and LRQs go there, never to the rasAddress inside.
+//! - A full RRQ must announce H.460.18 (RRJ `neededFeatureNotSupported` otherwise). From the
+//!   address of a flow the zone has, it replaces that flow (that C restarted); from another,
+//!   it adds a flow (another peer of a C cluster), up to [`MAX_FLOWS`] (then RRJ
+//!   `resourceUnavailable`). A flow's address is where its RRQ came from, as the firewall
+//!   rewrote it: SCIs and LRQs go there, never to the rasAddress inside. Calls are announced
+//!   down the zone's oldest flow (the C peers share their registrations, so any can call
+//!   back); when it goes silent, down the next.
 //! - The RCF names our call-signaling address (the IP the client reached, the Q.931 port), as
 //!   a routing gatekeeper's RCF does: C sends the Setups of calls to E there.
 //! - The RCF grants the zone's keep-alive interval as time to live and carries feature 18 with
@@ -40,6 +45,9 @@ use causeway_h323_asn1::rasn::aper;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// Client flows one zone holds at most: one per peer of a C cluster (at most six).
+pub const MAX_FLOWS: usize = 6;
+
 /// One traversal-server zone's H.323 settings.
 #[derive(Clone, Debug)]
 pub struct ServerZoneConfig {
@@ -68,7 +76,8 @@ struct Flow {
 struct Zone {
     cfg: ServerZoneConfig,
     verifier: Verifier,
-    flow: Option<Flow>,
+    /// Oldest first.
+    flows: Vec<Flow>,
     since: Instant,
     last_error: Option<String>,
     refused: u64,
@@ -117,7 +126,7 @@ impl ZoneServer {
                     .with_window(skew_window)
                     .require_general_id(false),
                 cfg,
-                flow: None,
+                flows: Vec::new(),
                 since: now,
                 last_error: None,
                 refused: 0,
@@ -153,50 +162,61 @@ impl ZoneServer {
     pub fn behind_nat(&self, ip: std::net::IpAddr) -> bool {
         self.zones
             .iter()
-            .filter_map(|z| z.flow.as_ref())
+            .flat_map(|z| &z.flows)
             .any(|f| f.at.ip() == ip && f.behind_nat)
     }
 
-    /// Where zone `zone`'s client flow is, while it is up.
-    pub fn flow(&self, zone: usize) -> Option<SocketAddr> {
-        self.zones.get(zone)?.flow.as_ref().map(|f| f.at)
-    }
-
-    pub fn views(&self, now: Instant) -> Vec<ZoneView> {
+    /// Whether a client flow of some zone comes from `ip`.
+    pub fn is_client_ip(&self, ip: std::net::IpAddr) -> bool {
         self.zones
             .iter()
-            .map(|z| ZoneView {
+            .flat_map(|z| &z.flows)
+            .any(|f| f.at.ip() == ip)
+    }
+
+    /// Where zone `zone`'s calls are announced (its oldest client flow), while one is up.
+    pub fn flow(&self, zone: usize) -> Option<SocketAddr> {
+        self.zones.get(zone)?.flows.first().map(|f| f.at)
+    }
+
+    /// Each zone's flows, a zone without one as one line "down".
+    pub fn views(&self, now: Instant) -> Vec<ZoneView> {
+        let mut v = Vec::new();
+        for z in &self.zones {
+            let view = |f: Option<&Flow>| ZoneView {
                 zone: z.cfg.zone.clone(),
                 role: "server",
-                up: z.flow.is_some(),
+                up: f.is_some(),
                 since_secs: now.saturating_duration_since(z.since).as_secs(),
-                peer: z.flow.as_ref().map(|f| f.at),
-                last_keepalive_secs: z
-                    .flow
-                    .as_ref()
+                peer: f.map(|f| f.at),
+                last_keepalive_secs: f
                     .map(|f| now.saturating_duration_since(f.last_seen).as_secs()),
                 last_error: z.last_error.clone(),
                 refused: z.refused,
-            })
-            .collect()
+            };
+            if z.flows.is_empty() {
+                v.push(view(None));
+            }
+            v.extend(z.flows.iter().map(|f| view(Some(f))));
+        }
+        v
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let silent = self
             .zones
             .iter()
-            .filter_map(|z| z.flow.as_ref().map(|f| f.last_seen + silence(&z.cfg)));
+            .flat_map(|z| z.flows.iter().map(|f| f.last_seen + silence(&z.cfg)));
         let resend = self.scis.iter().map(|s| s.resend_at);
         silent.chain(resend).min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Output>) {
         for z in &mut self.zones {
-            if z.flow
-                .as_ref()
-                .is_some_and(|f| f.last_seen + silence(&z.cfg) <= now)
-            {
-                z.flow = None;
+            let before = z.flows.len();
+            let silence = silence(&z.cfg);
+            z.flows.retain(|f| f.last_seen + silence > now);
+            if z.flows.len() < before && z.flows.is_empty() {
                 z.since = now;
                 let reason = "the client went silent".to_string();
                 z.last_error = Some(reason.clone());
@@ -230,7 +250,7 @@ impl ZoneServer {
     /// Our call-signaling address as zone `zone`'s client reaches it.
     pub fn signalling(&self, zone: usize) -> Option<SocketAddr> {
         let z = self.zones.get(zone)?;
-        let f = z.flow.as_ref()?;
+        let f = z.flows.first()?;
         let port = z.cfg.signalling_port.unwrap_or(self.q931_port);
         Some(SocketAddr::new(f.local.ip(), port))
     }
@@ -281,7 +301,7 @@ impl ZoneServer {
         let Some(local) = self
             .zones
             .get(zone)
-            .and_then(|z| z.flow.as_ref())
+            .and_then(|z| z.flows.first())
             .map(|f| f.local)
         else {
             return false;
@@ -398,9 +418,9 @@ impl ZoneServer {
                 .as_ref()
                 .and_then(|e| asn::bmp_text(&e.0));
             let Some(flow) = z
-                .flow
-                .as_mut()
-                .filter(|f| Some(&f.endpoint_id) == eid.as_ref())
+                .flows
+                .iter_mut()
+                .find(|f| Some(&f.endpoint_id) == eid.as_ref())
             else {
                 let reason = RegistrationRejectReason::fullRegistrationRequired(());
                 return self.reject(zone, n, reason, from, now, out);
@@ -417,21 +437,34 @@ impl ZoneServer {
             let reason = RegistrationRejectReason::neededFeatureNotSupported(());
             return self.reject(zone, n, reason, from, now, out);
         }
+        let same = z.flows.iter().position(|f| f.at == from);
+        if same.is_none() && z.flows.len() >= MAX_FLOWS {
+            let why = format!("RRQ: the zone holds {MAX_FLOWS} client flows");
+            self.refuse(zone, from, why, out);
+            let reason = RegistrationRejectReason::resourceUnavailable(());
+            return self.reject(zone, n, reason, from, now, out);
+        }
+        let z = &mut self.zones[zone];
         z.registrations += 1;
         let id = format!("{}-{}", z.cfg.zone, z.registrations);
-        let was_up = z.flow.is_some();
+        let was_up = !z.flows.is_empty();
         let behind_nat = !r
             .ras_address
             .iter()
             .filter_map(asn::socket_addr)
             .any(|a| a.ip() == from.ip());
-        z.flow = Some(Flow {
+        let flow = Flow {
             endpoint_id: id.clone(),
             at: from,
             local,
             last_seen: now,
             behind_nat,
-        });
+        };
+        match same {
+            // that C restarted: its flow, renewed, keeps its place
+            Some(i) => z.flows[i] = flow,
+            None => z.flows.push(flow),
+        }
         z.last_error = None;
         if !was_up {
             z.since = now;

@@ -654,3 +654,113 @@ fn e_notes_a_client_behind_a_nat_from_its_rrq() {
     p.tick(t0);
     assert!(!p.e.behind_nat(sa(C_FLOW).ip()), "the same address: no NAT");
 }
+
+/// Delivers between E and the C peers `cs` (each behind its own flow address) until quiet.
+fn pump_many(e: &mut ZoneServer, cs: &mut [(ZoneClient, SocketAddr)], now: Instant) -> Vec<Output> {
+    let mut from_e = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        for (c, flow) in cs.iter_mut() {
+            let mut c_out = Vec::new();
+            c.handle_timeout(now, &mut c_out);
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut from_e)
+                .into_iter()
+                .partition(|(to, _): &(SocketAddr, Vec<u8>)| to == flow);
+            from_e = rest;
+            for (_, bytes) in mine {
+                c.handle(&bytes, now, &mut c_out);
+            }
+            for o in c_out {
+                match o {
+                    Output::Send { bytes, .. } => {
+                        let mut e_out = Vec::new();
+                        e.handle(0, *flow, sa(E_ZONE), &bytes, now, &mut e_out);
+                        for o in e_out {
+                            match o {
+                                Output::Send { to, bytes, .. } => from_e.push((to, bytes)),
+                                other => seen.push(other),
+                            }
+                        }
+                    }
+                    other => seen.push(other),
+                }
+            }
+        }
+        if from_e.is_empty() {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn each_peer_of_a_c_cluster_keeps_its_own_flow_and_calls_go_down_the_oldest() {
+    let t0 = Instant::now();
+    let mut e = server(t0, 0);
+    let peer = |i: u8| {
+        let c = ZoneClient::new(
+            client_cfg("secret"),
+            WallClock::new(t0, UNIX),
+            1000 * i32::from(i),
+            t0,
+        );
+        (c, sa(&format!("203.0.113.{i}:40001")))
+    };
+    let mut cs = vec![peer(1), peer(2)];
+    pump_many(&mut e, &mut cs, t0);
+    assert!(cs.iter().all(|(c, _)| c.is_up()));
+    let views = e.views(t0);
+    assert_eq!(views.iter().filter(|v| v.up).count(), 2, "{views:?}");
+    // both keep alive for ten intervals: neither pushes the other out
+    for i in 1..=10 {
+        let t = t0 + Duration::from_secs(19 * i);
+        let seen = pump_many(&mut e, &mut cs, t);
+        assert!(
+            !seen
+                .iter()
+                .any(|o| matches!(o, Output::Event(ZoneEvent::Down { .. }))),
+            "{seen:?}"
+        );
+    }
+    let t = t0 + Duration::from_secs(190);
+    assert_eq!(e.views(t).iter().filter(|v| v.up).count(), 2);
+    assert_eq!(e.flow(0), Some(cs[0].1), "calls go down the oldest flow");
+    assert!(e.is_client_ip(cs[1].1.ip()));
+
+    // the first peer dies: after its silence the call goes down the second's flow
+    let mut survivor = vec![cs.remove(1)];
+    let mut t = t;
+    for _ in 0..4 {
+        t += Duration::from_secs(19);
+        pump_many(&mut e, &mut survivor, t);
+        e.handle_timeout(t, &mut Vec::new());
+    }
+    assert_eq!(e.flow(0), Some(survivor[0].1));
+    let mut out = Vec::new();
+    assert!(e.incoming_call(0, [7; 16], t, &mut out));
+    assert!(
+        matches!(&out[0], Output::Send { to, .. } if *to == survivor[0].1),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_zone_holds_at_most_six_client_flows() {
+    let t0 = Instant::now();
+    let mut e = server(t0, 0);
+    let mut cs: Vec<(ZoneClient, SocketAddr)> = (1..=7u8)
+        .map(|i| {
+            let c = ZoneClient::new(
+                client_cfg("secret"),
+                WallClock::new(t0, UNIX),
+                100 * i32::from(i),
+                t0,
+            );
+            (c, sa(&format!("203.0.113.{i}:40001")))
+        })
+        .collect();
+    pump_many(&mut e, &mut cs, t0);
+    assert_eq!(cs.iter().filter(|(c, _)| c.is_up()).count(), 6);
+    assert!(!cs[6].0.is_up(), "the seventh is refused");
+    assert_eq!(e.views(t0).iter().filter(|v| v.up).count(), MAX_FLOWS);
+}
