@@ -547,11 +547,30 @@ fn a_traversal_client_zone_lists_the_peers_of_an_e_cluster() {
              username = \"c\"\npassword = \"p\"\n{body}"
         )
     };
-    let c = Config::parse("t.toml", &zone("peers = [\"10.2.0.1\", \"e2.example.com\"]\n"))
-        .unwrap();
+    let c = Config::parse(
+        "t.toml",
+        &zone("peers = [\"10.2.0.1\", \"e2.example.com\"]\n"),
+    )
+    .unwrap();
     assert_eq!(c.zones[0].peer_list(), ["10.2.0.1", "e2.example.com"]);
-    // the port is the zone's `sip_port`, shared by every peer
-    let e = err(&zone("peers = [\"10.2.0.1\", \"10.2.0.2:7001\"]\n")).to_string();
+    // the port is the zone's `sip_port` unless a peer names its own
+    let c = Config::parse(
+        "t.toml",
+        &zone("peers = [\"10.2.0.1\", \"10.2.0.2:7005\"]\n"),
+    )
+    .unwrap();
+    let split: Vec<_> = c.zones[0]
+        .peer_list()
+        .into_iter()
+        .map(crate::zones::Zone::split_peer)
+        .collect();
+    assert_eq!(split, [("10.2.0.1", None), ("10.2.0.2", Some(7005))]);
+    assert_eq!(
+        crate::zones::Zone::split_peer("[::1]:7001"),
+        ("::1", Some(7001))
+    );
+    assert_eq!(crate::zones::Zone::split_peer("::1"), ("::1", None));
+    let e = err(&zone("peers = [\"10.2.0.1\", \"10.2.0.2:70000\"]\n")).to_string();
     assert!(e.contains("peers[1]") && e.contains("sip_port"), "{e}");
     let e = err(&zone("peers = [\"10.2.0.1\", \"10.2.0.1\"]\n")).to_string();
     assert!(e.contains("peers[1]") && e.contains("twice"), "{e}");

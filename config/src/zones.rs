@@ -17,10 +17,10 @@ pub struct Zone {
     pub kind: ZoneType,
     /// neighbor: `host[:port]`; traversal-client: E's host name or IP.
     pub peer: Option<String>,
-    /// Instead of `peer`, the peers of a remote cluster (at most six). neighbor: `host[:port]`
-    /// each, tried one after the other, a peer that just failed last. traversal-client: E's
-    /// peers (host or IP each, the port is `sip_port`), a link to each; calls go down the link
-    /// of the peer with the most free media sessions, the next link only when no answer came.
+    /// Instead of `peer`, the peers of a remote cluster (at most six), `host[:port]` each.
+    /// neighbor: tried one after the other, a peer that just failed last. traversal-client:
+    /// E's peers (the port defaults to `sip_port`), a link to each; calls go down the link of
+    /// the peer with the most free media sessions, the next link only when no answer came.
     #[serde(default)]
     pub peers: Vec<String>,
     /// neighbor: udp (default), tcp or tls; traversal zones: tls (default) or tcp.
@@ -105,6 +105,21 @@ impl ZoneType {
 pub const MAX_ZONE_PEERS: usize = 6;
 
 impl Zone {
+    /// A peer entry `host[:port]` as host and port (`[v6]:port` and a bare IPv6 address too).
+    pub fn split_peer(p: &str) -> (&str, Option<u16>) {
+        if let Ok(sa) = p.parse::<std::net::SocketAddr>() {
+            let host = p.rsplit_once(':').map(|(h, _)| h).unwrap_or(p);
+            return (
+                host.trim_start_matches('[').trim_end_matches(']'),
+                Some(sa.port()),
+            );
+        }
+        match p.rsplit_once(':') {
+            Some((h, port)) if !h.contains(':') => (h, port.parse().ok()),
+            _ => (p.trim_start_matches('[').trim_end_matches(']'), None),
+        }
+    }
+
     /// The zone's peers in order: `peers`, or the one `peer`.
     pub fn peer_list(&self) -> Vec<&str> {
         if self.peers.is_empty() {

@@ -277,7 +277,9 @@ async fn zone_clients(
         let port = z
             .h323_port
             .unwrap_or(causeway_config::defaults::TRAVERSAL_RAS_FIRST_PORT);
-        for host in z.peer_list() {
+        for entry in z.peer_list() {
+            // the entry's own port is SIP's; H.323 goes to the zone's RAS port
+            let (host, _) = causeway_config::zones::Zone::split_peer(entry);
             let Some(peer) = resolve_once(&z.name, host, port).await else {
                 continue;
             };
@@ -310,7 +312,10 @@ async fn resolve_once(zone: &str, host: &str, port: u16) -> Option<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
-    match tokio::net::lookup_host((host, port)).await.map(|mut a| a.next()) {
+    match tokio::net::lookup_host((host, port))
+        .await
+        .map(|mut a| a.next())
+    {
         Ok(Some(a)) => Some(a),
         Ok(None) | Err(_) => {
             tracing::warn!("zone `{zone}`: `{host}` does not resolve; no H.323 to it");

@@ -127,9 +127,10 @@ async fn link_config(
     tls: Option<&TlsMaterial>,
 ) -> anyhow::Result<LinkConfig> {
     let sip = &config.sip;
+    let (host, own_port) = Zone::split_peer(host);
     let host = host.to_string();
-    let port = z
-        .sip_port
+    let port = own_port
+        .or(z.sip_port)
         .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT);
     let peer = match host.parse::<IpAddr>() {
         Ok(ip) => SocketAddr::new(ip, port),

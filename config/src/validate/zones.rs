@@ -157,7 +157,7 @@ fn check_zone_keys(c: &Config, z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
         ));
     }
     at.only(
-        !(client || z.kind == ZoneType::Neighbor) && !z.peers.is_empty(),
+        !(client || z.kind == ZoneType::Neighbor || z.peers.is_empty()),
         "peers",
         "neighbor and traversal-client",
     )?;
@@ -297,10 +297,10 @@ fn check_traversal_client_zone(z: &Zone, at: &ZoneAt) -> Result<(), FieldError> 
         }
     }
     for (i, p) in z.peers.iter().enumerate() {
-        if !is_hostname(p) {
+        if split_host(p).is_none() {
             return Err(FieldError::new(
                 &[Key("zone"), Index(at.i), Key("peers"), Index(i)],
-                format!("`{p}` is not a host name or IP address (the port is `sip_port`)"),
+                format!("`{p}` is not host[:port] (the port defaults to `sip_port`)"),
             ));
         }
     }

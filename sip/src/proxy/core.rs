@@ -585,7 +585,7 @@ impl Core {
         }
     }
 
-    fn on_closed(&mut self, conn: ConnId, now: Instant) {
+    fn on_closed(&mut self, conn: ConnId, now: Instant, out: &mut Vec<Output>) {
         // A binding reachable only over this connection goes with it (its Contact cannot be
         // dialled); an outbound one stays until a request finds the flow failed (430). Others
         // keep their Contact: a later request opens a new connection to it. A traversal link
@@ -594,6 +594,24 @@ impl Core {
         self.bindings_gone(&aors, now);
         for link in self.links.on_closed(conn) {
             tracing::warn!(link = %link, "traversal link down: connection closed");
+        }
+        // a branch sent down a link waits for an answer that can only come back up that link
+        // (the far end cannot open a connection through the firewall): it failed now, and
+        // the next peer of the zone may take the request
+        let waiting: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(id, c)| {
+                c.hop.link.is_some()
+                    && c.hop.conn == Some(conn)
+                    && c.ctx
+                        .and_then(|x| self.ctxs.get(&x))
+                        .is_some_and(|ctx| ctx.active == Some(**id))
+            })
+            .map(|(_, c)| c.token)
+            .collect();
+        for token in waiting {
+            self.on_send_failed(token, "the link's connection closed", now, out);
         }
     }
 
@@ -626,7 +644,7 @@ impl Machine for Core {
         match event {
             Event::Received(r) => self.on_received(r, now, out),
             Event::SendFailed { token, error } => self.on_send_failed(token, &error, now, out),
-            Event::Closed { conn, .. } => self.on_closed(conn, now),
+            Event::Closed { conn, .. } => self.on_closed(conn, now, out),
             Event::Dns { ctx, answer } => self.on_dns_answer(ctx, answer, now, out),
             Event::Link(ev) => self.on_link_event(ev, now, out),
             Event::Media(ev) => self.on_media_event(ev, now, out),

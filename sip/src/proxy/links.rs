@@ -97,9 +97,8 @@ impl Links {
     /// A reload's traversal client zones (C); a link of a zone no longer among them is down.
     pub fn set_clients(&mut self, clients: Vec<String>) {
         let servers = &self.servers;
-        self.up.retain(|_, l| {
-            clients.contains(&l.zone) || servers.iter().any(|s| s.name == l.zone)
-        });
+        self.up
+            .retain(|_, l| clients.contains(&l.zone) || servers.iter().any(|s| s.name == l.zone));
         self.clients = clients;
     }
 

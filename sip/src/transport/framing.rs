@@ -52,6 +52,14 @@ impl Framer {
         self.buf.len()
     }
 
+    /// A message is under way: bytes are held that are more than a CRLF kept back as maybe
+    /// the first half of a ping. Two pongs a read apart look like such a half and the next
+    /// ping; they are keep-alive traffic, not a message coming slowly (the slowloris deadline
+    /// must not cut a quiet traversal link that exchanges only keep-alives).
+    pub fn message_pending(&self) -> bool {
+        !self.buf.is_empty() && !b"\r\n\r\n".starts_with(&self.buf[..])
+    }
+
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {

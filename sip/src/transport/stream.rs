@@ -472,7 +472,7 @@ async fn read_until_closed<R>(
             Delivered::None => false,
         };
         got_message |= delivered;
-        message_due = if framer.pending() > 0 {
+        message_due = if framer.message_pending() {
             // a message under way: it keeps its deadline, a new one starts its own
             match message_due {
                 Some(due) if !delivered => Some(due),

@@ -164,3 +164,32 @@ Content-Length: 0
     );
     assert_eq!(status_of(&out[0]), 483);
 }
+
+#[test]
+fn a_link_closing_under_a_call_hands_the_call_to_the_next_link() {
+    let mut h = Harness::new();
+    with_two_links(&mut h);
+    let first = call(&mut h, "z9hG4bKl5");
+    assert_eq!(first.conn, Some(ConnId(11)));
+    // E1 dies with the INVITE on its way: nothing will come back up that link
+    let closed = Event::Closed {
+        conn: ConnId(11),
+        remote: addr(E1),
+    };
+    let mut out = Vec::new();
+    h.core.handle(closed, h.now, &mut out);
+    let out = h.transmits(out);
+    let retried = invites(&out);
+    assert_eq!(retried.len(), 1, "{out:?}");
+    assert_eq!(retried[0].conn, Some(ConnId(12)));
+    // a connection that carries no link leaves the calls on it alone
+    let second = call(&mut h, "z9hG4bKl6");
+    assert_eq!(second.conn, Some(ConnId(12)), "E1 failed a moment ago");
+    let mut out = Vec::new();
+    let other = Event::Closed {
+        conn: ConnId(99),
+        remote: addr(E2),
+    };
+    h.core.handle(other, h.now, &mut out);
+    assert!(invites(&h.transmits(out)).is_empty());
+}

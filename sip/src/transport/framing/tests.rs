@@ -44,6 +44,39 @@ fn rfc5626_ping_is_reported_and_pong_ignored() {
     );
 }
 
+/// A quiet traversal link: the far end's pongs a read apart, with our pings between. What is
+/// held back is keep-alive traffic, never a message under way (the slowloris deadline of the
+/// stream reader runs only while `message_pending`).
+#[test]
+fn keep_alives_alone_are_never_a_message_under_way() {
+    let mut f = Framer::new(65535, 256);
+    for bytes in [
+        &b"\r\n"[..],
+        b"\r\n",
+        b"\r\n\r\n",
+        b"\r",
+        b"\n",
+        b"\r\n\r\n",
+    ] {
+        f.push(bytes);
+        drain(&mut f).unwrap();
+        assert!(
+            !f.message_pending(),
+            "after {bytes:?}: {} held",
+            f.pending()
+        );
+    }
+    f.push(b"\r\nOPT");
+    drain(&mut f).unwrap();
+    assert!(f.message_pending(), "the start of a message");
+    f.push(&msg("x")[3..]);
+    assert_eq!(
+        f.next_frame(),
+        Ok(Some(Frame::Message(Bytes::from(msg("x")))))
+    );
+    assert!(!f.message_pending());
+}
+
 #[test]
 fn missing_or_bad_content_length_and_limits() {
     let mut f = Framer::new(65535, 256);
