@@ -128,7 +128,7 @@ impl Gatekeeper {
             if plan.iter().any(|t| match t {
                 Step::Local(..) | Step::Neighbor(..) | Step::Traversal(..) => true,
                 // the Setup will go to the interworking gateway
-                Step::SipOnly(_) => self.interworks_registered(false),
+                Step::SipOnly(..) => self.interworks_registered(false),
                 Step::SipZone(_) => self.interworks_zones(false),
                 Step::LocalMissing => false,
             }) {

@@ -43,7 +43,7 @@ impl Gatekeeper {
         holders
             .iter()
             .any(|(h, _)| h.protocol == Protocol::Sip)
-            .then(|| Step::SipOnly(alias.text.clone()))
+            .then(|| Step::SipOnly(alias.text.clone(), true))
     }
 
     /// An LRQ from `from` is a cluster peer's.

@@ -56,6 +56,15 @@ impl Gatekeeper {
         })
     }
 
+    /// The gateway for a SIP UA registered on another peer: the call's zone is the cluster's,
+    /// so that with `[media] anchor = "all"` this side leaves the media to that peer, which
+    /// anchors the SIP call it receives (a call crosses one relay, not two).
+    fn gateway_to_peer(&self, aor: &str) -> Option<Destination> {
+        let mut d = self.gateway_destination(aor)?;
+        d.zone = super::CLUSTER_ZONE.into();
+        Some(d)
+    }
+
     /// The gateway for a step of dialled alias `dialled` that only SIP reaches, when the mode
     /// allows it; a SIP UA's alias that is not interworked is logged.
     pub(super) fn interwork(
@@ -65,10 +74,13 @@ impl Gatekeeper {
         from_gateway: bool,
     ) -> Option<Destination> {
         match step {
-            Step::SipOnly(aor) if self.interworks_registered(from_gateway) => {
+            Step::SipOnly(aor, false) if self.interworks_registered(from_gateway) => {
                 self.gateway_destination(aor)
             }
-            Step::SipOnly(aor) => {
+            Step::SipOnly(aor, true) if self.interworks_registered(from_gateway) => {
+                self.gateway_to_peer(aor)
+            }
+            Step::SipOnly(aor, _) => {
                 let why = self.not_interworked(from_gateway);
                 tracing::info!("H.323 call to `{dialled}`: registered by SIP ({aor}); {why}");
                 None

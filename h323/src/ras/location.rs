@@ -54,8 +54,9 @@ pub(super) enum Step {
     Local(String, String),
     /// A local-zone target nobody registered.
     LocalMissing,
-    /// A local-zone target registered by a SIP UA (the shared alias table): its AOR.
-    SipOnly(String),
+    /// A local-zone target registered by a SIP UA (the shared alias table): its AOR, and
+    /// whether the UA is registered on another peer of the cluster.
+    SipOnly(String, bool),
     /// A target in a zone that carries SIP alone (a DNS zone, a traversal zone without
     /// H.323): the alias asked for there.
     SipZone(String),
@@ -228,7 +229,7 @@ impl Gatekeeper {
             .as_ref()
             .and_then(|sh| sh.owner(&alias.text, now))
         {
-            Some(o) if o.protocol == Protocol::Sip => Step::SipOnly(o.id),
+            Some(o) if o.protocol == Protocol::Sip => Step::SipOnly(o.id, false),
             Some(_) => Step::LocalMissing,
             None => self.peer_step(alias).unwrap_or(Step::LocalMissing),
         }
@@ -277,10 +278,10 @@ impl Gatekeeper {
                         }
                     }
                     Step::LocalMissing => any_local = true,
-                    Step::SipOnly(_) | Step::SipZone(_) if interwork.is_none() => {
+                    Step::SipOnly(..) | Step::SipZone(_) if interwork.is_none() => {
                         interwork = self.interwork(&step, &a.text, from_gateway);
                     }
-                    Step::SipOnly(_) | Step::SipZone(_) => {}
+                    Step::SipOnly(..) | Step::SipZone(_) => {}
                     // the first traversal zone takes the call (as the first local hit does)
                     Step::Traversal(zone, alias) if neighbors.is_empty() => {
                         return Resolve::Traversal { zone, alias };

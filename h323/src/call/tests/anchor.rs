@@ -440,3 +440,34 @@ fn multiplex_ids_go_from_e_to_cs_relay() {
     assert_eq!(told, vec![(call.to_string(), Side::Callee, 1, 77)]);
     assert_eq!(*h.hook.pt_told.lock().unwrap(), vec![118]);
 }
+
+/// A call routed into the cluster's zone (an endpoint on another peer, or a SIP UA there
+/// reached through this node's gateway) shows the anchor a callee leg that is a cluster
+/// peer's: with `anchor = "all"` that peer anchors, this one does not.
+#[test]
+fn a_call_into_the_cluster_zone_shows_a_cluster_peer_callee_leg() {
+    for (zone, peer) in [(crate::ras::CLUSTER_ZONE, true), ("LocalZone", false)] {
+        let mut h = H::new(CallConfig::default(), false);
+        let (_, call, _) = h.setup(SetupOpts {
+            tunneling: Some(true),
+            fast_start: Some(vec![olc_bytes(sa("198.51.100.7:7000"))]),
+            ..Default::default()
+        });
+        h.input(Input::Routed {
+            call,
+            result: Ok(Destination {
+                addr: sa(CALLEE),
+                alias: None,
+                zone: zone.into(),
+                link: None,
+            }),
+        });
+        let legs: Vec<bool> = seen(&h)
+            .iter()
+            .map(|s| s.legs.callee.cluster_peer)
+            .collect();
+        assert!(!legs.is_empty(), "the fastStart was shown");
+        assert!(legs.iter().all(|&p| p == peer), "{zone}: {legs:?}");
+        assert!(!seen(&h)[0].legs.caller.cluster_peer);
+    }
+}

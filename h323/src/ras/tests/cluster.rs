@@ -69,6 +69,9 @@ fn an_alias_on_another_peer_is_located_there_with_lrq() {
     );
 }
 
+/// Interworked here, in the cluster's zone: the call's callee leg is then a cluster peer's,
+/// and with `anchor = "all"` this side leaves the media to the peer that anchors the SIP call
+/// (one relay, not two).
 #[test]
 fn a_sip_ua_on_another_peer_is_interworked_here() {
     let mut gk = gatekeeper().with_cluster_peers(peers());
@@ -80,7 +83,7 @@ fn a_sip_ua_on_another_peer_is_interworked_here() {
     match resolve(&mut gk, 1, h323id("bob@example.com"), &mut out) {
         Resolve::Found(d) => {
             assert_eq!(d.addr, sa("127.0.0.1:41000"), "the gateway: {d:?}");
-            assert_eq!(d.zone, crate::ras::interworking::INTERWORKING_ZONE);
+            assert_eq!(d.zone, crate::ras::CLUSTER_ZONE);
         }
         other => panic!("{other:?}"),
     }
