@@ -34,8 +34,25 @@ impl Alarms {
 
     /// The alarms of `s`, most severe first (`s.time` is now).
     pub fn evaluate(&mut self, s: &Status) -> Vec<Alarm> {
-        let mut v: Vec<Alarm> = s.links.iter().filter_map(link).collect();
-        v.extend(s.h323.iter().flat_map(|h| &h.zones).filter_map(h323_zone));
+        // a zone to a cluster with another link or flow up still carries calls: a warning
+        let sip_up: Vec<&str> = s
+            .links
+            .iter()
+            .filter(|l| l.state == "up")
+            .map(|l| l.zone.as_str())
+            .collect();
+        let mut v: Vec<Alarm> = s
+            .links
+            .iter()
+            .filter_map(|l| link(l, sip_up.contains(&l.zone.as_str())))
+            .collect();
+        let h323 = s.h323.iter().flat_map(|h| &h.zones);
+        let h323_up: Vec<&str> = h323
+            .clone()
+            .filter(|z| z.state == "up")
+            .map(|z| z.zone.as_str())
+            .collect();
+        v.extend(h323.filter_map(|z| h323_zone(z, h323_up.contains(&z.zone.as_str()))));
         v.extend(self.ports(s));
         v.extend(self.certificate(s.time));
         v.extend(self.cluster(s));
@@ -147,8 +164,9 @@ impl Alarms {
     }
 }
 
-/// A link that is not up, unless it is still on its first attempt (a node starting up).
-fn link(l: &LinkStatus) -> Option<Alarm> {
+/// A link that is not up, unless it is still on its first attempt (a node starting up):
+/// critical, or a warning when another link of its zone (another peer of a cluster) is up.
+fn link(l: &LinkStatus, zone_up: bool) -> Option<Alarm> {
     if l.state == "up" || (l.state == "connecting" && l.attempts == 0) {
         return None;
     }
@@ -162,8 +180,11 @@ fn link(l: &LinkStatus) -> Option<Alarm> {
     if l.attempts > 0 {
         text.push_str(&format!(" [{} attempts]", l.attempts));
     }
+    if zone_up {
+        text.push_str(" (the zone's other peers carry its calls)");
+    }
     Some(Alarm {
-        severity: Severity::Critical,
+        severity: degraded(zone_up),
         text,
         since: l.since,
     })
@@ -175,11 +196,21 @@ pub fn not_after(der: &[u8]) -> Option<u64> {
     u64::try_from(cert.validity().not_after.timestamp()).ok()
 }
 
-/// C's H.323 traversal flow down: calls to and from E cannot cross (critical, as a SIP link).
-/// E's side of a zone without a client is how E looks before C connects: no alarm there.
-fn h323_zone(z: &super::snapshot::H323Zone) -> Option<Alarm> {
+/// Critical when nothing else carries the zone's calls, a warning when another peer does.
+fn degraded(zone_up: bool) -> Severity {
+    if zone_up {
+        Severity::Warning
+    } else {
+        Severity::Critical
+    }
+}
+
+/// C's H.323 traversal flow down: calls to and from E cannot cross (critical, as a SIP link;
+/// a warning while a flow to another E peer of the zone is up). E's side of a zone without a
+/// client is how E looks before C connects: no alarm there.
+fn h323_zone(z: &super::snapshot::H323Zone, zone_up: bool) -> Option<Alarm> {
     (z.role == "client" && z.state != "up").then(|| Alarm {
-        severity: Severity::Critical,
+        severity: degraded(zone_up),
         text: format!(
             "H.323 traversal zone {} down{}",
             z.zone,
@@ -250,6 +281,34 @@ mod tests {
         );
         let a = Alarms::default().evaluate(&status(vec![retrying], (0, 100)));
         assert_eq!(a[0].text, "traversal link third is down [1 attempts]");
+    }
+
+    #[test]
+    fn a_down_link_of_a_zone_whose_other_peer_is_up_is_a_warning() {
+        let link = |peer: &str, state: &str| LinkStatus {
+            zone: "to-edge".into(),
+            peer: peer.into(),
+            state: state.into(),
+            attempts: 2,
+            ..LinkStatus::default()
+        };
+        let a = Alarms::default().evaluate(&status(
+            vec![link("192.0.2.1:7001", "down"), link("192.0.2.2:7001", "up")],
+            (0, 100),
+        ));
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].severity, Severity::Warning);
+        assert!(a[0].text.contains("192.0.2.1") && a[0].text.contains("other peers"));
+        // both down: the zone is cut off
+        let a = Alarms::default().evaluate(&status(
+            vec![
+                link("192.0.2.1:7001", "down"),
+                link("192.0.2.2:7001", "down"),
+            ],
+            (0, 100),
+        ));
+        assert_eq!(a.len(), 2);
+        assert!(a.iter().all(|a| a.severity == Severity::Critical), "{a:?}");
     }
 
     #[test]
