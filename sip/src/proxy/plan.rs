@@ -152,9 +152,15 @@ pub(super) fn plan(msg: &Message, flow: &Flow, t: &mut Tables, now: Instant) -> 
         return RoutePlan::Local(method);
     }
     if msg.max_forwards() == Some(0) {
-        // RFC 3261 16.3 item 3: an OPTIONS that can go no further is answered here (how a
-        // traversal peer probes the far end of a link, whose address it cannot name)
-        if method == Method::Options {
+        // RFC 3261 16.3 item 3 lets an element answer an OPTIONS that can go no further
+        // itself: done for the peer at the far end of a traversal link, which probes the link
+        // so (it cannot name our address across the NAT); anyone else gets RFC 4475 3.3.11's
+        // 483
+        let over_link = t
+            .links
+            .source_zone(flow.kind, flow.local.port(), flow.conn)
+            .is_some();
+        if method == Method::Options && over_link {
             return RoutePlan::Local(method);
         }
         return RoutePlan::Reject(483, "Too Many Hops".into());

@@ -139,10 +139,11 @@ fn the_links_are_probed_down_their_connections_and_the_emptier_peer_goes_first()
 }
 
 #[test]
-fn rfc3261_16_3_an_options_that_can_go_no_further_is_answered_here() {
+fn rfc3261_16_3_an_options_that_can_go_no_further_is_answered_here_only_from_a_link_peer() {
     let mut h = Harness::new();
+    with_two_links(&mut h);
     let probe = "OPTIONS sip:198.51.100.7:5060 SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKmf0
+Via: SIP/2.0/TCP 127.0.0.1:7101;branch=z9hG4bKmf0
 Max-Forwards: 0
 From: <sip:ping@127.0.0.1>;tag=p
 To: <sip:198.51.100.7:5060>
@@ -151,18 +152,23 @@ CSeq: 1 OPTIONS
 Content-Length: 0
 
 ";
-    let out = h.send(UAC, probe);
+    // up E1's link (the harness's stream connection is its own; the link's is 11)
+    let mut out = Vec::new();
+    let received = Received {
+        data: Bytes::from(probe.replace('\n', "\r\n")),
+        kind: Transport::Tcp,
+        local: addr("127.0.0.1:40000"),
+        remote: addr(E1),
+        conn: Some(ConnId(11)),
+        mtls_peer: None,
+    };
+    h.core.handle(Event::Received(received), h.now, &mut out);
+    let out = h.transmits(out);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(status_of(&out[0]), 200, "{}", text(&out[0]));
-    // any other request with nowhere to go is 483
-    let out = h.send(
-        UAC,
-        &probe
-            .replace("OPTIONS sip", "MESSAGE sip")
-            .replace("1 OPTIONS", "1 MESSAGE")
-            .replace("mf0", "mf1"),
-    );
-    assert_eq!(status_of(&out[0]), 483);
+    // from anyone else: RFC 4475 3.3.11, 483
+    let out = h.send(UAC, &probe.replace("mf0", "mf1"));
+    assert_eq!(status_of(&out[0]), 483, "{}", text(&out[0]));
 }
 
 #[test]
