@@ -75,21 +75,41 @@ pub(crate) fn full_name(name: &str) -> &str {
 }
 
 pub(super) fn known(name: &str) -> Known {
-    let n = full_name(name);
-    let eq = |s: &str| n.eq_ignore_ascii_case(s);
-    match n.len() {
-        2 if eq("To") => Known::To,
-        3 if eq("Via") => Known::Via,
-        4 if eq("From") => Known::From,
-        4 if eq("CSeq") => Known::CSeq,
-        5 if eq("Route") => Known::Route,
-        7 if eq("Call-ID") => Known::CallId,
-        7 if eq("Contact") => Known::Contact,
-        7 if eq("Expires") => Known::Expires,
-        12 if eq("Max-Forwards") => Known::MaxForwards,
-        12 if eq("Record-Route") => Known::RecordRoute,
-        12 if eq("Content-Type") => Known::ContentType,
-        14 if eq("Content-Length") => Known::ContentLength,
+    let b = name.as_bytes();
+    let Some(&first) = b.first() else {
+        return Known::Other;
+    };
+    // one candidate per (length, first letter), each compared with its own literal: a single
+    // comparison per field instead of one per name of that length
+    let is = |full: &str| b.eq_ignore_ascii_case(full.as_bytes());
+    match (b.len(), first.to_ascii_lowercase()) {
+        (1, lower) => compact_kind(lower),
+        (2, b't') if is("To") => Known::To,
+        (3, b'v') if is("Via") => Known::Via,
+        (4, b'f') if is("From") => Known::From,
+        (4, b'c') if is("CSeq") => Known::CSeq,
+        (5, b'r') if is("Route") => Known::Route,
+        (7, b'c') if is("Call-ID") => Known::CallId,
+        (7, b'c') if is("Contact") => Known::Contact,
+        (7, b'e') if is("Expires") => Known::Expires,
+        (12, b'm') if is("Max-Forwards") => Known::MaxForwards,
+        (12, b'r') if is("Record-Route") => Known::RecordRoute,
+        (12, b'c') if is("Content-Type") => Known::ContentType,
+        (14, b'c') if is("Content-Length") => Known::ContentLength,
+        _ => Known::Other,
+    }
+}
+
+/// The known fields among the compact forms of `full_name`.
+fn compact_kind(lower: u8) -> Known {
+    match lower {
+        b'i' => Known::CallId,
+        b'm' => Known::Contact,
+        b'l' => Known::ContentLength,
+        b'c' => Known::ContentType,
+        b'f' => Known::From,
+        b't' => Known::To,
+        b'v' => Known::Via,
         _ => Known::Other,
     }
 }
@@ -357,28 +377,59 @@ fn split_fields(
     let hb = head.as_bytes();
     while pos < head.len() {
         line_no += 1;
-        let end = field_end(hb, pos) - pos;
-        let rest = &head[pos..];
-        let line = &rest[..end];
-        let colon =
-            memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderWithoutColon(line_no))?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(super::grammar::is_token) {
-            return Err(ParseError::BadHeaderName(line_no));
-        }
-        let vstart = colon + 1 + (line.len() - colon - 1 - line[colon + 1..].trim_start().len());
+        let (name_len, colon) = match name_and_colon(&hb[pos..]) {
+            Some(nc) => nc,
+            None => slow_name_and_colon(head, pos, line_no)?,
+        };
+        // the line ends after the colon: no field name holds a CR or LF
+        let end = field_end(hb, pos + colon + 1) - pos;
+        let line = &head[pos..pos + end];
+        let vstart = end - line[colon + 1..].trim_start().len();
         let vend = line.trim_end().len().max(vstart);
         if fields.len() >= limits.max_headers {
             return Err(ParseError::TooManyHeaders(limits.max_headers));
         }
         fields.push(Field {
-            name: offset + pos..offset + pos + name.len(),
+            name: offset + pos..offset + pos + name_len,
             value: offset + pos + vstart..offset + pos + vend,
-            kind: known(name),
+            kind: known(&head[pos..pos + name_len]),
         });
         pos += end + 2;
     }
     Ok(fields)
+}
+
+/// The usual field start, `token *(SP / HTAB) ":"`, read in one pass (the name's length, the
+/// colon's index); `None` for anything else, which `slow_name_and_colon` then sorts out.
+#[inline]
+fn name_and_colon(line: &[u8]) -> Option<(usize, usize)> {
+    let name_len = line
+        .iter()
+        .position(|&b| !super::grammar::is_token(b))
+        .filter(|&n| n > 0)?;
+    let colon = name_len
+        + line[name_len..]
+            .iter()
+            .position(|&b| b != b' ' && b != b'\t')?;
+    (line[colon] == b':').then_some((name_len, colon))
+}
+
+/// The field start at `pos` when it is not the usual `token ":"`: the first colon of the field
+/// decides, and the name before it (blanks trimmed) must be a token.
+fn slow_name_and_colon(
+    head: &str,
+    pos: usize,
+    line_no: usize,
+) -> Result<(usize, usize), ParseError> {
+    let end = field_end(head.as_bytes(), pos) - pos;
+    let line = &head[pos..pos + end];
+    let colon =
+        memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderWithoutColon(line_no))?;
+    let name = line[..colon].trim_end_matches([' ', '\t']);
+    if name.is_empty() || !name.bytes().all(super::grammar::is_token) {
+        return Err(ParseError::BadHeaderName(line_no));
+    }
+    Ok((name.len(), colon))
 }
 
 fn parse_start_line(
