@@ -6,7 +6,7 @@
 //! once, by `parse`), so no value is checked or copied again before its grammar rule runs.
 
 use super::grammar::{
-    parse_cseq, parse_name_addr_list, parse_single_name_addr, parse_u32, parse_vias,
+    blank_name_addr, parse_cseq, parse_name_addr_list, parse_u32, parse_vias, single_name_addr_into,
 };
 use super::parse::{full_name, Field, Known};
 use super::types::{Contacts, Defect, Method, NameAddr, Via};
@@ -60,12 +60,8 @@ impl Typed {
     fn read_field(&mut self, f: &Field, value: &str) -> Result<(), String> {
         match f.kind {
             Known::Via => parse_vias(value, &mut self.vias),
-            Known::From if self.from.is_none() => {
-                parse_single_name_addr(value).map(|n| self.from = Some(n))
-            }
-            Known::To if self.to.is_none() => {
-                parse_single_name_addr(value).map(|n| self.to = Some(n))
-            }
+            Known::From if self.from.is_none() => read_in_place(&mut self.from, value),
+            Known::To if self.to.is_none() => read_in_place(&mut self.to, value),
             Known::From | Known::To => Ok(()),
             Known::CallId => {
                 if value.trim().is_empty() || value.bytes().any(|b| b.is_ascii_whitespace()) {
@@ -131,6 +127,16 @@ impl Typed {
             }
         }
     }
+}
+
+/// One From or To value, read where it stays (`grammar::blank_name_addr` says why); `slot` stays
+/// `None` when the value is malformed.
+fn read_in_place(slot: &mut Option<NameAddr>, value: &str) -> Result<(), String> {
+    let r = single_name_addr_into(value, slot.insert(blank_name_addr()));
+    if r.is_err() {
+        *slot = None;
+    }
+    r
 }
 
 /// An Expires value: delta-seconds (RFC 3261 20.19).
