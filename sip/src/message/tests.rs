@@ -344,3 +344,44 @@ l: 0
     assert_eq!(m.cseq(), Some((2, &Method::Options)));
     assert!(check_request(&m, &["sip"], &[]).is_ok());
 }
+
+/// `parse::known` as it was written before the lookup by length and first letter: every name
+/// of `full_name`'s result compared in turn.
+fn known_by_comparison(name: &str) -> parse::Known {
+    use parse::Known;
+    let n = parse::full_name(name);
+    let names = [
+        ("To", Known::To),
+        ("Via", Known::Via),
+        ("From", Known::From),
+        ("CSeq", Known::CSeq),
+        ("Route", Known::Route),
+        ("Call-ID", Known::CallId),
+        ("Contact", Known::Contact),
+        ("Expires", Known::Expires),
+        ("Max-Forwards", Known::MaxForwards),
+        ("Record-Route", Known::RecordRoute),
+        ("Content-Type", Known::ContentType),
+        ("Content-Length", Known::ContentLength),
+    ];
+    names
+        .iter()
+        .find(|(full, _)| n.eq_ignore_ascii_case(full))
+        .map_or(Known::Other, |(_, k)| *k)
+}
+
+proptest! {
+    /// The fast lookup names the same field as comparing with every known name, for the known
+    /// names in any case, their compact forms, near misses and arbitrary tokens.
+    #[test]
+    fn known_agrees_with_comparing_every_name(
+        name in prop_oneof![
+            "(?i)(to|via|from|cseq|route|call-id|contact|expires|max-forwards|record-route|content-type|content-length)",
+            "(?i)[a-z]",
+            "(?i)(tx|vix|frox|cseqq|call-ie|contacts|expire|max-forward|record-routes|content-types|c|e|r|m|a|call_id)",
+            "[a-zA-Z0-9.!%*_+`'~-]{0,16}",
+        ]
+    ) {
+        prop_assert_eq!(parse::known(&name), known_by_comparison(&name));
+    }
+}

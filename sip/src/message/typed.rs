@@ -6,10 +6,12 @@
 //! once, by `parse`), so no value is checked or copied again before its grammar rule runs.
 
 use super::grammar::{
-    blank_name_addr, parse_cseq, parse_name_addr_list, parse_u32, parse_vias, single_name_addr_into,
+    blank_name_addr, parse_cseq, parse_name_addr_list, parse_u32, parse_vias,
+    single_name_addr_into, trim, unfold,
 };
 use super::parse::{full_name, Field, Known};
 use super::types::{Contacts, Defect, Method, NameAddr, Via};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The typed header values of one message; the first of a single-valued header wins, list
@@ -44,7 +46,13 @@ impl Typed {
             if f.kind == Known::Other || f.kind == Known::ContentType {
                 continue;
             }
-            if let Err(e) = self.read_field(f, text(&f.value)) {
+            let value = text(&f.value);
+            let value = if f.folded {
+                unfold(value)
+            } else {
+                Cow::Borrowed(value)
+            };
+            if let Err(e) = self.read_field(f, &value) {
                 if defect.is_none() {
                     *defect = Some(Defect::bad(format!(
                         "malformed {} header: {e}",
@@ -64,7 +72,7 @@ impl Typed {
             Known::To if self.to.is_none() => read_in_place(&mut self.to, value),
             Known::From | Known::To => Ok(()),
             Known::CallId => {
-                if value.trim().is_empty() || value.bytes().any(|b| b.is_ascii_whitespace()) {
+                if trim(value).is_empty() || value.bytes().any(|b| b.is_ascii_whitespace()) {
                     Err("Call-ID must be one word".to_string())
                 } else {
                     if self.call_id.is_none() {
@@ -103,7 +111,7 @@ impl Typed {
     /// One Contact field: `*` (which must stay the only contact) or a list that extends the
     /// contacts of earlier Contact fields.
     fn add_contacts(&mut self, value: &str) -> Result<(), String> {
-        if value.trim() == "*" {
+        if trim(value) == "*" {
             if self.contacts.is_some() {
                 Err("Contact: * must be the only contact".into())
             } else {
@@ -141,7 +149,7 @@ fn read_in_place(slot: &mut Option<NameAddr>, value: &str) -> Result<(), String>
 
 /// An Expires value: delta-seconds (RFC 3261 20.19).
 fn expires_value(value: &str) -> Result<u32, String> {
-    let v = value.trim();
+    let v = trim(value);
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         // RFC 3261 20.19: values beyond 2**32-1 mean 2**32-1
         Ok(parse_u32(v, u64::from(u32::MAX)).unwrap_or(u32::MAX))
