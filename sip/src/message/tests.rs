@@ -385,3 +385,53 @@ proptest! {
         prop_assert_eq!(parse::known(&name), known_by_comparison(&name));
     }
 }
+
+/// Which fault a broken message is dropped for does not depend on how the parse finds the end
+/// of the header section: no end first, then text, then the start line, then line by line.
+#[test]
+fn unanswerable_faults_keep_their_order() {
+    let limits = Limits {
+        max_message_size: 65_535,
+        max_headers: 3,
+    };
+    let parse = |s: &[u8]| Message::parse_with(Bytes::copy_from_slice(s), &limits).err();
+    let ok = b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    assert_eq!(parse(ok), None);
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"),
+        Some(ParseError::TooManyHeaders(3))
+    );
+    // a bad line before the limit is reported as such, the line past it as too many
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB 2\r\nC: 3\r\nD: 4\r\n\r\n"),
+        Some(ParseError::HeaderWithoutColon(3))
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD 4\r\n\r\n"),
+        Some(ParseError::HeaderWithoutColon(5))
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"),
+        Some(ParseError::NoHeaderEnd)
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nA 1\r\n\xff: 2\r\n\r\n"),
+        Some(ParseError::NotText)
+    );
+    assert_eq!(
+        parse(b"OPTIONS\r\nA 1\r\n\r\n"),
+        Some(ParseError::BadStartLine)
+    );
+    assert_eq!(
+        parse(b"OPTIONS\r\nA 1\r\nB: 2"),
+        Some(ParseError::NoHeaderEnd)
+    );
+    // the end of the header section right after the start line, and after a fold
+    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\n\r\n"), None);
+    let m = Message::parse(Bytes::from_static(
+        b"OPTIONS sip:a@b SIP/2.0\r\nSubject: a\r\n b\r\n\r\nbody",
+    ))
+    .expect("parses");
+    assert_eq!(m.header("Subject"), Some("a\r\n b"));
+    assert_eq!(m.body(), b"body");
+}
