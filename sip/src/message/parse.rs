@@ -80,24 +80,107 @@ pub(super) fn known(name: &str) -> Known {
     let Some(&first) = b.first() else {
         return Known::Other;
     };
-    // one candidate per (length, first letter), each compared with its own literal: a single
-    // comparison per field instead of one per name of that length
-    let is = |full: &str| b.eq_ignore_ascii_case(full.as_bytes());
+    // one candidate per (length, first letter), compared a word at a time: a single
+    // comparison per field instead of one per name of that length, and no loop per byte
+    // (the byte-wise case-insensitive compare was 3 % of a parse's instructions)
+    let is = |p: &NamePattern| p.matches(b);
     match (b.len(), first.to_ascii_lowercase()) {
         (1, lower) => compact_kind(lower),
-        (2, b't') if is("To") => Known::To,
-        (3, b'v') if is("Via") => Known::Via,
-        (4, b'f') if is("From") => Known::From,
-        (4, b'c') if is("CSeq") => Known::CSeq,
-        (5, b'r') if is("Route") => Known::Route,
-        (7, b'c') if is("Call-ID") => Known::CallId,
-        (7, b'c') if is("Contact") => Known::Contact,
-        (7, b'e') if is("Expires") => Known::Expires,
-        (12, b'm') if is("Max-Forwards") => Known::MaxForwards,
-        (12, b'r') if is("Record-Route") => Known::RecordRoute,
-        (12, b'c') if is("Content-Type") => Known::ContentType,
-        (14, b'c') if is("Content-Length") => Known::ContentLength,
+        (2, b't') if is(&TO) => Known::To,
+        (3, b'v') if is(&VIA) => Known::Via,
+        (4, b'f') if is(&FROM) => Known::From,
+        (4, b'c') if is(&CSEQ) => Known::CSeq,
+        (5, b'r') if is(&ROUTE) => Known::Route,
+        (7, b'c') if is(&CALL_ID) => Known::CallId,
+        (7, b'c') if is(&CONTACT) => Known::Contact,
+        (7, b'e') if is(&EXPIRES) => Known::Expires,
+        (12, b'm') if is(&MAX_FORWARDS) => Known::MaxForwards,
+        (12, b'r') if is(&RECORD_ROUTE) => Known::RecordRoute,
+        (12, b'c') if is(&CONTENT_TYPE) => Known::ContentType,
+        (14, b'c') if is(&CONTENT_LENGTH) => Known::ContentLength,
         _ => Known::Other,
+    }
+}
+
+const TO: NamePattern = NamePattern::new("To");
+const VIA: NamePattern = NamePattern::new("Via");
+const FROM: NamePattern = NamePattern::new("From");
+const CSEQ: NamePattern = NamePattern::new("CSeq");
+const ROUTE: NamePattern = NamePattern::new("Route");
+const CALL_ID: NamePattern = NamePattern::new("Call-ID");
+const CONTACT: NamePattern = NamePattern::new("Contact");
+const EXPIRES: NamePattern = NamePattern::new("Expires");
+const MAX_FORWARDS: NamePattern = NamePattern::new("Max-Forwards");
+const RECORD_ROUTE: NamePattern = NamePattern::new("Record-Route");
+const CONTENT_TYPE: NamePattern = NamePattern::new("Content-Type");
+const CONTENT_LENGTH: NamePattern = NamePattern::new("Content-Length");
+
+/// A header name for an ASCII case-insensitive comparison two words at a time: the first and
+/// the last `width` bytes (overlapping when the name is shorter than two words), each as the
+/// lower-case word and the mask of its letters. `(word | mask) == lower` holds exactly when
+/// every letter matches in either case and every other byte matches as it is.
+struct NamePattern {
+    len: usize,
+    width: usize,
+    head: (u64, u64),
+    tail: (u64, u64),
+}
+
+impl NamePattern {
+    const fn new(name: &str) -> NamePattern {
+        let b = name.as_bytes();
+        let len = b.len();
+        let width = if len >= 8 {
+            8
+        } else if len >= 4 {
+            4
+        } else if len >= 2 {
+            2
+        } else {
+            1
+        };
+        NamePattern {
+            len,
+            width,
+            head: Self::window(b, 0, width),
+            tail: Self::window(b, len - width, width),
+        }
+    }
+
+    /// The lower-case bytes `from..from + width` of `b` as a little-endian word, and the
+    /// mask with 0x20 in each letter's byte.
+    const fn window(b: &[u8], from: usize, width: usize) -> (u64, u64) {
+        let (mut lower, mut mask) = (0u64, 0u64);
+        let mut i = 0;
+        while i < width {
+            let c = b[from + i].to_ascii_lowercase();
+            lower |= (c as u64) << (8 * i);
+            if c.is_ascii_lowercase() {
+                mask |= 0x20 << (8 * i);
+            }
+            i += 1;
+        }
+        (lower, mask)
+    }
+
+    #[inline]
+    fn matches(&self, b: &[u8]) -> bool {
+        let word = |at: usize| -> Option<u64> {
+            let w = b.get(at..at + self.width)?;
+            Some(match *w {
+                [w0, w1, w2, w3, w4, w5, w6, w7] => {
+                    u64::from_le_bytes([w0, w1, w2, w3, w4, w5, w6, w7])
+                }
+                [w0, w1, w2, w3] => u64::from(u32::from_le_bytes([w0, w1, w2, w3])),
+                [w0, w1] => u64::from(u16::from_le_bytes([w0, w1])),
+                [w0] => u64::from(w0),
+                _ => return None,
+            })
+        };
+        let fits = |w: Option<u64>, (lower, mask): (u64, u64)| w.is_some_and(|w| w | mask == lower);
+        b.len() == self.len
+            && fits(word(0), self.head)
+            && fits(word(self.len - self.width), self.tail)
     }
 }
 
