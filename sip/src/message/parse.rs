@@ -439,14 +439,37 @@ pub(super) fn field_end(hb: &[u8], from: usize) -> usize {
     field_end_folded(hb, from).0
 }
 
+/// The first `\n` of `hb` at or after `from`, eight bytes at a time. Why not memchr: a field
+/// is a few dozen bytes, where its dispatch and set-up were half of its cost (callgrind: 95
+/// instructions a field).
+#[inline]
+pub(super) fn next_lf(hb: &[u8], from: usize) -> Option<usize> {
+    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let rest = hb.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    for (k, w) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ LF;
+        // the top bit of each byte of x that is zero, exactly (no borrow between bytes)
+        let zero = !((x & LOW7).wrapping_add(LOW7) | x | LOW7);
+        if zero != 0 {
+            return Some(from + 8 * k + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let done = rest.len() - tail.len();
+    tail.iter()
+        .position(|&b| b == b'\n')
+        .map(|i| from + done + i)
+}
+
 /// `field_end`, and whether a line feed comes before that end.
 fn field_end_folded(hb: &[u8], mut from: usize) -> (usize, bool) {
     let mut folded = false;
     loop {
-        let Some(i) = memchr::memchr(b'\n', &hb[from..]) else {
+        let Some(nl) = next_lf(hb, from) else {
             return (hb.len(), folded);
         };
-        let nl = from + i;
         if nl == 0 || hb[nl - 1] != b'\r' {
             folded = true;
             from = nl + 1;

@@ -435,3 +435,19 @@ fn unanswerable_faults_keep_their_order() {
     assert_eq!(m.header("Subject"), Some("a\r\n b"));
     assert_eq!(m.body(), b"body");
 }
+
+proptest! {
+    /// The word-at-a-time line feed search finds what a byte-by-byte search finds, from any
+    /// start, for any bytes (0x0b, 0x8a and 0x80 are where a word trick could go wrong).
+    #[test]
+    fn next_lf_finds_the_first_line_feed(
+        b in proptest::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(0x0b), Just(0x8a), Just(0x80), any::<u8>()],
+            0..80,
+        ),
+        from in 0usize..90,
+    ) {
+        let want = b.get(from..).and_then(|r| r.iter().position(|&c| c == b'\n')).map(|i| from + i);
+        prop_assert_eq!(parse::next_lf(&b, from), want);
+    }
+}
