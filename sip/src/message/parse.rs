@@ -6,7 +6,8 @@
 //! kept as the message's `defect`; only a message that cannot be answered at all is an `Err`.
 //! Editing is `rewrite`; semantic checks are `validate`.
 //!
-//! `parse_with` runs in steps, one function each: the start line (`parse_status_line` or
+//! `parse_with` runs in steps, one function each: the walk over the lines that finds the end of
+//! the header section (`find_lines`), the start line (`parse_status_line` or
 //! `parse_request_line`), the field split (`split_fields`), the typed values (`typed::Typed::read`,
 //! one `read_field` per known field), then Content-Length (`apply_content_length`). Splitting
 //! them out of three long functions cost nothing measurable: the typical INVITE of
