@@ -47,6 +47,22 @@ pub(crate) enum Known {
     Other,
 }
 
+impl Known {
+    /// Whether the value is read by a `grammar` rule (which takes unfolded text).
+    pub(crate) fn is_grammar_rule(self) -> bool {
+        matches!(
+            self,
+            Known::Via
+                | Known::From
+                | Known::To
+                | Known::CSeq
+                | Known::Route
+                | Known::RecordRoute
+                | Known::Contact
+        )
+    }
+}
+
 /// Compact forms (RFC 3261 7.3.3 and later RFCs) to full names.
 pub(crate) fn full_name(name: &str) -> &str {
     if name.len() != 1 {

@@ -47,7 +47,9 @@ impl Typed {
                 continue;
             }
             let value = text(&f.value);
-            let value = if f.folded {
+            // the grammar rules read unfolded text; the numbers and the Call-ID are checked as
+            // written (a fold in them is an error either way, and its reason shows the value)
+            let value = if f.folded && f.kind.is_grammar_rule() {
                 unfold(value)
             } else {
                 Cow::Borrowed(value)
