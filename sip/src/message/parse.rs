@@ -6,14 +6,15 @@
 //! kept as the message's `defect`; only a message that cannot be answered at all is an `Err`.
 //! Editing is `rewrite`; semantic checks are `validate`.
 //!
-//! `parse_with` runs in steps, one function each: the start line (`parse_status_line` or
+//! `parse_with` runs in steps, one function each: the walk over the lines that finds the end of
+//! the header section (`find_lines`), the start line (`parse_status_line` or
 //! `parse_request_line`), the field split (`split_fields`), the typed values (`typed::Typed::read`,
 //! one `read_field` per known field), then Content-Length (`apply_content_length`). Splitting
 //! them out of three long functions cost nothing measurable: the typical INVITE of
 //! `benches/parse.rs` took 1.46-1.58 µs before and 1.43-1.57 µs after, medians 1.55 µs both
 //! (criterion, seven runs each interleaved back to back, 2 vCPU VM, 2026-12-04).
 
-use super::grammar::parse_uri;
+use super::grammar::{blank_sip_uri, parse_uri_into, trim_end, trim_start};
 use super::typed::Typed;
 use super::types::{Contacts, Defect, Limits, Method, NameAddr, ParseError, Uri, Via};
 use bytes::Bytes;
@@ -21,7 +22,8 @@ use memchr::memmem;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-// built once: building a searcher per message was 3 % of the parse
+// built once: building a searcher per message was 3 % of the parse. HEAD_END is `peek`'s: the
+// parse finds the end of the header section on its walk over the lines (`find_lines`).
 pub(super) static HEAD_END: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 pub(super) static CRLF: LazyLock<memmem::Finder<'static>> =
@@ -43,6 +45,22 @@ pub(crate) enum Known {
     Contact,
     Expires,
     Other,
+}
+
+impl Known {
+    /// Whether the value is read by a `grammar` rule (which takes unfolded text).
+    pub(crate) fn is_grammar_rule(self) -> bool {
+        matches!(
+            self,
+            Known::Via
+                | Known::From
+                | Known::To
+                | Known::CSeq
+                | Known::Route
+                | Known::RecordRoute
+                | Known::Contact
+        )
+    }
 }
 
 /// Compact forms (RFC 3261 7.3.3 and later RFCs) to full names.
@@ -75,21 +93,124 @@ pub(crate) fn full_name(name: &str) -> &str {
 }
 
 pub(super) fn known(name: &str) -> Known {
-    let n = full_name(name);
-    let eq = |s: &str| n.eq_ignore_ascii_case(s);
-    match n.len() {
-        2 if eq("To") => Known::To,
-        3 if eq("Via") => Known::Via,
-        4 if eq("From") => Known::From,
-        4 if eq("CSeq") => Known::CSeq,
-        5 if eq("Route") => Known::Route,
-        7 if eq("Call-ID") => Known::CallId,
-        7 if eq("Contact") => Known::Contact,
-        7 if eq("Expires") => Known::Expires,
-        12 if eq("Max-Forwards") => Known::MaxForwards,
-        12 if eq("Record-Route") => Known::RecordRoute,
-        12 if eq("Content-Type") => Known::ContentType,
-        14 if eq("Content-Length") => Known::ContentLength,
+    let b = name.as_bytes();
+    let Some(&first) = b.first() else {
+        return Known::Other;
+    };
+    // one candidate per (length, first letter), compared a word at a time: a single
+    // comparison per field instead of one per name of that length, and no loop per byte
+    // (the byte-wise case-insensitive compare was 3 % of a parse's instructions)
+    let is = |p: &NamePattern| p.matches(b);
+    match (b.len(), first.to_ascii_lowercase()) {
+        (1, lower) => compact_kind(lower),
+        (2, b't') if is(&TO) => Known::To,
+        (3, b'v') if is(&VIA) => Known::Via,
+        (4, b'f') if is(&FROM) => Known::From,
+        (4, b'c') if is(&CSEQ) => Known::CSeq,
+        (5, b'r') if is(&ROUTE) => Known::Route,
+        (7, b'c') if is(&CALL_ID) => Known::CallId,
+        (7, b'c') if is(&CONTACT) => Known::Contact,
+        (7, b'e') if is(&EXPIRES) => Known::Expires,
+        (12, b'm') if is(&MAX_FORWARDS) => Known::MaxForwards,
+        (12, b'r') if is(&RECORD_ROUTE) => Known::RecordRoute,
+        (12, b'c') if is(&CONTENT_TYPE) => Known::ContentType,
+        (14, b'c') if is(&CONTENT_LENGTH) => Known::ContentLength,
+        _ => Known::Other,
+    }
+}
+
+const TO: NamePattern = NamePattern::new("To");
+const VIA: NamePattern = NamePattern::new("Via");
+const FROM: NamePattern = NamePattern::new("From");
+const CSEQ: NamePattern = NamePattern::new("CSeq");
+const ROUTE: NamePattern = NamePattern::new("Route");
+const CALL_ID: NamePattern = NamePattern::new("Call-ID");
+const CONTACT: NamePattern = NamePattern::new("Contact");
+const EXPIRES: NamePattern = NamePattern::new("Expires");
+const MAX_FORWARDS: NamePattern = NamePattern::new("Max-Forwards");
+const RECORD_ROUTE: NamePattern = NamePattern::new("Record-Route");
+const CONTENT_TYPE: NamePattern = NamePattern::new("Content-Type");
+const CONTENT_LENGTH: NamePattern = NamePattern::new("Content-Length");
+
+/// A header name for an ASCII case-insensitive comparison two words at a time: the first and
+/// the last `width` bytes (overlapping when the name is shorter than two words), each as the
+/// lower-case word and the mask of its letters. `(word | mask) == lower` holds exactly when
+/// every letter matches in either case and every other byte matches as it is.
+struct NamePattern {
+    len: usize,
+    width: usize,
+    head: (u64, u64),
+    tail: (u64, u64),
+}
+
+impl NamePattern {
+    const fn new(name: &str) -> NamePattern {
+        let b = name.as_bytes();
+        let len = b.len();
+        let width = if len >= 8 {
+            8
+        } else if len >= 4 {
+            4
+        } else if len >= 2 {
+            2
+        } else {
+            1
+        };
+        NamePattern {
+            len,
+            width,
+            head: Self::window(b, 0, width),
+            tail: Self::window(b, len - width, width),
+        }
+    }
+
+    /// The lower-case bytes `from..from + width` of `b` as a little-endian word, and the
+    /// mask with 0x20 in each letter's byte.
+    const fn window(b: &[u8], from: usize, width: usize) -> (u64, u64) {
+        let (mut lower, mut mask) = (0u64, 0u64);
+        let mut i = 0;
+        while i < width {
+            let c = b[from + i].to_ascii_lowercase();
+            lower |= (c as u64) << (8 * i);
+            if c.is_ascii_lowercase() {
+                mask |= 0x20 << (8 * i);
+            }
+            i += 1;
+        }
+        (lower, mask)
+    }
+
+    #[inline]
+    fn matches(&self, b: &[u8]) -> bool {
+        let word = |at: usize| -> Option<u64> {
+            let w = b.get(at..at + self.width)?;
+            Some(match *w {
+                [w0, w1, w2, w3, w4, w5, w6, w7] => {
+                    u64::from_le_bytes([w0, w1, w2, w3, w4, w5, w6, w7])
+                }
+                [w0, w1, w2, w3] => u64::from(u32::from_le_bytes([w0, w1, w2, w3])),
+                [w0, w1] => u64::from(u16::from_le_bytes([w0, w1])),
+                [w0] => u64::from(w0),
+                _ => return None,
+            })
+        };
+        let fits = |w: Option<u64>, (lower, mask): (u64, u64)| w.is_some_and(|w| w | mask == lower);
+        b.len() == self.len
+            && fits(word(0), self.head)
+            && fits(word(self.len - self.width), self.tail)
+    }
+}
+
+/// The known fields among the compact forms of `full_name`.
+fn compact_kind(lower: u8) -> Known {
+    match lower {
+        b'i' => Known::CallId,
+        b'm' => Known::Contact,
+        b'l' => Known::ContentLength,
+        b'c' => Known::ContentType,
+        b'f' => Known::From,
+        b't' => Known::To,
+        b'v' => Known::Via,
         _ => Known::Other,
     }
 }
@@ -99,6 +220,9 @@ pub(crate) struct Field {
     pub name: Range<usize>,
     pub value: Range<usize>,
     pub kind: Known,
+    /// The field holds a line feed before its end (a fold): the value is unfolded before a
+    /// grammar rule reads it; the others (nearly all) skip that search.
+    pub folded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -145,30 +269,32 @@ impl Message {
             .iter()
             .position(|b| *b != b'\r' && *b != b'\n')
             .ok_or(ParseError::Empty)?;
-        let head_end = HEAD_END
-            .find(&buf[offset..])
-            .map(|i| offset + i)
-            .ok_or(ParseError::NoHeaderEnd)?;
+        let (head_end, mut fields) = find_lines(&buf[offset..], limits)?;
+        let head_end = offset + head_end;
         let head = std::str::from_utf8(&buf[offset..head_end]).map_err(|_| ParseError::NotText)?;
         let line_end = CRLF.find(head.as_bytes()).unwrap_or(head.len());
         let start_line = &head[..line_end];
-        let mut defect: Option<Defect> = None;
-        let (start, version) = parse_start_line(start_line, offset, &mut defect)?;
-        let fields = split_fields(head, line_end + 2, offset, limits)?;
         let body_start = head_end + 4;
-        // built in place, the buffer last: the typed values (over 500 bytes) are written where
-        // they stay rather than moved in (memmove was 7 % of a parse)
+        // built in place, the buffer last: the typed values (over 500 bytes) and the start
+        // line's Request-URI are written where they stay rather than moved in (memmove was
+        // 7 % of a parse). The whole message is still copied once into the returned Result.
         let mut msg = Message {
             len: buf.len(),
             offset,
-            start,
-            version,
-            fields,
+            start: Start::Response {
+                status: 0,
+                reason: 0..0,
+            },
+            version: 0..0,
+            fields: Vec::new(),
             body: body_start..buf.len(),
             typed: Typed::default(),
-            defect,
+            defect: None,
             buf: Bytes::new(),
         };
+        msg.version = parse_start_line(start_line, offset, &mut msg.start, &mut msg.defect)?;
+        split_fields(head, &mut fields, offset, limits)?;
+        msg.fields = fields;
         msg.typed.read(&msg.fields, head, offset, &mut msg.defect);
         msg.buf = buf;
         msg.apply_content_length(body_start);
@@ -326,70 +452,157 @@ impl Message {
 
 /// Index of the CRLF that ends the header field starting at `from` (a CRLF followed by SP or HT
 /// is a line fold and continues the field), or the end of the header section.
-pub(super) fn field_end(hb: &[u8], mut from: usize) -> usize {
+pub(super) fn field_end(hb: &[u8], from: usize) -> usize {
+    field_end_folded(hb, from).0
+}
+
+/// The first `\n` of `hb` at or after `from`, eight bytes at a time. Why not memchr: a field
+/// is a few dozen bytes, where its dispatch and set-up were half of its cost (callgrind: 95
+/// instructions a field).
+#[inline]
+pub(super) fn next_lf(hb: &[u8], from: usize) -> Option<usize> {
+    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let rest = hb.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    for (k, w) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ LF;
+        // the top bit of each byte of x that is zero, exactly (no borrow between bytes)
+        let zero = !((x & LOW7).wrapping_add(LOW7) | x | LOW7);
+        if zero != 0 {
+            return Some(from + 8 * k + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let done = rest.len() - tail.len();
+    tail.iter()
+        .position(|&b| b == b'\n')
+        .map(|i| from + done + i)
+}
+
+/// `field_end`, and whether a line feed comes before that end.
+fn field_end_folded(hb: &[u8], mut from: usize) -> (usize, bool) {
+    let mut folded = false;
     loop {
-        let Some(i) = memchr::memchr(b'\n', &hb[from..]) else {
-            return hb.len();
+        let Some(nl) = next_lf(hb, from) else {
+            return (hb.len(), folded);
         };
-        let nl = from + i;
         if nl == 0 || hb[nl - 1] != b'\r' {
+            folded = true;
             from = nl + 1;
             continue;
         }
         match hb.get(nl + 1) {
-            Some(b' ') | Some(b'\t') => from = nl + 1,
-            _ => return nl - 1,
+            Some(b' ') | Some(b'\t') => {
+                folded = true;
+                from = nl + 1;
+            }
+            _ => return (nl - 1, folded),
         }
     }
 }
 
-/// The header fields of `head` from `pos` (just after the start line's CRLF) to its end, with
-/// folded continuation lines kept inside the value range. Ranges are into the whole buffer,
-/// where `head` starts at `offset`.
+/// The end of the header section of `b` (the first CRLF CRLF, where the start line is `b`'s
+/// first line) and its field lines, found by one walk over the line feeds: each field's line
+/// as the `name` range (relative to `b`, folds inside), its `folded` flag, the rest blank
+/// until `split_fields`. At most `max_headers + 1` lines are kept (enough for
+/// `split_fields` to report the excess); the walk goes on to the end of the section.
+///
+/// Why a walk, not a search for CRLF CRLF first: the split visits every line end anyway, and
+/// the search was 7 % of a parse's instructions (every line end is a candidate for it).
+/// Every CRLF CRLF is a field end followed by an empty line, so the first one is found here.
+fn find_lines(b: &[u8], limits: &Limits) -> Result<(usize, Vec<Field>), ParseError> {
+    let mut lines = Vec::with_capacity(16);
+    let mut end = CRLF.find(b).ok_or(ParseError::NoHeaderEnd)?;
+    loop {
+        if b.get(end + 2..end + 4) == Some(b"\r\n") {
+            return Ok((end, lines));
+        }
+        let pos = end + 2;
+        let (field_end, folded) = field_end_folded(b, pos);
+        if field_end >= b.len() {
+            return Err(ParseError::NoHeaderEnd);
+        }
+        if lines.len() <= limits.max_headers {
+            lines.push(Field {
+                name: pos..field_end,
+                value: 0..0,
+                kind: Known::Other,
+                folded,
+            });
+        }
+        end = field_end;
+    }
+}
+
+/// The header fields from the lines `find_lines` left in `fields` (ranges relative to the
+/// header section `head`, which starts at `offset` of the buffer): names checked, values
+/// trimmed, ranges made absolute. Errors name the line as the old one-pass split did.
 fn split_fields(
     head: &str,
-    mut pos: usize,
+    fields: &mut [Field],
     offset: usize,
     limits: &Limits,
-) -> Result<Vec<Field>, ParseError> {
-    let mut fields = Vec::with_capacity(16);
-    let mut line_no = 1;
-    let hb = head.as_bytes();
-    while pos < head.len() {
-        line_no += 1;
-        let end = field_end(hb, pos) - pos;
-        let rest = &head[pos..];
-        let line = &rest[..end];
-        let colon =
-            memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderWithoutColon(line_no))?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(super::grammar::is_token) {
-            return Err(ParseError::BadHeaderName(line_no));
-        }
-        let vstart = colon + 1 + (line.len() - colon - 1 - line[colon + 1..].trim_start().len());
-        let vend = line.trim_end().len().max(vstart);
-        if fields.len() >= limits.max_headers {
+) -> Result<(), ParseError> {
+    for (i, f) in fields.iter_mut().enumerate() {
+        let line_no = i + 2;
+        let pos = f.name.start;
+        let line = head.get(f.name.clone()).ok_or(ParseError::NotText)?;
+        let end = line.len();
+        let (name_len, colon) = match name_and_colon(line.as_bytes()) {
+            Some(nc) => nc,
+            None => slow_name_and_colon(line, line_no)?,
+        };
+        let vstart = end - trim_start(&line[colon + 1..]).len();
+        let vend = trim_end(line).len().max(vstart);
+        if i >= limits.max_headers {
             return Err(ParseError::TooManyHeaders(limits.max_headers));
         }
-        fields.push(Field {
-            name: offset + pos..offset + pos + name.len(),
-            value: offset + pos + vstart..offset + pos + vend,
-            kind: known(name),
-        });
-        pos += end + 2;
+        f.name = offset + pos..offset + pos + name_len;
+        f.value = offset + pos + vstart..offset + pos + vend;
+        f.kind = known(&line[..name_len]);
     }
-    Ok(fields)
+    Ok(())
 }
 
+/// The usual field start, `token *(SP / HTAB) ":"`, read in one pass (the name's length, the
+/// colon's index); `None` for anything else, which `slow_name_and_colon` then sorts out.
+#[inline]
+fn name_and_colon(line: &[u8]) -> Option<(usize, usize)> {
+    let name_len = line
+        .iter()
+        .position(|&b| !super::grammar::is_token(b))
+        .filter(|&n| n > 0)?;
+    let colon = name_len
+        + line[name_len..]
+            .iter()
+            .position(|&b| b != b' ' && b != b'\t')?;
+    (line[colon] == b':').then_some((name_len, colon))
+}
+
+/// The start of field `line` when it is not the usual `token ":"`: the first colon of the
+/// field decides, and the name before it (blanks trimmed) must be a token.
+fn slow_name_and_colon(line: &str, line_no: usize) -> Result<(usize, usize), ParseError> {
+    let colon =
+        memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderWithoutColon(line_no))?;
+    let name = line[..colon].trim_end_matches([' ', '\t']);
+    if name.is_empty() || !name.bytes().all(super::grammar::is_token) {
+        return Err(ParseError::BadHeaderName(line_no));
+    }
+    Ok((name.len(), colon))
+}
+
+/// The start line into `start`; returns the range of the SIP-Version.
 fn parse_start_line(
     line: &str,
     offset: usize,
+    start: &mut Start,
     defect: &mut Option<Defect>,
-) -> Result<(Start, Range<usize>), ParseError> {
+) -> Result<Range<usize>, ParseError> {
     if line.starts_with("SIP/") {
-        parse_status_line(line, offset, defect)
+        parse_status_line(line, offset, start, defect)
     } else {
-        parse_request_line(line, offset, defect)
+        parse_request_line(line, offset, start, defect)
     }
 }
 
@@ -398,8 +611,9 @@ fn parse_start_line(
 fn parse_status_line(
     line: &str,
     offset: usize,
+    start: &mut Start,
     defect: &mut Option<Defect>,
-) -> Result<(Start, Range<usize>), ParseError> {
+) -> Result<Range<usize>, ParseError> {
     let mut parts = line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
     let code = parts.next().ok_or(ParseError::BadStartLine)?;
@@ -422,19 +636,19 @@ fn parse_status_line(
         });
     }
     let reason = (offset + reason_start.min(line.len()))..(offset + line.len());
-    Ok((
-        Start::Response { status, reason },
-        offset..offset + version.len(),
-    ))
+    *start = Start::Response { status, reason };
+    Ok(offset..offset + version.len())
 }
 
 /// `Method SP Request-URI SP SIP-Version` (RFC 3261 7.1). Only a missing or non-token method
 /// is an `Err`; spacing, version and URI faults are defects, so the request can be answered.
+/// The Request-URI is read in place, into `start` (see `grammar::blank_sip_uri`).
 fn parse_request_line(
     line: &str,
     offset: usize,
+    start: &mut Start,
     defect: &mut Option<Defect>,
-) -> Result<(Start, Range<usize>), ParseError> {
+) -> Result<Range<usize>, ParseError> {
     let Some(sp1) = memchr::memchr(b' ', line.as_bytes()) else {
         return Err(ParseError::BadStartLine);
     };
@@ -471,23 +685,24 @@ fn parse_request_line(
             set(Defect::bad("malformed Request-Line: bad SIP-Version"));
         }
     }
-    let parsed = match parse_uri(uri) {
-        Ok(Uri::Sip(u)) if u.headers.is_some() => {
-            set(Defect::bad("Request-URI must not carry headers"));
-            None
-        }
-        Ok(u) => Some(u),
-        Err(e) => {
-            set(Defect::bad(format!("malformed Request-URI: {e}")));
-            None
-        }
+    *start = Start::Request {
+        method,
+        uri: uri_start..uri_start + uri.len(),
+        parsed: None,
     };
-    Ok((
-        Start::Request {
-            method,
-            uri: uri_start..uri_start + uri.len(),
-            parsed,
-        },
-        version_start.min(offset + line.len())..offset + line.len(),
-    ))
+    if let Start::Request { parsed, .. } = start {
+        let u = parsed.insert(Uri::Sip(blank_sip_uri()));
+        match parse_uri_into(uri, u) {
+            Ok(()) if matches!(u, Uri::Sip(s) if s.headers.is_some()) => {
+                set(Defect::bad("Request-URI must not carry headers"));
+                *parsed = None;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                set(Defect::bad(format!("malformed Request-URI: {e}")));
+                *parsed = None;
+            }
+        }
+    }
+    Ok(version_start.min(offset + line.len())..offset + line.len())
 }

@@ -6,10 +6,12 @@
 //! once, by `parse`), so no value is checked or copied again before its grammar rule runs.
 
 use super::grammar::{
-    parse_cseq, parse_name_addr_list, parse_single_name_addr, parse_u32, parse_vias,
+    blank_name_addr, parse_cseq, parse_name_addr_list, parse_u32, parse_vias,
+    single_name_addr_into, trim, unfold,
 };
 use super::parse::{full_name, Field, Known};
 use super::types::{Contacts, Defect, Method, NameAddr, Via};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The typed header values of one message; the first of a single-valued header wins, list
@@ -44,7 +46,15 @@ impl Typed {
             if f.kind == Known::Other || f.kind == Known::ContentType {
                 continue;
             }
-            if let Err(e) = self.read_field(f, text(&f.value)) {
+            let value = text(&f.value);
+            // the grammar rules read unfolded text; the numbers and the Call-ID are checked as
+            // written (a fold in them is an error either way, and its reason shows the value)
+            let value = if f.folded && f.kind.is_grammar_rule() {
+                unfold(value)
+            } else {
+                Cow::Borrowed(value)
+            };
+            if let Err(e) = self.read_field(f, &value) {
                 if defect.is_none() {
                     *defect = Some(Defect::bad(format!(
                         "malformed {} header: {e}",
@@ -60,15 +70,11 @@ impl Typed {
     fn read_field(&mut self, f: &Field, value: &str) -> Result<(), String> {
         match f.kind {
             Known::Via => parse_vias(value, &mut self.vias),
-            Known::From if self.from.is_none() => {
-                parse_single_name_addr(value).map(|n| self.from = Some(n))
-            }
-            Known::To if self.to.is_none() => {
-                parse_single_name_addr(value).map(|n| self.to = Some(n))
-            }
+            Known::From if self.from.is_none() => read_in_place(&mut self.from, value),
+            Known::To if self.to.is_none() => read_in_place(&mut self.to, value),
             Known::From | Known::To => Ok(()),
             Known::CallId => {
-                if value.trim().is_empty() || value.bytes().any(|b| b.is_ascii_whitespace()) {
+                if trim(value).is_empty() || value.bytes().any(|b| b.is_ascii_whitespace()) {
                     Err("Call-ID must be one word".to_string())
                 } else {
                     if self.call_id.is_none() {
@@ -107,7 +113,7 @@ impl Typed {
     /// One Contact field: `*` (which must stay the only contact) or a list that extends the
     /// contacts of earlier Contact fields.
     fn add_contacts(&mut self, value: &str) -> Result<(), String> {
-        if value.trim() == "*" {
+        if trim(value) == "*" {
             if self.contacts.is_some() {
                 Err("Contact: * must be the only contact".into())
             } else {
@@ -133,9 +139,19 @@ impl Typed {
     }
 }
 
+/// One From or To value, read where it stays (`grammar::blank_name_addr` says why); `slot` stays
+/// `None` when the value is malformed.
+fn read_in_place(slot: &mut Option<NameAddr>, value: &str) -> Result<(), String> {
+    let r = single_name_addr_into(value, slot.insert(blank_name_addr()));
+    if r.is_err() {
+        *slot = None;
+    }
+    r
+}
+
 /// An Expires value: delta-seconds (RFC 3261 20.19).
 fn expires_value(value: &str) -> Result<u32, String> {
-    let v = value.trim();
+    let v = trim(value);
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         // RFC 3261 20.19: values beyond 2**32-1 mean 2**32-1
         Ok(parse_u32(v, u64::from(u32::MAX)).unwrap_or(u32::MAX))

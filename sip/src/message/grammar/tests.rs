@@ -53,7 +53,7 @@ fn name_addr_forms() {
 #[test]
 fn via_with_lws_everywhere() {
     let mut v = Vec::new();
-    parse_vias("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239", &mut v).unwrap();
+    parse_vias(&unfold("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239"), &mut v).unwrap();
     assert_eq!(v.len(), 2);
     assert_eq!(v[0].branch(), Some("z9hG4bK9ikj8"));
     assert_eq!(v[1].transport, "UDP");
@@ -75,7 +75,10 @@ fn numbers() {
     assert!(parse_u32("36893488147419103232", u64::from(u32::MAX)).is_err());
     assert!(parse_u32("-999", 10).is_err());
     assert!(parse_cseq("36893488147419103232 INVITE").is_err());
-    assert_eq!(parse_cseq("0009\r\n  INVITE"), Ok((9, Method::Invite)));
+    assert_eq!(
+        parse_cseq(&unfold("0009\r\n  INVITE")),
+        Ok((9, Method::Invite))
+    );
 }
 
 #[test]
@@ -103,5 +106,28 @@ fn ipv4_reads_as_the_std_parser_does() {
         "١.2.3.4",
     ] {
         assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
+    }
+}
+
+proptest::proptest! {
+    /// The hand-rolled number reader gives what `str::parse` of the same digits gives, for
+    /// leading zeros, blanks around, eleven-digit values and anything that is no number.
+    #[test]
+    fn parse_u32_agrees_with_str_parse(s in "[ \t]{0,2}(0{0,3}[0-9]{0,11}|[0-9a-z +-]{0,6})[ \t]{0,2}", max in proptest::prop_oneof![proptest::strategy::Just(u64::from(u32::MAX)), 0u64..300]) {
+        let t = s.trim();
+        let want = if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            t.parse::<u64>().ok().filter(|n| *n <= max).map(|n| n as u32)
+        };
+        proptest::prop_assert_eq!(parse_u32(&s, max).ok(), want);
+    }
+
+    /// The byte-wise trims give what `str::trim` gives, also for non-ASCII blanks.
+    #[test]
+    fn trims_agree_with_str(s in "[ \t\r\n\u{a0}\u{3000}a-z]{0,8}") {
+        proptest::prop_assert_eq!(trim(&s), s.trim());
+        proptest::prop_assert_eq!(trim_start(&s), s.trim_start());
+        proptest::prop_assert_eq!(trim_end(&s), s.trim_end());
     }
 }
