@@ -693,20 +693,18 @@ fn pump_many(e: &mut ZoneServer, cs: &mut [(ZoneClient, SocketAddr)], now: Insta
     seen
 }
 
+/// Peer `i` of a C cluster: its zone client and its flow's address as E sees it.
+fn c_peer(i: u8, t0: Instant) -> (ZoneClient, SocketAddr) {
+    let clock = WallClock::new(t0, UNIX);
+    let c = ZoneClient::new(client_cfg("secret"), clock, 1000 * i32::from(i), t0);
+    (c, sa(&format!("203.0.113.{i}:40001")))
+}
+
 #[test]
 fn each_peer_of_a_c_cluster_keeps_its_own_flow_and_calls_go_down_the_oldest() {
     let t0 = Instant::now();
     let mut e = server(t0, 0);
-    let peer = |i: u8| {
-        let c = ZoneClient::new(
-            client_cfg("secret"),
-            WallClock::new(t0, UNIX),
-            1000 * i32::from(i),
-            t0,
-        );
-        (c, sa(&format!("203.0.113.{i}:40001")))
-    };
-    let mut cs = vec![peer(1), peer(2)];
+    let mut cs = vec![c_peer(1, t0), c_peer(2, t0)];
     pump_many(&mut e, &mut cs, t0);
     assert!(cs.iter().all(|(c, _)| c.is_up()));
     let views = e.views(t0);
@@ -748,17 +746,7 @@ fn each_peer_of_a_c_cluster_keeps_its_own_flow_and_calls_go_down_the_oldest() {
 fn a_zone_holds_at_most_six_client_flows() {
     let t0 = Instant::now();
     let mut e = server(t0, 0);
-    let mut cs: Vec<(ZoneClient, SocketAddr)> = (1..=7u8)
-        .map(|i| {
-            let c = ZoneClient::new(
-                client_cfg("secret"),
-                WallClock::new(t0, UNIX),
-                100 * i32::from(i),
-                t0,
-            );
-            (c, sa(&format!("203.0.113.{i}:40001")))
-        })
-        .collect();
+    let mut cs: Vec<(ZoneClient, SocketAddr)> = (1..=7u8).map(|i| c_peer(i, t0)).collect();
     pump_many(&mut e, &mut cs, t0);
     assert_eq!(cs.iter().filter(|(c, _)| c.is_up()).count(), 6);
     assert!(!cs[6].0.is_up(), "the seventh is refused");
