@@ -42,6 +42,10 @@
 #        RTPE_THREADS=2   rtpengine num-threads
 #        PIN=1            relay on CPU 0, generator on CPU 1 (taskset)
 #        KEEP=1           keep the work directory (logs, maps)
+#        SYSCALLS=1       also count the relay's system calls in the window (perf stat on the
+#                         syscall tracepoints: no ptrace, the relay runs at full speed) and
+#                         print them per relayed packet: all, the receives and sends (with
+#                         the packets each batched receive returned), the waits, futex
 # Needs: apt-get install -y rtpengine-daemon gcc python3; cargo. Honours CARGO_TARGET_DIR.
 # Starts its relays itself and stops exactly the PIDs it started.
 set -u
@@ -122,11 +126,18 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { 
 # watched_us_per_pkt gen_cpu_pct gen_us_per_pkt bad (rtpgen's, from /proc/PID/stat in clock
 # ticks) and sched_us_per_pkt (the same window read from schedstat in ns: a second opinion that
 # tick sampling cannot bias)
+SC_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvmmsg,syscalls:sys_exit_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex"
 generate() {
     $GPIN "$WORK/rtpgen" -m "$1" -r "$2" -d "$DUR" -w "$WARM" -p "$3" >"$WORK/gen.out" &
     GEN_PID=$!
     sleep "$WARM"; local c0; c0=$(cpu_ns "$3")
+    local sc_pid=""
+    if [ "${SYSCALLS:-0}" = 1 ]; then
+        perf stat -x, -e "$SC_EVENTS" -p "$3" -o "$WORK/syscalls" -- sleep "$DUR" 2>/dev/null &
+        sc_pid=$!
+    fi
     sleep "$DUR"; local c1; c1=$(cpu_ns "$3")
+    [ -n "$sc_pid" ] && wait "$sc_pid"
     wait "$GEN_PID"; GEN_PID=""
     sent_pps=0; loss_pct=100; watched_cpu_pct=0; watched_us_per_pkt=0; gen_cpu_pct=0; gen_us_per_pkt=0; bad=0
     eval "$(tr ' ' '\n' <"$WORK/gen.out" | grep -E '^[a-z_]+=[-0-9.]+$')"
@@ -139,10 +150,29 @@ report() {  # $1 name $2 rate $3 calls
         "$1" "$2" "$3" "$sent_pps" "$loss_pct" "$watched_cpu_pct" "$watched_us_per_pkt" "$sched_us_per_pkt" "$gen_cpu_pct" "$gen_us_per_pkt"
     [ "$bad" != 0 ] && printf '  MISROUTED %s' "$bad"
     if awk -v l="$loss_pct" -v s="$sent_pps" -v r="$2" -v b="$bad" 'BEGIN{exit !(l < 0.1 && s >= 0.95*r && b == 0)}'; then
-        echo "  PASS"; return 0
+        echo "  PASS"; syscalls_line; return 0
     else
-        echo "  FAIL"; return 1
+        echo "  FAIL"; syscalls_line; return 1
     fi
+}
+
+# with SYSCALLS=1: the window's system calls per relayed packet (each packet the generator
+# sent is received and sent once by the relay)
+syscalls_line() {
+    [ "${SYSCALLS:-0}" = 1 ] && [ -s "$WORK/syscalls" ] || return 0
+    awk -F, -v p="$sent_pps" -v d="$DUR" '
+        $3 ~ /:/ { n[$3] = $1 + 0 }
+        END {
+            pk = p * d; if (pk <= 0) exit
+            recv = n["syscalls:sys_enter_recvmmsg"] + n["syscalls:sys_enter_recvmsg"] + n["syscalls:sys_enter_recvfrom"]
+            send = n["syscalls:sys_enter_sendmmsg"] + n["syscalls:sys_enter_sendmsg"] + n["syscalls:sys_enter_sendto"]
+            wait = n["syscalls:sys_enter_epoll_wait"] + n["syscalls:sys_enter_epoll_pwait"]
+            printf "          syscalls/pkt %.3f: recv %.3f (recvmmsg %.3f, %.1f pkts each) send %.3f (sendmmsg %.3f) wait %.3f futex %.3f\n",
+                n["raw_syscalls:sys_enter"] / pk, recv / pk, n["syscalls:sys_enter_recvmmsg"] / pk,
+                (n["syscalls:sys_enter_recvmmsg"] > 0 ? pk / n["syscalls:sys_enter_recvmmsg"] : 0),
+                send / pk, n["syscalls:sys_enter_sendmmsg"] / pk, wait / pk, n["syscalls:sys_enter_futex"] / pk
+        }' "$WORK/syscalls"
+    rm -f "$WORK/syscalls"
 }
 
 step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
