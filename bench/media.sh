@@ -39,6 +39,8 @@
 #        REPEAT=1         layouts: rounds of the three per RATE (ratios of medians)
 #        CW_RCVBUF=       causeway's SO_RCVBUF per relay socket in bytes (relay_bench --rcvbuf;
 #                         empty: the kernel default, net.core.rmem_default; capped at rmem_max)
+#        CW_IO=auto       causeway's relay I/O path (relay_bench --io: auto, io_uring, epoll;
+#                         auto is io_uring where the kernel has it)
 #        RTPE_THREADS=2   rtpengine num-threads
 #        PIN=1            relay on CPU 0, generator on CPU 1 (taskset)
 #        KEEP=1           keep the work directory (logs, maps)
@@ -61,6 +63,7 @@ CW_PORTS="${CW_PORTS:-50000-59999}"
 MUX_PORT="${MUX_PORT:-30000}"
 REPEAT="${REPEAT:-1}"
 CW_RCVBUF="${CW_RCVBUF:-}"
+CW_IO="${CW_IO:-auto}"
 RTPE_THREADS="${RTPE_THREADS:-2}"
 NG=127.0.0.1:2223
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -126,7 +129,7 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { 
 # watched_us_per_pkt gen_cpu_pct gen_us_per_pkt bad (rtpgen's, from /proc/PID/stat in clock
 # ticks) and sched_us_per_pkt (the same window read from schedstat in ns: a second opinion that
 # tick sampling cannot bias)
-SC_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvmmsg,syscalls:sys_exit_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex"
+SC_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvmmsg,syscalls:sys_exit_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_io_uring_enter"
 generate() {
     $GPIN "$WORK/rtpgen" -m "$1" -r "$2" -d "$DUR" -w "$WARM" -p "$3" >"$WORK/gen.out" &
     GEN_PID=$!
@@ -167,10 +170,11 @@ syscalls_line() {
             recv = n["syscalls:sys_enter_recvmmsg"] + n["syscalls:sys_enter_recvmsg"] + n["syscalls:sys_enter_recvfrom"]
             send = n["syscalls:sys_enter_sendmmsg"] + n["syscalls:sys_enter_sendmsg"] + n["syscalls:sys_enter_sendto"]
             wait = n["syscalls:sys_enter_epoll_wait"] + n["syscalls:sys_enter_epoll_pwait"]
-            printf "          syscalls/pkt %.3f: recv %.3f (recvmmsg %.3f, %.1f pkts each) send %.3f (sendmmsg %.3f) wait %.3f futex %.3f\n",
+            printf "          syscalls/pkt %.3f: recv %.3f (recvmmsg %.3f, %.1f pkts each) send %.3f (sendmmsg %.3f) wait %.3f futex %.3f io_uring_enter %.3f\n",
                 n["raw_syscalls:sys_enter"] / pk, recv / pk, n["syscalls:sys_enter_recvmmsg"] / pk,
                 (n["syscalls:sys_enter_recvmmsg"] > 0 ? pk / n["syscalls:sys_enter_recvmmsg"] : 0),
-                send / pk, n["syscalls:sys_enter_sendmmsg"] / pk, wait / pk, n["syscalls:sys_enter_futex"] / pk
+                send / pk, n["syscalls:sys_enter_sendmmsg"] / pk, wait / pk, n["syscalls:sys_enter_futex"] / pk,
+                n["syscalls:sys_enter_io_uring_enter"] / pk
         }' "$WORK/syscalls"
     rm -f "$WORK/syscalls"
 }
@@ -179,7 +183,7 @@ step_causeway() {  # $1 rate -> sets cw_us, returns 1 on failure
     local rate=$1 calls=$(( $1 / 100 )) map="$WORK/cw.map"
     rm -f "$map"
     $RPIN "$RELAY_BENCH" --sessions "$calls" --base "$BASE" --map "$map" --threads "$THREADS" \
-        --ports "$CW_PORTS" --layout "$LAYOUT" --mux-port "$MUX_PORT" ${CW_RCVBUF:+--rcvbuf "$CW_RCVBUF"} \
+        --ports "$CW_PORTS" --layout "$LAYOUT" --mux-port "$MUX_PORT" ${CW_RCVBUF:+--rcvbuf "$CW_RCVBUF"} --io "$CW_IO" \
         2>>"$WORK/relay_bench.log" &
     CW_PID=$!
     for _ in $(seq 300); do
@@ -204,7 +208,7 @@ step_rtpengine() {  # $1 rate -> sets re_us, returns 1 on failure
     report rtpengine "$rate" "$calls"
 }
 
-echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS rcvbuf ${CW_RCVBUF:-default}, PIN=${PIN:-0}"
+echo "# $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR WARM=$WARM, causeway THREADS=$THREADS ports $CW_PORTS rcvbuf ${CW_RCVBUF:-default} io $CW_IO, PIN=${PIN:-0}"
 # median of the numbers in $1 that are above 0 (a step whose relay never ran counts 0); 0 if none
 median() { tr ' ' '\n' <<<"$1" | awk '$1 > 0' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0 }'; }
 

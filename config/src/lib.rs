@@ -20,6 +20,7 @@ pub mod zones;
 
 pub use interworking::InterworkingMode;
 pub use load::{ConfigError, FieldError, PathPart};
+pub use media::RelayIo;
 pub use protection::Protection;
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role, Transport};

@@ -29,6 +29,32 @@ pub enum OnInactivity {
     Report,
 }
 
+/// Which I/O path the relay moves packets with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+pub enum RelayIo {
+    /// io_uring where the kernel offers it (Linux 6.1 and later, not forbidden), else epoll.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// io_uring, or the node does not start.
+    #[serde(rename = "io_uring")]
+    IoUring,
+    /// Readiness (epoll) with `recvmmsg`/`sendmmsg`.
+    #[serde(rename = "epoll")]
+    Epoll,
+}
+
+impl RelayIo {
+    /// The name as written in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelayIo::Auto => "auto",
+            RelayIo::IoUring => "io_uring",
+            RelayIo::Epoll => "epoll",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Media {
@@ -56,6 +82,8 @@ pub struct Media {
     /// On C: the RTP payload type of traversal media keep-alives (96-127; must not be one the
     /// endpoints use).
     pub keepalive_payload_type: u8,
+    /// The relay's I/O path.
+    pub relay_io: RelayIo,
 }
 
 impl Default for Media {
@@ -72,6 +100,7 @@ impl Default for Media {
             relatch_after: 0,
             on_inactivity: OnInactivity::Hangup,
             keepalive_payload_type: d::MEDIA_KEEPALIVE_PAYLOAD_TYPE,
+            relay_io: RelayIo::Auto,
         }
     }
 }

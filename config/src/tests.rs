@@ -455,6 +455,27 @@ fn admin_history_bounds() {
 }
 
 #[test]
+fn media_relay_io_defaults_to_auto_and_names_the_choices() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert_eq!(c.media.relay_io, RelayIo::Auto);
+    for (text, io) in [
+        ("auto", RelayIo::Auto),
+        ("io_uring", RelayIo::IoUring),
+        ("epoll", RelayIo::Epoll),
+    ] {
+        let c = Config::parse(
+            "t.toml",
+            &format!("{MINIMAL}[media]\nrelay_io = \"{text}\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.media.relay_io, io);
+        assert_eq!(io.name(), text);
+    }
+    let e = err(&format!("{MINIMAL}[media]\nrelay_io = \"uring\"\n")).to_string();
+    assert!(e.contains("relay_io") && e.contains("io_uring"), "{e}");
+}
+
+#[test]
 fn media_keepalive_payload_type_defaults_to_116_and_must_be_dynamic() {
     let c = Config::parse("t.toml", MINIMAL).unwrap();
     assert_eq!(c.media.keepalive_payload_type, 116);

@@ -7,7 +7,7 @@
 //!     cargo run --release -p causeway-media --example relay_bench -- \
 //!         --sessions 500 --base 20000 --map /tmp/map.txt [--threads 1] [--ip 127.0.0.1]
 //!         [--ports 36000-59999] [--layout plain|mux|nonmux] [--mux-port 36000]
-//!         [--rcvbuf BYTES]
+//!         [--rcvbuf BYTES] [--io auto|io_uring|epoll]
 //!
 //! `--threads 1` (the default) runs the relay on a current-thread runtime; more threads use
 //! the multi-thread runtime with that many workers.
@@ -22,11 +22,14 @@
 //! `--rcvbuf` sets SO_RCVBUF on every relay socket (`RelayConfig::recv_buffer`; the kernel
 //! default, `net.core.rmem_default`, without it). It matters for `mux`: one socket then takes
 //! every call's B side.
+//!
+//! `--io` picks the relay's I/O path (`RelayConfig::io`, `[media] relay_io`; `auto` by
+//! default); the path in use is printed at start.
 
 use causeway_config::PortRange;
 use causeway_media::latch::LatchConfig;
 use causeway_media::ports::PortPair;
-use causeway_media::relay::{self, RelayConfig};
+use causeway_media::relay::{self, RelayConfig, RelayIo};
 use causeway_media::session::{LegSpec, TableConfig};
 use causeway_media::LinkEnd;
 use causeway_media::{RelayCommand, RelayEvent};
@@ -45,6 +48,7 @@ struct Args {
     layout: Layout,
     mux_port: u16,
     rcvbuf: Option<usize>,
+    io: RelayIo,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
         layout: Layout::Plain,
         mux_port: 36000,
         rcvbuf: None,
+        io: RelayIo::Auto,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -90,11 +95,19 @@ fn parse_args() -> Result<Args, String> {
                 a.mux_port = value()?.parse().map_err(|e| format!("--mux-port: {e}"))?
             }
             "--rcvbuf" => a.rcvbuf = Some(value()?.parse().map_err(|e| format!("--rcvbuf: {e}"))?),
+            "--io" => {
+                a.io = match value()?.as_str() {
+                    "auto" => RelayIo::Auto,
+                    "io_uring" => RelayIo::IoUring,
+                    "epoll" => RelayIo::Epoll,
+                    other => return Err(format!("--io: {other}: auto, io_uring or epoll")),
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if a.sessions == 0 || a.map.is_empty() {
-        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B] [--layout plain|mux|nonmux] [--mux-port P] [--rcvbuf BYTES]".into());
+        return Err("usage: relay_bench --sessions N --base PORT --map MAPFILE [--threads T] [--ip IP] [--ports A-B] [--layout plain|mux|nonmux] [--mux-port P] [--rcvbuf BYTES] [--io auto|io_uring|epoll]".into());
     }
     let top = usize::from(a.base) + 2 * a.sessions;
     if top > usize::from(u16::MAX) {
@@ -170,6 +183,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut config = RelayConfig::new(args.ip, table);
     config.recv_buffer = args.rcvbuf;
+    config.io = args.io;
     let relay = relay::spawn(config)?;
     let mut map = String::new();
     for i in 0..args.sessions {
@@ -206,9 +220,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::File::create(&tmp)?.write_all(map.as_bytes())?;
     std::fs::rename(&tmp, &args.map)?;
     eprintln!(
-        "relay_bench: {} sessions on {}, pid {}",
+        "relay_bench: {} sessions on {}, I/O {:?}, pid {}",
         args.sessions,
         args.ip,
+        relay.io(),
         std::process::id()
     );
 

@@ -1,49 +1,31 @@
-//! The media relay's tokio driver (Linux): binds the UDP sockets of the port pairs the
-//! anchoring state machine set up in the shared relay table, moves datagrams in batches
-//! (`recvmmsg` in, `sendmmsg` out, see `mmsg`), and ends idle sessions on a timer. The
-//! signaling drivers hand it the anchoring's [`RelayCommand`]s through a [`RelayHandle`]
-//! (`execute`, synchronous: the sockets exist, or the failure is known, when it returns) and
-//! pass its [`RelayEvent`] answers back to the state machine.
+//! The media relay's driver (Linux): binds the UDP sockets of the port pairs the anchoring
+//! state machine set up in the shared relay table, moves datagrams, and ends idle sessions on
+//! a timer. The signaling drivers hand it the anchoring's [`RelayCommand`]s through a
+//! [`RelayHandle`] (`execute`, synchronous: the sockets exist, or the failure is known, when it
+//! returns) and pass its [`RelayEvent`] answers back to the state machine.
 //!
 //! It decides nothing: which session exists, which packet goes where, latching, limits and
-//! expiry are `session::Table`'s and `anchor`'s. It owns the sockets, one reader task per
-//! socket, and the counters of what the kernel refused. It never parses a payload.
-//!
-//! Per packet it neither allocates nor copies: each worker thread has one `mmsg::Batch`, and
-//! a batch is received, looked up (one table lock per batch) and sent before the task yields.
-//!
-//! Sockets are `AsyncFd`s registered for read readiness only, and sends go straight to the
-//! kernel with `MSG_DONTWAIT`. A `tokio::net::UdpSocket` is always registered for write
-//! readiness too, and on UDP that costs one reactor event per datagram sent (the kernel
-//! signals free send-buffer space after each): measured under `bench/media.sh` at 50k pps,
-//! about a tenth of the relay's CPU per packet. A send that would block drops the datagram
-//! (counted): media that cannot leave now is late anyway.
-//!
-//! `relay_batch` stays one function, a little over the house's 80 lines, on purpose: it is the
-//! per-batch hot path measured by `bench/media.sh`, and its three phases (receive, decide under
-//! one table lock, one `sendmmsg` per outgoing socket) share the stack arrays `to_port` and
-//! `to_addr`; a split would only pass them around, and would need that benchmark re-run.
+//! expiry are `session::Table`'s and `anchor`'s. It owns the sockets and the counters of what
+//! the kernel refused, and hands each socket to one of two I/O paths, which never parse a
+//! payload: `uring` (one thread, one io_uring: a multishot receive armed on every socket, one
+//! system call per wake-up for every send and the wait) or `epoll` (a tokio task per socket,
+//! `recvmmsg`/`sendmmsg`). `[media] relay_io` picks one; `auto` takes io_uring when the kernel
+//! offers what it needs (Linux 6.1) and lets it be used.
 
+mod epoll;
 mod mmsg;
+mod uring;
 
 use crate::anchor::{Relay, RelayCommand, RelayEvent};
 use crate::session::keepalive::{self, KeepAlive};
-use crate::session::{
-    Framing, Local, SessionInfo, SharedTable, Table, TableConfig, TableStats, MUX_ID_LEN,
-};
-use mmsg::{Batch, BATCH};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use crate::session::{Local, SessionInfo, SharedTable, Table, TableConfig, TableStats};
+pub use causeway_config::RelayIo;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
@@ -61,6 +43,8 @@ pub struct RelayConfig {
     pub recv_buffer: Option<usize>,
     /// The RTP payload type of the keep-alives sent (`[media] keepalive_payload_type`).
     pub keepalive_payload_type: u8,
+    /// Which I/O path moves the packets (`[media] relay_io`).
+    pub io: RelayIo,
 }
 
 impl RelayConfig {
@@ -74,6 +58,7 @@ impl RelayConfig {
             sweep_every: Duration::from_secs(1),
             recv_buffer: None,
             keepalive_payload_type: keepalive::PAYLOAD_TYPE,
+            io: RelayIo::Auto,
         }
     }
 }
@@ -109,14 +94,19 @@ struct Counters {
     keepalive_seq: AtomicU64,
 }
 
-/// What reader tasks share: the table (locked once per batch) and the sockets by port, so a
+/// The I/O path the sockets were handed to.
+enum Io {
+    Epoll(epoll::Readers),
+    Uring(uring::Ring),
+}
+
+/// What the I/O paths share: the table (locked once per batch) and the sockets by port, so a
 /// forward can be sent from the other leg's socket.
 struct Shared {
     table: SharedTable,
-    sockets: RwLock<Vec<Option<Arc<RelaySocket>>>>,
-    counters: Counters,
-    /// The reader task of each bound port.
-    readers: Mutex<HashMap<u16, AbortHandle>>,
+    sockets: RwLock<Vec<Option<Arc<UdpSocket>>>>,
+    counters: Arc<Counters>,
+    io: Io,
     config: RelayConfig,
 }
 
@@ -125,12 +115,12 @@ impl Shared {
         self.table.lock()
     }
 
-    fn socket(&self, port: u16) -> Option<Arc<RelaySocket>> {
+    fn socket(&self, port: u16) -> Option<Arc<UdpSocket>> {
         let s = self.sockets.read().unwrap_or_else(|p| p.into_inner());
         s.get(usize::from(port)).and_then(|s| s.clone())
     }
 
-    fn set_socket(&self, port: u16, sock: Option<Arc<RelaySocket>>) {
+    fn set_socket(&self, port: u16, sock: Option<Arc<UdpSocket>>) {
         let mut s = self.sockets.write().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = s.get_mut(usize::from(port)) {
             *slot = sock;
@@ -181,6 +171,14 @@ impl RelayHandle {
     pub fn port_capacity(&self) -> usize {
         self.shared.table().port_capacity()
     }
+
+    /// The I/O path in use: `IoUring` or `Epoll` (never `Auto`).
+    pub fn io(&self) -> RelayIo {
+        match self.shared.io {
+            Io::Epoll(_) => RelayIo::Epoll,
+            Io::Uring(_) => RelayIo::IoUring,
+        }
+    }
 }
 
 impl Relay for RelayHandle {
@@ -219,11 +217,24 @@ impl Relay for RelayHandle {
 /// Starts the relay on the current tokio runtime: binds the multiplexed pair if there is one,
 /// and spawns the driver task.
 pub fn spawn(config: RelayConfig) -> io::Result<RelayHandle> {
+    let table = SharedTable::new(config.table);
+    let counters = Arc::new(Counters::default());
+    let io = match config.io {
+        RelayIo::Epoll => Io::Epoll(epoll::Readers::default()),
+        RelayIo::IoUring => Io::Uring(uring::Ring::start(table.clone(), counters.clone())?),
+        RelayIo::Auto => match uring::Ring::start(table.clone(), counters.clone()) {
+            Ok(ring) => Io::Uring(ring),
+            Err(error) => {
+                tracing::info!(%error, "media relay: io_uring not available, using epoll");
+                Io::Epoll(epoll::Readers::default())
+            }
+        },
+    };
     let shared = Arc::new(Shared {
-        table: SharedTable::new(config.table),
+        table,
         sockets: RwLock::new(vec![None; usize::from(u16::MAX) + 1]),
-        counters: Counters::default(),
-        readers: Mutex::new(HashMap::new()),
+        counters,
+        io,
         config,
     });
     let driver = Driver {
@@ -247,7 +258,9 @@ struct Driver {
 
 impl Driver {
     async fn run(self, mut alive: mpsc::Receiver<()>) {
-        let mut sweep = tokio::time::interval(self.shared.config.sweep_every);
+        // the first sweep one period after start, not at once: nothing can be idle yet
+        let every = self.shared.config.sweep_every;
+        let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -273,9 +286,11 @@ impl Driver {
                 }
             }
         }
-        let readers: Vec<(u16, AbortHandle)> = self.shared.readers().drain().collect();
-        for (port, task) in readers {
-            task.abort();
+        let ports = match &self.shared.io {
+            Io::Epoll(readers) => readers.stop(),
+            Io::Uring(ring) => ring.stop(),
+        };
+        for port in ports {
             self.shared.set_socket(port, None);
         }
     }
@@ -283,10 +298,6 @@ impl Driver {
 
 /// Socket set-up and tear-down of sessions, for `RelayHandle::execute` and the sweep.
 impl Shared {
-    fn readers(&self) -> MutexGuard<'_, HashMap<u16, AbortHandle>> {
-        self.readers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Binds the session's own pairs; the port that failed (the caller closes the others).
     fn open_session(self: &Arc<Self>, s: &SessionInfo) -> Result<(), (u16, io::Error)> {
         for local in [s.a, s.b] {
@@ -303,8 +314,11 @@ impl Shared {
         for local in [s.a, s.b] {
             if let Local::Own(p) = local {
                 for port in [p.rtp(), p.rtcp()] {
-                    if let Some(task) = self.readers().remove(&port) {
-                        task.abort();
+                    match &self.io {
+                        Io::Epoll(readers) => readers.remove(port),
+                        // waits until the ring let go of the socket, so that the port can be
+                        // bound again as soon as this returns
+                        Io::Uring(ring) => ring.remove(port),
                     }
                     self.set_socket(port, None);
                 }
@@ -319,7 +333,7 @@ impl Shared {
             let seq = self.counters.keepalive_seq.fetch_add(1, Relaxed) as u16;
             let ok = self.socket(k.from_port).is_some_and(|s| {
                 let packet = k.packet(k.payload_type.unwrap_or(pt), seq);
-                s.get_ref().send_to(&packet, k.to).is_ok()
+                s.send_to(&packet, k.to).is_ok()
             });
             let counter = if ok {
                 &self.counters.sent
@@ -346,151 +360,14 @@ impl Shared {
             }
         }
         s.bind(&addr.into())?;
-        let std_sock = std::net::UdpSocket::from(s);
-        // SAFETY: the std socket owns its descriptor, and the AsyncFd owns the socket until it
-        // is dropped; nothing else closes or replaces it.
-        let sock = unsafe { AsyncFd::register_with_interest(std_sock, Interest::READABLE) }
-            .map_err(io::Error::from)?;
-        let sock = Arc::new(sock);
-        self.set_socket(port, Some(sock.clone()));
-        let task = tokio::spawn(reader(self.clone(), sock, port));
-        if let Some(old) = self.readers().insert(port, task.abort_handle()) {
-            old.abort();
+        let sock = Arc::new(UdpSocket::from(s));
+        match &self.io {
+            Io::Epoll(readers) => readers.add(self, port, sock.clone())?,
+            Io::Uring(ring) => ring.add(port, sock.clone())?,
         }
+        self.set_socket(port, Some(sock));
         Ok(())
     }
-}
-
-thread_local! {
-    /// One batch per worker thread: a batch is used from receive to send without yielding,
-    /// so tasks on the same thread never share it in the middle of a use.
-    static BATCH_BUF: RefCell<Batch> = RefCell::new(Batch::new());
-}
-
-/// A relay socket, registered for read readiness only: registering for write readiness too
-/// (as `tokio::net::UdpSocket` does) would wake the reactor once for every datagram sent,
-/// when the kernel frees its send buffer space.
-type RelaySocket = AsyncFd<std::net::UdpSocket>;
-
-/// Reads one socket until its task is aborted.
-async fn reader(shared: Arc<Shared>, sock: Arc<RelaySocket>, port: u16) {
-    loop {
-        let Ok(mut guard) = sock.readable().await else {
-            return;
-        };
-        let outcome = BATCH_BUF.with(|b| match b.try_borrow_mut() {
-            Ok(mut b) => relay_batch(&shared, sock.get_ref(), port, &mut b),
-            // Unreachable (no await inside a use), but never worth a panic.
-            Err(_) => Outcome::Again,
-        });
-        match outcome {
-            Outcome::Again => {}
-            // A short batch means the socket was empty when the kernel returned; clearing
-            // now saves the syscall that would only report WouldBlock. No datagram is
-            // missed: tokio clears only readiness seen before this guard was made, and a
-            // datagram landing in the emptied queue raises a new edge.
-            Outcome::Drained => guard.clear_ready(),
-            Outcome::Broken(e) => {
-                tracing::warn!(port, error = %e, "media relay socket failed; its reader stops");
-                return;
-            }
-        }
-    }
-}
-
-enum Outcome {
-    /// A full batch: there may be more.
-    Again,
-    /// The socket is empty.
-    Drained,
-    Broken(io::Error),
-}
-
-/// One `recvmmsg`, the table's decisions for what arrived, and the sends.
-fn relay_batch(shared: &Shared, sock: &std::net::UdpSocket, port: u16, b: &mut Batch) -> Outcome {
-    let (got, outcome) = match b.recv(sock.as_raw_fd()) {
-        Ok(n) if n < BATCH => (n, Outcome::Drained),
-        Ok(n) => (n, Outcome::Again),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Outcome::Drained),
-        Err(e) if is_transient(&e) => {
-            shared.counters.recv_errors.fetch_add(1, Relaxed);
-            (0, Outcome::Again)
-        }
-        Err(e) => return Outcome::Broken(e),
-    };
-    if got == 0 {
-        return outcome;
-    }
-    shared.counters.received.fetch_add(got as u64, Relaxed);
-
-    // Decisions for the whole batch under one lock. `to_port[i]` is the local port packet
-    // `i` leaves from, 0 for a dropped one (port 0 is never a relay port).
-    let mut to_port = [0u16; BATCH];
-    let mut to_addr = [None::<SocketAddr>; BATCH];
-    let mut framing = [Framing::default(); BATCH];
-    let mut truncated = 0;
-    {
-        let now = Instant::now();
-        let mut table = shared.table();
-        for i in 0..got {
-            let Some(rx) = b.received(i) else { continue };
-            let Some(src) = rx.src else { continue };
-            if rx.truncated {
-                truncated += 1;
-                continue;
-            }
-            if let Some((f, how)) = table.handle_framed(port, src, b.data(i), now) {
-                to_port[i] = f.from_port;
-                to_addr[i] = Some(f.to);
-                framing[i] = how;
-            }
-        }
-    }
-    if truncated > 0 {
-        shared.counters.truncated.fetch_add(truncated, Relaxed);
-    }
-
-    // One sendmmsg per outgoing socket; a batch from one port nearly always has one.
-    let mut sent = 0u64;
-    let mut failed = 0u64;
-    for i in 0..got {
-        let from = to_port[i];
-        if from == 0 {
-            continue;
-        }
-        b.clear_send();
-        for j in i..got {
-            if to_port[j] == from {
-                if let Some(to) = to_addr[j] {
-                    let skip = if framing[j].strip { MUX_ID_LEN } else { 0 };
-                    b.push_framed(j, to, skip, framing[j].prefix);
-                }
-                to_port[j] = 0;
-            }
-        }
-        let queued = b.queued() as u64;
-        let Some(out) = shared.socket(from) else {
-            failed += queued;
-            continue;
-        };
-        // Straight to the kernel (non-blocking): a full send buffer drops the datagram,
-        // which is what late media deserves anyway.
-        match b.send(out.get_ref().as_raw_fd()) {
-            Ok(res) => {
-                sent += res.sent as u64;
-                failed += res.failed as u64;
-            }
-            Err(_) => failed += queued,
-        }
-    }
-    b.clear_send();
-    if sent > 0 {
-        shared.counters.sent.fetch_add(sent, Relaxed);
-    }
-    if failed > 0 {
-        shared.counters.send_failed.fetch_add(failed, Relaxed);
-    }
-    outcome
 }
 
 /// Errors a UDP socket reports for an earlier datagram (ICMP unreachable and the like) and

@@ -6,7 +6,7 @@
 
 mod directory;
 
-use causeway_media::relay::RelayStats;
+use causeway_media::relay::RelayHandle;
 use causeway_sip::proxy::{WallClock, METHODS};
 use causeway_sip::transport::TransportStats;
 use causeway_traversal::{LinkStatus, LinkedProxy};
@@ -257,6 +257,8 @@ pub struct MediaStatus {
     /// Packets on E's multiplexed pair told apart by their H.460.19 multiplexID.
     pub demuxed_by_id: u64,
     pub expired: u64,
+    /// The relay's I/O path: `io_uring` or `epoll`.
+    pub io: &'static str,
 }
 
 impl Status {
@@ -353,8 +355,11 @@ impl Status {
 }
 
 impl Status {
-    pub fn fill_media(&mut self, r: &RelayStats, ports_in_use: usize, ports_capacity: usize) {
+    pub fn fill_media(&mut self, relay: &RelayHandle) {
+        let r = relay.stats();
+        let (ports_in_use, ports_capacity) = (relay.ports_in_use(), relay.port_capacity());
         self.media = Some(MediaStatus {
+            io: relay.io().name(),
             sessions: r.table.sessions,
             sessions_created: r.created,
             ports_in_use,

@@ -58,6 +58,7 @@ pub(super) fn start(
     // packets/s); a kernel that refuses it only gets a warning per socket
     rc.recv_buffer = Some(RELAY_RECV_BUFFER);
     rc.keepalive_payload_type = m.keepalive_payload_type;
+    rc.io = m.relay_io;
     let relay = relay::spawn(rc).with_context(|| {
         format!(
             "media relay on {ip} (multiplexed pair {})",
@@ -65,9 +66,10 @@ pub(super) fn start(
         )
     })?;
     info!(
-        "media relay: ports {}, anchor {:?}{}",
+        "media relay: ports {}, anchor {:?}, I/O {}{}",
         m.ports,
         m.anchor,
+        relay.io().name(),
         match multiplexed {
             Some(p) => format!(", traversal media on {p}"),
             None => String::new(),

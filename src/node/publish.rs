@@ -110,7 +110,7 @@ impl Observer<LinkedProxy> for Publisher {
             }
         }
         if let Some(r) = &self.relay {
-            s.fill_media(&r.stats(), r.ports_in_use(), r.port_capacity());
+            s.fill_media(r);
         }
         if let Some(peers) = &self.directory {
             s.fill_directory(peers);

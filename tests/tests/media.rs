@@ -196,6 +196,12 @@ fn baresip_calls_carry_audio_both_ways_through_e_and_c() {
     assert_audio_both_ways(&alice, &bob, "inbound call, after the stranger");
 
     let (es, cs) = (status(&dmz), status(&inside));
+    // `[media] relay_io = "auto"` takes io_uring wherever the kernel allows it
+    if std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").is_ok_and(|v| v.trim() == "0")
+    {
+        assert!(es.contains("\"io\": \"io_uring\""), "E's relay I/O: {es}");
+        assert!(cs.contains("\"io\": \"io_uring\""), "C's relay I/O: {cs}");
+    }
     assert!(
         json_u64(&es, "packets_sent") > 200 && json_u64(&cs, "packets_sent") > 200,
         "the relays carried the media\nE: {es}\nC: {cs}\nE log:\n{}\nC log:\n{}",

@@ -1,9 +1,15 @@
 //! The driver on real loopback sockets: packets relayed both ways through the ports the table
 //! handed out, a stranger dropped after latching, E's multiplexed pair, sockets closed on
 //! removal. Sessions are set up in the table and their sockets opened through `execute`, as
-//! the anchoring state machine and a signaling driver do together. Timing rules (latching, expiry) are the table's and are tested there with a fake
-//! clock; here a timeout only guards against a hang.
+//! the anchoring state machine and a signaling driver do together. Timing rules (latching,
+//! expiry) are the table's and are tested there with a fake clock; here a timeout only guards
+//! against a hang.
+//!
+//! Every test runs on both I/O paths (`on_both_paths!`), io_uring on ports 1000 above epoll's,
+//! all in 30000-31999: below the ephemeral range the peers' sockets are bound in.
+//! The io_uring runs fail, rather than fall back, on a kernel without it.
 
+use super::mmsg::BATCH;
 use super::*;
 use crate::latch::LatchConfig;
 use crate::ports::PortPair;
@@ -15,20 +21,82 @@ use tokio::net::UdpSocket;
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const WAIT: Duration = Duration::from_secs(5);
 
-fn config(start: u16, mux: Option<u16>) -> RelayConfig {
-    RelayConfig::new(
-        LO,
-        TableConfig {
-            ports: PortRange {
-                start,
-                end: start + 199,
-            },
-            multiplexed: mux.and_then(PortPair::new),
-            max_sessions: 10,
-            latch: LatchConfig::default(),
-        },
-    )
+/// An I/O path and the offset of its ports.
+#[derive(Clone, Copy)]
+struct Path {
+    io: RelayIo,
+    off: u16,
 }
+
+const EPOLL: Path = Path {
+    io: RelayIo::Epoll,
+    off: 0,
+};
+const URING: Path = Path {
+    io: RelayIo::IoUring,
+    off: 1000,
+};
+
+impl Path {
+    /// A relay on this path with ports `start..start + 100` (shifted by the path's offset)
+    /// and, when `mux` is given, the multiplexed pair there.
+    fn config(self, start: u16, mux: Option<u16>) -> RelayConfig {
+        let start = start + self.off;
+        let mut c = RelayConfig::new(
+            LO,
+            TableConfig {
+                ports: PortRange {
+                    start,
+                    end: start + 99,
+                },
+                multiplexed: mux.and_then(|m| PortPair::new(m + self.off)),
+                max_sessions: 10,
+                latch: LatchConfig::default(),
+            },
+        );
+        c.io = self.io;
+        c
+    }
+
+    fn at(self, port: u16) -> SocketAddr {
+        at(port + self.off)
+    }
+
+    fn spawn(self, config: RelayConfig) -> RelayHandle {
+        let relay = spawn(config).expect("the relay starts on this path");
+        assert_eq!(relay.io(), self.io);
+        relay
+    }
+}
+
+/// Runs each named `async fn(Path)` as two tests, one per I/O path.
+macro_rules! on_both_paths {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn epoll() {
+                    super::$name(super::EPOLL).await
+                }
+                #[tokio::test]
+                async fn io_uring() {
+                    super::$name(super::URING).await
+                }
+            }
+        )*
+    };
+}
+
+on_both_paths!(
+    relays_both_ways_and_counts,
+    a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports,
+    the_multiplexed_pair_carries_calls_told_apart_by_source,
+    limits_come_back_as_errors,
+    keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buffer,
+    multiplex_ids_are_taken_off_on_e_and_put_on_by_c,
+    a_burst_larger_than_the_buffers_arrives_whole,
+    dropping_the_last_handle_frees_every_port,
+);
 
 async fn peer() -> UdpSocket {
     UdpSocket::bind((LO, 0)).await.unwrap()
@@ -65,9 +133,8 @@ fn remove(relay: &RelayHandle, id: SessionId) -> Option<SessionInfo> {
     Some(ended)
 }
 
-#[tokio::test]
-async fn relays_both_ways_and_counts() {
-    let relay = spawn(config(46000, None)).unwrap();
+async fn relays_both_ways_and_counts(path: Path) {
+    let relay = path.spawn(path.config(30000, None));
     let (a, b) = (peer().await, peer().await);
     let s = open(
         &relay,
@@ -95,9 +162,8 @@ async fn relays_both_ways_and_counts() {
     assert_eq!(relay.ports_in_use(), 2);
 }
 
-#[tokio::test]
-async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() {
-    let relay = spawn(config(46200, None)).unwrap();
+async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports(path: Path) {
+    let relay = path.spawn(path.config(30100, None));
     let (a, b, evil) = (peer().await, peer().await, peer().await);
     let s = open(
         &relay,
@@ -118,11 +184,89 @@ async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports() 
     assert_eq!(remove(&relay, s.id), None);
     assert_eq!(relay.ports_in_use(), 0);
     assert_eq!(relay.stats().table.sessions, 0);
+    // the sockets are closed: the ports can be bound again (at once on io_uring, where
+    // `Close` returns when the ring has let go; epoll's readers go when next scheduled)
+    for port in [ra.port(), s.b.pair().rtp()] {
+        bindable(path, at(port)).await;
+    }
 }
 
-#[tokio::test]
-async fn the_multiplexed_pair_carries_calls_told_apart_by_source() {
-    let relay = spawn(config(46400, Some(46400))).unwrap();
+/// Waits until `addr` can be bound, for at most `WAIT`; at once on io_uring.
+async fn bindable(path: Path, addr: SocketAddr) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match std::net::UdpSocket::bind(addr) {
+            Ok(_) => return,
+            Err(e) if path.io == RelayIo::IoUring || Instant::now() > deadline => {
+                panic!("{addr} still bound: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// More packets at once than the io_uring path has buffers (1024) and than a batch of the
+/// epoll path: the test holds the table while they arrive, so the relay finds them all queued
+/// at once, spread over 8 sockets (each within its socket buffer). Every one is relayed, in
+/// order.
+async fn a_burst_larger_than_the_buffers_arrives_whole(path: Path) {
+    const CALLS: usize = 8;
+    const EACH: usize = 180;
+    let relay = path.spawn(path.config(30700, None));
+    let mut calls = Vec::new();
+    for _ in 0..CALLS {
+        let a = std::net::UdpSocket::bind((LO, 0)).unwrap();
+        let b = peer().await;
+        let s = open(
+            &relay,
+            LegSpec::own(Some(a.local_addr().unwrap())),
+            LegSpec::own(Some(b.local_addr().unwrap())),
+        )
+        .unwrap();
+        calls.push((a, b, at(s.a.pair().rtp())));
+    }
+    {
+        let _held = relay.table();
+        let _held = _held.lock();
+        for n in 0..EACH {
+            for (a, _, to) in &calls {
+                a.send_to(&[n as u8; 172], to).unwrap();
+            }
+        }
+    }
+    for (_, b, _) in &calls {
+        for n in 0..EACH {
+            assert_eq!(recv(b).await.0, vec![n as u8; 172]);
+        }
+    }
+    let st = relay.stats();
+    assert_eq!(st.received, (CALLS * EACH) as u64);
+    assert_eq!(st.sent, (CALLS * EACH) as u64);
+    assert_eq!(st.send_failed + st.truncated + st.recv_errors, 0);
+}
+
+/// The relay stops with its last handle, and its sockets close.
+async fn dropping_the_last_handle_frees_every_port(path: Path) {
+    let relay = path.spawn(path.config(30800, Some(30898)));
+    let s = open(&relay, LegSpec::own(Some(at(9))), LegSpec::own(Some(at(9)))).unwrap();
+    let ports = [
+        s.a.pair().rtp(),
+        s.b.pair().rtcp(),
+        30898 + path.off,
+        30899 + path.off,
+    ];
+    drop(relay);
+    for port in ports {
+        let deadline = Instant::now() + WAIT;
+        while std::net::UdpSocket::bind(at(port)).is_err() {
+            assert!(Instant::now() < deadline, "port {port} still bound");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn the_multiplexed_pair_carries_calls_told_apart_by_source(path: Path) {
+    let relay = path.spawn(path.config(30200, Some(30200)));
     let (c1, c2, ua1, ua2) = (peer().await, peer().await, peer().await, peer().await);
     let one = open(
         &relay,
@@ -136,7 +280,7 @@ async fn the_multiplexed_pair_carries_calls_told_apart_by_source() {
         LegSpec::own(Some(ua2.local_addr().unwrap())),
     )
     .unwrap();
-    let mux = at(46400);
+    let mux = path.at(30200);
     c1.send_to(b"call one", mux).await.unwrap();
     c2.send_to(b"call two", mux).await.unwrap();
     assert_eq!(
@@ -157,11 +301,10 @@ async fn the_multiplexed_pair_carries_calls_told_apart_by_source() {
     assert_eq!(relay.stats().table.dropped_unknown_source, 1);
 }
 
-#[tokio::test]
-async fn limits_come_back_as_errors() {
-    let mut cfg = config(46600, None);
+async fn limits_come_back_as_errors(path: Path) {
+    let mut cfg = path.config(30300, None);
     cfg.table.max_sessions = 1;
-    let relay = spawn(cfg).unwrap();
+    let relay = path.spawn(cfg);
     let leg = || LegSpec::own(Some(at(9)));
     open(&relay, leg(), leg()).unwrap();
     let e = open(&relay, leg(), leg()).unwrap_err();
@@ -170,12 +313,11 @@ async fn limits_come_back_as_errors() {
     assert!(matches!(e, AddError::TooManySessions { .. }), "{e:?}");
 }
 
-#[tokio::test]
-async fn keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buffer() {
-    let mut cfg = config(46800, None);
+async fn keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buffer(path: Path) {
+    let mut cfg = path.config(30400, None);
     cfg.keepalive_payload_type = 100;
     cfg.recv_buffer = Some(4 * 1024 * 1024);
-    let relay = spawn(cfg).unwrap();
+    let relay = path.spawn(cfg);
     let (inside, e) = (peer().await, peer().await);
     let e_addr = e.local_addr().unwrap();
     // C: the callee leg is C's end of the link to E
@@ -199,9 +341,8 @@ async fn keepalives_carry_the_configured_payload_type_on_sockets_with_a_set_buff
 /// multiplexID come from a source no leg expects (a NAT) and reach the outside without it; the
 /// outside's answer goes back to that source. On C, a link leg told E's ID puts it in front of
 /// every packet towards E, keep-alives included.
-#[tokio::test]
-async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c() {
-    let relay = spawn(config(47400, Some(47400))).unwrap();
+async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c(path: Path) {
+    let relay = path.spawn(path.config(30500, Some(30500)));
     let (c_advertised, natted, ua) = (peer().await, peer().await, peer().await);
     let s = open(
         &relay,
@@ -217,14 +358,17 @@ async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c() {
         .expect("an ID");
     let mut packet = id.to_be_bytes().to_vec();
     packet.extend_from_slice(&[0x80; 20]);
-    natted.send_to(&packet, at(47400)).await.unwrap();
+    natted.send_to(&packet, path.at(30500)).await.unwrap();
     assert_eq!(recv(&ua).await, (vec![0x80; 20], at(s.b.pair().rtp())));
     ua.send_to(&[0x80; 30], at(s.b.pair().rtp())).await.unwrap();
-    assert_eq!(recv(&natted).await, (vec![0x80; 30], at(47400)));
+    assert_eq!(recv(&natted).await, (vec![0x80; 30], path.at(30500)));
     assert_eq!(relay.stats().table.demuxed_by_id, 1);
 
     // C: the inside endpoint's media towards E's multiplexed pair carries E's ID
-    let c_relay = spawn(config(47600, None)).unwrap();
+    // no sweep: its keep-alives would race the packets this test reads
+    let mut c_config = path.config(30600, None);
+    c_config.sweep_every = Duration::from_secs(3600);
+    let c_relay = path.spawn(c_config);
     let (inside, e_mux) = (peer().await, peer().await);
     let s = open(
         &c_relay,
