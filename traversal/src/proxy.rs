@@ -69,13 +69,7 @@ impl LinkedProxy {
         let mut sorted: Vec<&String> = server_zones.iter().collect();
         sorted.sort();
         for zone in sorted {
-            let mut up: Vec<(&String, &causeway_sip::proxy::Link)> = self
-                .core
-                .links()
-                .iter()
-                .filter(|(_, l)| &l.zone == zone)
-                .collect();
-            up.sort_by(|a, b| a.0.cmp(b.0));
+            let up = self.core.zone_links(zone);
             if up.is_empty() {
                 links.push(LinkStatus {
                     zone: zone.clone(),

@@ -244,6 +244,11 @@ impl Core {
         self.links.all()
     }
 
+    /// The live links of traversal zone `zone`, in name order.
+    pub fn zone_links(&self, zone: &str) -> Vec<(&str, &Link)> {
+        self.links.of_zone(zone)
+    }
+
     /// The media relay's anchoring, for calls this node anchors; none: signaling only.
     pub fn set_media(&mut self, media: Box<dyn MediaAnchor + Send>) {
         self.media = Some(media);

@@ -144,16 +144,16 @@ impl Links {
         &self.up
     }
 
-    /// The names of the live links of traversal zone `zone`, in name order.
-    pub fn of_zone(&self, zone: &str) -> Vec<&str> {
-        let mut names: Vec<&str> = self
+    /// The live links of traversal zone `zone`, in name order.
+    pub fn of_zone(&self, zone: &str) -> Vec<(&str, &Link)> {
+        let mut links: Vec<(&str, &Link)> = self
             .up
             .iter()
             .filter(|(_, l)| l.zone == zone)
-            .map(|(n, _)| n.as_str())
+            .map(|(n, l)| (n.as_str(), l))
             .collect();
-        names.sort_unstable();
-        names
+        links.sort_unstable_by_key(|(n, _)| *n);
+        links
     }
 
     /// The hop down the live link named `name`.

@@ -124,9 +124,9 @@ impl Core {
         zones
             .into_iter()
             .map(|z| self.links.of_zone(z))
-            .filter(|names| names.len() > 1)
+            .filter(|links| links.len() > 1)
             .flatten()
-            .filter_map(|name| self.links.hop(name))
+            .filter_map(|(name, _)| self.links.hop(name))
             .map(|hop| (hop.addr, hop))
             .collect()
     }

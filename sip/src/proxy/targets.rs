@@ -214,7 +214,7 @@ fn links_of(zone: &str, ruri: Option<String>, t: &Tables, now: Instant) -> Vec<T
         .links
         .of_zone(zone)
         .into_iter()
-        .filter_map(|name| t.links.hop(name))
+        .filter_map(|(name, _)| t.links.hop(name))
         .map(|hop| Target::to(ruri.clone(), hop))
         .collect();
     targets.sort_by_key(|n| {
