@@ -21,7 +21,7 @@
 #       call, and the history's own figures (GET /calls: calls kept, bytes, budget, dropped).
 # Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
-# Needs: apt-get install -y sip-tester kamailio python3; cargo.
+# Needs: apt-get install -y sip-tester kamailio python3; cargo. Honours CARGO_TARGET_DIR.
 set -u
 MODE="${1:-both}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,7 +36,6 @@ UAS_PORT="${UAS_PORT:-5090}"
 UAC_PORT="${UAC_PORT:-5080}"
 REG_PORT="${REG_PORT:-5085}"
 IP=127.0.0.1
-HZ=$(getconf CLK_TCK)
 
 for bin in sipp python3; do
     command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y sip-tester python3" >&2; exit 2; }
@@ -47,79 +46,14 @@ fi
 for p in "$PROXY_PORT" "$UAS_PORT" "$UAC_PORT" "$REG_PORT"; do
     if ss -Hlun "sport = :$p" | grep -q .; then echo "UDP port $p is busy" >&2; exit 2; fi
 done
-(cd "$ROOT" && cargo build --release -q -p causeway) || exit 2
-CAUSEWAY="$ROOT/target/release/causeway"
-
 WORK="$(mktemp -d /tmp/cpsbench.XXXXXX)"
-PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
-kill_ours() { [ -n "$2" ] && [ "$(cat /proc/$2/comm 2>/dev/null)" = "$3" ] && kill "-$1" "$2" 2>/dev/null; }
-stop_proxy() {
-    kill_ours TERM "$PROXY_PID" "$PROXY_COMM"; sleep 1
-    for pid in $PROXY_ALL; do kill_ours KILL "$pid" "$PROXY_COMM"; done
-    PROXY_PID=""; PROXY_ALL=""
-}
+. "$ROOT/bench/sip-common.sh"
+build_causeway
 cleanup() {
     kill_ours TERM "$UAC_PID" sipp; kill_ours TERM "$UAS_PID" sipp; stop_proxy
     if [ "${KEEP:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
-
-ticks() {   # utime+stime of the given PIDs (all threads)
-    local t=0 pid f
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        f=$(sed 's/^.*) //' "/proc/$pid/stat"); set -- $f
-        t=$(( t + ${12} + ${13} ))
-    done
-    echo "$t"
-}
-
-start_uas() {
-    sipp -sf "$SHARED/uas.xml" -i $IP -p "$UAS_PORT" -nostdin -buff_size 4194304 \
-        -trace_err -error_file "$WORK/uas_err.log" >"$WORK/uas.out" 2>&1 &
-    UAS_PID=$!
-}
-
-register_service() {   # $1: the UDP port of the node the UAS registers with
-    # the UAS answers for service@example.com
-    python3 - "$IP" "$1" "$UAS_PORT" "$REG_PORT" <<'PY' || { echo "REGISTER failed"; exit 1; }
-import socket, sys
-ip, proxy, uas, reg = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, reg)); s.settimeout(3)
-s.sendto((f"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{reg};branch=z9hG4bKbenchreg\r\n"
-          f"Max-Forwards: 70\r\nFrom: <sip:service@example.com>;tag=b\r\nTo: <sip:service@example.com>\r\n"
-          f"Call-ID: bench-register\r\nCSeq: 1 REGISTER\r\nContact: <sip:service@{ip}:{uas}>\r\n"
-          f"Expires: 3600\r\nContent-Length: 0\r\n\r\n").encode(), (ip, proxy))
-r = s.recv(65536)
-sys.exit(0 if r.startswith(b"SIP/2.0 200") else 1)
-PY
-}
-
-start_causeway() {
-    cat >"$WORK/causeway.toml" <<TOML
-[system]
-name = "bench"
-role = "control"
-domain = "example.com"
-[sip]
-udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
-tcp = { enabled = false }
-tls = { enabled = false }
-[admin]
-listen = "127.0.0.1:$((PROXY_PORT + 3))"
-${ADMIN_EXTRA:-}
-[log]
-level = "warn"
-[protection]
-# the load generators share one address: a budget no run reaches (the guard still counts)
-messages_per_second = 1000000
-TOML
-    "$CAUSEWAY" run --config "$WORK/causeway.toml" >"$WORK/causeway.log" 2>&1 &
-    PROXY_PID=$!; PROXY_ALL=$PROXY_PID; PROXY_COMM=causeway
-    sleep 1
-    kill -0 "$PROXY_PID" 2>/dev/null || { echo "causeway failed:"; cat "$WORK/causeway.log"; exit 1; }
-    register_service "$PROXY_PORT"
-}
 
 # Two hops: UAC -> E (UDP) -> traversal link (TLS, opened by C) -> C -> UAS (UDP). E rewrites
 # the dialled service@<E> to service@example.com (a search rule with replace) and sends it down
@@ -195,24 +129,12 @@ TOML
     register_service "$cu"
 }
 
-start_kamailio() {
-    kamailio -f "$SHARED/kamailio.cfg" -DD -E -Y "$WORK" -P "$WORK/kam.pid" -m 256 -M 16 \
-        -A "KAM_LISTEN=udp:$IP:$PROXY_PORT" -A "UAS_URI=\"sip:$IP:$UAS_PORT\"" \
-        -A "KAM_CHILDREN=$CHILDREN" >"$WORK/kam.log" 2>&1 &
-    PROXY_PID=$!; PROXY_COMM=kamailio
-    sleep 2
-    kill -0 "$PROXY_PID" 2>/dev/null || { echo "kamailio failed:"; cat "$WORK/kam.log"; exit 1; }
-    PROXY_ALL="$PROXY_PID $(ps -o pid= --ppid "$PROXY_PID" | tr '\n' ' ')"
-}
-
 # one step: $1=label $2=rate $3=seconds; prints a line; returns 0 on PASS; sets CPU_US_PER_CALL
 step() {
     local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 t0 t1 rc
     k0=$(ticks $PROXY_ALL); t0=$(date +%s.%N)
-    sipp "$IP:$PROXY_PORT" -sf "$SHARED/uac.xml" -s service -i $IP -p "$UAC_PORT" -r "$rate" -m "$calls" -d 100 \
-        -nostdin -buff_size 4194304 -recv_timeout 10000 -timeout $(( dur + 60 ))s \
-        -trace_stat -stf "$stat" -fd 1 >"$WORK/uac_${label}_$rate.out" 2>&1 &
-    UAC_PID=$!; wait "$UAC_PID"; rc=$?; UAC_PID=""
+    start_uac "$label" "$rate" "$calls"
+    wait "$UAC_PID"; rc=$?; UAC_PID=""
     t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL)
     local line
     line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" <<'PY'
@@ -248,8 +170,6 @@ measure() {   # $1=label: the fixed-rate CPU figure on a fresh proxy, then the r
     eval "BEST_$1=$best"
     echo "$1: highest passing rate = $best calls/s; CPU at $FIXED calls/s = $(eval echo \$CPU_$1) us/call"
 }
-
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 history_run() {   # $1=off|on: HCALLS calls through a fresh causeway; prints RSS and figures
     local label="history_$1" r0 r1 figures
