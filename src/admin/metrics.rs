@@ -195,6 +195,8 @@ impl Snapshot {
             help,
             s.dropped_datagrams,
         )?;
+        let help = "SIP messages not sent because their destination is blocked by [protection]";
+        counter(enc, "causeway_sip_withheld", help, s.withheld)?;
         let help = "STUN keep-alives answered on the SIP UDP ports";
         counter(enc, "causeway_sip_stun_answered", help, s.stun_answered)?;
         let help = "Failed REGISTER authentications";

@@ -124,6 +124,8 @@ pub struct SipCounters {
     pub messages_out: u64,
     pub dropped_datagrams: u64,
     pub stun_answered: u64,
+    /// Messages not sent because their destination is blocked by `[protection]`.
+    pub withheld: u64,
 }
 
 /// One condition that needs an operator: a link down, the media ports running out, the
@@ -327,6 +329,7 @@ impl Status {
         s.dropped_datagrams = get(&t.dropped_datagrams);
         s.bad_frames = get(&t.bad_frames);
         s.stun_answered = get(&t.stun_answered);
+        s.withheld = get(&t.withheld);
     }
 
     /// Fills the SIP side from the proxy and its traversal links.

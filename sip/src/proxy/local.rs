@@ -110,6 +110,13 @@ impl Core {
                 bytes = Bytes::new();
             }
         }
+        // ... and no more copies than requests: a final answer of ours to an INVITE over UDP
+        // goes out again for each retransmitted INVITE, not on timer G alone
+        if self.amplification_limit && s.reply.kind == Transport::Udp {
+            if let Some(s) = self.servers.get_mut(&id) {
+                s.machine.answer_retransmissions_only();
+            }
+        }
         self.server_send(id, status, bytes, now, out);
     }
 

@@ -26,6 +26,9 @@ pub enum ServerState {
 pub struct Server {
     invite: bool,
     reliable: bool,
+    /// A non-2xx final INVITE response goes out again only for a retransmitted request,
+    /// never on timer G alone (`answer_retransmissions_only`).
+    echo_only: bool,
     state: ServerState,
     /// The response to send again, copied out of the one sent: kept as plain bytes, a clone
     /// of the `Bytes` would cost a shared header besides (32 bytes, 100,000s of times)
@@ -69,6 +72,7 @@ impl Server {
         Server {
             invite,
             reliable,
+            echo_only: false,
             state: if invite {
                 ServerState::Proceeding
             } else {
@@ -88,6 +92,17 @@ impl Server {
 
     pub fn is_terminated(&self) -> bool {
         self.state == ServerState::Terminated
+    }
+
+    /// From now on a non-2xx final response to this INVITE is sent again only when the
+    /// request is (RFC 3261 17.2.1 has the server answer each retransmitted INVITE), not on
+    /// timer G: so a source that never acknowledges (a flood, a forged source address) gets
+    /// one copy per request it sent, not eleven. A client whose copy was lost still gets
+    /// another by retransmitting its INVITE (timer A); one whose ACK was lost has its
+    /// transaction end at timer H as if the ACK had come. For the node's own answers over UDP
+    /// (the amplification limit, issue 15).
+    pub fn answer_retransmissions_only(&mut self) {
+        self.echo_only = true;
     }
 
     /// Whether a final response has been sent.
@@ -142,7 +157,7 @@ impl Server {
                 } else if self.invite {
                     self.state = Completed;
                     self.last = Some(bytes.as_ref().into());
-                    if !self.reliable {
+                    if !self.reliable && !self.echo_only {
                         self.interval = self.timers[T1];
                         self.retransmit_at = Some(now + self.t(T1)); // timer G
                     }

@@ -102,6 +102,9 @@ pub struct TransportStats {
     pub stun_answered: AtomicU64,
     /// Connections closed because a message took longer than `message_timeout`.
     pub slow_messages: AtomicU64,
+    /// Messages not sent because their destination is blocked (`[protection]`): what a
+    /// transaction opened before the block would still send it (retransmitted answers).
+    pub withheld: AtomicU64,
 }
 
 /// Events waiting for the core; UDP drops (and counts) rather than grow it further.
@@ -202,6 +205,20 @@ impl TransportHandle {
     /// Queues `out` for sending; never blocks. Failures come back as `SendFailed`.
     pub fn send(&self, out: Transmit) {
         let s = &self.shared;
+        // a blocked source gets nothing at all until its block expires, not even what its
+        // transactions from before the block would retransmit (RFC 3261 timer G)
+        if s.guard()
+            .is_blocked(out.dest.ip(), std::time::Instant::now())
+        {
+            s.stats.withheld.fetch_add(1, Ordering::Relaxed);
+            if out.token != 0 {
+                let _ = s.events.try_send(TransportEvent::SendFailed {
+                    token: out.token,
+                    error: format!("{} is blocked ([protection])", out.dest.ip()),
+                });
+            }
+            return;
+        }
         match out.kind {
             Transport::Udp => udp::send(s, out),
             Transport::Tcp | Transport::Tls => stream::send(s, out),

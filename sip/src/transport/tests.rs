@@ -319,3 +319,57 @@ async fn stun_keep_alive_is_answered_on_the_sip_port() {
     let m = next_message(&mut rx).await;
     assert!(m.data.starts_with(b"OPTIONS "), "{:?}", m.data);
 }
+
+/// `[protection]`: a blocked source gets nothing at all, not even what a transaction from
+/// before its block would send it (the flood benchmark found retransmitted 404s going out to
+/// a blocked flooder); a request towards it fails at once; others are served as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_sent_to_a_blocked_source() {
+    let cfg = config(vec![listen(Transport::Udp, "127.0.0.1:0")], 41300..=41349);
+    let guard = cfg.guard.clone();
+    let (h, mut rx) = start(cfg).await.unwrap();
+    let blocked = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&blocked, &other] {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    // garbage over the budget blocks 127.0.0.2
+    let now = std::time::Instant::now();
+    for _ in 0..1000 {
+        let mut g = guard.lock().unwrap();
+        g.handle(
+            "127.0.0.2".parse().unwrap(),
+            Input::Report(Report::Garbage),
+            now,
+        );
+    }
+    assert!(h.is_blocked("127.0.0.2".parse().unwrap(), std::time::Instant::now()));
+    let to = |s: &std::net::UdpSocket, token: u64| Transmit {
+        kind: Transport::Udp,
+        dest: s.local_addr().unwrap(),
+        data: Bytes::from_static(b"SIP/2.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+        conn: None,
+        server_name: None,
+        token,
+        reuse_only: false,
+        client_tls: None,
+        local: None,
+    };
+    h.send(to(&blocked, 0));
+    h.send(to(&blocked, 42));
+    h.send(to(&other, 0));
+    let mut buf = [0u8; 512];
+    assert!(other.recv_from(&mut buf).is_ok(), "others are served");
+    assert!(
+        blocked.recv_from(&mut buf).is_err(),
+        "the blocked source got a datagram"
+    );
+    assert_eq!(h.stats().withheld.load(Ordering::Relaxed), 2);
+    match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+        Ok(Some(TransportEvent::SendFailed { token: 42, error })) => {
+            assert!(error.contains("blocked"), "{error}")
+        }
+        other => panic!("no SendFailed for the request: {other:?}"),
+    }
+}

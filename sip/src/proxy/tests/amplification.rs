@@ -1,7 +1,8 @@
 //! The amplification limit (issue 15): over UDP an answer of the core's own is never longer
 //! than the request it answers; first compacted (no Server, no capability lists, one
 //! challenge), else kept by its transaction and never sent, retransmissions included. Over
-//! TCP, and for a registrar's success, answers are whole.
+//! TCP, and for a registrar's success, answers are whole. A final answer of the core's own to
+//! an INVITE over UDP goes out once per INVITE received, never on timer G alone.
 
 use super::*;
 use crate::proxy::core::AuthSettings;
@@ -125,4 +126,34 @@ Content-Length: 0
     assert_eq!(status_of(&out[0]), 200, "{r}");
     assert!(out[0].data.len() <= options.replace('\n', "\r\n").len());
     assert!(header(&r, "Allow").is_empty(), "{r}");
+}
+
+/// An INVITE flood from a source that never acknowledges (a forged address) got eleven copies
+/// of each refusal before (timer G until timer H): now one per INVITE. The INVITE over TCP is
+/// untouched (no timer G there), and a relayed answer is not the core's own.
+#[test]
+fn an_unacknowledged_refusal_of_an_invite_goes_out_once_per_invite() {
+    let mut h = harness(both());
+    // a real UA's INVITE: long enough for the 404 to go out at all
+    let invite = |branch: &str| {
+        invite(branch, "nobody").replace("Content-Length: 0", &format!("{UA}Content-Length: 0"))
+    };
+    let out = h.send(UAC, &invite("z9hG4bKamp1"));
+    let statuses: Vec<u16> = out.iter().map(status_of).collect();
+    assert_eq!(statuses.last(), Some(&404), "{statuses:?}");
+    let finals = |out: &[Transmit]| out.iter().filter(|t| status_of(t) >= 200).count();
+    assert_eq!(finals(&out), 1);
+    // timer H's 32 s pass: nothing more goes to the source
+    let later = h.advance(Duration::from_secs(40));
+    assert!(
+        later.is_empty(),
+        "{:?}",
+        later.iter().map(text).collect::<Vec<_>>()
+    );
+    // a UA whose copy was lost retransmits its INVITE and gets it again
+    let out = h.send(UAC, &invite("z9hG4bKamp2"));
+    assert_eq!(finals(&out), 1);
+    let again = h.send(UAC, &invite("z9hG4bKamp2"));
+    assert_eq!(finals(&again), 1);
+    assert_eq!(status_of(&again[0]), 404);
 }

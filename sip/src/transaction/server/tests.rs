@@ -37,6 +37,38 @@ fn rfc3261_17_2_1_timer_g_retransmits_until_ack_and_timer_i_ends() {
     assert!(s.is_terminated());
 }
 
+/// The amplification limit's INVITE server (issue 15): no copy on timer G, one per
+/// retransmitted request, the ACK still absorbed and timer H still the end.
+#[test]
+fn answering_retransmissions_only_sends_one_copy_per_request() {
+    let now = Instant::now();
+    let cfg = TimerConfig::default();
+    let mut s = Server::new(true, false, now, &cfg);
+    s.answer_retransmissions_only();
+    assert_eq!(s.respond(404, b("404"), now), Some(b("404")));
+    // the next deadline is timer H, and nothing is sent on the way there
+    assert_eq!(s.poll_timeout(), Some(now + cfg.t1 * 64));
+    for ms in [500, 1500, 3500, 7500] {
+        assert_eq!(s.handle_timeout(now + Duration::from_millis(ms)), None);
+    }
+    // a retransmitted INVITE (its answer was lost) gets the answer again
+    let t = now + Duration::from_secs(8);
+    assert_eq!(s.on_request(false, t), Some(b("404")));
+    assert_eq!(s.on_request(true, t), None);
+    assert_eq!(s.state(), ServerState::Confirmed);
+    // without the ACK: timer H ends it, as ever
+    let mut s = Server::new(true, false, now, &cfg);
+    s.answer_retransmissions_only();
+    s.respond(403, b("403"), now);
+    assert_eq!(s.handle_timeout(now + cfg.t1 * 64), None);
+    assert!(s.is_terminated());
+    // a 2xx is not concerned (RFC 6026: the TU retransmits it)
+    let mut s = Server::new(true, false, now, &cfg);
+    s.answer_retransmissions_only();
+    assert_eq!(s.respond(200, b("200"), now), Some(b("200")));
+    assert_eq!(s.state(), ServerState::Accepted);
+}
+
 #[test]
 fn rfc3261_17_2_1_timer_h_ends_without_ack() {
     let now = Instant::now();
