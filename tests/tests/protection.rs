@@ -239,11 +239,10 @@ fn a_storm_of_wrong_passwords_is_blocked_while_calls_complete() {
     );
     let refused = answers.iter().filter(|a| status(a) == 403).count();
     assert!(tried > 1000, "the storm tried only {tried}");
-    // a handful of 403s before the block, then silence (the socket buffer holds hundreds)
-    assert!(
-        refused > 0 && refused < 40,
-        "{refused} answers of 403 to {tried} guesses"
-    );
+    // at most a handful of 403s before the block, then silence (the socket buffer holds
+    // hundreds); none at all when the guesses that went over the budget were handled in the
+    // same batch as the first ones: answers not yet sent when the block came are withheld
+    assert!(refused < 40, "{refused} answers of 403 to {tried} guesses");
     let p = protection(&node, |p| p["blocked_now"].as_u64() > Some(0));
     assert_eq!(
         blocked_for(&p, attacker(3)).as_deref(),
