@@ -195,8 +195,6 @@ impl Snapshot {
             help,
             s.dropped_datagrams,
         )?;
-        let help = "SIP messages not sent because their destination is blocked by [protection]";
-        counter(enc, "causeway_sip_withheld", help, s.withheld)?;
         let help = "STUN keep-alives answered on the SIP UDP ports";
         counter(enc, "causeway_sip_stun_answered", help, s.stun_answered)?;
         let help = "Failed REGISTER authentications";
@@ -255,8 +253,9 @@ impl Snapshot {
                 p.refused_connections,
             ),
             (vec![("what", "slow_message".to_string())], p.slow_messages),
+            (vec![("what", "withheld".to_string())], p.withheld),
         ];
-        let help = "What [protection] dropped unanswered: messages and connections of blocked sources, connections whose message came too slowly";
+        let help = "What [protection] dropped unanswered: messages and connections of blocked sources, connections whose message came too slowly, messages not sent to blocked sources";
         counters(enc, "causeway_protection_dropped", help, &dropped)
     }
 

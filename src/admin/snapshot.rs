@@ -78,6 +78,9 @@ pub struct ProtectionStatus {
     pub dropped_messages: u64,
     pub refused_connections: u64,
     pub slow_messages: u64,
+    /// Messages not sent because their destination is blocked (answers its transactions from
+    /// before the block would still have sent).
+    pub withheld: u64,
     /// Unparsable messages and failed authentications the guard was told of.
     pub garbage: u64,
     pub auth_failures: u64,
@@ -124,8 +127,6 @@ pub struct SipCounters {
     pub messages_out: u64,
     pub dropped_datagrams: u64,
     pub stun_answered: u64,
-    /// Messages not sent because their destination is blocked by `[protection]`.
-    pub withheld: u64,
 }
 
 /// One condition that needs an operator: a link down, the media ports running out, the
@@ -291,8 +292,14 @@ impl Status {
     }
 
     /// The guard's counters and block list.
-    pub fn fill_protection(&mut self, g: &causeway_guard::Guard, slow: u64, now: Instant) {
+    pub fn fill_protection(
+        &mut self,
+        g: &causeway_guard::Guard,
+        transport: &TransportStats,
+        now: Instant,
+    ) {
         let st = g.stats();
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         self.protection = ProtectionStatus {
             enabled: g.enabled(),
             blocks: causeway_guard::Reason::ALL
@@ -302,7 +309,8 @@ impl Status {
             blocked_now: g.blocked_count(),
             dropped_messages: st.dropped_messages,
             refused_connections: st.refused_connections,
-            slow_messages: slow,
+            slow_messages: get(&transport.slow_messages),
+            withheld: get(&transport.withheld),
             garbage: st.garbage,
             auth_failures: st.auth_failures,
             tracked_sources: g.tracked(),
@@ -329,7 +337,6 @@ impl Status {
         s.dropped_datagrams = get(&t.dropped_datagrams);
         s.bad_frames = get(&t.bad_frames);
         s.stun_answered = get(&t.stun_answered);
-        s.withheld = get(&t.withheld);
     }
 
     /// Fills the SIP side from the proxy and its traversal links.

@@ -16,7 +16,6 @@ use causeway_sip::driver::Observer;
 use causeway_sip::proxy::{Received, Transmit, WallClock};
 use causeway_sip::transport::TransportHandle;
 use causeway_traversal::LinkedProxy;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How often the status snapshot is refreshed.
@@ -120,8 +119,7 @@ impl Observer<LinkedProxy> for Publisher {
         {
             let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
             g.handle_timeout(now);
-            let slow = self.transport.stats().slow_messages.load(Ordering::Relaxed);
-            s.fill_protection(&g, slow, now);
+            s.fill_protection(&g, self.transport.stats(), now);
         }
         s.admin = self.handle.admin_status();
         s.alarms = self.alarms.evaluate(&s);
