@@ -157,3 +157,58 @@ fn an_unacknowledged_refusal_of_an_invite_goes_out_once_per_invite() {
     assert_eq!(finals(&again), 1);
     assert_eq!(status_of(&again[0]), 404);
 }
+
+/// Review (f413cc2): the flag is set by `respond` for the 100 Trying every forwarded INVITE
+/// gets, so a *relayed* final answer over UDP loses timer G too. The UAC got the 100, is in
+/// Proceeding and no longer retransmits its INVITE (RFC 3261 17.1.1.2): a lost 486 is never
+/// sent again.
+#[test]
+fn review_a_relayed_final_answer_to_an_invite_is_still_retransmitted_on_timer_g() {
+    let mut h = Harness::new();
+    h.core.set_amplification_limit(true);
+    h.register("bob", UAS, "1.0");
+    let invite = invite("z9hG4bKrel1", "bob")
+        .replace("Content-Length: 0", &format!("{UA}Content-Length: 0"));
+    let out = h.send(UAC, &invite);
+    assert_eq!(status_of(&out[0]), 100, "the 100 Trying goes out");
+    let fwd = out.iter().find(|o| o.dest == addr(UAS)).expect("forwarded");
+    let out = h.send(UAS, &answer(fwd, 486, "Busy Here", Some("b1")));
+    let finals = |out: &[Transmit]| {
+        out.iter()
+            .filter(|o| o.dest == addr(UAC) && status_of(o) == 486)
+            .count()
+    };
+    assert_eq!(finals(&out), 1);
+    // timer G (T1 = 500 ms): the relayed 486 goes again until the ACK comes
+    let later = h.advance(Duration::from_millis(600));
+    assert_eq!(
+        finals(&later),
+        1,
+        "relayed 486 not retransmitted on timer G"
+    );
+}
+
+/// Review (f413cc2): the node's own final answer after a provisional one (here the 480 after
+/// timer B) cannot count on the client retransmitting its INVITE either (Proceeding).
+#[test]
+fn review_the_nodes_own_480_after_a_100_is_still_retransmitted_on_timer_g() {
+    let mut h = Harness::new();
+    h.core.set_amplification_limit(true);
+    h.register("bob", UAS, "1.0");
+    let invite = invite("z9hG4bKrel2", "bob")
+        .replace("Content-Length: 0", &format!("{UA}Content-Length: 0"));
+    let out = h.send(UAC, &invite);
+    assert_eq!(status_of(&out[0]), 100);
+    // the callee never answers; timer B ends the branch and the node answers itself
+    let later = h.advance(Duration::from_millis(32_100));
+    let own: Vec<_> = later.iter().filter(|o| o.dest == addr(UAC)).collect();
+    assert_eq!(own.len(), 1, "one final answer of the node's own");
+    let status = status_of(own[0]);
+    assert!(status >= 300, "{status}");
+    let again = h.advance(Duration::from_millis(600));
+    assert_eq!(
+        again.iter().filter(|o| o.dest == addr(UAC)).count(),
+        1,
+        "own {status} after a 100 not retransmitted on timer G"
+    );
+}
