@@ -111,8 +111,9 @@ impl Core {
             }
         }
         // ... and no more copies than requests: a final answer of ours to an INVITE over UDP
-        // goes out again for each retransmitted INVITE, not on timer G alone
-        if self.amplification_limit && s.reply.kind == Transport::Udp {
+        // goes out again for each retransmitted INVITE, not on timer G alone (unless a
+        // provisional answer went first: the machine keeps timer G then)
+        if self.amplification_limit && s.reply.kind == Transport::Udp && status >= 300 {
             if let Some(s) = self.servers.get_mut(&id) {
                 s.machine.answer_retransmissions_only();
             }

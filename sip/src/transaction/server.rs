@@ -94,13 +94,15 @@ impl Server {
         self.state == ServerState::Terminated
     }
 
-    /// From now on a non-2xx final response to this INVITE is sent again only when the
-    /// request is (RFC 3261 17.2.1 has the server answer each retransmitted INVITE), not on
-    /// timer G: so a source that never acknowledges (a flood, a forged source address) gets
-    /// one copy per request it sent, not eleven. A client whose copy was lost still gets
-    /// another by retransmitting its INVITE (timer A); one whose ACK was lost has its
-    /// transaction end at timer H as if the ACK had come. For the node's own answers over UDP
-    /// (the amplification limit, issue 15).
+    /// A non-2xx final response to this INVITE sent with no provisional one before it is sent
+    /// again only when the request is (RFC 3261 17.2.1 has the server answer each
+    /// retransmitted INVITE), not on timer G: so a source that never acknowledges (a flood, a
+    /// forged source address) gets one copy per request it sent, not eleven. A client whose
+    /// copy was lost still gets another by retransmitting its INVITE (timer A runs until it
+    /// hears something); one whose ACK was lost has its transaction end at timer H as if the
+    /// ACK had come. After a provisional response the client has stopped retransmitting
+    /// (17.1.1.2), so timer G stays. For the node's own answers over UDP (the amplification
+    /// limit, issue 15).
     pub fn answer_retransmissions_only(&mut self) {
         self.echo_only = true;
     }
@@ -155,9 +157,11 @@ impl Server {
                     self.last = None;
                     self.end_at = Some(now + self.t(T1) * 64); // timer L
                 } else if self.invite {
+                    // the client retransmits its INVITE only until it hears a provisional
+                    let echoed = self.echo_only && self.last.is_none();
                     self.state = Completed;
                     self.last = Some(bytes.as_ref().into());
-                    if !self.reliable && !self.echo_only {
+                    if !self.reliable && !echoed {
                         self.interval = self.timers[T1];
                         self.retransmit_at = Some(now + self.t(T1)); // timer G
                     }

@@ -158,12 +158,11 @@ fn an_unacknowledged_refusal_of_an_invite_goes_out_once_per_invite() {
     assert_eq!(status_of(&again[0]), 404);
 }
 
-/// Review (f413cc2): the flag is set by `respond` for the 100 Trying every forwarded INVITE
-/// gets, so a *relayed* final answer over UDP loses timer G too. The UAC got the 100, is in
-/// Proceeding and no longer retransmits its INVITE (RFC 3261 17.1.1.2): a lost 486 is never
-/// sent again.
+/// A relayed final answer keeps timer G: the UAC got the 100, is in Proceeding and no longer
+/// retransmits its INVITE (RFC 3261 17.1.1.2), so a lost 486 would never be sent again
+/// (a review found f413cc2 turning timer G off from the 100 Trying).
 #[test]
-fn review_a_relayed_final_answer_to_an_invite_is_still_retransmitted_on_timer_g() {
+fn a_relayed_final_answer_to_an_invite_is_still_retransmitted_on_timer_g() {
     let mut h = Harness::new();
     h.core.set_amplification_limit(true);
     h.register("bob", UAS, "1.0");
@@ -188,10 +187,10 @@ fn review_a_relayed_final_answer_to_an_invite_is_still_retransmitted_on_timer_g(
     );
 }
 
-/// Review (f413cc2): the node's own final answer after a provisional one (here the 480 after
-/// timer B) cannot count on the client retransmitting its INVITE either (Proceeding).
+/// The node's own final answer after a provisional one (here the answer after timer B)
+/// cannot count on the client retransmitting its INVITE either (Proceeding): timer G stays.
 #[test]
-fn review_the_nodes_own_480_after_a_100_is_still_retransmitted_on_timer_g() {
+fn the_nodes_own_480_after_a_100_is_still_retransmitted_on_timer_g() {
     let mut h = Harness::new();
     h.core.set_amplification_limit(true);
     h.register("bob", UAS, "1.0");

@@ -38,7 +38,8 @@ fn rfc3261_17_2_1_timer_g_retransmits_until_ack_and_timer_i_ends() {
 }
 
 /// The amplification limit's INVITE server (issue 15): no copy on timer G, one per
-/// retransmitted request, the ACK still absorbed and timer H still the end.
+/// retransmitted request, the ACK still absorbed and timer H still the end; but timer G as
+/// ever once a provisional went out.
 #[test]
 fn answering_retransmissions_only_sends_one_copy_per_request() {
     let now = Instant::now();
@@ -62,6 +63,12 @@ fn answering_retransmissions_only_sends_one_copy_per_request() {
     s.respond(403, b("403"), now);
     assert_eq!(s.handle_timeout(now + cfg.t1 * 64), None);
     assert!(s.is_terminated());
+    // after a provisional the client no longer retransmits its INVITE: timer G stays
+    let mut s = Server::new(true, false, now, &cfg);
+    s.answer_retransmissions_only();
+    s.respond(100, b("100"), now);
+    s.respond(480, b("480"), now);
+    assert_eq!(s.handle_timeout(now + cfg.t1), Some(b("480")));
     // a 2xx is not concerned (RFC 6026: the TU retransmits it)
     let mut s = Server::new(true, false, now, &cfg);
     s.answer_retransmissions_only();
