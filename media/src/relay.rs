@@ -311,18 +311,22 @@ impl Shared {
     }
 
     fn close_session(&self, s: &SessionInfo) {
-        for local in [s.a, s.b] {
-            if let Local::Own(p) = local {
-                for port in [p.rtp(), p.rtcp()] {
-                    match &self.io {
-                        Io::Epoll(readers) => readers.remove(port),
-                        // waits until the ring let go of the socket, so that the port can be
-                        // bound again as soon as this returns
-                        Io::Uring(ring) => ring.remove(port),
-                    }
-                    self.set_socket(port, None);
-                }
-            }
+        let ports: Vec<u16> = [s.a, s.b]
+            .into_iter()
+            .filter_map(|local| match local {
+                Local::Own(p) => Some([p.rtp(), p.rtcp()]),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        match &self.io {
+            Io::Epoll(readers) => ports.iter().for_each(|&port| readers.remove(port)),
+            // waits (once for all of them) until the ring let go of the sockets, so that the
+            // ports can be bound again as soon as this returns
+            Io::Uring(ring) => ring.remove(&ports),
+        }
+        for port in ports {
+            self.set_socket(port, None);
         }
     }
 

@@ -96,6 +96,7 @@ on_both_paths!(
     multiplex_ids_are_taken_off_on_e_and_put_on_by_c,
     a_burst_larger_than_the_buffers_arrives_whole,
     dropping_the_last_handle_frees_every_port,
+    ports_closed_under_traffic_serve_the_next_session,
 );
 
 async fn peer() -> UdpSocket {
@@ -402,4 +403,57 @@ async fn multiplex_ids_are_taken_off_on_e_and_put_on_by_c(path: Path) {
     assert_eq!(&ka[..4], &[1, 2, 3, 4], "keep-alives carry it too");
     assert_eq!(ka.len(), 4 + 12);
     assert_eq!(ka[4 + 1], 120, "with the payload type E asked for");
+}
+
+/// A session closed while its caller still sends, and the next session on the same ports (a
+/// range of two pairs hands them out again): the new sockets relay between the new peers, and
+/// nothing of the old traffic reaches them.
+async fn ports_closed_under_traffic_serve_the_next_session(path: Path) {
+    let mut cfg = path.config(30900, None);
+    cfg.table.ports.end = cfg.table.ports.start + 3;
+    let relay = path.spawn(cfg);
+    let (a, b) = (peer().await, peer().await);
+    let s = open(
+        &relay,
+        LegSpec::own(Some(a.local_addr().unwrap())),
+        LegSpec::own(Some(b.local_addr().unwrap())),
+    )
+    .unwrap();
+    let ra = at(s.a.pair().rtp());
+    a.send_to(b"first", ra).await.unwrap();
+    assert_eq!(recv(&b).await.0, b"first".to_vec());
+    let noise = std::thread::spawn({
+        let a = std::net::UdpSocket::bind((LO, 0)).unwrap();
+        move || {
+            for _ in 0..2000 {
+                let _ = a.send_to(b"old", ra);
+            }
+        }
+    });
+    remove(&relay, s.id).unwrap();
+    noise.join().unwrap();
+    for port in [
+        ra.port(),
+        s.a.pair().rtcp(),
+        s.b.pair().rtp(),
+        s.b.pair().rtcp(),
+    ] {
+        bindable(path, at(port)).await;
+    }
+    let (c, d) = (peer().await, peer().await);
+    let t = open(
+        &relay,
+        LegSpec::own(Some(c.local_addr().unwrap())),
+        LegSpec::own(Some(d.local_addr().unwrap())),
+    )
+    .unwrap();
+    assert_eq!(
+        [t.a.pair().rtp(), t.b.pair().rtp()],
+        [s.a.pair().rtp(), s.b.pair().rtp()],
+        "the same ports again"
+    );
+    c.send_to(b"second", at(t.a.pair().rtp())).await.unwrap();
+    assert_eq!(recv(&d).await.0, b"second".to_vec());
+    d.send_to(b"back", at(t.b.pair().rtp())).await.unwrap();
+    assert_eq!(recv(&c).await.0, b"back".to_vec());
 }

@@ -20,7 +20,7 @@
 
 mod buffers;
 
-use super::mmsg::{from_storage, to_storage};
+use super::mmsg::{from_storage, to_storage, BUF};
 use super::{is_transient, Counters};
 use crate::session::{SharedTable, Table, MUX_ID_LEN};
 use buffers::{Buffers, BUFS, NAME_LEN, PAYLOAD_AT};
@@ -136,16 +136,25 @@ impl Ring {
         self.send(Command::Add { port, sock })
     }
 
-    /// Cancels `port`'s receive and returns once the ring holds the socket no more.
-    pub(super) fn remove(&self, port: u16) {
-        let (done, wait) = mpsc::sync_channel(1);
-        if self.send(Command::Remove { port, done }).is_ok()
-            && wait.recv_timeout(REMOVE_WAIT).is_err()
-        {
-            tracing::warn!(
-                port,
-                "media relay: the ring did not let go of a socket in time"
-            );
+    /// Cancels the receives of `ports` and returns once the ring holds their sockets no more
+    /// (all asked at once, so the wait is one round trip, not one per port).
+    pub(super) fn remove(&self, ports: &[u16]) {
+        let mut waits = Vec::with_capacity(ports.len());
+        for &port in ports {
+            let (done, wait) = mpsc::sync_channel(1);
+            if self.send(Command::Remove { port, done }).is_ok() {
+                waits.push((port, wait));
+            }
+        }
+        let deadline = Instant::now() + REMOVE_WAIT;
+        for (port, wait) in waits {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait.recv_timeout(left).is_err() {
+                tracing::warn!(
+                    port,
+                    "media relay: the ring did not let go of a socket in time"
+                );
+            }
         }
     }
 
@@ -243,8 +252,16 @@ struct Worker {
     got: Vec<Got>,
     completions: Vec<(u64, i32, u32)>,
     decided: Vec<Forward>,
-    /// Ports whose receive is to be armed (new, or ended without being closed).
+    /// Ports whose receive is to be armed (new, or ended without being closed), and whose
+    /// receive is to be cancelled: kept until the entry is queued (a full queue that cannot
+    /// be submitted refuses it).
     to_arm: Vec<u16>,
+    to_cancel: Vec<u64>,
+    /// Whether the read of the command eventfd is queued.
+    wake_armed: bool,
+    /// Sockets removed while entries naming their descriptor may still wait in the submission
+    /// queue: closed once it is empty, so a send never goes out on a reused descriptor.
+    retired: Vec<Arc<UdpSocket>>,
     /// Buffers whose send is queued: free once the submission queue has been taken.
     pending: Vec<u16>,
     stopping: Option<mpsc::SyncSender<Vec<u16>>>,
@@ -292,6 +309,9 @@ impl Worker {
             completions: Vec::new(),
             decided: Vec::new(),
             to_arm: Vec::new(),
+            to_cancel: Vec::new(),
+            wake_armed: false,
+            retired: Vec::new(),
             pending: Vec::new(),
             stopping: None,
         };
@@ -306,12 +326,18 @@ impl Worker {
 
     fn run(&mut self) {
         loop {
+            self.requeue();
             self.bufs.publish();
             let waited = self.ring.submit_and_wait(1);
             self.submitted();
             if let Err(e) = waited {
                 match e.raw_os_error() {
+                    // EBADR: the completion queue overflowed and the kernel dropped some; what
+                    // they were for shows up as receives that ended (re-armed) or sends lost
                     Some(libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME) => {}
+                    Some(libc::EBADR) => {
+                        tracing::warn!("media relay: io_uring completions were dropped");
+                    }
                     _ => {
                         tracing::error!(error = %e, "media relay: io_uring failed; relaying stops");
                         break;
@@ -347,12 +373,8 @@ impl Worker {
                     self.counters.send_failed.fetch_add(1, Relaxed);
                 }
                 WAKE => {
+                    self.wake_armed = false;
                     self.commands();
-                    if self.stopping.is_none() {
-                        if let Err(e) = self.arm_wake() {
-                            tracing::error!(error = %e, "media relay: the command wake-up could not be armed");
-                        }
-                    }
                 }
                 _ => {} // CANCEL: the receive it ended reports itself
             }
@@ -397,7 +419,9 @@ impl Worker {
             if let Some(p) = slot.as_mut() {
                 p.armed = false;
                 if let Some(done) = p.closing.take() {
-                    *slot = None;
+                    if let Some(p) = slot.take() {
+                        self.retire(p.sock);
+                    }
                     let _ = done.send(());
                 } else if !p.broken {
                     self.to_arm.push(port);
@@ -411,8 +435,9 @@ impl Worker {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Add { port, sock } => {
-                    if self.ports[usize::from(port)].is_some() {
-                        self.cancel(port);
+                    self.cancel(port);
+                    if let Some(old) = self.ports[usize::from(port)].take() {
+                        self.retire(old.sock);
                     }
                     self.generation = self.generation.wrapping_add(1);
                     self.ports[usize::from(port)] = Some(Box::new(Port {
@@ -432,7 +457,9 @@ impl Worker {
                             self.cancel(port);
                         }
                         _ => {
-                            *slot = None;
+                            if let Some(p) = slot.take() {
+                                self.retire(p.sock);
+                            }
                             let _ = done.send(());
                         }
                     }
@@ -450,10 +477,40 @@ impl Worker {
         if !p.armed {
             return;
         }
-        let entry = opcode::AsyncCancel::new(recv_data(p.generation, port))
+        let target = recv_data(p.generation, port);
+        if !self.push_cancel(target) {
+            self.to_cancel.push(target);
+        }
+    }
+
+    fn push_cancel(&mut self, target: u64) -> bool {
+        let entry = opcode::AsyncCancel::new(target)
             .build()
-            .user_data(CANCEL | u64::from(port));
-        self.push(&entry);
+            .user_data(CANCEL | (target & 0xffff));
+        self.push(&entry)
+    }
+
+    /// Queues again what a full submission queue refused: the command wake-up's read and
+    /// cancellations (receives to arm wait in `to_arm` for `arm_receives`).
+    fn requeue(&mut self) {
+        if !self.wake_armed && self.stopping.is_none() {
+            if let Err(e) = self.arm_wake() {
+                tracing::warn!(error = %e, "media relay: the command wake-up waits to be armed");
+            }
+        }
+        let to_cancel = std::mem::take(&mut self.to_cancel);
+        for target in to_cancel {
+            if !self.push_cancel(target) {
+                self.to_cancel.push(target);
+            }
+        }
+    }
+
+    /// Lets go of a removed socket: at once, or once no queued entry can name its descriptor.
+    fn retire(&mut self, sock: Arc<UdpSocket>) {
+        if !self.ring.submission().is_empty() {
+            self.retired.push(sock);
+        }
     }
 
     /// Decides every packet of the wake-up under one table lock, then queues the sends.
@@ -507,7 +564,8 @@ impl Worker {
         let Ok(out) = RecvMsgOut::parse(buf, &self.recv_msg) else {
             return Decision::Drop;
         };
-        if out.is_payload_truncated() {
+        // the readiness path's limit too (`mmsg::BUF`), though the buffer has a little more
+        if out.is_payload_truncated() || out.payload_data().len() > BUF {
             return Decision::Truncated;
         }
         let Some(src) = source(out.name_data()) else {
@@ -580,10 +638,12 @@ impl Worker {
 
     /// After a submission: when the kernel took every queued entry, the sends among them are
     /// done (`MSG_DONTWAIT`: sent or failed while submitted), and their buffers free.
+    /// Sockets retired meanwhile are closed then too.
     fn submitted(&mut self) {
-        if self.pending.is_empty() || !self.ring.submission().is_empty() {
+        if !self.ring.submission().is_empty() {
             return;
         }
+        self.retired.clear();
         let mut pending = std::mem::take(&mut self.pending);
         for &bid in &pending {
             self.bufs.recycle(bid);
@@ -610,10 +670,16 @@ impl Worker {
                 if let Some(p) = self.ports[usize::from(port)].as_mut() {
                     p.armed = true;
                 }
+            } else {
+                self.to_arm.push(port);
             }
         }
         to_arm.clear();
-        self.to_arm = to_arm;
+        // refused ones are back in `self.to_arm`; keep the larger allocation
+        if to_arm.capacity() > self.to_arm.capacity() {
+            to_arm.append(&mut self.to_arm);
+            self.to_arm = to_arm;
+        }
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
@@ -625,6 +691,7 @@ impl Worker {
         .build()
         .user_data(WAKE);
         if self.push(&entry) {
+            self.wake_armed = true;
             Ok(())
         } else {
             Err(io::Error::other("the submission queue is full"))
