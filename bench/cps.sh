@@ -20,6 +20,9 @@
 #       2000), the process RSS before and 35 s after (finished transactions gone), the CPU per
 #       call, and the history's own figures (GET /calls: calls kept, bytes, budget, dropped).
 # Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
+#        SYSCALLS=1: also count the proxy's system calls, context switches and page faults
+#        over each step (perf stat on the syscall tracepoints of all its PIDs; the tracepoints
+#        cost a little CPU, so take the CPU figures from a run without it), per completed call
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo. Honours CARGO_TARGET_DIR.
 set -u
@@ -133,9 +136,15 @@ TOML
 step() {
     local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 t0 t1 rc
     k0=$(ticks $PROXY_ALL); t0=$(date +%s.%N)
+    local perf_pid=""
+    if [ "${SYSCALLS:-0}" = 1 ]; then
+        perf stat -x, -e "$SC_EVENTS" -p "$(echo $PROXY_ALL | tr ' ' ,)" -o "$WORK/syscalls" &
+        perf_pid=$!
+    fi
     start_uac "$label" "$rate" "$calls"
     wait "$UAC_PID"; rc=$?; UAC_PID=""
     t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL)
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null; fi
     local line
     line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" <<'PY'
 import sys
@@ -153,8 +162,33 @@ print(f"{label:9s} target={rate:5d}/s achieved={cr:8.1f}/s ok={ok} failed={bad} 
 PY
 )
     echo "$line"
+    syscalls_line "$stat"
     CPU_US_PER_CALL=$(echo "$line" | sed -n 's/.*cpu_per_call= *\([0-9.na]*\)us.*/\1/p')
     echo "$line" | grep -q PASS
+}
+
+SC_EVENTS="task-clock,context-switches,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex"
+
+# with SYSCALLS=1: the step's system calls, context switches and page faults per completed call
+syscalls_line() {   # $1: the step's sipp statistics file
+    [ "${SYSCALLS:-0}" = 1 ] && [ -s "$WORK/syscalls" ] || return 0
+    python3 - "$1" "$WORK/syscalls" <<'PY'
+import sys
+rows = [l.rstrip("\n").split(";") for l in open(sys.argv[1], encoding="latin-1") if l.strip()]
+ok = int(dict(zip(rows[0], rows[-1]))["SuccessfulCall(C)"]) or 1
+n = {}
+for l in open(sys.argv[2]):
+    f = l.strip().split(",")
+    if len(f) > 2 and f[0].replace(".", "").isdigit():
+        n[f[2]] = float(f[0])
+g = lambda *k: sum(n.get(x, 0.0) for x in k) / ok
+p = "syscalls:sys_enter_"
+print(f"          per call: syscalls {g('raw_syscalls:sys_enter'):.2f} (recv {g(p+'recvfrom', p+'recvmsg', p+'recvmmsg'):.2f} "
+      f"send {g(p+'sendto', p+'sendmsg', p+'sendmmsg'):.2f} epoll_wait {g(p+'epoll_wait', p+'epoll_pwait'):.2f} "
+      f"futex {g(p+'futex'):.2f}) context switches {g('context-switches'):.2f} page faults {g('page-faults'):.2f} "
+      f"task-clock {1000 * g('task-clock'):.1f} us")
+PY
+    rm -f "$WORK/syscalls"
 }
 
 measure() {   # $1=label: the fixed-rate CPU figure on a fresh proxy, then the ramp

@@ -83,6 +83,11 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
             Known::From if p.from.is_none() => p.from = Some(value.trim()),
             _ => {}
         }
+        // only the first of each field counts: once all four are read, the rest of the head
+        // (Contact, Content-Type, ... after them in most messages) cannot change the answer
+        if p.call_id.is_some() && p.cseq_method.is_some() && p.to.is_some() && p.from.is_some() {
+            break;
+        }
     }
     Some(p)
 }

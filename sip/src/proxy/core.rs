@@ -35,6 +35,7 @@ use rand::rngs::StdRng;
 use rand::RngCore;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -726,17 +727,32 @@ pub(super) fn server_key(msg: &Message) -> String {
     server_key_for(msg, method)
 }
 
+/// A Via's sent-by as the transaction key holds it: `host` or `host:port`.
+struct SentBy<'a>(&'a Host, Option<u16>);
+
+impl std::fmt::Display for SentBy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(p) => write!(f, "{}:{p}", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 pub(super) fn server_key_for(msg: &Message, method: &str) -> String {
     let Some(via) = msg.vias().first() else {
         return String::new();
     };
-    let sent_by = match via.port {
-        Some(p) => format!("{}:{p}", via.host),
-        None => via.host.to_string(),
-    };
+    let sent_by = SentBy(&via.host, via.port);
     match via.branch() {
         Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => {
-            format!("{b}\u{0}{sent_by}\u{0}{method}")
+            // one allocation of the right size: this runs for every request (format! grew
+            // its buffer twice and formatted the host into a string of its own first)
+            let mut key = String::with_capacity(b.len() + method.len() + 48);
+            key.push_str(b);
+            key.push('\0');
+            let _ = write!(key, "{sent_by}\0{method}");
+            key
         }
         _ => format!(
             "2543\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{sent_by}\u{0}{method}",

@@ -8,6 +8,7 @@
 use crate::message::{Host, Message};
 use causeway_config::Transport;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
@@ -150,11 +151,12 @@ impl Identity {
     /// A new branch for a request forwarded from `incoming` (RFC 3261 16.6 item 8).
     pub fn branch(&mut self, incoming: &Message) -> String {
         self.counter = self.counter.wrapping_add(1);
-        format!(
-            "{BRANCH_PREFIX}{:016x}{:x}",
-            loop_hash(incoming),
-            self.counter
-        )
+        // written into one buffer of the right size: a branch is made for every forwarded
+        // request, and format! was a visible part of that
+        let mut b = String::with_capacity(BRANCH_PREFIX.len() + 32);
+        b.push_str(BRANCH_PREFIX);
+        let _ = write!(b, "{:016x}{:x}", loop_hash(incoming), self.counter);
+        b
     }
 
     /// A branch for a request forwarded statelessly (an ACK for a 2xx): the same every time for
@@ -208,14 +210,31 @@ fn loop_hash(m: &Message) -> u64 {
         v.hash(&mut h);
     }
     for r in m.routes() {
-        r.uri.to_string().hash(&mut h);
+        // hashed as its text, as `String::hash` would (the bytes, then 0xff), without
+        // making the string
+        let _ = write!(HashWriter(&mut h), "{}", r.uri);
+        h.write_u8(0xff);
     }
     h.finish()
 }
 
+/// Feeds formatted text to a hasher as `str::hash` feeds its bytes (without the end marker).
+struct HashWriter<'a, H: Hasher>(&'a mut H);
+
+impl<H: Hasher> std::fmt::Write for HashWriter<'_, H> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write(s.as_bytes());
+        Ok(())
+    }
+}
+
 /// `SIP/2.0/UDP 192.0.2.1:5060;branch=…`
 pub fn via_value(kind: Transport, local: SocketAddr, branch: &str) -> String {
-    format!("SIP/2.0/{} {};branch={branch}", kind.via_token(), local)
+    let mut v = String::with_capacity(branch.len() + 72);
+    v.push_str("SIP/2.0/");
+    v.push_str(kind.via_token());
+    let _ = write!(v, " {local};branch={branch}");
+    v
 }
 
 /// `<sip:192.0.2.1:5060;transport=udp;lr>`: the address and transport we want in-dialog
@@ -227,4 +246,43 @@ pub fn record_route_value(kind: Transport, local: SocketAddr) -> String {
         Transport::Tls => "tls",
     };
     format!("<sip:{local};transport={t};lr>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Bytes;
+
+    /// The hash as it was computed before Routes were hashed without making their text: the
+    /// branches of nodes of either version must keep detecting each other's loops.
+    fn loop_hash_of_strings(m: &Message) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        m.request_uri_str().hash(&mut h);
+        m.from().and_then(|f| f.tag()).hash(&mut h);
+        m.to().and_then(|t| t.tag()).hash(&mut h);
+        m.call_id().hash(&mut h);
+        m.cseq().map(|(n, _)| n).hash(&mut h);
+        for v in m.header_values("Proxy-Require") {
+            v.hash(&mut h);
+        }
+        for v in m.header_values("Proxy-Authorization") {
+            v.hash(&mut h);
+        }
+        for r in m.routes() {
+            r.uri.to_string().hash(&mut h);
+        }
+        h.finish()
+    }
+
+    #[test]
+    fn loop_hash_hashes_routes_as_their_text() {
+        let text =
+            "BYE sip:b@192.0.2.2:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+            Route: <sip:192.0.2.9:5060;transport=udp;lr>, <sip:[2001:db8::1]:5061;lr>\r\n\
+            Route: <sips:edge.example.com;lr;ftag=x>\r\nFrom: <sip:a@x>;tag=1\r\n\
+            To: <sip:b@y>;tag=2\r\nCall-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        let m = Message::parse(Bytes::copy_from_slice(text.as_bytes())).expect("parses");
+        assert_eq!(m.routes().len(), 3);
+        assert_eq!(loop_hash(&m), loop_hash_of_strings(&m));
+    }
 }

@@ -57,6 +57,19 @@ fn reads_a_request_and_a_response() {
 }
 
 #[test]
+fn the_first_of_each_field_counts_after_the_four_are_read() {
+    // the first CSeq has no method: reading goes on to the second; the Call-ID, From and To
+    // after that do not replace the first ones
+    let m = b"BYE sip:b@h SIP/2.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: first\r\n\
+        CSeq: 7\r\nCSeq: 8 BYE\r\nCall-ID: second\r\nTo: <sip:c@h>;tag=2\r\nFrom: <sip:d@x>\r\n\r\n";
+    let p = peek(m).expect("peek");
+    assert_eq!(p.call_id, Some("first"));
+    assert_eq!(p.cseq_method, Some("BYE"));
+    assert_eq!((p.to, p.to_tag), (Some("<sip:b@h>"), false));
+    assert_eq!(p.from, Some("<sip:a@x>;tag=1"));
+}
+
+#[test]
 fn agrees_with_the_parser_on_the_torture_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
     let mut n = 0;
