@@ -127,6 +127,12 @@ fn open(relay: &RelayHandle, a: LegSpec, b: LegSpec) -> Result<SessionInfo, AddE
     Ok(info)
 }
 
+/// A session between two peers' sockets (leg A expects `a`, leg B `b`), its sockets open.
+fn open_between(relay: &RelayHandle, a: &UdpSocket, b: &UdpSocket) -> SessionInfo {
+    let own = |s: &UdpSocket| LegSpec::own(Some(s.local_addr().unwrap()));
+    open(relay, own(a), own(b)).unwrap()
+}
+
 /// Ends a session and closes its sockets; `None` if it had ended already.
 fn remove(relay: &RelayHandle, id: SessionId) -> Option<SessionInfo> {
     let ended = relay.table().lock().remove(id)?;
@@ -137,12 +143,7 @@ fn remove(relay: &RelayHandle, id: SessionId) -> Option<SessionInfo> {
 async fn relays_both_ways_and_counts(path: Path) {
     let relay = path.spawn(path.config(30000, None));
     let (a, b) = (peer().await, peer().await);
-    let s = open(
-        &relay,
-        LegSpec::own(Some(a.local_addr().unwrap())),
-        LegSpec::own(Some(b.local_addr().unwrap())),
-    )
-    .unwrap();
+    let s = open_between(&relay, &a, &b);
     let (ra, rb) = (at(s.a.pair().rtp()), at(s.b.pair().rtp()));
 
     a.send_to(b"from a", ra).await.unwrap();
@@ -166,12 +167,7 @@ async fn relays_both_ways_and_counts(path: Path) {
 async fn a_stranger_is_not_relayed_after_latching_and_remove_closes_the_ports(path: Path) {
     let relay = path.spawn(path.config(30100, None));
     let (a, b, evil) = (peer().await, peer().await, peer().await);
-    let s = open(
-        &relay,
-        LegSpec::own(Some(a.local_addr().unwrap())),
-        LegSpec::own(Some(b.local_addr().unwrap())),
-    )
-    .unwrap();
+    let s = open_between(&relay, &a, &b);
     let ra = at(s.a.pair().rtp());
     a.send_to(b"1", ra).await.unwrap();
     recv(&b).await;
@@ -413,12 +409,7 @@ async fn ports_closed_under_traffic_serve_the_next_session(path: Path) {
     cfg.table.ports.end = cfg.table.ports.start + 3;
     let relay = path.spawn(cfg);
     let (a, b) = (peer().await, peer().await);
-    let s = open(
-        &relay,
-        LegSpec::own(Some(a.local_addr().unwrap())),
-        LegSpec::own(Some(b.local_addr().unwrap())),
-    )
-    .unwrap();
+    let s = open_between(&relay, &a, &b);
     let ra = at(s.a.pair().rtp());
     a.send_to(b"first", ra).await.unwrap();
     assert_eq!(recv(&b).await.0, b"first".to_vec());
@@ -441,12 +432,7 @@ async fn ports_closed_under_traffic_serve_the_next_session(path: Path) {
         bindable(path, at(port)).await;
     }
     let (c, d) = (peer().await, peer().await);
-    let t = open(
-        &relay,
-        LegSpec::own(Some(c.local_addr().unwrap())),
-        LegSpec::own(Some(d.local_addr().unwrap())),
-    )
-    .unwrap();
+    let t = open_between(&relay, &c, &d);
     assert_eq!(
         [t.a.pair().rtp(), t.b.pair().rtp()],
         [s.a.pair().rtp(), s.b.pair().rtp()],
