@@ -188,6 +188,11 @@ impl Shared {
 
     fn fail(&self, token: u64, error: String) {
         self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        self.tell_failed(token, error);
+    }
+
+    /// Tells the core that the send of `token` failed (a sender that cares gave one).
+    fn tell_failed(&self, token: u64, error: String) {
         if token != 0 {
             let _ = self
                 .events
@@ -211,12 +216,10 @@ impl TransportHandle {
             .is_blocked(out.dest.ip(), std::time::Instant::now())
         {
             s.stats.withheld.fetch_add(1, Ordering::Relaxed);
-            if out.token != 0 {
-                let _ = s.events.try_send(TransportEvent::SendFailed {
-                    token: out.token,
-                    error: format!("{} is blocked ([protection])", out.dest.ip()),
-                });
-            }
+            s.tell_failed(
+                out.token,
+                format!("{} is blocked ([protection])", out.dest.ip()),
+            );
             return;
         }
         match out.kind {
