@@ -20,7 +20,7 @@ pub mod zones;
 
 pub use interworking::InterworkingMode;
 pub use load::{ConfigError, FieldError, PathPart};
-pub use media::RelayIo;
+pub use media::IoPath;
 pub use protection::Protection;
 pub use schema::*;
 pub use types::{ListenAddrs, PortRange, Role, Transport};

@@ -29,9 +29,10 @@ pub enum OnInactivity {
     Report,
 }
 
-/// Which I/O path the relay moves packets with.
+/// Which I/O path moves datagrams: the relay's packets (`[media] relay_io`), SIP over UDP
+/// (`[sip] udp_io`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
-pub enum RelayIo {
+pub enum IoPath {
     /// io_uring where the kernel offers it (Linux 6.1 and later, not forbidden), else epoll.
     #[default]
     #[serde(rename = "auto")]
@@ -44,13 +45,13 @@ pub enum RelayIo {
     Epoll,
 }
 
-impl RelayIo {
+impl IoPath {
     /// The name as written in the configuration.
     pub fn name(self) -> &'static str {
         match self {
-            RelayIo::Auto => "auto",
-            RelayIo::IoUring => "io_uring",
-            RelayIo::Epoll => "epoll",
+            IoPath::Auto => "auto",
+            IoPath::IoUring => "io_uring",
+            IoPath::Epoll => "epoll",
         }
     }
 }
@@ -83,7 +84,7 @@ pub struct Media {
     /// endpoints use).
     pub keepalive_payload_type: u8,
     /// The relay's I/O path.
-    pub relay_io: RelayIo,
+    pub relay_io: IoPath,
 }
 
 impl Default for Media {
@@ -100,7 +101,7 @@ impl Default for Media {
             relatch_after: 0,
             on_inactivity: OnInactivity::Hangup,
             keepalive_payload_type: d::MEDIA_KEEPALIVE_PAYLOAD_TYPE,
-            relay_io: RelayIo::Auto,
+            relay_io: IoPath::Auto,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::defaults as d;
 use crate::types::{ListenAddrs, PortRange, Role, Transport};
+use crate::IoPath;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -108,6 +109,9 @@ pub struct Sip {
     /// Verify the certificates of TLS servers we connect to against `trusted_ca` and the
     /// public roots ("enforce"), or accept any ("permissive").
     pub tls_verify: TlsVerify,
+    /// How the UDP listeners move messages: on io_uring with the core on a thread of its own,
+    /// or by readiness (epoll) on the runtime's thread.
+    pub udp_io: IoPath,
 }
 
 impl Default for Sip {
@@ -132,6 +136,7 @@ impl Default for Sip {
             t4_ms: d::SIP_T4_MS,
             timer_c: d::SIP_TIMER_C_SECS,
             tls_verify: TlsVerify::Permissive,
+            udp_io: IoPath::Auto,
         }
     }
 }

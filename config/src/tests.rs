@@ -457,11 +457,11 @@ fn admin_history_bounds() {
 #[test]
 fn media_relay_io_defaults_to_auto_and_names_the_choices() {
     let c = Config::parse("t.toml", MINIMAL).unwrap();
-    assert_eq!(c.media.relay_io, RelayIo::Auto);
+    assert_eq!(c.media.relay_io, IoPath::Auto);
     for (text, io) in [
-        ("auto", RelayIo::Auto),
-        ("io_uring", RelayIo::IoUring),
-        ("epoll", RelayIo::Epoll),
+        ("auto", IoPath::Auto),
+        ("io_uring", IoPath::IoUring),
+        ("epoll", IoPath::Epoll),
     ] {
         let c = Config::parse(
             "t.toml",

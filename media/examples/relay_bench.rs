@@ -29,7 +29,7 @@
 use causeway_config::PortRange;
 use causeway_media::latch::LatchConfig;
 use causeway_media::ports::PortPair;
-use causeway_media::relay::{self, RelayConfig, RelayIo};
+use causeway_media::relay::{self, IoPath, RelayConfig};
 use causeway_media::session::{LegSpec, TableConfig};
 use causeway_media::LinkEnd;
 use causeway_media::{RelayCommand, RelayEvent};
@@ -48,7 +48,7 @@ struct Args {
     layout: Layout,
     mux_port: u16,
     rcvbuf: Option<usize>,
-    io: RelayIo,
+    io: IoPath,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ fn parse_args() -> Result<Args, String> {
         layout: Layout::Plain,
         mux_port: 36000,
         rcvbuf: None,
-        io: RelayIo::Auto,
+        io: IoPath::Auto,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -97,9 +97,9 @@ fn parse_args() -> Result<Args, String> {
             "--rcvbuf" => a.rcvbuf = Some(value()?.parse().map_err(|e| format!("--rcvbuf: {e}"))?),
             "--io" => {
                 a.io = match value()?.as_str() {
-                    "auto" => RelayIo::Auto,
-                    "io_uring" => RelayIo::IoUring,
-                    "epoll" => RelayIo::Epoll,
+                    "auto" => IoPath::Auto,
+                    "io_uring" => IoPath::IoUring,
+                    "epoll" => IoPath::Epoll,
                     other => return Err(format!("--io: {other}: auto, io_uring or epoll")),
                 }
             }

@@ -19,7 +19,7 @@ mod uring;
 use crate::anchor::{Relay, RelayCommand, RelayEvent};
 use crate::session::keepalive::{self, KeepAlive};
 use crate::session::{Local, SessionInfo, SharedTable, Table, TableConfig, TableStats};
-pub use causeway_config::RelayIo;
+pub use causeway_config::IoPath;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -44,7 +44,7 @@ pub struct RelayConfig {
     /// The RTP payload type of the keep-alives sent (`[media] keepalive_payload_type`).
     pub keepalive_payload_type: u8,
     /// Which I/O path moves the packets (`[media] relay_io`).
-    pub io: RelayIo,
+    pub io: IoPath,
 }
 
 impl RelayConfig {
@@ -58,7 +58,7 @@ impl RelayConfig {
             sweep_every: Duration::from_secs(1),
             recv_buffer: None,
             keepalive_payload_type: keepalive::PAYLOAD_TYPE,
-            io: RelayIo::Auto,
+            io: IoPath::Auto,
         }
     }
 }
@@ -173,10 +173,10 @@ impl RelayHandle {
     }
 
     /// The I/O path in use: `IoUring` or `Epoll` (never `Auto`).
-    pub fn io(&self) -> RelayIo {
+    pub fn io(&self) -> IoPath {
         match self.shared.io {
-            Io::Epoll(_) => RelayIo::Epoll,
-            Io::Uring(_) => RelayIo::IoUring,
+            Io::Epoll(_) => IoPath::Epoll,
+            Io::Uring(_) => IoPath::IoUring,
         }
     }
 }
@@ -220,9 +220,9 @@ pub fn spawn(config: RelayConfig) -> io::Result<RelayHandle> {
     let table = SharedTable::new(config.table);
     let counters = Arc::new(Counters::default());
     let io = match config.io {
-        RelayIo::Epoll => Io::Epoll(epoll::Readers::default()),
-        RelayIo::IoUring => Io::Uring(uring::Ring::start(table.clone(), counters.clone())?),
-        RelayIo::Auto => match uring::Ring::start(table.clone(), counters.clone()) {
+        IoPath::Epoll => Io::Epoll(epoll::Readers::default()),
+        IoPath::IoUring => Io::Uring(uring::Ring::start(table.clone(), counters.clone())?),
+        IoPath::Auto => match uring::Ring::start(table.clone(), counters.clone()) {
             Ok(ring) => Io::Uring(ring),
             Err(error) => {
                 tracing::info!(%error, "media relay: io_uring not available, using epoll");

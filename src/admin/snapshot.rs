@@ -127,6 +127,8 @@ pub struct SipCounters {
     pub messages_out: u64,
     pub dropped_datagrams: u64,
     pub stun_answered: u64,
+    /// How the UDP listeners move messages: "io_uring" or "epoll" (`[sip] udp_io`).
+    pub udp_io: &'static str,
 }
 
 /// One condition that needs an operator: a link down, the media ports running out, the

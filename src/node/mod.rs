@@ -187,7 +187,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         directory: peer_aliases,
         load,
     };
-    let mut publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
+    let publisher = Publisher::new(&config, (status, metrics), clock, sources, now);
     // only now: every listener (SIP, admin, H.323 with its zone ports, the gateway) is bound, so
     // whoever waits for this line (an operator, the e2e tests) can reach all of them
     info!(
@@ -211,7 +211,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         zones,
     };
     let reloads = tokio::spawn(reload::serve(reloader, reload_rx, (cluster, cluster_view)));
-    driver::run(machine, io, (shutdown_signal(), controls), &mut publisher).await;
+    driver::run(machine, io, (shutdown_signal(), controls), publisher).await;
     reloads.abort();
     if let Some(t) = publishing {
         t.abort();

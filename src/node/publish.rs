@@ -116,6 +116,7 @@ impl Observer<LinkedProxy> for Publisher {
         }
         *self.load.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.load());
         s.fill_transport(self.transport.stats());
+        s.sip.udp_io = self.transport.udp_io().name();
         {
             let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
             g.handle_timeout(now);

@@ -192,6 +192,7 @@ pub(super) fn transport_config(
         verify_outbound: sip.tls_verify == causeway_config::TlsVerify::Enforce,
         guard,
         message_timeout: Duration::from_secs(config.protection.message_timeout),
+        udp_io: sip.udp_io,
     }
 }
 

@@ -24,16 +24,16 @@ const WAIT: Duration = Duration::from_secs(5);
 /// An I/O path and the offset of its ports.
 #[derive(Clone, Copy)]
 struct Path {
-    io: RelayIo,
+    io: IoPath,
     off: u16,
 }
 
 const EPOLL: Path = Path {
-    io: RelayIo::Epoll,
+    io: IoPath::Epoll,
     off: 0,
 };
 const URING: Path = Path {
-    io: RelayIo::IoUring,
+    io: IoPath::IoUring,
     off: 1000,
 };
 
@@ -194,7 +194,7 @@ async fn bindable(path: Path, addr: SocketAddr) {
     loop {
         match std::net::UdpSocket::bind(addr) {
             Ok(_) => return,
-            Err(e) if path.io == RelayIo::IoUring || Instant::now() > deadline => {
+            Err(e) if path.io == IoPath::IoUring || Instant::now() > deadline => {
                 panic!("{addr} still bound: {e}")
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

@@ -18,16 +18,15 @@
 //! readiness path. Other threads talk to it through `Ring`: a command queue and an eventfd the
 //! ring always has a read armed on.
 
-mod buffers;
-
-use super::mmsg::{from_storage, to_storage, BUF};
+use super::mmsg::{to_storage, BUF};
 use super::{is_transient, Counters};
 use crate::session::{SharedTable, Table, MUX_ID_LEN};
-use buffers::{Buffers, BUFS, NAME_LEN, PAYLOAD_AT};
+use causeway_uring::addr::source;
+use causeway_uring::{Buffers, NAME_LEN, PAYLOAD_AT};
 use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering::Relaxed;
@@ -40,6 +39,11 @@ use std::time::{Duration, Instant};
 const SQ_ENTRIES: u32 = 1024;
 const CQ_ENTRIES: u32 = 8192;
 const BUF_GROUP: u16 = 0;
+/// Provided buffers. A buffer is held from its packet's arrival to its send's submission,
+/// within one wake-up: 1024 outlast any burst the socket buffers hold. When they run out a
+/// socket's receive ends with `ENOBUFS` (the packets wait in the socket) and is armed again
+/// once buffers are back.
+const BUFS: u16 = 1024;
 /// How long `remove` waits for the ring to let go of a socket.
 const REMOVE_WAIT: Duration = Duration::from_secs(2);
 
@@ -279,7 +283,7 @@ impl Worker {
             .setup_defer_taskrun()
             .setup_cqsize(CQ_ENTRIES)
             .build(SQ_ENTRIES)?;
-        let bufs = Buffers::new()?;
+        let bufs = Buffers::new(BUFS, BUF)?;
         // SAFETY: the ring memory lives in `self` until after the ring is dropped (field
         // order), or is leaked.
         unsafe { bufs.register(&ring.submitter(), BUF_GROUP)? };
@@ -606,13 +610,13 @@ impl Worker {
         };
         let fd = p.sock.as_raw_fd();
         if let Some(id) = prefix {
-            self.bufs.prefix(bid, start, id);
+            self.bufs.write(bid, start, &id.to_be_bytes());
         }
         let base = self.bufs.ptr(bid);
         let slot = &mut self.slots[usize::from(bid)];
         let name_len = to_storage(to, &mut slot.name);
         slot.iov = libc::iovec {
-            // SAFETY: start <= end <= STRIDE: inside buffer `bid`.
+            // SAFETY: start <= end <= the stride: inside buffer `bid`.
             iov_base: unsafe { base.add(start) }.cast(),
             iov_len: end - start,
         };
@@ -737,20 +741,4 @@ impl Worker {
             let _ = done.send(ports);
         }
     }
-}
-
-/// The source address from a received name (`sockaddr_in` or `sockaddr_in6`).
-fn source(name: &[u8]) -> Option<SocketAddr> {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    let mut ss: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
-    let n = name.len().min(size_of::<libc::sockaddr_storage>());
-    // SAFETY: copies n <= size_of(storage) octets into the storage.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            name.as_ptr(),
-            (&mut ss as *mut libc::sockaddr_storage).cast::<u8>(),
-            n,
-        )
-    };
-    from_storage(&ss, n as libc::socklen_t)
 }

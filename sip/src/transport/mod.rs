@@ -8,17 +8,19 @@
 //! (`Received`, `Transmit`, `ConnId`) are the sans-IO core's (`proxy::io`).
 
 mod framing;
+mod ring;
 mod stream;
 pub mod stun;
 mod tls;
 mod udp;
 
 pub use framing::{Frame, FrameError, Framer};
+pub use ring::{probe as probe_io_uring, UdpRing};
 pub use tls::{client_config, roots_from, server_config, TlsError, TlsMaterial};
 
 use crate::proxy::{ConnId, Received, Transmit};
 use bytes::Bytes;
-use causeway_config::Transport;
+use causeway_config::{IoPath, Transport};
 use causeway_guard::{Guard, Input, Report, SharedGuard, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -55,6 +57,9 @@ pub struct TransportConfig {
     /// How long an accepted connection has for its first message, and any message from its
     /// first byte (slowloris).
     pub message_timeout: Duration,
+    /// What receives on the UDP listeners: a task per socket (`Epoll`), or a `UdpRing` the
+    /// driver runs (`IoUring`; `Auto`: where the kernel allows it).
+    pub udp_io: IoPath,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +92,8 @@ pub enum TransportError {
     NoCertificate,
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("[sip] udp_io = \"io_uring\": this kernel refuses it ({0})")]
+    IoUring(std::io::Error),
 }
 
 /// Counters, readable at any time.
@@ -159,6 +166,8 @@ pub(crate) struct Shared {
     bound: Vec<(Transport, SocketAddr, bool)>,
     stats: TransportStats,
     shutdown: watch::Sender<bool>,
+    /// The UDP listeners are served by a `UdpRing` (the driver's), not by receive tasks.
+    udp_ring: bool,
 }
 
 impl Shared {
@@ -186,6 +195,24 @@ impl Shared {
         );
     }
 
+    /// Whether `out` goes to a blocked address, and so is not sent (told to the core). A
+    /// blocked source gets nothing at all until its block expires, not even what its
+    /// transactions from before the block would retransmit (RFC 3261 timer G).
+    fn withhold(&self, out: &Transmit) -> bool {
+        if !self
+            .guard()
+            .is_blocked(out.dest.ip(), std::time::Instant::now())
+        {
+            return false;
+        }
+        self.stats.withheld.fetch_add(1, Ordering::Relaxed);
+        self.tell_failed(
+            out.token,
+            format!("{} is blocked ([protection])", out.dest.ip()),
+        );
+        true
+    }
+
     fn fail(&self, token: u64, error: String) {
         self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
         self.tell_failed(token, error);
@@ -210,16 +237,7 @@ impl TransportHandle {
     /// Queues `out` for sending; never blocks. Failures come back as `SendFailed`.
     pub fn send(&self, out: Transmit) {
         let s = &self.shared;
-        // a blocked source gets nothing at all until its block expires, not even what its
-        // transactions from before the block would retransmit (RFC 3261 timer G)
-        if s.guard()
-            .is_blocked(out.dest.ip(), std::time::Instant::now())
-        {
-            s.stats.withheld.fetch_add(1, Ordering::Relaxed);
-            s.tell_failed(
-                out.token,
-                format!("{} is blocked ([protection])", out.dest.ip()),
-            );
+        if s.withhold(&out) {
             return;
         }
         match out.kind {
@@ -268,9 +286,36 @@ impl TransportHandle {
     pub fn shutdown(&self) {
         let _ = self.shared.shutdown.send(true);
     }
+
+    /// The path the UDP listeners were given: `IoUring` (the driver must run a `UdpRing` on
+    /// them) or `Epoll` (receive tasks).
+    pub fn udp_io(&self) -> IoPath {
+        if self.shared.udp_ring {
+            IoPath::IoUring
+        } else {
+            IoPath::Epoll
+        }
+    }
 }
 
-/// Binds every listener and starts the receive tasks.
+/// Whether the UDP listeners go on io_uring: `Auto` asks the kernel.
+fn udp_on_ring(wanted: IoPath) -> Result<bool, TransportError> {
+    match wanted {
+        IoPath::Epoll => Ok(false),
+        IoPath::IoUring => ring::probe()
+            .map(|()| true)
+            .map_err(TransportError::IoUring),
+        IoPath::Auto => match ring::probe() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::info!(error = %e, "SIP UDP: io_uring unavailable, using epoll");
+                Ok(false)
+            }
+        },
+    }
+}
+
+/// Binds every listener and starts the receive tasks (UDP ones only on the epoll path).
 pub async fn start(
     cfg: TransportConfig,
 ) -> Result<(TransportHandle, mpsc::Receiver<TransportEvent>), TransportError> {
@@ -291,6 +336,7 @@ pub async fn start(
         cfg.trusted_ca.as_deref(),
     )?);
     let start_port = u64::from(*cfg.outbound_ports.start());
+    let udp_ring = udp_on_ring(cfg.udp_io)?;
     let shared = Arc::new(Shared {
         cfg,
         events,
@@ -302,8 +348,9 @@ pub async fn start(
         bound,
         stats: TransportStats::default(),
         shutdown,
+        udp_ring,
     });
-    for (local, sock) in udp_sockets {
+    for (local, sock) in udp_sockets.into_iter().filter(|_| !udp_ring) {
         tokio::spawn(udp::receive(shared.clone(), local, sock));
     }
     for l in streams {

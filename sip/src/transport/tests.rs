@@ -25,6 +25,7 @@ fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> Transp
             &causeway_config::Protection::default(),
         ))),
         message_timeout: Duration::from_secs(10),
+        udp_io: causeway_config::IoPath::Epoll,
     }
 }
 

@@ -47,63 +47,91 @@ pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<Ud
             },
             _ = shutdown.changed() => return,
         };
-        // a blocked (or now over-budget) source gets nothing, not even a STUN answer
-        if !shared.admit(remote, Input::Message) {
-            shared
-                .stats
-                .dropped_datagrams
-                .fetch_add(1, Ordering::Relaxed);
-            continue;
+        match datagram(&shared, local, remote, &buf[..n]) {
+            Datagram::Message(r) => queue(&shared, r),
+            Datagram::Stun(reply) => answer_stun(&shared, &sock, &reply, remote),
+            Datagram::Ignored => {}
         }
-        if n == 0 || n > shared.cfg.max_message_size {
-            shared
-                .stats
-                .dropped_datagrams
-                .fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        // RFC 5626 4.4.1: a CRLF keep-alive datagram is not a message
-        if buf[..n].iter().all(|b| *b == b'\r' || *b == b'\n') {
-            continue;
-        }
-        // RFC 5626 4.4.2: a STUN keep-alive is answered here, never seen by the core
-        match stun::classify(&buf[..n], remote) {
-            Stun::No => {}
-            Stun::Answer(reply) => {
-                if sock.try_send_to(&reply, remote).is_ok() {
-                    shared.stats.stun_answered.fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
-            }
-            Stun::Drop => {
-                shared
-                    .stats
-                    .dropped_datagrams
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        }
-        shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
-        let ev = TransportEvent::Message(Received {
-            data: Bytes::copy_from_slice(&buf[..n]),
-            kind: Transport::Udp,
-            local,
-            remote,
-            conn: None,
-            mtls_peer: None,
-        });
-        if shared.events.try_send(ev).is_err() {
-            shared
-                .stats
-                .dropped_datagrams
-                .fetch_add(1, Ordering::Relaxed);
-        }
+    }
+}
+
+/// What a datagram is to the core.
+pub(super) enum Datagram {
+    /// A message for the core.
+    Message(Received),
+    /// A STUN keep-alive, answered on the socket it came to with this.
+    Stun(Vec<u8>),
+    /// Nothing: blocked, over the size, a keep-alive or garbage (counted where it counts).
+    Ignored,
+}
+
+/// What `data`, from `remote` to the socket bound to `local`, is: the checks every datagram
+/// passes, whichever path received it.
+pub(super) fn datagram(
+    shared: &Shared,
+    local: SocketAddr,
+    remote: SocketAddr,
+    data: &[u8],
+) -> Datagram {
+    let dropped = || {
+        shared
+            .stats
+            .dropped_datagrams
+            .fetch_add(1, Ordering::Relaxed);
+        Datagram::Ignored
+    };
+    // a blocked (or now over-budget) source gets nothing, not even a STUN answer
+    if !shared.admit(remote, Input::Message) {
+        return dropped();
+    }
+    if data.is_empty() || data.len() > shared.cfg.max_message_size {
+        return dropped();
+    }
+    // RFC 5626 4.4.1: a CRLF keep-alive datagram is not a message
+    if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
+        return Datagram::Ignored;
+    }
+    // RFC 5626 4.4.2: a STUN keep-alive is answered here, never seen by the core
+    match stun::classify(data, remote) {
+        Stun::No => {}
+        Stun::Answer(reply) => return Datagram::Stun(reply),
+        Stun::Drop => return dropped(),
+    }
+    shared.stats.messages_in.fetch_add(1, Ordering::Relaxed);
+    Datagram::Message(Received {
+        data: Bytes::copy_from_slice(data),
+        kind: Transport::Udp,
+        local,
+        remote,
+        conn: None,
+        mtls_peer: None,
+    })
+}
+
+/// Hands a received message to the core through the event queue (dropped when it is full).
+fn queue(shared: &Shared, r: Received) {
+    if shared.events.try_send(TransportEvent::Message(r)).is_err() {
+        shared
+            .stats
+            .dropped_datagrams
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(super) fn answer_stun(shared: &Shared, sock: &UdpSocket, reply: &[u8], remote: SocketAddr) {
+    // straight to the socket, not through the runtime's readiness (the io_uring path's thread
+    // never polls the reactor); a full socket drops the answer, as a lost datagram would
+    if socket2::SockRef::from(sock)
+        .send_to(reply, &remote.into())
+        .is_ok()
+    {
+        shared.stats.stun_answered.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// The socket to send `out` from: the one bound to `out.local` (a wildcard socket matches by
 /// port), else the first of the destination's family.
-fn socket_for(shared: &Shared, out: &Transmit) -> Option<Arc<UdpSocket>> {
+pub(super) fn socket_for(shared: &Shared, out: &Transmit) -> Option<Arc<UdpSocket>> {
     let family = |a: &SocketAddr| a.is_ipv4() == out.dest.is_ipv4();
     let bound_to = |a: &SocketAddr, l: &SocketAddr| {
         a.port() == l.port() && (a.ip() == l.ip() || a.ip().is_unspecified())
@@ -129,18 +157,20 @@ pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
         Ok(_) => {
             shared.stats.messages_out.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            // the socket buffer is full: wait for room in a task of its own
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                match sock.send_to(&out.data, out.dest).await {
-                    Ok(_) => {
-                        shared.stats.messages_out.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => shared.fail(out.token, e.to_string()),
-                }
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => send_later(shared, sock, out),
         Err(e) => shared.fail(out.token, e.to_string()),
     }
+}
+
+/// The socket buffer is full: waits for room in a task of its own.
+pub(super) fn send_later(shared: &Arc<Shared>, sock: Arc<UdpSocket>, out: Transmit) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        match sock.send_to(&out.data, out.dest).await {
+            Ok(_) => {
+                shared.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => shared.fail(out.token, e.to_string()),
+        }
+    });
 }

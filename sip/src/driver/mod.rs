@@ -1,12 +1,19 @@
-//! The tokio driver of a SIP state machine (the proxy core, or the traversal layer around it):
-//! the only place where it meets real time and real sockets. It moves transport events in as
+//! The driver of a SIP state machine (the proxy core, or the traversal layer around it): the
+//! only place where it meets real time and real sockets. It moves transport events in as
 //! `Event`s, carries out every `Output` (sends, DNS lookups, connection aliases, media relay
 //! commands, whose answers go straight back in), and sleeps until the machine's next deadline.
 //! No protocol decisions are made here.
+//!
+//! Two loops, one per UDP path the transport chose: here, a task on the runtime fed by the
+//! transport's event queue (epoll); in `ring`, a thread of its own around the UDP listeners'
+//! io_uring. Both feed and carry out through the same functions below.
+
+mod ring;
 
 use crate::dns::{Hop as DnsHop, SipResolver};
 use crate::proxy::{DnsQuery, Event, Machine, NetEnv, Output, Received, Transmit};
-use crate::transport::{TransportEvent, TransportHandle};
+use crate::transport::{TransportEvent, TransportHandle, UdpRing};
+use causeway_config::{IoPath, Transport};
 use causeway_media::Relay;
 use std::collections::HashMap;
 use std::future::Future;
@@ -79,8 +86,29 @@ pub trait Observer<M> {
 /// with the machine, `now` and the outputs to carry out.
 pub type Control<M> = Box<dyn FnOnce(&mut M, Instant, &mut Vec<Output>) + Send>;
 
-/// Runs `machine` until `shutdown`, with what arrives on `control` applied between inputs.
-pub async fn run<M: Machine>(
+/// Runs `machine` until `shutdown`, with what arrives on `control` applied between inputs:
+/// on a thread of its own with the UDP listeners' ring when the transport put them on
+/// io_uring, else on this task.
+pub async fn run<M, O>(
+    machine: M,
+    io: Io,
+    (shutdown, control): (
+        impl Future<Output = ()>,
+        mpsc::UnboundedReceiver<Control<M>>,
+    ),
+    mut observer: O,
+) where
+    M: Machine + Send + 'static,
+    O: Observer<M> + Send + 'static,
+{
+    match io.transport.udp_io() {
+        IoPath::IoUring => ring::run(machine, io, (shutdown, control), observer).await,
+        _ => run_here(machine, io, (shutdown, control), &mut observer).await,
+    }
+}
+
+/// The readiness loop: the machine on this task, fed by the transport's event queue.
+async fn run_here<M: Machine>(
     mut machine: M,
     mut io: Io,
     (shutdown, mut control): (
@@ -140,9 +168,24 @@ pub async fn run<M: Machine>(
         if machine.poll_timeout().is_some_and(|t| t <= now) {
             machine.handle_timeout(now, &mut out);
         }
-        carry_out(&mut machine, &mut io, &mut dns, &mut out, observer);
+        let mut outlets = Outlets {
+            transport: &io.transport,
+            resolvers: &io.resolvers,
+            relay: io.relay.as_ref(),
+            udp: None,
+        };
+        carry_out(&mut machine, &mut outlets, &mut dns, &mut out, observer);
         observer.observe(&machine, now);
     }
+}
+
+/// Where outputs are carried out: the transport (and for UDP the ring, when there is one),
+/// the resolvers, the relay.
+struct Outlets<'a> {
+    transport: &'a TransportHandle,
+    resolvers: &'a Resolvers,
+    relay: Option<&'a Arc<dyn Relay + Send + Sync>>,
+    udp: Option<&'a mut UdpRing>,
 }
 
 /// A transport event as the machine's input.
@@ -194,7 +237,7 @@ struct Lookups {
 /// lookups) go back into the machine and what they produce is carried out too.
 fn carry_out<M: Machine>(
     machine: &mut M,
-    io: &mut Io,
+    io: &mut Outlets<'_>,
     dns: &mut Lookups,
     out: &mut Vec<Output>,
     observer: &mut impl Observer<M>,
@@ -205,11 +248,14 @@ fn carry_out<M: Machine>(
             match o {
                 Output::Transmit(t) => {
                     observer.sent(&t);
-                    io.transport.send(t)
+                    match &mut io.udp {
+                        Some(ring) if t.kind == Transport::Udp => ring.send(t),
+                        _ => io.transport.send(t),
+                    }
                 }
                 Output::Alias { conn, addr } => io.transport.alias(conn, addr),
-                Output::Dns(q) => answers.extend(lookup(q, &io.resolvers, dns)),
-                Output::Media(c) => match &io.relay {
+                Output::Dns(q) => answers.extend(lookup(q, io.resolvers, dns)),
+                Output::Media(c) => match io.relay {
                     Some(relay) => answers.extend(relay.execute(c).map(Event::Media)),
                     None => tracing::debug!(command = ?c, "relay command without a relay"),
                 },

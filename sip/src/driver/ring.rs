@@ -1,0 +1,261 @@
+//! The driver loop for a transport whose UDP listeners are on io_uring: the machine runs on a
+//! thread of its own ("causeway-sip") that owns the listeners' ring (`UdpRing`), and blocks in
+//! one `io_uring_enter` per wake-up, which submits the turn's sends and waits for datagrams,
+//! the next deadline, or a wake-up through the inbox.
+//!
+//! What does not arrive on the ring (stream messages and the transport's other events, DNS
+//! answers, reloads, shutdown) is forwarded by a task on the runtime into the inbox: a bounded
+//! queue and an eventfd the ring has a read armed on. The forwarder waits for room when the
+//! queue is full, so back-pressure reaches the transport's event queue as on the epoll path.
+//!
+//! It owns the thread and the inbox; feeding the machine and carrying out its outputs are the
+//! driver's shared functions (`feed`, `carry_out`), so both loops behave alike.
+
+use super::{carry_out, feed, Answer, Control, Io, Lookups, Observer, Outlets, Resolvers};
+use crate::proxy::{Event, Machine, Output};
+use crate::transport::{TransportEvent, TransportHandle, UdpRing};
+use causeway_media::Relay;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Inputs waiting in the inbox at most; the forwarder waits beyond.
+const INBOX: usize = 16_384;
+
+enum Input<M> {
+    Transport(TransportEvent),
+    Dns(Answer),
+    Control(Control<M>),
+    Stop,
+}
+
+/// The queue into the core's thread and what wakes it.
+struct Inbox<M> {
+    queue: Mutex<VecDeque<Input<M>>>,
+    /// Blocking on purpose: kernels before 6.x complete an io_uring read of an O_NONBLOCK
+    /// file with EAGAIN at once instead of waiting, which would spin the ring.
+    wake: OwnedFd,
+    /// Told when the core has taken the queue (room again).
+    room: Notify,
+}
+
+impl<M> Inbox<M> {
+    fn new() -> std::io::Result<Inbox<M>> {
+        // SAFETY: eventfd takes no pointers; a descriptor it returns is ours to own.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Inbox {
+            queue: Mutex::new(VecDeque::new()),
+            // SAFETY: `raw` is a fresh descriptor nobody else owns.
+            wake: unsafe { OwnedFd::from_raw_fd(raw) },
+            room: Notify::new(),
+        })
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Input<M>>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `input` once there is room; wakes the core when the queue was empty (else the
+    /// wake-up for the earlier input is still to be taken, and takes this one too).
+    async fn push(&self, input: Input<M>) {
+        loop {
+            let room = self.room.notified();
+            {
+                let mut q = self.queue();
+                if q.len() < INBOX {
+                    let was_empty = q.is_empty();
+                    q.push_back(input);
+                    drop(q);
+                    if was_empty {
+                        self.wake();
+                    }
+                    return;
+                }
+            }
+            room.await;
+        }
+    }
+
+    fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live array to our own eventfd. It fails only if the
+        // counter were to overflow, when a wake-up is pending anyway.
+        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
+
+    /// Everything queued, into `into`.
+    fn take(&self, into: &mut VecDeque<Input<M>>) {
+        std::mem::swap(&mut *self.queue(), into);
+        self.room.notify_one();
+    }
+}
+
+/// Starts the core's thread and forwards into its inbox until `shutdown`, then waits for the
+/// thread to stop.
+pub(super) async fn run<M, O>(
+    machine: M,
+    io: Io,
+    (shutdown, mut control): (
+        impl Future<Output = ()>,
+        mpsc::UnboundedReceiver<Control<M>>,
+    ),
+    observer: O,
+) where
+    M: Machine + Send + 'static,
+    O: Observer<M> + Send + 'static,
+{
+    let inbox = match Inbox::new() {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            tracing::error!(error = %e, "SIP: no eventfd for the core's thread; SIP stops");
+            return;
+        }
+    };
+    let Io {
+        transport,
+        mut events,
+        resolvers,
+        relay,
+    } = io;
+    let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
+    let core = Core {
+        machine,
+        observer,
+        transport,
+        resolvers,
+        relay,
+        dns: Lookups {
+            tx: dns_tx,
+            in_flight: 0,
+        },
+        inbox: inbox.clone(),
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let (done_tx, mut done) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("causeway-sip".into())
+        .spawn(move || {
+            // lookups and waits for socket room are tasks of the runtime
+            let _runtime = runtime.enter();
+            core.run();
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "SIP: cannot start the core's thread; SIP stops");
+        return;
+    }
+    tokio::pin!(shutdown);
+    loop {
+        let input = tokio::select! {
+            biased;
+            _ = &mut done => return,
+            _ = &mut shutdown => Input::Stop,
+            Some(ev) = events.recv() => Input::Transport(ev),
+            Some(answer) = dns_rx.recv() => Input::Dns(answer),
+            Some(f) = control.recv() => Input::Control(f),
+        };
+        let stop = matches!(input, Input::Stop);
+        inbox.push(input).await;
+        if stop {
+            break;
+        }
+    }
+    let _ = done.await;
+}
+
+/// What the core's thread owns.
+struct Core<M, O> {
+    machine: M,
+    observer: O,
+    transport: TransportHandle,
+    resolvers: Resolvers,
+    relay: Option<Arc<dyn Relay + Send + Sync>>,
+    dns: Lookups,
+    inbox: Arc<Inbox<M>>,
+}
+
+impl<M: Machine, O: Observer<M>> Core<M, O> {
+    fn run(mut self) {
+        let mut ring = match UdpRing::new(&self.transport, self.inbox.wake.as_raw_fd()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "SIP UDP: cannot set up io_uring; SIP stops");
+                return;
+            }
+        };
+        tracing::info!("SIP UDP on io_uring, the core on its own thread");
+        let mut out = Vec::new();
+        let mut events = Vec::new();
+        let mut inputs = VecDeque::new();
+        loop {
+            let deadline = match (self.machine.poll_timeout(), self.observer.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Err(e) = ring.wait(deadline) {
+                tracing::error!(error = %e, "SIP UDP: io_uring failed; SIP stops");
+                return;
+            }
+            let now = Instant::now();
+            let woken = ring.drain(&mut events);
+            let transport = &self.transport;
+            for ev in events.drain(..) {
+                let m = (&mut self.machine, &mut self.observer);
+                feed(m.0, (ev, transport), now, &mut out, m.1);
+            }
+            let mut stop = false;
+            if woken {
+                self.inbox.take(&mut inputs);
+                for input in inputs.drain(..) {
+                    stop |= self.input(input, now, &mut out);
+                }
+            }
+            if self.machine.poll_timeout().is_some_and(|t| t <= now) {
+                self.machine.handle_timeout(now, &mut out);
+            }
+            let mut outlets = Outlets {
+                transport: &self.transport,
+                resolvers: &self.resolvers,
+                relay: self.relay.as_ref(),
+                udp: Some(&mut ring),
+            };
+            let (machine, observer) = (&mut self.machine, &mut self.observer);
+            carry_out(machine, &mut outlets, &mut self.dns, &mut out, observer);
+            self.observer.observe(&self.machine, now);
+            if stop {
+                // the last turn's sends go out before the ring is dropped
+                let _ = ring.wait(Some(now));
+                return;
+            }
+        }
+    }
+
+    /// One input from the inbox; true for `Stop`.
+    fn input(&mut self, input: Input<M>, now: Instant, out: &mut Vec<Output>) -> bool {
+        match input {
+            Input::Transport(ev) => {
+                let transport = &self.transport;
+                feed(
+                    &mut self.machine,
+                    (ev, transport),
+                    now,
+                    out,
+                    &mut self.observer,
+                );
+            }
+            Input::Dns((ctx, answer)) => {
+                self.dns.in_flight = self.dns.in_flight.saturating_sub(1);
+                self.machine.handle(Event::Dns { ctx, answer }, now, out);
+            }
+            Input::Control(f) => f(&mut self.machine, now, out),
+            Input::Stop => return true,
+        }
+        false
+    }
+}

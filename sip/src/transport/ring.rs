@@ -1,0 +1,393 @@
+//! The UDP listeners on io_uring (Linux 6.1 and later): one ring, owned by the core's thread
+//! (`driver::ring`), with a multishot `recvmsg` armed on every UDP listener into provided
+//! buffers, a `sendmsg` per message the core sends, and a read armed on the eventfd through
+//! which the rest of the node (streams, DNS answers, reloads) wakes that thread.
+//!
+//! Why: on the readiness path every message costs a wake-up of the runtime (`epoll_wait`), a
+//! receive, the receive that finds the socket empty, a hop through the event queue to the
+//! core's task, and a `sendto` per message sent: about 20 system calls per proxied call
+//! (`SYSCALLS=1 bash bench/cps.sh`). Here one `io_uring_enter` per wake-up submits every send
+//! of the turn and waits for what comes next. Sends carry `MSG_DONTWAIT`, so the kernel
+//! finishes each while it is submitted (copied into the socket, or refused): a send that went
+//! posts nothing (`IOSQE_CQE_SKIP_SUCCESS`), a refused one posts its error before the wait
+//! returns, and its message is kept until then. A full socket buffer (`EAGAIN`) hands the
+//! message to the readiness path's wait for room (`udp::send_later`), as on that path.
+//!
+//! It owns the ring, the provided buffers, the receive header and the messages whose send is
+//! in flight. It decides nothing: a datagram passes `udp::datagram` (budgets, size, keep-alives,
+//! STUN) as on the readiness path, and the socket a message leaves from is `udp::socket_for`'s
+//! choice. The sockets stay the transport's (`Shared::udp`), which outlives the ring.
+
+use super::udp::{self, Datagram};
+use super::{Shared, TransportEvent, TransportHandle};
+use crate::proxy::Transmit;
+use causeway_uring::addr::{source, to_storage};
+use causeway_uring::{Buffers, NAME_LEN};
+use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+
+const SQ_ENTRIES: u32 = 512;
+/// A wake-up can bring a completion per buffer, per failed send and the eventfd's.
+const CQ_ENTRIES: u32 = 4096;
+/// Provided buffers: a datagram is copied out of its buffer in the wake-up it arrives in, so
+/// these only have to hold one wake-up's arrivals; past them a receive ends with `ENOBUFS`
+/// (the datagrams wait in the socket's 4 MiB) and is armed again.
+const BUFS: u16 = 512;
+const GROUP: u16 = 0;
+/// The largest UDP payload (65,535 less the IP and UDP headers).
+const MAX_DATAGRAM: usize = 65_507;
+
+/// What a completion is for: the kind in the top byte, then the listener's index for a
+/// receive, the slot for a send.
+const RECV: u64 = 1 << 56;
+const SEND: u64 = 2 << 56;
+const WAKE: u64 = 3 << 56;
+const KIND: u64 = 0xff << 56;
+
+fn builder() -> io_uring::Builder {
+    let mut b = IoUring::builder();
+    b.setup_single_issuer()
+        .setup_defer_taskrun()
+        .setup_cqsize(CQ_ENTRIES);
+    b
+}
+
+/// Whether the kernel gives the ring this path needs (io_uring not disabled, a single issuer
+/// with deferred completions, provided buffer rings): an error says why not.
+pub fn probe() -> io::Result<()> {
+    let ring = builder().build(8)?;
+    let bufs = Buffers::new(8, 64)?;
+    // SAFETY: `ring` is dropped before `bufs` below.
+    let registered = unsafe { bufs.register(&ring.submitter(), GROUP) };
+    drop(ring);
+    drop(bufs);
+    registered
+}
+
+/// A message whose send is in flight: the header the kernel reads and what it points into.
+struct SendSlot {
+    hdr: libc::msghdr,
+    iov: libc::iovec,
+    name: libc::sockaddr_storage,
+    out: Transmit,
+    sock: Arc<UdpSocket>,
+}
+
+pub struct UdpRing {
+    /// Dropped first (declared first): the kernel lets go of the buffers and the headers
+    /// before they are freed.
+    ring: IoUring,
+    shared: Arc<Shared>,
+    bufs: Buffers,
+    /// The header every multishot receive was armed with (the kernel reads its name and
+    /// control lengths).
+    recv_msg: Box<libc::msghdr>,
+    /// Per listener (`Shared::udp` order): a receive is in flight; the socket failed.
+    armed: Vec<bool>,
+    broken: Vec<bool>,
+    wake_fd: RawFd,
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+    slots: Vec<Option<Box<SendSlot>>>,
+    free: Vec<u32>,
+    /// Slots whose send is queued: free once the submission queue has been taken and the
+    /// completions that followed were seen (a refused send's error names its slot).
+    queued: Vec<u32>,
+}
+
+impl UdpRing {
+    /// The ring for `transport`'s UDP listeners, woken also by `wake_fd` (a blocking eventfd
+    /// that must outlive the ring). Must be called on the thread that will use it: the ring
+    /// takes its submissions from that thread only.
+    pub fn new(transport: &TransportHandle, wake_fd: RawFd) -> io::Result<UdpRing> {
+        let shared = transport.shared.clone();
+        let ring = builder().build(SQ_ENTRIES)?;
+        let payload = shared.cfg.max_message_size.min(MAX_DATAGRAM);
+        let bufs = Buffers::new(BUFS, payload)?;
+        // SAFETY: the buffers live in `self` until after the ring is dropped (field order),
+        // or are leaked.
+        unsafe { bufs.register(&ring.submitter(), GROUP)? };
+        // SAFETY: msghdr is a C struct of integers and pointers; zero is valid.
+        let mut recv_msg: Box<libc::msghdr> =
+            Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
+        recv_msg.msg_namelen = NAME_LEN as libc::socklen_t;
+        let listeners = shared.udp.len();
+        let mut r = UdpRing {
+            ring,
+            shared,
+            bufs,
+            recv_msg,
+            armed: vec![false; listeners],
+            broken: vec![false; listeners],
+            wake_fd,
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            slots: Vec::new(),
+            free: Vec::new(),
+            queued: Vec::new(),
+        };
+        for bid in 0..BUFS {
+            r.bufs.recycle(bid);
+        }
+        r.bufs.publish();
+        r.arm();
+        r.ring.submit()?;
+        Ok(r)
+    }
+
+    /// Queues `out` (a UDP message) for the next submission; a blocked destination gets
+    /// nothing, as on every path.
+    pub fn send(&mut self, out: Transmit) {
+        if self.shared.withhold(&out) {
+            return;
+        }
+        let Some(sock) = udp::socket_for(&self.shared, &out) else {
+            let dest = out.dest;
+            self.shared
+                .fail(out.token, format!("no UDP socket for {dest}"));
+            return;
+        };
+        let fd = sock.as_raw_fd();
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        // SAFETY: msghdr, iovec and sockaddr_storage are C structs for which zero is valid.
+        let mut slot: Box<SendSlot> = Box::new(SendSlot {
+            hdr: unsafe { MaybeUninit::zeroed().assume_init() },
+            iov: unsafe { MaybeUninit::zeroed().assume_init() },
+            name: unsafe { MaybeUninit::zeroed().assume_init() },
+            out,
+            sock,
+        });
+        let name_len = to_storage(slot.out.dest, &mut slot.name);
+        slot.iov = libc::iovec {
+            iov_base: slot.out.data.as_ptr() as *mut libc::c_void,
+            iov_len: slot.out.data.len(),
+        };
+        slot.hdr.msg_name = (&mut slot.name as *mut libc::sockaddr_storage).cast();
+        slot.hdr.msg_namelen = name_len;
+        slot.hdr.msg_iov = &mut slot.iov;
+        slot.hdr.msg_iovlen = 1;
+        let entry = opcode::SendMsg::new(Fd(fd), &slot.hdr)
+            .flags(libc::MSG_DONTWAIT as u32)
+            .build()
+            .flags(squeue::Flags::SKIP_SUCCESS)
+            .user_data(SEND | u64::from(index));
+        // the slot's box does not move when the box does: the entry's pointers stay good
+        self.slots[index as usize] = Some(slot);
+        if self.push(&entry) {
+            self.queued.push(index);
+            self.shared.stats.messages_out.fetch_add(1, Relaxed);
+        } else {
+            // the queue is full and cannot be submitted: lost, as a datagram may be
+            if let Some(slot) = self.slots[index as usize].take() {
+                self.shared.fail(
+                    slot.out.token,
+                    "the io_uring submission queue is full".into(),
+                );
+            }
+            self.free.push(index);
+        }
+    }
+
+    /// Submits what is queued and waits for a completion, or until `deadline`.
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.bufs.publish();
+        self.arm();
+        let waited = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            None => self.ring.submit_and_wait(1),
+            Some(d) if d.is_zero() => self.ring.submit(),
+            Some(d) => {
+                let ts = Timespec::from(d);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        };
+        match waited {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
+                // the completion queue overflowed and the kernel dropped some: receives that
+                // ended show up again (re-armed), sends lost are datagrams lost
+                Some(libc::EBADR) => {
+                    tracing::warn!("SIP UDP: io_uring completions were dropped");
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Takes every completion: messages go to `events` (in arrival order), failed sends are
+    /// told to the core. Returns whether the eventfd was written to.
+    pub fn drain(&mut self, events: &mut Vec<TransportEvent>) -> bool {
+        let mut woken = false;
+        let completions: Vec<(u64, i32, u32)> = self
+            .ring
+            .completion()
+            .map(|c| (c.user_data(), c.result(), c.flags()))
+            .collect();
+        for (data, res, flags) in completions {
+            match data & KIND {
+                RECV => self.received((data & 0xffff) as usize, res, flags, events),
+                SEND => self.send_failed((data & 0xffff_ffff) as u32, res),
+                WAKE => {
+                    self.wake_armed = false;
+                    woken = true;
+                }
+                _ => {}
+            }
+        }
+        if self.ring.submission().is_empty() {
+            for index in self.queued.drain(..) {
+                self.slots[index as usize] = None;
+                self.free.push(index);
+            }
+        }
+        woken
+    }
+
+    fn received(&mut self, i: usize, res: i32, flags: u32, events: &mut Vec<TransportEvent>) {
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            if res >= 0 {
+                if let Some(ev) = self.datagram(i, bid, res as usize) {
+                    events.push(ev);
+                }
+            }
+            self.bufs.recycle(bid);
+        }
+        if res < 0 && !matches!(-res, libc::ENOBUFS | libc::ECANCELED) {
+            let e = io::Error::from_raw_os_error(-res);
+            tracing::error!(listener = ?self.shared.udp.get(i).map(|(a, _)| a), error = %e, "SIP UDP listener failed; it receives no more");
+            if let Some(b) = self.broken.get_mut(i) {
+                *b = true;
+            }
+        }
+        if !cqueue::more(flags) {
+            if let Some(a) = self.armed.get_mut(i) {
+                *a = false;
+            }
+        }
+    }
+
+    /// The event a received datagram makes, if any (a STUN keep-alive is answered here).
+    fn datagram(&self, i: usize, bid: u16, len: usize) -> Option<TransportEvent> {
+        let (local, sock) = self.shared.udp.get(i)?;
+        let buf = self.bufs.get(bid, len);
+        let out = RecvMsgOut::parse(buf, &self.recv_msg).ok()?;
+        if out.is_payload_truncated() {
+            self.shared.stats.dropped_datagrams.fetch_add(1, Relaxed);
+            return None;
+        }
+        let remote = source(out.name_data())?;
+        match udp::datagram(&self.shared, *local, remote, out.payload_data()) {
+            Datagram::Message(r) => Some(TransportEvent::Message(r)),
+            Datagram::Stun(reply) => {
+                udp::answer_stun(&self.shared, sock, &reply, remote);
+                None
+            }
+            Datagram::Ignored => None,
+        }
+    }
+
+    /// A send the kernel refused while it was submitted.
+    fn send_failed(&mut self, index: u32, res: i32) {
+        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.queued.retain(|&q| q != index);
+        self.free.push(index);
+        if res >= 0 {
+            return;
+        }
+        self.shared.stats.messages_out.fetch_sub(1, Relaxed);
+        let SendSlot { out, sock, .. } = *slot;
+        if -res == libc::EAGAIN {
+            udp::send_later(&self.shared, sock, out);
+        } else {
+            let e = io::Error::from_raw_os_error(-res);
+            self.shared.fail(out.token, e.to_string());
+        }
+    }
+
+    /// Arms what is not armed: a receive on each working listener, the eventfd's read.
+    fn arm(&mut self) {
+        for i in 0..self.armed.len() {
+            if self.armed[i] || self.broken[i] {
+                continue;
+            }
+            let Some((_, sock)) = self.shared.udp.get(i) else {
+                continue;
+            };
+            let entry = opcode::RecvMsgMulti::new(Fd(sock.as_raw_fd()), &*self.recv_msg, GROUP)
+                .build()
+                .user_data(RECV | i as u64);
+            self.armed[i] = self.push(&entry);
+        }
+        if !self.wake_armed {
+            let entry = opcode::Read::new(
+                Fd(self.wake_fd),
+                (&mut *self.wake_buf as *mut u64).cast(),
+                8,
+            )
+            .build()
+            .user_data(WAKE);
+            self.wake_armed = self.push(&entry);
+        }
+    }
+
+    /// Puts `entry` on the submission queue, submitting what is queued when it is full.
+    fn push(&mut self, entry: &squeue::Entry) -> bool {
+        // SAFETY: every entry points into memory `self` keeps until its completion (the
+        // receive header, the buffers, the slots) or until the ring is dropped.
+        if unsafe { self.ring.submission().push(entry) }.is_ok() {
+            return true;
+        }
+        if self.ring.submit().is_err() {
+            return false;
+        }
+        // SAFETY: as above.
+        unsafe { self.ring.submission().push(entry) }.is_ok()
+    }
+}
+
+impl Drop for UdpRing {
+    /// Ends every request so the memory the kernel was given can be freed; if the kernel
+    /// does not confirm, that memory is leaked rather than freed under it.
+    fn drop(&mut self) {
+        let cancelled = self
+            .ring
+            .submitter()
+            .register_sync_cancel(Some(Timespec::new().sec(1)), CancelBuilder::any());
+        match cancelled {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP UDP: io_uring requests not cancelled; their memory is kept");
+                self.bufs.leak();
+                std::mem::forget(std::mem::take(&mut self.slots));
+                std::mem::forget(std::mem::replace(
+                    &mut self.recv_msg,
+                    Box::new(
+                        // SAFETY: as in `new`.
+                        unsafe { MaybeUninit::zeroed().assume_init() },
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
