@@ -23,6 +23,7 @@
 #        SYSCALLS=1: also count the proxy's system calls, context switches and page faults
 #        over each step (perf stat on the syscall tracepoints of all its PIDs; the tracepoints
 #        cost a little CPU, so take the CPU figures from a run without it), per completed call
+#        CW_UDP_IO=auto|io_uring|epoll ([sip] udp_io of causeway)
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo. Honours CARGO_TARGET_DIR.
 set -u

@@ -5,7 +5,8 @@
 # The sourcing script sets: ROOT, SHARED (../shared/bench/kamailio), IP, WORK, PROXY_PORT,
 # UAS_PORT, UAC_PORT, REG_PORT, CHILDREN; optionally ADMIN_EXTRA ([admin] lines), CW_PROTECTION (the
 # [protection] section; default: a budget no load generator reaches), CW_EXTRA (more sections),
-# KAM_CFG (default: $SHARED/kamailio.cfg), REG_PASSWORD (answer a 401 to the UAS REGISTER).
+# KAM_CFG (default: $SHARED/kamailio.cfg), REG_PASSWORD (answer a 401 to the UAS REGISTER),
+# CW_UDP_IO ([sip] udp_io: auto, io_uring or epoll; default auto).
 
 PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
 HZ=$(getconf CLK_TCK)
@@ -103,6 +104,7 @@ domain = "example.com"
 udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
 tcp = { enabled = false }
 tls = { enabled = false }
+udp_io = "${CW_UDP_IO:-auto}"
 [admin]
 listen = "127.0.0.1:$((PROXY_PORT + 3))"
 ${ADMIN_EXTRA:-}

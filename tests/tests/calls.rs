@@ -1,5 +1,6 @@
 //! Calls through the real binary with sipp on both ends (RFC 3261 16): a registered sipp UAS,
-//! a sipp UAC calling it over UDP and over TCP, an unknown user, and CANCEL before the answer.
+//! a sipp UAC calling it over UDP (on both UDP paths, `[sip] udp_io`) and over TCP, an unknown
+//! user, and CANCEL before the answer.
 
 use causeway_tests::{register, register_with, sipp_uac, sipp_uas, Node, NodeOptions};
 use std::process::Output;
@@ -14,7 +15,11 @@ fn report(out: &Output, node: &Node) -> String {
 }
 
 fn call(transport: &str) {
-    let node = Node::start(NodeOptions::default());
+    call_on(transport, NodeOptions::default());
+}
+
+fn call_on(transport: &str, options: NodeOptions<'_>) -> Node {
+    let node = Node::start(options);
     let t = if transport == "tcp" { "t1" } else { "u1" };
     let (_uas, uas_port) = sipp_uas("uas_call.xml", t);
     register_with(
@@ -29,11 +34,37 @@ fn call(transport: &str) {
         "sipp UAC over {transport} failed\n{}",
         report(&out, &node)
     );
+    node
+}
+
+/// The path `GET /status` says the UDP listeners use.
+fn udp_io(node: &Node) -> String {
+    node.status_json()["sip"]["udp_io"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Where the kernel allows io_uring, the default puts the UDP listeners on it.
+#[test]
+fn rfc3261_16_call_over_udp_on_the_default_path() {
+    let node = call_on("udp", NodeOptions::default());
+    let allowed = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|s| s.trim() == "0");
+    let expected = if allowed { "io_uring" } else { "epoll" };
+    assert_eq!(udp_io(&node), expected);
 }
 
 #[test]
-fn rfc3261_16_call_completes_over_udp() {
-    call("udp");
+fn rfc3261_16_call_over_udp_on_epoll() {
+    let node = call_on(
+        "udp",
+        NodeOptions {
+            sip: "udp_io = \"epoll\"",
+            ..NodeOptions::default()
+        },
+    );
+    assert_eq!(udp_io(&node), "epoll");
 }
 
 #[test]

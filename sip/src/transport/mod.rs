@@ -158,7 +158,11 @@ impl ConnTable {
 pub(crate) struct Shared {
     cfg: TransportConfig,
     events: mpsc::Sender<TransportEvent>,
-    udp: Vec<(SocketAddr, Arc<tokio::net::UdpSocket>)>,
+    /// The UDP listeners of the epoll path (none on the io_uring path).
+    udp: UdpListeners<tokio::net::UdpSocket>,
+    /// The UDP listeners of the io_uring path, never registered with the runtime's reactor
+    /// (which would wake for every datagram the ring receives).
+    ring_udp: UdpListeners<std::net::UdpSocket>,
     conns: Mutex<ConnTable>,
     next_conn: AtomicU64,
     next_port: AtomicU64,
@@ -337,10 +341,12 @@ pub async fn start(
     )?);
     let start_port = u64::from(*cfg.outbound_ports.start());
     let udp_ring = udp_on_ring(cfg.udp_io)?;
+    let (udp, ring_udp) = udp_paths(udp_sockets, udp_ring)?;
     let shared = Arc::new(Shared {
         cfg,
         events,
-        udp: udp_sockets.clone(),
+        udp: udp.clone(),
+        ring_udp,
         conns: Mutex::new(ConnTable::default()),
         next_conn: AtomicU64::new(1),
         next_port: AtomicU64::new(start_port + u64::from(rand::random::<u16>() % 1000)),
@@ -350,7 +356,7 @@ pub async fn start(
         shutdown,
         udp_ring,
     });
-    for (local, sock) in udp_sockets.into_iter().filter(|_| !udp_ring) {
+    for (local, sock) in udp {
         tokio::spawn(udp::receive(shared.clone(), local, sock));
     }
     for l in streams {
@@ -366,9 +372,39 @@ pub async fn start(
     Ok((TransportHandle { shared }, rx))
 }
 
+type UdpListeners<S> = Vec<(SocketAddr, Arc<S>)>;
+
+/// The bound UDP sockets given to their path: registered with the runtime (epoll), or kept
+/// plain for the ring.
+fn udp_paths(
+    udp_sockets: Vec<(SocketAddr, std::net::UdpSocket)>,
+    udp_ring: bool,
+) -> Result<
+    (
+        UdpListeners<tokio::net::UdpSocket>,
+        UdpListeners<std::net::UdpSocket>,
+    ),
+    TransportError,
+> {
+    if udp_ring {
+        let ring_udp = udp_sockets.into_iter().map(|(a, s)| (a, Arc::new(s)));
+        return Ok((Vec::new(), ring_udp.collect()));
+    }
+    let mut udp = Vec::new();
+    for (local, sock) in udp_sockets {
+        let sock = tokio::net::UdpSocket::from_std(sock).map_err(|error| TransportError::Bind {
+            kind: "UDP",
+            addr: local,
+            error,
+        })?;
+        udp.push((local, Arc::new(sock)));
+    }
+    Ok((udp, Vec::new()))
+}
+
 /// Every configured listener, bound (port 0 resolved) but not yet served.
 struct Listeners {
-    udp: Vec<(SocketAddr, Arc<tokio::net::UdpSocket>)>,
+    udp: Vec<(SocketAddr, std::net::UdpSocket)>,
     streams: Vec<StreamListener>,
     /// (transport, address, mtls) of each, in configuration order.
     bound: Vec<(Transport, SocketAddr, bool)>,
@@ -400,7 +436,7 @@ fn bind_listeners(cfg: &TransportConfig) -> Result<Listeners, TransportError> {
                 })?;
                 let local = sock.local_addr().unwrap_or(l.addr);
                 out.bound.push((l.kind, local, false));
-                out.udp.push((local, Arc::new(sock)));
+                out.udp.push((local, sock));
             }
             Transport::Tcp | Transport::Tls => {
                 let s = bind_stream(cfg, l)?;

@@ -17,7 +17,8 @@ use tokio::net::UdpSocket;
 
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
-pub(super) fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A non-blocking socket bound to `addr`, not yet given to an I/O path.
+pub(super) fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let domain = if addr.is_ipv4() {
         Domain::IPV4
     } else {
@@ -32,7 +33,7 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let _ = s.set_send_buffer_size(SOCKET_BUFFER);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
-    UdpSocket::from_std(s.into())
+    Ok(s.into())
 }
 
 pub(super) async fn receive(shared: Arc<Shared>, local: SocketAddr, sock: Arc<UdpSocket>) {
@@ -118,9 +119,14 @@ fn queue(shared: &Shared, r: Received) {
     }
 }
 
-pub(super) fn answer_stun(shared: &Shared, sock: &UdpSocket, reply: &[u8], remote: SocketAddr) {
-    // straight to the socket, not through the runtime's readiness (the io_uring path's thread
-    // never polls the reactor); a full socket drops the answer, as a lost datagram would
+pub(super) fn answer_stun(
+    shared: &Shared,
+    sock: &impl std::os::fd::AsFd,
+    reply: &[u8],
+    remote: SocketAddr,
+) {
+    // straight to the socket, not through the runtime's readiness (the io_uring path's sockets
+    // are not the runtime's); a full socket drops the answer, as a lost datagram would
     if socket2::SockRef::from(sock)
         .send_to(reply, &remote.into())
         .is_ok()
@@ -129,27 +135,23 @@ pub(super) fn answer_stun(shared: &Shared, sock: &UdpSocket, reply: &[u8], remot
     }
 }
 
-/// The socket to send `out` from: the one bound to `out.local` (a wildcard socket matches by
-/// port), else the first of the destination's family.
-pub(super) fn socket_for(shared: &Shared, out: &Transmit) -> Option<Arc<UdpSocket>> {
+/// The socket of `listeners` to send `out` from: the one bound to `out.local` (a wildcard
+/// socket matches by port), else the first of the destination's family.
+pub(super) fn socket_for<'a, S>(listeners: &'a [(SocketAddr, S)], out: &Transmit) -> Option<&'a S> {
     let family = |a: &SocketAddr| a.is_ipv4() == out.dest.is_ipv4();
     let bound_to = |a: &SocketAddr, l: &SocketAddr| {
         a.port() == l.port() && (a.ip() == l.ip() || a.ip().is_unspecified())
     };
-    let chosen = out.local.and_then(|l| {
-        shared
-            .udp
-            .iter()
-            .find(|(a, _)| family(a) && bound_to(a, &l))
-    });
+    let chosen = out
+        .local
+        .and_then(|l| listeners.iter().find(|(a, _)| family(a) && bound_to(a, &l)));
     chosen
-        .or_else(|| shared.udp.iter().find(|(a, _)| family(a)))
-        .map(|(_, s)| s.clone())
+        .or_else(|| listeners.iter().find(|(a, _)| family(a)))
+        .map(|(_, s)| s)
 }
 
 pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
-    let sock = socket_for(shared, &out);
-    let Some(sock) = sock else {
+    let Some(sock) = socket_for(&shared.udp, &out).cloned() else {
         shared.fail(out.token, format!("no UDP socket for {}", out.dest));
         return;
     };
@@ -163,7 +165,7 @@ pub(super) fn send(shared: &Arc<Shared>, out: Transmit) {
 }
 
 /// The socket buffer is full: waits for room in a task of its own.
-pub(super) fn send_later(shared: &Arc<Shared>, sock: Arc<UdpSocket>, out: Transmit) {
+fn send_later(shared: &Arc<Shared>, sock: Arc<UdpSocket>, out: Transmit) {
     let shared = shared.clone();
     tokio::spawn(async move {
         match sock.send_to(&out.data, out.dest).await {
