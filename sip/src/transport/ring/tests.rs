@@ -250,3 +250,74 @@ async fn the_eventfd_wakes_the_ring() {
     assert!(!ring.drain(&mut Vec::new()));
     assert!(Instant::now() >= end);
 }
+
+/// Review: a wait whose deadline has passed (`wait(Some(past))`, as the core's loop does when a
+/// timer is already due) must still reap what arrived; with DEFER_TASKRUN, an enter without
+/// GETEVENTS runs no deferred task work, so neither receives nor the eventfd's read complete.
+#[tokio::test]
+async fn review_a_past_deadline_wait_still_reaps_datagrams_and_the_wake() {
+    let Some((h, _rx)) = ring_transport(&["127.0.0.1:0"], 65535).await else {
+        return;
+    };
+    let wake = eventfd();
+    let mut ring = UdpRing::new(&h, wake.as_raw_fd()).unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.send_to(OPTIONS, udp_addr(&h, false)).unwrap();
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: 8 bytes to our own eventfd.
+    unsafe { libc::write(wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+    std::thread::sleep(Duration::from_millis(50));
+    let mut events = Vec::new();
+    let mut woken = false;
+    for _ in 0..20 {
+        ring.wait(Some(Instant::now())).unwrap();
+        woken |= ring.drain(&mut events);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        !events.is_empty() && woken,
+        "20 turns with a due deadline: {} events, woken {woken}",
+        events.len()
+    );
+}
+
+/// Review: more refused sends in one turn than the completion queue holds (4096). The
+/// errors past it wait in the kernel's overflow list, but `drain` frees their slots anyway
+/// (the submission queue is empty); a later message reuses a slot and is told the old error
+/// when the overflow is flushed, while the old message's failure is never told.
+#[tokio::test]
+async fn review_refusals_past_the_completion_queue_are_not_told_to_other_messages() {
+    let Some((h, mut rx)) = ring_transport(&["127.0.0.1:0"], 65535).await else {
+        return;
+    };
+    let wake = eventfd();
+    let mut ring = UdpRing::new(&h, wake.as_raw_fd()).unwrap();
+    const N: u64 = 5000;
+    for t in 1..=N {
+        // port 0: refused while submitted
+        ring.send(transmit("127.0.0.1:0".parse().unwrap(), b"x", t));
+    }
+    ring.wait(Some(Instant::now())).unwrap();
+    ring.drain(&mut Vec::new());
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    ring.send(transmit(client.local_addr().unwrap(), b"z", 99_999));
+    for _ in 0..3 {
+        ring.wait(Some(Instant::now() + Duration::from_millis(20)))
+            .unwrap();
+        ring.drain(&mut Vec::new());
+    }
+    assert_eq!(client.recv_from(&mut [0u8; 16]).expect("sent").0, 1);
+    let mut told = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        if let TransportEvent::SendFailed { token, .. } = ev {
+            told.push(token);
+        }
+    }
+    assert!(!told.contains(&99_999), "a message that went was told it failed");
+    told.sort();
+    told.dedup();
+    assert_eq!(told.len() as u64, N, "every refused message told once");
+}
