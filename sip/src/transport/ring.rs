@@ -213,7 +213,13 @@ impl UdpRing {
         self.arm();
         let waited = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
             None => self.ring.submit_and_wait(1),
-            Some(d) if d.is_zero() => self.ring.submit(),
+            // GETEVENTS even for no wait: deferred task work (receives, the eventfd) runs
+            // only then
+            Some(d) if d.is_zero() => {
+                let ts = Timespec::new();
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
             Some(d) => {
                 let ts = Timespec::from(d);
                 let args = SubmitArgs::new().timespec(&ts);
@@ -239,11 +245,18 @@ impl UdpRing {
     /// told to the core. Returns whether the eventfd was written to.
     pub fn drain(&mut self, events: &mut Vec<TransportEvent>) -> bool {
         let mut woken = false;
-        let completions: Vec<(u64, i32, u32)> = self
-            .ring
-            .completion()
-            .map(|c| (c.user_data(), c.result(), c.flags()))
-            .collect();
+        let mut completions: Vec<(u64, i32, u32)> = Vec::new();
+        loop {
+            completions.extend(
+                self.ring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            // completions past the queue wait in the kernel: take them before freeing slots
+            if !self.ring.submission().cq_overflow() || self.ring.submit().is_err() {
+                break;
+            }
+        }
         for (data, res, flags) in completions {
             match data & KIND {
                 RECV => self.received((data & 0xffff) as usize, res, flags, events),

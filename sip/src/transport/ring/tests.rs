@@ -316,7 +316,10 @@ async fn review_refusals_past_the_completion_queue_are_not_told_to_other_message
             told.push(token);
         }
     }
-    assert!(!told.contains(&99_999), "a message that went was told it failed");
+    assert!(
+        !told.contains(&99_999),
+        "a message that went was told it failed"
+    );
     told.sort();
     told.dedup();
     assert_eq!(told.len() as u64, N, "every refused message told once");
