@@ -211,7 +211,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
         zones,
     };
     let reloads = tokio::spawn(reload::serve(reloader, reload_rx, (cluster, cluster_view)));
-    driver::run(machine, io, (shutdown_signal(), controls), publisher).await;
+    let sip = driver::run(machine, io, (shutdown_signal(), controls), publisher).await;
     reloads.abort();
     if let Some(t) = publishing {
         t.abort();
@@ -223,6 +223,7 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     if let Some((t, _)) = gateway {
         t.abort();
     }
+    sip.map_err(anyhow::Error::msg)?;
     info!("stopped");
     Ok(())
 }

@@ -88,7 +88,7 @@ pub type Control<M> = Box<dyn FnOnce(&mut M, Instant, &mut Vec<Output>) + Send>;
 
 /// Runs `machine` until `shutdown`, with what arrives on `control` applied between inputs:
 /// on a thread of its own with the UDP listeners' ring when the transport put them on
-/// io_uring, else on this task.
+/// io_uring, else on this task. An error when SIP stopped on its own (the node must stop too).
 pub async fn run<M, O>(
     machine: M,
     io: Io,
@@ -97,13 +97,17 @@ pub async fn run<M, O>(
         mpsc::UnboundedReceiver<Control<M>>,
     ),
     mut observer: O,
-) where
+) -> Result<(), String>
+where
     M: Machine + Send + 'static,
     O: Observer<M> + Send + 'static,
 {
     match io.transport.udp_io() {
         IoPath::IoUring => ring::run(machine, io, (shutdown, control), observer).await,
-        _ => run_here(machine, io, (shutdown, control), &mut observer).await,
+        _ => {
+            run_here(machine, io, (shutdown, control), &mut observer).await;
+            Ok(())
+        }
     }
 }
 

@@ -97,7 +97,8 @@ impl<M> Inbox<M> {
 }
 
 /// Starts the core's thread and forwards into its inbox until `shutdown`, then waits for the
-/// thread to stop.
+/// thread to stop. An error when the thread could not start or stopped on its own (its ring
+/// failed): SIP has stopped, so must the node.
 pub(super) async fn run<M, O>(
     machine: M,
     io: Io,
@@ -106,17 +107,13 @@ pub(super) async fn run<M, O>(
         mpsc::UnboundedReceiver<Control<M>>,
     ),
     observer: O,
-) where
+) -> Result<(), String>
+where
     M: Machine + Send + 'static,
     O: Observer<M> + Send + 'static,
 {
-    let inbox = match Inbox::new() {
-        Ok(i) => Arc::new(i),
-        Err(e) => {
-            tracing::error!(error = %e, "SIP: no eventfd for the core's thread; SIP stops");
-            return;
-        }
-    };
+    let inbox =
+        Arc::new(Inbox::new().map_err(|e| format!("SIP: no eventfd for the core's thread: {e}"))?);
     let Io {
         transport,
         mut events,
@@ -137,36 +134,42 @@ pub(super) async fn run<M, O>(
         inbox: inbox.clone(),
     };
     let runtime = tokio::runtime::Handle::current();
-    let (done_tx, mut done) = oneshot::channel::<()>();
+    let (done_tx, mut done) = oneshot::channel::<bool>();
     let spawned = std::thread::Builder::new()
         .name("causeway-sip".into())
         .spawn(move || {
             // lookups and waits for socket room are tasks of the runtime
             let _runtime = runtime.enter();
-            core.run();
-            let _ = done_tx.send(());
+            let _ = done_tx.send(core.run());
         });
     if let Err(e) = spawned {
-        tracing::error!(error = %e, "SIP: cannot start the core's thread; SIP stops");
-        return;
+        return Err(format!("SIP: cannot start the core's thread: {e}"));
     }
+    let failed = || Err("SIP: the core's thread stopped (see the log above)".to_string());
     tokio::pin!(shutdown);
     loop {
         let input = tokio::select! {
             biased;
-            _ = &mut done => return,
+            _ = &mut done => return failed(),
             _ = &mut shutdown => Input::Stop,
             Some(ev) = events.recv() => Input::Transport(ev),
             Some(answer) = dns_rx.recv() => Input::Dns(answer),
             Some(f) = control.recv() => Input::Control(f),
         };
         let stop = matches!(input, Input::Stop);
-        inbox.push(input).await;
+        tokio::select! {
+            _ = inbox.push(input) => {}
+            // gone while its inbox was full: nobody makes room any more
+            _ = &mut done => return failed(),
+        }
         if stop {
             break;
         }
     }
-    let _ = done.await;
+    match done.await {
+        Ok(true) => Ok(()),
+        _ => failed(),
+    }
 }
 
 /// What the core's thread owns.
@@ -181,12 +184,13 @@ struct Core<M, O> {
 }
 
 impl<M: Machine, O: Observer<M>> Core<M, O> {
-    fn run(mut self) {
+    /// Until `Stop` (true), or until the ring fails (false, logged).
+    fn run(mut self) -> bool {
         let mut ring = match UdpRing::new(&self.transport, self.inbox.wake.as_raw_fd()) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "SIP UDP: cannot set up io_uring; SIP stops");
-                return;
+                return false;
             }
         };
         tracing::info!("SIP UDP on io_uring, the core on its own thread");
@@ -200,7 +204,7 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             };
             if let Err(e) = ring.wait(deadline) {
                 tracing::error!(error = %e, "SIP UDP: io_uring failed; SIP stops");
-                return;
+                return false;
             }
             let now = Instant::now();
             let woken = ring.drain(&mut events);
@@ -210,7 +214,9 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
                 feed(m.0, (ev, transport), now, &mut out, m.1);
             }
             let mut stop = false;
-            if woken {
+            // not only when woken: were the eventfd's completion ever lost, the queue would
+            // still be taken
+            if woken || !self.inbox.queue().is_empty() {
                 self.inbox.take(&mut inputs);
                 for input in inputs.drain(..) {
                     stop |= self.input(input, now, &mut out);
@@ -231,7 +237,7 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             if stop {
                 // the last turn's sends go out before the ring is dropped
                 let _ = ring.wait(Some(now));
-                return;
+                return true;
             }
         }
     }

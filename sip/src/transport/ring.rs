@@ -56,6 +56,11 @@ const WAKE: u64 = 3 << 56;
 /// A send made again without `MSG_DONTWAIT`: it completes (and reports) when it went.
 const RESEND: u64 = 4 << 56;
 const KIND: u64 = 0xff << 56;
+/// Sends waiting for room in a full socket buffer at most; past them a refused send fails.
+const MAX_RESENDS: usize = 1024;
+/// Receive errors in a row after which a listener is given up (a persistent error would
+/// otherwise re-arm and fail on every wake-up).
+const MAX_RECV_ERRORS: u32 = 64;
 
 fn builder() -> io_uring::Builder {
     let mut b = IoUring::builder();
@@ -98,6 +103,10 @@ pub struct UdpRing {
     /// Per listener (`Shared::udp` order): a receive is in flight; the socket failed.
     armed: Vec<bool>,
     broken: Vec<bool>,
+    /// Per listener: receive errors since its last datagram.
+    recv_errors: Vec<u32>,
+    /// Sends made again without `MSG_DONTWAIT`, not yet completed.
+    resending: usize,
     wake_fd: RawFd,
     wake_buf: Box<u64>,
     wake_armed: bool,
@@ -132,6 +141,8 @@ impl UdpRing {
             recv_msg,
             armed: vec![false; listeners],
             broken: vec![false; listeners],
+            recv_errors: vec![0; listeners],
+            resending: 0,
             wake_fd,
             wake_buf: Box::new(0),
             wake_armed: false,
@@ -244,6 +255,8 @@ impl UdpRing {
     /// Takes every completion: messages go to `events` (in arrival order), failed sends are
     /// told to the core. Returns whether the eventfd was written to.
     pub fn drain(&mut self, events: &mut Vec<TransportEvent>) -> bool {
+        // whether every queued send was issued, judged before this drain queues resends
+        let issued = self.ring.submission().is_empty();
         let mut woken = false;
         let mut completions: Vec<(u64, i32, u32)> = Vec::new();
         loop {
@@ -261,7 +274,10 @@ impl UdpRing {
             match data & KIND {
                 RECV => self.received((data & 0xffff) as usize, res, flags, events),
                 SEND => self.send_failed((data & 0xffff_ffff) as u32, res),
-                RESEND => self.resent((data & 0xffff_ffff) as u32, res),
+                RESEND => {
+                    self.resending = self.resending.saturating_sub(1);
+                    self.resent((data & 0xffff_ffff) as u32, res)
+                }
                 WAKE => {
                     self.wake_armed = false;
                     woken = true;
@@ -269,7 +285,7 @@ impl UdpRing {
                 _ => {}
             }
         }
-        if self.ring.submission().is_empty() {
+        if issued {
             for index in self.queued.drain(..) {
                 self.slots[index as usize] = None;
                 self.free.push(index);
@@ -287,17 +303,36 @@ impl UdpRing {
             }
             self.bufs.recycle(bid);
         }
-        if res < 0 && !matches!(-res, libc::ENOBUFS | libc::ECANCELED) {
-            let e = io::Error::from_raw_os_error(-res);
-            tracing::error!(listener = ?self.shared.ring_udp.get(i).map(|(a, _)| a), error = %e, "SIP UDP listener failed; it receives no more");
-            if let Some(b) = self.broken.get_mut(i) {
-                *b = true;
+        if res >= 0 {
+            if let Some(n) = self.recv_errors.get_mut(i) {
+                *n = 0;
             }
+        } else if !matches!(-res, libc::ENOBUFS | libc::ECANCELED) {
+            self.receive_failed(i, res);
         }
         if !cqueue::more(flags) {
             if let Some(a) = self.armed.get_mut(i) {
                 *a = false;
             }
+        }
+    }
+
+    /// A receive that ended with an error: armed again at the next wait (the readiness path
+    /// carries on after errors too), unless the listener fails every time.
+    fn receive_failed(&mut self, i: usize, res: i32) {
+        let e = io::Error::from_raw_os_error(-res);
+        let listener = self.shared.ring_udp.get(i).map(|(a, _)| *a);
+        let Some(n) = self.recv_errors.get_mut(i) else {
+            return;
+        };
+        *n += 1;
+        if *n < MAX_RECV_ERRORS {
+            tracing::warn!(?listener, error = %e, "SIP UDP receive error");
+            return;
+        }
+        tracing::error!(?listener, error = %e, "SIP UDP listener failed {MAX_RECV_ERRORS} times in a row; it receives no more");
+        if let Some(b) = self.broken.get_mut(i) {
+            *b = true;
         }
     }
 
@@ -328,12 +363,13 @@ impl UdpRing {
             return;
         }
         self.queued.retain(|&q| q != index);
-        if -res == libc::EAGAIN {
+        if -res == libc::EAGAIN && self.resending < MAX_RESENDS {
             if let Some(slot) = &self.slots[index as usize] {
                 let entry = opcode::SendMsg::new(Fd(slot.sock.as_raw_fd()), &slot.hdr)
                     .build()
                     .user_data(RESEND | u64::from(index));
                 if self.push(&entry) {
+                    self.resending += 1;
                     return;
                 }
             }
@@ -410,6 +446,7 @@ impl Drop for UdpRing {
                 tracing::warn!(error = %e, "SIP UDP: io_uring requests not cancelled; their memory is kept");
                 self.bufs.leak();
                 std::mem::forget(std::mem::take(&mut self.slots));
+                std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
                 std::mem::forget(std::mem::replace(
                     &mut self.recv_msg,
                     Box::new(

@@ -255,7 +255,7 @@ async fn the_eventfd_wakes_the_ring() {
 /// timer is already due) must still reap what arrived; with DEFER_TASKRUN, an enter without
 /// GETEVENTS runs no deferred task work, so neither receives nor the eventfd's read complete.
 #[tokio::test]
-async fn review_a_past_deadline_wait_still_reaps_datagrams_and_the_wake() {
+async fn a_past_deadline_wait_still_reaps_datagrams_and_the_wake() {
     let Some((h, _rx)) = ring_transport(&["127.0.0.1:0"], 65535).await else {
         return;
     };
@@ -286,7 +286,7 @@ async fn review_a_past_deadline_wait_still_reaps_datagrams_and_the_wake() {
 /// (the submission queue is empty); a later message reuses a slot and is told the old error
 /// when the overflow is flushed, while the old message's failure is never told.
 #[tokio::test]
-async fn review_refusals_past_the_completion_queue_are_not_told_to_other_messages() {
+async fn refusals_past_the_completion_queue_are_not_told_to_other_messages() {
     let Some((h, mut rx)) = ring_transport(&["127.0.0.1:0"], 65535).await else {
         return;
     };
