@@ -18,11 +18,11 @@
 //! readiness path. Other threads talk to it through `Ring`: a command queue and an eventfd the
 //! ring always has a read armed on.
 
-use super::mmsg::{to_storage, BUF};
+use super::mmsg::BUF;
 use super::{is_transient, Counters};
 use crate::session::{SharedTable, Table, MUX_ID_LEN};
 use causeway_uring::addr::source;
-use causeway_uring::{Buffers, NAME_LEN, PAYLOAD_AT};
+use causeway_uring::{Buffers, SendHeader, NAME_LEN, PAYLOAD_AT};
 use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
@@ -221,13 +221,6 @@ struct Forward {
     prefix: Option<u32>,
 }
 
-/// A send's header: it must stay where it is until the send completes.
-struct SendSlot {
-    hdr: libc::msghdr,
-    iov: libc::iovec,
-    name: libc::sockaddr_storage,
-}
-
 enum Decision {
     Forward(Forward),
     Truncated,
@@ -249,7 +242,7 @@ struct Worker {
     /// The receive header every multishot receive was armed with (the kernel reads its name
     /// and control lengths).
     recv_msg: Box<libc::msghdr>,
-    slots: Box<[SendSlot]>,
+    slots: Box<[SendHeader]>,
     /// By port number: one pointer each (512 KiB), the lookup of every send.
     ports: Vec<Option<Box<Port>>>,
     generation: u32,
@@ -291,12 +284,7 @@ impl Worker {
         let mut recv_msg: Box<libc::msghdr> =
             Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
         recv_msg.msg_namelen = NAME_LEN as libc::socklen_t;
-        let slots = (0..BUFS)
-            .map(|_| {
-                // SAFETY: as above, for every field of the slot.
-                unsafe { MaybeUninit::<SendSlot>::zeroed().assume_init() }
-            })
-            .collect();
+        let slots = (0..BUFS).map(|_| SendHeader::zeroed()).collect();
         let mut w = Worker {
             ring,
             table,
@@ -614,23 +602,9 @@ impl Worker {
         }
         let base = self.bufs.ptr(bid);
         let slot = &mut self.slots[usize::from(bid)];
-        let name_len = to_storage(to, &mut slot.name);
-        slot.iov = libc::iovec {
-            // SAFETY: start <= end <= the stride: inside buffer `bid`.
-            iov_base: unsafe { base.add(start) }.cast(),
-            iov_len: end - start,
-        };
-        // SAFETY: as in `new`.
-        slot.hdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        slot.hdr.msg_name = (&mut slot.name as *mut libc::sockaddr_storage).cast();
-        slot.hdr.msg_namelen = name_len;
-        slot.hdr.msg_iov = &mut slot.iov;
-        slot.hdr.msg_iovlen = 1;
-        let entry = opcode::SendMsg::new(Fd(fd), &slot.hdr)
-            .flags(libc::MSG_DONTWAIT as u32)
-            .build()
-            .flags(squeue::Flags::SKIP_SUCCESS)
-            .user_data(SEND | u64::from(bid));
+        // SAFETY: start <= end <= the stride: inside buffer `bid`.
+        slot.set(to, unsafe { base.add(start) }, end - start);
+        let entry = slot.send_now(fd, SEND | u64::from(bid));
         if self.push(&entry) {
             self.pending.push(bid);
             self.counters.sent.fetch_add(1, Relaxed);

@@ -25,8 +25,8 @@
 use super::udp::{self, Datagram};
 use super::{Shared, TransportEvent, TransportHandle};
 use crate::proxy::Transmit;
-use causeway_uring::addr::{source, to_storage};
-use causeway_uring::{Buffers, NAME_LEN};
+use causeway_uring::addr::source;
+use causeway_uring::{Buffers, SendHeader, NAME_LEN};
 use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
@@ -84,9 +84,7 @@ pub fn probe() -> io::Result<()> {
 
 /// A message whose send is in flight: the header the kernel reads and what it points into.
 struct SendSlot {
-    hdr: libc::msghdr,
-    iov: libc::iovec,
-    name: libc::sockaddr_storage,
+    header: SendHeader,
     out: Transmit,
     sock: Arc<UdpSocket>,
 }
@@ -179,28 +177,14 @@ impl UdpRing {
                 (self.slots.len() - 1) as u32
             }
         };
-        // SAFETY: msghdr, iovec and sockaddr_storage are C structs for which zero is valid.
-        let mut slot: Box<SendSlot> = Box::new(SendSlot {
-            hdr: unsafe { MaybeUninit::zeroed().assume_init() },
-            iov: unsafe { MaybeUninit::zeroed().assume_init() },
-            name: unsafe { MaybeUninit::zeroed().assume_init() },
+        let mut slot = Box::new(SendSlot {
+            header: SendHeader::zeroed(),
             out,
             sock,
         });
-        let name_len = to_storage(slot.out.dest, &mut slot.name);
-        slot.iov = libc::iovec {
-            iov_base: slot.out.data.as_ptr() as *mut libc::c_void,
-            iov_len: slot.out.data.len(),
-        };
-        slot.hdr.msg_name = (&mut slot.name as *mut libc::sockaddr_storage).cast();
-        slot.hdr.msg_namelen = name_len;
-        slot.hdr.msg_iov = &mut slot.iov;
-        slot.hdr.msg_iovlen = 1;
-        let entry = opcode::SendMsg::new(Fd(fd), &slot.hdr)
-            .flags(libc::MSG_DONTWAIT as u32)
-            .build()
-            .flags(squeue::Flags::SKIP_SUCCESS)
-            .user_data(SEND | u64::from(index));
+        let (data, len) = (slot.out.data.as_ptr(), slot.out.data.len());
+        slot.header.set(slot.out.dest, data, len);
+        let entry = slot.header.send_now(fd, SEND | u64::from(index));
         // the slot's box does not move when the box does: the entry's pointers stay good
         self.slots[index as usize] = Some(slot);
         if self.push(&entry) {
@@ -365,9 +349,9 @@ impl UdpRing {
         self.queued.retain(|&q| q != index);
         if -res == libc::EAGAIN && self.resending < MAX_RESENDS {
             if let Some(slot) = &self.slots[index as usize] {
-                let entry = opcode::SendMsg::new(Fd(slot.sock.as_raw_fd()), &slot.hdr)
-                    .build()
-                    .user_data(RESEND | u64::from(index));
+                let entry = slot
+                    .header
+                    .send_waiting(slot.sock.as_raw_fd(), RESEND | u64::from(index));
                 if self.push(&entry) {
                     self.resending += 1;
                     return;
