@@ -137,6 +137,14 @@ fn a_call_whose_media_stops_is_ended_with_a_bye_to_both_sides() {
         "{}",
         node.log()
     );
-    let st = status(&node);
+    // the status snapshot is refreshed once a second: the hang-up may be newer than it
+    let end = Instant::now() + Duration::from_secs(5);
+    let st = loop {
+        let st = status(&node);
+        if json_u64(&st, "ports_in_use") == Some(0) || Instant::now() > end {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(json_u64(&st, "ports_in_use"), Some(0), "{st}");
 }
