@@ -23,7 +23,7 @@ use super::{is_transient, Counters};
 use crate::session::{SharedTable, Table, MUX_ID_LEN};
 use causeway_uring::addr::source;
 use causeway_uring::{Buffers, SendHeader, NAME_LEN, PAYLOAD_AT};
-use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, Timespec};
+use io_uring::types::{Fd, RecvMsgOut};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
 use std::mem::MaybeUninit;
@@ -695,21 +695,14 @@ impl Worker {
     /// Ends every request and answers `Stop`, so that the memory the kernel was given can be
     /// freed.
     fn shut_down(&mut self) {
-        let cancelled = self
-            .ring
-            .submitter()
-            .register_sync_cancel(Some(Timespec::new().sec(1)), CancelBuilder::any());
+        let cancelled = causeway_uring::cancel_all(&self.ring);
         let ports: Vec<u16> = (0..=u16::MAX)
             .filter(|&p| self.ports[usize::from(p)].take().is_some())
             .collect();
-        match cancelled {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => {
-                // the kernel may still write into the buffers: never free them
-                tracing::warn!(error = %e, "media relay: io_uring requests not cancelled; their memory is kept");
-                self.bufs.leak();
-            }
+        if let Err(e) = cancelled {
+            // the kernel may still write into the buffers: never free them
+            tracing::warn!(error = %e, "media relay: io_uring requests not cancelled; their memory is kept");
+            self.bufs.leak();
         }
         if let Some(done) = self.stopping.take() {
             let _ = done.send(ports);

@@ -134,10 +134,7 @@ async fn run_here<M: Machine>(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = match (machine.poll_timeout(), observer.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = next_deadline(&machine, observer);
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(
@@ -190,6 +187,14 @@ struct Outlets<'a> {
     resolvers: &'a Resolvers,
     relay: Option<&'a Arc<dyn Relay + Send + Sync>>,
     udp: Option<&'a mut UdpRing>,
+}
+
+/// When the loop must turn next: the machine's deadline or the observer's, the earlier.
+fn next_deadline<M: Machine>(machine: &M, observer: &impl Observer<M>) -> Option<Instant> {
+    match (machine.poll_timeout(), observer.poll_timeout()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A transport event as the machine's input.

@@ -11,7 +11,9 @@
 //! It owns the thread and the inbox; feeding the machine and carrying out its outputs are the
 //! driver's shared functions (`feed`, `carry_out`), so both loops behave alike.
 
-use super::{carry_out, feed, Answer, Control, Io, Lookups, Observer, Outlets, Resolvers};
+use super::{
+    carry_out, feed, next_deadline, Answer, Control, Io, Lookups, Observer, Outlets, Resolvers,
+};
 use crate::proxy::{Event, Machine, Output};
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
 use causeway_media::Relay;
@@ -198,10 +200,7 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
         let mut events = Vec::new();
         let mut inputs = VecDeque::new();
         loop {
-            let deadline = match (self.machine.poll_timeout(), self.observer.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = next_deadline(&self.machine, &self.observer);
             if let Err(e) = ring.wait(deadline) {
                 tracing::error!(error = %e, "SIP UDP: io_uring failed; SIP stops");
                 return false;

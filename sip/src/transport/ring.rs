@@ -27,7 +27,7 @@ use super::{Shared, TransportEvent, TransportHandle};
 use crate::proxy::Transmit;
 use causeway_uring::addr::source;
 use causeway_uring::{Buffers, SendHeader, NAME_LEN};
-use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::types::{Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
 use std::mem::MaybeUninit;
@@ -419,27 +419,16 @@ impl Drop for UdpRing {
     /// Ends every request so the memory the kernel was given can be freed; if the kernel
     /// does not confirm, that memory is leaked rather than freed under it.
     fn drop(&mut self) {
-        let cancelled = self
-            .ring
-            .submitter()
-            .register_sync_cancel(Some(Timespec::new().sec(1)), CancelBuilder::any());
-        match cancelled {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "SIP UDP: io_uring requests not cancelled; their memory is kept");
-                self.bufs.leak();
-                std::mem::forget(std::mem::take(&mut self.slots));
-                std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
-                std::mem::forget(std::mem::replace(
-                    &mut self.recv_msg,
-                    Box::new(
-                        // SAFETY: as in `new`.
-                        unsafe { MaybeUninit::zeroed().assume_init() },
-                    ),
-                ));
-            }
-        }
+        let Err(e) = causeway_uring::cancel_all(&self.ring) else {
+            return;
+        };
+        tracing::warn!(error = %e, "SIP UDP: io_uring requests not cancelled; their memory is kept");
+        self.bufs.leak();
+        std::mem::forget(std::mem::take(&mut self.slots));
+        std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        // SAFETY: as in `new`.
+        let blank = Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
+        std::mem::forget(std::mem::replace(&mut self.recv_msg, blank));
     }
 }
 
