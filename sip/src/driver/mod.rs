@@ -71,7 +71,8 @@ type Answer = (u64, Result<Vec<DnsHop>, String>);
 
 /// What watches the machine from outside (the node's status publisher and call history): it
 /// sees the machine after every turn and every message in and out, never changes them, and
-/// may ask for a turn of its own. Called on the driver's task: it must not block.
+/// may ask for a turn of its own. Called where the machine runs (the runtime's task, or the
+/// core's thread on io_uring): it must not block.
 pub trait Observer<M> {
     fn observe(&mut self, machine: &M, now: Instant);
     /// When it wants to see the machine next, busy or not.
