@@ -20,6 +20,9 @@
 #       2000), the process RSS before and 35 s after (finished transactions gone), the CPU per
 #       call, and the history's own figures (GET /calls: calls kept, bytes, budget, dropped).
 # Knobs: RATES="500 1000 ..." DUR=30 FIXED=500 FIXED_DUR=30 CHILDREN=1 (Kamailio workers)
+#        WARM=0: seconds at FIXED calls/s before the fixed-rate figure is taken (tables and
+#        timers at their steady state: timer C lives 180 s, finished transactions 32 s)
+#        CW_BIN=path: run that causeway binary instead of building one (A/B comparisons)
 #        SYSCALLS=1: also count the proxy's system calls, context switches and page faults
 #        over each step (perf stat on the syscall tracepoints of all its PIDs; the tracepoints
 #        cost a little CPU, so take the CPU figures from a run without it), per completed call
@@ -127,7 +130,7 @@ TOML
     sleep 1
     "$CAUSEWAY" run --config "$WORK/control.toml" >"$WORK/control.log" 2>&1 &
     local c=$!
-    PROXY_PID=$e; PROXY_ALL="$e $c"; PROXY_COMM=causeway
+    PROXY_PID=$e; PROXY_ALL="$e $c"; PROXY_COMM=$(basename "$CAUSEWAY" | cut -c1-15)
     for _ in $(seq 50); do grep -q "traversal link up" "$WORK/control.log" && break; sleep 0.2; done
     grep -q "traversal link up" "$WORK/control.log" || { echo "the link did not come up:"; cat "$WORK/control.log"; exit 1; }
     register_service "$cu"
@@ -194,6 +197,8 @@ PY
 
 measure() {   # $1=label: the fixed-rate CPU figure on a fresh proxy, then the ramp
     local best=0 r
+    # WARM: the proxy's tables and timers reach their steady state (timer C runs 180 s)
+    if [ "${WARM:-0}" -gt 0 ]; then step "$1-warm" "$FIXED" "$WARM" >/dev/null; fi
     step "$1" "$FIXED" "$FIXED_DUR"
     eval "CPU_$1=$CPU_US_PER_CALL"
     # finished transactions live 32 s (RFC 3261 64*T1): let them go before the ramp

@@ -6,12 +6,14 @@
 # UAS_PORT, UAC_PORT, REG_PORT, CHILDREN; optionally ADMIN_EXTRA ([admin] lines), CW_PROTECTION (the
 # [protection] section; default: a budget no load generator reaches), CW_EXTRA (more sections),
 # KAM_CFG (default: $SHARED/kamailio.cfg), REG_PASSWORD (answer a 401 to the UAS REGISTER),
-# CW_UDP_IO ([sip] udp_io: auto, io_uring or epoll; default auto).
+# CW_UDP_IO ([sip] udp_io: auto, io_uring or epoll; default auto), CW_UDP_BATCH_US ([sip]
+# udp_batch_us, default 2000 as the node).
 
 PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
 HZ=$(getconf CLK_TCK)
 
-build_causeway() {   # sets CAUSEWAY
+build_causeway() {   # sets CAUSEWAY (CW_BIN: that binary instead of building one)
+    if [ -n "${CW_BIN:-}" ]; then CAUSEWAY="$CW_BIN"; return; fi
     (cd "$ROOT" && cargo build --release -q -p causeway) || exit 2
     CAUSEWAY="${CARGO_TARGET_DIR:-$ROOT/target}/release/causeway"
 }
@@ -105,6 +107,7 @@ udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
 tcp = { enabled = false }
 tls = { enabled = false }
 udp_io = "${CW_UDP_IO:-auto}"
+udp_batch_us = ${CW_UDP_BATCH_US:-2000}
 [admin]
 listen = "127.0.0.1:$((PROXY_PORT + 3))"
 ${ADMIN_EXTRA:-}
@@ -114,7 +117,7 @@ $CW_PROTECTION
 ${CW_EXTRA:-}
 TOML
     "$CAUSEWAY" run --config "$WORK/causeway.toml" >"$WORK/causeway.log" 2>&1 &
-    PROXY_PID=$!; PROXY_ALL=$PROXY_PID; PROXY_COMM=causeway
+    PROXY_PID=$!; PROXY_ALL=$PROXY_PID; PROXY_COMM=$(basename "$CAUSEWAY" | cut -c1-15)
     sleep 1
     kill -0 "$PROXY_PID" 2>/dev/null || { echo "causeway failed:"; cat "$WORK/causeway.log"; exit 1; }
     register_service "$PROXY_PORT"

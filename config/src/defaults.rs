@@ -132,6 +132,10 @@ pub const SIP_T2_MS: u64 = 4000;
 pub const SIP_T4_MS: u64 = 5000;
 pub const SIP_TIMER_C_SECS: u64 = 180;
 
+/// SIP UDP on io_uring: how long a wake-up may wait for more datagrams once one is in
+/// (`[sip] udp_batch_us`, microseconds; 0: none).
+pub const SIP_UDP_BATCH_US: u32 = 2000;
+
 /// Search rule priority when none is given (1–65534, lower first).
 pub const SEARCH_RULE_PRIORITY: u16 = 100;
 /// Hops a request may take through zones before it is refused (loop stop); SIP caps

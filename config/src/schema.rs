@@ -112,6 +112,9 @@ pub struct Sip {
     /// How the UDP listeners move messages: on io_uring with the core on a thread of its own,
     /// or by readiness (epoll) on the runtime's thread.
     pub udp_io: IoPath,
+    /// On io_uring: microseconds a wake-up may wait for more datagrams once one is in (fewer
+    /// wake-ups under load, at most this much latency added per message; 0: none).
+    pub udp_batch_us: u32,
 }
 
 impl Default for Sip {
@@ -137,6 +140,7 @@ impl Default for Sip {
             timer_c: d::SIP_TIMER_C_SECS,
             tls_verify: TlsVerify::Permissive,
             udp_io: IoPath::Auto,
+            udp_batch_us: d::SIP_UDP_BATCH_US,
         }
     }
 }

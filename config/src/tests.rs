@@ -476,6 +476,16 @@ fn media_relay_io_defaults_to_auto_and_names_the_choices() {
 }
 
 #[test]
+fn sip_udp_batch_defaults_to_2_ms_and_is_bounded() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert_eq!(c.sip.udp_batch_us, 2000);
+    let c = Config::parse("t.toml", &format!("{MINIMAL}[sip]\nudp_batch_us = 0\n")).unwrap();
+    assert_eq!(c.sip.udp_batch_us, 0);
+    let e = err(&format!("{MINIMAL}[sip]\nudp_batch_us = 100001\n"));
+    assert_eq!(e.field.as_deref(), Some("sip.udp_batch_us"));
+}
+
+#[test]
 fn media_keepalive_payload_type_defaults_to_116_and_must_be_dynamic() {
     let c = Config::parse("t.toml", MINIMAL).unwrap();
     assert_eq!(c.media.keepalive_payload_type, 116);

@@ -141,6 +141,12 @@ fn check_sip_limits(c: &Config) -> Result<(), FieldError> {
             "must be positive",
         ));
     }
+    if sip.udp_batch_us > 100_000 {
+        return Err(FieldError::new(
+            &[Key("sip"), Key("udp_batch_us")],
+            "must be at most 100000 (0.1 s): a datagram may wait this long before it is handled",
+        ));
+    }
     if sip.max_transactions == 0 || sip.max_connections == 0 {
         return Err(FieldError::new(
             &[Key("sip")],

@@ -405,7 +405,11 @@ impl Message {
     fn matching<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Field> + 'a {
         // names compare as bytes: no UTF-8 check per field on this hot path
         let kind = known(name);
-        let want = full_name(name).as_bytes().to_vec();
+        // a copy only for names the parser does not know (it outlives `name`)
+        let want = match kind {
+            Known::Other => full_name(name).as_bytes().to_vec(),
+            _ => Vec::new(),
+        };
         self.fields.iter().filter(move |f| {
             if kind != Known::Other {
                 return f.kind == kind;

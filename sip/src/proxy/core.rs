@@ -8,6 +8,7 @@
 //! from the generator the core was built with.
 
 use super::cluster::ClusterPeers;
+use super::deadlines::Deadlines;
 use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
@@ -33,8 +34,7 @@ use causeway_media::MediaAnchor;
 use causeway_zones::{Router, SharedAliases};
 use rand::rngs::StdRng;
 use rand::RngCore;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -143,7 +143,7 @@ pub struct Core {
     /// finished call's branch stays was most of the node's heap under load (heaptrack).
     pub(super) ctxs: Map<TxId, Box<Ctx>>,
     pub(super) tokens: Map<u64, TxId>,
-    pub(super) timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    pub(super) timers: Deadlines<Timer>,
     next_id: u64,
     pub(super) purge_at: Option<Instant>,
     pub(super) stats: ProxyStats,
@@ -201,7 +201,7 @@ impl Core {
             client_index: Map::default(),
             ctxs: Map::default(),
             tokens: Map::default(),
-            timers: BinaryHeap::new(),
+            timers: Deadlines::default(),
             next_id: 1,
             purge_at: None,
             stats: ProxyStats::default(),
@@ -299,10 +299,10 @@ impl Core {
         format!("cw{:x}", self.rng.next_u64())
     }
 
-    pub(super) fn arm(&mut self, at: Option<Instant>, timer: Timer) {
+    /// `timer` wakes its owner at `at` (armed at `now`).
+    pub(super) fn arm(&mut self, now: Instant, at: Option<Instant>, timer: Timer) {
         if let Some(at) = at {
-            let seq = self.id();
-            self.timers.push(Reverse((at, seq, timer)));
+            self.timers.arm(now, at, timer);
         }
     }
 
@@ -396,7 +396,7 @@ impl Core {
                     send_reply(&s.reply, bytes, out);
                 }
                 let at = s.machine.poll_timeout();
-                self.arm(at, Timer::Server(id));
+                self.arm(now, at, Timer::Server(id));
             } else if let Some(d) = self.done.get(&id).filter(|_| !is_ack) {
                 // RFC 3261 17.2.2: Completed answers a retransmission with its final response
                 let bytes = Bytes::copy_from_slice(&d.response);
@@ -664,7 +664,7 @@ impl Machine for Core {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let heap = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let heap = self.timers.peek().map(|(t, _)| t);
         let done = self.done_ends.front().map(|(t, _)| *t);
         let timer = heap.into_iter().chain(done).min();
         let media = self.media.as_ref().and_then(|m| m.poll_timeout());

@@ -182,7 +182,7 @@ impl Core {
         self.stats.forwarded_requests += 1;
         if invite {
             let at = now + self.settings.timers.timer_c;
-            self.arm(Some(at), Timer::TimerC(id));
+            self.arm(now, Some(at), Timer::TimerC(id));
         }
         if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
             ctx.active = Some(id);
@@ -491,7 +491,7 @@ impl Core {
                 timer_c_fired: false,
             }),
         );
-        self.arm(at, Timer::Client(id));
+        self.arm(now, at, Timer::Client(id));
         id
     }
 }

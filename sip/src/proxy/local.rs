@@ -147,7 +147,7 @@ impl Core {
         let at = s.machine.poll_timeout();
         self.reap_server(id);
         if !self.retire_server(id) {
-            self.arm(at, Timer::Server(id));
+            self.arm(now, at, Timer::Server(id));
         }
     }
 
@@ -228,7 +228,7 @@ impl Core {
             (self.shared_aliases.as_ref(), self.cluster.as_ref()),
         );
         if status == 200 {
-            self.arm_purge();
+            self.arm_purge(now);
         }
         if self.auth_failures.total() > failures_before {
             // the guard counts it against the source's budget of failed authentications

@@ -15,7 +15,8 @@
 //! - `forward` (16.6, 16.10, 16.11: branches, CANCEL, stateless ACK);
 //! - `response` (16.7: responses, the best one, the final answer);
 //! - `local` (answers the node gives itself) and `register` (REGISTER to the registrar);
-//! - `timers` (transaction timers, timer C, the registrar's purge);
+//! - `timers` (transaction timers, timer C, the registrar's purge) and `deadlines` (which of
+//!   them is due next: a FIFO lane per interval);
 //! - `anchoring` (the relay's view of INVITEs and answers; hanging up dead calls, `teardown`);
 //! - `reconfigure` (a reload's new dial plan, registrar policy and credentials);
 //! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
@@ -30,6 +31,7 @@ mod anchoring;
 mod cluster;
 mod core;
 mod counters;
+mod deadlines;
 mod flows;
 mod forward;
 mod hop;

@@ -135,7 +135,7 @@ impl Core {
     pub(super) fn arm_probes(&mut self, now: Instant) {
         if self.probes.next.is_none() {
             self.probes.next = Some(now);
-            self.arm(Some(now), Timer::Probe);
+            self.arm(now, Some(now), Timer::Probe);
         }
     }
 
@@ -143,7 +143,7 @@ impl Core {
     pub(super) fn probe(&mut self, now: Instant, out: &mut Vec<Output>) {
         let next = now + PROBE_EVERY;
         self.probes.next = Some(next);
-        self.arm(Some(next), Timer::Probe);
+        self.arm(now, Some(next), Timer::Probe);
         let targets = self.probe_targets();
         // what a reload dropped is forgotten
         self.probes

@@ -79,7 +79,7 @@ impl Core {
             c.provisional = true;
         }
         let cancel_now = c.provisional && c.cancel_wanted && !c.cancel_sent;
-        self.arm(at, Timer::Client(id));
+        self.arm(now, at, Timer::Client(id));
         if cancel_now {
             self.cancel_branch(id, now, out);
         }

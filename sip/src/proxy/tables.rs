@@ -185,9 +185,7 @@ impl Core {
         if self.done_ends.capacity() > 4 * self.done_ends.len() + 1024 {
             self.done_ends.shrink_to(2 * self.done_ends.len());
         }
-        if self.timers.capacity() > 4 * self.timers.len() + 1024 {
-            self.timers.shrink_to(2 * self.timers.len());
-        }
+        self.timers.shrink();
     }
 
     pub(super) fn remove_client(&mut self, id: TxId) {

@@ -8,7 +8,6 @@ use super::forward::to_hop;
 use super::io::Output;
 use super::tables::{Timer, TxId};
 use crate::transaction::ClientTimeout;
-use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 use tracing::debug;
 
@@ -22,11 +21,7 @@ const PURGE_GAP: Duration = Duration::from_secs(1);
 impl Core {
     /// Everything due at `now`, in deadline order.
     pub(super) fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
-        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Server(id) => self.server_timer(id, now, out),
                 Timer::Client(id) => self.client_timer(id, now, out),
@@ -58,15 +53,15 @@ impl Core {
         };
         if let Some(at) = at {
             self.purge_at = Some(at);
-            self.arm(Some(at), Timer::Purge);
+            self.arm(now, Some(at), Timer::Purge);
         }
     }
 
-    pub(super) fn arm_purge(&mut self) {
+    pub(super) fn arm_purge(&mut self, now: Instant) {
         if self.purge_at.is_none() {
             if let Some(at) = self.registrar.next_expiry() {
                 self.purge_at = Some(at);
-                self.arm(Some(at), Timer::Purge);
+                self.arm(now, Some(at), Timer::Purge);
             }
         }
     }
@@ -82,7 +77,7 @@ impl Core {
             send_reply(&s.reply, bytes, out);
         }
         let at = s.machine.poll_timeout();
-        self.arm(at, Timer::Server(id));
+        self.arm(now, at, Timer::Server(id));
         self.reap_server(id);
     }
 
@@ -112,7 +107,7 @@ impl Core {
             ClientTimeout::Nothing => {}
         }
         let at = self.clients.get(&id).and_then(|c| c.machine.poll_timeout());
-        self.arm(at, Timer::Client(id));
+        self.arm(now, at, Timer::Client(id));
         self.reap_client(id);
     }
 

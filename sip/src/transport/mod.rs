@@ -60,6 +60,8 @@ pub struct TransportConfig {
     /// What receives on the UDP listeners: a task per socket (`Epoll`), or a `UdpRing` the
     /// driver runs (`IoUring`; `Auto`: where the kernel allows it).
     pub udp_io: IoPath,
+    /// On the ring: how long a wake-up may wait for more datagrams after the first.
+    pub udp_batch: Duration,
 }
 
 #[derive(Clone, Debug)]

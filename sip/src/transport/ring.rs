@@ -61,6 +61,8 @@ const MAX_RESENDS: usize = 1024;
 /// Receive errors in a row after which a listener is given up (a persistent error would
 /// otherwise re-arm and fail on every wake-up).
 const MAX_RECV_ERRORS: u32 = 64;
+/// With a batch wait (`TransportConfig::udp_batch`): completions that end a wait at once.
+const BATCH: usize = 64;
 
 fn builder() -> io_uring::Builder {
     let mut b = IoUring::builder();
@@ -108,6 +110,9 @@ pub struct UdpRing {
     wake_fd: RawFd,
     wake_buf: Box<u64>,
     wake_armed: bool,
+    /// Microseconds a wait goes on for up to `BATCH` completions once it has one (0: none,
+    /// or a kernel without IORING_FEAT_MIN_TIMEOUT).
+    batch_us: u32,
     slots: Vec<Option<Box<SendSlot>>>,
     free: Vec<u32>,
     /// Slots whose send is queued: free once the submission queue has been taken and the
@@ -132,6 +137,14 @@ impl UdpRing {
             Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
         recv_msg.msg_namelen = NAME_LEN as libc::socklen_t;
         let listeners = shared.ring_udp.len();
+        let batch_us = match shared.cfg.udp_batch.as_micros() {
+            0 => 0,
+            _ if !ring.params().is_feature_min_timeout() => {
+                tracing::warn!("[sip] udp_batch_us: this kernel has no io_uring minimum wait (6.12 and later); ignored");
+                0
+            }
+            us => u32::try_from(us).unwrap_or(u32::MAX),
+        };
         let mut r = UdpRing {
             ring,
             shared,
@@ -144,6 +157,7 @@ impl UdpRing {
             wake_fd,
             wake_buf: Box::new(0),
             wake_armed: false,
+            batch_us,
             slots: Vec::new(),
             free: Vec::new(),
             queued: Vec::new(),
@@ -206,8 +220,16 @@ impl UdpRing {
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
         self.bufs.publish();
         self.arm();
+        // with a batch wait the kernel wakes this thread for `BATCH` completions, or for one
+        // once `batch_us` has passed since the wait began (a datagram after a quiet spell
+        // is taken at once)
+        let (want, batch) = match self.batch_us {
+            0 => (1, SubmitArgs::new()),
+            us => (BATCH, SubmitArgs::new().min_wait_usec(us)),
+        };
         let waited = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
-            None => self.ring.submit_and_wait(1),
+            None if want == 1 => self.ring.submit_and_wait(1),
+            None => self.ring.submitter().submit_with_args(want, &batch),
             // GETEVENTS even for no wait: deferred task work (receives, the eventfd) runs
             // only then
             Some(d) if d.is_zero() => {
@@ -217,8 +239,8 @@ impl UdpRing {
             }
             Some(d) => {
                 let ts = Timespec::from(d);
-                let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                let args = batch.timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
             }
         };
         match waited {

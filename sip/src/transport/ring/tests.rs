@@ -19,6 +19,14 @@ async fn ring_transport(
     listeners: &[&str],
     max_message_size: usize,
 ) -> Option<(TransportHandle, mpsc::Receiver<TransportEvent>)> {
+    batched_ring_transport(listeners, max_message_size, Duration::ZERO).await
+}
+
+async fn batched_ring_transport(
+    listeners: &[&str],
+    max_message_size: usize,
+    udp_batch: Duration,
+) -> Option<(TransportHandle, mpsc::Receiver<TransportEvent>)> {
     if let Err(e) = probe() {
         let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
             .map(|s| s.trim() != "0")
@@ -50,6 +58,7 @@ async fn ring_transport(
         ))),
         message_timeout: Duration::from_secs(10),
         udp_io: IoPath::IoUring,
+        udp_batch,
     };
     let (h, rx) = start(cfg).await.unwrap();
     assert_eq!(h.udp_io(), IoPath::IoUring);
@@ -323,4 +332,36 @@ async fn refusals_past_the_completion_queue_are_not_told_to_other_messages() {
     told.sort();
     told.dedup();
     assert_eq!(told.len() as u64, N, "every refused message told once");
+}
+
+/// With a batch wait the kernel holds a wait for 64 completions, but only for the batch time:
+/// one datagram alone ends the wait once that time is up, long before the deadline.
+#[tokio::test]
+async fn a_lone_datagram_ends_a_batched_wait_after_the_batch_time() {
+    let batch = Duration::from_millis(300);
+    let Some((h, _rx)) = batched_ring_transport(&["127.0.0.1:0"], 65535, batch).await else {
+        return;
+    };
+    let wake = eventfd();
+    let mut ring = UdpRing::new(&h, wake.as_raw_fd()).unwrap();
+    if ring.batch_us == 0 {
+        eprintln!("no io_uring minimum wait on this kernel: nothing to test");
+        return;
+    }
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.send_to(OPTIONS, udp_addr(&h, false)).unwrap();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(20);
+    let mut events = Vec::new();
+    while events.is_empty() && Instant::now() < deadline {
+        ring.wait(Some(deadline)).unwrap();
+        ring.drain(&mut events);
+    }
+    assert!(matches!(events.first(), Some(TransportEvent::Message(_))));
+    // the batch time (not the 64 completions, nor the 20 s deadline) ended the wait
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }
