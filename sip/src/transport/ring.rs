@@ -63,6 +63,9 @@ const MAX_RESENDS: usize = 1024;
 const MAX_RECV_ERRORS: u32 = 64;
 /// With a batch wait (`TransportConfig::udp_batch`): completions that end a wait at once.
 const BATCH: usize = 64;
+/// A batch wait with no deadline: its general timeout (any completion after the minimum wait
+/// ends it).
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn builder() -> io_uring::Builder {
     let mut b = IoUring::builder();
@@ -140,7 +143,10 @@ impl UdpRing {
         let batch_us = match shared.cfg.udp_batch.as_micros() {
             0 => 0,
             _ if !ring.params().is_feature_min_timeout() => {
-                tracing::warn!("[sip] udp_batch_us: this kernel has no io_uring minimum wait (6.12 and later); ignored");
+                tracing::info!(
+                    "[sip] udp_batch_us: this kernel has no io_uring minimum wait (6.12 and \
+                     later); every datagram is taken as it comes"
+                );
                 0
             }
             us => u32::try_from(us).unwrap_or(u32::MAX),
@@ -220,16 +226,16 @@ impl UdpRing {
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
         self.bufs.publish();
         self.arm();
-        // with a batch wait the kernel wakes this thread for `BATCH` completions, or for one
-        // once `batch_us` has passed since the wait began (a datagram after a quiet spell
-        // is taken at once)
-        let (want, batch) = match self.batch_us {
-            0 => (1, SubmitArgs::new()),
-            us => (BATCH, SubmitArgs::new().min_wait_usec(us)),
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        // a batch wait never outlasts the deadline: the kernel looks at the general timeout
+        // only once the minimum wait is over
+        let batch_us = match left {
+            Some(d) => self
+                .batch_us
+                .min(u32::try_from(d.as_micros()).unwrap_or(u32::MAX)),
+            None => self.batch_us,
         };
-        let waited = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
-            None if want == 1 => self.ring.submit_and_wait(1),
-            None => self.ring.submitter().submit_with_args(want, &batch),
+        let waited = match left {
             // GETEVENTS even for no wait: deferred task work (receives, the eventfd) runs
             // only then
             Some(d) if d.is_zero() => {
@@ -237,10 +243,21 @@ impl UdpRing {
                 let args = SubmitArgs::new().timespec(&ts);
                 self.ring.submitter().submit_with_args(1, &args)
             }
-            Some(d) => {
+            None if batch_us == 0 => self.ring.submit_and_wait(1),
+            Some(d) if batch_us == 0 => {
                 let ts = Timespec::from(d);
-                let args = batch.timespec(&ts);
-                self.ring.submitter().submit_with_args(want, &args)
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            // the kernel holds the thread until `BATCH` completions (in practice: until
+            // `batch_us` has passed since the wait began, as deferred receives are counted
+            // one per armed socket), then returns on the first; a wait without a general
+            // timeout would end at `batch_us` with nothing (ETIME), so an idle node gets one
+            // of an hour instead
+            left => {
+                let ts = Timespec::from(left.unwrap_or(IDLE_WAIT));
+                let args = SubmitArgs::new().min_wait_usec(batch_us).timespec(&ts);
+                self.ring.submitter().submit_with_args(BATCH, &args)
             }
         };
         match waited {

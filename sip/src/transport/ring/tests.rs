@@ -365,3 +365,52 @@ async fn a_lone_datagram_ends_a_batched_wait_after_the_batch_time() {
         start.elapsed()
     );
 }
+
+/// Review: a batch wait with no deadline must not end when the batch time is over with
+/// nothing in (an idle node would wake every `batch_us`): it goes on until something comes.
+#[tokio::test]
+async fn a_batched_wait_without_deadline_lasts_until_something_comes() {
+    let batch = Duration::from_millis(200);
+    let Some((h, _rx)) = batched_ring_transport(&["127.0.0.1:0"], 65535, batch).await else {
+        return;
+    };
+    let wake = eventfd();
+    let mut ring = UdpRing::new(&h, wake.as_raw_fd()).unwrap();
+    if ring.batch_us == 0 {
+        eprintln!("no io_uring minimum wait on this kernel: nothing to test");
+        return;
+    }
+    let fd = wake.as_raw_fd();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: 8 bytes to an eventfd the test keeps open until the join.
+        unsafe { libc::write(fd, one.as_ptr().cast(), 8) };
+    });
+    ring.wait(None).unwrap();
+    // ended by the eventfd, not by the batch time running out with nothing
+    assert!(
+        ring.drain(&mut Vec::new()),
+        "the wait ended before the eventfd was written"
+    );
+    writer.join().unwrap();
+}
+
+/// Review: the kernel looks at a wait's deadline only after its minimum wait; a deadline
+/// sooner than the batch time must still end the wait.
+#[tokio::test]
+async fn a_batched_wait_ends_at_a_deadline_sooner_than_the_batch_time() {
+    let batch = Duration::from_millis(2000);
+    let Some((h, _rx)) = batched_ring_transport(&["127.0.0.1:0"], 65535, batch).await else {
+        return;
+    };
+    let wake = eventfd();
+    let mut ring = UdpRing::new(&h, wake.as_raw_fd()).unwrap();
+    let start = Instant::now();
+    ring.wait(Some(start + Duration::from_millis(10))).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+}
