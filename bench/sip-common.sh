@@ -7,7 +7,7 @@
 # [protection] section; default: a budget no load generator reaches), CW_EXTRA (more sections),
 # KAM_CFG (default: $SHARED/kamailio.cfg), REG_PASSWORD (answer a 401 to the UAS REGISTER),
 # CW_UDP_IO ([sip] udp_io: auto, io_uring or epoll; default auto), CW_UDP_BATCH_US ([sip]
-# udp_batch_us, default 2000 as the node).
+# udp_batch_us; unset: the node's default, and no line a build without the setting refuses).
 
 PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
 HZ=$(getconf CLK_TCK)
@@ -107,7 +107,7 @@ udp = { enabled = true, listen = "$IP:$PROXY_PORT" }
 tcp = { enabled = false }
 tls = { enabled = false }
 udp_io = "${CW_UDP_IO:-auto}"
-udp_batch_us = ${CW_UDP_BATCH_US:-2000}
+${CW_UDP_BATCH_US:+udp_batch_us = $CW_UDP_BATCH_US}
 [admin]
 listen = "127.0.0.1:$((PROXY_PORT + 3))"
 ${ADMIN_EXTRA:-}
