@@ -235,19 +235,14 @@ impl UdpRing {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let batch_us = self.batch_us;
         let waited = match left {
-            // GETEVENTS even for no wait: deferred task work (receives, the eventfd) runs
-            // only then
-            Some(d) if d.is_zero() => {
-                let ts = Timespec::new();
-                let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            None if batch_us == 0 => self.ring.submit_and_wait(1),
-            Some(d) if batch_us == 0 => {
+            // a deadline already due waits for nothing, with no batch either; GETEVENTS even
+            // then: deferred task work (receives, the eventfd) runs only then
+            Some(d) if d.is_zero() || batch_us == 0 => {
                 let ts = Timespec::from(d);
                 let args = SubmitArgs::new().timespec(&ts);
                 self.ring.submitter().submit_with_args(1, &args)
             }
+            None if batch_us == 0 => self.ring.submit_and_wait(1),
             // the kernel holds the thread until `BATCH` completions (in practice: until
             // `batch_us` has passed since the wait began, as deferred receives are counted
             // one per armed socket), then returns on the first. It reads the general timeout
