@@ -9,6 +9,7 @@
 
 use super::cluster::ClusterPeers;
 use super::deadlines::Deadlines;
+use super::done::DoneLog;
 use super::flows::FlowTokens;
 use super::hop::check_unicast;
 use super::identity::{Identity, NetEnv};
@@ -20,7 +21,7 @@ use super::io::{
 use super::links::{Link, LinkResponse, Links, ServerZone, LINK_BRANCH_PREFIX};
 use super::plan::{plan, RoutePlan, Tables};
 use super::probe::{LoadHandle, Probes};
-use super::tables::{ClientTx, Ctx, Done, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
+use super::tables::{done_offset, ClientTx, Ctx, ServerTx, Target, Timer, TxId, TxKey, TxKeys};
 use super::teardown::Teardown;
 use super::unreachable::Unreachable;
 use crate::auth::{Algorithm, AuthFailures, DigestServer};
@@ -34,7 +35,7 @@ use causeway_media::MediaAnchor;
 use causeway_zones::{Router, SharedAliases};
 use rand::rngs::StdRng;
 use rand::RngCore;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -132,11 +133,9 @@ pub struct Core {
     /// RFC 3261 17.2.3 key (as `TxKey`) -> server transaction
     pub(super) server_index: Map<TxKey, TxId>,
     pub(super) tx_keys: TxKeys,
-    /// Finished non-INVITE server transactions of ours (their ids in `server_index` too)
-    pub(super) done: Map<TxId, Box<Done>>,
-    /// Their timer J, in the order they were made: every one runs 64*T1, so a queue serves
-    /// (24 bytes each, not a 40-byte entry of `timers`)
-    pub(super) done_ends: VecDeque<(Instant, TxId)>,
+    /// Finished non-INVITE server transactions of ours until their timer J (in `server_index`
+    /// as `DONE | offset`)
+    pub(super) done: DoneLog,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     pub(super) client_index: Map<(String, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
@@ -195,8 +194,7 @@ impl Core {
             servers: Map::default(),
             server_index: Map::default(),
             tx_keys: TxKeys::default(),
-            done: Map::default(),
-            done_ends: VecDeque::new(),
+            done: DoneLog::default(),
             clients: Map::default(),
             client_index: Map::default(),
             ctxs: Map::default(),
@@ -397,10 +395,12 @@ impl Core {
                 }
                 let at = s.machine.poll_timeout();
                 self.arm(now, at, Timer::Server(id));
-            } else if let Some(d) = self.done.get(&id).filter(|_| !is_ack) {
+            } else if let Some(d) = done_offset(id).and_then(|at| self.done.get(at)) {
                 // RFC 3261 17.2.2: Completed answers a retransmission with its final response
-                let bytes = Bytes::copy_from_slice(&d.response);
-                send_reply(&d.reply, bytes, out);
+                // (and absorbs the ACK a non-INVITE never has)
+                if !is_ack {
+                    send_reply(&d.reply, Bytes::copy_from_slice(d.response), out);
+                }
             }
             return;
         }
@@ -665,7 +665,7 @@ impl Machine for Core {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let heap = self.timers.peek().map(|(t, _)| t);
-        let done = self.done_ends.front().map(|(t, _)| *t);
+        let done = self.done.front_end();
         let timer = heap.into_iter().chain(done).min();
         let media = self.media.as_ref().and_then(|m| m.poll_timeout());
         match (timer, media) {

@@ -32,6 +32,7 @@ mod cluster;
 mod core;
 mod counters;
 mod deadlines;
+mod done;
 mod flows;
 mod forward;
 mod hop;

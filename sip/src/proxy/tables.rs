@@ -53,15 +53,14 @@ pub(super) struct ServerTx {
     pub to_tag: Box<str>,
 }
 
-/// A finished non-INVITE server transaction with no proxy context (our own answers: REGISTER,
-/// OPTIONS, refusals) over an unreliable transport, kept until timer J to answer
-/// retransmissions: its key, the flow to answer on and the response (its end is in
-/// `Core::done_ends`). Half of a `ServerTx`, and 100,000 registrations at 5000/s keep 100,000
-/// of them.
-pub(super) struct Done {
-    pub key: TxKey,
-    pub reply: Flow,
-    pub response: Box<[u8]>,
+/// In `Core::server_index`, an id with this bit names a record of `Core::done` (the rest is
+/// its offset) rather than a server transaction (`Core::id` counts from 1 and never gets
+/// near it).
+pub(super) const DONE: TxId = 1 << 63;
+
+/// The offset in `Core::done` that an id of `server_index` names, if it names one.
+pub(super) fn done_offset(id: TxId) -> Option<u64> {
+    (id & DONE != 0).then_some(id & !DONE)
 }
 
 pub(super) struct ClientTx {
@@ -177,14 +176,11 @@ impl Core {
     pub(super) fn shrink_tables(&mut self) {
         shrink(&mut self.servers);
         shrink(&mut self.server_index);
-        shrink(&mut self.done);
         shrink(&mut self.clients);
         shrink(&mut self.client_index);
         shrink(&mut self.ctxs);
         shrink(&mut self.tokens);
-        if self.done_ends.capacity() > 4 * self.done_ends.len() + 1024 {
-            self.done_ends.shrink_to(2 * self.done_ends.len());
-        }
+        self.done.shrink();
         self.timers.shrink();
     }
 
@@ -228,8 +224,8 @@ impl Core {
         }
     }
 
-    /// A server transaction that only has retransmissions left to answer becomes a `Done`
-    /// (true), with its timer J queued.
+    /// A server transaction that only has retransmissions left to answer becomes a record of
+    /// `done` until its timer J (true).
     pub(super) fn retire_server(&mut self, id: TxId) -> bool {
         let finished = self.servers.get(&id).is_some_and(|s| {
             s.ctx.is_none() && s.request.is_none() && s.machine.state() == ServerState::Completed
@@ -250,13 +246,8 @@ impl Core {
         } = *s;
         match machine.into_completed() {
             Ok(Completed { response, end }) => {
-                let done = Done {
-                    key,
-                    reply,
-                    response,
-                };
-                self.done.insert(id, Box::new(done));
-                self.done_ends.push_back((end, id));
+                let at = self.done.push(end, key, &reply, &response);
+                self.server_index.insert(key, DONE | at);
                 true
             }
             Err(machine) => {
@@ -274,16 +265,12 @@ impl Core {
         }
     }
 
-    /// Timer J of the `Done`s due: they go. (Should T1 change on a running core, a later end
-    /// queued before an earlier one only holds that one back a little.)
+    /// Timer J of the `done` records due: they go. (Should T1 change on a running core, a
+    /// later end queued before an earlier one only holds that one back a little.)
     pub(super) fn end_done(&mut self, now: Instant) {
-        while let Some(&(at, id)) = self.done_ends.front() {
-            if at > now {
-                break;
-            }
-            self.done_ends.pop_front();
-            if let Some(d) = self.done.remove(&id) {
-                self.server_index.remove(&d.key);
+        while let Some((key, at)) = self.done.pop_due(now) {
+            if self.server_index.get(&key) == Some(&(DONE | at)) {
+                self.server_index.remove(&key);
             }
         }
     }

@@ -594,7 +594,7 @@ Content-Length: 0
 
 #[test]
 fn rfc3261_17_2_2_retransmitted_register_gets_the_kept_response_until_timer_j() {
-    // the finished transaction is kept as a `Done` record: same answer, then gone at 64*T1
+    // the finished transaction is kept as a record of the done log: same answer, then gone at 64*T1
     let mut h = Harness::new();
     let reg = format!(
         "REGISTER sip:example.com SIP/2.0

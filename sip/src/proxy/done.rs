@@ -1,0 +1,273 @@
+//! The finished non-INVITE server transactions of our own answers (REGISTER, OPTIONS,
+//! refusals) over an unreliable transport, kept until timer J (64*T1, RFC 3261 17.2.2) to
+//! answer retransmissions of their request with the same final response.
+//!
+//! Every one is kept the same time, so they end in the order they were made: they are written
+//! back to back into 64 KiB chunks (end time, key, flow, response) and read off the front as
+//! they fall due; a chunk is freed once all of it has ended. Under a registration load this is
+//! 100,000s of records: a record is its bytes (about 60 beside the response, no allocation of
+//! its own) where a boxed record, its response's allocation, a map slot and a queue entry took
+//! about 190 (BENCHMARKS.md, registrations). A record is named by its offset in the log, which
+//! only grows, so a name is never reused.
+//!
+//! Owns only the records; the index from transaction key to record is the core's. Decoding
+//! reads what `push` wrote, through checked slicing all the same: a bad offset gives `None`.
+
+use super::io::{ConnId, Flow};
+use super::tables::TxKey;
+use causeway_config::Transport;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+/// Bytes of a chunk (one record larger than this gets a chunk of its own size).
+const CHUNK: usize = 64 * 1024;
+
+const V6_LOCAL: u8 = 1 << 2;
+const V6_REMOTE: u8 = 1 << 3;
+const HAS_CONN: u8 = 1 << 4;
+
+struct Chunk {
+    /// The log offset of `data[0]`.
+    start: u64,
+    data: Vec<u8>,
+    /// Records before this index have ended.
+    read: usize,
+}
+
+/// See the module doc.
+#[derive(Default)]
+pub(super) struct DoneLog {
+    chunks: VecDeque<Chunk>,
+    /// The offset the next record gets.
+    next: u64,
+    /// End times are kept as nanoseconds after this (the first record's end).
+    epoch: Option<Instant>,
+    len: usize,
+    /// The last chunk freed, for the next one needed (a log that empties and fills again
+    /// does not allocate each time).
+    spare: Option<Vec<u8>>,
+}
+
+/// One record as read back.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct DoneRecord<'a> {
+    pub end: Instant,
+    pub key: TxKey,
+    pub reply: Flow,
+    pub response: &'a [u8],
+}
+
+impl DoneLog {
+    /// Records kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Keeps a record until `end`; returns its offset, the name `get` takes.
+    pub fn push(&mut self, end: Instant, key: TxKey, reply: &Flow, response: &[u8]) -> u64 {
+        let epoch = *self.epoch.get_or_insert(end);
+        // an end before the epoch (the clock stepped back) is kept until the epoch
+        let nanos = end.saturating_duration_since(epoch).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        let size = record_size(reply, response.len());
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.data.capacity() - c.data.len() >= size);
+        if !fits {
+            let mut data = match self.spare.take() {
+                Some(v) if v.capacity() >= size => v,
+                _ => Vec::with_capacity(size.max(CHUNK)),
+            };
+            data.clear();
+            self.chunks.push_back(Chunk {
+                start: self.next,
+                data,
+                read: 0,
+            });
+        }
+        let at = self.next;
+        if let Some(c) = self.chunks.back_mut() {
+            write_record(&mut c.data, nanos, key, reply, response);
+        }
+        self.next += size as u64;
+        self.len += 1;
+        at
+    }
+
+    /// The record at `at`, unless it has ended.
+    pub fn get(&self, at: u64) -> Option<DoneRecord<'_>> {
+        let i = self
+            .chunks
+            .partition_point(|c| c.start <= at)
+            .checked_sub(1)?;
+        let c = self.chunks.get(i)?;
+        let offset = usize::try_from(at - c.start).ok()?;
+        if offset < c.read {
+            return None;
+        }
+        self.read_at(c, offset).map(|(r, _)| r)
+    }
+
+    /// When the oldest record ends.
+    pub fn front_end(&self) -> Option<Instant> {
+        let c = self.chunks.front()?;
+        self.read_at(c, c.read).map(|(r, _)| r.end)
+    }
+
+    /// The oldest record when it has ended by `now`: its key and offset. Call until `None`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(TxKey, u64)> {
+        let c = self.chunks.front()?;
+        let (r, size) = self.read_at(c, c.read)?;
+        if r.end > now {
+            return None;
+        }
+        let (key, at) = (r.key, c.start + c.read as u64);
+        let c = self.chunks.front_mut()?;
+        c.read += size;
+        self.len -= 1;
+        if c.read >= c.data.len() {
+            if let Some(c) = self.chunks.pop_front() {
+                if c.data.capacity() == CHUNK {
+                    self.spare = Some(c.data);
+                }
+            }
+        }
+        Some((key, at))
+    }
+
+    /// Gives back the chunk table's slack after a load has passed.
+    pub fn shrink(&mut self) {
+        if self.chunks.capacity() > 4 * self.chunks.len() + 64 {
+            self.chunks.shrink_to(2 * self.chunks.len());
+        }
+    }
+
+    fn read_at<'a>(&self, c: &'a Chunk, offset: usize) -> Option<(DoneRecord<'a>, usize)> {
+        let epoch = self.epoch?;
+        let mut r = Reader(c.data.get(offset..)?);
+        let nanos = r.u64()?;
+        let key = (r.u64()?, r.u64()?);
+        let flags = r.take(1)?[0];
+        let kind = match flags & 3 {
+            0 => Transport::Udp,
+            1 => Transport::Tcp,
+            _ => Transport::Tls,
+        };
+        let local = r.addr(flags & V6_LOCAL != 0)?;
+        let remote = r.addr(flags & V6_REMOTE != 0)?;
+        let conn = match flags & HAS_CONN {
+            0 => None,
+            _ => Some(ConnId(r.u64()?)),
+        };
+        let len = usize::try_from(r.u32()?).ok()?;
+        let response = r.take(len)?;
+        let size = c.data.len() - offset - r.0.len();
+        let record = DoneRecord {
+            end: epoch.checked_add(Duration::from_nanos(nanos))?,
+            key,
+            reply: Flow {
+                kind,
+                local,
+                remote,
+                conn,
+            },
+            response,
+        };
+        Some((record, size))
+    }
+}
+
+fn addr_size(a: &SocketAddr) -> usize {
+    match a {
+        SocketAddr::V4(_) => 4 + 2,
+        SocketAddr::V6(_) => 16 + 2 + 4 + 4,
+    }
+}
+
+fn record_size(reply: &Flow, response: usize) -> usize {
+    8 + 16
+        + 1
+        + addr_size(&reply.local)
+        + addr_size(&reply.remote)
+        + if reply.conn.is_some() { 8 } else { 0 }
+        + 4
+        + response
+}
+
+fn write_record(out: &mut Vec<u8>, nanos: u64, key: TxKey, reply: &Flow, response: &[u8]) {
+    out.extend_from_slice(&nanos.to_le_bytes());
+    out.extend_from_slice(&key.0.to_le_bytes());
+    out.extend_from_slice(&key.1.to_le_bytes());
+    let mut flags = match reply.kind {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+        Transport::Tls => 2,
+    };
+    if reply.local.is_ipv6() {
+        flags |= V6_LOCAL;
+    }
+    if reply.remote.is_ipv6() {
+        flags |= V6_REMOTE;
+    }
+    if reply.conn.is_some() {
+        flags |= HAS_CONN;
+    }
+    out.push(flags);
+    write_addr(out, &reply.local);
+    write_addr(out, &reply.remote);
+    if let Some(ConnId(c)) = reply.conn {
+        out.extend_from_slice(&c.to_le_bytes());
+    }
+    // a response is at most the transport's message size, far below 4 GiB
+    out.extend_from_slice(&(response.len() as u32).to_le_bytes());
+    out.extend_from_slice(response);
+}
+
+fn write_addr(out: &mut Vec<u8>, a: &SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => out.extend_from_slice(&v4.ip().octets()),
+        SocketAddr::V6(v6) => out.extend_from_slice(&v6.ip().octets()),
+    }
+    out.extend_from_slice(&a.port().to_le_bytes());
+    if let SocketAddr::V6(v6) = a {
+        out.extend_from_slice(&v6.flowinfo().to_le_bytes());
+        out.extend_from_slice(&v6.scope_id().to_le_bytes());
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn addr(&mut self, v6: bool) -> Option<SocketAddr> {
+        if !v6 {
+            let ip: [u8; 4] = self.take(4)?.try_into().ok()?;
+            let port = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
+            return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port));
+        }
+        let ip: [u8; 16] = self.take(16)?.try_into().ok()?;
+        let port = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
+        let flowinfo = self.u32()?;
+        let scope = self.u32()?;
+        let a = SocketAddrV6::new(Ipv6Addr::from(ip), port, flowinfo, scope);
+        Some(SocketAddr::V6(a))
+    }
+}
+
+#[cfg(test)]
+mod tests;
