@@ -11,7 +11,9 @@
 //! only grows, so a name is never reused.
 //!
 //! Owns only the records; the index from transaction key to record is the core's. Decoding
-//! reads what `push` wrote, through checked slicing all the same: a bad offset gives `None`.
+//! reads what `push` wrote, through checked slicing all the same: an offset past the records
+//! kept, or before them, gives `None` (offsets come only from `push`; one inside a record
+//! would read garbage, never panic).
 
 use super::io::{ConnId, Flow};
 use super::tables::TxKey;
@@ -64,8 +66,10 @@ impl DoneLog {
         self.len
     }
 
-    /// Keeps a record until `end`; returns its offset, the name `get` takes.
-    pub fn push(&mut self, end: Instant, key: TxKey, reply: &Flow, response: &[u8]) -> u64 {
+    /// Keeps a record until `end`; returns its offset, the name `get` takes. `None` for a
+    /// response of 4 GiB or more (its length would not fit the record).
+    pub fn push(&mut self, end: Instant, key: TxKey, reply: &Flow, response: &[u8]) -> Option<u64> {
+        let len = u32::try_from(response.len()).ok()?;
         let epoch = *self.epoch.get_or_insert(end);
         // an end before the epoch (the clock stepped back) is kept until the epoch
         let nanos = end.saturating_duration_since(epoch).as_nanos();
@@ -78,7 +82,11 @@ impl DoneLog {
         if !fits {
             let mut data = match self.spare.take() {
                 Some(v) if v.capacity() >= size => v,
-                _ => Vec::with_capacity(size.max(CHUNK)),
+                spare => {
+                    // too small for this (outsized) record: kept for the next chunk
+                    self.spare = spare;
+                    Vec::with_capacity(size.max(CHUNK))
+                }
             };
             data.clear();
             self.chunks.push_back(Chunk {
@@ -89,11 +97,11 @@ impl DoneLog {
         }
         let at = self.next;
         if let Some(c) = self.chunks.back_mut() {
-            write_record(&mut c.data, nanos, key, reply, response);
+            write_record(&mut c.data, (nanos, key), reply, (len, response));
         }
         self.next += size as u64;
         self.len += 1;
-        at
+        Some(at)
     }
 
     /// The record at `at`, unless it has ended.
@@ -119,7 +127,9 @@ impl DoneLog {
     /// The oldest record when it has ended by `now`: its key and offset. Call until `None`.
     pub fn pop_due(&mut self, now: Instant) -> Option<(TxKey, u64)> {
         let c = self.chunks.front()?;
-        let (r, size) = self.read_at(c, c.read)?;
+        let record = self.read_at(c, c.read);
+        debug_assert!(record.is_some(), "the front record of a chunk decodes");
+        let (r, size) = record?;
         if r.end > now {
             return None;
         }
@@ -196,7 +206,12 @@ fn record_size(reply: &Flow, response: usize) -> usize {
         + response
 }
 
-fn write_record(out: &mut Vec<u8>, nanos: u64, key: TxKey, reply: &Flow, response: &[u8]) {
+fn write_record(
+    out: &mut Vec<u8>,
+    (nanos, key): (u64, TxKey),
+    reply: &Flow,
+    (len, response): (u32, &[u8]),
+) {
     out.extend_from_slice(&nanos.to_le_bytes());
     out.extend_from_slice(&key.0.to_le_bytes());
     out.extend_from_slice(&key.1.to_le_bytes());
@@ -220,8 +235,7 @@ fn write_record(out: &mut Vec<u8>, nanos: u64, key: TxKey, reply: &Flow, respons
     if let Some(ConnId(c)) = reply.conn {
         out.extend_from_slice(&c.to_le_bytes());
     }
-    // a response is at most the transport's message size, far below 4 GiB
-    out.extend_from_slice(&(response.len() as u32).to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(response);
 }
 

@@ -246,8 +246,11 @@ impl Core {
         } = *s;
         match machine.into_completed() {
             Ok(Completed { response, end }) => {
-                let at = self.done.push(end, key, &reply, &response);
-                self.server_index.insert(key, DONE | at);
+                match self.done.push(end, key, &reply, &response) {
+                    Some(at) => self.server_index.insert(key, DONE | at),
+                    // a response of 4 GiB is not kept (none is: the transports refuse them)
+                    None => self.server_index.remove(&key),
+                };
                 true
             }
             Err(machine) => {

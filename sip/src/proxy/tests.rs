@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 mod amplification;
 mod digest;
+mod done;
 mod interworking;
 mod links;
 mod outbound;
