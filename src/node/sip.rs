@@ -132,13 +132,14 @@ async fn link_config(
     let port = own_port
         .or(z.sip_port)
         .unwrap_or(causeway_config::defaults::TRAVERSAL_SIP_FIRST_PORT);
-    let peer = match host.parse::<IpAddr>() {
-        Ok(ip) => SocketAddr::new(ip, port),
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .with_context(|| format!("zone `{}`: cannot resolve peer `{host}`", z.name))?
-            .next()
-            .with_context(|| format!("zone `{}`: peer `{host}` has no address", z.name))?,
+    // a name is looked up by the link before each attempt (`LinkConfig::resolve`): one that
+    // does not resolve yet keeps that link down, not the node from starting
+    let (peer, resolve) = match host.parse::<IpAddr>() {
+        Ok(ip) => (SocketAddr::new(ip, port), None),
+        Err(_) => (
+            SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), port),
+            Some(host.clone()),
+        ),
     };
     let kind = z.transport();
     let client_tls = if kind == Transport::Tls {
@@ -159,6 +160,7 @@ async fn link_config(
         zone: z.name.clone(),
         key,
         peer,
+        resolve,
         peer_host: z.peer_name.clone().unwrap_or(host),
         kind,
         username: z.username.clone().unwrap_or_default(),

@@ -34,6 +34,10 @@ pub struct LinkConfig {
     /// E's address and the name it was configured by (TLS server name, URIs).
     pub peer: SocketAddr,
     pub peer_host: String,
+    /// The peer was configured by this DNS name: it is looked up before every connection
+    /// attempt (E may have moved, and a name that does not resolve yet only keeps this link
+    /// down, never the node); `peer` then holds the port, and the address last found.
+    pub resolve: Option<String>,
     pub kind: Transport,
     pub username: String,
     pub password: String,
@@ -62,6 +66,11 @@ pub enum Input<'a> {
     Closed { conn: ConnId, remote: SocketAddr },
     /// The transport could not send its REGISTER.
     SendFailed { error: &'a str },
+    /// The answer to `Event::Lookup` with this token: E's addresses, best first.
+    Resolved {
+        token: u64,
+        answer: Result<&'a [SocketAddr], &'a str>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,12 +83,20 @@ pub enum Event {
     Down {
         reason: String,
     },
+    /// Look up the peer's name (`LinkConfig::resolve`) and answer with `Input::Resolved`.
+    Lookup {
+        token: u64,
+        host: String,
+        port: u16,
+    },
 }
 
 #[derive(Clone, Debug)]
 enum State {
     /// Waiting to (re)connect at `at`.
     Idle { at: Instant },
+    /// E's name is being looked up, answered by `deadline` or the attempt fails.
+    Resolving { deadline: Instant },
     /// A REGISTER is out (first one, or with credentials after a challenge).
     Registering { deadline: Instant },
     Up {
@@ -199,7 +216,7 @@ impl LinkClient {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Idle { at } => Some(*at),
-            State::Registering { deadline } => Some(*deadline),
+            State::Resolving { deadline } | State::Registering { deadline } => Some(*deadline),
             State::Up {
                 refresh_at,
                 ping_at,
@@ -216,7 +233,7 @@ impl LinkClient {
     pub fn state_name(&self) -> &'static str {
         match self.state {
             State::Idle { .. } => "down",
-            State::Registering { .. } => "connecting",
+            State::Resolving { .. } | State::Registering { .. } => "connecting",
             State::Up { .. } => "up",
         }
     }
@@ -229,7 +246,7 @@ impl LinkClient {
         };
         LinkStatus {
             zone: self.cfg.zone.clone(),
-            peer: self.cfg.peer.to_string(),
+            peer: self.peer_text(),
             transport: self.cfg.kind.via_token().to_string(),
             state: self.state_name().to_string(),
             since: unix(self.since),
@@ -250,6 +267,75 @@ impl LinkClient {
             Input::Response(r) => self.on_response(r, now, out),
             Input::Closed { conn, remote } => self.on_closed(conn, remote, now),
             Input::SendFailed { error } => self.fail(format!("cannot reach E: {error}"), now),
+            Input::Resolved { token, answer } => self.on_resolved(token, answer, now, out),
+        }
+    }
+
+    /// E's address, or its name and port while the name has not been found.
+    fn peer_text(&self) -> String {
+        match &self.cfg.resolve {
+            Some(host) if self.cfg.peer.ip().is_unspecified() => {
+                format!("{}:{}", uri_host(host), self.cfg.peer.port())
+            }
+            _ => self.cfg.peer.to_string(),
+        }
+    }
+
+    /// A new attempt: the name looked up first when the peer has one, else the REGISTER.
+    fn attempt(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Option<Event> {
+        self.attempts += 1;
+        self.challenge = None;
+        self.answered = false;
+        self.conn = None;
+        let Some(host) = self.cfg.resolve.clone() else {
+            self.register(now, out);
+            return None;
+        };
+        self.next_token = self.next_token.wrapping_add(1);
+        self.token = self.next_token;
+        self.state = State::Resolving {
+            deadline: now + REGISTER_TIMEOUT,
+        };
+        Some(Event::Lookup {
+            token: self.token,
+            host,
+            port: self.cfg.peer.port(),
+        })
+    }
+
+    fn register(&mut self, now: Instant, out: &mut Vec<Transmit>) {
+        self.send_register(out);
+        self.state = State::Registering {
+            deadline: now + REGISTER_TIMEOUT,
+        };
+    }
+
+    fn on_resolved(
+        &mut self,
+        token: u64,
+        answer: Result<&[SocketAddr], &str>,
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) -> Option<Event> {
+        if token != self.token || !matches!(self.state, State::Resolving { .. }) {
+            return None; // a late answer to an attempt that already failed
+        }
+        let host = self.cfg.resolve.clone().unwrap_or_default();
+        // RFC 3263 4.3 tries the addresses in turn: each attempt takes the next one, so a
+        // name with an address E does not listen on (localhost's ::1, say) still gets there
+        let pick = |a: &[SocketAddr]| {
+            let n = a.len().max(1);
+            a.get((self.attempts as usize).saturating_sub(1) % n)
+                .copied()
+        };
+        match answer.map(pick) {
+            Ok(Some(addr)) => {
+                self.cfg.peer = SocketAddr::new(addr.ip(), self.cfg.peer.port());
+                self.register(now, out);
+                None
+            }
+            Ok(None) => self.fail(format!("E's name `{host}` has no address"), now),
+            Err(e) => self.fail(format!("E's name `{host}` does not resolve: {e}"), now),
         }
     }
 
@@ -258,16 +344,10 @@ impl LinkClient {
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Option<Event> {
         let wall = self.clock.wall(now);
         match self.state.clone() {
-            State::Idle { at } if at <= now => {
-                self.attempts += 1;
-                self.challenge = None;
-                self.answered = false;
-                self.conn = None;
-                self.send_register(out);
-                self.state = State::Registering {
-                    deadline: now + REGISTER_TIMEOUT,
-                };
-                None
+            State::Idle { at } if at <= now => self.attempt(now, out),
+            State::Resolving { deadline } if deadline <= now => {
+                let host = self.cfg.resolve.clone().unwrap_or_default();
+                self.fail(format!("no answer looking up E's name `{host}`"), now)
             }
             State::Registering { deadline } if deadline <= now => {
                 self.fail("E did not answer the REGISTER".into(), now)
@@ -405,7 +485,8 @@ impl LinkClient {
         if was_up {
             self.since = wall;
         }
-        tracing::warn!(zone = %self.cfg.zone, peer = %self.cfg.peer, %reason, retry_in = ?delay, "traversal link down");
+        let peer = self.peer_text();
+        tracing::warn!(zone = %self.cfg.zone, %peer, %reason, retry_in = ?delay, "traversal link down");
         self.last_error = Some(reason.clone());
         was_up.then_some(Event::Down { reason })
     }

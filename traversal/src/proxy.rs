@@ -10,10 +10,13 @@
 
 use crate::client::{Event as ClientEvent, Input as ClientInput, LinkClient, LinkStatus};
 use crate::edge::{Admission, Input as AdmissionInput};
+use causeway_config::Transport;
+use causeway_sip::dns::SipTarget;
 use causeway_sip::proxy::{
-    Core, Event, Interworking, Link, LinkEvent, LinkOutput, Machine, Output, Report, Transmit,
-    WallClock,
+    Core, DnsQuery, Event, Interworking, Link, LinkEvent, LinkOutput, Machine, Output, Report,
+    Transmit, WallClock,
 };
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Send tokens at or above this are the link clients' (the core's count up from 1).
@@ -126,6 +129,22 @@ impl LinkedProxy {
                 })
             }
             ClientEvent::Down { .. } => None,
+            ClientEvent::Lookup { token, host, port } => {
+                // by the node's resolver, as the core's own lookups; answered in `handle`
+                let kind = self.clients[i].kind();
+                let target = SipTarget {
+                    host,
+                    port: Some(port),
+                    transport: Some(kind),
+                    secure: kind == Transport::Tls,
+                };
+                out.push(Output::Dns(DnsQuery {
+                    ctx: token,
+                    target,
+                    zone: None,
+                }));
+                return;
+            }
         };
         self.core
             .handle(Event::Link(LinkEvent::Set { name, link }), now, out);
@@ -220,6 +239,28 @@ impl Machine for LinkedProxy {
                     }
                 }
                 // a client's token is never the core's
+            }
+            Event::Dns { ctx, answer } if *ctx >= CLIENT_TOKENS => {
+                let addrs: Vec<SocketAddr> = match answer {
+                    Ok(hops) => hops.iter().map(|h| h.addr).collect(),
+                    Err(_) => Vec::new(),
+                };
+                let answer = match answer {
+                    Ok(_) => Ok(&addrs[..]),
+                    Err(e) => Err(e.as_str()),
+                };
+                let input = ClientInput::Resolved {
+                    token: *ctx,
+                    answer,
+                };
+                for i in 0..self.clients.len() {
+                    if self.clients[i].owns_token(*ctx) {
+                        let mut sent: Vec<Transmit> = Vec::new();
+                        let ev = self.clients[i].handle(input, now, &mut sent);
+                        self.client_event(i, ev, now, out);
+                        out.extend(sent.into_iter().map(Output::Transmit));
+                    }
+                }
             }
             Event::Closed { conn, remote } => {
                 let (conn, remote) = (*conn, *remote);

@@ -42,6 +42,7 @@ fn config() -> LinkConfig {
         key: None,
         zone: "to-edge".into(),
         peer: addr(E_ZONE),
+        resolve: None,
         peer_host: "127.0.0.1".into(),
         kind: Transport::Tls,
         username: USER.into(),
@@ -75,7 +76,10 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let cfg = config();
+        Fixture::with(config())
+    }
+
+    fn with(cfg: LinkConfig) -> Fixture {
         let now = Instant::now();
         let wall = SystemTime::now();
         let clock = WallClock::at(now, wall);
@@ -810,6 +814,7 @@ fn rfc7616_3_3_stale_nonce_on_a_refresh_is_answered_again_without_going_down() {
                 Some(Event::Down { reason }) => {
                     panic!("down at {:?}: {reason}; E said {seen:?}", f.elapsed())
                 }
+                Some(Event::Lookup { .. }) => panic!("a peer given as an address is looked up"),
                 None => {}
             }
             out.extend(more);
@@ -823,3 +828,5 @@ fn rfc7616_3_3_stale_nonce_on_a_refresh_is_answered_again_without_going_down() {
     );
     assert!(!seen.contains(&"refused"), "{seen:?}");
 }
+
+mod resolve;

@@ -26,6 +26,7 @@ fn link(zone: &str, peer: &str) -> LinkConfig {
         key: None,
         zone: zone.into(),
         peer: addr(peer),
+        resolve: None,
         peer_host: "127.0.0.1".into(),
         kind: Transport::Tcp,
         username: "control-1".into(),
