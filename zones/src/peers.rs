@@ -60,7 +60,7 @@ struct Inner {
 }
 
 /// Shared by the node's cluster task (writer) and the SIP core and gatekeeper (readers): a
-/// mutex held for one operation. Lookups are one map access; a peer's reset or death is a pass
+/// mutex held for one operation. Lookups are one map access; a peer's restart or death is a pass
 /// over the table (rare: a restart or a death); an update is as long as its changes.
 #[derive(Clone, Debug, Default)]
 pub struct PeerAliases {
@@ -72,15 +72,6 @@ impl PeerAliases {
         // a poisoned lock only means another task panicked mid-update of plain maps
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
-    }
-
-    /// Everything known of `peer` is replaced: its info, and no aliases yet.
-    pub fn reset(&self, peer: u64, info: PeerInfo) {
-        self.with(|m| {
-            drop_aliases(m, peer);
-            m.peers.insert(peer, info);
-            m.counts.insert(peer, 0);
-        });
     }
 
     /// `peer`'s aliases changed (`None`: no longer held), and its info is `info`.
@@ -210,9 +201,11 @@ mod tests {
     }
 
     #[test]
-    fn aliases_follow_updates_resets_and_forgets() {
+    fn aliases_follow_updates_and_forgets() {
         let t = PeerAliases::default();
-        t.reset(2, info(5062));
+        // a peer heard first is known before its entries arrive (the directory's first call)
+        t.update(2, info(5062), &[]);
+        assert_eq!(t.peers().len(), 1);
         t.update(
             2,
             info(5062),
@@ -221,7 +214,6 @@ mod tests {
                 ("2001".into(), Some(Protocol::H323)),
             ],
         );
-        t.reset(3, info(5063));
         t.update(
             3,
             info(5063),
@@ -248,8 +240,10 @@ mod tests {
         let counts: Vec<(u64, usize)> = t.peers().iter().map(|(id, _, n)| (*id, *n)).collect();
         assert_eq!(counts, [(2, 1), (3, 1)]);
 
-        // a restarted peer starts over; a dead one disappears with its aliases
-        t.reset(2, info(5062));
+        // a restarted peer starts over (the directory forgets it, then hears it anew); a dead
+        // one disappears with its aliases
+        t.forget(2);
+        t.update(2, info(5062), &[]);
         assert_eq!(t.holders("bob@example.com").len(), 1);
         t.forget(3);
         assert!(t.holders("bob@example.com").is_empty());
