@@ -104,6 +104,12 @@ impl Service {
         self
     }
 
+    /// A traversal flow that joins late (its peer's name resolved only now): it registers
+    /// at its first timeout, as the flows given at start.
+    pub fn add_zone_client(&mut self, client: ZoneClient) {
+        self.zone_clients.push(client);
+    }
+
     /// The node's SIP <-> H.323 interworking gateway (its call-signaling address) and
     /// `[interworking] mode`: see [`Gatekeeper::set_interworking`].
     pub fn set_interworking(

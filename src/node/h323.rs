@@ -2,10 +2,11 @@
 //! `[h323]`, built from the configuration and run on their own task; call signaling anchors
 //! H.245 media on the node's relay when there is one.
 
+use super::h323_flows;
 use anyhow::Context;
 use causeway_config::zones::ZoneType;
 use causeway_config::Config;
-use causeway_h323::h46018::{ClientConfig, ServerZoneConfig, WallClock, ZoneClient, ZoneServer};
+use causeway_h323::h46018::{ServerZoneConfig, WallClock, ZoneServer};
 use causeway_h323::{call, driver, ras, service};
 use causeway_zones::SharedAliases;
 use std::net::{IpAddr, SocketAddr};
@@ -105,7 +106,8 @@ pub(super) async fn start(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let clock = WallClock::new(now, unix);
-    let clients = zone_clients(config, ras_addr, q931_addr, clock, now).await;
+    let (clients, unresolved) =
+        h323_flows::zone_clients(config, ras_addr, q931_addr, (clock, now)).await;
     let gk_id = h
         .gatekeeper_id
         .clone()
@@ -140,6 +142,8 @@ pub(super) async fn start(
         snapshot.clone(),
         tap,
     ));
+    // peers whose name did not resolve yet: looked up again until it does, then added
+    h323_flows::retry_unresolved(unresolved, clock, control.clone());
     Ok(Started {
         task,
         snapshot,
@@ -255,71 +259,4 @@ fn server_zones(config: &Config) -> Vec<(ServerZoneConfig, SocketAddr, usize)> {
             (cfg, SocketAddr::new(ip, port), i)
         })
         .collect()
-}
-
-/// C's traversal-client zones that carry H.323: one flow from our RAS socket to the zone
-/// port of each of E's peers (a host name is resolved once, here; a name that does not
-/// resolve leaves that peer without H.323, said in the log).
-async fn zone_clients(
-    config: &Config,
-    ras: SocketAddr,
-    q931: SocketAddr,
-    clock: WallClock,
-    now: std::time::Instant,
-) -> Vec<ZoneClient> {
-    let h = &config.h323;
-    let mut clients = Vec::new();
-    for z in config
-        .zones
-        .iter()
-        .filter(|z| z.kind == ZoneType::TraversalClient && z.carries_h323(h.enabled))
-    {
-        let port = z
-            .h323_port
-            .unwrap_or(causeway_config::defaults::TRAVERSAL_RAS_FIRST_PORT);
-        for entry in z.peer_list() {
-            // the entry's own port is SIP's; H.323 goes to the zone's RAS port
-            let (host, _) = causeway_config::zones::Zone::split_peer(entry);
-            let Some(peer) = resolve_once(&z.name, host, port).await else {
-                continue;
-            };
-            // our addresses as E's side sees them (before any NAT)
-            let ip = if ras.ip().is_unspecified() {
-                driver::route_source(peer.ip())
-            } else {
-                ras.ip()
-            };
-            let cfg = ClientConfig {
-                zone: z.name.clone(),
-                peer,
-                username: z.username.clone().unwrap_or_default(),
-                password: z.password.clone().unwrap_or_default(),
-                keepalive: Duration::from_secs(z.h323_keepalive_interval()),
-                ras: SocketAddr::new(ip, ras.port()),
-                call_signal: SocketAddr::new(ip, q931.port()),
-                skew_window: u32::try_from(h.token_skew).unwrap_or(u32::MAX),
-            };
-            info!(zone = %z.name, "H.323 traversal flow to {peer}");
-            clients.push(ZoneClient::new(cfg, clock, rand::random(), now));
-        }
-    }
-    clients
-}
-
-/// A traversal peer's RAS address: `host` (an IP, or a name resolved now) at `port`.
-async fn resolve_once(zone: &str, host: &str, port: u16) -> Option<SocketAddr> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Some(SocketAddr::new(ip, port));
-    }
-    match tokio::net::lookup_host((host, port))
-        .await
-        .map(|mut a| a.next())
-    {
-        Ok(Some(a)) => Some(a),
-        Ok(None) | Err(_) => {
-            tracing::warn!("zone `{zone}`: `{host}` does not resolve; no H.323 to it");
-            None
-        }
-    }
 }

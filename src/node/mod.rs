@@ -8,6 +8,7 @@ mod cluster;
 mod directory;
 mod guard;
 mod h323;
+mod h323_flows;
 mod interwork;
 mod media;
 mod publish;

@@ -145,3 +145,71 @@ exit 0"#;
         "the node answers SIP with its link down: {answer}\n{node_log}"
     );
 }
+
+/// C's H.323 flow to a peer whose name resolves only after C started: in a namespace of its own
+/// (network and mounts: the hosts file is a private copy) E runs at 127.0.0.1 and C's zone names
+/// it `edge.test`, which the hosts file learns a few seconds later. The flow comes up then,
+/// without a restart (it used to be resolved once, at start, and left out for good).
+#[test]
+fn an_h323_flow_to_a_name_that_resolves_late_comes_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let common = "[media]\nanchor = \"none\"\n[h323]\nenabled = true\n";
+    let edge = format!(
+        "[system]\nname = \"e\"\nrole = \"edge\"\ndomain = \"edge.test\"\n\
+         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:5160\" }}\n\
+         tcp = {{ enabled = true, listen = \"127.0.0.1:5160\" }}\ntls = {{ enabled = false }}\n\
+         [admin]\nlisten = \"127.0.0.1:7180\"\n{common}ras_listen = \"127.0.0.1:1819\"\n\
+         q931_listen = \"127.0.0.1:1820\"\n\
+         [[credential]]\nusername = \"control-1\"\npassword = \"secret\"\n\
+         [[zone]]\nname = \"from-control\"\ntype = \"traversal-server\"\nsip_port = 7001\n\
+         h323_port = 6001\ntransport = \"tcp\"\nusername = \"control-1\"\nlisten_ip = \"127.0.0.1\"\n"
+    );
+    let control = format!(
+        "[system]\nname = \"c\"\nrole = \"control\"\ndomain = \"example.com\"\n\
+         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\n\
+         tcp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\ntls = {{ enabled = false }}\n\
+         [admin]\nlisten = \"127.0.0.1:7080\"\n{common}ras_listen = \"127.0.0.1:1719\"\n\
+         q931_listen = \"127.0.0.1:1720\"\n\
+         [[zone]]\nname = \"to-edge\"\ntype = \"traversal-client\"\npeer = \"edge.test\"\n\
+         sip_port = 7001\nh323_port = 6001\nh323_keepalive_interval = 5\ntransport = \"tcp\"\n\
+         username = \"control-1\"\npassword = \"secret\"\nretry_first = 1\nretry_max = 1\n"
+    );
+    std::fs::write(dir.path().join("e.toml"), edge).expect("config");
+    std::fs::write(dir.path().join("c.toml"), control).expect("config");
+    let script = r#"ip link set lo up || exit 97
+cp /etc/hosts "$D/hosts" && mount --bind "$D/hosts" /etc/hosts || exit 98
+"$BIN" run --config "$D/e.toml" 2>"$D/e.log" &
+e=$!
+"$BIN" run --config "$D/c.toml" 2>"$D/c.log" &
+c=$!
+i=0; while [ $i -lt 200 ] && ! grep -q "edge.test. does not resolve" "$D/c.log"; do sleep 0.05; i=$((i+1)); done
+sleep 2
+echo "127.0.0.1 edge.test" >>/etc/hosts
+i=0; while [ $i -lt 200 ] && ! grep -q "H.323 traversal flow up" "$D/c.log"; do sleep 0.05; i=$((i+1)); done
+kill $c $e; wait $c $e
+exit 0"#;
+    let o = Command::new("unshare")
+        .args(["-n", "-m", "--", "sh", "-c", script])
+        .env("BIN", causeway_tests::env_bin())
+        .env("D", dir.path())
+        .output()
+        .expect("unshare (util-linux) is needed; the e2e tests run as root");
+    let c_log = std::fs::read_to_string(dir.path().join("c.log")).unwrap_or_default();
+    let e_log = std::fs::read_to_string(dir.path().join("e.log")).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{}\nC:\n{c_log}\nE:\n{e_log}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let unresolved = c_log
+        .find("`edge.test` does not resolve")
+        .unwrap_or_else(|| panic!("the name resolved at once?\n{c_log}"));
+    let up = c_log
+        .find("H.323 traversal flow up")
+        .unwrap_or_else(|| panic!("the flow never came up:\nC:\n{c_log}\nE:\n{e_log}"));
+    assert!(unresolved < up, "{c_log}");
+    assert!(
+        e_log.contains("H.323 traversal flow up"),
+        "E saw no flow:\n{e_log}"
+    );
+}

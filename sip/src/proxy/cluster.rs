@@ -104,13 +104,11 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        aliases.reset(2, info(5070, true));
         aliases.update(
             2,
             info(5070, true),
             &[("bob@example.com".into(), Some(Protocol::Sip))],
         );
-        aliases.reset(3, info(5080, false));
         aliases.update(
             3,
             info(5080, false),

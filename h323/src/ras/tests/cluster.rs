@@ -16,7 +16,6 @@ fn peers() -> PeerAliases {
         gatekeeper_id: Some("peer2".into()),
         ..Default::default()
     };
-    p.reset(2, info.clone());
     p.update(
         2,
         info,

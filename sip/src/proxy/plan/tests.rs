@@ -200,7 +200,6 @@ fn cluster_holding(user: &str) -> ClusterPeers {
         ],
         ..Default::default()
     };
-    aliases.reset(2, info.clone());
     let key = format!("{user}@example.com");
     aliases.update(2, info, &[(key, Some(causeway_zones::Protocol::Sip))]);
     ClusterPeers {
