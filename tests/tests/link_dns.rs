@@ -45,6 +45,17 @@ anchor = "none"
     )
 }
 
+/// A node's file for a private network namespace (fixed ports are free there): SIP UDP and TCP
+/// on `sip`, admin on `admin`, then `rest` (zones, `[h323]`, ...).
+fn ns_node_toml(name: &str, role: &str, (sip, admin): (u16, u16), rest: &str) -> String {
+    format!(
+        "[system]\nname = \"{name}\"\nrole = \"{role}\"\ndomain = \"example.com\"\n\
+         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:{sip}\" }}\n\
+         tcp = {{ enabled = true, listen = \"127.0.0.1:{sip}\" }}\ntls = {{ enabled = false }}\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n{rest}"
+    )
+}
+
 #[test]
 fn a_peer_named_localhost_is_looked_up_and_the_link_comes_up() {
     let zone_port = free_port();
@@ -84,12 +95,11 @@ fn a_peer_named_localhost_is_looked_up_and_the_link_comes_up() {
 fn a_peer_name_that_does_not_resolve_keeps_only_its_link_down() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("c.toml");
-    let toml = format!(
-        "[system]\nname = \"c\"\nrole = \"control\"\ndomain = \"example.com\"\n\
-         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\n\
-         tcp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\ntls = {{ enabled = false }}\n\
-         [admin]\nlisten = \"127.0.0.1:7080\"\n{}",
-        control_zone("edge.invalid", 7001)
+    let toml = ns_node_toml(
+        "c",
+        "control",
+        (5060, 7080),
+        &control_zone("edge.invalid", 7001),
     );
     std::fs::write(&cfg, toml).expect("config");
     let log = dir.path().join("c.log");
@@ -153,27 +163,22 @@ exit 0"#;
 #[test]
 fn an_h323_flow_to_a_name_that_resolves_late_comes_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let common = "[media]\nanchor = \"none\"\n[h323]\nenabled = true\n";
-    let edge = format!(
-        "[system]\nname = \"e\"\nrole = \"edge\"\ndomain = \"edge.test\"\n\
-         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:5160\" }}\n\
-         tcp = {{ enabled = true, listen = \"127.0.0.1:5160\" }}\ntls = {{ enabled = false }}\n\
-         [admin]\nlisten = \"127.0.0.1:7180\"\n{common}ras_listen = \"127.0.0.1:1819\"\n\
-         q931_listen = \"127.0.0.1:1820\"\n\
-         [[credential]]\nusername = \"control-1\"\npassword = \"secret\"\n\
-         [[zone]]\nname = \"from-control\"\ntype = \"traversal-server\"\nsip_port = 7001\n\
-         h323_port = 6001\ntransport = \"tcp\"\nusername = \"control-1\"\nlisten_ip = \"127.0.0.1\"\n"
-    );
-    let control = format!(
-        "[system]\nname = \"c\"\nrole = \"control\"\ndomain = \"example.com\"\n\
-         [sip]\nudp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\n\
-         tcp = {{ enabled = true, listen = \"127.0.0.1:5060\" }}\ntls = {{ enabled = false }}\n\
-         [admin]\nlisten = \"127.0.0.1:7080\"\n{common}ras_listen = \"127.0.0.1:1719\"\n\
-         q931_listen = \"127.0.0.1:1720\"\n\
-         [[zone]]\nname = \"to-edge\"\ntype = \"traversal-client\"\npeer = \"edge.test\"\n\
-         sip_port = 7001\nh323_port = 6001\nh323_keepalive_interval = 5\ntransport = \"tcp\"\n\
-         username = \"control-1\"\npassword = \"secret\"\nretry_first = 1\nretry_max = 1\n"
-    );
+    let h323 = |ras: u16| {
+        format!(
+            "[media]\nanchor = \"none\"\n[h323]\nenabled = true\n\
+             ras_listen = \"127.0.0.1:{ras}\"\nq931_listen = \"127.0.0.1:{}\"\n",
+            ras + 1
+        )
+    };
+    let edge_zone = "[[credential]]\nusername = \"control-1\"\npassword = \"secret\"\n\
+        [[zone]]\nname = \"from-control\"\ntype = \"traversal-server\"\nsip_port = 7001\n\
+        h323_port = 6001\ntransport = \"tcp\"\nusername = \"control-1\"\nlisten_ip = \"127.0.0.1\"\n";
+    let control_zone = "[[zone]]\nname = \"to-edge\"\ntype = \"traversal-client\"\n\
+        peer = \"edge.test\"\nsip_port = 7001\nh323_port = 6001\nh323_keepalive_interval = 5\n\
+        transport = \"tcp\"\nusername = \"control-1\"\npassword = \"secret\"\n\
+        retry_first = 1\nretry_max = 1\n";
+    let edge = ns_node_toml("e", "edge", (5160, 7180), &(h323(1819) + edge_zone));
+    let control = ns_node_toml("c", "control", (5060, 7080), &(h323(1719) + control_zone));
     std::fs::write(dir.path().join("e.toml"), edge).expect("config");
     std::fs::write(dir.path().join("c.toml"), control).expect("config");
     let script = r#"ip link set lo up || exit 97
