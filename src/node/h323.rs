@@ -58,7 +58,7 @@ pub(super) async fn start(
             .iter()
             .any(|(z, _, _)| z.signalling_port.is_none())
             .then(|| SocketAddr::new(h.q931_listen.ip(), h.h46018_port)),
-        guard,
+        guard: guard.clone(),
     };
     let bound = driver::bind(&dcfg).await.with_context(|| {
         format!(
@@ -143,7 +143,7 @@ pub(super) async fn start(
         tap,
     ));
     // peers whose name did not resolve yet: looked up again until it does, then added
-    h323_flows::retry_unresolved(unresolved, clock, control.clone());
+    h323_flows::retry_unresolved(unresolved, (clock, guard), control.clone());
     Ok(Started {
         task,
         snapshot,

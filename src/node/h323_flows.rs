@@ -8,6 +8,7 @@
 
 use causeway_config::zones::{Zone, ZoneType};
 use causeway_config::Config;
+use causeway_guard::SharedGuard;
 use causeway_h323::driver::{self, Control};
 use causeway_h323::h46018::{ClientConfig, WallClock, ZoneClient};
 use std::net::{IpAddr, SocketAddr};
@@ -135,15 +136,16 @@ async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
 }
 
 /// One task per peer of `unresolved`: its name is looked up with the zone's back-off until it
-/// resolves, then its flow is handed to the running H.323 side through `control`. A task ends
-/// with the H.323 side (`control` closed).
+/// resolves, then the address is exempt from `guard` and its flow is handed to the running
+/// H.323 side through `control`. A task ends with the H.323 side (`control` closed).
 pub(super) fn retry_unresolved(
     unresolved: Vec<Unresolved>,
-    clock: WallClock,
+    (clock, guard): (WallClock, SharedGuard),
     control: UnboundedSender<Control>,
 ) {
     for u in unresolved {
         let control = control.clone();
+        let guard = guard.clone();
         tokio::spawn(async move {
             let mut wait = u.retry_first;
             loop {
@@ -153,6 +155,12 @@ pub(super) fn retry_unresolved(
                 }
                 match lookup(&u.host, u.port).await {
                     Ok(peer) => {
+                        // a zone's peer is exempt from `[protection]`, as those resolved at
+                        // start are
+                        guard
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .exempt(peer.ip());
                         let spec = u.spec;
                         let add: Control = Box::new(move |svc, now| {
                             svc.add_zone_client(spec.client(peer, (clock, now)));

@@ -323,7 +323,13 @@ impl LinkClient {
         let host = self.cfg.resolve.clone().unwrap_or_default();
         // RFC 3263 4.3 tries the addresses in turn: each attempt takes the next one, so a
         // name with an address E does not listen on (localhost's ::1, say) still gets there
+        // (an unspecified address, a sinkholed name's, would connect to this host)
         let pick = |a: &[SocketAddr]| {
+            let a: Vec<SocketAddr> = a
+                .iter()
+                .filter(|a| !a.ip().is_unspecified())
+                .copied()
+                .collect();
             let n = a.len().max(1);
             a.get((self.attempts as usize).saturating_sub(1) % n)
                 .copied()
@@ -395,6 +401,9 @@ impl LinkClient {
         now: Instant,
         out: &mut Vec<Transmit>,
     ) -> Option<Event> {
+        if !matches!(self.state, State::Registering { .. } | State::Up { .. }) {
+            return None; // a late answer to an attempt that already failed
+        }
         let wall = self.clock.wall(now);
         let (msg, conn, local, remote) = (&r.msg, r.conn, r.local, r.remote);
         if msg.call_id() != Some(self.call_id.as_str()) {

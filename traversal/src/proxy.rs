@@ -117,6 +117,12 @@ impl LinkedProxy {
                 remote,
             } => {
                 tracing::info!(zone = %zone, link = %name, peer = %remote, "traversal link up");
+                // E proved itself (it answered our credentials): exempt from `[protection]`,
+                // as the peers resolved at start are (a name found later, an E that moved)
+                out.push(Output::Report {
+                    source: remote.ip(),
+                    report: Report::Peer,
+                });
                 let wall = self.clock.wall(now);
                 Some(Link {
                     zone,
@@ -130,7 +136,8 @@ impl LinkedProxy {
             }
             ClientEvent::Down { .. } => None,
             ClientEvent::Lookup { token, host, port } => {
-                // by the node's resolver, as the core's own lookups; answered in `handle`
+                // by the operating system, as the rest of the host would (hosts file, search
+                // domains); answered in `handle`
                 let kind = self.clients[i].kind();
                 let target = SipTarget {
                     host,
@@ -142,6 +149,7 @@ impl LinkedProxy {
                     ctx: token,
                     target,
                     zone: None,
+                    system: true,
                 }));
                 return;
             }
@@ -300,3 +308,6 @@ impl Machine for LinkedProxy {
             .min()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@
 
 mod ring;
 
-use crate::dns::{Hop as DnsHop, SipResolver};
+use crate::dns::{Hop as DnsHop, SipResolver, SipTarget};
 use crate::proxy::{DnsQuery, Event, Machine, NetEnv, Output, Received, Transmit};
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
 use causeway_config::{IoPath, Transport};
@@ -291,6 +291,17 @@ fn lookup(q: DnsQuery, resolvers: &Resolvers, dns: &mut Lookups) -> Option<Event
         ctx: q.ctx,
         answer: Err(why.into()),
     };
+    if q.system {
+        if dns.in_flight >= MAX_DNS_IN_FLIGHT {
+            return Some(refuse("too many DNS lookups in progress"));
+        }
+        dns.in_flight += 1;
+        let tx = dns.tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send((q.ctx, system_lookup(&q.target).await));
+        });
+        return None;
+    }
     match resolvers.for_query(&q) {
         Some(r) if dns.in_flight < MAX_DNS_IN_FLIGHT => {
             dns.in_flight += 1;
@@ -304,6 +315,27 @@ fn lookup(q: DnsQuery, resolvers: &Resolvers, dns: &mut Lookups) -> Option<Event
         Some(_) => Some(refuse("too many DNS lookups in progress")),
         None => Some(refuse("no DNS resolver")),
     }
+}
+
+/// A host's addresses from the operating system (`DnsQuery::system`), as hops at the target's
+/// port (5060, or 5061 for TLS, when it has none).
+async fn system_lookup(t: &SipTarget) -> Result<Vec<DnsHop>, String> {
+    let transport = t.transport.unwrap_or(Transport::Udp);
+    let port = t.port.unwrap_or(if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    });
+    let found = tokio::net::lookup_host((t.host.as_str(), port))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found
+        .map(|addr| DnsHop {
+            transport,
+            addr,
+            server_name: t.host.clone(),
+        })
+        .collect())
 }
 
 /// `NetEnv` answered by the operating system.

@@ -554,6 +554,7 @@ impl Core {
                 ctx: ctx_id,
                 target: query,
                 zone,
+                system: false,
             }));
         }
     }

@@ -64,6 +64,10 @@ pub struct DnsQuery {
     pub target: SipTarget,
     /// The DNS zone whose nameservers to ask; `None`: the node's resolver.
     pub zone: Option<String>,
+    /// Ask the operating system (getaddrinfo: the hosts file as it is now, search domains,
+    /// nsswitch) for the host's addresses at the target's port, not RFC 3263: a configured
+    /// peer's host name, looked up as the rest of the system would.
+    pub system: bool,
 }
 
 /// Where a request came from: its transport, our address, the peer, the connection.

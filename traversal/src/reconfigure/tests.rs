@@ -3,71 +3,17 @@
 //! connects; the core's client zones follow. A fake clock, no sockets.
 
 use super::*;
-use crate::edge::Admission;
 use crate::test_core;
 use causeway_config::Transport;
 use causeway_sip::proxy::{Link, Transmit};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-const CONFIG: &str = r#"
-[system]
-name = "control"
-role = "control"
-domain = "example.com"
-"#;
-
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
 }
 
-fn link(zone: &str, peer: &str) -> LinkConfig {
-    LinkConfig {
-        key: None,
-        zone: zone.into(),
-        peer: addr(peer),
-        resolve: None,
-        peer_host: "127.0.0.1".into(),
-        kind: Transport::Tcp,
-        username: "control-1".into(),
-        password: "secret".into(),
-        expires: 120,
-        keepalive: Duration::from_secs(25),
-        retry_first: Duration::from_secs(1),
-        retry_max: Duration::from_secs(30),
-        tls: None,
-        system_name: "control".into(),
-    }
-}
-
-fn node(links: Vec<LinkConfig>, now: Instant) -> LinkedProxy {
-    let cfg = causeway_config::Config::parse("t.toml", CONFIG).expect("test config");
-    let zones = links.iter().map(|l| l.zone.clone()).collect();
-    let core = test_core::core(
-        &cfg,
-        vec![(Transport::Tcp, addr("127.0.0.1:5060"))],
-        (Vec::new(), zones),
-        now,
-    );
-    let clock = test_core::clock(now);
-    let clients = links
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let tokens = CLIENT_TOKENS + i as u64 * CLIENT_TOKEN_SPAN;
-            LinkClient::new(l, now, clock, StdRng::seed_from_u64(i as u64), tokens)
-        })
-        .collect();
-    let admission = Admission::new(
-        Vec::new(),
-        HashMap::new(),
-        "example.com",
-        [1; 32],
-        clock,
-        StdRng::seed_from_u64(9),
-    );
-    LinkedProxy::new(core, clients, admission, clock)
-}
+use test_core::{link, node};
 
 /// The REGISTERs the node sends at `now`, by destination.
 fn registers(node: &mut LinkedProxy, now: Instant) -> Vec<SocketAddr> {
@@ -87,7 +33,7 @@ fn registers(node: &mut LinkedProxy, now: Instant) -> Vec<SocketAddr> {
 }
 
 fn reconfig(links: Vec<LinkConfig>, unchanged: &[&str]) -> Reconfig {
-    let cfg = causeway_config::Config::parse("t.toml", CONFIG).expect("test config");
+    let cfg = causeway_config::Config::parse("t.toml", test_core::CONTROL).expect("test config");
     Reconfig {
         policy: Policy {
             domains: cfg.registrar_domains(),

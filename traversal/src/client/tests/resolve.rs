@@ -154,3 +154,40 @@ fn a_peer_given_as_an_address_is_never_looked_up() {
     assert_eq!(ev, None);
     assert_eq!(only_register(&out).dest, addr(E_ZONE));
 }
+
+#[test]
+fn an_unspecified_address_is_never_dialled() {
+    let mut f = Fixture::with(named());
+    let token = f.expect_lookup();
+    let out = f.resolved(token, Ok(&[addr("0.0.0.0:0"), addr("127.0.0.1:0")]));
+    assert_eq!(only_register(&out).dest, addr(E_ZONE));
+    let mut out = Vec::new();
+    let input = Input::SendFailed { error: "refused" };
+    f.client.handle(input, f.now, &mut out);
+    // a sinkholed name (only 0.0.0.0) is a name without an address
+    let token = f.expect_lookup();
+    assert!(f.resolved(token, Ok(&[addr("0.0.0.0:0")])).is_empty());
+    assert!(f
+        .client
+        .status()
+        .last_error
+        .unwrap_or_default()
+        .contains("no address"));
+}
+
+#[test]
+fn an_answer_to_a_failed_attempt_does_nothing_while_the_next_one_looks_up() {
+    let mut f = Fixture::with(named());
+    let token = f.expect_lookup();
+    let first = only_register(&f.resolved(token, Ok(&[addr("127.0.0.1:0")])));
+    // E does not answer in time: the attempt fails, the next one starts with a lookup
+    let (out, _) = f.fire();
+    assert!(out.is_empty());
+    f.expect_lookup();
+    // E's late challenge to the first REGISTER: nothing is sent, the lookup goes on
+    let (out, ev) = f.answer(challenge_401(&first, &digest_server(), f.wall), LINK);
+    assert!(out.is_empty() && ev.is_none(), "{out:?} {ev:?}");
+    let (out, ev) = f.answer(ok_200(&first, EXPIRES), LINK);
+    assert!(out.is_empty() && ev.is_none(), "{out:?} {ev:?}");
+    assert_eq!(f.client.status().state, "connecting");
+}
