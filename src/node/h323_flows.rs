@@ -124,14 +124,19 @@ fn spec(z: &Zone, skew_window: u32, ras: SocketAddr, q931: SocketAddr) -> FlowSp
     }
 }
 
+/// How long one lookup may take (a resolver that does not answer must not hold up the node's
+/// start; the retry asks again).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// `host` (an IP address, or a name resolved now) at `port`.
 async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    match tokio::net::lookup_host((host, port)).await {
-        Ok(mut a) => a.next().ok_or_else(|| format!("`{host}` has no address")),
-        Err(e) => Err(format!("`{host}` does not resolve: {e}")),
+    match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(mut a)) => a.next().ok_or_else(|| format!("`{host}` has no address")),
+        Ok(Err(e)) => Err(format!("`{host}` does not resolve: {e}")),
+        Err(_) => Err(format!("`{host}` does not resolve: no answer in {LOOKUP_TIMEOUT:?}")),
     }
 }
 
