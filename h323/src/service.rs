@@ -358,12 +358,15 @@ impl Service {
             clients.sort_by_key(|c| {
                 causeway_zones::Health::order_key(self.gatekeeper.peer_health(c.peer().ip()))
             });
-            return Some(match clients.iter().find_map(|c| c.signalling()) {
+            // the others are where the Setup goes when no connection to the first opens
+            let mut up = clients.iter().filter_map(|c| c.signalling());
+            return Some(match up.next() {
                 Some(addr) => Ok(call::Destination {
                     addr,
                     alias: Some(alias),
                     zone,
                     link: Some(LinkEnd::Client),
+                    alternates: up.collect(),
                 }),
                 None => Err(call::RouteFailure::Unreachable),
             });

@@ -136,7 +136,9 @@ async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
     match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(mut a)) => a.next().ok_or_else(|| format!("`{host}` has no address")),
         Ok(Err(e)) => Err(format!("`{host}` does not resolve: {e}")),
-        Err(_) => Err(format!("`{host}` does not resolve: no answer in {LOOKUP_TIMEOUT:?}")),
+        Err(_) => Err(format!(
+            "`{host}` does not resolve: no answer in {LOOKUP_TIMEOUT:?}"
+        )),
     }
 }
 

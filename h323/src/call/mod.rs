@@ -61,6 +61,9 @@ pub struct Destination {
     pub zone: String,
     /// C: the destination is E, across a traversal-client zone (the callee leg is a link).
     pub link: Option<LinkEnd>,
+    /// Other call-signaling addresses of the same callee (the other E's of the zone's
+    /// cluster), tried in order when no connection to `addr` could be opened.
+    pub alternates: Vec<SocketAddr>,
 }
 
 /// Who is asked to call back for a call (H.460.18).

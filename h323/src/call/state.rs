@@ -50,7 +50,7 @@ pub(crate) enum Pending {
     Held(Box<HeldMsg>),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct HeldMsg {
     pub msg: Q931,
     pub uu: H323UserInformation,
@@ -92,6 +92,15 @@ impl OutQueue {
 
     pub fn front(&self) -> Option<&Pending> {
         self.items.front()
+    }
+
+    /// Puts `p` in place of the first item (the Setup, when the callee leg starts over).
+    pub fn replace_front(&mut self, p: Pending) {
+        if let Some(old) = self.items.pop_front() {
+            self.bytes = self.bytes.saturating_sub(old.len());
+        }
+        self.bytes = self.bytes.saturating_add(p.len());
+        self.items.push_front(p);
     }
 
     pub fn pop(&mut self) -> Option<Pending> {
@@ -208,6 +217,9 @@ pub(crate) struct Call {
     /// The caller's messages that came while the call was being routed (before the Setup
     /// was forwarded): replayed after it, once the legs are known (`forward_setup_to`).
     pub early: OutQueue,
+    /// While no connection to the callee opened: the Setup as forwarded before it was aimed
+    /// at the callee, and the destination with the addresses left to try (another E).
+    pub retry: Option<(Box<HeldMsg>, super::Destination)>,
     /// The media anchor wanted this call (decided once routed, when both legs are known) and
     /// is shown its channels.
     pub anchored: bool,

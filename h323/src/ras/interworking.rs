@@ -53,6 +53,7 @@ impl Gatekeeper {
             alias: Some(alias),
             zone: INTERWORKING_ZONE.into(),
             link: None,
+            alternates: Vec::new(),
         })
     }
 

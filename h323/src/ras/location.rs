@@ -346,6 +346,7 @@ impl Gatekeeper {
             alias,
             zone: "LocalZone".to_string(),
             link: None,
+            alternates: Vec::new(),
         })
     }
 
@@ -388,6 +389,7 @@ impl Gatekeeper {
                     alias: None,
                     zone: l.zone,
                     link: None,
+                    alternates: Vec::new(),
                 }),
             }),
             None => self.next_locate(l, now, out),

@@ -83,6 +83,7 @@ impl CallSignaling {
             alias: None,
             zone: String::new(),
             link: None,
+            alternates: Vec::new(),
         };
         // queued until C's connection is the callee leg
         self.forward_setup_to(id, &dest, now, out);

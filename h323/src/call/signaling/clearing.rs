@@ -31,6 +31,9 @@ pub(super) enum ToSide {
 impl CallSignaling {
     /// The connection to the callee could not be opened.
     pub(super) fn callee_unreachable(&mut self, id: CallId, reason: String, out: &mut Vec<Output>) {
+        if self.try_next_callee(id, out) {
+            return;
+        }
         // Q.850 27 "destination out of order": the Setup could not be delivered.
         let rel = Release::with_cause(ReleaseCompleteReason::unreachableDestination(()), 27);
         self.clear(

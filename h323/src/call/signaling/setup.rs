@@ -262,6 +262,7 @@ impl CallSignaling {
         self.calls.insert(
             id,
             Call {
+                retry: None,
                 id,
                 state: CallState::Routing,
                 caller_conn: conn,
@@ -395,6 +396,9 @@ impl CallSignaling {
             return;
         };
         call.setup_held = held;
+        if !dest.alternates.is_empty() {
+            call.retry = Some((h.clone(), dest.clone()));
+        }
         retarget_setup(&mut h, dest, call.caller_local);
         let pending = if call.setup_held {
             h.len = h.msg.encoded_len();
@@ -422,6 +426,62 @@ impl CallSignaling {
         }
     }
 
+    /// No connection to the callee could be opened: when the destination had another address
+    /// (another E of the zone's cluster), the callee leg starts over there with the Setup aimed
+    /// at it (true); nothing has reached the callee yet, so nothing is lost. False: the call is
+    /// the caller's to clear.
+    pub(super) fn try_next_callee(&mut self, id: CallId, out: &mut Vec<Output>) -> bool {
+        let conn = self.next_conn_id();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if call.state != CallState::Connecting || call.callee_connected {
+            return false;
+        }
+        let Some((setup, dest)) = call.retry.as_mut() else {
+            return false;
+        };
+        if dest.alternates.is_empty() {
+            call.retry = None;
+            return false;
+        }
+        dest.addr = dest.alternates.remove(0);
+        let (mut h, dest) = (setup.clone(), dest.clone());
+        retarget_setup(&mut h, &dest, call.caller_local);
+        let pending = if call.setup_held {
+            h.len = h.msg.encoded_len();
+            Pending::Held(h)
+        } else {
+            let HeldMsg { mut msg, uu, .. } = *h;
+            match uuie::encode(&mut msg, &uu) {
+                Ok(b) => Pending::Bytes(b),
+                Err(_) => return false,
+            }
+        };
+        call.queues[Side::Callee.index()].replace_front(pending);
+        if let Some(old) = call.callee_conn.replace(conn) {
+            self.conns.remove(&old);
+        }
+        call.callee_addr = Some(dest.addr);
+        self.conns.insert(
+            conn,
+            Role::Signaling {
+                call: id,
+                side: Side::Callee,
+            },
+        );
+        out.push(Output::Connect {
+            conn,
+            to: dest.addr,
+        });
+        out.push(Output::Event(CallEvent::Routed {
+            call: id,
+            to: dest.addr,
+            zone: dest.zone,
+        }));
+        true
+    }
+
     pub(super) fn callee_connected(
         &mut self,
         id: CallId,
@@ -433,6 +493,7 @@ impl CallSignaling {
         };
         call.callee_connected = true;
         call.callee_local = Some(local);
+        call.retry = None;
         if call.state == CallState::Connecting {
             call.state = CallState::Proceeding;
         }

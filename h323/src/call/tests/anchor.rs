@@ -135,6 +135,7 @@ fn a_call_cleared_by_causeway_is_ended_at_the_anchor_too() {
             alias: None,
             zone: "LocalZone".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first() else {
@@ -266,6 +267,7 @@ fn c_names_its_keep_alive_payload_type_in_acks_towards_e() {
             alias: None,
             zone: "to-edge".into(),
             link: Some(crate::call::LinkEnd::Client),
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn: e, .. }) = out.first() else {
@@ -414,6 +416,7 @@ fn multiplex_ids_go_from_e_to_cs_relay() {
             alias: None,
             zone: "to-edge".into(),
             link: Some(crate::call::LinkEnd::Client),
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn: e, .. }) = out.first() else {
@@ -460,6 +463,7 @@ fn a_call_into_the_cluster_zone_shows_a_cluster_peer_callee_leg() {
                 alias: None,
                 zone: zone.into(),
                 link: None,
+                alternates: Vec::new(),
             }),
         });
         let legs: Vec<bool> = seen(&h)

@@ -14,6 +14,7 @@ fn connect_failure_releases_the_caller() {
             alias: None,
             zone: "z".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {
@@ -32,6 +33,99 @@ fn connect_failure_releases_the_caller() {
     assert!(sends(&out, conn).is_empty());
     assert_eq!(closes(&out), vec![caller, conn]);
     assert_eq!(released(&out).map(|r| r.0), Some(27));
+}
+
+/// C routes to E across a traversal zone with two more E's of its cluster: connections that
+/// cannot be opened move the Setup on to the next E (nothing reached the first), aimed at it.
+#[test]
+fn connect_failure_moves_on_to_the_next_address() {
+    const E2: &str = "192.0.2.22:1720";
+    const E3: &str = "192.0.2.23:1720";
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts::default());
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: None,
+            alternates: vec![sa(E2), sa(E3)],
+        }),
+    });
+    let Some(Output::Connect { conn: first, .. }) = out.first().cloned() else {
+        panic!()
+    };
+    let mut conn = first;
+    for next in [E2, E3] {
+        let out = h.input(Input::ConnectFailed {
+            conn,
+            reason: "refused".into(),
+        });
+        assert!(sends(&out, caller).is_empty(), "the caller hears nothing");
+        assert!(closes(&out).is_empty(), "{out:?}");
+        let Some(Output::Connect { conn: c, to }) = out.first().cloned() else {
+            panic!("no new connection: {out:?}")
+        };
+        assert_eq!(to, sa(next));
+        assert_ne!(c, conn);
+        assert!(events(&out)
+            .iter()
+            .any(|e| matches!(e, CallEvent::Routed { to, .. } if *to == sa(next))));
+        conn = c;
+    }
+    // a late answer about the first connection changes nothing
+    assert!(h
+        .input(Input::ConnectFailed {
+            conn: first,
+            reason: "refused".into()
+        })
+        .is_empty());
+    let out = h.input(Input::Connected {
+        conn,
+        local: sa(GK_INSIDE),
+    });
+    let (_, uu) = decode(&sends(&out, conn)[0]);
+    let Body::setup(su) = &uu.h323_uu_pdu.h323_message_body else {
+        panic!("not the Setup")
+    };
+    assert_eq!(
+        su.dest_call_signal_address,
+        Some(crate::asn::transport_address(sa(E3)))
+    );
+    assert_eq!(h.cs.calls()[0].callee, Some(sa(E3)));
+}
+
+#[test]
+fn connect_failure_of_the_last_address_releases_the_caller() {
+    let mut h = H::new(CallConfig::default(), false);
+    let (caller, call, _) = h.setup(SetupOpts::default());
+    let out = h.input(Input::Routed {
+        call,
+        result: Ok(Destination {
+            addr: sa(CALLEE),
+            alias: None,
+            zone: "to-edge".into(),
+            link: None,
+            alternates: vec![sa("192.0.2.22:1720")],
+        }),
+    });
+    let Some(Output::Connect { conn, .. }) = out.first().cloned() else {
+        panic!()
+    };
+    let out = h.input(Input::ConnectFailed {
+        conn,
+        reason: "refused".into(),
+    });
+    let Some(Output::Connect { conn, .. }) = out.first().cloned() else {
+        panic!("no second attempt: {out:?}")
+    };
+    let out = h.input(Input::ConnectFailed {
+        conn,
+        reason: "refused".into(),
+    });
+    assert_eq!(rc_of(&sends(&out, caller)[0]).0, 27);
+    assert_eq!(closes(&out), vec![caller, conn]);
 }
 
 #[test]
@@ -144,6 +238,7 @@ fn late_connect_and_bind_after_release_are_closed() {
             alias: None,
             zone: "z".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {

@@ -72,6 +72,7 @@ fn e_asks_c_to_open_the_channel_c_offered_and_never_connects_to_c() {
             alias: None,
             zone: "LocalZone".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let callee = connects_conn(&routed);
@@ -177,6 +178,7 @@ fn c_takes_es_start_h245_and_opens_the_channel_itself() {
             alias: None,
             zone: "to-edge".into(),
             link: Some(LinkEnd::Client),
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn: e, .. }) = out.first() else {
@@ -235,6 +237,7 @@ fn c_relays_a_connect_from_e_that_names_the_shared_port() {
             alias: None,
             zone: "to-edge".into(),
             link: Some(LinkEnd::Client),
+            alternates: Vec::new(),
         }),
     });
     let e = connects_conn(&out);
@@ -360,6 +363,7 @@ fn e_join_finds_the_waiting_call_among_equal_call_identifiers() {
             alias: None,
             zone: "LocalZone".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     h.input(Input::Connected {

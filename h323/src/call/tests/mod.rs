@@ -644,6 +644,7 @@ impl H {
                 alias: None,
                 zone: "LocalZone".into(),
                 link: None,
+                alternates: Vec::new(),
             }),
         });
         let conn = match out.as_slice() {

@@ -188,6 +188,7 @@ fn queue_is_bounded() {
             alias: None,
             zone: "z".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let f = facility_undefined(to_gk());

@@ -110,7 +110,7 @@ proptest! {
                 Rand::Routed(call, ok) => h.input(Input::Routed {
                     call,
                     result: if ok {
-                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() , link: None})
+                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() , link: None, alternates: Vec::new() })
                     } else {
                         Err(RouteFailure::Unreachable)
                     },

@@ -65,6 +65,7 @@ fn routed_alias_replaces_destination_and_called_number() {
             alias: alias_address(AliasKind::E164, "5551001"),
             zone: "LocalZone".into(),
             link: None,
+            alternates: Vec::new(),
         }),
     });
     let Some(Output::Connect { conn, .. }) = out.first().cloned() else {

@@ -54,6 +54,7 @@ fn to_gateway(uri: &str) -> Resolve {
         alias: Some(url(uri)),
         zone: "Interworking".into(),
         link: None,
+        alternates: Vec::new(),
     })
 }
 

@@ -48,7 +48,8 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
             addr: sa("192.0.2.11:1720"),
             alias: None,
             zone: "LocalZone".into(),
-            link: None
+            link: None,
+            alternates: Vec::new()
         })
     );
     let r = gk.resolve(
@@ -96,7 +97,8 @@ fn resolve_finds_a_registration_or_asks_the_neighbor_with_lrq() {
                 addr: sa("198.51.100.7:1720"),
                 alias: None,
                 zone: "Branch".into(),
-                link: None
+                link: None,
+                alternates: Vec::new()
             })
         }]
     );
@@ -200,7 +202,8 @@ fn a_reload_brings_a_new_neighbor_rule_and_keeps_registrations_and_the_call_addr
             addr: sa("192.0.2.11:1720"),
             alias: None,
             zone: "LocalZone".into(),
-            link: None
+            link: None,
+            alternates: Vec::new()
         }),
         "bob's registration stayed"
     );
