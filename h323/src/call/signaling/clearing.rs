@@ -6,8 +6,10 @@
 //!
 //! Decisions:
 //! - A leg that goes away without ReleaseComplete clears the call with cause 41 (temporary
-//!   failure) towards the other side; a callee connection that cannot be opened with cause 27
-//!   (destination out of order) towards the caller.
+//!   failure) towards the other side; a callee connection that cannot be opened moves the
+//!   Setup on to the destination's next address (another E of the zone's cluster,
+//!   `try_next_callee`), and without one clears the call with cause 27 (destination out of
+//!   order) towards the caller.
 //! - A queue over `max_queued_bytes` clears the call with gatekeeperResources both ways.
 //! - ReleaseComplete that causeway sends carries both the reason and the Q.931 Cause element
 //!   (see `call::release`).
@@ -32,6 +34,8 @@ impl CallSignaling {
     /// The connection to the callee could not be opened.
     pub(super) fn callee_unreachable(&mut self, id: CallId, reason: String, out: &mut Vec<Output>) {
         if self.try_next_callee(id, out) {
+            // the operator sees why the first address was left (its flow may still be up)
+            tracing::info!(call = %id, %reason, "H.323 Setup moves on to the next E");
             return;
         }
         // Q.850 27 "destination out of order": the Setup could not be delivered.

@@ -18,6 +18,11 @@
 //!   number when it is E.164).
 //! - A Setup whose sourceInfo names the interworking gateway's product is flagged in the
 //!   route question, so the gatekeeper does not send it back to the gateway.
+//! - A destination with alternates (the other E's of a traversal zone's cluster) keeps a copy
+//!   of the Setup as forwarded until the callee's connection opens: when it cannot be opened,
+//!   the leg starts over at the next address with the Setup aimed there (`try_next_callee`;
+//!   the copy is outside `max_queued_bytes`, bounded by `max_calls`). A connection that opened
+//!   and closed may have delivered the Setup: that call is cleared, not moved.
 //!
 //! Must not touch: the registration table or the router (it asks with [`Output::Route`]),
 //! messages after the Setup (that is `relay`).

@@ -36,7 +36,8 @@ fn connect_failure_releases_the_caller() {
 }
 
 /// C routes to E across a traversal zone with two more E's of its cluster: connections that
-/// cannot be opened move the Setup on to the next E (nothing reached the first), aimed at it.
+/// cannot be opened move the Setup on to the next E (nothing reached the first), aimed at it,
+/// with what the caller sent meanwhile behind it.
 #[test]
 fn connect_failure_moves_on_to_the_next_address() {
     const E2: &str = "192.0.2.22:1720";
@@ -49,13 +50,17 @@ fn connect_failure_moves_on_to_the_next_address() {
             addr: sa(CALLEE),
             alias: None,
             zone: "to-edge".into(),
-            link: None,
+            link: Some(LinkEnd::Client),
             alternates: vec![sa(E2), sa(E3)],
         }),
     });
     let Some(Output::Connect { conn: first, .. }) = out.first().cloned() else {
         panic!()
     };
+    // the caller's Facility while the connection is being opened: queued behind the Setup
+    let facility = facility_undefined(to_gk());
+    assert!(sends(&h.data(caller, &facility), caller).is_empty());
+    let queued = h.cs.queued_bytes();
     let mut conn = first;
     for next in [E2, E3] {
         let out = h.input(Input::ConnectFailed {
@@ -73,6 +78,7 @@ fn connect_failure_moves_on_to_the_next_address() {
             .iter()
             .any(|e| matches!(e, CallEvent::Routed { to, .. } if *to == sa(next))));
         conn = c;
+        assert_eq!(h.cs.queued_bytes(), queued, "the Setup replaced, not added");
     }
     // a late answer about the first connection changes nothing
     assert!(h
@@ -85,7 +91,10 @@ fn connect_failure_moves_on_to_the_next_address() {
         conn,
         local: sa(GK_INSIDE),
     });
-    let (_, uu) = decode(&sends(&out, conn)[0]);
+    let sent = sends(&out, conn);
+    assert_eq!(sent.len(), 2, "the Setup, then the Facility");
+    assert_eq!(sent[1], facility);
+    let (_, uu) = decode(&sent[0]);
     let Body::setup(su) = &uu.h323_uu_pdu.h323_message_body else {
         panic!("not the Setup")
     };
@@ -106,7 +115,7 @@ fn connect_failure_of_the_last_address_releases_the_caller() {
             addr: sa(CALLEE),
             alias: None,
             zone: "to-edge".into(),
-            link: None,
+            link: Some(LinkEnd::Client),
             alternates: vec![sa("192.0.2.22:1720")],
         }),
     });

@@ -110,7 +110,16 @@ proptest! {
                 Rand::Routed(call, ok) => h.input(Input::Routed {
                     call,
                     result: if ok {
-                        Ok(Destination { addr: sa(CALLEE), alias: None, zone: "z".into() , link: None, alternates: Vec::new() })
+                        // every other call has a second E to move on to (`try_next_callee`)
+                        Ok(Destination {
+                            addr: sa(CALLEE),
+                            alias: None,
+                            zone: "z".into(),
+                            link: Some(crate::call::LinkEnd::Client),
+                            alternates: (call % 2 == 0)
+                                .then(|| vec![sa("192.0.2.22:1720"), sa("192.0.2.23:1720")])
+                                .unwrap_or_default(),
+                        })
                     } else {
                         Err(RouteFailure::Unreachable)
                     },
