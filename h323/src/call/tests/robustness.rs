@@ -116,9 +116,11 @@ proptest! {
                             alias: None,
                             zone: "z".into(),
                             link: Some(crate::call::LinkEnd::Client),
-                            alternates: (call % 2 == 0)
-                                .then(|| vec![sa("192.0.2.22:1720"), sa("192.0.2.23:1720")])
-                                .unwrap_or_default(),
+                            alternates: if call.is_multiple_of(2) {
+                                vec![sa("192.0.2.22:1720"), sa("192.0.2.23:1720")]
+                            } else {
+                                Vec::new()
+                            },
                         })
                     } else {
                         Err(RouteFailure::Unreachable)
