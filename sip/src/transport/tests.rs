@@ -228,10 +228,12 @@ async fn tls_round_trip_and_send_failure_is_reported() {
     let m = next_message(&mut srx).await;
     assert_eq!(m.kind, Transport::Tls);
     assert_eq!(&m.data[..], &msg(20)[..]);
-    // nobody listens here: the failure comes back with the token
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // nobody listens here: the failure comes back with the token. The port stays bound (not
+    // listening: the kernel refuses connections to it) for the whole test, so no other test
+    // running beside this one can start listening there (that made the send succeed)
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let dead = closed.local_addr().unwrap();
-    drop(closed);
     client.send(Transmit {
         kind: Transport::Tcp,
         dest: dead,
