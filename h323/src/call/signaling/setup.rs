@@ -404,22 +404,15 @@ impl CallSignaling {
         if !dest.alternates.is_empty() {
             call.retry = Some((h.clone(), dest.clone()));
         }
-        retarget_setup(&mut h, dest, call.caller_local);
-        let pending = if call.setup_held {
-            h.len = h.msg.encoded_len();
-            Pending::Held(h)
-        } else {
-            let HeldMsg { mut msg, uu, .. } = *h;
-            match uuie::encode(&mut msg, &uu) {
-                Ok(b) => Pending::Bytes(b),
-                Err(e) => {
-                    out.push(malformed(conn, format!("encoding Setup: {e}")));
-                    let rel = Release::reason(ReleaseCompleteReason::undefinedReason(()));
-                    let cause = rel.cause;
-                    let to = [ToSide::Build(rel), ToSide::Nothing];
-                    self.clear(id, None, to, cause, Some("Setup encoding".into()), out);
-                    return;
-                }
+        let pending = match aimed_setup(h, dest, call.caller_local, call.setup_held) {
+            Ok(p) => p,
+            Err(e) => {
+                out.push(malformed(conn, format!("encoding Setup: {e}")));
+                let rel = Release::reason(ReleaseCompleteReason::undefinedReason(()));
+                let cause = rel.cause;
+                let to = [ToSide::Build(rel), ToSide::Nothing];
+                self.clear(id, None, to, cause, Some("Setup encoding".into()), out);
+                return;
             }
         };
         self.enqueue(id, Side::Callee, pending, out);
@@ -451,17 +444,10 @@ impl CallSignaling {
             return false;
         }
         dest.addr = dest.alternates.remove(0);
-        let (mut h, dest) = (setup.clone(), dest.clone());
-        retarget_setup(&mut h, &dest, call.caller_local);
-        let pending = if call.setup_held {
-            h.len = h.msg.encoded_len();
-            Pending::Held(h)
-        } else {
-            let HeldMsg { mut msg, uu, .. } = *h;
-            match uuie::encode(&mut msg, &uu) {
-                Ok(b) => Pending::Bytes(b),
-                Err(_) => return false,
-            }
+        let dest = dest.clone();
+        let Ok(pending) = aimed_setup(setup.clone(), &dest, call.caller_local, call.setup_held)
+        else {
+            return false;
         };
         call.queues[Side::Callee.index()].replace_front(pending);
         if let Some(old) = call.callee_conn.replace(conn) {
@@ -505,6 +491,25 @@ impl CallSignaling {
         self.maybe_listen(id, out);
         self.flush(id, Side::Callee, out);
     }
+}
+
+/// The Setup aimed at `dest` (`retarget_setup`), as the callee's queue holds it: held until the
+/// H.245 listener is bound, else encoded.
+fn aimed_setup(
+    mut h: Box<HeldMsg>,
+    dest: &Destination,
+    us: SocketAddr,
+    held: bool,
+) -> Result<Pending, String> {
+    retarget_setup(&mut h, dest, us);
+    if held {
+        h.len = h.msg.encoded_len();
+        return Ok(Pending::Held(h));
+    }
+    let HeldMsg { mut msg, uu, .. } = *h;
+    uuie::encode(&mut msg, &uu)
+        .map(Pending::Bytes)
+        .map_err(|e| e.to_string())
 }
 
 /// The Setup as the callee gets it: destCallSignalAddress is the callee (H.225.0 7.3.1 says it
