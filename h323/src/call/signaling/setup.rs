@@ -349,15 +349,7 @@ impl CallSignaling {
             call.link[Side::Callee.index()] = Some(e);
         }
         call.state = CallState::Connecting;
-        out.push(Output::Connect {
-            conn,
-            to: dest.addr,
-        });
-        out.push(Output::Event(CallEvent::Routed {
-            call: id,
-            to: dest.addr,
-            zone: dest.zone.clone(),
-        }));
+        connect_callee(id, conn, &dest, out);
         self.forward_setup_to(id, &dest, now, out);
     }
 
@@ -461,15 +453,7 @@ impl CallSignaling {
                 side: Side::Callee,
             },
         );
-        out.push(Output::Connect {
-            conn,
-            to: dest.addr,
-        });
-        out.push(Output::Event(CallEvent::Routed {
-            call: id,
-            to: dest.addr,
-            zone: dest.zone,
-        }));
+        connect_callee(id, conn, &dest, out);
         true
     }
 
@@ -491,6 +475,19 @@ impl CallSignaling {
         self.maybe_listen(id, out);
         self.flush(id, Side::Callee, out);
     }
+}
+
+/// Opens the callee's connection `conn` to `dest`, and says where the call was routed.
+fn connect_callee(id: CallId, conn: ConnId, dest: &Destination, out: &mut Vec<Output>) {
+    out.push(Output::Connect {
+        conn,
+        to: dest.addr,
+    });
+    out.push(Output::Event(CallEvent::Routed {
+        call: id,
+        to: dest.addr,
+        zone: dest.zone.clone(),
+    }));
 }
 
 /// The Setup aimed at `dest` (`retarget_setup`), as the callee's queue holds it: held until the
