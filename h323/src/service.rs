@@ -71,6 +71,8 @@ pub struct Service {
     announcer: h46018::Announcer,
     /// E: calls waiting for C's answer to the LRQ down a zone's flow: (zone index, name).
     locating: HashMap<call::CallId, (usize, String)>,
+    /// C: E call-signaling addresses no connection could be opened to lately; tried last.
+    failed: causeway_zones::Unreachable,
 }
 
 /// Calls waiting for C's answer at once (each waits at most the LRQ's tries); past this a call
@@ -90,6 +92,7 @@ impl Service {
             zone_out: Vec::new(),
             announcer: h46018::Announcer::default(),
             locating: HashMap::new(),
+            failed: causeway_zones::Unreachable::default(),
         }
     }
 
@@ -306,7 +309,15 @@ impl Service {
                             self.calls.handle(input, now, &mut self.call_out);
                         }
                     }
-                    other => out.push(Output::Call(other)),
+                    other => {
+                        if let call::Output::Event(call::CallEvent::CalleeUnreachable {
+                            to, ..
+                        }) = &other
+                        {
+                            self.callee_unreachable(*to, now);
+                        }
+                        out.push(Output::Call(other))
+                    }
                 }
             }
             for (call, result) in routed {
@@ -355,8 +366,11 @@ impl Service {
             .filter(|c| c.zone() == zone)
             .collect();
         if !clients.is_empty() {
+            // an E no connection opened to lately goes last, whatever the probes said
             clients.sort_by_key(|c| {
-                causeway_zones::Health::order_key(self.gatekeeper.peer_health(c.peer().ip()))
+                let failed = c.signalling().is_some_and(|a| self.failed.is_down(a, now));
+                let health = self.gatekeeper.peer_health(c.peer().ip());
+                (failed, causeway_zones::Health::order_key(health))
             });
             // the others are where the Setup goes when no connection to the first opens
             let mut up = clients.iter().filter_map(|c| c.signalling());
@@ -388,6 +402,15 @@ impl Service {
         }
         self.call_back(call, index, zone, flow, now);
         None
+    }
+
+    /// C: no connection to `to` opened. When it is an E of a traversal zone, later calls try
+    /// it last for a while (as the SIP core does with a peer that did not answer); other
+    /// callees are not remembered.
+    fn callee_unreachable(&mut self, to: SocketAddr, now: Instant) {
+        if self.zone_clients.iter().any(|c| c.signalling() == Some(to)) {
+            self.failed.failed(to, now);
+        }
     }
 
     /// E: call `call` goes to zone `index`'s client by call-back.

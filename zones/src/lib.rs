@@ -22,6 +22,7 @@ mod route;
 mod router;
 mod rule;
 pub mod shared;
+mod unreachable;
 
 pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
@@ -31,3 +32,4 @@ pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
 pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
 pub use shared::{Owner, SharedAliases};
+pub use unreachable::Unreachable;

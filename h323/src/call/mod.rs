@@ -222,6 +222,13 @@ pub enum CallEvent {
         to: SocketAddr,
         zone: String,
     },
+    /// No connection to the callee at `to` could be opened (the call moves on to the
+    /// destination's next address, or is cleared). The service tries that E last for a while.
+    CalleeUnreachable {
+        call: CallId,
+        to: SocketAddr,
+        reason: String,
+    },
     Alerting {
         call: CallId,
     },

@@ -13,6 +13,7 @@ use causeway_h323_asn1::rasn::aper;
 use causeway_zones::Router;
 use std::time::Duration;
 
+mod e_cluster;
 mod interworking;
 
 const UNIX: u64 = 1_800_000_000;

@@ -52,7 +52,6 @@ mod tables;
 mod targets;
 mod teardown;
 mod timers;
-mod unreachable;
 
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,7 @@ struct Node {
     registrar: Registrar,
     flows: FlowTokens,
     cluster: Option<ClusterPeers>,
-    unreachable: crate::proxy::unreachable::Unreachable,
+    unreachable: causeway_zones::Unreachable,
     probes: crate::proxy::probe::Probes,
     now: Instant,
 }

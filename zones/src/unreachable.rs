@@ -1,9 +1,10 @@
 //! Next hops that just failed (no answer in time, or the transport could not deliver): a
-//! neighbor zone with several peers (a remote cluster) tries such a peer last for a while, so
-//! calls do not wait out a timeout on a dead peer each time. Any response from the address
-//! clears it.
+//! zone with several peers (a remote cluster, or the E's of a traversal zone) tries such a
+//! peer last for a while, so calls do not wait out a timeout on a dead peer each time. Any
+//! answer from the address clears it.
 //!
-//! Owns only that memory, bounded; routing reads it (`targets`), the transaction layer feeds it.
+//! Owns only that memory, bounded. The SIP core (routing reads it, the transaction layer feeds
+//! it) and the H.323 service (a callee connection that could not be opened) each keep one.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ const HOLD: Duration = Duration::from_secs(30);
 const MAX: usize = 1024;
 
 #[derive(Debug, Default)]
-pub(super) struct Unreachable {
+pub struct Unreachable {
     since: HashMap<SocketAddr, Instant>,
 }
 
