@@ -73,6 +73,16 @@ pub struct Service {
     locating: HashMap<call::CallId, (usize, String)>,
     /// C: E call-signaling addresses no connection could be opened to lately; tried last.
     failed: causeway_zones::Unreachable,
+    /// C: the flows whose peer's name has not resolved yet (shown in status as down).
+    waiting: Vec<WaitingFlow>,
+}
+
+/// C's flow to a peer given by a name that does not resolve (yet).
+struct WaitingFlow {
+    zone: String,
+    name: String,
+    since: Instant,
+    error: String,
 }
 
 /// Calls waiting for C's answer at once (each waits at most the LRQ's tries); past this a call
@@ -93,6 +103,7 @@ impl Service {
             announcer: h46018::Announcer::default(),
             locating: HashMap::new(),
             failed: causeway_zones::Unreachable::default(),
+            waiting: Vec::new(),
         }
     }
 
@@ -107,10 +118,31 @@ impl Service {
         self
     }
 
-    /// A traversal flow that joins late (its peer's name resolved only now): it registers
-    /// at its first timeout, as the flows given at start.
-    pub fn add_zone_client(&mut self, client: ZoneClient) {
+    /// A traversal flow that joins late (its peer's name `name` resolved only now): it
+    /// registers at its first timeout, as the flows given at start.
+    pub fn add_zone_client(&mut self, client: ZoneClient, name: &str) {
+        self.waiting
+            .retain(|w| !(w.zone == client.zone() && w.name == name));
         self.zone_clients.push(client);
+    }
+
+    /// The flow of zone `zone` to the peer named `name` waits for the name to resolve;
+    /// `error` is why the last lookup failed. Status shows it down from the first call on.
+    /// One entry per configured peer (the caller's retry calls this again for the same one).
+    pub fn flow_waiting(&mut self, zone: &str, name: &str, error: String, now: Instant) {
+        match self
+            .waiting
+            .iter_mut()
+            .find(|w| w.zone == zone && w.name == name)
+        {
+            Some(w) => w.error = error,
+            None => self.waiting.push(WaitingFlow {
+                zone: zone.to_string(),
+                name: name.to_string(),
+                since: now,
+                error,
+            }),
+        }
     }
 
     /// The node's SIP <-> H.323 interworking gateway (its call-signaling address) and
@@ -125,6 +157,16 @@ impl Service {
     /// Each traversal zone's H.323 side, for status.
     pub fn zone_views(&self, now: Instant) -> Vec<ZoneView> {
         let mut v: Vec<ZoneView> = self.zone_clients.iter().map(|c| c.view(now)).collect();
+        v.extend(self.waiting.iter().map(|w| ZoneView {
+            zone: w.zone.clone(),
+            role: "client",
+            up: false,
+            since_secs: now.saturating_duration_since(w.since).as_secs(),
+            peer: None,
+            last_keepalive_secs: None,
+            last_error: Some(w.error.clone()),
+            refused: 0,
+        }));
         if let Some(s) = &self.zone_server {
             v.extend(s.views(now));
         }

@@ -129,6 +129,9 @@ pub(super) async fn start(
     );
     let mut svc = service::Service::new(gk, calls, ras_addr).with_traversal(clients, Some(server));
     svc.set_interworking(interworking);
+    for u in &unresolved {
+        u.show_waiting(&mut svc, now);
+    }
     info!(
         "H.323 gatekeeper: RAS udp {ras_addr}, call signaling tcp {q931_addr}, ports {}",
         h.signaling_ports

@@ -37,6 +37,15 @@ pub(super) struct Unresolved {
     port: u16,
     retry_first: Duration,
     retry_max: Duration,
+    /// Why the lookup at start failed (status shows it until the name resolves).
+    error: String,
+}
+
+impl Unresolved {
+    /// Shows the flow in `svc`'s status, down with the lookup's error, until it resolves.
+    pub(super) fn show_waiting(&self, svc: &mut causeway_h323::service::Service, now: Instant) {
+        svc.flow_waiting(&self.spec.zone, &self.host, self.error.clone(), now);
+    }
 }
 
 impl FlowSpec {
@@ -104,6 +113,7 @@ pub(super) async fn zone_clients(
                         port,
                         retry_first: Duration::from_secs(z.retry_first()),
                         retry_max: Duration::from_secs(z.retry_max()),
+                        error: e,
                     });
                 }
             }
@@ -168,9 +178,9 @@ pub(super) fn retry_unresolved(
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .exempt(peer.ip());
-                        let spec = u.spec;
+                        let (spec, name) = (u.spec, u.host);
                         let add: Control = Box::new(move |svc, now| {
-                            svc.add_zone_client(spec.client(peer, (clock, now)));
+                            svc.add_zone_client(spec.client(peer, (clock, now)), &name);
                         });
                         let _ = control.send(add);
                         return;
@@ -178,6 +188,11 @@ pub(super) fn retry_unresolved(
                     Err(e) => {
                         wait = (wait * 2).min(u.retry_max).max(Duration::from_secs(1));
                         warn!(zone = %u.spec.zone, retry_in = ?wait, "H.323 traversal flow: {e}");
+                        let (zone, name) = (u.spec.zone.clone(), u.host.clone());
+                        let tell: Control = Box::new(move |svc, now| {
+                            svc.flow_waiting(&zone, &name, e, now);
+                        });
+                        let _ = control.send(tell);
                     }
                 }
             }

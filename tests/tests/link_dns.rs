@@ -191,6 +191,7 @@ e=$!
 c=$!
 i=0; while [ $i -lt 200 ] && ! grep -q "edge.test. does not resolve" "$D/c.log"; do sleep 0.05; i=$((i+1)); done
 sleep 2
+"$BIN" status --json --admin 127.0.0.1:7080 >"$D/status.json"
 echo "127.0.0.1 edge.test" >>/etc/hosts
 i=0; while [ $i -lt 200 ] && ! { grep -q "H.323 traversal flow up" "$D/c.log" && grep -q "traversal link up" "$D/c.log"; }; do sleep 0.05; i=$((i+1)); done
 kill $c $e; wait $c $e
@@ -222,4 +223,18 @@ exit 0"#;
         e_log.contains("H.323 traversal flow up"),
         "E saw no flow:\n{e_log}"
     );
+    // while the name was missing, status showed the H.323 flow down, with the reason
+    let status = std::fs::read_to_string(dir.path().join("status.json")).unwrap_or_default();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+    let zones = status["h323"]["zones"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let flow = zones
+        .iter()
+        .find(|z| z["zone"] == "to-edge" && z["role"] == "client")
+        .unwrap_or_else(|| panic!("no to-edge H.323 flow in status: {status}"));
+    assert_eq!(flow["state"], "down", "{flow}");
+    let error = flow["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("edge.test"), "{flow}");
 }

@@ -1,6 +1,7 @@
 //! C routing H.323 calls to a traversal zone with two E's (an E cluster), each flow brought up
 //! by a real `ZoneServer`: the Setup goes to the first E; when no connection to it opens, to
-//! the second; and later calls try the E that failed last until its hold (30 s) ends.
+//! the second; and later calls try the E that failed last until its hold (30 s) ends. Also
+//! C's flow to a peer whose name has not resolved yet, as status shows it.
 
 use super::*;
 
@@ -196,4 +197,53 @@ fn a_callee_that_is_not_an_e_is_not_remembered() {
     assert_eq!(release_cause(&out, 1), Some(27));
     let (_, to) = place(&mut s, 4, t0 + Duration::from_secs(1)).expect("callee leg");
     assert_eq!(to, sa(E1_SIGNAL), "both failed: configured order");
+}
+
+#[test]
+fn a_flow_waiting_for_its_name_shows_down_until_it_joins() {
+    let t0 = Instant::now();
+    let mut s = Service::new(
+        Gatekeeper::new(
+            GatekeeperConfig {
+                gatekeeper_id: "control-gk".into(),
+                time_to_live: 300,
+                probe_timeout: Duration::from_secs(5),
+                max_registrations: 10,
+                max_calls: 10,
+                q931_port: 1720,
+                q931_ip: None,
+                allow: vec![],
+                deny: vec![],
+                endpoint_id_prefix: "c".into(),
+                locate_timeout: Duration::from_secs(2),
+                h46018_ttl: None,
+            },
+            control_router(),
+            vec![],
+        ),
+        CallSignaling::new(call::CallConfig::default(), None),
+        sa(C_RAS),
+    );
+    s.flow_waiting(
+        "to-edge",
+        "e1.example",
+        "`e1.example` does not resolve".into(),
+        t0,
+    );
+    let t1 = t0 + Duration::from_secs(7);
+    // the retry's next failure updates the reason, not the time it went down
+    s.flow_waiting("to-edge", "e1.example", "no answer".into(), t1);
+    let views = s.zone_views(t1);
+    assert_eq!(views.len(), 1, "{views:?}");
+    let v = &views[0];
+    assert_eq!(
+        (v.zone.as_str(), v.role, v.up, v.since_secs, v.peer),
+        ("to-edge", "client", false, 7, None)
+    );
+    assert_eq!(v.last_error.as_deref(), Some("no answer"));
+    // the name resolves: the flow takes the entry's place
+    s.add_zone_client(flow_up(E1_ZONE, t1), "e1.example");
+    let views = s.zone_views(t1);
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert!(views[0].up && views[0].peer == Some(sa(E1_ZONE)));
 }
