@@ -137,7 +137,8 @@ pub struct Core {
     /// as `DONE | offset`)
     pub(super) done: DoneLog,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
-    pub(super) client_index: Map<(String, bool), TxId>,
+    /// `client_key` of a client transaction's branch -> the transaction
+    pub(super) client_index: Map<(u64, bool), TxId>,
     /// Boxed: a context is several hundred bytes, and a table of them sized for the 32 s a
     /// finished call's branch stays was most of the node's heap under load (heaptrack).
     pub(super) ctxs: Map<TxId, Box<Ctx>>,

@@ -474,7 +474,8 @@ impl Core {
             self.tokens.insert(token, id);
         }
         let at = machine.poll_timeout();
-        self.client_index.insert((branch.clone(), is_cancel), id);
+        self.client_index
+            .insert(super::tables::client_key(&branch, is_cancel), id);
         self.clients.insert(
             id,
             Box::new(ClientTx {

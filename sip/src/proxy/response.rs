@@ -13,7 +13,7 @@ use super::hop::check_unicast;
 use super::identity::BRANCH_PREFIX;
 use super::io::{Output, Transmit};
 use super::select::better;
-use super::tables::{Timer, TxId};
+use super::tables::{client_key, Timer, TxId};
 use crate::message::{build_ack, check_response, Bytes, Host, Message, Method};
 use causeway_config::Transport;
 use std::net::SocketAddr;
@@ -27,12 +27,7 @@ impl Core {
             debug!(reason = %d.reason, "response dropped");
             return;
         }
-        let Some(branch) = msg
-            .vias()
-            .first()
-            .and_then(|v| v.branch())
-            .map(str::to_string)
-        else {
+        let Some(branch) = msg.vias().first().and_then(|v| v.branch()) else {
             self.stats.dropped_responses += 1;
             return;
         };
@@ -46,7 +41,13 @@ impl Core {
             .map(|(_, m)| *m == Method::Cancel)
             .unwrap_or(false);
         let status = msg.status().unwrap_or(500);
-        let Some(&id) = self.client_index.get(&(branch, is_cancel)) else {
+        // the index holds the branch's hash: the transaction's own branch must match it too
+        let found = self
+            .client_index
+            .get(&client_key(branch, is_cancel))
+            .copied()
+            .filter(|id| self.clients.get(id).is_some_and(|c| c.branch == branch));
+        let Some(id) = found else {
             return self.forward_stateless_response(msg, out);
         };
         let Some(c) = self.clients.get_mut(&id) else {

@@ -63,6 +63,18 @@ pub(super) fn done_offset(id: TxId) -> Option<u64> {
     (id & DONE != 0).then_some(id & !DONE)
 }
 
+/// The key of `Core::client_index`: a client transaction's branch, hashed (with a fixed seed:
+/// the branches are ours, nobody else picks them), and whether it is a CANCEL's. A `u64` rather
+/// than the branch's text keeps a lookup or removal from reading a second, cold, heap block;
+/// a lookup checks the transaction's branch, and a removal removes only its own entry, so two
+/// branches with one hash cannot be confused.
+pub(super) fn client_key(branch: &str, is_cancel: bool) -> (u64, bool) {
+    use std::hash::BuildHasher;
+    const SEED: u64 = 0x5eed_ca11_b7a4_c4e5;
+    let h = foldhash::fast::FixedState::with_seed(SEED).hash_one(branch);
+    (h, is_cancel)
+}
+
 pub(super) struct ClientTx {
     pub branch: String,
     /// transport token of the first send (a failure report names it)
@@ -187,7 +199,10 @@ impl Core {
     pub(super) fn remove_client(&mut self, id: TxId) {
         if let Some(c) = self.clients.remove(&id) {
             self.tokens.remove(&c.token);
-            self.client_index.remove(&(c.branch, c.is_cancel));
+            let key = client_key(&c.branch, c.is_cancel);
+            if self.client_index.get(&key) == Some(&id) {
+                self.client_index.remove(&key);
+            }
             if let Some(ctx_id) = c.ctx {
                 if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
                     if ctx.active == Some(id) {
