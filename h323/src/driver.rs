@@ -564,7 +564,12 @@ impl Driver {
                     self.q931_malformed += 1;
                     self.malformed_on(*conn);
                 }
-                info!("h323 call: {e:?}");
+                // one per call that reached its callee: not worth an info line each
+                if matches!(e, CallEvent::CalleeReached { .. }) {
+                    tracing::debug!("h323 call: {e:?}");
+                } else {
+                    info!("h323 call: {e:?}");
+                }
             }
         }
     }

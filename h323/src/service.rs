@@ -120,10 +120,17 @@ impl Service {
 
     /// A traversal flow that joins late (its peer's name `name` resolved only now): it
     /// registers at its first timeout, as the flows given at start.
-    pub fn add_zone_client(&mut self, client: ZoneClient, name: &str) {
+    /// A name that resolves to an E the zone already has a flow to adds none (RAS datagrams
+    /// from that address reach the first flow only): false.
+    pub fn add_zone_client(&mut self, client: ZoneClient, name: &str) -> bool {
         self.waiting
             .retain(|w| !(w.zone == client.zone() && w.name == name));
+        let same = |c: &ZoneClient| c.zone() == client.zone() && c.peer() == client.peer();
+        if self.zone_clients.iter().any(same) {
+            return false;
+        }
         self.zone_clients.push(client);
+        true
     }
 
     /// The flow of zone `zone` to the peer named `name` waits for the name to resolve;
@@ -352,11 +359,14 @@ impl Service {
                         }
                     }
                     other => {
-                        if let call::Output::Event(call::CallEvent::CalleeUnreachable {
-                            to, ..
-                        }) = &other
-                        {
-                            self.callee_unreachable(*to, now);
+                        match &other {
+                            call::Output::Event(call::CallEvent::CalleeUnreachable {
+                                to, ..
+                            }) => self.callee_unreachable(*to, now),
+                            call::Output::Event(call::CallEvent::CalleeReached { to, .. }) => {
+                                self.failed.answered(*to)
+                            }
+                            _ => {}
                         }
                         out.push(Output::Call(other))
                     }
@@ -372,9 +382,6 @@ impl Service {
         }
     }
 
-    /// A call routed to traversal zone `zone`: on C, Setup to E's call-signaling address (from
-    /// E's RCF) while the flow is up; on E, the call-back through the zone's client flow.
-    /// `None` when the call went to the call-back (its answer comes from call signaling).
     /// E: whether a call-signaling connection from `peer` comes from the client of one of the
     /// traversal-server zones (C's calls and call-backs come from the host its RAS flow does,
     /// as the firewall between them shows it).
@@ -393,6 +400,9 @@ impl Service {
         self.calls.handle(input, now, &mut self.call_out);
     }
 
+    /// A call routed to traversal zone `zone`: on C, Setup to E's call-signaling address (from
+    /// E's RCF) while the flow is up; on E, the call-back through the zone's client flow.
+    /// `None` when the call went to the call-back (its answer comes from call signaling).
     fn route_traversal(
         &mut self,
         call: call::CallId,

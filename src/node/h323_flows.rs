@@ -103,7 +103,20 @@ pub(super) async fn zone_clients(
             // the entry's own port is SIP's; H.323 goes to the zone's RAS port
             let (host, _) = Zone::split_peer(entry);
             let host = host.trim_start_matches('[').trim_end_matches(']');
+            // two entries for one E (SIP ports apart, or a name and its address): one flow,
+            // since RAS datagrams from that address reach the first flow only
+            let waiting = |u: &Unresolved| u.spec.zone == z.name && u.host == host;
+            if unresolved.iter().any(waiting) {
+                continue;
+            }
             match lookup(host, port).await {
+                Ok(peer)
+                    if clients
+                        .iter()
+                        .any(|c: &ZoneClient| c.zone() == z.name && c.peer() == peer) =>
+                {
+                    warn!(zone = %z.name, "`{entry}` is {peer} again: one H.323 flow to it");
+                }
                 Ok(peer) => clients.push(spec.client(peer, at)),
                 Err(e) => {
                     warn!(zone = %z.name, "H.323 traversal flow: {e}; looked up again");
@@ -180,7 +193,10 @@ pub(super) fn retry_unresolved(
                             .exempt(peer.ip());
                         let (spec, name) = (u.spec, u.host);
                         let add: Control = Box::new(move |svc, now| {
-                            svc.add_zone_client(spec.client(peer, (clock, now)), &name);
+                            let zone = spec.zone.clone();
+                            if !svc.add_zone_client(spec.client(peer, (clock, now)), &name) {
+                                warn!(%zone, "`{name}` is {peer}, an E the zone has a flow to");
+                            }
                         });
                         let _ = control.send(add);
                         return;

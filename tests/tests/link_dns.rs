@@ -189,7 +189,7 @@ cp /etc/hosts "$D/hosts" && mount --bind "$D/hosts" /etc/hosts || exit 98
 e=$!
 "$BIN" run --config "$D/c.toml" 2>"$D/c.log" &
 c=$!
-i=0; while [ $i -lt 200 ] && ! grep -q "edge.test. does not resolve" "$D/c.log"; do sleep 0.05; i=$((i+1)); done
+i=0; while [ $i -lt 200 ] && ! grep -q "H.323 traversal flow: .edge.test. does not resolve" "$D/c.log"; do sleep 0.05; i=$((i+1)); done
 sleep 2
 "$BIN" status --json --admin 127.0.0.1:7080 >"$D/status.json"
 echo "127.0.0.1 edge.test" >>/etc/hosts

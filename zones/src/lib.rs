@@ -12,7 +12,8 @@
 //! `route` (request and answer types), `router` (ordering, grouping, stop/continue), `shared`
 //! (the alias table the SIP registrar and the H.323 gatekeeper share), `peers` (the aliases
 //! registered on the other peers of the node's cluster, and how to reach those peers), `health`
-//! (what probes of a remote cluster's peers found).
+//! (what probes of a remote cluster's peers found), `unreachable` (next hops that failed
+//! lately, tried last).
 
 mod alias;
 pub mod health;

@@ -22,6 +22,8 @@ pub struct Unreachable {
 }
 
 impl Unreachable {
+    /// `addr` did not answer, or no connection to it opened: tried last for `HOLD` (not
+    /// remembered when `MAX` addresses are, none of them expired).
     pub fn failed(&mut self, addr: SocketAddr, now: Instant) {
         if self.since.len() >= MAX && !self.since.contains_key(&addr) {
             self.since
@@ -33,12 +35,14 @@ impl Unreachable {
         self.since.insert(addr, now);
     }
 
+    /// `addr` answered (or a connection to it opened): no longer tried last.
     pub fn answered(&mut self, addr: SocketAddr) {
         if !self.since.is_empty() {
             self.since.remove(&addr);
         }
     }
 
+    /// Whether `addr` failed less than `HOLD` ago without answering since.
     pub fn is_down(&self, addr: SocketAddr, now: Instant) -> bool {
         self.since
             .get(&addr)

@@ -222,12 +222,18 @@ pub enum CallEvent {
         to: SocketAddr,
         zone: String,
     },
-    /// No connection to the callee at `to` could be opened (the call moves on to the
-    /// destination's next address, or is cleared). The service tries that E last for a while.
+    /// No connection to the callee's call-signaling address `to` could be opened (the call
+    /// moves on to the destination's next address, or is cleared). The service tries that E
+    /// last for a while.
     CalleeUnreachable {
         call: CallId,
         to: SocketAddr,
         reason: String,
+    },
+    /// The connection to the callee at `to` opened: an E tried last for a failure is back.
+    CalleeReached {
+        call: CallId,
+        to: SocketAddr,
     },
     Alerting {
         call: CallId,

@@ -14,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 mod amplification;
+mod client_index;
 mod digest;
 mod done;
 mod interworking;

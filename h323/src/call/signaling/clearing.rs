@@ -33,16 +33,9 @@ pub(super) enum ToSide {
 impl CallSignaling {
     /// The connection to the callee could not be opened.
     pub(super) fn callee_unreachable(&mut self, id: CallId, reason: String, out: &mut Vec<Output>) {
-        if let Some(to) = self.calls.get(&id).and_then(|c| c.callee_addr) {
-            out.push(Output::Event(CallEvent::CalleeUnreachable {
-                call: id,
-                to,
-                reason: reason.clone(),
-            }));
-        }
         if self.try_next_callee(id, out) {
-            // the operator sees why the first address was left (its flow may still be up)
-            tracing::info!(call = %id, %reason, "H.323 Setup moves on to the next E");
+            // why the first address was left is in the CalleeUnreachable event before this
+            tracing::info!(call = %id, "H.323 Setup moves on to the next E");
             return;
         }
         // Q.850 27 "destination out of order": the Setup could not be delivered.

@@ -310,7 +310,15 @@ impl CallSignaling {
                 None => out.push(Output::Close { conn }),
             },
             Input::ConnectFailed { conn, reason } => match self.conns.get(&conn).copied() {
-                Some(Role::Signaling { call, .. }) => self.callee_unreachable(call, reason, out),
+                Some(Role::Signaling { call, .. }) => {
+                    // the address that failed, before the call moves on from it
+                    let to = self.calls.get(&call).and_then(|c| c.callee_addr);
+                    self.callee_unreachable(call, reason.clone(), out);
+                    if let Some(to) = to {
+                        let e = CallEvent::CalleeUnreachable { call, to, reason };
+                        out.push(Output::Event(e));
+                    }
+                }
                 Some(Role::H245 { call, side }) => self.h245_lost(call, side, conn, out),
                 Some(Role::CallBack { peer, .. }) => {
                     self.conns.remove(&conn);

@@ -469,11 +469,15 @@ impl CallSignaling {
         call.callee_connected = true;
         call.callee_local = Some(local);
         call.retry = None;
+        let reached = call.callee_addr;
         if call.state == CallState::Connecting {
             call.state = CallState::Proceeding;
         }
         self.maybe_listen(id, out);
         self.flush(id, Side::Callee, out);
+        if let Some(to) = reached {
+            out.push(Output::Event(CallEvent::CalleeReached { call: id, to }));
+        }
     }
 }
 

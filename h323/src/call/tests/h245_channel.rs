@@ -18,7 +18,7 @@ fn h323_8_1_3_separate_h245_relayed_with_a_rewriting_hook() {
     let (callee, out) = h.route_and_connect(call);
     // Listen on the address the callee's leg uses, Setup held until it is bound.
     let listener = match out.as_slice() {
-        [Output::Listen { listener, ip }] => {
+        [Output::Listen { listener, ip }, Output::Event(CallEvent::CalleeReached { .. })] => {
             assert_eq!(*ip, sa(GK_INSIDE).ip());
             *listener
         }

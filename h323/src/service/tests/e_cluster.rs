@@ -195,8 +195,37 @@ fn a_callee_that_is_not_an_e_is_not_remembered() {
     assert_eq!(to2, sa(E2_SIGNAL));
     let out = refused(&mut s, leg2, t0);
     assert_eq!(release_cause(&out, 1), Some(27));
+    assert!(s.failed.is_down(sa(E1_SIGNAL), t0) && s.failed.is_down(sa(E2_SIGNAL), t0));
     let (_, to) = place(&mut s, 4, t0 + Duration::from_secs(1)).expect("callee leg");
     assert_eq!(to, sa(E1_SIGNAL), "both failed: configured order");
+}
+
+#[test]
+fn an_e_that_takes_a_connection_again_is_no_longer_tried_last() {
+    let t0 = Instant::now();
+    let mut s = control(t0);
+    let (leg, _) = place(&mut s, 1, t0).expect("callee leg");
+    let out = refused(&mut s, leg, t0);
+    let (leg2, to) = connect_of(&out).expect("moved on");
+    assert_eq!(to, sa(E2_SIGNAL));
+    // E2 refuses too, so the next call goes to E1 first (both failed: configured order)
+    refused(&mut s, leg2, t0);
+    let (leg3, to) = place(&mut s, 3, t0).expect("callee leg");
+    assert_eq!(to, sa(E1_SIGNAL));
+    // ... which refuses; E2 takes this one
+    let out = refused(&mut s, leg3, t0);
+    let (leg4, to) = connect_of(&out).expect("moved on");
+    assert_eq!(to, sa(E2_SIGNAL));
+    let mut out = Vec::new();
+    let connected = call::Input::Connected {
+        conn: leg4,
+        local: sa("10.0.0.1:50000"),
+    };
+    s.handle(Input::Call(connected), t0, &mut out);
+    assert!(!s.failed.is_down(sa(E2_SIGNAL), t0), "E2 answered");
+    // E2 is back: first, E1 (still failed) after it
+    let (_, to) = place(&mut s, 5, t0).expect("callee leg");
+    assert_eq!(to, sa(E2_SIGNAL));
 }
 
 #[test]
@@ -242,8 +271,12 @@ fn a_flow_waiting_for_its_name_shows_down_until_it_joins() {
     );
     assert_eq!(v.last_error.as_deref(), Some("no answer"));
     // the name resolves: the flow takes the entry's place
-    s.add_zone_client(flow_up(E1_ZONE, t1), "e1.example");
+    assert!(s.add_zone_client(flow_up(E1_ZONE, t1), "e1.example"));
     let views = s.zone_views(t1);
     assert_eq!(views.len(), 1, "{views:?}");
     assert!(views[0].up && views[0].peer == Some(sa(E1_ZONE)));
+    // another name of the same E adds no second flow (its datagrams would reach the first)
+    s.flow_waiting("to-edge", "edge-alias.example", "not yet".into(), t1);
+    assert!(!s.add_zone_client(flow_up(E1_ZONE, t1), "edge-alias.example"));
+    assert_eq!(s.zone_views(t1).len(), 1);
 }
