@@ -49,6 +49,44 @@ target = "from-control"
     Router::from_config(&cfg)
 }
 
+/// A gatekeeper's configuration for these tests: `id`, endpoint ids from `prefix`, H.460.18
+/// keep-alives of `h46018_ttl` seconds.
+fn gk_config(id: &str, prefix: &str, h46018_ttl: Option<u32>) -> GatekeeperConfig {
+    GatekeeperConfig {
+        gatekeeper_id: id.into(),
+        time_to_live: 300,
+        probe_timeout: Duration::from_secs(5),
+        max_registrations: 10,
+        max_calls: 10,
+        q931_port: 1720,
+        q931_ip: None,
+        allow: vec![],
+        deny: vec![],
+        endpoint_id_prefix: prefix.into(),
+        locate_timeout: Duration::from_secs(2),
+        h46018_ttl,
+    }
+}
+
+/// E's side of traversal zone `from-control` (credential control-1/secret).
+fn edge_server(now: Instant) -> ZoneServer {
+    ZoneServer::new(
+        "edge-gk".into(),
+        1720,
+        vec![ServerZoneConfig {
+            zone: "from-control".into(),
+            username: "control-1".into(),
+            password: "secret".into(),
+            keepalive: Duration::from_secs(19),
+            signalling_port: None,
+        }],
+        WallClock::new(now, UNIX),
+        300,
+        7,
+        now,
+    )
+}
+
 struct E {
     s: Service,
     c: ZoneClient,
@@ -59,37 +97,9 @@ struct E {
 impl E {
     fn new() -> E {
         let now = Instant::now();
-        let gk_cfg = GatekeeperConfig {
-            gatekeeper_id: "edge-gk".into(),
-            time_to_live: 300,
-            probe_timeout: Duration::from_secs(5),
-            max_registrations: 10,
-            max_calls: 10,
-            q931_port: 1720,
-            q931_ip: None,
-            allow: vec![],
-            deny: vec![],
-            endpoint_id_prefix: "e".into(),
-            locate_timeout: Duration::from_secs(2),
-            h46018_ttl: Some(19),
-        };
-        let gk = Gatekeeper::new(gk_cfg, router(), vec![])
+        let gk = Gatekeeper::new(gk_config("edge-gk", "e", Some(19)), router(), vec![])
             .with_traversal_zones(vec!["from-control".into()]);
-        let server = ZoneServer::new(
-            "edge-gk".into(),
-            1720,
-            vec![ServerZoneConfig {
-                zone: "from-control".into(),
-                username: "control-1".into(),
-                password: "secret".into(),
-                keepalive: Duration::from_secs(19),
-                signalling_port: None,
-            }],
-            WallClock::new(now, UNIX),
-            300,
-            7,
-            now,
-        );
+        let server = edge_server(now);
         let calls = CallSignaling::new(call::CallConfig::default(), None);
         let s = Service::new(gk, calls, sa("192.0.2.1:1719")).with_traversal(vec![], Some(server));
         let c = ZoneClient::new(

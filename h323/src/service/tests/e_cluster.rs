@@ -37,21 +37,7 @@ target = "to-edge"
 
 /// C's flow to the E at `zone_port`, registered with that E (RRQ/RCF through a real server).
 fn flow_up(zone_port: &str, now: Instant) -> ZoneClient {
-    let mut e = ZoneServer::new(
-        "edge-gk".into(),
-        1720,
-        vec![ServerZoneConfig {
-            zone: "from-control".into(),
-            username: "control-1".into(),
-            password: "secret".into(),
-            keepalive: Duration::from_secs(19),
-            signalling_port: None,
-        }],
-        WallClock::new(now, UNIX),
-        300,
-        7,
-        now,
-    );
+    let mut e = edge_server(now);
     let mut c = ZoneClient::new(
         ClientConfig {
             zone: "to-edge".into(),
@@ -86,26 +72,18 @@ fn flow_up(zone_port: &str, now: Instant) -> ZoneClient {
     c
 }
 
-fn control(now: Instant) -> Service {
-    let gk_cfg = GatekeeperConfig {
-        gatekeeper_id: "control-gk".into(),
-        time_to_live: 300,
-        probe_timeout: Duration::from_secs(5),
-        max_registrations: 10,
-        max_calls: 10,
-        q931_port: 1720,
-        q931_ip: None,
-        allow: vec![],
-        deny: vec![],
-        endpoint_id_prefix: "c".into(),
-        locate_timeout: Duration::from_secs(2),
-        h46018_ttl: None,
-    };
-    let gk = Gatekeeper::new(gk_cfg, control_router(), vec![])
+/// C's service with no flows yet.
+fn control_alone() -> Service {
+    let gk = Gatekeeper::new(gk_config("control-gk", "c", None), control_router(), vec![])
         .with_traversal_zones(vec!["to-edge".into()]);
     let calls = CallSignaling::new(call::CallConfig::default(), None);
+    Service::new(gk, calls, sa(C_RAS))
+}
+
+/// C's service with its flows to both E's up.
+fn control(now: Instant) -> Service {
     let flows = vec![flow_up(E1_ZONE, now), flow_up(E2_ZONE, now)];
-    Service::new(gk, calls, sa(C_RAS)).with_traversal(flows, None)
+    control_alone().with_traversal(flows, None)
 }
 
 /// A phone's Setup for 9001 on connection `conn`; where C connects the callee leg, if it does.
@@ -231,28 +209,7 @@ fn an_e_that_takes_a_connection_again_is_no_longer_tried_last() {
 #[test]
 fn a_flow_waiting_for_its_name_shows_down_until_it_joins() {
     let t0 = Instant::now();
-    let mut s = Service::new(
-        Gatekeeper::new(
-            GatekeeperConfig {
-                gatekeeper_id: "control-gk".into(),
-                time_to_live: 300,
-                probe_timeout: Duration::from_secs(5),
-                max_registrations: 10,
-                max_calls: 10,
-                q931_port: 1720,
-                q931_ip: None,
-                allow: vec![],
-                deny: vec![],
-                endpoint_id_prefix: "c".into(),
-                locate_timeout: Duration::from_secs(2),
-                h46018_ttl: None,
-            },
-            control_router(),
-            vec![],
-        ),
-        CallSignaling::new(call::CallConfig::default(), None),
-        sa(C_RAS),
-    );
+    let mut s = control_alone();
     s.flow_waiting(
         "to-edge",
         "e1.example",

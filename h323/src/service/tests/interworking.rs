@@ -13,20 +13,7 @@ const GATEWAY: &str = "127.0.0.1:41720";
 
 fn node() -> Service {
     let now = Instant::now();
-    let gk_cfg = GatekeeperConfig {
-        gatekeeper_id: "gk".into(),
-        time_to_live: 300,
-        probe_timeout: Duration::from_secs(5),
-        max_registrations: 10,
-        max_calls: 10,
-        q931_port: 1720,
-        q931_ip: None,
-        allow: vec![],
-        deny: vec![],
-        endpoint_id_prefix: "c".into(),
-        locate_timeout: Duration::from_secs(2),
-        h46018_ttl: None,
-    };
+    let gk_cfg = gk_config("gk", "c", None);
     let shared = SharedAliases::default();
     let sip = Owner {
         protocol: Protocol::Sip,
