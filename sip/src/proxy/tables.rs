@@ -199,9 +199,12 @@ impl Core {
     pub(super) fn remove_client(&mut self, id: TxId) {
         if let Some(c) = self.clients.remove(&id) {
             self.tokens.remove(&c.token);
+            // one probe of the index when the entry is ours (always, but for a collision)
             let key = client_key(&c.branch, c.is_cancel);
-            if self.client_index.get(&key) == Some(&id) {
-                self.client_index.remove(&key);
+            if let Some(other) = self.client_index.remove(&key) {
+                if other != id {
+                    self.client_index.insert(key, other);
+                }
             }
             if let Some(ctx_id) = c.ctx {
                 if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
