@@ -170,6 +170,7 @@ impl Service {
             up: false,
             since_secs: now.saturating_duration_since(w.since).as_secs(),
             peer: None,
+            peer_name: Some(w.name.clone()),
             last_keepalive_secs: None,
             last_error: Some(w.error.clone()),
             refused: 0,

@@ -464,7 +464,11 @@ impl Status {
                     role: z.role.to_string(),
                     state: if z.up { "up" } else { "down" }.to_string(),
                     since: self.time.saturating_sub(z.since_secs),
-                    peer: z.peer.map(|p| p.to_string()),
+                    // a peer whose name has not resolved yet shows by its name
+                    peer: z
+                        .peer
+                        .map(|p| p.to_string())
+                        .or_else(|| z.peer_name.clone()),
                     last_keepalive: z.last_keepalive_secs,
                     last_error: z.last_error.clone(),
                     refused: z.refused,

@@ -235,6 +235,10 @@ exit 0"#;
         .find(|z| z["zone"] == "to-edge" && z["role"] == "client")
         .unwrap_or_else(|| panic!("no to-edge H.323 flow in status: {status}"));
     assert_eq!(flow["state"], "down", "{flow}");
+    assert_eq!(
+        flow["peer"], "edge.test",
+        "the row names the peer it waits for: {flow}"
+    );
     let error = flow["last_error"].as_str().unwrap_or_default();
     assert!(error.contains("edge.test"), "{flow}");
 }

@@ -143,6 +143,7 @@ impl ZoneClient {
             up: self.up,
             since_secs: now.saturating_duration_since(self.since).as_secs(),
             peer: Some(self.cfg.peer),
+            peer_name: None,
             last_keepalive_secs: self
                 .last_keepalive
                 .map(|t| now.saturating_duration_since(t).as_secs()),

@@ -164,6 +164,8 @@ pub struct ZoneView {
     pub since_secs: u64,
     /// The peer's address: E's zone port, or the client's flow as it reached E.
     pub peer: Option<SocketAddr>,
+    /// C: the peer's name as configured, while it does not resolve (`peer` is `None` then).
+    pub peer_name: Option<String>,
     /// Seconds since the last keep-alive (sent by C, received by E).
     pub last_keepalive_secs: Option<u64>,
     pub last_error: Option<String>,

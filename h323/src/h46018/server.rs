@@ -189,6 +189,7 @@ impl ZoneServer {
                 up: f.is_some(),
                 since_secs: now.saturating_duration_since(z.since).as_secs(),
                 peer: f.map(|f| f.at),
+                peer_name: None,
                 last_keepalive_secs: f
                     .map(|f| now.saturating_duration_since(f.last_seen).as_secs()),
                 last_error: z.last_error.clone(),

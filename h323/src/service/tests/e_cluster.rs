@@ -226,6 +226,7 @@ fn a_flow_waiting_for_its_name_shows_down_until_it_joins() {
         (v.zone.as_str(), v.role, v.up, v.since_secs, v.peer),
         ("to-edge", "client", false, 7, None)
     );
+    assert_eq!(v.peer_name.as_deref(), Some("e1.example"));
     assert_eq!(v.last_error.as_deref(), Some("no answer"));
     // the name resolves: the flow takes the entry's place
     assert!(s.add_zone_client(flow_up(E1_ZONE, t1), "e1.example"));
