@@ -96,14 +96,14 @@ impl Core {
         let initial = msg.to().and_then(|t| t.tag()).is_none();
         if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
             if matches!(offer, Offer::Parked) {
-                ctx.parked = Some(target.clone());
+                ctx.parked = Some(Box::new(target.clone()));
                 self.parked.insert(call_id.clone(), ctx_id);
             }
-            ctx.anchored = Some(AnchoredCall {
+            ctx.anchored = Some(Box::new(AnchoredCall {
                 call_id,
                 legs,
                 initial,
-            });
+            }));
         }
         Ok(offer)
     }
@@ -124,7 +124,7 @@ impl Core {
         };
         if let Some(target) = ctx.parked.take() {
             // tried again from the start: this time the relay has the ports (or the refusal)
-            ctx.targets.push_front(target);
+            ctx.targets.push_front(*target);
         }
         self.next_target(ctx_id, now, out);
     }

@@ -499,7 +499,7 @@ impl Core {
         let Some(ctx) = self.ctxs.get_mut(&ctx_id) else {
             return;
         };
-        let Some(waiting) = ctx.targets.pop_front() else {
+        let Some(waiting) = ctx.next_target() else {
             return;
         };
         let hops: Vec<Target> = match &answer {

@@ -47,7 +47,7 @@ impl Core {
             if ctx.cancelled || ctx.finished {
                 return self.finish(ctx_id, now, out);
             }
-            let Some(target) = ctx.targets.pop_front() else {
+            let Some(target) = ctx.next_target() else {
                 return self.finish(ctx_id, now, out);
             };
             if target.alternate && !ctx.retry_alternate {
@@ -418,7 +418,7 @@ impl Core {
             return;
         }
         ctx.cancelled = true;
-        ctx.targets.clear();
+        ctx.drop_targets();
         match ctx.active {
             Some(client) => self.cancel_branch(client, now, out),
             None => self.finish(ctx_id, now, out),

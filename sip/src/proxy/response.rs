@@ -139,7 +139,7 @@ impl Core {
             };
             // forward every 2xx at once (RFC 6026: also retransmissions from the Accepted state)
             ctx.finished = true;
-            ctx.targets.clear();
+            ctx.drop_targets();
             let bytes = forwarded(&msg);
             self.stats.forwarded_responses += 1;
             self.server_send(server, status, bytes, now, out);
@@ -161,7 +161,7 @@ impl Core {
         }
         if status >= 600 {
             if let Some(ctx) = self.ctxs.get_mut(&ctx_id) {
-                ctx.targets.clear();
+                ctx.drop_targets();
             }
         }
         self.next_target(ctx_id, now, out);

@@ -157,13 +157,32 @@ pub(super) struct Ctx {
     pub best: Option<(u16, Bytes)>,
     pub cancelled: bool,
     pub finished: bool,
-    pub anchored: Option<Anchored>,
-    /// A target held until the relay has bound the ports its offer names.
-    pub parked: Option<Target>,
+    pub anchored: Option<Box<Anchored>>,
+    /// A target held until the relay has bound the ports its offer names. Boxed, as
+    /// `anchored`: most contexts never hold one, and every INVITE's context is kept 32 s.
+    pub parked: Option<Box<Target>>,
     /// The last branch ended without an answer from beyond the hop (a timeout, a transport
     /// failure, a 503 from the hop itself): an `alternate` target is worth trying. Any other
     /// final answer came from the destination, which another peer would reach as well.
     pub retry_alternate: bool,
+}
+
+impl Ctx {
+    /// The next target, if any. The queue's buffer goes with the last one: a context is kept
+    /// as long as its branch (32 s for an INVITE answered 2xx), and the buffer, room for four
+    /// targets, was two thirds of what a call held that long (BENCHMARKS.md, 2026-12-07).
+    pub fn next_target(&mut self) -> Option<Target> {
+        let t = self.targets.pop_front();
+        if self.targets.is_empty() {
+            self.drop_targets();
+        }
+        t
+    }
+
+    /// No target is tried any more (a 2xx, a 6xx, a CANCEL): the queue and its buffer go.
+    pub fn drop_targets(&mut self) {
+        self.targets = VecDeque::new();
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -296,21 +315,31 @@ impl Core {
         }
     }
 
-    /// A context goes once it has answered upstream and its branch is gone, or its server
-    /// transaction is gone.
+    /// A context goes once it has answered upstream and its branch has nothing more to pass
+    /// up (gone, or waiting out timer D or K), or its server transaction is gone. Then its
+    /// server transaction, when all it has left is answering retransmissions, becomes a
+    /// record of `done`: a forwarded BYE's is kept 32 s, its branch 5 s.
     pub(super) fn reap_ctx(&mut self, ctx_id: TxId) {
         let Some(ctx) = self.ctxs.get(&ctx_id) else {
             return;
         };
         let server_gone = !self.servers.contains_key(&ctx.server);
-        let branch_gone = ctx.active.is_none_or(|c| !self.clients.contains_key(&c));
-        if (ctx.finished && branch_gone) || server_gone {
+        let branch_done = ctx.active.is_none_or(|c| {
+            self.clients
+                .get(&c)
+                .is_none_or(|c| !c.machine.passes_up_more())
+        });
+        if (ctx.finished && branch_done) || server_gone {
             if let Some(ctx) = self.ctxs.remove(&ctx_id) {
                 if let Some(c) = ctx.active.and_then(|c| self.clients.get_mut(&c)) {
                     c.ctx = None;
                 }
                 if let Some(a) = ctx.anchored.filter(|_| ctx.parked.is_some()) {
                     self.parked.remove(&a.call_id);
+                }
+                if let Some(s) = self.servers.get_mut(&ctx.server) {
+                    s.ctx = None;
+                    self.retire_server(ctx.server);
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! Knows status codes and opaque bytes only; building the ACK for a non-2xx is the caller's
 //! (it has the parser), handed in through `on_response`.
 
-use super::TimerConfig;
+use super::{millis, ms, TimerConfig, Timers};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 
@@ -42,8 +42,9 @@ pub struct Client {
     state: ClientState,
     request: Bytes,
     ack: Option<Bytes>,
-    timers: TimerConfig,
-    interval: Duration,
+    timers: Timers,
+    /// timers A / E's current interval, milliseconds
+    interval: u32,
     /// timers A / E
     retransmit_at: Option<Instant>,
     /// timers B / F
@@ -71,11 +72,11 @@ impl Client {
             },
             request,
             ack: None,
-            interval: timers.t1,
+            interval: millis(timers.t1),
             retransmit_at: (!reliable).then(|| now + timers.t1),
             timeout_at: Some(now + timers.t1x64()),
             end_at: None,
-            timers: timers.clone(),
+            timers: Timers::of(timers),
         }
     }
 
@@ -85,6 +86,13 @@ impl Client {
 
     pub fn is_terminated(&self) -> bool {
         self.state == ClientState::Terminated
+    }
+
+    /// Whether anything may still reach the TU: a response (Calling, Trying, Proceeding; a
+    /// 2xx retransmission in Accepted) or a timeout. In Completed the transaction only absorbs
+    /// retransmissions until timer D or K.
+    pub fn passes_up_more(&self) -> bool {
+        !matches!(self.state, ClientState::Completed | ClientState::Terminated)
     }
 
     fn terminate(&mut self) {
@@ -164,7 +172,7 @@ impl Client {
                         if self.reliable {
                             self.terminate();
                         } else {
-                            self.end_at = Some(now + self.timers.t4); // timer K
+                            self.end_at = Some(now + self.timers.t4()); // timer K
                         }
                         (true, None)
                     }
@@ -204,12 +212,12 @@ impl Client {
         if self.retransmit_at.is_some_and(|t| t <= now) {
             self.interval = match self.state {
                 // timer A doubles without a cap (bounded by timer B)
-                ClientState::Calling => self.interval * 2,
+                ClientState::Calling => self.interval.saturating_mul(2),
                 // timer E doubles up to T2, and is T2 once a provisional arrived
-                ClientState::Trying => (self.interval * 2).min(self.timers.t2),
-                _ => self.timers.t2,
+                ClientState::Trying => self.interval.saturating_mul(2).min(self.timers.t2_ms()),
+                _ => self.timers.t2_ms(),
             };
-            self.retransmit_at = Some(now + self.interval);
+            self.retransmit_at = Some(now + ms(self.interval));
             return ClientTimeout::Retransmit(self.request.clone());
         }
         ClientTimeout::Nothing

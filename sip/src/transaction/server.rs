@@ -5,9 +5,9 @@
 //!
 //! Knows status codes and opaque bytes only.
 
-use super::TimerConfig;
+use super::{millis, ms, TimerConfig, Timers};
 use bytes::Bytes;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerState {
@@ -33,25 +33,13 @@ pub struct Server {
     /// The response to send again, copied out of the one sent: kept as plain bytes, a clone
     /// of the `Bytes` would cost a shared header besides (32 bytes, 100,000s of times)
     last: Option<Box<[u8]>>,
-    /// T1, T2, T4 in milliseconds: a finished non-INVITE transaction is kept 64*T1 (32 s) and
-    /// there may be 100,000s of them, so the machine carries 12 bytes of timers, not a
-    /// `TimerConfig` (64)
-    timers: [u32; 3],
+    timers: Timers,
     /// timer G's current interval, milliseconds
     interval: u32,
     /// timer G
     retransmit_at: Option<Instant>,
     /// timers H, I, J, L
     end_at: Option<Instant>,
-}
-
-const T1: usize = 0;
-const T2: usize = 1;
-const T4: usize = 2;
-
-/// A timer value in whole milliseconds (RFC 3261 timers are; longer than 49 days saturates).
-fn millis(d: Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 /// What is left of a completed non-INVITE server transaction (`Server::into_completed`).
@@ -64,10 +52,6 @@ pub struct Completed {
 }
 
 impl Server {
-    fn t(&self, which: usize) -> Duration {
-        Duration::from_millis(self.timers[which].into())
-    }
-
     pub fn new(invite: bool, reliable: bool, _now: Instant, timers: &TimerConfig) -> Server {
         Server {
             invite,
@@ -79,7 +63,7 @@ impl Server {
                 ServerState::Trying
             },
             last: None,
-            timers: [timers.t1, timers.t2, timers.t4].map(millis),
+            timers: Timers::of(timers),
             interval: millis(timers.t1),
             retransmit_at: None,
             end_at: None,
@@ -130,7 +114,7 @@ impl Server {
                 if self.reliable {
                     self.terminate();
                 } else {
-                    self.end_at = Some(now + self.t(T4));
+                    self.end_at = Some(now + self.timers.t4());
                 }
             }
             return None;
@@ -155,24 +139,24 @@ impl Server {
                 } else if self.invite && success {
                     self.state = Accepted;
                     self.last = None;
-                    self.end_at = Some(now + self.t(T1) * 64); // timer L
+                    self.end_at = Some(now + self.timers.t1x64()); // timer L
                 } else if self.invite {
                     // the client retransmits its INVITE only until it hears a provisional
                     let echoed = self.echo_only && self.last.is_none();
                     self.state = Completed;
                     self.last = Some(bytes.as_ref().into());
                     if !self.reliable && !echoed {
-                        self.interval = self.timers[T1];
-                        self.retransmit_at = Some(now + self.t(T1)); // timer G
+                        self.interval = self.timers.t1_ms();
+                        self.retransmit_at = Some(now + self.timers.t1()); // timer G
                     }
-                    self.end_at = Some(now + self.t(T1) * 64); // timer H
+                    self.end_at = Some(now + self.timers.t1x64()); // timer H
                 } else {
                     self.state = Completed;
                     self.last = Some(bytes.as_ref().into());
                     if self.reliable {
                         self.terminate();
                     } else {
-                        self.end_at = Some(now + self.t(T1) * 64); // timer J
+                        self.end_at = Some(now + self.timers.t1x64()); // timer J
                     }
                 }
                 Some(bytes)
@@ -218,8 +202,8 @@ impl Server {
             return None;
         }
         if self.retransmit_at.is_some_and(|t| t <= now) {
-            self.interval = self.interval.saturating_mul(2).min(self.timers[T2]);
-            self.retransmit_at = Some(now + Duration::from_millis(self.interval.into()));
+            self.interval = self.interval.saturating_mul(2).min(self.timers.t2_ms());
+            self.retransmit_at = Some(now + ms(self.interval));
             return self.resend();
         }
         None

@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::time::Duration;
 
 fn b(s: &'static str) -> Bytes {
     Bytes::from_static(s.as_bytes())
