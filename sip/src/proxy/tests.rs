@@ -18,6 +18,7 @@ mod client_index;
 mod digest;
 mod done;
 mod interworking;
+mod kept;
 mod links;
 mod outbound;
 mod probe;

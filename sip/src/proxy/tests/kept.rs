@@ -1,0 +1,113 @@
+//! What a call leaves behind for the 32 s its finished transactions are kept (RFC 3261 17,
+//! RFC 6026): no more than each still needs. A context's target queue goes with its last
+//! target; a context goes once its branch has nothing more to pass up; a forwarded BYE's
+//! server transaction becomes a record of the done log, and still answers its retransmissions.
+
+use super::*;
+use crate::proxy::tables::done_offset;
+
+/// A BYE of the dialog the INVITE `branch` set up, along its Route.
+fn bye(branch: &str, via_branch: &str) -> String {
+    format!(
+        "BYE sip:bob@{UAS} SIP/2.0
+Via: SIP/2.0/UDP {UAC};branch={via_branch}
+Route: <sip:{PROXY};transport=udp;lr>
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@example.com>;tag=b1
+Call-ID: call-{branch}
+CSeq: 2 BYE
+Content-Length: 0
+
+"
+    )
+}
+
+/// A call answered 200 by bob: the forwarded INVITE.
+fn answered(h: &mut Harness, branch: &str) -> Transmit {
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite(branch, "bob"));
+    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let out = h.send(UAS, &answer(&fwd, 200, "OK", Some("b1")));
+    assert_eq!(status_of(&out[0]), 200);
+    fwd
+}
+
+fn done_records(h: &Harness) -> usize {
+    let ids = h.core.server_index.values();
+    ids.filter(|id| done_offset(**id).is_some()).count()
+}
+
+#[test]
+fn an_answered_invite_s_context_keeps_no_target_queue() {
+    let mut h = Harness::new();
+    answered(&mut h, "z9hG4bKkept1");
+    // the branch in Accepted still passes 2xx retransmissions up through its context
+    assert_eq!(h.core.ctxs.len(), 1);
+    let ctx = h.core.ctxs.values().next().unwrap();
+    assert!(ctx.targets.is_empty());
+    assert_eq!(ctx.targets.capacity(), 0, "the queue's buffer is freed");
+    assert!(ctx.parked.is_none() && ctx.anchored.is_none());
+}
+
+#[test]
+fn rfc3261_17_2_2_a_forwarded_bye_is_kept_as_its_response_until_timer_j() {
+    let mut h = Harness::new();
+    answered(&mut h, "z9hG4bKkept2");
+    let out = h.send(UAC, &bye("z9hG4bKkept2", "z9hG4bKbye2"));
+    let fwd_bye = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let ok = answer(&fwd_bye, 200, "OK", None);
+    let up = h.send(UAS, &ok);
+    assert_eq!((status_of(&up[0]), up[0].dest), (200, addr(UAC)));
+    // the BYE's context is gone (its branch only waits out timer K), and its server
+    // transaction is a done-log record: no machine, no context
+    assert_eq!(h.core.ctxs.len(), 1, "only the INVITE's context is left");
+    assert_eq!(
+        h.core.servers.len(),
+        1,
+        "the INVITE's server transaction only"
+    );
+    assert_eq!(done_records(&h), 2, "the REGISTER's and the BYE's");
+    // a retransmitted BYE gets the same 200 back, not forwarded again
+    h.advance(Duration::from_secs(10));
+    let again = h.send(UAC, &bye("z9hG4bKkept2", "z9hG4bKbye2"));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].data, up[0].data);
+    // bob's retransmitted 200 meets the BYE's branch (timer K is 5 s): absorbed
+    let h2 = &mut Harness::new();
+    answered(h2, "z9hG4bKkept3");
+    let out = h2.send(UAC, &bye("z9hG4bKkept3", "z9hG4bKbye3"));
+    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let ok = answer(&fwd, 200, "OK", None);
+    assert_eq!(h2.send(UAS, &ok).len(), 1);
+    assert!(
+        h2.send(UAS, &ok).is_empty(),
+        "a retransmission passes no more"
+    );
+    // timer J: the record goes, and the BYE is a new request again
+    h.advance(Duration::from_secs(23));
+    assert_eq!(done_records(&h), 0);
+}
+
+#[test]
+fn rfc3261_17_1_1_2_a_refused_invite_s_context_goes_while_its_branch_waits_out_timer_d() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKkept4", "bob"));
+    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let busy = answer(&fwd, 486, "Busy Here", Some("b1"));
+    let out = h.send(UAS, &busy);
+    assert!(out
+        .iter()
+        .any(|t| t.dest == addr(UAC) && status_of(t) == 486));
+    assert!(
+        h.core.ctxs.is_empty(),
+        "no context once the 486 went upstream"
+    );
+    assert_eq!(h.core.clients.len(), 1, "the branch waits out timer D");
+    // its retransmitted 486 is ACKed again and goes no further
+    let out = h.send(UAS, &busy);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].dest, addr(UAS));
+    assert!(text(&out[0]).starts_with("ACK "));
+}
