@@ -572,8 +572,11 @@ impl Core {
         };
         debug!(dest = %c.hop.addr, error, "transport failure");
         self.unreachable.failed(c.hop.addr, now);
+        // a branch that already had its final response is not its context's to fail (a
+        // later branch of a serial fork may be active)
+        let owed = c.machine.passes_up_more();
         c.machine.on_transport_error(now);
-        let ctx = c.ctx;
+        let ctx = c.ctx.filter(|_| owed);
         let is_cancel = c.is_cancel;
         let dest = c.hop.addr;
         let flow = c.hop.flow.then_some(c.hop.conn).flatten();

@@ -140,13 +140,20 @@ impl Core {
         if let Some(b) = s.machine.respond(status, bytes, now) {
             send_reply(&s.reply, b, out);
         }
+        let mut ctx = None;
         if status >= 200 {
             s.request = None;
             s.to_tag = Box::default();
+            ctx = s.ctx;
         }
         let at = s.machine.poll_timeout();
         self.reap_server(id);
-        if !self.retire_server(id) {
+        // a context done with now goes first (and retires this transaction if it can), so a
+        // retired one leaves no timer entry behind
+        if let Some(ctx) = ctx {
+            self.reap_ctx(ctx);
+        }
+        if self.servers.contains_key(&id) && !self.retire_server(id) {
             self.arm(now, at, Timer::Server(id));
         }
     }

@@ -265,7 +265,10 @@ impl Core {
     /// `done` until its timer J (true).
     pub(super) fn retire_server(&mut self, id: TxId) -> bool {
         let finished = self.servers.get(&id).is_some_and(|s| {
-            s.ctx.is_none() && s.request.is_none() && s.machine.state() == ServerState::Completed
+            !s.machine.is_invite()
+                && s.ctx.is_none()
+                && s.request.is_none()
+                && s.machine.state() == ServerState::Completed
         });
         if !finished {
             return false;

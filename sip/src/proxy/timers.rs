@@ -116,7 +116,9 @@ impl Core {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        if c.machine.is_terminated() || c.timer_c_fired {
+        // a branch that has had its final response owes nothing: its timer C is moot (a
+        // serial fork's earlier branch waits out timer D while a later one rings)
+        if !c.machine.passes_up_more() || c.timer_c_fired {
             return;
         }
         c.timer_c_fired = true;

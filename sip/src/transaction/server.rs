@@ -78,6 +78,10 @@ impl Server {
         self.state == ServerState::Terminated
     }
 
+    pub fn is_invite(&self) -> bool {
+        self.invite
+    }
+
     /// A non-2xx final response to this INVITE sent with no provisional one before it is sent
     /// again only when the request is (RFC 3261 17.2.1 has the server answer each
     /// retransmitted INVITE), not on timer G: so a source that never acknowledges (a flood, a

@@ -1,6 +1,7 @@
 //! What a call leaves behind for the 32 s its finished transactions are kept (RFC 3261 17,
 //! RFC 6026): no more than each still needs. A context's target queue goes with its last
-//! target; a context goes once its branch has nothing more to pass up; a forwarded BYE's
+//! target; a context goes once its branch has nothing more to pass up (and an answered
+//! branch's timers no longer act for it); a forwarded BYE's
 //! server transaction becomes a record of the done log, and still answers its retransmissions.
 
 use super::*;
@@ -57,7 +58,10 @@ fn rfc3261_17_2_2_a_forwarded_bye_is_kept_as_its_response_until_timer_j() {
     let out = h.send(UAC, &bye("z9hG4bKkept2", "z9hG4bKbye2"));
     let fwd_bye = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
     let ok = answer(&fwd_bye, 200, "OK", None);
+    let armed = h.core.timers.len();
     let up = h.send(UAS, &ok);
+    // one deadline armed: the branch's timer K; none for the retired server transaction
+    assert_eq!(h.core.timers.len(), armed + 1);
     assert_eq!((status_of(&up[0]), up[0].dest), (200, addr(UAC)));
     // the BYE's context is gone (its branch only waits out timer K), and its server
     // transaction is a done-log record: no machine, no context
@@ -87,27 +91,83 @@ fn rfc3261_17_2_2_a_forwarded_bye_is_kept_as_its_response_until_timer_j() {
     // timer J: the record goes, and the BYE is a new request again
     h.advance(Duration::from_secs(23));
     assert_eq!(done_records(&h), 0);
+    let out = h.send(UAC, &bye("z9hG4bKkept2", "z9hG4bKbye2"));
+    assert!(out.iter().any(|t| t.dest == addr(UAS)), "{out:?}");
+}
+
+/// A MESSAGE for `to_user`.
+fn message(branch: &str, to_user: &str) -> String {
+    invite(branch, to_user)
+        .replace("INVITE sip:", "MESSAGE sip:")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 MESSAGE")
 }
 
 #[test]
-fn rfc3261_17_1_1_2_a_refused_invite_s_context_goes_while_its_branch_waits_out_timer_d() {
+fn rfc3261_16_7_a_non_invite_s_context_goes_once_its_last_branch_is_answered() {
     let mut h = Harness::new();
     h.register("bob", UAS, "1.0");
-    let out = h.send(UAC, &invite("z9hG4bKkept4", "bob"));
-    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
-    let busy = answer(&fwd, 486, "Busy Here", Some("b1"));
-    let out = h.send(UAS, &busy);
-    assert!(out
-        .iter()
-        .any(|t| t.dest == addr(UAC) && status_of(t) == 486));
+    h.register("bob", UAS2, "0.5");
+    let out = h.send(UAC, &message("z9hG4bKmsg1", "bob"));
+    let first = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let out = h.send(
+        UAS,
+        &answer(&first, 480, "Temporarily Unavailable", Some("x")),
+    );
+    let second = out.iter().find(|t| t.dest == addr(UAS2)).unwrap().clone();
+    assert_eq!(h.core.ctxs.len(), 1, "the second branch is under way");
+    let out = h.send(UAS2, &answer(&second, 200, "OK", Some("y")));
+    let up = out.iter().find(|t| t.dest == addr(UAC)).unwrap().clone();
+    assert_eq!(status_of(&up), 200);
+    // both branches wait out timer K, but neither passes anything up any more
+    assert_eq!(h.core.clients.len(), 2);
     assert!(
         h.core.ctxs.is_empty(),
-        "no context once the 486 went upstream"
+        "no context once the 200 went upstream"
     );
-    assert_eq!(h.core.clients.len(), 1, "the branch waits out timer D");
-    // its retransmitted 486 is ACKed again and goes no further
-    let out = h.send(UAS, &busy);
-    assert_eq!(out.len(), 1, "{out:?}");
-    assert_eq!(out[0].dest, addr(UAS));
-    assert!(text(&out[0]).starts_with("ACK "));
+    assert!(
+        h.core.servers.is_empty(),
+        "the server transaction is retired"
+    );
+    assert_eq!(done_records(&h), 3, "two REGISTERs' and the MESSAGE's");
+    // late answers of either branch are absorbed; the retransmitted request gets its 200
+    let late = answer(&first, 480, "Temporarily Unavailable", Some("x"));
+    assert!(h.send(UAS, &late).is_empty());
+    assert!(h
+        .send(UAS2, &answer(&second, 200, "OK", Some("y")))
+        .is_empty());
+    let again = h.send(UAC, &message("z9hG4bKmsg1", "bob"));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].data, up.data);
+}
+
+#[test]
+fn rfc3261_16_8_timer_c_of_an_answered_earlier_branch_does_not_fail_the_ringing_one() {
+    let now = Instant::now();
+    let mut s = settings();
+    s.timers.timer_c = Duration::from_secs(10);
+    let listeners = vec![(Transport::Udp, addr(PROXY))];
+    let mut h = Harness {
+        core: core(s, listeners, now),
+        now,
+        other: Vec::new(),
+    };
+    h.register("bob", UAS, "1.0");
+    h.register("bob", UAS2, "0.5");
+    let out = h.send(UAC, &invite("z9hG4bKtc1", "bob"));
+    let first = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    h.advance(Duration::from_secs(5));
+    let out = h.send(UAS, &answer(&first, 486, "Busy Here", Some("x")));
+    let second = out.iter().find(|t| t.dest == addr(UAS2)).unwrap().clone();
+    let out = h.send(UAS2, &answer(&second, 180, "Ringing", Some("y")));
+    assert_eq!(status_of(&out[0]), 180);
+    // the first branch's timer C falls due while it waits out timer D
+    let out = h.advance(Duration::from_secs(6));
+    assert!(
+        !out.iter().any(|t| t.dest == addr(UAC)),
+        "nothing upstream while the second branch rings: {out:?}"
+    );
+    let out = h.send(UAS2, &answer(&second, 200, "OK", Some("y")));
+    let up: Vec<_> = out.iter().filter(|t| t.dest == addr(UAC)).collect();
+    assert_eq!(up.len(), 1);
+    assert_eq!(status_of(up[0]), 200);
 }
