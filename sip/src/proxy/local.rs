@@ -39,6 +39,7 @@ impl Core {
                 request: Some(Box::new(msg)),
                 reply,
                 ctx: None,
+                accepted: None,
                 to_tag,
             }),
         );

@@ -777,6 +777,10 @@ mod media_hook {
             .find(|o| o.dest == addr(UAC))
             .expect("200 forwarded");
         assert!(text(up).ends_with("anchored Callee\r\n"), "{}", text(up));
+        // its retransmission too: an anchored INVITE keeps its branch and context
+        let out = h.send(UAS, &ok);
+        assert!(text(&out[0]).ends_with("anchored Callee\r\n"), "{out:?}");
+        rec.0.lock().unwrap().pop();
         let log = rec.0.lock().unwrap().clone();
         assert_eq!(
             log,

@@ -5,7 +5,7 @@
 //! server transaction becomes a record of the done log, and still answers its retransmissions.
 
 use super::*;
-use crate::proxy::tables::done_offset;
+use crate::proxy::tables::{done_offset, ACCEPTED};
 
 /// A BYE of the dialog the INVITE `branch` set up, along its Route.
 fn bye(branch: &str, via_branch: &str) -> String {
@@ -40,15 +40,37 @@ fn done_records(h: &Harness) -> usize {
 }
 
 #[test]
-fn an_answered_invite_s_context_keeps_no_target_queue() {
+fn rfc6026_an_answered_invite_keeps_only_its_server_transaction() {
     let mut h = Harness::new();
-    answered(&mut h, "z9hG4bKkept1");
-    // the branch in Accepted still passes 2xx retransmissions up through its context
-    assert_eq!(h.core.ctxs.len(), 1);
-    let ctx = h.core.ctxs.values().next().unwrap();
-    assert!(ctx.targets.is_empty());
-    assert_eq!(ctx.targets.capacity(), 0, "the queue's buffer is freed");
-    assert!(ctx.parked.is_none() && ctx.anchored.is_none());
+    let fwd = answered(&mut h, "z9hG4bKkept1");
+    // the branch and the context went at the 2xx; the server transaction (Accepted) stays
+    assert!(h.core.ctxs.is_empty(), "no context");
+    assert!(h.core.clients.is_empty(), "no client transaction");
+    assert_eq!(h.core.servers.len(), 1);
+    let (&server, s) = h.core.servers.iter().next().unwrap();
+    assert!(s.accepted.is_some());
+    assert_eq!(
+        h.core.client_index.values().next(),
+        Some(&(ACCEPTED | server))
+    );
+    // a 2xx retransmission still goes up the way the first went; anything else does not
+    let ok = answer(&fwd, 200, "OK", Some("b1"));
+    h.advance(Duration::from_secs(2));
+    let up = h.send(UAS, &ok);
+    assert_eq!(up.len(), 1, "{up:?}");
+    assert_eq!((status_of(&up[0]), up[0].dest), (200, addr(UAC)));
+    assert_eq!(header(&text(&up[0]), "Via").len(), 1, "our Via popped");
+    let stray = answer(&fwd, 486, "Busy Here", Some("b2"));
+    assert!(
+        h.send(UAS, &stray).is_empty(),
+        "a non-2xx after the 2xx is dropped"
+    );
+    // the INVITE retransmitted is absorbed by the server transaction
+    assert!(h.send(UAC, &invite("z9hG4bKkept1", "bob")).is_empty());
+    // timer L: the server transaction goes, and its branch's entry with it
+    h.advance(Duration::from_secs(31));
+    assert!(h.core.servers.is_empty());
+    assert!(h.core.client_index.is_empty());
 }
 
 #[test]
@@ -65,7 +87,7 @@ fn rfc3261_17_2_2_a_forwarded_bye_is_kept_as_its_response_until_timer_j() {
     assert_eq!((status_of(&up[0]), up[0].dest), (200, addr(UAC)));
     // the BYE's context is gone (its branch only waits out timer K), and its server
     // transaction is a done-log record: no machine, no context
-    assert_eq!(h.core.ctxs.len(), 1, "only the INVITE's context is left");
+    assert!(h.core.ctxs.is_empty(), "no context left");
     assert_eq!(
         h.core.servers.len(),
         1,
