@@ -398,8 +398,9 @@ impl Core {
                 self.arm(now, at, Timer::Server(id));
             } else if let Some(d) = done_offset(id).and_then(|at| self.done.get(at)) {
                 // RFC 3261 17.2.2: Completed answers a retransmission with its final response
-                // (and absorbs the ACK a non-INVITE never has)
-                if !is_ack {
+                // (and absorbs the ACK a non-INVITE never has); an accepted INVITE's record
+                // has none, and absorbs its retransmissions (RFC 6026 8.7)
+                if !is_ack && !d.response.is_empty() {
                     send_reply(&d.reply, Bytes::copy_from_slice(d.response), out);
                 }
             }

@@ -1,6 +1,9 @@
 //! The finished non-INVITE server transactions of our own answers (REGISTER, OPTIONS,
-//! refusals) over an unreliable transport, kept until timer J (64*T1, RFC 3261 17.2.2) to
-//! answer retransmissions of their request with the same final response.
+//! refusals) and of forwarded requests over an unreliable transport, kept until timer J
+//! (64*T1, RFC 3261 17.2.2) to answer retransmissions of their request with the same final
+//! response; and the INVITE server transactions answered 2xx (RFC 6026 Accepted, until timer
+//! L), which answer nothing (no response kept) and forward their branch's 2xx
+//! retransmissions along their flow (the record then names the branch too).
 //!
 //! Every one is kept the same time, so they end in the order they were made: they are written
 //! back to back into 64 KiB chunks (end time, key, flow, response) and read off the front as
@@ -28,6 +31,7 @@ const CHUNK: usize = 64 * 1024;
 const V6_LOCAL: u8 = 1 << 2;
 const V6_REMOTE: u8 = 1 << 3;
 const HAS_CONN: u8 = 1 << 4;
+const HAS_BRANCH: u8 = 1 << 5;
 
 struct Chunk {
     /// The log offset of `data[0]`.
@@ -51,6 +55,10 @@ pub(super) struct DoneLog {
     spare: Option<Vec<u8>>,
 }
 
+/// An accepted INVITE's two hashes of its branch: its `client_index` key's
+/// (`tables::client_key`) and a keyed one that a response's branch must match too.
+pub(super) type BranchHashes = (u64, u64);
+
 /// One record as read back.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct DoneRecord<'a> {
@@ -58,6 +66,8 @@ pub(super) struct DoneRecord<'a> {
     pub key: TxKey,
     pub reply: Flow,
     pub response: &'a [u8],
+    /// An accepted INVITE's hashes of its branch.
+    pub branch: Option<BranchHashes>,
 }
 
 impl DoneLog {
@@ -69,12 +79,34 @@ impl DoneLog {
     /// Keeps a record until `end`; returns its offset, the name `get` takes. `None` for a
     /// response of 4 GiB or more (its length would not fit the record).
     pub fn push(&mut self, end: Instant, key: TxKey, reply: &Flow, response: &[u8]) -> Option<u64> {
+        self.push_record(end, (key, None), reply, response)
+    }
+
+    /// Keeps an accepted INVITE's record (no response) until `end` (timer L): its server
+    /// transaction's key and flow, and its branch's hash.
+    pub fn push_accepted(
+        &mut self,
+        end: Instant,
+        key: TxKey,
+        branch: BranchHashes,
+        reply: &Flow,
+    ) -> Option<u64> {
+        self.push_record(end, (key, Some(branch)), reply, &[])
+    }
+
+    fn push_record(
+        &mut self,
+        end: Instant,
+        (key, branch): (TxKey, Option<BranchHashes>),
+        reply: &Flow,
+        response: &[u8],
+    ) -> Option<u64> {
         let len = u32::try_from(response.len()).ok()?;
         let epoch = *self.epoch.get_or_insert(end);
         // an end before the epoch (the clock stepped back) is kept until the epoch
         let nanos = end.saturating_duration_since(epoch).as_nanos();
         let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-        let size = record_size(reply, response.len());
+        let size = record_size(reply, branch, response.len());
         let fits = self
             .chunks
             .back()
@@ -97,7 +129,7 @@ impl DoneLog {
         }
         let at = self.next;
         if let Some(c) = self.chunks.back_mut() {
-            write_record(&mut c.data, (nanos, key), reply, (len, response));
+            write_record(&mut c.data, (nanos, key, branch), reply, (len, response));
         }
         self.next += size as u64;
         self.len += 1;
@@ -124,8 +156,9 @@ impl DoneLog {
         self.read_at(c, c.read).map(|(r, _)| r.end)
     }
 
-    /// The oldest record when it has ended by `now`: its key and offset. Call until `None`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(TxKey, u64)> {
+    /// The oldest record when it has ended by `now`: its key, offset and branch. Call until
+    /// `None`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(TxKey, u64, Option<BranchHashes>)> {
         let c = self.chunks.front()?;
         let record = self.read_at(c, c.read);
         debug_assert!(record.is_some(), "the front record of a chunk decodes");
@@ -133,7 +166,7 @@ impl DoneLog {
         if r.end > now {
             return None;
         }
-        let (key, at) = (r.key, c.start + c.read as u64);
+        let (key, at, branch) = (r.key, c.start + c.read as u64, r.branch);
         let c = self.chunks.front_mut()?;
         c.read += size;
         self.len -= 1;
@@ -144,7 +177,7 @@ impl DoneLog {
                 }
             }
         }
-        Some((key, at))
+        Some((key, at, branch))
     }
 
     /// Gives back the chunk table's slack after a load has passed.
@@ -171,6 +204,10 @@ impl DoneLog {
             0 => None,
             _ => Some(ConnId(r.u64()?)),
         };
+        let branch = match flags & HAS_BRANCH {
+            0 => None,
+            _ => Some((r.u64()?, r.u64()?)),
+        };
         let len = usize::try_from(r.u32()?).ok()?;
         let response = r.take(len)?;
         let size = c.data.len() - offset - r.0.len();
@@ -184,6 +221,7 @@ impl DoneLog {
                 conn,
             },
             response,
+            branch,
         };
         Some((record, size))
     }
@@ -196,19 +234,20 @@ fn addr_size(a: &SocketAddr) -> usize {
     }
 }
 
-fn record_size(reply: &Flow, response: usize) -> usize {
+fn record_size(reply: &Flow, branch: Option<BranchHashes>, response: usize) -> usize {
     8 + 16
         + 1
         + addr_size(&reply.local)
         + addr_size(&reply.remote)
         + if reply.conn.is_some() { 8 } else { 0 }
+        + if branch.is_some() { 16 } else { 0 }
         + 4
         + response
 }
 
 fn write_record(
     out: &mut Vec<u8>,
-    (nanos, key): (u64, TxKey),
+    (nanos, key, branch): (u64, TxKey, Option<BranchHashes>),
     reply: &Flow,
     (len, response): (u32, &[u8]),
 ) {
@@ -229,11 +268,18 @@ fn write_record(
     if reply.conn.is_some() {
         flags |= HAS_CONN;
     }
+    if branch.is_some() {
+        flags |= HAS_BRANCH;
+    }
     out.push(flags);
     write_addr(out, &reply.local);
     write_addr(out, &reply.remote);
     if let Some(ConnId(c)) = reply.conn {
         out.extend_from_slice(&c.to_le_bytes());
+    }
+    if let Some((b, check)) = branch {
+        out.extend_from_slice(&b.to_le_bytes());
+        out.extend_from_slice(&check.to_le_bytes());
     }
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(response);

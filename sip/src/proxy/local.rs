@@ -39,7 +39,6 @@ impl Core {
                 request: Some(Box::new(msg)),
                 reply,
                 ctx: None,
-                accepted: None,
                 to_tag,
             }),
         );

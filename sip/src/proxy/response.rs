@@ -7,15 +7,15 @@
 //! Owns the choice of what goes upstream; ranking is `select`'s, sending is the server
 //! transaction's.
 
-use super::core::{Core, SERVER};
+use super::core::{send_reply, Core, SERVER};
 use super::forward::to_hop;
 use super::hop::check_unicast;
 use super::identity::BRANCH_PREFIX;
 use super::io::{Output, Transmit};
 use super::select::better;
-use super::tables::{accepted_server, client_key, Timer, TxId, ACCEPTED};
+use super::tables::{client_key, done_offset, Timer, TxId, DONE};
 use crate::message::{build_ack, check_response, Bytes, Host, Message, Method};
-use crate::transaction::ClientState;
+use crate::transaction::{ClientState, ServerState};
 use causeway_config::Transport;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -49,14 +49,14 @@ impl Core {
             .get(&client_key(branch, is_cancel))
             .copied()
             .filter(|id| {
-                accepted_server(*id).is_some()
+                done_offset(*id).is_some()
                     || self.clients.get(id).is_some_and(|c| c.branch == branch)
             });
         let Some(id) = found else {
             return self.forward_stateless_response(msg, out);
         };
-        if let Some(server) = accepted_server(id) {
-            return self.accepted_response(server, msg, status, now, out);
+        if let Some(at) = done_offset(id) {
+            return self.accepted_response(at, msg, status, out);
         }
         let Some(c) = self.clients.get_mut(&id) else {
             return;
@@ -82,18 +82,21 @@ impl Core {
             // the ACK for a non-2xx is kept by the machine; nothing else needs the request
             c.sent = None;
         }
-        let at = c.machine.poll_timeout();
         let ctx = c.ctx;
         if (101..200).contains(&status) {
             c.provisional = true;
         }
         let cancel_now = c.provisional && c.cancel_wanted && !c.cancel_sent;
-        self.arm(now, at, Timer::Client(id));
         if cancel_now {
             self.cancel_branch(id, now, out);
         }
         if let (true, Some(ctx)) = (deliver, ctx) {
             self.branch_response(ctx, id, msg, status, now, out);
+        }
+        // armed after: a branch accepted by `branch_response` is gone, and leaves no deadline
+        if let Some(c) = self.clients.get(&id) {
+            let at = c.machine.poll_timeout();
+            self.arm(now, at, Timer::Client(id));
         }
         self.reap_client(id);
     }
@@ -177,13 +180,14 @@ impl Core {
     }
 
     /// An INVITE branch answered 2xx (RFC 6026 Accepted, 64*T1): all it still does is pass
-    /// 2xx retransmissions up, which its server transaction (in Accepted too, for as long)
-    /// forwards. Unless its answers are anchored (an SDP rewrite needs the context), the branch
-    /// and the context go now, and the branch's index entry names the server transaction
-    /// (`ACCEPTED`). A call then keeps one record for 32 s instead of three, and its end
-    /// touches one. The entry is matched by the branch's 64-bit hash alone (the branch is
-    /// gone); the branches are ours, so only chance collides them (about 1e-14 per response
-    /// at 100,000 calls kept), and then a stray 2xx would go to another caller.
+    /// 2xx retransmissions up, and all its server transaction (in Accepted as long) still does
+    /// is absorb retransmitted INVITEs and send those 2xx on. Unless its answers are anchored
+    /// (an SDP rewrite needs the context), the branch, the context and the server transaction
+    /// go now, and one record of `done` does both (until timer L): the server's key and flow
+    /// and the branch's hash, named by both indexes. A call then keeps that record for 32 s
+    /// instead of three boxed records, and its end touches none of them. The branch's text is
+    /// gone: a response is matched by the index's hash of it and checked against a second,
+    /// keyed, hash kept in the record.
     fn accept(&mut self, ctx_id: TxId, client: TxId) {
         let Some(ctx) = self.ctxs.get(&ctx_id) else {
             return;
@@ -199,34 +203,54 @@ impl Core {
         if self.client_index.get(&key) != Some(&client) {
             return; // a collision (see `client_key`): left as it is
         }
-        let Some(s) = self.servers.get_mut(&server) else {
+        let Some(s) = self.servers.get(&server) else {
             return;
         };
-        s.accepted = Some(key);
-        s.ctx = None;
+        let Some(end) = s.machine.poll_timeout() else {
+            return;
+        };
+        if s.machine.state() != ServerState::Accepted {
+            return;
+        }
+        let check = self.tx_keys.of(&c.branch).0;
+        let Some(at) = self
+            .done
+            .push_accepted(end, s.key, (key.0, check), &s.reply)
+        else {
+            return;
+        };
+        self.server_index.insert(s.key, DONE | at);
+        self.client_index.insert(key, DONE | at);
+        self.servers.remove(&server);
         self.ctxs.remove(&ctx_id);
         if let Some(c) = self.clients.remove(&client) {
             self.tokens.remove(&c.token);
         }
-        self.client_index.insert(key, ACCEPTED | server);
     }
 
-    /// A response to an accepted INVITE's branch (see `accept`): a 2xx retransmission goes up
-    /// through the server transaction; anything else is dropped (RFC 6026 7.2).
-    fn accepted_response(
-        &mut self,
-        server: TxId,
-        msg: Message,
-        status: u16,
-        now: Instant,
-        out: &mut Vec<Output>,
-    ) {
-        if !(200..300).contains(&status) || !self.servers.contains_key(&server) {
+    /// A response to an accepted INVITE's branch (see `accept`; `at` its record): a 2xx
+    /// retransmission goes up along the server transaction's flow; anything else is dropped
+    /// (RFC 6026 7.2).
+    fn accepted_response(&mut self, at: u64, msg: Message, status: u16, out: &mut Vec<Output>) {
+        let Some(branch) = msg.vias().first().and_then(|v| v.branch()) else {
+            return;
+        };
+        // the index matched the branch's fixed-seed hash; the record's second, keyed hash of
+        // it must match too, so two branches sharing the first are not confused
+        let check = self.tx_keys.of(branch).0;
+        let Some(d) = self
+            .done
+            .get(at)
+            .filter(|d| d.branch.map(|b| b.1) == Some(check))
+        else {
+            return self.forward_stateless_response(msg, out);
+        };
+        let reply = d.reply;
+        if !(200..300).contains(&status) {
             return;
         }
-        let bytes = msg.rewrite().pop_via().finish();
         self.stats.forwarded_responses += 1;
-        self.server_send(server, status, bytes, now, out);
+        send_reply(&reply, msg.rewrite().pop_via().finish(), out);
     }
 
     fn record_best(&mut self, ctx_id: TxId, status: u16, bytes: Bytes) {

@@ -51,24 +51,13 @@ pub(super) struct ServerTx {
     pub ctx: Option<TxId>,
     /// the To tag of our own responses; emptied with `request` (no response is built after)
     pub to_tag: Box<str>,
-    /// An accepted INVITE's: the `client_index` key of its branch, which went at the 2xx and
-    /// left its entry naming this transaction (`Core::accept`); removed with it.
-    pub accepted: Option<(u64, bool)>,
 }
 
 /// In `Core::server_index`, an id with this bit names a record of `Core::done` (the rest is
 /// its offset) rather than a server transaction (`Core::id` counts from 1 and never gets
-/// near it).
+/// near it). In `Core::client_index` it names the record of an accepted INVITE whose branch
+/// has gone (`Core::accept`).
 pub(super) const DONE: TxId = 1 << 63;
-
-/// In `Core::client_index`, an id with this bit names the server transaction of an accepted
-/// INVITE whose branch has gone (`Core::accept`; the rest is the server's id).
-pub(super) const ACCEPTED: TxId = 1 << 62;
-
-/// The server transaction that an id of `client_index` names, if it names one.
-pub(super) fn accepted_server(id: TxId) -> Option<TxId> {
-    (id & ACCEPTED != 0).then_some(id & !ACCEPTED)
-}
 
 /// The offset in `Core::done` that an id of `server_index` names, if it names one.
 pub(super) fn done_offset(id: TxId) -> Option<u64> {
@@ -266,11 +255,6 @@ impl Core {
         {
             if let Some(s) = self.servers.remove(&id) {
                 self.server_index.remove(&s.key);
-                if let Some(key) = s.accepted {
-                    if self.client_index.get(&key) == Some(&(ACCEPTED | id)) {
-                        self.client_index.remove(&key);
-                    }
-                }
                 if let Some(ctx) = s.ctx {
                     self.reap_ctx(ctx);
                 }
@@ -300,7 +284,6 @@ impl Core {
             reply,
             ctx,
             to_tag,
-            accepted,
         } = *s;
         match machine.into_completed() {
             Ok(Completed { response, end }) => {
@@ -319,7 +302,6 @@ impl Core {
                     reply,
                     ctx,
                     to_tag,
-                    accepted,
                 };
                 self.servers.insert(id, Box::new(s));
                 false
@@ -327,12 +309,16 @@ impl Core {
         }
     }
 
-    /// Timer J of the `done` records due: they go. (Should T1 change on a running core, a
+    /// Timer J (or L) of the `done` records due: they go, with their index entries. (Should T1 change on a running core, a
     /// later end queued before an earlier one only holds that one back a little.)
     pub(super) fn end_done(&mut self, now: Instant) {
-        while let Some((key, at)) = self.done.pop_due(now) {
+        while let Some((key, at, branch)) = self.done.pop_due(now) {
             if self.server_index.get(&key) == Some(&(DONE | at)) {
                 self.server_index.remove(&key);
+            }
+            let branch = branch.map(|(b, _)| (b, false));
+            if let Some(b) = branch.filter(|b| self.client_index.get(b) == Some(&(DONE | at))) {
+                self.client_index.remove(&b);
             }
         }
     }

@@ -779,8 +779,11 @@ mod media_hook {
         assert!(text(up).ends_with("anchored Callee\r\n"), "{}", text(up));
         // its retransmission too: an anchored INVITE keeps its branch and context
         let out = h.send(UAS, &ok);
-        assert!(text(&out[0]).ends_with("anchored Callee\r\n"), "{out:?}");
-        rec.0.lock().unwrap().pop();
+        let again = out.iter().find(|o| o.dest == addr(UAC)).expect("200 again");
+        assert!(text(again).ends_with("anchored Callee\r\n"), "{out:?}");
+        let second = rec.0.lock().unwrap().pop();
+        let callee = format!("sdp call-z9hG4bKm1 Callee {UAC} -> {UAS}");
+        assert_eq!(second.as_deref(), Some(callee.as_str()));
         let log = rec.0.lock().unwrap().clone();
         assert_eq!(
             log,

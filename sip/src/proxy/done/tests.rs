@@ -44,6 +44,7 @@ struct Model {
     response: Vec<u8>,
     at: u64,
     alive: bool,
+    branch: Option<(u64, u64)>,
 }
 
 proptest! {
@@ -61,8 +62,14 @@ proptest! {
                     let end = now + Duration::from_millis(ms.into());
                     let response: Vec<u8> = (0..len).map(|b| (b as u64 ^ i) as u8).collect();
                     let key = (i, !i);
-                    let at = log.push(end, key, &flow(i), &response).expect("a short response is kept");
-                    model.push(Model { end, key, reply: flow(i), response, at, alive: true });
+                    // every third an accepted INVITE's: a branch, no response
+                    let (at, branch, response) = if i % 3 == 2 {
+                        (log.push_accepted(end, key, (i * 7, !i), &flow(i)).expect("kept"), Some((i * 7, !i)), Vec::new())
+                    } else {
+                        let at = log.push(end, key, &flow(i), &response).expect("a short response is kept");
+                        (at, None, response)
+                    };
+                    model.push(Model { end, key, reply: flow(i), response, at, alive: true, branch });
                 }
                 Op::Advance(ms) => {
                     now = if ms >= 0 {
@@ -78,7 +85,7 @@ proptest! {
                         let end = epoch.map_or(m.end, |e| m.end.max(e));
                         if end > now { break; }
                         m.alive = false;
-                        expect.push((m.key, m.at));
+                        expect.push((m.key, m.at, m.branch));
                         front += 1;
                     }
                     let mut got = Vec::new();
@@ -94,6 +101,7 @@ proptest! {
                         prop_assert_eq!(r.key, m.key);
                         prop_assert_eq!(r.reply, m.reply);
                         prop_assert_eq!(r.response, &m.response[..]);
+                        prop_assert_eq!(r.branch, m.branch);
                     } else {
                         prop_assert!(got.is_none());
                     }
@@ -160,7 +168,7 @@ fn offsets_that_name_no_record_find_nothing() {
     let b = log.push(base, (2, 2), &flow(2), b"two").expect("kept");
     assert_eq!(log.get(b + 1_000_000), None);
     assert_eq!(log.get(a).map(|r| r.key), Some((1, 1)));
-    assert_eq!(log.pop_due(base), Some(((1, 1), a)));
+    assert_eq!(log.pop_due(base), Some(((1, 1), a, None)));
     assert_eq!(log.get(a), None);
     assert_eq!(log.get(b).map(|r| r.response), Some(&b"two"[..]));
 }

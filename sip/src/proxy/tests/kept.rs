@@ -5,7 +5,7 @@
 //! server transaction becomes a record of the done log, and still answers its retransmissions.
 
 use super::*;
-use crate::proxy::tables::{done_offset, ACCEPTED};
+use crate::proxy::tables::{client_key, done_offset};
 
 /// A BYE of the dialog the INVITE `branch` set up, along its Route.
 fn bye(branch: &str, via_branch: &str) -> String {
@@ -35,24 +35,21 @@ fn answered(h: &mut Harness, branch: &str) -> Transmit {
 }
 
 fn done_records(h: &Harness) -> usize {
-    let ids = h.core.server_index.values();
-    ids.filter(|id| done_offset(**id).is_some()).count()
+    h.core.done.len()
 }
 
 #[test]
 fn rfc6026_an_answered_invite_keeps_only_its_server_transaction() {
     let mut h = Harness::new();
     let fwd = answered(&mut h, "z9hG4bKkept1");
-    // the branch and the context went at the 2xx; the server transaction (Accepted) stays
+    // the branch, the context and the server transaction went at the 2xx: one done-log
+    // record, named by both indexes, does what they still did
     assert!(h.core.ctxs.is_empty(), "no context");
     assert!(h.core.clients.is_empty(), "no client transaction");
-    assert_eq!(h.core.servers.len(), 1);
-    let (&server, s) = h.core.servers.iter().next().unwrap();
-    assert!(s.accepted.is_some());
-    assert_eq!(
-        h.core.client_index.values().next(),
-        Some(&(ACCEPTED | server))
-    );
+    assert!(h.core.servers.is_empty(), "no server transaction");
+    assert_eq!(done_records(&h), 2, "the REGISTER's and the INVITE's");
+    let entry = h.core.client_index.values().next().copied();
+    assert!(entry.and_then(done_offset).is_some(), "{entry:?}");
     // a 2xx retransmission still goes up the way the first went; anything else does not
     let ok = answer(&fwd, 200, "OK", Some("b1"));
     h.advance(Duration::from_secs(2));
@@ -67,10 +64,14 @@ fn rfc6026_an_answered_invite_keeps_only_its_server_transaction() {
     );
     // the INVITE retransmitted is absorbed by the server transaction
     assert!(h.send(UAC, &invite("z9hG4bKkept1", "bob")).is_empty());
-    // timer L: the server transaction goes, and its branch's entry with it
+    // timer L: the record goes, and the branch's entry with it
     h.advance(Duration::from_secs(31));
-    assert!(h.core.servers.is_empty());
+    assert_eq!(done_records(&h), 0);
     assert!(h.core.client_index.is_empty());
+    assert!(
+        h.send(UAS, &ok).iter().all(|t| t.dest == addr(UAC)),
+        "stateless now"
+    );
 }
 
 #[test]
@@ -88,12 +89,12 @@ fn rfc3261_17_2_2_a_forwarded_bye_is_kept_as_its_response_until_timer_j() {
     // the BYE's context is gone (its branch only waits out timer K), and its server
     // transaction is a done-log record: no machine, no context
     assert!(h.core.ctxs.is_empty(), "no context left");
+    assert!(h.core.servers.is_empty());
     assert_eq!(
-        h.core.servers.len(),
-        1,
-        "the INVITE's server transaction only"
+        done_records(&h),
+        3,
+        "the REGISTER's, the INVITE's and the BYE's"
     );
-    assert_eq!(done_records(&h), 2, "the REGISTER's and the BYE's");
     // a retransmitted BYE gets the same 200 back, not forwarded again
     h.advance(Duration::from_secs(10));
     let again = h.send(UAC, &bye("z9hG4bKkept2", "z9hG4bKbye2"));
@@ -192,4 +193,35 @@ fn rfc3261_16_8_timer_c_of_an_answered_earlier_branch_does_not_fail_the_ringing_
     let up: Vec<_> = out.iter().filter(|t| t.dest == addr(UAC)).collect();
     assert_eq!(up.len(), 1);
     assert_eq!(status_of(up[0]), 200);
+}
+
+#[test]
+fn rfc6026_an_accepted_invite_s_2xx_goes_up_its_caller_s_connection_and_only_its_own() {
+    let mut h = Harness::new();
+    h.register("bob", UAS, "1.0");
+    let inv = invite("z9hG4bKtcp1", "bob").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let out = h.send_from(UAC, Transport::Tcp, &inv);
+    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let ok = answer(&fwd, 200, "OK", Some("b1"));
+    let up = h.send(UAS, &ok);
+    assert_eq!((up[0].kind, up[0].conn), (Transport::Tcp, Some(ConnId(7))));
+    assert!(h.core.servers.is_empty() && h.core.clients.is_empty());
+    // the retransmission through the record: the caller's connection, as the first
+    let again = h.send(UAS, &ok);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        (again[0].kind, again[0].conn),
+        (Transport::Tcp, Some(ConnId(7)))
+    );
+    // a branch whose index hash is this call's, but not its branch: not this call's 2xx
+    // (forwarded along its Via, statelessly: no connection named)
+    let t = text(&fwd);
+    let ours = header(&t, "Via")[0].split(";branch=").nth(1).unwrap();
+    let ours = ours.split(';').next().unwrap().to_string();
+    let entry = *h.core.client_index.get(&client_key(&ours, false)).unwrap();
+    let other = format!("{ours}x");
+    h.core.client_index.insert(client_key(&other, false), entry);
+    let out = h.send(UAS, &ok.replace(&ours, &other));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].conn, None, "not sent on the call's connection");
 }
