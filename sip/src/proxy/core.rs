@@ -133,8 +133,8 @@ pub struct Core {
     /// RFC 3261 17.2.3 key (as `TxKey`) -> server transaction
     pub(super) server_index: Map<TxKey, TxId>,
     pub(super) tx_keys: TxKeys,
-    /// Finished non-INVITE server transactions of ours until their timer J (in `server_index`
-    /// as `DONE | offset`)
+    /// Finished server transactions until their timer J or L (in `server_index` as
+    /// `DONE | offset`; an accepted INVITE's in `client_index` too, under its branch)
     pub(super) done: DoneLog,
     pub(super) clients: Map<TxId, Box<ClientTx>>,
     /// `client_key` of a client transaction's branch -> the transaction
@@ -229,7 +229,7 @@ impl Core {
         &self.registrar
     }
 
-    /// Live transactions (server + client), for tests and status.
+    /// Live transactions (server, client, and the done log's records), for tests and status.
     pub fn transaction_count(&self) -> usize {
         self.servers.len() + self.done.len() + self.clients.len()
     }
@@ -400,7 +400,7 @@ impl Core {
                 // RFC 3261 17.2.2: Completed answers a retransmission with its final response
                 // (and absorbs the ACK a non-INVITE never has); an accepted INVITE's record
                 // has none, and absorbs its retransmissions (RFC 6026 8.7)
-                if !is_ack && !d.response.is_empty() {
+                if !is_ack && d.branch.is_none() {
                     send_reply(&d.reply, Bytes::copy_from_slice(d.response), out);
                 }
             }

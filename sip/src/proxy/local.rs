@@ -149,11 +149,11 @@ impl Core {
         let at = s.machine.poll_timeout();
         self.reap_server(id);
         // a context done with now goes first (and retires this transaction if it can), so a
-        // retired one leaves no timer entry behind
+        // retired or accepted one leaves no timer entry behind
         if let Some(ctx) = ctx {
             self.reap_ctx(ctx);
         }
-        if self.servers.contains_key(&id) && !self.retire_server(id) {
+        if self.servers.contains_key(&id) && !self.retire_server(id) && !self.accept(id) {
             self.arm(now, at, Timer::Server(id));
         }
     }

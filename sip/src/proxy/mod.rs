@@ -21,8 +21,12 @@
 //! - `reconfigure` (a reload's new dial plan, registrar policy and credentials);
 //! - `links` (the traversal links as routing sees them), `flows` (RFC 5626 flow tokens of UAs'
 //!   flows) and `nat` (what a request says about a NAT in front of its sender), `hop`,
-//!   `identity`, `select`, `tables`, `unreachable` (hops that just failed, tried last),
-//!   `probe` (OPTIONS to a remote cluster's peers, and the load they answer with).
+//!   `identity`, `select`, `tables`, `probe` (OPTIONS to a remote cluster's peers, and the
+//!   load they answer with); hops that just failed are tried last (`causeway_zones`'
+//!   `Unreachable`);
+//! - `done`: what is left of finished transactions for the 32 s they answer retransmissions
+//!   (non-INVITE ones until timer J, INVITEs answered 2xx until timer L), as compact records
+//!   in a log instead of transactions.
 //!
 //! Must not do I/O, read a clock or the global RNG, parse bytes itself (that is `message`) or
 //! run transaction timers by hand (that is `transaction`).

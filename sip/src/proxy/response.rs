@@ -154,7 +154,6 @@ impl Core {
             let bytes = forwarded(&msg);
             self.stats.forwarded_responses += 1;
             self.server_send(server, status, bytes, now, out);
-            self.accept(ctx_id, client);
             return self.reap_ctx(ctx_id);
         }
         let timer_c = self
@@ -188,36 +187,41 @@ impl Core {
     /// instead of three boxed records, and its end touches none of them. The branch's text is
     /// gone: a response is matched by the index's hash of it and checked against a second,
     /// keyed, hash kept in the record.
-    fn accept(&mut self, ctx_id: TxId, client: TxId) {
-        let Some(ctx) = self.ctxs.get(&ctx_id) else {
-            return;
+    /// Whether server transaction `server` became such a record (the caller then arms no
+    /// timer for it).
+    pub(super) fn accept(&mut self, server: TxId) -> bool {
+        let Some(s) = self.servers.get(&server) else {
+            return false;
         };
-        let (server, anchored) = (ctx.server, ctx.anchored.is_some());
-        let Some(c) = self.clients.get(&client) else {
-            return;
+        let (Some(ctx_id), Some(end)) = (s.ctx, s.machine.poll_timeout()) else {
+            return false;
         };
-        if anchored || c.is_cancel || c.machine.state() != ClientState::Accepted {
-            return;
+        if s.machine.state() != ServerState::Accepted {
+            return false;
+        }
+        let Some(ctx) = self
+            .ctxs
+            .get(&ctx_id)
+            .filter(|c| c.finished && c.anchored.is_none())
+        else {
+            return false;
+        };
+        let Some((client, c)) = ctx.active.and_then(|id| Some((id, self.clients.get(&id)?))) else {
+            return false;
+        };
+        if c.is_cancel || c.machine.state() != ClientState::Accepted {
+            return false;
         }
         let key = client_key(&c.branch, false);
         if self.client_index.get(&key) != Some(&client) {
-            return; // a collision (see `client_key`): left as it is
+            return false; // a collision (see `client_key`): left as it is
         }
-        let Some(s) = self.servers.get(&server) else {
-            return;
-        };
-        let Some(end) = s.machine.poll_timeout() else {
-            return;
-        };
-        if s.machine.state() != ServerState::Accepted {
-            return;
-        }
-        let check = self.tx_keys.of(&c.branch).0;
+        let check = self.tx_keys.check(&c.branch);
         let Some(at) = self
             .done
             .push_accepted(end, s.key, (key.0, check), &s.reply)
         else {
-            return;
+            return false;
         };
         self.server_index.insert(s.key, DONE | at);
         self.client_index.insert(key, DONE | at);
@@ -226,6 +230,7 @@ impl Core {
         if let Some(c) = self.clients.remove(&client) {
             self.tokens.remove(&c.token);
         }
+        true
     }
 
     /// A response to an accepted INVITE's branch (see `accept`; `at` its record): a 2xx
@@ -237,7 +242,7 @@ impl Core {
         };
         // the index matched the branch's fixed-seed hash; the record's second, keyed hash of
         // it must match too, so two branches sharing the first are not confused
-        let check = self.tx_keys.of(branch).0;
+        let check = self.tx_keys.check(branch);
         let Some(d) = self
             .done
             .get(at)

@@ -33,7 +33,14 @@ pub(super) struct TxKeys(std::hash::RandomState);
 impl TxKeys {
     pub fn of(&self, key: &str) -> TxKey {
         use std::hash::BuildHasher;
-        (self.0.hash_one((0u8, key)), self.0.hash_one((1u8, key)))
+        (self.0.hash_one((0u8, key)), self.check(key))
+    }
+
+    /// One keyed 64-bit hash of `key` (`of`'s second half): what an accepted INVITE's record
+    /// checks a response's branch against (`Core::accept`).
+    pub fn check(&self, key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.0.hash_one((1u8, key))
     }
 }
 
@@ -59,7 +66,8 @@ pub(super) struct ServerTx {
 /// has gone (`Core::accept`).
 pub(super) const DONE: TxId = 1 << 63;
 
-/// The offset in `Core::done` that an id of `server_index` names, if it names one.
+/// The offset in `Core::done` that an id of `server_index` or `client_index` names, if it
+/// names one.
 pub(super) fn done_offset(id: TxId) -> Option<u64> {
     (id & DONE != 0).then_some(id & !DONE)
 }
@@ -309,8 +317,10 @@ impl Core {
         }
     }
 
-    /// Timer J (or L) of the `done` records due: they go, with their index entries. (Should T1 change on a running core, a
-    /// later end queued before an earlier one only holds that one back a little.)
+    /// Timer J (or L) of the `done` records due: they go, with their index entries. Ends are
+    /// 64*T1 after the record's final response, in push order but for a forwarded request's
+    /// record retired when its context went: that one is held back behind the records pushed
+    /// before it (answering retransmissions a little longer), never ended early.
     pub(super) fn end_done(&mut self, now: Instant) {
         while let Some((key, at, branch)) = self.done.pop_due(now) {
             if self.server_index.get(&key) == Some(&(DONE | at)) {

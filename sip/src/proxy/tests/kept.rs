@@ -39,9 +39,19 @@ fn done_records(h: &Harness) -> usize {
 }
 
 #[test]
-fn rfc6026_an_answered_invite_keeps_only_its_server_transaction() {
+fn rfc6026_an_answered_invite_is_one_done_log_record_until_timer_l() {
     let mut h = Harness::new();
-    let fwd = answered(&mut h, "z9hG4bKkept1");
+    h.register("bob", UAS, "1.0");
+    let out = h.send(UAC, &invite("z9hG4bKkept1", "bob"));
+    let fwd = out.iter().find(|t| t.dest == addr(UAS)).unwrap().clone();
+    let armed = h.core.timers.len();
+    let up = h.send(UAS, &answer(&fwd, 200, "OK", Some("b1")));
+    assert_eq!(status_of(&up[0]), 200);
+    assert_eq!(
+        h.core.timers.len(),
+        armed,
+        "no timer M or L armed: the record ends itself"
+    );
     // the branch, the context and the server transaction went at the 2xx: one done-log
     // record, named by both indexes, does what they still did
     assert!(h.core.ctxs.is_empty(), "no context");
@@ -68,10 +78,9 @@ fn rfc6026_an_answered_invite_keeps_only_its_server_transaction() {
     h.advance(Duration::from_secs(31));
     assert_eq!(done_records(&h), 0);
     assert!(h.core.client_index.is_empty());
-    assert!(
-        h.send(UAS, &ok).iter().all(|t| t.dest == addr(UAC)),
-        "stateless now"
-    );
+    let out = h.send(UAS, &ok);
+    assert_eq!(out.len(), 1, "stateless now: {out:?}");
+    assert_eq!((out[0].dest, out[0].conn), (addr(UAC), None));
 }
 
 #[test]
