@@ -92,7 +92,7 @@ impl fmt::Display for Method {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Host {
     Domain(CompactString),
     V4(Ipv4Addr),

@@ -399,8 +399,8 @@ impl Core {
         now: Instant,
         out: &mut Vec<Output>,
     ) {
-        let invite_key = self.tx_keys.of(&server_key_for(&msg, "INVITE"));
-        let cancel_key = self.tx_keys.of(&server_key(&msg));
+        let invite_key = server_key_for(&self.tx_keys, &msg, "INVITE");
+        let cancel_key = server_key(&self.tx_keys, &msg);
         let Some(&invite_id) = self.server_index.get(&invite_key) else {
             let mut b = msg.response(481, "Call/Transaction Does Not Exist");
             b.to_tag(&self.tag()).source(reply.remote);

@@ -36,6 +36,13 @@ impl TxKeys {
         (self.0.hash_one((0u8, key)), self.check(key))
     }
 
+    /// The key of the parts of a transaction key (hashed as they are, not written out as text
+    /// first): equal parts, equal keys.
+    pub fn of_parts<T: std::hash::Hash + ?Sized>(&self, parts: &T) -> TxKey {
+        use std::hash::BuildHasher;
+        (self.0.hash_one((2u8, parts)), self.0.hash_one((3u8, parts)))
+    }
+
     /// One keyed 64-bit hash of `key` (`of`'s second half): what an accepted INVITE's record
     /// checks a response's branch against (`Core::accept`).
     pub fn check(&self, key: &str) -> u64 {
