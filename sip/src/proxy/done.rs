@@ -5,9 +5,11 @@
 //! L), which answer nothing (no response kept) and forward their branch's 2xx
 //! retransmissions along their flow (the record then names the branch too).
 //!
-//! Every one is kept the same time, so they end in the order they were made: they are written
-//! back to back into 64 KiB chunks (end time, key, flow, response) and read off the front as
-//! they fall due; a chunk is freed once all of it has ended. Under a registration load this is
+//! Every one is kept 64*T1 from its final response and nearly all are pushed then, so they end
+//! in the order they were made (one pushed later is held back behind those before it, never
+//! ended early): they are written back to back into 64 KiB chunks (end time, key, flow,
+//! response) and read off the front as they fall due; a chunk is freed once all of it has
+//! ended. Under a registration load this is
 //! 100,000s of records: a record is its bytes (about 60 beside the response, no allocation of
 //! its own) where a boxed record, its response's allocation, a map slot and a queue entry took
 //! about 190 (BENCHMARKS.md, registrations). A record is named by its offset in the log, which

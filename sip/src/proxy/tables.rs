@@ -175,7 +175,8 @@ pub(super) struct Ctx {
     pub finished: bool,
     pub anchored: Option<Box<Anchored>>,
     /// A target held until the relay has bound the ports its offer names. Boxed, as
-    /// `anchored`: most contexts never hold one, and every INVITE's context is kept 32 s.
+    /// `anchored`: most contexts never hold one, and an anchored INVITE's context is kept for
+    /// the 32 s after its 2xx.
     pub parked: Option<Box<Target>>,
     /// The last branch ended without an answer from beyond the hop (a timeout, a transport
     /// failure, a 503 from the hop itself): an `alternate` target is worth trying. Any other
@@ -184,9 +185,10 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    /// The next target, if any. The queue's buffer goes with the last one: a context is kept
-    /// as long as its branch (32 s for an INVITE answered 2xx), and the buffer, room for four
-    /// targets, was two thirds of what a call held that long (BENCHMARKS.md, 2026-12-07).
+    /// The next target, if any. The queue's buffer goes with the last one: a context may be
+    /// kept as long as its branch (32 s for an anchored INVITE answered 2xx), and the buffer,
+    /// room for four targets, was a quarter of what a call held that long (BENCHMARKS.md,
+    /// 2026-12-07).
     pub fn next_target(&mut self) -> Option<Target> {
         let t = self.targets.pop_front();
         if self.targets.is_empty() {
