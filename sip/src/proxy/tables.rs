@@ -187,7 +187,7 @@ pub(super) struct Ctx {
 impl Ctx {
     /// The next target, if any. The queue's buffer goes with the last one: a context may be
     /// kept as long as its branch (32 s for an anchored INVITE answered 2xx), and the buffer,
-    /// room for four targets, was a quarter of what a call held that long (BENCHMARKS.md,
+    /// room for four targets, was nearly a third of what a call held that long (BENCHMARKS.md,
     /// 2026-12-07).
     pub fn next_target(&mut self) -> Option<Target> {
         let t = self.targets.pop_front();
