@@ -43,7 +43,7 @@ impl Core {
             .unwrap_or(false);
         let status = msg.status().unwrap_or(500);
         // the index holds the branch's hash: the transaction's own branch must match it too
-        // (an accepted INVITE's entry has only the hash to go by: see `accept`)
+        // (an accepted INVITE's record checks its own keyed hash: `accepted_response`)
         let found = self
             .client_index
             .get(&client_key(branch, is_cancel))
@@ -187,6 +187,7 @@ impl Core {
     /// instead of three boxed records, and its end touches none of them. The branch's text is
     /// gone: a response is matched by the index's hash of it and checked against a second,
     /// keyed, hash kept in the record.
+    ///
     /// Whether server transaction `server` became such a record (the caller then arms no
     /// timer for it).
     pub(super) fn accept(&mut self, server: TxId) -> bool {
