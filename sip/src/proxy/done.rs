@@ -85,7 +85,7 @@ impl DoneLog {
     }
 
     /// Keeps an accepted INVITE's record (no response) until `end` (timer L): its server
-    /// transaction's key and flow, and its branch's hash.
+    /// transaction's key and flow, and its branch's two hashes.
     pub fn push_accepted(
         &mut self,
         end: Instant,
