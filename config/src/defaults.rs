@@ -135,6 +135,9 @@ pub const SIP_TIMER_C_SECS: u64 = 180;
 /// SIP UDP on io_uring: how long a wake-up may wait for more datagrams once one is in
 /// (`[sip] udp_batch_us`, microseconds; 0: none).
 pub const SIP_UDP_BATCH_US: u32 = 2000;
+/// SIP threads on io_uring (`[sip] threads`): one. A second costs CPU per call (every message
+/// crosses between the threads) and pays only past what one thread carries.
+pub const SIP_THREADS: u8 = 1;
 
 /// Search rule priority when none is given (1–65534, lower first).
 pub const SEARCH_RULE_PRIORITY: u16 = 100;

@@ -115,6 +115,9 @@ pub struct Sip {
     /// On io_uring: microseconds a wake-up may wait for more datagrams once one is in (fewer
     /// wake-ups under load, at most this much latency added per message; 0: none).
     pub udp_batch_us: u32,
+    /// Threads for SIP on io_uring: 1, the core's thread owns the UDP listeners' ring; 2, the
+    /// ring has a thread of its own that receives, sends and feeds the call history.
+    pub threads: u8,
 }
 
 impl Default for Sip {
@@ -141,6 +144,7 @@ impl Default for Sip {
             tls_verify: TlsVerify::Permissive,
             udp_io: IoPath::Auto,
             udp_batch_us: d::SIP_UDP_BATCH_US,
+            threads: d::SIP_THREADS,
         }
     }
 }

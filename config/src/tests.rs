@@ -486,6 +486,22 @@ fn sip_udp_batch_defaults_to_2_ms_and_is_bounded() {
 }
 
 #[test]
+fn sip_threads_default_to_one_and_two_need_io_uring() {
+    let c = Config::parse("t.toml", MINIMAL).unwrap();
+    assert_eq!(c.sip.threads, 1);
+    let c = Config::parse("t.toml", &format!("{MINIMAL}[sip]\nthreads = 2\n")).unwrap();
+    assert_eq!(c.sip.threads, 2);
+    for bad in [
+        "threads = 0",
+        "threads = 3",
+        "threads = 2\nudp_io = \"epoll\"",
+    ] {
+        let e = err(&format!("{MINIMAL}[sip]\n{bad}\n"));
+        assert_eq!(e.field.as_deref(), Some("sip.threads"), "{bad}");
+    }
+}
+
+#[test]
 fn media_keepalive_payload_type_defaults_to_116_and_must_be_dynamic() {
     let c = Config::parse("t.toml", MINIMAL).unwrap();
     assert_eq!(c.media.keepalive_payload_type, 116);

@@ -14,6 +14,7 @@
 use crate::load::PathPart;
 use crate::load::{FieldError, PathPart::*};
 use crate::schema::Config;
+use crate::IoPath;
 mod zones;
 
 use crate::zones::{AdminUser, PatternBehavior, PatternType};
@@ -145,6 +146,18 @@ fn check_sip_limits(c: &Config) -> Result<(), FieldError> {
         return Err(FieldError::new(
             &[Key("sip"), Key("udp_batch_us")],
             "must be at most 100000 (0.1 s): a datagram may wait this long before it is handled",
+        ));
+    }
+    if !(1..=2).contains(&sip.threads) {
+        return Err(FieldError::new(
+            &[Key("sip"), Key("threads")],
+            "must be 1 (the core's thread owns the UDP ring) or 2 (the ring on a thread of its own)",
+        ));
+    }
+    if sip.threads == 2 && sip.udp_io == IoPath::Epoll {
+        return Err(FieldError::new(
+            &[Key("sip"), Key("threads")],
+            "2 needs udp_io = \"io_uring\" or \"auto\": on epoll SIP runs on the runtime's thread",
         ));
     }
     if sip.max_transactions == 0 || sip.max_connections == 0 {

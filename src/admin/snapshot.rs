@@ -129,6 +129,8 @@ pub struct SipCounters {
     pub stun_answered: u64,
     /// How the UDP listeners move messages: "io_uring" or "epoll" (`[sip] udp_io`).
     pub udp_io: &'static str,
+    /// SIP's threads: 2 when the UDP ring runs on a thread of its own (`[sip] threads`).
+    pub threads: u8,
 }
 
 /// One condition that needs an operator: a link down, the media ports running out, the

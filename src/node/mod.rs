@@ -69,6 +69,11 @@ pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Re
     if bound.is_empty() {
         bail!("no SIP listener could be started");
     }
+    if config.sip.threads == 2 && !handle.udp_thread() {
+        tracing::warn!(
+            "[sip] threads = 2: the UDP listeners are not on io_uring here; SIP runs on one thread"
+        );
+    }
     let mut rng = StdRng::from_entropy();
     let now = Instant::now();
     let clock = WallClock::at(now, SystemTime::now());

@@ -12,10 +12,11 @@ use causeway_config::zones::ZoneType;
 use causeway_config::Config;
 use causeway_guard::SharedGuard;
 use causeway_media::relay::RelayHandle;
-use causeway_sip::driver::Observer;
-use causeway_sip::proxy::{Received, Transmit, WallClock};
+use causeway_sip::driver::{Messages, Observer};
+use causeway_sip::proxy::WallClock;
 use causeway_sip::transport::TransportHandle;
 use causeway_traversal::LinkedProxy;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the status snapshot is refreshed.
@@ -73,16 +74,8 @@ impl Observer<LinkedProxy> for Publisher {
         Some(self.at)
     }
 
-    fn received(&mut self, m: &Received) {
-        if let Some(t) = &self.tap {
-            t.sip_received(m);
-        }
-    }
-
-    fn sent(&mut self, m: &Transmit) {
-        if let Some(t) = &self.tap {
-            t.sip_sent(m);
-        }
+    fn messages(&self) -> Option<Arc<dyn Messages>> {
+        self.tap.clone().map(|t| Arc::new(t) as Arc<dyn Messages>)
     }
 
     fn observe(&mut self, sip: &LinkedProxy, now: Instant) {
@@ -117,6 +110,7 @@ impl Observer<LinkedProxy> for Publisher {
         *self.load.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.load());
         s.fill_transport(self.transport.stats());
         s.sip.udp_io = self.transport.udp_io().name();
+        s.sip.threads = if self.transport.udp_thread() { 2 } else { 1 };
         {
             let mut g = self.guard.lock().unwrap_or_else(|e| e.into_inner());
             g.handle_timeout(now);

@@ -196,6 +196,7 @@ pub(super) fn transport_config(
         message_timeout: Duration::from_secs(config.protection.message_timeout),
         udp_io: sip.udp_io,
         udp_batch: Duration::from_micros(sip.udp_batch_us.into()),
+        udp_thread: sip.threads == 2,
     }
 }
 

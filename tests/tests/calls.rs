@@ -67,6 +67,20 @@ fn rfc3261_16_call_over_udp_on_epoll() {
     assert_eq!(udp_io(&node), "epoll");
 }
 
+/// `[sip] threads = 2`: the UDP ring on a thread of its own, the core on another.
+#[test]
+fn rfc3261_16_call_over_udp_with_the_ring_on_its_own_thread() {
+    let node = call_on(
+        "udp",
+        NodeOptions {
+            sip: "threads = 2",
+            ..NodeOptions::default()
+        },
+    );
+    let on_ring = udp_io(&node) == "io_uring";
+    assert_eq!(node.status_json()["sip"]["threads"], if on_ring { 2 } else { 1 });
+}
+
 #[test]
 fn rfc3261_16_call_completes_over_tcp() {
     call("tcp");

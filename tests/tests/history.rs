@@ -93,7 +93,7 @@ fn with(ladder: &[Value], keep: impl Fn(&Value) -> bool) -> Vec<(bool, String)> 
         .collect()
 }
 
-fn edge(zone_port: u16) -> Node {
+fn edge(zone_port: u16, sip: &str) -> Node {
     let extra = format!(
         r#"[routing]
 local_domain_rule = false
@@ -120,17 +120,19 @@ target = "from-control"
     Node::start(NodeOptions {
         extra: &extra,
         role: Some("edge"),
+        sip,
         ..NodeOptions::default()
     })
 }
 
-fn control(zone_port: u16) -> Node {
+fn control(zone_port: u16, sip: &str) -> Node {
     let extra = format!(
         "[[zone]]\nname = \"to-edge\"\ntype = \"traversal-client\"\npeer = \"127.0.0.1\"\n\
          sip_port = {zone_port}\ntransport = \"tcp\"\nusername = \"control-1\"\npassword = \"secret\"\n"
     );
     Node::start(NodeOptions {
         extra: &extra,
+        sip,
         ..NodeOptions::default()
     })
 }
@@ -168,9 +170,39 @@ fn trace_cli(node: &Node, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn a_call_across_e_and_c_is_in_both_ladders_in_order_and_causeway_trace_draws_it() {
+    across_e_and_c("");
+}
+
+/// `[sip] threads = 2`: the datagrams are shown to the history from the UDP ring's own thread,
+/// the link's TCP messages from the core's, and the ladders are the same.
+#[test]
+fn the_ladders_are_whole_and_in_order_with_the_sip_udp_ring_on_its_own_thread() {
+    let (e, c) = across_e_and_c("threads = 2");
+    let on_ring = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|s| s.trim() == "0");
+    for node in [&e, &c] {
+        let sip = &node.status_json()["sip"];
+        let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", node.pid()))
+            .expect("the node's threads")
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|n| n.trim().to_string())
+            .collect();
+        if on_ring {
+            assert_eq!(sip["threads"], 2, "{sip}");
+            assert!(names.iter().any(|n| n == "causeway-sip-io"), "{names:?}");
+            assert!(names.iter().any(|n| n == "causeway-sip"), "{names:?}");
+        } else {
+            assert_eq!(sip["threads"], 1, "{sip}");
+        }
+    }
+}
+
+/// A call from a sipp UAC through E and C to a sipp UAS, both nodes with `sip` in `[sip]`:
+/// checks both ladders and `causeway trace`; gives the nodes back.
+fn across_e_and_c(sip: &str) -> (Node, Node) {
     let zone_port = free_port();
-    let e = edge(zone_port);
-    let c = control(zone_port);
+    let e = edge(zone_port, sip);
+    let c = control(zone_port, sip);
     c.wait_for("traversal link up", T);
     e.wait_for("traversal link up", T);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -289,6 +321,7 @@ fn a_call_across_e_and_c_is_in_both_ladders_in_order_and_causeway_trace_draws_it
     let (code, none) = trace_cli(&e, &["trace", "nobody-here"]);
     assert_eq!(code, 2, "{none}");
     assert!(none.contains("no kept call"), "{none}");
+    (e, c)
 }
 
 #[test]

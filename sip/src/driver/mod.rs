@@ -69,18 +69,28 @@ pub struct Io {
 
 type Answer = (u64, Result<Vec<DnsHop>, String>);
 
-/// What watches the machine from outside (the node's status publisher and call history): it
-/// sees the machine after every turn and every message in and out, never changes them, and
-/// may ask for a turn of its own. Called where the machine runs (the runtime's task, or the
-/// core's thread on io_uring): it must not block.
+/// What watches the machine from outside (the node's status publisher): it sees the machine
+/// after every turn, never changes it, and may ask for a turn of its own. Called where the
+/// machine runs (the runtime's task, or the core's thread on io_uring): it must not block.
 pub trait Observer<M> {
     fn observe(&mut self, machine: &M, now: Instant);
     /// When it wants to see the machine next, busy or not.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// What is shown every message in and out, asked once when the driver starts; none:
+    /// nothing is.
+    fn messages(&self) -> Option<Arc<dyn Messages>> {
+        None
+    }
+}
+
+/// What sees every message in and out (the node's call history). Called where the message
+/// moves: the machine's thread, or for datagrams the UDP ring's own thread (`[sip] threads =
+/// 2`); it must not block.
+pub trait Messages: Send + Sync {
     /// A message as it arrived, before the machine sees it.
-    fn received(&mut self, _message: &Received) {}
+    fn received(&self, message: &Received);
     /// A message handed to the transport.
-    fn sent(&mut self, _message: &Transmit) {}
+    fn sent(&self, message: &Transmit);
 }
 
 /// Work the node hands the running machine between two inputs (a reload's new tables): called
@@ -122,6 +132,8 @@ async fn run_here<M: Machine>(
     ),
     observer: &mut impl Observer<M>,
 ) {
+    let tap = observer.messages();
+    let tap = tap.as_deref();
     let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
     let mut dns = Lookups {
         tx: dns_tx,
@@ -150,11 +162,11 @@ async fn run_here<M: Machine>(
             ev = io.events.recv() => {
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
-                feed(&mut machine, (ev, &io.transport), now, &mut out, observer);
+                feed(&mut machine, (ev, &io.transport), now, &mut out, tap);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
                     match io.events.try_recv() {
-                        Ok(ev) => feed(&mut machine, (ev, &io.transport), now, &mut out, observer),
+                        Ok(ev) => feed(&mut machine, (ev, &io.transport), now, &mut out, tap),
                         Err(_) => break,
                     }
                 }
@@ -174,20 +186,32 @@ async fn run_here<M: Machine>(
             transport: &io.transport,
             resolvers: &io.resolvers,
             relay: io.relay.as_ref(),
-            udp: None,
+            udp: Udp::Transport,
+            tap,
         };
-        carry_out(&mut machine, &mut outlets, &mut dns, &mut out, observer);
+        carry_out(&mut machine, &mut outlets, &mut dns, &mut out);
         observer.observe(&machine, now);
     }
 }
 
 /// Where outputs are carried out: the transport (and for UDP the ring, when there is one),
-/// the resolvers, the relay.
+/// the resolvers, the relay; and what is shown the messages sent.
 struct Outlets<'a> {
     transport: &'a TransportHandle,
     resolvers: &'a Resolvers,
     relay: Option<&'a Arc<dyn Relay + Send + Sync>>,
-    udp: Option<&'a mut UdpRing>,
+    udp: Udp<'a>,
+    tap: Option<&'a dyn Messages>,
+}
+
+/// Where UDP messages go.
+enum Udp<'a> {
+    /// The transport's sockets (the readiness path).
+    Transport,
+    /// The ring this thread owns.
+    Ring(&'a mut UdpRing),
+    /// A list for the ring's own thread, which shows them to the tap as it sends them.
+    Queue(&'a mut Vec<Transmit>),
 }
 
 /// When the loop must turn next: the machine's deadline or the observer's, the earlier.
@@ -204,7 +228,7 @@ fn feed<M: Machine>(
     (ev, transport): (TransportEvent, &TransportHandle),
     now: Instant,
     out: &mut Vec<Output>,
-    observer: &mut impl Observer<M>,
+    tap: Option<&dyn Messages>,
 ) {
     let ev = match ev {
         TransportEvent::Message(r) => {
@@ -213,7 +237,9 @@ fn feed<M: Machine>(
             if transport.is_blocked(r.remote.ip(), now) {
                 return;
             }
-            observer.received(&r);
+            if let Some(tap) = tap {
+                tap.received(&r);
+            }
             Event::Received(r)
         }
         TransportEvent::SendFailed { token, error } => Event::SendFailed { token, error },
@@ -250,19 +276,23 @@ fn carry_out<M: Machine>(
     io: &mut Outlets<'_>,
     dns: &mut Lookups,
     out: &mut Vec<Output>,
-    observer: &mut impl Observer<M>,
 ) {
     let mut answers: Vec<Event> = Vec::new();
     loop {
         for o in out.drain(..) {
             match o {
-                Output::Transmit(t) => {
-                    observer.sent(&t);
-                    match &mut io.udp {
-                        Some(ring) if t.kind == Transport::Udp => ring.send(t),
-                        _ => io.transport.send(t),
+                Output::Transmit(t) => match &mut io.udp {
+                    Udp::Queue(sends) if t.kind == Transport::Udp => sends.push(t),
+                    udp => {
+                        if let Some(tap) = io.tap {
+                            tap.sent(&t);
+                        }
+                        match udp {
+                            Udp::Ring(ring) if t.kind == Transport::Udp => ring.send(t),
+                            _ => io.transport.send(t),
+                        }
                     }
-                }
+                },
                 Output::Alias { conn, addr } => io.transport.alias(conn, addr),
                 Output::Dns(q) => answers.extend(lookup(q, io.resolvers, dns)),
                 Output::Media(c) => match io.relay {

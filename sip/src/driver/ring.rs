@@ -8,11 +8,17 @@
 //! queue and an eventfd the ring has a read armed on. The forwarder waits for room when the
 //! queue is full, so back-pressure reaches the transport's event queue as on the epoll path.
 //!
+//! With `[sip] threads = 2` the ring gets a thread of its own and the core's thread waits on
+//! the inbox instead (`split`).
+//!
 //! It owns the thread and the inbox; feeding the machine and carrying out its outputs are the
 //! driver's shared functions (`feed`, `carry_out`), so both loops behave alike.
 
+mod split;
+
 use super::{
-    carry_out, feed, next_deadline, Answer, Control, Io, Lookups, Observer, Outlets, Resolvers,
+    carry_out, feed, next_deadline, Answer, Control, Io, Lookups, Messages, Observer, Outlets,
+    Resolvers, Udp,
 };
 use crate::proxy::{Event, Machine, Output};
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
@@ -29,16 +35,39 @@ const INBOX: usize = 16_384;
 
 enum Input<M> {
     Transport(TransportEvent),
+    /// From the ring's own thread (`split`), the datagram already shown to the tap.
+    Udp(TransportEvent),
     Dns(Answer),
     Control(Control<M>),
     Stop,
+    /// The ring's own thread has stopped: SIP stops.
+    RingFailed,
+}
+
+/// A fresh eventfd, blocking on purpose: kernels before 6.x complete an io_uring read of an
+/// O_NONBLOCK file with EAGAIN at once instead of waiting, which would spin the ring.
+fn eventfd() -> std::io::Result<OwnedFd> {
+    // SAFETY: eventfd takes no pointers; a descriptor it returns is ours to own.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Adds one to an eventfd's counter (wakes its reader).
+fn wake(fd: &OwnedFd) {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: writes 8 bytes from a live array to our own eventfd. It fails only if the
+    // counter were to overflow, when a wake-up is pending anyway.
+    unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
 }
 
 /// The queue into the core's thread and what wakes it.
 struct Inbox<M> {
     queue: Mutex<VecDeque<Input<M>>>,
-    /// Blocking on purpose: kernels before 6.x complete an io_uring read of an O_NONBLOCK
-    /// file with EAGAIN at once instead of waiting, which would spin the ring.
+    /// Read by the ring (one thread), or waited on by the core's thread (`split`).
     wake: OwnedFd,
     /// Told when the core has taken the queue (room again).
     room: Notify,
@@ -46,15 +75,9 @@ struct Inbox<M> {
 
 impl<M> Inbox<M> {
     fn new() -> std::io::Result<Inbox<M>> {
-        // SAFETY: eventfd takes no pointers; a descriptor it returns is ours to own.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(Inbox {
             queue: Mutex::new(VecDeque::new()),
-            // SAFETY: `raw` is a fresh descriptor nobody else owns.
-            wake: unsafe { OwnedFd::from_raw_fd(raw) },
+            wake: eventfd()?,
             room: Notify::new(),
         })
     }
@@ -85,10 +108,7 @@ impl<M> Inbox<M> {
     }
 
     fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live array to our own eventfd. It fails only if the
-        // counter were to overflow, when a wake-up is pending anyway.
-        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        wake(&self.wake);
     }
 
     /// Everything queued, into `into`.
@@ -116,6 +136,7 @@ where
 {
     let inbox =
         Arc::new(Inbox::new().map_err(|e| format!("SIP: no eventfd for the core's thread: {e}"))?);
+    let tap = observer.messages();
     let Io {
         transport,
         mut events,
@@ -134,15 +155,17 @@ where
             in_flight: 0,
         },
         inbox: inbox.clone(),
+        tap,
     };
     let runtime = tokio::runtime::Handle::current();
+    let split = core.transport.udp_thread();
     let (done_tx, mut done) = oneshot::channel::<bool>();
     let spawned = std::thread::Builder::new()
         .name("causeway-sip".into())
         .spawn(move || {
             // lookups and waits for socket room are tasks of the runtime
             let _runtime = runtime.enter();
-            let _ = done_tx.send(core.run());
+            let _ = done_tx.send(if split { split::run(core) } else { core.run() });
         });
     if let Err(e) = spawned {
         return Err(format!("SIP: cannot start the core's thread: {e}"));
@@ -183,6 +206,8 @@ struct Core<M, O> {
     relay: Option<Arc<dyn Relay + Send + Sync>>,
     dns: Lookups,
     inbox: Arc<Inbox<M>>,
+    /// What is shown every message in and out.
+    tap: Option<Arc<dyn Messages>>,
 }
 
 impl<M: Machine, O: Observer<M>> Core<M, O> {
@@ -207,10 +232,9 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             }
             let now = Instant::now();
             let woken = ring.drain(&mut events);
-            let transport = &self.transport;
+            let (transport, tap) = (&self.transport, self.tap.as_deref());
             for ev in events.drain(..) {
-                let m = (&mut self.machine, &mut self.observer);
-                feed(m.0, (ev, transport), now, &mut out, m.1);
+                feed(&mut self.machine, (ev, transport), now, &mut out, tap);
             }
             let mut stop = false;
             // not only when woken: were the eventfd's completion ever lost, the queue would
@@ -221,18 +245,7 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
                     stop |= self.input(input, now, &mut out);
                 }
             }
-            if self.machine.poll_timeout().is_some_and(|t| t <= now) {
-                self.machine.handle_timeout(now, &mut out);
-            }
-            let mut outlets = Outlets {
-                transport: &self.transport,
-                resolvers: &self.resolvers,
-                relay: self.relay.as_ref(),
-                udp: Some(&mut ring),
-            };
-            let (machine, observer) = (&mut self.machine, &mut self.observer);
-            carry_out(machine, &mut outlets, &mut self.dns, &mut out, observer);
-            self.observer.observe(&self.machine, now);
+            self.finish_turn(now, &mut out, Udp::Ring(&mut ring));
             if stop {
                 // the last turn's sends go out before the ring is dropped
                 let _ = ring.wait(Some(now));
@@ -241,25 +254,36 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
         }
     }
 
-    /// One input from the inbox; true for `Stop`.
+    /// The end of a turn: what is due, the outputs carried out (UDP sends to `udp`), the
+    /// observer's look.
+    fn finish_turn(&mut self, now: Instant, out: &mut Vec<Output>, udp: Udp<'_>) {
+        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.machine.handle_timeout(now, out);
+        }
+        let mut outlets = Outlets {
+            transport: &self.transport,
+            resolvers: &self.resolvers,
+            relay: self.relay.as_ref(),
+            udp,
+            tap: self.tap.as_deref(),
+        };
+        carry_out(&mut self.machine, &mut outlets, &mut self.dns, out);
+        self.observer.observe(&self.machine, now);
+    }
+
+    /// One input from the inbox; true for `Stop` (and `RingFailed`, which the split loop
+    /// looks for first).
     fn input(&mut self, input: Input<M>, now: Instant, out: &mut Vec<Output>) -> bool {
+        let (transport, tap) = (&self.transport, self.tap.as_deref());
         match input {
-            Input::Transport(ev) => {
-                let transport = &self.transport;
-                feed(
-                    &mut self.machine,
-                    (ev, transport),
-                    now,
-                    out,
-                    &mut self.observer,
-                );
-            }
+            Input::Transport(ev) => feed(&mut self.machine, (ev, transport), now, out, tap),
+            Input::Udp(ev) => feed(&mut self.machine, (ev, transport), now, out, None),
             Input::Dns((ctx, answer)) => {
                 self.dns.in_flight = self.dns.in_flight.saturating_sub(1);
                 self.machine.handle(Event::Dns { ctx, answer }, now, out);
             }
             Input::Control(f) => f(&mut self.machine, now, out),
-            Input::Stop => return true,
+            Input::Stop | Input::RingFailed => return true,
         }
         false
     }

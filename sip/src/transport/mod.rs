@@ -62,6 +62,9 @@ pub struct TransportConfig {
     pub udp_io: IoPath,
     /// On the ring: how long a wake-up may wait for more datagrams after the first.
     pub udp_batch: Duration,
+    /// On the ring: the ring on a thread of its own, apart from the core's (`[sip] threads =
+    /// 2`); ignored on epoll.
+    pub udp_thread: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -301,6 +304,11 @@ impl TransportHandle {
         } else {
             IoPath::Epoll
         }
+    }
+
+    /// Whether the driver runs the UDP ring on a thread of its own (asked for, and on the ring).
+    pub fn udp_thread(&self) -> bool {
+        self.shared.udp_ring && self.shared.cfg.udp_thread
     }
 }
 

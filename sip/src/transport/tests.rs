@@ -27,6 +27,7 @@ fn config(listeners: Vec<ListenerSpec>, outbound: RangeInclusive<u16>) -> Transp
         message_timeout: Duration::from_secs(10),
         udp_io: causeway_config::IoPath::Epoll,
         udp_batch: Duration::ZERO,
+        udp_thread: false,
     }
 }
 

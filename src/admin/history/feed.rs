@@ -56,6 +56,17 @@ pub struct Tap {
     locals: Arc<[(Transport, SocketAddr)]>,
 }
 
+/// The SIP driver shows the tap every message, from the thread that moves it.
+impl causeway_sip::driver::Messages for Tap {
+    fn received(&self, m: &Received) {
+        self.sip_received(m);
+    }
+
+    fn sent(&self, m: &Transmit) {
+        self.sip_sent(m);
+    }
+}
+
 impl Tap {
     pub(super) fn new(
         tx: SyncSender<Wire>,

@@ -59,6 +59,7 @@ async fn batched_ring_transport(
         message_timeout: Duration::from_secs(10),
         udp_io: IoPath::IoUring,
         udp_batch,
+        udp_thread: false,
     };
     let (h, rx) = start(cfg).await.unwrap();
     assert_eq!(h.udp_io(), IoPath::IoUring);

@@ -1,0 +1,264 @@
+//! SIP on io_uring with two threads (`[sip] threads = 2`): the UDP listeners' ring on a thread
+//! of its own ("causeway-sip-io"), the machine on the core's ("causeway-sip").
+//!
+//! The ring's thread receives, shows each datagram to the tap (the call history) and queues it
+//! in the core's inbox, in one lock per wake-up. It takes what the core hands it in the
+//! outbox, shows it to the tap and sends it. The core's thread waits on its inbox's eventfd
+//! (`ppoll`, until the machine's next deadline), then turns as the one-thread loop does, except
+//! that its UDP sends go to the outbox: one lock and at most one wake-up per turn.
+//!
+//! Why: on one thread, the ring's system calls and the call history take about half of a
+//! call's CPU. Here they run beside the machine, so the node carries more calls per second than
+//! one core would. Every message crosses between the threads once, which costs CPU per call:
+//! one thread stays the default.
+//!
+//! It owns the ring's thread, the outbox and the core thread's wait. The machine's turn is
+//! `Core`'s, the sockets' the ring's.
+
+use super::{eventfd, wake, Core, Inbox, Input, INBOX};
+use crate::driver::{next_deadline, Messages, Observer, Udp};
+use crate::proxy::{Machine, Transmit};
+use crate::transport::{TransportEvent, TransportHandle, UdpRing};
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the core hands the ring's thread: messages to send, and whether to stop after them.
+#[derive(Default)]
+struct Handoff {
+    sends: Vec<Transmit>,
+    stop: bool,
+}
+
+/// The queue into the ring's thread and the eventfd its ring has a read armed on.
+struct Outbox {
+    queue: Mutex<Handoff>,
+    wake: OwnedFd,
+}
+
+impl Outbox {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Handoff> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands over `sends` (emptied), and the stop; wakes the ring's thread when it had nothing
+    /// pending (else the wake-up for the earlier hand-off is still to be taken).
+    fn hand(&self, sends: &mut Vec<Transmit>, stop: bool) {
+        if sends.is_empty() && !stop {
+            return;
+        }
+        let mut q = self.queue();
+        let was_empty = q.sends.is_empty() && !q.stop;
+        q.sends.append(sends);
+        q.stop |= stop;
+        drop(q);
+        if was_empty {
+            wake(&self.wake);
+        }
+    }
+
+    /// What was handed over, into `into` (empty); true when the ring's thread is to stop.
+    fn take(&self, into: &mut Vec<Transmit>) -> bool {
+        let mut q = self.queue();
+        std::mem::swap(&mut q.sends, into);
+        q.stop
+    }
+}
+
+impl<M> Inbox<M> {
+    /// The ring thread's datagrams, queued at once. Messages past the inbox's room are dropped
+    /// and counted, as a full socket drops them; other events (a failed send) always go in.
+    fn push_datagrams(&self, events: &mut Vec<TransportEvent>, transport: &TransportHandle) {
+        let mut q = self.queue();
+        let was_empty = q.is_empty();
+        let mut dropped = 0u64;
+        for ev in events.drain(..) {
+            if q.len() >= INBOX && matches!(ev, TransportEvent::Message(_)) {
+                dropped += 1;
+            } else {
+                q.push_back(Input::Udp(ev));
+            }
+        }
+        let wake = was_empty && !q.is_empty();
+        drop(q);
+        if wake {
+            self.wake();
+        }
+        if dropped > 0 {
+            transport
+                .stats()
+                .dropped_datagrams
+                .fetch_add(dropped, Relaxed);
+        }
+    }
+
+    /// Tells the core's thread that the ring's has stopped.
+    fn ring_failed(&self) {
+        self.queue().push_back(Input::RingFailed);
+        self.wake();
+    }
+
+    /// Waits until something is queued or `deadline` passes (a spurious return is harmless:
+    /// the caller takes what there is and waits again).
+    fn wait(&self, deadline: Option<Instant>) -> std::io::Result<()> {
+        if !self.queue().is_empty() {
+            return Ok(());
+        }
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            libc::timespec {
+                tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                tv_nsec: left.subsec_nanos().into(),
+            }
+        });
+        let mut fd = libc::pollfd {
+            fd: self.wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        // SAFETY: one live pollfd, a timespec that outlives the call or null, no signal mask.
+        let n = unsafe { libc::ppoll(&mut fd, 1, ts, std::ptr::null()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.kind() {
+                std::io::ErrorKind::Interrupted => Ok(()),
+                _ => Err(e),
+            };
+        }
+        if n > 0 {
+            let mut count = [0u8; 8];
+            // SAFETY: reads 8 bytes into a live array from our own eventfd, which ppoll found
+            // readable and only this thread reads: it does not block.
+            unsafe { libc::read(fd.fd, count.as_mut_ptr().cast(), count.len()) };
+        }
+        Ok(())
+    }
+}
+
+/// The core's loop with the ring on a thread of its own: until `Stop` (true), or until either
+/// thread fails (false, logged).
+pub(super) fn run<M: Machine + 'static, O: Observer<M>>(mut core: Core<M, O>) -> bool {
+    let outbox = match eventfd() {
+        Ok(wake) => Arc::new(Outbox {
+            queue: Mutex::new(Handoff::default()),
+            wake,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "SIP UDP: no eventfd for the ring's thread; SIP stops");
+            return false;
+        }
+    };
+    let ring = {
+        let (transport, inbox, outbox) =
+            (core.transport.clone(), core.inbox.clone(), outbox.clone());
+        let tap = core.tap.clone();
+        std::thread::Builder::new()
+            .name("causeway-sip-io".into())
+            .spawn(move || ring_thread(&transport, &inbox, &outbox, tap.as_deref()))
+    };
+    let ring = match ring {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "SIP UDP: cannot start the ring's thread; SIP stops");
+            return false;
+        }
+    };
+    tracing::info!("SIP UDP on io_uring, on a thread of its own beside the core's");
+    let stopped = core_turns(&mut core, &outbox);
+    // the ring's thread sends what it was handed, then stops (or has stopped already)
+    outbox.hand(&mut Vec::new(), true);
+    let _ = ring.join();
+    stopped
+}
+
+/// The core's turns: true at `Stop`, false when the ring's thread failed or the wait did.
+fn core_turns<M: Machine, O: Observer<M>>(core: &mut Core<M, O>, outbox: &Outbox) -> bool {
+    let mut out = Vec::new();
+    let mut inputs = VecDeque::new();
+    let mut sends = Vec::new();
+    loop {
+        let deadline = next_deadline(&core.machine, &core.observer);
+        if let Err(e) = core.inbox.wait(deadline) {
+            tracing::error!(error = %e, "SIP: the core's wait failed; SIP stops");
+            return false;
+        }
+        let now = Instant::now();
+        core.inbox.take(&mut inputs);
+        if inputs.iter().any(|i| matches!(i, Input::RingFailed)) {
+            return false;
+        }
+        let mut stop = false;
+        for input in inputs.drain(..) {
+            stop |= core.input(input, now, &mut out);
+        }
+        core.finish_turn(now, &mut out, Udp::Queue(&mut sends));
+        outbox.hand(&mut sends, false);
+        if stop {
+            return true;
+        }
+    }
+}
+
+/// The ring's thread: receives and sends until the core hands it the stop (or the ring fails,
+/// which it tells the core).
+fn ring_thread<M>(
+    transport: &TransportHandle,
+    inbox: &Inbox<M>,
+    outbox: &Outbox,
+    tap: Option<&dyn Messages>,
+) {
+    let mut ring = match UdpRing::new(transport, outbox.wake.as_raw_fd()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "SIP UDP: cannot set up io_uring; SIP stops");
+            inbox.ring_failed();
+            return;
+        }
+    };
+    let mut events = Vec::new();
+    let mut sends = Vec::new();
+    loop {
+        if let Err(e) = ring.wait(None) {
+            tracing::error!(error = %e, "SIP UDP: io_uring failed; SIP stops");
+            inbox.ring_failed();
+            return;
+        }
+        ring.drain(&mut events);
+        if !events.is_empty() {
+            if let Some(tap) = tap {
+                show(tap, &events, transport);
+            }
+            inbox.push_datagrams(&mut events, transport);
+        }
+        // every wake-up, not only the eventfd's: a lost completion would otherwise strand
+        // the core's sends
+        let stop = outbox.take(&mut sends);
+        for t in sends.drain(..) {
+            if let Some(tap) = tap {
+                tap.sent(&t);
+            }
+            ring.send(t);
+        }
+        if stop {
+            // the last sends go out before the ring is dropped
+            let _ = ring.wait(Some(Instant::now()));
+            return;
+        }
+    }
+}
+
+/// Shows the tap the datagrams the core will see (a blocked source's are not: the core drops
+/// them too).
+fn show(tap: &dyn Messages, events: &[TransportEvent], transport: &TransportHandle) {
+    let now = Instant::now();
+    for ev in events {
+        if let TransportEvent::Message(r) = ev {
+            if !transport.is_blocked(r.remote.ip(), now) {
+                tap.received(r);
+            }
+        }
+    }
+}
