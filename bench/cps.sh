@@ -27,6 +27,9 @@
 #        over each step (perf stat on the syscall tracepoints of all its PIDs; the tracepoints
 #        cost a little CPU, so take the CPU figures from a run without it), per completed call
 #        CW_UDP_IO=auto|io_uring|epoll ([sip] udp_io of causeway)
+#        CW_THREADS=1|2 ([sip] threads of causeway: 2 puts the UDP ring on a thread of its own)
+#        Every step also prints the CPU per call of each of the proxy's threads that used
+#        any ("threads:"; from schedstat): the busiest one bounds the rate the proxy carries.
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo. Honours CARGO_TARGET_DIR.
 set -u
@@ -139,6 +142,7 @@ TOML
 # one step: $1=label $2=rate $3=seconds; prints a line; returns 0 on PASS; sets CPU_US_PER_CALL
 step() {
     local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 t0 t1 rc
+    thread_ns $PROXY_ALL >"$WORK/threads0"
     k0=$(ticks $PROXY_ALL); t0=$(date +%s.%N)
     local perf_pid=""
     if [ "${SYSCALLS:-0}" = 1 ]; then
@@ -148,6 +152,7 @@ step() {
     start_uac "$label" "$rate" "$calls"
     wait "$UAC_PID"; rc=$?; UAC_PID=""
     t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL)
+    thread_ns $PROXY_ALL >"$WORK/threads1"
     if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null; fi
     local line
     line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" <<'PY'
@@ -166,9 +171,23 @@ print(f"{label:9s} target={rate:5d}/s achieved={cr:8.1f}/s ok={ok} failed={bad} 
 PY
 )
     echo "$line"
+    threads_line "$stat"
     syscalls_line "$stat"
     CPU_US_PER_CALL=$(echo "$line" | sed -n 's/.*cpu_per_call= *\([0-9.na]*\)us.*/\1/p')
     echo "$line" | grep -q PASS
+}
+
+# the step's CPU per completed call of each proxy thread that ran, the busiest first
+threads_line() {   # $1: the step's sipp statistics file
+    python3 - "$1" "$WORK/threads0" "$WORK/threads1" <<'PY'
+import sys
+rows = [l.rstrip("\n").split(";") for l in open(sys.argv[1], encoding="latin-1") if l.strip()]
+ok = int(dict(zip(rows[0], rows[-1]))["SuccessfulCall(C)"]) or 1
+read = lambda p: {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(p)) if len(f) == 3}
+a, b = read(sys.argv[2]), read(sys.argv[3])
+used = sorted(((b[k][1] - a.get(k, ("", 0))[1]) / 1000 / ok, b[k][0]) for k in b)
+print("          threads: " + " ".join(f"{n}={us:.1f}us" for us, n in reversed(used) if us >= 0.5))
+PY
 }
 
 SC_EVENTS="task-clock,context-switches,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex"

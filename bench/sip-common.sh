@@ -7,7 +7,8 @@
 # [protection] section; default: a budget no load generator reaches), CW_EXTRA (more sections),
 # KAM_CFG (default: $SHARED/kamailio.cfg), REG_PASSWORD (answer a 401 to the UAS REGISTER),
 # CW_UDP_IO ([sip] udp_io: auto, io_uring or epoll; default auto), CW_UDP_BATCH_US ([sip]
-# udp_batch_us; unset: the node's default, and no line a build without the setting refuses).
+# udp_batch_us; unset: the node's default, and no line a build without the setting refuses),
+# CW_THREADS ([sip] threads: 1, or 2 for the UDP ring on a thread of its own; unset: the default).
 
 PROXY_PID=""; UAS_PID=""; UAC_PID=""; PROXY_ALL=""; PROXY_COMM=""
 HZ=$(getconf CLK_TCK)
@@ -35,6 +36,18 @@ ticks() {   # utime+stime of the given PIDs (all threads), in clock ticks (HZ)
         t=$(( t + ${12} + ${13} ))
     done
     echo "$t"
+}
+
+# each thread of the given PIDs: "pid/tid name run-time-ns" (the scheduler's clock,
+# /proc/PID/task/TID/schedstat), one per line
+thread_ns() {
+    local pid t
+    for pid in "$@"; do
+        for t in /proc/"$pid"/task/*; do
+            [ -r "$t/schedstat" ] || continue
+            echo "$pid/${t##*/} $(tr ' ' '_' <"$t/comm") $(cut -d' ' -f1 "$t/schedstat")"
+        done
+    done
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -108,6 +121,7 @@ tcp = { enabled = false }
 tls = { enabled = false }
 udp_io = "${CW_UDP_IO:-auto}"
 ${CW_UDP_BATCH_US:+udp_batch_us = $CW_UDP_BATCH_US}
+${CW_THREADS:+threads = $CW_THREADS}
 [admin]
 listen = "127.0.0.1:$((PROXY_PORT + 3))"
 ${ADMIN_EXTRA:-}
