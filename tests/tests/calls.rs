@@ -78,7 +78,10 @@ fn rfc3261_16_call_over_udp_with_the_ring_on_its_own_thread() {
         },
     );
     let on_ring = udp_io(&node) == "io_uring";
-    assert_eq!(node.status_json()["sip"]["threads"], if on_ring { 2 } else { 1 });
+    assert_eq!(
+        node.status_json()["sip"]["threads"],
+        if on_ring { 2 } else { 1 }
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::proxy::{Machine, Transmit};
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -70,7 +70,7 @@ impl Outbox {
 impl<M> Inbox<M> {
     /// The ring thread's datagrams, queued at once. Messages past the inbox's room are dropped
     /// and counted, as a full socket drops them; other events (a failed send) always go in.
-    fn push_datagrams(&self, events: &mut Vec<TransportEvent>, transport: &TransportHandle) {
+    fn push_datagrams(&self, events: &mut Vec<TransportEvent>, dropped_datagrams: &AtomicU64) {
         let mut q = self.queue();
         let was_empty = q.is_empty();
         let mut dropped = 0u64;
@@ -87,10 +87,7 @@ impl<M> Inbox<M> {
             self.wake();
         }
         if dropped > 0 {
-            transport
-                .stats()
-                .dropped_datagrams
-                .fetch_add(dropped, Relaxed);
+            dropped_datagrams.fetch_add(dropped, Relaxed);
         }
     }
 
@@ -231,7 +228,7 @@ fn ring_thread<M>(
             if let Some(tap) = tap {
                 show(tap, &events, transport);
             }
-            inbox.push_datagrams(&mut events, transport);
+            inbox.push_datagrams(&mut events, &transport.stats().dropped_datagrams);
         }
         // every wake-up, not only the eventfd's: a lost completion would otherwise strand
         // the core's sends
@@ -260,5 +257,122 @@ fn show(tap: &dyn Messages, events: &[TransportEvent], transport: &TransportHand
                 tap.received(r);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::Received;
+    use bytes::Bytes;
+    use causeway_config::Transport;
+
+    fn datagram() -> TransportEvent {
+        let a = "127.0.0.1:5060".parse().unwrap();
+        TransportEvent::Message(Received {
+            data: Bytes::from_static(b"OPTIONS sip:x SIP/2.0\r\n\r\n"),
+            kind: Transport::Udp,
+            local: a,
+            remote: a,
+            conn: None,
+            mtls_peer: None,
+        })
+    }
+
+    fn transmit(n: u8) -> Transmit {
+        Transmit {
+            kind: Transport::Udp,
+            dest: "127.0.0.1:5062".parse().unwrap(),
+            data: Bytes::from(vec![n]),
+            conn: None,
+            server_name: None,
+            token: 0,
+            reuse_only: false,
+            client_tls: None,
+            local: None,
+        }
+    }
+
+    /// Whether the eventfd has a wake-up pending (taken if so), without waiting.
+    fn woken(fd: &OwnedFd) -> bool {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd, no wait.
+        if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+            return false;
+        }
+        let mut n = [0u8; 8];
+        // SAFETY: readable, our own eventfd, 8 bytes into a live array.
+        unsafe { libc::read(p.fd, n.as_mut_ptr().cast(), 8) };
+        true
+    }
+
+    #[test]
+    fn datagrams_past_the_inbox_room_are_dropped_and_counted_other_events_never() {
+        let inbox = Inbox::<()>::new().unwrap();
+        let dropped = AtomicU64::new(0);
+        let mut events = vec![datagram()];
+        inbox.push_datagrams(&mut events, &dropped);
+        assert!(events.is_empty());
+        assert!(woken(&inbox.wake), "into an empty inbox: the core is woken");
+        let mut events = (1..INBOX).map(|_| datagram()).collect();
+        inbox.push_datagrams(&mut events, &dropped);
+        assert!(
+            !woken(&inbox.wake),
+            "into a queue not yet taken: no second wake-up"
+        );
+        assert_eq!(inbox.queue().len(), INBOX);
+        let failed = TransportEvent::SendFailed {
+            token: 7,
+            error: "refused".into(),
+        };
+        let mut events = vec![datagram(), failed, datagram()];
+        inbox.push_datagrams(&mut events, &dropped);
+        assert_eq!(dropped.load(Relaxed), 2);
+        assert_eq!(inbox.queue().len(), INBOX + 1);
+        assert!(matches!(
+            inbox.queue().back(),
+            Some(Input::Udp(TransportEvent::SendFailed { token: 7, .. }))
+        ));
+    }
+
+    #[test]
+    fn the_core_does_not_wait_while_its_inbox_holds_something() {
+        let inbox = Inbox::<()>::new().unwrap();
+        inbox.ring_failed();
+        // no deadline: a wait that blocked here would never end
+        inbox.wait(None).unwrap();
+        let mut taken = VecDeque::new();
+        inbox.take(&mut taken);
+        assert!(matches!(taken.front(), Some(Input::RingFailed)));
+        // empty now, the failure's wake-up still pending: the wait takes it and returns
+        inbox.wait(None).unwrap();
+        assert!(!woken(&inbox.wake), "the wait took the wake-up");
+    }
+
+    #[test]
+    fn the_outbox_wakes_the_ring_once_per_batch_and_carries_the_stop() {
+        let outbox = Outbox {
+            queue: Mutex::new(Handoff::default()),
+            wake: eventfd().unwrap(),
+        };
+        outbox.hand(&mut Vec::new(), false);
+        assert!(!woken(&outbox.wake), "nothing to hand, no wake-up");
+        let mut sends = vec![transmit(1)];
+        outbox.hand(&mut sends, false);
+        assert!(sends.is_empty());
+        outbox.hand(&mut vec![transmit(2)], false);
+        assert!(woken(&outbox.wake));
+        assert!(!woken(&outbox.wake), "one wake-up for both hand-offs");
+        let mut taken = Vec::new();
+        assert!(!outbox.take(&mut taken));
+        let bytes: Vec<u8> = taken.iter().map(|t| t.data[0]).collect();
+        assert_eq!(bytes, [1, 2], "in the order handed");
+        outbox.hand(&mut Vec::new(), true);
+        assert!(woken(&outbox.wake), "the stop wakes the ring");
+        assert!(outbox.take(&mut Vec::new()));
     }
 }
