@@ -96,8 +96,22 @@ fn flood(from: IpAddr, to: SocketAddr, rate: u64, stop: Arc<AtomicBool>) -> Join
 
 #[test]
 fn a_garbage_flood_at_50k_per_second_is_blocked_while_calls_complete() {
+    garbage_flood("");
+}
+
+/// The same with the UDP ring on a thread of its own: the flood crosses to the core's thread
+/// through its bounded inbox until the source is blocked at the ring.
+#[test]
+fn a_garbage_flood_is_blocked_while_calls_complete_with_the_sip_udp_ring_on_its_own_thread() {
+    garbage_flood("threads = 2");
+}
+
+fn garbage_flood(sip: &str) {
     let _serial = serial();
-    let node = Node::start(NodeOptions::default());
+    let node = Node::start(NodeOptions {
+        sip,
+        ..NodeOptions::default()
+    });
     let (_uas, uas_port) = sipp_uas("uas_call.xml", "u1");
     register_with(&node, "bob", &format!("127.0.0.1:{uas_port}"));
     let rss_before = rss_kb(node.pid());

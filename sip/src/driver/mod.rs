@@ -4,9 +4,11 @@
 //! commands, whose answers go straight back in), and sleeps until the machine's next deadline.
 //! No protocol decisions are made here.
 //!
-//! Two loops, one per UDP path the transport chose: here, a task on the runtime fed by the
+//! Three loops, by the UDP path the transport chose: here, a task on the runtime fed by the
 //! transport's event queue (epoll); in `ring`, a thread of its own around the UDP listeners'
-//! io_uring. Both feed and carry out through the same functions below.
+//! io_uring; in `ring::split` (`[sip] threads = 2`), that ring on one thread and the machine on
+//! another. All feed and carry out through the same functions below, and differ only in the
+//! `Sink` messages go to.
 
 mod ring;
 
@@ -133,7 +135,6 @@ async fn run_here<M: Machine>(
     observer: &mut impl Observer<M>,
 ) {
     let tap = observer.messages();
-    let tap = tap.as_deref();
     let (dns_tx, mut dns_rx) = mpsc::unbounded_channel::<Answer>();
     let mut dns = Lookups {
         tx: dns_tx,
@@ -162,11 +163,12 @@ async fn run_here<M: Machine>(
             ev = io.events.recv() => {
                 let Some(ev) = ev else { break };
                 let now = Instant::now();
-                feed(&mut machine, (ev, &io.transport), now, &mut out, tap);
+                let sink = &mut Sink::Transport(tap.as_deref());
+                feed(&mut machine, (ev, &io.transport), now, &mut out, sink);
                 // drain what is already queued, so one wake-up serves a burst
                 for _ in 1..BATCH {
                     match io.events.try_recv() {
-                        Ok(ev) => feed(&mut machine, (ev, &io.transport), now, &mut out, tap),
+                        Ok(ev) => feed(&mut machine, (ev, &io.transport), now, &mut out, sink),
                         Err(_) => break,
                     }
                 }
@@ -186,32 +188,67 @@ async fn run_here<M: Machine>(
             transport: &io.transport,
             resolvers: &io.resolvers,
             relay: io.relay.as_ref(),
-            udp: Udp::Transport,
-            tap,
+            sink: Sink::Transport(tap.as_deref()),
         };
         carry_out(&mut machine, &mut outlets, &mut dns, &mut out);
         observer.observe(&machine, now);
     }
 }
 
-/// Where outputs are carried out: the transport (and for UDP the ring, when there is one),
-/// the resolvers, the relay; and what is shown the messages sent.
+/// Where outputs are carried out: the transport (and the `sink` for UDP and the tap), the
+/// resolvers, the relay.
 struct Outlets<'a> {
     transport: &'a TransportHandle,
     resolvers: &'a Resolvers,
     relay: Option<&'a Arc<dyn Relay + Send + Sync>>,
-    udp: Udp<'a>,
-    tap: Option<&'a dyn Messages>,
+    sink: Sink<'a>,
 }
 
-/// Where UDP messages go.
-enum Udp<'a> {
-    /// The transport's sockets (the readiness path).
-    Transport,
-    /// The ring this thread owns.
-    Ring(&'a mut UdpRing),
-    /// A list for the ring's own thread, which shows them to the tap as it sends them.
-    Queue(&'a mut Vec<Transmit>),
+/// Where UDP messages are sent and every message is shown to the tap.
+enum Sink<'a> {
+    /// The transport's sockets (the readiness path), the tap here.
+    Transport(Option<&'a dyn Messages>),
+    /// The ring this thread owns, the tap here.
+    Ring(&'a mut UdpRing, Option<&'a dyn Messages>),
+    /// In order, for the ring's own thread (`ring::split`): the UDP sends, and (when there is
+    /// a tap, `true`) every message to show, which that thread shows before it sends.
+    Handed(&'a mut Vec<Handed>, bool),
+}
+
+/// What the machine's thread hands the ring's own thread, in the machine's order.
+pub(crate) enum Handed {
+    /// A message the machine took in, to show.
+    Received(Received),
+    /// A message sent on a stream, to show.
+    Sent(Transmit),
+    /// A datagram to show and send.
+    Send(Transmit),
+}
+
+impl Sink<'_> {
+    /// A message the machine is about to take in.
+    fn received(&mut self, r: &Received) {
+        match self {
+            Sink::Transport(Some(tap)) | Sink::Ring(_, Some(tap)) => tap.received(r),
+            Sink::Handed(list, true) => list.push(Handed::Received(r.clone())),
+            _ => {}
+        }
+    }
+
+    /// Sends `t`: UDP into the ring or the list, anything else through the transport.
+    fn send(&mut self, t: Transmit, transport: &TransportHandle) {
+        let udp = t.kind == Transport::Udp;
+        match self {
+            Sink::Handed(list, _) if udp => return list.push(Handed::Send(t)),
+            Sink::Handed(list, true) => list.push(Handed::Sent(t.clone())),
+            Sink::Transport(Some(tap)) | Sink::Ring(_, Some(tap)) => tap.sent(&t),
+            _ => {}
+        }
+        match self {
+            Sink::Ring(ring, _) if udp => ring.send(t),
+            _ => transport.send(t),
+        }
+    }
 }
 
 /// When the loop must turn next: the machine's deadline or the observer's, the earlier.
@@ -228,7 +265,7 @@ fn feed<M: Machine>(
     (ev, transport): (TransportEvent, &TransportHandle),
     now: Instant,
     out: &mut Vec<Output>,
-    tap: Option<&dyn Messages>,
+    sink: &mut Sink<'_>,
 ) {
     let ev = match ev {
         TransportEvent::Message(r) => {
@@ -237,9 +274,7 @@ fn feed<M: Machine>(
             if transport.is_blocked(r.remote.ip(), now) {
                 return;
             }
-            if let Some(tap) = tap {
-                tap.received(&r);
-            }
+            sink.received(&r);
             Event::Received(r)
         }
         TransportEvent::SendFailed { token, error } => Event::SendFailed { token, error },
@@ -281,18 +316,7 @@ fn carry_out<M: Machine>(
     loop {
         for o in out.drain(..) {
             match o {
-                Output::Transmit(t) => match &mut io.udp {
-                    Udp::Queue(sends) if t.kind == Transport::Udp => sends.push(t),
-                    udp => {
-                        if let Some(tap) = io.tap {
-                            tap.sent(&t);
-                        }
-                        match udp {
-                            Udp::Ring(ring) if t.kind == Transport::Udp => ring.send(t),
-                            _ => io.transport.send(t),
-                        }
-                    }
-                },
+                Output::Transmit(t) => io.sink.send(t, io.transport),
                 Output::Alias { conn, addr } => io.transport.alias(conn, addr),
                 Output::Dns(q) => answers.extend(lookup(q, io.resolvers, dns)),
                 Output::Media(c) => match io.relay {

@@ -18,7 +18,7 @@ mod split;
 
 use super::{
     carry_out, feed, next_deadline, Answer, Control, Io, Lookups, Messages, Observer, Outlets,
-    Resolvers, Udp,
+    Resolvers, Sink,
 };
 use crate::proxy::{Event, Machine, Output};
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
@@ -35,8 +35,6 @@ const INBOX: usize = 16_384;
 
 enum Input<M> {
     Transport(TransportEvent),
-    /// From the ring's own thread (`split`), the datagram already shown to the tap.
-    Udp(TransportEvent),
     Dns(Answer),
     Control(Control<M>),
     Stop,
@@ -232,9 +230,16 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             }
             let now = Instant::now();
             let woken = ring.drain(&mut events);
-            let (transport, tap) = (&self.transport, self.tap.as_deref());
+            let tap = self.tap.clone();
+            let sink = &mut Sink::Ring(&mut ring, tap.as_deref());
             for ev in events.drain(..) {
-                feed(&mut self.machine, (ev, transport), now, &mut out, tap);
+                feed(
+                    &mut self.machine,
+                    (ev, &self.transport),
+                    now,
+                    &mut out,
+                    sink,
+                );
             }
             let mut stop = false;
             // not only when woken: were the eventfd's completion ever lost, the queue would
@@ -242,10 +247,10 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             if woken || !self.inbox.queue().is_empty() {
                 self.inbox.take(&mut inputs);
                 for input in inputs.drain(..) {
-                    stop |= self.input(input, now, &mut out);
+                    stop |= self.input(input, now, &mut out, sink);
                 }
             }
-            self.finish_turn(now, &mut out, Udp::Ring(&mut ring));
+            self.finish_turn(now, &mut out, Sink::Ring(&mut ring, tap.as_deref()));
             if stop {
                 // the last turn's sends go out before the ring is dropped
                 let _ = ring.wait(Some(now));
@@ -254,9 +259,9 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
         }
     }
 
-    /// The end of a turn: what is due, the outputs carried out (UDP sends to `udp`), the
-    /// observer's look.
-    fn finish_turn(&mut self, now: Instant, out: &mut Vec<Output>, udp: Udp<'_>) {
+    /// The end of a turn: what is due, the outputs carried out (into `sink`), the observer's
+    /// look.
+    fn finish_turn(&mut self, now: Instant, out: &mut Vec<Output>, sink: Sink<'_>) {
         if self.machine.poll_timeout().is_some_and(|t| t <= now) {
             self.machine.handle_timeout(now, out);
         }
@@ -264,20 +269,23 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             transport: &self.transport,
             resolvers: &self.resolvers,
             relay: self.relay.as_ref(),
-            udp,
-            tap: self.tap.as_deref(),
+            sink,
         };
         carry_out(&mut self.machine, &mut outlets, &mut self.dns, out);
         self.observer.observe(&self.machine, now);
     }
 
-    /// One input from the inbox; true for `Stop` (and `RingFailed`, which the split loop
-    /// looks for first).
-    fn input(&mut self, input: Input<M>, now: Instant, out: &mut Vec<Output>) -> bool {
-        let (transport, tap) = (&self.transport, self.tap.as_deref());
+    /// One input from the inbox (a message shown into `sink`); true for `Stop` (and
+    /// `RingFailed`, which the split loop looks for first).
+    fn input(
+        &mut self,
+        input: Input<M>,
+        now: Instant,
+        out: &mut Vec<Output>,
+        sink: &mut Sink<'_>,
+    ) -> bool {
         match input {
-            Input::Transport(ev) => feed(&mut self.machine, (ev, transport), now, out, tap),
-            Input::Udp(ev) => feed(&mut self.machine, (ev, transport), now, out, None),
+            Input::Transport(ev) => feed(&mut self.machine, (ev, &self.transport), now, out, sink),
             Input::Dns((ctx, answer)) => {
                 self.dns.in_flight = self.dns.in_flight.saturating_sub(1);
                 self.machine.handle(Event::Dns { ctx, answer }, now, out);

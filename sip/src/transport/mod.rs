@@ -243,6 +243,12 @@ pub struct TransportHandle {
 }
 
 impl TransportHandle {
+    /// A send refused before it reached a socket (the driver's hand-off to the ring's thread
+    /// was full): counted, and its sender told as of any failed send.
+    pub(crate) fn refuse(&self, out: &Transmit, error: &str) {
+        self.shared.fail(out.token, error.to_string());
+    }
+
     /// Queues `out` for sending; never blocks. Failures come back as `SendFailed`.
     pub fn send(&self, out: Transmit) {
         let s = &self.shared;

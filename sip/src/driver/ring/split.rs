@@ -1,34 +1,53 @@
 //! SIP on io_uring with two threads (`[sip] threads = 2`): the UDP listeners' ring on a thread
 //! of its own ("causeway-sip-io"), the machine on the core's ("causeway-sip").
 //!
-//! The ring's thread receives, shows each datagram to the tap (the call history) and queues it
-//! in the core's inbox, in one lock per wake-up. It takes what the core hands it in the
-//! outbox, shows it to the tap and sends it. The core's thread waits on its inbox's eventfd
-//! (`ppoll`, until the machine's next deadline), then turns as the one-thread loop does, except
-//! that its UDP sends go to the outbox: one lock and at most one wake-up per turn.
+//! The ring's thread receives and queues each datagram in the core's inbox, in one lock per
+//! wake-up. The core's thread waits on its inbox's eventfd (`ppoll`, until the machine's next
+//! deadline), then turns as the one-thread loop does, except that what it sends over UDP and
+//! every message it shows the tap (the call history) go into the outbox, in the machine's
+//! order: one lock and at most one wake-up per turn. The ring's thread shows them to the tap
+//! and sends the datagrams. So the tap sees exactly the messages the machine took in (not a
+//! blocked source's, not one dropped for room), in the one-thread loop's order, and its work
+//! is done off the machine's thread.
 //!
-//! Why: on one thread, the ring's system calls and the call history take about half of a
-//! call's CPU. Here they run beside the machine, so the node carries more calls per second than
-//! one core would. Every message crosses between the threads once, which costs CPU per call:
-//! one thread stays the default.
+//! Why: on one thread, the ring's system calls and the call history take about 40 % of a
+//! call's CPU under load. Here they run beside the machine, so the node carries more calls per
+//! second than one core would. Every message crosses between the threads, which costs CPU per
+//! call at low rates: one thread stays the default.
+//!
+//! The ring's thread waits at most `RING_TICK` (a lost eventfd completion cannot strand the
+//! outbox) and, with a batch wait (`[sip] udp_batch_us`), holds what the core hands it until
+//! the batch ends: a reply can wait up to twice the batch time. A panic on either thread stops
+//! the other: SIP stops, as when the ring fails.
 //!
 //! It owns the ring's thread, the outbox and the core thread's wait. The machine's turn is
 //! `Core`'s, the sockets' the ring's.
 
 use super::{eventfd, wake, Core, Inbox, Input, INBOX};
-use crate::driver::{next_deadline, Messages, Observer, Udp};
-use crate::proxy::{Machine, Transmit};
+use crate::driver::{next_deadline, Handed, Messages, Observer, Sink};
+use crate::proxy::Machine;
 use crate::transport::{TransportEvent, TransportHandle, UdpRing};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// What the core hands the ring's thread: messages to send, and whether to stop after them.
+/// Inbox entries kept for the rest of the node (stream messages, DNS answers, reloads, the
+/// stop): datagrams fill the inbox only up to `INBOX - RESERVE`.
+const RESERVE: usize = 1024;
+/// Inputs the core handles per turn at most before it sends and fires what is due (a full
+/// inbox is worked off over several turns).
+const TURN: usize = 1024;
+/// Items the outbox holds at most; past them the core's sends are refused (as a full socket's).
+const OUTBOX: usize = 65_536;
+/// The longest the ring's thread waits without looking at the outbox.
+const RING_TICK: Duration = Duration::from_secs(1);
+
+/// What the core hands the ring's thread: in order, and whether to stop after them.
 #[derive(Default)]
 struct Handoff {
-    sends: Vec<Transmit>,
+    items: Vec<Handed>,
     stop: bool,
 }
 
@@ -39,55 +58,61 @@ struct Outbox {
 }
 
 impl Outbox {
+    fn new() -> std::io::Result<Outbox> {
+        Ok(Outbox {
+            queue: Mutex::new(Handoff::default()),
+            wake: eventfd()?,
+        })
+    }
+
     fn queue(&self) -> std::sync::MutexGuard<'_, Handoff> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands over `sends` (emptied), and the stop; wakes the ring's thread when it had nothing
-    /// pending (else the wake-up for the earlier hand-off is still to be taken).
-    fn hand(&self, sends: &mut Vec<Transmit>, stop: bool) {
-        if sends.is_empty() && !stop {
-            return;
+    /// Hands over `items` (emptied) and the stop; wakes the ring's thread when it had nothing
+    /// pending (else the wake-up for the earlier hand-off is still to be taken). Gives back
+    /// what did not fit.
+    fn hand(&self, items: &mut Vec<Handed>, stop: bool) -> Vec<Handed> {
+        if items.is_empty() && !stop {
+            return Vec::new();
         }
         let mut q = self.queue();
-        let was_empty = q.sends.is_empty() && !q.stop;
-        q.sends.append(sends);
+        let was_empty = q.items.is_empty() && !q.stop;
+        let room = OUTBOX.saturating_sub(q.items.len());
+        let over = items.split_off(room.min(items.len()));
+        q.items.append(items);
         q.stop |= stop;
         drop(q);
         if was_empty {
             wake(&self.wake);
         }
+        over
     }
 
     /// What was handed over, into `into` (empty); true when the ring's thread is to stop.
-    fn take(&self, into: &mut Vec<Transmit>) -> bool {
+    fn take(&self, into: &mut Vec<Handed>) -> bool {
         let mut q = self.queue();
-        std::mem::swap(&mut q.sends, into);
+        std::mem::swap(&mut q.items, into);
         q.stop
     }
 }
 
 impl<M> Inbox<M> {
-    /// The ring thread's datagrams, queued at once. Messages past the inbox's room are dropped
-    /// and counted, as a full socket drops them; other events (a failed send) always go in.
+    /// The ring thread's datagrams, queued at once; past `INBOX - RESERVE` they are dropped
+    /// and counted, as a full socket drops them.
     fn push_datagrams(&self, events: &mut Vec<TransportEvent>, dropped_datagrams: &AtomicU64) {
         let mut q = self.queue();
         let was_empty = q.is_empty();
-        let mut dropped = 0u64;
-        for ev in events.drain(..) {
-            if q.len() >= INBOX && matches!(ev, TransportEvent::Message(_)) {
-                dropped += 1;
-            } else {
-                q.push_back(Input::Udp(ev));
-            }
-        }
+        let room = (INBOX - RESERVE).saturating_sub(q.len());
+        let dropped = events.len().saturating_sub(room);
+        q.extend(events.drain(..).take(room).map(Input::Transport));
         let wake = was_empty && !q.is_empty();
         drop(q);
         if wake {
             self.wake();
         }
         if dropped > 0 {
-            dropped_datagrams.fetch_add(dropped, Relaxed);
+            dropped_datagrams.fetch_add(dropped as u64, Relaxed);
         }
     }
 
@@ -107,7 +132,8 @@ impl<M> Inbox<M> {
             let left = d.saturating_duration_since(Instant::now());
             libc::timespec {
                 tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                tv_nsec: left.subsec_nanos().into(),
+                // under 10^9: fits every c_long
+                tv_nsec: left.subsec_nanos() as libc::c_long,
             }
         });
         let mut fd = libc::pollfd {
@@ -135,14 +161,36 @@ impl<M> Inbox<M> {
     }
 }
 
+/// Hands the ring's thread the stop when dropped: at the end of the core's loop, and when the
+/// core's thread panics (the ring's would otherwise run on alone).
+struct StopRing<'a>(&'a Outbox);
+
+impl Drop for StopRing<'_> {
+    fn drop(&mut self) {
+        self.0.hand(&mut Vec::new(), true);
+    }
+}
+
+/// Tells the core's thread the ring's has stopped when dropped, unless the core asked for it
+/// (`stopped`): the ring failed, or its thread panicked.
+struct Failed<'a, M> {
+    inbox: &'a Inbox<M>,
+    stopped: bool,
+}
+
+impl<M> Drop for Failed<'_, M> {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.inbox.ring_failed();
+        }
+    }
+}
+
 /// The core's loop with the ring on a thread of its own: until `Stop` (true), or until either
 /// thread fails (false, logged).
 pub(super) fn run<M: Machine + 'static, O: Observer<M>>(mut core: Core<M, O>) -> bool {
-    let outbox = match eventfd() {
-        Ok(wake) => Arc::new(Outbox {
-            queue: Mutex::new(Handoff::default()),
-            wake,
-        }),
+    let outbox = match Outbox::new() {
+        Ok(o) => Arc::new(o),
         Err(e) => {
             tracing::error!(error = %e, "SIP UDP: no eventfd for the ring's thread; SIP stops");
             return false;
@@ -163,36 +211,47 @@ pub(super) fn run<M: Machine + 'static, O: Observer<M>>(mut core: Core<M, O>) ->
             return false;
         }
     };
-    tracing::info!("SIP UDP on io_uring, on a thread of its own beside the core's");
-    let stopped = core_turns(&mut core, &outbox);
+    let stopped = {
+        let _stop = StopRing(&outbox);
+        core_turns(&mut core, &outbox)
+    };
     // the ring's thread sends what it was handed, then stops (or has stopped already)
-    outbox.hand(&mut Vec::new(), true);
-    let _ = ring.join();
-    stopped
+    let joined = ring.join().is_ok();
+    stopped && joined
 }
 
 /// The core's turns: true at `Stop`, false when the ring's thread failed or the wait did.
 fn core_turns<M: Machine, O: Observer<M>>(core: &mut Core<M, O>, outbox: &Outbox) -> bool {
     let mut out = Vec::new();
     let mut inputs = VecDeque::new();
-    let mut sends = Vec::new();
+    let mut handed = Vec::new();
+    let tapped = core.tap.is_some();
     loop {
-        let deadline = next_deadline(&core.machine, &core.observer);
-        if let Err(e) = core.inbox.wait(deadline) {
-            tracing::error!(error = %e, "SIP: the core's wait failed; SIP stops");
-            return false;
+        // what is left of a long queue is handled next turn, without waiting
+        if inputs.is_empty() {
+            let deadline = next_deadline(&core.machine, &core.observer);
+            if let Err(e) = core.inbox.wait(deadline) {
+                tracing::error!(error = %e, "SIP: the core's wait failed; SIP stops");
+                return false;
+            }
+            core.inbox.take(&mut inputs);
         }
         let now = Instant::now();
-        core.inbox.take(&mut inputs);
         if inputs.iter().any(|i| matches!(i, Input::RingFailed)) {
             return false;
         }
         let mut stop = false;
-        for input in inputs.drain(..) {
-            stop |= core.input(input, now, &mut out);
+        let n = inputs.len().min(TURN);
+        for input in inputs.drain(..n) {
+            stop |= core.input(input, now, &mut out, &mut Sink::Handed(&mut handed, tapped));
         }
-        core.finish_turn(now, &mut out, Udp::Queue(&mut sends));
-        outbox.hand(&mut sends, false);
+        core.finish_turn(now, &mut out, Sink::Handed(&mut handed, tapped));
+        // past the outbox's room the sends are refused, as a full socket's would be
+        for item in outbox.hand(&mut handed, false) {
+            if let Handed::Send(t) = item {
+                core.transport.refuse(&t, "the SIP UDP thread is behind");
+            }
+        }
         if stop {
             return true;
         }
@@ -200,46 +259,54 @@ fn core_turns<M: Machine, O: Observer<M>>(core: &mut Core<M, O>, outbox: &Outbox
 }
 
 /// The ring's thread: receives and sends until the core hands it the stop (or the ring fails,
-/// which it tells the core).
+/// or this thread panics, which `Failed` tells the core).
 fn ring_thread<M>(
     transport: &TransportHandle,
     inbox: &Inbox<M>,
     outbox: &Outbox,
     tap: Option<&dyn Messages>,
 ) {
+    let mut failed = Failed {
+        inbox,
+        stopped: false,
+    };
     let mut ring = match UdpRing::new(transport, outbox.wake.as_raw_fd()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "SIP UDP: cannot set up io_uring; SIP stops");
-            inbox.ring_failed();
             return;
         }
     };
+    tracing::info!("SIP UDP on io_uring, on a thread of its own beside the core's");
     let mut events = Vec::new();
-    let mut sends = Vec::new();
+    let mut handed = Vec::new();
     loop {
-        if let Err(e) = ring.wait(None) {
+        if let Err(e) = ring.wait(Some(Instant::now() + RING_TICK)) {
             tracing::error!(error = %e, "SIP UDP: io_uring failed; SIP stops");
-            inbox.ring_failed();
             return;
         }
         ring.drain(&mut events);
         if !events.is_empty() {
-            if let Some(tap) = tap {
-                show(tap, &events, transport);
-            }
             inbox.push_datagrams(&mut events, &transport.stats().dropped_datagrams);
         }
         // every wake-up, not only the eventfd's: a lost completion would otherwise strand
-        // the core's sends
-        let stop = outbox.take(&mut sends);
-        for t in sends.drain(..) {
-            if let Some(tap) = tap {
-                tap.sent(&t);
+        // the core's sends until the next tick
+        let stop = outbox.take(&mut handed);
+        for item in handed.drain(..) {
+            match (item, tap) {
+                (Handed::Received(r), Some(tap)) => tap.received(&r),
+                (Handed::Sent(t), Some(tap)) => tap.sent(&t),
+                (Handed::Send(t), tap) => {
+                    if let Some(tap) = tap {
+                        tap.sent(&t);
+                    }
+                    ring.send(t);
+                }
+                _ => {}
             }
-            ring.send(t);
         }
         if stop {
+            failed.stopped = true;
             // the last sends go out before the ring is dropped
             let _ = ring.wait(Some(Instant::now()));
             return;
@@ -247,23 +314,10 @@ fn ring_thread<M>(
     }
 }
 
-/// Shows the tap the datagrams the core will see (a blocked source's are not: the core drops
-/// them too).
-fn show(tap: &dyn Messages, events: &[TransportEvent], transport: &TransportHandle) {
-    let now = Instant::now();
-    for ev in events {
-        if let TransportEvent::Message(r) = ev {
-            if !transport.is_blocked(r.remote.ip(), now) {
-                tap.received(r);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::Received;
+    use crate::proxy::{Received, Transmit};
     use bytes::Bytes;
     use causeway_config::Transport;
 
@@ -311,41 +365,37 @@ mod tests {
     }
 
     #[test]
-    fn datagrams_past_the_inbox_room_are_dropped_and_counted_other_events_never() {
+    fn datagrams_fill_the_inbox_only_up_to_the_reserve_the_rest_dropped_and_counted() {
         let inbox = Inbox::<()>::new().unwrap();
         let dropped = AtomicU64::new(0);
         let mut events = vec![datagram()];
         inbox.push_datagrams(&mut events, &dropped);
         assert!(events.is_empty());
         assert!(woken(&inbox.wake), "into an empty inbox: the core is woken");
-        let mut events = (1..INBOX).map(|_| datagram()).collect();
+        let mut events = (0..INBOX).map(|_| datagram()).collect();
         inbox.push_datagrams(&mut events, &dropped);
+        assert!(events.is_empty());
         assert!(
             !woken(&inbox.wake),
             "into a queue not yet taken: no second wake-up"
         );
-        assert_eq!(inbox.queue().len(), INBOX);
-        let failed = TransportEvent::SendFailed {
-            token: 7,
-            error: "refused".into(),
-        };
-        let mut events = vec![datagram(), failed, datagram()];
-        inbox.push_datagrams(&mut events, &dropped);
-        assert_eq!(dropped.load(Relaxed), 2);
-        assert_eq!(inbox.queue().len(), INBOX + 1);
-        assert!(matches!(
-            inbox.queue().back(),
-            Some(Input::Udp(TransportEvent::SendFailed { token: 7, .. }))
-        ));
+        assert_eq!(inbox.queue().len(), INBOX - RESERVE);
+        assert_eq!(dropped.load(Relaxed), (RESERVE + 1) as u64);
     }
 
     #[test]
     fn the_core_does_not_wait_while_its_inbox_holds_something() {
         let inbox = Inbox::<()>::new().unwrap();
-        inbox.ring_failed();
-        // no deadline: a wait that blocked here would never end
-        inbox.wait(None).unwrap();
+        // queued without a wake-up: only the look at the queue ends this wait at once
+        inbox.queue().push_back(Input::Stop);
+        let start = Instant::now();
+        inbox.wait(Some(start + Duration::from_secs(5))).unwrap();
+        assert!(start.elapsed() < Duration::from_secs(2));
         let mut taken = VecDeque::new();
+        inbox.take(&mut taken);
+        assert!(matches!(taken.drain(..).next(), Some(Input::Stop)));
+        inbox.ring_failed();
+        inbox.wait(None).unwrap();
         inbox.take(&mut taken);
         assert!(matches!(taken.front(), Some(Input::RingFailed)));
         // empty now, the failure's wake-up still pending: the wait takes it and returns
@@ -354,25 +404,48 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_wakes_the_ring_once_per_batch_and_carries_the_stop() {
-        let outbox = Outbox {
-            queue: Mutex::new(Handoff::default()),
-            wake: eventfd().unwrap(),
-        };
-        outbox.hand(&mut Vec::new(), false);
+    fn the_outbox_wakes_the_ring_once_per_batch_keeps_the_order_and_carries_the_stop() {
+        let outbox = Outbox::new().unwrap();
+        assert!(outbox.hand(&mut Vec::new(), false).is_empty());
         assert!(!woken(&outbox.wake), "nothing to hand, no wake-up");
-        let mut sends = vec![transmit(1)];
-        outbox.hand(&mut sends, false);
-        assert!(sends.is_empty());
-        outbox.hand(&mut vec![transmit(2)], false);
+        let r = match datagram() {
+            TransportEvent::Message(r) => r,
+            _ => unreachable!(),
+        };
+        let mut items = vec![Handed::Received(r), Handed::Send(transmit(1))];
+        assert!(outbox.hand(&mut items, false).is_empty());
+        assert!(items.is_empty());
+        outbox.hand(&mut vec![Handed::Sent(transmit(2))], false);
         assert!(woken(&outbox.wake));
         assert!(!woken(&outbox.wake), "one wake-up for both hand-offs");
         let mut taken = Vec::new();
         assert!(!outbox.take(&mut taken));
-        let bytes: Vec<u8> = taken.iter().map(|t| t.data[0]).collect();
-        assert_eq!(bytes, [1, 2], "in the order handed");
+        let order: Vec<u8> = taken
+            .iter()
+            .map(|h| match h {
+                Handed::Received(_) => 0,
+                Handed::Send(t) | Handed::Sent(t) => t.data[0],
+            })
+            .collect();
+        assert_eq!(order, [0, 1, 2], "in the order handed");
         outbox.hand(&mut Vec::new(), true);
         assert!(woken(&outbox.wake), "the stop wakes the ring");
         assert!(outbox.take(&mut Vec::new()));
+    }
+
+    #[test]
+    fn the_outbox_gives_back_what_does_not_fit() {
+        let outbox = Outbox::new().unwrap();
+        let mut items: Vec<Handed> = (0..OUTBOX - 1).map(|_| Handed::Send(transmit(0))).collect();
+        assert!(outbox.hand(&mut items, false).is_empty());
+        let mut more = vec![Handed::Send(transmit(1)), Handed::Send(transmit(2))];
+        let over = outbox.hand(&mut more, false);
+        assert!(
+            matches!(&over[..], [Handed::Send(t)] if t.data[0] == 2),
+            "the last one"
+        );
+        let mut taken = Vec::new();
+        outbox.take(&mut taken);
+        assert_eq!(taken.len(), OUTBOX);
     }
 }
