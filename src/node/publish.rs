@@ -1,8 +1,8 @@
 //! The node's status snapshot, refreshed about once a second from the running parts: the SIP
 //! proxy with its links (seen after the SIP driver's turns), the H.323 side's snapshot, the
 //! relay's counters and the admin listener's, then the alarms of it all. Reads them, never
-//! changes them. It also hands every SIP message in and out to the call history's tap, and
-//! gives the heap back after a load (`trim`).
+//! changes them. It also gives the SIP driver the call history's tap (which the driver shows
+//! every SIP message in and out), and gives the heap back after a load (`trim`).
 
 use crate::admin::alarms::Alarms;
 use crate::admin::history::Tap;

@@ -67,7 +67,8 @@ fn rfc3261_16_call_over_udp_on_epoll() {
     assert_eq!(udp_io(&node), "epoll");
 }
 
-/// `[sip] threads = 2`: the UDP ring on a thread of its own, the core on another.
+/// `[sip] threads = 2`: the UDP ring on a thread of its own, the core on another; a call, then
+/// a clean stop.
 #[test]
 fn rfc3261_16_call_over_udp_with_the_ring_on_its_own_thread() {
     let node = call_on(
@@ -82,6 +83,11 @@ fn rfc3261_16_call_over_udp_with_the_ring_on_its_own_thread() {
         node.status_json()["sip"]["threads"],
         if on_ring { 2 } else { 1 }
     );
+    // SIGTERM: both threads stop and the node exits on its own (not killed after 3 s)
+    let mut node = node;
+    node.stop();
+    let log = node.log();
+    assert!(log.contains("stopped"), "{log}");
 }
 
 #[test]

@@ -178,10 +178,9 @@ fn a_call_across_e_and_c_is_in_both_ladders_in_order_and_causeway_trace_draws_it
 #[test]
 fn the_ladders_are_whole_and_in_order_with_the_sip_udp_ring_on_its_own_thread() {
     let (e, c) = across_e_and_c("threads = 2");
-    let on_ring = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
-        .is_ok_and(|s| s.trim() == "0");
     for node in [&e, &c] {
         let sip = &node.status_json()["sip"];
+        let on_ring = sip["udp_io"] == "io_uring";
         let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", node.pid()))
             .expect("the node's threads")
             .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())

@@ -316,6 +316,12 @@ impl TransportHandle {
     pub fn udp_thread(&self) -> bool {
         self.shared.udp_ring && self.shared.cfg.udp_thread
     }
+
+    /// How long a wait on the ring may let datagrams gather (`[sip] udp_batch_us`): the slack
+    /// the core's timers have.
+    pub fn udp_batch(&self) -> std::time::Duration {
+        self.shared.cfg.udp_batch
+    }
 }
 
 /// Whether the UDP listeners go on io_uring: `Auto` asks the kernel.

@@ -1,7 +1,9 @@
-//! The UDP listeners on io_uring (Linux 6.1 and later): one ring, owned by the core's thread
-//! (`driver::ring`), with a multishot `recvmsg` armed on every UDP listener into provided
-//! buffers, a `sendmsg` per message the core sends, and a read armed on the eventfd through
-//! which the rest of the node (streams, DNS answers, reloads) wakes that thread.
+//! The UDP listeners on io_uring (Linux 6.1 and later): one ring, owned by the thread that
+//! runs it (`driver::ring`: the core's thread, or with `[sip] threads = 2` a thread of its
+//! own), with a multishot `recvmsg` armed on every UDP listener into provided buffers, a
+//! `sendmsg` per message the core sends, and a read armed on the eventfd through which that
+//! thread is woken (by the rest of the node: streams, DNS answers, reloads; or by the core's
+//! thread handing it messages to send).
 //!
 //! Why: on the readiness path every message costs a wake-up of the runtime (`epoll_wait`), a
 //! receive, the receive that finds the socket empty, a hop through the event queue to the

@@ -1,9 +1,10 @@
 //! From the wire to the store: the [`Tap`] the SIP driver, the H.323 driver and the routers
 //! call, and the worker thread behind it.
 //!
-//! SIP messages are stored on the SIP driver's task, as they pass: a glance (`sip::classify`,
-//! no parse), a copy of the bytes and a push under the store's lock (which readers hold only
-//! to copy out what they serve). Measured (`bench/cps.sh history`): queueing each message to
+//! SIP messages are stored by the SIP driver as they pass, on the machine's thread (or, with
+//! `[sip] threads = 2`, on the UDP ring's thread, which the machine hands them to in order): a
+//! glance (`sip::classify`, no parse), a copy of the bytes and a push under the store's lock
+//! (which readers hold only to copy out what they serve). Measured (`bench/cps.sh history`): queueing each message to
 //! the worker instead cost the node 40-100 µs per call (thread wake-ups, cross-thread frees of
 //! the transport's buffers, a shared-buffer promotion per clone), several times this.
 //!

@@ -17,7 +17,8 @@
 //!
 //! The ring's thread waits at most `RING_TICK` (a lost eventfd completion cannot strand the
 //! outbox) and, with a batch wait (`[sip] udp_batch_us`), holds what the core hands it until
-//! the batch ends: a reply can wait up to twice the batch time. A panic on either thread stops
+//! the batch ends: a reply can wait up to twice the batch time. The core's timers get the
+//! batch time as slack, as on one thread. A panic on either thread stops
 //! the other: SIP stops, as when the ring fails.
 //!
 //! It owns the ring's thread, the outbox and the core thread's wait. The machine's turn is
@@ -226,10 +227,13 @@ fn core_turns<M: Machine, O: Observer<M>>(core: &mut Core<M, O>, outbox: &Outbox
     let mut inputs = VecDeque::new();
     let mut handed = Vec::new();
     let tapped = core.tap.is_some();
+    // the timers' slack, as on one thread (where the ring's batch wait holds them): a wake-up
+    // exactly at each deadline would cost more wake-ups under load than the batch saves
+    let slack = core.transport.udp_batch();
     loop {
         // what is left of a long queue is handled next turn, without waiting
         if inputs.is_empty() {
-            let deadline = next_deadline(&core.machine, &core.observer);
+            let deadline = next_deadline(&core.machine, &core.observer).map(|d| d + slack);
             if let Err(e) = core.inbox.wait(deadline) {
                 tracing::error!(error = %e, "SIP: the core's wait failed; SIP stops");
                 return false;
