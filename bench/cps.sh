@@ -8,6 +8,8 @@
 #   (a) the highest rate of RATES sustained for DUR seconds with <= 0.1 % failed calls and
 #       >= 95 % of the target rate achieved;
 #   (b) the proxy's CPU microseconds per completed call at FIXED calls/s (utime+stime from /proc).
+# Each step's line also gives the mean time from the UAC's INVITE to its 200 (sipp's rtd: the
+# proxy's latency four times, the UAS's own answer time included).
 # then prints both and their ratio. causeway routes by registration, so the UAS contact is
 # registered first (REGISTER service@example.com); Kamailio relays to the UAS by $du. Same
 # scenarios, same machine, one after the other in the same run.
@@ -166,8 +168,15 @@ ok = int(v["SuccessfulCall(C)"]); bad = int(v["FailedCall(C)"]); cr = float(v["C
 cpu_s = (int(k1) - int(k0)) / hz
 us = 1e6 * cpu_s / ok if ok else float("nan")
 res = "PASS" if (bad <= 0.001 * calls and cr >= 0.95 * rate and ok + bad >= calls) else "FAIL"
+def ms(t):   # sipp's "HH:MM:SS:fraction" (microseconds, or milliseconds in older builds)
+    try:
+        h, m, sec, frac = t.split(":")
+        return (int(h) * 3600 + int(m) * 60 + int(sec)) * 1e3 + int(frac) / (1e3 if len(frac) > 3 else 1)
+    except ValueError:
+        return float("nan")
+rtd = ms(v.get("ResponseTime1(C)", ""))
 print(f"{label:9s} target={rate:5d}/s achieved={cr:8.1f}/s ok={ok} failed={bad} proxy_cpu={100*cpu_s/wall:5.1f}% "
-      f"cpu_per_call={us:7.1f}us sipp_rc={rc} {res}")
+      f"cpu_per_call={us:7.1f}us invite_to_200={rtd:.2f}ms sipp_rc={rc} {res}")
 PY
 )
     echo "$line"
