@@ -12,7 +12,7 @@
 //! the inbox instead (`split`).
 //!
 //! It owns the thread and the inbox; feeding the machine and carrying out its outputs are the
-//! driver's shared functions (`feed`, `carry_out`), so both loops behave alike.
+//! driver's shared functions (`feed`, `carry_out`), so the loops behave alike.
 
 mod split;
 
