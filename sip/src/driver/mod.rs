@@ -85,11 +85,12 @@ pub trait Observer<M> {
     }
 }
 
-/// What sees every message in and out (the node's call history). Called where the message
-/// moves: the machine's thread, or for datagrams the UDP ring's own thread (`[sip] threads =
-/// 2`); it must not block.
+/// What sees every message in and out (the node's call history), in the machine's order.
+/// Called on the machine's thread, or with `[sip] threads = 2` on the UDP ring's own thread,
+/// which the machine hands every message to; it must not block.
 pub trait Messages: Send + Sync {
-    /// A message as it arrived, before the machine sees it.
+    /// A message the machine takes in (never one it drops for a blocked source); on the
+    /// ring's own thread, shown once the machine has handled it.
     fn received(&self, message: &Received);
     /// A message handed to the transport.
     fn sent(&self, message: &Transmit);
