@@ -222,6 +222,8 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
         let mut out = Vec::new();
         let mut events = Vec::new();
         let mut inputs = VecDeque::new();
+        // its own handle: `self.input` borrows all of `self` while the sink holds the tap
+        let tap = self.tap.clone();
         loop {
             let deadline = next_deadline(&self.machine, &self.observer);
             if let Err(e) = ring.wait(deadline) {
@@ -230,7 +232,6 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
             }
             let now = Instant::now();
             let woken = ring.drain(&mut events);
-            let tap = self.tap.clone();
             let sink = &mut Sink::Ring(&mut ring, tap.as_deref());
             for ev in events.drain(..) {
                 feed(
@@ -276,7 +277,7 @@ impl<M: Machine, O: Observer<M>> Core<M, O> {
     }
 
     /// One input from the inbox (a message shown into `sink`); true for `Stop` (and
-    /// `RingFailed`, which the split loop looks for first).
+    /// `RingFailed`, which the split loop stops at before it gets here).
     fn input(
         &mut self,
         input: Input<M>,

@@ -241,12 +241,13 @@ fn core_turns<M: Machine, O: Observer<M>>(core: &mut Core<M, O>, outbox: &Outbox
             core.inbox.take(&mut inputs);
         }
         let now = Instant::now();
-        if inputs.iter().any(|i| matches!(i, Input::RingFailed)) {
-            return false;
-        }
         let mut stop = false;
         let n = inputs.len().min(TURN);
         for input in inputs.drain(..n) {
+            // the ring's thread is gone: nothing handed to it would go out
+            if matches!(input, Input::RingFailed) {
+                return false;
+            }
             stop |= core.input(input, now, &mut out, &mut Sink::Handed(&mut handed, tapped));
         }
         core.finish_turn(now, &mut out, Sink::Handed(&mut handed, tapped));
