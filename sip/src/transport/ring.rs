@@ -232,10 +232,20 @@ impl UdpRing {
     /// Submits what is queued and waits for a completion, or until `deadline` (with a batch
     /// wait: up to the batch time past it).
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait_batched(deadline, self.batch_us)
+    }
+
+    /// As `wait`, but without the batch wait: returns on the first completion (the ring's
+    /// thread with two threads, right after it handed the core datagrams: the completion it
+    /// waits for is the core's eventfd, with the replies).
+    pub fn wait_first(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait_batched(deadline, 0)
+    }
+
+    fn wait_batched(&mut self, deadline: Option<Instant>, batch_us: u32) -> io::Result<()> {
         self.bufs.publish();
         self.arm();
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let batch_us = self.batch_us;
         let waited = match left {
             // a deadline already due waits for nothing, with no batch either; GETEVENTS even
             // then: deferred task work (receives, the eventfd) runs only then
