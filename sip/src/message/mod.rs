@@ -17,6 +17,7 @@
 //!
 //! This module holds no transport or transaction state.
 
+pub(crate) mod addr_text;
 mod grammar;
 mod parse;
 mod peek;

@@ -5,6 +5,7 @@
 //! The operating-system questions ("which source IP reaches X", "is X one of my addresses") are
 //! asked through `NetEnv`, so this stays sans-IO and testable; answers are cached, bounded.
 
+use crate::message::addr_text::push_socket_addr;
 use crate::message::{Host, Message};
 use causeway_config::Transport;
 use std::collections::HashMap;
@@ -233,7 +234,10 @@ pub fn via_value(kind: Transport, local: SocketAddr, branch: &str) -> String {
     let mut v = String::with_capacity(branch.len() + 72);
     v.push_str("SIP/2.0/");
     v.push_str(kind.via_token());
-    let _ = write!(v, " {local};branch={branch}");
+    v.push(' ');
+    push_socket_addr(&mut v, local);
+    v.push_str(";branch=");
+    v.push_str(branch);
     v
 }
 
@@ -245,7 +249,13 @@ pub fn record_route_value(kind: Transport, local: SocketAddr) -> String {
         Transport::Tcp => "tcp",
         Transport::Tls => "tls",
     };
-    format!("<sip:{local};transport={t};lr>")
+    let mut v = String::with_capacity(64);
+    v.push_str("<sip:");
+    push_socket_addr(&mut v, local);
+    v.push_str(";transport=");
+    v.push_str(t);
+    v.push_str(";lr>");
+    v
 }
 
 #[cfg(test)]
