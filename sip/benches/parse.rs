@@ -5,8 +5,8 @@
 use causeway_sip::message::{Bytes, Message};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-// the node's allocator (as in `calls.rs`): a parse makes about 5 allocations, and with glibc's
-// malloc and free they were 5 % of this figure
+// the node's allocator (as in `calls.rs`), so the figures are the node's. A parse makes about
+// 5 allocations; the parse figure was the same with glibc's malloc (BENCHMARKS.md, 2026-12-07)
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
