@@ -235,11 +235,17 @@ impl UdpRing {
         self.wait_batched(deadline, self.batch_us)
     }
 
-    /// As `wait`, but without the batch wait: returns on the first completion (the ring's
-    /// thread with two threads, right after it handed the core datagrams: the completion it
-    /// waits for is the core's eventfd, with the replies).
+    /// As `wait`, but without the batch wait: returns on the first completion, whichever it
+    /// is (with two threads, right after the ring's thread handed the core datagrams, it
+    /// hopes for the core's eventfd with the replies).
     pub fn wait_first(&mut self, deadline: Option<Instant>) -> io::Result<()> {
         self.wait_batched(deadline, 0)
+    }
+
+    /// The batch time `wait` actually uses: zero without one configured, or on a kernel
+    /// without the minimum wait (whatever `[sip] udp_batch_us` says).
+    pub fn batch(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(u64::from(self.batch_us))
     }
 
     fn wait_batched(&mut self, deadline: Option<Instant>, batch_us: u32) -> io::Result<()> {

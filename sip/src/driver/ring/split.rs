@@ -18,9 +18,10 @@
 //! The ring's thread waits at most `RING_TICK` (a lost eventfd completion cannot strand the
 //! outbox). With a batch wait (`[sip] udp_batch_us`) it takes datagrams a batch at a time, as
 //! on one thread; after a batch that gave the core datagrams its next wait ends on the first
-//! completion, so the replies go out as soon as the core hands them over instead of at the
-//! end of another batch (INVITE-to-200 through the proxy at 1000 calls/s: 4 ms against 6,
-//! one thread 3; BENCHMARKS.md). The core's timers get the batch time as slack, as on one
+//! completion, so when that is the core's hand-over the replies go out at once instead of at
+//! the end of another batch (INVITE-to-200 through the proxy at 1000 calls/s: 4 ms against 6,
+//! one thread 3; at 9000/s, where a new datagram often comes first, 7-8 against 9, one
+//! thread 6; BENCHMARKS.md). The core's timers get the batch time as slack, as on one
 //! thread. A panic on either thread stops the other: SIP stops, as when the ring fails.
 //!
 //! It owns the ring's thread, the outbox and the core thread's wait. The machine's turn is
@@ -289,12 +290,14 @@ fn ring_thread<M>(
     let mut handed = Vec::new();
     // the core has datagrams from the last batch wait: the replies are coming
     let mut replies_due = false;
-    let batch = transport.udp_batch();
+    let batch = ring.batch();
     loop {
         // after a batch wait that handed the core datagrams, one wait that ends on the first
-        // completion (most likely the core's eventfd): a batch wait here held the replies for
-        // up to the batch time, a reply's latency three batch waits instead of one. Never
-        // twice in a row, so the ring's thread wakes at most twice per batch.
+        // completion, hoping for the core's eventfd: a batch wait here held the replies until
+        // it ended. It may end on a new datagram instead (under load it often does), or at
+        // the batch time if the core is slower; then the replies wait for the next batch wait
+        // as before (up to about twice the batch time). Never twice in a row, so the ring's
+        // thread wakes at most twice per batch.
         let waited = if replies_due {
             ring.wait_first(Some(Instant::now() + batch))
         } else {
@@ -305,7 +308,7 @@ fn ring_thread<M>(
             return;
         }
         ring.drain(&mut events);
-        // (without a batch time every wait ends on the first completion already)
+        // (without a batch wait every wait ends on the first completion already)
         replies_due = !replies_due && !events.is_empty() && !batch.is_zero();
         if !events.is_empty() {
             inbox.push_datagrams(&mut events, &transport.stats().dropped_datagrams);
