@@ -103,7 +103,7 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(d) => f.write_str(d),
-            Host::V4(a) => f.write_str(super::addr_text::ipv4(*a).as_str()),
+            Host::V4(a) => super::addr_text::write_ipv4(f, *a),
             Host::V6(a) => write!(f, "[{a}]"),
         }
     }
