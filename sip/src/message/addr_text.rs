@@ -1,10 +1,10 @@
-//! IPv4 addresses and socket addresses as text, without format arguments (`write!`): the proxy writes
-//! its own address into every request it forwards (Via, Record-Route) and hashes Route URIs
-//! for loop detection, and `Ipv4Addr`'s `Display` (a formatter, a padding check and a stack
-//! buffer per address) was about 2.5 % of the proxy core's CPU per call
+//! IPv4 addresses and socket addresses as text, without format arguments (`write!`): the
+//! proxy writes its own address into every request it forwards (Via, Record-Route) and hashes
+//! Route URIs for loop detection, and `Ipv4Addr`'s `Display` (a formatter, a padding check and
+//! a stack buffer per address) was about 2.5 % of the proxy core's CPU per call
 //! (`sip/benches/calls.rs`, perf). The numbers are `itoa`'s; the text is exactly `Display`'s
-//! (tested against it).
-//! IPv6 stays with `Display`: it is rare here and its shortest form is not worth redoing.
+//! (tested against it). IPv6 stays with `Display`: it is rare here and its shortest form is
+//! not worth redoing.
 //!
 //! Owns text only; it does not decide which address a message carries.
 
