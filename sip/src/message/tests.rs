@@ -469,3 +469,14 @@ fn folded_numbers_are_reported_as_written() {
         )
     );
 }
+
+/// A `Message` is moved whole after every parse (see `Message::typed`): the typed values stay
+/// boxed, so that a field added to them does not grow every move.
+#[test]
+fn a_message_stays_small() {
+    assert!(
+        std::mem::size_of::<Message>() <= 320,
+        "{}",
+        std::mem::size_of::<Message>()
+    );
+}
