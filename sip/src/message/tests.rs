@@ -475,7 +475,7 @@ fn folded_numbers_are_reported_as_written() {
 #[test]
 fn a_message_stays_small() {
     assert!(
-        std::mem::size_of::<Message>() <= 320,
+        std::mem::size_of::<Message>() <= 192,
         "{}",
         std::mem::size_of::<Message>()
     );

@@ -10,7 +10,7 @@ use super::grammar::{
     single_name_addr_into, trim, unfold,
 };
 use super::parse::{full_name, Field, Known};
-use super::types::{Contacts, Defect, Method, NameAddr, Via};
+use super::types::{Contacts, Defect, Method, NameAddr, Uri, Via};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -18,6 +18,8 @@ use std::ops::Range;
 /// headers (Via, Route, Record-Route, Contact) accumulate across fields.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Typed {
+    /// A request's Request-URI (`None` for a response, or when malformed: see `defect`).
+    pub request_uri: Option<Uri>,
     pub vias: Vec<Via>,
     pub from: Option<NameAddr>,
     pub to: Option<NameAddr>,
