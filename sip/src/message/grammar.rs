@@ -8,6 +8,7 @@
 
 use super::types::{Host, Method, NameAddr, Params, SipUri, Uri, Via};
 use compact_str::CompactString;
+use slot::{push_param, put, put_some};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -128,43 +129,6 @@ impl<'a> Cur<'a> {
         }
         &self.s[start..self.i.min(self.s.len())]
     }
-}
-
-// ------------------------------------------------------------------ text slots
-
-/// `s` written into `slot`, where it stays. Why not `*slot = s.into()`: a `CompactString` is
-/// built by a variable-length memcpy into a 24-byte buffer, and moving it into its slot right
-/// away reads that buffer back as words; each read waits for the bytes to land (a failed
-/// store-to-load forward). perf put the top sample of `parse_hostport`, `parse_sip_uri` and
-/// `parse_params` on those reads, about 15 of them per INVITE. Written in place, nothing reads
-/// the bytes back until long after.
-#[inline]
-fn put(slot: &mut CompactString, s: &str) {
-    // slots are nearly always blank: `clear` is a call that writes the length byte back
-    if !slot.is_empty() {
-        slot.clear();
-    }
-    slot.push_str(s);
-}
-
-/// `put` into an optional slot (None until now, as in the blanks below).
-#[inline]
-fn put_some(slot: &mut Option<CompactString>, s: &str) {
-    put(slot.get_or_insert_with(CompactString::default), s);
-}
-
-/// A parameter pushed onto `out` and its name written in place (see `put`); the value slot is
-/// returned for the caller to fill.
-#[inline]
-fn push_param<'a>(
-    out: &'a mut Vec<(CompactString, Option<CompactString>)>,
-    name: &str,
-) -> &'a mut Option<CompactString> {
-    out.push((CompactString::default(), None));
-    let last = out.len() - 1;
-    let (n, v) = &mut out[last];
-    put(n, name);
-    v
 }
 
 // ------------------------------------------------------------------ URIs
@@ -803,5 +767,6 @@ pub fn trim_end(s: &str) -> &str {
     }
 }
 
+mod slot;
 #[cfg(test)]
 mod tests;
