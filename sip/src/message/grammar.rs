@@ -173,8 +173,9 @@ pub fn parse_uri(s: &str) -> Res<Uri> {
     Ok(u)
 }
 
-/// `parse_uri` into `out`, a blank from `blank_sip_uri` (or any URI, which is then replaced).
-/// On an error `out` is left part-filled: the caller discards it.
+/// `parse_uri` into `out`, which must be a blank from `blank_sip_uri` (every caller passes one:
+/// the parts a URI does not have are not cleared). On an error `out` is left part-filled: the
+/// caller discards it.
 pub fn parse_uri_into(s: &str, out: &mut Uri) -> Res<()> {
     if s.is_empty() {
         return Err("empty URI".into());
@@ -693,6 +694,7 @@ fn parse_via(c: &mut Cur<'_>, out: &mut Via) -> Res<()> {
     }
     let t = c.token().ok_or("missing transport")?;
     put(&mut out.transport, t);
+    // a token is ASCII: upper-casing in place changes nothing when it is written upper-case
     out.transport.make_ascii_uppercase();
     c.ws();
     let hp = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'));

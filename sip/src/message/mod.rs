@@ -8,11 +8,11 @@
 //! and 11 of 21 invalid ones, at about 4.2 µs per 665-byte INVITE. The grammar a proxy needs is
 //! small; it is written as a hand-rolled cursor (`grammar`) because RFC 3261 allows LWS around
 //! every separator and the rules stay shortest that way, with memchr for the scans over whole
-//! messages. Measured here (criterion, `cargo bench -p causeway-sip --bench parse`, 2 vCPU Xeon VM,
-//! 2026-12-06): 1.00-1.10 µs to parse a 650-byte INVITE with every proxy header typed, against
-//! 1.12-1.15 µs for the code before in the same session (target < 1 µs: at the line, not under
-//! it; see BENCHMARKS.md for where the time goes), about 250 ns to rewrite and serialise it
-//! as a proxy does (Max-Forwards, Record-Route, Via). The whole RFC 4475/5118
+//! messages. Measured here (criterion, `cargo bench -p causeway-sip --bench parse`, 2 vCPU AMD
+//! EPYC VM, 2026-12-07): 0.89-0.93 µs to parse a 650-byte INVITE with every proxy header typed,
+//! against 0.98-1.04 µs for the code of the morning (target < 1 µs; BENCHMARKS.md, "SIP parse
+//! under 1 us", says where the time went), about 180 ns to rewrite and serialise it as a proxy
+//! does (Max-Forwards, Record-Route, Via). The whole RFC 4475/5118
 //! corpus meets `shared/torture/expected.tsv` (`sip/tests/torture_parse.rs`).
 //!
 //! This module holds no transport or transaction state.

@@ -252,8 +252,9 @@ pub struct Message {
     /// Boxed (the Request-URI with them), one allocation per parse, so that a `Message` is 184
     /// bytes rather than 840: every move of it (into the parse's Result, into the proxy's
     /// events) copies the whole value right after it was written, and the loads of such a copy
-    /// wait for the stores. criterion's parse went from 0.96-1.06 to 0.85-0.94 us with the
-    /// first 536 bytes boxed; the core's calls were no slower.
+    /// wait for the stores. With this box criterion's parse went from 0.98-1.04 to 0.89-0.93 us
+    /// (with the two changes before it; BENCHMARKS.md, "SIP parse under 1 us"); the core's
+    /// calls were no slower.
     typed: Box<Typed>,
     defect: Option<Defect>,
 }
@@ -287,7 +288,7 @@ impl Message {
         // built in place, the buffer last: the typed values and the start line's Request-URI
         // are written where they stay rather than moved in (memmove was 7 % of a parse). The
         // message is still copied into the returned Result, and by whoever moves it next: that
-        // is why the typed values (664 bytes) are boxed (see `Message::typed`).
+        // is why the typed values (over 600 bytes) are boxed (see `Message::typed`).
         let mut msg = Message {
             len: buf.len(),
             offset,

@@ -48,7 +48,7 @@ impl Peek<'_> {
 /// header section is not text or has no start line.
 pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
     let end = HEAD_END.find(buf).unwrap_or(buf.len());
-    // simdutf8 as in `Message::parse`
+    // simdutf8 as in `Message::parse_with`
     let head = simdutf8::basic::from_utf8(&buf[..end]).ok()?;
     let hb = head.as_bytes();
     let first = CRLF.find(hb).unwrap_or(head.len());
