@@ -484,15 +484,14 @@ pub fn parse_params(c: &mut Cur<'_>) -> Res<Params> {
             match c.peek() {
                 Some(b'"') => put_some(slot, c.quoted()?),
                 Some(b'[') => {
-                    let v = c.take_until(|b| b == b']');
+                    // the reference with its brackets, as written
+                    let start = c.i;
+                    c.take_until(|b| b == b']');
                     if c.peek() != Some(b']') {
                         return Err("unterminated IPv6 reference in parameter".into());
                     }
                     c.i += 1;
-                    put_some(slot, v);
-                    if let Some(v) = slot {
-                        v.push(']');
-                    }
+                    put_some(slot, &c.s[start..c.i]);
                 }
                 _ => {
                     let v = c.take_until(|b| {
@@ -543,7 +542,6 @@ pub fn parse_name_addr(c: &mut Cur<'_>, out: &mut NameAddr) -> Res<()> {
         if !c.eat(b'<') {
             return Err("expected '<' after the display name".into());
         }
-        let start = c.i;
         let inner = c.take_until(|b| b == b'>');
         if c.peek() != Some(b'>') {
             return Err("missing '>'".into());
@@ -552,7 +550,6 @@ pub fn parse_name_addr(c: &mut Cur<'_>, out: &mut NameAddr) -> Res<()> {
         if inner.starts_with([' ', '\t']) || inner.ends_with([' ', '\t']) {
             return Err("whitespace inside <> around the URI".into());
         }
-        let _ = start;
         parse_uri_into(inner, &mut out.uri)?;
     } else {
         let spec = c.take_until(|b| matches!(b, b';' | b',' | b' ' | b'\t' | b'?'));
