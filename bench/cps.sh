@@ -7,7 +7,8 @@
 # a tm + rr transaction-stateful record-routing relay) it reports:
 #   (a) the highest rate of RATES sustained for DUR seconds with <= 0.1 % failed calls and
 #       >= 95 % of the target rate achieved;
-#   (b) the proxy's CPU microseconds per completed call at FIXED calls/s (utime+stime from /proc).
+#   (b) the proxy's CPU microseconds per completed call at FIXED calls/s (utime+stime from /proc),
+#       and its split into user and kernel (stime) time.
 # Each step's line also gives the mean time from the UAC's INVITE to its 200 (sipp's rtd: the
 # proxy's latency four times, the UAS's own answer time included).
 # then prints both and their ratio. causeway routes by registration, so the UAS contact is
@@ -143,9 +144,9 @@ TOML
 
 # one step: $1=label $2=rate $3=seconds; prints a line; returns 0 on PASS; sets CPU_US_PER_CALL
 step() {
-    local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 t0 t1 rc
+    local label=$1 rate=$2 dur=$3 calls=$(( $2 * $3 )) stat="$WORK/uac_${1}_$2.csv" k0 k1 s0 s1 t0 t1 rc
     thread_ns $PROXY_ALL >"$WORK/threads0"
-    k0=$(ticks $PROXY_ALL); t0=$(date +%s.%N)
+    k0=$(ticks $PROXY_ALL); s0=$(stime_ticks $PROXY_ALL); t0=$(date +%s.%N)
     local perf_pid=""
     if [ "${SYSCALLS:-0}" = 1 ]; then
         perf stat -x, -e "$SC_EVENTS" -p "$(echo $PROXY_ALL | tr ' ' ,)" -o "$WORK/syscalls" &
@@ -153,13 +154,13 @@ step() {
     fi
     start_uac "$label" "$rate" "$calls"
     wait "$UAC_PID"; rc=$?; UAC_PID=""
-    t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL)
+    t1=$(date +%s.%N); k1=$(ticks $PROXY_ALL); s1=$(stime_ticks $PROXY_ALL)
     thread_ns $PROXY_ALL >"$WORK/threads1"
     if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null; fi
     local line
-    line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" <<'PY'
+    line=$(python3 - "$stat" "$label" "$rate" "$calls" "$rc" "$t0" "$t1" "$HZ" "$k0" "$k1" "$s0" "$s1" <<'PY'
 import sys
-stat, label, rate, calls, rc, t0, t1, hz, k0, k1 = sys.argv[1:]
+stat, label, rate, calls, rc, t0, t1, hz, k0, k1, s0, s1 = sys.argv[1:]
 rate, calls, hz = int(rate), int(calls), int(hz)
 wall = float(t1) - float(t0)
 rows = [l.rstrip("\n").split(";") for l in open(stat, encoding="latin-1") if l.strip()]
@@ -167,6 +168,9 @@ v = dict(zip(rows[0], rows[-1]))
 ok = int(v["SuccessfulCall(C)"]); bad = int(v["FailedCall(C)"]); cr = float(v["CallRate(C)"])
 cpu_s = (int(k1) - int(k0)) / hz
 us = 1e6 * cpu_s / ok if ok else float("nan")
+# the kernel's part (stime): what a CPU's mitigations and the network stack cost, apart from
+# the proxy's own code
+sys_us = 1e6 * (int(s1) - int(s0)) / hz / ok if ok else float("nan")
 res = "PASS" if (bad <= 0.001 * calls and cr >= 0.95 * rate and ok + bad >= calls) else "FAIL"
 def ms(t):   # sipp's "HH:MM:SS:fraction" (microseconds, or milliseconds in older builds)
     try:
@@ -176,7 +180,7 @@ def ms(t):   # sipp's "HH:MM:SS:fraction" (microseconds, or milliseconds in olde
         return float("nan")
 rtd = ms(v.get("ResponseTime1(C)", ""))
 print(f"{label:9s} target={rate:5d}/s achieved={cr:8.1f}/s ok={ok} failed={bad} proxy_cpu={100*cpu_s/wall:5.1f}% "
-      f"cpu_per_call={us:7.1f}us invite_to_200={rtd:.2f}ms sipp_rc={rc} {res}")
+      f"cpu_per_call={us:7.1f}us (user={us - sys_us:.1f} kernel={sys_us:.1f}) invite_to_200={rtd:.2f}ms sipp_rc={rc} {res}")
 PY
 )
     echo "$line"

@@ -38,6 +38,16 @@ ticks() {   # utime+stime of the given PIDs (all threads), in clock ticks (HZ)
     echo "$t"
 }
 
+stime_ticks() {   # stime alone (time in the kernel) of the given PIDs, in clock ticks (HZ)
+    local t=0 pid f
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        f=$(sed 's/^.*) //' "/proc/$pid/stat"); set -- $f
+        t=$(( t + ${13} ))
+    done
+    echo "$t"
+}
+
 # each thread of the given PIDs: "pid/tid name run-time-ns" (the scheduler's clock,
 # /proc/PID/task/TID/schedstat), one per line
 thread_ns() {
