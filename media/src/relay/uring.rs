@@ -695,7 +695,7 @@ impl Worker {
     /// Ends every request and answers `Stop`, so that the memory the kernel was given can be
     /// freed.
     fn shut_down(&mut self) {
-        let cancelled = causeway_uring::cancel_all(&self.ring);
+        let cancelled = causeway_uring::cancel_all(&mut self.ring);
         let ports: Vec<u16> = (0..=u16::MAX)
             .filter(|&p| self.ports[usize::from(p)].take().is_some())
             .collect();

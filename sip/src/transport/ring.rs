@@ -473,7 +473,7 @@ impl Drop for UdpRing {
     /// Ends every request so the memory the kernel was given can be freed; if the kernel
     /// does not confirm, that memory is leaked rather than freed under it.
     fn drop(&mut self) {
-        let Err(e) = causeway_uring::cancel_all(&self.ring) else {
+        let Err(e) = causeway_uring::cancel_all(&mut self.ring) else {
             return;
         };
         tracing::warn!(error = %e, "SIP UDP: io_uring requests not cancelled; their memory is kept");
