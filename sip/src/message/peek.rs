@@ -101,16 +101,18 @@ pub fn written_uri(value: &str) -> &str {
     }
 }
 
-/// A `tag` header parameter on a From/To value: after the `>` of a name-addr, or after the
-/// URI of an addr-spec (whose own parameters are then header parameters, RFC 3261 20.10).
+/// A `tag` header parameter with a value on a From/To value: after the `>` of a name-addr, or
+/// after the URI of an addr-spec (whose own parameters are then header parameters, RFC 3261
+/// 20.10). A bare `;tag` is no tag (RFC 3261 tag-param is `"tag" EQUAL token`), as for
+/// `NameAddr::tag`.
 fn has_tag(value: &str) -> bool {
     let params = match value.rfind('>') {
         Some(i) => &value[i..],
         None => value,
     };
     params.split(';').skip(1).any(|p| {
-        let name = p.split_once('=').map_or(p, |(n, _)| n);
-        name.trim().eq_ignore_ascii_case("tag")
+        p.split_once('=')
+            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("tag"))
     })
 }
 

@@ -70,6 +70,27 @@ fn the_first_of_each_field_counts_after_the_four_are_read() {
 }
 
 #[test]
+fn a_tag_parameter_without_a_value_is_no_tag() {
+    // found by the fuzz target `peek`: the parser keeps `;tag` as a parameter without a value,
+    // and `NameAddr::tag` gives no tag for it
+    for to in [
+        "<sip:user@example.ed>;tag",
+        "<sip:u@h>;tag ;x=1",
+        "sip:u@h;tag",
+    ] {
+        let m = format!("SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP h\r\nTo: {to}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+        agrees(m.as_bytes()).unwrap_or_else(|e| panic!("{to}: {e}"));
+        assert!(!peek(m.as_bytes()).expect("peek").to_tag, "{to}");
+    }
+    let crash = b"SIP/2.0 100 \r\nVia: SIP/2.0/UDP 193\r\nTo: <sip:user@example.ed>;tag\r\n\r\n\
+        e.net;tag=93335\r\nMax-Forwaten[t-Length:\x1a152\r\n\r\nv=0\r\no=mh9 IN  0\r\n%\n\r\xfa";
+    agrees(crash).unwrap();
+    let with =
+        b"SIP/2.0 180 Ringing\r\nTo: <sip:u@h>;tag=9\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+    assert!(peek(with).expect("peek").to_tag);
+}
+
+#[test]
 fn agrees_with_the_parser_on_the_torture_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
     let mut n = 0;
