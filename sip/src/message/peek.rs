@@ -47,6 +47,9 @@ impl Peek<'_> {
 /// The start line and dialog fields of the message at the start of `buf`; `None` when its
 /// header section is not text or has no start line.
 pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
+    // RFC 3261 7.5: CRLFs before the start line are ignored, as `Message::parse_with` does
+    let offset = buf.iter().position(|b| *b != b'\r' && *b != b'\n')?;
+    let buf = &buf[offset..];
     let end = HEAD_END.find(buf).unwrap_or(buf.len());
     // simdutf8 as in `Message::parse_with`
     let head = simdutf8::basic::from_utf8(&buf[..end]).ok()?;

@@ -91,6 +91,24 @@ fn a_tag_parameter_without_a_value_is_no_tag() {
 }
 
 #[test]
+fn line_ends_before_the_start_line_are_skipped() {
+    // found by the fuzz target `peek`: the parser skips them (RFC 3261 7.5), peek took the
+    // empty line for the start line (or, after a CRLF CRLF, the end of the header section)
+    for lead in ["\n\n\n", "\r\n", "\r\n\r\n", "\r\r\n\n"] {
+        for start in ["SIP/2.0 200 OK", "BYE sip:b@h SIP/2.0"] {
+            let m = format!("{lead}{start}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n");
+            agrees(m.as_bytes()).unwrap_or_else(|e| panic!("{lead:?} {start}: {e}"));
+            let p = peek(m.as_bytes()).expect("peek");
+            assert_eq!(
+                (p.start_line, p.call_id, p.to_tag),
+                (start, Some("c"), true)
+            );
+        }
+    }
+    assert!(peek(b"\r\n\r\n").is_none());
+}
+
+#[test]
 fn agrees_with_the_parser_on_the_torture_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
     let mut n = 0;
