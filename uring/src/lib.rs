@@ -20,10 +20,11 @@ pub use send::SendHeader;
 /// Both rings are built with `IORING_SETUP_DEFER_TASKRUN`, so a cancelled request's last step
 /// (its final completion, and the release of its reference to the socket) waits for the ring's
 /// thread to ask for completions. Left there, it runs after the ring is closed, on a kernel
-/// worker, later: the sockets stayed bound after the process had exited, and a node restarted
-/// at once could not bind its port (the traversal test's restart saw "Address already in
-/// use"; in a scratch program, 153 of 300 processes that exited right after the cancel still
-/// held their port once reaped). `settle` runs it here.
+/// worker, later: the sockets can stay bound after the process has exited, and a node
+/// restarted at once cannot bind its port (in a scratch program, 153 of 300 processes that
+/// exited right after the cancel still held their port once reaped; most likely what made the
+/// traversal test's restart of E fail once with "Address already in use"). `settle` runs it
+/// here.
 pub fn cancel_all(ring: &mut io_uring::IoUring) -> std::io::Result<()> {
     let any = io_uring::types::CancelBuilder::any();
     let timeout = io_uring::types::Timespec::new().sec(1);
