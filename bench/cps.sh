@@ -33,6 +33,9 @@
 #        CW_THREADS=1|2 ([sip] threads of causeway: 2 puts the UDP ring on a thread of its own)
 #        Every step also prints the CPU per call of each of the proxy's threads that used
 #        any ("threads:"; from schedstat): the busiest one bounds the rate the proxy carries.
+#        KAM_ARGS="-x tlsf -X tlsf": more kamailio options (here its TLSF allocator for shared
+#        and private memory instead of the default q_malloc, which the profile of a steady-state
+#        run found at 62 % of Kamailio's CPU: BENCHMARKS.md)
 #        PROXY_PORT=5070 UAS_PORT=5090 UAC_PORT=5080 REG_PORT=5085 KEEP=1
 # Needs: apt-get install -y sip-tester kamailio python3; cargo. Honours CARGO_TARGET_DIR.
 set -u

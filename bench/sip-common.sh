@@ -150,7 +150,7 @@ TOML
 start_kamailio() {
     kamailio -f "${KAM_CFG:-$SHARED/kamailio.cfg}" -DD -E -Y "$WORK" -P "$WORK/kam.pid" -m 256 -M 16 \
         -A "KAM_LISTEN=udp:$IP:$PROXY_PORT" -A "UAS_URI=\"sip:$IP:$UAS_PORT\"" \
-        -A "KAM_CHILDREN=$CHILDREN" >"$WORK/kam.log" 2>&1 &
+        -A "KAM_CHILDREN=$CHILDREN" ${KAM_ARGS:-} >"$WORK/kam.log" 2>&1 &
     PROXY_PID=$!; PROXY_COMM=kamailio
     sleep 2
     kill -0 "$PROXY_PID" 2>/dev/null || { echo "kamailio failed:"; cat "$WORK/kam.log"; exit 1; }
