@@ -270,7 +270,7 @@ PY
 }
 
 echo "causeway $("$CAUSEWAY" --version | awk '{print $2}'), kamailio $(kamailio -v 2>/dev/null | awk 'NR==1{print $3}'), sipp $(sipp -v 2>&1 | awk '/SIPp v/{print $2}'), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
-echo "settings: RATES='$RATES' DUR=${DUR}s FIXED=$FIXED FIXED_DUR=${FIXED_DUR}s kamailio children=$CHILDREN"
+echo "settings: RATES='$RATES' DUR=${DUR}s FIXED=$FIXED FIXED_DUR=${FIXED_DUR}s kamailio children=$CHILDREN KAM_ARGS='${KAM_ARGS:-}'"
 BEST_causeway=-; BEST_kamailio=-; CPU_causeway=nan; CPU_kamailio=nan
 start_uas; sleep 1
 if [ "$MODE" = causeway ] || [ "$MODE" = both ]; then

@@ -29,21 +29,20 @@ stop_proxy() {
 }
 
 ticks() {   # utime+stime of the given PIDs (all threads), in clock ticks (HZ)
-    local t=0 pid f
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        f=$(sed 's/^.*) //' "/proc/$pid/stat"); set -- $f
-        t=$(( t + ${12} + ${13} ))
-    done
-    echo "$t"
+    stat_ticks all "$@"
 }
 
 stime_ticks() {   # stime alone (time in the kernel) of the given PIDs, in clock ticks (HZ)
-    local t=0 pid f
+    stat_ticks kernel "$@"
+}
+
+stat_ticks() {   # $1: all or kernel; then PIDs
+    local what=$1 t=0 pid f
+    shift
     for pid in "$@"; do
         [ -r "/proc/$pid/stat" ] || continue
         f=$(sed 's/^.*) //' "/proc/$pid/stat"); set -- $f
-        t=$(( t + ${13} ))
+        if [ "$what" = all ]; then t=$(( t + ${12} + ${13} )); else t=$(( t + ${13} )); fi
     done
     echo "$t"
 }

@@ -98,25 +98,88 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
 
 /// The URI of a From/To value as written: inside `<>`, else up to the header parameters.
 pub fn written_uri(value: &str) -> &str {
-    match (value.find('<'), value.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value.split(';').next().unwrap_or(value).trim(),
+    match split_name_addr(value.as_bytes()).and_then(|(uri, _)| value.get(uri)) {
+        Some(uri) => uri,
+        None => value.split(';').next().unwrap_or(value).trim(),
     }
 }
 
-/// A `tag` header parameter with a value on a From/To value: after the `>` of a name-addr, or
-/// after the URI of an addr-spec (whose own parameters are then header parameters, RFC 3261
-/// 20.10). A bare `;tag` is no tag (RFC 3261 tag-param is `"tag" EQUAL token`), as for
-/// `NameAddr::tag`.
+/// Whether the first `tag` header parameter of a From/To value has a value, as the parser's
+/// `NameAddr::tag` reads it: the parameters after the `>` of a name-addr, or after the URI of
+/// an addr-spec (whose own parameters are then header parameters, RFC 3261 20.10). A bare
+/// `;tag` is no tag (tag-param is `"tag" EQUAL token`), and a `;` or `>` inside a quoted or
+/// bracketed parameter value separates nothing.
 fn has_tag(value: &str) -> bool {
-    let params = match value.rfind('>') {
-        Some(i) => &value[i..],
-        None => value,
+    let b = value.as_bytes();
+    let Some((_, mut i)) = split_name_addr(b) else {
+        return false;
     };
-    params.split(';').skip(1).any(|p| {
-        p.split_once('=')
-            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("tag"))
-    })
+    let (mut quoted, mut bracketed) = (false, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' if !bracketed => quoted = !quoted,
+            b'[' if !quoted => bracketed = true,
+            b']' if !quoted => bracketed = false,
+            b';' if !quoted && !bracketed => {
+                let rest = value
+                    .get(i + 1..)
+                    .unwrap_or("")
+                    .trim_start_matches([' ', '\t']);
+                let name_len = rest
+                    .find(|c: char| matches!(c, '=' | ';' | ' ' | '\t'))
+                    .unwrap_or(rest.len());
+                if rest[..name_len].eq_ignore_ascii_case("tag") {
+                    return rest[name_len..]
+                        .trim_start_matches([' ', '\t'])
+                        .starts_with('=');
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Where the URI of a From/To value is and where its header parameters begin, as the parser
+/// reads them: inside the `<>` of a name-addr (a quoted display name skipped), or an addr-spec
+/// up to its first `;`, `,`, blank or `?`.
+fn split_name_addr(b: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
+    let lead = b.iter().position(|c| !matches!(c, b' ' | b'\t'))?;
+    let mut i = lead;
+    if b[i] == b'"' {
+        i += 1;
+        while *b.get(i)? != b'"' {
+            i += if b[i] == b'\\' { 2 } else { 1 };
+        }
+    } else if !lt_before_comma(&b[i..]) {
+        let end = b[i..]
+            .iter()
+            .position(|c| matches!(c, b';' | b',' | b' ' | b'\t' | b'?'));
+        let end = end.map_or(b.len(), |e| i + e);
+        return Some((lead..end, end));
+    }
+    let lt = i + memchr::memchr(b'<', &b[i..])?;
+    let gt = lt + memchr::memchr(b'>', &b[lt..])?;
+    Some((lt + 1..gt, gt + 1))
+}
+
+/// Whether an unquoted `<` comes before any unquoted `,` (a name-addr, not an addr-spec), as
+/// the parser decides.
+fn lt_before_comma(b: &[u8]) -> bool {
+    let (mut quoted, mut i) = (false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => return true,
+            b',' if !quoted => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]

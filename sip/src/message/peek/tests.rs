@@ -85,6 +85,21 @@ fn a_tag_parameter_without_a_value_is_no_tag() {
     let crash = b"SIP/2.0 100 \r\nVia: SIP/2.0/UDP 193\r\nTo: <sip:user@example.ed>;tag\r\n\r\n\
         e.net;tag=93335\r\nMax-Forwaten[t-Length:\x1a152\r\n\r\nv=0\r\no=mh9 IN  0\r\n%\n\r\xfa";
     agrees(crash).unwrap();
+    // found by review: only the first `tag` counts, and quoted or bracketed values hide a `;`
+    for (to, tag) in [
+        ("<sip:u@h>;tag;tag=1", false),
+        ("<sip:u@h>;x=\"a;tag=1\"", false),
+        ("sip:u@h;x=\";tag=1\"", false),
+        ("<sip:u@h>;x=[;tag=1]", false),
+        ("<sip:u@h>;tag=1;x=\">\"", true),
+        ("\"A <b>; tag=2\" <sip:u@h>", false),
+        ("\"A\" <sip:u@h;tag=3>;tag=4", true),
+        ("sip:u@h;tag=5", true),
+    ] {
+        let m = format!("SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h\r\nTo: {to}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+        agrees(m.as_bytes()).unwrap_or_else(|e| panic!("{to}: {e}"));
+        assert_eq!(peek(m.as_bytes()).expect("peek").to_tag, tag, "{to}");
+    }
     let with =
         b"SIP/2.0 180 Ringing\r\nTo: <sip:u@h>;tag=9\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
     assert!(peek(with).expect("peek").to_tag);
