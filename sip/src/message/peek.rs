@@ -126,9 +126,7 @@ fn has_tag(value: &str) -> bool {
                     .get(i + 1..)
                     .unwrap_or("")
                     .trim_start_matches([' ', '\t']);
-                let name_len = rest
-                    .find(|c: char| matches!(c, '=' | ';' | ' ' | '\t'))
-                    .unwrap_or(rest.len());
+                let name_len = rest.find(['=', ';', ' ', '\t']).unwrap_or(rest.len());
                 if rest[..name_len].eq_ignore_ascii_case("tag") {
                     return rest[name_len..]
                         .trim_start_matches([' ', '\t'])
