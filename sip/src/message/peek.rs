@@ -119,7 +119,9 @@ fn has_tag(value: &str) -> bool {
         match b[i] {
             b'\\' if quoted => i += 1,
             b'"' if !bracketed => quoted = !quoted,
-            b'[' if !quoted => bracketed = true,
+            // the parser reads `[..]` only as a whole value (an IPv6 reference): a `[` inside
+            // a token value is a plain byte
+            b'[' if !quoted && value_starts(&b[..i]) => bracketed = true,
             b']' if !quoted => bracketed = false,
             b';' if !quoted && !bracketed => {
                 let rest = value
@@ -138,6 +140,11 @@ fn has_tag(value: &str) -> bool {
         i += 1;
     }
     false
+}
+
+/// Whether a parameter value starts after `before`: its last non-blank byte is `=`.
+fn value_starts(before: &[u8]) -> bool {
+    before.iter().rev().find(|c| !matches!(c, b' ' | b'\t')) == Some(&b'=')
 }
 
 /// Where the URI of a From/To value is and where its header parameters begin, as the parser

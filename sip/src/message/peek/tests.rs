@@ -91,6 +91,7 @@ fn a_tag_parameter_without_a_value_is_no_tag() {
         ("<sip:u@h>;x=\"a;tag=1\"", false),
         ("sip:u@h;x=\";tag=1\"", false),
         ("<sip:u@h>;x=[;tag=1]", false),
+        ("<sip:u@h>;x=a[b;tag=1", true),
         ("<sip:u@h>;tag=1;x=\">\"", true),
         ("\"A <b>; tag=2\" <sip:u@h>", false),
         ("\"A\" <sip:u@h;tag=3>;tag=4", true),
