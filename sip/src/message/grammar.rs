@@ -563,8 +563,8 @@ pub fn parse_name_addr(c: &mut Cur<'_>, out: &mut NameAddr) -> Res<()> {
 }
 
 /// Whether an unquoted `<` comes before any unquoted `,`: the value is a name-addr then, not an
-/// addr-spec. One scan that stops at the first of them.
-fn lt_before_comma(b: &[u8]) -> bool {
+/// addr-spec. One scan that stops at the first of them. `peek` decides the same way with it.
+pub(super) fn lt_before_comma(b: &[u8]) -> bool {
     let mut quoted = false;
     let mut i = 0;
     while i < b.len() {

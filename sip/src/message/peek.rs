@@ -158,7 +158,7 @@ fn split_name_addr(b: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
         while *b.get(i)? != b'"' {
             i += if b[i] == b'\\' { 2 } else { 1 };
         }
-    } else if !lt_before_comma(&b[i..]) {
+    } else if !super::grammar::lt_before_comma(&b[i..]) {
         let end = b[i..]
             .iter()
             .position(|c| matches!(c, b';' | b',' | b' ' | b'\t' | b'?'));
@@ -168,23 +168,6 @@ fn split_name_addr(b: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
     let lt = i + memchr::memchr(b'<', &b[i..])?;
     let gt = lt + memchr::memchr(b'>', &b[lt..])?;
     Some((lt + 1..gt, gt + 1))
-}
-
-/// Whether an unquoted `<` comes before any unquoted `,` (a name-addr, not an addr-spec), as
-/// the parser decides.
-fn lt_before_comma(b: &[u8]) -> bool {
-    let (mut quoted, mut i) = (false, 0);
-    while i < b.len() {
-        match b[i] {
-            b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => return true,
-            b',' if !quoted => return false,
-            _ => {}
-        }
-        i += 1;
-    }
-    false
 }
 
 #[cfg(test)]
