@@ -422,11 +422,13 @@ impl Message {
     fn matching<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Field> + 'a {
         // names compare as bytes: no UTF-8 check per field on this hot path
         let kind = known(name);
-        // a copy only for names the parser does not know (it outlives `name`)
-        let want = match kind {
-            Known::Other => full_name(name).as_bytes().to_vec(),
-            _ => Vec::new(),
-        };
+        // a copy only for names the parser does not know (it outlives `name`), on the stack
+        // when it is short: Proxy-Require and Proxy-Authorization are looked up for every
+        // request forwarded (the loop hash), a heap copy each was two allocations a request
+        let want = Name::new(match kind {
+            Known::Other => full_name(name).as_bytes(),
+            _ => b"",
+        });
         self.fields.iter().filter(move |f| {
             if kind != Known::Other {
                 return f.kind == kind;
@@ -440,7 +442,7 @@ impl Message {
             } else {
                 n
             };
-            n.eq_ignore_ascii_case(&want)
+            n.eq_ignore_ascii_case(want.as_bytes())
         })
     }
 
@@ -468,6 +470,34 @@ impl Message {
     /// Exactly this message's bytes (from the start line to the end of the body).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[self.offset..self.len]
+    }
+}
+
+/// A header name kept by value: inline up to `Name::INLINE` bytes, on the heap beyond.
+enum Name {
+    Inline([u8; Name::INLINE], u8),
+    Heap(Vec<u8>),
+}
+
+impl Name {
+    const INLINE: usize = 32;
+
+    fn new(name: &[u8]) -> Name {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= Name::INLINE => {
+                let mut b = [0u8; Name::INLINE];
+                b[..name.len()].copy_from_slice(name);
+                Name::Inline(b, len)
+            }
+            _ => Name::Heap(name.to_vec()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Inline(b, len) => &b[..usize::from(*len)],
+            Name::Heap(v) => v,
+        }
     }
 }
 
