@@ -307,7 +307,9 @@ impl Core {
     // ---------------------------------------------------------------- input
 
     fn on_received(&mut self, inbound: Received, now: Instant, out: &mut Vec<Output>) {
-        let msg = match Message::parse_with(inbound.data.clone(), &self.limits) {
+        // moved, not cloned: the first clone of a datagram's buffer allocates (`Bytes` from a
+        // `Vec` shares only once asked to)
+        let msg = match Message::parse_with(inbound.data, &self.limits) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.dropped_unparsable += 1;
