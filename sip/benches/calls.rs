@@ -13,7 +13,7 @@
 //! 3,000,000 together, the callee's registration lasting an hour of the fake clock). Without
 //! `--bench` (`cargo test --benches`) it runs 300 + 300 calls, as a check that calls complete.
 //! Prints ns per call, and allocations (and their bytes) per call: the harness's own are in that
-//! count, nine per call (each datagram's `Bytes` copy, seven, and the Record-Route and To lines
+//! count, eight per call (each datagram's `Bytes` copy, six, and the Record-Route and To lines
 //! kept for the ACK and BYE, two). For instructions per call run the binary under
 //! `valgrind --tool=callgrind` with small counts, for a profile under `perf record`.
 
