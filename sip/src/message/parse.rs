@@ -18,6 +18,7 @@ use super::grammar::{blank_sip_uri, parse_uri_into, trim_end, trim_start};
 use super::typed::Typed;
 use super::types::{Contacts, Defect, Limits, Method, NameAddr, ParseError, Uri, Via};
 use bytes::Bytes;
+use compact_str::CompactString;
 use memchr::memmem;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -422,13 +423,14 @@ impl Message {
     fn matching<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Field> + 'a {
         // names compare as bytes: no UTF-8 check per field on this hot path
         let kind = known(name);
-        // a copy only for names the parser does not know (it outlives `name`), on the stack
-        // when it is short: Proxy-Require and Proxy-Authorization are looked up for every
-        // request forwarded (the loop hash), a heap copy each was two allocations a request
-        let want = Name::new(match kind {
-            Known::Other => full_name(name).as_bytes(),
-            _ => b"",
-        });
+        // a copy only for names the parser does not know (it outlives `name`), inline when it
+        // is short (`CompactString`, up to 24 bytes): Proxy-Require and Proxy-Authorization are
+        // looked up for every request forwarded (the loop hash), a heap copy each was two
+        // allocations a request
+        let want = match kind {
+            Known::Other => CompactString::new(full_name(name)),
+            _ => CompactString::default(),
+        };
         self.fields.iter().filter(move |f| {
             if kind != Known::Other {
                 return f.kind == kind;
@@ -470,34 +472,6 @@ impl Message {
     /// Exactly this message's bytes (from the start line to the end of the body).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[self.offset..self.len]
-    }
-}
-
-/// A header name kept by value: inline up to `Name::INLINE` bytes, on the heap beyond.
-enum Name {
-    Inline([u8; Name::INLINE], u8),
-    Heap(Vec<u8>),
-}
-
-impl Name {
-    const INLINE: usize = 32;
-
-    fn new(name: &[u8]) -> Name {
-        match u8::try_from(name.len()) {
-            Ok(len) if name.len() <= Name::INLINE => {
-                let mut b = [0u8; Name::INLINE];
-                b[..name.len()].copy_from_slice(name);
-                Name::Inline(b, len)
-            }
-            _ => Name::Heap(name.to_vec()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Name::Inline(b, len) => &b[..usize::from(*len)],
-            Name::Heap(v) => v,
-        }
     }
 }
 

@@ -82,7 +82,7 @@ fn message() -> impl Strategy<Value = Generated> {
         "[a-zA-Z0-9.@-]{1,20}",
         0u32..(1 << 31),
         0u32..=255,
-        // names up to 42 bytes: lookups keep names of up to 32 on the stack, longer on the heap
+        // names up to 42 bytes: lookups keep names of up to 24 inline, longer on the heap
         proptest::collection::vec(("X-[A-Za-z]{1,40}", "[ -~]{0,30}"), 0..4),
         proptest::collection::vec(any::<u8>(), 0..200),
     )
