@@ -36,7 +36,7 @@ pub fn run(file: &Path, alias: &str, from: &str, protocol: Protocol, registered:
         source_zone: from,
         source_registered: registered,
     });
-    for line in &route.trace {
+    for line in route.trace.lines() {
         println!("{line}");
     }
     if route.targets.is_empty() {

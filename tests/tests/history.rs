@@ -115,6 +115,11 @@ name = "example.com to C"
 pattern_type = "suffix"
 pattern = "@example.com"
 target = "from-control"
+
+# signaling only: the two tests that start an edge run side by side, and each would bind the
+# multiplexed pair 36000/36001
+[media]
+anchor = "none"
 "#
     );
     Node::start(NodeOptions {

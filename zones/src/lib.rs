@@ -29,7 +29,7 @@ pub use alias::Alias;
 pub use causeway_config::LOCAL_ZONE;
 pub use health::{Health, PeerHealth};
 pub use peers::{Held, Holder, PeerAliases, PeerInfo};
-pub use route::{Protocol, Route, RouteRequest, Target, ZoneKind};
+pub use route::{Protocol, Route, RouteRequest, Target, Trace, ZoneKind};
 pub use router::{Router, SearchRecorder};
 pub use rule::{LOCAL_DOMAIN_PRIORITY, LOCAL_DOMAIN_RULE};
 pub use shared::{Owner, SharedAliases};

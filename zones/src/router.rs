@@ -132,14 +132,12 @@ impl Router {
                     // lower case) that a target will carry
                     alias = Alias::parse(&new);
                     let new = alias.to_string();
-                    route
-                        .trace
-                        .push(format!("{}: `{text}` -> `{new}`", t.describe()));
+                    route.trace.push(format_args!("{t}: `{text}` -> `{new}`"));
                     text = new;
                 }
                 None => route
                     .trace
-                    .push(format!("{}: does not match `{text}`", t.describe())),
+                    .push(format_args!("{t}: does not match `{text}`")),
             }
         }
 
@@ -147,21 +145,23 @@ impl Router {
         while let Some(group) = groups.next() {
             let mut stopped_by = None;
             for rule in group {
-                let head = format!("rule \"{}\" (priority {})", rule.name, rule.priority);
+                let head = Head(rule);
                 match rule.evaluate(req, &alias, &text) {
-                    Outcome::Skipped(why) => route.trace.push(format!("{head}: skipped, {why}")),
+                    Outcome::Skipped(why) => {
+                        route.trace.push(format_args!("{head}: skipped, {why}"))
+                    }
                     Outcome::Target { alias: to, kind } => {
                         let seen = route
                             .targets
                             .iter()
                             .any(|t| t.zone == rule.target() && t.alias == to);
                         if seen {
-                            route.trace.push(format!(
+                            route.trace.push(format_args!(
                                 "{head}: matches, but zone `{}` alias `{to}` is already a target",
                                 rule.target()
                             ));
                         } else {
-                            route.trace.push(format!(
+                            route.trace.push(format_args!(
                                 "{head}: matches `{text}` -> zone `{}` alias `{to}`",
                                 rule.target()
                             ));
@@ -182,7 +182,7 @@ impl Router {
             if let Some(rule) = stopped_by {
                 let later: usize = groups.map(<[_]>::len).sum();
                 if later > 0 {
-                    route.trace.push(format!(
+                    route.trace.push(format_args!(
                         "stop: rule \"{}\" matched with on_match stop; {later} rule(s) of later priority not tried",
                         rule.name
                     ));
@@ -191,12 +191,23 @@ impl Router {
             }
         }
         if route.targets.is_empty() {
-            route.trace.push(format!("no search rule matches `{text}`"));
+            route
+                .trace
+                .push(format_args!("no search rule matches `{text}`"));
         }
         if let Some(Recorder(r)) = &self.recorder {
             r.record(req, &route);
         }
         route
+    }
+}
+
+/// A rule as the trace names it.
+struct Head<'a>(&'a SearchRule);
+
+impl std::fmt::Display for Head<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule \"{}\" (priority {})", self.0.name, self.0.priority)
     }
 }
 

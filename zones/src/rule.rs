@@ -11,6 +11,7 @@ use crate::pattern::Pattern;
 use crate::route::{Protocol, RouteRequest, ZoneKind};
 use causeway_config::zones::{self as cfg, OnMatch, PatternBehavior, ProtocolFilter};
 use causeway_config::LOCAL_ZONE;
+use std::fmt;
 
 /// A rewrite of the dialled alias, run before any search rule.
 #[derive(Clone, Debug)]
@@ -35,9 +36,11 @@ impl Transform {
         self.pattern
             .apply(text, PatternBehavior::Replace, &self.replace)
     }
+}
 
-    pub(crate) fn describe(&self) -> String {
-        format!("transform {} (priority {})", self.pattern, self.priority)
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transform {} (priority {})", self.pattern, self.priority)
     }
 }
 
@@ -76,11 +79,50 @@ enum Matcher {
 }
 
 /// What one rule made of one request.
-pub(crate) enum Outcome {
+pub(crate) enum Outcome<'a> {
     /// The rule applies: a target in `zone` for `alias`.
     Target { alias: Alias, kind: ZoneKind },
     /// The rule does not apply, and why (for the trace).
-    Skipped(String),
+    Skipped(Skip<'a>),
+}
+
+/// Why a rule did not apply. Written into the trace only: kept as borrowed parts, not text,
+/// because most rules of a long list are skipped for every call.
+pub(crate) enum Skip<'a> {
+    Protocol(ProtocolFilter, Protocol),
+    NotRegistered,
+    Source { zone: &'a str, came_from: &'a str },
+    NoZone(&'a str),
+    InvalidRegex(&'a Pattern, &'a str),
+    NoMatch(&'a Pattern, &'a str),
+    NotRegistrarDomain(&'a str),
+    NoDomain(&'a str),
+}
+
+impl fmt::Display for Skip<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::Protocol(only, this) => {
+                write!(
+                    f,
+                    "only for {} requests, this is {this}",
+                    protocol_name(*only)
+                )
+            }
+            Skip::NotRegistered => {
+                f.write_str("only for endpoints registered here, the caller is not")
+            }
+            Skip::Source { zone, came_from } => write!(
+                f,
+                "only for calls from zone `{zone}`, this one came from `{came_from}`"
+            ),
+            Skip::NoZone(z) => write!(f, "target zone `{z}` does not exist"),
+            Skip::InvalidRegex(p, e) => write!(f, "{p} is not a valid regex: {e}"),
+            Skip::NoMatch(p, text) => write!(f, "{p} does not match `{text}`"),
+            Skip::NotRegistrarDomain(d) => write!(f, "`{d}` is not a registrar domain"),
+            Skip::NoDomain(text) => write!(f, "`{text}` has no domain"),
+        }
+    }
 }
 
 impl SearchRule {
@@ -127,52 +169,49 @@ impl SearchRule {
     }
 
     /// Whether this rule routes `req` (whose alias, after transforms, is `alias`/`text`).
-    pub(crate) fn evaluate(&self, req: &RouteRequest, alias: &Alias, text: &str) -> Outcome {
+    pub(crate) fn evaluate<'a>(
+        &'a self,
+        req: &RouteRequest<'a>,
+        alias: &'a Alias,
+        text: &'a str,
+    ) -> Outcome<'a> {
         let protocol_ok = match self.protocol {
             ProtocolFilter::Any => true,
             ProtocolFilter::Sip => req.protocol == Protocol::Sip,
             ProtocolFilter::H323 => req.protocol == Protocol::H323,
         };
         if !protocol_ok {
-            return Outcome::Skipped(format!(
-                "only for {} requests, this is {}",
-                protocol_name(self.protocol),
-                req.protocol
-            ));
+            return Outcome::Skipped(Skip::Protocol(self.protocol, req.protocol));
         }
         match &self.source {
             Source::Any => {}
             Source::Registered if req.source_registered => {}
-            Source::Registered => {
-                return Outcome::Skipped(
-                    "only for endpoints registered here, the caller is not".to_string(),
-                )
-            }
+            Source::Registered => return Outcome::Skipped(Skip::NotRegistered),
             Source::Zone(z) if z == req.source_zone => {}
             Source::Zone(z) => {
-                return Outcome::Skipped(format!(
-                    "only for calls from zone `{z}`, this one came from `{}`",
-                    req.source_zone
-                ))
+                return Outcome::Skipped(Skip::Source {
+                    zone: z,
+                    came_from: req.source_zone,
+                })
             }
         }
         let Some(kind) = self.kind else {
-            return Outcome::Skipped(format!("target zone `{}` does not exist", self.target));
+            return Outcome::Skipped(Skip::NoZone(&self.target));
         };
         let rewritten = match &self.matcher {
             Matcher::Pattern(p) => {
                 if let Some(e) = p.invalid() {
-                    return Outcome::Skipped(format!("{p} is not a valid regex: {e}"));
+                    return Outcome::Skipped(Skip::InvalidRegex(p, e));
                 }
                 match p.apply(text, self.behavior, &self.replace) {
                     Some(t) => Alias::parse(&t),
-                    None => return Outcome::Skipped(format!("{p} does not match `{text}`")),
+                    None => return Outcome::Skipped(Skip::NoMatch(p, text)),
                 }
             }
             Matcher::RegistrarDomain(domains) => match &alias.domain {
                 Some(d) if domains.iter().any(|l| l.eq_ignore_ascii_case(d)) => alias.clone(),
-                Some(d) => return Outcome::Skipped(format!("`{d}` is not a registrar domain")),
-                None => return Outcome::Skipped(format!("`{text}` has no domain")),
+                Some(d) => return Outcome::Skipped(Skip::NotRegistrarDomain(d)),
+                None => return Outcome::Skipped(Skip::NoDomain(text)),
             },
         };
         Outcome::Target {

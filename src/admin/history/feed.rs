@@ -164,9 +164,9 @@ impl SearchRecorder for Tap {
             .map(|t| format!("{} {} (rule \"{}\")", t.zone, t.alias, t.rule))
             .collect();
         let outcome = match targets.len() {
-            0 => "no route".to_string(),
-            1 => "1 target".to_string(),
-            n => format!("{n} targets"),
+            0 => "no route".into(),
+            1 => "1 target".into(),
+            n => format!("{n} targets").into(),
         };
         self.queue(Wire::Search(Search {
             t: now(),

@@ -9,7 +9,9 @@
 //! the process RSS with 100,000 calls through a node).
 
 use causeway_h323::driver::Channel;
+use causeway_zones::Trace;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -183,9 +185,15 @@ pub struct Search {
     pub alias: String,
     pub source_zone: String,
     pub protocol: &'static str,
-    pub trace: Vec<String>,
+    /// The router's trace, kept as it came (one buffer) and split into lines only when shown.
+    #[serde(serialize_with = "trace_lines")]
+    pub trace: Trace,
     pub targets: Vec<String>,
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
+}
+
+fn trace_lines<S: serde::Serializer>(t: &Trace, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(t.lines())
 }
 
 /// Appends a message to a call within `per_call` bytes of buffers; false when it does not fit.

@@ -142,7 +142,7 @@ fn searches_keep_the_newest_and_off_keeps_nothing() {
             alias: format!("a{i}"),
             source_zone: "LocalZone".into(),
             protocol: "sip",
-            trace: vec![],
+            trace: Default::default(),
             targets: vec![],
             outcome: "no route".into(),
         });
