@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Long-running fuzzing of every parser and decoder: runs each cargo-fuzz target of fuzz/ (or
 # the ones named) for SECONDS (default 3600) with libFuzzer, one after the other, keeping the
-# corpus in fuzz/corpus/<target> (it grows from run to run; the SIP-message targets' is seeded
-# from ../shared/torture when empty) and any crash in
+# corpus in fuzz/corpus/<target> (it grows from run to run; an empty one is seeded by
+# fuzz/seeds.py) and any crash in
 # fuzz/artifacts/<target>/. Prints one line per target, then a summary, in the form
 # BENCHMARKS.md records:
 #
@@ -28,16 +28,13 @@ BIN_DIR="$HERE/target/x86_64-unknown-linux-gnu/release"
 if [ "${NO_BUILD:-0}" != 1 ]; then
     cargo +nightly fuzz build --release $targets >/dev/null 2>&1 || cargo +nightly fuzz build --release || exit 2
 fi
-# SIP-message targets start from the torture messages (RFC 4475/5118 and their variants) when
-# their corpus is empty: unseeded, peek ran 12.6 million times clean; seeded, it found two
-# disagreements with the parser within 4 million runs (fixed in 4ce61c9 and 8dbaf02)
-TORTURE="$HERE/../../shared/torture"
+# A target with an empty corpus starts from real encodings (fuzz/seeds.py: the torture
+# messages for the SIP targets, the asn1tools-encoded golden vectors for the H.323 ones, SDP,
+# STUN...): unseeded, peek ran 12.6 million times clean; seeded, it found two disagreements
+# with the parser within 4 million runs (fixed in 4ce61c9 and 8dbaf02)
 seed() {   # $1: target
-    case "$1" in parse_message|peek|stream_framer) ;; *) return 0 ;; esac
-    [ -d "$TORTURE" ] && [ -z "$(ls -A "corpus/$1")" ] || return 0
-    find "$TORTURE" -type f -name '*.dat' | while read -r f; do
-        cp "$f" "corpus/$1/seed-$(echo "$f" | sed "s|^$TORTURE/||; s|/|-|g")"
-    done
+    [ -z "$(ls -A "corpus/$1")" ] || return 0
+    python3 "$HERE/seeds.py" "$1" "corpus/$1" >/dev/null || exit 2
 }
 failed=0
 for t in $targets; do
