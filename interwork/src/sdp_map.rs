@@ -11,10 +11,10 @@
 //! parser, with its size limits); the format lists are read here in a second pass.
 //!
 //! Writing produces `v=`, `o=causeway`, `s=-`, a session `c=` (the first stream's address),
-//! `t=0 0` and per stream `m=`, a media `c=` when its address differs, `a=rtpmap` for every
-//! format (static ones too: some H.323-minded SIP stacks want it), `a=fmtp`, `a=rtcp` when
-//! RTCP is not on the RTP port + 1 at the same address, the direction and, for audio,
-//! `a=ptime:20` (the packetisation every proposal of [`crate::fast_start`] uses). CRLF line ends.
+//! `t=0 0` and per stream `m=` (port 0 for a stream without formats), a media `c=` when its
+//! address differs, `a=rtpmap` for every format (static ones too: some H.323-minded SIP stacks
+//! want it), `a=fmtp`, `a=rtcp` when RTCP is not on the RTP port + 1 at the same address, the
+//! direction and, for audio, `a=ptime:20` (the packetisation every proposal of [`crate::fast_start`] uses). CRLF line ends.
 
 use crate::media::{Codec, Direction, Format, Kind, MapError, Media, Stream};
 use causeway_media::sdp::Sdp;
@@ -190,13 +190,12 @@ fn write_stream(s: &mut String, st: &Stream, session_ip: IpAddr) {
             Kind::Video => crate::media::DEFAULT_H264_PT,
         });
     }
+    // A stream with no format left (none H.323 carries) goes out rejected (RFC 3264 6): the
+    // placeholder format on a live port would claim media (PCMU) that nobody sends.
+    let rejected = st.rejected() || st.formats.is_empty();
+    let port = if rejected { 0 } else { st.rtp.port() };
     let list: Vec<String> = pts.iter().map(u8::to_string).collect();
-    let _ = write!(
-        s,
-        "m={kind} {} RTP/AVP {}\r\n",
-        st.rtp.port(),
-        list.join(" ")
-    );
+    let _ = write!(s, "m={kind} {port} RTP/AVP {}\r\n", list.join(" "));
     if st.rtp.ip() != session_ip {
         let _ = write!(s, "c=IN {} {}\r\n", family(st.rtp.ip()), st.rtp.ip());
     }
@@ -207,7 +206,7 @@ fn write_stream(s: &mut String, st: &Stream, session_ip: IpAddr) {
             let _ = write!(s, "a=fmtp:{} {p}\r\n", f.pt);
         }
     }
-    if st.rejected() {
+    if rejected {
         return;
     }
     if st.rtcp.ip() != st.rtp.ip() {

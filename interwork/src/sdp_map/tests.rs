@@ -51,6 +51,28 @@ fn rejected_section_is_a_rejected_stream() {
     assert!(m.streams[0].rejected());
 }
 
+/// An offer of only codecs H.323 cannot carry (the RFC 5118 IPv6 example: G726-32 and
+/// H263-1998) maps to streams without formats; written back, they are rejected (port 0), not
+/// a live port with a placeholder PCMU that nobody sends (what the seeded fuzzer found).
+#[test]
+fn a_stream_without_formats_is_written_rejected() {
+    let sdp = "v=0\r\no=- 1 1 IN IP6 2001:db8::20\r\ns=-\r\nc=IN IP6 2001:db8::20\r\nt=0 0\r\n\
+m=audio 6000 RTP/AVP 2\r\na=rtpmap:2 G726-32/8000\r\n\
+m=video 6024 RTP/AVP 107\r\na=rtpmap:107 H263-1998/90000\r\n";
+    let m = from_sdp(sdp.as_bytes()).unwrap();
+    assert_eq!(m.streams.len(), 2);
+    assert!(m
+        .streams
+        .iter()
+        .all(|s| s.formats.is_empty() && !s.rejected()));
+    let out = to_sdp(&m, "2001:db8::1".parse().unwrap(), 1, 1);
+    assert!(out.contains("m=audio 0 RTP/AVP 0\r\n"), "{out}");
+    assert!(out.contains("m=video 0 RTP/AVP "), "{out}");
+    assert!(!out.contains("a=sendrecv"), "{out}");
+    let again = from_sdp(out.as_bytes()).unwrap();
+    assert!(again.streams.iter().all(Stream::rejected));
+}
+
 #[test]
 fn live_section_without_connection_is_malformed() {
     let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
