@@ -114,17 +114,18 @@ impl Trace {
             // one line of a local call's search is about 110 bytes: room for it at once, where
             // growing by doubling from 8 would allocate five times
             self.0.reserve(FIRST_LINE);
-        } else {
-            self.0.push('\n');
         }
+        // every line starts with its break, so that even an empty first line is one
+        self.0.push('\n');
         // writing to a `String` cannot fail
         let _ = fmt::write(&mut OneLine(&mut self.0), line);
     }
 
     /// The lines, in the order the router wrote them.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
-        (!self.0.is_empty())
-            .then(|| self.0.split('\n'))
+        self.0
+            .strip_prefix('\n')
+            .map(|all| all.split('\n'))
             .into_iter()
             .flatten()
     }
@@ -169,15 +170,16 @@ mod tests {
         let mut t = Trace::default();
         assert!(t.is_empty());
         assert_eq!(t.lines().count(), 0);
+        t.push(format_args!(""));
         t.push(format_args!("first"));
         t.push(format_args!("alias `{}` seen", "a\nb\r\nc"));
         t.push(format_args!(""));
         assert!(!t.is_empty());
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines, ["first", "alias `a\\nb\\r\\nc` seen", ""]);
+        assert_eq!(lines, ["", "first", "alias `a\\nb\\r\\nc` seen", ""]);
         assert_eq!(
             format!("{t:?}"),
-            r#"["first", "alias `a\\nb\\r\\nc` seen", ""]"#
+            r#"["", "first", "alias `a\\nb\\r\\nc` seen", ""]"#
         );
     }
 }
