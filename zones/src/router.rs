@@ -23,6 +23,7 @@ use crate::route::{Route, RouteRequest, Target};
 use crate::rule::{Outcome, SearchRule, Transform};
 use causeway_config::zones::{OnMatch, Zone};
 use causeway_config::Config;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// What keeps the decisions a router makes (the node's search history). Called on the
@@ -123,14 +124,15 @@ impl Router {
 
     pub fn route(&self, req: &RouteRequest) -> Route {
         let mut route = Route::default();
-        let mut alias = req.alias.clone();
+        // borrowed until a transform rewrites it: most requests pass no transform
+        let mut alias = Cow::Borrowed(req.alias);
         let mut text = alias.to_string();
         for t in &self.transforms {
             match t.apply(&text) {
                 Some(new) => {
                     // re-parsed so that the next step sees the canonical text (domain in
                     // lower case) that a target will carry
-                    alias = Alias::parse(&new);
+                    alias = Cow::Owned(Alias::parse(&new));
                     let new = alias.to_string();
                     route.trace.push(format_args!("{t}: `{text}` -> `{new}`"));
                     text = new;
