@@ -14,7 +14,8 @@
 //! `t=0 0` and per stream `m=` (port 0 for a stream without formats), a media `c=` when its
 //! address differs, `a=rtpmap` for every format (static ones too: some H.323-minded SIP stacks
 //! want it), `a=fmtp`, `a=rtcp` when RTCP is not on the RTP port + 1 at the same address, the
-//! direction and, for audio, `a=ptime:20` (the packetisation every proposal of [`crate::fast_start`] uses). CRLF line ends.
+//! direction and, for audio, `a=ptime:20` (the packetisation every proposal of
+//! [`crate::fast_start`] uses). CRLF line ends.
 
 use crate::media::{Codec, Direction, Format, Kind, MapError, Media, Stream};
 use causeway_media::sdp::Sdp;
