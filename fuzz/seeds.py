@@ -17,6 +17,7 @@ Where the seeds come from (nothing here encodes ASN.1 itself):
   (RFC 1006), STUN binding requests (RFC 5389, with FINGERPRINT and unknown attributes), a
   few common SDP offers, digest Authorization values (RFC 3261/8760) and RTP packets.
 """
+import functools
 import json
 import os
 import re
@@ -29,11 +30,16 @@ ROOT = os.path.dirname(HERE)
 TORTURE = os.path.join(ROOT, '..', 'shared', 'torture')
 
 
-def vectors(*families):
+@functools.cache
+def golden():
     with open(os.path.join(ROOT, 'h323-asn1', 'tests', 'golden', 'vectors.json')) as f:
-        for v in json.load(f)['vectors']:
-            if v['family'] in families:
-                yield v['name'], bytes.fromhex(v['hex'])
+        return json.load(f)['vectors']
+
+
+def vectors(*families):
+    for v in golden():
+        if v['family'] in families:
+            yield v['name'], bytes.fromhex(v['hex'])
 
 
 def test_constant(path, name):
