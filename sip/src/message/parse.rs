@@ -23,10 +23,9 @@ use memchr::memmem;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-// built once: building a searcher per message was 3 % of the parse. HEAD_END is `peek`'s: the
-// parse finds the end of the header section on its walk over the lines (`find_lines`).
-pub(super) static HEAD_END: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
+// built once: building a searcher per message was 3 % of the parse. There is no searcher for
+// CRLF CRLF: the parse and `peek` find the end of the header section on their walk over the
+// lines (`find_lines`).
 pub(super) static CRLF: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\r\n"));
 
@@ -94,7 +93,12 @@ pub(crate) fn full_name(name: &str) -> &str {
 }
 
 pub(super) fn known(name: &str) -> Known {
-    let b = name.as_bytes();
+    known_bytes(name.as_bytes())
+}
+
+/// `known` of a name not yet checked as text (`peek`): every known name is ASCII, so bytes
+/// that are not text are `Other`, as they would be as a `str`.
+pub(super) fn known_bytes(b: &[u8]) -> Known {
     let Some(&first) = b.first() else {
         return Known::Other;
     };

@@ -3,11 +3,11 @@
 //! sees every message and acts on few (the node's call history, on its own thread). About a
 //! tenth of a full parse: no typed values, no allocation.
 //!
-//! Shares the field splitting with `parse` (`field_end`, compact names through `known`), so a
+//! Shares the field splitting with `parse` (`field_end`, compact names through `known_bytes`), so a
 //! field is found where the parser finds it. Tolerant by design: what it cannot read is absent,
 //! never an error; whoever needs the typed values parses the message.
 
-use super::parse::{field_end, known, Known, CRLF, HEAD_END};
+use super::parse::{field_end, known_bytes, Known, CRLF};
 
 /// What [`peek`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,56 +44,74 @@ impl Peek<'_> {
     }
 }
 
-/// The start line and dialog fields of the message at the start of `buf`; `None` when its
-/// header section is not text or has no start line.
+/// The start line and dialog fields of the message at the start of `buf`; `None` when it has no
+/// start line, or when what is read is not text.
+///
+/// Walks the lines as the parser's `find_lines` does, and stops at the end of the header
+/// section or once the four fields are read. Finding the section's end first (a search for
+/// CRLF CRLF, where every line end is a candidate) and checking all of it as UTF-8 cost more
+/// than the walk (callgrind, the node at cps.sh's call), for fields that sit near the top of
+/// most messages. So the names are matched as bytes, and the text is checked once, up to the
+/// end of the last field read: the start line and the fields above it.
 pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
     // RFC 3261 7.5: CRLFs before the start line are ignored, as `Message::parse_with` does
     let offset = buf.iter().position(|b| *b != b'\r' && *b != b'\n')?;
-    let buf = &buf[offset..];
-    let end = HEAD_END.find(buf).unwrap_or(buf.len());
-    // simdutf8 as in `Message::parse_with`
-    let head = simdutf8::basic::from_utf8(&buf[..end]).ok()?;
-    let hb = head.as_bytes();
-    let first = CRLF.find(hb).unwrap_or(head.len());
-    let mut p = Peek {
-        start_line: head.get(..first)?,
-        call_id: None,
-        cseq_method: None,
-        to_tag: false,
-        from: None,
-        to: None,
-    };
-    if p.start_line.is_empty() {
-        return None;
-    }
-    let mut pos = first + 2;
-    while pos < head.len() {
-        let end = field_end(hb, pos);
-        let line = head.get(pos..end).unwrap_or("");
-        pos = end + 2;
-        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
+    let hb = &buf[offset..];
+    let first = CRLF.find(hb).unwrap_or(hb.len());
+    // the values' ranges in `hb`; the CSeq's method is read at once (a CSeq without one does
+    // not count: the next CSeq is read)
+    let (mut call_id, mut from, mut to) = (None, None, None);
+    let mut cseq_method = None;
+    let mut read_to = first;
+    let mut end = first;
+    // each turn: `end` is a line's end (its CRLF); a CRLF right after it ends the section
+    while end < hb.len() && hb.get(end + 2..end + 4) != Some(b"\r\n") {
+        let pos = end + 2;
+        end = field_end(hb, pos);
+        let line = &hb[pos.min(end)..end];
+        let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        match known(name.trim_end_matches([' ', '\t'])) {
-            Known::CallId if p.call_id.is_none() => p.call_id = Some(value.trim()),
-            Known::CSeq if p.cseq_method.is_none() => {
-                p.cseq_method = value.split_whitespace().nth(1);
+        let value = pos + colon + 1..end;
+        match known_bytes(trim_blank_end(&line[..colon])) {
+            Known::CallId if call_id.is_none() => call_id = Some(value),
+            Known::From if from.is_none() => from = Some(value),
+            Known::To if to.is_none() => to = Some(value),
+            Known::CSeq if cseq_method.is_none() => {
+                let text = std::str::from_utf8(&hb[value]).ok()?;
+                cseq_method = text.split_whitespace().nth(1);
             }
-            Known::To if p.to.is_none() => {
-                p.to = Some(value.trim());
-                p.to_tag = has_tag(value);
-            }
-            Known::From if p.from.is_none() => p.from = Some(value.trim()),
-            _ => {}
+            _ => continue,
         }
+        read_to = end;
         // only the first of each field counts: once all four are read, the rest of the head
         // (Contact, Content-Type, ... after them in most messages) cannot change the answer
-        if p.call_id.is_some() && p.cseq_method.is_some() && p.to.is_some() && p.from.is_some() {
+        if call_id.is_some() && cseq_method.is_some() && to.is_some() && from.is_some() {
             break;
         }
     }
-    Some(p)
+    // simdutf8 as in `Message::parse_with`
+    let head = simdutf8::basic::from_utf8(&hb[..read_to]).ok()?;
+    let field = |r: &Option<std::ops::Range<usize>>| r.clone().and_then(|r| head.get(r));
+    let to = field(&to);
+    let p = Peek {
+        start_line: head.get(..first)?,
+        call_id: field(&call_id).map(str::trim),
+        cseq_method,
+        to_tag: to.is_some_and(has_tag),
+        from: field(&from).map(str::trim),
+        to: to.map(str::trim),
+    };
+    (!p.start_line.is_empty()).then_some(p)
+}
+
+/// `b` without the blanks at its end (a name before its colon).
+fn trim_blank_end(b: &[u8]) -> &[u8] {
+    let n = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(0, |i| i + 1);
+    &b[..n]
 }
 
 /// The URI of a From/To value as written: inside `<>`, else up to the header parameters.

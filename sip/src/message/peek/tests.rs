@@ -125,6 +125,26 @@ fn line_ends_before_the_start_line_are_skipped() {
 }
 
 #[test]
+fn only_what_is_read_must_be_text() {
+    // the walk stops once the four fields are read: a line after them is not looked at
+    let m =
+        b"BYE sip:b@h SIP/2.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\n\
+        CSeq: 1 BYE\r\nX-Late: \xff\r\n\r\n";
+    assert_eq!(peek(m).expect("peek").call_id, Some("c"));
+    // a field it reads, the name of a line it passes, or the start line, not text: no glance
+    for m in [
+        &b"BYE sip:b@h SIP/2.0\r\nCall-ID: \xff\r\nCSeq: 1 BYE\r\n\r\n"[..],
+        b"BYE sip:b@h SIP/2.0\r\nX-\xff: 1\r\nCall-ID: c\r\n\r\n",
+        b"BYE sip:\xff SIP/2.0\r\nCall-ID: c\r\n\r\n",
+    ] {
+        assert!(peek(m).is_none(), "{m:?}");
+    }
+    // the header section ends at the first empty line: a Call-ID in the body is not read
+    let body = b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\n\r\nCall-ID: in-the-body\r\n";
+    assert_eq!(peek(body).expect("peek").call_id, None);
+}
+
+#[test]
 fn agrees_with_the_parser_on_the_torture_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
     let mut n = 0;
