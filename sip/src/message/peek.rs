@@ -105,12 +105,17 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
     (!p.start_line.is_empty()).then_some(p)
 }
 
-/// `b` without the blanks at its end (a name before its colon).
+/// What separates words in a field as `peek` sees it: blanks, and the CR and LF of a line fold
+/// (RFC 3261 25.1, LWS), which `peek` leaves in place where the parser unfolds them.
+const BLANKS: [char; 4] = [' ', '\t', '\r', '\n'];
+
+fn is_blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `b` without the blanks (and folds) at its end (a name before its colon).
 fn trim_blank_end(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .rposition(|c| !matches!(c, b' ' | b'\t'))
-        .map_or(0, |i| i + 1);
+    let n = b.iter().rposition(|c| !is_blank(*c)).map_or(0, |i| i + 1);
     &b[..n]
 }
 
@@ -142,15 +147,12 @@ fn has_tag(value: &str) -> bool {
             b'[' if !quoted && value_starts(&b[..i]) => bracketed = true,
             b']' if !quoted => bracketed = false,
             b';' if !quoted && !bracketed => {
-                let rest = value
-                    .get(i + 1..)
-                    .unwrap_or("")
-                    .trim_start_matches([' ', '\t']);
-                let name_len = rest.find(['=', ';', ' ', '\t']).unwrap_or(rest.len());
+                let rest = value.get(i + 1..).unwrap_or("").trim_start_matches(BLANKS);
+                let name_len = rest
+                    .find(['=', ';', ' ', '\t', '\r', '\n'])
+                    .unwrap_or(rest.len());
                 if rest[..name_len].eq_ignore_ascii_case("tag") {
-                    return rest[name_len..]
-                        .trim_start_matches([' ', '\t'])
-                        .starts_with('=');
+                    return rest[name_len..].trim_start_matches(BLANKS).starts_with('=');
                 }
             }
             _ => {}
@@ -162,14 +164,14 @@ fn has_tag(value: &str) -> bool {
 
 /// Whether a parameter value starts after `before`: its last non-blank byte is `=`.
 fn value_starts(before: &[u8]) -> bool {
-    before.iter().rev().find(|c| !matches!(c, b' ' | b'\t')) == Some(&b'=')
+    before.iter().rev().find(|c| !is_blank(**c)) == Some(&b'=')
 }
 
 /// Where the URI of a From/To value is and where its header parameters begin, as the parser
 /// reads them: inside the `<>` of a name-addr (a quoted display name skipped), or an addr-spec
 /// up to its first `;`, `,`, blank or `?`.
 fn split_name_addr(b: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
-    let lead = b.iter().position(|c| !matches!(c, b' ' | b'\t'))?;
+    let lead = b.iter().position(|c| !is_blank(*c))?;
     let mut i = lead;
     if b[i] == b'"' {
         i += 1;
@@ -179,7 +181,7 @@ fn split_name_addr(b: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
     } else if !super::grammar::lt_before_comma(&b[i..]) {
         let end = b[i..]
             .iter()
-            .position(|c| matches!(c, b';' | b',' | b' ' | b'\t' | b'?'));
+            .position(|c| matches!(c, b';' | b',' | b'?') || is_blank(*c));
         let end = end.map_or(b.len(), |e| i + e);
         return Some((lead..end, end));
     }

@@ -145,6 +145,17 @@ fn only_what_is_read_must_be_text() {
 }
 
 #[test]
+fn a_folded_to_value_is_read_unfolded() {
+    // found by the fuzz target `peek` (a torture message cut and pasted): a To whose value
+    // starts on a continuation line, with the tag two folds further down
+    let m =
+        b"INVITE sip:a@h SIP/2.0\r\nTO :\r\n sip:vivekg@chair-dnrc.e\r\n  ;\r\n  tag = 98asjd8\r\n\
+        Call-ID: c\r\ncseq: 0009\r\n  INVITE\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+    agrees(m).expect("agrees");
+    assert!(peek(m).expect("peek").to_tag);
+}
+
+#[test]
 fn agrees_with_the_parser_on_the_torture_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/torture");
     let mut n = 0;
