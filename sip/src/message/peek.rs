@@ -3,9 +3,9 @@
 //! sees every message and acts on few (the node's call history, on its own thread). About a
 //! tenth of a full parse: no typed values, no allocation.
 //!
-//! Shares the field splitting with `parse` (`field_end`, compact names through `known_bytes`), so a
-//! field is found where the parser finds it. Tolerant by design: what it cannot read is absent,
-//! never an error; whoever needs the typed values parses the message.
+//! Shares the field splitting with `parse` (`field_end`, compact names through `known_bytes`),
+//! so a field is found where the parser finds it. Tolerant by design: what it cannot read is
+//! absent, never an error; whoever needs the typed values parses the message.
 
 use super::parse::{field_end, known_bytes, Known, CRLF};
 
