@@ -110,7 +110,7 @@ pub fn peek(buf: &[u8]) -> Option<Peek<'_>> {
 const BLANKS: [char; 4] = [' ', '\t', '\r', '\n'];
 
 fn is_blank(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+    BLANKS.contains(&char::from(c))
 }
 
 /// `b` without the blanks (and folds) at its end (a name before its colon).
@@ -149,7 +149,7 @@ fn has_tag(value: &str) -> bool {
             b';' if !quoted && !bracketed => {
                 let rest = value.get(i + 1..).unwrap_or("").trim_start_matches(BLANKS);
                 let name_len = rest
-                    .find(['=', ';', ' ', '\t', '\r', '\n'])
+                    .find(|c| c == '=' || c == ';' || BLANKS.contains(&c))
                     .unwrap_or(rest.len());
                 if rest[..name_len].eq_ignore_ascii_case("tag") {
                     return rest[name_len..].trim_start_matches(BLANKS).starts_with('=');
